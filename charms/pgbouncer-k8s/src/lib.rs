@@ -1,0 +1,1 @@
+//! pgbouncer-k8s charm.
