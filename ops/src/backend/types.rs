@@ -1,0 +1,351 @@
+//! The values the hook tools take and give.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use super::BackendError;
+
+/// A relation as the hook tools name it: endpoint name and relation id (`db:3`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RelationRef {
+    /// The endpoint (relation) name from the charm's metadata, e.g. `pgb-peers`.
+    pub name: String,
+    /// Juju's relation id.
+    pub id: u32,
+}
+
+impl RelationRef {
+    /// A relation reference from its parts.
+    pub fn new(name: impl Into<String>, id: u32) -> Self {
+        Self {
+            name: name.into(),
+            id,
+        }
+    }
+}
+
+impl fmt::Display for RelationRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.name, self.id)
+    }
+}
+
+impl FromStr for RelationRef {
+    type Err = BackendError;
+
+    /// Parses Juju's `name:id` form, as `relation-ids` prints it.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let malformed = || BackendError::MalformedRelationId {
+            value: s.to_string(),
+        };
+        let (name, id) = s.rsplit_once(':').ok_or_else(malformed)?;
+        if name.is_empty() {
+            return Err(malformed());
+        }
+        let id = id.parse().map_err(|_| malformed())?;
+        Ok(Self::new(name, id))
+    }
+}
+
+/// A workload status name, as `status-set` takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StatusName {
+    /// The workload is up and serving.
+    Active,
+    /// The charm needs a human to act (a bad config, a missing relation).
+    Blocked,
+    /// The charm is busy with work that needs no human.
+    Maintenance,
+    /// The charm waits for something outside it (another application).
+    Waiting,
+    /// Set by Juju when a hook fails; charms cannot set it.
+    Error,
+    /// No status has been set.
+    Unknown,
+}
+
+impl StatusName {
+    /// The name as the hook tools spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusName::Active => "active",
+            StatusName::Blocked => "blocked",
+            StatusName::Maintenance => "maintenance",
+            StatusName::Waiting => "waiting",
+            StatusName::Error => "error",
+            StatusName::Unknown => "unknown",
+        }
+    }
+}
+
+impl fmt::Display for StatusName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for StatusName {
+    type Err = BackendError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "active" => StatusName::Active,
+            "blocked" => StatusName::Blocked,
+            "maintenance" => StatusName::Maintenance,
+            "waiting" => StatusName::Waiting,
+            "error" => StatusName::Error,
+            "unknown" => StatusName::Unknown,
+            other => {
+                return Err(BackendError::UnknownStatus {
+                    value: other.to_string(),
+                });
+            }
+        })
+    }
+}
+
+/// A status and its message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusInfo {
+    /// Which status.
+    pub name: StatusName,
+    /// The message shown beside it (may be empty).
+    pub message: String,
+}
+
+impl StatusInfo {
+    /// A status with a message.
+    pub fn new(name: StatusName, message: impl Into<String>) -> Self {
+        Self {
+            name,
+            message: message.into(),
+        }
+    }
+}
+
+/// `juju-log` levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LogLevel {
+    /// `DEBUG`
+    Debug,
+    /// `INFO`
+    Info,
+    /// `WARNING`
+    Warning,
+    /// `ERROR`
+    Error,
+}
+
+impl LogLevel {
+    /// The level as `juju-log --log-level` takes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Debug => "DEBUG",
+            LogLevel::Info => "INFO",
+            LogLevel::Warning => "WARNING",
+            LogLevel::Error => "ERROR",
+        }
+    }
+}
+
+/// Who owns a new secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SecretOwner {
+    /// The application (only the leader may create or change it).
+    #[default]
+    Application,
+    /// This unit.
+    Unit,
+}
+
+impl SecretOwner {
+    /// The owner as `secret-add --owner` takes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecretOwner::Application => "application",
+            SecretOwner::Unit => "unit",
+        }
+    }
+}
+
+/// What `secret-add` takes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SecretAddArgs {
+    /// The secret's content; keys are lowercase letters, digits and dashes.
+    pub content: BTreeMap<String, String>,
+    /// A label the owner can find the secret by.
+    pub label: Option<String>,
+    /// A human description.
+    pub description: Option<String>,
+    /// Expiry time, RFC 3339.
+    pub expire: Option<String>,
+    /// Rotation policy (`hourly`, `daily`, ...).
+    pub rotate: Option<String>,
+    /// Who owns the secret.
+    pub owner: SecretOwner,
+}
+
+/// What `secret-set` takes: only the given fields change.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SecretSetArgs {
+    /// New content (a new revision), if any.
+    pub content: Option<BTreeMap<String, String>>,
+    /// New label.
+    pub label: Option<String>,
+    /// New description.
+    pub description: Option<String>,
+    /// New expiry time, RFC 3339.
+    pub expire: Option<String>,
+    /// New rotation policy.
+    pub rotate: Option<String>,
+}
+
+/// The owner's metadata of a secret (`secret-info-get`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretInfo {
+    /// The secret id (`secret:...`).
+    pub id: String,
+    /// Its label, if any.
+    #[serde(default)]
+    pub label: Option<String>,
+    /// Its description, if any.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Its latest revision.
+    #[serde(default)]
+    pub revision: u64,
+    /// Its rotation policy, if any.
+    #[serde(default)]
+    pub rotation: Option<String>,
+    /// Its expiry time, if any.
+    #[serde(default)]
+    pub expiry: Option<String>,
+    /// `application` or `unit`.
+    #[serde(default)]
+    pub owner: Option<String>,
+}
+
+/// A port protocol for `open-port`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PortProtocol {
+    /// TCP
+    Tcp,
+    /// UDP
+    Udp,
+    /// ICMP (no port number)
+    Icmp,
+}
+
+/// A port (or ICMP) opened on the unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct OpenedPort {
+    /// The protocol.
+    pub protocol: PortProtocol,
+    /// The port number; `None` for ICMP.
+    pub port: Option<u16>,
+}
+
+impl fmt::Display for OpenedPort {
+    /// The form `open-port` takes: `5432/tcp`, `icmp`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.protocol, self.port) {
+            (PortProtocol::Icmp, _) => f.write_str("icmp"),
+            (PortProtocol::Tcp, Some(p)) => write!(f, "{p}/tcp"),
+            (PortProtocol::Udp, Some(p)) => write!(f, "{p}/udp"),
+            (PortProtocol::Tcp, None) => f.write_str("tcp"),
+            (PortProtocol::Udp, None) => f.write_str("udp"),
+        }
+    }
+}
+
+impl FromStr for OpenedPort {
+    type Err = BackendError;
+
+    /// Parses `5432/tcp`, `8000-8010/udp` (the first port is kept) or `icmp`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let malformed = || BackendError::MalformedPort {
+            value: s.to_string(),
+        };
+        if s == "icmp" {
+            return Ok(Self {
+                protocol: PortProtocol::Icmp,
+                port: None,
+            });
+        }
+        let (port, proto) = s.split_once('/').ok_or_else(malformed)?;
+        let protocol = match proto {
+            "tcp" => PortProtocol::Tcp,
+            "udp" => PortProtocol::Udp,
+            _ => return Err(malformed()),
+        };
+        let first = port.split('-').next().unwrap_or(port);
+        let port = first.parse().map_err(|_| malformed())?;
+        Ok(Self {
+            protocol,
+            port: Some(port),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relation_ref_parses_and_prints_juju_form() {
+        let r: RelationRef = "pgb-peers:3".parse().unwrap();
+        assert_eq!(r, RelationRef::new("pgb-peers", 3));
+        assert_eq!(r.to_string(), "pgb-peers:3");
+    }
+
+    #[test]
+    fn relation_ref_rejects_malformed() {
+        for bad in ["db", "db:x", ":3", "db:-1", ""] {
+            let err = bad.parse::<RelationRef>().unwrap_err();
+            assert!(
+                matches!(&err, BackendError::MalformedRelationId { value } if value == bad),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn status_names_round_trip() {
+        for name in [
+            "active",
+            "blocked",
+            "maintenance",
+            "waiting",
+            "error",
+            "unknown",
+        ] {
+            assert_eq!(name.parse::<StatusName>().unwrap().as_str(), name);
+        }
+        assert!(matches!(
+            "sleepy".parse::<StatusName>(),
+            Err(BackendError::UnknownStatus { value }) if value == "sleepy"
+        ));
+    }
+
+    #[test]
+    fn ports_parse_and_print() {
+        let p: OpenedPort = "6432/tcp".parse().unwrap();
+        assert_eq!(p.port, Some(6432));
+        assert_eq!(p.to_string(), "6432/tcp");
+        assert_eq!("icmp".parse::<OpenedPort>().unwrap().to_string(), "icmp");
+        assert_eq!(
+            "8000-8010/udp".parse::<OpenedPort>().unwrap().port,
+            Some(8000)
+        );
+        assert!(matches!(
+            "6432/sctp".parse::<OpenedPort>(),
+            Err(BackendError::MalformedPort { .. })
+        ));
+    }
+}
