@@ -2,15 +2,18 @@
 //!
 //! A charm talks to Juju only through the hook tools (`relation-get`,
 //! `status-set`, ...). [`Backend`] has one method per hook-tool operation;
-//! `HookTools` implements it by running the real executables, and
+//! [`HookTools`] implements it by running the real executables, and
 //! `ops-testing` implements it over an in-memory model. Everything above this
 //! module (the [`Model`](crate::model::Model), the framework's storage, the
 //! `juju-log` forwarding) goes through the trait, never through `std::process`.
 
+mod argv;
 mod error;
+mod hook_tools;
 mod types;
 
 pub use error::BackendError;
+pub use hook_tools::HookTools;
 pub use types::{
     LogLevel, OpenedPort, PortProtocol, RelationRef, SecretAddArgs, SecretInfo, SecretOwner,
     SecretSetArgs, StatusInfo, StatusName,

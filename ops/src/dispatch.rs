@@ -1,0 +1,295 @@
+//! One process = one Juju event: the dispatch engine and `ops::main`.
+//!
+//! [`dispatch`] is the one engine: production (`main`), the Harness and the
+//! unit simulator all run it, and differ only in the [`DispatchSetup`] they
+//! give it (backend, state store, containers directory).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use crate::backend::{Backend, HookTools};
+use crate::charm::Charm;
+use crate::context::{ContextError, JujuContext};
+use crate::framework::resolve::{ResolveError, resolve};
+use crate::framework::{EmittedEvent, Framework, FrameworkError, HandlerError};
+use crate::log::JujuLogSubscriber;
+use crate::meta::{CharmMeta, MetaError};
+use crate::model::{Model, ModelError, ModelParts, Status};
+use crate::pebble::DEFAULT_CONTAINERS_DIR;
+use crate::storage::{JujuStateStore, LocalStateFile, Notice, StateStore, StorageError};
+
+/// Overrides where the Pebble sockets are (`<dir>/<container>/pebble.socket`).
+///
+/// Juju never sets it; the unit simulator does, so that several simulated
+/// units each have their own sockets.
+pub const CONTAINERS_DIR_VAR: &str = "OPS_CONTAINERS_DIR";
+
+/// Why a dispatch failed. Nothing was committed.
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    /// The `JUJU_*` environment is missing or malformed.
+    #[error(transparent)]
+    Context(#[from] ContextError),
+    /// The charm's metadata cannot be read.
+    #[error(transparent)]
+    Meta(#[from] MetaError),
+    /// Persisted state cannot be loaded or saved.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The event lacks data Juju should have given.
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+    /// Observer or stored-state registration went wrong.
+    #[error(transparent)]
+    Framework(#[from] FrameworkError),
+    /// `Charm::new` failed.
+    #[error("building the charm failed: {0}")]
+    Construct(#[source] HandlerError),
+    /// A handler returned an error.
+    #[error("handler {observer} failed on {handle}: {source}")]
+    Handler {
+        /// The event's handle path.
+        handle: String,
+        /// The observer.
+        observer: String,
+        /// The handler's error.
+        #[source]
+        source: HandlerError,
+    },
+    /// Setting status or flushing relation data failed.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+}
+
+/// Everything a dispatch needs from outside: what differs between Juju, the
+/// Harness and the simulator.
+pub struct DispatchSetup {
+    /// The hook's environment.
+    pub context: JujuContext,
+    /// The hook tools.
+    pub backend: Arc<dyn Backend>,
+    /// Where persisted state lives.
+    pub store: Box<dyn StateStore>,
+    /// The charm's metadata.
+    pub meta: Arc<CharmMeta>,
+    /// Where the Pebble sockets are.
+    pub containers_dir: PathBuf,
+    /// The lowest level forwarded to `juju-log`.
+    pub log_level: tracing::Level,
+}
+
+/// What a successful dispatch did.
+pub struct Dispatched<C> {
+    /// The charm instance, after the dispatch.
+    pub charm: C,
+    /// The Juju event's full name, if this charm knows it.
+    pub event: Option<String>,
+    /// Every handler call, in order.
+    pub emitted: Vec<EmittedEvent>,
+    /// The deferred-notice queue as committed.
+    pub notices: Vec<Notice>,
+    /// The unit status that collect-status settled on, if any.
+    pub unit_status: Option<Status>,
+    /// The app status that collect-status settled on (leader only), if any.
+    pub app_status: Option<Status>,
+}
+
+impl<C> std::fmt::Debug for Dispatched<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dispatched")
+            .field("event", &self.event)
+            .field("emitted", &self.emitted)
+            .field("notices", &self.notices)
+            .field("unit_status", &self.unit_status)
+            .field("app_status", &self.app_status)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Runs one dispatch: build the charm, re-emit deferred notices, emit the
+/// Juju event, collect status, flush relation data, commit state.
+///
+/// If anything fails, nothing is committed: the state store keeps what the
+/// last successful dispatch saved, and buffered relation data is dropped.
+pub fn dispatch<C: Charm>(setup: DispatchSetup) -> Result<Dispatched<C>, DispatchError> {
+    let subscriber = JujuLogSubscriber::new(setup.backend.clone(), setup.log_level);
+    tracing::subscriber::with_default(subscriber, || run::<C>(setup))
+}
+
+fn run<C: Charm>(setup: DispatchSetup) -> Result<Dispatched<C>, DispatchError> {
+    let DispatchSetup {
+        context,
+        backend,
+        store,
+        meta,
+        containers_dir,
+        ..
+    } = setup;
+    let event = resolve(&meta, &context, || match backend.action_get() {
+        Ok(params) => params,
+        Err(e) => {
+            tracing::warn!("action-get failed: {e}");
+            Default::default()
+        }
+    })?;
+    let broken_relation = match &event {
+        Some(e) if e.name.ends_with("_relation_broken") => context.relation.clone(),
+        _ => None,
+    };
+    let model = Model::new(ModelParts {
+        backend: backend.clone(),
+        meta: meta.clone(),
+        unit_name: context.unit_name.clone(),
+        model_name: context.model_name.clone(),
+        containers_dir,
+        hook_relation: context.relation.clone(),
+        departing_unit: context.departing_unit.clone(),
+        broken_relation,
+    });
+    let state = store.load()?;
+    let mut framework = Framework::<C>::new(model, meta, state);
+    let mut charm = C::new(&mut framework).map_err(DispatchError::Construct)?;
+
+    framework.reemit_deferred(&mut charm)?;
+    match &event {
+        Some(event) => {
+            framework.emit(&mut charm, &event.name, event.snapshot.clone())?;
+        }
+        None => tracing::debug!(
+            "event {} is not one this charm has; nothing to emit",
+            context.event_name()
+        ),
+    }
+    let unit_status =
+        highest(framework.emit(&mut charm, "collect_unit_status", serde_json::json!({}))?);
+    if let Some(status) = &unit_status {
+        framework.model().set_unit_status(status.clone())?;
+    }
+    let mut app_status = None;
+    if framework.has_observers("collect_app_status") && framework.model().is_leader()? {
+        app_status =
+            highest(framework.emit(&mut charm, "collect_app_status", serde_json::json!({}))?);
+        if let Some(status) = &app_status {
+            framework.model().set_app_status(status.clone())?;
+        }
+    }
+    framework.emit(&mut charm, "pre_commit", serde_json::json!({}))?;
+    framework.emit(&mut charm, "commit", serde_json::json!({}))?;
+
+    let persisted = framework.persisted()?;
+    framework.model().flush()?;
+    store.save(&persisted)?;
+    Ok(Dispatched {
+        event: event.map(|e| e.name),
+        emitted: framework.emitted().to_vec(),
+        notices: framework.notices().to_vec(),
+        charm,
+        unit_status,
+        app_status,
+    })
+}
+
+fn highest(statuses: Vec<Status>) -> Option<Status> {
+    statuses.into_iter().reduce(|best, s| {
+        if s.priority() > best.priority() {
+            s
+        } else {
+            best
+        }
+    })
+}
+
+/// Where [`main_with`] keeps persisted state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StateLocation {
+    /// `.unit-state.json` in the charm directory.
+    #[default]
+    CharmDir,
+    /// Juju's controller-side unit state (`state-get`/`state-set`): survives
+    /// the loss of a Kubernetes pod.
+    Juju,
+}
+
+/// Options for [`main_with`].
+#[derive(Debug, Clone, Default)]
+pub struct MainOptions {
+    /// Where persisted state lives.
+    pub state: StateLocation,
+}
+
+/// The charm binary's entry point: runs the event Juju dispatched.
+///
+/// ```no_run
+/// # struct MyCharm;
+/// # impl ops::Charm for MyCharm {
+/// #     fn new(_: &mut ops::Framework<Self>) -> Result<Self, ops::HandlerError> { Ok(MyCharm) }
+/// # }
+/// fn main() -> std::process::ExitCode {
+///     ops::main::<MyCharm>()
+/// }
+/// ```
+///
+/// Exit status 0 on success (and when the charm called itself: `OPERATOR_DISPATCH`
+/// set); non-zero, with the error on stderr and in `juju-log`, otherwise, so
+/// that Juju retries the hook.
+pub fn main<C: Charm>() -> ExitCode {
+    main_with::<C>(MainOptions::default())
+}
+
+/// [`main`] with options.
+pub fn main_with<C: Charm>(options: MainOptions) -> ExitCode {
+    let context = match JujuContext::from_env() {
+        Ok(context) => context,
+        Err(e) => {
+            eprintln!("ops: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if context.reentrant {
+        return ExitCode::SUCCESS;
+    }
+    let backend: Arc<dyn Backend> = Arc::new(HookTools::new());
+    let meta = match CharmMeta::from_charm_dir(&context.charm_dir) {
+        Ok(meta) => Arc::new(meta),
+        Err(e) => return fail(&backend, &e.into()),
+    };
+    let store: Box<dyn StateStore> = match options.state {
+        StateLocation::CharmDir => Box::new(LocalStateFile::in_charm_dir(&context.charm_dir)),
+        StateLocation::Juju => Box::new(JujuStateStore::new(backend.clone())),
+    };
+    let containers_dir = std::env::var_os(CONTAINERS_DIR_VAR)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_CONTAINERS_DIR));
+    let setup = DispatchSetup {
+        context,
+        backend: backend.clone(),
+        store,
+        meta,
+        containers_dir,
+        log_level: tracing::Level::DEBUG,
+    };
+    match dispatch::<C>(setup) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => fail(&backend, &e),
+    }
+}
+
+fn fail(backend: &Arc<dyn Backend>, error: &DispatchError) -> ExitCode {
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = s.source();
+    }
+    eprintln!("ops: dispatch failed: {message}");
+    let _ = backend.juju_log(
+        crate::backend::LogLevel::Error,
+        &format!("dispatch failed: {message}"),
+    );
+    ExitCode::FAILURE
+}

@@ -1,0 +1,446 @@
+//! Typed events: one Rust type per Juju event, and the traits that tie a type
+//! to the Juju event names it stands for.
+//!
+//! An event value is plain data (relation, unit, secret id, ...) that survives
+//! a round trip through serde JSON: that is how a deferred event is stored and
+//! handed back to its observer in a later dispatch.
+
+use std::fmt::Debug;
+use std::ops::Deref;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::backend::RelationRef;
+
+/// What an event is attached to, which decides the Juju event name it has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventScope {
+    /// A charm-wide event (`install`, `config_changed`, a custom event).
+    Charm,
+    /// A relation endpoint's event: `<endpoint>_relation_changed`.
+    Relation,
+    /// A workload container's event: `<container>_pebble_ready`.
+    Container,
+    /// A storage's event: `<storage>_storage_attached`.
+    Storage,
+}
+
+/// An event type: its name within its scope, and serde for deferral.
+///
+/// Implemented by ops for every Juju event; charms and libraries implement
+/// [`CustomEvent`] instead.
+pub trait Event: Serialize + DeserializeOwned + Debug + 'static {
+    /// The event's kind: the whole name for charm-wide events (`config_changed`),
+    /// the suffix after the endpoint, container or storage name for the others
+    /// (`relation_changed`, `pebble_ready`, `storage_attached`).
+    const KIND: &'static str;
+    /// What the event is attached to.
+    const SCOPE: EventScope;
+}
+
+/// Marks the events whose handlers may return [`Outcome::Defer`](super::Outcome::Defer).
+///
+/// Juju events that cannot be deferred (actions, `stop`, `remove`,
+/// `secret_rotate`, `secret_expired`, and the framework's own `pre_commit`,
+/// `commit`, collect-status) do not implement it, so a handler of theirs that
+/// tries to defer does not compile:
+///
+/// ```compile_fail
+/// use ops::events::Stop;
+/// use ops::{Charm, Ctx, Framework, HandlerError, HandlerResult, Outcome};
+///
+/// struct C;
+/// impl Charm for C {
+///     fn new(fw: &mut Framework<Self>) -> Result<Self, HandlerError> {
+///         fw.observe(C::on_stop)?; // error: a handler of `Stop` cannot return `Outcome`
+///         Ok(C)
+///     }
+/// }
+/// impl C {
+///     fn on_stop(&mut self, _: &Stop, _: &mut Ctx) -> HandlerResult<Outcome> {
+///         Ok(Outcome::Defer)
+///     }
+/// }
+/// ```
+///
+/// The same handler returning `HandlerResult` (no outcome) compiles:
+///
+/// ```
+/// use ops::events::Stop;
+/// use ops::{Charm, Ctx, Framework, HandlerError, HandlerResult};
+///
+/// struct C;
+/// impl Charm for C {
+///     fn new(fw: &mut Framework<Self>) -> Result<Self, HandlerError> {
+///         fw.observe(C::on_stop)?;
+///         Ok(C)
+///     }
+/// }
+/// impl C {
+///     fn on_stop(&mut self, _: &Stop, _: &mut Ctx) -> HandlerResult {
+///         Ok(())
+///     }
+/// }
+/// ```
+pub trait Deferrable: Event {}
+
+/// A charm-wide event, observed with [`Framework::observe`](super::Framework::observe).
+pub trait CharmEvent: Event {}
+/// A relation event, observed with [`Framework::observe_relation`](super::Framework::observe_relation).
+pub trait RelationEvent: Event {}
+/// A workload container event, observed with [`Framework::observe_container`](super::Framework::observe_container).
+pub trait ContainerEvent: Event {}
+/// A storage event, observed with [`Framework::observe_storage`](super::Framework::observe_storage).
+pub trait StorageEvent: Event {}
+
+/// An event a charm or library defines and emits itself.
+///
+/// ```
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Debug, Serialize, Deserialize)]
+/// struct DatabaseReady {
+///     endpoint: String,
+/// }
+///
+/// impl ops::CustomEvent for DatabaseReady {
+///     const NAME: &'static str = "database_ready";
+/// }
+/// ```
+///
+/// Custom events are charm-wide and deferrable; a handler emits one with
+/// [`Ctx::emit`](super::Ctx::emit) and its observers run as soon as the
+/// emitting handler returns.
+pub trait CustomEvent: Serialize + DeserializeOwned + Debug + 'static {
+    /// The event name, unique in the charm (`database_ready`).
+    const NAME: &'static str;
+}
+
+impl<T: CustomEvent> Event for T {
+    const KIND: &'static str = T::NAME;
+    const SCOPE: EventScope = EventScope::Charm;
+}
+impl<T: CustomEvent> Deferrable for T {}
+impl<T: CustomEvent> CharmEvent for T {}
+
+macro_rules! unit_event {
+    ($(#[$doc:meta])* $name:ident, $kind:literal, deferrable) => {
+        unit_event!($(#[$doc])* $name, $kind);
+        impl Deferrable for $name {}
+    };
+    ($(#[$doc:meta])* $name:ident, $kind:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+        pub struct $name {}
+        impl Event for $name {
+            const KIND: &'static str = $kind;
+            const SCOPE: EventScope = EventScope::Charm;
+        }
+        impl CharmEvent for $name {}
+    };
+}
+
+unit_event!(
+    /// `install`: the first hook a unit runs.
+    Install, "install", deferrable);
+unit_event!(
+    /// `start`: after install and the first config-changed.
+    Start, "start", deferrable);
+unit_event!(
+    /// `stop`: the unit is going away (not deferrable).
+    Stop, "stop");
+unit_event!(
+    /// `remove`: the last hook of a unit (not deferrable).
+    Remove, "remove");
+unit_event!(
+    /// `update_status`: Juju's periodic poke.
+    UpdateStatus, "update_status", deferrable);
+unit_event!(
+    /// `config_changed`: config may have changed (also after install and upgrade).
+    ConfigChanged, "config_changed", deferrable);
+unit_event!(
+    /// `upgrade_charm`: a new charm revision was deployed.
+    UpgradeCharm, "upgrade_charm", deferrable);
+unit_event!(
+    /// `leader_elected`: this unit became the leader.
+    LeaderElected, "leader_elected", deferrable);
+unit_event!(
+    /// `leader_settings_changed`: a follower's view of leader settings changed.
+    LeaderSettingsChanged, "leader_settings_changed", deferrable);
+unit_event!(
+    /// `pre_series_upgrade`
+    PreSeriesUpgrade, "pre_series_upgrade", deferrable);
+unit_event!(
+    /// `post_series_upgrade`
+    PostSeriesUpgrade, "post_series_upgrade", deferrable);
+unit_event!(
+    /// `collect_metrics`
+    CollectMetrics, "collect_metrics");
+unit_event!(
+    /// The framework's `pre_commit`: after the event and status, before state is saved.
+    PreCommit, "pre_commit");
+unit_event!(
+    /// The framework's `commit`: right before state is saved.
+    Commit, "commit");
+unit_event!(
+    /// Collect the unit's status: handlers return the statuses they see; the
+    /// highest-priority one is set at the end of every dispatch.
+    CollectUnitStatus, "collect_unit_status");
+unit_event!(
+    /// Collect the application's status (on the leader only).
+    CollectAppStatus, "collect_app_status");
+
+/// Marks the two collect-status events, whose handlers return statuses.
+pub trait CollectsStatus: Event {}
+impl CollectsStatus for CollectUnitStatus {}
+impl CollectsStatus for CollectAppStatus {}
+
+/// What every relation event carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelationEventData {
+    /// The relation (`JUJU_RELATION_ID`).
+    pub relation: RelationRef,
+    /// The remote application (`JUJU_REMOTE_APP`), if Juju gave one.
+    pub app: Option<String>,
+    /// The remote unit (`JUJU_REMOTE_UNIT`), for joined, changed and departed.
+    pub unit: Option<String>,
+    /// The unit that is leaving (`JUJU_DEPARTING_UNIT`), for departed.
+    pub departing_unit: Option<String>,
+}
+
+macro_rules! relation_event {
+    ($(#[$doc:meta])* $name:ident, $kind:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub RelationEventData);
+        impl Deref for $name {
+            type Target = RelationEventData;
+            fn deref(&self) -> &RelationEventData {
+                &self.0
+            }
+        }
+        impl Event for $name {
+            const KIND: &'static str = $kind;
+            const SCOPE: EventScope = EventScope::Relation;
+        }
+        impl RelationEvent for $name {}
+        impl Deferrable for $name {}
+    };
+}
+
+relation_event!(
+    /// `<endpoint>_relation_created`: the relation exists; no remote data yet.
+    RelationCreated, "relation_created");
+relation_event!(
+    /// `<endpoint>_relation_joined`: a remote unit joined.
+    RelationJoined, "relation_joined");
+relation_event!(
+    /// `<endpoint>_relation_changed`: remote data may have changed.
+    RelationChanged, "relation_changed");
+relation_event!(
+    /// `<endpoint>_relation_departed`: a remote unit left.
+    RelationDeparted, "relation_departed");
+relation_event!(
+    /// `<endpoint>_relation_broken`: the relation is going away; it is no
+    /// longer among the model's relations.
+    RelationBroken, "relation_broken");
+
+/// What every workload (Pebble) event carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkloadEventData {
+    /// The container (`JUJU_WORKLOAD_NAME`).
+    pub container: String,
+}
+
+/// `<container>_pebble_ready`: Pebble in the container answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PebbleReady(pub WorkloadEventData);
+impl Deref for PebbleReady {
+    type Target = WorkloadEventData;
+    fn deref(&self) -> &WorkloadEventData {
+        &self.0
+    }
+}
+impl Event for PebbleReady {
+    const KIND: &'static str = "pebble_ready";
+    const SCOPE: EventScope = EventScope::Container;
+}
+impl ContainerEvent for PebbleReady {}
+impl Deferrable for PebbleReady {}
+
+/// `<container>_pebble_custom_notice`: a custom Pebble notice was recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PebbleCustomNotice {
+    /// The container.
+    pub container: String,
+    /// `JUJU_NOTICE_ID`
+    pub notice_id: String,
+    /// `JUJU_NOTICE_TYPE`
+    pub notice_type: String,
+    /// `JUJU_NOTICE_KEY`
+    pub notice_key: String,
+}
+impl Event for PebbleCustomNotice {
+    const KIND: &'static str = "pebble_custom_notice";
+    const SCOPE: EventScope = EventScope::Container;
+}
+impl ContainerEvent for PebbleCustomNotice {}
+impl Deferrable for PebbleCustomNotice {}
+
+/// What the Pebble check events carry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckEventData {
+    /// The container.
+    pub container: String,
+    /// `JUJU_PEBBLE_CHECK_NAME`
+    pub check: String,
+}
+
+/// `<container>_pebble_check_failed`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PebbleCheckFailed(pub CheckEventData);
+impl Deref for PebbleCheckFailed {
+    type Target = CheckEventData;
+    fn deref(&self) -> &CheckEventData {
+        &self.0
+    }
+}
+impl Event for PebbleCheckFailed {
+    const KIND: &'static str = "pebble_check_failed";
+    const SCOPE: EventScope = EventScope::Container;
+}
+impl ContainerEvent for PebbleCheckFailed {}
+impl Deferrable for PebbleCheckFailed {}
+
+/// `<container>_pebble_check_recovered`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PebbleCheckRecovered(pub CheckEventData);
+impl Deref for PebbleCheckRecovered {
+    type Target = CheckEventData;
+    fn deref(&self) -> &CheckEventData {
+        &self.0
+    }
+}
+impl Event for PebbleCheckRecovered {
+    const KIND: &'static str = "pebble_check_recovered";
+    const SCOPE: EventScope = EventScope::Container;
+}
+impl ContainerEvent for PebbleCheckRecovered {}
+impl Deferrable for PebbleCheckRecovered {}
+
+/// What every secret event carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretEventData {
+    /// `JUJU_SECRET_ID`
+    pub id: String,
+    /// `JUJU_SECRET_LABEL`
+    pub label: Option<String>,
+    /// `JUJU_SECRET_REVISION` (expired and remove only)
+    pub revision: Option<u64>,
+}
+
+macro_rules! secret_event {
+    ($(#[$doc:meta])* $name:ident, $kind:literal $(, $deferrable:ident)?) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub SecretEventData);
+        impl Deref for $name {
+            type Target = SecretEventData;
+            fn deref(&self) -> &SecretEventData {
+                &self.0
+            }
+        }
+        impl Event for $name {
+            const KIND: &'static str = $kind;
+            const SCOPE: EventScope = EventScope::Charm;
+        }
+        impl CharmEvent for $name {}
+        $(impl $deferrable for $name {})?
+    };
+}
+
+secret_event!(
+    /// `secret_changed`: an observed secret has a new revision.
+    SecretChanged, "secret_changed", Deferrable);
+secret_event!(
+    /// `secret_remove`: a revision of an owned secret is no longer tracked.
+    SecretRemove, "secret_remove", Deferrable);
+secret_event!(
+    /// `secret_rotate`: an owned secret is due for rotation (not deferrable).
+    SecretRotate, "secret_rotate");
+secret_event!(
+    /// `secret_expired`: an owned secret revision expired (not deferrable).
+    SecretExpired, "secret_expired");
+
+/// What the storage events carry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StorageEventData {
+    /// The storage name from metadata.
+    pub name: String,
+    /// `JUJU_STORAGE_ID`, e.g. `data/0`.
+    pub id: String,
+}
+
+/// `<storage>_storage_attached`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct StorageAttached(pub StorageEventData);
+impl Deref for StorageAttached {
+    type Target = StorageEventData;
+    fn deref(&self) -> &StorageEventData {
+        &self.0
+    }
+}
+impl Event for StorageAttached {
+    const KIND: &'static str = "storage_attached";
+    const SCOPE: EventScope = EventScope::Storage;
+}
+impl StorageEvent for StorageAttached {}
+impl Deferrable for StorageAttached {}
+
+/// `<storage>_storage_detaching`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct StorageDetaching(pub StorageEventData);
+impl Deref for StorageDetaching {
+    type Target = StorageEventData;
+    fn deref(&self) -> &StorageEventData {
+        &self.0
+    }
+}
+impl Event for StorageDetaching {
+    const KIND: &'static str = "storage_detaching";
+    const SCOPE: EventScope = EventScope::Storage;
+}
+impl StorageEvent for StorageDetaching {}
+impl Deferrable for StorageDetaching {}
+
+/// An action run (`actions/<name>`): not deferrable. Results, failure and
+/// progress messages go through the model (`Model::action_set_results`, ...).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionEvent {
+    /// The action's name (`get-password`).
+    pub name: String,
+    /// `JUJU_ACTION_UUID`
+    pub id: Option<String>,
+    /// The parameters (`action-get`).
+    pub params: serde_json::Map<String, serde_json::Value>,
+}
+
+impl ActionEvent {
+    /// The parameters as a typed struct; an error names what did not fit.
+    pub fn params_as<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_value(serde_json::Value::Object(self.params.clone()))
+    }
+}
+
+impl Event for ActionEvent {
+    const KIND: &'static str = "action";
+    const SCOPE: EventScope = EventScope::Charm;
+}

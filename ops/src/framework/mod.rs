@@ -1,0 +1,562 @@
+//! The framework: observers on typed events, deferral, stored state.
+//!
+//! A charm registers its observers in [`Charm::new`](crate::Charm::new) on the
+//! [`Framework`] it is given; the dispatch then re-emits deferred notices,
+//! emits the Juju event, collects status and commits (see
+//! [`dispatch`](crate::dispatch())).
+
+pub mod events;
+mod outcome;
+pub(crate) mod resolve;
+mod stored;
+
+pub use outcome::{HandlerError, HandlerOutcome, HandlerResult, Outcome, ReturnedValue};
+pub use stored::StoredState;
+
+use std::any::type_name;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::dispatch::DispatchError;
+use crate::meta::CharmMeta;
+use crate::model::{Model, Status};
+use crate::storage::{Notice, PersistedState};
+use events::{
+    ActionEvent, CharmEvent, ContainerEvent, CustomEvent, Event, RelationEvent, StorageEvent,
+};
+use outcome::Returned;
+
+/// A mistake in registering observers or stored state, found in `Charm::new`.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameworkError {
+    /// The relation endpoint is not in the charm's metadata.
+    #[error(
+        "cannot observe {event} on endpoint {endpoint:?}: the charm's metadata declares no such relation"
+    )]
+    UnknownEndpoint {
+        /// The endpoint given.
+        endpoint: String,
+        /// The event kind.
+        event: &'static str,
+    },
+    /// The container is not in the charm's metadata.
+    #[error(
+        "cannot observe {event} on container {container:?}: the charm's metadata declares no such container"
+    )]
+    UnknownContainer {
+        /// The container given.
+        container: String,
+        /// The event kind.
+        event: &'static str,
+    },
+    /// The storage is not in the charm's metadata.
+    #[error(
+        "cannot observe {event} on storage {storage:?}: the charm's metadata declares no such storage"
+    )]
+    UnknownStorage {
+        /// The storage given.
+        storage: String,
+        /// The event kind.
+        event: &'static str,
+    },
+    /// The action is not in the charm's actions.
+    #[error("cannot observe action {action:?}: the charm declares no such action")]
+    UnknownAction {
+        /// The action given.
+        action: String,
+    },
+    /// A closure has no name that survives across processes.
+    #[error(
+        "cannot observe {event} with a closure ({observer}): a deferred event must find its observer in the next process, so observe a function or method (e.g. `Self::on_start`)"
+    )]
+    ClosureObserver {
+        /// The event.
+        event: String,
+        /// The closure's type name.
+        observer: String,
+    },
+    /// The same function observes the same event twice.
+    #[error("{observer} already observes {event}")]
+    DuplicateObserver {
+        /// The event.
+        event: String,
+        /// The observer.
+        observer: String,
+    },
+    /// Two stored states with one name.
+    #[error("stored state {key} is registered twice")]
+    DuplicateStoredState {
+        /// The full key.
+        key: String,
+    },
+    /// The saved stored state does not fit the type asked for.
+    #[error("stored state {key} cannot be read as {type_name}: {source}")]
+    StoredStateType {
+        /// The full key.
+        key: String,
+        /// The Rust type asked for.
+        type_name: &'static str,
+        /// The serde error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// An event or stored value could not be turned into JSON.
+    #[error("cannot serialize {what}: {source}")]
+    Serialize {
+        /// What was being serialized.
+        what: String,
+        /// The serde error.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// Why a handler call failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CallError {
+    #[error("the deferred event's snapshot no longer fits its type: {0}")]
+    Snapshot(#[source] serde_json::Error),
+    #[error(transparent)]
+    Handler(HandlerError),
+}
+
+type ObserverFn<C> = dyn Fn(&mut C, &Value, &mut Ctx<'_>) -> Result<Returned, CallError>;
+
+struct Observer<C> {
+    event: String,
+    key: String,
+    call: Box<ObserverFn<C>>,
+}
+
+struct StoredSlot {
+    key: String,
+    snapshot: Box<dyn Fn() -> Result<Value, serde_json::Error>>,
+}
+
+/// One handler call during a dispatch, for tests to look at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmittedEvent {
+    /// The event's handle path (`MyCharm/on/start[3]`).
+    pub handle: String,
+    /// The full event name.
+    pub event: String,
+    /// The observer called.
+    pub observer: String,
+    /// Whether the call re-emitted a deferred notice.
+    pub reemitted: bool,
+    /// Whether the observer deferred it (again).
+    pub deferred: bool,
+}
+
+/// What a handler may touch besides its charm: the model, and custom events.
+pub struct Ctx<'a> {
+    model: &'a Model,
+    handle: &'a str,
+    emitted: Vec<(String, Value)>,
+}
+
+impl<'a> Ctx<'a> {
+    fn new(model: &'a Model, handle: &'a str) -> Self {
+        Self {
+            model,
+            handle,
+            emitted: Vec::new(),
+        }
+    }
+
+    /// The Juju model: this unit, its relations, config, status, containers.
+    pub fn model(&self) -> &'a Model {
+        self.model
+    }
+
+    /// The handle path of the event being handled (`MyCharm/on/start[3]`).
+    pub fn handle(&self) -> &str {
+        self.handle
+    }
+
+    /// Emits a custom event; its observers run as soon as this handler returns.
+    pub fn emit<E: CustomEvent>(&mut self, event: E) -> Result<(), FrameworkError> {
+        let snapshot =
+            serde_json::to_value(&event).map_err(|source| FrameworkError::Serialize {
+                what: format!("custom event {}", E::NAME),
+                source,
+            })?;
+        self.emitted.push((E::NAME.to_string(), snapshot));
+        Ok(())
+    }
+}
+
+/// Where a charm registers its observers and stored state; handed to
+/// [`Charm::new`](crate::Charm::new).
+pub struct Framework<C> {
+    charm_name: String,
+    model: Model,
+    meta: Arc<CharmMeta>,
+    observers: Vec<Rc<Observer<C>>>,
+    stored: Vec<StoredSlot>,
+    state: PersistedState,
+    emitted: Vec<EmittedEvent>,
+}
+
+impl<C: 'static> Framework<C> {
+    pub(crate) fn new(model: Model, meta: Arc<CharmMeta>, state: PersistedState) -> Self {
+        let full = type_name::<C>();
+        let charm_name = full
+            .split('<')
+            .next()
+            .unwrap_or(full)
+            .rsplit("::")
+            .next()
+            .unwrap_or(full)
+            .to_string();
+        Self {
+            charm_name,
+            model,
+            meta,
+            observers: Vec::new(),
+            stored: Vec::new(),
+            state,
+            emitted: Vec::new(),
+        }
+    }
+
+    /// The Juju model.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// The charm's metadata.
+    pub fn meta(&self) -> &CharmMeta {
+        &self.meta
+    }
+
+    /// The charm type's name, the root of every handle path.
+    pub fn charm_name(&self) -> &str {
+        &self.charm_name
+    }
+
+    /// Observes a charm-wide event (`Install`, `ConfigChanged`, a custom event).
+    ///
+    /// The handler is a function or method; its path is the observer's name,
+    /// which a deferred notice uses to find it again in a later process.
+    pub fn observe<E, R, F>(&mut self, handler: F) -> Result<&mut Self, FrameworkError>
+    where
+        E: CharmEvent,
+        R: HandlerOutcome<E>,
+        F: Fn(&mut C, &E, &mut Ctx<'_>) -> HandlerResult<R> + 'static,
+    {
+        self.register(E::KIND.to_string(), handler)
+    }
+
+    /// Observes a relation event on one endpoint (`observe_relation("db", Self::on_db_changed)`).
+    pub fn observe_relation<E, R, F>(
+        &mut self,
+        endpoint: &str,
+        handler: F,
+    ) -> Result<&mut Self, FrameworkError>
+    where
+        E: RelationEvent,
+        R: HandlerOutcome<E>,
+        F: Fn(&mut C, &E, &mut Ctx<'_>) -> HandlerResult<R> + 'static,
+    {
+        if self.meta.endpoint(endpoint).is_none() {
+            return Err(FrameworkError::UnknownEndpoint {
+                endpoint: endpoint.to_string(),
+                event: E::KIND,
+            });
+        }
+        self.register(scoped_name(endpoint, E::KIND), handler)
+    }
+
+    /// Observes a workload event of one container (`PebbleReady`, ...).
+    pub fn observe_container<E, R, F>(
+        &mut self,
+        container: &str,
+        handler: F,
+    ) -> Result<&mut Self, FrameworkError>
+    where
+        E: ContainerEvent,
+        R: HandlerOutcome<E>,
+        F: Fn(&mut C, &E, &mut Ctx<'_>) -> HandlerResult<R> + 'static,
+    {
+        if !self.meta.containers.contains_key(container) {
+            return Err(FrameworkError::UnknownContainer {
+                container: container.to_string(),
+                event: E::KIND,
+            });
+        }
+        self.register(scoped_name(container, E::KIND), handler)
+    }
+
+    /// Observes a storage event of one storage.
+    pub fn observe_storage<E, R, F>(
+        &mut self,
+        storage: &str,
+        handler: F,
+    ) -> Result<&mut Self, FrameworkError>
+    where
+        E: StorageEvent,
+        R: HandlerOutcome<E>,
+        F: Fn(&mut C, &E, &mut Ctx<'_>) -> HandlerResult<R> + 'static,
+    {
+        if !self.meta.storage.contains_key(storage) {
+            return Err(FrameworkError::UnknownStorage {
+                storage: storage.to_string(),
+                event: E::KIND,
+            });
+        }
+        self.register(scoped_name(storage, E::KIND), handler)
+    }
+
+    /// Observes an action declared in the charm's actions.
+    pub fn observe_action<F>(
+        &mut self,
+        action: &str,
+        handler: F,
+    ) -> Result<&mut Self, FrameworkError>
+    where
+        F: Fn(&mut C, &ActionEvent, &mut Ctx<'_>) -> HandlerResult + 'static,
+    {
+        if !self.meta.actions.contains_key(action) {
+            return Err(FrameworkError::UnknownAction {
+                action: action.to_string(),
+            });
+        }
+        self.register(scoped_name(action, "action"), handler)
+    }
+
+    /// A value kept across dispatches under `name`, starting from `T::default()`.
+    pub fn stored_state<T>(&mut self, name: &str) -> Result<StoredState<T>, FrameworkError>
+    where
+        T: Serialize + DeserializeOwned + Default + 'static,
+    {
+        let key = format!("{}/StoredState[{name}]", self.charm_name);
+        if self.stored.iter().any(|s| s.key == key) {
+            return Err(FrameworkError::DuplicateStoredState { key });
+        }
+        let value = match self.state.stored.get(&key) {
+            Some(saved) => serde_json::from_value(saved.clone()).map_err(|source| {
+                FrameworkError::StoredStateType {
+                    key: key.clone(),
+                    type_name: type_name::<T>(),
+                    source,
+                }
+            })?,
+            None => T::default(),
+        };
+        let stored = StoredState::new(key.clone(), value);
+        let handle = stored.clone();
+        self.stored.push(StoredSlot {
+            key,
+            snapshot: Box::new(move || handle.snapshot()),
+        });
+        Ok(stored)
+    }
+
+    fn register<E, R, F>(&mut self, event: String, handler: F) -> Result<&mut Self, FrameworkError>
+    where
+        E: Event,
+        R: HandlerOutcome<E>,
+        F: Fn(&mut C, &E, &mut Ctx<'_>) -> HandlerResult<R> + 'static,
+    {
+        let key = type_name::<F>().to_string();
+        if key.contains("{{closure}}") {
+            return Err(FrameworkError::ClosureObserver {
+                event,
+                observer: key,
+            });
+        }
+        if self
+            .observers
+            .iter()
+            .any(|o| o.event == event && o.key == key)
+        {
+            return Err(FrameworkError::DuplicateObserver {
+                event,
+                observer: key,
+            });
+        }
+        let call = move |charm: &mut C, snapshot: &Value, ctx: &mut Ctx<'_>| {
+            let event = E::deserialize(snapshot).map_err(CallError::Snapshot)?;
+            let returned = handler(charm, &event, ctx).map_err(CallError::Handler)?;
+            Ok(returned.into_returned().0)
+        };
+        self.observers.push(Rc::new(Observer {
+            event,
+            key,
+            call: Box::new(call),
+        }));
+        Ok(self)
+    }
+
+    pub(crate) fn has_observers(&self, event: &str) -> bool {
+        self.observers.iter().any(|o| o.event == event)
+    }
+
+    fn next_handle(&mut self, event: &str) -> String {
+        self.state.event_count += 1;
+        format!("{}/on/{event}[{}]", self.charm_name, self.state.event_count)
+    }
+
+    fn call(
+        &mut self,
+        charm: &mut C,
+        observer: &Observer<C>,
+        handle: &str,
+        snapshot: &Value,
+        reemitted: bool,
+    ) -> Result<Returned, DispatchError> {
+        let mut ctx = Ctx::new(&self.model, handle);
+        let result = (observer.call)(charm, snapshot, &mut ctx);
+        let emitted = std::mem::take(&mut ctx.emitted);
+        let returned = match result {
+            Ok(returned) => returned,
+            Err(CallError::Snapshot(source)) if reemitted => {
+                tracing::warn!(
+                    "deferred {} for {} cannot be restored ({source}); kept in the queue",
+                    handle,
+                    observer.key
+                );
+                return Ok(Returned {
+                    defer: true,
+                    statuses: Vec::new(),
+                });
+            }
+            Err(CallError::Snapshot(source)) => {
+                return Err(DispatchError::Handler {
+                    handle: handle.to_string(),
+                    observer: observer.key.clone(),
+                    source: Box::new(source),
+                });
+            }
+            Err(CallError::Handler(source)) => {
+                return Err(DispatchError::Handler {
+                    handle: handle.to_string(),
+                    observer: observer.key.clone(),
+                    source,
+                });
+            }
+        };
+        self.emitted.push(EmittedEvent {
+            handle: handle.to_string(),
+            event: observer.event.clone(),
+            observer: observer.key.clone(),
+            reemitted,
+            deferred: returned.defer,
+        });
+        for (event, snapshot) in emitted {
+            self.emit(charm, &event, snapshot)?;
+        }
+        Ok(returned)
+    }
+
+    /// Emits a new event to all its observers, in registration order.
+    pub(crate) fn emit(
+        &mut self,
+        charm: &mut C,
+        event: &str,
+        snapshot: Value,
+    ) -> Result<Vec<Status>, DispatchError> {
+        let observers: Vec<_> = self
+            .observers
+            .iter()
+            .filter(|o| o.event == event)
+            .cloned()
+            .collect();
+        if observers.is_empty() {
+            return Ok(Vec::new());
+        }
+        let handle = self.next_handle(event);
+        tracing::debug!("emitting {handle}");
+        let mut statuses = Vec::new();
+        for observer in observers {
+            let returned = self.call(charm, &observer, &handle, &snapshot, false)?;
+            statuses.extend(returned.statuses);
+            if returned.defer {
+                self.queue(Notice {
+                    handle: handle.clone(),
+                    observer: observer.key.clone(),
+                    event: event.to_string(),
+                    snapshot: snapshot.clone(),
+                });
+            }
+        }
+        Ok(statuses)
+    }
+
+    fn queue(&mut self, notice: Notice) {
+        let duplicate = self.state.notices.iter().any(|n| {
+            n.observer == notice.observer
+                && n.event == notice.event
+                && n.snapshot == notice.snapshot
+        });
+        if duplicate {
+            tracing::debug!(
+                "{} for {} is already deferred; not queued twice",
+                notice.event,
+                notice.observer
+            );
+        } else {
+            self.state.notices.push(notice);
+        }
+    }
+
+    /// Hands every deferred notice back to the observer that deferred it, in
+    /// queue order; a notice deferred again keeps its place.
+    pub(crate) fn reemit_deferred(&mut self, charm: &mut C) -> Result<(), DispatchError> {
+        let pending = std::mem::take(&mut self.state.notices);
+        let mut kept = Vec::with_capacity(pending.len());
+        for notice in pending {
+            let observer = self
+                .observers
+                .iter()
+                .find(|o| o.key == notice.observer && o.event == notice.event)
+                .cloned();
+            let Some(observer) = observer else {
+                tracing::warn!(
+                    "dropping deferred {}: its observer {} no longer exists",
+                    notice.handle,
+                    notice.observer
+                );
+                continue;
+            };
+            let returned = self.call(charm, &observer, &notice.handle, &notice.snapshot, true)?;
+            if returned.defer {
+                kept.push(notice);
+            }
+        }
+        // Deferrals of custom events emitted while re-emitting come after the old ones.
+        kept.append(&mut self.state.notices);
+        self.state.notices = kept;
+        Ok(())
+    }
+
+    /// The state to commit: stored values collected, queue and counter as now.
+    pub(crate) fn persisted(&self) -> Result<PersistedState, FrameworkError> {
+        let mut state = self.state.clone();
+        for slot in &self.stored {
+            let value = (slot.snapshot)().map_err(|source| FrameworkError::Serialize {
+                what: format!("stored state {}", slot.key),
+                source,
+            })?;
+            state.stored.insert(slot.key.clone(), value);
+        }
+        Ok(state)
+    }
+
+    pub(crate) fn emitted(&self) -> &[EmittedEvent] {
+        &self.emitted
+    }
+
+    pub(crate) fn notices(&self) -> &[Notice] {
+        &self.state.notices
+    }
+}
+
+fn scoped_name(scope: &str, kind: &str) -> String {
+    format!("{}_{kind}", scope.replace('-', "_"))
+}

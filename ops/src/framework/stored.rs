@@ -1,0 +1,86 @@
+//! State a charm keeps across dispatches.
+
+use std::cell::{Ref, RefCell, RefMut};
+use std::rc::Rc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// A value kept across dispatches, saved when the dispatch commits.
+///
+/// Get one with [`Framework::stored_state`](super::Framework::stored_state) in
+/// [`Charm::new`](crate::Charm::new) and keep it in the charm. A dispatch that
+/// fails saves nothing: the next one sees the value as the last successful
+/// dispatch left it.
+///
+/// ```
+/// # use serde::{Deserialize, Serialize};
+/// #[derive(Default, Serialize, Deserialize)]
+/// struct Counters { started: u32 }
+///
+/// # fn demo(stored: ops::StoredState<Counters>) {
+/// stored.get_mut().started += 1;
+/// assert!(stored.get().started > 0);
+/// # }
+/// ```
+pub struct StoredState<T> {
+    key: Rc<str>,
+    value: Rc<RefCell<T>>,
+}
+
+impl<T> Clone for StoredState<T> {
+    fn clone(&self) -> Self {
+        Self {
+            key: self.key.clone(),
+            value: self.value.clone(),
+        }
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for StoredState<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredState")
+            .field("key", &self.key)
+            .field("value", &self.value.borrow())
+            .finish()
+    }
+}
+
+impl<T: Serialize + DeserializeOwned + Default + 'static> StoredState<T> {
+    pub(crate) fn new(key: String, value: T) -> Self {
+        Self {
+            key: key.into(),
+            value: Rc::new(RefCell::new(value)),
+        }
+    }
+
+    /// Where it is kept, e.g. `MyCharm/StoredState[counters]`.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// Borrows the value.
+    ///
+    /// # Panics
+    /// If it is mutably borrowed at the same time (as any `RefCell`).
+    pub fn get(&self) -> Ref<'_, T> {
+        self.value.borrow()
+    }
+
+    /// Borrows the value mutably.
+    ///
+    /// # Panics
+    /// If it is borrowed at the same time (as any `RefCell`).
+    pub fn get_mut(&self) -> RefMut<'_, T> {
+        self.value.borrow_mut()
+    }
+
+    /// Replaces the value, returning the old one.
+    pub fn replace(&self, value: T) -> T {
+        self.value.replace(value)
+    }
+
+    pub(crate) fn snapshot(&self) -> Result<serde_json::Value, serde_json::Error> {
+        serde_json::to_value(&*self.value.borrow())
+    }
+}

@@ -1,0 +1,559 @@
+//! The Pebble client: one method per API call.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value, json};
+
+use super::error::PebbleError;
+use super::files::{
+    FileInfo, FileResult, MakeDirOptions, PushOptions, check_file_results, encode_write,
+    header_params, new_boundary, owner_fields, parse_multipart,
+};
+use super::http::{self, Request, Response, encode_query};
+use super::layer::{Layer, Plan};
+use super::types::{Change, ServiceInfo, SystemInfo};
+
+/// Where Juju mounts the workload containers' Pebble sockets in the charm container.
+pub const DEFAULT_CONTAINERS_DIR: &str = "/charm/containers";
+
+/// The socket of `container`'s Pebble: `<containers_dir>/<container>/pebble.socket`.
+pub fn socket_path(containers_dir: impl AsRef<Path>, container: &str) -> PathBuf {
+    containers_dir
+        .as_ref()
+        .join(container)
+        .join("pebble.socket")
+}
+
+/// How long one socket read or write may block, by default.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long service operations wait for their change, by default.
+const DEFAULT_CHANGE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A synchronous Pebble client: HTTP/1.1 over the unix socket, one
+/// connection per call.
+///
+/// Service operations (start, stop, restart, replan) wait until Pebble's
+/// change is done, and fail with [`PebbleError::Change`] if it failed.
+///
+/// ```no_run
+/// use ops::pebble::{Client, Layer, PushOptions, Service, socket_path, DEFAULT_CONTAINERS_DIR};
+///
+/// let client = Client::new(socket_path(DEFAULT_CONTAINERS_DIR, "web"));
+/// if !client.can_connect() {
+///     return Ok(()); // Pebble is not up yet: wait for pebble-ready
+/// }
+/// client.push(
+///     "/etc/web/config.ini",
+///     "port = 8080\n",
+///     &PushOptions { make_dirs: true, permissions: Some(0o640), ..Default::default() },
+/// )?;
+/// let mut layer = Layer::default();
+/// layer.services.insert(
+///     "web".to_string(),
+///     Service {
+///         override_: Some("replace".to_string()),
+///         command: Some("/usr/bin/web --config /etc/web/config.ini".to_string()),
+///         startup: Some("enabled".to_string()),
+///         ..Default::default()
+///     },
+/// );
+/// client.add_layer("web", &layer, true)?;
+/// client.replan_services()?;
+/// assert!(client.get_services(&["web"])?[0].is_running());
+/// # Ok::<(), ops::pebble::PebbleError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Client {
+    socket: PathBuf,
+    timeout: Duration,
+    change_timeout: Duration,
+}
+
+/// Pebble's response envelope.
+#[derive(Debug, Deserialize)]
+struct Envelope {
+    #[serde(rename = "type")]
+    type_: String,
+    #[serde(default)]
+    result: Value,
+    #[serde(default)]
+    change: Option<String>,
+}
+
+impl Client {
+    /// A client for the Pebble listening on `socket` (see [`socket_path`]).
+    /// Nothing is connected until the first call.
+    pub fn new(socket: impl Into<PathBuf>) -> Self {
+        Self {
+            socket: socket.into(),
+            timeout: DEFAULT_TIMEOUT,
+            change_timeout: DEFAULT_CHANGE_TIMEOUT,
+        }
+    }
+
+    /// Sets how long one socket read or write may block (default 5 s).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout.max(Duration::from_millis(2));
+        self
+    }
+
+    /// Sets how long service operations wait for their change (default 30 s).
+    pub fn with_change_timeout(mut self, timeout: Duration) -> Self {
+        self.change_timeout = timeout;
+        self
+    }
+
+    /// The socket this client talks to.
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    /// `GET /v1/system-info`.
+    pub fn system_info(&self) -> Result<SystemInfo, PebbleError> {
+        self.sync(Request::get("/v1/system-info".into()))
+    }
+
+    /// Whether Pebble answers right now (a `system_info` call succeeds).
+    pub fn can_connect(&self) -> bool {
+        match self.system_info() {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::debug!("Pebble at {} is not ready: {e}", self.socket.display());
+                false
+            }
+        }
+    }
+
+    /// Adds a layer labelled `label` on top of the plan. With `combine`, a
+    /// layer with that label already there is combined with this one
+    /// (each service's `override` decides how); without it, an existing
+    /// label is an error.
+    pub fn add_layer(&self, label: &str, layer: &Layer, combine: bool) -> Result<(), PebbleError> {
+        let yaml = layer.to_yaml().map_err(|e| PebbleError::InvalidRequest {
+            what: format!("layer {label:?} cannot be rendered as YAML: {e}"),
+        })?;
+        let body = json!({
+            "action": "add",
+            "combine": combine,
+            "label": label,
+            "format": "yaml",
+            "layer": yaml,
+        });
+        let _: Value = self.sync(Request::post_json("/v1/layers".into(), &body))?;
+        Ok(())
+    }
+
+    /// The combined plan (`GET /v1/plan?format=yaml`).
+    pub fn get_plan(&self) -> Result<Plan, PebbleError> {
+        let yaml: String = self.sync(Request::get("/v1/plan?format=yaml".into()))?;
+        Plan::from_yaml(&yaml)
+            .map_err(|e| PebbleError::malformed(format!("the plan is not valid YAML: {e}")))
+    }
+
+    /// The status of the named services, or of all services if `names` is
+    /// empty. Names not in the plan are left out.
+    pub fn get_services(&self, names: &[&str]) -> Result<Vec<ServiceInfo>, PebbleError> {
+        let target = if names.is_empty() {
+            "/v1/services".to_string()
+        } else {
+            format!(
+                "/v1/services?{}",
+                encode_query(&[("names", &names.join(","))])
+            )
+        };
+        let infos: Option<Vec<ServiceInfo>> = self.sync(Request::get(target))?;
+        Ok(infos.unwrap_or_default())
+    }
+
+    /// Starts the services (and what they require) and waits for the change.
+    pub fn start_services(&self, names: &[&str]) -> Result<Change, PebbleError> {
+        self.services_action("start", names)
+    }
+
+    /// Stops the services (and what requires them) and waits for the change.
+    pub fn stop_services(&self, names: &[&str]) -> Result<Change, PebbleError> {
+        self.services_action("stop", names)
+    }
+
+    /// Restarts the services (starting those not running) and waits.
+    pub fn restart_services(&self, names: &[&str]) -> Result<Change, PebbleError> {
+        self.services_action("restart", names)
+    }
+
+    /// Replans: restarts services whose configuration changed and starts
+    /// `startup: enabled` ones; waits for the change.
+    pub fn replan_services(&self) -> Result<Change, PebbleError> {
+        self.services_action("replan", &[])
+    }
+
+    /// Starts the `startup: enabled` services and waits for the change.
+    pub fn autostart_services(&self) -> Result<Change, PebbleError> {
+        self.services_action("autostart", &[])
+    }
+
+    fn services_action(&self, action: &str, names: &[&str]) -> Result<Change, PebbleError> {
+        let body = json!({"action": action, "services": names});
+        let id = self.async_change(Request::post_json("/v1/services".into(), &body))?;
+        let change = self.wait_change(&id, self.change_timeout)?;
+        match change.err.as_deref() {
+            Some(err) if !err.is_empty() => Err(PebbleError::Change {
+                id,
+                err: err.to_string(),
+            }),
+            _ if change.status == "Error" => Err(PebbleError::Change {
+                id,
+                err: format!(
+                    "change {} ({}) ended in status Error",
+                    change.id, change.summary
+                ),
+            }),
+            _ => Ok(change),
+        }
+    }
+
+    /// The change with this id (`GET /v1/changes/<id>`).
+    pub fn get_change(&self, id: &str) -> Result<Change, PebbleError> {
+        self.sync(Request::get(format!("/v1/changes/{}", encode_segment(id))))
+    }
+
+    /// Waits until the change is ready (`GET /v1/changes/<id>/wait`), for
+    /// at most `timeout`. The change is returned whether it succeeded or not.
+    pub fn wait_change(&self, id: &str, timeout: Duration) -> Result<Change, PebbleError> {
+        let deadline = Instant::now() + timeout;
+        // Each wait request must end (Pebble answers 504) before the socket
+        // read times out.
+        let slice = if self.timeout > Duration::from_secs(2) {
+            self.timeout - Duration::from_secs(1)
+        } else {
+            self.timeout / 2
+        };
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(PebbleError::Timeout {
+                    id: id.to_string(),
+                    seconds: timeout.as_secs_f64(),
+                });
+            }
+            let wait = remaining.min(slice).max(Duration::from_millis(1));
+            let target = format!(
+                "/v1/changes/{}/wait?{}",
+                encode_segment(id),
+                encode_query(&[("timeout", &format!("{}ms", wait.as_millis()))])
+            );
+            match self.sync::<Change>(Request::get(target)) {
+                Ok(change) if change.ready => return Ok(change),
+                Ok(_) => continue,
+                Err(PebbleError::Api {
+                    status_code: 504, ..
+                }) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Sends a signal (such as `SIGHUP`) to running services.
+    pub fn send_signal(&self, signal: &str, services: &[&str]) -> Result<(), PebbleError> {
+        let body = json!({"signal": signal, "services": services});
+        let _: Value = self.sync(Request::post_json("/v1/signals".into(), &body))?;
+        Ok(())
+    }
+
+    /// Writes a file (`POST /v1/files`, multipart: a `request` JSON part
+    /// then the `files` part). Pebble replaces the file atomically.
+    pub fn push(
+        &self,
+        path: &str,
+        content: impl AsRef<[u8]>,
+        options: &PushOptions,
+    ) -> Result<(), PebbleError> {
+        if path.contains(['\r', '\n']) {
+            return Err(PebbleError::InvalidRequest {
+                what: format!("path {path:?} contains a line break"),
+            });
+        }
+        let content = content.as_ref();
+        let mut info = Map::new();
+        info.insert("path".into(), path.into());
+        if options.make_dirs {
+            info.insert("make-dirs".into(), true.into());
+        }
+        owner_fields(
+            &mut info,
+            options.permissions,
+            options.user_id,
+            options.user.as_deref(),
+            options.group_id,
+            options.group.as_deref(),
+        );
+        let request = json!({"action": "write", "files": [info]});
+        let boundary = new_boundary(content);
+        let request = Request {
+            method: "POST",
+            target: "/v1/files".into(),
+            headers: vec![
+                ("Accept", "application/json".into()),
+                (
+                    "Content-Type",
+                    format!("multipart/form-data; boundary={boundary}"),
+                ),
+            ],
+            body: Some(encode_write(&boundary, &request, path, content)),
+        };
+        let results: Option<Vec<FileResult>> = self.sync(request)?;
+        check_file_results(&results.unwrap_or_default(), path)
+    }
+
+    /// Reads a whole file (`GET /v1/files?action=read`, a multipart response).
+    pub fn pull(&self, path: &str) -> Result<Vec<u8>, PebbleError> {
+        let target = format!(
+            "/v1/files?{}",
+            encode_query(&[("action", "read"), ("path", path)])
+        );
+        let request = Request {
+            method: "GET",
+            target,
+            headers: vec![("Accept", "multipart/form-data".into())],
+            body: None,
+        };
+        let response = http::round_trip(&self.socket, self.timeout, &request)?;
+        if response.status >= 400 || response.media_type() != "multipart/form-data" {
+            // An error envelope; anything else is not what Pebble sends.
+            decode_envelope(&request, &response)?;
+            return Err(PebbleError::malformed(format!(
+                "GET /v1/files?action=read: expected a multipart/form-data response, got {:?}",
+                response.header("content-type").unwrap_or("")
+            )));
+        }
+        let (_, params) = header_params(response.header("content-type").unwrap_or(""));
+        let boundary = params
+            .into_iter()
+            .find(|(k, _)| k == "boundary")
+            .map(|(_, v)| v)
+            .filter(|b| !b.is_empty())
+            .ok_or_else(|| PebbleError::malformed("multipart response without a boundary"))?;
+        let parts = parse_multipart(&response.body, &boundary)
+            .map_err(|e| PebbleError::malformed(format!("multipart response: {e}")))?;
+        let meta = parts
+            .iter()
+            .find(|p| p.name == "response")
+            .ok_or_else(|| PebbleError::malformed("no \"response\" part in the multipart body"))?;
+        let envelope: Envelope = serde_json::from_slice(&meta.body).map_err(|e| {
+            PebbleError::malformed(format!(
+                "the \"response\" part is not a Pebble response: {e}"
+            ))
+        })?;
+        let results: Option<Vec<FileResult>> =
+            serde_json::from_value(envelope.result).map_err(|e| {
+                PebbleError::malformed(format!(
+                    "the \"response\" part has an unexpected result: {e}"
+                ))
+            })?;
+        check_file_results(&results.unwrap_or_default(), path)?;
+        let mut files = parts.into_iter().filter(|p| p.name == "files");
+        let file = files
+            .next()
+            .ok_or_else(|| PebbleError::malformed("no file content in the multipart response"))?;
+        if files.next().is_some() {
+            return Err(PebbleError::malformed(
+                "one file asked for, several returned",
+            ));
+        }
+        if file.filename.as_deref() != Some(path) {
+            return Err(PebbleError::malformed(format!(
+                "asked for {path:?}, got {:?}",
+                file.filename
+            )));
+        }
+        Ok(file.body)
+    }
+
+    /// Lists a directory's entries, or describes `path` itself if it is not
+    /// a directory or `itself` is set; `pattern` filters names (`*.conf`).
+    pub fn list_files(
+        &self,
+        path: &str,
+        pattern: Option<&str>,
+        itself: bool,
+    ) -> Result<Vec<FileInfo>, PebbleError> {
+        let mut query = vec![("action", "list"), ("path", path)];
+        if let Some(pattern) = pattern.filter(|p| !p.is_empty()) {
+            query.push(("pattern", pattern));
+        }
+        if itself {
+            query.push(("itself", "true"));
+        }
+        let target = format!("/v1/files?{}", encode_query(&query));
+        let infos: Option<Vec<FileInfo>> = self.sync(Request::get(target))?;
+        Ok(infos.unwrap_or_default())
+    }
+
+    /// Creates a directory.
+    pub fn make_dir(&self, path: &str, options: &MakeDirOptions) -> Result<(), PebbleError> {
+        let mut info = Map::new();
+        info.insert("path".into(), path.into());
+        if options.make_parents {
+            info.insert("make-parents".into(), true.into());
+        }
+        owner_fields(
+            &mut info,
+            options.permissions,
+            options.user_id,
+            options.user.as_deref(),
+            options.group_id,
+            options.group.as_deref(),
+        );
+        self.files_action(json!({"action": "make-dirs", "dirs": [info]}), path)
+    }
+
+    /// Removes a file or an empty directory; with `recursive`, removes a
+    /// whole tree and succeeds if nothing is there.
+    pub fn remove_path(&self, path: &str, recursive: bool) -> Result<(), PebbleError> {
+        let mut info = Map::new();
+        info.insert("path".into(), path.into());
+        if recursive {
+            info.insert("recursive".into(), true.into());
+        }
+        self.files_action(json!({"action": "remove", "paths": [info]}), path)
+    }
+
+    /// Whether anything exists at `path`.
+    pub fn exists(&self, path: &str) -> Result<bool, PebbleError> {
+        match self.list_files(path, None, true) {
+            Ok(_) => Ok(true),
+            Err(e @ PebbleError::Api { .. }) if e.is_not_found() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn files_action(&self, body: Value, path: &str) -> Result<(), PebbleError> {
+        let results: Option<Vec<FileResult>> =
+            self.sync(Request::post_json("/v1/files".into(), &body))?;
+        check_file_results(&results.unwrap_or_default(), path)
+    }
+
+    /// Sends a request that Pebble answers synchronously and decodes its result.
+    fn sync<T: DeserializeOwned>(&self, request: Request) -> Result<T, PebbleError> {
+        let response = http::round_trip(&self.socket, self.timeout, &request)?;
+        let envelope = decode_envelope(&request, &response)?;
+        if envelope.type_ != "sync" {
+            return Err(PebbleError::malformed(format!(
+                "{} {}: expected a sync response, got {:?}",
+                request.method, request.target, envelope.type_
+            )));
+        }
+        serde_json::from_value(envelope.result).map_err(|e| {
+            PebbleError::malformed(format!(
+                "{} {}: unexpected result: {e}",
+                request.method, request.target
+            ))
+        })
+    }
+
+    /// Sends a request that Pebble answers with a change id.
+    fn async_change(&self, request: Request) -> Result<String, PebbleError> {
+        let response = http::round_trip(&self.socket, self.timeout, &request)?;
+        let envelope = decode_envelope(&request, &response)?;
+        match (envelope.type_.as_str(), envelope.change) {
+            ("async", Some(id)) if !id.is_empty() => Ok(id),
+            (kind, _) => Err(PebbleError::malformed(format!(
+                "{} {}: expected an async response with a change id, got type {kind:?}",
+                request.method, request.target
+            ))),
+        }
+    }
+}
+
+/// Checks the response is a JSON envelope and turns error responses into
+/// [`PebbleError::Api`].
+fn decode_envelope(request: &Request, response: &Response) -> Result<Envelope, PebbleError> {
+    let what = format!("{} {}", request.method, request.target);
+    let parsed: Result<Value, _> = serde_json::from_slice(&response.body);
+    let is_error = response.status >= 400
+        || parsed
+            .as_ref()
+            .is_ok_and(|v| v.get("type").and_then(Value::as_str) == Some("error"));
+    if is_error {
+        return Err(api_error(response, parsed.ok()));
+    }
+    if response.media_type() != "application/json" {
+        return Err(PebbleError::malformed(format!(
+            "{what}: expected Content-Type application/json, got {:?}",
+            response.header("content-type").unwrap_or("")
+        )));
+    }
+    let value =
+        parsed.map_err(|e| PebbleError::malformed(format!("{what}: the body is not JSON: {e}")))?;
+    let envelope: Envelope = serde_json::from_value(value)
+        .map_err(|e| PebbleError::malformed(format!("{what}: not a Pebble response: {e}")))?;
+    match envelope.type_.as_str() {
+        "sync" | "async" => Ok(envelope),
+        other => Err(PebbleError::malformed(format!(
+            "{what}: unknown response type {other:?}"
+        ))),
+    }
+}
+
+fn api_error(response: &Response, body: Option<Value>) -> PebbleError {
+    let body = body.unwrap_or(Value::Null);
+    let status_code = body
+        .get("status-code")
+        .and_then(Value::as_u64)
+        .and_then(|c| u16::try_from(c).ok())
+        .unwrap_or(response.status);
+    let status = body
+        .get("status")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| response.reason.clone());
+    let result = body.get("result");
+    let message = result
+        .and_then(|r| r.get("message"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| {
+            let text = String::from_utf8_lossy(&response.body);
+            let snippet: String = text.chars().take(200).collect();
+            format!("no error message in the response: {snippet:?}")
+        });
+    let kind = result
+        .and_then(|r| r.get("kind"))
+        .and_then(Value::as_str)
+        .filter(|k| !k.is_empty())
+        .map(str::to_string);
+    PebbleError::Api {
+        status_code,
+        status,
+        message,
+        kind,
+    }
+}
+
+/// A change id as a URL path segment.
+fn encode_segment(id: &str) -> String {
+    encode_query(&[("", id)])
+        .trim_start_matches('=')
+        .replace('/', "%2F")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_path_layout() {
+        assert_eq!(
+            socket_path(DEFAULT_CONTAINERS_DIR, "pgbouncer"),
+            PathBuf::from("/charm/containers/pgbouncer/pebble.socket")
+        );
+    }
+
+    #[test]
+    fn change_ids_are_escaped_in_paths() {
+        assert_eq!(encode_segment("42"), "42");
+        assert_eq!(encode_segment("a/b c"), "a%2Fb%20c");
+    }
+}

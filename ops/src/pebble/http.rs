@@ -1,0 +1,384 @@
+//! A minimal HTTP/1.1 client over a unix socket: one request per
+//! connection (`Connection: close`), responses framed by `Content-Length`,
+//! chunked transfer coding, or the end of the stream.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::Duration;
+
+use super::error::PebbleError;
+
+/// The longest status line or header line accepted.
+const MAX_LINE: u64 = 64 * 1024;
+/// The most header lines accepted.
+const MAX_HEADERS: usize = 200;
+
+/// One request: method, path with query string, extra headers, body.
+#[derive(Debug, Clone)]
+pub(crate) struct Request {
+    pub method: &'static str,
+    pub target: String,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Option<Vec<u8>>,
+}
+
+impl Request {
+    /// A request without a body.
+    pub fn get(target: String) -> Self {
+        Self {
+            method: "GET",
+            target,
+            headers: vec![("Accept", "application/json".to_string())],
+            body: None,
+        }
+    }
+
+    /// A POST with a JSON body.
+    pub fn post_json(target: String, body: &serde_json::Value) -> Self {
+        Self {
+            method: "POST",
+            target,
+            headers: vec![
+                ("Accept", "application/json".to_string()),
+                ("Content-Type", "application/json".to_string()),
+            ],
+            body: Some(body.to_string().into_bytes()),
+        }
+    }
+
+    /// The bytes on the wire.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut head = format!(
+            "{} {} HTTP/1.1\r\nHost: localhost\r\nUser-Agent: ops-rs\r\nConnection: close\r\n",
+            self.method, self.target
+        );
+        for (name, value) in &self.headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        if let Some(body) = &self.body {
+            head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
+        head.push_str("\r\n");
+        let mut bytes = head.into_bytes();
+        if let Some(body) = &self.body {
+            bytes.extend_from_slice(body);
+        }
+        bytes
+    }
+}
+
+/// A complete response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Response {
+    pub status: u16,
+    pub reason: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The first header with this name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The media type of `Content-Type`, lowercased, without parameters.
+    pub fn media_type(&self) -> String {
+        self.header("content-type")
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+    }
+}
+
+/// Why reading a response failed.
+#[derive(Debug)]
+pub(crate) enum ReadError {
+    /// The stream failed (including timeouts).
+    Io(io::Error),
+    /// The bytes are not HTTP/1.1.
+    Protocol(String),
+}
+
+impl From<io::Error> for ReadError {
+    fn from(e: io::Error) -> Self {
+        Self::Io(e)
+    }
+}
+
+/// Sends `request` to the socket and reads the whole response.
+pub(crate) fn round_trip(
+    socket: &Path,
+    timeout: Duration,
+    request: &Request,
+) -> Result<Response, PebbleError> {
+    let mut stream = UnixStream::connect(socket).map_err(|source| {
+        if source.kind() == io::ErrorKind::NotFound {
+            PebbleError::SocketMissing {
+                socket: socket.to_path_buf(),
+            }
+        } else {
+            PebbleError::Connection {
+                socket: socket.to_path_buf(),
+                source,
+            }
+        }
+    })?;
+    let io_error = |what: &str| {
+        let what = format!("{what} {} {}", request.method, request.target);
+        move |source| PebbleError::Io {
+            socket: socket.to_path_buf(),
+            what,
+            source,
+        }
+    };
+    stream
+        .set_read_timeout(Some(timeout))
+        .and_then(|()| stream.set_write_timeout(Some(timeout)))
+        .map_err(io_error("setting timeouts for"))?;
+    stream
+        .write_all(&request.encode())
+        .and_then(|()| stream.flush())
+        .map_err(io_error("sending"))?;
+    let mut reader = BufReader::new(stream);
+    read_response(&mut reader).map_err(|e| match e {
+        ReadError::Io(source) => io_error("reading the response to")(source),
+        ReadError::Protocol(what) => {
+            PebbleError::malformed(format!("{} {}: {what}", request.method, request.target))
+        }
+    })
+}
+
+/// Reads one response: status line, headers, body.
+pub(crate) fn read_response(reader: &mut impl BufRead) -> Result<Response, ReadError> {
+    loop {
+        let line = read_line(reader, "status line")?;
+        let mut parts = line.splitn(3, ' ');
+        let version = parts.next().unwrap_or("");
+        if !version.starts_with("HTTP/1.") {
+            return Err(ReadError::Protocol(format!(
+                "not an HTTP/1.x status line: {line:?}"
+            )));
+        }
+        let status: u16 = parts
+            .next()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| ReadError::Protocol(format!("bad status code in {line:?}")))?;
+        let reason = parts.next().unwrap_or("").to_string();
+        let headers = read_headers(reader)?;
+        if (100..200).contains(&status) {
+            continue; // an interim response: the real one follows
+        }
+        let mut response = Response {
+            status,
+            reason,
+            headers,
+            body: Vec::new(),
+        };
+        response.body = read_body(reader, &response)?;
+        return Ok(response);
+    }
+}
+
+fn read_body(reader: &mut impl BufRead, response: &Response) -> Result<Vec<u8>, ReadError> {
+    if response.status == 204 || response.status == 304 {
+        return Ok(Vec::new());
+    }
+    if let Some(coding) = response.header("transfer-encoding") {
+        if coding.to_ascii_lowercase().contains("chunked") {
+            return read_chunked(reader);
+        }
+    }
+    if let Some(length) = response.header("content-length") {
+        let length: u64 = length
+            .trim()
+            .parse()
+            .map_err(|_| ReadError::Protocol(format!("bad Content-Length {length:?}")))?;
+        let mut body = Vec::new();
+        reader.take(length).read_to_end(&mut body)?;
+        if (body.len() as u64) < length {
+            return Err(ReadError::Protocol(format!(
+                "body ended after {} of {length} bytes",
+                body.len()
+            )));
+        }
+        return Ok(body);
+    }
+    let mut body = Vec::new();
+    reader.read_to_end(&mut body)?;
+    Ok(body)
+}
+
+fn read_chunked(reader: &mut impl BufRead) -> Result<Vec<u8>, ReadError> {
+    let mut body = Vec::new();
+    loop {
+        let line = read_line(reader, "chunk size")?;
+        let size_text = line.split(';').next().unwrap_or("").trim();
+        let size = u64::from_str_radix(size_text, 16)
+            .map_err(|_| ReadError::Protocol(format!("bad chunk size {line:?}")))?;
+        if size == 0 {
+            read_headers(reader)?; // trailers
+            return Ok(body);
+        }
+        let before = body.len();
+        reader.take(size).read_to_end(&mut body)?;
+        if ((body.len() - before) as u64) < size {
+            return Err(ReadError::Protocol(
+                "chunked body ended inside a chunk".into(),
+            ));
+        }
+        let end = read_line(reader, "chunk end")?;
+        if !end.is_empty() {
+            return Err(ReadError::Protocol(format!(
+                "chunk not followed by CRLF: {end:?}"
+            )));
+        }
+    }
+}
+
+fn read_headers(reader: &mut impl BufRead) -> Result<Vec<(String, String)>, ReadError> {
+    let mut headers = Vec::new();
+    loop {
+        let line = read_line(reader, "header")?;
+        if line.is_empty() {
+            return Ok(headers);
+        }
+        if headers.len() >= MAX_HEADERS {
+            return Err(ReadError::Protocol("too many headers".into()));
+        }
+        let (name, value) = line
+            .split_once(':')
+            .ok_or_else(|| ReadError::Protocol(format!("bad header line {line:?}")))?;
+        headers.push((name.trim().to_string(), value.trim().to_string()));
+    }
+}
+
+/// One CRLF- (or LF-) terminated line, without its terminator.
+fn read_line(reader: &mut impl BufRead, what: &str) -> Result<String, ReadError> {
+    let mut buf = Vec::new();
+    reader.take(MAX_LINE).read_until(b'\n', &mut buf)?;
+    if buf.last() != Some(&b'\n') {
+        return Err(ReadError::Protocol(if buf.is_empty() {
+            format!("connection closed before the {what}")
+        } else if buf.len() as u64 >= MAX_LINE {
+            format!("{what} too long")
+        } else {
+            format!("connection closed inside the {what}")
+        }));
+    }
+    buf.pop();
+    if buf.last() == Some(&b'\r') {
+        buf.pop();
+    }
+    String::from_utf8(buf).map_err(|_| ReadError::Protocol(format!("{what} is not UTF-8")))
+}
+
+/// `k=v&k=v` with each key and value percent-encoded (`/` and `,` kept).
+pub(crate) fn encode_query(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' | b',' => {
+                out.push(byte as char)
+            }
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(raw: &[u8]) -> Result<Response, ReadError> {
+        read_response(&mut &raw[..])
+    }
+
+    #[test]
+    fn content_length_body() {
+        let r = parse(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 4\r\n\r\ntrueEXTRA").unwrap();
+        assert_eq!(r.status, 200);
+        assert_eq!(r.reason, "OK");
+        assert_eq!(r.body, b"true");
+        assert_eq!(r.media_type(), "application/json");
+    }
+
+    #[test]
+    fn chunked_body_with_extensions_and_trailers() {
+        let raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4;x=y\r\nWiki\r\n6\r\npedia \r\n0\r\nTrailer: 1\r\n\r\n";
+        let r = parse(raw).unwrap();
+        assert_eq!(r.body, b"Wikipedia ");
+    }
+
+    #[test]
+    fn body_until_close_and_interim_responses() {
+        let raw = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 404 Not Found\r\n\r\nall of it";
+        let r = parse(raw).unwrap();
+        assert_eq!(r.status, 404);
+        assert_eq!(r.body, b"all of it");
+    }
+
+    #[test]
+    fn protocol_errors() {
+        for raw in [
+            &b""[..],
+            b"SSH-2.0-OpenSSH\r\n\r\n",
+            b"HTTP/1.1 abc OK\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nno colon\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",
+        ] {
+            match parse(raw) {
+                Err(ReadError::Protocol(_)) => {}
+                other => panic!(
+                    "{:?}: expected a protocol error, got {other:?}",
+                    String::from_utf8_lossy(raw)
+                ),
+            }
+        }
+    }
+
+    #[test]
+    fn request_encoding() {
+        let req = Request::post_json(
+            "/v1/services".into(),
+            &serde_json::json!({"action": "start"}),
+        );
+        let text = String::from_utf8(req.encode()).unwrap();
+        assert!(text.starts_with("POST /v1/services HTTP/1.1\r\nHost: localhost\r\n"));
+        assert!(text.contains("Content-Type: application/json\r\n"));
+        assert!(text.contains("Content-Length: 18\r\n"));
+        assert!(text.ends_with("\r\n\r\n{\"action\":\"start\"}"));
+        let get = String::from_utf8(Request::get("/v1/plan?format=yaml".into()).encode()).unwrap();
+        assert!(!get.contains("Content-Length"));
+    }
+
+    #[test]
+    fn query_encoding() {
+        assert_eq!(
+            encode_query(&[
+                ("action", "read"),
+                ("path", "/etc/a b&c=d"),
+                ("names", "x,y")
+            ]),
+            "action=read&path=/etc/a%20b%26c%3Dd&names=x,y"
+        );
+    }
+}

@@ -1,0 +1,46 @@
+//! The Pebble client: talk to the Pebble daemon of a workload container.
+//!
+//! Juju runs Pebble as PID 1 of each workload container and mounts its
+//! socket into the charm container at
+//! `/charm/containers/<container>/pebble.socket` ([`socket_path`]). A
+//! [`Client`] speaks Pebble's HTTP API over that socket:
+//!
+//! | call | Pebble API |
+//! |---|---|
+//! | [`Client::system_info`], [`Client::can_connect`] | `GET /v1/system-info` |
+//! | [`Client::add_layer`] | `POST /v1/layers` (action `add`, format `yaml`) |
+//! | [`Client::get_plan`] | `GET /v1/plan?format=yaml` |
+//! | [`Client::get_services`] | `GET /v1/services?names=...` |
+//! | [`Client::start_services`], [`stop`](Client::stop_services), [`restart`](Client::restart_services), [`replan`](Client::replan_services) | `POST /v1/services`, then `GET /v1/changes/<id>/wait` |
+//! | [`Client::send_signal`] | `POST /v1/signals` |
+//! | [`Client::push`] | `POST /v1/files` (multipart: `request` JSON, then `files`) |
+//! | [`Client::pull`] | `GET /v1/files?action=read` (multipart response) |
+//! | [`Client::list_files`], [`Client::exists`] | `GET /v1/files?action=list` |
+//! | [`Client::make_dir`], [`Client::remove_path`] | `POST /v1/files` (actions `make-dirs`, `remove`) |
+//!
+//! Every response is an envelope `{type, status-code, status, result,
+//! change}`; errors carry `result.message` and `result.kind` and become
+//! [`PebbleError::Api`]. File operations report per-path failures inside a
+//! successful response; those become [`PebbleError::Path`].
+//!
+//! The client is synchronous, uses only the standard library for I/O, and
+//! opens one connection per call, with a read/write timeout
+//! ([`Client::with_timeout`]).
+
+mod client;
+mod error;
+mod files;
+mod http;
+mod layer;
+mod types;
+
+#[cfg(test)]
+mod scripted_tests;
+
+pub use client::{Client, DEFAULT_CONTAINERS_DIR, socket_path};
+pub use error::PebbleError;
+pub use files::{FileInfo, FileType, MakeDirOptions, PushOptions};
+pub use layer::{Check, ExecCheck, HttpCheck, Layer, LogTarget, Plan, Service, TcpCheck};
+pub use types::{
+    Change, ServiceInfo, ServiceStartup, ServiceStatus, SystemInfo, Task, TaskProgress,
+};

@@ -1,0 +1,123 @@
+//! Where the framework keeps what must outlive a dispatch: stored state, the
+//! deferred-notice queue and the event counter.
+//!
+//! Two places, behind one trait: a file in the charm directory
+//! ([`LocalStateFile`], the default) and Juju's controller-side unit state
+//! ([`JujuStateStore`], `state-get`/`state-set`). Either way the whole
+//! [`PersistedState`] is written at once, at commit, or not at all.
+
+mod juju;
+mod local;
+
+pub use juju::JujuStateStore;
+pub use local::LocalStateFile;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::backend::BackendError;
+
+/// The format version written today; older versions are migrated on load.
+pub const STATE_FORMAT: u32 = 1;
+
+/// A deferred event waiting for the next dispatch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notice {
+    /// The event's handle path, e.g. `MyCharm/on/config_changed[6]`.
+    pub handle: String,
+    /// The observer that deferred it (its stable key).
+    pub observer: String,
+    /// The full event name (`pgb_peers_relation_changed`).
+    pub event: String,
+    /// The event, as serde JSON.
+    pub snapshot: serde_json::Value,
+}
+
+/// Everything the framework persists, saved atomically at commit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PersistedState {
+    /// [`STATE_FORMAT`] at the time of writing.
+    pub format: u32,
+    /// How many events have been given a handle; never goes back.
+    pub event_count: u64,
+    /// Deferred events, in queue order.
+    pub notices: Vec<Notice>,
+    /// Stored state by key (`MyCharm/StoredState[name]`).
+    pub stored: BTreeMap<String, serde_json::Value>,
+}
+
+impl Default for PersistedState {
+    fn default() -> Self {
+        Self {
+            format: STATE_FORMAT,
+            event_count: 0,
+            notices: Vec::new(),
+            stored: BTreeMap::new(),
+        }
+    }
+}
+
+impl PersistedState {
+    fn from_json(text: &str, location: &str) -> Result<Self, StorageError> {
+        let state: Self = serde_json::from_str(text).map_err(|source| StorageError::Corrupt {
+            location: location.to_string(),
+            reason: source.to_string(),
+        })?;
+        if state.format > STATE_FORMAT {
+            return Err(StorageError::Corrupt {
+                location: location.to_string(),
+                reason: format!(
+                    "state format {} is newer than this charm understands ({STATE_FORMAT})",
+                    state.format
+                ),
+            });
+        }
+        Ok(state)
+    }
+}
+
+/// What went wrong loading or saving persisted state.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The state file exists but cannot be read.
+    #[error("cannot read state file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The state cannot be written.
+    #[error("cannot write state file {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The state is there but is not valid: never silently reset.
+    #[error(
+        "persisted state in {location} is corrupt ({reason}); refusing to start from empty state"
+    )]
+    Corrupt {
+        /// The file path, or `juju state key <k>`.
+        location: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The `state-get`/`state-set` hook tool failed.
+    #[error("juju unit state: {0}")]
+    Backend(#[from] BackendError),
+}
+
+/// A place that keeps [`PersistedState`].
+pub trait StateStore {
+    /// The last committed state; the default state if nothing was ever saved.
+    fn load(&self) -> Result<PersistedState, StorageError>;
+    /// Replaces the committed state, all at once.
+    fn save(&self, state: &PersistedState) -> Result<(), StorageError>;
+}
