@@ -191,10 +191,11 @@ fn read_body(reader: &mut impl BufRead, response: &Response) -> Result<Vec<u8>, 
     if response.status == 204 || response.status == 304 {
         return Ok(Vec::new());
     }
-    if let Some(coding) = response.header("transfer-encoding") {
-        if coding.to_ascii_lowercase().contains("chunked") {
-            return read_chunked(reader);
-        }
+    if response
+        .header("transfer-encoding")
+        .is_some_and(|coding| coding.to_ascii_lowercase().contains("chunked"))
+    {
+        return read_chunked(reader);
     }
     if let Some(length) = response.header("content-length") {
         let length: u64 = length

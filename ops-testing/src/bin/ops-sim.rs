@@ -1,0 +1,145 @@
+//! `ops-sim`: run a compiled charm through a scenario, as Juju would.
+//!
+//! ```text
+//! ops-sim SCENARIO.yaml [--charm-binary PATH] [--workdir DIR] [--format yaml|json] [--hooks]
+//! ```
+//! Prints the final model (databags, statuses, each unit's container files
+//! and service events) and, with `--hooks`, every hook run with its exit
+//! code and duration.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use ops_testing::sim::{Scenario, Simulator};
+
+struct Options {
+    scenario: PathBuf,
+    binary: Option<PathBuf>,
+    workdir: Option<PathBuf>,
+    format: String,
+    hooks: bool,
+}
+
+fn parse_args() -> Result<Options, String> {
+    let mut args = std::env::args().skip(1);
+    let mut options = Options {
+        scenario: PathBuf::new(),
+        binary: None,
+        workdir: None,
+        format: "yaml".to_string(),
+        hooks: false,
+    };
+    let mut scenario = None;
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
+        match arg.as_str() {
+            "--charm-binary" => options.binary = Some(PathBuf::from(value("--charm-binary")?)),
+            "--workdir" => options.workdir = Some(PathBuf::from(value("--workdir")?)),
+            "--format" => options.format = value("--format")?,
+            "--hooks" => options.hooks = true,
+            "-h" | "--help" => return Err(String::new()),
+            other if other.starts_with('-') => return Err(format!("unknown option {other}")),
+            other => scenario = Some(PathBuf::from(other)),
+        }
+    }
+    options.scenario = scenario.ok_or("no scenario file given")?;
+    if !["yaml", "json"].contains(&options.format.as_str()) {
+        return Err(format!(
+            "--format must be yaml or json, not {}",
+            options.format
+        ));
+    }
+    Ok(options)
+}
+
+fn main() -> ExitCode {
+    let options = match parse_args() {
+        Ok(o) => o,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("ops-sim: {e}");
+            }
+            eprintln!(
+                "usage: ops-sim SCENARIO.yaml [--charm-binary PATH] [--workdir DIR] [--format yaml|json] [--hooks]"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let hook_tool = match std::env::current_exe() {
+        Ok(exe) => exe.with_file_name("juju-hook-tool"),
+        Err(e) => {
+            eprintln!("ops-sim: cannot find myself: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let scenario = match Scenario::load(&options.scenario) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("ops-sim: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let temp;
+    let workdir = match &options.workdir {
+        Some(dir) => dir.clone(),
+        None => match tempfile::tempdir() {
+            Ok(dir) => {
+                temp = dir;
+                temp.path().to_path_buf()
+            }
+            Err(e) => {
+                eprintln!("ops-sim: cannot make a work directory: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    let base = options
+        .scenario
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let mut report = match Simulator::run_scenario(
+        &scenario,
+        &base,
+        &workdir,
+        &hook_tool,
+        options.binary.as_deref(),
+    ) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ops-sim: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let failures: Vec<_> = report
+        .hooks
+        .iter()
+        .filter(|h| h.exit_code != 0)
+        .cloned()
+        .collect();
+    if !options.hooks {
+        report.hooks.clear();
+    }
+    let text = if options.format == "json" {
+        serde_json::to_string_pretty(&report).map_err(|e| e.to_string())
+    } else {
+        serde_yaml::to_string(&report).map_err(|e| e.to_string())
+    };
+    match text {
+        Ok(text) => println!("{text}"),
+        Err(e) => {
+            eprintln!("ops-sim: cannot print the report: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    for failure in &failures {
+        eprintln!(
+            "ops-sim: {} {} exited {}: {}",
+            failure.unit,
+            failure.hook,
+            failure.exit_code,
+            failure.stderr.as_deref().unwrap_or("")
+        );
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,310 @@
+//! `ops`' Backend over the fake model, for one unit in one hook.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use ops::backend::{
+    Backend, BackendError, LogLevel, OpenedPort, RelationRef, Result, SecretAddArgs, SecretInfo,
+    SecretSetArgs, StatusInfo, StringMap,
+};
+
+use super::{FakeJuju, HookContext, HookError, HookErrorKind};
+
+/// The hook tools of one unit, answering from a shared [`FakeJuju`] as Juju's
+/// tools would, failures included.
+pub struct FakeBackend {
+    juju: Arc<Mutex<FakeJuju>>,
+    ctx: HookContext,
+    calls: Mutex<Vec<String>>,
+}
+
+impl FakeBackend {
+    /// The hook tools of `ctx.unit`, in the hook `ctx` describes.
+    pub fn new(juju: Arc<Mutex<FakeJuju>>, ctx: HookContext) -> Self {
+        Self {
+            juju,
+            ctx,
+            calls: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The hook tools called so far, by name, in order.
+    pub fn calls(&self) -> Vec<String> {
+        self.calls.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// How many times `tool` was called.
+    pub fn count(&self, tool: &str) -> usize {
+        self.calls().iter().filter(|c| *c == tool).count()
+    }
+
+    fn call(&self, tool: &str) -> MutexGuard<'_, FakeJuju> {
+        self.calls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(tool.to_string());
+        self.juju.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Juju's stderr for a failure, mapped as `HookTools` maps it.
+fn to_backend_error(
+    tool: &str,
+    args: Vec<String>,
+    relation: Option<&RelationRef>,
+    error: HookError,
+) -> BackendError {
+    let stderr = format!("ERROR {}", error.message);
+    match error.kind {
+        HookErrorKind::RelationNotFound => BackendError::RelationNotFound {
+            relation: relation.map(ToString::to_string).unwrap_or_default(),
+            command: tool.to_string(),
+            stderr,
+        },
+        HookErrorKind::Permission => BackendError::PermissionDenied {
+            command: tool.to_string(),
+            args,
+            stderr,
+        },
+        HookErrorKind::SecretNotFound => BackendError::SecretNotFound {
+            secret: args.first().cloned().unwrap_or_default(),
+            command: tool.to_string(),
+            stderr,
+        },
+        HookErrorKind::Usage => BackendError::ToolFailed {
+            command: tool.to_string(),
+            args,
+            status: 2,
+            stderr,
+        },
+        HookErrorKind::Other => BackendError::ToolFailed {
+            command: tool.to_string(),
+            args,
+            status: 1,
+            stderr,
+        },
+    }
+}
+
+impl Backend for FakeBackend {
+    fn relation_ids(&self, endpoint: &str) -> Result<Vec<RelationRef>> {
+        let juju = self.call("relation-ids");
+        juju.hook_relation_ids(&self.ctx, endpoint)
+            .map_err(|e| to_backend_error("relation-ids", vec![endpoint.to_string()], None, e))
+    }
+
+    fn relation_list(&self, relation: &RelationRef) -> Result<Vec<String>> {
+        let juju = self.call("relation-list");
+        juju.hook_relation_list(&self.ctx, relation).map_err(|e| {
+            to_backend_error(
+                "relation-list",
+                vec![relation.to_string()],
+                Some(relation),
+                e,
+            )
+        })
+    }
+
+    fn relation_remote_app(&self, relation: &RelationRef) -> Result<Option<String>> {
+        let juju = self.call("relation-list");
+        juju.hook_relation_remote_app(&self.ctx, relation)
+            .map(Some)
+            .map_err(|e| {
+                to_backend_error(
+                    "relation-list",
+                    vec![relation.to_string()],
+                    Some(relation),
+                    e,
+                )
+            })
+    }
+
+    fn relation_get(&self, relation: &RelationRef, member: &str, app: bool) -> Result<StringMap> {
+        let juju = self.call("relation-get");
+        juju.hook_relation_get(&self.ctx, relation, member, app)
+            .map_err(|e| {
+                to_backend_error(
+                    "relation-get",
+                    vec![relation.to_string(), member.to_string()],
+                    Some(relation),
+                    e,
+                )
+            })
+    }
+
+    fn relation_set(&self, relation: &RelationRef, app: bool, data: &StringMap) -> Result<()> {
+        let mut juju = self.call("relation-set");
+        juju.hook_relation_set(&self.ctx, relation, app, data)
+            .map_err(|e| {
+                to_backend_error(
+                    "relation-set",
+                    vec![relation.to_string()],
+                    Some(relation),
+                    e,
+                )
+            })
+    }
+
+    fn is_leader(&self) -> Result<bool> {
+        Ok(self.call("is-leader").hook_is_leader(&self.ctx))
+    }
+
+    fn config_get(&self) -> Result<serde_json::Map<String, serde_json::Value>> {
+        Ok(self.call("config-get").hook_config_get(&self.ctx))
+    }
+
+    fn status_set(&self, app: bool, status: &StatusInfo) -> Result<()> {
+        let mut juju = self.call("status-set");
+        juju.hook_status_set(&self.ctx, app, status)
+            .map_err(|e| to_backend_error("status-set", vec![status.name.to_string()], None, e))
+    }
+
+    fn status_get(&self, app: bool) -> Result<StatusInfo> {
+        let juju = self.call("status-get");
+        juju.hook_status_get(&self.ctx, app)
+            .map_err(|e| to_backend_error("status-get", vec![], None, e))
+    }
+
+    fn application_version_set(&self, version: &str) -> Result<()> {
+        self.call("application-version-set")
+            .hook_application_version_set(&self.ctx, version);
+        Ok(())
+    }
+
+    fn juju_log(&self, level: LogLevel, message: &str) -> Result<()> {
+        self.call("juju-log")
+            .hook_juju_log(&self.ctx, level, message);
+        Ok(())
+    }
+
+    fn state_get(&self) -> Result<StringMap> {
+        Ok(self.call("state-get").hook_state_get(&self.ctx))
+    }
+
+    fn state_set(&self, data: &StringMap) -> Result<()> {
+        self.call("state-set").hook_state_set(&self.ctx, data);
+        Ok(())
+    }
+
+    fn state_delete(&self, key: &str) -> Result<()> {
+        self.call("state-delete").hook_state_delete(&self.ctx, key);
+        Ok(())
+    }
+
+    fn secret_add(&self, args: &SecretAddArgs) -> Result<String> {
+        let mut juju = self.call("secret-add");
+        juju.hook_secret_add(&self.ctx, args)
+            .map_err(|e| to_backend_error("secret-add", vec![], None, e))
+    }
+
+    fn secret_get(
+        &self,
+        id: Option<&str>,
+        label: Option<&str>,
+        refresh: bool,
+        peek: bool,
+    ) -> Result<StringMap> {
+        let mut juju = self.call("secret-get");
+        juju.hook_secret_get(&self.ctx, id, label, refresh, peek)
+            .map_err(|e| {
+                to_backend_error(
+                    "secret-get",
+                    vec![id.or(label).unwrap_or_default().to_string()],
+                    None,
+                    e,
+                )
+            })
+    }
+
+    fn secret_info_get(&self, id: Option<&str>, label: Option<&str>) -> Result<SecretInfo> {
+        let juju = self.call("secret-info-get");
+        juju.hook_secret_info_get(&self.ctx, id, label)
+            .map_err(|e| {
+                to_backend_error(
+                    "secret-info-get",
+                    vec![id.or(label).unwrap_or_default().to_string()],
+                    None,
+                    e,
+                )
+            })
+    }
+
+    fn secret_set(&self, id: &str, args: &SecretSetArgs) -> Result<()> {
+        let mut juju = self.call("secret-set");
+        juju.hook_secret_set(&self.ctx, id, args)
+            .map_err(|e| to_backend_error("secret-set", vec![id.to_string()], None, e))
+    }
+
+    fn secret_grant(&self, id: &str, relation_id: u32, unit: Option<&str>) -> Result<()> {
+        let mut juju = self.call("secret-grant");
+        juju.hook_secret_grant(&self.ctx, id, relation_id, unit)
+            .map_err(|e| to_backend_error("secret-grant", vec![id.to_string()], None, e))
+    }
+
+    fn secret_revoke(&self, id: &str, relation_id: u32, unit: Option<&str>) -> Result<()> {
+        let mut juju = self.call("secret-revoke");
+        juju.hook_secret_revoke(&self.ctx, id, relation_id, unit)
+            .map_err(|e| to_backend_error("secret-revoke", vec![id.to_string()], None, e))
+    }
+
+    fn secret_remove(&self, id: &str, revision: Option<u64>) -> Result<()> {
+        let mut juju = self.call("secret-remove");
+        juju.hook_secret_remove(&self.ctx, id, revision)
+            .map_err(|e| to_backend_error("secret-remove", vec![id.to_string()], None, e))
+    }
+
+    fn open_port(&self, port: &OpenedPort) -> Result<()> {
+        self.call("open-port").hook_open_port(&self.ctx, port);
+        Ok(())
+    }
+
+    fn close_port(&self, port: &OpenedPort) -> Result<()> {
+        self.call("close-port").hook_close_port(&self.ctx, port);
+        Ok(())
+    }
+
+    fn opened_ports(&self) -> Result<Vec<OpenedPort>> {
+        Ok(self.call("opened-ports").hook_opened_ports(&self.ctx))
+    }
+
+    fn network_get(&self, binding: &str) -> Result<serde_json::Value> {
+        let juju = self.call("network-get");
+        juju.hook_network_get(&self.ctx, binding)
+            .map_err(|e| to_backend_error("network-get", vec![binding.to_string()], None, e))
+    }
+
+    fn goal_state(&self) -> Result<serde_json::Value> {
+        Ok(self.call("goal-state").hook_goal_state(&self.ctx))
+    }
+
+    fn resource_get(&self, name: &str) -> Result<PathBuf> {
+        let juju = self.call("resource-get");
+        juju.hook_resource_get(&self.ctx, name)
+            .map(PathBuf::from)
+            .map_err(|e| to_backend_error("resource-get", vec![name.to_string()], None, e))
+    }
+
+    fn action_get(&self) -> Result<serde_json::Map<String, serde_json::Value>> {
+        let mut juju = self.call("action-get");
+        juju.hook_action_get(&self.ctx)
+            .map_err(|e| to_backend_error("action-get", vec![], None, e))
+    }
+
+    fn action_set(&self, results: &StringMap) -> Result<()> {
+        let mut juju = self.call("action-set");
+        juju.hook_action_set(&self.ctx, results)
+            .map_err(|e| to_backend_error("action-set", vec![], None, e))
+    }
+
+    fn action_fail(&self, message: &str) -> Result<()> {
+        let mut juju = self.call("action-fail");
+        juju.hook_action_fail(&self.ctx, message)
+            .map_err(|e| to_backend_error("action-fail", vec![], None, e))
+    }
+
+    fn action_log(&self, message: &str) -> Result<()> {
+        let mut juju = self.call("action-log");
+        juju.hook_action_log(&self.ctx, message)
+            .map_err(|e| to_backend_error("action-log", vec![], None, e))
+    }
+}

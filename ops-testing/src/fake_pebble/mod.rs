@@ -1,0 +1,367 @@
+//! A fake Pebble on a real unix socket, for tests of charm code that talks
+//! to workload containers.
+//!
+//! [`FakePebble`] serves Pebble's HTTP API (the subset charms use: system
+//! info, layers and plan, services and changes, signals, files) with the
+//! same JSON envelopes, field names, status codes, error messages and
+//! multipart bodies as Pebble, so that both `ops::pebble::Client` and
+//! Python ops' Pebble client can talk to it. It does not run processes:
+//! services only change state, and every start, stop, restart and signal
+//! is recorded as a [`ServiceEvent`]. Files live under a root directory on
+//! the host (`/etc/x` in the container is `<root>/etc/x`); modes are
+//! applied to the real files, owners are recorded (files are not chowned).
+//!
+//! ```
+//! use ops_testing::fake_pebble::{FakePebble, ServiceEvent};
+//! use ops::pebble::{Layer, PushOptions, Service};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let pebble = FakePebble::start(dir.path().join("pebble.socket"), dir.path().join("root")).unwrap();
+//! let client = pebble.client();
+//! client.push("/etc/app.conf", "debug = true\n", &PushOptions { make_dirs: true, ..Default::default() }).unwrap();
+//! assert!(dir.path().join("root/etc/app.conf").exists());
+//! let mut layer = Layer::default();
+//! layer.services.insert("app".into(), Service {
+//!     override_: Some("replace".into()),
+//!     command: Some("app --config /etc/app.conf".into()),
+//!     startup: Some("enabled".into()),
+//!     ..Default::default()
+//! });
+//! client.add_layer("app", &layer, true).unwrap();
+//! client.replan_services().unwrap();
+//! assert_eq!(pebble.service_events(), vec![ServiceEvent::Start("app".into())]);
+//! ```
+
+mod api;
+mod files;
+mod http;
+mod state;
+mod util;
+
+use std::fmt;
+use std::io::{self, BufReader, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use ops::pebble::{Client, Layer, Plan, ServiceStatus};
+
+use self::state::State;
+
+/// How often the accept loop checks whether it should stop.
+const ACCEPT_POLL: Duration = Duration::from_millis(3);
+/// How long an idle keep-alive connection is kept open.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Something that happened to a service, in the order it happened.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ServiceEvent {
+    /// The service was started (it was not running).
+    Start(String),
+    /// The service was stopped (it was running).
+    Stop(String),
+    /// The service was stopped and started again by one change (restart,
+    /// or a replan after its configuration changed).
+    Restart(String),
+    /// A signal was sent to the running service.
+    Signal {
+        /// The service.
+        service: String,
+        /// The signal name, such as `SIGHUP`.
+        signal: String,
+    },
+}
+
+impl ServiceEvent {
+    /// The service this event is about.
+    pub fn service(&self) -> &str {
+        match self {
+            Self::Start(s) | Self::Stop(s) | Self::Restart(s) => s,
+            Self::Signal { service, .. } => service,
+        }
+    }
+}
+
+impl fmt::Display for ServiceEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Start(s) => write!(f, "start {s}"),
+            Self::Stop(s) => write!(f, "stop {s}"),
+            Self::Restart(s) => write!(f, "restart {s}"),
+            Self::Signal { service, signal } => write!(f, "signal {signal} {service}"),
+        }
+    }
+}
+
+/// The owner a push or make-dir asked for (recorded, not applied).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FileOwner {
+    /// The user id, if given.
+    pub user_id: Option<u32>,
+    /// The user name, if given.
+    pub user: Option<String>,
+    /// The group id, if given.
+    pub group_id: Option<u32>,
+    /// The group name, if given.
+    pub group: Option<String>,
+}
+
+/// What the server threads share.
+pub(crate) struct Shared {
+    root: PathBuf,
+    socket: PathBuf,
+    boot_id: String,
+    state: Mutex<State>,
+    online: AtomicBool,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic in a request thread must not wedge every later test step.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The accept loop of one listening period.
+struct Listener {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<()>,
+}
+
+/// A fake Pebble serving on a unix socket in background threads.
+///
+/// Dropping it (or [`stop`](Self::stop)) shuts the server down and removes
+/// the socket.
+pub struct FakePebble {
+    shared: Arc<Shared>,
+    listener: Mutex<Option<Listener>>,
+}
+
+impl fmt::Debug for FakePebble {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FakePebble")
+            .field("socket", &self.shared.socket)
+            .field("root", &self.shared.root)
+            .field("can_connect", &self.can_connect())
+            .finish()
+    }
+}
+
+impl FakePebble {
+    /// Starts serving on `socket_path` (created, with its directory; a stale
+    /// socket file there is replaced), with the container filesystem under
+    /// `root_dir` (created if missing).
+    pub fn start(
+        socket_path: impl Into<PathBuf>,
+        root_dir: impl Into<PathBuf>,
+    ) -> io::Result<Self> {
+        let socket = socket_path.into();
+        let root = root_dir.into();
+        std::fs::create_dir_all(&root)?;
+        if let Some(parent) = socket.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let shared = Arc::new(Shared {
+            root,
+            socket,
+            boot_id: util::random_hex(32),
+            state: Mutex::new(State::default()),
+            online: AtomicBool::new(false),
+        });
+        let listener = listen(&shared)?;
+        Ok(Self {
+            shared,
+            listener: Mutex::new(Some(listener)),
+        })
+    }
+
+    /// The socket path.
+    pub fn socket_path(&self) -> &Path {
+        &self.shared.socket
+    }
+
+    /// The host directory that is the container's `/`.
+    pub fn root(&self) -> &Path {
+        &self.shared.root
+    }
+
+    /// Where a container path is on the host.
+    pub fn host_path(&self, container_path: &str) -> PathBuf {
+        let clean = files::clean(container_path).unwrap_or_else(|| format!("/{container_path}"));
+        files::host_path(&self.shared.root, &clean)
+    }
+
+    /// An `ops` client for this Pebble.
+    pub fn client(&self) -> Client {
+        Client::new(&self.shared.socket)
+    }
+
+    /// The combined plan.
+    pub fn plan(&self) -> Plan {
+        self.shared.lock().plan.clone()
+    }
+
+    /// The layers by label, lowest first.
+    pub fn layers(&self) -> Vec<(String, Layer)> {
+        self.shared.lock().layers.clone()
+    }
+
+    /// Every service event so far, in order.
+    pub fn service_events(&self) -> Vec<ServiceEvent> {
+        self.shared.lock().events.clone()
+    }
+
+    /// Forgets the recorded service events.
+    pub fn clear_service_events(&self) {
+        self.shared.lock().events.clear();
+    }
+
+    /// A service's state, or `None` if it is not in the plan.
+    pub fn service_status(&self, name: &str) -> Option<ServiceStatus> {
+        self.shared.lock().service_status(name)
+    }
+
+    /// Makes starting `service` fail with `error` (the task's error, as in
+    /// `cannot start service: exited quickly with code 1`), or succeed
+    /// again with `None`. A failed start makes the change fail.
+    pub fn set_service_start_error(&self, service: &str, error: Option<&str>) {
+        let mut state = self.shared.lock();
+        match error {
+            Some(error) => state
+                .start_errors
+                .insert(service.to_string(), error.to_string()),
+            None => state.start_errors.remove(service),
+        };
+    }
+
+    /// The owner last asked for at `path` (by a push or make-dir), if any.
+    pub fn file_owner(&self, path: &str) -> Option<FileOwner> {
+        let clean = files::clean(path)?;
+        self.shared.lock().owners.get(&clean).cloned()
+    }
+
+    /// Whether clients can connect.
+    pub fn can_connect(&self) -> bool {
+        self.shared.online.load(Ordering::SeqCst)
+    }
+
+    /// With `false` the server stops listening and removes the socket, so
+    /// clients get "socket not found"; with `true` it listens again. The
+    /// plan, services and files are kept.
+    pub fn set_can_connect(&self, can_connect: bool) {
+        let mut listener = self.listener.lock().unwrap_or_else(|p| p.into_inner());
+        match (can_connect, listener.is_some()) {
+            (true, false) => match listen(&self.shared) {
+                Ok(l) => *listener = Some(l),
+                Err(e) => tracing::error!(
+                    "fake Pebble cannot listen on {}: {e}",
+                    self.shared.socket.display()
+                ),
+            },
+            (false, true) => {
+                if let Some(l) = listener.take() {
+                    shut_down(&self.shared, l);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Shuts the server down and removes the socket.
+    pub fn stop(self) {
+        drop(self);
+    }
+}
+
+impl Drop for FakePebble {
+    fn drop(&mut self) {
+        let listener = self
+            .listener
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(listener) = listener {
+            shut_down(&self.shared, listener);
+        }
+    }
+}
+
+fn listen(shared: &Arc<Shared>) -> io::Result<Listener> {
+    if std::fs::symlink_metadata(&shared.socket).is_ok() {
+        std::fs::remove_file(&shared.socket)?;
+    }
+    let socket = UnixListener::bind(&shared.socket)?;
+    socket.set_nonblocking(true)?;
+    shared.online.store(true, Ordering::SeqCst);
+    let stop = Arc::new(AtomicBool::new(false));
+    let thread = {
+        let stop = Arc::clone(&stop);
+        let shared = Arc::clone(shared);
+        std::thread::Builder::new()
+            .name("fake-pebble".into())
+            .spawn(move || accept_loop(&shared, &socket, &stop))?
+    };
+    Ok(Listener { stop, thread })
+}
+
+fn accept_loop(shared: &Arc<Shared>, socket: &UnixListener, stop: &AtomicBool) {
+    while !stop.load(Ordering::SeqCst) {
+        match socket.accept() {
+            Ok((stream, _)) => {
+                let shared = Arc::clone(shared);
+                let spawned = std::thread::Builder::new()
+                    .name("fake-pebble-conn".into())
+                    .spawn(move || serve(&shared, stream));
+                if let Err(e) = spawned {
+                    tracing::error!("fake Pebble cannot spawn a connection thread: {e}");
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::sleep(ACCEPT_POLL),
+            Err(e) => {
+                tracing::warn!("fake Pebble accept failed: {e}");
+                std::thread::sleep(ACCEPT_POLL);
+            }
+        }
+    }
+}
+
+fn shut_down(shared: &Shared, listener: Listener) {
+    shared.online.store(false, Ordering::SeqCst);
+    listener.stop.store(true, Ordering::SeqCst);
+    let _ = listener.thread.join();
+    let _ = std::fs::remove_file(&shared.socket);
+}
+
+/// Serves the requests of one connection until it closes.
+fn serve(shared: &Shared, stream: UnixStream) {
+    let setup = stream
+        .set_nonblocking(false)
+        .and_then(|()| stream.set_read_timeout(Some(IDLE_TIMEOUT)))
+        .and_then(|()| stream.try_clone());
+    let Ok(read_half) = setup else { return };
+    let mut reader = BufReader::new(read_half);
+    let mut writer = stream;
+    loop {
+        let request = match http::read_request(&mut reader, &mut writer) {
+            Ok(Some(request)) => request,
+            Ok(None) => return,
+            Err(e) => {
+                let reply = http::Reply::bad_request(format!("malformed HTTP request: {e}"));
+                let _ = writer.write_all(&reply.encode(true));
+                return;
+            }
+        };
+        if !shared.online.load(Ordering::SeqCst) {
+            return; // Pebble went away: drop the connection unanswered.
+        }
+        let reply = api::handle(shared, &request);
+        if writer.write_all(&reply.encode(request.close)).is_err() || request.close {
+            return;
+        }
+    }
+}

@@ -1,0 +1,938 @@
+//! The fake Pebble's plan, services and changes, behaving as Pebble's plan
+//! and service managers do (`internals/plan`, `internals/overlord/servstate`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::SystemTime;
+
+use ops::pebble::{Check, Layer, LogTarget, Plan, Service, ServiceStatus};
+use serde_json::{Value, json};
+
+use super::http::Reply;
+use super::util::rfc3339;
+use super::{FileOwner, ServiceEvent};
+
+/// Top-level layer keys Pebble knows (`workloads` is an extension section).
+const SECTIONS: [&str; 6] = [
+    "summary",
+    "description",
+    "services",
+    "checks",
+    "log-targets",
+    "workloads",
+];
+
+/// The signals Pebble accepts by name.
+const SIGNALS: [&str; 31] = [
+    "SIGABRT",
+    "SIGALRM",
+    "SIGBUS",
+    "SIGCHLD",
+    "SIGCONT",
+    "SIGFPE",
+    "SIGHUP",
+    "SIGILL",
+    "SIGINT",
+    "SIGIO",
+    "SIGKILL",
+    "SIGPIPE",
+    "SIGPOLL",
+    "SIGPROF",
+    "SIGPWR",
+    "SIGQUIT",
+    "SIGSEGV",
+    "SIGSTKFLT",
+    "SIGSTOP",
+    "SIGSYS",
+    "SIGTERM",
+    "SIGTRAP",
+    "SIGTSTP",
+    "SIGTTIN",
+    "SIGTTOU",
+    "SIGURG",
+    "SIGUSR1",
+    "SIGUSR2",
+    "SIGVTALRM",
+    "SIGWINCH",
+    "SIGXCPU",
+];
+
+/// A service that was started at least once.
+#[derive(Debug, Clone)]
+struct ServiceRecord {
+    status: ServiceStatus,
+    /// The configuration it was (last) started with.
+    config: Service,
+    since: SystemTime,
+}
+
+#[derive(Debug, Clone)]
+struct TaskRecord {
+    id: String,
+    kind: &'static str,
+    summary: String,
+    status: &'static str,
+    log: Vec<String>,
+    time: SystemTime,
+}
+
+#[derive(Debug, Clone)]
+struct ChangeRecord {
+    id: String,
+    kind: String,
+    summary: String,
+    tasks: Vec<TaskRecord>,
+    err: Option<String>,
+    service_names: Vec<String>,
+    spawn: SystemTime,
+    ready: SystemTime,
+}
+
+/// Everything the fake Pebble remembers.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct State {
+    pub layers: Vec<(String, Layer)>,
+    pub plan: Plan,
+    services: BTreeMap<String, ServiceRecord>,
+    changes: Vec<ChangeRecord>,
+    next_task: u64,
+    pub events: Vec<ServiceEvent>,
+    pub start_errors: BTreeMap<String, String>,
+    pub owners: BTreeMap<String, FileOwner>,
+}
+
+enum Step {
+    Start(String),
+    Stop(String),
+}
+
+impl State {
+    /// `POST /v1/layers` with action `add`: the 400 message on failure.
+    pub fn add_layer(&mut self, label: &str, combine: bool, yaml: &str) -> Result<(), String> {
+        let layer =
+            parse_layer(label, yaml).map_err(|e| format!("cannot parse layer YAML: {e}"))?;
+        let existing = self.layers.iter().position(|(l, _)| l == label);
+        let mut layers = self.layers.clone();
+        match existing {
+            Some(_) if !combine => return Err(format!("layer {label:?} already exists")),
+            Some(index) => {
+                let combined =
+                    combine_layers(&[layers[index].clone(), (label.to_string(), layer)])?;
+                layers[index].1 = combined;
+            }
+            None => layers.push((label.to_string(), layer)),
+        }
+        let combined = combine_layers(&layers)?;
+        let plan = Plan {
+            services: combined.services,
+            checks: combined.checks,
+            log_targets: combined.log_targets,
+        };
+        validate_plan(&plan)?;
+        self.layers = layers;
+        self.plan = plan;
+        Ok(())
+    }
+
+    /// A service's state: `None` if it is not in the plan.
+    pub fn service_status(&self, name: &str) -> Option<ServiceStatus> {
+        self.plan.services.get(name)?;
+        Some(
+            self.services
+                .get(name)
+                .map_or(ServiceStatus::Inactive, |r| r.status),
+        )
+    }
+
+    /// `GET /v1/services`: every service in the plan, or only those named.
+    pub fn service_infos(&self, names: &[String]) -> Value {
+        let infos: Vec<Value> = self
+            .plan
+            .services
+            .iter()
+            .filter(|(name, _)| names.is_empty() || names.contains(name))
+            .map(|(name, service)| {
+                let startup = if service.startup.as_deref() == Some("enabled") { "enabled" } else { "disabled" };
+                let mut info = json!({
+                    "name": name,
+                    "startup": startup,
+                    "current": self.service_status(name).unwrap_or(ServiceStatus::Inactive).as_str(),
+                });
+                if let Some(record) = self.services.get(name) {
+                    info["current-since"] = rfc3339(record.since, true).into();
+                }
+                info
+            })
+            .collect();
+        Value::Array(infos)
+    }
+
+    /// `POST /v1/services`: runs the change at once; its id, or the error reply.
+    pub fn services_action(
+        &mut self,
+        action: &str,
+        mut requested: Vec<String>,
+    ) -> Result<String, Reply> {
+        match action {
+            "replan" | "autostart" if !requested.is_empty() => {
+                return Err(Reply::bad_request(format!(
+                    "{action} accepts no service names"
+                )));
+            }
+            "autostart" => {
+                let enabled: Vec<String> = self
+                    .plan
+                    .services
+                    .iter()
+                    .filter(|(_, s)| s.startup.as_deref() == Some("enabled"))
+                    .map(|(n, _)| n.clone())
+                    .collect();
+                requested =
+                    order(&self.plan, &enabled, false).map_err(|e| Reply::error(500, e, None))?;
+                if requested.is_empty() {
+                    return Err(Reply::error(
+                        400,
+                        "no default services",
+                        Some("no-default-services"),
+                    ));
+                }
+            }
+            "replan" => {}
+            _ if requested.is_empty() => {
+                return Err(Reply::bad_request(format!(
+                    "must specify services for {action} action"
+                )));
+            }
+            _ => {}
+        }
+        let cannot = |e: String| Reply::bad_request(format!("cannot {action} services: {e}"));
+        let (steps, first, count) = match action {
+            "start" | "autostart" => {
+                let names = order(&self.plan, &requested, false).map_err(cannot)?;
+                let count = names.len();
+                (
+                    names.into_iter().map(Step::Start).collect::<Vec<_>>(),
+                    requested[0].clone(),
+                    count,
+                )
+            }
+            "stop" => {
+                let names = order(&self.plan, &requested, true).map_err(cannot)?;
+                let count = names.len();
+                (
+                    names.into_iter().map(Step::Stop).collect(),
+                    requested[0].clone(),
+                    count,
+                )
+            }
+            "restart" => {
+                let stops = order(&self.plan, &requested, true).map_err(cannot)?;
+                let starts = order(&self.plan, &requested, false).map_err(cannot)?;
+                let count = starts.len();
+                let steps = stops
+                    .into_iter()
+                    .filter(|n| requested.contains(n))
+                    .map(Step::Stop)
+                    .chain(starts.into_iter().map(Step::Start))
+                    .collect();
+                (steps, requested[0].clone(), count)
+            }
+            "replan" => {
+                let (stops, starts) = self.replan_lists().map_err(cannot)?;
+                let replanned: BTreeSet<String> = stops.iter().chain(&starts).cloned().collect();
+                requested = replanned.into_iter().collect();
+                let steps = stops
+                    .into_iter()
+                    .map(Step::Stop)
+                    .chain(starts.into_iter().map(Step::Start))
+                    .collect();
+                (
+                    steps,
+                    requested.first().cloned().unwrap_or_default(),
+                    requested.len(),
+                )
+            }
+            _ => return Err(Reply::bad_request(format!("invalid action {action:?}"))),
+        };
+        let title = title_case(action);
+        let summary = match (steps.is_empty(), count) {
+            (true, _) => format!("{title} - no services"),
+            (false, 1) => format!("{title} service {first:?}"),
+            (false, n) => format!("{title} service {first:?} and {} more", n - 1),
+        };
+        Ok(self.run_change(action, summary, steps, requested))
+    }
+
+    /// What replan stops and starts: services whose configuration changed
+    /// since they were started are restarted; `startup: enabled` ones started.
+    fn replan_lists(&mut self) -> Result<(Vec<String>, Vec<String>), String> {
+        let mut changed = BTreeSet::new();
+        for (name, record) in &mut self.services {
+            if let Some(config) = self.plan.services.get(name) {
+                if *config == record.config {
+                    continue;
+                }
+                record.config = config.clone();
+            }
+            changed.insert(name.clone());
+        }
+        let changed_in_plan: Vec<String> = changed
+            .iter()
+            .filter(|n| self.plan.services.contains_key(*n))
+            .cloned()
+            .collect();
+        let starts: Vec<String> = self
+            .plan
+            .services
+            .iter()
+            .filter(|(n, s)| changed.contains(*n) || s.startup.as_deref() == Some("enabled"))
+            .map(|(n, _)| n.clone())
+            .collect();
+        let stops = order(&self.plan, &changed_in_plan, true)?;
+        let starts = order(&self.plan, &starts, false)?;
+        Ok((stops, starts))
+    }
+
+    fn run_change(
+        &mut self,
+        kind: &str,
+        summary: String,
+        steps: Vec<Step>,
+        service_names: Vec<String>,
+    ) -> String {
+        let spawn = SystemTime::now();
+        let mut tasks = Vec::new();
+        let mut touched: Vec<(String, bool, bool)> = Vec::new(); // (name, stopped, started)
+        let mut touch = |name: &str, stopped: bool, started: bool| match touched
+            .iter_mut()
+            .find(|(n, _, _)| n == name)
+        {
+            Some(entry) => {
+                entry.1 |= stopped;
+                entry.2 |= started;
+            }
+            None => touched.push((name.to_string(), stopped, started)),
+        };
+        for step in steps {
+            self.next_task += 1;
+            let now = SystemTime::now();
+            let stamp = rfc3339(now, false);
+            let mut task = TaskRecord {
+                id: self.next_task.to_string(),
+                kind: "start",
+                summary: String::new(),
+                status: "Done",
+                log: Vec::new(),
+                time: now,
+            };
+            match step {
+                Step::Start(name) => {
+                    task.summary = format!("Start service {name:?}");
+                    let running = self
+                        .services
+                        .get(&name)
+                        .is_some_and(|r| r.status == ServiceStatus::Active);
+                    let config = self.plan.services.get(&name).cloned().unwrap_or_default();
+                    if running {
+                        task.log
+                            .push(format!("{stamp} INFO Service {name:?} already started."));
+                    } else if let Some(error) = self.start_errors.get(&name) {
+                        task.status = "Error";
+                        task.log.push(format!("{stamp} ERROR {error}"));
+                        self.services.entry(name.clone()).or_insert(ServiceRecord {
+                            status: ServiceStatus::Inactive,
+                            config,
+                            since: now,
+                        });
+                    } else {
+                        self.services.insert(
+                            name.clone(),
+                            ServiceRecord {
+                                status: ServiceStatus::Active,
+                                config,
+                                since: now,
+                            },
+                        );
+                        touch(&name, false, true);
+                    }
+                }
+                Step::Stop(name) => {
+                    task.kind = "stop";
+                    task.summary = format!("Stop service {name:?}");
+                    match self.services.get_mut(&name) {
+                        Some(record) if record.status == ServiceStatus::Active => {
+                            record.status = ServiceStatus::Inactive;
+                            record.since = now;
+                            touch(&name, true, false);
+                        }
+                        Some(_) => task
+                            .log
+                            .push(format!("{stamp} INFO Service {name:?} already stopped.")),
+                        None => {}
+                    }
+                }
+            }
+            tasks.push(task);
+        }
+        for (name, stopped, started) in touched {
+            self.events.push(match (stopped, started) {
+                (true, true) => ServiceEvent::Restart(name),
+                (true, false) => ServiceEvent::Stop(name),
+                _ => ServiceEvent::Start(name),
+            });
+        }
+        let failures: Vec<String> = tasks
+            .iter()
+            .filter(|t| t.status == "Error")
+            .flat_map(|t| {
+                t.log
+                    .iter()
+                    .filter_map(|l| {
+                        l.split_once(" ERROR ")
+                            .map(|(_, m)| format!("- {} ({m})", t.summary))
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let err = (!failures.is_empty()).then(|| {
+            format!(
+                "cannot perform the following tasks:\n{}",
+                failures.join("\n")
+            )
+        });
+        let id = (self.changes.len() + 1).to_string();
+        self.changes.push(ChangeRecord {
+            id: id.clone(),
+            kind: kind.to_string(),
+            summary,
+            tasks,
+            err,
+            service_names,
+            spawn,
+            ready: SystemTime::now(),
+        });
+        id
+    }
+
+    /// `GET /v1/changes/<id>` (all changes are ready as soon as they exist).
+    pub fn change_json(&self, id: &str) -> Option<Value> {
+        self.changes.iter().find(|c| c.id == id).map(change_json)
+    }
+
+    /// `GET /v1/changes?select=...&for=...`.
+    pub fn changes_json(&self, select: &str, service: &str) -> Result<Value, String> {
+        let ready = match select {
+            "" | "in-progress" => false,
+            "all" | "ready" => true,
+            _ => return Err("select should be one of: all,in-progress,ready".into()),
+        };
+        Ok(Value::Array(
+            self.changes
+                .iter()
+                .filter(|_| ready)
+                .filter(|c| service.is_empty() || c.service_names.iter().any(|n| n == service))
+                .map(change_json)
+                .collect(),
+        ))
+    }
+
+    /// `POST /v1/signals`: the 500 message if any service could not be signalled.
+    pub fn signal(&mut self, signal: &str, services: &[String]) -> Result<(), String> {
+        let mut errors = Vec::new();
+        for name in services {
+            let running = self
+                .services
+                .get(name)
+                .is_some_and(|r| r.status == ServiceStatus::Active);
+            if !running {
+                errors.push(format!(
+                    "cannot send signal to {name:?}: service is not running"
+                ));
+            } else if !SIGNALS.contains(&signal) {
+                errors.push(format!(
+                    "cannot send signal to {name:?}: invalid signal name {signal:?}"
+                ));
+            } else {
+                self.events.push(ServiceEvent::Signal {
+                    service: name.clone(),
+                    signal: signal.to_string(),
+                });
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.join("; "))
+        }
+    }
+}
+
+fn change_json(change: &ChangeRecord) -> Value {
+    let tasks: Vec<Value> = change
+        .tasks
+        .iter()
+        .map(|t| {
+            let mut task = json!({
+                "id": t.id, "kind": t.kind, "summary": t.summary, "status": t.status,
+                "progress": {"label": "", "done": 1, "total": 1},
+                "spawn-time": rfc3339(t.time, true), "ready-time": rfc3339(t.time, true),
+            });
+            if !t.log.is_empty() {
+                task["log"] = json!(t.log);
+            }
+            task
+        })
+        .collect();
+    let mut value = json!({
+        "id": change.id, "kind": change.kind, "summary": change.summary,
+        "status": if change.err.is_some() { "Error" } else { "Done" },
+        "ready": true,
+        "spawn-time": rfc3339(change.spawn, true), "ready-time": rfc3339(change.ready, true),
+    });
+    if !tasks.is_empty() {
+        value["tasks"] = Value::Array(tasks);
+    }
+    if let Some(err) = &change.err {
+        value["err"] = err.clone().into();
+    }
+    value
+}
+
+fn title_case(word: &str) -> String {
+    let mut chars = word.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// Parses and validates one layer as Pebble's `plan.ParseLayer` does.
+fn parse_layer(label: &str, yaml: &str) -> Result<Layer, String> {
+    let value: serde_yaml::Value =
+        serde_yaml::from_str(yaml).map_err(|e| format!("cannot parse layer {label:?}: {e}"))?;
+    match &value {
+        serde_yaml::Value::Null => return Ok(Layer::default()),
+        serde_yaml::Value::Mapping(map) => {
+            for key in map.keys() {
+                let key = key.as_str().unwrap_or("");
+                if !SECTIONS.contains(&key) {
+                    return Err(format!(
+                        "cannot parse layer {label:?}: unknown section {key:?}"
+                    ));
+                }
+            }
+        }
+        _ => return Err(format!("cannot parse layer {label:?}: not a mapping")),
+    }
+    let layer: Layer =
+        serde_yaml::from_value(value).map_err(|e| format!("cannot parse layer {label:?}: {e}"))?;
+    if label.starts_with("pebble-") {
+        return Err("cannot use reserved label prefix \"pebble-\"".into());
+    }
+    for name in layer.services.keys() {
+        if name.is_empty() {
+            return Err("cannot use empty string as service name".into());
+        }
+        if name == "pebble" {
+            return Err(format!("cannot use reserved service name {name:?}"));
+        }
+        if name.starts_with('-') {
+            return Err(format!(
+                "cannot use service name {name:?}: starting with \"-\" not allowed"
+            ));
+        }
+    }
+    for (name, check) in &layer.checks {
+        if name.is_empty() {
+            return Err("cannot use empty string as check name".into());
+        }
+        if !matches!(check.level.as_deref(), None | Some("" | "alive" | "ready")) {
+            return Err(format!(
+                "plan check {name:?} level must be \"alive\" or \"ready\""
+            ));
+        }
+        if !matches!(
+            check.startup.as_deref(),
+            None | Some("" | "enabled" | "disabled")
+        ) {
+            return Err(format!(
+                "plan check {name:?} startup must be \"enabled\" or \"disabled\""
+            ));
+        }
+    }
+    Ok(layer)
+}
+
+/// Which of merge and replace an item asks for.
+fn override_of(label: &str, what: &str, name: &str, value: Option<&str>) -> Result<bool, String> {
+    match value.unwrap_or("") {
+        "merge" => Ok(true),
+        "replace" => Ok(false),
+        "" => Err(format!(
+            "layer {label:?} must define \"override\" for {what} {name:?}"
+        )),
+        _ => Err(format!(
+            "layer {label:?} has invalid \"override\" value for {what} {name:?}"
+        )),
+    }
+}
+
+/// Pebble's `plan.CombineLayers`.
+fn combine_layers(layers: &[(String, Layer)]) -> Result<Layer, String> {
+    let mut combined = Layer::default();
+    if let Some((_, last)) = layers.last() {
+        combined.summary = last.summary.clone();
+        combined.description = last.description.clone();
+    }
+    for (label, layer) in layers {
+        for (name, service) in &layer.services {
+            let merge = override_of(label, "service", name, service.override_.as_deref())?;
+            match combined.services.get_mut(name) {
+                Some(old) if merge => merge_service(old, service),
+                _ => {
+                    combined.services.insert(name.clone(), service.clone());
+                }
+            }
+        }
+        for (name, check) in &layer.checks {
+            let merge = override_of(label, "check", name, check.override_.as_deref())?;
+            match combined.checks.get_mut(name) {
+                Some(old) if merge => merge_check(old, check),
+                _ => {
+                    combined.checks.insert(name.clone(), check.clone());
+                }
+            }
+        }
+        for (name, target) in &layer.log_targets {
+            let merge = override_of(label, "log target", name, target.override_.as_deref())?;
+            match combined.log_targets.get_mut(name) {
+                Some(old) if merge => merge_log_target(old, target),
+                _ => {
+                    combined.log_targets.insert(name.clone(), target.clone());
+                }
+            }
+        }
+    }
+    Ok(combined)
+}
+
+/// Overwrites `old` with `new` if `new` is set and not empty.
+fn set<T: Clone + PartialEq + Default>(old: &mut Option<T>, new: &Option<T>) {
+    if let Some(value) = new
+        && *value != T::default()
+    {
+        *old = Some(value.clone());
+    }
+}
+
+fn merge_service(old: &mut Service, new: &Service) {
+    set(&mut old.summary, &new.summary);
+    set(&mut old.description, &new.description);
+    set(&mut old.startup, &new.startup);
+    set(&mut old.command, &new.command);
+    set(&mut old.kill_delay, &new.kill_delay);
+    if new.user_id.is_some() {
+        old.user_id = new.user_id;
+    }
+    set(&mut old.user, &new.user);
+    if new.group_id.is_some() {
+        old.group_id = new.group_id;
+    }
+    set(&mut old.group, &new.group);
+    set(&mut old.working_dir, &new.working_dir);
+    old.after.extend(new.after.iter().cloned());
+    old.before.extend(new.before.iter().cloned());
+    old.requires.extend(new.requires.iter().cloned());
+    set(&mut old.workload, &new.workload);
+    old.environment.extend(new.environment.clone());
+    set(&mut old.on_success, &new.on_success);
+    set(&mut old.on_failure, &new.on_failure);
+    old.on_check_failure.extend(new.on_check_failure.clone());
+    set(&mut old.backoff_delay, &new.backoff_delay);
+    if new.backoff_factor.is_some() {
+        old.backoff_factor = new.backoff_factor;
+    }
+    set(&mut old.backoff_limit, &new.backoff_limit);
+}
+
+fn merge_check(old: &mut Check, new: &Check) {
+    set(&mut old.level, &new.level);
+    set(&mut old.startup, &new.startup);
+    set(&mut old.period, &new.period);
+    set(&mut old.timeout, &new.timeout);
+    set(&mut old.threshold, &new.threshold);
+    if let Some(http) = &new.http {
+        let old = old.http.get_or_insert_with(Default::default);
+        set(&mut old.url, &http.url);
+        old.headers.extend(http.headers.clone());
+    }
+    if let Some(tcp) = &new.tcp {
+        let old = old.tcp.get_or_insert_with(Default::default);
+        set(&mut old.port, &tcp.port);
+        set(&mut old.host, &tcp.host);
+    }
+    if let Some(exec) = &new.exec {
+        let old = old.exec.get_or_insert_with(Default::default);
+        set(&mut old.command, &exec.command);
+        set(&mut old.service_context, &exec.service_context);
+        old.environment.extend(exec.environment.clone());
+        if exec.user_id.is_some() {
+            old.user_id = exec.user_id;
+        }
+        set(&mut old.user, &exec.user);
+        if exec.group_id.is_some() {
+            old.group_id = exec.group_id;
+        }
+        set(&mut old.group, &exec.group);
+        set(&mut old.working_dir, &exec.working_dir);
+    }
+}
+
+fn merge_log_target(old: &mut LogTarget, new: &LogTarget) {
+    set(&mut old.type_, &new.type_);
+    set(&mut old.location, &new.location);
+    old.services.extend(new.services.iter().cloned());
+    old.labels.extend(new.labels.clone());
+}
+
+/// Pebble's `Plan.Validate`.
+fn validate_plan(plan: &Plan) -> Result<(), String> {
+    for (name, service) in &plan.services {
+        if service.command.as_deref().unwrap_or("").is_empty() {
+            return Err(format!("plan must define \"command\" for service {name:?}"));
+        }
+    }
+    for (name, check) in &plan.checks {
+        let mut kinds = 0;
+        if let Some(http) = &check.http {
+            if http.url.as_deref().unwrap_or("").is_empty() {
+                return Err(format!("plan must set \"url\" for http check {name:?}"));
+            }
+            kinds += 1;
+        }
+        if let Some(tcp) = &check.tcp {
+            if tcp.port.unwrap_or(0) == 0 {
+                return Err(format!("plan must set \"port\" for tcp check {name:?}"));
+            }
+            kinds += 1;
+        }
+        if let Some(exec) = &check.exec {
+            if exec.command.as_deref().unwrap_or("").is_empty() {
+                return Err(format!("plan must set \"command\" for exec check {name:?}"));
+            }
+            if let Some(context) = exec.service_context.as_deref().filter(|c| !c.is_empty())
+                && !plan.services.contains_key(context)
+            {
+                return Err(format!(
+                    "plan check {name:?} service context specifies non-existent service {context:?}"
+                ));
+            }
+            kinds += 1;
+        }
+        if kinds != 1 {
+            return Err(format!(
+                "plan must specify one of \"http\", \"tcp\", or \"exec\" for check {name:?}"
+            ));
+        }
+    }
+    for (name, target) in &plan.log_targets {
+        if target.type_.as_deref().unwrap_or("").is_empty() {
+            return Err(format!(
+                "plan must define \"type\" (\"loki\", \"opentelemetry\" or \"syslog\") for log target {name:?}"
+            ));
+        }
+        if target.location.as_deref().unwrap_or("").is_empty() {
+            return Err(format!(
+                "plan must define \"location\" for log target {name:?}"
+            ));
+        }
+    }
+    let all: Vec<String> = plan.services.keys().cloned().collect();
+    order(plan, &all, false).map(drop)
+}
+
+/// The services to start (with what they require) or stop (with what
+/// requires them), ordered by `after`/`before` (reversed for stopping).
+fn order(plan: &Plan, names: &[String], stop: bool) -> Result<Vec<String>, String> {
+    let missing = |name: &str| format!("service {name:?} does not exist");
+    let mut set = BTreeSet::new();
+    let mut pending: Vec<String> = names.to_vec();
+    while let Some(name) = pending.pop() {
+        if !set.insert(name.clone()) {
+            continue;
+        }
+        let service = plan.services.get(&name).ok_or_else(|| missing(&name))?;
+        if stop {
+            pending.extend(
+                plan.services
+                    .iter()
+                    .filter(|(_, s)| s.requires.contains(&name))
+                    .map(|(n, _)| n.clone()),
+            );
+        } else {
+            pending.extend(service.requires.iter().cloned());
+        }
+    }
+    // Edges first → then, among the chosen services.
+    let mut preds: BTreeMap<&str, BTreeSet<&str>> =
+        set.iter().map(|n| (n.as_str(), BTreeSet::new())).collect();
+    for name in &set {
+        let service = &plan.services[name];
+        for after in service.after.iter().filter(|a| set.contains(*a)) {
+            let (first, then) = if stop {
+                (name.as_str(), after.as_str())
+            } else {
+                (after.as_str(), name.as_str())
+            };
+            preds.entry(then).or_default().insert(first);
+        }
+        for before in service.before.iter().filter(|b| set.contains(*b)) {
+            let (first, then) = if stop {
+                (before.as_str(), name.as_str())
+            } else {
+                (name.as_str(), before.as_str())
+            };
+            preds.entry(then).or_default().insert(first);
+        }
+    }
+    let mut ordered = Vec::new();
+    while !preds.is_empty() {
+        let Some(next) = preds.iter().find(|(_, p)| p.is_empty()).map(|(n, _)| *n) else {
+            let stuck: Vec<&str> = preds.keys().copied().collect();
+            return Err(format!(
+                "services in before/after loop: {}",
+                stuck.join(", ")
+            ));
+        };
+        preds.remove(next);
+        for p in preds.values_mut() {
+            p.remove(next);
+        }
+        ordered.push(next.to_string());
+    }
+    Ok(ordered)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layer(yaml: &str) -> String {
+        yaml.to_string()
+    }
+
+    #[test]
+    fn combine_merges_and_replaces_like_pebble() {
+        let mut state = State::default();
+        state
+            .add_layer(
+                "base",
+                false,
+                &layer("services:\n  a:\n    override: replace\n    command: a --x\n    environment: {K: '1'}\n    after: [b]\n  b:\n    override: replace\n    command: b\n"),
+            )
+            .unwrap();
+        state
+            .add_layer(
+                "top",
+                false,
+                &layer("services:\n  a:\n    override: merge\n    environment: {L: '2'}\n    startup: enabled\n  b:\n    override: replace\n    command: b2\n"),
+            )
+            .unwrap();
+        let a = &state.plan.services["a"];
+        assert_eq!(a.command.as_deref(), Some("a --x"));
+        assert_eq!(a.environment.len(), 2);
+        assert_eq!(a.startup.as_deref(), Some("enabled"));
+        assert_eq!(a.override_.as_deref(), Some("replace"));
+        assert_eq!(state.plan.services["b"].command.as_deref(), Some("b2"));
+        assert_eq!(
+            order(&state.plan, &["a".into(), "b".into()], false).unwrap(),
+            vec!["b", "a"]
+        );
+        assert_eq!(
+            order(&state.plan, &["a".into(), "b".into()], true).unwrap(),
+            vec!["a", "b"]
+        );
+    }
+
+    #[test]
+    fn layer_errors_have_pebbles_messages() {
+        let mut state = State::default();
+        let cases = [
+            (
+                "x",
+                "services:\n  a:\n    command: a\n",
+                "layer \"x\" must define \"override\" for service \"a\"",
+            ),
+            (
+                "x",
+                "services:\n  a:\n    override: replace\n",
+                "plan must define \"command\" for service \"a\"",
+            ),
+            (
+                "x",
+                "bogus: 1\n",
+                "cannot parse layer YAML: cannot parse layer \"x\": unknown section \"bogus\"",
+            ),
+            (
+                "pebble-x",
+                "summary: s\n",
+                "cannot parse layer YAML: cannot use reserved label prefix \"pebble-\"",
+            ),
+            (
+                "x",
+                "services:\n  a:\n    override: replace\n    command: a\n    requires: [nope]\n",
+                "service \"nope\" does not exist",
+            ),
+            (
+                "x",
+                "checks:\n  c:\n    override: replace\n",
+                "plan must specify one of \"http\", \"tcp\", or \"exec\" for check \"c\"",
+            ),
+            (
+                "x",
+                "services:\n  a:\n    override: replace\n    command: a\n    after: [b]\n  b:\n    override: replace\n    command: b\n    after: [a]\n",
+                "services in before/after loop: a, b",
+            ),
+        ];
+        for (label, yaml, message) in cases {
+            assert_eq!(state.add_layer(label, false, yaml).unwrap_err(), message);
+        }
+        assert!(state.layers.is_empty(), "failed layers are not kept");
+        state.add_layer("x", false, "summary: one\n").unwrap();
+        assert_eq!(
+            state.add_layer("x", false, "summary: two\n").unwrap_err(),
+            "layer \"x\" already exists"
+        );
+    }
+
+    #[test]
+    fn replan_restarts_changed_and_starts_enabled_services() {
+        let mut state = State::default();
+        let yaml = |cmd: &str| {
+            format!(
+                "services:\n  a:\n    override: replace\n    command: {cmd}\n    startup: enabled\n  b:\n    override: replace\n    command: b\n"
+            )
+        };
+        state.add_layer("l", true, &yaml("a1")).unwrap();
+        let id = state.services_action("replan", vec![]).unwrap();
+        assert_eq!(
+            state.change_json(&id).unwrap()["summary"],
+            "Replan service \"a\""
+        );
+        assert_eq!(state.service_status("a"), Some(ServiceStatus::Active));
+        assert_eq!(state.service_status("b"), Some(ServiceStatus::Inactive));
+        let id = state.services_action("replan", vec![]).unwrap();
+        assert_eq!(
+            state.change_json(&id).unwrap()["summary"],
+            "Replan service \"a\""
+        );
+        state.add_layer("l", true, &yaml("a2")).unwrap();
+        state.services_action("replan", vec![]).unwrap();
+        assert_eq!(
+            state.events,
+            vec![
+                ServiceEvent::Start("a".into()),
+                ServiceEvent::Restart("a".into())
+            ]
+        );
+    }
+}

@@ -1,0 +1,778 @@
+//! `Harness`: in-process tests of a charm, through the same dispatch Juju runs.
+//!
+//! Every event a Harness fires is a full dispatch (`ops::dispatch`): deferred
+//! notices are re-emitted first, status is collected, relation data is
+//! flushed and state is committed, exactly as under Juju. The hook tools are
+//! a [`FakeBackend`] over one in-memory [`FakeJuju`], and each workload
+//! container is a [`FakePebble`] on a real unix socket, backed by a directory.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use ops::backend::RelationRef;
+use ops::storage::{LocalStateFile, Notice};
+use ops::{
+    Charm, CharmMeta, DispatchError, DispatchSetup, EmittedEvent, EndpointRole, JujuContext, Status,
+};
+
+use crate::fake_juju::{ActionState, Bag, FakeBackend, FakeJuju, HookContext, LogRecord, app_of};
+use crate::fake_pebble::FakePebble;
+
+/// What went wrong setting up or driving a Harness.
+#[derive(Debug, thiserror::Error)]
+pub enum HarnessError {
+    /// The charm's metadata could not be read.
+    #[error(transparent)]
+    Meta(#[from] ops::MetaError),
+    /// A dispatch failed (a handler error, a Juju refusal, ...).
+    #[error(transparent)]
+    Dispatch(#[from] DispatchError),
+    /// The endpoint is not in the metadata.
+    #[error("endpoint {0:?} is not declared in the charm's metadata")]
+    UnknownEndpoint(String),
+    /// The container is not in the metadata.
+    #[error("container {0:?} is not declared in the charm's metadata")]
+    UnknownContainer(String),
+    /// The relation does not exist.
+    #[error("relation {0} does not exist")]
+    UnknownRelation(u32),
+    /// The test's scratch directories could not be made.
+    #[error("harness setup: {0}")]
+    Io(#[from] std::io::Error),
+    /// The charm's JUJU_* environment was malformed (a Harness bug).
+    #[error(transparent)]
+    Context(#[from] ops::ContextError),
+}
+
+/// How an action ended.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ActionOutput {
+    /// `action-set` results.
+    pub results: Bag,
+    /// `action-log` lines.
+    pub logs: Vec<String>,
+    /// The `action-fail` message, if it failed.
+    pub failure: Option<String>,
+}
+
+/// A charm under test: one unit of one application in a fake model.
+///
+/// ```
+/// use ops::{Charm, Ctx, Framework, HandlerError, HandlerResult, Outcome};
+/// use ops::events::ConfigChanged;
+/// use ops_testing::Harness;
+///
+/// struct Demo;
+/// impl Charm for Demo {
+///     fn new(fw: &mut Framework<Self>) -> Result<Self, HandlerError> {
+///         fw.observe(Self::on_config_changed)?;
+///         Ok(Demo)
+///     }
+/// }
+/// impl Demo {
+///     fn on_config_changed(&mut self, _: &ConfigChanged, ctx: &mut Ctx) -> HandlerResult<Outcome> {
+///         let peers = ctx.model().relation("peers")?;
+///         Ok(if peers.is_some() { Outcome::Done } else { Outcome::Defer })
+///     }
+/// }
+///
+/// let mut harness = Harness::<Demo>::new("name: demo\npeers: {peers: {interface: demo}}\n").unwrap();
+/// harness.begin();
+/// harness.update_config([("x", serde_json::json!(1))]).unwrap();
+/// assert_eq!(harness.notices().len(), 1);
+/// harness.add_relation("peers", "demo").unwrap();
+/// assert!(harness.notices().is_empty());
+/// ```
+pub struct Harness<C: Charm> {
+    juju: Arc<Mutex<FakeJuju>>,
+    meta: Arc<CharmMeta>,
+    unit: String,
+    workdir: tempfile::TempDir,
+    pebbles: BTreeMap<String, FakePebble>,
+    connectable: BTreeMap<String, bool>,
+    charm: Option<C>,
+    begun: bool,
+    hooks_enabled: bool,
+    emitted: Vec<EmittedEvent>,
+    notices: Vec<Notice>,
+}
+
+/// The extra `JUJU_*` variables and hook context of one event.
+#[derive(Default)]
+struct EventEnv {
+    relation: Option<RelationRef>,
+    remote_unit: Option<String>,
+    remote_app: Option<String>,
+    departing_unit: Option<String>,
+    extra: Vec<(&'static str, String)>,
+}
+
+impl<C: Charm> Harness<C> {
+    /// A Harness for a charm described by its `charmcraft.yaml` text.
+    pub fn new(charmcraft_yaml: &str) -> Result<Self, HarnessError> {
+        Self::from_meta(CharmMeta::from_charmcraft_yaml(charmcraft_yaml)?)
+    }
+
+    /// A Harness for the charm in a directory (`charmcraft.yaml` or packed metadata).
+    pub fn from_charm_dir(dir: impl AsRef<Path>) -> Result<Self, HarnessError> {
+        Self::from_meta(CharmMeta::from_charm_dir(dir.as_ref())?)
+    }
+
+    /// A Harness from parsed metadata: unit 0 of the application, not the leader.
+    pub fn from_meta(meta: CharmMeta) -> Result<Self, HarnessError> {
+        let app = if meta.name.is_empty() {
+            "charm".to_string()
+        } else {
+            meta.name.clone()
+        };
+        let mut juju = FakeJuju::new("harness");
+        let unit = juju.deploy(&app, &meta, 1).remove(0);
+        let workdir = tempfile::tempdir()?;
+        std::fs::create_dir_all(workdir.path().join("charm"))?;
+        let mut pebbles = BTreeMap::new();
+        for name in meta.containers.keys() {
+            let socket = ops::pebble::socket_path(workdir.path().join("containers"), name);
+            if let Some(parent) = socket.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            let root = workdir.path().join("roots").join(name);
+            std::fs::create_dir_all(&root)?;
+            let pebble = FakePebble::start(socket, root)?;
+            pebble.set_can_connect(false);
+            pebbles.insert(name.clone(), pebble);
+        }
+        Ok(Self {
+            juju: Arc::new(Mutex::new(juju)),
+            meta: Arc::new(meta),
+            unit,
+            workdir,
+            connectable: pebbles.keys().map(|n| (n.clone(), false)).collect(),
+            pebbles,
+            charm: None,
+            begun: false,
+            hooks_enabled: true,
+            emitted: Vec::new(),
+            notices: Vec::new(),
+        })
+    }
+
+    /// This unit's name.
+    pub fn unit_name(&self) -> &str {
+        &self.unit
+    }
+
+    /// This application's name.
+    pub fn app_name(&self) -> &str {
+        app_of(&self.unit)
+    }
+
+    /// The fake model, for direct inspection or changes (no events fire).
+    pub fn juju(&self) -> MutexGuard<'_, FakeJuju> {
+        self.juju.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Events fire from now on (nothing is emitted by `begin` itself).
+    pub fn begin(&mut self) {
+        self.begun = true;
+    }
+
+    /// `begin`, then the events Juju sends a new unit, in Juju's order:
+    /// install; relation-created for the peer relations (created here) and
+    /// every existing relation; leader-elected or leader-settings-changed;
+    /// config-changed; start; pebble-ready for containers that can connect;
+    /// relation-joined and -changed for the remote units already there.
+    pub fn begin_with_initial_hooks(&mut self) -> Result<(), HarnessError> {
+        self.begin();
+        self.fire("install", EventEnv::default())?;
+        let app = self.app_name().to_string();
+        let peers: Vec<String> = self
+            .meta
+            .endpoints
+            .iter()
+            .filter(|(_, e)| e.role == EndpointRole::Peer)
+            .map(|(n, _)| n.clone())
+            .collect();
+        for endpoint in &peers {
+            if self.juju().relations_of(&app, endpoint).is_empty() {
+                let id = self.juju().add_relation(&app, endpoint, &app, endpoint);
+                let unit = self.unit.clone();
+                self.juju().join_unit(id, &unit);
+            }
+        }
+        let relations: Vec<(u32, String, String)> = {
+            let juju = self.juju();
+            juju.relations
+                .values()
+                .filter_map(|r| {
+                    r.endpoint_of(&app)
+                        .map(|e| (r.id, e.to_string(), r.other_app(&app).to_string()))
+                })
+                .collect()
+        };
+        for (id, endpoint, remote_app) in &relations {
+            self.fire_relation(
+                &format!("{endpoint}-relation-created"),
+                *id,
+                endpoint,
+                None,
+                Some(remote_app.clone()),
+                None,
+            )?;
+        }
+        let leader = self.juju().hook_is_leader(&HookContext::unit(&self.unit));
+        self.fire(
+            if leader {
+                "leader-elected"
+            } else {
+                "leader-settings-changed"
+            },
+            EventEnv::default(),
+        )?;
+        self.fire("config-changed", EventEnv::default())?;
+        self.fire("start", EventEnv::default())?;
+        let ready: Vec<String> = self
+            .connectable
+            .iter()
+            .filter(|(_, ready)| **ready)
+            .map(|(n, _)| n.clone())
+            .collect();
+        for container in ready {
+            self.fire_pebble_ready(&container)?;
+        }
+        for (id, endpoint, remote_app) in &relations {
+            let units: Vec<String> = {
+                let juju = self.juju();
+                juju.relations[id]
+                    .joined
+                    .iter()
+                    .filter(|u| app_of(u) == remote_app && **u != self.unit)
+                    .cloned()
+                    .collect()
+            };
+            for unit in units {
+                self.fire_relation(
+                    &format!("{endpoint}-relation-joined"),
+                    *id,
+                    endpoint,
+                    Some(unit.clone()),
+                    Some(remote_app.clone()),
+                    None,
+                )?;
+                self.fire_relation(
+                    &format!("{endpoint}-relation-changed"),
+                    *id,
+                    endpoint,
+                    Some(unit),
+                    Some(remote_app.clone()),
+                    None,
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops firing events until `enable_hooks` (model changes still apply).
+    pub fn disable_hooks(&mut self) {
+        self.hooks_enabled = false;
+    }
+
+    /// Fires events again.
+    pub fn enable_hooks(&mut self) {
+        self.hooks_enabled = true;
+    }
+
+    /// Runs `f` with hooks disabled.
+    pub fn hooks_disabled<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> T {
+        let was = self.hooks_enabled;
+        self.hooks_enabled = false;
+        let out = f(self);
+        self.hooks_enabled = was;
+        out
+    }
+
+    /// The charm instance of the last successful dispatch.
+    pub fn charm(&self) -> Option<&C> {
+        self.charm.as_ref()
+    }
+
+    /// The charm instance of the last successful dispatch, mutably.
+    pub fn charm_mut(&mut self) -> Option<&mut C> {
+        self.charm.as_mut()
+    }
+
+    /// The deferred-notice queue as last committed.
+    pub fn notices(&self) -> &[Notice] {
+        &self.notices
+    }
+
+    /// Every handler call so far, in order.
+    pub fn emitted(&self) -> &[EmittedEvent] {
+        &self.emitted
+    }
+
+    /// Forgets the record of handler calls.
+    pub fn clear_emitted(&mut self) {
+        self.emitted.clear();
+    }
+
+    /// This unit's `juju-log` lines.
+    pub fn logs(&self) -> Vec<LogRecord> {
+        self.juju()
+            .logs_of(&self.unit)
+            .into_iter()
+            .cloned()
+            .collect()
+    }
+
+    /// The directory that plays the charm directory (`.unit-state.json` lives there).
+    pub fn charm_dir(&self) -> PathBuf {
+        self.workdir.path().join("charm")
+    }
+
+    fn fire(&mut self, hook: &str, env: EventEnv) -> Result<(), HarnessError> {
+        self.dispatch_path(&format!("hooks/{hook}"), env)
+    }
+
+    fn fire_relation(
+        &mut self,
+        hook: &str,
+        id: u32,
+        endpoint: &str,
+        remote_unit: Option<String>,
+        remote_app: Option<String>,
+        departing_unit: Option<String>,
+    ) -> Result<(), HarnessError> {
+        let env = EventEnv {
+            relation: Some(RelationRef::new(endpoint, id)),
+            remote_unit,
+            remote_app,
+            departing_unit,
+            extra: Vec::new(),
+        };
+        self.fire(hook, env)
+    }
+
+    /// Runs one dispatch with the given `JUJU_DISPATCH_PATH` (`hooks/<name>`
+    /// or `actions/<name>`), as Juju would. Nothing runs before `begin` or
+    /// while hooks are disabled.
+    fn dispatch_path(&mut self, path: &str, env: EventEnv) -> Result<(), HarnessError> {
+        if !self.begun || !self.hooks_enabled {
+            return Ok(());
+        }
+        let charm_dir = self.charm_dir();
+        let model_name = self.juju().model_name.clone();
+        let mut vars: Vec<(String, String)> = vec![
+            ("JUJU_DISPATCH_PATH".into(), path.to_string()),
+            ("JUJU_UNIT_NAME".into(), self.unit.clone()),
+            ("JUJU_MODEL_NAME".into(), model_name),
+            ("JUJU_CHARM_DIR".into(), charm_dir.display().to_string()),
+            ("JUJU_VERSION".into(), "3.6.0".into()),
+        ];
+        if let Some(r) = &env.relation {
+            vars.push(("JUJU_RELATION".into(), r.name.clone()));
+            vars.push(("JUJU_RELATION_ID".into(), r.to_string()));
+        }
+        for (key, value) in [
+            ("JUJU_REMOTE_UNIT", &env.remote_unit),
+            ("JUJU_REMOTE_APP", &env.remote_app),
+            ("JUJU_DEPARTING_UNIT", &env.departing_unit),
+        ] {
+            if let Some(v) = value {
+                vars.push((key.into(), v.clone()));
+            }
+        }
+        vars.extend(env.extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
+        let context = JujuContext::from_vars(vars)?;
+        let hook = HookContext {
+            unit: self.unit.clone(),
+            relation: env.relation.clone(),
+            remote_unit: env.remote_unit.clone(),
+            remote_app: env.remote_app.clone(),
+            departing_unit: env.departing_unit.clone(),
+        };
+        self.juju().begin_hook(&hook);
+        let setup = DispatchSetup {
+            context,
+            backend: Arc::new(FakeBackend::new(self.juju.clone(), hook)),
+            store: Box::new(LocalStateFile::in_charm_dir(&charm_dir)),
+            meta: self.meta.clone(),
+            containers_dir: self.workdir.path().join("containers"),
+            log_level: tracing::Level::DEBUG,
+        };
+        let result = ops::dispatch::<C>(setup);
+        self.juju().end_hook(&self.unit, result.is_ok());
+        let dispatched = result?;
+        self.emitted.extend(dispatched.emitted);
+        self.notices = dispatched.notices;
+        self.charm = Some(dispatched.charm);
+        Ok(())
+    }
+
+    /// Fires any hook by name (`update-status`, `upgrade-charm`, ...).
+    pub fn fire_hook(&mut self, hook: &str) -> Result<(), HarnessError> {
+        self.fire(hook, EventEnv::default())
+    }
+
+    /// Makes this unit the leader or not; becoming leader fires leader-elected,
+    /// losing it fires leader-settings-changed.
+    pub fn set_leader(&mut self, leader: bool) -> Result<(), HarnessError> {
+        let app = self.app_name().to_string();
+        let was = self.juju().leader(&app) == Some(self.unit.as_str());
+        let unit = self.unit.clone();
+        self.juju()
+            .set_leader(&app, leader.then_some(unit.as_str()));
+        match (was, leader) {
+            (false, true) => self.fire("leader-elected", EventEnv::default()),
+            (true, false) => self.fire("leader-settings-changed", EventEnv::default()),
+            _ => Ok(()),
+        }
+    }
+
+    fn check_endpoint(&self, endpoint: &str) -> Result<bool, HarnessError> {
+        self.meta
+            .endpoint(endpoint)
+            .map(|e| e.role == EndpointRole::Peer)
+            .ok_or_else(|| HarnessError::UnknownEndpoint(endpoint.to_string()))
+    }
+
+    /// Relates this application's `endpoint` to `remote_app` (its own app for
+    /// a peer endpoint) and fires relation-created; returns the relation id.
+    pub fn add_relation(&mut self, endpoint: &str, remote_app: &str) -> Result<u32, HarnessError> {
+        let peer = self.check_endpoint(endpoint)?;
+        let app = self.app_name().to_string();
+        let remote_app = if peer {
+            app.clone()
+        } else {
+            remote_app.to_string()
+        };
+        let id = self
+            .juju()
+            .add_relation(&app, endpoint, &remote_app, endpoint);
+        let unit = self.unit.clone();
+        self.juju().join_unit(id, &unit);
+        self.fire_relation(
+            &format!("{endpoint}-relation-created"),
+            id,
+            endpoint,
+            None,
+            Some(remote_app),
+            None,
+        )?;
+        Ok(id)
+    }
+
+    /// `add_relation`, then sets the remote app's databag (firing relation-changed if not empty).
+    pub fn add_relation_with_app_data(
+        &mut self,
+        endpoint: &str,
+        remote_app: &str,
+        data: &[(&str, &str)],
+    ) -> Result<u32, HarnessError> {
+        let id = self.add_relation(endpoint, remote_app)?;
+        let remote = self.remote_app(id)?;
+        if !data.is_empty() {
+            self.update_relation_data(id, &remote, data)?;
+        }
+        Ok(id)
+    }
+
+    fn relation_endpoint(&self, id: u32) -> Result<(String, String), HarnessError> {
+        let juju = self.juju();
+        let r = juju
+            .relations
+            .get(&id)
+            .ok_or(HarnessError::UnknownRelation(id))?;
+        let app = app_of(&self.unit);
+        Ok((
+            r.endpoint_of(app).unwrap_or_default().to_string(),
+            r.other_app(app).to_string(),
+        ))
+    }
+
+    fn remote_app(&self, id: u32) -> Result<String, HarnessError> {
+        Ok(self.relation_endpoint(id)?.1)
+    }
+
+    /// A remote unit joins: fires relation-joined, then relation-changed.
+    pub fn add_relation_unit(&mut self, id: u32, unit: &str) -> Result<(), HarnessError> {
+        let (endpoint, remote_app) = self.relation_endpoint(id)?;
+        self.juju().join_unit(id, unit);
+        self.fire_relation(
+            &format!("{endpoint}-relation-joined"),
+            id,
+            &endpoint,
+            Some(unit.to_string()),
+            Some(remote_app.clone()),
+            None,
+        )?;
+        self.fire_relation(
+            &format!("{endpoint}-relation-changed"),
+            id,
+            &endpoint,
+            Some(unit.to_string()),
+            Some(remote_app),
+            None,
+        )
+    }
+
+    /// A remote unit leaves: fires relation-departed (its bag still readable).
+    pub fn remove_relation_unit(&mut self, id: u32, unit: &str) -> Result<(), HarnessError> {
+        let (endpoint, remote_app) = self.relation_endpoint(id)?;
+        self.juju().depart_unit(id, unit);
+        self.fire_relation(
+            &format!("{endpoint}-relation-departed"),
+            id,
+            &endpoint,
+            Some(unit.to_string()),
+            Some(remote_app),
+            Some(unit.to_string()),
+        )
+    }
+
+    /// Removes a relation: relation-departed for each remote unit, then relation-broken.
+    pub fn remove_relation(&mut self, id: u32) -> Result<(), HarnessError> {
+        let (endpoint, remote_app) = self.relation_endpoint(id)?;
+        let units: Vec<String> = self.juju().relations[&id]
+            .joined
+            .iter()
+            .filter(|u| **u != self.unit && app_of(u) == remote_app)
+            .cloned()
+            .collect();
+        for unit in units {
+            self.remove_relation_unit(id, &unit)?;
+        }
+        let result = self.fire_relation(
+            &format!("{endpoint}-relation-broken"),
+            id,
+            &endpoint,
+            None,
+            Some(remote_app),
+            None,
+        );
+        self.juju().remove_relation(id);
+        result
+    }
+
+    /// Updates a databag as its owner would (empty values delete) and, for a
+    /// remote bag, fires relation-changed as Juju would.
+    pub fn update_relation_data(
+        &mut self,
+        id: u32,
+        member: &str,
+        data: &[(&str, &str)],
+    ) -> Result<(), HarnessError> {
+        let (endpoint, remote_app) = self.relation_endpoint(id)?;
+        let mut bag = self.juju().bag(id, member);
+        let before = bag.clone();
+        for (k, v) in data {
+            if v.is_empty() {
+                bag.remove(*k);
+            } else {
+                bag.insert(k.to_string(), v.to_string());
+            }
+        }
+        self.juju().set_bag(id, member, bag.clone());
+        // Juju tells a unit about changes others made: a follower hears of the
+        // leader's app bag, nobody hears of its own writes.
+        let leader = self.juju().hook_is_leader(&HookContext::unit(&self.unit));
+        let own = member == self.unit || (member == self.app_name() && leader);
+        if own || bag == before {
+            return Ok(());
+        }
+        let remote_unit = member.contains('/').then(|| member.to_string());
+        self.fire_relation(
+            &format!("{endpoint}-relation-changed"),
+            id,
+            &endpoint,
+            remote_unit,
+            Some(remote_app),
+            None,
+        )
+    }
+
+    /// A databag's committed content.
+    pub fn get_relation_data(&self, id: u32, member: &str) -> Bag {
+        self.juju().bag(id, member)
+    }
+
+    /// Changes config (a `null` value unsets) and fires config-changed.
+    pub fn update_config<'a>(
+        &mut self,
+        values: impl IntoIterator<Item = (&'a str, serde_json::Value)>,
+    ) -> Result<(), HarnessError> {
+        let values = values
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        let app = self.app_name().to_string();
+        self.juju().set_config(&app, values);
+        self.fire("config-changed", EventEnv::default())
+    }
+
+    fn pebble(&self, container: &str) -> Result<&FakePebble, HarnessError> {
+        self.pebbles
+            .get(container)
+            .ok_or_else(|| HarnessError::UnknownContainer(container.to_string()))
+    }
+
+    /// Whether Pebble in `container` answers.
+    pub fn set_can_connect(
+        &mut self,
+        container: &str,
+        can_connect: bool,
+    ) -> Result<(), HarnessError> {
+        self.pebble(container)?.set_can_connect(can_connect);
+        self.connectable.insert(container.to_string(), can_connect);
+        Ok(())
+    }
+
+    fn fire_pebble_ready(&mut self, container: &str) -> Result<(), HarnessError> {
+        let env = EventEnv {
+            extra: vec![("JUJU_WORKLOAD_NAME", container.to_string())],
+            ..Default::default()
+        };
+        self.fire(&format!("{container}-pebble-ready"), env)
+    }
+
+    /// Pebble in `container` comes up: can connect, and pebble-ready fires.
+    pub fn container_pebble_ready(&mut self, container: &str) -> Result<(), HarnessError> {
+        self.set_can_connect(container, true)?;
+        self.fire_pebble_ready(container)
+    }
+
+    /// The fake Pebble of a container: its plan, services and recorded events.
+    pub fn container_pebble(&self, container: &str) -> Result<&FakePebble, HarnessError> {
+        self.pebble(container)
+    }
+
+    /// The directory that holds the container's filesystem.
+    pub fn container_root(&self, container: &str) -> Result<PathBuf, HarnessError> {
+        Ok(self.pebble(container)?.root().to_path_buf())
+    }
+
+    /// Adds a secret owned by `owner` (an application or unit name); returns its id.
+    pub fn add_secret(&mut self, owner: &str, content: &[(&str, &str)]) -> String {
+        let content = content
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.juju().add_secret(owner, content, None)
+    }
+
+    /// Lets the remote side of relation `id` (or one unit) see a secret.
+    pub fn grant_secret(&mut self, secret: &str, id: u32, unit: Option<&str>) {
+        self.juju().grant_secret(secret, id, unit);
+    }
+
+    /// A new revision of a secret; fires secret-changed on this (observing) unit.
+    pub fn set_secret_content(
+        &mut self,
+        secret: &str,
+        content: &[(&str, &str)],
+    ) -> Result<(), HarnessError> {
+        let content = content
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.juju().set_secret_content(secret, content);
+        self.fire_secret("secret-changed", secret, None)
+    }
+
+    fn fire_secret(
+        &mut self,
+        hook: &str,
+        secret: &str,
+        revision: Option<u64>,
+    ) -> Result<(), HarnessError> {
+        let label = self
+            .juju()
+            .secrets
+            .get(secret)
+            .and_then(|s| s.label.clone());
+        let mut extra = vec![("JUJU_SECRET_ID", secret.to_string())];
+        if let Some(label) = label {
+            extra.push(("JUJU_SECRET_LABEL", label));
+        }
+        if let Some(revision) = revision {
+            extra.push(("JUJU_SECRET_REVISION", revision.to_string()));
+        }
+        self.fire(
+            hook,
+            EventEnv {
+                extra,
+                ..Default::default()
+            },
+        )
+    }
+
+    /// Fires secret-rotate for an owned secret.
+    pub fn trigger_secret_rotation(&mut self, secret: &str) -> Result<(), HarnessError> {
+        self.fire_secret("secret-rotate", secret, None)
+    }
+
+    /// Fires secret-expired for a revision of an owned secret.
+    pub fn trigger_secret_expiration(
+        &mut self,
+        secret: &str,
+        revision: u64,
+    ) -> Result<(), HarnessError> {
+        self.fire_secret("secret-expired", secret, Some(revision))
+    }
+
+    /// Fires secret-remove for a revision no longer tracked.
+    pub fn trigger_secret_removal(
+        &mut self,
+        secret: &str,
+        revision: u64,
+    ) -> Result<(), HarnessError> {
+        self.fire_secret("secret-remove", secret, Some(revision))
+    }
+
+    /// Runs an action with parameters; returns its results, log and failure.
+    pub fn run_action(
+        &mut self,
+        action: &str,
+        params: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<ActionOutput, HarnessError> {
+        let unit = self.unit.clone();
+        self.juju().start_action(&unit, action, params);
+        let env = EventEnv {
+            extra: vec![
+                ("JUJU_ACTION_NAME", action.to_string()),
+                ("JUJU_ACTION_UUID", "1".to_string()),
+            ],
+            ..Default::default()
+        };
+        self.dispatch_path(&format!("actions/{action}"), env)?;
+        let state: ActionState = self.juju().action(&unit).cloned().unwrap_or_default();
+        Ok(ActionOutput {
+            results: state.results,
+            logs: state.log,
+            failure: state.failure,
+        })
+    }
+
+    /// Runs a dispatch with no Juju event: deferred notices, then status collection.
+    pub fn evaluate_status(&mut self) -> Result<(), HarnessError> {
+        self.fire("ops-harness-evaluate-status", EventEnv::default())
+    }
+
+    /// This unit's status as last set.
+    pub fn unit_status(&self) -> Status {
+        self.juju()
+            .unit_status(&self.unit)
+            .cloned()
+            .map(Status::from)
+            .unwrap_or_else(Status::unknown)
+    }
+
+    /// The application's status as last set.
+    pub fn app_status(&self) -> Status {
+        self.juju()
+            .app_status(self.app_name())
+            .cloned()
+            .map(Status::from)
+            .unwrap_or_else(Status::unknown)
+    }
+}

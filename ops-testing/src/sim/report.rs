@@ -1,0 +1,165 @@
+//! What the simulator reports: the final model and every hook it ran.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::SimError;
+use crate::fake_juju::{Bag, FakeJuju};
+use crate::fake_pebble::FakePebble;
+
+/// One hook run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HookRecord {
+    /// The unit.
+    pub unit: String,
+    /// The hook (`pgb-peers-relation-changed`, `actions/x`).
+    pub hook: String,
+    /// `JUJU_REMOTE_UNIT`, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote_unit: Option<String>,
+    /// The charm's exit status.
+    pub exit_code: i32,
+    /// How long the process ran.
+    pub duration_ms: f64,
+    /// What it printed on stderr, when it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stderr: Option<String>,
+}
+
+/// A relation in the report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RelationReport {
+    /// The relation id.
+    pub id: u32,
+    /// The charm's endpoint.
+    pub endpoint: String,
+    /// The other application.
+    pub remote_app: String,
+    /// Every databag, by unit or application.
+    pub databags: BTreeMap<String, Bag>,
+}
+
+/// A container in the report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ContainerReport {
+    /// Text files by path in the container.
+    pub files: BTreeMap<String, String>,
+    /// Service starts, stops, restarts and signals, in order.
+    pub service_events: Vec<String>,
+}
+
+/// A unit in the report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UnitReport {
+    /// Whether it leads.
+    pub leader: bool,
+    /// `status: message`.
+    pub status: String,
+    /// Its containers.
+    pub containers: BTreeMap<String, ContainerReport>,
+}
+
+/// The simulator's output.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// The model's name.
+    pub model: String,
+    /// The application status (`status: message`).
+    pub app_status: String,
+    /// Units by name.
+    pub units: BTreeMap<String, UnitReport>,
+    /// The charm's relations.
+    pub relations: Vec<RelationReport>,
+    /// Every hook run, in order.
+    pub hooks: Vec<HookRecord>,
+}
+
+fn files_under(root: &Path) -> BTreeMap<String, String> {
+    let mut files = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(text) = std::fs::read_to_string(&path) {
+                let inside = path
+                    .strip_prefix(root)
+                    .map(|p| format!("/{}", p.display()))
+                    .unwrap_or_default();
+                files.insert(inside, text);
+            }
+        }
+    }
+    files
+}
+
+pub(super) fn build(
+    juju: &FakeJuju,
+    app: &str,
+    pebbles: &BTreeMap<(String, String), FakePebble>,
+    records: &[HookRecord],
+) -> Result<Report, SimError> {
+    let status = |s: Option<&ops::backend::StatusInfo>| {
+        s.map(|s| format!("{}: {}", s.name, s.message))
+            .unwrap_or_else(|| "unknown: ".to_string())
+    };
+    let mut units = BTreeMap::new();
+    for unit in juju
+        .apps
+        .get(app)
+        .map(|a| a.units.clone())
+        .unwrap_or_default()
+    {
+        let containers = pebbles
+            .iter()
+            .filter(|((u, _), _)| *u == unit)
+            .map(|((_, c), pebble)| {
+                let events = pebble
+                    .service_events()
+                    .into_iter()
+                    .map(|e| format!("{e}"))
+                    .collect();
+                (
+                    c.clone(),
+                    ContainerReport {
+                        files: files_under(pebble.root()),
+                        service_events: events,
+                    },
+                )
+            })
+            .collect();
+        units.insert(
+            unit.clone(),
+            UnitReport {
+                leader: juju.leader(app) == Some(unit.as_str()),
+                status: status(juju.unit_status(&unit)),
+                containers,
+            },
+        );
+    }
+    let relations = juju
+        .relations
+        .values()
+        .filter_map(|r| {
+            r.endpoint_of(app).map(|endpoint| RelationReport {
+                id: r.id,
+                endpoint: endpoint.to_string(),
+                remote_app: r.other_app(app).to_string(),
+                databags: r.bags.clone(),
+            })
+        })
+        .collect();
+    Ok(Report {
+        model: juju.model_name.clone(),
+        app_status: status(juju.app_status(app)),
+        units,
+        relations,
+        hooks: records.to_vec(),
+    })
+}

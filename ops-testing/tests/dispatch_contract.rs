@@ -1,0 +1,491 @@
+//! The dispatch contract of DESIGN.md, item by item, through the Harness
+//! (which runs the real `ops::dispatch`).
+
+use ops::events::{
+    CollectAppStatus, CollectUnitStatus, ConfigChanged, Install, RelationChanged, Start,
+    UpdateStatus,
+};
+use ops::{
+    Charm, Ctx, CustomEvent, Framework, FrameworkError, HandlerError, HandlerResult, Outcome,
+    Status, StoredState,
+};
+use ops_testing::Harness;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+const META: &str = r#"
+name: probe
+peers:
+  replicas: {interface: probe}
+requires:
+  db: {interface: pgsql}
+config:
+  options:
+    defer-start: {type: boolean, default: false}
+    defer-config: {type: boolean, default: false}
+    fail-config: {type: boolean, default: false}
+    second-defers: {type: boolean, default: false}
+    status: {type: string, default: active}
+"#;
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Journal {
+    calls: Vec<String>,
+    config_changes: u32,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Pinged {
+    from: String,
+}
+
+impl CustomEvent for Pinged {
+    const NAME: &'static str = "pinged";
+}
+
+struct Probe {
+    journal: StoredState<Journal>,
+}
+
+impl Charm for Probe {
+    fn new(fw: &mut Framework<Self>) -> Result<Self, HandlerError> {
+        let journal = fw.stored_state("journal")?;
+        fw.observe(Self::on_install)?
+            .observe(Self::on_start)?
+            .observe(Self::on_config_changed)?
+            .observe(Self::second_on_config_changed)?
+            .observe(Self::on_update_status)?
+            .observe(Self::on_pinged)?
+            .observe_relation("db", Self::on_db_changed)?
+            .observe(Self::on_collect_unit)?
+            .observe(Self::on_collect_app)?;
+        Ok(Self { journal })
+    }
+}
+
+fn flag(ctx: &Ctx, key: &str) -> Result<bool, HandlerError> {
+    Ok(ctx.model().config()?.get_bool(key)?.unwrap_or(false))
+}
+
+impl Probe {
+    fn log(&self, ctx: &Ctx, what: &str) {
+        self.journal
+            .get_mut()
+            .calls
+            .push(format!("{what} {}", ctx.handle()));
+    }
+
+    fn on_install(&mut self, _: &Install, ctx: &mut Ctx) -> HandlerResult {
+        self.log(ctx, "install");
+        Ok(())
+    }
+
+    fn on_start(&mut self, _: &Start, ctx: &mut Ctx) -> HandlerResult<Outcome> {
+        self.log(ctx, "start");
+        Ok(if flag(ctx, "defer-start")? {
+            Outcome::Defer
+        } else {
+            Outcome::Done
+        })
+    }
+
+    fn on_config_changed(&mut self, _: &ConfigChanged, ctx: &mut Ctx) -> HandlerResult<Outcome> {
+        self.log(ctx, "config");
+        self.journal.get_mut().config_changes += 1;
+        if flag(ctx, "fail-config")? {
+            return Err("config handler failed on purpose".into());
+        }
+        Ok(if flag(ctx, "defer-config")? {
+            Outcome::Defer
+        } else {
+            Outcome::Done
+        })
+    }
+
+    fn second_on_config_changed(
+        &mut self,
+        _: &ConfigChanged,
+        ctx: &mut Ctx,
+    ) -> HandlerResult<Outcome> {
+        self.log(ctx, "config2");
+        Ok(if flag(ctx, "second-defers")? {
+            Outcome::Defer
+        } else {
+            Outcome::Done
+        })
+    }
+
+    fn on_update_status(&mut self, _: &UpdateStatus, ctx: &mut Ctx) -> HandlerResult {
+        self.log(ctx, "update-status");
+        ctx.emit(Pinged {
+            from: "update-status".into(),
+        })?;
+        Ok(())
+    }
+
+    fn on_pinged(&mut self, event: &Pinged, ctx: &mut Ctx) -> HandlerResult<Outcome> {
+        self.log(ctx, &format!("pinged-from-{}", event.from));
+        Ok(Outcome::Done)
+    }
+
+    fn on_db_changed(&mut self, event: &RelationChanged, ctx: &mut Ctx) -> HandlerResult<Outcome> {
+        self.log(
+            ctx,
+            &format!("db-changed-{}", event.unit.clone().unwrap_or_default()),
+        );
+        let relation = ctx
+            .model()
+            .relation_by_id("db", event.relation.id)?
+            .ok_or("relation gone")?;
+        let remote = ctx.model().remote_app_data(&relation)?;
+        Ok(if remote.get("ready")?.is_some() {
+            Outcome::Done
+        } else {
+            Outcome::Defer
+        })
+    }
+
+    fn on_collect_unit(
+        &mut self,
+        _: &CollectUnitStatus,
+        ctx: &mut Ctx,
+    ) -> HandlerResult<Vec<Status>> {
+        let wanted = ctx
+            .model()
+            .config()?
+            .get_str("status")?
+            .unwrap_or("active")
+            .to_string();
+        Ok(match wanted.as_str() {
+            "blocked" => vec![
+                Status::active("fine"),
+                Status::blocked("needs a human"),
+                Status::waiting("later"),
+            ],
+            "waiting" => vec![Status::active("fine"), Status::waiting("later")],
+            _ => vec![Status::active("fine")],
+        })
+    }
+
+    fn on_collect_app(&mut self, _: &CollectAppStatus, _: &mut Ctx) -> HandlerResult<Status> {
+        Ok(Status::maintenance("app busy"))
+    }
+}
+
+fn harness() -> Harness<Probe> {
+    let mut h = Harness::<Probe>::new(META).unwrap();
+    h.begin();
+    h
+}
+
+fn calls(h: &Harness<Probe>) -> Vec<String> {
+    h.charm().unwrap().journal.get().calls.clone()
+}
+
+#[test]
+fn handles_count_up_and_are_persisted() {
+    let mut h = harness();
+    h.fire_hook("install").unwrap();
+    h.fire_hook("start").unwrap();
+    let calls = calls(&h);
+    // install[1], its collect-status[2], start[3], its collect-status[4].
+    assert_eq!(
+        calls,
+        vec!["install Probe/on/install[1]", "start Probe/on/start[3]"]
+    );
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(h.charm_dir().join(".unit-state.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(state["event_count"], json!(4), "{state}");
+}
+
+#[test]
+fn deferred_event_is_reemitted_first_and_only_to_its_observer() {
+    let mut h = harness();
+    h.update_config([("defer-config", json!(true))]).unwrap();
+    assert_eq!(h.notices().len(), 1);
+    assert_eq!(
+        h.notices()[0].observer,
+        "dispatch_contract::Probe::on_config_changed"
+    );
+    let handle = h.notices()[0].handle.clone();
+    h.update_config([("defer-config", json!(false))]).unwrap();
+    let calls = calls(&h);
+    // Second dispatch: the deferred notice (to the first observer only), then
+    // the new event to both observers in registration order.
+    let tail: Vec<&str> = calls
+        .iter()
+        .rev()
+        .take(3)
+        .rev()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(tail[0], format!("config {handle}"));
+    assert!(
+        tail[1].starts_with("config Probe/on/config_changed["),
+        "{tail:?}"
+    );
+    assert!(
+        tail[2].starts_with("config2 Probe/on/config_changed["),
+        "{tail:?}"
+    );
+    assert!(h.notices().is_empty());
+}
+
+#[test]
+fn redeferred_notice_keeps_its_place() {
+    let mut h = harness();
+    h.update_config([("defer-start", json!(true))]).unwrap();
+    h.fire_hook("start").unwrap();
+    h.update_config([("defer-config", json!(true))]).unwrap();
+    // start was deferred first, re-emitted and deferred again during the
+    // config-changed dispatch, and still comes before the newer notice.
+    let order: Vec<String> = h.notices().iter().map(|n| n.event.clone()).collect();
+    assert_eq!(order, vec!["start".to_string(), "config_changed".into()]);
+    let handles: Vec<String> = h.notices().iter().map(|n| n.handle.clone()).collect();
+    h.fire_hook("update-status").unwrap();
+    let after: Vec<String> = h.notices().iter().map(|n| n.handle.clone()).collect();
+    assert_eq!(after, handles);
+}
+
+#[test]
+fn identical_deferral_is_not_queued_twice() {
+    let mut h = harness();
+    h.update_config([("defer-start", json!(true))]).unwrap();
+    h.fire_hook("start").unwrap();
+    h.fire_hook("start").unwrap();
+    h.fire_hook("start").unwrap();
+    let starts = h.notices().iter().filter(|n| n.event == "start").count();
+    assert_eq!(starts, 1, "{:?}", h.notices());
+}
+
+#[test]
+fn two_observers_deferring_one_event_queue_two_notices() {
+    let mut h = harness();
+    h.update_config([
+        ("defer-config", json!(true)),
+        ("second-defers", json!(true)),
+    ])
+    .unwrap();
+    let observers: Vec<&str> = h.notices().iter().map(|n| n.observer.as_str()).collect();
+    assert_eq!(
+        observers,
+        vec![
+            "dispatch_contract::Probe::on_config_changed",
+            "dispatch_contract::Probe::second_on_config_changed"
+        ]
+    );
+    assert_eq!(h.notices()[0].handle, h.notices()[1].handle);
+}
+
+#[test]
+fn failing_handler_commits_nothing() {
+    let mut h = harness();
+    h.update_config([("defer-start", json!(true))]).unwrap();
+    h.fire_hook("start").unwrap();
+    let peers = h.add_relation("replicas", "probe").unwrap();
+    let state_before = std::fs::read(h.charm_dir().join(".unit-state.json")).unwrap();
+    let notices_before = h.notices().to_vec();
+    let err = h.update_config([("fail-config", json!(true))]).unwrap_err();
+    assert!(
+        err.to_string().contains("config handler failed on purpose"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(h.charm_dir().join(".unit-state.json")).unwrap(),
+        state_before
+    );
+    assert_eq!(h.notices(), notices_before.as_slice());
+    // The same dispatch's relation writes are dropped too.
+    assert!(h.get_relation_data(peers, h.unit_name()).is_empty());
+}
+
+#[test]
+fn corrupt_state_file_fails_the_dispatch_and_is_left_alone() {
+    let mut h = harness();
+    h.fire_hook("install").unwrap();
+    let path = h.charm_dir().join(".unit-state.json");
+    std::fs::write(&path, "{ not json").unwrap();
+    let err = h.fire_hook("start").unwrap_err();
+    assert!(err.to_string().contains("corrupt"), "{err}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "{ not json");
+}
+
+#[test]
+fn unknown_event_collects_status_and_succeeds() {
+    let mut h = harness();
+    h.update_config([("status", json!("waiting"))]).unwrap();
+    h.fire_hook("frobnicate").unwrap();
+    assert_eq!(h.unit_status(), Status::waiting("later"));
+    let logs = h.logs();
+    assert!(
+        logs.iter()
+            .any(|l| l.level == "DEBUG" && l.message.contains("frobnicate")),
+        "{logs:?}"
+    );
+}
+
+#[test]
+fn status_priority_and_app_status_on_leader_only() {
+    let mut h = harness();
+    h.update_config([("status", json!("blocked"))]).unwrap();
+    assert_eq!(h.unit_status(), Status::blocked("needs a human"));
+    assert_eq!(h.app_status(), Status::unknown());
+    h.set_leader(true).unwrap();
+    assert_eq!(h.app_status(), Status::maintenance("app busy"));
+}
+
+#[test]
+fn custom_events_reach_their_observers_after_the_emitter() {
+    let mut h = harness();
+    h.fire_hook("update-status").unwrap();
+    let calls = calls(&h);
+    assert!(
+        calls[0].starts_with("update-status Probe/on/update_status["),
+        "{calls:?}"
+    );
+    assert!(
+        calls[1].starts_with("pinged-from-update-status Probe/on/pinged["),
+        "{calls:?}"
+    );
+}
+
+#[test]
+fn relation_event_is_restored_from_its_snapshot() {
+    let mut h = harness();
+    let db = h.add_relation("db", "postgresql").unwrap();
+    h.add_relation_unit(db, "postgresql/0").unwrap();
+    assert_eq!(h.notices().len(), 1);
+    assert_eq!(h.notices()[0].snapshot["unit"], json!("postgresql/0"));
+    h.update_relation_data(db, "postgresql", &[("ready", "yes")])
+        .unwrap();
+    // The re-emitted notice still names postgresql/0; the new event has no remote unit.
+    let calls = calls(&h);
+    let last_two: Vec<&str> = calls
+        .iter()
+        .rev()
+        .take(2)
+        .rev()
+        .map(String::as_str)
+        .collect();
+    assert!(
+        last_two[0].starts_with("db-changed-postgresql/0"),
+        "{last_two:?}"
+    );
+    assert!(last_two[1].starts_with("db-changed- "), "{last_two:?}");
+    assert!(h.notices().is_empty());
+}
+
+#[test]
+fn notice_of_a_vanished_observer_is_dropped_with_a_warning() {
+    struct Other;
+    impl Charm for Other {
+        fn new(_: &mut Framework<Self>) -> Result<Self, HandlerError> {
+            Ok(Other)
+        }
+    }
+    let mut h = harness();
+    h.update_config([("defer-config", json!(true))]).unwrap();
+    let dir = h.charm_dir();
+    let mut other = Harness::<Other>::new(META).unwrap();
+    other.begin();
+    std::fs::copy(
+        dir.join(".unit-state.json"),
+        other.charm_dir().join(".unit-state.json"),
+    )
+    .unwrap();
+    other.fire_hook("update-status").unwrap();
+    assert!(other.notices().is_empty());
+    assert!(
+        other
+            .logs()
+            .iter()
+            .any(|l| l.level == "WARNING" && l.message.contains("no longer exists"))
+    );
+}
+
+#[test]
+fn stored_state_survives_dispatches() {
+    let mut h = harness();
+    for _ in 0..3 {
+        h.update_config([("status", json!("active"))]).unwrap();
+    }
+    assert_eq!(h.charm().unwrap().journal.get().config_changes, 3);
+}
+
+struct Misregistered;
+
+impl Charm for Misregistered {
+    fn new(fw: &mut Framework<Self>) -> Result<Self, HandlerError> {
+        fw.observe_relation("no-such-endpoint", Self::on_changed)?;
+        Ok(Misregistered)
+    }
+}
+
+impl Misregistered {
+    fn on_changed(&mut self, _: &RelationChanged, _: &mut Ctx) -> HandlerResult {
+        Ok(())
+    }
+}
+
+#[test]
+fn observing_an_undeclared_endpoint_fails_at_registration() {
+    let mut h = Harness::<Misregistered>::new(META).unwrap();
+    h.begin();
+    let err = h.fire_hook("install").unwrap_err();
+    assert!(err.to_string().contains("no-such-endpoint"), "{err}");
+}
+
+struct WithClosure;
+
+impl Charm for WithClosure {
+    fn new(fw: &mut Framework<Self>) -> Result<Self, HandlerError> {
+        let result =
+            fw.observe(|_: &mut Self, _: &Install, _: &mut Ctx| -> HandlerResult { Ok(()) });
+        match result {
+            Err(FrameworkError::ClosureObserver { .. }) => Ok(WithClosure),
+            Err(e) => Err(e.into()),
+            Ok(_) => Err("a closure observer was accepted".into()),
+        }
+    }
+}
+
+#[test]
+fn closures_cannot_observe() {
+    let mut h = Harness::<WithClosure>::new(META).unwrap();
+    h.begin();
+    h.fire_hook("install").unwrap();
+}
+
+#[test]
+fn log_lines_reach_juju_log_with_mapped_levels() {
+    struct Chatty;
+    impl Charm for Chatty {
+        fn new(fw: &mut Framework<Self>) -> Result<Self, HandlerError> {
+            fw.observe(Self::on_install)?;
+            Ok(Chatty)
+        }
+    }
+    impl Chatty {
+        fn on_install(&mut self, _: &Install, _: &mut Ctx) -> HandlerResult {
+            ops::tracing::warn!(port = 6432, "careful");
+            ops::tracing::error!("broken");
+            Ok(())
+        }
+    }
+    let mut h = Harness::<Chatty>::new(META).unwrap();
+    h.begin();
+    h.fire_hook("install").unwrap();
+    let logs = h.logs();
+    assert!(
+        logs.iter()
+            .any(|l| l.level == "WARNING" && l.message == "careful port=6432"),
+        "{logs:?}"
+    );
+    assert!(
+        logs.iter()
+            .any(|l| l.level == "ERROR" && l.message == "broken"),
+        "{logs:?}"
+    );
+}
