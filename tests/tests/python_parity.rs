@@ -1,0 +1,121 @@
+//! The fakes are faithful: Python ops (from PyPI) runs its own charm under
+//! the simulator with no hook-tool error, and ends with the same databags as
+//! the Rust example charm with the same logic.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use ops_testing::binaries::{cargo_bin, hook_tool, target_dir};
+use ops_testing::sim::{Report, Scenario, Simulator};
+
+const STEPS: &str = "
+  - deploy: {units: 3}
+  - config: {greeting: bonjour}
+  - add-unit: {}
+  - remove-unit: {unit: hello-peers/0}
+  - config: {greeting: hola}
+  - update-status: {}
+";
+
+fn python_with_ops() -> PathBuf {
+    let venv = target_dir().unwrap().join("python-ops-venv");
+    let python = venv.join("bin/python");
+    let has_ops = python.exists()
+        && Command::new(&python)
+            .args(["-c", "import ops"])
+            .status()
+            .is_ok_and(|s| s.success());
+    if !has_ops {
+        let made = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .expect("python3 runs");
+        assert!(
+            made.success(),
+            "python3 -m venv failed: .ci/run installs python3-venv"
+        );
+        let pip = Command::new(venv.join("bin/pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check", "ops"])
+            .status()
+            .expect("pip runs");
+        assert!(pip.success(), "pip install ops failed");
+    }
+    python
+}
+
+fn run(charm_dir: &Path, binary: Option<&Path>) -> Report {
+    let work = tempfile::tempdir().unwrap();
+    let scenario = Scenario::parse(
+        &format!("model: parity\ncharm: {{dir: .}}\nsteps:{STEPS}"),
+        Path::new("parity.yaml"),
+    )
+    .unwrap();
+    let mut sim = Simulator::new(
+        work.path(),
+        "parity",
+        charm_dir,
+        binary,
+        Some("hello-peers"),
+        &hook_tool().unwrap(),
+    )
+    .unwrap();
+    for (i, step) in scenario.steps.iter().enumerate() {
+        sim.step(i + 1, step).unwrap();
+    }
+    sim.report().unwrap()
+}
+
+#[test]
+fn python_ops_and_rust_charms_agree_under_the_simulator() {
+    let python = python_with_ops();
+    // The charm's dispatch names the interpreter that has ops.
+    let charm_src = Path::new(env!("CARGO_MANIFEST_DIR")).join("python-hello-peers");
+    let charm = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(&charm_src).unwrap() {
+        let entry = entry.unwrap();
+        let target = charm.path().join(entry.file_name());
+        if entry.path().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            for inner in std::fs::read_dir(entry.path()).unwrap() {
+                let inner = inner.unwrap();
+                std::fs::copy(inner.path(), target.join(inner.file_name())).unwrap();
+            }
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+    let dispatch = charm.path().join("dispatch");
+    let script = std::fs::read_to_string(&dispatch)
+        .unwrap()
+        .replace("${OPS_TEST_PYTHON:-python3}", &python.display().to_string());
+    std::fs::write(&dispatch, script).unwrap();
+    std::fs::set_permissions(
+        &dispatch,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+
+    let py = run(charm.path(), None);
+    let failures: Vec<_> = py.hooks.iter().filter(|h| h.exit_code != 0).collect();
+    assert!(
+        failures.is_empty(),
+        "Python ops hit a hook-tool error: {failures:#?}"
+    );
+
+    let rust_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/hello-peers");
+    let binary = cargo_bin("hello-peers", "hello-peers").unwrap();
+    let rs = run(&rust_dir, Some(&binary));
+    assert!(rs.hooks.iter().all(|h| h.exit_code == 0), "{:#?}", rs.hooks);
+
+    assert_eq!(py.relations.len(), 1);
+    assert_eq!(py.relations[0].databags, rs.relations[0].databags);
+    assert_eq!(py.relations[0].databags["hello-peers"]["greeting"], "hola");
+    let statuses = |r: &Report| {
+        r.units
+            .iter()
+            .map(|(u, s)| (u.clone(), s.status.clone(), s.leader))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(statuses(&py), statuses(&rs));
+}
