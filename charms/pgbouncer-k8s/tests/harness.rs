@@ -1,0 +1,370 @@
+//! pgbouncer-k8s through the Harness: each branch of the pgb-peers flowcharts.
+
+use std::path::PathBuf;
+
+use ops::Status;
+use ops_testing::Harness;
+use pgbouncer_k8s::PgbouncerK8sCharm;
+use pgbouncer_k8s::charm::LEADER_REMOVED;
+use pgbouncer_k8s::peers::{
+    AUTH_FILE, CFG_FILE, LEADER_HOSTNAME, PEERS, PRIVATE_ADDRESS, unit_hostname,
+};
+use pgbouncer_k8s::pgb_config::{self, PgbConfig};
+use serde_json::json;
+
+const APP: &str = "pgbouncer-k8s";
+
+fn harness() -> Harness<PgbouncerK8sCharm> {
+    Harness::from_charm_dir(env!("CARGO_MANIFEST_DIR")).unwrap()
+}
+
+fn hostname(unit: &str) -> String {
+    unit_hostname(unit, "harness")
+}
+
+fn file(h: &Harness<PgbouncerK8sCharm>, path: &str) -> Option<String> {
+    let root: PathBuf = h.container_root("pgbouncer").unwrap();
+    std::fs::read_to_string(root.join(path.trim_start_matches('/'))).ok()
+}
+
+fn restarts(h: &Harness<PgbouncerK8sCharm>) -> usize {
+    h.container_pebble("pgbouncer")
+        .unwrap()
+        .service_events()
+        .iter()
+        .filter(|e| e.to_string().starts_with("restart"))
+        .count()
+}
+
+/// A leader with Pebble up and the peer relation in place.
+fn leader() -> (Harness<PgbouncerK8sCharm>, u32) {
+    let mut h = harness();
+    h.set_leader(true).unwrap();
+    h.set_can_connect("pgbouncer", true).unwrap();
+    h.begin_with_initial_hooks().unwrap();
+    let peers = h.juju().relations_of(APP, PEERS)[0];
+    (h, peers)
+}
+
+/// A follower (unit 1 of a pair) with Pebble up.
+fn follower() -> (Harness<PgbouncerK8sCharm>, u32) {
+    let mut h = harness();
+    h.set_can_connect("pgbouncer", true).unwrap();
+    h.begin_with_initial_hooks().unwrap();
+    let peers = h.juju().relations_of(APP, PEERS)[0];
+    (h, peers)
+}
+
+fn rendered_default() -> String {
+    PgbConfig::default_for(2, 100, 6432, "session")
+        .unwrap()
+        .render()
+}
+
+#[test]
+fn leader_renders_the_default_config_and_shares_it() {
+    let (h, peers) = leader();
+    let ini = file(&h, pgb_config::INI_PATH).expect("pgbouncer.ini written");
+    let config = PgbConfig::parse(&ini).unwrap();
+    config.validate().unwrap();
+    assert!(file(&h, &pgb_config::instance_ini_path(0)).is_some());
+    let app = h.get_relation_data(peers, APP);
+    assert_eq!(app[CFG_FILE], ini);
+    assert_eq!(app[LEADER_HOSTNAME], hostname("pgbouncer-k8s/0"));
+    let plan = h.container_pebble("pgbouncer").unwrap().plan();
+    assert!(plan.services.contains_key("pgbouncer_0"));
+    let service = &plan.services["pgbouncer_0"];
+    assert_eq!(
+        service.command.as_deref(),
+        Some(format!("pgbouncer {}", pgb_config::instance_ini_path(0)).as_str())
+    );
+    assert_eq!(service.user.as_deref(), Some("postgres"));
+}
+
+#[test]
+fn every_unit_publishes_its_hostname() {
+    let (h, peers) = leader();
+    assert_eq!(
+        h.get_relation_data(peers, "pgbouncer-k8s/0")[PRIVATE_ADDRESS],
+        hostname("pgbouncer-k8s/0")
+    );
+    let (h, peers) = follower();
+    assert_eq!(
+        h.get_relation_data(peers, "pgbouncer-k8s/0")[PRIVATE_ADDRESS],
+        hostname("pgbouncer-k8s/0")
+    );
+}
+
+#[test]
+fn start_without_pebble_defers() {
+    let mut h = harness();
+    h.set_leader(true).unwrap();
+    h.begin_with_initial_hooks().unwrap();
+    assert!(
+        h.notices().iter().any(|n| n.event == "start"),
+        "{:?}",
+        h.notices()
+    );
+    assert_eq!(file(&h, pgb_config::INI_PATH), None);
+    h.container_pebble_ready("pgbouncer").unwrap();
+    assert!(file(&h, pgb_config::INI_PATH).is_some());
+    assert!(
+        !h.notices().iter().any(|n| n.event == "start"),
+        "{:?}",
+        h.notices()
+    );
+    // relation-created still waits for the backend database, as the flowchart says.
+    assert!(
+        h.notices()
+            .iter()
+            .all(|n| n.event == "pgb_peers_relation_created"),
+        "{:?}",
+        h.notices()
+    );
+}
+
+#[test]
+fn leader_relation_created_defers_without_config_then_without_backend() {
+    let mut h = harness();
+    h.set_leader(true).unwrap();
+    h.begin();
+    h.set_can_connect("pgbouncer", true).unwrap();
+    let peers = h.add_relation(PEERS, APP).unwrap();
+    assert_eq!(
+        h.get_relation_data(peers, "pgbouncer-k8s/0")[PRIVATE_ADDRESS],
+        hostname("pgbouncer-k8s/0")
+    );
+    assert!(
+        h.notices()
+            .iter()
+            .any(|n| n.event == "pgb_peers_relation_created"),
+        "no config yet: deferred"
+    );
+    h.fire_hook("start").unwrap();
+    // Re-emitted at the start dispatch: config now there, shared; backend not ready: deferred again.
+    assert!(h.get_relation_data(peers, APP).contains_key(CFG_FILE));
+    assert!(!h.get_relation_data(peers, APP).contains_key(AUTH_FILE));
+    assert!(
+        h.notices()
+            .iter()
+            .any(|n| n.event == "pgb_peers_relation_created")
+    );
+}
+
+#[test]
+fn backend_ready_brings_the_auth_file_to_the_config_and_the_followers() {
+    let (mut h, peers) = leader();
+    let backend = h
+        .add_relation_with_app_data(
+            "backend-database",
+            "postgresql",
+            &[
+                ("endpoints", "pg:5432"),
+                ("username", "relation_id_3"),
+                ("password", "pw"),
+            ],
+        )
+        .unwrap();
+    assert_eq!(h.get_relation_data(backend, APP)["database"], "pgbouncer");
+    let auth = file(&h, pgb_config::AUTH_FILE_PATH).expect("auth file written");
+    assert!(
+        auth.starts_with("\"pgbouncer_auth_relation_id_3\" \"md5"),
+        "{auth}"
+    );
+    let mode = std::fs::metadata(
+        h.container_root("pgbouncer")
+            .unwrap()
+            .join(pgb_config::AUTH_FILE_PATH.trim_start_matches('/')),
+    )
+    .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777)
+    .unwrap();
+    assert_eq!(mode, 0o400, "the auth file is never world-readable");
+    let config = PgbConfig::parse(&file(&h, pgb_config::INI_PATH).unwrap()).unwrap();
+    assert!(config.has_auth_query());
+    let app = h.get_relation_data(peers, APP);
+    assert_eq!(app[AUTH_FILE], auth);
+    assert_eq!(app[CFG_FILE], config.render());
+    // Nothing secret reached the log.
+    let password_hash = auth.split('"').nth(3).unwrap().to_string();
+    assert!(
+        h.logs()
+            .iter()
+            .all(|l| !l.message.contains(&password_hash) && !l.message.contains("pw"))
+    );
+}
+
+#[test]
+fn follower_writes_the_leaders_files_and_restarts_only_on_change() {
+    let (mut h, peers) = follower();
+    assert!(
+        h.notices().iter().any(|n| n.event == "start"),
+        "no shared config yet: deferred"
+    );
+    let cfg = rendered_default();
+    h.update_relation_data(
+        peers,
+        APP,
+        &[
+            (CFG_FILE, &cfg),
+            (LEADER_HOSTNAME, &hostname("pgbouncer-k8s/1")),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        file(&h, pgb_config::INI_PATH).as_deref(),
+        Some(cfg.as_str())
+    );
+    assert!(file(&h, &pgb_config::instance_ini_path(1)).is_some());
+    let after_first = restarts(&h);
+    // The same databag again: no reload.
+    h.update_relation_data(
+        peers,
+        "pgbouncer-k8s/1",
+        &[(PRIVATE_ADDRESS, &hostname("pgbouncer-k8s/1"))],
+    )
+    .unwrap();
+    assert_eq!(restarts(&h), after_first, "unchanged files: no restart");
+    // A changed config: one reload.
+    let mut changed = PgbConfig::parse(&cfg).unwrap();
+    changed.apply_settings(2, 44, 6432, "transaction").unwrap();
+    h.update_relation_data(peers, APP, &[(CFG_FILE, &changed.render())])
+        .unwrap();
+    assert_eq!(file(&h, pgb_config::INI_PATH).unwrap(), changed.render());
+    assert!(restarts(&h) > after_first, "changed files: restart");
+}
+
+#[test]
+fn invalid_shared_files_are_ignored_and_the_hook_succeeds() {
+    let (mut h, peers) = follower();
+    let cfg = rendered_default();
+    h.update_relation_data(peers, APP, &[(CFG_FILE, &cfg)])
+        .unwrap();
+    h.update_relation_data(
+        peers,
+        APP,
+        &[
+            (CFG_FILE, "[pgbouncer]\nthis is = not [valid"),
+            (AUTH_FILE, "garbage-secret-line"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        file(&h, pgb_config::INI_PATH).as_deref(),
+        Some(cfg.as_str()),
+        "the local file stays"
+    );
+    assert_eq!(file(&h, pgb_config::AUTH_FILE_PATH), None);
+    let logs = h.logs();
+    assert!(
+        logs.iter()
+            .any(|l| l.level == "WARNING" && l.message.contains(CFG_FILE)),
+        "{logs:?}"
+    );
+    assert!(
+        logs.iter()
+            .any(|l| l.level == "WARNING" && l.message.contains(AUTH_FILE)),
+        "{logs:?}"
+    );
+    assert!(
+        logs.iter()
+            .all(|l| !l.message.contains("garbage-secret-line")),
+        "auth content leaked: {logs:?}"
+    );
+}
+
+#[test]
+fn leader_sets_its_hostname_on_joined_and_changed() {
+    let (mut h, peers) = leader();
+    h.update_relation_data(peers, APP, &[(LEADER_HOSTNAME, "")])
+        .unwrap();
+    h.add_relation_unit(peers, "pgbouncer-k8s/1").unwrap();
+    assert_eq!(
+        h.get_relation_data(peers, APP)[LEADER_HOSTNAME],
+        hostname("pgbouncer-k8s/0")
+    );
+}
+
+#[test]
+fn follower_seeing_the_leader_depart_waits_for_a_new_leader() {
+    let (mut h, peers) = follower();
+    h.add_relation_unit(peers, "pgbouncer-k8s/1").unwrap();
+    h.update_relation_data(
+        peers,
+        APP,
+        &[
+            (CFG_FILE, &rendered_default()),
+            (LEADER_HOSTNAME, &hostname("pgbouncer-k8s/1")),
+        ],
+    )
+    .unwrap();
+    h.remove_relation_unit(peers, "pgbouncer-k8s/1").unwrap();
+    assert_eq!(h.unit_status(), Status::maintenance(LEADER_REMOVED));
+    h.set_leader(true).unwrap();
+    assert_ne!(h.unit_status(), Status::maintenance(LEADER_REMOVED));
+    assert_eq!(
+        h.get_relation_data(peers, APP)[LEADER_HOSTNAME],
+        hostname("pgbouncer-k8s/0")
+    );
+}
+
+#[test]
+fn invalid_config_blocks_naming_the_option_and_renders_nothing() {
+    let (mut h, _) = leader();
+    let before = file(&h, pgb_config::INI_PATH);
+    h.update_config([("pool_mode", json!("sometimes"))])
+        .unwrap();
+    let status = h.unit_status();
+    assert_eq!(status.name, ops::model::StatusName::Blocked);
+    assert!(status.message.contains("pool_mode"), "{status:?}");
+    assert_eq!(file(&h, pgb_config::INI_PATH), before);
+}
+
+#[test]
+fn max_db_connections_sets_pool_sizes() {
+    let (mut h, peers) = leader();
+    h.update_config([("max_db_connections", json!(44))])
+        .unwrap();
+    let config = PgbConfig::parse(&file(&h, pgb_config::INI_PATH).unwrap()).unwrap();
+    let instances = pgb_config::instance_count(pgb_config::available_cpus());
+    let sizes = pgb_config::pool_sizes(44, instances).unwrap();
+    assert_eq!(
+        config.get("pgbouncer", "default_pool_size"),
+        Some(sizes.default.to_string().as_str())
+    );
+    assert_eq!(config.get("pgbouncer", "max_db_connections"), Some("44"));
+    assert_eq!(h.get_relation_data(peers, APP)[CFG_FILE], config.render());
+}
+
+#[test]
+fn client_relation_gets_endpoints_from_the_leader_and_peers() {
+    let (mut h, peers) = leader();
+    h.add_relation_unit(peers, "pgbouncer-k8s/2").unwrap();
+    h.update_relation_data(
+        peers,
+        "pgbouncer-k8s/2",
+        &[(PRIVATE_ADDRESS, &hostname("pgbouncer-k8s/2"))],
+    )
+    .unwrap();
+    h.add_relation_unit(peers, "pgbouncer-k8s/1").unwrap();
+    h.update_relation_data(
+        peers,
+        "pgbouncer-k8s/1",
+        &[(PRIVATE_ADDRESS, &hostname("pgbouncer-k8s/1"))],
+    )
+    .unwrap();
+    let client = h.add_relation("database", "client-app").unwrap();
+    h.add_relation_unit(client, "client-app/0").unwrap();
+    let bag = h.get_relation_data(client, APP);
+    assert_eq!(
+        bag["endpoints"],
+        format!("{}:6432", hostname("pgbouncer-k8s/0"))
+    );
+    assert_eq!(
+        bag["read-only-endpoints"],
+        format!(
+            "{},{}",
+            hostname("pgbouncer-k8s/1"),
+            hostname("pgbouncer-k8s/2")
+        )
+    );
+}
