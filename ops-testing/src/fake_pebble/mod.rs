@@ -35,6 +35,7 @@
 mod api;
 mod files;
 mod http;
+mod plan;
 mod state;
 mod util;
 
