@@ -127,18 +127,22 @@ fn pgbouncer_k8s_packs_and_its_dispatch_is_the_charm() {
         .current_dir(copy.path())
         .output()
         .unwrap();
+    // analyse exits non-zero on warnings too (the spec's snake_case option
+    // names draw one); what must hold is that no check reports an error.
     let report = String::from_utf8_lossy(&analyse.stdout);
-    assert!(
-        analyse.status.success(),
-        "charmcraft analyse failed: {report}\n{}",
-        String::from_utf8_lossy(&analyse.stderr)
-    );
-    let checks: serde_json::Value = serde_json::from_str(&report).unwrap();
+    let checks: serde_json::Value = serde_json::from_str(&report).unwrap_or_else(|e| {
+        panic!(
+            "charmcraft analyse gave no JSON ({e}): {report}\n{}",
+            String::from_utf8_lossy(&analyse.stderr)
+        )
+    });
     let errors: Vec<_> = checks
         .as_array()
         .unwrap()
         .iter()
-        .filter(|c| c["result"] == "errors" || c["result"] == "error")
+        .filter(|c| {
+            ["errors", "error", "fatal"].contains(&c["result"].as_str().unwrap_or_default())
+        })
         .collect();
     assert!(errors.is_empty(), "charmcraft analyse errors: {errors:#?}");
 }

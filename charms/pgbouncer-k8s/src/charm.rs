@@ -305,10 +305,10 @@ impl PgbouncerK8sCharm {
         }
         let departed = event.departing_unit.as_deref().or(event.unit.as_deref());
         let leader = model.local_app_data(&peers).get(LEADER_HOSTNAME)?;
-        if let (Some(departed), Some(leader)) = (departed, leader) {
-            if peers::unit_hostname(departed, model.name()) == leader {
-                self.memory.get_mut().departed_leader = Some(leader);
-            }
+        if let (Some(departed), Some(leader)) = (departed, leader)
+            && peers::unit_hostname(departed, model.name()) == leader
+        {
+            self.memory.get_mut().departed_leader = Some(leader);
         }
         Ok(())
     }

@@ -175,11 +175,11 @@ fn sigkill_mid_dispatch_leaves_the_last_committed_state() {
     // Wait (bounded) until the dispatch is blocked inside relation-set.
     let mut sleeper = None;
     for _ in 0..200 {
-        if let Ok(pid) = std::fs::read_to_string(&marker) {
-            if !pid.trim().is_empty() {
-                sleeper = Some(pid.trim().to_string());
-                break;
-            }
+        if let Ok(pid) = std::fs::read_to_string(&marker)
+            && !pid.trim().is_empty()
+        {
+            sleeper = Some(pid.trim().to_string());
+            break;
         }
         std::thread::sleep(Duration::from_millis(50));
     }

@@ -283,10 +283,10 @@ fn relation_arg(juju: &FakeJuju, ctx: &HookContext, args: &Args) -> Result<Relat
         .get(&id)
         .and_then(|r| r.endpoint_of(app))
         .ok_or_else(not_found)?;
-    if let Some((name, _)) = raw.rsplit_once(':') {
-        if name != endpoint {
-            return Err(not_found());
-        }
+    if let Some((name, _)) = raw.rsplit_once(':')
+        && name != endpoint
+    {
+        return Err(not_found());
     }
     Ok(RelationRef::new(endpoint, id))
 }

@@ -669,18 +669,16 @@ impl Simulator {
         })?;
         self.failed.remove(unit);
         self.pebbles.retain(|(u, _), _| u != unit);
-        if was_leader {
-            if let Some(new) = others.first() {
-                let new = new.clone();
-                self.juju(|j| j.set_leader(&app, Some(&new)))?;
-                for u in &others {
-                    let hook = if *u == new {
-                        "leader-elected"
-                    } else {
-                        "leader-settings-changed"
-                    };
-                    self.queue.push_back(HookRun::new(u, hook));
-                }
+        if was_leader && let Some(new) = others.first() {
+            let new = new.clone();
+            self.juju(|j| j.set_leader(&app, Some(&new)))?;
+            for u in &others {
+                let hook = if *u == new {
+                    "leader-elected"
+                } else {
+                    "leader-settings-changed"
+                };
+                self.queue.push_back(HookRun::new(u, hook));
             }
         }
         Ok(())
