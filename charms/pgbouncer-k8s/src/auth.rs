@@ -156,6 +156,11 @@ impl AuthFile {
         self.users.remove(user).is_some()
     }
 
+    /// A user's md5 hash, as PostgreSQL stores it.
+    pub fn hash_of(&self, user: &str) -> Option<&str> {
+        self.users.get(user).map(String::as_str)
+    }
+
     /// Whether the user is in the file.
     pub fn contains_user(&self, user: &str) -> bool {
         self.users.contains_key(user)

@@ -3,12 +3,13 @@
 
 use std::fmt;
 
-use ops::model::ModelError;
-use ops::{HandlerResult, Model, Outcome};
+use ops::model::{ModelError, Relation};
+use ops::{Model, Outcome};
 
 use crate::auth::{self, AuthFile};
 use crate::peers::{self, AUTH_FILE, CFG_FILE};
 use crate::pgb_config::{self, PgbConfig};
+use crate::sql::{BackendAccess, SqlError};
 use crate::workload::{CONTAINER, Workload, WorkloadError};
 
 /// The backend relation's endpoint.
@@ -27,6 +28,8 @@ pub struct BackendInfo {
     pub username: String,
     /// `password`: its password.
     pub password: String,
+    /// `database`: the database the backend made for the charm.
+    pub database: String,
 }
 
 impl fmt::Debug for BackendInfo {
@@ -34,8 +37,8 @@ impl fmt::Debug for BackendInfo {
         f.debug_struct("BackendInfo")
             .field("endpoints", &self.endpoints)
             .field("username", &self.username)
-            .field("password", &"<redacted>")
-            .finish()
+            .field("database", &self.database)
+            .finish_non_exhaustive()
     }
 }
 
@@ -44,27 +47,50 @@ impl BackendInfo {
     pub fn auth_user(&self) -> String {
         auth::auth_user_for(&self.username)
     }
+
+    /// How to reach the backend as the charm's user.
+    pub fn access(&self) -> Result<BackendAccess, SqlError> {
+        BackendAccess::new(&self.endpoints, &self.username, &self.password)
+    }
 }
 
-/// The backend's connection data, if its app databag has all of it.
-pub fn info(model: &Model) -> Result<Option<BackendInfo>, ModelError> {
-    let Some(relation) = model.relation(BACKEND)? else {
-        return Ok(None);
-    };
+/// Why a backend operation did not finish: the handler waits and defers.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendDbError {
+    /// Juju refused or failed.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// PostgreSQL refused, or could not be reached.
+    #[error(transparent)]
+    Sql(#[from] SqlError),
+    /// Pebble, or a file in the container.
+    #[error(transparent)]
+    Workload(#[from] WorkloadError),
+}
+
+/// The backend's connection data in `relation`, if its app databag has all of it.
+pub fn info_in(model: &Model, relation: &Relation) -> Result<Option<BackendInfo>, ModelError> {
     if relation.app.is_none() {
         return Ok(None);
     }
-    let bag = model.remote_app_data(&relation)?;
-    let field = |key: &str| -> Result<Option<String>, ModelError> {
-        Ok(bag.get(key)?.filter(|v| !v.is_empty()))
-    };
-    match (field("endpoints")?, field("username")?, field("password")?) {
+    let bag = model.remote_app_data(relation)?.get_all()?;
+    let field = |key: &str| bag.get(key).filter(|v| !v.is_empty()).cloned();
+    match (field("endpoints"), field("username"), field("password")) {
         (Some(endpoints), Some(username), Some(password)) => Ok(Some(BackendInfo {
             endpoints,
             username,
             password,
+            database: field("database").unwrap_or_else(|| DATABASE.to_string()),
         })),
         _ => Ok(None),
+    }
+}
+
+/// The backend's connection data, if the relation exists and is complete.
+pub fn info(model: &Model) -> Result<Option<BackendInfo>, ModelError> {
+    match model.relation(BACKEND)? {
+        Some(relation) => info_in(model, &relation),
+        None => Ok(None),
     }
 }
 
@@ -91,10 +117,11 @@ fn request_database(model: &Model) -> Result<(), ModelError> {
     Ok(())
 }
 
-/// `backend-database` relation-changed: once the backend is ready, the leader
-/// creates the auth user's password and auth file, points the config's
+/// `backend-database` relation-changed: once the backend is ready, the
+/// leader creates the auth user (role, password, `get_auth` in every
+/// database PgBouncer serves), writes the auth file, points the config's
 /// `auth_query` at it, renders both and shares them with the followers.
-pub fn on_changed(model: &Model, instances: usize) -> HandlerResult<Outcome> {
+pub fn on_changed(model: &Model, instances: usize) -> Result<Outcome, BackendDbError> {
     if !model.is_leader()? {
         return Ok(Outcome::Done);
     }
@@ -107,49 +134,45 @@ pub fn on_changed(model: &Model, instances: usize) -> HandlerResult<Outcome> {
         return Ok(Outcome::Defer);
     }
     let workload = Workload::new(&container, instances);
-    match install_auth(model, &workload, &backend) {
-        Ok(true) => Ok(Outcome::Done),
-        Ok(false) => Ok(Outcome::Defer),
-        Err(e) => {
-            tracing::warn!("deferring: {e}");
-            Ok(Outcome::Defer)
-        }
-    }
-}
-
-/// Writes the auth file and the config's auth settings; false if the config
-/// is not there yet.
-fn install_auth(
-    model: &Model,
-    workload: &Workload,
-    backend: &BackendInfo,
-) -> Result<bool, WorkloadError> {
     let Some(mut config) = workload.read_config()? else {
-        return Ok(false);
+        return Ok(Outcome::Defer);
     };
     let auth_user = backend.auth_user();
     let auth = match workload.read_auth_file()? {
-        Some(existing) if existing.contains_user(&auth_user) && config.has_auth_query() => existing,
+        Some(existing) if existing.contains_user(&auth_user) => existing,
         _ => {
             let password = auth::generate_password().map_err(|e| WorkloadError::InvalidFile {
                 path: pgb_config::AUTH_FILE_PATH.to_string(),
-                reason: e.to_string(),
+                reason: format!("cannot generate a password: {e}"),
             })?;
             let mut auth = AuthFile::default();
             auth.set_user(&auth_user, &password);
             auth
         }
     };
+    let hash = auth.hash_of(&auth_user).unwrap_or_default().to_string();
+    let access = backend.access()?;
+    let mut db = access.connect(&backend.database)?;
+    db.ensure_login_role(&auth_user, &hash)?;
+    db.install_get_auth(&auth_user)?;
+    for (name, params) in config.databases() {
+        let dbname = params
+            .iter()
+            .find(|(k, _)| k == "dbname")
+            .map(|(_, v)| v.clone())
+            .unwrap_or(name);
+        access.connect(&dbname)?.install_get_auth(&auth_user)?;
+    }
     config.set_auth(&auth_user);
     let mut changed = workload.write_auth_file(&auth)?;
     changed |= workload.write_config(&config)?;
     workload.apply(changed)?;
     share(model, &config, Some(&auth));
-    Ok(true)
+    Ok(Outcome::Done)
 }
 
 /// Puts the config (and auth file) in the peer app databag.
-fn share(model: &Model, config: &PgbConfig, auth: Option<&AuthFile>) {
+pub fn share(model: &Model, config: &PgbConfig, auth: Option<&AuthFile>) {
     let Ok(Some(peers)) = peers::relation(model) else {
         return;
     };
@@ -165,8 +188,13 @@ fn share(model: &Model, config: &PgbConfig, auth: Option<&AuthFile>) {
     }
 }
 
-/// `backend-database` relation-broken: the config loses its auth settings.
-pub fn on_broken(model: &Model, instances: usize) -> HandlerResult<Outcome> {
+/// `backend-database` relation-broken: the auth user and its functions go
+/// (when the backend still answers), and the config loses its backend entries.
+pub fn on_broken(
+    model: &Model,
+    relation_id: u32,
+    instances: usize,
+) -> Result<Outcome, BackendDbError> {
     if !model.is_leader()? {
         return Ok(Outcome::Done);
     }
@@ -175,20 +203,43 @@ pub fn on_broken(model: &Model, instances: usize) -> HandlerResult<Outcome> {
         return Ok(Outcome::Defer);
     }
     let workload = Workload::new(&container, instances);
-    let result = (|| -> Result<(), WorkloadError> {
-        if let Some(mut config) = workload.read_config()? {
-            config.clear_auth();
-            let changed = workload.write_config(&config)?;
-            workload.apply(changed)?;
-            share(model, &config, None);
-        }
-        Ok(())
-    })();
-    match result {
-        Ok(()) => Ok(Outcome::Done),
-        Err(e) => {
-            tracing::warn!("deferring: {e}");
-            Ok(Outcome::Defer)
+    let Some(mut config) = workload.read_config()? else {
+        return Ok(Outcome::Done);
+    };
+    let backend = match model.relation_by_id(BACKEND, relation_id)? {
+        Some(relation) => info_in(model, &relation)?,
+        None => None,
+    };
+    if let Some(backend) = backend {
+        if let Err(e) = remove_auth_user(&backend, &config) {
+            tracing::warn!("could not remove the auth user from the backend: {e}");
         }
     }
+    config.clear_auth();
+    for (name, _) in config.databases() {
+        config.remove_database(&name);
+    }
+    let changed = workload.write_config(&config)?;
+    workload.apply(changed)?;
+    share(model, &config, None);
+    Ok(Outcome::Done)
+}
+
+fn remove_auth_user(backend: &BackendInfo, config: &PgbConfig) -> Result<(), SqlError> {
+    let auth_user = backend.auth_user();
+    let access = backend.access()?;
+    for (name, params) in config.databases() {
+        let dbname = params
+            .iter()
+            .find(|(k, _)| k == "dbname")
+            .map(|(_, v)| v.clone())
+            .unwrap_or(name);
+        let mut db = access.connect(&dbname)?;
+        db.remove_get_auth(&auth_user)?;
+        db.disown(&auth_user)?;
+    }
+    let mut db = access.connect(&backend.database)?;
+    db.remove_get_auth(&auth_user)?;
+    db.disown(&auth_user)?;
+    db.drop_role(&auth_user)
 }

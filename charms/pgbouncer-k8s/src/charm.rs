@@ -10,7 +10,7 @@ use ops::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::backend_db::{self, BACKEND};
+use crate::backend_db::{self, BACKEND, BackendDbError};
 use crate::client::{self, CLIENT};
 use crate::peers::{self, AUTH_FILE, CFG_FILE, LEADER_HOSTNAME, PEERS};
 use crate::pgb_config::{self, PgbConfig};
@@ -26,6 +26,8 @@ pub struct Memory {
     /// The hostname of the leader this follower saw depart, until a new
     /// leader publishes its own.
     pub departed_leader: Option<String>,
+    /// Why the last backend step could not finish (a database or Pebble failure).
+    pub backend_waiting: Option<String>,
 }
 
 /// The pgbouncer-k8s charm.
@@ -313,12 +315,35 @@ impl PgbouncerK8sCharm {
         Ok(())
     }
 
-    fn on_backend_changed(&mut self, _: &RelationChanged, ctx: &mut Ctx) -> HandlerResult<Outcome> {
-        backend_db::on_changed(ctx.model(), self.instances)
+    /// A backend step's result: a database or Pebble failure is shown as
+    /// Waiting (saying why) and the event deferred, never a failed hook.
+    fn settle(&mut self, result: Result<Outcome, BackendDbError>) -> HandlerResult<Outcome> {
+        match result {
+            Ok(outcome) => {
+                self.memory.get_mut().backend_waiting = None;
+                Ok(outcome)
+            }
+            Err(BackendDbError::Model(e)) => Err(e.into()),
+            Err(e) => {
+                tracing::warn!("deferring: {e}");
+                self.memory.get_mut().backend_waiting = Some(e.to_string());
+                Ok(Outcome::Defer)
+            }
+        }
     }
 
-    fn on_backend_broken(&mut self, _: &RelationBroken, ctx: &mut Ctx) -> HandlerResult<Outcome> {
-        backend_db::on_broken(ctx.model(), self.instances)
+    fn on_backend_changed(&mut self, _: &RelationChanged, ctx: &mut Ctx) -> HandlerResult<Outcome> {
+        let result = backend_db::on_changed(ctx.model(), self.instances);
+        self.settle(result)
+    }
+
+    fn on_backend_broken(
+        &mut self,
+        event: &RelationBroken,
+        ctx: &mut Ctx,
+    ) -> HandlerResult<Outcome> {
+        let result = backend_db::on_broken(ctx.model(), event.relation.id, self.instances);
+        self.settle(result)
     }
 
     fn on_client_changed(
@@ -326,7 +351,8 @@ impl PgbouncerK8sCharm {
         event: &RelationChanged,
         ctx: &mut Ctx,
     ) -> HandlerResult<Outcome> {
-        client::on_changed(ctx.model(), event.relation.id)
+        let result = client::on_changed(ctx.model(), event.relation.id, self.instances);
+        self.settle(result)
     }
 
     fn on_client_broken(
@@ -334,7 +360,8 @@ impl PgbouncerK8sCharm {
         event: &RelationBroken,
         ctx: &mut Ctx,
     ) -> HandlerResult<Outcome> {
-        client::on_broken(ctx.model(), event.relation.id)
+        let result = client::on_broken(ctx.model(), event.relation.id, self.instances);
+        self.settle(result)
     }
 
     fn on_collect_unit_status(
@@ -356,6 +383,11 @@ impl PgbouncerK8sCharm {
         }
         if model.relations(BACKEND)?.is_empty() {
             return Ok(Status::blocked("waiting for backend database relation"));
+        }
+        if let Some(reason) = &self.memory.get().backend_waiting {
+            return Ok(Status::waiting(format!(
+                "waiting for backend database: {reason}"
+            )));
         }
         Ok(Status::active(""))
     }

@@ -14,6 +14,7 @@ pub mod client;
 pub mod peers;
 pub mod pgb_config;
 pub mod settings;
+pub mod sql;
 pub mod workload;
 
 pub use charm::PgbouncerK8sCharm;

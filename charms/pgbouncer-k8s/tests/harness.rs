@@ -152,44 +152,51 @@ fn leader_relation_created_defers_without_config_then_without_backend() {
 }
 
 #[test]
-fn backend_ready_brings_the_auth_file_to_the_config_and_the_followers() {
+fn unreachable_backend_waits_and_defers_without_failing_the_hook() {
     let (mut h, peers) = leader();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let endpoints = format!("127.0.0.1:{closed}");
     let backend = h
         .add_relation_with_app_data(
             "backend-database",
             "postgresql",
             &[
-                ("endpoints", "pg:5432"),
+                ("endpoints", &endpoints),
                 ("username", "relation_id_3"),
-                ("password", "pw"),
+                ("password", "pw-never-logged"),
             ],
         )
         .unwrap();
     assert_eq!(h.get_relation_data(backend, APP)["database"], "pgbouncer");
-    let auth = file(&h, pgb_config::AUTH_FILE_PATH).expect("auth file written");
-    assert!(
-        auth.starts_with("\"pgbouncer_auth_relation_id_3\" \"md5"),
-        "{auth}"
+    assert_eq!(
+        h.get_relation_data(backend, APP)["extra-user-roles"],
+        "SUPERUSER"
     );
-    let mode = std::fs::metadata(
-        h.container_root("pgbouncer")
-            .unwrap()
-            .join(pgb_config::AUTH_FILE_PATH.trim_start_matches('/')),
-    )
-    .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777)
-    .unwrap();
-    assert_eq!(mode, 0o400, "the auth file is never world-readable");
-    let config = PgbConfig::parse(&file(&h, pgb_config::INI_PATH).unwrap()).unwrap();
-    assert!(config.has_auth_query());
-    let app = h.get_relation_data(peers, APP);
-    assert_eq!(app[AUTH_FILE], auth);
-    assert_eq!(app[CFG_FILE], config.render());
-    // Nothing secret reached the log.
-    let password_hash = auth.split('"').nth(3).unwrap().to_string();
+    let status = h.unit_status();
+    assert_eq!(status.name, ops::model::StatusName::Waiting, "{status:?}");
+    assert!(
+        status.message.contains("cannot connect to the backend"),
+        "{status:?}"
+    );
+    assert!(
+        h.notices()
+            .iter()
+            .any(|n| n.event == "backend_database_relation_changed")
+    );
+    assert_eq!(
+        file(&h, pgb_config::AUTH_FILE_PATH),
+        None,
+        "nothing rendered before the backend answers"
+    );
+    assert!(!h.get_relation_data(peers, APP).contains_key(AUTH_FILE));
     assert!(
         h.logs()
             .iter()
-            .all(|l| !l.message.contains(&password_hash) && !l.message.contains("pw"))
+            .all(|l| !l.message.contains("pw-never-logged"))
     );
 }
 

@@ -187,7 +187,12 @@ impl Simulator {
         with_state(&self.state, f).map_err(io("using the model state"))
     }
 
-    fn add_remote_app(&mut self, name: &str, remote: &scenario::RemoteApp) -> Result<(), SimError> {
+    /// Deploys a simulated application that only holds relation data.
+    pub fn add_remote_app(
+        &mut self,
+        name: &str,
+        remote: &scenario::RemoteApp,
+    ) -> Result<(), SimError> {
         let mut yaml = format!("name: {name}\n");
         for role in ["requires", "provides"] {
             let endpoints: Vec<_> = remote

@@ -1,0 +1,322 @@
+//! pgbouncer-k8s doing PgBouncer's real job: a real PostgreSQL on loopback
+//! as the backend, the compiled charm under the simulator (one unit, then
+//! three), and the real PgBouncer started from the files the charm rendered
+//! into a unit's container. A client connects through it with the
+//! credentials the charm gave in the client relation; a wrong password is
+//! refused; once the relation is gone, the user no longer connects.
+
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ops_testing::binaries::{cargo_bin, hook_tool};
+use ops_testing::sim::scenario::RemoteApp;
+use ops_testing::sim::{Report, Scenario, Simulator};
+use pgbouncer_k8s::pgb_config::PgbConfig;
+
+const BACKEND_USER: &str = "relation_id_3";
+const BACKEND_PASSWORD: &str = "backend-pw-7f3a";
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+struct Postgres {
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Postgres {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new(root().join("scripts/local-postgres"))
+            .args(["start"])
+            .arg(dir.path().join("pg"))
+            .args([BACKEND_USER, BACKEND_PASSWORD])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "cannot start PostgreSQL (.ci/run installs it): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let port = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        Self { dir, port }
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let _ = Command::new(root().join("scripts/local-postgres"))
+            .arg("stop")
+            .arg(self.dir.path().join("pg"))
+            .status();
+    }
+}
+
+struct PgBouncer {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl PgBouncer {
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("log/instance_0/pgbouncer.log"))
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for PgBouncer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts the real PgBouncer from one unit's rendered instance 0 config and auth file.
+fn start_pgbouncer(report: &Report, unit: &str) -> PgBouncer {
+    let files = &report.units[unit].containers["pgbouncer"].files;
+    let dir = tempfile::tempdir().unwrap();
+    let (lib, log) = (dir.path().join("lib"), dir.path().join("log"));
+    for d in [
+        dir.path().to_path_buf(),
+        lib.join("instance_0"),
+        log.join("instance_0"),
+        lib.clone(),
+        log.clone(),
+    ] {
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    let port = free_port();
+    let mut config = PgbConfig::parse(&files["/var/lib/pgbouncer/instance_0/pgbouncer.ini"])
+        .unwrap()
+        .with_base_dirs(&lib.display().to_string(), &log.display().to_string());
+    config.set("pgbouncer", "listen_addr", "127.0.0.1");
+    config.set("pgbouncer", "listen_port", &port.to_string());
+    let ini = lib.join("instance_0/pgbouncer.ini");
+    std::fs::write(&ini, config.render()).unwrap();
+    std::fs::write(
+        lib.join("userlist.txt"),
+        &files["/var/lib/pgbouncer/userlist.txt"],
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        lib.join("userlist.txt"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let child = Command::new("runuser")
+        .args(["-u", "postgres", "--", "/usr/sbin/pgbouncer"])
+        .arg(&ini)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "pgbouncer did not listen");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    PgBouncer { child, port, dir }
+}
+
+fn psql(
+    port: u16,
+    user: &str,
+    password: &str,
+    database: &str,
+    sql: &str,
+) -> Result<String, String> {
+    let out = Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-U",
+            user,
+            "-d",
+            database,
+            "-tAc",
+            sql,
+        ])
+        .env("PGPASSWORD", password)
+        .env("PGCONNECT_TIMEOUT", "5")
+        .output()
+        .unwrap();
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    }
+}
+
+fn simulator(work: &Path) -> Simulator {
+    let binary = cargo_bin("pgbouncer-k8s", "pgbouncer-k8s").unwrap();
+    let mut sim = Simulator::new(
+        work,
+        "live",
+        &root().join("charms/pgbouncer-k8s"),
+        Some(&binary),
+        None,
+        &hook_tool().unwrap(),
+    )
+    .unwrap();
+    let app = |role: &str| -> RemoteApp {
+        serde_yaml::from_str(&format!(
+            "units: 1\nendpoints: {{database: {{role: {role}, interface: postgresql_client}}}}\n"
+        ))
+        .unwrap()
+    };
+    sim.add_remote_app("postgresql", &app("provides")).unwrap();
+    sim.add_remote_app("client-app", &app("requires")).unwrap();
+    sim
+}
+
+fn steps(sim: &mut Simulator, yaml: &str) {
+    let scenario = Scenario::parse(
+        &format!("charm: {{dir: .}}\nsteps:\n{yaml}"),
+        Path::new("live.yaml"),
+    )
+    .unwrap();
+    for (i, step) in scenario.steps.iter().enumerate() {
+        sim.step(i + 1, step).unwrap();
+    }
+    let failed: Vec<_> = sim.records().iter().filter(|h| h.exit_code != 0).collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+}
+
+fn client_bag(report: &Report) -> std::collections::BTreeMap<String, String> {
+    let relation = report
+        .relations
+        .iter()
+        .find(|r| r.endpoint == "database")
+        .expect("client relation");
+    relation.databags["pgbouncer-k8s"].clone()
+}
+
+fn run_live(units: usize, serve_from: &str) {
+    let pg = Postgres::start();
+    let work = tempfile::tempdir().unwrap();
+    let mut sim = simulator(work.path());
+    steps(
+        &mut sim,
+        &format!(
+            "  - deploy: {{units: {units}}}
+  - relate: {{endpoint: backend-database, app: postgresql, remote-endpoint: database,
+              app-data: {{endpoints: \"127.0.0.1:{port}\", username: {BACKEND_USER}, password: {BACKEND_PASSWORD}, database: pgbouncer}}}}
+  - relate: {{endpoint: database, app: client-app, remote-endpoint: database, app-data: {{database: appdb}}}}
+",
+            port = pg.port
+        ),
+    );
+    let report = sim.report().unwrap();
+    let bag = client_bag(&report);
+    let (user, password) = (bag["username"].clone(), bag["password"].clone());
+    assert_eq!(bag["database"], "appdb");
+    assert!(bag["endpoints"].ends_with(":6432"), "{bag:?}");
+    assert!(bag["version"].starts_with("15") || !bag["version"].is_empty());
+    for (unit, state) in &report.units {
+        assert_eq!(state.status, "active: ", "{unit}");
+    }
+    let peers = report
+        .relations
+        .iter()
+        .find(|r| r.endpoint == "pgb-peers")
+        .unwrap();
+    assert_eq!(
+        peers.databags["pgbouncer-k8s"][&format!(
+            "relation_id_{}",
+            report
+                .relations
+                .iter()
+                .find(|r| r.endpoint == "database")
+                .unwrap()
+                .id
+        )],
+        password
+    );
+
+    let bouncer = start_pgbouncer(&report, serve_from);
+    let who = psql(
+        bouncer.port,
+        &user,
+        &password,
+        "appdb",
+        "SELECT current_user",
+    );
+    assert_eq!(
+        who.as_deref(),
+        Ok(user.as_str()),
+        "pgbouncer log:\n{}",
+        bouncer.log()
+    );
+    assert_eq!(
+        psql(
+            bouncer.port,
+            &user,
+            &password,
+            "appdb",
+            "CREATE TABLE t (x int); INSERT INTO t VALUES (42); SELECT x FROM t"
+        )
+        .unwrap()
+        .lines()
+        .last(),
+        Some("42")
+    );
+    let refused = psql(bouncer.port, &user, "wrong-password", "appdb", "SELECT 1").unwrap_err();
+    assert!(
+        refused.contains("password authentication failed"),
+        "{refused}"
+    );
+    drop(bouncer);
+
+    steps(
+        &mut sim,
+        "  - remove-relation: {endpoint: database, app: client-app}\n",
+    );
+    let report = sim.report().unwrap();
+    let peers = report
+        .relations
+        .iter()
+        .find(|r| r.endpoint == "pgb-peers")
+        .unwrap();
+    assert!(
+        peers.databags["pgbouncer-k8s"]
+            .keys()
+            .all(|k| !k.starts_with("relation_id_"))
+    );
+    let bouncer = start_pgbouncer(&report, serve_from);
+    let gone = psql(bouncer.port, &user, &password, "appdb", "SELECT 1").unwrap_err();
+    assert!(!gone.is_empty());
+    let direct = psql(pg.port, &user, &password, "appdb", "SELECT 1").unwrap_err();
+    assert!(
+        direct.contains("password authentication failed") || direct.contains("does not exist"),
+        "{direct}"
+    );
+}
+
+#[test]
+fn one_unit_serves_a_client_through_real_pgbouncer() {
+    run_live(1, "pgbouncer-k8s/0");
+}
+
+#[test]
+fn three_units_a_follower_serves_with_the_leaders_files() {
+    run_live(3, "pgbouncer-k8s/2");
+}
