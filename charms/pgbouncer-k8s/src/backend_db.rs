@@ -210,10 +210,10 @@ pub fn on_broken(
         Some(relation) => info_in(model, &relation)?,
         None => None,
     };
-    if let Some(backend) = backend {
-        if let Err(e) = remove_auth_user(&backend, &config) {
-            tracing::warn!("could not remove the auth user from the backend: {e}");
-        }
+    if let Some(backend) = backend
+        && let Err(e) = remove_auth_user(&backend, &config)
+    {
+        tracing::warn!("could not remove the auth user from the backend: {e}");
     }
     config.clear_auth();
     for (name, _) in config.databases() {
