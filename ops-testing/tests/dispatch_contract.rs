@@ -489,3 +489,68 @@ fn log_lines_reach_juju_log_with_mapped_levels() {
         "{logs:?}"
     );
 }
+
+#[test]
+fn juju_state_store_keeps_state_in_the_controller() {
+    use ops::storage::{JujuStateStore, StateStore};
+    use ops_testing::fake_juju::{FakeBackend, FakeJuju, HookContext};
+    use std::sync::{Arc, Mutex};
+
+    let meta = ops::CharmMeta::from_charmcraft_yaml(META).unwrap();
+    let mut juju = FakeJuju::new("m");
+    juju.deploy("probe", &meta, 1);
+    let juju = Arc::new(Mutex::new(juju));
+    let run = |hook: &str| {
+        let ctx = HookContext::unit("probe/0");
+        juju.lock().unwrap().begin_hook(&ctx);
+        let backend = Arc::new(FakeBackend::new(juju.clone(), ctx));
+        let context = ops::JujuContext::from_vars([
+            ("JUJU_DISPATCH_PATH", format!("hooks/{hook}")),
+            ("JUJU_UNIT_NAME", "probe/0".to_string()),
+            ("JUJU_CHARM_DIR", "/nonexistent".to_string()),
+        ])
+        .unwrap();
+        let result = ops::dispatch::<Probe>(ops::DispatchSetup {
+            context,
+            backend: backend.clone(),
+            store: Box::new(JujuStateStore::new(backend)),
+            meta: Arc::new(meta.clone()),
+            containers_dir: "/nonexistent".into(),
+            log_level: ops::tracing::Level::INFO,
+        });
+        juju.lock().unwrap().end_hook("probe/0", result.is_ok());
+        result
+    };
+    run("install").unwrap();
+    run("start").unwrap();
+    let calls = run("update-status")
+        .unwrap()
+        .charm
+        .journal
+        .get()
+        .calls
+        .clone();
+    assert_eq!(
+        calls.len(),
+        4,
+        "install, start, update-status, pinged: {calls:?}"
+    );
+    let saved = juju.lock().unwrap().units["probe/0"].state[ops::storage::JUJU_STATE_KEY].clone();
+    assert!(saved.contains("Probe/StoredState[journal]"));
+
+    // A corrupt value in the controller is an error, and is left as it is.
+    juju.lock()
+        .unwrap()
+        .units
+        .get_mut("probe/0")
+        .unwrap()
+        .state
+        .insert(ops::storage::JUJU_STATE_KEY.into(), "{oops".into());
+    let err = run("update-status").unwrap_err();
+    assert!(err.to_string().contains("corrupt"), "{err}");
+    let store = JujuStateStore::new(Arc::new(FakeBackend::new(
+        juju.clone(),
+        HookContext::unit("probe/0"),
+    )));
+    assert!(store.load().is_err());
+}

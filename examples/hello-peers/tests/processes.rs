@@ -195,3 +195,90 @@ fn sigkill_mid_dispatch_leaves_the_last_committed_state() {
     let parsed: serde_json::Value = serde_json::from_slice(&committed).unwrap();
     assert!(parsed["event_count"].as_u64().unwrap() > 0);
 }
+
+#[test]
+fn a_failing_hook_is_reported_and_retried_first_without_losing_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sim = simulator(dir.path());
+    let steps =
+        scenario("  - deploy: {units: 2}\n  - config: {greeting: first}\n  - update-status: {}\n");
+    sim.step(1, &steps.steps[0]).unwrap();
+
+    // Juju's config-get breaks for a while: the config-changed hooks fail.
+    let tool = dir.path().join("tools/config-get");
+    let real = std::fs::read_link(&tool).unwrap();
+    std::fs::remove_file(&tool).unwrap();
+    std::fs::write(
+        &tool,
+        "#!/bin/sh\necho 'ERROR connection to the controller lost' >&2\nexit 1\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&tool, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    sim.step(2, &steps.steps[1]).unwrap();
+    let failed: Vec<_> = sim
+        .records()
+        .iter()
+        .filter(|h| h.exit_code != 0)
+        .cloned()
+        .collect();
+    assert!(!failed.is_empty());
+    assert!(
+        failed.iter().all(|h| h.hook == "config-changed"),
+        "{failed:#?}"
+    );
+    assert!(
+        failed[0]
+            .stderr
+            .as_deref()
+            .unwrap_or_default()
+            .contains("connection to the controller lost"),
+        "{failed:#?}"
+    );
+    let greeting_before = sim.report().unwrap().relations[0].databags["hello-peers"]
+        .get("greeting")
+        .cloned();
+    assert_eq!(
+        greeting_before.as_deref(),
+        Some("hello"),
+        "the failed hook's writes were dropped"
+    );
+
+    // The controller is back: the failed hook runs again first, and succeeds.
+    std::fs::remove_file(&tool).unwrap();
+    std::os::unix::fs::symlink(real, &tool).unwrap();
+    let before = sim.records().len();
+    sim.step(3, &steps.steps[2]).unwrap();
+    let retried = &sim.records()[before];
+    assert_eq!(
+        (retried.hook.as_str(), retried.exit_code),
+        ("config-changed", 0)
+    );
+    let report = sim.report().unwrap();
+    assert_eq!(
+        report.relations[0].databags["hello-peers"]["greeting"],
+        "first"
+    );
+    assert_eq!(
+        report.relations[0].databags["hello-peers/1"]["seen-greeting"],
+        "first"
+    );
+}
+
+#[test]
+fn tracing_lines_reach_juju_log_from_the_compiled_charm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sim = simulator(dir.path());
+    for (i, step) in scenario("  - deploy: {units: 1}\n")
+        .steps
+        .iter()
+        .enumerate()
+    {
+        sim.step(i + 1, step).unwrap();
+    }
+    let juju = ops_testing::fake_juju::cli::load_state(sim.state_path()).unwrap();
+    let logs = juju.logs_of("hello-peers/0");
+    assert!(
+        logs.iter().any(|l| l.level == "DEBUG" && l.message.starts_with("emitting HelloPeers/on/install[")),
+        "{logs:#?}"
+    );
+}

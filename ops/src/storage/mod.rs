@@ -9,8 +9,8 @@
 mod juju;
 mod local;
 
-pub use juju::JujuStateStore;
-pub use local::LocalStateFile;
+pub use juju::{JujuStateStore, STATE_KEY as JUJU_STATE_KEY};
+pub use local::{LocalStateFile, STATE_FILE_NAME};
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
