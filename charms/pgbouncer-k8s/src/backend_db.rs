@@ -130,11 +130,8 @@ pub fn on_changed(model: &Model, instances: usize) -> Result<Outcome, BackendDbE
         return Ok(Outcome::Done);
     };
     let container = model.container(CONTAINER)?;
-    if !container.can_connect() {
-        return Ok(Outcome::Defer);
-    }
     let workload = Workload::new(&container, instances);
-    let Some(mut config) = workload.read_config()? else {
+    let Some(mut config) = workload.current_config()? else {
         return Ok(Outcome::Defer);
     };
     let auth_user = backend.auth_user();

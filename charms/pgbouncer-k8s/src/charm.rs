@@ -210,10 +210,10 @@ impl PgbouncerK8sCharm {
         }
         let container = model.container(CONTAINER)?;
         let workload = Workload::new(&container, self.instances);
-        let config = match container.can_connect().then(|| workload.read_config()) {
-            Some(Ok(Some(config))) => config,
-            Some(Err(e)) => return defer_on_pebble(e),
-            _ => return Ok(Outcome::Defer),
+        let config = match workload.current_config() {
+            Ok(Some(config)) => config,
+            Ok(None) => return Ok(Outcome::Defer),
+            Err(e) => return defer_on_pebble(e),
         };
         let bag = model.local_app_data(&peers);
         bag.set(CFG_FILE, &config.render())?;
@@ -250,10 +250,10 @@ impl PgbouncerK8sCharm {
         let container = model.container(CONTAINER)?;
         let workload = Workload::new(&container, self.instances);
         if model.is_leader()? {
-            let config = match container.can_connect().then(|| workload.read_config()) {
-                Some(Ok(Some(config))) => config,
-                Some(Err(e)) => return defer_on_pebble(e),
-                _ => return Ok(Outcome::Defer),
+            let config = match workload.current_config() {
+                Ok(Some(config)) => config,
+                Ok(None) => return Ok(Outcome::Defer),
+                Err(e) => return defer_on_pebble(e),
             };
             let bag = model.local_app_data(&peers);
             bag.set(CFG_FILE, &config.render())?;

@@ -87,11 +87,8 @@ pub fn on_changed(
         return Ok(Outcome::Defer);
     };
     let container = model.container(CONTAINER)?;
-    if !container.can_connect() {
-        return Ok(Outcome::Defer);
-    }
     let workload = Workload::new(&container, instances);
-    let Some(mut config) = workload.read_config()? else {
+    let Some(mut config) = workload.current_config()? else {
         return Ok(Outcome::Defer);
     };
     if !config.has_auth_query() {

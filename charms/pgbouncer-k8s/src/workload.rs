@@ -102,6 +102,15 @@ impl<'a> Workload<'a> {
         Ok(Some(config))
     }
 
+    /// The main config, when Pebble answers and the config has been rendered;
+    /// `None` otherwise (callers defer until both hold).
+    pub fn current_config(&self) -> Result<Option<PgbConfig>, WorkloadError> {
+        if !self.container.can_connect() {
+            return Ok(None);
+        }
+        self.read_config()
+    }
+
     /// Writes the main config and every instance's config; true if any file changed.
     pub fn write_config(&self, config: &PgbConfig) -> Result<bool, WorkloadError> {
         let mut changed = self.write_if_changed(pgb_config::INI_PATH, &config.render(), 0o644)?;
