@@ -1,0 +1,217 @@
+//! The Harness's own API: secrets, actions, containers, hooks on and off,
+//! status evaluation, relation lifecycle.
+
+use ops::events::{
+    ActionEvent, CollectUnitStatus, PebbleReady, RelationBroken, RelationDeparted, SecretChanged,
+    SecretRotate,
+};
+use ops::{Charm, Ctx, Framework, HandlerError, HandlerResult, Outcome, Status, StoredState};
+use ops_testing::Harness;
+use serde::{Deserialize, Serialize};
+
+const META: &str = r#"
+name: kit
+containers:
+  web: {}
+requires:
+  db: {interface: pgsql}
+actions:
+  greet:
+    params: {name: {type: string}}
+"#;
+
+#[derive(Default, Serialize, Deserialize)]
+struct Seen {
+    events: Vec<String>,
+}
+
+struct Kit {
+    seen: StoredState<Seen>,
+}
+
+impl Charm for Kit {
+    fn new(fw: &mut Framework<Self>) -> Result<Self, HandlerError> {
+        let seen = fw.stored_state("seen")?;
+        fw.observe(Self::on_secret_changed)?
+            .observe(Self::on_secret_rotate)?
+            .observe_container("web", Self::on_ready)?
+            .observe_relation("db", Self::on_departed)?
+            .observe_relation("db", Self::on_broken)?
+            .observe_action("greet", Self::on_greet)?
+            .observe(Self::on_status)?;
+        Ok(Self { seen })
+    }
+}
+
+#[derive(Deserialize)]
+struct GreetParams {
+    name: String,
+}
+
+impl Kit {
+    fn note(&self, what: String) {
+        self.seen.get_mut().events.push(what);
+    }
+
+    fn on_secret_changed(
+        &mut self,
+        event: &SecretChanged,
+        ctx: &mut Ctx,
+    ) -> HandlerResult<Outcome> {
+        let content = ctx
+            .model()
+            .get_secret(Some(&event.id), None)?
+            .get_content(true)?;
+        self.note(format!("secret-changed {}", content["token"]));
+        Ok(Outcome::Done)
+    }
+
+    fn on_secret_rotate(&mut self, event: &SecretRotate, _: &mut Ctx) -> HandlerResult {
+        self.note(format!("rotate {}", event.id));
+        Ok(())
+    }
+
+    fn on_ready(&mut self, _: &PebbleReady, ctx: &mut Ctx) -> HandlerResult<Outcome> {
+        let web = ctx.model().container("web")?;
+        web.push(
+            "/etc/web/index.html",
+            b"hello",
+            &ops::pebble::PushOptions {
+                make_dirs: true,
+                ..Default::default()
+            },
+        )?;
+        self.note("ready".into());
+        Ok(Outcome::Done)
+    }
+
+    fn on_departed(&mut self, event: &RelationDeparted, ctx: &mut Ctx) -> HandlerResult<Outcome> {
+        let relation = ctx
+            .model()
+            .relation_by_id("db", event.relation.id)?
+            .ok_or("relation gone")?;
+        let gone = event.departing_unit.clone().unwrap_or_default();
+        // The departing unit's bag is still readable in relation-departed.
+        let host = ctx
+            .model()
+            .remote_unit_data(&relation, &gone)
+            .get("host")?
+            .unwrap_or_default();
+        self.note(format!("departed {gone} {host}"));
+        Ok(Outcome::Done)
+    }
+
+    fn on_broken(&mut self, _: &RelationBroken, ctx: &mut Ctx) -> HandlerResult<Outcome> {
+        let left = ctx.model().relations("db")?.len();
+        self.note(format!("broken, {left} db relations left"));
+        Ok(Outcome::Done)
+    }
+
+    fn on_greet(&mut self, _: &ActionEvent, ctx: &mut Ctx) -> HandlerResult {
+        let params: GreetParams = ctx.model().action_params_as()?;
+        if params.name.is_empty() {
+            ctx.model().action_fail("no name")?;
+            return Ok(());
+        }
+        ctx.model().action_log("greeting")?;
+        let mut results = serde_json::Map::new();
+        results.insert(
+            "greeting".into(),
+            serde_json::json!({"text": format!("hi {}", params.name)}),
+        );
+        ctx.model().action_set_results(results)?;
+        Ok(())
+    }
+
+    fn on_status(&mut self, _: &CollectUnitStatus, _: &mut Ctx) -> HandlerResult<Status> {
+        Ok(Status::active(format!(
+            "{} events",
+            self.seen.get().events.len()
+        )))
+    }
+}
+
+fn events(h: &Harness<Kit>) -> Vec<String> {
+    h.charm()
+        .map(|c| c.seen.get().events.clone())
+        .unwrap_or_default()
+}
+
+#[test]
+fn secrets_fire_their_events_and_content_is_readable() {
+    let mut h = Harness::<Kit>::new(META).unwrap();
+    h.begin();
+    let db = h.add_relation("db", "vault").unwrap();
+    let id = h.add_secret("vault", &[("token", "t1")]);
+    h.grant_secret(&id, db, None);
+    h.set_secret_content(&id, &[("token", "t2")]).unwrap();
+    h.trigger_secret_rotation(&id).unwrap();
+    assert_eq!(
+        events(&h),
+        vec!["secret-changed t2".to_string(), format!("rotate {id}")]
+    );
+}
+
+#[test]
+fn actions_return_results_logs_and_failures() {
+    let mut h = Harness::<Kit>::new(META).unwrap();
+    h.begin();
+    let params = serde_json::json!({"name": "ada"})
+        .as_object()
+        .unwrap()
+        .clone();
+    let out = h.run_action("greet", params).unwrap();
+    assert_eq!(out.results["greeting.text"], "hi ada");
+    assert_eq!(out.logs, vec!["greeting"]);
+    assert_eq!(out.failure, None);
+    let params = serde_json::json!({"name": ""}).as_object().unwrap().clone();
+    assert_eq!(
+        h.run_action("greet", params).unwrap().failure.as_deref(),
+        Some("no name")
+    );
+    let err = h.run_action("greet", Default::default()).unwrap_err();
+    assert!(err.to_string().contains("name"), "{err}");
+}
+
+#[test]
+fn containers_have_a_filesystem_the_test_can_read() {
+    let mut h = Harness::<Kit>::new(META).unwrap();
+    h.begin();
+    h.container_pebble_ready("web").unwrap();
+    let root = h.container_root("web").unwrap();
+    assert_eq!(
+        std::fs::read_to_string(root.join("etc/web/index.html")).unwrap(),
+        "hello"
+    );
+    assert!(h.set_can_connect("nope", true).is_err());
+}
+
+#[test]
+fn hooks_disabled_changes_the_model_silently() {
+    let mut h = Harness::<Kit>::new(META).unwrap();
+    h.begin();
+    h.hooks_disabled(|h| h.container_pebble_ready("web").unwrap());
+    assert!(events(&h).is_empty());
+    assert!(h.emitted().is_empty());
+    h.evaluate_status().unwrap();
+    assert_eq!(h.unit_status(), Status::active("0 events"));
+}
+
+#[test]
+fn departed_unit_bag_is_readable_and_broken_relation_is_gone() {
+    let mut h = Harness::<Kit>::new(META).unwrap();
+    h.begin();
+    let db = h.add_relation("db", "pg").unwrap();
+    h.add_relation_unit(db, "pg/0").unwrap();
+    h.update_relation_data(db, "pg/0", &[("host", "10.0.0.9")])
+        .unwrap();
+    h.remove_relation(db).unwrap();
+    assert_eq!(
+        events(&h),
+        vec![
+            "departed pg/0 10.0.0.9".to_string(),
+            "broken, 0 db relations left".into()
+        ]
+    );
+    assert!(h.juju().relations.is_empty());
+}
