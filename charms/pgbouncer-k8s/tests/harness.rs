@@ -237,7 +237,23 @@ fn follower_writes_the_leaders_files_and_restarts_only_on_change() {
     h.update_relation_data(peers, APP, &[(CFG_FILE, &changed.render())])
         .unwrap();
     assert_eq!(file(&h, pgb_config::INI_PATH).unwrap(), changed.render());
-    assert!(restarts(&h) > after_first, "changed files: restart");
+    let after_config = restarts(&h);
+    assert!(after_config > after_first, "changed files: restart");
+    // A valid shared auth file: written, owner-only, and PgBouncer reloaded.
+    let mut auth = pgbouncer_k8s::auth::AuthFile::default();
+    auth.set_user("pgbouncer_auth_relation_id_3", "pw");
+    h.update_relation_data(peers, APP, &[(AUTH_FILE, &auth.render())])
+        .unwrap();
+    assert_eq!(file(&h, pgb_config::AUTH_FILE_PATH), Some(auth.render()));
+    let path = h
+        .container_root("pgbouncer")
+        .unwrap()
+        .join(pgb_config::AUTH_FILE_PATH.trim_start_matches('/'));
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(path).unwrap().permissions())
+            & 0o777;
+    assert_eq!(mode, 0o400);
+    assert!(restarts(&h) > after_config);
 }
 
 #[test]
