@@ -1,9 +1,15 @@
 //! The argv of each hook-tool call, built without running anything.
 //!
 //! One function per operation, so that every flag is covered by a test and
-//! `HookTools` only has to run what these return.
+//! [`HookTools`](super::HookTools) only has to run what these return. Where
+//! DESIGN.md is silent the flags follow Juju's `jujuc` commands and Python
+//! ops' `_ModelBackend`: `--format=json` wherever the tool has it, `--`
+//! before free text (messages, versions) so that text starting with a dash
+//! is not read as a flag, and secret values only as `key#file=<path>`.
 
-use super::{OpenedPort, RelationRef, SecretOwner, StatusInfo};
+use super::{
+    LogLevel, OpenedPort, RelationRef, SecretAddArgs, SecretSetArgs, StatusInfo, StringMap,
+};
 
 /// A hook-tool call: the executable's name and its arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,62 +20,87 @@ pub struct Call {
     pub args: Vec<String>,
 }
 
-fn call(tool: &'static str, args: &[&str]) -> Call {
-    Call {
-        tool,
-        args: args.iter().map(|a| a.to_string()).collect(),
+impl Call {
+    fn new(tool: &'static str, args: &[&str]) -> Self {
+        Self {
+            tool,
+            args: args.iter().map(|a| a.to_string()).collect(),
+        }
+    }
+
+    fn push(&mut self, arg: impl Into<String>) -> &mut Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    fn push_if(&mut self, cond: bool, flag: &str) -> &mut Self {
+        if cond {
+            self.args.push(flag.to_string());
+        }
+        self
+    }
+
+    fn push_option(&mut self, flag: &str, value: Option<&str>) -> &mut Self {
+        if let Some(value) = value {
+            self.args.push(flag.to_string());
+            self.args.push(value.to_string());
+        }
+        self
+    }
+
+    /// Whether what the tool prints is secret content, which must not be
+    /// copied into an error message (and from there into a log).
+    pub fn output_is_secret(&self) -> bool {
+        self.tool == "secret-get"
     }
 }
 
 /// `relation-ids <name> --format=json`
 pub fn relation_ids(endpoint: &str) -> Call {
-    call("relation-ids", &[endpoint, "--format=json"])
+    Call::new("relation-ids", &[endpoint, "--format=json"])
 }
 
 /// `relation-list --format=json -r <name>:<id> [--app]`
 pub fn relation_list(relation: &RelationRef, app: bool) -> Call {
-    let r = relation.to_string();
-    let mut c = call("relation-list", &["--format=json", "-r", &r]);
-    if app {
-        c.args.push("--app".into());
-    }
+    let mut c = Call::new(
+        "relation-list",
+        &["--format=json", "-r", &relation.to_string()],
+    );
+    c.push_if(app, "--app");
     c
 }
 
 /// `relation-get --format=json -r <name>:<id> [--app] - <member>`
+///
+/// `-` is the key: the whole bag.
 pub fn relation_get(relation: &RelationRef, member: &str, app: bool) -> Call {
-    let r = relation.to_string();
-    let mut c = call("relation-get", &["--format=json", "-r", &r]);
-    if app {
-        c.args.push("--app".into());
-    }
-    c.args.push("-".into());
-    c.args.push(member.into());
+    let mut c = Call::new(
+        "relation-get",
+        &["--format=json", "-r", &relation.to_string()],
+    );
+    c.push_if(app, "--app").push("-").push(member);
     c
 }
 
 /// `relation-set -r <name>:<id> [--app] --file -` (a JSON map on stdin)
 pub fn relation_set(relation: &RelationRef, app: bool) -> Call {
-    let r = relation.to_string();
-    let mut c = call("relation-set", &["-r", &r]);
-    if app {
-        c.args.push("--app".into());
-    }
-    c.args.push("--file".into());
-    c.args.push("-".into());
+    let mut c = Call::new("relation-set", &["-r", &relation.to_string()]);
+    c.push_if(app, "--app").push("--file").push("-");
     c
 }
 
 /// `is-leader --format=json`
 pub fn is_leader() -> Call {
-    call("is-leader", &["--format=json"])
+    Call::new("is-leader", &["--format=json"])
 }
 
 /// `config-get --format=json`
 pub fn config_get() -> Call {
-    call("config-get", &["--format=json"])
+    Call::new("config-get", &["--format=json"])
 }
 
+/// Python's spelling of a boolean, as Python ops passes it to `status-set`
+/// (Juju's flag parser takes `True` and `true` alike).
 fn py_bool(b: bool) -> &'static str {
     if b { "True" } else { "False" }
 }
@@ -77,7 +108,7 @@ fn py_bool(b: bool) -> &'static str {
 /// `status-set --application=True|False <status> -- <message>`
 pub fn status_set(app: bool, status: &StatusInfo) -> Call {
     let flag = format!("--application={}", py_bool(app));
-    call(
+    Call::new(
         "status-set",
         &[&flag, status.name.as_str(), "--", &status.message],
     )
@@ -86,191 +117,155 @@ pub fn status_set(app: bool, status: &StatusInfo) -> Call {
 /// `status-get --include-data --format=json --application=true|false`
 pub fn status_get(app: bool) -> Call {
     let flag = format!("--application={app}");
-    call("status-get", &["--include-data", "--format=json", &flag])
+    Call::new("status-get", &["--include-data", "--format=json", &flag])
 }
 
 /// `application-version-set -- <version>`
 pub fn application_version_set(version: &str) -> Call {
-    call("application-version-set", &["--", version])
+    Call::new("application-version-set", &["--", version])
 }
 
 /// `juju-log --log-level <LEVEL> -- <message>`
-pub fn juju_log(level: super::LogLevel, message: &str) -> Call {
-    call("juju-log", &["--log-level", level.as_str(), "--", message])
+pub fn juju_log(level: LogLevel, message: &str) -> Call {
+    Call::new("juju-log", &["--log-level", level.as_str(), "--", message])
 }
 
 /// `state-get --format=json`
 pub fn state_get() -> Call {
-    call("state-get", &["--format=json"])
+    Call::new("state-get", &["--format=json"])
 }
 
 /// `state-set --file -` (a JSON map on stdin)
 pub fn state_set() -> Call {
-    call("state-set", &["--file", "-"])
+    Call::new("state-set", &["--file", "-"])
 }
 
 /// `state-delete <key>`
 pub fn state_delete(key: &str) -> Call {
-    call("state-delete", &[key])
+    Call::new("state-delete", &[key])
+}
+
+/// `key#file=<path>` for each content key and the file holding its value.
+fn push_files(c: &mut Call, files: &[(String, String)]) {
+    c.args
+        .extend(files.iter().map(|(key, path)| format!("{key}#file={path}")));
 }
 
 /// `secret-add [--label L] [--description D] [--expire E] [--rotate R] --owner O k#file=<path>...`
 ///
-/// `files` pairs each content key with the file holding its value.
-pub fn secret_add(
-    label: Option<&str>,
-    description: Option<&str>,
-    expire: Option<&str>,
-    rotate: Option<&str>,
-    owner: SecretOwner,
-    files: &[(String, String)],
-) -> Call {
-    let mut c = call("secret-add", &[]);
-    push_secret_options(&mut c, label, description, expire, rotate);
-    c.args.push("--owner".into());
-    c.args.push(owner.as_str().into());
-    c.args
-        .extend(files.iter().map(|(k, path)| format!("{k}#file={path}")));
+/// `files` pairs each content key with the file holding its value; the
+/// content of `args` itself is never read here.
+pub fn secret_add(args: &SecretAddArgs, files: &[(String, String)]) -> Call {
+    let mut c = Call::new("secret-add", &[]);
+    c.push_option("--label", args.label.as_deref())
+        .push_option("--description", args.description.as_deref())
+        .push_option("--expire", args.expire.as_deref())
+        .push_option("--rotate", args.rotate.as_deref())
+        .push_option("--owner", Some(args.owner.as_str()));
+    push_files(&mut c, files);
     c
 }
 
-fn push_secret_options(
-    c: &mut Call,
-    label: Option<&str>,
-    description: Option<&str>,
-    expire: Option<&str>,
-    rotate: Option<&str>,
-) {
-    for (flag, value) in [
-        ("--label", label),
-        ("--description", description),
-        ("--expire", expire),
-        ("--rotate", rotate),
-    ] {
-        if let Some(v) = value {
-            c.args.push(flag.into());
-            c.args.push(v.into());
-        }
-    }
-}
-
 /// `secret-get --format=json [<id>] [--label L] [--refresh|--peek]`
+///
+/// `--refresh` wins over `--peek`: Juju refuses both at once.
 pub fn secret_get(id: Option<&str>, label: Option<&str>, refresh: bool, peek: bool) -> Call {
-    let mut c = call("secret-get", &["--format=json"]);
+    let mut c = Call::new("secret-get", &["--format=json"]);
     if let Some(id) = id {
-        c.args.push(id.into());
+        c.push(id);
     }
-    if let Some(label) = label {
-        c.args.push("--label".into());
-        c.args.push(label.into());
-    }
-    if refresh {
-        c.args.push("--refresh".into());
-    } else if peek {
-        c.args.push("--peek".into());
-    }
+    c.push_option("--label", label)
+        .push_if(refresh, "--refresh")
+        .push_if(peek && !refresh, "--peek");
     c
 }
 
 /// `secret-info-get --format=json (<id> | --label L)`
+///
+/// Juju refuses both at once, so the id wins when both are given.
 pub fn secret_info_get(id: Option<&str>, label: Option<&str>) -> Call {
-    let mut c = call("secret-info-get", &["--format=json"]);
-    match (id, label) {
-        (Some(id), _) => c.args.push(id.into()),
-        (None, Some(label)) => {
-            c.args.push("--label".into());
-            c.args.push(label.into());
-        }
-        (None, None) => {}
-    }
+    let mut c = Call::new("secret-info-get", &["--format=json"]);
+    match id {
+        Some(id) => c.push(id),
+        None => c.push_option("--label", label),
+    };
     c
 }
 
 /// `secret-set <id> [--label L] [--description D] [--expire E] [--rotate R] [k#file=<path>...]`
-pub fn secret_set(
-    id: &str,
-    label: Option<&str>,
-    description: Option<&str>,
-    expire: Option<&str>,
-    rotate: Option<&str>,
-    files: &[(String, String)],
-) -> Call {
-    let mut c = call("secret-set", &[id]);
-    push_secret_options(&mut c, label, description, expire, rotate);
-    c.args
-        .extend(files.iter().map(|(k, path)| format!("{k}#file={path}")));
+///
+/// `files` is empty when the content does not change.
+pub fn secret_set(id: &str, args: &SecretSetArgs, files: &[(String, String)]) -> Call {
+    let mut c = Call::new("secret-set", &[id]);
+    c.push_option("--label", args.label.as_deref())
+        .push_option("--description", args.description.as_deref())
+        .push_option("--expire", args.expire.as_deref())
+        .push_option("--rotate", args.rotate.as_deref());
+    push_files(&mut c, files);
     c
 }
 
 fn grant_or_revoke(tool: &'static str, id: &str, relation_id: u32, unit: Option<&str>) -> Call {
-    let r = relation_id.to_string();
-    let mut c = call(tool, &["--relation", &r]);
-    if let Some(unit) = unit {
-        c.args.push("--unit".into());
-        c.args.push(unit.into());
-    }
-    c.args.push(id.into());
+    let mut c = Call::new(tool, &["--relation", &relation_id.to_string()]);
+    c.push_option("--unit", unit).push(id);
     c
 }
 
-/// `secret-grant --relation <id> [--unit U] <secret-id>`
+/// `secret-grant --relation <relation id> [--unit U] <secret id>`
 pub fn secret_grant(id: &str, relation_id: u32, unit: Option<&str>) -> Call {
     grant_or_revoke("secret-grant", id, relation_id, unit)
 }
 
-/// `secret-revoke --relation <id> [--unit U] <secret-id>`
+/// `secret-revoke --relation <relation id> [--unit U] <secret id>`
 pub fn secret_revoke(id: &str, relation_id: u32, unit: Option<&str>) -> Call {
     grant_or_revoke("secret-revoke", id, relation_id, unit)
 }
 
 /// `secret-remove <id> [--revision N]`
 pub fn secret_remove(id: &str, revision: Option<u64>) -> Call {
-    let mut c = call("secret-remove", &[id]);
-    if let Some(rev) = revision {
-        c.args.push("--revision".into());
-        c.args.push(rev.to_string());
-    }
+    let mut c = Call::new("secret-remove", &[id]);
+    c.push_option("--revision", revision.map(|r| r.to_string()).as_deref());
     c
 }
 
-/// `open-port <port>/<protocol>`
+/// `open-port <port>/<protocol>` (`open-port icmp`)
 pub fn open_port(port: &OpenedPort) -> Call {
-    call("open-port", &[&port.to_string()])
+    Call::new("open-port", &[&port.to_string()])
 }
 
-/// `close-port <port>/<protocol>`
+/// `close-port <port>/<protocol>` (`close-port icmp`)
 pub fn close_port(port: &OpenedPort) -> Call {
-    call("close-port", &[&port.to_string()])
+    Call::new("close-port", &[&port.to_string()])
 }
 
 /// `opened-ports --format=json`
 pub fn opened_ports() -> Call {
-    call("opened-ports", &["--format=json"])
+    Call::new("opened-ports", &["--format=json"])
 }
 
 /// `network-get --format=json <binding>`
 pub fn network_get(binding: &str) -> Call {
-    call("network-get", &["--format=json", binding])
+    Call::new("network-get", &["--format=json", binding])
 }
 
 /// `goal-state --format=json`
 pub fn goal_state() -> Call {
-    call("goal-state", &["--format=json"])
+    Call::new("goal-state", &["--format=json"])
 }
 
-/// `resource-get <name>`
+/// `resource-get <name>` (it prints a path, and has no `--format`)
 pub fn resource_get(name: &str) -> Call {
-    call("resource-get", &[name])
+    Call::new("resource-get", &[name])
 }
 
 /// `action-get --format=json`
 pub fn action_get() -> Call {
-    call("action-get", &["--format=json"])
+    Call::new("action-get", &["--format=json"])
 }
 
-/// `action-set k=v...`
-pub fn action_set(results: &super::StringMap) -> Call {
-    let mut c = call("action-set", &[]);
+/// `action-set k=v...`, the keys already flattened with dots (`a.b=v`).
+pub fn action_set(results: &StringMap) -> Call {
+    let mut c = Call::new("action-set", &[]);
     c.args
         .extend(results.iter().map(|(k, v)| format!("{k}={v}")));
     c
@@ -278,177 +273,371 @@ pub fn action_set(results: &super::StringMap) -> Call {
 
 /// `action-fail -- <message>`
 pub fn action_fail(message: &str) -> Call {
-    call("action-fail", &["--", message])
+    Call::new("action-fail", &["--", message])
 }
 
 /// `action-log -- <message>`
 pub fn action_log(message: &str) -> Call {
-    call("action-log", &["--", message])
+    Call::new("action-log", &["--", message])
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::{LogLevel, PortProtocol, StatusName};
+    use super::super::{PortProtocol, SecretOwner, StatusName};
     use super::*;
 
-    fn argv(c: Call) -> String {
-        format!("{} {}", c.tool, c.args.join(" "))
+    #[track_caller]
+    fn assert_argv(call: Call, tool: &str, args: &[&str]) {
+        assert_eq!(call.tool, tool);
+        assert_eq!(call.args, args, "argv of {tool}");
+    }
+
+    fn rel() -> RelationRef {
+        RelationRef::new("pgb-peers", 2)
+    }
+
+    fn files() -> Vec<(String, String)> {
+        vec![
+            ("password".into(), "/tmp/s/value-0".into()),
+            ("user".into(), "/tmp/s/value-1".into()),
+        ]
     }
 
     #[test]
-    fn every_call_has_jujus_flags() {
-        let r = RelationRef::new("pgb-peers", 2);
-        let cases = [
-            (
-                relation_ids("pgb-peers"),
-                "relation-ids pgb-peers --format=json",
-            ),
-            (
-                relation_list(&r, false),
-                "relation-list --format=json -r pgb-peers:2",
-            ),
-            (
-                relation_list(&r, true),
-                "relation-list --format=json -r pgb-peers:2 --app",
-            ),
-            (
-                relation_get(&r, "pgbouncer-k8s/1", false),
-                "relation-get --format=json -r pgb-peers:2 - pgbouncer-k8s/1",
-            ),
-            (
-                relation_get(&r, "pgbouncer-k8s", true),
-                "relation-get --format=json -r pgb-peers:2 --app - pgbouncer-k8s",
-            ),
-            (
-                relation_set(&r, false),
-                "relation-set -r pgb-peers:2 --file -",
-            ),
-            (
-                relation_set(&r, true),
-                "relation-set -r pgb-peers:2 --app --file -",
-            ),
-            (is_leader(), "is-leader --format=json"),
-            (config_get(), "config-get --format=json"),
-            (
-                status_set(false, &StatusInfo::new(StatusName::Active, "ok")),
-                "status-set --application=False active -- ok",
-            ),
-            (
-                status_set(true, &StatusInfo::new(StatusName::Blocked, "-x")),
-                "status-set --application=True blocked -- -x",
-            ),
-            (
-                status_get(false),
-                "status-get --include-data --format=json --application=false",
-            ),
-            (
-                status_get(true),
-                "status-get --include-data --format=json --application=true",
-            ),
-            (
-                application_version_set("1.21"),
-                "application-version-set -- 1.21",
-            ),
-            (
-                juju_log(LogLevel::Warning, "-m"),
-                "juju-log --log-level WARNING -- -m",
-            ),
-            (state_get(), "state-get --format=json"),
-            (state_set(), "state-set --file -"),
-            (state_delete("k"), "state-delete k"),
-            (
-                secret_add(
-                    Some("L"),
-                    Some("D"),
-                    None,
-                    Some("daily"),
-                    SecretOwner::Unit,
-                    &[("password".into(), "/tmp/f".into())],
-                ),
-                "secret-add --label L --description D --rotate daily --owner unit password#file=/tmp/f",
-            ),
-            (
-                secret_get(Some("secret:1"), None, false, false),
-                "secret-get --format=json secret:1",
-            ),
-            (
-                secret_get(Some("secret:1"), Some("L"), true, false),
-                "secret-get --format=json secret:1 --label L --refresh",
-            ),
-            (
-                secret_get(None, Some("L"), false, true),
-                "secret-get --format=json --label L --peek",
-            ),
-            (
-                secret_info_get(Some("secret:1"), None),
-                "secret-info-get --format=json secret:1",
-            ),
-            (
-                secret_info_get(None, Some("L")),
-                "secret-info-get --format=json --label L",
-            ),
-            (
-                secret_set(
-                    "secret:1",
-                    Some("L"),
-                    None,
-                    None,
-                    None,
-                    &[("a".into(), "/f".into())],
-                ),
-                "secret-set secret:1 --label L a#file=/f",
-            ),
-            (
-                secret_grant("secret:1", 3, None),
-                "secret-grant --relation 3 secret:1",
-            ),
-            (
-                secret_grant("secret:1", 3, Some("app/1")),
-                "secret-grant --relation 3 --unit app/1 secret:1",
-            ),
-            (
-                secret_revoke("secret:1", 3, None),
-                "secret-revoke --relation 3 secret:1",
-            ),
-            (
-                secret_remove("secret:1", Some(2)),
-                "secret-remove secret:1 --revision 2",
-            ),
-            (secret_remove("secret:1", None), "secret-remove secret:1"),
-            (
-                open_port(&OpenedPort {
-                    protocol: PortProtocol::Tcp,
-                    port: Some(6432),
-                }),
-                "open-port 6432/tcp",
-            ),
-            (
-                close_port(&OpenedPort {
-                    protocol: PortProtocol::Udp,
-                    port: Some(53),
-                }),
-                "close-port 53/udp",
-            ),
-            (opened_ports(), "opened-ports --format=json"),
-            (
-                network_get("database"),
-                "network-get --format=json database",
-            ),
-            (goal_state(), "goal-state --format=json"),
-            (
-                resource_get("pgbouncer-image"),
-                "resource-get pgbouncer-image",
-            ),
-            (action_get(), "action-get --format=json"),
-            (
-                action_set(&[("a.b".to_string(), "1".to_string())].into()),
-                "action-set a.b=1",
-            ),
-            (action_fail("bad"), "action-fail -- bad"),
-            (action_log("step"), "action-log -- step"),
-        ];
-        for (c, expected) in cases {
-            assert_eq!(argv(c), expected);
+    fn relation_ids_argv() {
+        assert_argv(
+            relation_ids("pgb-peers"),
+            "relation-ids",
+            &["pgb-peers", "--format=json"],
+        );
+    }
+
+    #[test]
+    fn relation_list_argv() {
+        assert_argv(
+            relation_list(&rel(), false),
+            "relation-list",
+            &["--format=json", "-r", "pgb-peers:2"],
+        );
+    }
+
+    #[test]
+    fn relation_remote_app_argv() {
+        assert_argv(
+            relation_list(&rel(), true),
+            "relation-list",
+            &["--format=json", "-r", "pgb-peers:2", "--app"],
+        );
+    }
+
+    #[test]
+    fn relation_get_argv() {
+        assert_argv(
+            relation_get(&rel(), "pgbouncer-k8s/1", false),
+            "relation-get",
+            &["--format=json", "-r", "pgb-peers:2", "-", "pgbouncer-k8s/1"],
+        );
+        assert_argv(
+            relation_get(&rel(), "pgbouncer-k8s", true),
+            "relation-get",
+            &[
+                "--format=json",
+                "-r",
+                "pgb-peers:2",
+                "--app",
+                "-",
+                "pgbouncer-k8s",
+            ],
+        );
+    }
+
+    #[test]
+    fn relation_set_argv() {
+        assert_argv(
+            relation_set(&rel(), false),
+            "relation-set",
+            &["-r", "pgb-peers:2", "--file", "-"],
+        );
+        assert_argv(
+            relation_set(&rel(), true),
+            "relation-set",
+            &["-r", "pgb-peers:2", "--app", "--file", "-"],
+        );
+    }
+
+    #[test]
+    fn is_leader_and_config_get_argv() {
+        assert_argv(is_leader(), "is-leader", &["--format=json"]);
+        assert_argv(config_get(), "config-get", &["--format=json"]);
+    }
+
+    #[test]
+    fn status_set_argv() {
+        assert_argv(
+            status_set(false, &StatusInfo::new(StatusName::Active, "message")),
+            "status-set",
+            &["--application=False", "active", "--", "message"],
+        );
+        assert_argv(
+            status_set(true, &StatusInfo::new(StatusName::Blocked, "--not a flag")),
+            "status-set",
+            &["--application=True", "blocked", "--", "--not a flag"],
+        );
+        assert_argv(
+            status_set(false, &StatusInfo::new(StatusName::Waiting, "")),
+            "status-set",
+            &["--application=False", "waiting", "--", ""],
+        );
+    }
+
+    #[test]
+    fn status_get_argv() {
+        assert_argv(
+            status_get(false),
+            "status-get",
+            &["--include-data", "--format=json", "--application=false"],
+        );
+        assert_argv(
+            status_get(true),
+            "status-get",
+            &["--include-data", "--format=json", "--application=true"],
+        );
+    }
+
+    #[test]
+    fn application_version_set_argv() {
+        assert_argv(
+            application_version_set("1.21.0"),
+            "application-version-set",
+            &["--", "1.21.0"],
+        );
+    }
+
+    #[test]
+    fn juju_log_argv() {
+        for (level, name) in [
+            (LogLevel::Debug, "DEBUG"),
+            (LogLevel::Info, "INFO"),
+            (LogLevel::Warning, "WARNING"),
+            (LogLevel::Error, "ERROR"),
+        ] {
+            assert_argv(
+                juju_log(level, "-m two\nlines"),
+                "juju-log",
+                &["--log-level", name, "--", "-m two\nlines"],
+            );
         }
+    }
+
+    #[test]
+    fn unit_state_argv() {
+        assert_argv(state_get(), "state-get", &["--format=json"]);
+        assert_argv(state_set(), "state-set", &["--file", "-"]);
+        assert_argv(state_delete("k"), "state-delete", &["k"]);
+    }
+
+    #[test]
+    fn secret_add_argv() {
+        let all = SecretAddArgs {
+            content: [("password".to_string(), "hunter2".to_string())].into(),
+            label: Some("L".into()),
+            description: Some("D".into()),
+            expire: Some("2030-01-01T00:00:00Z".into()),
+            rotate: Some("daily".into()),
+            owner: SecretOwner::Unit,
+        };
+        let call = secret_add(&all, &files());
+        assert!(call.args.iter().all(|a| !a.contains("hunter2")));
+        assert_argv(
+            call,
+            "secret-add",
+            &[
+                "--label",
+                "L",
+                "--description",
+                "D",
+                "--expire",
+                "2030-01-01T00:00:00Z",
+                "--rotate",
+                "daily",
+                "--owner",
+                "unit",
+                "password#file=/tmp/s/value-0",
+                "user#file=/tmp/s/value-1",
+            ],
+        );
+        assert_argv(
+            secret_add(&SecretAddArgs::default(), &files()[..1]),
+            "secret-add",
+            &["--owner", "application", "password#file=/tmp/s/value-0"],
+        );
+    }
+
+    #[test]
+    fn secret_get_argv() {
+        assert_argv(
+            secret_get(Some("secret:1"), None, false, false),
+            "secret-get",
+            &["--format=json", "secret:1"],
+        );
+        assert_argv(
+            secret_get(Some("secret:1"), Some("L"), true, false),
+            "secret-get",
+            &["--format=json", "secret:1", "--label", "L", "--refresh"],
+        );
+        assert_argv(
+            secret_get(None, Some("L"), false, true),
+            "secret-get",
+            &["--format=json", "--label", "L", "--peek"],
+        );
+        assert_argv(
+            secret_get(Some("secret:1"), None, true, true),
+            "secret-get",
+            &["--format=json", "secret:1", "--refresh"],
+        );
+    }
+
+    #[test]
+    fn secret_info_get_argv() {
+        assert_argv(
+            secret_info_get(Some("secret:1"), None),
+            "secret-info-get",
+            &["--format=json", "secret:1"],
+        );
+        assert_argv(
+            secret_info_get(None, Some("L")),
+            "secret-info-get",
+            &["--format=json", "--label", "L"],
+        );
+        assert_argv(
+            secret_info_get(Some("secret:1"), Some("L")),
+            "secret-info-get",
+            &["--format=json", "secret:1"],
+        );
+    }
+
+    #[test]
+    fn secret_set_argv() {
+        let args = SecretSetArgs {
+            content: Some([("password".to_string(), "hunter2".to_string())].into()),
+            label: Some("L".into()),
+            description: Some("D".into()),
+            expire: Some("2030-01-01T00:00:00Z".into()),
+            rotate: Some("never".into()),
+        };
+        assert_argv(
+            secret_set("secret:1", &args, &files()[..1]),
+            "secret-set",
+            &[
+                "secret:1",
+                "--label",
+                "L",
+                "--description",
+                "D",
+                "--expire",
+                "2030-01-01T00:00:00Z",
+                "--rotate",
+                "never",
+                "password#file=/tmp/s/value-0",
+            ],
+        );
+        assert_argv(
+            secret_set("secret:1", &SecretSetArgs::default(), &[]),
+            "secret-set",
+            &["secret:1"],
+        );
+    }
+
+    #[test]
+    fn secret_grant_and_revoke_argv() {
+        assert_argv(
+            secret_grant("secret:1", 3, None),
+            "secret-grant",
+            &["--relation", "3", "secret:1"],
+        );
+        assert_argv(
+            secret_grant("secret:1", 3, Some("app/1")),
+            "secret-grant",
+            &["--relation", "3", "--unit", "app/1", "secret:1"],
+        );
+        assert_argv(
+            secret_revoke("secret:1", 3, None),
+            "secret-revoke",
+            &["--relation", "3", "secret:1"],
+        );
+        assert_argv(
+            secret_revoke("secret:1", 3, Some("app/1")),
+            "secret-revoke",
+            &["--relation", "3", "--unit", "app/1", "secret:1"],
+        );
+    }
+
+    #[test]
+    fn secret_remove_argv() {
+        assert_argv(
+            secret_remove("secret:1", None),
+            "secret-remove",
+            &["secret:1"],
+        );
+        assert_argv(
+            secret_remove("secret:1", Some(2)),
+            "secret-remove",
+            &["secret:1", "--revision", "2"],
+        );
+    }
+
+    #[test]
+    fn only_secret_get_prints_secret_content() {
+        assert!(secret_get(Some("secret:1"), None, false, false).output_is_secret());
+        assert!(!secret_info_get(Some("secret:1"), None).output_is_secret());
+        assert!(!relation_get(&rel(), "a/0", false).output_is_secret());
+    }
+
+    #[test]
+    fn port_argv() {
+        let tcp = OpenedPort {
+            protocol: PortProtocol::Tcp,
+            port: Some(6432),
+        };
+        let udp = OpenedPort {
+            protocol: PortProtocol::Udp,
+            port: Some(53),
+        };
+        let icmp = OpenedPort {
+            protocol: PortProtocol::Icmp,
+            port: None,
+        };
+        assert_argv(open_port(&tcp), "open-port", &["6432/tcp"]);
+        assert_argv(open_port(&icmp), "open-port", &["icmp"]);
+        assert_argv(close_port(&udp), "close-port", &["53/udp"]);
+        assert_argv(opened_ports(), "opened-ports", &["--format=json"]);
+    }
+
+    #[test]
+    fn network_goal_state_and_resource_argv() {
+        assert_argv(
+            network_get("database"),
+            "network-get",
+            &["--format=json", "database"],
+        );
+        assert_argv(goal_state(), "goal-state", &["--format=json"]);
+        assert_argv(
+            resource_get("pgbouncer-image"),
+            "resource-get",
+            &["pgbouncer-image"],
+        );
+    }
+
+    #[test]
+    fn action_argv() {
+        assert_argv(action_get(), "action-get", &["--format=json"]);
+        let results = [
+            ("a.b".to_string(), "1".to_string()),
+            ("out".to_string(), "x=y z".to_string()),
+        ]
+        .into();
+        assert_argv(action_set(&results), "action-set", &["a.b=1", "out=x=y z"]);
+        assert_argv(action_fail("-bad"), "action-fail", &["--", "-bad"]);
+        assert_argv(action_log("step 1"), "action-log", &["--", "step 1"]);
     }
 }

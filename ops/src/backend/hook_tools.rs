@@ -1,8 +1,12 @@
-//! `Backend` over the real Juju hook tools.
+//! [`Backend`] over the real Juju hook tools.
+//!
+//! Each method builds its argv with a pure function from [`argv`], runs the
+//! tool, and parses what it prints. Failures are read in one place,
+//! [`classify_failure`].
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
@@ -17,12 +21,19 @@ use super::{
 
 /// The Juju hook tools, run as processes.
 ///
+/// [`HookTools::new`] runs the tools Juju puts on `PATH` for the length of a
+/// hook; [`HookTools::with_tool_dir`] runs them from one directory, which
+/// lets tests supply fake tools without touching `PATH`. Every call waits for
+/// its process; a non-zero exit becomes a [`BackendError`].
+///
 /// ```no_run
-/// use ops::backend::{Backend, HookTools};
+/// use ops::backend::{Backend, HookTools, LogLevel, RelationRef};
 ///
 /// let tools = HookTools::new();
 /// if tools.is_leader()? {
-///     tools.juju_log(ops::backend::LogLevel::Info, "I lead")?;
+///     let peers = RelationRef::new("pgb-peers", 2);
+///     let bag = tools.relation_get(&peers, "pgbouncer-k8s", true)?;
+///     tools.juju_log(LogLevel::Info, &format!("app bag has {} keys", bag.len()))?;
 /// }
 /// # Ok::<(), ops::backend::BackendError>(())
 /// ```
@@ -31,13 +42,13 @@ pub struct HookTools {
     dir: Option<PathBuf>,
 }
 
-/// What a finished tool printed.
-struct Output {
-    stdout: String,
-}
-
+/// How much of a tool's unexpected output an error keeps.
 const OUTPUT_SHOWN: usize = 300;
 
+/// What a malformed-output error shows instead of secret content.
+const WITHHELD: &str = "<secret content withheld>";
+
+/// `text` cut to [`OUTPUT_SHOWN`] characters.
 fn cut(text: &str) -> String {
     match text.char_indices().nth(OUTPUT_SHOWN) {
         Some((i, _)) => format!("{}...", &text[..i]),
@@ -45,20 +56,32 @@ fn cut(text: &str) -> String {
     }
 }
 
+/// The value following `flag` in a call's arguments.
+fn flag_value<'a>(call: &'a Call, flag: &str) -> Option<&'a str> {
+    call.args
+        .iter()
+        .position(|a| a == flag)
+        .and_then(|i| call.args.get(i + 1))
+        .map(String::as_str)
+}
+
 /// Turns a failed tool's exit status and stderr into a typed error: the one
 /// place where Juju's messages are read.
+///
+/// - `relation not found` → [`BackendError::RelationNotFound`]
+/// - `not found` from a `secret-*` tool → [`BackendError::SecretNotFound`]
+/// - `permission denied`, `cannot write relation settings`, `not the leader`
+///   → [`BackendError::PermissionDenied`]
+/// - anything else → [`BackendError::ToolFailed`]
 pub(crate) fn classify_failure(call: &Call, status: i32, stderr: &str) -> BackendError {
     let stderr = stderr.trim().to_string();
     let command = call.tool.to_string();
     let lower = stderr.to_ascii_lowercase();
     if lower.contains("relation not found") {
-        let relation = call
-            .args
-            .iter()
-            .position(|a| a == "-r" || a == "--relation")
-            .and_then(|i| call.args.get(i + 1))
-            .cloned()
-            .unwrap_or_default();
+        let relation = flag_value(call, "-r")
+            .or_else(|| flag_value(call, "--relation"))
+            .unwrap_or_default()
+            .to_string();
         return BackendError::RelationNotFound {
             relation,
             command,
@@ -70,15 +93,10 @@ pub(crate) fn classify_failure(call: &Call, status: i32, stderr: &str) -> Backen
             .args
             .iter()
             .find(|a| a.starts_with("secret:"))
-            .cloned()
-            .or_else(|| {
-                call.args
-                    .iter()
-                    .position(|a| a == "--label")
-                    .and_then(|i| call.args.get(i + 1))
-                    .cloned()
-            })
-            .unwrap_or_default();
+            .map(String::as_str)
+            .or_else(|| flag_value(call, "--label"))
+            .unwrap_or_default()
+            .to_string();
         return BackendError::SecretNotFound {
             secret,
             command,
@@ -103,15 +121,27 @@ pub(crate) fn classify_failure(call: &Call, status: i32, stderr: &str) -> Backen
     }
 }
 
+/// A [`BackendError::MalformedOutput`] for `call`'s output. For tools that
+/// print secret content neither the output nor the parser's reason (which
+/// may quote a value) is kept.
 fn malformed(call: &Call, reason: impl Into<String>, output: &str) -> BackendError {
+    let (reason, output) = if call.output_is_secret() {
+        (
+            "not a JSON map of strings".to_string(),
+            WITHHELD.to_string(),
+        )
+    } else {
+        (reason.into(), cut(output))
+    };
     BackendError::MalformedOutput {
         command: call.tool.to_string(),
-        reason: reason.into(),
-        output: cut(output),
+        reason,
+        output,
     }
 }
 
-/// Parses JSON output; empty output or `null` reads as the type's empty value.
+/// Parses JSON output. Empty output or `null` (what Juju prints for an empty
+/// Go map or list) reads as the type's empty value.
 fn parse_json<T: DeserializeOwned + Default>(call: &Call, output: &str) -> Result<T> {
     let trimmed = output.trim();
     if trimmed.is_empty() || trimmed == "null" {
@@ -120,7 +150,7 @@ fn parse_json<T: DeserializeOwned + Default>(call: &Call, output: &str) -> Resul
     serde_json::from_str(trimmed).map_err(|e| malformed(call, e.to_string(), output))
 }
 
-/// A databag or secret content: every value must be a string.
+/// A databag, unit state or secret content: every value must be a string.
 fn parse_string_map(call: &Call, output: &str) -> Result<StringMap> {
     let map: BTreeMap<String, Value> = parse_json(call, output)?;
     map.into_iter()
@@ -135,59 +165,127 @@ fn parse_string_map(call: &Call, output: &str) -> Result<StringMap> {
         .collect()
 }
 
-/// Secret values written to private files, removed when dropped.
+/// `status-get --include-data --format=json`'s answer, in any of its shapes:
+/// `{"status", "message", "status-data"}` for the unit,
+/// `{"application-status": {"status", "message", "status-data", "units"}}`
+/// for the application, or a bare `"unknown"` when Juju has no status.
+fn parse_status(call: &Call, output: &str) -> Result<StatusInfo> {
+    let value: Value = parse_json(call, output)?;
+    let body = value.get("application-status").unwrap_or(&value);
+    let (name, message) = match body {
+        Value::String(name) => (name.as_str(), ""),
+        Value::Object(fields) => (
+            fields
+                .get("status")
+                .and_then(Value::as_str)
+                .ok_or_else(|| malformed(call, "no status field", output))?,
+            fields
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
+        ),
+        _ => return Err(malformed(call, "expected a status object", output)),
+    };
+    let name = name
+        .parse::<StatusName>()
+        .map_err(|e| malformed(call, e.to_string(), output))?;
+    Ok(StatusInfo::new(name, message))
+}
+
+/// `secret-info-get --format=json`'s answer: `{"<id>": {metadata}}`, where
+/// Juju prints the id without its `secret:` prefix.
+fn parse_secret_info(call: &Call, output: &str) -> Result<SecretInfo> {
+    let map: BTreeMap<String, Value> = parse_json(call, output)?;
+    let mut entries = map.into_iter();
+    let (Some((key, mut info)), None) = (entries.next(), entries.next()) else {
+        return Err(malformed(call, "expected exactly one secret", output));
+    };
+    let Value::Object(fields) = &mut info else {
+        return Err(malformed(call, "expected the secret's metadata", output));
+    };
+    let id = if key.starts_with("secret:") {
+        key
+    } else {
+        format!("secret:{key}")
+    };
+    fields.insert("id".into(), Value::String(id));
+    serde_json::from_value(info).map_err(|e| malformed(call, e.to_string(), output))
+}
+
+/// Secret values written to private files (the directory 0700, each file
+/// 0600), for `key#file=<path>` arguments. Dropping it removes them.
 struct SecretFiles {
     _dir: tempfile::TempDir,
     args: Vec<(String, String)>,
 }
 
-fn secret_files(tool: &str, content: &BTreeMap<String, String>) -> Result<SecretFiles> {
-    let io = |source| BackendError::Io {
-        command: tool.to_string(),
-        source,
-    };
-    let dir = tempfile::Builder::new()
-        .prefix("ops-secret-")
-        .tempdir()
-        .map_err(io)?;
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).map_err(io)?;
-    let mut args = Vec::with_capacity(content.len());
-    for (i, (key, value)) in content.iter().enumerate() {
-        let path = dir.path().join(format!("value-{i}"));
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
+impl SecretFiles {
+    fn write(tool: &str, content: &BTreeMap<String, String>) -> Result<Self> {
+        let io = |source| BackendError::Io {
+            command: tool.to_string(),
+            source,
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("ops-secret-")
+            .tempdir()
             .map_err(io)?;
-        file.write_all(value.as_bytes()).map_err(io)?;
-        args.push((key.clone(), path.display().to_string()));
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).map_err(io)?;
+        let mut args = Vec::with_capacity(content.len());
+        // Files are numbered, not named after keys: a key never becomes a path.
+        for (i, (key, value)) in content.iter().enumerate() {
+            let path = dir.path().join(format!("value-{i}"));
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .map_err(io)?;
+            file.write_all(value.as_bytes()).map_err(io)?;
+            args.push((key.clone(), path.display().to_string()));
+        }
+        Ok(Self { _dir: dir, args })
     }
-    Ok(SecretFiles { _dir: dir, args })
 }
 
-use std::os::unix::fs::OpenOptionsExt;
-
 impl HookTools {
-    /// The tools found on `PATH`, as Juju provides them.
+    /// The tools found on `PATH`, as Juju provides them during a hook.
     pub fn new() -> Self {
         Self { dir: None }
     }
 
-    /// The tools in `dir` (`<dir>/relation-get`, ...): for tests.
+    /// The tools in `dir` (`<dir>/relation-get`, ...), whatever `PATH` says:
+    /// for tests with fake tools.
     pub fn with_tool_dir(dir: impl Into<PathBuf>) -> Self {
         Self {
             dir: Some(dir.into()),
         }
     }
 
-    fn run(&self, call: &Call, stdin: Option<&[u8]>) -> Result<Output> {
-        let program = match &self.dir {
-            Some(dir) => dir.join(call.tool),
-            None => PathBuf::from(call.tool),
+    fn program(&self, tool: &str) -> PathBuf {
+        match &self.dir {
+            Some(dir) => dir.join(tool),
+            None => PathBuf::from(tool),
+        }
+    }
+
+    /// Runs `call`, feeding it `stdin` if given, and returns its stdout.
+    ///
+    /// The input is written from a second thread while this one collects the
+    /// output, so neither side can block the other, and the child is always
+    /// waited for. When the tool fails, its exit status and stderr decide the
+    /// error, even if it stopped reading its input early.
+    fn run(&self, call: &Call, stdin: Option<&[u8]>) -> Result<String> {
+        // No tracing for juju-log: the juju-log subscriber would call us again.
+        let traced = call.tool != "juju-log";
+        if traced {
+            // The tool's name only: argv may hold action results or messages.
+            tracing::trace!(tool = call.tool, "running hook tool");
+        }
+        let io = |source| BackendError::Io {
+            command: call.tool.to_string(),
+            source,
         };
-        let mut command = Command::new(&program);
-        command
+        let mut child = Command::new(self.program(call.tool))
             .args(&call.args)
             .stdin(if stdin.is_some() {
                 Stdio::piped()
@@ -195,81 +293,82 @@ impl HookTools {
                 Stdio::null()
             })
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = command.spawn().map_err(|source| BackendError::Spawn {
-            command: call.tool.to_string(),
-            source,
-        })?;
-        if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
-            pipe.write_all(input).map_err(|source| BackendError::Io {
-                command: call.tool.to_string(),
-                source,
-            })?;
-        }
-        let output = child
-            .wait_with_output()
+            .stderr(Stdio::piped())
+            .spawn()
             .map_err(|source| BackendError::Spawn {
                 command: call.tool.to_string(),
                 source,
             })?;
+        let pipe = child.stdin.take();
+        let (output, written) = std::thread::scope(|scope| {
+            let writer = match (stdin, pipe) {
+                // The pipe is dropped (closed) when the writer is done.
+                (Some(input), Some(mut pipe)) => Some(scope.spawn(move || pipe.write_all(input))),
+                _ => None,
+            };
+            let output = child.wait_with_output();
+            let written = match writer.map(|w| w.join()) {
+                None | Some(Ok(Ok(()))) => Ok(()),
+                Some(Ok(Err(e))) => Err(e),
+                Some(Err(_)) => Err(std::io::Error::other("the stdin writer panicked")),
+            };
+            (output, written)
+        });
+        let output = output.map_err(io)?;
         if !output.status.success() {
             let status = output.status.code().unwrap_or(-1);
+            if traced {
+                tracing::debug!(tool = call.tool, status, "hook tool failed");
+            }
             return Err(classify_failure(
                 call,
                 status,
                 &String::from_utf8_lossy(&output.stderr),
             ));
         }
-        let stdout = String::from_utf8(output.stdout)
-            .map_err(|e| malformed(call, "not UTF-8", &String::from_utf8_lossy(e.as_bytes())))?;
-        Ok(Output { stdout })
+        written.map_err(io)?;
+        String::from_utf8(output.stdout)
+            .map_err(|e| malformed(call, "not UTF-8", &String::from_utf8_lossy(e.as_bytes())))
     }
 
     fn run_json<T: DeserializeOwned + Default>(&self, call: Call) -> Result<T> {
         let out = self.run(&call, None)?;
-        parse_json(&call, &out.stdout)
+        parse_json(&call, &out)
     }
 
     fn run_map(&self, call: Call) -> Result<StringMap> {
         let out = self.run(&call, None)?;
-        parse_string_map(&call, &out.stdout)
+        parse_string_map(&call, &out)
     }
 
+    /// Runs a `--file -` tool with `data` as a JSON map on its stdin (Juju
+    /// reads the file as YAML, of which JSON is a subset).
     fn run_with_map(&self, call: Call, data: &StringMap) -> Result<()> {
         let json = serde_json::to_vec(data).map_err(|e| BackendError::Io {
             command: call.tool.to_string(),
             source: std::io::Error::other(e),
         })?;
-        self.run(&call, Some(&json)).map(|_| ())
+        self.run(&call, Some(&json)).map(drop)
     }
 
     fn run_plain(&self, call: Call) -> Result<()> {
-        self.run(&call, None).map(|_| ())
+        self.run(&call, None).map(drop)
     }
-}
 
-/// `status-get`'s answer: the unit shape, or the application shape.
-fn parse_status(call: &Call, output: &str) -> Result<StatusInfo> {
-    let value: Value = parse_json(call, output)?;
-    let body = value.get("application-status").unwrap_or(&value);
-    let name = body
-        .get("status")
-        .and_then(Value::as_str)
-        .ok_or_else(|| malformed(call, "no status field", output))?;
-    let message = body
-        .get("message")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let name = name
-        .parse::<StatusName>()
-        .map_err(|e| malformed(call, e.to_string(), output))?;
-    Ok(StatusInfo::new(name, message))
+    /// Runs a tool that prints one line of text (an id, a path).
+    fn run_line(&self, call: Call, what: &str) -> Result<String> {
+        let out = self.run(&call, None)?;
+        let line = out.trim();
+        if line.is_empty() {
+            return Err(malformed(&call, format!("no {what} printed"), &out));
+        }
+        Ok(line.to_string())
+    }
 }
 
 impl Backend for HookTools {
     fn relation_ids(&self, endpoint: &str) -> Result<Vec<RelationRef>> {
-        let call = argv::relation_ids(endpoint);
-        let ids: Vec<String> = self.run_json(call)?;
+        let ids: Vec<String> = self.run_json(argv::relation_ids(endpoint))?;
         ids.iter().map(|id| id.parse()).collect()
     }
 
@@ -280,15 +379,14 @@ impl Backend for HookTools {
     fn relation_remote_app(&self, relation: &RelationRef) -> Result<Option<String>> {
         let call = argv::relation_list(relation, true);
         let out = self.run(&call, None)?;
-        let value: Value = parse_json(&call, &out.stdout)?;
-        match value {
+        match parse_json::<Value>(&call, &out)? {
             Value::Null => Ok(None),
             Value::String(s) if s.is_empty() => Ok(None),
             Value::String(s) => Ok(Some(s)),
             other => Err(malformed(
                 &call,
                 format!("expected an application name, got {other}"),
-                &out.stdout,
+                &out,
             )),
         }
     }
@@ -304,8 +402,7 @@ impl Backend for HookTools {
     fn is_leader(&self) -> Result<bool> {
         let call = argv::is_leader();
         let out = self.run(&call, None)?;
-        serde_json::from_str(out.stdout.trim())
-            .map_err(|e| malformed(&call, e.to_string(), &out.stdout))
+        serde_json::from_str(out.trim()).map_err(|e| malformed(&call, e.to_string(), &out))
     }
 
     fn config_get(&self) -> Result<serde_json::Map<String, Value>> {
@@ -319,7 +416,7 @@ impl Backend for HookTools {
     fn status_get(&self, app: bool) -> Result<StatusInfo> {
         let call = argv::status_get(app);
         let out = self.run(&call, None)?;
-        parse_status(&call, &out.stdout)
+        parse_status(&call, &out)
     }
 
     fn application_version_set(&self, version: &str) -> Result<()> {
@@ -343,21 +440,8 @@ impl Backend for HookTools {
     }
 
     fn secret_add(&self, args: &SecretAddArgs) -> Result<String> {
-        let files = secret_files("secret-add", &args.content)?;
-        let call = argv::secret_add(
-            args.label.as_deref(),
-            args.description.as_deref(),
-            args.expire.as_deref(),
-            args.rotate.as_deref(),
-            args.owner,
-            &files.args,
-        );
-        let out = self.run(&call, None)?;
-        let id = out.stdout.trim().to_string();
-        if id.is_empty() {
-            return Err(malformed(&call, "no secret id printed", &out.stdout));
-        }
-        Ok(id)
+        let files = SecretFiles::write("secret-add", &args.content)?;
+        self.run_line(argv::secret_add(args, &files.args), "secret id")
     }
 
     fn secret_get(
@@ -373,39 +457,16 @@ impl Backend for HookTools {
     fn secret_info_get(&self, id: Option<&str>, label: Option<&str>) -> Result<SecretInfo> {
         let call = argv::secret_info_get(id, label);
         let out = self.run(&call, None)?;
-        let map: BTreeMap<String, Value> = parse_json(&call, &out.stdout)?;
-        let (key, mut info) = map
-            .into_iter()
-            .next()
-            .ok_or_else(|| malformed(&call, "no secret in the answer", &out.stdout))?;
-        if let Value::Object(fields) = &mut info {
-            let id = if key.starts_with("secret:") {
-                key
-            } else {
-                format!("secret:{key}")
-            };
-            fields.insert("id".into(), Value::String(id));
-        }
-        serde_json::from_value(info).map_err(|e| malformed(&call, e.to_string(), &out.stdout))
+        parse_secret_info(&call, &out)
     }
 
     fn secret_set(&self, id: &str, args: &SecretSetArgs) -> Result<()> {
         let files = match &args.content {
-            Some(content) => Some(secret_files("secret-set", content)?),
+            Some(content) => Some(SecretFiles::write("secret-set", content)?),
             None => None,
         };
-        let call = argv::secret_set(
-            id,
-            args.label.as_deref(),
-            args.description.as_deref(),
-            args.expire.as_deref(),
-            args.rotate.as_deref(),
-            files
-                .as_ref()
-                .map(|f| f.args.as_slice())
-                .unwrap_or_default(),
-        );
-        self.run_plain(call)
+        let file_args = files.as_ref().map(|f| f.args.as_slice()).unwrap_or(&[]);
+        self.run_plain(argv::secret_set(id, args, file_args))
     }
 
     fn secret_grant(&self, id: &str, relation_id: u32, unit: Option<&str>) -> Result<()> {
@@ -429,9 +490,7 @@ impl Backend for HookTools {
     }
 
     fn opened_ports(&self) -> Result<Vec<OpenedPort>> {
-        let call = argv::opened_ports();
-        let out = self.run(&call, None)?;
-        let ports: Vec<String> = parse_json(&call, &out.stdout)?;
+        let ports: Vec<String> = self.run_json(argv::opened_ports())?;
         ports.iter().map(|p| p.parse()).collect()
     }
 
@@ -444,13 +503,8 @@ impl Backend for HookTools {
     }
 
     fn resource_get(&self, name: &str) -> Result<PathBuf> {
-        let call = argv::resource_get(name);
-        let out = self.run(&call, None)?;
-        let path = out.stdout.trim();
-        if path.is_empty() {
-            return Err(malformed(&call, "no path printed", &out.stdout));
-        }
-        Ok(PathBuf::from(path))
+        self.run_line(argv::resource_get(name), "path")
+            .map(PathBuf::from)
     }
 
     fn action_get(&self) -> Result<serde_json::Map<String, Value>> {
@@ -467,5 +521,243 @@ impl Backend for HookTools {
 
     fn action_log(&self, message: &str) -> Result<()> {
         self.run_plain(argv::action_log(message))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rel() -> RelationRef {
+        RelationRef::new("db", 9)
+    }
+
+    #[test]
+    fn relation_not_found_names_the_relation() {
+        let call = argv::relation_get(&rel(), "pg/0", false);
+        let err = classify_failure(
+            &call,
+            2,
+            "ERROR invalid value \"db:9\" for option -r: relation not found\n",
+        );
+        match err {
+            BackendError::RelationNotFound {
+                relation,
+                command,
+                stderr,
+            } => {
+                assert_eq!(relation, "db:9");
+                assert_eq!(command, "relation-get");
+                assert_eq!(
+                    stderr,
+                    "ERROR invalid value \"db:9\" for option -r: relation not found"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let grant = argv::secret_grant("secret:1", 9, None);
+        assert!(matches!(
+            classify_failure(&grant, 1, "ERROR relation not found"),
+            BackendError::RelationNotFound { relation, .. } if relation == "9"
+        ));
+    }
+
+    #[test]
+    fn secret_not_found_names_the_secret_by_id_or_label() {
+        let by_id = argv::secret_get(Some("secret:zz"), None, false, false);
+        assert!(matches!(
+            classify_failure(&by_id, 1, "ERROR secret not found"),
+            BackendError::SecretNotFound { secret, command, .. }
+                if secret == "secret:zz" && command == "secret-get"
+        ));
+        let by_label = argv::secret_info_get(None, Some("db"));
+        assert!(matches!(
+            classify_failure(&by_label, 1, "ERROR secret \"db\" not found"),
+            BackendError::SecretNotFound { secret, .. } if secret == "db"
+        ));
+        // "not found" from a tool that is not about secrets is not a secret error.
+        let config = argv::config_get();
+        assert!(matches!(
+            classify_failure(&config, 1, "ERROR key not found"),
+            BackendError::ToolFailed { .. }
+        ));
+    }
+
+    #[test]
+    fn refusals_are_permission_denied() {
+        for (call, stderr) in [
+            (
+                argv::relation_set(&rel(), true),
+                "ERROR cannot write relation settings",
+            ),
+            (
+                argv::relation_get(&rel(), "pg", true),
+                "ERROR permission denied",
+            ),
+            (
+                argv::status_set(true, &StatusInfo::new(StatusName::Active, "")),
+                "ERROR this unit is not the leader",
+            ),
+        ] {
+            match classify_failure(&call, 1, stderr) {
+                BackendError::PermissionDenied {
+                    command,
+                    args,
+                    stderr: seen,
+                } => {
+                    assert_eq!(command, call.tool);
+                    assert_eq!(args, call.args);
+                    assert_eq!(seen, stderr);
+                }
+                other => panic!("{stderr}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn anything_else_is_tool_failed_with_trimmed_stderr() {
+        let call = argv::state_delete("k");
+        match classify_failure(&call, 3, "\n  ERROR something else broke \n") {
+            BackendError::ToolFailed {
+                command,
+                args,
+                status,
+                stderr,
+            } => {
+                assert_eq!(command, "state-delete");
+                assert_eq!(args, ["k"]);
+                assert_eq!(status, 3);
+                assert_eq!(stderr, "ERROR something else broke");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn empty_output_and_null_read_as_empty() {
+        let call = argv::relation_get(&rel(), "pg/0", false);
+        for out in ["", "\n", "null\n"] {
+            assert!(parse_string_map(&call, out).unwrap().is_empty(), "{out:?}");
+        }
+        let ids: Vec<String> = parse_json(&argv::relation_ids("db"), "null").unwrap();
+        assert!(ids.is_empty());
+    }
+
+    #[test]
+    fn malformed_output_is_cut() {
+        let call = argv::config_get();
+        let garbage = "x".repeat(10_000);
+        match parse_json::<Value>(&call, &garbage).unwrap_err() {
+            BackendError::MalformedOutput {
+                command, output, ..
+            } => {
+                assert_eq!(command, "config-get");
+                assert_eq!(output.len(), OUTPUT_SHOWN + "...".len());
+            }
+            other => panic!("{other:?}"),
+        }
+        let call = argv::relation_get(&rel(), "pg/0", false);
+        assert!(matches!(
+            parse_string_map(&call, r#"{"k": 1}"#),
+            Err(BackendError::MalformedOutput { reason, .. }) if reason.contains("\"k\"")
+        ));
+    }
+
+    #[test]
+    fn malformed_secret_content_is_withheld() {
+        let call = argv::secret_get(Some("secret:1"), None, false, false);
+        for out in [r#"{"password": ["hunter2"]}"#, r#""hunter2""#, "hunter2 {"] {
+            let err = parse_string_map(&call, out).unwrap_err();
+            let shown = format!("{err} {err:?}");
+            assert!(!shown.contains("hunter2"), "{shown}");
+            assert!(shown.contains(WITHHELD), "{shown}");
+        }
+    }
+
+    #[test]
+    fn status_get_shapes() {
+        let call = argv::status_get(false);
+        assert_eq!(
+            parse_status(
+                &call,
+                r#"{"message":"m","status":"waiting","status-data":{}}"#
+            )
+            .unwrap(),
+            StatusInfo::new(StatusName::Waiting, "m")
+        );
+        let app = r#"{"application-status":{"message":"a","status":"active","status-data":{},
+            "units":{"pgbouncer-k8s/0":{"message":"","status":"active","status-data":{}}}}}"#;
+        assert_eq!(
+            parse_status(&argv::status_get(true), app).unwrap(),
+            StatusInfo::new(StatusName::Active, "a")
+        );
+        assert_eq!(
+            parse_status(&call, "\"unknown\"\n").unwrap(),
+            StatusInfo::new(StatusName::Unknown, "")
+        );
+        for bad in [r#"{"message":"m"}"#, r#"{"status":"sleepy"}"#, "[1]"] {
+            assert!(
+                matches!(
+                    parse_status(&call, bad),
+                    Err(BackendError::MalformedOutput { .. })
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn secret_info_is_keyed_by_id() {
+        let call = argv::secret_info_get(None, Some("db"));
+        let info = parse_secret_info(
+            &call,
+            r#"{"cs7abc":{"revision":2,"label":"db","owner":"application","rotation":"daily",
+                "rotates":"2030-01-01T00:00:00Z","access":[]}}"#,
+        )
+        .unwrap();
+        assert_eq!(info.id, "secret:cs7abc");
+        assert_eq!(info.revision, 2);
+        assert_eq!(info.label.as_deref(), Some("db"));
+        assert_eq!(info.owner.as_deref(), Some("application"));
+        assert_eq!(info.rotation.as_deref(), Some("daily"));
+        let prefixed = parse_secret_info(&call, r#"{"secret:cs7abc":{"revision":1}}"#).unwrap();
+        assert_eq!(prefixed.id, "secret:cs7abc");
+        for bad in ["{}", r#"{"a":{},"b":{}}"#, r#"{"a":3}"#] {
+            assert!(
+                matches!(
+                    parse_secret_info(&call, bad),
+                    Err(BackendError::MalformedOutput { .. })
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn secret_files_are_private_and_removed_on_drop() {
+        let content = BTreeMap::from([
+            ("password".to_string(), "hunter2".to_string()),
+            ("user".to_string(), "pgbouncer".to_string()),
+        ]);
+        let files = SecretFiles::write("secret-add", &content).unwrap();
+        let paths: Vec<PathBuf> = files.args.iter().map(|(_, p)| p.into()).collect();
+        assert_eq!(
+            files
+                .args
+                .iter()
+                .map(|(k, _)| k.as_str())
+                .collect::<Vec<_>>(),
+            ["password", "user"]
+        );
+        for (path, value) in paths.iter().zip(["hunter2", "pgbouncer"]) {
+            assert_eq!(std::fs::read_to_string(path).unwrap(), value);
+            let mode = std::fs::metadata(path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{}", path.display());
+        }
+        let dir = paths[0].parent().unwrap().to_path_buf();
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+        drop(files);
+        assert!(!dir.exists());
     }
 }
