@@ -1,4 +1,4 @@
-//! PgBouncer's auth file: `"<user>" "md5<hex>"` lines, and passwords.
+//! PgBouncer's auth file (`"<user>" "md5<hex>"` lines) and passwords.
 //!
 //! Neither the file's content nor a password ever reaches a log: errors name
 //! a line number and the kind of problem only, and `Debug` hides hashes.
@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Read;
+use std::path::Path;
 
 use md5::{Digest, Md5};
 
@@ -13,16 +14,49 @@ use md5::{Digest, Md5};
 pub const AUTH_USER_PREFIX: &str = "pgbouncer_auth_";
 /// How long generated passwords are.
 pub const PASSWORD_LENGTH: usize = 24;
-const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+/// The characters of generated passwords.
+const ALPHABET: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+/// The OS's secure random source.
+const RANDOM_SOURCE: &str = "/dev/urandom";
 
-/// An auth file that cannot be read. The message never contains the file's text.
+/// What is wrong with a line of an auth file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AuthFileProblem {
+    /// The line does not start with `"`.
+    #[error("expected a double-quoted user name")]
+    ExpectedUser,
+    /// The user name's closing quote is missing.
+    #[error("the user name is not closed")]
+    UnterminatedUser,
+    /// No `"` after the user name.
+    #[error("expected a double-quoted password hash after the user name")]
+    ExpectedHash,
+    /// The hash's closing quote is missing.
+    #[error("the password hash is not closed")]
+    UnterminatedHash,
+    /// Something after the hash.
+    #[error("unexpected text after the password hash")]
+    TrailingText,
+    /// `""` as the user name.
+    #[error("empty user name")]
+    EmptyUser,
+    /// The user is on an earlier line too.
+    #[error("user listed twice")]
+    RepeatedUser,
+    /// A control character (a tab, a line break) in a user name or hash.
+    #[error("a control character in a user name or password hash")]
+    ControlCharacter,
+}
+
+/// An auth file that cannot be read or written. The message never contains
+/// the file's text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("auth file line {line}: {problem}")]
 pub struct AuthFileError {
     /// The line, from 1.
     pub line: usize,
     /// What is wrong with it.
-    pub problem: &'static str,
+    pub problem: AuthFileProblem,
 }
 
 impl AuthFileError {
@@ -32,7 +66,32 @@ impl AuthFileError {
     }
 }
 
+/// A password could not be generated.
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordError {
+    /// The random source could not be opened or read.
+    #[error("cannot read random bytes from {path}: {source}")]
+    RandomSource {
+        /// The source.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
 /// The auth file: each user's password hash, in user order.
+///
+/// ```
+/// use pgbouncer_k8s::auth::AuthFile;
+///
+/// let mut auth = AuthFile::default();
+/// auth.set_user("pgbouncer_auth_app", "a-password");
+/// let text = auth.render();
+/// assert_eq!(text, "\"pgbouncer_auth_app\" \"md5622ddf84d352da91a4157a66cffe3643\"\n");
+/// let read = AuthFile::parse(&text).unwrap();
+/// assert!(read.verify("pgbouncer_auth_app", "a-password"));
+/// assert_eq!(read, auth);
+/// ```
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct AuthFile {
     users: BTreeMap<String, String>,
@@ -55,83 +114,122 @@ impl fmt::Debug for AuthFile {
 /// );
 /// ```
 pub fn md5_password(user: &str, password: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut hasher = Md5::new();
     hasher.update(password.as_bytes());
     hasher.update(user.as_bytes());
     let digest = hasher.finalize();
-    let mut hex = String::with_capacity(35);
-    hex.push_str("md5");
+    let mut hash = String::with_capacity(35);
+    hash.push_str("md5");
     for byte in digest.iter() {
-        hex.push_str(&format!("{byte:02x}"));
+        hash.push(char::from(HEX[usize::from(byte >> 4)]));
+        hash.push(char::from(HEX[usize::from(byte & 0xf)]));
     }
-    hex
+    hash
 }
 
 /// The auth user for a backend user: `pgbouncer_auth_<user>`, `-` → `_`.
+///
+/// ```
+/// assert_eq!(
+///     pgbouncer_k8s::auth::auth_user_for("relation-id-3"),
+///     "pgbouncer_auth_relation_id_3",
+/// );
+/// ```
 pub fn auth_user_for(backend_username: &str) -> String {
     format!("{AUTH_USER_PREFIX}{}", backend_username.replace('-', "_"))
 }
 
-/// 24 characters of `[A-Za-z0-9]` from the OS's secure random source, with
-/// rejection sampling so that every character is equally likely.
-pub fn generate_password() -> Result<String, std::io::Error> {
-    let mut urandom = std::fs::File::open("/dev/urandom")?;
+/// [`PASSWORD_LENGTH`] characters of `[A-Za-z0-9]` from the OS's secure
+/// random source (`/dev/urandom`), with rejection sampling so that every
+/// character is equally likely.
+pub fn generate_password() -> Result<String, PasswordError> {
+    generate_password_from(Path::new(RANDOM_SOURCE))
+}
+
+fn generate_password_from(source: &Path) -> Result<String, PasswordError> {
+    let failed = |e: std::io::Error| PasswordError::RandomSource {
+        path: source.display().to_string(),
+        source: e,
+    };
+    let mut random = std::fs::File::open(source).map_err(failed)?;
     let mut password = String::with_capacity(PASSWORD_LENGTH);
-    // The largest multiple of the alphabet's size that fits in a byte.
-    let limit = (256 / ALPHABET.len() * ALPHABET.len()) as u8;
+    // 64 bytes give 24 characters but with a chance of about 1e-13 (each
+    // byte is rejected with probability 8/256); then read more.
     let mut buffer = [0u8; 64];
     while password.len() < PASSWORD_LENGTH {
-        urandom.read_exact(&mut buffer)?;
-        for byte in buffer {
-            if byte < limit && password.len() < PASSWORD_LENGTH {
-                password.push(ALPHABET[usize::from(byte) % ALPHABET.len()] as char);
-            }
-        }
+        random.read_exact(&mut buffer).map_err(failed)?;
+        let wanted = PASSWORD_LENGTH - password.len();
+        password.extend(buffer.iter().filter_map(|&b| alphanumeric(b)).take(wanted));
     }
     Ok(password)
 }
 
-fn quoted(field: &str) -> Option<(&str, &str)> {
-    let rest = field.strip_prefix('"')?;
-    let end = rest.find('"')?;
-    Some((&rest[..end], rest[end + 1..].trim_start()))
+/// The character for a random byte, or `None` for the 8 bytes at or above
+/// 248, the largest multiple of 62 that fits in a byte: each of the 62
+/// characters then comes from exactly 4 byte values.
+fn alphanumeric(byte: u8) -> Option<char> {
+    const LIMIT: usize = 256 / ALPHABET.len() * ALPHABET.len();
+    let byte = usize::from(byte);
+    (byte < LIMIT).then(|| char::from(ALPHABET[byte % ALPHABET.len()]))
+}
+
+/// A double-quoted field at the start of `text` (`""` is a quote inside):
+/// `None` if `text` does not start with `"`, `Some(None)` if the field is not
+/// closed, else the field and the text after it.
+fn quoted_field(text: &str) -> Option<Option<(String, &str)>> {
+    let rest = text.strip_prefix('"')?;
+    let mut field = String::new();
+    let mut chars = rest.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if c != '"' {
+            field.push(c);
+        } else if chars.next_if(|&(_, next)| next == '"').is_some() {
+            field.push('"');
+        } else {
+            return Some(Some((field, &rest[i + 1..])));
+        }
+    }
+    Some(None)
+}
+
+fn quote(field: &str) -> String {
+    format!("\"{}\"", field.replace('"', "\"\""))
 }
 
 impl AuthFile {
-    /// Parses the file; blank lines are allowed.
+    /// Parses the file: one `"<user>" "<hash>"` line per user, `""` for a
+    /// quote inside either; blank lines and lines starting with `;` are
+    /// skipped. Stricter than PgBouncer, which ignores whatever follows the
+    /// hash and keeps the last of repeated users: both are errors here.
     pub fn parse(text: &str) -> Result<Self, AuthFileError> {
         let mut users = BTreeMap::new();
-        for (i, line) in text.lines().enumerate() {
-            let line_no = i + 1;
-            let line = line.trim();
-            if line.is_empty() {
+        for (i, raw) in text.lines().enumerate() {
+            let fail = |problem| AuthFileError {
+                line: i + 1,
+                problem,
+            };
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with(';') {
                 continue;
             }
-            let (user, rest) = quoted(line).ok_or(AuthFileError {
-                line: line_no,
-                problem: "expected a double-quoted user name",
-            })?;
-            let (hash, rest) = quoted(rest).ok_or(AuthFileError {
-                line: line_no,
-                problem: "expected a double-quoted password hash after the user",
-            })?;
+            let (user, rest) = quoted_field(line)
+                .ok_or(fail(AuthFileProblem::ExpectedUser))?
+                .ok_or(fail(AuthFileProblem::UnterminatedUser))?;
+            let (hash, rest) = quoted_field(rest.trim_start())
+                .ok_or(fail(AuthFileProblem::ExpectedHash))?
+                .ok_or(fail(AuthFileProblem::UnterminatedHash))?;
             if !rest.trim().is_empty() {
-                return Err(AuthFileError {
-                    line: line_no,
-                    problem: "unexpected text after the password hash",
-                });
+                return Err(fail(AuthFileProblem::TrailingText));
             }
             if user.is_empty() {
-                return Err(AuthFileError {
-                    line: line_no,
-                    problem: "empty user name",
-                });
+                return Err(fail(AuthFileProblem::EmptyUser));
             }
-            if users.insert(user.to_string(), hash.to_string()).is_some() {
-                return Err(AuthFileError {
-                    line: line_no,
-                    problem: "user listed twice",
-                });
+            if user.contains(char::is_control) || hash.contains(char::is_control) {
+                return Err(fail(AuthFileProblem::ControlCharacter));
+            }
+            if users.insert(user, hash).is_some() {
+                return Err(fail(AuthFileProblem::RepeatedUser));
             }
         }
         Ok(Self { users })
@@ -141,8 +239,28 @@ impl AuthFile {
     pub fn render(&self) -> String {
         self.users
             .iter()
-            .map(|(user, hash)| format!("\"{user}\" \"{hash}\"\n"))
+            .map(|(user, hash)| format!("{} {}\n", quote(user), quote(hash)))
             .collect()
+    }
+
+    /// Whether [`render`](Self::render) gives a file that reads back the
+    /// same: no empty user name, no control character. The error's line is
+    /// the user's line in the rendered file.
+    pub fn validate(&self) -> Result<(), AuthFileError> {
+        for (i, (user, hash)) in self.users.iter().enumerate() {
+            let problem = if user.is_empty() {
+                AuthFileProblem::EmptyUser
+            } else if user.contains(char::is_control) || hash.contains(char::is_control) {
+                AuthFileProblem::ControlCharacter
+            } else {
+                continue;
+            };
+            return Err(AuthFileError {
+                line: i + 1,
+                problem,
+            });
+        }
+        Ok(())
     }
 
     /// Adds or replaces a user with the md5 hash of its password.
@@ -151,12 +269,12 @@ impl AuthFile {
             .insert(user.to_string(), md5_password(user, password));
     }
 
-    /// Removes a user.
+    /// Removes a user; true if it was there.
     pub fn remove_user(&mut self, user: &str) -> bool {
         self.users.remove(user).is_some()
     }
 
-    /// A user's md5 hash, as PostgreSQL stores it.
+    /// A user's password hash, as PostgreSQL stores it.
     pub fn hash_of(&self, user: &str) -> Option<&str> {
         self.users.get(user).map(String::as_str)
     }
@@ -177,19 +295,60 @@ impl AuthFile {
     pub fn users(&self) -> impl Iterator<Item = &str> {
         self.users.keys().map(String::as_str)
     }
+
+    /// How many users.
+    pub fn len(&self) -> usize {
+        self.users.len()
+    }
+
+    /// Whether there are no users.
+    pub fn is_empty(&self) -> bool {
+        self.users.is_empty()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const SPEC_LINE: &str =
+        "\"pgbouncer_auth_relation_id_3\" \"md5aad46d9afbcc8c8248d254d567b577c1\"";
+
     #[test]
     fn md5_scheme_matches_postgresql() {
-        // python3 -c 'import hashlib;print(hashlib.md5(b"pw"+b"user").hexdigest())'
+        // Computed independently:
+        // python3 -c 'import hashlib; print(hashlib.md5(b"pw" + b"user").hexdigest())'
+        for (user, password, hex) in [
+            ("user", "pw", "871c429757b7a0bf1654fad112b77bd4"),
+            (
+                "pgbouncer_auth_relation_id_3",
+                "s3cr3t",
+                "7b322e7755411c466c6ab780ed772440",
+            ),
+            ("u\"q", "pässwörd", "aae84ca00c4ac7e6927678934c316250"),
+            (
+                "pgbouncer_auth_app",
+                "a-password",
+                "622ddf84d352da91a4157a66cffe3643",
+            ),
+        ] {
+            assert_eq!(md5_password(user, password), format!("md5{hex}"));
+        }
+    }
+
+    #[test]
+    fn the_spec_example_reads_and_renders_back() {
+        let auth = AuthFile::parse(SPEC_LINE).unwrap();
         assert_eq!(
-            md5_password("user", "pw"),
-            "md5871c429757b7a0bf1654fad112b77bd4"
+            auth.users().collect::<Vec<_>>(),
+            ["pgbouncer_auth_relation_id_3"]
         );
+        assert_eq!(
+            auth.hash_of("pgbouncer_auth_relation_id_3"),
+            Some("md5aad46d9afbcc8c8248d254d567b577c1")
+        );
+        assert_eq!(auth.render(), format!("{SPEC_LINE}\n"));
+        assert!(!auth.verify("pgbouncer_auth_relation_id_3", "s3cr3t"));
     }
 
     #[test]
@@ -202,52 +361,183 @@ mod tests {
             auth_user_for("relation_id_3"),
             "pgbouncer_auth_relation_id_3"
         );
+        assert_eq!(auth_user_for(""), AUTH_USER_PREFIX);
     }
 
     #[test]
     fn round_trip_sorted() {
         let mut auth = AuthFile::default();
+        assert!(auth.is_empty());
+        assert_eq!(auth.render(), "");
         auth.set_user("zed", "a");
         auth.set_user("amy", "b");
+        auth.set_user("we\"ird", "c");
         let text = auth.render();
-        assert!(text.starts_with("\"amy\" \"md5"));
-        assert_eq!(AuthFile::parse(&text).unwrap(), auth);
-        assert_eq!(AuthFile::parse(&text).unwrap().render(), text);
-        assert!(auth.verify("amy", "b") && !auth.verify("amy", "a"));
+        assert_eq!(
+            text,
+            format!(
+                "\"amy\" \"{}\"\n\"we\"\"ird\" \"{}\"\n\"zed\" \"{}\"\n",
+                md5_password("amy", "b"),
+                md5_password("we\"ird", "c"),
+                md5_password("zed", "a")
+            )
+        );
+        let read = AuthFile::parse(&text).unwrap();
+        assert_eq!(read, auth);
+        assert_eq!(read.render(), text);
+        assert_eq!(read.len(), 3);
+        assert!(read.verify("amy", "b") && !read.verify("amy", "a"));
+        assert!(read.verify("we\"ird", "c"));
+        assert!(!read.verify("nobody", "b"));
+        auth.validate().unwrap();
+    }
+
+    #[test]
+    fn parse_skips_blank_lines_and_comments() {
+        let text = format!("; a comment\r\n\r\n   {SPEC_LINE}  \r\n\t\n\"a\" \"\"\n");
+        let auth = AuthFile::parse(&text).unwrap();
+        assert_eq!(
+            auth.users().collect::<Vec<_>>(),
+            ["a", "pgbouncer_auth_relation_id_3"]
+        );
+        assert_eq!(auth.hash_of("a"), Some(""));
+        assert_eq!(AuthFile::parse("").unwrap(), AuthFile::default());
+    }
+
+    #[test]
+    fn set_and_remove_users() {
+        let mut auth = AuthFile::default();
+        auth.set_user("u", "one");
+        auth.set_user("u", "two");
+        assert_eq!(auth.len(), 1);
+        assert!(auth.verify("u", "two"));
+        assert!(auth.contains_user("u"));
+        assert!(auth.remove_user("u"));
+        assert!(!auth.remove_user("u"));
+        assert!(!auth.contains_user("u"));
+        assert_eq!(auth.hash_of("u"), None);
     }
 
     #[test]
     fn errors_name_the_line_never_the_content() {
-        for (text, line) in [
-            ("\"a\" \"md5x\"\nsecret-password\n", 2),
-            ("\"a\"\n", 1),
-            ("\"a\" \"h\" trailing-secret\n", 1),
-            ("\"a\" \"h\"\n\"a\" \"h2\"\n", 2),
-            ("\"\" \"h\"\n", 1),
+        use AuthFileProblem::*;
+        for (text, line, problem) in [
+            ("\"a\" \"md5x\"\nsecret-password\n", 2, ExpectedUser),
+            ("\"a\"\n", 1, ExpectedHash),
+            ("\"a\" secret\n", 1, ExpectedHash),
+            ("\"secret \"md5x\"\n", 1, ExpectedHash),
+            ("\"secret\n", 1, UnterminatedUser),
+            ("\n\"a\" \"secret\n", 2, UnterminatedHash),
+            ("\"a\" \"h\" trailing-secret\n", 1, TrailingText),
+            ("\"a\" \"h\"\"secret\n", 1, UnterminatedHash),
+            ("\"a\" \"h\"\n; c\n\"a\" \"h2\"\n", 3, RepeatedUser),
+            ("\"\" \"secret\"\n", 1, EmptyUser),
+            ("\"a\tsecret\" \"h\"\n", 1, ControlCharacter),
+            ("\"a\" \"secret\u{7}\"\n", 1, ControlCharacter),
         ] {
             let err = AuthFile::parse(text).unwrap_err();
-            assert_eq!(err.line, line, "{text:?}");
-            let shown = err.kind_without_content();
+            assert_eq!(err, AuthFileError { line, problem }, "{text:?}");
+            for shown in [
+                err.kind_without_content(),
+                err.to_string(),
+                format!("{err:?}"),
+            ] {
+                assert!(
+                    !shown.contains("secret") && !shown.contains("md5x"),
+                    "{shown}"
+                );
+            }
             assert!(
-                !shown.contains("secret") && !shown.contains("md5x"),
-                "{shown}"
+                err.to_string()
+                    .starts_with(&format!("auth file line {line}: "))
             );
         }
+    }
+
+    #[test]
+    fn validate_finds_what_cannot_be_written() {
+        let mut auth = AuthFile::default();
+        auth.set_user("b", "p");
+        auth.validate().unwrap();
+        auth.set_user("a\nb", "p");
+        assert_eq!(
+            auth.validate(),
+            Err(AuthFileError {
+                line: 1,
+                problem: AuthFileProblem::ControlCharacter
+            })
+        );
+        let mut auth = AuthFile::default();
+        auth.set_user("x", "p");
+        auth.set_user("", "p");
+        assert_eq!(
+            auth.validate(),
+            Err(AuthFileError {
+                line: 1,
+                problem: AuthFileProblem::EmptyUser
+            })
+        );
     }
 
     #[test]
     fn debug_hides_hashes() {
         let mut auth = AuthFile::default();
         auth.set_user("u", "p");
-        assert!(!format!("{auth:?}").contains("md5"));
+        let shown = format!("{auth:?}");
+        assert!(shown.contains("\"u\""), "{shown}");
+        assert!(!shown.contains("md5"), "{shown}");
+    }
+
+    #[test]
+    fn every_character_comes_from_four_bytes() {
+        let mut counts = std::collections::BTreeMap::new();
+        let mut rejected = 0;
+        for byte in 0..=u8::MAX {
+            match alphanumeric(byte) {
+                Some(c) => *counts.entry(c).or_insert(0) += 1,
+                None => rejected += 1,
+            }
+        }
+        assert_eq!(rejected, 8);
+        assert_eq!(counts.len(), 62);
+        assert!(counts.values().all(|&n| n == 4));
+        assert!(counts.keys().all(char::is_ascii_alphanumeric));
+        assert_eq!(alphanumeric(0), Some('A'));
+        assert_eq!(alphanumeric(61), Some('9'));
+        assert_eq!(alphanumeric(62), Some('A'));
+        assert_eq!(alphanumeric(247), Some('9'));
+        assert_eq!(alphanumeric(248), None);
+        assert_eq!(alphanumeric(255), None);
     }
 
     #[test]
     fn passwords_are_24_alphanumerics_and_differ() {
-        let a = generate_password().unwrap();
-        let b = generate_password().unwrap();
-        assert_eq!(a.len(), PASSWORD_LENGTH);
-        assert!(a.bytes().all(|c| c.is_ascii_alphanumeric()));
-        assert_ne!(a, b);
+        let mut seen = std::collections::BTreeSet::new();
+        let mut passwords = std::collections::BTreeSet::new();
+        for _ in 0..200 {
+            let password = generate_password().unwrap();
+            assert_eq!(password.len(), PASSWORD_LENGTH);
+            assert!(password.bytes().all(|c| c.is_ascii_alphanumeric()));
+            seen.extend(password.chars());
+            passwords.insert(password);
+        }
+        assert_eq!(passwords.len(), 200);
+        // 4,800 draws miss one of 62 characters with a chance below 1e-30.
+        assert_eq!(seen.len(), 62);
+    }
+
+    #[test]
+    fn an_unreadable_random_source_is_an_error() {
+        for source in ["/dev/null", "/nonexistent/random"] {
+            let err = generate_password_from(Path::new(source)).unwrap_err();
+            let PasswordError::RandomSource { path, .. } = &err;
+            assert_eq!(path, source);
+            assert!(
+                err.to_string()
+                    .starts_with(&format!("cannot read random bytes from {source}: ")),
+                "{err}"
+            );
+            assert!(std::error::Error::source(&err).is_some());
+        }
     }
 }
