@@ -1,12 +1,15 @@
 //! Every Juju hook tool in one executable: it acts as the tool its name says
-//! (`relation-get`, `is-leader`, ...) over the fake model in
-//! `$OPS_FAKE_JUJU_STATE`. Install the names with
-//! `ops_testing::fake_juju::install_hook_tools`.
+//! (`relation-get`, `is-leader`, ...) over the fake model in the JSON file
+//! `$OPS_FAKE_JUJU_STATE`, as the unit `$JUJU_UNIT_NAME`. Install the names
+//! with `ops_testing::fake_juju::install_hook_tools`.
 
-fn main() -> std::process::ExitCode {
+use std::path::Path;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
     let mut args = std::env::args();
     let argv0 = args.next().unwrap_or_default();
-    let tool = std::path::Path::new(&argv0)
+    let tool = Path::new(&argv0)
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
@@ -18,5 +21,5 @@ fn main() -> std::process::ExitCode {
         &mut std::io::stdout().lock(),
         &mut std::io::stderr().lock(),
     );
-    std::process::ExitCode::from(u8::try_from(status).unwrap_or(1))
+    ExitCode::from(u8::try_from(status).unwrap_or(1))
 }

@@ -1,4 +1,4 @@
-//! `ops`' Backend over the fake model, for one unit in one hook.
+//! `ops`' `Backend` over the fake model, for one unit in one hook.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -8,10 +8,17 @@ use ops::backend::{
     SecretSetArgs, StatusInfo, StringMap,
 };
 
-use super::{FakeJuju, HookContext, HookError, HookErrorKind};
+use super::{FakeJuju, HookContext, HookError, HookErrorKind, PortRange};
 
-/// The hook tools of one unit, answering from a shared [`FakeJuju`] as Juju's
-/// tools would, failures included.
+/// The hook tools of one unit in one hook, answering from a shared
+/// [`FakeJuju`] as Juju's tools would, failures included: each failure is
+/// the `BackendError` that `ops`' `HookTools` makes of Juju's message
+/// (`RelationNotFound`, `SecretNotFound`, `PermissionDenied`, else
+/// `ToolFailed` with exit status 2 for usage errors and 1 otherwise).
+///
+/// The caller brackets the hook with [`FakeJuju::begin_hook`] and
+/// [`FakeJuju::end_hook`], as Juju commits a hook's writes only when it
+/// succeeds.
 pub struct FakeBackend {
     juju: Arc<Mutex<FakeJuju>>,
     ctx: HookContext,
@@ -26,6 +33,11 @@ impl FakeBackend {
             ctx,
             calls: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The hook context this backend answers in.
+    pub fn context(&self) -> &HookContext {
+        &self.ctx
     }
 
     /// The hook tools called so far, by name, in order.
@@ -47,102 +59,102 @@ impl FakeBackend {
     }
 }
 
-/// Juju's stderr for a failure, mapped as `HookTools` maps it.
-fn to_backend_error(
-    tool: &str,
-    args: Vec<String>,
-    relation: Option<&RelationRef>,
-    error: HookError,
-) -> BackendError {
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|a| a.to_string()).collect()
+}
+
+/// The error `HookTools` would make of Juju's failure of `tool args...`.
+fn to_backend_error(tool: &str, args: Vec<String>, error: HookError) -> BackendError {
     let stderr = format!("ERROR {}", error.message);
+    let command = tool.to_string();
     match error.kind {
         HookErrorKind::RelationNotFound => BackendError::RelationNotFound {
-            relation: relation.map(ToString::to_string).unwrap_or_default(),
-            command: tool.to_string(),
-            stderr,
-        },
-        HookErrorKind::Permission => BackendError::PermissionDenied {
-            command: tool.to_string(),
-            args,
+            relation: args
+                .iter()
+                .position(|a| a == "-r" || a == "--relation")
+                .and_then(|i| args.get(i + 1))
+                .cloned()
+                .unwrap_or_default(),
+            command,
             stderr,
         },
         HookErrorKind::SecretNotFound => BackendError::SecretNotFound {
-            secret: args.first().cloned().unwrap_or_default(),
-            command: tool.to_string(),
+            secret: args
+                .iter()
+                .find(|a| a.starts_with("secret:"))
+                .or_else(|| {
+                    args.iter()
+                        .position(|a| a == "--label")
+                        .and_then(|i| args.get(i + 1))
+                })
+                .cloned()
+                .unwrap_or_default(),
+            command,
             stderr,
         },
-        HookErrorKind::Usage => BackendError::ToolFailed {
-            command: tool.to_string(),
+        HookErrorKind::Permission => BackendError::PermissionDenied {
+            command,
             args,
-            status: 2,
             stderr,
         },
-        HookErrorKind::Other => BackendError::ToolFailed {
-            command: tool.to_string(),
+        HookErrorKind::Usage | HookErrorKind::Other => BackendError::ToolFailed {
+            command,
             args,
-            status: 1,
+            status: if error.kind == HookErrorKind::Usage {
+                2
+            } else {
+                1
+            },
             stderr,
         },
     }
+}
+
+fn secret_ref_args(id: Option<&str>, label: Option<&str>) -> Vec<String> {
+    let mut args = Vec::new();
+    if let Some(id) = id {
+        args.push(id.to_string());
+    }
+    if let Some(label) = label {
+        args.extend(strings(&["--label", label]));
+    }
+    args
 }
 
 impl Backend for FakeBackend {
     fn relation_ids(&self, endpoint: &str) -> Result<Vec<RelationRef>> {
         let juju = self.call("relation-ids");
         juju.hook_relation_ids(&self.ctx, endpoint)
-            .map_err(|e| to_backend_error("relation-ids", vec![endpoint.to_string()], None, e))
+            .map_err(|e| to_backend_error("relation-ids", strings(&[endpoint]), e))
     }
 
     fn relation_list(&self, relation: &RelationRef) -> Result<Vec<String>> {
         let juju = self.call("relation-list");
-        juju.hook_relation_list(&self.ctx, relation).map_err(|e| {
-            to_backend_error(
-                "relation-list",
-                vec![relation.to_string()],
-                Some(relation),
-                e,
-            )
-        })
+        let r = relation.to_string();
+        juju.hook_relation_list(&self.ctx, relation)
+            .map_err(|e| to_backend_error("relation-list", strings(&["-r", &r]), e))
     }
 
     fn relation_remote_app(&self, relation: &RelationRef) -> Result<Option<String>> {
         let juju = self.call("relation-list");
+        let r = relation.to_string();
         juju.hook_relation_remote_app(&self.ctx, relation)
             .map(Some)
-            .map_err(|e| {
-                to_backend_error(
-                    "relation-list",
-                    vec![relation.to_string()],
-                    Some(relation),
-                    e,
-                )
-            })
+            .map_err(|e| to_backend_error("relation-list", strings(&["-r", &r, "--app"]), e))
     }
 
     fn relation_get(&self, relation: &RelationRef, member: &str, app: bool) -> Result<StringMap> {
         let juju = self.call("relation-get");
+        let r = relation.to_string();
         juju.hook_relation_get(&self.ctx, relation, member, app)
-            .map_err(|e| {
-                to_backend_error(
-                    "relation-get",
-                    vec![relation.to_string(), member.to_string()],
-                    Some(relation),
-                    e,
-                )
-            })
+            .map_err(|e| to_backend_error("relation-get", strings(&["-r", &r, "-", member]), e))
     }
 
     fn relation_set(&self, relation: &RelationRef, app: bool, data: &StringMap) -> Result<()> {
         let mut juju = self.call("relation-set");
+        let r = relation.to_string();
         juju.hook_relation_set(&self.ctx, relation, app, data)
-            .map_err(|e| {
-                to_backend_error(
-                    "relation-set",
-                    vec![relation.to_string()],
-                    Some(relation),
-                    e,
-                )
-            })
+            .map_err(|e| to_backend_error("relation-set", strings(&["-r", &r, "--file", "-"]), e))
     }
 
     fn is_leader(&self) -> Result<bool> {
@@ -155,14 +167,19 @@ impl Backend for FakeBackend {
 
     fn status_set(&self, app: bool, status: &StatusInfo) -> Result<()> {
         let mut juju = self.call("status-set");
-        juju.hook_status_set(&self.ctx, app, status)
-            .map_err(|e| to_backend_error("status-set", vec![status.name.to_string()], None, e))
+        juju.hook_status_set(&self.ctx, app, status).map_err(|e| {
+            let flag = format!("--application={}", if app { "True" } else { "False" });
+            let args = strings(&[&flag, status.name.as_str(), "--", &status.message]);
+            to_backend_error("status-set", args, e)
+        })
     }
 
     fn status_get(&self, app: bool) -> Result<StatusInfo> {
         let juju = self.call("status-get");
-        juju.hook_status_get(&self.ctx, app)
-            .map_err(|e| to_backend_error("status-get", vec![], None, e))
+        juju.hook_status_get(&self.ctx, app).map_err(|e| {
+            let flag = format!("--application={app}");
+            to_backend_error("status-get", strings(&["--include-data", &flag]), e)
+        })
     }
 
     fn application_version_set(&self, version: &str) -> Result<()> {
@@ -193,8 +210,11 @@ impl Backend for FakeBackend {
 
     fn secret_add(&self, args: &SecretAddArgs) -> Result<String> {
         let mut juju = self.call("secret-add");
-        juju.hook_secret_add(&self.ctx, args)
-            .map_err(|e| to_backend_error("secret-add", vec![], None, e))
+        juju.hook_secret_add(&self.ctx, args).map_err(|e| {
+            let mut argv = secret_ref_args(None, args.label.as_deref());
+            argv.extend(strings(&["--owner", args.owner.as_str()]));
+            to_backend_error("secret-add", argv, e)
+        })
     }
 
     fn secret_get(
@@ -206,71 +226,70 @@ impl Backend for FakeBackend {
     ) -> Result<StringMap> {
         let mut juju = self.call("secret-get");
         juju.hook_secret_get(&self.ctx, id, label, refresh, peek)
-            .map_err(|e| {
-                to_backend_error(
-                    "secret-get",
-                    vec![id.or(label).unwrap_or_default().to_string()],
-                    None,
-                    e,
-                )
-            })
+            .map_err(|e| to_backend_error("secret-get", secret_ref_args(id, label), e))
     }
 
     fn secret_info_get(&self, id: Option<&str>, label: Option<&str>) -> Result<SecretInfo> {
         let juju = self.call("secret-info-get");
         juju.hook_secret_info_get(&self.ctx, id, label)
-            .map_err(|e| {
-                to_backend_error(
-                    "secret-info-get",
-                    vec![id.or(label).unwrap_or_default().to_string()],
-                    None,
-                    e,
-                )
-            })
+            .map_err(|e| to_backend_error("secret-info-get", secret_ref_args(id, label), e))
     }
 
     fn secret_set(&self, id: &str, args: &SecretSetArgs) -> Result<()> {
         let mut juju = self.call("secret-set");
         juju.hook_secret_set(&self.ctx, id, args)
-            .map_err(|e| to_backend_error("secret-set", vec![id.to_string()], None, e))
+            .map_err(|e| to_backend_error("secret-set", strings(&[id]), e))
     }
 
     fn secret_grant(&self, id: &str, relation_id: u32, unit: Option<&str>) -> Result<()> {
         let mut juju = self.call("secret-grant");
         juju.hook_secret_grant(&self.ctx, id, relation_id, unit)
-            .map_err(|e| to_backend_error("secret-grant", vec![id.to_string()], None, e))
+            .map_err(|e| {
+                let r = relation_id.to_string();
+                to_backend_error("secret-grant", strings(&["--relation", &r, id]), e)
+            })
     }
 
     fn secret_revoke(&self, id: &str, relation_id: u32, unit: Option<&str>) -> Result<()> {
         let mut juju = self.call("secret-revoke");
-        juju.hook_secret_revoke(&self.ctx, id, relation_id, unit)
-            .map_err(|e| to_backend_error("secret-revoke", vec![id.to_string()], None, e))
+        juju.hook_secret_revoke(&self.ctx, id, Some(relation_id), None, unit)
+            .map_err(|e| {
+                let r = relation_id.to_string();
+                to_backend_error("secret-revoke", strings(&["--relation", &r, id]), e)
+            })
     }
 
     fn secret_remove(&self, id: &str, revision: Option<u64>) -> Result<()> {
         let mut juju = self.call("secret-remove");
         juju.hook_secret_remove(&self.ctx, id, revision)
-            .map_err(|e| to_backend_error("secret-remove", vec![id.to_string()], None, e))
+            .map_err(|e| to_backend_error("secret-remove", strings(&[id]), e))
     }
 
     fn open_port(&self, port: &OpenedPort) -> Result<()> {
-        self.call("open-port").hook_open_port(&self.ctx, port);
+        self.call("open-port")
+            .hook_open_port(&self.ctx, &PortRange::from(port));
         Ok(())
     }
 
     fn close_port(&self, port: &OpenedPort) -> Result<()> {
-        self.call("close-port").hook_close_port(&self.ctx, port);
+        self.call("close-port")
+            .hook_close_port(&self.ctx, &PortRange::from(port));
         Ok(())
     }
 
     fn opened_ports(&self) -> Result<Vec<OpenedPort>> {
-        Ok(self.call("opened-ports").hook_opened_ports(&self.ctx))
+        let juju = self.call("opened-ports");
+        Ok(juju
+            .hook_opened_ports(&self.ctx)
+            .iter()
+            .map(PortRange::to_opened_port)
+            .collect())
     }
 
     fn network_get(&self, binding: &str) -> Result<serde_json::Value> {
         let juju = self.call("network-get");
         juju.hook_network_get(&self.ctx, binding)
-            .map_err(|e| to_backend_error("network-get", vec![binding.to_string()], None, e))
+            .map_err(|e| to_backend_error("network-get", strings(&[binding]), e))
     }
 
     fn goal_state(&self) -> Result<serde_json::Value> {
@@ -281,30 +300,32 @@ impl Backend for FakeBackend {
         let juju = self.call("resource-get");
         juju.hook_resource_get(&self.ctx, name)
             .map(PathBuf::from)
-            .map_err(|e| to_backend_error("resource-get", vec![name.to_string()], None, e))
+            .map_err(|e| to_backend_error("resource-get", strings(&[name]), e))
     }
 
     fn action_get(&self) -> Result<serde_json::Map<String, serde_json::Value>> {
-        let mut juju = self.call("action-get");
+        let juju = self.call("action-get");
         juju.hook_action_get(&self.ctx)
-            .map_err(|e| to_backend_error("action-get", vec![], None, e))
+            .map_err(|e| to_backend_error("action-get", vec![], e))
     }
 
     fn action_set(&self, results: &StringMap) -> Result<()> {
         let mut juju = self.call("action-set");
-        juju.hook_action_set(&self.ctx, results)
-            .map_err(|e| to_backend_error("action-set", vec![], None, e))
+        juju.hook_action_set(&self.ctx, results).map_err(|e| {
+            let args = results.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            to_backend_error("action-set", args, e)
+        })
     }
 
     fn action_fail(&self, message: &str) -> Result<()> {
         let mut juju = self.call("action-fail");
         juju.hook_action_fail(&self.ctx, message)
-            .map_err(|e| to_backend_error("action-fail", vec![], None, e))
+            .map_err(|e| to_backend_error("action-fail", strings(&["--", message]), e))
     }
 
     fn action_log(&self, message: &str) -> Result<()> {
         let mut juju = self.call("action-log");
         juju.hook_action_log(&self.ctx, message)
-            .map_err(|e| to_backend_error("action-log", vec![], None, e))
+            .map_err(|e| to_backend_error("action-log", strings(&["--", message]), e))
     }
 }

@@ -1,14 +1,20 @@
-//! The fake model's data: applications, units, relations, secrets.
+//! The fake model's data: applications, units, relations, secrets, and the
+//! writes of hooks still running.
+//!
+//! Every type here is plain data (serde), so that the whole model can live in
+//! a JSON file shared by the hook-tool processes of several units.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::str::FromStr;
 
-use ops::backend::{OpenedPort, StatusInfo, StatusName};
+use ops::backend::{OpenedPort, PortProtocol, StatusInfo, StatusName};
 use serde::{Deserialize, Serialize};
 
-/// A string map: a databag, unit state, secret content.
+/// A string map: a databag, unit state, leader settings, secret content.
 pub type Bag = BTreeMap<String, String>;
 
-/// An endpoint of a deployed application.
+/// An endpoint of a deployed application, from its charm's metadata.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EndpointState {
     /// `peer`, `requires` or `provides`.
@@ -24,31 +30,46 @@ pub struct AppState {
     pub endpoints: BTreeMap<String, EndpointState>,
     /// Its units, in the order they were added.
     pub units: Vec<String>,
-    /// The next unit number.
+    /// The number the next unit gets.
     pub next_unit: u32,
-    /// The leader unit.
+    /// The leader unit, if any.
     pub leader: Option<String>,
-    /// Config values (defaults included).
+    /// Config values that are set (defaults included); unset options are absent.
     pub config: serde_json::Map<String, serde_json::Value>,
-    /// Application status.
+    /// Every option the charm declares (`config-get --all` shows unset ones as null).
+    #[serde(default)]
+    pub config_options: BTreeSet<String>,
+    /// Application status (set by the leader).
     pub status: StatusInfo,
-    /// `application-version-set`.
+    /// What `application-version-set` set last.
     pub workload_version: String,
-    /// Resource files by name.
+    /// Resource files by resource name (`resource-get`).
     pub resources: BTreeMap<String, String>,
+    /// Leadership settings (`leader-set`, deprecated but still answered).
+    #[serde(default)]
+    pub leader_settings: Bag,
+    /// Whether the application is trusted (`juju trust`): `credential-get` works.
+    #[serde(default)]
+    pub trusted: bool,
 }
 
 /// One unit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UnitState {
-    /// Unit status.
+    /// Workload status.
     pub status: StatusInfo,
-    /// Controller-side unit state (`state-get`).
+    /// Controller-side unit state (`state-get`), as committed.
     pub state: Bag,
-    /// Opened ports.
-    pub ports: BTreeSet<OpenedPort>,
-    /// The running action, if any.
+    /// Opened ports, as committed.
+    pub ports: BTreeSet<PortRange>,
+    /// The unit's action, running or ended (kept for assertions).
     pub action: Option<ActionState>,
+    /// The address `network-get` reports.
+    #[serde(default)]
+    pub address: String,
+    /// Whether the charm asked for a reboot (`juju-reboot`).
+    #[serde(default)]
+    pub reboot_requested: bool,
 }
 
 impl Default for UnitState {
@@ -58,6 +79,8 @@ impl Default for UnitState {
             state: Bag::new(),
             ports: BTreeSet::new(),
             action: None,
+            address: String::new(),
+            reboot_requested: false,
         }
     }
 }
@@ -69,12 +92,15 @@ pub struct ActionState {
     pub name: String,
     /// Its parameters.
     pub params: serde_json::Map<String, serde_json::Value>,
-    /// `action-set` results, flattened keys.
+    /// `action-set` results, keys flattened with dots (`a.b`).
     pub results: Bag,
-    /// `action-fail` message.
+    /// The `action-fail` message, if the action failed.
     pub failure: Option<String>,
     /// `action-log` lines.
     pub log: Vec<String>,
+    /// Whether the action's hook is still to end: the `action-*` tools work only then.
+    #[serde(default)]
+    pub running: bool,
 }
 
 /// A relation between two applications (or one, for peers).
@@ -82,17 +108,17 @@ pub struct ActionState {
 pub struct RelationState {
     /// The relation id.
     pub id: u32,
-    /// The first application and its endpoint.
+    /// The first application.
     pub app: String,
     /// The first application's endpoint.
     pub endpoint: String,
-    /// The second application (the same for peers).
+    /// The second application (the same as `app` for peers).
     pub remote_app: String,
     /// The second application's endpoint.
     pub remote_endpoint: String,
-    /// Units that have joined.
+    /// Units that have joined (entered scope), of both sides.
     pub joined: BTreeSet<String>,
-    /// Databags by member (unit or application name).
+    /// Databags by member (unit or application name), as committed.
     pub bags: BTreeMap<String, Bag>,
 }
 
@@ -123,10 +149,21 @@ impl RelationState {
     }
 }
 
+/// Who may see a secret besides its owner: the remote side of a relation.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct SecretGrant {
+    /// The relation the grant belongs to (it ends with the relation).
+    pub relation: u32,
+    /// The application granted.
+    pub app: String,
+    /// Only this unit of it, if set.
+    pub unit: Option<String>,
+}
+
 /// A secret.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SecretState {
-    /// `secret:...`
+    /// `secret:<xid>`.
     pub id: String,
     /// The owning application or unit.
     pub owner: String,
@@ -136,17 +173,17 @@ pub struct SecretState {
     pub label: Option<String>,
     /// Description.
     pub description: Option<String>,
-    /// Expiry.
+    /// Expiry time, RFC 3339.
     pub expire: Option<String>,
-    /// Rotation policy.
+    /// Rotation policy (`never`, `hourly`, ...).
     pub rotate: Option<String>,
     /// Content by revision.
     pub revisions: BTreeMap<u64, Bag>,
-    /// Relation id → the unit granted (None = the whole remote app).
-    pub grants: BTreeMap<u32, Option<String>>,
-    /// Revision tracked by each consumer unit.
+    /// Who else may read it.
+    pub grants: Vec<SecretGrant>,
+    /// The revision each consumer unit tracks.
     pub tracked: BTreeMap<String, u64>,
-    /// Labels consumers gave it.
+    /// The label each consumer unit gave it.
     pub consumer_labels: BTreeMap<String, String>,
 }
 
@@ -155,6 +192,11 @@ impl SecretState {
     pub fn latest(&self) -> u64 {
         self.revisions.keys().next_back().copied().unwrap_or(0)
     }
+
+    /// The bare id, without `secret:` (as `secret-info-get` and `secret-ids` print it).
+    pub fn xid(&self) -> &str {
+        self.id.strip_prefix("secret:").unwrap_or(&self.id)
+    }
 }
 
 /// One `juju-log` line.
@@ -162,28 +204,124 @@ impl SecretState {
 pub struct LogRecord {
     /// The unit that logged.
     pub unit: String,
-    /// `DEBUG`, `INFO`, `WARNING`, `ERROR`.
+    /// `TRACE`, `DEBUG`, `INFO`, `WARNING`, `ERROR` or `CRITICAL`.
     pub level: String,
     /// The message.
     pub message: String,
 }
 
-/// Writes made in a running hook, applied only if it succeeds.
+/// The writes of one unit's running hook, applied only if the hook succeeds.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Pending {
-    /// Databag writes: (relation id, member, key) → value (None deletes).
+    /// Databag writes, one entry per bag.
     pub bags: Vec<PendingBag>,
-    /// Unit-state writes (None deletes).
+    /// Unit-state writes: key → new value (`None` deletes).
     pub state: BTreeMap<String, Option<String>>,
+    /// `open-port` (`true`) and `close-port` (`false`) requests, in order.
+    #[serde(default)]
+    pub ports: Vec<(PortRange, bool)>,
 }
 
-/// Pending writes to one bag.
+/// Pending writes to one databag.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PendingBag {
     /// The relation.
     pub relation: u32,
     /// The unit or application whose bag it is.
     pub member: String,
-    /// key → value (None deletes).
+    /// key → new value (`None` deletes).
     pub changes: BTreeMap<String, Option<String>>,
+}
+
+/// A port or port range as Juju keeps it: `80/tcp`, `8000-8010/udp`, `icmp`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PortRange {
+    /// First port (`-1` for ICMP). Ordered first, as Juju sorts ranges.
+    pub from: i32,
+    /// Last port (`-1` for ICMP).
+    pub to: i32,
+    /// `tcp`, `udp` or `icmp`.
+    pub protocol: String,
+}
+
+impl fmt::Display for PortRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.protocol == "icmp" {
+            f.write_str("icmp")
+        } else if self.from == self.to {
+            write!(f, "{}/{}", self.from, self.protocol)
+        } else {
+            write!(f, "{}-{}/{}", self.from, self.to, self.protocol)
+        }
+    }
+}
+
+impl FromStr for PortRange {
+    type Err = String;
+
+    /// Parses what `open-port` takes: `<port>[/<protocol>]`,
+    /// `<from>-<to>[/<protocol>]` or `icmp` (the protocol defaults to tcp).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let lower = s.to_ascii_lowercase();
+        let (ports, protocol) = match lower.split_once('/') {
+            Some((ports, protocol)) => (ports, protocol.to_string()),
+            None => (lower.as_str(), "tcp".to_string()),
+        };
+        if ports == "icmp" {
+            return Ok(Self {
+                from: -1,
+                to: -1,
+                protocol: "icmp".to_string(),
+            });
+        }
+        let number = |p: &str| {
+            p.parse::<i32>()
+                .map_err(|_| format!("invalid port range {s:?}"))
+        };
+        let (from, to) = match ports.split_once('-') {
+            Some((a, b)) => (number(a)?, number(b)?),
+            None => (number(ports)?, number(ports)?),
+        };
+        if !matches!(protocol.as_str(), "tcp" | "udp") {
+            return Err(format!(
+                "invalid protocol {protocol:?}, expected \"tcp\", \"udp\", or \"icmp\""
+            ));
+        }
+        if !(1..=65535).contains(&from) || !(1..=65535).contains(&to) || from > to {
+            return Err(format!(
+                "port range bounds must be between 1 and 65535, got {from}-{to}"
+            ));
+        }
+        Ok(Self { from, to, protocol })
+    }
+}
+
+impl From<&OpenedPort> for PortRange {
+    fn from(port: &OpenedPort) -> Self {
+        let (protocol, number) = match port.protocol {
+            PortProtocol::Icmp => ("icmp", -1),
+            PortProtocol::Tcp => ("tcp", port.port.map_or(-1, i32::from)),
+            PortProtocol::Udp => ("udp", port.port.map_or(-1, i32::from)),
+        };
+        Self {
+            from: number,
+            to: number,
+            protocol: protocol.to_string(),
+        }
+    }
+}
+
+impl PortRange {
+    /// The range as `ops` sees a port: its first port (ops has no ranges).
+    pub fn to_opened_port(&self) -> OpenedPort {
+        let protocol = match self.protocol.as_str() {
+            "udp" => PortProtocol::Udp,
+            "icmp" => PortProtocol::Icmp,
+            _ => PortProtocol::Tcp,
+        };
+        OpenedPort {
+            protocol,
+            port: u16::try_from(self.from).ok(),
+        }
+    }
 }
