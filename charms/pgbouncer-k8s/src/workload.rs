@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use ops::model::Container;
-use ops::pebble::{Layer, PebbleError, PushOptions, Service};
+use ops::pebble::{Layer, MakeDirOptions, PebbleError, PushOptions, Service};
 
 use crate::auth::AuthFile;
 use crate::pgb_config::{self, PgbConfig};
@@ -117,6 +117,15 @@ impl<'a> Workload<'a> {
         for n in 0..self.instances {
             let path = pgb_config::instance_ini_path(n);
             changed |= self.write_if_changed(&path, &config.render_instance(n), 0o644)?;
+            // PgBouncer does not create its log directory, and will not start without it.
+            let log_dir = MakeDirOptions {
+                make_parents: true,
+                user: Some(WORKLOAD_USER.to_string()),
+                group: Some(WORKLOAD_USER.to_string()),
+                ..Default::default()
+            };
+            self.container
+                .make_dir(&pgb_config::instance_log_dir(n), &log_dir)?;
         }
         Ok(changed)
     }

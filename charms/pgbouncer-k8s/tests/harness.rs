@@ -391,3 +391,13 @@ fn client_relation_gets_endpoints_from_the_leader_and_peers() {
         )
     );
 }
+
+#[test]
+fn instance_log_directories_exist_for_pgbouncer() {
+    let (h, _) = leader();
+    let root = h.container_root("pgbouncer").unwrap();
+    for n in 0..pgb_config::instance_count(pgb_config::available_cpus()) {
+        let dir = root.join(pgb_config::instance_log_dir(n).trim_start_matches('/'));
+        assert!(dir.is_dir(), "{} missing", dir.display());
+    }
+}
