@@ -75,6 +75,9 @@ pub use log::JujuLogSubscriber;
 pub use meta::{
     ActionMeta, CharmMeta, ConfigOption, ContainerMeta, Endpoint, EndpointRole, MetaError,
 };
-pub use model::{Model, Status};
+pub use model::{
+    Config, Container, Databag, Member, Model, ModelError, Relation, Secret, SecretContent,
+    SecretOptions, Status,
+};
 /// `tracing`, re-exported: its macros inside a dispatch reach `juju-log`.
 pub use tracing;

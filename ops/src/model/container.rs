@@ -1,30 +1,52 @@
-//! Workload containers, reached through Pebble.
+//! Workload containers, reached through their Pebble.
 
 use std::ops::Deref;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use super::{Model, ModelError};
 use crate::pebble::{Client, socket_path};
 
-/// A workload container: its name and a Pebble client on its socket
-/// (`<containers dir>/<name>/pebble.socket`). Every Pebble operation is
-/// available on it directly (`container.push(...)`, `container.can_connect()`).
+/// A workload container the charm declares: its name and a Pebble client on
+/// its socket (`<containers dir>/<name>/pebble.socket`).
+///
+/// Every [`Client`] method is available on the container itself
+/// (`container.can_connect()`, `container.push(...)`); nothing connects until
+/// the first call.
+///
+/// ```no_run
+/// # fn demo(model: &ops::Model) -> Result<(), Box<dyn std::error::Error>> {
+/// let workload = model.container("pgbouncer")?;
+/// if workload.can_connect() {
+///     workload.push("/etc/pgbouncer/pgbouncer.ini", "[pgbouncer]\n", &Default::default())?;
+///     workload.restart_services(&["pgbouncer"])?;
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Container {
     name: String,
+    socket_path: PathBuf,
     client: Client,
 }
 
 impl Container {
-    pub(crate) fn new(name: &str, containers_dir: &Path) -> Self {
+    fn new(name: &str, containers_dir: &Path) -> Self {
+        let socket_path = socket_path(containers_dir, name);
         Self {
             name: name.to_string(),
-            client: Client::new(socket_path(containers_dir, name)),
+            client: Client::new(socket_path.clone()),
+            socket_path,
         }
     }
 
-    /// The container's name.
+    /// The container's name, as declared.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Where its Pebble listens.
+    pub fn socket_path(&self) -> &Path {
+        &self.socket_path
     }
 
     /// The Pebble client.
@@ -38,5 +60,18 @@ impl Deref for Container {
 
     fn deref(&self) -> &Client {
         &self.client
+    }
+}
+
+impl Model {
+    /// A workload container; [`ModelError::UnknownContainer`] if the metadata
+    /// does not declare it.
+    pub fn container(&self, name: &str) -> Result<Container, ModelError> {
+        if !self.meta.containers.contains_key(name) {
+            return Err(ModelError::UnknownContainer {
+                name: name.to_string(),
+            });
+        }
+        Ok(Container::new(name, &self.containers_dir))
     }
 }

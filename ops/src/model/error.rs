@@ -1,14 +1,19 @@
-//! What goes wrong using the model.
+//! What goes wrong using the model: one enum, [`ModelError`].
 
-use crate::backend::BackendError;
+use crate::backend::{BackendError, PortProtocol, StatusName};
 
 /// A model operation failed.
+///
+/// Rule violations the model catches itself (databag access, leadership,
+/// undeclared names, malformed secret content or action results) are refused
+/// before any hook tool runs; a hook tool's own failure is
+/// [`ModelError::Backend`], which says what the model was doing.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
     /// A hook tool failed.
     #[error("{operation}: {source}")]
     Backend {
-        /// What the model was doing.
+        /// What the model was doing, e.g. `reading the databag of unit db/0 on db:3`.
         operation: String,
         /// The hook tool's error.
         #[source]
@@ -20,18 +25,29 @@ pub enum ModelError {
         /// The endpoint asked for.
         endpoint: String,
     },
-    /// `relation()` was asked for a single relation, and there are several.
+    /// `relation()` was asked for the single relation of an endpoint that has several.
     #[error("endpoint {endpoint:?} has {count} relations; use relations() to get them all")]
     TooManyRelations {
         /// The endpoint.
         endpoint: String,
-        /// How many there are.
+        /// How many relations it has.
         count: usize,
     },
-    /// A databag operation the unit is not allowed.
-    #[error("unit {unit} may not {operation} the {bag} databag")]
+    /// The remote application of a relation is not known (the relation is
+    /// gone, or no remote unit has joined and Juju does not name the app).
+    #[error("relation {relation} has no known remote application")]
+    NoRemoteApp {
+        /// The relation, `name:id`.
+        relation: String,
+    },
+    /// A databag operation Juju does not allow this unit.
+    #[error(
+        "unit {unit} may not {operation} the databag of {bag} (own unit: read and write; \
+         own application: write on the leader, read on the leader or on a peer relation; \
+         remote: read only)"
+    )]
     AccessDenied {
-        /// Which bag, e.g. `app pgbouncer-k8s in pgb-peers:2`.
+        /// Which bag, e.g. `application pgbouncer-k8s on pgb-peers:2`.
         bag: String,
         /// The unit that tried.
         unit: String,
@@ -41,15 +57,15 @@ pub enum ModelError {
     /// Only the leader may do this.
     #[error("only the leader may {operation}")]
     NotLeader {
-        /// What was attempted.
+        /// What was attempted, e.g. `set the application status`.
         operation: String,
     },
-    /// A databag value does not fit the typed field.
-    #[error("databag {bag}, key {key:?}: {reason}")]
+    /// A databag value does not fit the typed field (or a value cannot be stored).
+    #[error("databag of {bag}, key {key:?}: {reason}")]
     DatabagField {
         /// Which bag.
         bag: String,
-        /// The key.
+        /// The key; empty when the error is about the whole bag.
         key: String,
         /// What is wrong.
         reason: String,
@@ -59,17 +75,19 @@ pub enum ModelError {
     ConfigType {
         /// The option.
         key: String,
-        /// The type asked for.
+        /// The type asked for, e.g. `an integer`.
         expected: &'static str,
-        /// The value it has.
+        /// The value it has, as JSON.
         value: String,
     },
     /// The config does not fit the typed struct.
-    #[error("config does not fit {type_name}: {reason}")]
+    #[error("config does not fit {type_name}: option {key:?}: {reason}")]
     ConfigParse {
         /// The Rust type.
         type_name: &'static str,
-        /// serde's message, naming the option.
+        /// The option that did not fit (a missing one included); empty if none is to blame.
+        key: String,
+        /// serde's message.
         reason: String,
     },
     /// The container is not in the charm's metadata.
@@ -78,28 +96,88 @@ pub enum ModelError {
         /// The container asked for.
         name: String,
     },
+    /// The resource is not in the charm's metadata.
+    #[error("resource {name:?} is not declared in the charm's metadata")]
+    UnknownResource {
+        /// The resource asked for.
+        name: String,
+    },
+    /// A status a charm may not set (`error` and `unknown` are Juju's).
+    #[error("a charm cannot set status {status:?}: use active, blocked, maintenance or waiting")]
+    InvalidStatus {
+        /// The status given.
+        status: StatusName,
+    },
+    /// A port `open-port` or `close-port` would refuse.
+    #[error("invalid port {protocol:?} {port:?}: {reason}")]
+    InvalidPort {
+        /// The protocol.
+        protocol: PortProtocol,
+        /// The port number given.
+        port: Option<u16>,
+        /// Why it is refused.
+        reason: &'static str,
+    },
     /// A secret content key Juju would refuse.
     #[error(
-        "invalid secret content key {key:?}: keys are 3 or more lowercase letters, digits and dashes, starting with a letter"
+        "invalid secret content key {key:?}: keys are lowercase letters, digits and single \
+         dashes, start with a letter, end with a letter or digit, and have at least 3 \
+         letters or digits"
     )]
     InvalidSecretKey {
         /// The key.
         key: String,
     },
-    /// A secret needs an id or a label.
+    /// A secret content value is empty.
+    #[error("secret content key {key:?} has an empty value")]
+    EmptySecretValue {
+        /// The key whose value is empty.
+        key: String,
+    },
+    /// A secret must hold at least one key.
+    #[error("secret content must not be empty")]
+    EmptySecretContent,
+    /// A secret is looked up by id or label, and neither was given.
     #[error("a secret needs an id or a label")]
     SecretWithoutId,
     /// Action parameters do not fit the typed struct.
-    #[error("action parameters do not fit {type_name}: {reason}")]
+    #[error("action parameters do not fit {type_name}: parameter {key:?}: {reason}")]
     ActionParams {
         /// The Rust type.
         type_name: &'static str,
+        /// The parameter that did not fit (a missing one included); empty if none is to blame.
+        key: String,
         /// serde's message.
         reason: String,
+    },
+    /// An action result key Juju would refuse.
+    #[error("invalid action result key {key:?}: {reason}")]
+    InvalidActionResultKey {
+        /// The key, dotted for nested maps.
+        key: String,
+        /// Why it is refused.
+        reason: &'static str,
     },
 }
 
 impl ModelError {
+    /// The hook tool's error, if a hook tool failed.
+    ///
+    /// ```
+    /// # use ops::model::ModelError;
+    /// # use ops::backend::BackendError;
+    /// # fn demo(err: &ModelError) -> bool {
+    /// matches!(err.backend_error(), Some(BackendError::RelationNotFound { .. }))
+    /// # }
+    /// ```
+    pub fn backend_error(&self) -> Option<&BackendError> {
+        match self {
+            ModelError::Backend { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+
+    /// Wraps a hook tool's error with what the model was doing (for `map_err`).
     pub(crate) fn backend(operation: impl Into<String>) -> impl FnOnce(BackendError) -> Self {
         let operation = operation.into();
         move |source| ModelError::Backend { operation, source }

@@ -1,31 +1,195 @@
-//! Juju secrets. Content never travels in argv and never reaches a log.
+//! Juju secrets. Content never travels in argv (the backend writes it to
+//! files) and never reaches a log: everything here that holds content
+//! redacts the values in its `Debug`.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::ops::Index;
 
 use super::{Model, ModelError, Relation};
 use crate::backend::{SecretAddArgs, SecretInfo, SecretOwner, SecretSetArgs};
 
-/// How to create a secret.
+/// A secret's content: keys and values. `Debug` shows the keys, never the values.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct SecretContent(BTreeMap<String, String>);
+
+impl SecretContent {
+    /// A value, if the key is there.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+
+    /// The keys.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+
+    /// Keys and values.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// How many keys.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are no keys.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The plain map (take care not to log it).
+    pub fn into_inner(self) -> BTreeMap<String, String> {
+        self.0
+    }
+}
+
+impl fmt::Debug for SecretContent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.0.keys().map(|k| (k, "<redacted>")))
+            .finish()
+    }
+}
+
+impl From<BTreeMap<String, String>> for SecretContent {
+    fn from(map: BTreeMap<String, String>) -> Self {
+        Self(map)
+    }
+}
+
+impl Index<&str> for SecretContent {
+    type Output = String;
+
+    /// The value of `key`; panics if it is not there (like a map's index).
+    fn index(&self, key: &str) -> &String {
+        match self.0.get(key) {
+            Some(value) => value,
+            None => panic!("secret content has no key {key:?}"),
+        }
+    }
+}
+
+/// How often Juju asks the owner to rotate a secret (`secret-rotate`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SecretRotate {
+    /// Never (Juju's default).
+    Never,
+    /// Every hour.
+    Hourly,
+    /// Every day.
+    Daily,
+    /// Every week.
+    Weekly,
+    /// Every month.
+    Monthly,
+    /// Every three months.
+    Quarterly,
+    /// Every year.
+    Yearly,
+}
+
+impl SecretRotate {
+    /// The policy as `secret-add --rotate` takes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecretRotate::Never => "never",
+            SecretRotate::Hourly => "hourly",
+            SecretRotate::Daily => "daily",
+            SecretRotate::Weekly => "weekly",
+            SecretRotate::Monthly => "monthly",
+            SecretRotate::Quarterly => "quarterly",
+            SecretRotate::Yearly => "yearly",
+        }
+    }
+}
+
+/// How to create a secret ([`Model::add_secret`]).
 #[derive(Debug, Clone, Default)]
 pub struct SecretOptions {
-    /// A label to find it by.
+    /// A label the owner can find it by.
     pub label: Option<String>,
     /// A description.
     pub description: Option<String>,
-    /// Expiry, RFC 3339.
+    /// When it expires, RFC 3339 (`2025-01-01T00:00:00Z`).
     pub expire: Option<String>,
-    /// Rotation policy (`hourly`, `daily`, ...).
-    pub rotate: Option<String>,
-    /// Owned by the application (leader only) or by this unit.
+    /// How often to rotate it.
+    pub rotate: Option<SecretRotate>,
+    /// Owned by the application (the leader creates and changes it) or by this unit.
     pub owner: SecretOwner,
 }
 
-/// A handle on a secret. It holds no content, so it may be logged.
+/// What [`Secret::set_info`] changes: only the fields that are `Some`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SecretInfoUpdate {
+    /// A new label.
+    pub label: Option<String>,
+    /// A new description.
+    pub description: Option<String>,
+    /// A new expiry, RFC 3339.
+    pub expire: Option<String>,
+    /// A new rotation policy.
+    pub rotate: Option<SecretRotate>,
+}
+
+/// Juju's rule for content keys (`^[a-z](?:-?[a-z0-9]){2,}$`), and values
+/// must not be empty.
+fn check_content(content: &BTreeMap<String, String>) -> Result<(), ModelError> {
+    if content.is_empty() {
+        return Err(ModelError::EmptySecretContent);
+    }
+    for (key, value) in content {
+        if !is_valid_key(key) {
+            return Err(ModelError::InvalidSecretKey { key: key.clone() });
+        }
+        if value.is_empty() {
+            return Err(ModelError::EmptySecretValue { key: key.clone() });
+        }
+    }
+    Ok(())
+}
+
+fn is_valid_key(key: &str) -> bool {
+    let mut chars = key.chars();
+    if !chars.next().is_some_and(|c| c.is_ascii_lowercase()) {
+        return false;
+    }
+    // The rest: groups of an optional dash and a lowercase letter or digit, at least two.
+    let mut groups = 0;
+    let mut after_dash = false;
+    for c in chars {
+        match c {
+            '-' if !after_dash => after_dash = true,
+            c if c.is_ascii_lowercase() || c.is_ascii_digit() => {
+                groups += 1;
+                after_dash = false;
+            }
+            _ => return false,
+        }
+    }
+    !after_dash && groups >= 2
+}
+
+/// Juju's secret URIs start with `secret:`; ids given without it get it.
+fn canonical_id(id: &str) -> String {
+    let id = id.trim();
+    if id.starts_with("secret:") {
+        id.to_string()
+    } else {
+        format!("secret:{id}")
+    }
+}
+
+/// A secret this unit owns or was granted. Looking one up
+/// ([`Model::get_secret`]) calls no hook tool; the content is fetched on
+/// first use and kept for the dispatch. `Debug` never shows content.
 pub struct Secret<'m> {
     model: &'m Model,
     id: Option<String>,
     label: Option<String>,
+    content: RefCell<Option<SecretContent>>,
 }
 
 impl fmt::Debug for Secret<'_> {
@@ -33,105 +197,86 @@ impl fmt::Debug for Secret<'_> {
         f.debug_struct("Secret")
             .field("id", &self.id)
             .field("label", &self.label)
+            .field("content", &self.content.borrow())
             .finish()
     }
 }
 
-/// Juju's rule for content keys.
-fn check_keys(content: &BTreeMap<String, String>) -> Result<(), ModelError> {
-    for key in content.keys() {
-        let ok = key.len() >= 3
-            && key.starts_with(|c: char| c.is_ascii_lowercase())
-            && key
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-            && !key.ends_with('-');
-        if !ok {
-            return Err(ModelError::InvalidSecretKey { key: key.clone() });
+impl<'m> Secret<'m> {
+    fn new(model: &'m Model, id: Option<String>, label: Option<String>) -> Self {
+        Self {
+            model,
+            id,
+            label,
+            content: RefCell::new(None),
         }
     }
-    Ok(())
-}
 
-pub(super) fn add<'m>(
-    model: &'m Model,
-    content: BTreeMap<String, String>,
-    options: SecretOptions,
-) -> Result<Secret<'m>, ModelError> {
-    check_keys(&content)?;
-    if options.owner == SecretOwner::Application && !model.is_leader()? {
-        return Err(ModelError::NotLeader {
-            operation: "create an application secret".to_string(),
-        });
-    }
-    let label = options.label.clone();
-    let id = model
-        .backend()
-        .secret_add(&SecretAddArgs {
-            content,
-            label: options.label,
-            description: options.description,
-            expire: options.expire,
-            rotate: options.rotate,
-            owner: options.owner,
-        })
-        .map_err(ModelError::backend("adding a secret"))?;
-    Ok(Secret::new(model, Some(id), label))
-}
-
-impl<'m> Secret<'m> {
-    pub(super) fn new(model: &'m Model, id: Option<String>, label: Option<String>) -> Self {
-        Self { model, id, label }
-    }
-
-    /// The secret id, if known.
+    /// The secret id (`secret:...`), if known (a secret looked up by label
+    /// alone learns it from [`Secret::info`]).
     pub fn id(&self) -> Option<&str> {
         self.id.as_deref()
     }
 
-    /// The label, if known.
+    /// The label it was created or looked up with, if any.
     pub fn label(&self) -> Option<&str> {
         self.label.as_deref()
     }
 
     fn require_id(&self) -> Result<String, ModelError> {
-        if let Some(id) = &self.id {
-            return Ok(id.clone());
+        match &self.id {
+            Some(id) => Ok(id.clone()),
+            None => Ok(self.info()?.id),
         }
-        Ok(self.info()?.id)
     }
 
-    fn get(&self, refresh: bool, peek: bool) -> Result<BTreeMap<String, String>, ModelError> {
+    /// The content of the revision this unit tracks. With `refresh`, track
+    /// the latest revision first (`secret-get --refresh`). Without it, the
+    /// content already fetched in this dispatch is reused.
+    pub fn get_content(&self, refresh: bool) -> Result<SecretContent, ModelError> {
+        if !refresh && let Some(content) = self.content.borrow().as_ref() {
+            return Ok(content.clone());
+        }
+        let content = SecretContent::from(
+            self.model
+                .backend
+                .secret_get(self.id.as_deref(), self.label.as_deref(), refresh, false)
+                .map_err(ModelError::backend(format!("reading {}", self.describe())))?,
+        );
+        *self.content.borrow_mut() = Some(content.clone());
+        Ok(content)
+    }
+
+    /// The latest revision's content, without tracking it (`secret-get --peek`).
+    pub fn peek_content(&self) -> Result<SecretContent, ModelError> {
         self.model
-            .backend()
-            .secret_get(self.id.as_deref(), self.label.as_deref(), refresh, peek)
-            .map_err(ModelError::backend("reading a secret"))
+            .backend
+            .secret_get(self.id.as_deref(), self.label.as_deref(), false, true)
+            .map(SecretContent::from)
+            .map_err(ModelError::backend(format!(
+                "peeking at {}",
+                self.describe()
+            )))
     }
 
-    /// The content of the tracked revision; with `refresh`, track the latest first.
-    pub fn get_content(&self, refresh: bool) -> Result<BTreeMap<String, String>, ModelError> {
-        self.get(refresh, false)
-    }
-
-    /// The latest revision's content, without tracking it.
-    pub fn peek_content(&self) -> Result<BTreeMap<String, String>, ModelError> {
-        self.get(false, true)
-    }
-
-    /// The owner's view of the secret.
+    /// The owner's view of the secret (`secret-info-get`).
     pub fn info(&self) -> Result<SecretInfo, ModelError> {
         self.model
-            .backend()
+            .backend
             .secret_info_get(self.id.as_deref(), self.label.as_deref())
-            .map_err(ModelError::backend("reading secret info"))
+            .map_err(ModelError::backend(format!(
+                "reading the info of {}",
+                self.describe()
+            )))
     }
 
-    /// Sets new content: a new revision.
+    /// Sets new content: a new revision (owner only). Keys and values are
+    /// checked as Juju does before anything is sent.
     pub fn set_content(&self, content: BTreeMap<String, String>) -> Result<(), ModelError> {
-        check_keys(&content)?;
+        check_content(&content)?;
         let id = self.require_id()?;
         self.model
-            .backend()
+            .backend
             .secret_set(
                 &id,
                 &SecretSetArgs {
@@ -139,58 +284,146 @@ impl<'m> Secret<'m> {
                     ..Default::default()
                 },
             )
-            .map_err(ModelError::backend("setting secret content"))
+            .map_err(ModelError::backend(format!(
+                "setting the content of {}",
+                self.describe()
+            )))?;
+        // The tracked revision is not the new one: fetch again when asked.
+        *self.content.borrow_mut() = None;
+        Ok(())
     }
 
-    /// Changes label, description, expiry or rotation.
-    pub fn set_info(&self, args: SecretSetArgs) -> Result<(), ModelError> {
+    /// Changes the label, description, expiry or rotation policy (owner
+    /// only). An update with nothing in it calls no hook tool.
+    pub fn set_info(&self, update: SecretInfoUpdate) -> Result<(), ModelError> {
+        if update == SecretInfoUpdate::default() {
+            return Ok(());
+        }
         let id = self.require_id()?;
         self.model
-            .backend()
+            .backend
             .secret_set(
                 &id,
                 &SecretSetArgs {
                     content: None,
-                    ..args
+                    label: update.label,
+                    description: update.description,
+                    expire: update.expire,
+                    rotate: update.rotate.map(|r| r.as_str().to_string()),
                 },
             )
-            .map_err(ModelError::backend("setting secret info"))
+            .map_err(ModelError::backend(format!(
+                "setting the info of {}",
+                self.describe()
+            )))
     }
 
-    /// Lets the remote side of a relation (or one unit of it) read the secret.
+    /// Lets the remote application of a relation (or only one of its units) read the secret.
     pub fn grant(&self, relation: &Relation, unit: Option<&str>) -> Result<(), ModelError> {
         let id = self.require_id()?;
         self.model
-            .backend()
+            .backend
             .secret_grant(&id, relation.id.id, unit)
-            .map_err(ModelError::backend("granting a secret"))
+            .map_err(ModelError::backend(format!(
+                "granting {} on {}",
+                self.describe(),
+                relation.id
+            )))
     }
 
     /// Takes a grant back.
     pub fn revoke(&self, relation: &Relation, unit: Option<&str>) -> Result<(), ModelError> {
         let id = self.require_id()?;
         self.model
-            .backend()
+            .backend
             .secret_revoke(&id, relation.id.id, unit)
-            .map_err(ModelError::backend("revoking a secret"))
+            .map_err(ModelError::backend(format!(
+                "revoking {} on {}",
+                self.describe(),
+                relation.id
+            )))
     }
 
-    /// Removes one revision.
+    /// Removes one revision (owner only; typically in `secret-remove`).
     pub fn remove_revision(&self, revision: u64) -> Result<(), ModelError> {
         let id = self.require_id()?;
         self.model
-            .backend()
+            .backend
             .secret_remove(&id, Some(revision))
-            .map_err(ModelError::backend("removing a secret revision"))
+            .map_err(ModelError::backend(format!(
+                "removing revision {revision} of {}",
+                self.describe()
+            )))
     }
 
-    /// Removes the secret.
+    /// Removes the secret, every revision of it (owner only).
     pub fn remove_all_revisions(&self) -> Result<(), ModelError> {
         let id = self.require_id()?;
         self.model
-            .backend()
+            .backend
             .secret_remove(&id, None)
-            .map_err(ModelError::backend("removing a secret"))
+            .map_err(ModelError::backend(format!("removing {}", self.describe())))
+    }
+
+    fn describe(&self) -> String {
+        match (&self.id, &self.label) {
+            (Some(id), _) => format!("secret {id}"),
+            (None, Some(label)) => format!("secret labelled {label:?}"),
+            (None, None) => "a secret".to_string(),
+        }
+    }
+}
+
+impl Model {
+    /// Creates a secret (`secret-add`) owned by the application (leader only:
+    /// [`ModelError::NotLeader`] otherwise) or by this unit. Content keys are
+    /// checked as Juju does ([`ModelError::InvalidSecretKey`]) and values must
+    /// not be empty, before anything is sent. The returned secret knows its
+    /// content: reading it back calls no hook tool.
+    pub fn add_secret(
+        &self,
+        content: BTreeMap<String, String>,
+        options: SecretOptions,
+    ) -> Result<Secret<'_>, ModelError> {
+        check_content(&content)?;
+        if options.owner == SecretOwner::Application && !self.is_leader()? {
+            return Err(ModelError::NotLeader {
+                operation: "create an application-owned secret".to_string(),
+            });
+        }
+        let id = self
+            .backend
+            .secret_add(&SecretAddArgs {
+                content: content.clone(),
+                label: options.label.clone(),
+                description: options.description,
+                expire: options.expire,
+                rotate: options.rotate.map(|r| r.as_str().to_string()),
+                owner: options.owner,
+            })
+            .map_err(ModelError::backend("adding a secret"))?;
+        let secret = Secret::new(self, Some(id), options.label);
+        *secret.content.borrow_mut() = Some(SecretContent(content));
+        Ok(secret)
+    }
+
+    /// A secret by id, by label, or by both (which also sets the label on a
+    /// secret this unit observes). No hook tool runs until the secret is
+    /// used: a secret that does not exist fails then, with
+    /// [`BackendError::SecretNotFound`](crate::backend::BackendError::SecretNotFound).
+    pub fn get_secret(
+        &self,
+        id: Option<&str>,
+        label: Option<&str>,
+    ) -> Result<Secret<'_>, ModelError> {
+        if id.is_none() && label.is_none() {
+            return Err(ModelError::SecretWithoutId);
+        }
+        Ok(Secret::new(
+            self,
+            id.map(canonical_id),
+            label.map(str::to_string),
+        ))
     }
 }
 
@@ -198,15 +431,71 @@ impl<'m> Secret<'m> {
 mod tests {
     use super::*;
 
+    fn one(key: &str, value: &str) -> BTreeMap<String, String> {
+        BTreeMap::from([(key.to_string(), value.to_string())])
+    }
+
     #[test]
     fn content_keys_follow_juju() {
-        for good in ["password", "tls-key", "a12"] {
-            check_keys(&BTreeMap::from([(good.to_string(), "v".to_string())])).unwrap();
+        for good in [
+            "password",
+            "tls-key",
+            "a12",
+            "abc",
+            "a-b-c",
+            "x509-cert",
+            "a1-2",
+        ] {
+            check_content(&one(good, "v")).unwrap_or_else(|e| panic!("{good}: {e}"));
         }
-        for bad in ["pw", "Password", "1abc", "with_underscore", "dash-"] {
-            let err =
-                check_keys(&BTreeMap::from([(bad.to_string(), "v".to_string())])).unwrap_err();
-            assert!(matches!(err, ModelError::InvalidSecretKey { key } if key == bad));
+        for bad in [
+            "pw",
+            "a-b",
+            "Password",
+            "1abc",
+            "-abc",
+            "with_underscore",
+            "dash-",
+            "double--dash",
+            "",
+            "ünïcode",
+        ] {
+            match check_content(&one(bad, "v")) {
+                Err(ModelError::InvalidSecretKey { key }) => assert_eq!(key, bad),
+                other => panic!("{bad:?}: expected InvalidSecretKey, got {other:?}"),
+            }
         }
+    }
+
+    #[test]
+    fn values_and_content_must_not_be_empty() {
+        assert!(matches!(
+            check_content(&one("password", "")),
+            Err(ModelError::EmptySecretValue { key }) if key == "password"
+        ));
+        assert!(matches!(
+            check_content(&BTreeMap::new()),
+            Err(ModelError::EmptySecretContent)
+        ));
+    }
+
+    #[test]
+    fn content_debug_shows_keys_not_values() {
+        let content = SecretContent::from(one("password", "hunter22"));
+        let shown = format!("{content:?}");
+        assert!(
+            shown.contains("password") && !shown.contains("hunter22"),
+            "{shown}"
+        );
+        assert_eq!(content["password"], "hunter22");
+        assert_eq!(content.get("password"), Some("hunter22"));
+        assert_eq!(content.keys().collect::<Vec<_>>(), ["password"]);
+    }
+
+    #[test]
+    fn ids_get_the_secret_prefix() {
+        assert_eq!(canonical_id("cq1v2"), "secret:cq1v2");
+        assert_eq!(canonical_id("secret:cq1v2"), "secret:cq1v2");
+        assert_eq!(canonical_id(" secret://uuid/cq1v2 "), "secret://uuid/cq1v2");
     }
 }

@@ -1,8 +1,20 @@
-//! Workload status.
+//! Workload status: this unit's, and (on the leader) the application's.
 
+use std::fmt;
+
+use super::{Model, ModelError};
 use crate::backend::{StatusInfo, StatusName};
 
 /// A unit or application status: a name and a message.
+///
+/// ```
+/// use ops::Status;
+///
+/// let worst = [Status::active(""), Status::blocked("needs a db"), Status::waiting("db")]
+///     .into_iter()
+///     .max_by_key(Status::priority);
+/// assert_eq!(worst, Some(Status::blocked("needs a db")));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Status {
     /// Which status.
@@ -24,7 +36,7 @@ impl Status {
         Self::new(StatusName::Active, message)
     }
 
-    /// Needs a human.
+    /// Needs a human to act (bad config, a missing relation).
     pub fn blocked(message: impl Into<String>) -> Self {
         Self::new(StatusName::Blocked, message)
     }
@@ -34,17 +46,18 @@ impl Status {
         Self::new(StatusName::Maintenance, message)
     }
 
-    /// Waiting for something outside the charm.
+    /// Waiting for something outside the charm (another application).
     pub fn waiting(message: impl Into<String>) -> Self {
         Self::new(StatusName::Waiting, message)
     }
 
-    /// No status.
+    /// No status yet. Juju's, read back; a charm cannot set it.
     pub fn unknown() -> Self {
         Self::new(StatusName::Unknown, "")
     }
 
-    /// Collect-status picks the highest: error > blocked > maintenance > waiting > active > unknown.
+    /// How much this status matters when several are collected; the highest
+    /// wins: error > blocked > maintenance > waiting > active > unknown.
     pub fn priority(&self) -> u8 {
         match self.name {
             StatusName::Error => 5,
@@ -53,6 +66,22 @@ impl Status {
             StatusName::Waiting => 2,
             StatusName::Active => 1,
             StatusName::Unknown => 0,
+        }
+    }
+
+    /// Whether a charm may set this status (`error` and `unknown` are Juju's).
+    pub fn is_settable(&self) -> bool {
+        !matches!(self.name, StatusName::Error | StatusName::Unknown)
+    }
+}
+
+impl fmt::Display for Status {
+    /// `blocked: needs a db`, or just `active` without a message.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.message.is_empty() {
+            write!(f, "{}", self.name)
+        } else {
+            write!(f, "{}: {}", self.name, self.message)
         }
     }
 }
@@ -66,6 +95,88 @@ impl From<StatusInfo> for Status {
 impl From<Status> for StatusInfo {
     fn from(status: Status) -> Self {
         StatusInfo::new(status.name, status.message)
+    }
+}
+
+impl Model {
+    fn check_settable(status: &Status) -> Result<(), ModelError> {
+        if status.is_settable() {
+            Ok(())
+        } else {
+            Err(ModelError::InvalidStatus {
+                status: status.name,
+            })
+        }
+    }
+
+    fn require_leader(&self, operation: &str) -> Result<(), ModelError> {
+        if self.is_leader()? {
+            Ok(())
+        } else {
+            Err(ModelError::NotLeader {
+                operation: operation.to_string(),
+            })
+        }
+    }
+
+    /// Sets this unit's status (`status-set`). Charms that collect status
+    /// with a `CollectUnitStatus` handler rarely need this.
+    pub fn set_unit_status(&self, status: Status) -> Result<(), ModelError> {
+        Self::check_settable(&status)?;
+        self.backend
+            .status_set(false, &status.clone().into())
+            .map_err(ModelError::backend("setting the unit status"))?;
+        *self.unit_status.borrow_mut() = Some(status);
+        Ok(())
+    }
+
+    /// This unit's status: what this dispatch set, or else `status-get` (once).
+    pub fn unit_status(&self) -> Result<Status, ModelError> {
+        if let Some(status) = self.unit_status.borrow().as_ref() {
+            return Ok(status.clone());
+        }
+        let status = Status::from(
+            self.backend
+                .status_get(false)
+                .map_err(ModelError::backend("reading the unit status"))?,
+        );
+        *self.unit_status.borrow_mut() = Some(status.clone());
+        Ok(status)
+    }
+
+    /// Sets the application's status. Only the leader may:
+    /// [`ModelError::NotLeader`] otherwise, and `status-set` is not called.
+    pub fn set_app_status(&self, status: Status) -> Result<(), ModelError> {
+        Self::check_settable(&status)?;
+        self.require_leader("set the application status")?;
+        self.backend
+            .status_set(true, &status.clone().into())
+            .map_err(ModelError::backend("setting the application status"))?;
+        *self.app_status.borrow_mut() = Some(status);
+        Ok(())
+    }
+
+    /// The application's status (leader only, as in Juju): what this dispatch
+    /// set, or else `status-get --application` (once).
+    pub fn app_status(&self) -> Result<Status, ModelError> {
+        self.require_leader("read the application status")?;
+        if let Some(status) = self.app_status.borrow().as_ref() {
+            return Ok(status.clone());
+        }
+        let status = Status::from(
+            self.backend
+                .status_get(true)
+                .map_err(ModelError::backend("reading the application status"))?,
+        );
+        *self.app_status.borrow_mut() = Some(status.clone());
+        Ok(status)
+    }
+
+    /// Sets the workload version `juju status` shows (`application-version-set`).
+    pub fn set_workload_version(&self, version: &str) -> Result<(), ModelError> {
+        self.backend
+            .application_version_set(version)
+            .map_err(ModelError::backend("setting the workload version"))
     }
 }
 
@@ -86,5 +197,29 @@ mod tests {
         for pair in order.windows(2) {
             assert!(pair[0].priority() < pair[1].priority(), "{pair:?}");
         }
+    }
+
+    #[test]
+    fn converts_to_and_from_status_info() {
+        let info: StatusInfo = Status::blocked("needs a db").into();
+        assert_eq!(info, StatusInfo::new(StatusName::Blocked, "needs a db"));
+        assert_eq!(Status::from(info), Status::blocked("needs a db"));
+    }
+
+    #[test]
+    fn displays_name_and_message() {
+        assert_eq!(
+            Status::blocked("needs a db").to_string(),
+            "blocked: needs a db"
+        );
+        assert_eq!(Status::active("").to_string(), "active");
+    }
+
+    #[test]
+    fn only_four_statuses_are_settable() {
+        assert!(Status::active("").is_settable());
+        assert!(Status::maintenance("").is_settable());
+        assert!(!Status::unknown().is_settable());
+        assert!(!Status::from(StatusInfo::new(StatusName::Error, "x")).is_settable());
     }
 }

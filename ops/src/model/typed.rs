@@ -1,25 +1,75 @@
-//! Typed databags: a struct whose fields are a databag's keys.
+//! Typed views of string-keyed maps: databags, config, action parameters.
 //!
-//! Strings are stored as they are; every other value as JSON text. Reading
-//! gives a field of type `String` the raw value and parses JSON for the rest,
+//! A databag holds strings. A typed databag stores a `String` field as it is
+//! and every other value (numbers, booleans, lists, maps) as JSON text; `None`
+//! deletes its key. Reading is a serde [`Deserializer`](de::Deserializer) over
+//! the map whose per-value deserializer hands the raw text to
+//! `deserialize_str`/`deserialize_string` and parses JSON for everything else,
 //! so `"123"` reads as both a `String` and a `u32`.
+//!
+//! Config and action parameters are JSON already; they go through the same
+//! map deserializer so that every error names the key that did not fit.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
-use serde::de::{self, DeserializeOwned, IntoDeserializer, MapAccess, Visitor};
+use serde::de::{self, DeserializeOwned, DeserializeSeed, IntoDeserializer, MapAccess, Visitor};
 use serde::forward_to_deserialize_any;
 use serde_json::Value;
 
-/// A struct to string map: strings raw, other values as JSON, `None` as absent.
+/// A deserialization error, and the field serde reported missing, if that was it.
+#[derive(Debug)]
+pub(crate) struct FieldError {
+    message: String,
+    missing: Option<&'static str>,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for FieldError {}
+
+impl de::Error for FieldError {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        Self {
+            message: msg.to_string(),
+            missing: None,
+        }
+    }
+
+    fn missing_field(field: &'static str) -> Self {
+        Self {
+            message: format!("missing field `{field}`"),
+            missing: Some(field),
+        }
+    }
+}
+
+/// Which key a failed deserialization was about, and why.
+#[derive(Debug, PartialEq)]
+pub(crate) struct KeyError {
+    /// The key; empty when no key is to blame.
+    pub(crate) key: String,
+    /// serde's message.
+    pub(crate) reason: String,
+}
+
+/// A struct as a databag: strings raw, other values JSON; `None` for a key to delete.
 pub(crate) fn to_map<T: serde::Serialize>(
     value: &T,
-) -> Result<BTreeMap<String, Option<String>>, (String, String)> {
-    let json = serde_json::to_value(value).map_err(|e| (String::new(), e.to_string()))?;
+) -> Result<BTreeMap<String, Option<String>>, KeyError> {
+    let json = serde_json::to_value(value).map_err(|e| KeyError {
+        key: String::new(),
+        reason: e.to_string(),
+    })?;
     let Value::Object(fields) = json else {
-        return Err((
-            String::new(),
-            "a databag can only hold a struct or map".to_string(),
-        ));
+        return Err(KeyError {
+            key: String::new(),
+            reason: format!("a databag holds a struct or a map, not {json}"),
+        });
     };
     Ok(fields
         .into_iter()
@@ -34,29 +84,74 @@ pub(crate) fn to_map<T: serde::Serialize>(
         .collect())
 }
 
-/// A string map to a struct; the error names the key that did not fit.
-pub(crate) fn from_map<T: DeserializeOwned>(
-    map: &BTreeMap<String, String>,
-) -> Result<T, (String, String)> {
+/// A databag as a struct; the error names the key that did not fit.
+pub(crate) fn from_bag<T: DeserializeOwned>(map: &BTreeMap<String, String>) -> Result<T, KeyError> {
+    from_entries(map.iter().map(|(k, v)| (k.as_str(), RawText(v))))
+}
+
+/// A JSON map (config, action parameters) as a struct; the error names the key.
+pub(crate) fn from_json_map<T: DeserializeOwned>(
+    map: &serde_json::Map<String, Value>,
+) -> Result<T, KeyError> {
+    from_entries(map.iter().map(|(k, v)| (k.as_str(), v)))
+}
+
+fn from_entries<'a, T, V, I>(entries: I) -> Result<T, KeyError>
+where
+    T: DeserializeOwned,
+    V: FieldValue<'a>,
+    I: Iterator<Item = (&'a str, V)>,
+{
     let mut current = None;
-    let result = T::deserialize(BagDeserializer {
-        entries: map.iter(),
+    let result = T::deserialize(KeyedMap {
+        entries,
         value: None,
         current: &mut current,
     });
-    result.map_err(|e: de::value::Error| (current.unwrap_or_default(), e.to_string()))
+    result.map_err(|e| KeyError {
+        key: current
+            .map(str::to_string)
+            .or(e.missing.map(str::to_string))
+            .unwrap_or_default(),
+        reason: e.message,
+    })
 }
 
-struct BagDeserializer<'a, 'c> {
-    entries: std::collections::btree_map::Iter<'a, String, String>,
-    value: Option<&'a str>,
-    current: &'c mut Option<String>,
+/// One value of a keyed map, able to deserialize itself into a field.
+trait FieldValue<'de> {
+    fn deserialize_seed<S: DeserializeSeed<'de>>(self, seed: S) -> Result<S::Value, FieldError>;
 }
 
-impl<'de, 'a, 'c> de::Deserializer<'de> for BagDeserializer<'a, 'c> {
-    type Error = de::value::Error;
+/// A databag value: raw for strings, JSON for the rest.
+struct RawText<'a>(&'a str);
 
-    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+impl<'de> FieldValue<'de> for RawText<'de> {
+    fn deserialize_seed<S: DeserializeSeed<'de>>(self, seed: S) -> Result<S::Value, FieldError> {
+        seed.deserialize(RawValue { raw: self.0 })
+    }
+}
+
+impl<'de> FieldValue<'de> for &'de Value {
+    fn deserialize_seed<S: DeserializeSeed<'de>>(self, seed: S) -> Result<S::Value, FieldError> {
+        seed.deserialize(self).map_err(de::Error::custom)
+    }
+}
+
+/// The whole map, remembering the key being read.
+struct KeyedMap<'a, 'c, I, F> {
+    entries: I,
+    value: Option<F>,
+    current: &'c mut Option<&'a str>,
+}
+
+impl<'de, 'c, I, F> de::Deserializer<'de> for KeyedMap<'de, 'c, I, F>
+where
+    I: Iterator<Item = (&'de str, F)>,
+    F: FieldValue<'de>,
+{
+    type Error = FieldError;
+
+    fn deserialize_any<W: Visitor<'de>>(self, visitor: W) -> Result<W::Value, FieldError> {
         visitor.visit_map(self)
     }
 
@@ -67,148 +162,171 @@ impl<'de, 'a, 'c> de::Deserializer<'de> for BagDeserializer<'a, 'c> {
     }
 }
 
-impl<'de, 'a, 'c> MapAccess<'de> for BagDeserializer<'a, 'c> {
-    type Error = de::value::Error;
+impl<'de, 'c, I, F> MapAccess<'de> for KeyedMap<'de, 'c, I, F>
+where
+    I: Iterator<Item = (&'de str, F)>,
+    F: FieldValue<'de>,
+{
+    type Error = FieldError;
 
-    fn next_key_seed<K: de::DeserializeSeed<'de>>(
+    fn next_key_seed<K: DeserializeSeed<'de>>(
         &mut self,
         seed: K,
-    ) -> Result<Option<K::Value>, Self::Error> {
+    ) -> Result<Option<K::Value>, FieldError> {
         match self.entries.next() {
             Some((key, value)) => {
-                *self.current = Some(key.clone());
+                *self.current = Some(key);
                 self.value = Some(value);
-                seed.deserialize(key.as_str().into_deserializer()).map(Some)
+                seed.deserialize(key.into_deserializer()).map(Some)
             }
             None => {
+                // Errors after the last key (a missing field) blame no read key.
                 *self.current = None;
                 Ok(None)
             }
         }
     }
 
-    fn next_value_seed<V: de::DeserializeSeed<'de>>(
+    fn next_value_seed<S: DeserializeSeed<'de>>(
         &mut self,
-        seed: V,
-    ) -> Result<V::Value, Self::Error> {
-        let raw = self.value.take().unwrap_or_default();
-        seed.deserialize(ValueDeserializer { raw })
+        seed: S,
+    ) -> Result<S::Value, FieldError> {
+        let value = self
+            .value
+            .take()
+            .ok_or_else(|| de::Error::custom("a value was asked for before its key"))?;
+        // A nested "missing field" is about the value of this key, not a key of the map.
+        value
+            .deserialize_seed(seed)
+            .map_err(|e| FieldError { missing: None, ..e })
     }
 }
 
-/// One databag value: raw for strings, JSON for the rest.
-struct ValueDeserializer<'a> {
+/// One databag value.
+struct RawValue<'a> {
     raw: &'a str,
 }
 
-impl ValueDeserializer<'_> {
-    fn json(&self) -> Result<Value, de::value::Error> {
+impl RawValue<'_> {
+    fn json(&self) -> Result<Value, FieldError> {
         serde_json::from_str(self.raw)
             .map_err(|e| de::Error::custom(format!("{:?} is not valid JSON: {e}", self.raw)))
+    }
+
+    /// The JSON value, unless the text is not JSON or is a JSON string (a raw string then).
+    fn non_string_json(&self) -> Option<Value> {
+        serde_json::from_str::<Value>(self.raw)
+            .ok()
+            .filter(|v| !v.is_string())
     }
 }
 
 macro_rules! via_json {
     ($($method:ident)*) => {
-        $(fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
-            self.json()?.$method(visitor).map_err(|e| de::Error::custom(e.to_string()))
+        $(fn $method<W: Visitor<'de>>(self, visitor: W) -> Result<W::Value, FieldError> {
+            self.json()?.$method(visitor).map_err(de::Error::custom)
         })*
     };
 }
 
-impl<'de> de::Deserializer<'de> for ValueDeserializer<'_> {
-    type Error = de::value::Error;
+impl<'de> de::Deserializer<'de> for RawValue<'de> {
+    type Error = FieldError;
 
-    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
-        match serde_json::from_str::<Value>(self.raw) {
-            Ok(value) if !value.is_string() => value
-                .deserialize_any(visitor)
-                .map_err(|e| de::Error::custom(e.to_string())),
-            _ => visitor.visit_string(self.raw.to_string()),
+    fn deserialize_any<W: Visitor<'de>>(self, visitor: W) -> Result<W::Value, FieldError> {
+        match self.non_string_json() {
+            Some(value) => value.deserialize_any(visitor).map_err(de::Error::custom),
+            None => visitor.visit_borrowed_str(self.raw),
         }
     }
 
-    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
-        visitor.visit_string(self.raw.to_string())
+    fn deserialize_str<W: Visitor<'de>>(self, visitor: W) -> Result<W::Value, FieldError> {
+        visitor.visit_borrowed_str(self.raw)
     }
 
-    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
-        visitor.visit_string(self.raw.to_string())
+    fn deserialize_string<W: Visitor<'de>>(self, visitor: W) -> Result<W::Value, FieldError> {
+        visitor.visit_borrowed_str(self.raw)
     }
 
-    fn deserialize_char<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
-        visitor.visit_string(self.raw.to_string())
+    fn deserialize_char<W: Visitor<'de>>(self, visitor: W) -> Result<W::Value, FieldError> {
+        visitor.visit_borrowed_str(self.raw)
     }
 
-    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+    fn deserialize_identifier<W: Visitor<'de>>(self, visitor: W) -> Result<W::Value, FieldError> {
+        visitor.visit_borrowed_str(self.raw)
+    }
+
+    fn deserialize_option<W: Visitor<'de>>(self, visitor: W) -> Result<W::Value, FieldError> {
+        // A stored key is always a value: `None` is stored by deleting the key.
         visitor.visit_some(self)
     }
 
-    fn deserialize_newtype_struct<V: Visitor<'de>>(
+    fn deserialize_newtype_struct<W: Visitor<'de>>(
         self,
         _: &'static str,
-        visitor: V,
-    ) -> Result<V::Value, Self::Error> {
+        visitor: W,
+    ) -> Result<W::Value, FieldError> {
         visitor.visit_newtype_struct(self)
     }
 
-    fn deserialize_enum<V: Visitor<'de>>(
+    fn deserialize_enum<W: Visitor<'de>>(
         self,
-        _: &'static str,
-        _: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, Self::Error> {
-        match serde_json::from_str::<Value>(self.raw) {
-            Ok(value) if !value.is_string() => value
-                .deserialize_enum("", &[], visitor)
-                .map_err(|e| de::Error::custom(e.to_string())),
-            _ => visitor.visit_enum(self.raw.to_string().into_deserializer()),
+        name: &'static str,
+        variants: &'static [&'static str],
+        visitor: W,
+    ) -> Result<W::Value, FieldError> {
+        match self.non_string_json() {
+            Some(value) => value
+                .deserialize_enum(name, variants, visitor)
+                .map_err(de::Error::custom),
+            // A unit variant is stored as its name, raw.
+            None => visitor.visit_enum(self.raw.into_deserializer()),
         }
     }
 
-    via_json! {
-        deserialize_bool deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64 deserialize_i128
-        deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64 deserialize_u128
-        deserialize_f32 deserialize_f64 deserialize_bytes deserialize_byte_buf deserialize_unit
-        deserialize_seq deserialize_map deserialize_ignored_any
+    fn deserialize_ignored_any<W: Visitor<'de>>(self, visitor: W) -> Result<W::Value, FieldError> {
+        // Keys the struct does not know may hold anything, JSON or not.
+        visitor.visit_unit()
     }
 
-    fn deserialize_unit_struct<V: Visitor<'de>>(
+    fn deserialize_unit_struct<W: Visitor<'de>>(
         self,
         _: &'static str,
-        visitor: V,
-    ) -> Result<V::Value, Self::Error> {
+        visitor: W,
+    ) -> Result<W::Value, FieldError> {
         self.deserialize_unit(visitor)
     }
 
-    fn deserialize_tuple<V: Visitor<'de>>(
+    fn deserialize_tuple<W: Visitor<'de>>(
         self,
         _: usize,
-        visitor: V,
-    ) -> Result<V::Value, Self::Error> {
+        visitor: W,
+    ) -> Result<W::Value, FieldError> {
         self.deserialize_seq(visitor)
     }
 
-    fn deserialize_tuple_struct<V: Visitor<'de>>(
+    fn deserialize_tuple_struct<W: Visitor<'de>>(
         self,
         _: &'static str,
         _: usize,
-        visitor: V,
-    ) -> Result<V::Value, Self::Error> {
+        visitor: W,
+    ) -> Result<W::Value, FieldError> {
         self.deserialize_seq(visitor)
     }
 
-    fn deserialize_struct<V: Visitor<'de>>(
+    fn deserialize_struct<W: Visitor<'de>>(
         self,
         _: &'static str,
         _: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, Self::Error> {
+        visitor: W,
+    ) -> Result<W::Value, FieldError> {
         self.deserialize_map(visitor)
     }
 
-    fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
-        self.deserialize_string(visitor)
+    via_json! {
+        deserialize_bool deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64
+        deserialize_i128 deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64
+        deserialize_u128 deserialize_f32 deserialize_f64 deserialize_bytes deserialize_byte_buf
+        deserialize_unit deserialize_seq deserialize_map
     }
 }
 
@@ -216,6 +334,14 @@ impl<'de> de::Deserializer<'de> for ValueDeserializer<'_> {
 mod tests {
     use super::*;
     use serde::{Deserialize, Serialize};
+    use serde_json::json;
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(rename_all = "kebab-case")]
+    enum Mode {
+        Session,
+        Transaction,
+    }
 
     #[derive(Debug, PartialEq, Serialize, Deserialize)]
     struct Peer {
@@ -225,60 +351,174 @@ mod tests {
         note: Option<String>,
         #[serde(default)]
         ready: bool,
+        mode: Mode,
+        ratio: f64,
     }
 
-    #[test]
-    fn round_trip_strings_raw_others_json() {
-        let peer = Peer {
+    fn peer() -> Peer {
+        Peer {
             host: "db-0".into(),
             port: 5432,
-            tags: vec!["a".into()],
+            tags: vec!["a".into(), "b c".into()],
             note: None,
             ready: true,
-        };
-        let map = to_map(&peer).unwrap();
+            mode: Mode::Transaction,
+            ratio: 0.25,
+        }
+    }
+
+    fn stored(map: BTreeMap<String, Option<String>>) -> BTreeMap<String, String> {
+        map.into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k, v)))
+            .collect()
+    }
+
+    fn bag(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn strings_are_stored_raw_and_other_values_as_json() {
+        let map = to_map(&peer()).unwrap();
         assert_eq!(map["host"].as_deref(), Some("db-0"));
         assert_eq!(map["port"].as_deref(), Some("5432"));
-        assert_eq!(map["tags"].as_deref(), Some("[\"a\"]"));
-        assert_eq!(map["note"], None);
-        let stored: BTreeMap<String, String> = map
-            .into_iter()
-            .filter_map(|(k, v)| v.map(|v| (k, v)))
-            .collect();
-        assert_eq!(from_map::<Peer>(&stored).unwrap(), peer);
+        assert_eq!(map["tags"].as_deref(), Some(r#"["a","b c"]"#));
+        assert_eq!(map["ready"].as_deref(), Some("true"));
+        assert_eq!(map["mode"].as_deref(), Some("transaction"));
+        assert_eq!(map["ratio"].as_deref(), Some("0.25"));
+        assert_eq!(map["note"], None, "None is a key to delete");
     }
 
     #[test]
-    fn numeric_text_reads_as_string_and_number() {
+    fn round_trip() {
+        assert_eq!(
+            from_bag::<Peer>(&stored(to_map(&peer()).unwrap())).unwrap(),
+            peer()
+        );
+        let with_note = Peer {
+            note: Some("42".into()),
+            ..peer()
+        };
+        let map = stored(to_map(&with_note).unwrap());
+        assert_eq!(map["note"], "42");
+        assert_eq!(from_bag::<Peer>(&map).unwrap(), with_note);
+    }
+
+    #[test]
+    fn numeric_text_reads_as_string_and_as_number() {
         #[derive(Deserialize)]
-        struct A {
+        struct AsString {
             id: String,
+            flag: String,
         }
         #[derive(Deserialize)]
-        struct B {
+        struct AsNumber {
             id: u32,
+            flag: bool,
         }
-        let map = BTreeMap::from([("id".to_string(), "123".to_string())]);
-        assert_eq!(from_map::<A>(&map).unwrap().id, "123");
-        assert_eq!(from_map::<B>(&map).unwrap().id, 123);
+        let map = bag(&[("id", "123"), ("flag", "true")]);
+        let s = from_bag::<AsString>(&map).unwrap();
+        assert_eq!((s.id.as_str(), s.flag.as_str()), ("123", "true"));
+        let n = from_bag::<AsNumber>(&map).unwrap();
+        assert_eq!((n.id, n.flag), (123, true));
     }
 
     #[test]
-    fn bad_value_names_its_key() {
-        let map = BTreeMap::from([
-            ("host".to_string(), "h".to_string()),
-            ("port".to_string(), "not-a-port".to_string()),
-            ("tags".to_string(), "[]".to_string()),
-        ]);
-        let (key, reason) = from_map::<Peer>(&map).unwrap_err();
-        assert_eq!(key, "port");
-        assert!(reason.contains("not-a-port"), "{reason}");
+    fn json_looking_strings_stay_raw() {
+        #[derive(Debug, PartialEq, Serialize, Deserialize)]
+        struct Quoted {
+            text: String,
+        }
+        let value = Quoted {
+            text: r#""quoted" {not json"#.into(),
+        };
+        let map = stored(to_map(&value).unwrap());
+        assert_eq!(map["text"], r#""quoted" {not json"#);
+        assert_eq!(from_bag::<Quoted>(&map).unwrap(), value);
     }
 
     #[test]
-    fn missing_required_key_is_an_error() {
-        let map = BTreeMap::from([("host".to_string(), "h".to_string())]);
-        let (_, reason) = from_map::<Peer>(&map).unwrap_err();
-        assert!(reason.contains("missing field"), "{reason}");
+    fn a_bad_value_names_its_key() {
+        let mut map = stored(to_map(&peer()).unwrap());
+        map.insert("port".into(), "not-a-port".into());
+        let err = from_bag::<Peer>(&map).unwrap_err();
+        assert_eq!(err.key, "port");
+        assert!(err.reason.contains("not-a-port"), "{}", err.reason);
+
+        let mut map = stored(to_map(&peer()).unwrap());
+        map.insert("mode".into(), "statement".into());
+        assert_eq!(from_bag::<Peer>(&map).unwrap_err().key, "mode");
+    }
+
+    #[test]
+    fn a_missing_key_is_named() {
+        let mut map = stored(to_map(&peer()).unwrap());
+        map.remove("port");
+        let err = from_bag::<Peer>(&map).unwrap_err();
+        assert_eq!(err.key, "port");
+        assert!(err.reason.contains("missing field"), "{}", err.reason);
+    }
+
+    #[test]
+    fn unknown_keys_with_any_text_are_ignored() {
+        let mut map = stored(to_map(&peer()).unwrap());
+        map.insert("ingress-address".into(), "10.0.0.1".into());
+        map.insert("egress-subnets".into(), "{not json".into());
+        assert_eq!(from_bag::<Peer>(&map).unwrap(), peer());
+    }
+
+    #[test]
+    fn a_map_of_strings_and_values() {
+        let map = bag(&[("a", "1"), ("b", "x")]);
+        let strings: BTreeMap<String, String> = from_bag(&map).unwrap();
+        assert_eq!(strings, map);
+        let values: BTreeMap<String, Value> = from_bag(&map).unwrap();
+        assert_eq!(values["a"], json!(1));
+        assert_eq!(values["b"], json!("x"));
+    }
+
+    #[test]
+    fn only_structs_and_maps_are_stored() {
+        let err = to_map(&5).unwrap_err();
+        assert_eq!(err.key, "");
+        assert!(err.reason.contains("struct or a map"), "{}", err.reason);
+    }
+
+    #[test]
+    fn json_maps_name_the_key_that_does_not_fit() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Options {
+            port: u16,
+            mode: String,
+        }
+        let bad = json!({"port": "6432", "mode": "session"});
+        let err = from_json_map::<Options>(bad.as_object().unwrap()).unwrap_err();
+        assert_eq!(err.key, "port");
+        assert!(err.reason.contains("invalid type"), "{}", err.reason);
+        let missing = json!({"port": 6432});
+        let err = from_json_map::<Options>(missing.as_object().unwrap()).unwrap_err();
+        assert_eq!(err.key, "mode");
+    }
+
+    #[test]
+    fn a_nested_missing_field_blames_the_outer_key() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Inner {
+            x: u8,
+        }
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Outer {
+            inner: Inner,
+        }
+        let map = bag(&[("inner", "{}")]);
+        let err = from_bag::<Outer>(&map).unwrap_err();
+        assert_eq!(err.key, "inner");
+        assert!(err.reason.contains("missing field `x`"), "{}", err.reason);
     }
 }

@@ -1,0 +1,496 @@
+//! Model behaviour over a recording backend: config, status, secrets,
+//! actions, networking, resources and containers.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::recording::{Hook, StoredSecret, World, model_for};
+use super::world;
+use crate::backend::{BackendError, PortProtocol, SecretOwner, StatusInfo, StatusName};
+use crate::model::{ModelError, SecretInfoUpdate, SecretOptions, SecretRotate, Status};
+
+fn content(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn config_is_read_once_and_typed() {
+    let w = World {
+        config: json!({"listen_port": 6432, "pool_mode": "session", "tls": false})
+            .as_object()
+            .unwrap()
+            .clone(),
+        ..Default::default()
+    };
+    let (model, backend) = model_for(w, "app/0", Hook::default());
+    assert_eq!(
+        model.config().unwrap().get_int("listen_port").unwrap(),
+        Some(6432)
+    );
+    assert_eq!(
+        model.config().unwrap().get_bool("tls").unwrap(),
+        Some(false)
+    );
+    match model.config().unwrap().get_int("pool_mode") {
+        Err(ModelError::ConfigType {
+            key,
+            expected,
+            value,
+        }) => assert_eq!(
+            (key.as_str(), expected, value.as_str()),
+            ("pool_mode", "an integer", "\"session\"")
+        ),
+        other => panic!("expected ConfigType, got {other:?}"),
+    }
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Options {
+        listen_port: u16,
+        pool_mode: u8,
+    }
+    assert!(matches!(
+        model.config().unwrap().parse::<Options>(),
+        Err(ModelError::ConfigParse { key, .. }) if key == "pool_mode"
+    ));
+    assert_eq!(backend.count("config-get"), 1);
+}
+
+#[test]
+fn a_follower_is_refused_app_status_without_status_set() {
+    let (model, backend) = model_for(world(false), "app/1", Hook::default());
+    match model.set_app_status(Status::active("")) {
+        Err(err @ ModelError::NotLeader { .. }) => {
+            assert_eq!(
+                err.to_string(),
+                "only the leader may set the application status"
+            );
+        }
+        other => panic!("expected NotLeader, got {other:?}"),
+    }
+    assert!(matches!(
+        model.app_status(),
+        Err(ModelError::NotLeader { .. })
+    ));
+    assert_eq!(backend.count("status-set"), 0);
+    assert_eq!(backend.count("status-get"), 0);
+    assert_eq!(backend.count("is-leader"), 1);
+}
+
+#[test]
+fn the_leader_sets_app_status_and_reads_back_what_it_set() {
+    let (model, backend) = model_for(world(true), "app/0", Hook::default());
+    model.set_app_status(Status::blocked("needs a db")).unwrap();
+    assert_eq!(model.app_status().unwrap(), Status::blocked("needs a db"));
+    assert_eq!(
+        backend.calls_of("status-set"),
+        [["true", "blocked", "needs a db"]]
+    );
+    assert_eq!(backend.count("status-get"), 0);
+}
+
+#[test]
+fn unit_status_is_read_once_then_kept_with_what_is_set() {
+    let w = World {
+        unit_status: StatusInfo::new(StatusName::Waiting, "for pebble"),
+        ..Default::default()
+    };
+    let (model, backend) = model_for(w, "app/0", Hook::default());
+    assert_eq!(model.unit_status().unwrap(), Status::waiting("for pebble"));
+    assert_eq!(model.unit_status().unwrap(), Status::waiting("for pebble"));
+    assert_eq!(backend.count("status-get"), 1);
+    model.set_unit_status(Status::active("ready")).unwrap();
+    assert_eq!(model.unit_status().unwrap(), Status::active("ready"));
+    assert_eq!(backend.count("status-get"), 1);
+    assert_eq!(
+        backend.calls_of("status-set"),
+        [["false", "active", "ready"]]
+    );
+}
+
+#[test]
+fn juju_owned_statuses_cannot_be_set() {
+    let (model, backend) = model_for(world(true), "app/0", Hook::default());
+    for status in [
+        Status::unknown(),
+        Status::from(StatusInfo::new(StatusName::Error, "x")),
+    ] {
+        assert!(matches!(
+            model.set_unit_status(status.clone()),
+            Err(ModelError::InvalidStatus { .. })
+        ));
+        assert!(matches!(
+            model.set_app_status(status),
+            Err(ModelError::InvalidStatus { .. })
+        ));
+    }
+    assert_eq!(backend.count("status-set"), 0);
+}
+
+#[test]
+fn the_workload_version_is_set() {
+    let (model, backend) = model_for(world(true), "app/0", Hook::default());
+    model.set_workload_version("1.21.0").unwrap();
+    assert_eq!(backend.calls_of("application-version-set"), [["1.21.0"]]);
+}
+
+#[test]
+fn secrets_are_added_read_and_changed() {
+    let (model, backend) = model_for(world(true), "app/0", Hook::default());
+    let secret = model
+        .add_secret(
+            content(&[("password", "hunter22")]),
+            SecretOptions {
+                label: Some("admin".into()),
+                rotate: Some(SecretRotate::Monthly),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        backend.calls_of("secret-add"),
+        [["application", "admin", "monthly", "password"]]
+    );
+    let id = secret.id().unwrap().to_string();
+    assert_eq!(secret.label(), Some("admin"));
+    // The creator knows the content: no secret-get.
+    assert_eq!(secret.get_content(false).unwrap()["password"], "hunter22");
+    assert_eq!(backend.count("secret-get"), 0);
+
+    // Looked up again (by id without the prefix): fetched once, then kept.
+    let bare = id.strip_prefix("secret:").unwrap();
+    let found = model.get_secret(Some(bare), None).unwrap();
+    assert_eq!(found.id(), Some(id.as_str()));
+    assert_eq!(backend.count("secret-get"), 0, "looking up calls nothing");
+    assert_eq!(
+        found.get_content(false).unwrap().get("password"),
+        Some("hunter22")
+    );
+    assert_eq!(found.get_content(false).unwrap().len(), 1);
+    assert_eq!(backend.count("secret-get"), 1);
+    found.get_content(true).unwrap();
+    found.peek_content().unwrap();
+    assert_eq!(
+        backend.calls_of("secret-get")[1..],
+        [
+            vec![id.clone(), String::new(), "true".into(), "false".into()],
+            vec![id.clone(), String::new(), "false".into(), "true".into()],
+        ]
+    );
+
+    secret
+        .set_content(content(&[("password", "new-one")]))
+        .unwrap();
+    assert_eq!(secret.info().unwrap().revision, 2);
+    assert_eq!(secret.get_content(false).unwrap()["password"], "new-one");
+    secret
+        .set_info(SecretInfoUpdate {
+            rotate: Some(SecretRotate::Daily),
+            ..Default::default()
+        })
+        .unwrap();
+    secret.set_info(SecretInfoUpdate::default()).unwrap();
+    assert_eq!(
+        backend.calls_of("secret-set"),
+        [
+            vec![id.clone(), String::new(), String::new(), "password".into()],
+            vec![id.clone(), String::new(), "daily".into(), String::new()],
+        ]
+    );
+}
+
+#[test]
+fn a_secret_by_label_learns_its_id_for_owner_operations() {
+    let mut w = world(true);
+    w.secrets.insert(
+        "secret:abc".into(),
+        StoredSecret {
+            content: content(&[("token", "t0k3n")]),
+            label: Some("api".into()),
+            revision: 3,
+        },
+    );
+    let (model, backend) = model_for(w, "app/0", Hook::default());
+    let secret = model.get_secret(None, Some("api")).unwrap();
+    assert_eq!(secret.id(), None);
+    let rel = model.relation("db").unwrap().unwrap();
+    secret.grant(&rel, None).unwrap();
+    secret.revoke(&rel, Some("postgresql/1")).unwrap();
+    secret.remove_revision(2).unwrap();
+    secret.remove_all_revisions().unwrap();
+    assert_eq!(backend.calls_of("secret-grant"), [["secret:abc", "3", ""]]);
+    assert_eq!(
+        backend.calls_of("secret-revoke"),
+        [["secret:abc", "3", "postgresql/1"]]
+    );
+    assert_eq!(
+        backend.calls_of("secret-remove"),
+        [["secret:abc", "2"], ["secret:abc", ""]]
+    );
+}
+
+#[test]
+fn secret_content_never_shows_in_debug_or_errors() {
+    let (model, _) = model_for(world(true), "app/0", Hook::default());
+    let secret = model
+        .add_secret(content(&[("password", "hunter22")]), Default::default())
+        .unwrap();
+    let fetched = secret.get_content(false).unwrap();
+    let shown = format!("{secret:?} {fetched:?} {model:?}");
+    assert!(shown.contains("password"), "{shown}");
+    assert!(!shown.contains("hunter22"), "{shown}");
+    let err = model
+        .add_secret(content(&[("pw", "hunter22")]), Default::default())
+        .unwrap_err();
+    assert!(!format!("{err} {err:?}").contains("hunter22"));
+}
+
+#[test]
+fn bad_secret_content_and_non_leaders_are_refused_before_secret_add() {
+    let (model, backend) = model_for(world(false), "app/1", Hook::default());
+    assert!(matches!(
+        model.add_secret(content(&[("pw", "x")]), Default::default()),
+        Err(ModelError::InvalidSecretKey { key }) if key == "pw"
+    ));
+    assert!(matches!(
+        model.add_secret(content(&[("password", "")]), Default::default()),
+        Err(ModelError::EmptySecretValue { key }) if key == "password"
+    ));
+    assert!(matches!(
+        model.add_secret(BTreeMap::new(), Default::default()),
+        Err(ModelError::EmptySecretContent)
+    ));
+    assert!(matches!(
+        model.add_secret(content(&[("password", "x")]), Default::default()),
+        Err(ModelError::NotLeader { .. })
+    ));
+    assert_eq!(backend.count("secret-add"), 0);
+    // A follower may own a secret itself.
+    let mine = model
+        .add_secret(
+            content(&[("password", "x")]),
+            SecretOptions {
+                owner: SecretOwner::Unit,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert!(mine.id().is_some());
+    assert!(matches!(
+        mine.set_content(content(&[("Password", "y")])),
+        Err(ModelError::InvalidSecretKey { .. })
+    ));
+    assert_eq!(backend.count("secret-set"), 0);
+}
+
+#[test]
+fn a_missing_secret_fails_when_used() {
+    let (model, _) = model_for(world(true), "app/0", Hook::default());
+    assert!(matches!(
+        model.get_secret(None, None),
+        Err(ModelError::SecretWithoutId)
+    ));
+    let missing = model.get_secret(Some("secret:nope"), None).unwrap();
+    let err = missing.get_content(false).unwrap_err();
+    assert!(
+        matches!(
+            err.backend_error(),
+            Some(BackendError::SecretNotFound { .. })
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn action_params_are_read_once_and_typed() {
+    let w = World {
+        action_params: json!({"user": "admin", "count": 3})
+            .as_object()
+            .unwrap()
+            .clone(),
+        ..Default::default()
+    };
+    let (model, backend) = model_for(w, "app/0", Hook::default());
+    #[derive(Deserialize)]
+    struct Params {
+        user: String,
+        count: u8,
+    }
+    let params: Params = model.action_params_as().unwrap();
+    assert_eq!((params.user.as_str(), params.count), ("admin", 3));
+    assert_eq!(model.action_params().unwrap()["count"], json!(3));
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Wrong {
+        count: String,
+    }
+    assert!(matches!(
+        model.action_params_as::<Wrong>(),
+        Err(ModelError::ActionParams { key, .. }) if key == "count"
+    ));
+    assert_eq!(backend.count("action-get"), 1);
+}
+
+#[test]
+fn action_results_are_flattened_and_bad_keys_refused() {
+    let (model, backend) = model_for(world(true), "app/0", Hook::default());
+    model.action_log("rotating").unwrap();
+    model
+        .action_set_results(
+            json!({"password": "pw", "db": {"host": "h", "port": 5432}})
+                .as_object()
+                .unwrap()
+                .clone(),
+        )
+        .unwrap();
+    assert_eq!(
+        backend.calls_of("action-set"),
+        [["db.host=h db.port=5432 password=pw"]]
+    );
+    assert!(matches!(
+        model.action_set_results(json!({"Bad_Key": 1}).as_object().unwrap().clone()),
+        Err(ModelError::InvalidActionResultKey { key, .. }) if key == "Bad_Key"
+    ));
+    assert!(matches!(
+        model.action_set_results(json!({"stdout": "x"}).as_object().unwrap().clone()),
+        Err(ModelError::InvalidActionResultKey { .. })
+    ));
+    assert_eq!(backend.count("action-set"), 1);
+    model.action_fail("no database").unwrap();
+    assert_eq!(backend.calls_of("action-fail"), [["no database"]]);
+    assert_eq!(backend.calls_of("action-log"), [["rotating"]]);
+}
+
+#[test]
+fn ports_are_checked_then_opened_and_closed() {
+    let (model, backend) = model_for(world(true), "app/0", Hook::default());
+    model.open_port(PortProtocol::Tcp, Some(6432)).unwrap();
+    model.open_port(PortProtocol::Icmp, None).unwrap();
+    assert!(matches!(
+        model.open_port(PortProtocol::Udp, None),
+        Err(ModelError::InvalidPort { .. })
+    ));
+    assert!(matches!(
+        model.close_port(PortProtocol::Icmp, Some(8)),
+        Err(ModelError::InvalidPort { .. })
+    ));
+    model.close_port(PortProtocol::Icmp, None).unwrap();
+    assert_eq!(backend.calls_of("open-port"), [["6432/tcp"], ["icmp"]]);
+    assert_eq!(backend.calls_of("close-port"), [["icmp"]]);
+    let opened = model.opened_ports().unwrap();
+    assert_eq!(
+        opened.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        ["6432/tcp"]
+    );
+}
+
+#[test]
+fn network_get_is_typed_and_kept_per_binding() {
+    let w = World {
+        network: json!({
+            "bind-addresses": [{"interface-name": "eth0", "addresses": [{"value": "10.1.2.3", "cidr": "10.1.2.0/24"}]}],
+            "ingress-addresses": ["10.1.2.30"],
+            "egress-subnets": ["10.1.2.30/32"]
+        }),
+        ..Default::default()
+    };
+    let (model, backend) = model_for(w, "app/0", Hook::default());
+    let network = model.network_get("db").unwrap();
+    assert_eq!(network.bind_address(), Some("10.1.2.3"));
+    assert_eq!(network.ingress_address(), Some("10.1.2.30"));
+    assert_eq!(network.egress_subnets, ["10.1.2.30/32"]);
+    assert_eq!(model.network_get("db").unwrap(), network);
+    model.network_get("website").unwrap();
+    assert_eq!(backend.calls_of("network-get"), [["db"], ["website"]]);
+}
+
+#[test]
+fn a_malformed_network_answer_is_a_typed_error() {
+    let w = World {
+        network: json!({"ingress-addresses": "not a list"}),
+        ..Default::default()
+    };
+    let (model, _) = model_for(w, "app/0", Hook::default());
+    let err = model.network_get("db").unwrap_err();
+    assert!(
+        matches!(err.backend_error(), Some(BackendError::MalformedOutput { command, .. }) if command == "network-get"),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn planned_units_leave_out_dying_ones() {
+    let w = World {
+        goal_state: json!({"units": {
+            "app/0": {"status": "active"},
+            "app/1": {"status": "waiting"},
+            "app/2": {"status": "dying"}
+        }, "relations": {}}),
+        ..Default::default()
+    };
+    let (model, _) = model_for(w, "app/0", Hook::default());
+    assert_eq!(model.planned_units().unwrap(), 2);
+}
+
+#[test]
+fn resources_are_declared_and_fetched_once() {
+    let mut w = World::default();
+    w.resources
+        .insert("image".into(), PathBuf::from("/var/lib/juju/image.json"));
+    let (model, backend) = model_for(w, "app/0", Hook::default());
+    for _ in 0..2 {
+        assert_eq!(
+            model.resource_get("image").unwrap(),
+            Path::new("/var/lib/juju/image.json")
+        );
+    }
+    assert!(matches!(
+        model.resource_get("nope"),
+        Err(ModelError::UnknownResource { name }) if name == "nope"
+    ));
+    assert_eq!(backend.calls_of("resource-get"), [["image"]]);
+}
+
+#[test]
+fn containers_are_declared_and_reach_their_pebble_socket() {
+    let (model, backend) = model_for(world(true), "app/0", Hook::default());
+    let workload = model.container("workload").unwrap();
+    assert_eq!(workload.name(), "workload");
+    let socket = Path::new("/charm/containers/workload/pebble.socket");
+    assert_eq!(workload.socket_path(), socket);
+    assert_eq!(workload.client().socket(), socket);
+    assert_eq!(
+        workload.socket(),
+        socket,
+        "Pebble's methods are on the container"
+    );
+    match model.container("nope") {
+        Err(err @ ModelError::UnknownContainer { .. }) => {
+            assert!(err.to_string().contains("\"nope\""), "{err}");
+        }
+        other => panic!("expected UnknownContainer, got {other:?}"),
+    }
+    assert!(backend.calls().is_empty());
+}
+
+#[test]
+fn leadership_is_asked_once_per_dispatch() {
+    let (model, backend) = model_for(world(true), "app/0", Hook::default());
+    let rel = model.relation("db").unwrap().unwrap();
+    assert!(model.is_leader().unwrap());
+    model.local_app_data(&rel).set("a", "1").unwrap();
+    model.local_app_data(&rel).get("a").unwrap();
+    model.set_app_status(Status::active("")).unwrap();
+    assert_eq!(backend.count("is-leader"), 1);
+    assert_eq!(model.unit().name(), "app/0");
+    assert_eq!(model.unit().number(), Some(0));
+    assert_eq!(model.app().name(), "app");
+    assert_eq!(model.name(), "test-model");
+    assert_eq!(model.meta().name, "app");
+    assert!(model.hook_relation().is_none());
+}
