@@ -11,6 +11,7 @@ pub mod auth;
 pub mod backend_db;
 pub mod charm;
 pub mod client;
+pub mod names;
 pub mod peers;
 pub mod pgb_config;
 pub mod settings;
