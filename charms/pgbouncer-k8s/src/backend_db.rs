@@ -160,7 +160,12 @@ pub fn on_changed(model: &Model, instances: usize) -> Result<Outcome, BackendDbE
             .unwrap_or(name);
         access.connect(&dbname)?.install_get_auth(&auth_user)?;
     }
-    config.set_auth(&auth_user);
+    config
+        .set_auth(&auth_user)
+        .map_err(|e| WorkloadError::InvalidFile {
+            path: pgb_config::INI_PATH.to_string(),
+            reason: e.to_string(),
+        })?;
     let mut changed = workload.write_auth_file(&auth)?;
     changed |= workload.write_config(&config)?;
     workload.apply(changed)?;

@@ -117,14 +117,19 @@ pub fn on_changed(
     client_db.grant_public_schema(&user)?;
 
     let port = access.port.to_string();
-    config.add_database(
-        &database,
-        &[
-            ("host", &access.host),
-            ("port", &port),
-            ("dbname", &database),
-        ],
-    );
+    config
+        .add_database(
+            &database,
+            &[
+                ("host", &access.host),
+                ("port", &port),
+                ("dbname", &database),
+            ],
+        )
+        .map_err(|e| WorkloadError::InvalidFile {
+            path: crate::pgb_config::INI_PATH.to_string(),
+            reason: e.to_string(),
+        })?;
     let changed = workload.write_config(&config)?;
     workload.apply(changed)?;
     let auth = workload.read_auth_file()?;

@@ -101,19 +101,21 @@ fn real_pgbouncer_runs_on_the_rendered_instance_config_and_auth_file() {
     let port = free_port();
 
     let mut config = PgbConfig::default_for(2, 44, port, "session").unwrap();
-    config.set("pgbouncer", "listen_addr", "127.0.0.1");
-    config.set_auth(AUTH_USER);
+    config.set("pgbouncer", "listen_addr", "127.0.0.1").unwrap();
+    config.set_auth(AUTH_USER).unwrap();
     // A value with a space and one with a quote: PgBouncer must read them
     // as we wrote them.
-    config.add_database(
-        "appdb",
-        &[
-            ("host", "127.0.0.1"),
-            ("port", "5432"),
-            ("dbname", "app db"),
-            ("application_name", "it's"),
-        ],
-    );
+    config
+        .add_database(
+            "appdb",
+            &[
+                ("host", "127.0.0.1"),
+                ("port", "5432"),
+                ("dbname", "app db"),
+                ("application_name", "it's"),
+            ],
+        )
+        .unwrap();
     config.validate().unwrap();
     let instance = config
         .instance(0)
