@@ -106,8 +106,10 @@ fn start_pgbouncer(report: &Report, unit: &str) -> PgBouncer {
     let mut config = PgbConfig::parse(&files["/var/lib/pgbouncer/instance_0/pgbouncer.ini"])
         .unwrap()
         .with_base_dirs(&lib.display().to_string(), &log.display().to_string());
-    config.set("pgbouncer", "listen_addr", "127.0.0.1");
-    config.set("pgbouncer", "listen_port", &port.to_string());
+    config.set("pgbouncer", "listen_addr", "127.0.0.1").unwrap();
+    config
+        .set("pgbouncer", "listen_port", &port.to_string())
+        .unwrap();
     let ini = lib.join("instance_0/pgbouncer.ini");
     std::fs::write(&ini, config.render()).unwrap();
     std::fs::write(
