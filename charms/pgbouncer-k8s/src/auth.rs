@@ -10,6 +10,8 @@ use std::path::Path;
 
 use md5::{Digest, Md5};
 
+use crate::names::BackendUser;
+
 /// The prefix of every auth user: `pgbouncer_auth_<backend user>`.
 pub const AUTH_USER_PREFIX: &str = "pgbouncer_auth_";
 /// How long generated passwords are.
@@ -46,6 +48,23 @@ pub enum AuthFileProblem {
     /// A control character (a tab, a line break) in a user name or hash.
     #[error("a control character in a user name or password hash")]
     ControlCharacter,
+    /// A double quote in a user name or hash (written `""`, it is valid
+    /// syntax, but no user the charm makes has one: refused).
+    #[error("a double quote in a user name or password hash")]
+    Quote,
+}
+
+/// What is wrong with a user name or hash, if anything.
+fn field_problem(user: &str, hash: &str) -> Option<AuthFileProblem> {
+    if user.is_empty() {
+        Some(AuthFileProblem::EmptyUser)
+    } else if user.contains(char::is_control) || hash.contains(char::is_control) {
+        Some(AuthFileProblem::ControlCharacter)
+    } else if user.contains('"') || hash.contains('"') {
+        Some(AuthFileProblem::Quote)
+    } else {
+        None
+    }
 }
 
 /// An auth file that cannot be read or written. The message never contains
@@ -85,7 +104,7 @@ pub enum PasswordError {
 /// use pgbouncer_k8s::auth::AuthFile;
 ///
 /// let mut auth = AuthFile::default();
-/// auth.set_user("pgbouncer_auth_app", "a-password");
+/// auth.set_user("pgbouncer_auth_app", "a-password").unwrap();
 /// let text = auth.render();
 /// assert_eq!(text, "\"pgbouncer_auth_app\" \"md5622ddf84d352da91a4157a66cffe3643\"\n");
 /// let read = AuthFile::parse(&text).unwrap();
@@ -128,16 +147,17 @@ pub fn md5_password(user: &str, password: &str) -> String {
     hash
 }
 
-/// The auth user for a backend user: `pgbouncer_auth_<user>`, `-` → `_`.
+/// The auth user for a (validated) backend user: `pgbouncer_auth_<user>`,
+/// at most 55 bytes (so `<auth user>_clients` fits PostgreSQL's 63).
 ///
 /// ```
-/// assert_eq!(
-///     pgbouncer_k8s::auth::auth_user_for("relation-id-3"),
-///     "pgbouncer_auth_relation_id_3",
-/// );
+/// use pgbouncer_k8s::names::BackendUser;
+///
+/// let user = BackendUser::parse("relation_id_3").unwrap();
+/// assert_eq!(pgbouncer_k8s::auth::auth_user_for(&user), "pgbouncer_auth_relation_id_3");
 /// ```
-pub fn auth_user_for(backend_username: &str) -> String {
-    format!("{AUTH_USER_PREFIX}{}", backend_username.replace('-', "_"))
+pub fn auth_user_for(backend_user: &BackendUser) -> String {
+    format!("{AUTH_USER_PREFIX}{backend_user}")
 }
 
 /// [`PASSWORD_LENGTH`] characters of `[A-Za-z0-9]` from the OS's secure
@@ -222,11 +242,8 @@ impl AuthFile {
             if !rest.trim().is_empty() {
                 return Err(fail(AuthFileProblem::TrailingText));
             }
-            if user.is_empty() {
-                return Err(fail(AuthFileProblem::EmptyUser));
-            }
-            if user.contains(char::is_control) || hash.contains(char::is_control) {
-                return Err(fail(AuthFileProblem::ControlCharacter));
+            if let Some(problem) = field_problem(&user, &hash) {
+                return Err(fail(problem));
             }
             if users.insert(user, hash).is_some() {
                 return Err(fail(AuthFileProblem::RepeatedUser));
@@ -244,29 +261,40 @@ impl AuthFile {
     }
 
     /// Whether [`render`](Self::render) gives a file that reads back the
-    /// same: no empty user name, no control character. The error's line is
-    /// the user's line in the rendered file.
+    /// same and that [`parse`](Self::parse) accepts: no empty user name, no
+    /// control character, no double quote. The error's line is the user's
+    /// line in the rendered file.
     pub fn validate(&self) -> Result<(), AuthFileError> {
         for (i, (user, hash)) in self.users.iter().enumerate() {
-            let problem = if user.is_empty() {
-                AuthFileProblem::EmptyUser
-            } else if user.contains(char::is_control) || hash.contains(char::is_control) {
-                AuthFileProblem::ControlCharacter
-            } else {
-                continue;
-            };
-            return Err(AuthFileError {
-                line: i + 1,
-                problem,
-            });
+            if let Some(problem) = field_problem(user, hash) {
+                return Err(AuthFileError {
+                    line: i + 1,
+                    problem,
+                });
+            }
         }
         Ok(())
     }
 
-    /// Adds or replaces a user with the md5 hash of its password.
-    pub fn set_user(&mut self, user: &str, password: &str) {
-        self.users
-            .insert(user.to_string(), md5_password(user, password));
+    /// Adds or replaces a user with the md5 hash of its password. Refuses,
+    /// changing nothing, an empty user name or one with a control character
+    /// or a double quote.
+    ///
+    /// ```
+    /// use pgbouncer_k8s::auth::{AuthFile, AuthFileProblem};
+    ///
+    /// let mut auth = AuthFile::default();
+    /// assert_eq!(auth.set_user("a\" \"md5x\" \"b", "pw"), Err(AuthFileProblem::Quote));
+    /// assert_eq!(auth.set_user("a\nb", "pw"), Err(AuthFileProblem::ControlCharacter));
+    /// assert!(auth.is_empty());
+    /// ```
+    pub fn set_user(&mut self, user: &str, password: &str) -> Result<(), AuthFileProblem> {
+        let hash = md5_password(user, password);
+        if let Some(problem) = field_problem(user, &hash) {
+            return Err(problem);
+        }
+        self.users.insert(user.to_string(), hash);
+        Ok(())
     }
 
     /// Removes a user; true if it was there.
@@ -352,16 +380,14 @@ mod tests {
     }
 
     #[test]
-    fn auth_user_replaces_dashes() {
+    fn auth_user_is_prefixed_and_fits_with_its_marker_role() {
+        let user = |u: &str| BackendUser::parse(u).unwrap();
         assert_eq!(
-            auth_user_for("relation-id-3"),
+            auth_user_for(&user("relation_id_3")),
             "pgbouncer_auth_relation_id_3"
         );
-        assert_eq!(
-            auth_user_for("relation_id_3"),
-            "pgbouncer_auth_relation_id_3"
-        );
-        assert_eq!(auth_user_for(""), AUTH_USER_PREFIX);
+        let longest = auth_user_for(&user(&"u".repeat(crate::names::MAX_BACKEND_USER)));
+        assert!(longest.len() + "_clients".len() <= crate::names::MAX_IDENTIFIER);
     }
 
     #[test]
@@ -369,16 +395,16 @@ mod tests {
         let mut auth = AuthFile::default();
         assert!(auth.is_empty());
         assert_eq!(auth.render(), "");
-        auth.set_user("zed", "a");
-        auth.set_user("amy", "b");
-        auth.set_user("we\"ird", "c");
+        auth.set_user("zed", "a").unwrap();
+        auth.set_user("amy", "b").unwrap();
+        auth.set_user("wé ird", "c").unwrap();
         let text = auth.render();
         assert_eq!(
             text,
             format!(
-                "\"amy\" \"{}\"\n\"we\"\"ird\" \"{}\"\n\"zed\" \"{}\"\n",
+                "\"amy\" \"{}\"\n\"wé ird\" \"{}\"\n\"zed\" \"{}\"\n",
                 md5_password("amy", "b"),
-                md5_password("we\"ird", "c"),
+                md5_password("wé ird", "c"),
                 md5_password("zed", "a")
             )
         );
@@ -387,7 +413,7 @@ mod tests {
         assert_eq!(read.render(), text);
         assert_eq!(read.len(), 3);
         assert!(read.verify("amy", "b") && !read.verify("amy", "a"));
-        assert!(read.verify("we\"ird", "c"));
+        assert!(read.verify("wé ird", "c"));
         assert!(!read.verify("nobody", "b"));
         auth.validate().unwrap();
     }
@@ -407,8 +433,8 @@ mod tests {
     #[test]
     fn set_and_remove_users() {
         let mut auth = AuthFile::default();
-        auth.set_user("u", "one");
-        auth.set_user("u", "two");
+        auth.set_user("u", "one").unwrap();
+        auth.set_user("u", "two").unwrap();
         assert_eq!(auth.len(), 1);
         assert!(auth.verify("u", "two"));
         assert!(auth.contains_user("u"));
@@ -434,6 +460,8 @@ mod tests {
             ("\"\" \"secret\"\n", 1, EmptyUser),
             ("\"a\tsecret\" \"h\"\n", 1, ControlCharacter),
             ("\"a\" \"secret\u{7}\"\n", 1, ControlCharacter),
+            ("\"we\"\"ird-secret\" \"h\"\n", 1, Quote),
+            ("\"a\" \"md5\"\"secret\"\n", 1, Quote),
         ] {
             let err = AuthFile::parse(text).unwrap_err();
             assert_eq!(err, AuthFileError { line, problem }, "{text:?}");
@@ -457,32 +485,30 @@ mod tests {
     #[test]
     fn validate_finds_what_cannot_be_written() {
         let mut auth = AuthFile::default();
-        auth.set_user("b", "p");
+        auth.set_user("b", "p").unwrap();
         auth.validate().unwrap();
-        auth.set_user("a\nb", "p");
-        assert_eq!(
-            auth.validate(),
-            Err(AuthFileError {
-                line: 1,
-                problem: AuthFileProblem::ControlCharacter
-            })
-        );
-        let mut auth = AuthFile::default();
-        auth.set_user("x", "p");
-        auth.set_user("", "p");
-        assert_eq!(
-            auth.validate(),
-            Err(AuthFileError {
-                line: 1,
-                problem: AuthFileProblem::EmptyUser
-            })
-        );
+        for (user, problem) in [
+            ("a\nb", AuthFileProblem::ControlCharacter),
+            ("a\tb", AuthFileProblem::ControlCharacter),
+            ("", AuthFileProblem::EmptyUser),
+            ("a\"b", AuthFileProblem::Quote),
+        ] {
+            assert_eq!(auth.set_user(user, "p"), Err(problem), "{user:?}");
+            let mut raw = auth.clone();
+            raw.users.insert(user.to_string(), "h".to_string());
+            assert_eq!(
+                raw.validate(),
+                Err(AuthFileError { line: 1, problem }),
+                "{user:?}"
+            );
+        }
+        assert_eq!(auth.users().collect::<Vec<_>>(), ["b"]);
     }
 
     #[test]
     fn debug_hides_hashes() {
         let mut auth = AuthFile::default();
-        auth.set_user("u", "p");
+        auth.set_user("u", "p").unwrap();
         let shown = format!("{auth:?}");
         assert!(shown.contains("\"u\""), "{shown}");
         assert!(!shown.contains("md5"), "{shown}");
@@ -538,6 +564,79 @@ mod tests {
                 "{err}"
             );
             assert!(std::error::Error::source(&err).is_some());
+        }
+    }
+
+    /// An 8-byte window of `input` (at char boundaries) that `message` holds.
+    fn leaked<'a>(input: &'a str, message: &str) -> Option<&'a str> {
+        input.char_indices().find_map(|(start, _)| {
+            let end = start + 8;
+            (end <= input.len() && input.is_char_boundary(end))
+                .then(|| &input[start..end])
+                .filter(|w| message.contains(*w))
+        })
+    }
+
+    fn tricky() -> impl Strategy<Value = String> {
+        prop::collection::vec(
+            prop_oneof![
+                4 => "[a-z_0-9]{1,8}",
+                1 => Just("\"".to_string()),
+                1 => Just("\"\"".to_string()),
+                1 => Just("\n".to_string()),
+                1 => Just("\r".to_string()),
+                1 => Just("\t".to_string()),
+                1 => Just(" ".to_string()),
+                1 => Just(";".to_string()),
+                1 => Just("\u{7f}".to_string()),
+                1 => "\\PC",
+            ],
+            0..8,
+        )
+        .prop_map(|parts| parts.concat())
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn prop_authfile_roundtrip(users in prop::collection::vec((tricky(), "[ -~]{0,12}"), 0..6)) {
+            let mut auth = AuthFile::default();
+            for (user, password) in &users {
+                let before = auth.clone();
+                match auth.set_user(user, password) {
+                    Ok(()) => prop_assert!(auth.verify(user, password)),
+                    Err(problem) => {
+                        prop_assert_eq!(&auth, &before);
+                        prop_assert_eq!(leaked(user, &problem.to_string()), None);
+                    }
+                }
+            }
+            auth.validate().unwrap();
+            let text = auth.render();
+            prop_assert_eq!(text.lines().count(), auth.len());
+            let read = AuthFile::parse(&text).unwrap();
+            prop_assert_eq!(&read, &auth);
+            prop_assert_eq!(read.render(), text);
+        }
+
+        #[test]
+        fn prop_authfile_parse_errors_never_hold_the_input(
+            text in "\\PC{0,120}|[\"a-z ;\n\t]{0,120}|(\"[a-z_]{8,12}\" \"md5[0-9a-f]{8,32}\"?\n?){1,3}"
+        ) {
+            match AuthFile::parse(&text) {
+                Ok(auth) => {
+                    auth.validate().unwrap();
+                    prop_assert_eq!(AuthFile::parse(&auth.render()).unwrap(), auth);
+                }
+                Err(e) => {
+                    for shown in [e.to_string(), format!("{e:?}"), e.kind_without_content()] {
+                        prop_assert_eq!(leaked(&text, &shown), None, "{}", shown);
+                    }
+                }
+            }
         }
     }
 }

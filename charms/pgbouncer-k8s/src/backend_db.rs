@@ -44,8 +44,9 @@ impl fmt::Debug for BackendInfo {
 
 impl BackendInfo {
     /// The auth user PgBouncer queries the backend as.
-    pub fn auth_user(&self) -> String {
-        auth::auth_user_for(&self.username)
+    pub fn auth_user(&self) -> Result<String, SqlError> {
+        let user = crate::names::BackendUser::parse(&self.username)?;
+        Ok(auth::auth_user_for(&user))
     }
 
     /// How to reach the backend as the charm's user.
@@ -134,7 +135,7 @@ pub fn on_changed(model: &Model, instances: usize) -> Result<Outcome, BackendDbE
     let Some(mut config) = workload.current_config()? else {
         return Ok(Outcome::Defer);
     };
-    let auth_user = backend.auth_user();
+    let auth_user = backend.auth_user()?;
     let auth = match workload.read_auth_file()? {
         Some(existing) if existing.contains_user(&auth_user) => existing,
         _ => {
@@ -143,7 +144,11 @@ pub fn on_changed(model: &Model, instances: usize) -> Result<Outcome, BackendDbE
                 reason: format!("cannot generate a password: {e}"),
             })?;
             let mut auth = AuthFile::default();
-            auth.set_user(&auth_user, &password);
+            auth.set_user(&auth_user, &password)
+                .map_err(|e| WorkloadError::InvalidFile {
+                    path: pgb_config::AUTH_FILE_PATH.to_string(),
+                    reason: e.to_string(),
+                })?;
             auth
         }
     };
@@ -228,7 +233,7 @@ pub fn on_broken(
 }
 
 fn remove_auth_user(backend: &BackendInfo, config: &PgbConfig) -> Result<(), SqlError> {
-    let auth_user = backend.auth_user();
+    let auth_user = backend.auth_user()?;
     let access = backend.access()?;
     for (name, params) in config.databases() {
         let dbname = params

@@ -109,11 +109,13 @@ pub fn on_changed(
     };
     let access = backend.access()?;
     let mut db = access.connect(&backend.database)?;
-    db.ensure_user(&user, &password)?;
-    db.ensure_database(&database, &user)?;
+    db.ensure_user(&user, &password, &backend.auth_user()?)?;
+    let client_database =
+        crate::names::ClientDatabase::parse(&database).map_err(crate::sql::SqlError::from)?;
+    db.ensure_database(&client_database, &user)?;
     let version = db.version()?;
     let mut client_db = access.connect(&database)?;
-    client_db.install_get_auth(&backend.auth_user())?;
+    client_db.install_get_auth(&backend.auth_user()?)?;
     client_db.grant_public_schema(&user)?;
 
     let port = access.port.to_string();

@@ -1,24 +1,56 @@
 //! What the leader does in the backend PostgreSQL: the auth user and its
-//! `get_auth` function, client users and databases.
+//! `get_auth` function, client users and databases, and taking them away.
 //!
-//! Identifiers are always double-quoted and passwords are sent already
-//! md5-hashed, so nothing a relation says is run as SQL, and no password in
-//! clear text reaches the server's statement log.
+//! Least privilege (issue 10):
+//! - `get_auth` gives PgBouncer the hash of a role only if the role is a
+//!   client user this charm made: a direct member of the NOLOGIN marker role
+//!   [`clients_role_for`]`(auth_user)`, able to log in, not a superuser,
+//!   not a replication role, not `BYPASSRLS`, and not expired. The backend
+//!   superuser's hash is never brokered.
+//! - A client database is created `OWNER <user> TEMPLATE template0` and
+//!   nobody else may connect (`CONNECT` revoked from `PUBLIC`); another
+//!   user is let in explicitly ([`Backend::grant_database`]).
+//! - Revocation holds: [`Backend::deactivate_role`] stops logins and ends
+//!   the role's sessions, [`Backend::release_role`] hands what it owns to an
+//!   heir and drops its privileges, [`Backend::drop_role`] removes it. Each
+//!   returns its error; the caller keeps its record and retries.
+//!
+//! Every name put in SQL is validated first (roles `[a-z0-9_]{1,63}`,
+//! databases [`ClientDatabase`]) and quoted with [`ident`]; values are bind
+//! parameters or [`literal`]s. Passwords are sent already md5-hashed, so no
+//! clear-text password reaches the server's statement log, and no error
+//! holds a password, a hash, or a remote value.
 
 use std::time::Duration;
 
 use postgres::{Client, NoTls};
 
 use crate::auth::md5_password;
+use crate::names::{ClientDatabase, NameError};
 
 /// A backend operation that failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SqlError {
     /// `endpoints` is not `host:port[,host:port...]`.
-    #[error("backend endpoints {endpoints:?} are not host:port")]
+    #[error("backend endpoints ({len} bytes) are not host:port")]
     BadEndpoints {
-        /// What the relation said.
-        endpoints: String,
+        /// The length of what the relation said.
+        len: usize,
+    },
+    /// A name from outside broke its rule.
+    #[error(transparent)]
+    InvalidName(#[from] NameError),
+    /// A role name that is not `[a-z0-9_]{1,63}`.
+    #[error("a role name ({len} bytes) must match [a-z0-9_]{{1,63}}")]
+    InvalidRole {
+        /// The name's length in bytes.
+        len: usize,
+    },
+    /// A password hash that is not `md5` + 32 lowercase hex digits.
+    #[error("the password hash of role {role} is not md5 + 32 hex digits")]
+    InvalidHash {
+        /// The role.
+        role: String,
     },
     /// Connecting failed (unreachable, refused, bad credentials).
     #[error(
@@ -69,22 +101,64 @@ impl std::fmt::Debug for BackendAccess {
     }
 }
 
+/// A host name or IP address: `[A-Za-z0-9.:-]{1,253}`.
+fn is_host(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 253
+        && host
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b".:-".contains(&c))
+}
+
+/// Checks a role name before it is put in SQL: `[a-z0-9_]{1,63}`.
+pub fn check_role(role: &str) -> Result<&str, SqlError> {
+    let ok = !role.is_empty()
+        && role.len() <= crate::names::MAX_IDENTIFIER
+        && role
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_');
+    if ok {
+        Ok(role)
+    } else {
+        Err(SqlError::InvalidRole { len: role.len() })
+    }
+}
+
+/// The NOLOGIN role whose direct members are the client users of the auth
+/// user `auth_user`: `<auth_user>_clients`. `get_auth` answers for them only.
+///
+/// ```
+/// assert_eq!(
+///     pgbouncer_k8s::sql::clients_role_for("pgbouncer_auth_relation_id_3"),
+///     "pgbouncer_auth_relation_id_3_clients",
+/// );
+/// ```
+pub fn clients_role_for(auth_user: &str) -> String {
+    format!("{auth_user}_clients")
+}
+
 impl BackendAccess {
-    /// From the relation's `endpoints` (the first `host:port` is used).
+    /// From the relation's `endpoints` (the first `host:port` is used) and
+    /// the backend user (`[a-z0-9_]{1,40}`, see [`crate::names::BackendUser`]).
     pub fn new(endpoints: &str, user: &str, password: &str) -> Result<Self, SqlError> {
         let bad = || SqlError::BadEndpoints {
-            endpoints: endpoints.to_string(),
+            len: endpoints.len(),
         };
         let first = endpoints.split(',').next().map(str::trim).ok_or_else(bad)?;
         let (host, port) = first.rsplit_once(':').ok_or_else(bad)?;
         let port = port.parse().map_err(|_| bad())?;
-        if host.is_empty() {
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        if !is_host(host) {
             return Err(bad());
         }
+        let user = crate::names::BackendUser::parse(user)?;
         Ok(Self {
-            host: host.trim_matches(['[', ']']).to_string(),
+            host: host.to_string(),
             port,
-            user: user.to_string(),
+            user: user.as_str().to_string(),
             password: password.to_string(),
         })
     }
@@ -103,8 +177,15 @@ impl BackendAccess {
                 host: self.host.clone(),
                 port: self.port,
                 user: self.user.clone(),
-                database: database.to_string(),
-                reason: e.to_string(),
+                database: if database.len() <= 63 {
+                    database.to_string()
+                } else {
+                    format!("({} bytes)", database.len())
+                },
+                reason: e
+                    .as_db_error()
+                    .map(|d| d.message().to_string())
+                    .unwrap_or_else(|| e.to_string()),
             })?;
         Ok(Backend { client })
     }
@@ -120,32 +201,58 @@ pub fn literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
+fn is_md5_hash(hash: &str) -> bool {
+    hash.len() == 35
+        && hash.starts_with("md5")
+        && hash[3..]
+            .bytes()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+}
+
 /// One connection to the backend.
 pub struct Backend {
     client: Client,
+}
+
+fn statement_error(what: &str, e: &postgres::Error) -> SqlError {
+    SqlError::Statement {
+        what: what.to_string(),
+        reason: e
+            .as_db_error()
+            .map(|d| d.message().to_string())
+            .unwrap_or_else(|| e.to_string()),
+    }
 }
 
 impl Backend {
     fn run(&mut self, what: &str, sql: &str) -> Result<(), SqlError> {
         self.client
             .batch_execute(sql)
-            .map_err(|e| SqlError::Statement {
-                what: what.to_string(),
-                reason: e
-                    .as_db_error()
-                    .map(|d| d.message().to_string())
-                    .unwrap_or_else(|| e.to_string()),
-            })
+            .map_err(|e| statement_error(what, &e))
     }
 
     fn exists(&mut self, what: &str, sql: &str, name: &str) -> Result<bool, SqlError> {
         self.client
             .query_opt(sql, &[&name])
             .map(|row| row.is_some())
-            .map_err(|e| SqlError::Statement {
-                what: what.to_string(),
-                reason: e.to_string(),
-            })
+            .map_err(|e| statement_error(what, &e))
+    }
+
+    fn role_exists(&mut self, role: &str) -> Result<bool, SqlError> {
+        self.exists(
+            "looking up a role",
+            "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1",
+            role,
+        )
+    }
+
+    /// The database this connection is to.
+    pub fn current_database(&mut self) -> Result<String, SqlError> {
+        let row = self
+            .client
+            .query_one("SELECT pg_catalog.current_database()::text", &[])
+            .map_err(|e| statement_error("reading the current database", &e))?;
+        Ok(row.get(0))
     }
 
     /// The server's version (`SHOW server_version`).
@@ -153,105 +260,242 @@ impl Backend {
         let row = self
             .client
             .query_one("SHOW server_version", &[])
-            .map_err(|e| SqlError::Statement {
-                what: "reading the server version".to_string(),
-                reason: e.to_string(),
-            })?;
+            .map_err(|e| statement_error("reading the server version", &e))?;
         Ok(row.get(0))
     }
 
-    /// Creates a login role, or sets its password; `md5_hash` is `md5…` as in the auth file.
+    /// Creates a login role, or sets its password and lets it log in again;
+    /// `md5_hash` is `md5…` as in the auth file.
     pub fn ensure_login_role(&mut self, role: &str, md5_hash: &str) -> Result<(), SqlError> {
-        let exists = self.exists(
-            "looking up a role",
-            "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1",
-            role,
-        )?;
-        let verb = if exists { "ALTER" } else { "CREATE" };
+        let role = check_role(role)?;
+        if !is_md5_hash(md5_hash) {
+            return Err(SqlError::InvalidHash {
+                role: role.to_string(),
+            });
+        }
+        let verb = if self.role_exists(role)? {
+            "ALTER"
+        } else {
+            "CREATE"
+        };
         self.run(
             &format!("setting up role {role}"),
             &format!(
-                "{verb} ROLE {} WITH LOGIN PASSWORD {}",
+                "{verb} ROLE {} WITH LOGIN NOSUPERUSER NOCREATEROLE NOREPLICATION NOBYPASSRLS \
+                 PASSWORD {} VALID UNTIL 'infinity'",
                 ident(role),
                 literal(md5_hash)
             ),
         )
     }
 
-    /// A login role with a password in clear (hashed here before it is sent).
-    pub fn ensure_user(&mut self, user: &str, password: &str) -> Result<(), SqlError> {
-        self.ensure_login_role(user, &md5_password(user, password))
+    /// Creates the NOLOGIN marker role of `auth_user`'s clients
+    /// ([`clients_role_for`]) if it is missing.
+    pub fn ensure_clients_role(&mut self, auth_user: &str) -> Result<String, SqlError> {
+        let marker = clients_role_for(check_role(auth_user)?);
+        let marker = check_role(&marker)?.to_string();
+        let verb = if self.role_exists(&marker)? {
+            "ALTER"
+        } else {
+            "CREATE"
+        };
+        self.run(
+            &format!("setting up role {marker}"),
+            &format!(
+                "{verb} ROLE {} WITH NOLOGIN NOSUPERUSER NOCREATEROLE NOREPLICATION NOBYPASSRLS",
+                ident(&marker)
+            ),
+        )?;
+        Ok(marker)
     }
 
-    /// Installs `<auth_user>.get_auth(username)`, a `SECURITY DEFINER`
-    /// function over `pg_authid` that only `auth_user` may call, in the
-    /// database this connection is to.
+    /// A client user with a password in clear (hashed here before it is
+    /// sent), made a member of `auth_user`'s clients role so that `get_auth`
+    /// answers for it.
+    pub fn ensure_user(
+        &mut self,
+        user: &str,
+        password: &str,
+        auth_user: &str,
+    ) -> Result<(), SqlError> {
+        let user = check_role(user)?;
+        let marker = self.ensure_clients_role(auth_user)?;
+        self.ensure_login_role(user, &md5_password(user, password))?;
+        self.run(
+            &format!("granting {marker} to {user}"),
+            &format!("GRANT {} TO {}", ident(&marker), ident(user)),
+        )
+    }
+
+    /// Installs `<auth_user>.get_auth(username)` in the database this
+    /// connection is to: a `SECURITY DEFINER` function over `pg_authid` that
+    /// only `auth_user` may call and that answers only for `auth_user`'s
+    /// client users (see the [module](self)). The schema is owned by the
+    /// connected user (so `auth_user` cannot replace the function), and
+    /// `auth_user` may connect to this database (PgBouncer runs its
+    /// `auth_query` in the database a client asks for).
     pub fn install_get_auth(&mut self, auth_user: &str) -> Result<(), SqlError> {
+        let auth_user = check_role(auth_user)?;
+        let marker = self.ensure_clients_role(auth_user)?;
+        let database = self.current_database()?;
         let schema = ident(auth_user);
         self.run(
             &format!("installing {auth_user}.get_auth"),
             &format!(
-                "CREATE SCHEMA IF NOT EXISTS {schema} AUTHORIZATION {schema};
+                "CREATE SCHEMA IF NOT EXISTS {schema};
+                 ALTER SCHEMA {schema} OWNER TO CURRENT_USER;
+                 REVOKE ALL ON SCHEMA {schema} FROM PUBLIC;
+                 GRANT USAGE ON SCHEMA {schema} TO {schema};
                  CREATE OR REPLACE FUNCTION {schema}.get_auth(uname TEXT)
                      RETURNS TABLE (username name, password text)
-                     LANGUAGE sql SECURITY DEFINER
+                     LANGUAGE sql STABLE SECURITY DEFINER
                      SET search_path = pg_catalog
-                     AS $$ SELECT rolname, rolpassword FROM pg_catalog.pg_authid
-                           WHERE rolname = $1 AND rolcanlogin $$;
+                     AS $$ SELECT a.rolname, a.rolpassword FROM pg_catalog.pg_authid a
+                           WHERE a.rolname = $1
+                             AND a.rolcanlogin
+                             AND NOT a.rolsuper
+                             AND NOT a.rolreplication
+                             AND NOT a.rolbypassrls
+                             AND (a.rolvaliduntil IS NULL OR a.rolvaliduntil > pg_catalog.now())
+                             AND EXISTS (
+                                 SELECT 1 FROM pg_catalog.pg_auth_members m
+                                 JOIN pg_catalog.pg_roles r ON r.oid = m.roleid
+                                 WHERE m.member = a.oid AND r.rolname = {marker}) $$;
                  REVOKE ALL ON FUNCTION {schema}.get_auth(text) FROM PUBLIC;
-                 GRANT EXECUTE ON FUNCTION {schema}.get_auth(text) TO {schema};"
+                 GRANT EXECUTE ON FUNCTION {schema}.get_auth(text) TO {schema};
+                 GRANT CONNECT ON DATABASE {database} TO {schema};",
+                marker = literal(&marker),
+                database = ident(&database),
             ),
         )
     }
 
     /// Removes the auth user's schema and function from this database.
     pub fn remove_get_auth(&mut self, auth_user: &str) -> Result<(), SqlError> {
+        let auth_user = check_role(auth_user)?;
         self.run(
             &format!("removing {auth_user}.get_auth"),
             &format!("DROP SCHEMA IF EXISTS {} CASCADE", ident(auth_user)),
         )
     }
 
-    /// Creates a database if it is missing and lets `user` use it fully.
-    pub fn ensure_database(&mut self, database: &str, user: &str) -> Result<(), SqlError> {
+    /// Creates a client's database if it is missing (`OWNER owner TEMPLATE
+    /// template0`, so nothing put in `template1` leaks in), then closes it
+    /// to everyone but those granted (`REVOKE ALL ... FROM PUBLIC`) and lets
+    /// `owner` connect. An existing database keeps its owner: let another
+    /// user in with [`grant_database`](Self::grant_database).
+    pub fn ensure_database(
+        &mut self,
+        database: &ClientDatabase,
+        owner: &str,
+    ) -> Result<(), SqlError> {
+        let owner = check_role(owner)?;
         let exists = self.exists(
             "looking up a database",
             "SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1",
-            database,
+            database.as_str(),
         )?;
         if !exists {
             self.run(
                 &format!("creating database {database}"),
-                &format!("CREATE DATABASE {}", ident(database)),
+                &format!(
+                    "CREATE DATABASE {} OWNER {} TEMPLATE template0",
+                    ident(database.as_str()),
+                    ident(owner)
+                ),
             )?;
         }
         self.run(
-            &format!("granting {database} to {user}"),
+            &format!("closing database {database} to PUBLIC"),
             &format!(
-                "GRANT ALL PRIVILEGES ON DATABASE {} TO {}",
-                ident(database),
+                "REVOKE ALL ON DATABASE {} FROM PUBLIC",
+                ident(database.as_str())
+            ),
+        )?;
+        self.grant_database(database, owner)
+    }
+
+    /// Lets `user` connect to `database` and make temporary tables there
+    /// (another relation sharing it). Run
+    /// [`grant_public_schema`](Self::grant_public_schema) in the database
+    /// too, for its objects.
+    pub fn grant_database(
+        &mut self,
+        database: &ClientDatabase,
+        user: &str,
+    ) -> Result<(), SqlError> {
+        let user = check_role(user)?;
+        self.run(
+            &format!("granting database {database} to {user}"),
+            &format!(
+                "GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}",
+                ident(database.as_str()),
                 ident(user)
             ),
         )
     }
 
-    /// Lets `user` create objects in this database's `public` schema (since
-    /// PostgreSQL 15 only the database owner may by default).
+    /// In the database this connection is to: lets `user` use and create
+    /// in schema `public` (since PostgreSQL 15 only the database owner may
+    /// by default) and use every table, sequence and function in it.
     pub fn grant_public_schema(&mut self, user: &str) -> Result<(), SqlError> {
+        let user = ident(check_role(user)?);
         self.run(
             &format!("granting schema public to {user}"),
-            &format!("GRANT ALL ON SCHEMA public TO {}", ident(user)),
+            &format!(
+                "GRANT USAGE, CREATE ON SCHEMA public TO {user};
+                 GRANT ALL ON ALL TABLES IN SCHEMA public TO {user};
+                 GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {user};
+                 GRANT ALL ON ALL FUNCTIONS IN SCHEMA public TO {user};"
+            ),
         )
     }
 
-    /// Hands what `role` owns in this database to the connected user and drops its privileges here.
-    pub fn disown(&mut self, role: &str) -> Result<(), SqlError> {
-        let exists = self.exists(
-            "looking up a role",
-            "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1",
-            role,
+    /// Stops `role` from logging in (`NOLOGIN PASSWORD NULL`) and ends its
+    /// open sessions. Nothing to do if it is gone.
+    pub fn deactivate_role(&mut self, role: &str) -> Result<(), SqlError> {
+        let role = check_role(role)?;
+        if !self.role_exists(role)? {
+            return Ok(());
+        }
+        self.run(
+            &format!("deactivating role {role}"),
+            &format!("ALTER ROLE {} WITH NOLOGIN PASSWORD NULL", ident(role)),
         )?;
-        if !exists {
+        self.client
+            .execute(
+                "SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity \
+                 WHERE usename = $1 AND pid <> pg_catalog.pg_backend_pid()",
+                &[&role],
+            )
+            .map(|_| ())
+            .map_err(|e| statement_error(&format!("ending the sessions of {role}"), &e))
+    }
+
+    /// In the database this connection is to (run it in each database the
+    /// role used, and in one more for what it owns cluster-wide): hands what
+    /// `role` owns to `heir` (`REASSIGN OWNED`; databases included) and drops
+    /// its privileges (`DROP OWNED`). Nothing to do if it is gone.
+    pub fn release_role(&mut self, role: &str, heir: &str) -> Result<(), SqlError> {
+        let role = check_role(role)?;
+        let heir = check_role(heir)?;
+        if !self.role_exists(role)? {
+            return Ok(());
+        }
+        self.run(
+            &format!("releasing what {role} owns to {heir}"),
+            &format!(
+                "REASSIGN OWNED BY {r} TO {h}; DROP OWNED BY {r}",
+                r = ident(role),
+                h = ident(heir)
+            ),
+        )
+    }
+
+    /// [`release_role`](Self::release_role) to the connected user.
+    pub fn disown(&mut self, role: &str) -> Result<(), SqlError> {
+        let role = check_role(role)?;
+        if !self.role_exists(role)? {
             return Ok(());
         }
         self.run(
@@ -263,8 +507,10 @@ impl Backend {
         )
     }
 
-    /// Drops a role (after `disown` in each database it used).
+    /// Drops a role (after [`release_role`](Self::release_role) in each
+    /// database it used).
     pub fn drop_role(&mut self, role: &str) -> Result<(), SqlError> {
+        let role = check_role(role)?;
         self.run(
             &format!("dropping role {role}"),
             &format!("DROP ROLE IF EXISTS {}", ident(role)),
@@ -282,14 +528,56 @@ mod tests {
         assert_eq!((a.host.as_str(), a.port), ("db-0.svc", 5432));
         let a = BackendAccess::new("[::1]:6000", "u", "p").unwrap();
         assert_eq!((a.host.as_str(), a.port), ("::1", 6000));
-        for bad in ["", "host", "host:port", ":5432"] {
+        for bad in [
+            "",
+            "host",
+            "host:port",
+            ":5432",
+            "a b:5432",
+            "h'ost:1",
+            "host\n:1",
+        ] {
+            match BackendAccess::new(bad, "u", "p") {
+                Err(SqlError::BadEndpoints { len }) => assert_eq!(len, bad.len()),
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+        let err = BackendAccess::new(&format!("{}:1", "s3cr3t".repeat(9000)), "u", "p")
+            .unwrap_err()
+            .to_string();
+        assert!(err.len() < 100 && !err.contains("s3cr3t"), "{err}");
+    }
+
+    #[test]
+    fn the_backend_user_is_validated() {
+        for bad in ["", "U", "a\"b", "x; DROP ROLE postgres"] {
             assert!(
                 matches!(
-                    BackendAccess::new(bad, "u", "p"),
-                    Err(SqlError::BadEndpoints { .. })
+                    BackendAccess::new("h:1", bad, "p"),
+                    Err(SqlError::InvalidName(NameError {
+                        field: "username",
+                        ..
+                    }))
                 ),
-                "{bad}"
+                "{bad:?}"
             );
+        }
+    }
+
+    #[test]
+    fn role_names_are_checked_before_sql() {
+        for good in ["relation_id_3", "pgbouncer_auth_x_clients", &"r".repeat(63)] {
+            assert_eq!(check_role(good).unwrap(), good);
+        }
+        for bad in ["", "A", "a-b", "a\"b", "a b", &"r".repeat(64)] {
+            assert!(
+                matches!(check_role(bad), Err(SqlError::InvalidRole { len }) if len == bad.len()),
+                "{bad:?}"
+            );
+        }
+        assert!(is_md5_hash(&md5_password("u", "p")));
+        for bad in ["", "md5", "md5x", "SCRAM-SHA-256$4096:abc", "md5' OR '1"] {
+            assert!(!is_md5_hash(bad), "{bad}");
         }
     }
 

@@ -241,7 +241,7 @@ fn follower_writes_the_leaders_files_and_restarts_only_on_change() {
     assert!(after_config > after_first, "changed files: restart");
     // A valid shared auth file: written, owner-only, and PgBouncer reloaded.
     let mut auth = pgbouncer_k8s::auth::AuthFile::default();
-    auth.set_user("pgbouncer_auth_relation_id_3", "pw");
+    auth.set_user("pgbouncer_auth_relation_id_3", "pw").unwrap();
     h.update_relation_data(peers, APP, &[(AUTH_FILE, &auth.render())])
         .unwrap();
     assert_eq!(file(&h, pgb_config::AUTH_FILE_PATH), Some(auth.render()));

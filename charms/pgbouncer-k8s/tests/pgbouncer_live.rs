@@ -134,9 +134,9 @@ fn real_pgbouncer_runs_on_the_rendered_instance_config_and_auth_file() {
     std::fs::write(&ini, &rendered).unwrap();
 
     let mut auth = AuthFile::default();
-    auth.set_user(AUTH_USER, "auth-user-password");
-    auth.set_user(ADMIN_USER, ADMIN_PASSWORD);
-    auth.set_user("we\"ird", "other");
+    auth.set_user(AUTH_USER, "auth-user-password").unwrap();
+    auth.set_user(ADMIN_USER, ADMIN_PASSWORD).unwrap();
+    auth.set_user("wé ird", "other").unwrap();
     auth.validate().unwrap();
     let auth_path = lib.join(AUTH_FILE_PATH.rsplit('/').next().unwrap());
     assert_eq!(
