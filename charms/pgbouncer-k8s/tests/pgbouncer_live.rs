@@ -698,3 +698,192 @@ fn wait_until_listening(pgbouncer: &mut Running, port: u16, output: &dyn Fn() ->
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+// ---- Differential: what PgBouncer reads is what we parsed (issue 15 item 13) ----
+
+use pgbouncer_k8s::pgb_config::ConnParams;
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::TestRunner;
+
+/// A connection string value: any character the model accepts (printable
+/// ASCII and spaces, quotes and `=` included), so quoting is exercised.
+fn any_value() -> impl Strategy<Value = String> {
+    "[ -~]{1,12}".prop_filter("accepted by the model", |v| {
+        ConnParams::from_pairs([("dbname", v.as_str())]).is_ok()
+    })
+}
+
+/// `[databases]` entries with the parameters SHOW DATABASES reports.
+fn entries(round: usize) -> impl Strategy<Value = Vec<(String, Vec<(String, String)>)>> {
+    let params = (
+        any_value(),
+        prop::option::of(any_value()),
+        "[a-z0-9-]{1,10}(\\.[a-z]{1,5})?",
+        1u16..65535,
+        prop::option::of(1u32..500),
+        prop::option::of(0u32..50),
+        prop::option::of(0u32..50),
+        prop::option::of(prop::sample::select(vec![
+            "session",
+            "transaction",
+            "statement",
+        ])),
+        prop::option::of(1u32..1000),
+    )
+        .prop_map(
+            |(dbname, user, host, port, pool, min, reserve, mode, max)| {
+                let mut pairs = vec![
+                    ("host".to_string(), host),
+                    ("port".to_string(), port.to_string()),
+                    ("dbname".to_string(), dbname),
+                ];
+                let optional = [
+                    ("user", user),
+                    ("pool_size", pool.map(|n| n.to_string())),
+                    ("min_pool_size", min.map(|n| n.to_string())),
+                    ("reserve_pool", reserve.map(|n| n.to_string())),
+                    ("pool_mode", mode.map(str::to_string)),
+                    ("max_db_connections", max.map(|n| n.to_string())),
+                ];
+                for (key, value) in optional {
+                    if let Some(value) = value {
+                        pairs.push((key.to_string(), value));
+                    }
+                }
+                pairs
+            },
+        );
+    prop::collection::vec(params, 1..12).prop_map(move |all| {
+        all.into_iter()
+            .enumerate()
+            .map(|(i, pairs)| (format!("r{round}-db_{i}"), pairs))
+            .collect()
+    })
+}
+
+/// SHOW DATABASES' column for a connection parameter.
+fn show_column(key: &str) -> &str {
+    match key {
+        "dbname" => "database",
+        "user" => "force_user",
+        "max_db_connections" => "max_connections",
+        other => other,
+    }
+}
+
+#[test]
+fn pgbouncer_reads_generated_configs_as_we_parse_them() {
+    let program = pgbouncer();
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("lib");
+    let log = dir.path().join("log");
+    for d in [
+        dir.path().to_path_buf(),
+        lib.clone(),
+        lib.join("instance_0"),
+        log.clone(),
+        log.join("instance_0"),
+    ] {
+        std::fs::create_dir_all(&d).unwrap();
+        open_to_all(&d, 0o777);
+    }
+    let port = free_port();
+    let ini = lib.join("instance_0/pgbouncer.ini");
+    let mut auth = AuthFile::default();
+    auth.set_user(ADMIN_USER, ADMIN_PASSWORD).unwrap();
+    let auth_path = lib.join("userlist.txt");
+    std::fs::write(&auth_path, auth.render()).unwrap();
+    open_to_all(&auth_path, 0o644);
+
+    let mut runner = TestRunner::deterministic();
+    let mut seen_names = vec!["pgbouncer".to_string()];
+    let mut running: Option<Running> = None;
+    let mut admin: Option<postgres::Client> = None;
+    let stderr = dir.path().join("stderr");
+    let logfile = log.join("instance_0/pgbouncer.log");
+    for round in 0..4 {
+        let generated = entries(round).new_tree(&mut runner).unwrap().current();
+        let mut config = PgbConfig::default_for(2, 0, port, "session").unwrap();
+        config.set("pgbouncer", "listen_addr", "127.0.0.1").unwrap();
+        config
+            .set("pgbouncer", "auth_file", AUTH_FILE_PATH)
+            .unwrap();
+        for (name, pairs) in &generated {
+            let pairs: Vec<(&str, &str)> = pairs
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            config.add_database(name, &pairs).unwrap();
+            seen_names.push(name.clone());
+        }
+        let instance = config
+            .instance(0)
+            .with_base_dirs(&lib.display().to_string(), &log.display().to_string());
+        let rendered = instance.render_validated().unwrap();
+        // What we parse back from the text is what we meant.
+        let parsed = PgbConfig::parse(&rendered).unwrap();
+        assert_eq!(parsed, instance);
+        std::fs::write(&ini, &rendered).unwrap();
+        let output = || {
+            format!(
+                "log:\n{}\nstderr:\n{}\nconfig:\n{rendered}",
+                std::fs::read_to_string(&logfile).unwrap_or_default(),
+                std::fs::read_to_string(&stderr).unwrap_or_default()
+            )
+        };
+        let admin = match (&mut running, &mut admin) {
+            (Some(_), Some(admin)) => {
+                admin
+                    .simple_query("RELOAD")
+                    .unwrap_or_else(|e| panic!("RELOAD: {e:?}; {}", output()));
+                admin
+            }
+            _ => {
+                let mut pgbouncer = start(&program, &ini, &stderr);
+                wait_until_listening(&mut pgbouncer, port, &output);
+                running = Some(pgbouncer);
+                admin.insert(
+                    connect_to(port, ADMIN_USER, ADMIN_PASSWORD, "pgbouncer")
+                        .unwrap_or_else(|e| panic!("admin login: {e:?}; {}", output())),
+                )
+            }
+        };
+        let rows: Vec<postgres::SimpleQueryRow> = admin
+            .simple_query("SHOW DATABASES")
+            .unwrap()
+            .into_iter()
+            .filter_map(|m| match m {
+                postgres::SimpleQueryMessage::Row(row) => Some(row),
+                _ => None,
+            })
+            .collect();
+        // No entry we did not write (nothing injected).
+        for row in &rows {
+            let name = row.get("name").unwrap_or_default();
+            assert!(
+                seen_names.iter().any(|n| n == name),
+                "PgBouncer has a database {name:?} we never wrote; {}",
+                output()
+            );
+        }
+        for (name, params) in parsed.databases() {
+            let row = rows
+                .iter()
+                .find(|row| row.get("name") == Some(name.as_str()))
+                .unwrap_or_else(|| {
+                    panic!("{name} is not among PgBouncer's databases; {}", output())
+                });
+            for (key, value) in params.iter() {
+                assert_eq!(
+                    row.get(show_column(key)),
+                    Some(value.as_str()),
+                    "round {round}, database {name}, {key}; {}",
+                    output()
+                );
+            }
+        }
+    }
+    drop(admin);
+    drop(running);
+}
