@@ -26,7 +26,7 @@ use std::time::Duration;
 use postgres::{Client, NoTls};
 
 use crate::auth::md5_password;
-use crate::names::{ClientDatabase, NameError};
+use crate::names::{ClientDatabase, ExtraRole, ExtraUserRoles, NameError};
 
 /// A backend operation that failed.
 #[derive(Debug, thiserror::Error)]
@@ -324,6 +324,22 @@ impl Backend {
         self.run(
             &format!("granting {marker} to {user}"),
             &format!("GRANT {} TO {}", ident(&marker), ident(user)),
+        )
+    }
+
+    /// Gives `user` exactly the role attributes a client asked for in
+    /// `extra-user-roles` (validated: only `CREATEDB` exists), taking away
+    /// one it no longer asks for.
+    pub fn set_extra_roles(&mut self, user: &str, roles: &ExtraUserRoles) -> Result<(), SqlError> {
+        let user = check_role(user)?;
+        let createdb = if roles.roles().contains(&ExtraRole::CreateDb) {
+            "CREATEDB"
+        } else {
+            "NOCREATEDB"
+        };
+        self.run(
+            &format!("setting the extra roles of {user}"),
+            &format!("ALTER ROLE {} WITH {createdb}", ident(user)),
         )
     }
 

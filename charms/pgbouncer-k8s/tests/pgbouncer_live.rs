@@ -236,7 +236,7 @@ fn real_pgbouncer_runs_on_the_rendered_instance_config_and_auth_file() {
 // backend user as postgresql-k8s gives the charm.
 
 use pgbouncer_k8s::auth::{auth_user_for, md5_password};
-use pgbouncer_k8s::names::{BackendUser, ClientDatabase};
+use pgbouncer_k8s::names::{BackendUser, ClientDatabase, ExtraUserRoles};
 use pgbouncer_k8s::sql::{Backend, BackendAccess, clients_role_for};
 
 const BACKEND_USER: &str = "relation_id_3";
@@ -505,6 +505,21 @@ fn a_created_database_is_closed_to_everyone_not_granted() {
         .get(0);
     assert_eq!(inherited, 0);
     owner.batch_execute("CREATE TABLE t (x int)").unwrap();
+    // A client user cannot make databases unless it asked for CREATEDB.
+    assert!(owner.batch_execute("CREATE DATABASE mine").is_err());
+    drop(owner);
+    let createdb = ExtraUserRoles::parse("createdb").unwrap();
+    db.set_extra_roles("relation_id_8", &createdb).unwrap();
+    let mut owner = pg.connect("relation_id_8", "client-pw-8", "appdb").unwrap();
+    owner.batch_execute("CREATE DATABASE mine").unwrap();
+    db.set_extra_roles("relation_id_8", &ExtraUserRoles::default())
+        .unwrap();
+    assert!(owner.batch_execute("CREATE DATABASE mine2").is_err());
+    // Still a client user get_auth answers for, and nothing more.
+    assert_eq!(
+        get_auth(&pg, auth_password, "appdb", "relation_id_8").len(),
+        1
+    );
 }
 
 #[test]
