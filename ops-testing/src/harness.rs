@@ -554,6 +554,59 @@ impl<C: Charm> Harness<C> {
         result
     }
 
+    /// This unit is removed (`juju remove-unit`), as Juju does it on the
+    /// dying unit: for every relation, relation-departed for each remote
+    /// unit with `JUJU_DEPARTING_UNIT` = this unit (the remote units leave
+    /// the unit's view one by one, so in the last one `relation-list` is
+    /// empty), then relation-broken for every relation, then `stop` and
+    /// `remove`. Leadership is left as it is: a leader stays leader
+    /// through all of it.
+    pub fn remove_this_unit(&mut self) -> Result<(), HarnessError> {
+        let app = app_of(&self.unit).to_string();
+        let mut ids: Vec<u32> = self
+            .juju()
+            .relations
+            .iter()
+            .filter(|(_, r)| r.endpoint_of(&app).is_some())
+            .map(|(id, _)| *id)
+            .collect();
+        ids.sort_unstable();
+        for &id in &ids {
+            let (endpoint, remote_app) = self.relation_endpoint(id)?;
+            let units: Vec<String> = self.juju().relations[&id]
+                .joined
+                .iter()
+                .filter(|u| **u != self.unit)
+                .cloned()
+                .collect();
+            for unit in units {
+                self.juju().depart_unit(id, &unit);
+                let own = self.unit.clone();
+                self.fire_relation(
+                    &format!("{endpoint}-relation-departed"),
+                    id,
+                    &endpoint,
+                    Some(unit),
+                    Some(remote_app.clone()),
+                    Some(own),
+                )?;
+            }
+        }
+        for &id in &ids {
+            let (endpoint, remote_app) = self.relation_endpoint(id)?;
+            self.fire_relation(
+                &format!("{endpoint}-relation-broken"),
+                id,
+                &endpoint,
+                None,
+                Some(remote_app),
+                None,
+            )?;
+        }
+        self.fire("stop", EventEnv::default())?;
+        self.fire("remove", EventEnv::default())
+    }
+
     /// Updates a databag as its owner would (empty values delete) and, for a
     /// remote bag, fires relation-changed as Juju would.
     pub fn update_relation_data(

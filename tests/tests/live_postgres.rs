@@ -322,3 +322,118 @@ fn one_unit_serves_a_client_through_real_pgbouncer() {
 fn three_units_a_follower_serves_with_the_leaders_files() {
     run_live(3, "pgbouncer-k8s/2");
 }
+
+fn peer_app_bag(report: &Report) -> std::collections::BTreeMap<String, String> {
+    report
+        .relations
+        .iter()
+        .find(|r| r.endpoint == "pgb-peers")
+        .expect("peer relation")
+        .databags["pgbouncer-k8s"]
+        .clone()
+}
+
+/// The client logs in through the real PgBouncer started from `unit`'s files.
+fn serves(report: &Report, unit: &str, user: &str, password: &str, step: &str) {
+    let bouncer = start_pgbouncer(report, unit);
+    let who = psql(bouncer.port, user, password, "appdb", "SELECT current_user");
+    assert_eq!(
+        who.as_deref(),
+        Ok(user),
+        "after {step}, through {unit}'s PgBouncer; its log:\n{}",
+        bouncer.log()
+    );
+}
+
+/// What Juju does to a deployment on Kubernetes, one thing after another,
+/// with a client served after each: a port change, the leader's pod lost,
+/// a follower's pod lost, the leader unit removed.
+#[test]
+fn three_units_keep_serving_through_port_change_churn_and_leader_removal() {
+    let pg = Postgres::start();
+    let work = tempfile::tempdir().unwrap();
+    let mut sim = simulator(work.path());
+    steps(
+        &mut sim,
+        &format!(
+            "  - deploy: {{units: 3}}
+  - relate: {{endpoint: backend-database, app: postgresql, remote-endpoint: database,
+              app-data: {{endpoints: \"127.0.0.1:{port}\", username: {BACKEND_USER}, password: {BACKEND_PASSWORD}, database: pgbouncer}}}}
+  - relate: {{endpoint: database, app: client-app, remote-endpoint: database, app-data: {{database: appdb}}}}
+",
+            port = pg.port
+        ),
+    );
+    let report = sim.report().unwrap();
+    let bag = client_bag(&report);
+    let (user, password) = (bag["username"].clone(), bag["password"].clone());
+    serves(&report, "pgbouncer-k8s/2", &user, &password, "deploy");
+
+    steps(&mut sim, "  - config: {listen_port: 7000}\n");
+    let report = sim.report().unwrap();
+    let bag = client_bag(&report);
+    assert!(bag["endpoints"].ends_with(":7000"), "{bag:?}");
+    let read_only: Vec<&str> = bag["read-only-endpoints"].split(',').collect();
+    assert_eq!(read_only.len(), 2, "{bag:?}");
+    assert!(read_only.iter().all(|e| e.ends_with(":7000")), "{bag:?}");
+    assert!(
+        bag["uris"].starts_with(&format!("postgresql://{user}:")),
+        "{bag:?}"
+    );
+    assert!(bag["uris"].ends_with(":7000/appdb"), "{bag:?}");
+    serves(
+        &report,
+        "pgbouncer-k8s/1",
+        &user,
+        &password,
+        "listen_port change",
+    );
+
+    steps(&mut sim, "  - churn: {unit: pgbouncer-k8s/0}\n");
+    let report = sim.report().unwrap();
+    let shared = PgbConfig::parse(&peer_app_bag(&report)["cfg_file"]).unwrap();
+    assert!(
+        shared.database("appdb").is_some(),
+        "the leader shared a poorer config"
+    );
+    assert!(shared.has_auth_query());
+    serves(&report, "pgbouncer-k8s/0", &user, &password, "leader churn");
+    serves(&report, "pgbouncer-k8s/2", &user, &password, "leader churn");
+
+    steps(&mut sim, "  - churn: {unit: pgbouncer-k8s/1}\n");
+    let report = sim.report().unwrap();
+    serves(
+        &report,
+        "pgbouncer-k8s/1",
+        &user,
+        &password,
+        "follower churn",
+    );
+
+    steps(&mut sim, "  - remove-unit: {unit: pgbouncer-k8s/0}\n");
+    let report = sim.report().unwrap();
+    assert!(!report.units.contains_key("pgbouncer-k8s/0"));
+    let peers = peer_app_bag(&report);
+    assert_eq!(
+        peers.get(&user),
+        Some(&password),
+        "the client's record is kept"
+    );
+    let bag = client_bag(&report);
+    assert!(
+        !bag["endpoints"].starts_with("pgbouncer-k8s-0."),
+        "the new leader answers the client: {bag:?}"
+    );
+    serves(
+        &report,
+        "pgbouncer-k8s/2",
+        &user,
+        &password,
+        "leader removal",
+    );
+    assert_eq!(
+        psql(pg.port, &user, &password, "appdb", "SELECT current_user").as_deref(),
+        Ok(user.as_str()),
+        "the client's PostgreSQL user still logs in"
+    );
+}

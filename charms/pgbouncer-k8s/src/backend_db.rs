@@ -7,8 +7,13 @@ use ops::model::{ModelError, Relation};
 use ops::{Model, Outcome};
 
 use crate::auth::{self, AuthFile};
-use crate::peers::{self, AUTH_FILE, CFG_FILE};
+use crate::charm::Memory;
+use crate::client;
+use crate::names::BackendUser;
+use crate::peers;
 use crate::pgb_config::{self, PgbConfig};
+use crate::serve;
+use crate::settings::Settings;
 use crate::sql::{BackendAccess, SqlError};
 use crate::workload::{CONTAINER, Workload, WorkloadError};
 
@@ -24,8 +29,8 @@ pub const EXTRA_USER_ROLES: &str = "SUPERUSER";
 pub struct BackendInfo {
     /// `endpoints`: `host:port[,host:port...]`.
     pub endpoints: String,
-    /// `username`: the user the backend created for this charm.
-    pub username: String,
+    /// `username`: the user the backend created for this charm (checked).
+    pub username: BackendUser,
     /// `password`: its password.
     pub password: String,
     /// `database`: the database the backend made for the charm.
@@ -44,14 +49,19 @@ impl fmt::Debug for BackendInfo {
 
 impl BackendInfo {
     /// The auth user PgBouncer queries the backend as.
-    pub fn auth_user(&self) -> Result<String, SqlError> {
-        let user = crate::names::BackendUser::parse(&self.username)?;
-        Ok(auth::auth_user_for(&user))
+    pub fn auth_user(&self) -> String {
+        auth::auth_user_for(&self.username)
+    }
+
+    /// The first endpoint's host and port, if `endpoints` can be read.
+    pub fn primary(&self) -> Option<(String, u16)> {
+        let access = self.access().ok()?;
+        Some((access.host, access.port))
     }
 
     /// How to reach the backend as the charm's user.
     pub fn access(&self) -> Result<BackendAccess, SqlError> {
-        BackendAccess::new(&self.endpoints, &self.username, &self.password)
+        BackendAccess::new(&self.endpoints, self.username.as_str(), &self.password)
     }
 }
 
@@ -69,20 +79,53 @@ pub enum BackendDbError {
     Workload(#[from] WorkloadError),
 }
 
-/// The backend's connection data in `relation`, if its app databag has all of it.
-pub fn info_in(model: &Model, relation: &Relation) -> Result<Option<BackendInfo>, ModelError> {
+/// What the backend relation's app databag gives.
+pub enum BackendState {
+    /// Endpoints, username and password, all usable.
+    Ready(BackendInfo),
+    /// Something is missing: the backend has not answered yet.
+    NotReady,
+    /// The backend answered with something the charm must not use (the
+    /// reason names the field, never its value).
+    Refused(String),
+}
+
+/// The backend's connection data in `relation`, read and checked.
+pub fn state_in(model: &Model, relation: &Relation) -> Result<BackendState, ModelError> {
     if relation.app.is_none() {
-        return Ok(None);
+        return Ok(BackendState::NotReady);
     }
     let bag = model.remote_app_data(relation)?.get_all()?;
     let field = |key: &str| bag.get(key).filter(|v| !v.is_empty()).cloned();
-    match (field("endpoints"), field("username"), field("password")) {
-        (Some(endpoints), Some(username), Some(password)) => Ok(Some(BackendInfo {
-            endpoints,
-            username,
-            password,
-            database: field("database").unwrap_or_else(|| DATABASE.to_string()),
-        })),
+    let (Some(endpoints), Some(username), Some(password)) =
+        (field("endpoints"), field("username"), field("password"))
+    else {
+        return Ok(BackendState::NotReady);
+    };
+    let username = match BackendUser::parse(&username) {
+        Ok(username) => username,
+        Err(e) => return Ok(BackendState::Refused(e.to_string())),
+    };
+    let database = field("database").unwrap_or_else(|| DATABASE.to_string());
+    let info = BackendInfo {
+        endpoints,
+        username,
+        password,
+        database,
+    };
+    if info.access().is_err() {
+        return Ok(BackendState::Refused(
+            "backend endpoints are not host:port".to_string(),
+        ));
+    }
+    Ok(BackendState::Ready(info))
+}
+
+/// The backend's connection data in `relation`, if its app databag has all of it
+/// and it is usable.
+pub fn info_in(model: &Model, relation: &Relation) -> Result<Option<BackendInfo>, ModelError> {
+    match state_in(model, relation)? {
+        BackendState::Ready(info) => Ok(Some(info)),
         _ => Ok(None),
     }
 }
@@ -109,34 +152,46 @@ pub fn is_ready(
 }
 
 /// Asks the backend for the charm's database (leader, app databag).
-fn request_database(model: &Model) -> Result<(), ModelError> {
-    if let Some(relation) = model.relation(BACKEND)? {
-        let bag = model.local_app_data(&relation);
-        bag.set("database", DATABASE)?;
-        bag.set("extra-user-roles", EXTRA_USER_ROLES)?;
-    }
-    Ok(())
+fn request_database(model: &Model, relation: &Relation) -> Result<(), ModelError> {
+    let bag = model.local_app_data(relation);
+    bag.set("database", DATABASE)?;
+    bag.set("extra-user-roles", EXTRA_USER_ROLES)
 }
 
-/// `backend-database` relation-changed: once the backend is ready, the
-/// leader creates the auth user (role, password, `get_auth` in every
-/// database PgBouncer serves), writes the auth file, points the config's
-/// `auth_query` at it, renders both and shares them with the followers.
-pub fn on_changed(model: &Model, instances: usize) -> Result<Outcome, BackendDbError> {
-    if !model.is_leader()? {
+/// `backend-database` relation-changed, on the leader: once the backend is
+/// ready, create the auth user (role, password, `get_auth` in every database
+/// PgBouncer serves) — keeping the auth user's password from the auth file
+/// the application already has — put back every recorded client's user and
+/// database, then render, write and share the files.
+pub fn on_changed(
+    model: &Model,
+    memory: &mut Memory,
+    instances: usize,
+) -> Result<Outcome, BackendDbError> {
+    if memory.departing || !model.is_leader()? {
         return Ok(Outcome::Done);
     }
-    request_database(model)?;
-    let Some(backend) = info(model)? else {
+    let Some(relation) = model.relation(BACKEND)? else {
         return Ok(Outcome::Done);
     };
-    let container = model.container(CONTAINER)?;
-    let workload = Workload::new(&container, instances);
-    let Some(mut config) = workload.current_config()? else {
-        return Ok(Outcome::Defer);
+    request_database(model, &relation)?;
+    let backend = match state_in(model, &relation)? {
+        BackendState::Ready(backend) => backend,
+        BackendState::NotReady => return Ok(Outcome::Done),
+        BackendState::Refused(reason) => {
+            tracing::warn!("not using the backend database: {reason}");
+            return Ok(Outcome::Done);
+        }
     };
-    let auth_user = backend.auth_user()?;
-    let auth = match workload.read_auth_file()? {
+    let container = model.container(CONTAINER)?;
+    if !container.can_connect() {
+        return Ok(Outcome::Defer);
+    }
+    let workload = Workload::new(&container, instances);
+    let settings = Settings::from_model(model)?.unwrap_or_default();
+    let files = serve::leader_files(model, &workload, &settings)?;
+    let auth_user = backend.auth_user();
+    let auth = match files.auth {
         Some(existing) if existing.contains_user(&auth_user) => existing,
         _ => {
             let password = auth::generate_password().map_err(|e| WorkloadError::InvalidFile {
@@ -156,53 +211,30 @@ pub fn on_changed(model: &Model, instances: usize) -> Result<Outcome, BackendDbE
     let access = backend.access()?;
     let mut db = access.connect(&backend.database)?;
     db.ensure_login_role(&auth_user, &hash)?;
+    db.ensure_clients_role(&auth_user)?;
     db.install_get_auth(&auth_user)?;
-    for (name, params) in config.databases() {
-        let dbname = params
-            .iter()
-            .find(|(k, _)| k == "dbname")
-            .map(|(_, v)| v.clone())
-            .unwrap_or(name);
-        access.connect(&dbname)?.install_get_auth(&auth_user)?;
+    // The auth file must be in place before the files are rendered: the
+    // config points its auth_query at the auth user only once it is.
+    memory.pending = memory.pending.max(workload.write_auth_file(&auth)?);
+    if let Some(peers) = peers::relation(model)? {
+        client::provision_all(model, &peers, &backend)?;
     }
-    config
-        .set_auth(&auth_user)
-        .map_err(|e| WorkloadError::InvalidFile {
-            path: pgb_config::INI_PATH.to_string(),
-            reason: e.to_string(),
-        })?;
-    let mut changed = workload.write_auth_file(&auth)?;
-    changed |= workload.write_config(&config)?;
-    workload.apply(changed)?;
-    share(model, &config, Some(&auth));
+    serve::leader(model, memory, &workload)?;
+    client::update_connection_info(model, memory)?;
     Ok(Outcome::Done)
 }
 
-/// Puts the config (and auth file) in the peer app databag.
-pub fn share(model: &Model, config: &PgbConfig, auth: Option<&AuthFile>) {
-    let Ok(Some(peers)) = peers::relation(model) else {
-        return;
-    };
-    let bag = model.local_app_data(&peers);
-    let result = bag
-        .set(CFG_FILE, &config.render())
-        .and_then(|()| match auth {
-            Some(auth) => bag.set(AUTH_FILE, &auth.render()),
-            None => bag.remove(AUTH_FILE),
-        });
-    if let Err(e) = result {
-        tracing::warn!("cannot share the config with the followers: {e}");
-    }
-}
-
-/// `backend-database` relation-broken: the auth user and its functions go
-/// (when the backend still answers), and the config loses its backend entries.
+/// `backend-database` relation-broken, on the leader (not on a unit that is
+/// itself leaving): the auth user goes (when the backend still answers), and
+/// PgBouncer serves nothing until a new backend comes. The client records
+/// stay: their users are put back in the next backend.
 pub fn on_broken(
     model: &Model,
+    memory: &mut Memory,
     relation_id: u32,
     instances: usize,
 ) -> Result<Outcome, BackendDbError> {
-    if !model.is_leader()? {
+    if memory.departing || !model.is_leader()? {
         return Ok(Outcome::Done);
     }
     let container = model.container(CONTAINER)?;
@@ -210,43 +242,30 @@ pub fn on_broken(
         return Ok(Outcome::Defer);
     }
     let workload = Workload::new(&container, instances);
-    let Some(mut config) = workload.read_config()? else {
-        return Ok(Outcome::Done);
-    };
     let backend = match model.relation_by_id(BACKEND, relation_id)? {
         Some(relation) => info_in(model, &relation)?,
         None => None,
     };
-    if let Some(backend) = backend
+    if let (Some(backend), Ok(Some(config))) = (backend, workload.read_config())
         && let Err(e) = remove_auth_user(&backend, &config)
     {
         tracing::warn!("could not remove the auth user from the backend: {e}");
     }
-    config.clear_auth();
-    for (name, _) in config.databases() {
-        config.remove_database(&name);
-    }
-    let changed = workload.write_config(&config)?;
-    workload.apply(changed)?;
-    share(model, &config, None);
+    serve::drop_backend(model, memory, &workload)?;
     Ok(Outcome::Done)
 }
 
 fn remove_auth_user(backend: &BackendInfo, config: &PgbConfig) -> Result<(), SqlError> {
-    let auth_user = backend.auth_user()?;
+    let auth_user = backend.auth_user();
     let access = backend.access()?;
     for (name, params) in config.databases() {
-        let dbname = params
-            .iter()
-            .find(|(k, _)| k == "dbname")
-            .map(|(_, v)| v.clone())
-            .unwrap_or(name);
+        let dbname = params.get("dbname").unwrap_or(&name).to_string();
         let mut db = access.connect(&dbname)?;
         db.remove_get_auth(&auth_user)?;
-        db.disown(&auth_user)?;
+        db.release_role(&auth_user, backend.username.as_str())?;
     }
     let mut db = access.connect(&backend.database)?;
     db.remove_get_auth(&auth_user)?;
-    db.disown(&auth_user)?;
+    db.release_role(&auth_user, backend.username.as_str())?;
     db.drop_role(&auth_user)
 }

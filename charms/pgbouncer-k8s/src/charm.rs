@@ -1,33 +1,63 @@
 //! The charm: which events it observes, and what it does on each.
+//!
+//! Two facts of Juju on Kubernetes shape it (see `docs/pgbouncer-k8s.md`,
+//! "What happens when…"):
+//! - the workload container's files go with the pod (churn, `juju refresh`):
+//!   the peer app databag and Juju's unit state are the charm's memory, so
+//!   the leader restores its files from the databag before anything else;
+//! - a unit that is being removed runs `relation-departed` and
+//!   `relation-broken` for every relation while still the leader: those do
+//!   not mean the relation is going, so a departing unit never tears down
+//!   application-wide state.
+
+use std::collections::BTreeMap;
 
 use ops::events::{
     CollectUnitStatus, ConfigChanged, LeaderElected, PebbleReady, RelationBroken, RelationChanged,
-    RelationCreated, RelationDeparted, RelationJoined, Start,
+    RelationCreated, RelationDeparted, RelationJoined, Start, UpdateStatus, UpgradeCharm,
 };
-use ops::model::Relation;
 use ops::{
     Charm, Ctx, Framework, HandlerError, HandlerResult, Model, Outcome, Status, StoredState,
 };
 use serde::{Deserialize, Serialize};
 
-use crate::backend_db::{self, BACKEND, BackendDbError};
+use crate::backend_db::{self, BACKEND, BackendDbError, BackendState};
 use crate::client::{self, CLIENT};
-use crate::peers::{self, AUTH_FILE, CFG_FILE, LEADER_HOSTNAME, PEERS};
-use crate::pgb_config::{self, PgbConfig};
+use crate::peers::{self, AUTH_FILE, CFG_FILE, PEERS};
+use crate::pgb_config;
+use crate::serve;
 use crate::settings::Settings;
-use crate::workload::{CONTAINER, Workload, WorkloadError};
+use crate::workload::{CONTAINER, Pending, Workload};
 
 /// The status a follower shows once it saw the leader's unit go.
 pub const LEADER_REMOVED: &str = "Leader unit removed - waiting for leader_elected event";
+/// The status while the backend relation exists but has given no credentials.
+pub const BACKEND_NOT_READY: &str = "backend database relation not ready";
+/// The status without a backend relation.
+pub const NO_BACKEND: &str = "waiting for backend database relation";
+/// A follower's status until the leader shared its config.
+pub const WAITING_FOR_LEADER: &str = "waiting for the leader's config";
 
-/// What the charm remembers between dispatches.
+/// What the charm remembers between dispatches (in Juju's unit state, so it
+/// survives pod churn). Every field has a default: a new field reads as its
+/// default from state saved by an older charm.
 #[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Memory {
     /// The hostname of the leader this follower saw depart, until a new
     /// leader publishes its own.
     pub departed_leader: Option<String>,
     /// Why the last backend step could not finish (a database or Pebble failure).
     pub backend_waiting: Option<String>,
+    /// This unit is being removed (it saw itself as the departing unit).
+    pub departing: bool,
+    /// What PgBouncer must still do to take files already written; kept
+    /// until Pebble did it.
+    pub pending: Pending,
+    /// Why PgBouncer could not be made to take its files, until it was.
+    pub reload_failure: Option<String>,
+    /// Client relations whose request was refused, and why (leader).
+    pub refused_clients: BTreeMap<u32, String>,
 }
 
 /// The pgbouncer-k8s charm.
@@ -41,15 +71,19 @@ impl Charm for PgbouncerK8sCharm {
         let memory = fw.stored_state("memory")?;
         fw.observe_container(CONTAINER, Self::on_pebble_ready)?
             .observe(Self::on_start)?
+            .observe(Self::on_upgrade_charm)?
             .observe(Self::on_config_changed)?
+            .observe(Self::on_update_status)?
             .observe(Self::on_leader_elected)?
             .observe_relation(PEERS, Self::on_peers_created)?
             .observe_relation(PEERS, Self::on_peers_joined)?
             .observe_relation(PEERS, Self::on_peers_changed)?
             .observe_relation(PEERS, Self::on_peers_departed)?
             .observe_relation(BACKEND, Self::on_backend_changed)?
+            .observe_relation(BACKEND, Self::on_backend_departed)?
             .observe_relation(BACKEND, Self::on_backend_broken)?
             .observe_relation(CLIENT, Self::on_client_changed)?
+            .observe_relation(CLIENT, Self::on_client_departed)?
             .observe_relation(CLIENT, Self::on_client_broken)?
             .observe(Self::on_collect_unit_status)?;
         Ok(Self {
@@ -57,12 +91,6 @@ impl Charm for PgbouncerK8sCharm {
             instances: pgb_config::instance_count(pgb_config::available_cpus()),
         })
     }
-}
-
-/// What a Pebble failure means for a handler: log it and try again later.
-fn defer_on_pebble(error: WorkloadError) -> HandlerResult<Outcome> {
-    tracing::warn!("deferring: {error}");
-    Ok(Outcome::Defer)
 }
 
 impl PgbouncerK8sCharm {
@@ -74,125 +102,80 @@ impl PgbouncerK8sCharm {
         self.configure_workload(ctx.model())
     }
 
-    fn on_config_changed(&mut self, _: &ConfigChanged, ctx: &mut Ctx) -> HandlerResult<Outcome> {
-        if !ctx.model().is_leader()? {
-            // Followers take their config from the leader, through pgb-peers.
-            return Ok(Outcome::Done);
-        }
+    fn on_upgrade_charm(&mut self, _: &UpgradeCharm, ctx: &mut Ctx) -> HandlerResult<Outcome> {
         self.configure_workload(ctx.model())
     }
 
-    /// Leader: render the config from the options (starting from the default
-    /// on first start) and share it. Follower: take the leader's config and
-    /// auth file, or wait for them. Then make Pebble run every instance.
-    fn configure_workload(&mut self, model: &Model) -> HandlerResult<Outcome> {
-        let settings = match Settings::from_model(model)? {
-            Ok(settings) => settings,
-            Err(invalid) => {
-                tracing::warn!("not rendering the config: {invalid}");
-                return Ok(Outcome::Done);
-            }
+    fn on_config_changed(&mut self, _: &ConfigChanged, ctx: &mut Ctx) -> HandlerResult<Outcome> {
+        let model = ctx.model();
+        if !model.is_leader()? {
+            // Followers take their config from the leader, through pgb-peers.
+            return Ok(Outcome::Done);
+        }
+        let outcome = self.configure_workload(model)?;
+        // listen_port reaches every client.
+        client::update_connection_info(model, &self.memory.get())?;
+        Ok(outcome)
+    }
+
+    /// A restart or reload that failed is retried here until it succeeds.
+    fn on_update_status(&mut self, _: &UpdateStatus, ctx: &mut Ctx) -> HandlerResult {
+        let settled = {
+            let memory = self.memory.get();
+            memory.pending == Pending::None && memory.reload_failure.is_none()
         };
+        if settled {
+            return Ok(());
+        }
+        let container = ctx.model().container(CONTAINER)?;
+        if container.can_connect() {
+            let workload = Workload::new(&container, self.instances);
+            serve::take(&mut self.memory.get_mut(), &workload);
+        }
+        Ok(())
+    }
+
+    /// Leader: render the files (restoring them from the peer databag
+    /// first), write and share them. Follower: take the leader's files, or
+    /// wait for them. Then make Pebble run every instance.
+    fn configure_workload(&mut self, model: &Model) -> HandlerResult<Outcome> {
+        if let Err(invalid) = Settings::from_model(model)? {
+            tracing::warn!("not rendering the config: {invalid}");
+            return Ok(Outcome::Done);
+        }
         let container = model.container(CONTAINER)?;
         if !container.can_connect() {
             tracing::info!("Pebble in {CONTAINER} is not ready; deferring");
             return Ok(Outcome::Defer);
         }
         let workload = Workload::new(&container, self.instances);
-        let changed = if model.is_leader()? {
-            match self.render_leader_config(model, &workload, &settings) {
-                Ok(changed) => changed,
-                Err(e) => return defer_on_pebble(e),
-            }
+        let is_leader = model.is_leader()?;
+        let mut memory = self.memory.get_mut();
+        let result = if is_leader {
+            serve::leader(model, &mut memory, &workload).map(|()| Outcome::Done)
         } else {
             let Some(peers) = peers::relation(model)? else {
                 return Ok(Outcome::Defer);
             };
-            let Some(config) = peers::shared_config(model, &peers)? else {
-                tracing::info!("the leader has not shared its config yet; deferring");
-                return Ok(Outcome::Defer);
-            };
-            match self.write_shared_files(model, &peers, &workload, &config) {
-                Ok(changed) => changed,
-                Err(e) => return defer_on_pebble(e),
+            match serve::follower(model, &mut memory, &peers, &workload) {
+                Ok(true) => Ok(Outcome::Done),
+                Ok(false) => {
+                    tracing::info!("the leader has not shared its config yet; deferring");
+                    Ok(Outcome::Defer)
+                }
+                Err(e) => Err(e),
             }
         };
-        match workload.apply(changed) {
-            Ok(()) => Ok(Outcome::Done),
-            Err(e) => defer_on_pebble(e),
-        }
-    }
-
-    /// Renders the leader's config from the current one (or the default) and
-    /// the options, writes it, and shares it with the followers.
-    fn render_leader_config(
-        &self,
-        model: &Model,
-        workload: &Workload,
-        settings: &Settings,
-    ) -> Result<bool, WorkloadError> {
-        let mut config = match workload.read_config()? {
-            Some(config) => config,
-            None => PgbConfig::default_for(
-                self.instances,
-                settings.max_db_connections,
-                settings.listen_port,
-                settings.pool_mode.as_str(),
-            )
-            .map_err(|e| WorkloadError::InvalidFile {
-                path: pgb_config::INI_PATH.to_string(),
-                reason: e.to_string(),
-            })?,
-        };
-        config
-            .apply_settings(
-                self.instances,
-                settings.max_db_connections,
-                settings.listen_port,
-                settings.pool_mode.as_str(),
-            )
-            .map_err(|e| WorkloadError::InvalidFile {
-                path: pgb_config::INI_PATH.to_string(),
-                reason: e.to_string(),
-            })?;
-        let changed = workload.write_config(&config)?;
-        if let Ok(Some(peers)) = peers::relation(model) {
-            let bag = model.local_app_data(&peers);
-            let shared = bag
-                .set(CFG_FILE, &config.render())
-                .and_then(|()| bag.set(LEADER_HOSTNAME, &peers::own_hostname(model)));
-            if let Err(e) = shared {
-                tracing::warn!("cannot share the config with the followers: {e}");
-            }
-        }
-        Ok(changed)
-    }
-
-    /// Writes the leader's config and (if shared) auth file; true if a file changed.
-    fn write_shared_files(
-        &self,
-        model: &Model,
-        peers: &Relation,
-        workload: &Workload,
-        config: &PgbConfig,
-    ) -> Result<bool, WorkloadError> {
-        let mut changed = workload.write_config(config)?;
-        if let Ok(Some(auth)) = peers::shared_auth_file(model, peers) {
-            changed |= workload.write_auth_file(&auth)?;
-        }
-        Ok(changed)
+        drop(memory);
+        self.settle(result)
     }
 
     fn on_leader_elected(&mut self, _: &LeaderElected, ctx: &mut Ctx) -> HandlerResult<Outcome> {
         let model = ctx.model();
         self.memory.get_mut().departed_leader = None;
-        if let Some(peers) = peers::relation(model)? {
-            model
-                .local_app_data(&peers)
-                .set(LEADER_HOSTNAME, &peers::own_hostname(model))?;
-        }
-        client::update_connection_info(model)?;
-        self.configure_workload(model)
+        let outcome = self.configure_workload(model)?;
+        client::update_connection_info(model, &self.memory.get())?;
+        Ok(outcome)
     }
 
     fn on_peers_created(
@@ -210,20 +193,22 @@ impl PgbouncerK8sCharm {
         }
         let container = model.container(CONTAINER)?;
         let workload = Workload::new(&container, self.instances);
+        if matches!(workload.current_config(), Ok(None)) {
+            return Ok(Outcome::Defer);
+        }
+        // What is shared is the leader's config as it serves it (restored
+        // from what the application already had), never a poorer local copy.
+        let served = serve::leader(model, &mut self.memory.get_mut(), &workload);
+        if let Err(e) = served {
+            return self.settle(Err(e));
+        }
         let config = match workload.current_config() {
             Ok(Some(config)) => config,
             Ok(None) => return Ok(Outcome::Defer),
-            Err(e) => return defer_on_pebble(e),
+            Err(e) => return self.settle(Err(e.into())),
         };
-        let bag = model.local_app_data(&peers);
-        bag.set(CFG_FILE, &config.render())?;
         if !backend_db::is_ready(model, &config, &workload)? {
             return Ok(Outcome::Defer);
-        }
-        match workload.read_auth_file() {
-            Ok(Some(auth)) => bag.set(AUTH_FILE, &auth.render())?,
-            Ok(None) => return Ok(Outcome::Defer),
-            Err(e) => return defer_on_pebble(e),
         }
         Ok(Outcome::Done)
     }
@@ -246,67 +231,67 @@ impl PgbouncerK8sCharm {
             return Ok(Outcome::Done);
         };
         peers::publish_hostname(model, &peers)?;
-        client::update_connection_info(model)?;
+        client::update_connection_info(model, &self.memory.get())?;
         let container = model.container(CONTAINER)?;
         let workload = Workload::new(&container, self.instances);
         if model.is_leader()? {
-            let config = match workload.current_config() {
-                Ok(Some(config)) => config,
-                Ok(None) => return Ok(Outcome::Defer),
-                Err(e) => return defer_on_pebble(e),
-            };
-            let bag = model.local_app_data(&peers);
-            bag.set(CFG_FILE, &config.render())?;
-            bag.set(LEADER_HOSTNAME, &peers::own_hostname(model))?;
-            return Ok(Outcome::Done);
+            if !container.can_connect() {
+                return Ok(Outcome::Defer);
+            }
+            // A leader with no files yet (nothing rendered, nothing shared)
+            // waits for start or pebble-ready to render them.
+            let nothing_yet = model.local_app_data(&peers).get(CFG_FILE)?.is_none()
+                && matches!(workload.read_config(), Ok(None));
+            if nothing_yet {
+                return Ok(Outcome::Defer);
+            }
+            let result = serve::leader(model, &mut self.memory.get_mut(), &workload);
+            return self.settle(result.map(|()| Outcome::Done));
         }
-        let leader = model.local_app_data(&peers).get(LEADER_HOSTNAME)?;
+        let leader = model.local_app_data(&peers).get(peers::LEADER_HOSTNAME)?;
         let departed = self.memory.get().departed_leader.clone();
         if departed.is_some() && leader.is_some() && leader != departed {
             self.memory.get_mut().departed_leader = None;
         }
-        let config = peers::shared_config(model, &peers)?;
-        let auth = peers::shared_auth_file(model, &peers)?;
-        if config.is_none() && auth.is_none() {
+        let shared = model.local_app_data(&peers);
+        if shared.get(CFG_FILE)?.is_none() && shared.get(AUTH_FILE)?.is_none() {
             return Ok(Outcome::Done);
         }
         if !container.can_connect() {
             tracing::info!("Pebble in {CONTAINER} is not ready; deferring");
             return Ok(Outcome::Defer);
         }
-        let written = (|| -> Result<bool, WorkloadError> {
-            let mut changed = false;
-            if let Some(config) = &config {
-                changed |= workload.write_config(config)?;
-            }
-            if let Some(auth) = &auth {
-                changed |= workload.write_auth_file(auth)?;
-            }
-            if changed {
-                workload.apply(true)?;
-            }
-            Ok(changed)
-        })();
-        match written {
-            Ok(_) => Ok(Outcome::Done),
-            Err(e) => defer_on_pebble(e),
+        let result = serve::follower(model, &mut self.memory.get_mut(), &peers, &workload);
+        self.settle(result.map(|_| Outcome::Done))
+    }
+
+    /// Remembers that this unit is being removed, when it sees itself as the
+    /// departing unit (Juju does not say so in relation-broken).
+    fn note_departing(&mut self, model: &Model, departing_unit: Option<&str>) {
+        if departing_unit == Some(model.unit().name()) && !self.memory.get().departing {
+            tracing::info!("this unit is being removed: application-wide state is left alone");
+            self.memory.get_mut().departing = true;
         }
     }
 
     fn on_peers_departed(&mut self, event: &RelationDeparted, ctx: &mut Ctx) -> HandlerResult {
         let model = ctx.model();
+        self.note_departing(model, event.departing_unit.as_deref());
         let Some(peers) = model.relation_by_id(PEERS, event.relation.id)? else {
             return Ok(());
         };
+        if self.memory.get().departing {
+            return Ok(());
+        }
         if model.is_leader()? {
             model
                 .local_app_data(&peers)
-                .set(LEADER_HOSTNAME, &peers::own_hostname(model))?;
-            client::update_connection_info(model)?;
+                .set(peers::LEADER_HOSTNAME, &peers::own_hostname(model))?;
+            client::update_connection_info(model, &self.memory.get())?;
             return Ok(());
         }
         let departed = event.departing_unit.as_deref().or(event.unit.as_deref());
-        let leader = model.local_app_data(&peers).get(LEADER_HOSTNAME)?;
+        let leader = model.local_app_data(&peers).get(peers::LEADER_HOSTNAME)?;
         if let (Some(departed), Some(leader)) = (departed, leader)
             && peers::unit_hostname(departed, model.name()) == leader
         {
@@ -315,8 +300,19 @@ impl PgbouncerK8sCharm {
         Ok(())
     }
 
-    /// A backend step's result: a database or Pebble failure is shown as
-    /// Waiting (saying why) and the event deferred, never a failed hook.
+    fn on_backend_departed(&mut self, event: &RelationDeparted, ctx: &mut Ctx) -> HandlerResult {
+        self.note_departing(ctx.model(), event.departing_unit.as_deref());
+        Ok(())
+    }
+
+    fn on_client_departed(&mut self, event: &RelationDeparted, ctx: &mut Ctx) -> HandlerResult {
+        let model = ctx.model();
+        self.note_departing(model, event.departing_unit.as_deref());
+        Ok(())
+    }
+
+    /// A step's result: a database or Pebble failure is shown as Waiting
+    /// (saying why) and the event deferred, never a failed hook.
     fn settle(&mut self, result: Result<Outcome, BackendDbError>) -> HandlerResult<Outcome> {
         match result {
             Ok(outcome) => {
@@ -333,7 +329,8 @@ impl PgbouncerK8sCharm {
     }
 
     fn on_backend_changed(&mut self, _: &RelationChanged, ctx: &mut Ctx) -> HandlerResult<Outcome> {
-        let result = backend_db::on_changed(ctx.model(), self.instances);
+        let result =
+            backend_db::on_changed(ctx.model(), &mut self.memory.get_mut(), self.instances);
         self.settle(result)
     }
 
@@ -342,7 +339,12 @@ impl PgbouncerK8sCharm {
         event: &RelationBroken,
         ctx: &mut Ctx,
     ) -> HandlerResult<Outcome> {
-        let result = backend_db::on_broken(ctx.model(), event.relation.id, self.instances);
+        let result = backend_db::on_broken(
+            ctx.model(),
+            &mut self.memory.get_mut(),
+            event.relation.id,
+            self.instances,
+        );
         self.settle(result)
     }
 
@@ -351,7 +353,12 @@ impl PgbouncerK8sCharm {
         event: &RelationChanged,
         ctx: &mut Ctx,
     ) -> HandlerResult<Outcome> {
-        let result = client::on_changed(ctx.model(), event.relation.id, self.instances);
+        let result = client::on_changed(
+            ctx.model(),
+            &mut self.memory.get_mut(),
+            event.relation.id,
+            self.instances,
+        );
         self.settle(result)
     }
 
@@ -360,7 +367,12 @@ impl PgbouncerK8sCharm {
         event: &RelationBroken,
         ctx: &mut Ctx,
     ) -> HandlerResult<Outcome> {
-        let result = client::on_broken(ctx.model(), event.relation.id, self.instances);
+        let result = client::on_broken(
+            ctx.model(),
+            &mut self.memory.get_mut(),
+            event.relation.id,
+            self.instances,
+        );
         self.settle(result)
     }
 
@@ -370,21 +382,59 @@ impl PgbouncerK8sCharm {
         ctx: &mut Ctx,
     ) -> HandlerResult<Status> {
         let model = ctx.model();
+        let memory = self.memory.get();
         if let Err(invalid) = Settings::from_model(model)? {
             return Ok(Status::blocked(invalid.to_string()));
         }
-        if self.memory.get().departed_leader.is_some() {
+        if memory.departed_leader.is_some() {
             return Ok(Status::maintenance(LEADER_REMOVED));
         }
-        if !model.container(CONTAINER)?.can_connect() {
+        let container = model.container(CONTAINER)?;
+        if !container.can_connect() {
             return Ok(Status::waiting(format!(
                 "waiting for Pebble in the {CONTAINER} container"
             )));
         }
-        if model.relations(BACKEND)?.is_empty() {
-            return Ok(Status::blocked("waiting for backend database relation"));
+        if let Some(reason) = &memory.reload_failure {
+            return Ok(Status::blocked(format!(
+                "PgBouncer did not take its files: {reason}"
+            )));
         }
-        if let Some(reason) = &self.memory.get().backend_waiting {
+        let workload = Workload::new(&container, self.instances);
+        match workload.stopped_services() {
+            Ok(stopped) if !stopped.is_empty() => {
+                return Ok(Status::blocked(format!(
+                    "{} not running",
+                    stopped.join(", ")
+                )));
+            }
+            Ok(_) => {}
+            Err(e) => return Ok(Status::waiting(format!("cannot ask Pebble: {e}"))),
+        }
+        let Some(backend) = model.relation(BACKEND)? else {
+            return Ok(Status::blocked(NO_BACKEND));
+        };
+        match backend_db::state_in(model, &backend)? {
+            BackendState::Ready(_) => {}
+            BackendState::NotReady => return Ok(Status::blocked(BACKEND_NOT_READY)),
+            BackendState::Refused(reason) => {
+                return Ok(Status::blocked(format!(
+                    "backend database refused: {reason}"
+                )));
+            }
+        }
+        if !model.is_leader()?
+            && let Some(peers) = peers::relation(model)?
+            && model.local_app_data(&peers).get(CFG_FILE)?.is_none()
+        {
+            return Ok(Status::waiting(WAITING_FOR_LEADER));
+        }
+        if let Some((id, reason)) = memory.refused_clients.iter().next() {
+            return Ok(Status::blocked(format!(
+                "{CLIENT} relation {id} refused: {reason}"
+            )));
+        }
+        if let Some(reason) = &memory.backend_waiting {
             return Ok(Status::waiting(format!(
                 "waiting for backend database: {reason}"
             )));

@@ -1,5 +1,11 @@
 //! The binary Juju runs as `dispatch`.
 
+use ops::{MainOptions, StateLocation};
+
 fn main() -> std::process::ExitCode {
-    ops::main::<pgbouncer_k8s::PgbouncerK8sCharm>()
+    // On Kubernetes the charm directory goes with the pod: stored state and
+    // deferred events live in Juju's unit state, which does not.
+    ops::main_with::<pgbouncer_k8s::PgbouncerK8sCharm>(MainOptions {
+        state: StateLocation::Juju,
+    })
 }

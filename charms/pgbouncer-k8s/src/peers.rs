@@ -1,7 +1,16 @@
 //! The `pgb-peers` relation: what its databags hold, and reading them safely.
 //!
 //! App databag (written by the leader): `cfg_file`, `auth_file`,
-//! `leader_hostname`, `relation_id_<id>`. Unit databags: `private-address`.
+//! `leader_hostname`, `relation_id_<id>` (the password of client relation
+//! `<id>`'s user) and `client_db_<id>` (the database it was given). Unit
+//! databags: `private-address`.
+//!
+//! The app databag is the application's memory: it survives pod churn and a
+//! change of leader, which the workload container's files do not. Cleanup of
+//! a client reads its record here, never the client's own (by then possibly
+//! gone) databag.
+
+use std::collections::BTreeMap;
 
 use ops::Model;
 use ops::model::{ModelError, Relation};
@@ -23,6 +32,30 @@ pub const PRIVATE_ADDRESS: &str = "private-address";
 /// The app databag key that holds the password for client relation `id`.
 pub fn relation_password_key(id: u32) -> String {
     format!("relation_id_{id}")
+}
+
+/// The app databag key that records the database client relation `id` uses.
+pub fn client_database_key(id: u32) -> String {
+    format!("{CLIENT_DB_PREFIX}{id}")
+}
+
+/// The prefix of [`client_database_key`].
+pub const CLIENT_DB_PREFIX: &str = "client_db_";
+
+/// The client relations the leader provisioned: relation id to database,
+/// from the `client_db_<id>` records of the app databag.
+pub fn client_records(
+    model: &Model,
+    peers: &Relation,
+) -> Result<BTreeMap<u32, String>, ModelError> {
+    let bag = model.local_app_data(peers).get_all()?;
+    Ok(bag
+        .iter()
+        .filter_map(|(key, database)| {
+            let id = key.strip_prefix(CLIENT_DB_PREFIX)?.parse().ok()?;
+            Some((id, database.clone()))
+        })
+        .collect())
 }
 
 /// A unit's pod FQDN: `<app>-<n>.<app>-endpoints.<model>.svc.cluster.local`.

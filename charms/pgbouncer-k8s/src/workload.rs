@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use ops::model::Container;
 use ops::pebble::{Layer, MakeDirOptions, PebbleError, PushOptions, Service};
+use serde::{Deserialize, Serialize};
 
 use crate::auth::AuthFile;
 use crate::pgb_config::{self, PgbConfig};
@@ -79,6 +80,11 @@ impl<'a> Workload<'a> {
         if self.read_text(path)?.as_deref() == Some(content) {
             return Ok(false);
         }
+        self.push_text(path, content, mode)?;
+        Ok(true)
+    }
+
+    fn push_text(&self, path: &str, content: &str, mode: u32) -> Result<(), WorkloadError> {
         let options = PushOptions {
             permissions: Some(mode),
             user: Some(WORKLOAD_USER.to_string()),
@@ -87,7 +93,7 @@ impl<'a> Workload<'a> {
             ..Default::default()
         };
         self.container.push(path, content.as_bytes(), &options)?;
-        Ok(true)
+        Ok(())
     }
 
     /// The main `pgbouncer.ini`, if there is one.
@@ -111,12 +117,29 @@ impl<'a> Workload<'a> {
         self.read_config()
     }
 
-    /// Writes the main config and every instance's config; true if any file changed.
-    pub fn write_config(&self, config: &PgbConfig) -> Result<bool, WorkloadError> {
-        let mut changed = self.write_if_changed(pgb_config::INI_PATH, &config.render(), 0o644)?;
+    /// Writes the main config and every instance's config, if the config
+    /// validates (nothing is written otherwise); says what PgBouncer must do
+    /// to take the new files.
+    pub fn write_config(&self, config: &PgbConfig) -> Result<Pending, WorkloadError> {
+        config.validate().map_err(|e| WorkloadError::InvalidFile {
+            path: pgb_config::INI_PATH.to_string(),
+            reason: e.to_string(),
+        })?;
+        let rendered = config.render();
+        let previous = self.read_text(pgb_config::INI_PATH)?;
+        let mut pending = Pending::None;
+        if previous.as_deref() != Some(rendered.as_str()) {
+            pending = match previous.as_deref().map(PgbConfig::parse) {
+                Some(Ok(old)) if !needs_restart(&old, config) => Pending::Reload,
+                _ => Pending::Restart,
+            };
+            self.push_text(pgb_config::INI_PATH, &rendered, 0o644)?;
+        }
         for n in 0..self.instances {
             let path = pgb_config::instance_ini_path(n);
-            changed |= self.write_if_changed(&path, &config.render_instance(n), 0o644)?;
+            if self.write_if_changed(&path, &config.render_instance(n), 0o644)? {
+                pending = pending.max(Pending::Reload);
+            }
             // PgBouncer does not create its log directory, and will not start without it.
             let log_dir = MakeDirOptions {
                 make_parents: true,
@@ -127,7 +150,7 @@ impl<'a> Workload<'a> {
             self.container
                 .make_dir(&pgb_config::instance_log_dir(n), &log_dir)?;
         }
-        Ok(changed)
+        Ok(pending)
     }
 
     /// The auth file, if there is one.
@@ -142,9 +165,15 @@ impl<'a> Workload<'a> {
         Ok(Some(auth))
     }
 
-    /// Writes the auth file, readable by its owner only; true if it changed.
-    pub fn write_auth_file(&self, auth: &AuthFile) -> Result<bool, WorkloadError> {
-        self.write_if_changed(pgb_config::AUTH_FILE_PATH, &auth.render(), 0o400)
+    /// Writes the auth file, readable by its owner only; a changed auth file
+    /// is taken on reload.
+    pub fn write_auth_file(&self, auth: &AuthFile) -> Result<Pending, WorkloadError> {
+        let changed = self.write_if_changed(pgb_config::AUTH_FILE_PATH, &auth.render(), 0o400)?;
+        Ok(if changed {
+            Pending::Reload
+        } else {
+            Pending::None
+        })
     }
 
     /// The Pebble layer: one service per instance.
@@ -170,10 +199,12 @@ impl<'a> Workload<'a> {
         }
     }
 
-    /// Makes Pebble run every instance: adds the layer, restarts the running
-    /// instances if their files changed (PgBouncer reads them only at start),
-    /// and starts the ones not running.
-    pub fn apply(&self, files_changed: bool) -> Result<(), WorkloadError> {
+    /// Makes Pebble run every instance and take the files written: adds the
+    /// layer, then, for the instances already running, sends `SIGHUP` when a
+    /// reload is pending (PgBouncer re-reads its files and keeps its clients)
+    /// or restarts them one at a time when a restart is (the others keep
+    /// serving on the shared port, `so_reuseport`); starts the ones not running.
+    pub fn apply(&self, pending: Pending) -> Result<(), WorkloadError> {
         self.container.add_layer(LAYER_LABEL, &self.layer(), true)?;
         let names = self.service_names();
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
@@ -184,13 +215,75 @@ impl<'a> Workload<'a> {
             .filter(|s| s.is_running())
             .map(|s| s.name)
             .collect();
-        if files_changed && !running.is_empty() {
-            let running: Vec<&str> = running.iter().map(String::as_str).collect();
-            self.container.restart_services(&running)?;
+        let running: Vec<&str> = running.iter().map(String::as_str).collect();
+        if !running.is_empty() {
+            match pending {
+                Pending::None => {}
+                Pending::Reload => self.container.send_signal("SIGHUP", &running)?,
+                Pending::Restart => {
+                    for name in &running {
+                        self.container.restart_services(&[name])?;
+                    }
+                }
+            }
         }
         if running.len() < names.len() {
             self.container.replan_services()?;
         }
         Ok(())
     }
+
+    /// The instances in Pebble's plan that are not running (none before the
+    /// layer was added: nothing was meant to run yet).
+    pub fn stopped_services(&self) -> Result<Vec<String>, WorkloadError> {
+        let names = self.service_names();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        Ok(self
+            .container
+            .get_services(&names)?
+            .into_iter()
+            .filter(|s| !s.is_running())
+            .map(|s| s.name)
+            .collect())
+    }
+
+    /// How many PgBouncer processes this unit runs.
+    pub fn instances(&self) -> usize {
+        self.instances
+    }
+}
+
+/// What PgBouncer must do to take files that were written: nothing, re-read
+/// them (`SIGHUP`), or restart. Ordered: a restart also takes a reload's changes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pending {
+    /// The running instances have the files as they are.
+    #[default]
+    None,
+    /// Re-read the config and auth file.
+    Reload,
+    /// Restart (a setting PgBouncer reads only at start changed).
+    Restart,
+}
+
+/// `[pgbouncer]` settings PgBouncer takes only when it starts; any other
+/// change (pools, `[databases]`, auth) it takes on `SIGHUP`.
+pub const RESTART_SETTINGS: &[&str] = &[
+    "listen_addr",
+    "listen_port",
+    "unix_socket_dir",
+    "unix_socket_mode",
+    "unix_socket_group",
+    "user",
+    "so_reuseport",
+    "pidfile",
+    "peer_id",
+];
+
+/// Whether going from `old` to `new` needs a restart rather than a reload.
+pub fn needs_restart(old: &PgbConfig, new: &PgbConfig) -> bool {
+    RESTART_SETTINGS
+        .iter()
+        .any(|key| old.get(pgb_config::PGBOUNCER, key) != new.get(pgb_config::PGBOUNCER, key))
 }

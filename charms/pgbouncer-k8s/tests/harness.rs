@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use ops::Status;
 use ops_testing::Harness;
+use ops_testing::fake_pebble::ServiceEvent;
 use pgbouncer_k8s::PgbouncerK8sCharm;
 use pgbouncer_k8s::charm::LEADER_REMOVED;
 use pgbouncer_k8s::peers::{
@@ -33,6 +34,16 @@ fn restarts(h: &Harness<PgbouncerK8sCharm>) -> usize {
         .service_events()
         .iter()
         .filter(|e| e.to_string().starts_with("restart"))
+        .count()
+}
+
+/// `SIGHUP`s sent to PgBouncer instances (a reload).
+fn reloads(h: &Harness<PgbouncerK8sCharm>) -> usize {
+    h.container_pebble("pgbouncer")
+        .unwrap()
+        .service_events()
+        .iter()
+        .filter(|e| matches!(e, ServiceEvent::Signal { signal, .. } if signal == "SIGHUP"))
         .count()
 }
 
@@ -222,7 +233,7 @@ fn follower_writes_the_leaders_files_and_restarts_only_on_change() {
         Some(cfg.as_str())
     );
     assert!(file(&h, &pgb_config::instance_ini_path(1)).is_some());
-    let after_first = restarts(&h);
+    let after_first = restarts(&h) + reloads(&h);
     // The same databag again: no reload.
     h.update_relation_data(
         peers,
@@ -230,15 +241,31 @@ fn follower_writes_the_leaders_files_and_restarts_only_on_change() {
         &[(PRIVATE_ADDRESS, &hostname("pgbouncer-k8s/1"))],
     )
     .unwrap();
-    assert_eq!(restarts(&h), after_first, "unchanged files: no restart");
-    // A changed config: one reload.
+    assert_eq!(
+        restarts(&h) + reloads(&h),
+        after_first,
+        "unchanged files: no restart, no reload"
+    );
+    // A changed pool mode: a reload (SIGHUP), not a restart.
+    let restarts_before = restarts(&h);
     let mut changed = PgbConfig::parse(&cfg).unwrap();
     changed.apply_settings(2, 44, 6432, "transaction").unwrap();
     h.update_relation_data(peers, APP, &[(CFG_FILE, &changed.render())])
         .unwrap();
     assert_eq!(file(&h, pgb_config::INI_PATH).unwrap(), changed.render());
-    let after_config = restarts(&h);
-    assert!(after_config > after_first, "changed files: restart");
+    let after_config = reloads(&h);
+    assert!(after_config > 0, "changed files: reload");
+    assert_eq!(
+        restarts(&h),
+        restarts_before,
+        "a reloadable change restarts nothing"
+    );
+    // A changed listen_port: PgBouncer must restart to take it.
+    let mut moved = changed.clone();
+    moved.apply_settings(2, 44, 7100, "transaction").unwrap();
+    h.update_relation_data(peers, APP, &[(CFG_FILE, &moved.render())])
+        .unwrap();
+    assert!(restarts(&h) > restarts_before, "listen_port: restart");
     // A valid shared auth file: written, owner-only, and PgBouncer reloaded.
     let mut auth = pgbouncer_k8s::auth::AuthFile::default();
     auth.set_user("pgbouncer_auth_relation_id_3", "pw").unwrap();
@@ -253,7 +280,7 @@ fn follower_writes_the_leaders_files_and_restarts_only_on_change() {
         std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(path).unwrap().permissions())
             & 0o777;
     assert_eq!(mode, 0o400);
-    assert!(restarts(&h) > after_config);
+    assert!(reloads(&h) > after_config, "a new auth file: reload");
 }
 
 #[test]
@@ -385,7 +412,7 @@ fn client_relation_gets_endpoints_from_the_leader_and_peers() {
     assert_eq!(
         bag["read-only-endpoints"],
         format!(
-            "{},{}",
+            "{}:6432,{}:6432",
             hostname("pgbouncer-k8s/1"),
             hostname("pgbouncer-k8s/2")
         )

@@ -1,0 +1,252 @@
+//! What each unit serves: the files the leader renders and shares, the files
+//! a follower takes from it, and making PgBouncer take them.
+//!
+//! The leader's config is never rendered from nothing when the application
+//! already had one: the peer app databag (`cfg_file`, `auth_file`) survives
+//! pod churn, `juju refresh` and a change of leader, the workload
+//! container's files do not. So the leader starts from what it shared, then
+//! its local files, and only then the default; applies the options; points
+//! every `[databases]` entry at the current backend; and adds the databases
+//! recorded for its clients. What it shares is never poorer than what it
+//! restored.
+
+use ops::Model;
+use ops::model::Relation;
+
+use crate::auth::AuthFile;
+use crate::backend_db::{self, BackendDbError};
+use crate::charm::Memory;
+use crate::client;
+use crate::peers::{self, AUTH_FILE, CFG_FILE, LEADER_HOSTNAME};
+use crate::pgb_config::{self, PgbConfig};
+use crate::settings::Settings;
+use crate::workload::{Pending, Workload, WorkloadError};
+
+/// The files a unit serves.
+#[derive(Debug, Clone)]
+pub struct Files {
+    /// `pgbouncer.ini`.
+    pub config: PgbConfig,
+    /// The auth file, once there is one.
+    pub auth: Option<AuthFile>,
+}
+
+fn invalid(e: impl std::fmt::Display) -> WorkloadError {
+    WorkloadError::InvalidFile {
+        path: pgb_config::INI_PATH.to_string(),
+        reason: e.to_string(),
+    }
+}
+
+/// The files the leader serves now (see the module doc for where they come from).
+pub fn leader_files(
+    model: &Model,
+    workload: &Workload,
+    settings: &Settings,
+) -> Result<Files, BackendDbError> {
+    let peers = peers::relation(model)?;
+    let shared_config = match &peers {
+        Some(peers) => peers::shared_config(model, peers)?,
+        None => None,
+    };
+    let shared_auth = match &peers {
+        Some(peers) => peers::shared_auth_file(model, peers)?,
+        None => None,
+    };
+    let local_config = readable(workload.read_config());
+    let local_auth = readable(workload.read_auth_file());
+    let instances = workload.instances();
+    let mut config = match shared_config.or(local_config) {
+        Some(config) => config,
+        None => PgbConfig::default_for(
+            instances,
+            settings.max_db_connections,
+            settings.listen_port,
+            settings.pool_mode.as_str(),
+        )
+        .map_err(invalid)?,
+    };
+    config
+        .apply_settings(
+            instances,
+            settings.max_db_connections,
+            settings.listen_port,
+            settings.pool_mode.as_str(),
+        )
+        .map_err(invalid)?;
+    let auth = local_auth.or(shared_auth);
+    if let Some(backend) = backend_db::info(model)? {
+        let auth_user = backend.auth_user();
+        if auth.as_ref().is_some_and(|a| a.contains_user(&auth_user)) {
+            config.set_auth(&auth_user).map_err(invalid)?;
+        }
+        if let Some(access) = backend.primary() {
+            let port = access.1.to_string();
+            for (name, mut params) in config.databases() {
+                params.insert("host", &access.0).map_err(invalid)?;
+                params.insert("port", &port).map_err(invalid)?;
+                config.set_database(&name, &params).map_err(invalid)?;
+            }
+            if let Some(peers) = &peers {
+                for database in client::live_records(model, peers)?.values() {
+                    if config.database(database).is_none() {
+                        config
+                            .add_database(
+                                database,
+                                &[("host", &access.0), ("port", &port), ("dbname", database)],
+                            )
+                            .map_err(invalid)?;
+                    }
+                }
+            }
+        }
+    }
+    Ok(Files { config, auth })
+}
+
+/// A local file that cannot be read as PgBouncer's is not a source of truth:
+/// it is logged and replaced.
+fn readable<T>(file: Result<Option<T>, WorkloadError>) -> Option<T> {
+    match file {
+        Ok(file) => file,
+        Err(e) => {
+            tracing::warn!("ignoring a local file: {e}");
+            None
+        }
+    }
+}
+
+/// Leader: renders [`leader_files`], writes them, shares them with the
+/// followers (with its hostname), and makes PgBouncer take them.
+pub fn leader(
+    model: &Model,
+    memory: &mut Memory,
+    workload: &Workload,
+) -> Result<(), BackendDbError> {
+    let settings = match Settings::from_model(model)? {
+        Ok(settings) => settings,
+        Err(invalid) => {
+            tracing::warn!("not rendering the config: {invalid}");
+            return Ok(());
+        }
+    };
+    let files = leader_files(model, workload, &settings)?;
+    write(memory, workload, &files)?;
+    share(model, memory, &files)?;
+    take(memory, workload);
+    Ok(())
+}
+
+/// Writes `files` into the workload, remembering what PgBouncer must do to
+/// take them (persisted until it did).
+pub fn write(memory: &mut Memory, workload: &Workload, files: &Files) -> Result<(), WorkloadError> {
+    let mut pending = workload.write_config(&files.config)?;
+    if let Some(auth) = &files.auth {
+        pending = pending.max(workload.write_auth_file(auth)?);
+    }
+    memory.pending = memory.pending.max(pending);
+    Ok(())
+}
+
+/// Makes PgBouncer run and take what was written. A failure is not the
+/// hook's: it is remembered (shown in the status, kept in unit state with
+/// the pending restart or reload) and retried at the next hook that serves,
+/// `update-status` at the latest; never forgotten because the files are
+/// already written.
+pub fn take(memory: &mut Memory, workload: &Workload) {
+    match workload.apply(memory.pending) {
+        Ok(()) => {
+            memory.pending = Pending::None;
+            memory.reload_failure = None;
+        }
+        Err(e) => {
+            tracing::warn!("PgBouncer did not take its files; will retry: {e}");
+            memory.reload_failure = Some(e.to_string());
+        }
+    }
+}
+
+/// Puts the leader's files and hostname in the peer app databag.
+pub fn share(model: &Model, memory: &Memory, files: &Files) -> Result<(), BackendDbError> {
+    if memory.departing {
+        return Ok(());
+    }
+    let Some(peers) = peers::relation(model)? else {
+        return Ok(());
+    };
+    share_in(model, &peers, files)?;
+    Ok(())
+}
+
+fn share_in(model: &Model, peers: &Relation, files: &Files) -> Result<(), ops::model::ModelError> {
+    let bag = model.local_app_data(peers);
+    bag.set(CFG_FILE, &files.config.render())?;
+    if let Some(auth) = &files.auth {
+        bag.set(AUTH_FILE, &auth.render())?;
+    }
+    bag.set(LEADER_HOSTNAME, &peers::own_hostname(model))
+}
+
+/// Leader: stops serving `database` (its last client relation went).
+pub fn drop_database(
+    model: &Model,
+    memory: &mut Memory,
+    workload: &Workload,
+    database: &str,
+) -> Result<(), BackendDbError> {
+    let settings = Settings::from_model(model)?.unwrap_or_default();
+    let mut files = leader_files(model, workload, &settings)?;
+    if files.config.remove_database(database) {
+        write(memory, workload, &files)?;
+        share(model, memory, &files)?;
+        take(memory, workload);
+    }
+    Ok(())
+}
+
+/// Leader: the backend relation went; PgBouncer serves no database and
+/// authenticates no one until a new backend is related. Client records stay,
+/// so their users come back with the next backend.
+pub fn drop_backend(
+    model: &Model,
+    memory: &mut Memory,
+    workload: &Workload,
+) -> Result<(), BackendDbError> {
+    let settings = Settings::from_model(model)?.unwrap_or_default();
+    let mut files = leader_files(model, workload, &settings)?;
+    files.config.clear_auth();
+    for (name, _) in files.config.databases() {
+        files.config.remove_database(&name);
+    }
+    write(memory, workload, &files)?;
+    if let Some(peers) = peers::relation(model)?
+        && !memory.departing
+    {
+        share_in(model, &peers, &files)?;
+        model.local_app_data(&peers).remove(AUTH_FILE)?;
+    }
+    take(memory, workload);
+    Ok(())
+}
+
+/// Follower: writes the config and auth file the leader shares (when valid)
+/// and makes PgBouncer take them. False when the leader shared no config yet.
+pub fn follower(
+    model: &Model,
+    memory: &mut Memory,
+    peers: &Relation,
+    workload: &Workload,
+) -> Result<bool, BackendDbError> {
+    let config = peers::shared_config(model, peers)?;
+    let auth = peers::shared_auth_file(model, peers)?;
+    let Some(config) = config else {
+        if let Some(auth) = &auth {
+            memory.pending = memory.pending.max(workload.write_auth_file(auth)?);
+            take(memory, workload);
+        }
+        return Ok(false);
+    };
+    write(memory, workload, &Files { config, auth })?;
+    take(memory, workload);
+    Ok(true)
+}
