@@ -52,6 +52,12 @@ pub enum SqlError {
         /// The role.
         role: String,
     },
+    /// A client's user name is taken by a role this charm did not create.
+    #[error("role {role} exists in the backend and is not one this charm created")]
+    ForeignRole {
+        /// The role.
+        role: String,
+    },
     /// Connecting failed (unreachable, refused, bad credentials).
     #[error(
         "cannot connect to the backend at {host}:{port} as {user}, database {database}: {reason}"
@@ -311,7 +317,10 @@ impl Backend {
 
     /// A client user with a password in clear (hashed here before it is
     /// sent), made a member of `auth_user`'s clients role so that `get_auth`
-    /// answers for it.
+    /// answers for it — created so, in one statement. A role of that name
+    /// that exists but is not a member (one this charm did not create: the
+    /// backend's own user, another application's) is never taken over:
+    /// [`SqlError::ForeignRole`].
     pub fn ensure_user(
         &mut self,
         user: &str,
@@ -320,11 +329,46 @@ impl Backend {
     ) -> Result<(), SqlError> {
         let user = check_role(user)?;
         let marker = self.ensure_clients_role(auth_user)?;
-        self.ensure_login_role(user, &md5_password(user, password))?;
+        let hash = md5_password(user, password);
+        if self.role_exists(user)? {
+            if !self.is_member(user, &marker)? {
+                return Err(SqlError::ForeignRole {
+                    role: user.to_string(),
+                });
+            }
+            return self.ensure_login_role(user, &hash);
+        }
         self.run(
-            &format!("granting {marker} to {user}"),
-            &format!("GRANT {} TO {}", ident(&marker), ident(user)),
+            &format!("creating role {user}"),
+            &format!(
+                "CREATE ROLE {} WITH LOGIN NOSUPERUSER NOCREATEROLE NOREPLICATION NOBYPASSRLS \
+                 PASSWORD {} VALID UNTIL 'infinity' IN ROLE {}",
+                ident(user),
+                literal(&hash),
+                ident(&marker)
+            ),
         )
+    }
+
+    /// Whether `user` is one of `auth_user`'s client users (a member of its
+    /// clients role): only those may be changed or revoked for a client.
+    pub fn is_client_user(&mut self, user: &str, auth_user: &str) -> Result<bool, SqlError> {
+        let marker = clients_role_for(check_role(auth_user)?);
+        self.is_member(check_role(user)?, &marker)
+    }
+
+    /// Whether `role` is a direct member of `group`.
+    fn is_member(&mut self, role: &str, group: &str) -> Result<bool, SqlError> {
+        self.client
+            .query_opt(
+                "SELECT 1 FROM pg_catalog.pg_auth_members m \
+                 JOIN pg_catalog.pg_roles g ON g.oid = m.roleid \
+                 JOIN pg_catalog.pg_roles r ON r.oid = m.member \
+                 WHERE g.rolname = $1 AND r.rolname = $2",
+                &[&group, &role],
+            )
+            .map(|row| row.is_some())
+            .map_err(|e| statement_error("looking up a role membership", &e))
     }
 
     /// Gives `user` exactly the role attributes a client asked for in

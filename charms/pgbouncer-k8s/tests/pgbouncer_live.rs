@@ -237,7 +237,7 @@ fn real_pgbouncer_runs_on_the_rendered_instance_config_and_auth_file() {
 
 use pgbouncer_k8s::auth::{auth_user_for, md5_password};
 use pgbouncer_k8s::names::{BackendUser, ClientDatabase, ExtraUserRoles};
-use pgbouncer_k8s::sql::{Backend, BackendAccess, clients_role_for};
+use pgbouncer_k8s::sql::{Backend, BackendAccess, SqlError, clients_role_for};
 
 const BACKEND_USER: &str = "relation_id_3";
 const BACKEND_PASSWORD: &str = "backend-pw-5c1d";
@@ -435,6 +435,40 @@ fn get_auth_answers_for_client_users_only() {
             .batch_execute(&format!("DROP FUNCTION \"{auth_user}\".get_auth(text)"))
             .is_err()
     );
+}
+
+#[test]
+fn a_client_name_taken_by_a_role_not_ours_is_never_taken_over() {
+    let pg = Postgres::start();
+    let auth_user = set_up_auth_user(&pg, "auth-pw-2", &["pgbouncer"]);
+    let mut db = pg.backend("pgbouncer");
+    // The backend's own user, named as a client user would be (a backend in
+    // another model numbering its relations as ours are numbered).
+    let taken = db.ensure_user(BACKEND_USER, "client-pw", &auth_user);
+    assert!(
+        matches!(taken, Err(SqlError::ForeignRole { .. })),
+        "{taken:?}"
+    );
+    assert!(!db.is_client_user(BACKEND_USER, &auth_user).unwrap());
+    let mut still = pg
+        .connect(BACKEND_USER, BACKEND_PASSWORD, "pgbouncer")
+        .unwrap();
+    let row = still
+        .query_one(
+            "SELECT rolsuper FROM pg_roles WHERE rolname = current_user",
+            &[],
+        )
+        .unwrap();
+    assert!(
+        row.get::<_, bool>(0),
+        "the backend user keeps its password and rights"
+    );
+    // A user this charm made is its own: changed again without complaint.
+    db.ensure_user("relation_id_8", "pw-8", &auth_user).unwrap();
+    db.ensure_user("relation_id_8", "pw-8b", &auth_user)
+        .unwrap();
+    assert!(db.is_client_user("relation_id_8", &auth_user).unwrap());
+    assert!(pg.connect("relation_id_8", "pw-8b", "pgbouncer").is_ok());
 }
 
 #[test]
