@@ -267,5 +267,7 @@ fn remove_auth_user(backend: &BackendInfo, config: &PgbConfig) -> Result<(), Sql
     let mut db = access.connect(&backend.database)?;
     db.remove_get_auth(&auth_user)?;
     db.release_role(&auth_user, backend.username.as_str())?;
-    db.drop_role(&auth_user)
+    db.drop_role(&auth_user)?;
+    // The clients' marker role: without an auth user, nothing looks it up.
+    db.drop_role(&crate::sql::clients_role_for(&auth_user))
 }

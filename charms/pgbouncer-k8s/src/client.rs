@@ -19,6 +19,7 @@ use crate::names::{ClientDatabase, ExtraUserRoles};
 use crate::peers::{self, PEERS};
 use crate::serve;
 use crate::settings::Settings;
+use crate::sql::SqlError;
 use crate::workload::{CONTAINER, Workload, WorkloadError};
 
 /// The client relation's endpoint.
@@ -270,11 +271,18 @@ fn put_user_secret(
     Ok(id)
 }
 
-/// Why a client's request is refused (shown in the unit status).
-fn check_request(
+/// What a client asked for, checked.
+struct Request {
+    database: ClientDatabase,
+    extra_roles: ExtraUserRoles,
+}
+
+/// The client's request: `None` until it asked for a database; the reason
+/// (shown in the unit status, never quoting the value) if it is refused.
+fn read_request(
     model: &Model,
     relation: &Relation,
-) -> Result<Option<Result<ClientDatabase, String>>, ModelError> {
+) -> Result<Option<Result<Request, String>>, ModelError> {
     if relation.app.is_none() {
         return Ok(None);
     }
@@ -286,12 +294,15 @@ fn check_request(
         Ok(database) => database,
         Err(e) => return Ok(Some(Err(e.to_string()))),
     };
-    if let Some(roles) = bag.get("extra-user-roles")?
-        && let Err(e) = ExtraUserRoles::parse(&roles)
+    let extra_roles = match ExtraUserRoles::parse(&bag.get("extra-user-roles")?.unwrap_or_default())
     {
-        return Ok(Some(Err(e.to_string())));
-    }
-    Ok(Some(Ok(database)))
+        Ok(roles) => roles,
+        Err(e) => return Ok(Some(Err(e.to_string()))),
+    };
+    Ok(Some(Ok(Request {
+        database,
+        extra_roles,
+    })))
 }
 
 /// `database` relation-changed, on the leader: once the client asked for a
@@ -312,15 +323,16 @@ pub fn on_changed(
     let Some(relation) = model.relation_by_id(CLIENT, relation_id)? else {
         return Ok(Outcome::Done);
     };
-    let database = match check_request(model, &relation)? {
+    let request = match read_request(model, &relation)? {
         None => return Ok(Outcome::Done),
         Some(Err(reason)) => {
             tracing::warn!("refusing the request of {CLIENT} relation {relation_id}: {reason}");
             memory.refused_clients.insert(relation_id, reason);
             return Ok(Outcome::Done);
         }
-        Some(Ok(database)) => database,
+        Some(Ok(request)) => request,
     };
+    let database = &request.database;
     memory.refused_clients.remove(&relation_id);
     let (Some(backend), Some(peers)) = (backend_db::info(model)?, model.relation(PEERS)?) else {
         tracing::info!(
@@ -355,7 +367,20 @@ pub fn on_changed(
         password: ensure_password(model, &peers, relation_id)?,
         database: database.as_str().to_string(),
     };
-    let version = provision(&backend, &grant)?;
+    let version = match provision(&backend, &grant, &request.extra_roles) {
+        Err(BackendDbError::Sql(e @ SqlError::ForeignRole { .. })) => {
+            // Not a failure to retry: the name is taken by a role that is
+            // not ours (a backend in another model naming its users as we
+            // do). The password record goes, so nothing ever revokes it.
+            tracing::warn!("refusing {CLIENT} relation {relation_id}: {e}");
+            model
+                .local_app_data(&peers)
+                .remove(&peers::relation_password_key(relation_id))?;
+            memory.refused_clients.insert(relation_id, e.to_string());
+            return Ok(Outcome::Done);
+        }
+        result => result?,
+    };
     model
         .local_app_data(&peers)
         .set(&peers::client_database_key(relation_id), &grant.database)?;
@@ -387,7 +412,11 @@ fn ensure_password(
 
 /// Creates the grant's user and database in the backend (idempotent), and
 /// lets PgBouncer's auth user look the user up there. Returns the server version.
-fn provision(backend: &BackendInfo, grant: &Grant) -> Result<String, BackendDbError> {
+fn provision(
+    backend: &BackendInfo,
+    grant: &Grant,
+    extra_roles: &ExtraUserRoles,
+) -> Result<String, BackendDbError> {
     let database =
         ClientDatabase::parse(&grant.database).map_err(|e| WorkloadError::InvalidFile {
             path: "client database record".to_string(),
@@ -398,6 +427,7 @@ fn provision(backend: &BackendInfo, grant: &Grant) -> Result<String, BackendDbEr
     let mut db = access.connect(&backend.database)?;
     db.ensure_clients_role(&auth_user)?;
     db.ensure_user(&grant.user, &grant.password, &auth_user)?;
+    db.set_extra_roles(&grant.user, extra_roles)?;
     db.ensure_database(&database, &grant.user)?;
     db.grant_database(&database, &grant.user)?;
     let version = db.version()?;
@@ -415,8 +445,16 @@ pub fn provision_all(
     peers: &Relation,
     backend: &BackendInfo,
 ) -> Result<(), BackendDbError> {
-    for grant in grants(model, peers)?.values() {
-        provision(backend, grant)?;
+    let clients = model.relations(CLIENT)?;
+    for (id, grant) in grants(model, peers)? {
+        let extra_roles = match clients.iter().find(|r| r.id.id == id) {
+            Some(relation) => match read_request(model, relation)? {
+                Some(Ok(request)) => request.extra_roles,
+                _ => ExtraUserRoles::default(),
+            },
+            None => ExtraUserRoles::default(),
+        };
+        provision(backend, &grant, &extra_roles)?;
     }
     let live: BTreeSet<u32> = model.relations(CLIENT)?.iter().map(|r| r.id.id).collect();
     let bag = model.local_app_data(peers);
@@ -533,9 +571,14 @@ fn revoke(
     user: &str,
     database: Option<&str>,
     heir: Option<&String>,
-) -> Result<(), crate::sql::SqlError> {
+) -> Result<(), SqlError> {
     let access = backend.access()?;
     let mut db = access.connect(&backend.database)?;
+    if !db.is_client_user(user, &backend.auth_user())? {
+        // Gone already, or never ours (a name taken by another role): not
+        // this charm's to take away.
+        return Ok(());
+    }
     db.deactivate_role(user)?;
     let heir = heir
         .map(String::as_str)

@@ -121,11 +121,12 @@ impl<'a> Workload<'a> {
     /// validates (nothing is written otherwise); says what PgBouncer must do
     /// to take the new files.
     pub fn write_config(&self, config: &PgbConfig) -> Result<Pending, WorkloadError> {
-        config.validate().map_err(|e| WorkloadError::InvalidFile {
-            path: pgb_config::INI_PATH.to_string(),
-            reason: e.to_string(),
-        })?;
-        let rendered = config.render();
+        let rendered = config
+            .render_validated()
+            .map_err(|e| WorkloadError::InvalidFile {
+                path: pgb_config::INI_PATH.to_string(),
+                reason: e.to_string(),
+            })?;
         let previous = self.read_text(pgb_config::INI_PATH)?;
         let mut pending = Pending::None;
         if previous.as_deref() != Some(rendered.as_str()) {
