@@ -16,7 +16,9 @@ use ops_testing::sim::scenario::RemoteApp;
 use ops_testing::sim::{Report, Scenario, Simulator};
 use pgbouncer_k8s::pgb_config::PgbConfig;
 
-const BACKEND_USER: &str = "relation_id_3";
+// Not a relation id the simulator hands out here: in one Juju model relation
+// ids are unique, so a backend user never shares a client user's name.
+const BACKEND_USER: &str = "relation_id_99";
 const BACKEND_PASSWORD: &str = "backend-pw-7f3a";
 
 fn root() -> PathBuf {
@@ -435,5 +437,144 @@ fn three_units_keep_serving_through_port_change_churn_and_leader_removal() {
         psql(pg.port, &user, &password, "appdb", "SELECT current_user").as_deref(),
         Ok(user.as_str()),
         "the client's PostgreSQL user still logs in"
+    );
+}
+
+fn relation_bag(report: &Report, app: &str) -> std::collections::BTreeMap<String, String> {
+    report
+        .relations
+        .iter()
+        .find(|r| r.endpoint == "database" && r.remote_app == app)
+        .unwrap_or_else(|| panic!("no client relation with {app}"))
+        .databags["pgbouncer-k8s"]
+        .clone()
+}
+
+/// Hostile and sharing clients against the real PostgreSQL and PgBouncer:
+/// what PgBouncer serves and what PostgreSQL grants, not what the charm says.
+#[test]
+fn hostile_clients_are_refused_and_sharing_clients_are_isolated() {
+    let pg = Postgres::start();
+    let work = tempfile::tempdir().unwrap();
+    let mut sim = simulator(work.path());
+    let requirer: RemoteApp = serde_yaml::from_str(
+        "units: 1\nendpoints: {database: {role: requires, interface: postgresql_client}}\n",
+    )
+    .unwrap();
+    for app in ["client-b", "injector", "huge", "templater"] {
+        sim.add_remote_app(app, &requirer).unwrap();
+    }
+    let huge = "h".repeat(200 * 1024);
+    steps(
+        &mut sim,
+        &format!(
+            "  - deploy: {{units: 1}}
+  - relate: {{endpoint: backend-database, app: postgresql, remote-endpoint: database,
+              app-data: {{endpoints: \"127.0.0.1:{port}\", username: {BACKEND_USER}, password: {BACKEND_PASSWORD}, database: pgbouncer}}}}
+  - relate: {{endpoint: database, app: client-app, remote-endpoint: database, app-data: {{database: appdb}}}}
+  - relate: {{endpoint: database, app: client-b, remote-endpoint: database, app-data: {{database: appdb}}}}
+  - relate: {{endpoint: database, app: injector, remote-endpoint: database, app-data: {{database: \"appdb = host=127.0.0.66 port=5999\\n;\"}}}}
+  - relate: {{endpoint: database, app: huge, remote-endpoint: database, app-data: {{database: {huge}}}}}
+  - relate: {{endpoint: database, app: templater, remote-endpoint: database, app-data: {{database: template1}}}}
+",
+            port = pg.port
+        ),
+    );
+    let report = sim.report().unwrap();
+    let unit = &report.units["pgbouncer-k8s/0"];
+    assert!(unit.status.starts_with("blocked"), "{}", unit.status);
+    assert!(unit.status.len() < 1024, "a short status");
+    for refused in ["injector", "huge", "templater"] {
+        let bag = relation_bag(&report, refused);
+        assert!(!bag.contains_key("username"), "{refused} got a user");
+    }
+    let ini = &unit.containers["pgbouncer"].files["/var/lib/pgbouncer/pgbouncer.ini"];
+    let served: Vec<String> = PgbConfig::parse(ini)
+        .unwrap()
+        .databases()
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(served, ["appdb"], "{ini}");
+    assert!(!ini.contains("127.0.0.66"));
+
+    let a = relation_bag(&report, "client-app");
+    let b = relation_bag(&report, "client-b");
+    assert_ne!(a["username"], b["username"], "each relation its own user");
+    let bouncer = start_pgbouncer(&report, "pgbouncer-k8s/0");
+    for bag in [&a, &b] {
+        let who = psql(
+            bouncer.port,
+            &bag["username"],
+            &bag["password"],
+            "appdb",
+            "SELECT current_user",
+        );
+        assert_eq!(
+            who.as_deref(),
+            Ok(bag["username"].as_str()),
+            "log:\n{}",
+            bouncer.log()
+        );
+    }
+    let superuser =
+        |sql: &str| psql(pg.port, BACKEND_USER, BACKEND_PASSWORD, "postgres", sql).unwrap();
+    superuser("CREATE ROLE outsider LOGIN PASSWORD 'outsider-pw'");
+    assert_eq!(
+        superuser("SELECT has_database_privilege('outsider', 'appdb', 'CONNECT')"),
+        "f"
+    );
+    assert_eq!(
+        superuser(&format!(
+            "SELECT has_database_privilege('{}', 'template1', 'CREATE')",
+            a["username"]
+        )),
+        "f"
+    );
+    let superuser_login = psql(
+        bouncer.port,
+        BACKEND_USER,
+        BACKEND_PASSWORD,
+        "appdb",
+        "SELECT 1",
+    );
+    assert!(
+        superuser_login.is_err(),
+        "PgBouncer does not log in the backend superuser: {superuser_login:?}"
+    );
+    drop(bouncer);
+
+    steps(
+        &mut sim,
+        "  - remove-relation: {endpoint: database, app: client-app}\n",
+    );
+    let report = sim.report().unwrap();
+    let bouncer = start_pgbouncer(&report, "pgbouncer-k8s/0");
+    assert_eq!(
+        psql(
+            bouncer.port,
+            &b["username"],
+            &b["password"],
+            "appdb",
+            "SELECT current_user"
+        )
+        .as_deref(),
+        Ok(b["username"].as_str()),
+        "the other client of appdb is still served; log:\n{}",
+        bouncer.log()
+    );
+    assert!(
+        psql(
+            bouncer.port,
+            &a["username"],
+            &a["password"],
+            "appdb",
+            "SELECT 1"
+        )
+        .is_err()
+    );
+    assert!(
+        psql(pg.port, &a["username"], &a["password"], "appdb", "SELECT 1").is_err(),
+        "the departed client's user no longer logs in"
     );
 }
