@@ -1,7 +1,8 @@
 //! `charmcraft pack` of charms/pgbouncer-k8s with the real charmcraft (from
-//! PyPI, through ../shared/tools/charmcraft-pack): the `.charm` holds a
-//! `dispatch` that is our charm binary and a metadata.yaml that declares
-//! pgb-peers, and `charmcraft analyse` finds no error in it.
+//! PyPI, through the project's own `scripts/pack`, which builds from a clean
+//! copy of the checkout): the `.charm` holds a `dispatch` that is our charm
+//! binary and a metadata.yaml that declares pgb-peers, and `charmcraft
+//! analyse` finds no error in it.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,60 +17,49 @@ fn workspace() -> PathBuf {
 #[test]
 fn pgbouncer_k8s_packs_and_its_dispatch_is_the_charm() {
     let root = workspace();
-    let tool = root.join("../shared/tools/charmcraft-pack");
-    assert!(
-        tool.exists(),
-        "{} is missing: the pack test needs shared/ beside the checkout",
-        tool.display()
-    );
-    // Pack a clean copy of the workspace: the part's `source: ../..` would
-    // otherwise copy `target/` (gigabytes) into the build.
-    let copy = tempfile::tempdir().unwrap();
-    let files = Command::new("git")
-        .args([
-            "ls-files",
-            "-z",
-            "--cached",
-            "--others",
-            "--exclude-standard",
-        ])
-        .current_dir(&root)
-        .output()
-        .unwrap();
-    assert!(files.status.success(), "git ls-files failed");
-    for name in files.stdout.split(|b| *b == 0).filter(|n| !n.is_empty()) {
-        let name = String::from_utf8_lossy(name).into_owned();
-        let from = root.join(&name);
-        if !from.is_file() {
-            continue;
-        }
-        let to = copy.path().join(&name);
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        std::fs::copy(&from, &to).unwrap();
-    }
-    let charm_dir = copy.path().join("charms/pgbouncer-k8s");
+    let out = tempfile::tempdir().unwrap();
     let pack = Command::new("bash")
-        .arg(&tool)
-        .arg(&charm_dir)
+        .arg(root.join("scripts/pack"))
+        .arg("--output")
+        .arg(out.path())
+        .arg(root.join("charms/pgbouncer-k8s"))
         .output()
         .unwrap();
     assert!(
         pack.status.success(),
-        "charmcraft pack failed:\n{}\n{}",
+        "scripts/pack failed:\n{}\n{}",
         String::from_utf8_lossy(&pack.stdout),
         String::from_utf8_lossy(&pack.stderr)
     );
-    let charm = std::fs::read_dir(&charm_dir)
+    let charms: Vec<PathBuf> = std::fs::read_dir(out.path())
         .unwrap()
         .flatten()
         .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|e| e == "charm"))
-        .expect("a .charm file");
+        .filter(|p| p.extension().is_some_and(|e| e == "charm"))
+        .collect();
+    assert_eq!(
+        charms.len(),
+        1,
+        "one .charm in --output: {charms:?}\n{}",
+        String::from_utf8_lossy(&pack.stderr)
+    );
+    let charm = &charms[0];
+    assert!(
+        String::from_utf8_lossy(&pack.stdout).contains(&charm.display().to_string()),
+        "scripts/pack names the .charm it made"
+    );
+    // The build ran in a copy: nothing of it is left in the checkout.
+    for leftover in ["parts", "stage", "prime", "overlay"] {
+        assert!(
+            !root.join("charms/pgbouncer-k8s").join(leftover).exists(),
+            "charms/pgbouncer-k8s/{leftover} left in the checkout"
+        );
+    }
 
     let unpacked = tempfile::tempdir().unwrap();
     let unzip = Command::new("python3")
         .args(["-m", "zipfile", "-e"])
-        .arg(&charm)
+        .arg(charm)
         .arg(unpacked.path())
         .status()
         .unwrap();
@@ -116,15 +106,17 @@ fn pgbouncer_k8s_packs_and_its_dispatch_is_the_charm() {
     assert!(!bare.status.success());
     assert!(String::from_utf8_lossy(&bare.stderr).contains("JUJU_DISPATCH_PATH"));
 
-    let venv = std::env::var("CHARMCRAFT_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/charmcraft-venv")
-        });
+    let venv = Command::new("bash")
+        .arg(root.join("scripts/pack"))
+        .arg("--venv")
+        .output()
+        .unwrap();
+    assert!(venv.status.success(), "scripts/pack --venv failed");
+    let venv = PathBuf::from(String::from_utf8_lossy(&venv.stdout).trim());
     let analyse = Command::new(venv.join("bin/charmcraft"))
         .args(["analyse", "--format=json"])
-        .arg(&charm)
-        .current_dir(copy.path())
+        .arg(charm)
+        .current_dir(out.path())
         .output()
         .unwrap();
     // analyse exits non-zero on warnings too (the spec's snake_case option
