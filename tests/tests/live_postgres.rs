@@ -6,7 +6,8 @@
 //! refused; once the relation is gone, the user no longer connects.
 
 use std::net::{TcpListener, TcpStream};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -35,10 +36,15 @@ struct Postgres {
 
 impl Postgres {
     fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        // The guard exists before the server does: if `start` fails half
+        // way (the server up, the role not made), dropping it still stops it.
+        let mut pg = Self {
+            dir: tempfile::tempdir().unwrap(),
+            port: 0,
+        };
         let out = Command::new(root().join("scripts/local-postgres"))
             .args(["start"])
-            .arg(dir.path().join("pg"))
+            .arg(pg.dir.path().join("pg"))
             .args([BACKEND_USER, BACKEND_PASSWORD])
             .output()
             .unwrap();
@@ -47,8 +53,8 @@ impl Postgres {
             "cannot start PostgreSQL (.ci/run installs it): {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let port = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
-        Self { dir, port }
+        pg.port = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        pg
     }
 }
 
@@ -58,6 +64,42 @@ impl Drop for Postgres {
             .arg("stop")
             .arg(self.dir.path().join("pg"))
             .status();
+        assert_none_left(self.dir.path());
+    }
+}
+
+/// The processes whose command line names `dir` (read from /proc), as
+/// `(pid, command line)`.
+fn processes_naming(dir: &Path) -> Vec<(String, String)> {
+    let needle = dir.display().to_string();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()))
+        .filter_map(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            cmdline
+                .contains(&needle)
+                .then(|| (pid, cmdline.trim().to_string()))
+        })
+        .collect()
+}
+
+/// Once a guard has stopped its server, nothing it started may be left:
+/// whatever still names the guard's dir is killed, and (unless the test is
+/// already failing: a panic in a drop while unwinding aborts the test
+/// binary) the test fails.
+fn assert_none_left(dir: &Path) {
+    let left = processes_naming(dir);
+    for (pid, _) in &left {
+        let _ = Command::new("kill").args(["-9", pid]).status();
+    }
+    if !std::thread::panicking() {
+        assert!(left.is_empty(), "still running after the test: {left:#?}");
     }
 }
 
@@ -76,9 +118,23 @@ impl PgBouncer {
 
 impl Drop for PgBouncer {
     fn drop(&mut self) {
+        // The child is PgBouncer itself (no runuser in between, no -d), so
+        // killing it and reaping it leaves nothing behind.
         let _ = self.child.kill();
         let _ = self.child.wait();
+        assert_none_left(self.dir.path());
     }
+}
+
+/// The uid and gid of `user`, from /etc/passwd.
+fn user_ids(user: &str) -> (u32, u32) {
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
+    passwd
+        .lines()
+        .map(|line| line.split(':').collect::<Vec<_>>())
+        .find(|fields| fields.len() > 3 && fields[0] == user)
+        .map(|fields| (fields[2].parse().unwrap(), fields[3].parse().unwrap()))
+        .unwrap_or_else(|| panic!("no user {user:?} to run pgbouncer as"))
 }
 
 fn free_port() -> u16 {
@@ -124,19 +180,29 @@ fn start_pgbouncer(report: &Report, unit: &str) -> PgBouncer {
         std::fs::Permissions::from_mode(0o644),
     )
     .unwrap();
-    let child = Command::new("runuser")
-        .args(["-u", "postgres", "--", "/usr/sbin/pgbouncer"])
+    // PgBouncer refuses to run as root: as root, the child itself takes the
+    // postgres user's ids, so the child we hold (and kill) is PgBouncer.
+    let mut command = Command::new("/usr/sbin/pgbouncer");
+    command
         .arg(&ini)
+        .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        .stderr(std::fs::File::create(dir.path().join("stderr")).unwrap());
+    if std::fs::metadata("/proc/self").unwrap().uid() == 0 {
+        let (uid, gid) = user_ids("postgres");
+        command.uid(uid).gid(gid);
+    }
+    let child = command.spawn().unwrap();
+    let mut bouncer = PgBouncer { child, port, dir };
     let deadline = Instant::now() + Duration::from_secs(10);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Some(status) = bouncer.child.try_wait().unwrap() {
+            panic!("pgbouncer exited ({status}); log:\n{}", bouncer.log());
+        }
         assert!(Instant::now() < deadline, "pgbouncer did not listen");
         std::thread::sleep(Duration::from_millis(100));
     }
-    PgBouncer { child, port, dir }
+    bouncer
 }
 
 fn psql(

@@ -1,10 +1,20 @@
-//! `charmcraft pack` of charms/pgbouncer-k8s with the real charmcraft (from
-//! PyPI, through ../shared/tools/charmcraft-pack): the `.charm` holds a
-//! `dispatch` that is our charm binary and a metadata.yaml that declares
-//! pgb-peers, and `charmcraft analyse` finds no error in it.
+//! `charmcraft pack` with the real charmcraft (from PyPI, through the
+//! project's own `scripts/pack`, which builds from a clean copy of the
+//! checkout):
+//! - charms/pgbouncer-k8s: the `.charm` holds a `dispatch` that is our charm
+//!   binary and a metadata.yaml that declares pgb-peers, and `charmcraft
+//!   analyse` finds no error in it;
+//! - examples/standalone as a repository of its own, depending on ops-rs by
+//!   git (a local repository made from this checkout): it packs with
+//!   `source: .` and its dispatch is the charm.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
+use std::sync::Mutex;
+
+/// One pack at a time: each is a full release build on a small host, and
+/// charmcraft's destructive mode was not made for two at once.
+static PACKING: Mutex<()> = Mutex::new(());
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -13,18 +23,102 @@ fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
-#[test]
-fn pgbouncer_k8s_packs_and_its_dispatch_is_the_charm() {
-    let root = workspace();
-    let tool = root.join("../shared/tools/charmcraft-pack");
+fn text(out: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Runs `scripts/pack --output OUT CHARM_DIR`; returns the one `.charm` it
+/// left in OUT.
+fn pack(charm_dir: &Path, out: &Path) -> PathBuf {
+    let _one = PACKING.lock().unwrap_or_else(|e| e.into_inner());
+    let pack = Command::new("bash")
+        .arg(workspace().join("scripts/pack"))
+        .arg("--output")
+        .arg(out)
+        .arg(charm_dir)
+        .output()
+        .unwrap();
     assert!(
-        tool.exists(),
-        "{} is missing: the pack test needs shared/ beside the checkout",
-        tool.display()
+        pack.status.success(),
+        "scripts/pack failed:\n{}",
+        text(&pack)
     );
-    // Pack a clean copy of the workspace: the part's `source: ../..` would
-    // otherwise copy `target/` (gigabytes) into the build.
-    let copy = tempfile::tempdir().unwrap();
+    // What the script says it did (sizes, time, where the .charm is): seen
+    // with --nocapture.
+    for line in text(&pack)
+        .lines()
+        .filter(|l| l.starts_with("scripts/pack:"))
+    {
+        eprintln!("{line}");
+    }
+    let charms: Vec<PathBuf> = std::fs::read_dir(out)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "charm"))
+        .collect();
+    assert_eq!(
+        charms.len(),
+        1,
+        "one .charm in --output: {charms:?}\n{}",
+        text(&pack)
+    );
+    assert!(
+        String::from_utf8_lossy(&pack.stdout).contains(&charms[0].display().to_string()),
+        "scripts/pack names the .charm it made:\n{}",
+        text(&pack)
+    );
+    charms[0].clone()
+}
+
+/// The `.charm`'s files, in a temp dir.
+fn unzip(charm: &Path) -> tempfile::TempDir {
+    let unpacked = tempfile::tempdir().unwrap();
+    let unzip = Command::new("python3")
+        .args(["-m", "zipfile", "-e"])
+        .arg(charm)
+        .arg(unpacked.path())
+        .status()
+        .unwrap();
+    assert!(unzip.success());
+    unpacked
+}
+
+/// The packed dispatch is an ops-rs charm: with OPERATOR_DISPATCH set it
+/// exits 0 at once, and without Juju's environment it names what is missing.
+fn assert_dispatch_is_an_ops_charm(unpacked: &Path, unit: &str) {
+    let dispatch = unpacked.join("dispatch");
+    std::fs::set_permissions(
+        &dispatch,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let reentry = Command::new(&dispatch)
+        .env_clear()
+        .env("OPERATOR_DISPATCH", "1")
+        .env("JUJU_DISPATCH_PATH", "hooks/install")
+        .env("JUJU_UNIT_NAME", unit)
+        .env("JUJU_CHARM_DIR", unpacked)
+        .output()
+        .unwrap();
+    assert!(reentry.status.success(), "{}", text(&reentry));
+    let bare = Command::new(&dispatch).env_clear().output().unwrap();
+    assert!(!bare.status.success());
+    assert!(
+        String::from_utf8_lossy(&bare.stderr).contains("JUJU_DISPATCH_PATH"),
+        "{}",
+        text(&bare)
+    );
+}
+
+/// The files git knows under `dir` of the checkout (tracked, as they are in
+/// the work tree, and untracked ones not ignored), copied to `to`.
+fn copy_known_files(dir: &str, to: &Path) {
+    let root = workspace();
     let files = Command::new("git")
         .args([
             "ls-files",
@@ -32,48 +126,65 @@ fn pgbouncer_k8s_packs_and_its_dispatch_is_the_charm() {
             "--cached",
             "--others",
             "--exclude-standard",
+            "--",
         ])
+        .arg(dir)
         .current_dir(&root)
         .output()
         .unwrap();
-    assert!(files.status.success(), "git ls-files failed");
+    assert!(
+        files.status.success(),
+        "git ls-files failed: {}",
+        text(&files)
+    );
     for name in files.stdout.split(|b| *b == 0).filter(|n| !n.is_empty()) {
         let name = String::from_utf8_lossy(name).into_owned();
         let from = root.join(&name);
         if !from.is_file() {
             continue;
         }
-        let to = copy.path().join(&name);
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        std::fs::copy(&from, &to).unwrap();
+        // git names files from the checkout's root.
+        let relative = match dir {
+            "." => Path::new(&name),
+            _ => Path::new(&name).strip_prefix(dir).unwrap(),
+        };
+        let dest = to.join(relative);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(&from, &dest).unwrap();
     }
-    let charm_dir = copy.path().join("charms/pgbouncer-k8s");
-    let pack = Command::new("bash")
-        .arg(&tool)
-        .arg(&charm_dir)
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args([
+            "-c",
+            "user.name=ops-rs pack test",
+            "-c",
+            "user.email=pack-test@localhost",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .current_dir(dir)
         .output()
         .unwrap();
-    assert!(
-        pack.status.success(),
-        "charmcraft pack failed:\n{}\n{}",
-        String::from_utf8_lossy(&pack.stdout),
-        String::from_utf8_lossy(&pack.stderr)
-    );
-    let charm = std::fs::read_dir(&charm_dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|e| e == "charm"))
-        .expect("a .charm file");
+    assert!(out.status.success(), "git {args:?}: {}", text(&out));
+}
 
-    let unpacked = tempfile::tempdir().unwrap();
-    let unzip = Command::new("python3")
-        .args(["-m", "zipfile", "-e"])
-        .arg(&charm)
-        .arg(unpacked.path())
-        .status()
-        .unwrap();
-    assert!(unzip.success());
+#[test]
+fn pgbouncer_k8s_packs_and_its_dispatch_is_the_charm() {
+    let root = workspace();
+    let out = tempfile::tempdir().unwrap();
+    let charm = &pack(&root.join("charms/pgbouncer-k8s"), out.path());
+    // The build ran in a copy: nothing of it is left in the checkout.
+    for leftover in ["parts", "stage", "prime", "overlay"] {
+        assert!(
+            !root.join("charms/pgbouncer-k8s").join(leftover).exists(),
+            "charms/pgbouncer-k8s/{leftover} left in the checkout"
+        );
+    }
+
+    let unpacked = unzip(charm);
     for name in ["dispatch", "manifest.yaml", "metadata.yaml", "config.yaml"] {
         assert!(
             unpacked.path().join(name).exists(),
@@ -95,36 +206,19 @@ fn pgbouncer_k8s_packs_and_its_dispatch_is_the_charm() {
         Some("pgbouncer-image")
     );
 
-    // The packed dispatch is the ops-rs charm: with OPERATOR_DISPATCH set it
-    // exits 0 at once, and without Juju's environment it names what is missing.
-    let dispatch = unpacked.path().join("dispatch");
-    std::fs::set_permissions(
-        &dispatch,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
-    let reentry = Command::new(&dispatch)
-        .env_clear()
-        .env("OPERATOR_DISPATCH", "1")
-        .env("JUJU_DISPATCH_PATH", "hooks/install")
-        .env("JUJU_UNIT_NAME", "pgbouncer-k8s/0")
-        .env("JUJU_CHARM_DIR", unpacked.path())
+    assert_dispatch_is_an_ops_charm(unpacked.path(), "pgbouncer-k8s/0");
+
+    let venv = Command::new("bash")
+        .arg(root.join("scripts/pack"))
+        .arg("--venv")
         .output()
         .unwrap();
-    assert!(reentry.status.success());
-    let bare = Command::new(&dispatch).env_clear().output().unwrap();
-    assert!(!bare.status.success());
-    assert!(String::from_utf8_lossy(&bare.stderr).contains("JUJU_DISPATCH_PATH"));
-
-    let venv = std::env::var("CHARMCRAFT_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/charmcraft-venv")
-        });
+    assert!(venv.status.success(), "scripts/pack --venv failed");
+    let venv = PathBuf::from(String::from_utf8_lossy(&venv.stdout).trim());
     let analyse = Command::new(venv.join("bin/charmcraft"))
         .args(["analyse", "--format=json"])
-        .arg(&charm)
-        .current_dir(copy.path())
+        .arg(charm)
+        .current_dir(out.path())
         .output()
         .unwrap();
     // analyse exits non-zero on warnings too (the spec's snake_case option
@@ -145,4 +239,69 @@ fn pgbouncer_k8s_packs_and_its_dispatch_is_the_charm() {
         })
         .collect();
     assert!(errors.is_empty(), "charmcraft analyse errors: {errors:#?}");
+}
+
+#[test]
+fn standalone_charm_packs_from_a_repository_of_its_own() {
+    let tmp = tempfile::tempdir().unwrap();
+    // ops-rs as a git repository (this checkout's files, committed) ...
+    let upstream = tmp.path().join("ops-rs");
+    copy_known_files(".", &upstream);
+    git(&upstream, &["init", "-q"]);
+    git(&upstream, &["add", "-A"]);
+    git(&upstream, &["commit", "-q", "-m", "ops-rs"]);
+    // ... and examples/standalone as its own repository, depending on it
+    // by git as its README says.
+    let repo = tmp.path().join("standalone-charm");
+    copy_known_files("examples/standalone", &repo);
+    let manifest = std::fs::read_to_string(repo.join("Cargo.toml")).unwrap();
+    let url = format!("file://{}", upstream.display());
+    let by_git = manifest
+        .replace(
+            r#"ops = { path = "../../ops" }"#,
+            &format!(r#"ops = {{ git = "{url}" }}"#),
+        )
+        .replace(
+            r#"ops-testing = { path = "../../ops-testing" }"#,
+            &format!(r#"ops-testing = {{ git = "{url}" }}"#),
+        );
+    assert_eq!(
+        by_git.matches(&url).count(),
+        2,
+        "both path dependencies switched to git:\n{by_git}"
+    );
+    std::fs::write(repo.join("Cargo.toml"), by_git).unwrap();
+    // The lock file follows the new source (`cargo fetch` re-resolves only
+    // what changed), as it would once in a real repository.
+    let fetch = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .arg("fetch")
+        .current_dir(&repo)
+        .output()
+        .unwrap();
+    assert!(fetch.status.success(), "cargo fetch: {}", text(&fetch));
+    let lock = std::fs::read_to_string(repo.join("Cargo.lock")).unwrap();
+    assert!(lock.contains(&format!("git+{url}")), "{lock}");
+    git(&repo, &["init", "-q"]);
+    git(&repo, &["add", "-A"]);
+
+    let out = tempfile::tempdir().unwrap();
+    let charm = pack(&repo, out.path());
+    assert_eq!(
+        charm.file_name().unwrap().to_string_lossy(),
+        "standalone-charm_amd64.charm"
+    );
+    let unpacked = unzip(&charm);
+    let metadata = std::fs::read_to_string(unpacked.path().join("metadata.yaml")).unwrap();
+    let metadata: serde_yaml::Value = serde_yaml::from_str(&metadata).unwrap();
+    assert_eq!(metadata["name"].as_str(), Some("standalone-charm"));
+    let config = std::fs::read_to_string(unpacked.path().join("config.yaml")).unwrap();
+    let config: serde_yaml::Value = serde_yaml::from_str(&config).unwrap();
+    assert_eq!(config["options"]["motd"]["type"].as_str(), Some("string"));
+    assert_dispatch_is_an_ops_charm(unpacked.path(), "standalone-charm/0");
+    for leftover in ["parts", "stage", "prime", "overlay"] {
+        assert!(
+            !repo.join(leftover).exists(),
+            "{leftover}/ left in the charm's repository"
+        );
+    }
 }
