@@ -52,8 +52,6 @@ use ops::pebble::{Client, Layer, Plan, ServiceStatus};
 
 use self::state::State;
 
-/// How often the accept loop checks whether it should stop.
-const ACCEPT_POLL: Duration = Duration::from_millis(3);
 /// How long an idle keep-alive connection is kept open.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -297,7 +295,6 @@ fn listen(shared: &Arc<Shared>) -> io::Result<Listener> {
         std::fs::remove_file(&shared.socket)?;
     }
     let socket = UnixListener::bind(&shared.socket)?;
-    socket.set_nonblocking(true)?;
     shared.online.store(true, Ordering::SeqCst);
     let stop = Arc::new(AtomicBool::new(false));
     let thread = {
@@ -310,10 +307,15 @@ fn listen(shared: &Arc<Shared>) -> io::Result<Listener> {
     Ok(Listener { stop, thread })
 }
 
+/// Accepts connections (blocking) until [`shut_down`] sets `stop` and wakes
+/// the accept with a connection of its own.
 fn accept_loop(shared: &Arc<Shared>, socket: &UnixListener, stop: &AtomicBool) {
-    while !stop.load(Ordering::SeqCst) {
-        match socket.accept() {
-            Ok((stream, _)) => {
+    for stream in socket.incoming() {
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+        match stream {
+            Ok(stream) => {
                 let shared = Arc::clone(shared);
                 let spawned = std::thread::Builder::new()
                     .name("fake-pebble-conn".into())
@@ -322,10 +324,10 @@ fn accept_loop(shared: &Arc<Shared>, socket: &UnixListener, stop: &AtomicBool) {
                     tracing::error!("fake Pebble cannot spawn a connection thread: {e}");
                 }
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::sleep(ACCEPT_POLL),
             Err(e) => {
+                // EMFILE and the like: the next accept may succeed once a
+                // connection closes; `incoming` never ends on its own.
                 tracing::warn!("fake Pebble accept failed: {e}");
-                std::thread::sleep(ACCEPT_POLL);
             }
         }
     }
@@ -334,7 +336,21 @@ fn accept_loop(shared: &Arc<Shared>, socket: &UnixListener, stop: &AtomicBool) {
 fn shut_down(shared: &Shared, listener: Listener) {
     shared.online.store(false, Ordering::SeqCst);
     listener.stop.store(true, Ordering::SeqCst);
-    let _ = listener.thread.join();
+    // Wake the blocking accept: it sees `stop` and returns.
+    match UnixStream::connect(&shared.socket) {
+        Ok(wake) => {
+            drop(wake);
+            let _ = listener.thread.join();
+        }
+        Err(e) => {
+            // The socket file is gone (removed from outside): the thread
+            // stays blocked in accept; leave it rather than hang here.
+            tracing::warn!(
+                "fake Pebble cannot wake its accept loop on {}: {e}",
+                shared.socket.display()
+            );
+        }
+    }
     let _ = std::fs::remove_file(&shared.socket);
 }
 
