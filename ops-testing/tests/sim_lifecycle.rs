@@ -24,7 +24,8 @@ fn hello_binary() -> PathBuf {
 }
 
 fn hello_meta() -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/hello-peers/charmcraft.yaml");
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/hello-peers/charmcraft.yaml");
     std::fs::read_to_string(path).unwrap()
 }
 
@@ -189,7 +190,10 @@ fn churn_loses_the_pod_but_keeps_juju_state_and_relation_data() {
         .join("work/units/hello-peers-1/charm/.unit-state.json");
     assert!(local_state.exists());
     let before = events_seen(&mut sim, 3, unit);
-    assert_ne!(before, "2", "the old pod counted more than the new one will");
+    assert_ne!(
+        before, "2",
+        "the old pod counted more than the new one will"
+    );
     let seen_before = sim.report().unwrap().relations[0].databags[unit].clone();
     assert_eq!(seen_before["seen-greeting"], "hi");
 
@@ -209,7 +213,10 @@ fn churn_loses_the_pod_but_keeps_juju_state_and_relation_data() {
     assert_eq!(hooks_of(records, "hello-peers/0"), Vec::<&str>::new());
 
     let pebble = sim.pebble(unit, "web").unwrap();
-    assert!(!pebble.host_path("/etc/web.conf").exists(), "files survived");
+    assert!(
+        !pebble.host_path("/etc/web.conf").exists(),
+        "files survived"
+    );
     assert!(pebble.plan().services.is_empty(), "the plan survived");
     assert_eq!(pebble.service_status("web"), None);
     // The charm directory is new: stored state counts config-changed and
@@ -219,7 +226,7 @@ fn churn_loses_the_pod_but_keeps_juju_state_and_relation_data() {
     assert_eq!(juju.units[unit].state["kept"], "yes");
     let report = sim.report().unwrap();
     assert_eq!(report.relations[0].databags[unit], seen_before);
-    assert!(report.units[unit].leader == false && report.units["hello-peers/0"].leader);
+    assert!(!report.units[unit].leader && report.units["hello-peers/0"].leader);
     // The report keeps the old pod's service events.
     let web = &report.units[unit].containers["web"];
     assert_eq!(web.service_events, ["start web", POD_REPLACED]);
@@ -314,7 +321,12 @@ fn remove_unit_of_the_leader_runs_as_juju_runs_it() {
     let seen = &seen[logged_before..];
     let list = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let expected = [
-        ("replicas-relation-departed", "shell/1", dying, list(&["shell/2"])),
+        (
+            "replicas-relation-departed",
+            "shell/1",
+            dying,
+            list(&["shell/2"]),
+        ),
         ("replicas-relation-departed", "shell/2", dying, list(&[])),
         ("database-relation-departed", "db/0", dying, list(&["db/1"])),
         ("database-relation-departed", "db/1", dying, list(&[])),
@@ -338,7 +350,10 @@ fn remove_unit_of_the_leader_runs_as_juju_runs_it() {
             .filter(|l| l.0 == "replicas-relation-departed")
             .collect();
         assert_eq!(departed.len(), 1, "{other}: {seen:#?}");
-        assert_eq!((departed[0].2.as_str(), departed[0].3.as_str()), (dying, dying));
+        assert_eq!(
+            (departed[0].2.as_str(), departed[0].3.as_str()),
+            (dying, dying)
+        );
         assert!(!departed[0].4.contains(&dying.to_string()));
         assert!(!departed[0].1, "{other} led before the dying unit was gone");
     }
@@ -376,7 +391,10 @@ fn relation_changed_for_a_unit_never_comes_before_joined_for_it() {
             r.unit, r.hook
         );
     }
-    assert!(checked >= 8, "only {checked} relation-changed hooks from units");
+    assert!(
+        checked >= 8,
+        "only {checked} relation-changed hooks from units"
+    );
 }
 
 #[test]
@@ -403,9 +421,15 @@ fn config_refuses_undeclared_options_and_wrong_types() {
     assert_eq!(juju.config(HELLO)["greeting"], "hello");
     // A declared option of the right type is taken; null resets it.
     run(&mut sim, 3, "  - config: {greeting: hi}\n");
-    assert_eq!(load_state(sim.state_path()).unwrap().config(HELLO)["greeting"], "hi");
+    assert_eq!(
+        load_state(sim.state_path()).unwrap().config(HELLO)["greeting"],
+        "hi"
+    );
     run(&mut sim, 4, "  - config: {greeting: null}\n");
-    assert_eq!(load_state(sim.state_path()).unwrap().config(HELLO)["greeting"], "hello");
+    assert_eq!(
+        load_state(sim.state_path()).unwrap().config(HELLO)["greeting"],
+        "hello"
+    );
 }
 
 #[test]
