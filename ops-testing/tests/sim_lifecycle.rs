@@ -206,6 +206,7 @@ fn churn_loses_the_pod_but_keeps_juju_state_and_relation_data() {
             "stop",
             "upgrade-charm",
             "config-changed",
+            "leader-settings-changed",
             "start",
             "web-pebble-ready"
         ]
@@ -246,9 +247,15 @@ fn refresh_replaces_every_pod_in_turn() {
         .collect();
     let mut expected = Vec::new();
     for unit in ["hello-peers/0", "hello-peers/1", "hello-peers/2"] {
-        for hook in ["stop", "upgrade-charm", "config-changed", "start"] {
-            expected.push((unit, hook));
+        expected.extend([
+            (unit, "stop"),
+            (unit, "upgrade-charm"),
+            (unit, "config-changed"),
+        ]);
+        if unit != "hello-peers/0" {
+            expected.push((unit, "leader-settings-changed"));
         }
+        expected.push((unit, "start"));
     }
     assert_eq!(got, expected);
 }

@@ -919,7 +919,8 @@ impl Simulator {
 
     /// Replaces a unit's pod: `stop` in the old one; new container
     /// filesystems, Pebbles and charm directory; then upgrade-charm,
-    /// config-changed, start and pebble-ready in the new one.
+    /// config-changed, leader-settings-changed (not on the leader), start
+    /// and pebble-ready in the new one.
     fn churn(&mut self, unit: &str) -> Result<(), SimError> {
         self.queue.push_back(HookRun::new(unit, "stop"));
         self.drain()?;
@@ -947,9 +948,15 @@ impl Simulator {
             }
         }
         self.provision(unit)?;
-        for hook in ["upgrade-charm", "config-changed", "start"] {
-            self.queue.push_back(HookRun::new(unit, hook));
+        let app = self.app.clone();
+        let leader = self.juju(|j| j.leader(&app) == Some(unit))?;
+        self.queue.push_back(HookRun::new(unit, "upgrade-charm"));
+        self.queue.push_back(HookRun::new(unit, "config-changed"));
+        if !leader {
+            self.queue
+                .push_back(HookRun::new(unit, "leader-settings-changed"));
         }
+        self.queue.push_back(HookRun::new(unit, "start"));
         self.queue_pebble_ready(unit);
         self.drain()
     }

@@ -162,8 +162,9 @@ pub enum Step {
     /// and the charm directory (so a local state file such as
     /// `.unit-state.json`) are new; Juju's unit state (`state-get`), relation
     /// data, config, leadership and secrets survive. The new pod runs
-    /// `upgrade-charm`, `config-changed`, `start` and
-    /// `<container>-pebble-ready` for each container.
+    /// `upgrade-charm`, `config-changed`, `leader-settings-changed` (not on
+    /// the leader), `start` and `<container>-pebble-ready` for each
+    /// container, as Juju documents for a Kubernetes charm's refresh.
     ///
     /// ```yaml
     /// - churn: {unit: hello-peers/1}
