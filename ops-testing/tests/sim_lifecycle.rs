@@ -303,6 +303,12 @@ fn remove_unit_of_the_leader_runs_as_juju_runs_it() {
     let logged_before = logged(&sim, dying).len();
     let from = sim.records().len();
     run(&mut sim, 3, "  - remove-unit: {unit: shell/0}\n");
+    let departing: Vec<_> = sim.records()[from..]
+        .iter()
+        .filter(|r| r.hook.ends_with("-relation-departed"))
+        .map(|r| r.departing_unit.as_deref())
+        .collect();
+    assert_eq!(departing, [Some(dying); 6]);
     let records: Vec<(&str, &str, Option<&str>)> = sim.records()[from..]
         .iter()
         .map(|r| (r.unit.as_str(), r.hook.as_str(), r.remote_unit.as_deref()))
@@ -366,6 +372,42 @@ fn remove_unit_of_the_leader_runs_as_juju_runs_it() {
     }
     let juju = load_state(sim.state_path()).unwrap();
     assert_eq!(juju.leader("shell"), Some("shell/1"));
+}
+
+#[test]
+fn remove_relation_empties_relation_list_one_remote_unit_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sim = shell_sim(dir.path());
+    add_remote_apps(&mut sim);
+    run(
+        &mut sim,
+        1,
+        "  - deploy: {units: 1}\n  - relate: {endpoint: database, app: db, remote-endpoint: server}\n",
+    );
+    let before = logged(&sim, "shell/0").len();
+    run(
+        &mut sim,
+        3,
+        "  - remove-relation: {endpoint: database, app: db}\n",
+    );
+    let seen = logged(&sim, "shell/0");
+    let got: Vec<_> = seen[before..]
+        .iter()
+        .map(|l| (l.0.as_str(), l.2.as_str(), l.3.as_str(), l.4.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "database-relation-departed",
+                "db/0",
+                "db/0",
+                vec!["db/1".to_string()]
+            ),
+            ("database-relation-departed", "db/1", "db/1", vec![]),
+            ("database-relation-broken", "", "", vec![]),
+        ]
+    );
 }
 
 #[test]

@@ -1175,6 +1175,7 @@ impl Simulator {
             unit: run.unit.clone(),
             hook: run.hook.clone(),
             remote_unit: run.remote_unit.clone(),
+            departing_unit: run.departing_unit.clone(),
             exit_code: output.status.code().unwrap_or(-1),
             duration_ms: elapsed.as_secs_f64() * 1000.0,
             stderr: (!success).then(|| String::from_utf8_lossy(&output.stderr).trim().to_string()),

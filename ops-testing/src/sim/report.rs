@@ -19,6 +19,9 @@ pub struct HookRecord {
     /// `JUJU_REMOTE_UNIT`, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remote_unit: Option<String>,
+    /// `JUJU_DEPARTING_UNIT`, in relation-departed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub departing_unit: Option<String>,
     /// The charm's exit status.
     pub exit_code: i32,
     /// How long the process ran.
