@@ -41,6 +41,7 @@ mod util;
 
 use std::fmt;
 use std::io::{self, BufReader, Write};
+use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -130,6 +131,9 @@ impl Shared {
 struct Listener {
     stop: Arc<AtomicBool>,
     thread: JoinHandle<()>,
+    /// The inode of the socket file it bound: another server may have
+    /// replaced the file since.
+    inode: u64,
 }
 
 /// A fake Pebble serving on a unix socket in background threads.
@@ -295,6 +299,7 @@ fn listen(shared: &Arc<Shared>) -> io::Result<Listener> {
         std::fs::remove_file(&shared.socket)?;
     }
     let socket = UnixListener::bind(&shared.socket)?;
+    let inode = std::fs::metadata(&shared.socket)?.ino();
     shared.online.store(true, Ordering::SeqCst);
     let stop = Arc::new(AtomicBool::new(false));
     let thread = {
@@ -304,7 +309,11 @@ fn listen(shared: &Arc<Shared>) -> io::Result<Listener> {
             .name("fake-pebble".into())
             .spawn(move || accept_loop(&shared, &socket, &stop))?
     };
-    Ok(Listener { stop, thread })
+    Ok(Listener {
+        stop,
+        thread,
+        inode,
+    })
 }
 
 /// Accepts connections (blocking) until [`shut_down`] sets `stop` and wakes
@@ -336,20 +345,26 @@ fn accept_loop(shared: &Arc<Shared>, socket: &UnixListener, stop: &AtomicBool) {
 fn shut_down(shared: &Shared, listener: Listener) {
     shared.online.store(false, Ordering::SeqCst);
     listener.stop.store(true, Ordering::SeqCst);
+    let ours = std::fs::metadata(&shared.socket).is_ok_and(|m| m.ino() == listener.inode);
+    if !ours {
+        // The file is gone or another server's: nobody can reach this accept
+        // any more, so its thread stays blocked; leave it (and the file).
+        tracing::warn!(
+            "fake Pebble's socket {} was removed or replaced; its accept thread is left behind",
+            shared.socket.display()
+        );
+        return;
+    }
     // Wake the blocking accept: it sees `stop` and returns.
     match UnixStream::connect(&shared.socket) {
         Ok(wake) => {
             drop(wake);
             let _ = listener.thread.join();
         }
-        Err(e) => {
-            // The socket file is gone (removed from outside): the thread
-            // stays blocked in accept; leave it rather than hang here.
-            tracing::warn!(
-                "fake Pebble cannot wake its accept loop on {}: {e}",
-                shared.socket.display()
-            );
-        }
+        Err(e) => tracing::warn!(
+            "fake Pebble cannot wake its accept loop on {}: {e}",
+            shared.socket.display()
+        ),
     }
     let _ = std::fs::remove_file(&shared.socket);
 }
