@@ -1,16 +1,21 @@
 //! `ops-sim`: run a compiled charm through a scenario, as Juju would.
 //!
 //! ```text
-//! ops-sim SCENARIO.yaml [--charm-binary PATH] [--workdir DIR] [--format yaml|json] [--hooks]
+//! ops-sim SCENARIO.yaml [--charm-binary PATH] [--workdir DIR] [--format yaml|json] [--hooks] [--containers-var]
 //! ```
-//! Prints the final model (databags, statuses, each unit's container files
-//! and service events) and, with `--hooks`, every hook run with its exit
-//! code and duration.
+//! Prints the final model (databags, statuses, each unit's container files,
+//! service events and per-service starts, restarts and signals) and, with
+//! `--hooks`, every hook run with its exit code and duration.
+//!
+//! Hooks find their Pebble at `/charm/containers/<name>/pebble.socket`, as
+//! under Juju (a mount namespace per hook); `--containers-var` gives it
+//! through `OPS_CONTAINERS_DIR` instead (ops-rs charms only), which is also
+//! the fallback, with a warning, where namespaces are unavailable.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use ops_testing::sim::{Scenario, Simulator};
+use ops_testing::sim::{PebbleAccess, Scenario, Simulator};
 
 struct Options {
     scenario: PathBuf,
@@ -18,6 +23,7 @@ struct Options {
     workdir: Option<PathBuf>,
     format: String,
     hooks: bool,
+    containers_var: bool,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -28,6 +34,7 @@ fn parse_args() -> Result<Options, String> {
         workdir: None,
         format: "yaml".to_string(),
         hooks: false,
+        containers_var: false,
     };
     let mut scenario = None;
     while let Some(arg) = args.next() {
@@ -37,6 +44,7 @@ fn parse_args() -> Result<Options, String> {
             "--workdir" => options.workdir = Some(PathBuf::from(value("--workdir")?)),
             "--format" => options.format = value("--format")?,
             "--hooks" => options.hooks = true,
+            "--containers-var" => options.containers_var = true,
             "-h" | "--help" => return Err(String::new()),
             other if other.starts_with('-') => return Err(format!("unknown option {other}")),
             other => scenario = Some(PathBuf::from(other)),
@@ -60,7 +68,7 @@ fn main() -> ExitCode {
                 eprintln!("ops-sim: {e}");
             }
             eprintln!(
-                "usage: ops-sim SCENARIO.yaml [--charm-binary PATH] [--workdir DIR] [--format yaml|json] [--hooks]"
+                "usage: ops-sim SCENARIO.yaml [--charm-binary PATH] [--workdir DIR] [--format yaml|json] [--hooks] [--containers-var]"
             );
             return ExitCode::from(2);
         }
@@ -98,13 +106,22 @@ fn main() -> ExitCode {
         .parent()
         .map(PathBuf::from)
         .unwrap_or_default();
-    let mut report = match Simulator::run_scenario(
+    let run = Simulator::for_scenario(
         &scenario,
         &base,
         &workdir,
         &hook_tool,
         options.binary.as_deref(),
-    ) {
+    )
+    .and_then(|mut sim| {
+        if options.containers_var {
+            sim.set_pebble_access(PebbleAccess::ContainersDirVar)?;
+        } else if let Some(why) = sim.pebble_fallback() {
+            eprintln!("ops-sim: warning: {why}");
+        }
+        sim.run_steps(&scenario)
+    });
+    let mut report = match run {
         Ok(r) => r,
         Err(e) => {
             eprintln!("ops-sim: {e}");

@@ -263,7 +263,9 @@ impl FakeJuju {
     }
 
     /// `relation-list -r`: the remote units that have joined (for a peer
-    /// relation, the other units), without the departing unit.
+    /// relation, the other units), without the departing unit and without
+    /// those this unit has already seen depart
+    /// ([`FakeJuju::depart_from_view`]).
     pub fn hook_relation_list(
         &self,
         ctx: &HookContext,
@@ -271,10 +273,14 @@ impl FakeJuju {
     ) -> HookResult<Vec<String>> {
         let r = self.hook_relation(ctx, relation)?;
         let other = r.other_app(ctx.app());
+        let seen_gone = r.departed_from.get(&ctx.unit);
         Ok(r.joined
             .iter()
             .filter(|u| {
-                app_of(u) == other && **u != ctx.unit && ctx.departing_unit.as_ref() != Some(*u)
+                app_of(u) == other
+                    && **u != ctx.unit
+                    && ctx.departing_unit.as_ref() != Some(*u)
+                    && !seen_gone.is_some_and(|gone| gone.contains(*u))
             })
             .cloned()
             .collect())

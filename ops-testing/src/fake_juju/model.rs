@@ -101,6 +101,7 @@ impl FakeJuju {
         self.units.remove(unit);
         for relation in self.relations.values_mut() {
             relation.joined.remove(unit);
+            relation.departed_from.remove(unit);
         }
         self.pending.remove(unit);
     }
@@ -144,6 +145,7 @@ impl FakeJuju {
                 remote_endpoint: remote_endpoint.to_string(),
                 joined: Default::default(),
                 bags,
+                departed_from: BTreeMap::new(),
             },
         );
         id
@@ -162,6 +164,19 @@ impl FakeJuju {
     pub fn depart_unit(&mut self, relation: u32, unit: &str) {
         if let Some(r) = self.relations.get_mut(&relation) {
             r.joined.remove(unit);
+        }
+    }
+
+    /// `unit` leaves the view of `viewer` only: `viewer`'s `relation-list`
+    /// no longer shows it though it is still joined. How Juju's dying unit
+    /// sees its relations empty one remote unit at a time, before it leaves
+    /// them itself.
+    pub fn depart_from_view(&mut self, relation: u32, viewer: &str, unit: &str) {
+        if let Some(r) = self.relations.get_mut(&relation) {
+            r.departed_from
+                .entry(viewer.to_string())
+                .or_default()
+                .insert(unit.to_string());
         }
     }
 

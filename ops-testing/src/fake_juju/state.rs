@@ -120,6 +120,11 @@ pub struct RelationState {
     pub joined: BTreeSet<String>,
     /// Databags by member (unit or application name), as committed.
     pub bags: BTreeMap<String, Bag>,
+    /// Units each unit has already seen depart (its relation-departed ran
+    /// or is running), by viewer: gone from that viewer's `relation-list`
+    /// though still joined, as a dying unit sees its peers go one by one.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub departed_from: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl RelationState {

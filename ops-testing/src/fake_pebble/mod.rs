@@ -41,6 +41,7 @@ mod util;
 
 use std::fmt;
 use std::io::{self, BufReader, Write};
+use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -52,8 +53,6 @@ use ops::pebble::{Client, Layer, Plan, ServiceStatus};
 
 use self::state::State;
 
-/// How often the accept loop checks whether it should stop.
-const ACCEPT_POLL: Duration = Duration::from_millis(3);
 /// How long an idle keep-alive connection is kept open.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -132,6 +131,9 @@ impl Shared {
 struct Listener {
     stop: Arc<AtomicBool>,
     thread: JoinHandle<()>,
+    /// The inode of the socket file it bound: another server may have
+    /// replaced the file since.
+    inode: u64,
 }
 
 /// A fake Pebble serving on a unix socket in background threads.
@@ -297,7 +299,7 @@ fn listen(shared: &Arc<Shared>) -> io::Result<Listener> {
         std::fs::remove_file(&shared.socket)?;
     }
     let socket = UnixListener::bind(&shared.socket)?;
-    socket.set_nonblocking(true)?;
+    let inode = std::fs::metadata(&shared.socket)?.ino();
     shared.online.store(true, Ordering::SeqCst);
     let stop = Arc::new(AtomicBool::new(false));
     let thread = {
@@ -307,13 +309,22 @@ fn listen(shared: &Arc<Shared>) -> io::Result<Listener> {
             .name("fake-pebble".into())
             .spawn(move || accept_loop(&shared, &socket, &stop))?
     };
-    Ok(Listener { stop, thread })
+    Ok(Listener {
+        stop,
+        thread,
+        inode,
+    })
 }
 
+/// Accepts connections (blocking) until [`shut_down`] sets `stop` and wakes
+/// the accept with a connection of its own.
 fn accept_loop(shared: &Arc<Shared>, socket: &UnixListener, stop: &AtomicBool) {
-    while !stop.load(Ordering::SeqCst) {
-        match socket.accept() {
-            Ok((stream, _)) => {
+    for stream in socket.incoming() {
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+        match stream {
+            Ok(stream) => {
                 let shared = Arc::clone(shared);
                 let spawned = std::thread::Builder::new()
                     .name("fake-pebble-conn".into())
@@ -322,10 +333,10 @@ fn accept_loop(shared: &Arc<Shared>, socket: &UnixListener, stop: &AtomicBool) {
                     tracing::error!("fake Pebble cannot spawn a connection thread: {e}");
                 }
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::sleep(ACCEPT_POLL),
             Err(e) => {
+                // EMFILE and the like: the next accept may succeed once a
+                // connection closes; `incoming` never ends on its own.
                 tracing::warn!("fake Pebble accept failed: {e}");
-                std::thread::sleep(ACCEPT_POLL);
             }
         }
     }
@@ -334,7 +345,27 @@ fn accept_loop(shared: &Arc<Shared>, socket: &UnixListener, stop: &AtomicBool) {
 fn shut_down(shared: &Shared, listener: Listener) {
     shared.online.store(false, Ordering::SeqCst);
     listener.stop.store(true, Ordering::SeqCst);
-    let _ = listener.thread.join();
+    let ours = std::fs::metadata(&shared.socket).is_ok_and(|m| m.ino() == listener.inode);
+    if !ours {
+        // The file is gone or another server's: nobody can reach this accept
+        // any more, so its thread stays blocked; leave it (and the file).
+        tracing::warn!(
+            "fake Pebble's socket {} was removed or replaced; its accept thread is left behind",
+            shared.socket.display()
+        );
+        return;
+    }
+    // Wake the blocking accept: it sees `stop` and returns.
+    match UnixStream::connect(&shared.socket) {
+        Ok(wake) => {
+            drop(wake);
+            let _ = listener.thread.join();
+        }
+        Err(e) => tracing::warn!(
+            "fake Pebble cannot wake its accept loop on {}: {e}",
+            shared.socket.display()
+        ),
+    }
     let _ = std::fs::remove_file(&shared.socket);
 }
 

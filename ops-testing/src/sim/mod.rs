@@ -3,18 +3,29 @@
 //! Pebble per container, and one model state file shared by all processes.
 //!
 //! It delivers hooks in Juju's order for deploy, add-unit, remove-unit,
-//! leadership changes, relations, config changes and pebble-ready, and fires
-//! relation-changed on the other units whenever a hook changed a databag.
-//! A failed hook is retried first at the next step, as Juju retries it,
-//! and its writes are dropped meanwhile.
+//! pod churn and refresh, leadership changes, relations, config changes and
+//! pebble-ready, and fires relation-changed on the other units whenever a
+//! hook changed a databag (never before the unit's relation-joined for the
+//! writer). A failed hook is retried first at the next step, as Juju
+//! retries it, and its writes are dropped meanwhile.
+//!
+//! Each hook finds its unit's Pebble where Juju puts it,
+//! `/charm/containers/<name>/pebble.socket`: the simulator runs it in a
+//! private mount namespace (`unshare -m`, or `unshare -U -r -m` when not
+//! root) with the unit's own containers directory bind-mounted on
+//! `/charm/containers`, so any charm (Python ops too) runs unmodified. See
+//! [`PebbleAccess`] for the `OPS_CONTAINERS_DIR` opt-in and fallback.
 
 mod report;
 pub mod scenario;
 
-pub use report::{HookRecord, Report};
-pub use scenario::{Scenario, ScenarioError, Step};
+pub use report::{
+    ContainerReport, HookRecord, POD_REPLACED, RelationReport, Report, ServiceReport, UnitReport,
+};
+pub use scenario::{RELATION_ID_PLACEHOLDER, Scenario, ScenarioError, Step};
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -24,7 +35,87 @@ use ops::{CharmMeta, EndpointRole};
 
 use crate::fake_juju::cli::{create_state, with_state};
 use crate::fake_juju::{FakeJuju, HookContext, app_of, install_hook_tools};
-use crate::fake_pebble::FakePebble;
+use crate::fake_pebble::{FakePebble, ServiceEvent};
+
+/// Set (to anything but empty or `0`) to make the simulator give hooks
+/// their Pebble sockets through `OPS_CONTAINERS_DIR` instead of a mount
+/// namespace: [`PebbleAccess::ContainersDirVar`].
+pub const CONTAINERS_VAR_OPT_IN: &str = "OPS_SIM_CONTAINERS_VAR";
+
+/// Where Juju puts a unit's Pebble sockets.
+const JUJU_CONTAINERS_DIR: &str = ops::pebble::DEFAULT_CONTAINERS_DIR;
+
+/// How a hook finds its unit's Pebble sockets.
+///
+/// ```no_run
+/// use ops_testing::sim::{PebbleAccess, Simulator};
+/// # use std::path::Path;
+/// # fn demo(sim: &mut Simulator) -> Result<(), ops_testing::sim::SimError> {
+/// // A test that cannot use namespaces: only ops-rs charms read the variable.
+/// sim.set_pebble_access(PebbleAccess::ContainersDirVar)?;
+/// assert_eq!(sim.pebble_access(), PebbleAccess::ContainersDirVar);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PebbleAccess {
+    /// As under Juju: each hook runs in its own private mount namespace
+    /// where the unit's containers directory is bind-mounted on
+    /// `/charm/containers` (made if missing), so the socket is
+    /// `/charm/containers/<name>/pebble.socket`. The default wherever
+    /// `unshare` works.
+    MountNamespace,
+    /// `OPS_CONTAINERS_DIR` names the unit's containers directory: a
+    /// variable Juju never sets, which only ops-rs charms read. Opt in with
+    /// [`Simulator::set_pebble_access`] or [`CONTAINERS_VAR_OPT_IN`]; the
+    /// simulator also falls back to it, with a warning
+    /// ([`Simulator::pebble_fallback`]), where namespaces are unavailable.
+    ContainersDirVar,
+}
+
+/// Whether this process runs as root (the owner of `/proc/self`).
+fn running_as_root() -> bool {
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+/// `unshare` running `program` with `containers` bind-mounted on
+/// `/charm/containers` in a private mount namespace; the environment, the
+/// working directory and the process id (`unshare` and `sh` exec) carry
+/// through.
+fn namespaced(containers: &Path, program: &Path) -> Command {
+    let mut command = Command::new("unshare");
+    if !running_as_root() {
+        command.args(["--user", "--map-root-user"]);
+    }
+    command
+        .args(["--mount", "--propagation", "private", "--", "/bin/sh", "-c"])
+        .arg(format!(
+            "mount --bind -- \"$1\" {JUJU_CONTAINERS_DIR} && exec \"$2\""
+        ))
+        .arg("ops-sim-hook")
+        .arg(containers)
+        .arg(program);
+    command
+}
+
+/// Checks that hooks can run namespaced: the mount point exists (made if
+/// missing) and a bind mount in a new namespace works. The error says why not.
+fn probe_namespaces(scratch: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(JUJU_CONTAINERS_DIR)
+        .map_err(|e| format!("cannot make the mount point {JUJU_CONTAINERS_DIR}: {e}"))?;
+    let output = namespaced(scratch, Path::new("/bin/true"))
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run unshare: {e}"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "unshare and mount --bind failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
+    }
+}
 
 /// What can go wrong running a scenario (a charm's own failure is not an
 /// error: it is recorded and retried).
@@ -71,6 +162,9 @@ struct HookRun {
     departing_unit: Option<String>,
     workload: Option<String>,
     action: Option<String>,
+    /// Before the hook: this unit leaves `unit`'s view of this relation
+    /// (a dying unit's relation-departed for it).
+    hide: Option<(u32, String)>,
 }
 
 impl HookRun {
@@ -84,6 +178,7 @@ impl HookRun {
             departing_unit: None,
             workload: None,
             action: None,
+            hide: None,
         }
     }
 
@@ -117,12 +212,26 @@ pub struct Simulator {
     failed: BTreeMap<String, HookRun>,
     records: Vec<HookRecord>,
     max_hooks_per_step: usize,
+    pebble_access: PebbleAccess,
+    pebble_fallback: Option<String>,
+    /// (relation, unit, remote unit): `unit` has had (or has queued)
+    /// relation-joined for `remote unit` and not departed it since.
+    joined_seen: BTreeSet<(u32, String, String)>,
+    /// The service events of each (unit, container)'s replaced pods, oldest first.
+    earlier_pods: BTreeMap<(String, String), Vec<Vec<ServiceEvent>>>,
 }
 
 impl Simulator {
-    /// A simulator in `workdir` for the charm in `charm_dir`, run as `binary`
-    /// (or the directory's own `dispatch`), with the `juju-hook-tool`
-    /// executable `hook_tool`.
+    /// A simulator in `workdir` (made if missing; a relative path is taken
+    /// from the current directory) for the charm in `charm_dir`, run as
+    /// `binary` (or the directory's own `dispatch`), with the
+    /// `juju-hook-tool` executable `hook_tool`.
+    ///
+    /// Hooks get their Pebble at `/charm/containers/<name>/pebble.socket`
+    /// ([`PebbleAccess::MountNamespace`]) unless [`CONTAINERS_VAR_OPT_IN`]
+    /// is set or namespaces do not work here; then
+    /// [`PebbleAccess::ContainersDirVar`], and [`Simulator::pebble_fallback`]
+    /// says why.
     pub fn new(
         workdir: &Path,
         model: &str,
@@ -134,10 +243,33 @@ impl Simulator {
         let meta = CharmMeta::from_charm_dir(charm_dir)?;
         let app = app.map(str::to_string).unwrap_or_else(|| meta.name.clone());
         std::fs::create_dir_all(workdir).map_err(io("creating the work directory"))?;
+        // Hooks run in the units' charm directories: every path they get
+        // must be absolute.
+        let workdir = &std::fs::canonicalize(workdir).map_err(io(format!(
+            "resolving the work directory {}",
+            workdir.display()
+        )))?;
         let tools = workdir.join("tools");
         install_hook_tools(hook_tool, &tools).map_err(io("installing the hook tools"))?;
         let state = workdir.join("model.json");
         create_state(&state, &FakeJuju::new(model)).map_err(io("creating the model state"))?;
+        let opted_in =
+            std::env::var(CONTAINERS_VAR_OPT_IN).is_ok_and(|v| !v.is_empty() && v != "0");
+        let (pebble_access, pebble_fallback) = if opted_in {
+            (PebbleAccess::ContainersDirVar, None)
+        } else {
+            match probe_namespaces(workdir) {
+                Ok(()) => (PebbleAccess::MountNamespace, None),
+                Err(why) => {
+                    let message = format!(
+                        "hooks get their Pebble sockets through {} (only ops-rs charms read it), not at {JUJU_CONTAINERS_DIR}: {why}",
+                        ops::CONTAINERS_DIR_VAR
+                    );
+                    tracing::warn!("{message}");
+                    (PebbleAccess::ContainersDirVar, Some(message))
+                }
+            }
+        };
         Ok(Self {
             workdir: workdir.to_path_buf(),
             state,
@@ -151,10 +283,40 @@ impl Simulator {
             failed: BTreeMap::new(),
             records: Vec::new(),
             max_hooks_per_step: 2000,
+            pebble_access,
+            pebble_fallback,
+            joined_seen: BTreeSet::new(),
+            earlier_pods: BTreeMap::new(),
         })
     }
 
-    /// Runs a whole scenario and reports the final model.
+    /// How hooks find their Pebble sockets now.
+    pub fn pebble_access(&self) -> PebbleAccess {
+        self.pebble_access
+    }
+
+    /// Why the simulator fell back to [`PebbleAccess::ContainersDirVar`]
+    /// (namespaces unavailable), if it did.
+    pub fn pebble_fallback(&self) -> Option<&str> {
+        self.pebble_fallback.as_deref()
+    }
+
+    /// Chooses how hooks find their Pebble sockets. Choosing
+    /// [`PebbleAccess::MountNamespace`] checks that namespaces work here.
+    pub fn set_pebble_access(&mut self, access: PebbleAccess) -> Result<(), SimError> {
+        if access == PebbleAccess::MountNamespace {
+            probe_namespaces(&self.workdir).map_err(|message| SimError::Io {
+                what: "running hooks in a mount namespace".to_string(),
+                source: std::io::Error::other(message),
+            })?;
+        }
+        self.pebble_access = access;
+        self.pebble_fallback = None;
+        Ok(())
+    }
+
+    /// Runs a whole scenario and reports the final model:
+    /// [`Simulator::for_scenario`] then [`Simulator::run_steps`].
     pub fn run_scenario(
         scenario: &Scenario,
         base: &Path,
@@ -162,6 +324,19 @@ impl Simulator {
         hook_tool: &Path,
         binary: Option<&Path>,
     ) -> Result<Report, SimError> {
+        Self::for_scenario(scenario, base, workdir, hook_tool, binary)?.run_steps(scenario)
+    }
+
+    /// A simulator for a scenario's charm (its `dir` taken from `base`, the
+    /// scenario file's directory; `binary` overrides its `binary`), with the
+    /// scenario's simulated applications deployed and no step run yet.
+    pub fn for_scenario(
+        scenario: &Scenario,
+        base: &Path,
+        workdir: &Path,
+        hook_tool: &Path,
+        binary: Option<&Path>,
+    ) -> Result<Self, SimError> {
         let charm_dir = base.join(&scenario.charm.dir);
         let binary = binary
             .map(Path::to_path_buf)
@@ -177,10 +352,15 @@ impl Simulator {
         for (name, remote) in &scenario.apps {
             sim.add_remote_app(name, remote)?;
         }
+        Ok(sim)
+    }
+
+    /// Runs a scenario's steps, numbered from 1, and reports the final model.
+    pub fn run_steps(&mut self, scenario: &Scenario) -> Result<Report, SimError> {
         for (i, step) in scenario.steps.iter().enumerate() {
-            sim.step(i + 1, step)?;
+            self.step(i + 1, step)?;
         }
-        sim.report()
+        self.report()
     }
 
     fn juju<T>(&self, f: impl FnOnce(&mut FakeJuju) -> T) -> Result<T, SimError> {
@@ -248,8 +428,10 @@ impl Simulator {
                 std::os::unix::fs::symlink(target, &link).map_err(io("linking dispatch"))?;
             }
         }
+        // What hooks see as /charm/containers, containers or none.
+        let containers = self.unit_dir(unit).join("containers");
+        std::fs::create_dir_all(&containers).map_err(io("creating the containers directory"))?;
         for container in self.meta.containers.keys().cloned().collect::<Vec<_>>() {
-            let containers = self.unit_dir(unit).join("containers");
             let socket = ops::pebble::socket_path(&containers, &container);
             if let Some(parent) = socket.parent() {
                 std::fs::create_dir_all(parent)
@@ -294,16 +476,70 @@ impl Simulator {
         })
     }
 
-    /// Queues the hooks a new unit runs, up to start and pebble-ready.
+    /// Every relation the charm's application is in, by id, with the
+    /// application on the other side.
+    fn app_relations(&self) -> Result<Vec<(RelationRef, String)>, SimError> {
+        let me = self.app.clone();
+        self.juju(|j| {
+            j.relations
+                .values()
+                .filter_map(|r| {
+                    r.endpoint_of(&me)
+                        .map(|e| (RelationRef::new(e, r.id), r.other_app(&me).to_string()))
+                })
+                .collect()
+        })
+    }
+
+    /// The units on the other side of `relation` that are joined, as `unit`
+    /// sees them (for peers, the other units).
+    fn remote_units(&self, relation: u32, unit: &str) -> Result<Vec<String>, SimError> {
+        let me = self.app.clone();
+        let unit = unit.to_string();
+        self.juju(|j| {
+            j.relations
+                .get(&relation)
+                .map(|r| {
+                    let other = r.other_app(&me).to_string();
+                    r.joined
+                        .iter()
+                        .filter(|u| app_of(u) == other && **u != unit)
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
+    }
+
+    /// Queues relation-joined, then relation-changed, on `unit` for `remote`:
+    /// from now on `unit` hears of `remote`'s databag changes.
+    fn queue_joined(&mut self, unit: &str, relation: &RelationRef, remote: &str, remote_app: &str) {
+        self.joined_seen
+            .insert((relation.id, unit.to_string(), remote.to_string()));
+        for kind in ["joined", "changed"] {
+            self.queue.push_back(HookRun::relation(
+                unit,
+                kind,
+                relation,
+                Some(remote),
+                remote_app,
+            ));
+        }
+    }
+
+    /// Queues the hooks a new unit runs, up to start and pebble-ready:
+    /// install, relation-created for every relation of the application,
+    /// leader-elected or leader-settings-changed, config-changed, start and
+    /// pebble-ready for each container.
     fn bring_up(&mut self, unit: &str, leader: bool) -> Result<(), SimError> {
         self.queue.push_back(HookRun::new(unit, "install"));
-        for peers in self.peer_relations()? {
+        for (relation, remote_app) in self.app_relations()? {
             self.queue.push_back(HookRun::relation(
                 unit,
                 "created",
-                &peers,
+                &relation,
                 None,
-                &self.app.clone(),
+                &remote_app,
             ));
         }
         self.queue.push_back(HookRun::new(
@@ -316,48 +552,42 @@ impl Simulator {
         ));
         self.queue.push_back(HookRun::new(unit, "config-changed"));
         self.queue.push_back(HookRun::new(unit, "start"));
+        self.queue_pebble_ready(unit);
+        Ok(())
+    }
+
+    fn queue_pebble_ready(&mut self, unit: &str) {
         for container in self.meta.containers.keys() {
             self.queue.push_back(HookRun {
                 workload: Some(container.clone()),
                 ..HookRun::new(unit, format!("{container}-pebble-ready"))
             });
         }
-        Ok(())
     }
 
-    /// Queues relation-joined and -changed between `unit` and its peers, both ways.
-    fn join_peers(&mut self, unit: &str) -> Result<(), SimError> {
-        let others: Vec<String> = self.units()?.into_iter().filter(|u| u != unit).collect();
-        for peers in self.peer_relations()? {
-            for other in &others {
-                for (a, b) in [(unit, other.as_str()), (other.as_str(), unit)] {
-                    self.queue.push_back(HookRun::relation(
-                        a,
-                        "joined",
-                        &peers,
-                        Some(b),
-                        &self.app.clone(),
-                    ));
-                    self.queue.push_back(HookRun::relation(
-                        a,
-                        "changed",
-                        &peers,
-                        Some(b),
-                        &self.app.clone(),
-                    ));
+    /// Queues relation-joined and -changed between a new `unit` and every
+    /// unit it now shares a relation with: both ways with peers, one way
+    /// for a simulated application's units (they run no charm).
+    fn join_all(&mut self, unit: &str) -> Result<(), SimError> {
+        for (relation, remote_app) in self.app_relations()? {
+            for remote in self.remote_units(relation.id, unit)? {
+                self.queue_joined(unit, &relation, &remote, &remote_app);
+                if remote_app == self.app {
+                    self.queue_joined(&remote, &relation, unit, &remote_app);
                 }
             }
         }
         Ok(())
     }
 
+    /// Adds a unit to the application and to every relation it is in.
     fn new_unit(&mut self) -> Result<String, SimError> {
         let app = self.app.clone();
-        let peers = self.peer_relations()?;
+        let relations = self.app_relations()?;
         let unit = self.juju(|j| {
             let unit = j.add_unit(&app);
-            for p in &peers {
-                j.join_unit(p.id, &unit);
+            for (r, _) in &relations {
+                j.join_unit(r.id, &unit);
             }
             unit
         })?;
@@ -382,6 +612,65 @@ impl Simulator {
                 .find(|r| r.endpoint_of(&me) == Some(endpoint.as_str()) && r.other_app(&me) == app)
                 .map(|r| RelationRef::new(endpoint.clone(), r.id))
         })
+    }
+
+    fn check_unit(&self, number: usize, unit: &str) -> Result<(), SimError> {
+        if self.units()?.iter().any(|u| u == unit) {
+            Ok(())
+        } else {
+            Err(Self::step_error(number, format!("no unit {unit}")))
+        }
+    }
+
+    /// The config values of a `config` step as `juju config` takes them:
+    /// declared options only, of their declared type; `null` resets an
+    /// option to its default (or unsets it).
+    fn checked_config(
+        &self,
+        number: usize,
+        values: &BTreeMap<String, serde_json::Value>,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, SimError> {
+        let mut checked = serde_json::Map::new();
+        for (key, value) in values {
+            let Some(option) = self.meta.config.get(key) else {
+                return Err(Self::step_error(
+                    number,
+                    format!("config: unknown option {key:?} (the charm does not declare it)"),
+                ));
+            };
+            if value.is_null() {
+                let default = option.default.clone().unwrap_or(serde_json::Value::Null);
+                checked.insert(key.clone(), default);
+                continue;
+            }
+            let fits = match option.kind.as_str() {
+                "string" => value.is_string(),
+                "int" => value.is_i64() || value.is_u64(),
+                "float" => value.is_number(),
+                "boolean" => value.is_boolean(),
+                "secret" => value.as_str().is_some_and(|s| s.starts_with("secret:")),
+                _ => true,
+            };
+            if !fits {
+                let given = match value {
+                    serde_json::Value::Bool(_) => "a boolean",
+                    serde_json::Value::Number(n) if n.is_f64() => "a float",
+                    serde_json::Value::Number(_) => "an int",
+                    serde_json::Value::String(_) => "a string",
+                    serde_json::Value::Array(_) => "a list",
+                    _ => "a map",
+                };
+                return Err(Self::step_error(
+                    number,
+                    format!(
+                        "config: option {key:?} expected {}, got {given}",
+                        option.kind
+                    ),
+                ));
+            }
+            checked.insert(key.clone(), value.clone());
+        }
+        Ok(checked)
     }
 
     /// Runs one scenario step and every hook it causes.
@@ -416,25 +705,8 @@ impl Simulator {
                 for (i, unit) in names.iter().enumerate() {
                     for other in names.iter().skip(i + 1) {
                         for peers in self.peer_relations()? {
-                            for (a, b) in [
-                                (unit.as_str(), other.as_str()),
-                                (other.as_str(), unit.as_str()),
-                            ] {
-                                self.queue.push_back(HookRun::relation(
-                                    a,
-                                    "joined",
-                                    &peers,
-                                    Some(b),
-                                    &app,
-                                ));
-                                self.queue.push_back(HookRun::relation(
-                                    a,
-                                    "changed",
-                                    &peers,
-                                    Some(b),
-                                    &app,
-                                ));
-                            }
+                            self.queue_joined(unit, &peers, other, &app);
+                            self.queue_joined(other, &peers, unit, &app);
                         }
                     }
                 }
@@ -443,13 +715,11 @@ impl Simulator {
                 let unit = self.new_unit()?;
                 self.bring_up(&unit, false)?;
                 self.drain()?;
-                self.join_peers(&unit)?;
+                self.join_all(&unit)?;
             }
             Step::RemoveUnit { unit } => self.remove_unit(number, unit)?,
             Step::SetLeader { unit } => {
-                if !self.units()?.contains(unit) {
-                    return Err(Self::step_error(number, format!("no unit {unit}")));
-                }
+                self.check_unit(number, unit)?;
                 let app = self.app.clone();
                 self.juju(|j| j.set_leader(&app, Some(unit)))?;
                 for u in self.units()? {
@@ -463,83 +733,13 @@ impl Simulator {
             }
             Step::Config(values) => {
                 let app = self.app.clone();
-                let values = values.clone().into_iter().collect();
+                let values = self.checked_config(number, values)?;
                 self.juju(|j| j.set_config(&app, values))?;
                 for u in self.units()? {
                     self.queue.push_back(HookRun::new(&u, "config-changed"));
                 }
             }
-            Step::Relate(relate) => {
-                let me = self.app.clone();
-                if self.meta.endpoint(&relate.endpoint).is_none() {
-                    return Err(Self::step_error(
-                        number,
-                        format!("the charm has no endpoint {}", relate.endpoint),
-                    ));
-                }
-                let units = self.units()?;
-                let relate = relate.clone();
-                let id = self
-                    .juju(|j| {
-                        if !j.apps.contains_key(&relate.app) {
-                            return Err(format!("no application {}", relate.app));
-                        }
-                        let id = j.add_relation(
-                            &me,
-                            &relate.endpoint,
-                            &relate.app,
-                            &relate.remote_endpoint,
-                        );
-                        let remote_units = j.apps[&relate.app].units.clone();
-                        for u in units.iter().chain(remote_units.iter()) {
-                            j.join_unit(id, u);
-                        }
-                        j.set_bag(id, &relate.app, relate.app_data.clone());
-                        for (unit, data) in &relate.unit_data {
-                            j.set_bag(id, unit, data.clone());
-                        }
-                        Ok((id, remote_units))
-                    })?
-                    .map_err(|m| Self::step_error(number, m))?;
-                let (id, remote_units) = id;
-                let relation = RelationRef::new(relate.endpoint.clone(), id);
-                for u in &units {
-                    self.queue.push_back(HookRun::relation(
-                        u,
-                        "created",
-                        &relation,
-                        None,
-                        &relate.app,
-                    ));
-                }
-                for u in &units {
-                    for r in &remote_units {
-                        self.queue.push_back(HookRun::relation(
-                            u,
-                            "joined",
-                            &relation,
-                            Some(r),
-                            &relate.app,
-                        ));
-                        self.queue.push_back(HookRun::relation(
-                            u,
-                            "changed",
-                            &relation,
-                            Some(r),
-                            &relate.app,
-                        ));
-                    }
-                    if !relate.app_data.is_empty() {
-                        self.queue.push_back(HookRun::relation(
-                            u,
-                            "changed",
-                            &relation,
-                            None,
-                            &relate.app,
-                        ));
-                    }
-                }
-            }
+            Step::Relate(relate) => self.relate(number, relate)?,
             Step::SetRemoteData {
                 endpoint,
                 app,
@@ -563,31 +763,36 @@ impl Simulator {
                     j.set_bag(relation.id, &member, bag);
                 })?;
                 for u in self.units()? {
-                    self.queue.push_back(HookRun::relation(
-                        &u,
-                        "changed",
-                        &relation,
-                        unit.as_deref(),
-                        app,
-                    ));
+                    let heard = match unit {
+                        Some(remote) => {
+                            self.joined_seen
+                                .contains(&(relation.id, u.clone(), remote.clone()))
+                        }
+                        None => true,
+                    };
+                    if heard {
+                        self.queue.push_back(HookRun::relation(
+                            &u,
+                            "changed",
+                            &relation,
+                            unit.as_deref(),
+                            app,
+                        ));
+                    }
                 }
             }
             Step::RemoveRelation { endpoint, app } => {
                 let relation = self.relation_with(endpoint, app)?.ok_or_else(|| {
                     Self::step_error(number, format!("no {endpoint} relation with {app}"))
                 })?;
-                let app_name = app.clone();
-                let remote_units = self.juju(|j| {
-                    j.apps
-                        .get(&app_name)
-                        .map(|a| a.units.clone())
-                        .unwrap_or_default()
-                })?;
                 for u in self.units()? {
-                    for r in &remote_units {
+                    for r in self.remote_units(relation.id, &u)? {
+                        self.joined_seen
+                            .remove(&(relation.id, u.clone(), r.clone()));
                         self.queue.push_back(HookRun {
                             departing_unit: Some(r.clone()),
-                            ..HookRun::relation(&u, "departed", &relation, Some(r), app)
+                            hide: Some((relation.id, r.clone())),
+                            ..HookRun::relation(&u, "departed", &relation, Some(&r), app)
                         });
                     }
                     self.queue
@@ -597,6 +802,7 @@ impl Simulator {
                 self.juju(|j| {
                     j.remove_relation(relation.id);
                 })?;
+                self.joined_seen.retain(|(id, _, _)| *id != relation.id);
             }
             Step::PebbleReady { unit } => {
                 let units = match unit {
@@ -608,11 +814,8 @@ impl Simulator {
                         if let Some(p) = self.pebbles.get(&(u.clone(), container.clone())) {
                             p.set_can_connect(true);
                         }
-                        self.queue.push_back(HookRun {
-                            workload: Some(container.clone()),
-                            ..HookRun::new(&u, format!("{container}-pebble-ready"))
-                        });
                     }
+                    self.queue_pebble_ready(&u);
                 }
             }
             Step::UpdateStatus {} => {
@@ -632,37 +835,175 @@ impl Simulator {
                     ..HookRun::new(&unit, format!("actions/{action}"))
                 });
             }
+            Step::Churn { unit } => {
+                self.check_unit(number, unit)?;
+                self.churn(unit)?;
+            }
+            Step::Refresh {} => {
+                for unit in self.units()? {
+                    self.churn(&unit)?;
+                }
+            }
         }
         self.drain()
     }
 
-    fn remove_unit(&mut self, number: usize, unit: &str) -> Result<(), SimError> {
-        let units = self.units()?;
-        if !units.iter().any(|u| u == unit) {
-            return Err(Self::step_error(number, format!("no unit {unit}")));
+    /// `relate`: a new relation (ids are model-wide and increase), the
+    /// simulated app's databags (with [`RELATION_ID_PLACEHOLDER`] replaced),
+    /// relation-created on every unit, then joined and changed for each
+    /// remote unit, then changed for the app bag.
+    fn relate(&mut self, number: usize, relate: &scenario::RelateStep) -> Result<(), SimError> {
+        let me = self.app.clone();
+        if self.meta.endpoint(&relate.endpoint).is_none() {
+            return Err(Self::step_error(
+                number,
+                format!("the charm has no endpoint {}", relate.endpoint),
+            ));
         }
+        let units = self.units()?;
+        let relate = relate.clone();
+        let (id, remote_units) = self
+            .juju(|j| {
+                if !j.apps.contains_key(&relate.app) {
+                    return Err(format!("no application {}", relate.app));
+                }
+                let id =
+                    j.add_relation(&me, &relate.endpoint, &relate.app, &relate.remote_endpoint);
+                let remote_units = j.apps[&relate.app].units.clone();
+                for u in units.iter().chain(remote_units.iter()) {
+                    j.join_unit(id, u);
+                }
+                let fill = |bag: &crate::fake_juju::Bag| -> crate::fake_juju::Bag {
+                    bag.iter()
+                        .map(|(k, v)| {
+                            (
+                                k.clone(),
+                                v.replace(RELATION_ID_PLACEHOLDER, &id.to_string()),
+                            )
+                        })
+                        .collect()
+                };
+                j.set_bag(id, &relate.app, fill(&relate.app_data));
+                for (unit, data) in &relate.unit_data {
+                    j.set_bag(id, unit, fill(data));
+                }
+                Ok((id, remote_units))
+            })?
+            .map_err(|m| Self::step_error(number, m))?;
+        let relation = RelationRef::new(relate.endpoint.clone(), id);
+        for u in &units {
+            self.queue.push_back(HookRun::relation(
+                u,
+                "created",
+                &relation,
+                None,
+                &relate.app,
+            ));
+        }
+        for u in &units {
+            for r in &remote_units {
+                self.queue_joined(u, &relation, r, &relate.app);
+            }
+            if !relate.app_data.is_empty() {
+                self.queue.push_back(HookRun::relation(
+                    u,
+                    "changed",
+                    &relation,
+                    None,
+                    &relate.app,
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces a unit's pod: `stop` in the old one; new container
+    /// filesystems, Pebbles and charm directory; then upgrade-charm,
+    /// config-changed, leader-settings-changed (not on the leader), start
+    /// and pebble-ready in the new one.
+    fn churn(&mut self, unit: &str) -> Result<(), SimError> {
+        self.queue.push_back(HookRun::new(unit, "stop"));
+        self.drain()?;
+        for container in self.meta.containers.keys().cloned().collect::<Vec<_>>() {
+            let key = (unit.to_string(), container);
+            if let Some(pebble) = self.pebbles.remove(&key) {
+                self.earlier_pods
+                    .entry(key)
+                    .or_default()
+                    .push(pebble.service_events());
+                pebble.stop();
+            }
+        }
+        for part in ["charm", "roots", "containers"] {
+            let dir = self.unit_dir(unit).join(part);
+            match std::fs::remove_dir_all(&dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(SimError::Io {
+                        what: format!("removing the old pod's {}", dir.display()),
+                        source: e,
+                    });
+                }
+            }
+        }
+        self.provision(unit)?;
+        let app = self.app.clone();
+        let leader = self.juju(|j| j.leader(&app) == Some(unit))?;
+        self.queue.push_back(HookRun::new(unit, "upgrade-charm"));
+        self.queue.push_back(HookRun::new(unit, "config-changed"));
+        if !leader {
+            self.queue
+                .push_back(HookRun::new(unit, "leader-settings-changed"));
+        }
+        self.queue.push_back(HookRun::new(unit, "start"));
+        self.queue_pebble_ready(unit);
+        self.drain()
+    }
+
+    fn remove_unit(&mut self, number: usize, unit: &str) -> Result<(), SimError> {
+        self.check_unit(number, unit)?;
+        let units = self.units()?;
         let others: Vec<String> = units.iter().filter(|u| *u != unit).cloned().collect();
         let app = self.app.clone();
-        let peers = self.peer_relations()?;
-        // The departing unit leaves its relations: others see it depart.
+        let mut relations = Vec::new();
+        for (relation, remote_app) in self.app_relations()? {
+            let remotes = self.remote_units(relation.id, unit)?;
+            relations.push((relation, remote_app, remotes));
+        }
+        // The dying unit leaves every scope: the others no longer list it,
+        // nor hear of its bag again.
+        self.joined_seen
+            .retain(|(_, u, remote)| u != unit && remote != unit);
         self.juju(|j| {
-            for p in &peers {
-                j.depart_unit(p.id, unit);
+            for (r, _, _) in &relations {
+                j.depart_unit(r.id, unit);
             }
         })?;
-        for p in &peers {
-            for other in &others {
+        for (relation, remote_app, remotes) in &relations {
+            for remote in remotes {
                 self.queue.push_back(HookRun {
                     departing_unit: Some(unit.to_string()),
-                    ..HookRun::relation(other, "departed", p, Some(unit), &app)
-                });
-                self.queue.push_back(HookRun {
-                    departing_unit: Some(unit.to_string()),
-                    ..HookRun::relation(unit, "departed", p, Some(other), &app)
+                    hide: Some((relation.id, remote.clone())),
+                    ..HookRun::relation(unit, "departed", relation, Some(remote), remote_app)
                 });
             }
-            self.queue
-                .push_back(HookRun::relation(unit, "broken", p, None, &app));
+        }
+        for (relation, remote_app, _) in &relations {
+            self.queue.push_back(HookRun::relation(
+                unit, "broken", relation, None, remote_app,
+            ));
+        }
+        for (relation, remote_app, remotes) in &relations {
+            if *remote_app != app {
+                continue;
+            }
+            for other in remotes {
+                self.queue.push_back(HookRun {
+                    departing_unit: Some(unit.to_string()),
+                    ..HookRun::relation(other, "departed", relation, Some(unit), &app)
+                });
+            }
         }
         self.queue.push_back(HookRun::new(unit, "stop"));
         self.queue.push_back(HookRun::new(unit, "remove"));
@@ -673,7 +1014,9 @@ impl Simulator {
             was
         })?;
         self.failed.remove(unit);
+        self.queue.retain(|run| run.unit != unit);
         self.pebbles.retain(|(u, _), _| u != unit);
+        self.earlier_pods.retain(|(u, _), _| u != unit);
         if was_leader && let Some(new) = others.first() {
             let new = new.clone();
             self.juju(|j| j.set_leader(&app, Some(&new)))?;
@@ -737,7 +1080,11 @@ impl Simulator {
             remote_app: run.remote_app.clone(),
             departing_unit: run.departing_unit.clone(),
         };
+        let hide = run.hide.clone();
         let model_name = self.juju(|j| {
+            if let Some((relation, gone)) = &hide {
+                j.depart_from_view(*relation, &ctx.unit, gone);
+            }
             j.begin_hook(&ctx);
             j.model_name.clone()
         })?;
@@ -748,16 +1095,25 @@ impl Simulator {
         } else {
             format!("hooks/{}", run.hook)
         };
-        let mut command = Command::new(charm.join("dispatch"));
+        let containers = self.unit_dir(&run.unit).join("containers");
+        let dispatch = charm.join("dispatch");
+        let mut command = match self.pebble_access {
+            PebbleAccess::MountNamespace => {
+                let mut command = namespaced(&containers, &dispatch);
+                command.env_remove(ops::CONTAINERS_DIR_VAR);
+                command
+            }
+            PebbleAccess::ContainersDirVar => {
+                let mut command = Command::new(&dispatch);
+                command.env(ops::CONTAINERS_DIR_VAR, &containers);
+                command
+            }
+        };
         command
             .current_dir(&charm)
             .env_remove("OPERATOR_DISPATCH")
             .env("PATH", format!("{}:{path}", self.tools.display()))
             .env(crate::fake_juju::cli::STATE_VAR, &self.state)
-            .env(
-                ops::CONTAINERS_DIR_VAR,
-                self.unit_dir(&run.unit).join("containers"),
-            )
             .env("JUJU_DISPATCH_PATH", &dispatch_path)
             .env("JUJU_UNIT_NAME", &run.unit)
             .env("JUJU_MODEL_NAME", &model_name)
@@ -803,9 +1159,15 @@ impl Simulator {
             command.env("JUJU_ACTION_UUID", format!("{}", self.records.len() + 1));
         }
         let started = Instant::now();
+        if let Err(e) = std::fs::metadata(&dispatch) {
+            return Err(SimError::Io {
+                what: format!("running {}", dispatch.display()),
+                source: e,
+            });
+        }
         let output = command
             .output()
-            .map_err(io(format!("running {}", charm.join("dispatch").display())))?;
+            .map_err(io(format!("running {}", dispatch.display())))?;
         let elapsed = started.elapsed();
         let success = output.status.success();
         let changes = self.juju(|j| j.end_hook(&run.unit, success))?;
@@ -813,6 +1175,7 @@ impl Simulator {
             unit: run.unit.clone(),
             hook: run.hook.clone(),
             remote_unit: run.remote_unit.clone(),
+            departing_unit: run.departing_unit.clone(),
             exit_code: output.status.code().unwrap_or(-1),
             duration_ms: elapsed.as_secs_f64() * 1000.0,
             stderr: (!success).then(|| String::from_utf8_lossy(&output.stderr).trim().to_string()),
@@ -848,6 +1211,15 @@ impl Simulator {
             .collect();
         let remote_unit = member.contains('/').then(|| member.to_string());
         for unit in listeners {
+            // Juju tells a unit of a remote unit's changes only after its
+            // relation-joined for that unit.
+            if let Some(remote) = &remote_unit
+                && !self
+                    .joined_seen
+                    .contains(&(relation, unit.clone(), remote.clone()))
+            {
+                continue;
+            }
             let run = HookRun::relation(
                 &unit,
                 "changed",
@@ -865,7 +1237,13 @@ impl Simulator {
     /// The model now, each unit's container files and service events, and every hook run.
     pub fn report(&self) -> Result<Report, SimError> {
         let juju = self.juju(|j| j.clone())?;
-        report::build(&juju, &self.app, &self.pebbles, &self.records)
+        report::build(
+            &juju,
+            &self.app,
+            &self.pebbles,
+            &self.earlier_pods,
+            &self.records,
+        )
     }
 
     /// Every hook run so far.

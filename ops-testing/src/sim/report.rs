@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::SimError;
 use crate::fake_juju::{Bag, FakeJuju};
-use crate::fake_pebble::FakePebble;
+use crate::fake_pebble::{FakePebble, ServiceEvent};
 
 /// One hook run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -19,6 +19,9 @@ pub struct HookRecord {
     /// `JUJU_REMOTE_UNIT`, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remote_unit: Option<String>,
+    /// `JUJU_DEPARTING_UNIT`, in relation-departed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub departing_unit: Option<String>,
     /// The charm's exit status.
     pub exit_code: i32,
     /// How long the process ran.
@@ -41,13 +44,44 @@ pub struct RelationReport {
     pub databags: BTreeMap<String, Bag>,
 }
 
+/// What happened to one service, over every pod the unit had.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct ServiceReport {
+    /// Times it was started.
+    pub starts: usize,
+    /// Times it was stopped.
+    pub stops: usize,
+    /// Times it was restarted (a restart, or a replan after its config changed).
+    pub restarts: usize,
+    /// The signals sent to it (`POST /v1/signals`), in order: a reload by
+    /// `SIGHUP` shows here, not as a restart.
+    pub signals: Vec<String>,
+}
+
+impl ServiceReport {
+    fn add(&mut self, event: &ServiceEvent) {
+        match event {
+            ServiceEvent::Start(_) => self.starts += 1,
+            ServiceEvent::Stop(_) => self.stops += 1,
+            ServiceEvent::Restart(_) => self.restarts += 1,
+            ServiceEvent::Signal { signal, .. } => self.signals.push(signal.clone()),
+        }
+    }
+}
+
+/// What `service_events` shows where a pod was replaced (`churn`, `refresh`).
+pub const POD_REPLACED: &str = "pod replaced";
+
 /// A container in the report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ContainerReport {
-    /// Text files by path in the container.
+    /// Text files by path in the container (the current pod's).
     pub files: BTreeMap<String, String>,
-    /// Service starts, stops, restarts and signals, in order.
+    /// Service starts, stops, restarts and signals, in order, over every
+    /// pod ([`POD_REPLACED`] between two pods).
     pub service_events: Vec<String>,
+    /// Per service: starts, stops, restarts and signals, over every pod.
+    pub services: BTreeMap<String, ServiceReport>,
 }
 
 /// A unit in the report.
@@ -103,6 +137,7 @@ pub(super) fn build(
     juju: &FakeJuju,
     app: &str,
     pebbles: &BTreeMap<(String, String), FakePebble>,
+    earlier_pods: &BTreeMap<(String, String), Vec<Vec<ServiceEvent>>>,
     records: &[HookRecord],
 ) -> Result<Report, SimError> {
     let status = |s: Option<&ops::backend::StatusInfo>| {
@@ -119,17 +154,26 @@ pub(super) fn build(
         let containers = pebbles
             .iter()
             .filter(|((u, _), _)| *u == unit)
-            .map(|((_, c), pebble)| {
-                let events = pebble
-                    .service_events()
-                    .into_iter()
-                    .map(|e| format!("{e}"))
-                    .collect();
+            .map(|(key, pebble)| {
+                let mut events = Vec::new();
+                let mut services: BTreeMap<String, ServiceReport> = BTreeMap::new();
+                let current = pebble.service_events();
+                let pods = earlier_pods.get(key).into_iter().flatten();
+                for (i, pod) in pods.chain(std::iter::once(&current)).enumerate() {
+                    if i > 0 {
+                        events.push(POD_REPLACED.to_string());
+                    }
+                    for e in pod {
+                        events.push(e.to_string());
+                        services.entry(e.service().to_string()).or_default().add(e);
+                    }
+                }
                 (
-                    c.clone(),
+                    key.1.clone(),
                     ContainerReport {
                         files: files_under(pebble.root()),
                         service_events: events,
+                        services,
                     },
                 )
             })

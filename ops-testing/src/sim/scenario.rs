@@ -92,7 +92,20 @@ pub enum Step {
     },
     /// Add one unit.
     AddUnit {},
-    /// Remove a unit (a leader removed hands leadership to the lowest unit left).
+    /// `juju remove-unit`, as Juju runs it. On the dying unit, for each of
+    /// its relations (peers and every other, by id): `relation-departed` for
+    /// each remote unit, with `JUJU_DEPARTING_UNIT` the dying unit itself
+    /// (each remote unit leaves its `relation-list` as its hook runs, so the
+    /// list is empty in the last); then `relation-broken` for each relation
+    /// (`is-leader` still true if it led); then the other units see
+    /// `<peer>-relation-departed` with the dying unit as remote and
+    /// departing unit; then `stop` and `remove` on the dying unit. Only then,
+    /// if it led, the lowest unit left gets `leader-elected` (the others
+    /// `leader-settings-changed`).
+    ///
+    /// ```yaml
+    /// - remove-unit: {unit: hello-peers/0}
+    /// ```
     RemoveUnit {
         /// The unit, e.g. `pgbouncer-k8s/0`.
         unit: String,
@@ -102,9 +115,20 @@ pub enum Step {
         /// The unit.
         unit: String,
     },
-    /// Change config.
+    /// `juju config`: set options (`null` resets one to its default), then
+    /// config-changed on every unit. As `juju config` does, it refuses an
+    /// option the charm does not declare and a value of the wrong type
+    /// (`string`, `int`, `float`, `boolean`, `secret`: a `secret:` URI).
     Config(BTreeMap<String, serde_json::Value>),
-    /// Relate the charm to a simulated application.
+    /// Relate the charm to a simulated application. Relation ids are unique
+    /// in the model and increase; `{relation-id}` in any `app-data` or
+    /// `unit-data` value is replaced by the new relation's id, so a simulated
+    /// database can name its user after the relation as the real one does:
+    ///
+    /// ```yaml
+    /// - relate: {endpoint: backend-database, app: postgresql, remote-endpoint: database,
+    ///            app-data: {username: "relation_id_{relation-id}", password: x}}
+    /// ```
     Relate(RelateStep),
     /// Change a simulated application's (or unit's) databag.
     SetRemoteData {
@@ -133,6 +157,29 @@ pub enum Step {
     },
     /// update-status on every unit.
     UpdateStatus {},
+    /// Kubernetes replaces the unit's pod. `stop` runs in the old pod; then
+    /// the workload containers' filesystems, the Pebble plans and services
+    /// and the charm directory (so a local state file such as
+    /// `.unit-state.json`) are new; Juju's unit state (`state-get`), relation
+    /// data, config, leadership and secrets survive. The new pod runs
+    /// `upgrade-charm`, `config-changed`, `leader-settings-changed` (not on
+    /// the leader), `start` and `<container>-pebble-ready` for each
+    /// container, as Juju documents for a Kubernetes charm's refresh.
+    ///
+    /// ```yaml
+    /// - churn: {unit: hello-peers/1}
+    /// ```
+    Churn {
+        /// The unit.
+        unit: String,
+    },
+    /// `juju refresh`: every unit's pod is replaced as in `churn`, one unit
+    /// after the other (each unit's hooks run before the next unit's pod goes).
+    ///
+    /// ```yaml
+    /// - refresh: {}
+    /// ```
+    Refresh {},
     /// Run an action on a unit.
     RunAction {
         /// The unit.
@@ -145,6 +192,10 @@ pub enum Step {
     },
 }
 
+/// What a `relate` step's `app-data` and `unit-data` values may contain to
+/// stand for the new relation's id.
+pub const RELATION_ID_PLACEHOLDER: &str = "{relation-id}";
+
 /// `relate`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -155,10 +206,10 @@ pub struct RelateStep {
     pub app: String,
     /// Its endpoint.
     pub remote_endpoint: String,
-    /// Its app databag.
+    /// Its app databag; `{relation-id}` in a value becomes the relation's id.
     #[serde(default)]
     pub app_data: BTreeMap<String, String>,
-    /// Its units' databags.
+    /// Its units' databags; `{relation-id}` in a value becomes the relation's id.
     #[serde(default)]
     pub unit_data: BTreeMap<String, BTreeMap<String, String>>,
 }
@@ -233,11 +284,13 @@ steps:
   - pebble-ready: {}
   - update-status: {}
   - run-action: {unit: c/1, action: a}
+  - churn: {unit: c/1}
+  - refresh: {}
 "#,
             Path::new("s.yaml"),
         )
         .unwrap();
-        assert_eq!(s.steps.len(), 11);
+        assert_eq!(s.steps.len(), 13);
         assert_eq!(s.apps["pg"].units, 1);
     }
 
