@@ -145,13 +145,14 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Starts the real PgBouncer from one unit's rendered instance 0 config and auth file.
-fn start_pgbouncer(report: &Report, unit: &str) -> PgBouncer {
+/// Writes one unit's rendered instance 0 config and auth file under `dir`,
+/// moved out of the container's paths and listening on 127.0.0.1:`port`;
+/// returns the config file.
+fn place_files(report: &Report, unit: &str, dir: &Path, port: u16) -> PathBuf {
     let files = &report.units[unit].containers["pgbouncer"].files;
-    let dir = tempfile::tempdir().unwrap();
-    let (lib, log) = (dir.path().join("lib"), dir.path().join("log"));
+    let (lib, log) = (dir.join("lib"), dir.join("log"));
     for d in [
-        dir.path().to_path_buf(),
+        dir.to_path_buf(),
         lib.join("instance_0"),
         log.join("instance_0"),
         lib.clone(),
@@ -160,7 +161,6 @@ fn start_pgbouncer(report: &Report, unit: &str) -> PgBouncer {
         std::fs::create_dir_all(&d).unwrap();
         std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o777)).unwrap();
     }
-    let port = free_port();
     let mut config = PgbConfig::parse(&files["/var/lib/pgbouncer/instance_0/pgbouncer.ini"])
         .unwrap()
         .with_base_dirs(&lib.display().to_string(), &log.display().to_string());
@@ -180,6 +180,22 @@ fn start_pgbouncer(report: &Report, unit: &str) -> PgBouncer {
         std::fs::Permissions::from_mode(0o644),
     )
     .unwrap();
+    ini
+}
+
+impl PgBouncer {
+    /// Replaces PgBouncer's files with `unit`'s as they are now (what the
+    /// charm pushes through Pebble before it signals).
+    fn take_files_from(&self, report: &Report, unit: &str) {
+        place_files(report, unit, self.dir.path(), self.port);
+    }
+}
+
+/// Starts the real PgBouncer from one unit's rendered instance 0 config and auth file.
+fn start_pgbouncer(report: &Report, unit: &str) -> PgBouncer {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let ini = place_files(report, unit, dir.path(), port);
     // PgBouncer refuses to run as root: as root, the child itself takes the
     // postgres user's ids, so the child we hold (and kill) is PgBouncer.
     let mut command = Command::new("/usr/sbin/pgbouncer");
@@ -642,5 +658,138 @@ fn hostile_clients_are_refused_and_sharing_clients_are_isolated() {
     assert!(
         psql(pg.port, &a["username"], &a["password"], "appdb", "SELECT 1").is_err(),
         "the departed client's user no longer logs in"
+    );
+}
+
+fn session(port: u16, user: &str, password: &str, database: &str) -> postgres::Client {
+    postgres::Config::new()
+        .host("127.0.0.1")
+        .port(port)
+        .user(user)
+        .password(password)
+        .dbname(database)
+        .connect_timeout(Duration::from_secs(5))
+        .connect(postgres::NoTls)
+        .unwrap()
+}
+
+/// A column of an admin console `SHOW` (PgBouncer's console speaks the
+/// simple query protocol only).
+fn console_column(console: &mut postgres::Client, show: &str, column: &str) -> Vec<String> {
+    console
+        .simple_query(show)
+        .unwrap()
+        .into_iter()
+        .filter_map(|m| match m {
+            postgres::SimpleQueryMessage::Row(row) => row.get(column).map(str::to_string),
+            _ => None,
+        })
+        .collect()
+}
+
+fn signals_and_restarts(report: &Report, unit: &str) -> (usize, usize) {
+    let services = &report.units[unit].containers["pgbouncer"].services;
+    (
+        services.values().map(|s| s.signals.len()).sum(),
+        services.values().map(|s| s.restarts).sum(),
+    )
+}
+
+/// A new client relation and a max_db_connections change reach PgBouncer by
+/// SIGHUP: an open client session stays connected and sees the change; a
+/// listen_port change is a restart.
+#[test]
+fn reloads_keep_client_sessions_and_a_port_change_restarts() {
+    let pg = Postgres::start();
+    let work = tempfile::tempdir().unwrap();
+    let mut sim = simulator(work.path());
+    let requirer: RemoteApp = serde_yaml::from_str(
+        "units: 1\nendpoints: {database: {role: requires, interface: postgresql_client}}\n",
+    )
+    .unwrap();
+    sim.add_remote_app("client-b", &requirer).unwrap();
+    steps(
+        &mut sim,
+        &format!(
+            "  - deploy: {{units: 1}}
+  - relate: {{endpoint: backend-database, app: postgresql, remote-endpoint: database,
+              app-data: {{endpoints: \"127.0.0.1:{port}\", username: {BACKEND_USER}, password: {BACKEND_PASSWORD}, database: pgbouncer}}}}
+  - relate: {{endpoint: database, app: client-app, remote-endpoint: database, app-data: {{database: appdb}}}}
+",
+            port = pg.port
+        ),
+    );
+    let report = sim.report().unwrap();
+    let unit = "pgbouncer-k8s/0";
+    let a = relation_bag(&report, "client-app");
+    let bouncer = start_pgbouncer(&report, unit);
+    let mut held = session(bouncer.port, &a["username"], &a["password"], "appdb");
+    let pid: i32 = held
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
+    let (signals_before, restarts_before) = signals_and_restarts(&report, unit);
+
+    steps(
+        &mut sim,
+        "  - relate: {endpoint: database, app: client-b, remote-endpoint: database, app-data: {database: otherdb}}
+  - config: {max_db_connections: 44}
+",
+    );
+    let report = sim.report().unwrap();
+    let (signals, restarts) = signals_and_restarts(&report, unit);
+    assert!(signals > signals_before, "the changes are signalled");
+    assert_eq!(restarts, restarts_before, "no instance restarted for them");
+    bouncer.take_files_from(&report, unit);
+    let admin = peer_app_bag(&report)[pgbouncer_k8s::peers::ADMIN_PASSWORD].clone();
+    let mut console = session(
+        bouncer.port,
+        pgbouncer_k8s::pgb_config::ADMIN_USER,
+        &admin,
+        "pgbouncer",
+    );
+    // RELOAD on the console runs the handler SIGHUP runs, and answers when
+    // it is done: no waiting on an asynchronous signal.
+    console.simple_query("RELOAD").unwrap();
+    let databases = console_column(&mut console, "SHOW DATABASES", "name");
+    assert!(databases.iter().any(|d| d == "otherdb"), "{databases:?}");
+    let config = console
+        .simple_query("SHOW CONFIG")
+        .unwrap()
+        .into_iter()
+        .filter_map(|m| match m {
+            postgres::SimpleQueryMessage::Row(row) => {
+                Some((row.get("key")?.to_string(), row.get("value")?.to_string()))
+            }
+            _ => None,
+        })
+        .collect::<std::collections::BTreeMap<_, _>>();
+    assert_eq!(config["max_db_connections"], "44");
+    let still: i32 = held
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(still, pid, "the held session kept its server connection");
+    let b = relation_bag(&report, "client-b");
+    assert_eq!(
+        psql(
+            bouncer.port,
+            &b["username"],
+            &b["password"],
+            "otherdb",
+            "SELECT current_user"
+        )
+        .as_deref(),
+        Ok(b["username"].as_str())
+    );
+
+    steps(&mut sim, "  - config: {listen_port: 7010}\n");
+    let report = sim.report().unwrap();
+    let (_, restarts_after_port) = signals_and_restarts(&report, unit);
+    let instances = report.units[unit].containers["pgbouncer"].services.len();
+    assert_eq!(
+        restarts_after_port,
+        restarts + instances,
+        "each instance restarted once for the port"
     );
 }

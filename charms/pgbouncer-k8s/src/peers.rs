@@ -26,6 +26,10 @@ pub const CFG_FILE: &str = "cfg_file";
 pub const AUTH_FILE: &str = "auth_file";
 /// App databag: the leader's hostname.
 pub const LEADER_HOSTNAME: &str = "leader_hostname";
+/// App databag: the password of PgBouncer's admin console user
+/// ([`ADMIN_USER`](crate::pgb_config::ADMIN_USER)), for the charm and the
+/// operator; its hash is in the auth file.
+pub const ADMIN_PASSWORD: &str = "admin_password";
 /// Unit databag: the unit's hostname.
 pub const PRIVATE_ADDRESS: &str = "private-address";
 

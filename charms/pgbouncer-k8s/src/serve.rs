@@ -13,11 +13,11 @@
 use ops::Model;
 use ops::model::Relation;
 
-use crate::auth::AuthFile;
+use crate::auth::{self, AuthFile};
 use crate::backend_db::{self, BackendDbError};
 use crate::charm::Memory;
 use crate::client;
-use crate::peers::{self, AUTH_FILE, CFG_FILE, LEADER_HOSTNAME};
+use crate::peers::{self, ADMIN_PASSWORD, AUTH_FILE, CFG_FILE, LEADER_HOSTNAME};
 use crate::pgb_config::{self, PgbConfig};
 use crate::settings::Settings;
 use crate::workload::{Pending, Workload, WorkloadError};
@@ -74,7 +74,10 @@ pub fn leader_files(
             settings.pool_mode.as_str(),
         )
         .map_err(invalid)?;
-    let auth = local_auth.or(shared_auth);
+    let mut auth = local_auth.or(shared_auth);
+    if let (Some(auth), Some(peers)) = (auth.as_mut(), &peers) {
+        ensure_admin_user(model, peers, auth)?;
+    }
     if let Some(backend) = backend_db::info(model)? {
         let auth_user = backend.auth_user();
         if auth.as_ref().is_some_and(|a| a.contains_user(&auth_user)) {
@@ -102,6 +105,30 @@ pub fn leader_files(
         }
     }
     Ok(Files { config, auth })
+}
+
+/// Puts the admin console user in the auth file, with the password kept in
+/// the peer app databag (made the first time), so that the charm and the
+/// operator can use the console (`SHOW DATABASES`, `RELOAD`).
+pub fn ensure_admin_user(
+    model: &Model,
+    peers: &Relation,
+    auth: &mut AuthFile,
+) -> Result<(), BackendDbError> {
+    let bag = model.local_app_data(peers);
+    let password = match bag.get(ADMIN_PASSWORD)? {
+        Some(password) => password,
+        None => {
+            let password = auth::generate_password().map_err(invalid)?;
+            bag.set(ADMIN_PASSWORD, &password)?;
+            password
+        }
+    };
+    if !auth.verify(pgb_config::ADMIN_USER, &password) {
+        auth.set_user(pgb_config::ADMIN_USER, &password)
+            .map_err(invalid)?;
+    }
+    Ok(())
 }
 
 /// A local file that cannot be read as PgBouncer's is not a source of truth:

@@ -171,10 +171,12 @@ fn a_leader_without_files_restores_them_from_the_peer_databag() {
     assert_eq!(local.database("appdb"), config.database("appdb"));
     assert_eq!(local.database("legacydb"), config.database("legacydb"));
     assert!(local.has_auth_query(), "auth_query kept");
+    let local_auth =
+        AuthFile::parse(&file(&h, pgb_config::AUTH_FILE_PATH).expect("auth file")).unwrap();
     assert_eq!(
-        file(&h, pgb_config::AUTH_FILE_PATH),
-        Some(auth.render()),
-        "auth file restored"
+        local_auth.hash_of(AUTH_USER),
+        auth.hash_of(AUTH_USER),
+        "auth file restored: the auth user keeps its password"
     );
     let shared = PgbConfig::parse(&h.get_relation_data(peers, APP)[CFG_FILE]).unwrap();
     assert!(
@@ -186,7 +188,10 @@ fn a_leader_without_files_restores_them_from_the_peer_databag() {
         "never shares a poorer config"
     );
     assert!(shared.has_auth_query());
-    assert_eq!(h.get_relation_data(peers, APP)[AUTH_FILE], auth.render());
+    assert_eq!(
+        h.get_relation_data(peers, APP)[AUTH_FILE],
+        local_auth.render()
+    );
 }
 
 #[test]
@@ -244,7 +249,8 @@ fn the_leader_leaving_tears_nothing_down() {
         app.get(&client_database_key(client)).map(String::as_str),
         Some("appdb")
     );
-    assert_eq!(app.get(AUTH_FILE), Some(&auth.render()));
+    let shared_auth = AuthFile::parse(&app[AUTH_FILE]).unwrap();
+    assert_eq!(shared_auth.hash_of(AUTH_USER), auth.hash_of(AUTH_USER));
     let shared = PgbConfig::parse(&app[CFG_FILE]).unwrap();
     assert_eq!(shared.database("appdb"), config.database("appdb"));
     assert!(shared.has_auth_query());
@@ -472,4 +478,31 @@ fn a_follower_without_the_leaders_config_waits() {
     });
     h.evaluate_status().unwrap();
     assert_eq!(h.unit_status(), ops::Status::waiting(WAITING_FOR_LEADER));
+}
+
+#[test]
+fn the_admin_console_user_is_in_the_auth_file_with_a_kept_password() {
+    let Serving { mut h, peers, .. } = serving_leader();
+    h.fire_hook("config-changed").unwrap();
+    let app = h.get_relation_data(peers, APP);
+    let password = app
+        .get(pgbouncer_k8s::peers::ADMIN_PASSWORD)
+        .expect("admin password kept")
+        .clone();
+    assert_eq!(password.len(), 24);
+    let auth = AuthFile::parse(&file(&h, pgb_config::AUTH_FILE_PATH).unwrap()).unwrap();
+    assert!(auth.verify(pgb_config::ADMIN_USER, &password));
+    assert_eq!(app[AUTH_FILE], auth.render(), "shared with the followers");
+    let config = PgbConfig::parse(&file(&h, pgb_config::INI_PATH).unwrap()).unwrap();
+    assert_eq!(config.user_list("admin_users"), [pgb_config::ADMIN_USER]);
+    // Stable: another hook neither changes the password nor the file.
+    h.fire_hook("config-changed").unwrap();
+    assert_eq!(
+        h.get_relation_data(peers, APP)[pgbouncer_k8s::peers::ADMIN_PASSWORD],
+        password
+    );
+    assert!(
+        h.logs().iter().all(|l| !l.message.contains(&password)),
+        "never logged"
+    );
 }
