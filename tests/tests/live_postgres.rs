@@ -111,8 +111,8 @@ struct PgBouncer {
 
 impl PgBouncer {
     fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("log/instance_0/pgbouncer.log"))
-            .unwrap_or_default()
+        // Instances log to stderr (Pebble keeps it in the charm's container).
+        std::fs::read_to_string(self.dir.path().join("stderr")).unwrap_or_default()
     }
 }
 

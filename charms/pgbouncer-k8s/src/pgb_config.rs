@@ -83,17 +83,6 @@ pub fn instance_pidfile(n: usize) -> String {
     format!("{}/pgbouncer.pid", instance_dir(n))
 }
 
-/// The log directory of instance `n`. PgBouncer does not create it: it
-/// refuses to start when its log file's directory is missing.
-pub fn instance_log_dir(n: usize) -> String {
-    format!("{LOG_DIR}/instance_{n}")
-}
-
-/// The log file of instance `n`.
-pub fn instance_logfile(n: usize) -> String {
-    format!("{}/pgbouncer.log", instance_log_dir(n))
-}
-
 /// How many PgBouncer processes for a CPU count: one per core, 2 to 4.
 pub fn instance_count(cpus: usize) -> usize {
     cpus.clamp(2, 4)
@@ -596,9 +585,11 @@ struct Section {
 /// assert!(text.contains("\ndefault_pool_size = 11\n"));
 /// assert_eq!(PgbConfig::parse(&text).unwrap(), config);
 ///
-/// // Instance 1 of this unit runs with its own socket, pid file and log.
+/// // Instance 1 of this unit runs with its own socket and pid file, and
+/// // logs to its stderr (which Pebble keeps, bounded).
 /// let instance = config.render_instance(1);
-/// assert!(instance.contains("\nlogfile = /var/log/pgbouncer/instance_1/pgbouncer.log\n"));
+/// assert!(instance.contains("\npidfile = /var/lib/pgbouncer/instance_1/pgbouncer.pid\n"));
+/// assert!(instance.contains("\nlogfile =\n") || instance.contains("\nlogfile = \n"));
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct PgbConfig {
@@ -1216,13 +1207,18 @@ impl PgbConfig {
     }
 
     /// Instance `n`'s config: this one with its own `unix_socket_dir`
-    /// ([`instance_dir`]), `pidfile` (in it) and `logfile`
-    /// ([`instance_logfile`]).
+    /// ([`instance_dir`]) and `pidfile` (in it), and an empty `logfile`.
+    ///
+    /// An instance logs to its stderr only, which Pebble keeps in a bounded
+    /// buffer per service (and, on Kubernetes, passes on to the container's
+    /// log, which the kubelet rotates). A log file in the workload
+    /// container would grow for as long as the pod lives: nothing there
+    /// rotates it, and PgBouncer only reopens it on `SIGHUP`.
     pub fn instance(&self, n: usize) -> Self {
         let mut config = self.clone();
         config.put(PGBOUNCER, "unix_socket_dir", instance_dir(n));
         config.put(PGBOUNCER, "pidfile", instance_pidfile(n));
-        config.put(PGBOUNCER, "logfile", instance_logfile(n));
+        config.put(PGBOUNCER, "logfile", String::new());
         config
     }
 
@@ -1367,11 +1363,6 @@ mod tests {
         assert_eq!(
             instance_pidfile(3),
             "/var/lib/pgbouncer/instance_3/pgbouncer.pid"
-        );
-        assert_eq!(instance_log_dir(1), "/var/log/pgbouncer/instance_1");
-        assert_eq!(
-            instance_logfile(1),
-            "/var/log/pgbouncer/instance_1/pgbouncer.log"
         );
     }
 
@@ -1606,7 +1597,8 @@ reserve_pool_size = 6
             );
             assert_eq!(
                 instance.get(PGBOUNCER, "logfile"),
-                Some(format!("/var/log/pgbouncer/instance_{n}/pgbouncer.log").as_str())
+                Some(""),
+                "instances log to stderr, which Pebble bounds"
             );
             // Everything else is the main config's, in the same order.
             let mut back = instance.clone();
@@ -1648,6 +1640,13 @@ reserve_pool_size = 6
             .unwrap()
             .instance(1);
         config.set_auth("u").unwrap();
+        config
+            .set(
+                PGBOUNCER,
+                "logfile",
+                "/var/log/pgbouncer/instance_1/pgbouncer.log",
+            )
+            .unwrap();
         config
             .set(PGBOUNCER, "other", "/var/lib/pgbouncerX/file")
             .unwrap();

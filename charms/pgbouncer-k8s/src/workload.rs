@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use ops::model::Container;
-use ops::pebble::{Layer, MakeDirOptions, PebbleError, PushOptions, Service};
+use ops::pebble::{Layer, PebbleError, PushOptions, Service};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::AuthFile;
@@ -141,15 +141,6 @@ impl<'a> Workload<'a> {
             if self.write_if_changed(&path, &config.render_instance(n), 0o644)? {
                 pending = pending.max(Pending::Reload);
             }
-            // PgBouncer does not create its log directory, and will not start without it.
-            let log_dir = MakeDirOptions {
-                make_parents: true,
-                user: Some(WORKLOAD_USER.to_string()),
-                group: Some(WORKLOAD_USER.to_string()),
-                ..Default::default()
-            };
-            self.container
-                .make_dir(&pgb_config::instance_log_dir(n), &log_dir)?;
         }
         Ok(pending)
     }
