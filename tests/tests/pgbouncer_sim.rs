@@ -54,11 +54,13 @@ fn file<'a>(report: &'a Report, unit: &str, path: &str) -> Option<&'a String> {
     report.units[unit].containers["pgbouncer"].files.get(path)
 }
 
+/// How often PgBouncer was made to take new files: restarts and reloads
+/// (`SIGHUP` through Pebble).
 fn restarts(report: &Report, unit: &str) -> usize {
     report.units[unit].containers["pgbouncer"]
         .service_events
         .iter()
-        .filter(|e| e.starts_with("restart"))
+        .filter(|e| e.starts_with("restart") || e.starts_with("signal SIGHUP"))
         .count()
 }
 
@@ -142,6 +144,17 @@ fn units_converge_through_scale_out_leader_loss_and_config_change() {
         assert!(
             restarts(&report, unit) > idle[i],
             "{unit} reloads the changed config"
+        );
+        let services = &report.units[unit].containers["pgbouncer"].services;
+        let hard: usize = services.values().map(|s| s.restarts).sum();
+        let before: usize = after_idle.units[unit].containers["pgbouncer"]
+            .services
+            .values()
+            .map(|s| s.restarts)
+            .sum();
+        assert_eq!(
+            hard, before,
+            "{unit}: pool sizes are a reload, not a restart"
         );
     }
 }
