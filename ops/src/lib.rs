@@ -58,6 +58,7 @@ mod log;
 mod meta;
 pub mod model;
 pub mod pebble;
+pub mod redact;
 pub mod storage;
 
 pub use charm::Charm;

@@ -53,7 +53,41 @@ impl Call {
     pub fn output_is_secret(&self) -> bool {
         self.tool == "secret-get"
     }
+
+    /// Whether what the tool prints holds values (databags, unit state,
+    /// config, action parameters, secret content) that must not be quoted
+    /// in an error message.
+    pub fn output_has_values(&self) -> bool {
+        matches!(
+            self.tool,
+            "relation-get" | "state-get" | "config-get" | "action-get" | "secret-get"
+        )
+    }
+
+    /// The arguments as an error may show them: free text (after `--`) and
+    /// `action-set` values are withheld; flags, ids, keys and labels stay.
+    pub fn shown_args(&self) -> Vec<String> {
+        let mut shown = Vec::with_capacity(self.args.len());
+        let mut after_dashes = false;
+        for arg in &self.args {
+            if after_dashes {
+                shown.push(TEXT_WITHHELD.to_string());
+            } else if arg == "--" {
+                after_dashes = true;
+                shown.push(arg.clone());
+            } else if self.tool == "action-set" {
+                let key = arg.split_once('=').map_or(arg.as_str(), |(k, _)| k);
+                shown.push(format!("{key}={TEXT_WITHHELD}"));
+            } else {
+                shown.push(arg.clone());
+            }
+        }
+        shown
+    }
 }
+
+/// What an error shows instead of free text or a value from argv.
+pub const TEXT_WITHHELD: &str = "<withheld>";
 
 /// `relation-ids <name> --format=json`
 pub fn relation_ids(endpoint: &str) -> Call {

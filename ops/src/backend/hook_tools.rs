@@ -18,6 +18,7 @@ use super::{
     Backend, BackendError, LogLevel, OpenedPort, RelationRef, Result, SecretAddArgs, SecretInfo,
     SecretSetArgs, StatusInfo, StatusName, StringMap,
 };
+use crate::redact::{json_kind, serde_reason};
 
 /// The Juju hook tools, run as processes.
 ///
@@ -48,6 +49,9 @@ const OUTPUT_SHOWN: usize = 300;
 /// What a malformed-output error shows instead of secret content.
 const WITHHELD: &str = "<secret content withheld>";
 
+/// What a malformed-output error shows instead of output that holds values.
+const VALUES_WITHHELD: &str = "<output withheld: it holds values>";
+
 /// `text` cut to [`OUTPUT_SHOWN`] characters.
 fn cut(text: &str) -> String {
     match text.char_indices().nth(OUTPUT_SHOWN) {
@@ -74,7 +78,8 @@ fn flag_value<'a>(call: &'a Call, flag: &str) -> Option<&'a str> {
 ///   → [`BackendError::PermissionDenied`]
 /// - anything else → [`BackendError::ToolFailed`]
 pub(crate) fn classify_failure(call: &Call, status: i32, stderr: &str) -> BackendError {
-    let stderr = stderr.trim().to_string();
+    // Juju's messages name keys and ids; cut anyway, so no echo can be long.
+    let stderr = cut(stderr.trim());
     let command = call.tool.to_string();
     let lower = stderr.to_ascii_lowercase();
     if lower.contains("relation not found") {
@@ -109,29 +114,44 @@ pub(crate) fn classify_failure(call: &Call, status: i32, stderr: &str) -> Backen
     {
         return BackendError::PermissionDenied {
             command,
-            args: call.args.clone(),
+            args: call.shown_args(),
             stderr,
         };
     }
     BackendError::ToolFailed {
         command,
-        args: call.args.clone(),
+        args: call.shown_args(),
         status,
         stderr,
     }
 }
 
 /// A [`BackendError::MalformedOutput`] for `call`'s output. For tools that
-/// print secret content neither the output nor the parser's reason (which
-/// may quote a value) is kept.
+/// print secret content neither the output nor the parser's reason is kept;
+/// for tools that print other values (databags, state, config, action
+/// parameters) the output is withheld and the reason loses the values serde
+/// quotes in it.
 fn malformed(call: &Call, reason: impl Into<String>, output: &str) -> BackendError {
+    let reason = reason.into();
+    let reason = if call.output_has_values() {
+        serde_reason(&reason)
+    } else {
+        reason
+    };
+    malformed_because(call, reason, output)
+}
+
+/// [`malformed`] with a reason ops wrote itself, which quotes no value.
+fn malformed_because(call: &Call, reason: String, output: &str) -> BackendError {
     let (reason, output) = if call.output_is_secret() {
         (
             "not a JSON map of strings".to_string(),
             WITHHELD.to_string(),
         )
+    } else if call.output_has_values() {
+        (reason, VALUES_WITHHELD.to_string())
     } else {
-        (reason.into(), cut(output))
+        (reason, cut(output))
     };
     BackendError::MalformedOutput {
         command: call.tool.to_string(),
@@ -156,9 +176,9 @@ fn parse_string_map(call: &Call, output: &str) -> Result<StringMap> {
     map.into_iter()
         .map(|(k, v)| match v {
             Value::String(s) => Ok((k, s)),
-            other => Err(malformed(
+            other => Err(malformed_because(
                 call,
-                format!("value of {k:?} is not a string: {other}"),
+                format!("value of {k:?} is {}, not a string", json_kind(&other)),
                 output,
             )),
         })
@@ -606,7 +626,7 @@ mod tests {
                     stderr: seen,
                 } => {
                     assert_eq!(command, call.tool);
-                    assert_eq!(args, call.args);
+                    assert_eq!(args, call.shown_args());
                     assert_eq!(seen, stderr);
                 }
                 other => panic!("{stderr}: {other:?}"),
@@ -645,13 +665,13 @@ mod tests {
 
     #[test]
     fn malformed_output_is_cut() {
-        let call = argv::config_get();
+        let call = argv::network_get("db");
         let garbage = "x".repeat(10_000);
         match parse_json::<Value>(&call, &garbage).unwrap_err() {
             BackendError::MalformedOutput {
                 command, output, ..
             } => {
-                assert_eq!(command, "config-get");
+                assert_eq!(command, "network-get");
                 assert_eq!(output.len(), OUTPUT_SHOWN + "...".len());
             }
             other => panic!("{other:?}"),
@@ -661,6 +681,55 @@ mod tests {
             parse_string_map(&call, r#"{"k": 1}"#),
             Err(BackendError::MalformedOutput { reason, .. }) if reason.contains("\"k\"")
         ));
+    }
+
+    #[test]
+    fn malformed_output_of_value_tools_shows_no_value() {
+        let calls = [
+            argv::relation_get(&rel(), "pg/0", false),
+            argv::state_get(),
+            argv::config_get(),
+            argv::action_get(),
+        ];
+        for call in calls {
+            for out in [
+                r#"{"password": ["hunter2"]}"#,
+                r#"{"password": {"nested": "hunter2"}}"#,
+                r#"["hunter2"]"#,
+                r#""hunter2""#,
+                "hunter2 {",
+            ] {
+                let err = parse_string_map(&call, out).unwrap_err();
+                let shown = format!("{err} {err:?}");
+                assert!(!shown.contains("hunter2"), "{}: {shown}", call.tool);
+                assert!(shown.contains(call.tool), "{shown}");
+            }
+        }
+    }
+
+    #[test]
+    fn failed_tool_errors_show_no_free_text_or_results() {
+        let mut results = StringMap::new();
+        results.insert("password".into(), "hunter2".into());
+        for call in [
+            argv::action_set(&results),
+            argv::action_fail("hunter2"),
+            argv::action_log("hunter2"),
+            argv::juju_log(LogLevel::Info, "hunter2"),
+            argv::status_set(false, &StatusInfo::new(StatusName::Active, "hunter2")),
+            argv::application_version_set("hunter2"),
+        ] {
+            for err in [
+                classify_failure(&call, 1, "ERROR something broke"),
+                classify_failure(&call, 1, "ERROR permission denied"),
+            ] {
+                let shown = format!("{err} {err:?}");
+                assert!(!shown.contains("hunter2"), "{}: {shown}", call.tool);
+                assert!(shown.contains(call.tool), "{shown}");
+            }
+        }
+        let err = classify_failure(&argv::action_set(&results), 1, "ERROR x");
+        assert!(err.to_string().contains("password="), "{err}");
     }
 
     #[test]

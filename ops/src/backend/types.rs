@@ -173,8 +173,8 @@ impl SecretOwner {
     }
 }
 
-/// What `secret-add` takes.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What `secret-add` takes. Its `Debug` shows the content's keys, never values.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct SecretAddArgs {
     /// The secret's content; keys are lowercase letters, digits and dashes.
     pub content: BTreeMap<String, String>,
@@ -190,8 +190,9 @@ pub struct SecretAddArgs {
     pub owner: SecretOwner,
 }
 
-/// What `secret-set` takes: only the given fields change.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What `secret-set` takes: only the given fields change. Its `Debug` shows
+/// the content's keys, never values.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct SecretSetArgs {
     /// New content (a new revision), if any.
     pub content: Option<BTreeMap<String, String>>,
@@ -290,6 +291,40 @@ impl FromStr for OpenedPort {
             protocol,
             port: Some(port),
         })
+    }
+}
+
+/// The keys of secret content, for `Debug`.
+struct ContentKeys<'a>(&'a BTreeMap<String, String>);
+
+impl fmt::Debug for ContentKeys<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
+impl fmt::Debug for SecretAddArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecretAddArgs")
+            .field("content_keys", &ContentKeys(&self.content))
+            .field("label", &self.label)
+            .field("description", &self.description)
+            .field("expire", &self.expire)
+            .field("rotate", &self.rotate)
+            .field("owner", &self.owner)
+            .finish()
+    }
+}
+
+impl fmt::Debug for SecretSetArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecretSetArgs")
+            .field("content_keys", &self.content.as_ref().map(ContentKeys))
+            .field("label", &self.label)
+            .field("description", &self.description)
+            .field("expire", &self.expire)
+            .field("rotate", &self.rotate)
+            .finish()
     }
 }
 

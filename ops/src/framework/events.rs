@@ -423,7 +423,8 @@ impl Deferrable for StorageDetaching {}
 
 /// An action run (`actions/<name>`): not deferrable. Results, failure and
 /// progress messages go through the model (`Model::action_set_results`, ...).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Its `Debug` shows the parameters' names, never their values.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct ActionEvent {
     /// The action's name (`get-password`).
     pub name: String,
@@ -433,10 +434,29 @@ pub struct ActionEvent {
     pub params: serde_json::Map<String, serde_json::Value>,
 }
 
+impl std::fmt::Debug for ActionEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ActionEvent")
+            .field("name", &self.name)
+            .field("id", &self.id)
+            .field("param_keys", &self.params.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
 impl ActionEvent {
-    /// The parameters as a typed struct; an error names what did not fit.
-    pub fn params_as<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        serde_json::from_value(serde_json::Value::Object(self.params.clone()))
+    /// The parameters as a typed struct; [`ModelError::ActionParams`]
+    /// names the parameter that did not fit, never its value.
+    ///
+    /// [`ModelError::ActionParams`]: crate::model::ModelError::ActionParams
+    pub fn params_as<T: DeserializeOwned>(&self) -> Result<T, crate::model::ModelError> {
+        crate::model::typed::from_json_map(&self.params).map_err(|e| {
+            crate::model::ModelError::ActionParams {
+                type_name: std::any::type_name::<T>(),
+                key: e.key,
+                reason: e.reason,
+            }
+        })
     }
 }
 

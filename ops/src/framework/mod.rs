@@ -94,17 +94,17 @@ pub enum FrameworkError {
         key: String,
     },
     /// The saved stored state does not fit the type asked for.
-    #[error("stored state {key} cannot be read as {type_name}: {source}")]
+    #[error("stored state {key} cannot be read as {type_name}: {reason}")]
     StoredStateType {
         /// The full key.
         key: String,
         /// The Rust type asked for.
         type_name: &'static str,
-        /// The serde error.
-        #[source]
-        source: serde_json::Error,
+        /// serde's message, without the values it quotes.
+        reason: String,
     },
-    /// An event or stored value could not be turned into JSON.
+    /// An event or stored value could not be turned into JSON (serde's
+    /// serializer errors name types, not values).
     #[error("cannot serialize {what}: {source}")]
     Serialize {
         /// What was being serialized.
@@ -343,7 +343,7 @@ impl<C: 'static> Framework<C> {
                 FrameworkError::StoredStateType {
                     key: key.clone(),
                     type_name: type_name::<T>(),
-                    source,
+                    reason: crate::redact::serde_reason(&source.to_string()),
                 }
             })?,
             None => T::default(),

@@ -30,7 +30,7 @@ mod network;
 mod relation;
 mod secret;
 mod status;
-mod typed;
+pub(crate) mod typed;
 
 #[cfg(test)]
 mod tests;

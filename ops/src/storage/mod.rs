@@ -23,7 +23,7 @@ use crate::backend::BackendError;
 pub const STATE_FORMAT: u32 = 1;
 
 /// A deferred event waiting for the next dispatch.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct Notice {
     /// The event's handle path, e.g. `MyCharm/on/config_changed[6]`.
     pub handle: String,
@@ -36,7 +36,7 @@ pub struct Notice {
 }
 
 /// Everything the framework persists, saved atomically at commit.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct PersistedState {
     /// [`STATE_FORMAT`] at the time of writing.
     pub format: u32,
@@ -46,6 +46,34 @@ pub struct PersistedState {
     pub notices: Vec<Notice>,
     /// Stored state by key (`MyCharm/StoredState[name]`).
     pub stored: BTreeMap<String, serde_json::Value>,
+}
+
+/// The snapshot's keys only: a custom event may carry anything.
+impl std::fmt::Debug for Notice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let keys: Vec<&str> = match &self.snapshot {
+            serde_json::Value::Object(map) => map.keys().map(String::as_str).collect(),
+            _ => Vec::new(),
+        };
+        f.debug_struct("Notice")
+            .field("handle", &self.handle)
+            .field("observer", &self.observer)
+            .field("event", &self.event)
+            .field("snapshot_keys", &keys)
+            .finish()
+    }
+}
+
+/// Stored-state keys only, never their values (which may be credentials).
+impl std::fmt::Debug for PersistedState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PersistedState")
+            .field("format", &self.format)
+            .field("event_count", &self.event_count)
+            .field("notices", &self.notices)
+            .field("stored_keys", &self.stored.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl Default for PersistedState {

@@ -563,19 +563,48 @@ fn numbers_written_as_strings_by_others_read_as_numbers_or_strings() {
 }
 
 #[test]
-fn a_bad_typed_value_names_bag_and_key() {
+fn a_bad_typed_value_names_bag_and_key_but_not_the_value() {
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    enum Mode {
+        Session,
+    }
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Modes {
+        mode: Mode,
+    }
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Nested {
+        inner: Conn,
+    }
     let (model, _) = model_for(world(true), "app/0", Hook::default());
     let rel = model.relation("peers").unwrap().unwrap();
     let bag = model.local_unit_data(&rel);
     bag.save(&conn()).unwrap();
-    bag.set("port", "lots").unwrap();
+    bag.set("port", "hunter2-lots").unwrap();
     match bag.load::<Conn>() {
         Err(ModelError::DatabagField { bag, key, reason }) => {
             assert_eq!(bag, "unit app/0 on peers:1");
             assert_eq!(key, "port");
-            assert!(reason.contains("lots"), "{reason}");
+            assert!(!reason.contains("hunter2"), "{reason}");
         }
         other => panic!("expected DatabagField, got {other:?}"),
+    }
+    bag.set("mode", "hunter2-mode").unwrap();
+    bag.set(
+        "inner",
+        r#"{"endpoints": "hunter2-x", "port": "hunter2-y"}"#,
+    )
+    .unwrap();
+    for err in [
+        bag.load::<Modes>().unwrap_err(),
+        bag.load::<Nested>().unwrap_err(),
+    ] {
+        let shown = format!("{err} {err:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(matches!(err, ModelError::DatabagField { .. }), "{shown}");
     }
 }
 

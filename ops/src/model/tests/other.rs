@@ -44,7 +44,7 @@ fn config_is_read_once_and_typed() {
             value,
         }) => assert_eq!(
             (key.as_str(), expected, value.as_str()),
-            ("pool_mode", "an integer", "\"session\"")
+            ("pool_mode", "an integer", "a string")
         ),
         other => panic!("expected ConfigType, got {other:?}"),
     }
