@@ -164,6 +164,31 @@ pub fn juju_log(level: LogLevel, message: &str) -> Call {
     Call::new("juju-log", &["--log-level", level.as_str(), "--", message])
 }
 
+/// The most bytes of one `juju-log` message: Linux takes at most 128 KiB
+/// (with its terminating NUL) per argument, as Python ops' `MAX_LOG_LINE_LEN`.
+pub const MAX_LOG_CHUNK: usize = 131_071;
+
+/// `juju-log` calls for a message of any length: NUL characters removed
+/// (no argument may hold one) and the rest cut, on character boundaries,
+/// into chunks of at most [`MAX_LOG_CHUNK`] bytes, in order.
+pub fn juju_log_chunks(level: LogLevel, message: &str) -> Vec<Call> {
+    let clean: String = message.chars().filter(|c| *c != '\0').collect();
+    let mut calls = Vec::new();
+    let mut rest = clean.as_str();
+    loop {
+        let mut end = rest.len().min(MAX_LOG_CHUNK);
+        while !rest.is_char_boundary(end) {
+            end -= 1;
+        }
+        let (chunk, tail) = rest.split_at(end);
+        calls.push(juju_log(level, chunk));
+        if tail.is_empty() {
+            return calls;
+        }
+        rest = tail;
+    }
+}
+
 /// `state-get --format=json`
 pub fn state_get() -> Call {
     Call::new("state-get", &["--format=json"])
@@ -461,6 +486,21 @@ mod tests {
                 &["--log-level", name, "--", "-m two\nlines"],
             );
         }
+    }
+
+    #[test]
+    fn long_log_messages_are_chunked_and_lose_nul() {
+        let message = format!("a\0b{}", "é".repeat(MAX_LOG_CHUNK));
+        let calls = juju_log_chunks(LogLevel::Info, &message);
+        assert_eq!(calls.len(), 3);
+        let mut joined = String::new();
+        for call in &calls {
+            assert_eq!(&call.args[..3], ["--log-level", "INFO", "--"]);
+            assert!(call.args[3].len() <= MAX_LOG_CHUNK);
+            joined.push_str(&call.args[3]);
+        }
+        assert_eq!(joined, message.replace('\0', ""));
+        assert_eq!(juju_log_chunks(LogLevel::Debug, "").len(), 1);
     }
 
     #[test]

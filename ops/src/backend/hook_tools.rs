@@ -444,7 +444,10 @@ impl Backend for HookTools {
     }
 
     fn juju_log(&self, level: LogLevel, message: &str) -> Result<()> {
-        self.run_plain(argv::juju_log(level, message))
+        for call in argv::juju_log_chunks(level, message) {
+            self.run_plain(call)?;
+        }
+        Ok(())
     }
 
     fn state_get(&self) -> Result<StringMap> {

@@ -494,3 +494,44 @@ fn leadership_is_asked_once_per_dispatch() {
     assert_eq!(model.meta().name, "app");
     assert!(model.hook_relation().is_none());
 }
+
+#[test]
+fn free_text_reaching_argv_is_capped_and_loses_control_characters() {
+    use crate::redact::MAX_TEXT;
+    let (model, backend) = model_for(world(true), "app/0", Hook::default());
+    let huge = format!("bad\u{0}\u{1b}{}", "x".repeat(200_000));
+    model
+        .set_unit_status(Status::blocked(huge.clone()))
+        .unwrap();
+    model.set_app_status(Status::waiting(huge.clone())).unwrap();
+    model.set_workload_version(&huge).unwrap();
+    model.action_fail(&huge).unwrap();
+    model.action_log(&huge).unwrap();
+    model
+        .action_set_results(json!({ "out": huge }).as_object().unwrap().clone())
+        .unwrap();
+    let mut seen = Vec::new();
+    for tool in [
+        "status-set",
+        "application-version-set",
+        "action-fail",
+        "action-log",
+        "action-set",
+    ] {
+        for call in backend.calls_of(tool) {
+            seen.push(tool);
+            for arg in call {
+                assert!(
+                    arg.len() <= MAX_TEXT + "out=".len(),
+                    "{tool}: {}",
+                    arg.len()
+                );
+                assert!(!arg.contains(['\u{0}', '\u{1b}']), "{tool}");
+            }
+        }
+    }
+    assert_eq!(seen.len(), 6, "{seen:?}");
+    // What the model remembers is what Juju was given.
+    assert!(model.unit_status().unwrap().message.starts_with("badxxx"));
+    assert!(model.unit_status().unwrap().message.len() <= MAX_TEXT);
+}
