@@ -60,6 +60,13 @@ pub enum DispatchError {
     /// Setting status or flushing relation data failed.
     #[error(transparent)]
     Model(#[from] ModelError),
+    /// The charm panicked (in `Charm::new` or a handler). The message was
+    /// logged at ERROR through `juju-log`; nothing was committed.
+    #[error("the charm panicked: {message}")]
+    Panicked {
+        /// The panic's message (`<non-string panic payload>` if it had none).
+        message: String,
+    },
 }
 
 /// Everything a dispatch needs from outside: what differs between Juju, the
@@ -112,9 +119,34 @@ impl<C> std::fmt::Debug for Dispatched<C> {
 ///
 /// If anything fails, nothing is committed: the state store keeps what the
 /// last successful dispatch saved, and buffered relation data is dropped.
+///
+/// A panic in `Charm::new` or a handler does not escape: it is logged at
+/// ERROR through `juju-log` (as Python ops' excepthook does) and becomes
+/// [`DispatchError::Panicked`], so the process exits non-zero and Juju
+/// retries the hook, with nothing committed.
 pub fn dispatch<C: Charm>(setup: DispatchSetup) -> Result<Dispatched<C>, DispatchError> {
     let subscriber = JujuLogSubscriber::new(setup.backend.clone(), setup.log_level);
-    tracing::subscriber::with_default(subscriber, || run::<C>(setup))
+    tracing::subscriber::with_default(subscriber, || {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run::<C>(setup))) {
+            Ok(result) => result,
+            Err(payload) => {
+                let message = panic_message(payload.as_ref());
+                tracing::error!("the charm panicked: {message}");
+                Err(DispatchError::Panicked { message })
+            }
+        }
+    })
+}
+
+/// The text a panic carried (`panic!("...")` gives a `&str` or a `String`).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "<non-string panic payload>".to_string()
+    }
 }
 
 fn run<C: Charm>(setup: DispatchSetup) -> Result<Dispatched<C>, DispatchError> {
@@ -287,6 +319,10 @@ fn fail(backend: &Arc<dyn Backend>, error: &DispatchError) -> ExitCode {
         source = s.source();
     }
     eprintln!("ops: dispatch failed: {message}");
+    if matches!(error, DispatchError::Panicked { .. }) {
+        // Already logged at ERROR by the dispatch.
+        return ExitCode::FAILURE;
+    }
     let _ = backend.juju_log(
         crate::backend::LogLevel::Error,
         &format!("dispatch failed: {message}"),
