@@ -73,6 +73,7 @@ fn model_for(w: &World, unit: &str, relation: Option<RelationRef>) -> (Model, Ar
         containers_dir: PathBuf::from("/nonexistent"),
         hook_relation: relation,
         departing_unit: None,
+        remote_app: None,
         broken_relation: None,
     });
     (model, backend)

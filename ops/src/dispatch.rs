@@ -177,6 +177,7 @@ fn run<C: Charm>(setup: DispatchSetup) -> Result<Dispatched<C>, DispatchError> {
         containers_dir,
         hook_relation: context.relation.clone(),
         departing_unit: context.departing_unit.clone(),
+        remote_app: context.remote_app.clone(),
         broken_relation,
     });
     let state = store.load()?;

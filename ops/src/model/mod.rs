@@ -73,6 +73,8 @@ pub struct ModelParts {
     pub containers_dir: PathBuf,
     /// The relation of a relation event.
     pub hook_relation: Option<RelationRef>,
+    /// The remote application of the hook's relation (`JUJU_REMOTE_APP`).
+    pub remote_app: Option<String>,
     /// The unit leaving, in relation-departed.
     pub departing_unit: Option<String>,
     /// The relation being broken, in relation-broken: not in [`Model::relations`].
@@ -148,6 +150,7 @@ pub struct Model {
     containers_dir: PathBuf,
     hook_relation: Option<RelationRef>,
     departing_unit: Option<String>,
+    remote_app: Option<String>,
     broken_relation: Option<RelationRef>,
     leader: Cell<Option<bool>>,
     relation_ids: RefCell<HashMap<String, Vec<RelationRef>>>,
@@ -191,6 +194,7 @@ impl Model {
             containers_dir: parts.containers_dir,
             hook_relation: parts.hook_relation,
             departing_unit: parts.departing_unit,
+            remote_app: parts.remote_app,
             broken_relation: parts.broken_relation,
             leader: Cell::new(None),
             relation_ids: RefCell::default(),

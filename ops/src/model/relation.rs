@@ -54,8 +54,10 @@ impl Model {
         Ok(ids)
     }
 
-    /// `relation-list` (and, if it names no unit, `relation-list --app`), once
-    /// per relation per dispatch.
+    /// `relation-list` (and, if it names no unit, `JUJU_REMOTE_APP` for the
+    /// hook's relation or else `relation-list --app`), once per relation per
+    /// dispatch. The departing unit never names the remote app: when this
+    /// unit is the one leaving, it is of this application.
     fn load_relation(&self, id: &RelationRef) -> Result<Relation, ModelError> {
         if let Some(relation) = self.relations.borrow().get(id) {
             return Ok(relation.clone());
@@ -74,12 +76,11 @@ impl Model {
         } else if let Some(app) = units.iter().next().and_then(app_of) {
             Some(app)
         } else if let Some(app) = self
-            .departing_unit
+            .remote_app
             .as_ref()
-            .filter(|_| self.hook_relation.as_ref() == Some(id))
-            .and_then(app_of)
+            .filter(|app| !app.is_empty() && self.hook_relation.as_ref() == Some(id))
         {
-            Some(app)
+            Some(app.clone())
         } else {
             match self.backend.relation_remote_app(id) {
                 Ok(app) => app,

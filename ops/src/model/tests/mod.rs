@@ -408,6 +408,7 @@ fn in_relation_departed_the_departing_units_bag_stays_readable() {
     let hook = Hook {
         relation: Some(db()),
         departing_unit: Some("postgresql/1".to_string()),
+        remote_app: Some("postgresql".to_string()),
         broken: false,
     };
     let (model, _) = model_for(w, "app/0", hook);
@@ -422,12 +423,13 @@ fn in_relation_departed_the_departing_units_bag_stays_readable() {
 }
 
 #[test]
-fn when_the_last_unit_departs_the_app_comes_from_the_departing_unit() {
+fn when_the_last_unit_departs_the_app_comes_from_juju_remote_app() {
     let mut w = world(false);
     w.units.insert(db(), vec![]);
     let hook = Hook {
         relation: Some(db()),
         departing_unit: Some("postgresql/0".to_string()),
+        remote_app: Some("postgresql".to_string()),
         broken: false,
     };
     let (model, backend) = model_for(w, "app/0", hook);
@@ -438,10 +440,37 @@ fn when_the_last_unit_departs_the_app_comes_from_the_departing_unit() {
 }
 
 #[test]
+fn when_this_unit_departs_the_remote_app_is_not_this_app() {
+    // This unit is the one leaving: JUJU_DEPARTING_UNIT names it, and
+    // relation-list is empty. The remote app is postgresql all the same.
+    for remote_app in [Some("postgresql".to_string()), None] {
+        let mut w = world(false);
+        w.units.insert(db(), vec![]);
+        w.remote_apps.insert(db(), "postgresql".to_string());
+        let hook = Hook {
+            relation: Some(db()),
+            departing_unit: Some("app/0".to_string()),
+            remote_app: remote_app.clone(),
+            broken: false,
+        };
+        let (model, _) = model_for(w, "app/0", hook);
+        let rel = model.relation("db").unwrap().unwrap();
+        assert_eq!(rel.app.as_deref(), Some("postgresql"), "{remote_app:?}");
+        let bag = model.remote_app_data(&rel).unwrap();
+        assert_eq!(
+            bag.get("endpoints").unwrap().as_deref(),
+            Some("pg:5432"),
+            "{remote_app:?}"
+        );
+    }
+}
+
+#[test]
 fn the_broken_relation_is_not_in_relations_but_found_by_id() {
     let hook = Hook {
         relation: Some(db()),
         departing_unit: None,
+        remote_app: Some("postgresql".to_string()),
         broken: true,
     };
     let (model, _) = model_for(world(true), "app/0", hook);

@@ -516,6 +516,7 @@ resources:
 pub struct Hook {
     pub relation: Option<RelationRef>,
     pub departing_unit: Option<String>,
+    pub remote_app: Option<String>,
     pub broken: bool,
 }
 
@@ -532,6 +533,7 @@ pub fn model_for(world: World, unit: &str, hook: Hook) -> (Model, Arc<Recording>
         broken_relation: hook.relation.clone().filter(|_| hook.broken),
         hook_relation: hook.relation,
         departing_unit: hook.departing_unit,
+        remote_app: hook.remote_app,
     });
     (model, backend)
 }
