@@ -535,8 +535,12 @@ fn juju_state_store_keeps_state_in_the_controller() {
         4,
         "install, start, update-status, pinged: {calls:?}"
     );
-    let saved = juju.lock().unwrap().units["probe/0"].state[ops::storage::JUJU_STATE_KEY].clone();
-    assert!(saved.contains("Probe/StoredState[journal]"));
+    let journal_key = format!(
+        "{}Probe/StoredState[journal]",
+        ops::storage::JUJU_STORED_PREFIX
+    );
+    let saved = juju.lock().unwrap().units["probe/0"].state[&journal_key].clone();
+    assert!(saved.contains("update-status"), "{saved}");
 
     // A corrupt value in the controller is an error, and is left as it is.
     juju.lock()
@@ -545,7 +549,7 @@ fn juju_state_store_keeps_state_in_the_controller() {
         .get_mut("probe/0")
         .unwrap()
         .state
-        .insert(ops::storage::JUJU_STATE_KEY.into(), "{oops".into());
+        .insert(journal_key, "{oops".into());
     let err = run("update-status").unwrap_err();
     assert!(err.to_string().contains("corrupt"), "{err}");
     let store = JujuStateStore::new(Arc::new(FakeBackend::new(

@@ -199,8 +199,9 @@ impl Backend for FakeBackend {
     }
 
     fn state_set(&self, data: &StringMap) -> Result<()> {
-        self.call("state-set").hook_state_set(&self.ctx, data);
-        Ok(())
+        self.call("state-set")
+            .hook_state_set(&self.ctx, data)
+            .map_err(|e| to_backend_error("state-set", strings(&["--file", "-"]), e))
     }
 
     fn state_delete(&self, key: &str) -> Result<()> {

@@ -36,7 +36,7 @@ mod tools;
 
 pub use backend::FakeBackend;
 pub use cli::install_hook_tools;
-pub use hook::{HookChanges, HookContext, HookError, HookErrorKind};
+pub use hook::{HookChanges, HookContext, HookError, HookErrorKind, MAX_STATE_VALUE};
 pub use state::{
     ActionState, AppState, Bag, EndpointState, LogRecord, Pending, PendingBag, PortRange,
     RelationState, SecretGrant, SecretState, UnitState,

@@ -317,7 +317,8 @@ fn state_is_transactional_and_keeps_empty_values() {
     let a0 = ctx("app/0");
     juju.units.get_mut("app/0").unwrap().state = bag(&[("old", "1")]);
     juju.begin_hook(&a0);
-    juju.hook_state_set(&a0, &bag(&[("a", "x"), ("empty", "")]));
+    juju.hook_state_set(&a0, &bag(&[("a", "x"), ("empty", "")]))
+        .unwrap();
     juju.hook_state_delete(&a0, "old");
     assert_eq!(juju.hook_state_get(&a0), bag(&[("a", "x"), ("empty", "")]));
     assert_eq!(juju.units["app/0"].state, bag(&[("old", "1")]));

@@ -24,7 +24,7 @@ use serde_json::Value;
 use crate::dispatch::DispatchError;
 use crate::meta::CharmMeta;
 use crate::model::{Model, Status};
-use crate::storage::{Notice, PersistedState};
+use crate::storage::{MAX_NOTICES, Notice, PersistedState};
 use events::{
     ActionEvent, CharmEvent, ContainerEvent, CustomEvent, Event, RelationEvent, StorageEvent,
 };
@@ -102,6 +102,21 @@ pub enum FrameworkError {
         type_name: &'static str,
         /// serde's message, without the values it quotes.
         reason: String,
+    },
+    /// The deferred-notice queue is full: deferring this event would push it
+    /// past [`MAX_NOTICES`](crate::storage::MAX_NOTICES). The dispatch fails
+    /// and nothing is committed (no notice is dropped); Juju retries the hook.
+    #[error(
+        "cannot defer {event} for {observer}: {limit} notices are already deferred; \
+         handle them (return Outcome::Done) instead of deferring more"
+    )]
+    TooManyNotices {
+        /// The event being deferred.
+        event: String,
+        /// Its observer.
+        observer: String,
+        /// The bound.
+        limit: usize,
     },
     /// An event or stored value could not be turned into JSON (serde's
     /// serializer errors name types, not values).
@@ -482,13 +497,13 @@ impl<C: 'static> Framework<C> {
                     observer: observer.key.clone(),
                     event: event.to_string(),
                     snapshot: snapshot.clone(),
-                });
+                })?;
             }
         }
         Ok(statuses)
     }
 
-    fn queue(&mut self, notice: Notice) {
+    fn queue(&mut self, notice: Notice) -> Result<(), FrameworkError> {
         let duplicate = self.state.notices.iter().any(|n| {
             n.observer == notice.observer
                 && n.event == notice.event
@@ -500,9 +515,16 @@ impl<C: 'static> Framework<C> {
                 notice.event,
                 notice.observer
             );
+        } else if self.state.notices.len() >= MAX_NOTICES {
+            return Err(FrameworkError::TooManyNotices {
+                event: notice.event,
+                observer: notice.observer,
+                limit: MAX_NOTICES,
+            });
         } else {
             self.state.notices.push(notice);
         }
+        Ok(())
     }
 
     /// Hands every deferred notice back to the observer that deferred it, in
@@ -531,6 +553,15 @@ impl<C: 'static> Framework<C> {
         }
         // Deferrals of custom events emitted while re-emitting come after the old ones.
         kept.append(&mut self.state.notices);
+        if kept.len() > MAX_NOTICES {
+            let last = &kept[kept.len() - 1];
+            return Err(FrameworkError::TooManyNotices {
+                event: last.event.clone(),
+                observer: last.observer.clone(),
+                limit: MAX_NOTICES,
+            }
+            .into());
+        }
         self.state.notices = kept;
         Ok(())
     }
