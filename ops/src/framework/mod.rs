@@ -345,6 +345,16 @@ impl<C: 'static> Framework<C> {
     }
 
     /// A value kept across dispatches under `name`, starting from `T::default()`.
+    ///
+    /// The saved value is read over `T::default()`: a field the saved value
+    /// lacks (one added in a charm upgrade) takes its default's value, and a
+    /// field `T` no longer has is ignored, so adding or removing fields needs
+    /// no migration. (This is per top-level field; a nested struct that gains
+    /// fields wants `#[serde(default)]` on it.) A saved value that does not fit otherwise (a field whose
+    /// type changed) is [`FrameworkError::StoredStateType`], naming the key;
+    /// migrate by reading the old value under its name as a
+    /// `serde_json::Value` (or an old struct), converting it, and keeping the
+    /// new type under a new name.
     pub fn stored_state<T>(&mut self, name: &str) -> Result<StoredState<T>, FrameworkError>
     where
         T: Serialize + DeserializeOwned + Default + 'static,
@@ -354,13 +364,22 @@ impl<C: 'static> Framework<C> {
             return Err(FrameworkError::DuplicateStoredState { key });
         }
         let value = match self.state.stored.get(&key) {
-            Some(saved) => serde_json::from_value(saved.clone()).map_err(|source| {
-                FrameworkError::StoredStateType {
-                    key: key.clone(),
-                    type_name: type_name::<T>(),
-                    reason: crate::redact::serde_reason(&source.to_string()),
-                }
-            })?,
+            Some(saved) => {
+                let mut merged = serde_json::to_value(T::default()).map_err(|source| {
+                    FrameworkError::Serialize {
+                        what: format!("the default of stored state {key}"),
+                        source,
+                    }
+                })?;
+                merge_over(&mut merged, saved);
+                serde_json::from_value(merged).map_err(|source| {
+                    FrameworkError::StoredStateType {
+                        key: key.clone(),
+                        type_name: type_name::<T>(),
+                        reason: crate::redact::serde_reason(&source.to_string()),
+                    }
+                })?
+            }
             None => T::default(),
         };
         let stored = StoredState::new(key.clone(), value);
@@ -585,6 +604,21 @@ impl<C: 'static> Framework<C> {
 
     pub(crate) fn notices(&self) -> &[Notice] {
         &self.state.notices
+    }
+}
+
+/// `saved` laid over `base`, field by field at the top level: a field only
+/// `base` has keeps its value; every saved field wins whole. (Not deeper: a
+/// map field's default entries must not come back after the charm removed
+/// them. A nested struct that gains fields wants `#[serde(default)]`.)
+fn merge_over(base: &mut Value, saved: &Value) {
+    match (base, saved) {
+        (Value::Object(base), Value::Object(saved)) => {
+            for (key, value) in saved {
+                base.insert(key.clone(), value.clone());
+            }
+        }
+        (base, saved) => *base = saved.clone(),
     }
 }
 
