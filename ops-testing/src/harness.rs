@@ -392,9 +392,13 @@ impl<C: Charm> Harness<C> {
             departing_unit: env.departing_unit.clone(),
         };
         self.juju().begin_hook(&hook);
+        let mut backend = FakeBackend::new(self.juju.clone(), hook);
+        if FakeBackend::is_restricted_hook(path.trim_start_matches("hooks/")) {
+            backend = backend.restricted();
+        }
         let setup = DispatchSetup {
             context,
-            backend: Arc::new(FakeBackend::new(self.juju.clone(), hook)),
+            backend: Arc::new(backend),
             store: Box::new(LocalStateFile::in_charm_dir(&charm_dir)),
             meta: self.meta.clone(),
             containers_dir: self.workdir.path().join("containers"),

@@ -156,6 +156,17 @@ impl JujuContext {
         })
     }
 
+    /// Whether this is a hook Juju runs in its restricted context
+    /// (`collect-metrics`, `meter-status-changed`), where `is-leader`,
+    /// `status-set`, `relation-*`, `config-get` and `state-get` fail.
+    pub fn is_restricted(&self) -> bool {
+        !self.is_action()
+            && matches!(
+                self.event_name().as_str(),
+                "collect_metrics" | "meter_status_changed"
+            )
+    }
+
     /// The event name: the last element of the dispatch path, `-` → `_`
     /// (`hooks/pgb-peers-relation-changed` → `pgb_peers_relation_changed`,
     /// `actions/get-password` → `get_password_action`).

@@ -17,7 +17,9 @@ use crate::log::JujuLogSubscriber;
 use crate::meta::{CharmMeta, MetaError};
 use crate::model::{Model, ModelError, ModelParts, Status};
 use crate::pebble::DEFAULT_CONTAINERS_DIR;
-use crate::storage::{JujuStateStore, LocalStateFile, Notice, StateStore, StorageError};
+use crate::storage::{
+    JujuStateStore, LocalStateFile, Notice, PersistedState, StateStore, StorageError,
+};
 
 /// Overrides where the Pebble sockets are (`<dir>/<container>/pebble.socket`).
 ///
@@ -180,11 +182,22 @@ fn run<C: Charm>(setup: DispatchSetup) -> Result<Dispatched<C>, DispatchError> {
         remote_app: context.remote_app.clone(),
         broken_relation,
     });
-    let state = store.load()?;
+    // In a restricted hook (collect-metrics, meter-status-changed) Juju
+    // refuses state-get, status-set and is-leader: the state store is not
+    // touched (stored state reads as its default and nothing is committed),
+    // deferred notices wait for the next hook, and status is not collected.
+    let restricted = context.is_restricted();
+    let state = if restricted {
+        PersistedState::default()
+    } else {
+        store.load()?
+    };
     let mut framework = Framework::<C>::new(model, meta, state);
     let mut charm = C::new(&mut framework).map_err(DispatchError::Construct)?;
 
-    framework.reemit_deferred(&mut charm)?;
+    if !restricted {
+        framework.reemit_deferred(&mut charm)?;
+    }
     match &event {
         Some(event) => {
             framework.emit(&mut charm, &event.name, event.snapshot.clone())?;
@@ -194,13 +207,19 @@ fn run<C: Charm>(setup: DispatchSetup) -> Result<Dispatched<C>, DispatchError> {
             context.event_name()
         ),
     }
-    let unit_status =
-        highest(framework.emit(&mut charm, "collect_unit_status", serde_json::json!({}))?);
+    let mut unit_status = None;
+    if !restricted {
+        unit_status =
+            highest(framework.emit(&mut charm, "collect_unit_status", serde_json::json!({}))?);
+    }
     if let Some(status) = &unit_status {
         framework.model().set_unit_status(status.clone())?;
     }
     let mut app_status = None;
-    if framework.has_observers("collect_app_status") && framework.model().is_leader()? {
+    if !restricted
+        && framework.has_observers("collect_app_status")
+        && framework.model().is_leader()?
+    {
         app_status =
             highest(framework.emit(&mut charm, "collect_app_status", serde_json::json!({}))?);
         if let Some(status) = &app_status {
@@ -212,7 +231,9 @@ fn run<C: Charm>(setup: DispatchSetup) -> Result<Dispatched<C>, DispatchError> {
 
     let persisted = framework.persisted()?;
     framework.model().flush()?;
-    store.save(&persisted)?;
+    if !restricted {
+        store.save(&persisted)?;
+    }
     Ok(Dispatched {
         event: event.map(|e| e.name),
         emitted: framework.emitted().to_vec(),

@@ -34,7 +34,7 @@ mod store;
 mod tests;
 mod tools;
 
-pub use backend::FakeBackend;
+pub use backend::{FakeBackend, RESTRICTED_CONTEXT};
 pub use cli::install_hook_tools;
 pub use hook::{HookChanges, HookContext, HookError, HookErrorKind, MAX_STATE_VALUE};
 pub use state::{
