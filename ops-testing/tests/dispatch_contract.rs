@@ -250,6 +250,23 @@ fn redeferred_notice_keeps_its_place() {
 }
 
 #[test]
+fn an_event_identical_to_a_deferred_one_does_not_call_its_observer_twice() {
+    let mut h = harness();
+    h.update_config([("defer-start", json!(true))]).unwrap();
+    h.fire_hook("start").unwrap();
+    h.fire_hook("start").unwrap();
+    let starts: Vec<String> = calls(&h)
+        .into_iter()
+        .filter(|c| c.starts_with("start "))
+        .collect();
+    // The first start, then in the second dispatch only the re-emitted
+    // notice: the new start is identical to the one still deferred.
+    assert_eq!(starts.len(), 2, "{starts:?}");
+    assert_eq!(starts[0], starts[1], "both calls are the deferred notice");
+    assert_eq!(h.notices().len(), 1);
+}
+
+#[test]
 fn identical_deferral_is_not_queued_twice() {
     let mut h = harness();
     h.update_config([("defer-start", json!(true))]).unwrap();

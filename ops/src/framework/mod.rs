@@ -508,6 +508,16 @@ impl<C: 'static> Framework<C> {
         tracing::debug!("emitting {handle}");
         let mut statuses = Vec::new();
         for observer in observers {
+            if self.is_deferred(&observer.key, event, &snapshot) {
+                // Python ops' `_event_is_in_storage`: an identical event is
+                // already waiting for this observer (and was re-emitted to it
+                // in this dispatch); it is not called twice.
+                tracing::debug!(
+                    "skipping {handle} for {}: an identical event is already deferred",
+                    observer.key
+                );
+                continue;
+            }
             let returned = self.call(charm, &observer, &handle, &snapshot, false)?;
             statuses.extend(returned.statuses);
             if returned.defer {
@@ -522,13 +532,15 @@ impl<C: 'static> Framework<C> {
         Ok(statuses)
     }
 
+    fn is_deferred(&self, observer: &str, event: &str, snapshot: &Value) -> bool {
+        self.state
+            .notices
+            .iter()
+            .any(|n| n.observer == observer && n.event == event && &n.snapshot == snapshot)
+    }
+
     fn queue(&mut self, notice: Notice) -> Result<(), FrameworkError> {
-        let duplicate = self.state.notices.iter().any(|n| {
-            n.observer == notice.observer
-                && n.event == notice.event
-                && n.snapshot == notice.snapshot
-        });
-        if duplicate {
+        if self.is_deferred(&notice.observer, &notice.event, &notice.snapshot) {
             tracing::debug!(
                 "{} for {} is already deferred; not queued twice",
                 notice.event,
