@@ -272,8 +272,15 @@ fn juju_errors_become_typed_errors() {
         id: RelationRef::new("db", 99),
         app: Some("postgresql".into()),
         units: Default::default(),
+        active: false,
     };
-    match model.remote_app_data(&gone).unwrap().get("x") {
+    // A dead relation reads as empty; writing to it is Juju's error.
+    assert_eq!(
+        model.remote_app_data(&gone).unwrap().get("x").unwrap(),
+        None
+    );
+    model.local_unit_data(&gone).set("x", "1").unwrap();
+    match model.flush() {
         Err(ModelError::Backend {
             source: ops::backend::BackendError::RelationNotFound { relation, .. },
             ..

@@ -18,6 +18,11 @@ pub struct Relation {
     /// of this application). In relation-departed the departing unit is no
     /// longer among them.
     pub units: BTreeSet<String>,
+    /// Whether the relation is alive: false for the relation being broken
+    /// (in relation-broken) and for one Juju no longer knows. A dead
+    /// relation's databags read as empty (Python ops' "dead relations tell
+    /// no tales"); writing to them fails.
+    pub active: bool,
 }
 
 impl Relation {
@@ -62,10 +67,14 @@ impl Model {
         if let Some(relation) = self.relations.borrow().get(id) {
             return Ok(relation.clone());
         }
+        let mut active = self.broken_relation.as_ref() != Some(id);
         let units: BTreeSet<String> = match self.backend.relation_list(id) {
             Ok(units) => units.into_iter().collect(),
             // A relation being torn down has no units left to list.
-            Err(BackendError::RelationNotFound { .. }) => BTreeSet::new(),
+            Err(BackendError::RelationNotFound { .. }) => {
+                active = false;
+                BTreeSet::new()
+            }
             Err(e) => {
                 return Err(ModelError::backend(format!("listing the units of {id}"))(e));
             }
@@ -96,6 +105,7 @@ impl Model {
             id: id.clone(),
             app,
             units,
+            active,
         };
         self.relations
             .borrow_mut()

@@ -491,23 +491,54 @@ fn the_broken_relation_is_not_in_relations_but_found_by_id() {
 }
 
 #[test]
-fn a_relation_juju_does_not_know_is_a_typed_backend_error() {
+fn a_dead_relation_reads_as_empty_and_writing_to_it_is_a_typed_error() {
     let (model, _) = model_for(world(true), "app/0", Hook::default());
     let gone = super::Relation {
         id: RelationRef::new("db", 99),
         app: Some("postgresql".into()),
         units: Default::default(),
+        active: false,
     };
-    let err = model.remote_app_data(&gone).unwrap().get("x").unwrap_err();
+    // Dead relations tell no tales.
+    assert_eq!(
+        model.remote_app_data(&gone).unwrap().get("x").unwrap(),
+        None
+    );
+    assert!(
+        model
+            .remote_app_data(&gone)
+            .unwrap()
+            .get_all()
+            .unwrap()
+            .is_empty()
+    );
+    model.local_app_data(&gone).set("x", "1").unwrap();
+    let err = model.flush().unwrap_err();
     assert!(
         matches!(err.backend_error(), Some(BackendError::RelationNotFound { relation, .. }) if relation == "db:99"),
         "{err:?}"
     );
-    assert!(
-        err.to_string()
-            .starts_with("reading the databag of application postgresql on db:99"),
-        "{err}"
-    );
+}
+
+#[test]
+fn relations_say_whether_they_are_active() {
+    let hook = Hook {
+        relation: Some(db()),
+        departing_unit: None,
+        remote_app: Some("postgresql".to_string()),
+        broken: true,
+    };
+    let (model, _) = model_for(world(true), "app/0", hook);
+    assert!(model.relation("peers").unwrap().unwrap().active);
+    let broken = model.relation_by_id("db", 3).unwrap().unwrap();
+    assert!(!broken.active, "the relation being broken is not active");
+    let mut w = world(true);
+    w.relate(&RelationRef::new("website", 7), &[]);
+    // relation-ids still lists it, relation-list no longer knows it.
+    w.units.remove(&RelationRef::new("website", 7));
+    let (model, _) = model_for(w, "app/0", Hook::default());
+    let website = model.relation("website").unwrap().unwrap();
+    assert!(!website.active, "relation-list says the relation is gone");
 }
 
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
