@@ -160,13 +160,7 @@ fn run<C: Charm>(setup: DispatchSetup) -> Result<Dispatched<C>, DispatchError> {
         containers_dir,
         ..
     } = setup;
-    let event = resolve(&meta, &context, || match backend.action_get() {
-        Ok(params) => params,
-        Err(e) => {
-            tracing::warn!("action-get failed: {e}");
-            Default::default()
-        }
-    })?;
+    let event = resolve(&meta, &context, || backend.action_get())?;
     let broken_relation = match &event {
         Some(e) if e.name.ends_with("_relation_broken") => context.relation.clone(),
         _ => None,
