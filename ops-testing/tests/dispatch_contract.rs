@@ -205,10 +205,7 @@ fn deferred_event_is_reemitted_first_and_only_to_its_observer() {
     let mut h = harness();
     h.update_config([("defer-config", json!(true))]).unwrap();
     assert_eq!(h.notices().len(), 1);
-    assert_eq!(
-        h.notices()[0].observer,
-        "dispatch_contract::Probe::on_config_changed"
-    );
+    assert_eq!(h.notices()[0].observer, "Probe::on_config_changed");
     let handle = h.notices()[0].handle.clone();
     h.update_config([("defer-config", json!(false))]).unwrap();
     let calls = calls(&h);
@@ -289,8 +286,8 @@ fn two_observers_deferring_one_event_queue_two_notices() {
     assert_eq!(
         observers,
         vec![
-            "dispatch_contract::Probe::on_config_changed",
-            "dispatch_contract::Probe::second_on_config_changed"
+            "Probe::on_config_changed",
+            "Probe::second_on_config_changed"
         ]
     );
     assert_eq!(h.notices()[0].handle, h.notices()[1].handle);
@@ -574,4 +571,113 @@ fn juju_state_store_keeps_state_in_the_controller() {
         HookContext::unit("probe/0"),
     )));
     assert!(store.load().is_err());
+}
+
+mod observer_keys {
+    use super::*;
+
+    mod first {
+        pub fn on_start(
+            _: &mut super::Twins,
+            _: &ops::events::Start,
+            _: &mut ops::Ctx,
+        ) -> ops::HandlerResult<ops::Outcome> {
+            Ok(ops::Outcome::Defer)
+        }
+    }
+
+    mod second {
+        pub fn on_start(
+            _: &mut super::Twins,
+            _: &ops::events::Start,
+            _: &mut ops::Ctx,
+        ) -> ops::HandlerResult<ops::Outcome> {
+            Ok(ops::Outcome::Done)
+        }
+    }
+
+    pub struct Twins;
+
+    impl Charm for Twins {
+        fn new(fw: &mut Framework<Self>) -> Result<Self, HandlerError> {
+            fw.observe(first::on_start)?
+                .observe_as("second_on_start", second::on_start)?;
+            Ok(Twins)
+        }
+    }
+
+    struct Clash;
+
+    impl Charm for Clash {
+        fn new(fw: &mut Framework<Self>) -> Result<Self, HandlerError> {
+            fw.observe(first_clash::on_start)?
+                .observe(second_clash::on_start)?;
+            Ok(Clash)
+        }
+    }
+
+    mod first_clash {
+        pub fn on_start(
+            _: &mut super::Clash,
+            _: &ops::events::Start,
+            _: &mut ops::Ctx,
+        ) -> ops::HandlerResult {
+            Ok(())
+        }
+    }
+
+    mod second_clash {
+        pub fn on_start(
+            _: &mut super::Clash,
+            _: &ops::events::Start,
+            _: &mut ops::Ctx,
+        ) -> ops::HandlerResult {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn observers_are_keyed_by_charm_and_function_name_not_module_path() {
+        let mut h = Harness::<Twins>::new(META).unwrap();
+        h.begin();
+        h.fire_hook("start").unwrap();
+        let observers: Vec<&str> = h.notices().iter().map(|n| n.observer.as_str()).collect();
+        assert_eq!(observers, ["Twins::on_start"]);
+        let emitted: Vec<&str> = h.emitted().iter().map(|e| e.observer.as_str()).collect();
+        assert_eq!(emitted, ["Twins::on_start", "Twins::second_on_start"]);
+
+        let mut h = Harness::<Clash>::new(META).unwrap();
+        h.begin();
+        let err = h.fire_hook("start").unwrap_err().to_string();
+        assert!(
+            err.contains("Clash::on_start already observes start"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn notices_saved_under_the_old_type_name_are_still_found() {
+        let mut h = Harness::<Twins>::new(META).unwrap();
+        h.begin();
+        let old = std::any::type_name_of_val(&first::on_start);
+        let state = json!({
+            "format": 1,
+            "event_count": 5,
+            "notices": [{
+                "handle": "Twins/on/start[5]",
+                "observer": old,
+                "event": "start",
+                "snapshot": {},
+            }],
+            "stored": {},
+        });
+        std::fs::create_dir_all(h.charm_dir()).unwrap();
+        std::fs::write(h.charm_dir().join(".unit-state.json"), state.to_string()).unwrap();
+        h.fire_hook("update-status").unwrap();
+        let reemitted: Vec<_> = h.emitted().iter().filter(|e| e.reemitted).collect();
+        assert_eq!(reemitted.len(), 1, "{:?}", h.emitted());
+        assert_eq!(reemitted[0].handle, "Twins/on/start[5]");
+        // Deferred again, it is kept under the new key.
+        assert_eq!(h.notices()[0].observer, "Twins::on_start");
+    }
 }

@@ -143,7 +143,11 @@ type ObserverFn<C> = dyn Fn(&mut C, &Value, &mut Ctx<'_>) -> Result<Returned, Ca
 
 struct Observer<C> {
     event: String,
+    /// `<Charm>::<function>`: what notices are saved under.
     key: String,
+    /// `std::any::type_name` of the function, which older ops-rs saved
+    /// notices under; still matched on load.
+    legacy: String,
     call: Box<ObserverFn<C>>,
 }
 
@@ -256,15 +260,19 @@ impl<C: 'static> Framework<C> {
 
     /// Observes a charm-wide event (`Install`, `ConfigChanged`, a custom event).
     ///
-    /// The handler is a function or method; its path is the observer's name,
-    /// which a deferred notice uses to find it again in a later process.
+    /// The handler is a function or method; its name under the charm type
+    /// (`MyCharm::on_start`) is the observer's key, which a deferred notice
+    /// uses to find it again in a later process: stable across compiler
+    /// versions and module moves. Rename the function and its notices are
+    /// dropped (with a warning); use [`observe_as`](Self::observe_as) to
+    /// keep an old name.
     pub fn observe<E, R, F>(&mut self, handler: F) -> Result<&mut Self, FrameworkError>
     where
         E: CharmEvent,
         R: HandlerOutcome<E>,
         F: Fn(&mut C, &E, &mut Ctx<'_>) -> HandlerResult<R> + 'static,
     {
-        self.register(E::KIND.to_string(), handler)
+        self.register(E::KIND.to_string(), None, handler)
     }
 
     /// Observes a relation event on one endpoint (`observe_relation("db", Self::on_db_changed)`).
@@ -284,7 +292,7 @@ impl<C: 'static> Framework<C> {
                 event: E::KIND,
             });
         }
-        self.register(scoped_name(endpoint, E::KIND), handler)
+        self.register(scoped_name(endpoint, E::KIND), None, handler)
     }
 
     /// Observes a workload event of one container (`PebbleReady`, ...).
@@ -304,7 +312,7 @@ impl<C: 'static> Framework<C> {
                 event: E::KIND,
             });
         }
-        self.register(scoped_name(container, E::KIND), handler)
+        self.register(scoped_name(container, E::KIND), None, handler)
     }
 
     /// Observes a storage event of one storage.
@@ -324,7 +332,7 @@ impl<C: 'static> Framework<C> {
                 event: E::KIND,
             });
         }
-        self.register(scoped_name(storage, E::KIND), handler)
+        self.register(scoped_name(storage, E::KIND), None, handler)
     }
 
     /// Observes an action declared in the charm's actions.
@@ -341,7 +349,7 @@ impl<C: 'static> Framework<C> {
                 action: action.to_string(),
             });
         }
-        self.register(scoped_name(action, "action"), handler)
+        self.register(scoped_name(action, "action"), None, handler)
     }
 
     /// A value kept across dispatches under `name`, starting from `T::default()`.
@@ -391,19 +399,62 @@ impl<C: 'static> Framework<C> {
         Ok(stored)
     }
 
-    fn register<E, R, F>(&mut self, event: String, handler: F) -> Result<&mut Self, FrameworkError>
+    /// [`observe`](Self::observe) under an explicit observer name, for two
+    /// functions of one name (in different modules) observing one event.
+    /// The name is what a deferred notice finds its observer by, so keep it
+    /// across charm versions.
+    ///
+    /// ```no_run
+    /// # use ops::{Charm, Ctx, Framework, HandlerError, HandlerResult};
+    /// # use ops::events::Start;
+    /// # struct MyCharm;
+    /// # mod db { pub fn on_start(_: &mut super::MyCharm, _: &ops::events::Start, _: &mut ops::Ctx) -> ops::HandlerResult { Ok(()) } }
+    /// impl Charm for MyCharm {
+    ///     fn new(fw: &mut Framework<Self>) -> Result<Self, HandlerError> {
+    ///         fw.observe_as("db_on_start", db::on_start)?;
+    ///         Ok(MyCharm)
+    ///     }
+    /// }
+    /// ```
+    pub fn observe_as<E, R, F>(
+        &mut self,
+        name: &str,
+        handler: F,
+    ) -> Result<&mut Self, FrameworkError>
+    where
+        E: CharmEvent,
+        R: HandlerOutcome<E>,
+        F: Fn(&mut C, &E, &mut Ctx<'_>) -> HandlerResult<R> + 'static,
+    {
+        self.register(E::KIND.to_string(), Some(name), handler)
+    }
+
+    fn register<E, R, F>(
+        &mut self,
+        event: String,
+        name: Option<&str>,
+        handler: F,
+    ) -> Result<&mut Self, FrameworkError>
     where
         E: Event,
         R: HandlerOutcome<E>,
         F: Fn(&mut C, &E, &mut Ctx<'_>) -> HandlerResult<R> + 'static,
     {
-        let key = type_name::<F>().to_string();
-        if key.contains("{{closure}}") {
+        let legacy = type_name::<F>().to_string();
+        if legacy.contains("{{closure}}") && name.is_none() {
             return Err(FrameworkError::ClosureObserver {
                 event,
-                observer: key,
+                observer: legacy,
             });
         }
+        // Stable across compiler versions and module moves: the charm
+        // type's name and the function's own name (or the name given).
+        let key = format!(
+            "{}::{}",
+            self.charm_name,
+            name.map(str::to_string)
+                .unwrap_or_else(|| function_name(&legacy))
+        );
         if self
             .observers
             .iter()
@@ -422,6 +473,7 @@ impl<C: 'static> Framework<C> {
         self.observers.push(Rc::new(Observer {
             event,
             key,
+            legacy,
             call: Box::new(call),
         }));
         Ok(self)
@@ -563,11 +615,14 @@ impl<C: 'static> Framework<C> {
     pub(crate) fn reemit_deferred(&mut self, charm: &mut C) -> Result<(), DispatchError> {
         let pending = std::mem::take(&mut self.state.notices);
         let mut kept = Vec::with_capacity(pending.len());
-        for notice in pending {
+        for mut notice in pending {
             let observer = self
                 .observers
                 .iter()
-                .find(|o| o.key == notice.observer && o.event == notice.event)
+                .find(|o| {
+                    (o.key == notice.observer || o.legacy == notice.observer)
+                        && o.event == notice.event
+                })
                 .cloned();
             let Some(observer) = observer else {
                 tracing::warn!(
@@ -579,6 +634,8 @@ impl<C: 'static> Framework<C> {
             };
             let returned = self.call(charm, &observer, &notice.handle, &notice.snapshot, true)?;
             if returned.defer {
+                // A notice saved under the old form is kept under the new.
+                notice.observer = observer.key.clone();
                 kept.push(notice);
             }
         }
@@ -632,6 +689,22 @@ fn merge_over(base: &mut Value, saved: &Value) {
         }
         (base, saved) => *base = saved.clone(),
     }
+}
+
+/// The function's own name from its `type_name` (`my_charm::MyCharm::on_start`
+/// → `on_start`; generic arguments dropped).
+fn function_name(type_name: &str) -> String {
+    let mut depth = 0usize;
+    let mut plain = String::with_capacity(type_name.len());
+    for c in type_name.chars() {
+        match c {
+            '<' => depth += 1,
+            '>' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => plain.push(c),
+            _ => {}
+        }
+    }
+    plain.rsplit("::").next().unwrap_or(&plain).to_string()
 }
 
 fn scoped_name(scope: &str, kind: &str) -> String {
