@@ -26,6 +26,12 @@ pub enum ContextError {
     },
 }
 
+/// The variable ops sets, to the dispatch path, for the processes it starts
+/// (the hook tools; a charm passes [`JujuContext::child_env`] to its own), so
+/// that a charm binary started by the charm itself exits at once, as Python
+/// ops does.
+pub const OPERATOR_DISPATCH_VAR: &str = "OPERATOR_DISPATCH";
+
 /// What Juju tells a charm about the hook it runs, from the environment.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct JujuContext {
@@ -67,7 +73,9 @@ pub struct JujuContext {
     pub secret_revision: Option<u64>,
     /// `JUJU_STORAGE_ID`, e.g. `data/0`.
     pub storage_id: Option<String>,
-    /// `OPERATOR_DISPATCH` is set: this process was started by the charm itself.
+    /// `OPERATOR_DISPATCH` holds this dispatch's path, as ops sets it for the
+    /// processes it starts: this process was started by the charm itself.
+    /// Any other value (set by something else) is not a re-entry.
     pub reentrant: bool,
 }
 
@@ -104,6 +112,7 @@ impl JujuContext {
         let require = |name: &'static str| get(name).ok_or(ContextError::Missing { name });
 
         let dispatch_path = require("JUJU_DISPATCH_PATH")?;
+        let reentrant = vars.get(OPERATOR_DISPATCH_VAR) == Some(&dispatch_path);
         let unit_name = require("JUJU_UNIT_NAME")?;
         if !unit_name.contains('/') {
             return Err(ContextError::Malformed {
@@ -152,7 +161,7 @@ impl JujuContext {
             secret_label: get("JUJU_SECRET_LABEL"),
             secret_revision,
             storage_id: get("JUJU_STORAGE_ID"),
-            reentrant: vars.contains_key("OPERATOR_DISPATCH"),
+            reentrant,
         })
     }
 
@@ -182,6 +191,25 @@ impl JujuContext {
         } else {
             last
         }
+    }
+
+    /// What a process the charm starts should have in its environment
+    /// (`Command::envs(ctx.child_env())`): `OPERATOR_DISPATCH` set to this
+    /// dispatch's path, so that the charm binary, if that process runs it,
+    /// knows it is a re-entry. (ops cannot set it in its own environment:
+    /// the crate forbids `unsafe`, which `std::env::set_var` needs.)
+    ///
+    /// ```
+    /// # let ctx = ops::JujuContext::from_vars([
+    /// #     ("JUJU_DISPATCH_PATH", "hooks/install"), ("JUJU_UNIT_NAME", "a/0"),
+    /// #     ("JUJU_CHARM_DIR", "/charm"),
+    /// # ]).unwrap();
+    /// let mut child = std::process::Command::new("true");
+    /// child.envs(ctx.child_env());
+    /// assert_eq!(ctx.child_env(), [("OPERATOR_DISPATCH", "hooks/install")]);
+    /// ```
+    pub fn child_env(&self) -> [(&'static str, &str); 1] {
+        [(OPERATOR_DISPATCH_VAR, self.dispatch_path.as_str())]
     }
 
     /// Whether this dispatch runs an action (`actions/<name>`).
@@ -317,9 +345,18 @@ mod tests {
     }
 
     #[test]
-    fn operator_dispatch_marks_reentry() {
+    fn only_operator_dispatch_as_ops_sets_it_marks_reentry() {
         let mut vars = base();
-        vars.push(("OPERATOR_DISPATCH", "1"));
+        vars.push(("OPERATOR_DISPATCH", "hooks/pgb-peers-relation-changed"));
         assert!(JujuContext::from_vars(vars).unwrap().reentrant);
+        for other in ["1", "", "hooks/install"] {
+            let mut vars = base();
+            vars.push(("OPERATOR_DISPATCH", other));
+            assert!(
+                !JujuContext::from_vars(vars).unwrap().reentrant,
+                "{other:?}"
+            );
+        }
+        assert!(!JujuContext::from_vars(base()).unwrap().reentrant);
     }
 }

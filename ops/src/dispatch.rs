@@ -297,7 +297,8 @@ pub fn main_with<C: Charm>(options: MainOptions) -> ExitCode {
     if context.reentrant {
         return ExitCode::SUCCESS;
     }
-    let backend: Arc<dyn Backend> = Arc::new(HookTools::new());
+    let backend: Arc<dyn Backend> =
+        Arc::new(HookTools::new().with_operator_dispatch(&context.dispatch_path));
     let meta = match CharmMeta::from_charm_dir(&context.charm_dir) {
         Ok(meta) => Arc::new(meta),
         Err(e) => return fail(&backend, &e.into()),

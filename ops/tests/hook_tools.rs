@@ -26,6 +26,7 @@ use ops::backend::{
 const FAKE_TOOL: &str = r#"#!/bin/sh
 rec="$(dirname "$0")/$(basename "$0")"
 for a in "$@"; do printf '%s\0' "$a"; done > "$rec.argv"
+printf '%s' "${OPERATOR_DISPATCH-<unset>}" > "$rec.env"
 : > "$rec.files"
 for a in "$@"; do
   case "$a" in
@@ -793,4 +794,17 @@ fn a_missing_tool_is_a_spawn_error() {
         t.backend().config_get(),
         Err(BackendError::Spawn { command, .. }) if command == "config-get"
     ));
+}
+
+#[test]
+fn tools_run_with_operator_dispatch_set_to_the_dispatch_path() {
+    let tools = Tools::new();
+    tools.script("is-leader", "true", "", 0);
+    let plain = HookTools::with_tool_dir(tools.dir.path());
+    assert!(plain.is_leader().unwrap());
+    let env = |t: &Tools| std::fs::read_to_string(t.file("is-leader", "env")).unwrap();
+    assert_eq!(env(&tools), "<unset>");
+    let marked = plain.with_operator_dispatch("hooks/install");
+    assert!(marked.is_leader().unwrap());
+    assert_eq!(env(&tools), "hooks/install");
 }

@@ -41,6 +41,7 @@ use crate::redact::{json_kind, serde_reason};
 #[derive(Debug, Clone, Default)]
 pub struct HookTools {
     dir: Option<PathBuf>,
+    operator_dispatch: Option<String>,
 }
 
 /// How much of a tool's unexpected output an error keeps.
@@ -270,7 +271,15 @@ impl SecretFiles {
 impl HookTools {
     /// The tools found on `PATH`, as Juju provides them during a hook.
     pub fn new() -> Self {
-        Self { dir: None }
+        Self::default()
+    }
+
+    /// Runs every tool with `OPERATOR_DISPATCH=<dispatch_path>` in its
+    /// environment, as Python ops does for the processes a charm starts, so
+    /// that a charm binary run by one of them knows it is a re-entry.
+    pub fn with_operator_dispatch(mut self, dispatch_path: &str) -> Self {
+        self.operator_dispatch = Some(dispatch_path.to_string());
+        self
     }
 
     /// The tools in `dir` (`<dir>/relation-get`, ...), whatever `PATH` says:
@@ -278,6 +287,7 @@ impl HookTools {
     pub fn with_tool_dir(dir: impl Into<PathBuf>) -> Self {
         Self {
             dir: Some(dir.into()),
+            operator_dispatch: None,
         }
     }
 
@@ -305,7 +315,11 @@ impl HookTools {
             command: call.tool.to_string(),
             source,
         };
-        let mut child = Command::new(self.program(call.tool))
+        let mut command = Command::new(self.program(call.tool));
+        if let Some(path) = &self.operator_dispatch {
+            command.env(crate::context::OPERATOR_DISPATCH_VAR, path);
+        }
+        let mut child = command
             .args(&call.args)
             .stdin(if stdin.is_some() {
                 Stdio::piped()

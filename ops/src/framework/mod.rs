@@ -405,16 +405,24 @@ impl<C: 'static> Framework<C> {
     /// across charm versions.
     ///
     /// ```no_run
-    /// # use ops::{Charm, Ctx, Framework, HandlerError, HandlerResult};
-    /// # use ops::events::Start;
-    /// # struct MyCharm;
-    /// # mod db { pub fn on_start(_: &mut super::MyCharm, _: &ops::events::Start, _: &mut ops::Ctx) -> ops::HandlerResult { Ok(()) } }
+    /// use ops::{Charm, Ctx, Framework, HandlerError, HandlerResult};
+    /// use ops::events::Start;
+    ///
+    /// struct MyCharm;
+    ///
+    /// mod db {
+    ///     pub fn on_start(_: &mut super::MyCharm, _: &ops::events::Start, _: &mut ops::Ctx) -> ops::HandlerResult {
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
     /// impl Charm for MyCharm {
     ///     fn new(fw: &mut Framework<Self>) -> Result<Self, HandlerError> {
     ///         fw.observe_as("db_on_start", db::on_start)?;
     ///         Ok(MyCharm)
     ///     }
     /// }
+    /// # fn main() {}
     /// ```
     pub fn observe_as<E, R, F>(
         &mut self,
