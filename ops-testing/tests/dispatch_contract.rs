@@ -351,6 +351,21 @@ fn status_priority_and_app_status_on_leader_only() {
 }
 
 #[test]
+fn app_status_is_collected_before_unit_status_as_python_does() {
+    let mut h = harness();
+    h.set_leader(true).unwrap();
+    h.clear_emitted();
+    h.fire_hook("update-status").unwrap();
+    let collect: Vec<&str> = h
+        .emitted()
+        .iter()
+        .map(|e| e.event.as_str())
+        .filter(|e| e.starts_with("collect_"))
+        .collect();
+    assert_eq!(collect, ["collect_app_status", "collect_unit_status"]);
+}
+
+#[test]
 fn custom_events_reach_their_observers_after_the_emitter() {
     let mut h = harness();
     h.fire_hook("update-status").unwrap();

@@ -201,14 +201,7 @@ fn run<C: Charm>(setup: DispatchSetup) -> Result<Dispatched<C>, DispatchError> {
             context.event_name()
         ),
     }
-    let mut unit_status = None;
-    if !restricted {
-        unit_status =
-            highest(framework.emit(&mut charm, "collect_unit_status", serde_json::json!({}))?);
-    }
-    if let Some(status) = &unit_status {
-        framework.model().set_unit_status(status.clone())?;
-    }
+    // As Python ops: the application's status (leader only) first, then the unit's.
     let mut app_status = None;
     if !restricted
         && framework.has_observers("collect_app_status")
@@ -219,6 +212,14 @@ fn run<C: Charm>(setup: DispatchSetup) -> Result<Dispatched<C>, DispatchError> {
         if let Some(status) = &app_status {
             framework.model().set_app_status(status.clone())?;
         }
+    }
+    let mut unit_status = None;
+    if !restricted {
+        unit_status =
+            highest(framework.emit(&mut charm, "collect_unit_status", serde_json::json!({}))?);
+    }
+    if let Some(status) = &unit_status {
+        framework.model().set_unit_status(status.clone())?;
     }
     framework.emit(&mut charm, "pre_commit", serde_json::json!({}))?;
     framework.emit(&mut charm, "commit", serde_json::json!({}))?;
