@@ -24,6 +24,12 @@ pub enum ContextError {
         /// The form expected.
         expected: &'static str,
     },
+    /// A `JUJU_*` variable is not valid UTF-8.
+    #[error("environment variable {name} is not valid UTF-8")]
+    NotUnicode {
+        /// The variable.
+        name: String,
+    },
 }
 
 /// The variable ops sets, to the dispatch path, for the processes it starts
@@ -81,8 +87,29 @@ pub struct JujuContext {
 
 impl JujuContext {
     /// Reads the process environment.
+    ///
+    /// A variable that is not UTF-8 does not panic (as `std::env::vars`
+    /// would): a `JUJU_*` one is [`ContextError::NotUnicode`], any other is
+    /// ignored.
     pub fn from_env() -> Result<Self, ContextError> {
-        Self::from_vars(std::env::vars())
+        Self::from_vars_os(std::env::vars_os())
+    }
+
+    /// [`from_vars`](Self::from_vars) over OS strings, as the environment holds them.
+    pub fn from_vars_os(
+        vars: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+    ) -> Result<Self, ContextError> {
+        let mut utf8 = Vec::new();
+        for (key, value) in vars {
+            match (key.into_string(), value.into_string()) {
+                (Ok(key), Ok(value)) => utf8.push((key, value)),
+                (Ok(key), Err(_)) if key.starts_with("JUJU_") => {
+                    return Err(ContextError::NotUnicode { name: key });
+                }
+                _ => {}
+            }
+        }
+        Self::from_vars(utf8)
     }
 
     /// Reads a set of variables (for tests, and for the simulator).
@@ -341,6 +368,26 @@ mod tests {
             Err(ContextError::Missing {
                 name: "JUJU_DISPATCH_PATH"
             })
+        ));
+    }
+
+    #[test]
+    fn non_utf8_variables_do_not_panic() {
+        use std::ffi::OsString;
+        use std::os::unix::ffi::OsStringExt;
+        let bad = || OsString::from_vec(vec![0x66, 0xff, 0x6f]);
+        let mut vars: Vec<(OsString, OsString)> = base()
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        vars.push(("LANG_JUNK".into(), bad()));
+        vars.push((bad(), "x".into()));
+        let ctx = JujuContext::from_vars_os(vars.clone()).unwrap();
+        assert_eq!(ctx.unit_name, "pgbouncer-k8s/1");
+        vars.push(("JUJU_REMOTE_UNIT".into(), bad()));
+        assert!(matches!(
+            JujuContext::from_vars_os(vars),
+            Err(ContextError::NotUnicode { name }) if name == "JUJU_REMOTE_UNIT"
         ));
     }
 

@@ -27,6 +27,7 @@ const FAKE_TOOL: &str = r#"#!/bin/sh
 rec="$(dirname "$0")/$(basename "$0")"
 for a in "$@"; do printf '%s\0' "$a"; done > "$rec.argv"
 printf '%s' "${OPERATOR_DISPATCH-<unset>}" > "$rec.env"
+[ -p "$rec.block" ] && exec cat "$rec.block"
 : > "$rec.files"
 for a in "$@"; do
   case "$a" in
@@ -807,4 +808,25 @@ fn tools_run_with_operator_dispatch_set_to_the_dispatch_path() {
     let marked = plain.with_operator_dispatch("hooks/install");
     assert!(marked.is_leader().unwrap());
     assert_eq!(env(&tools), "hooks/install");
+}
+
+#[test]
+fn a_tool_that_never_ends_is_killed_at_its_deadline() {
+    let tools = Tools::new();
+    tools.script("is-leader", "true", "", 0);
+    // Opening a FIFO nobody writes blocks for ever: the tool never ends.
+    let fifo = tools.file("is-leader", "block");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let hook_tools = HookTools::with_tool_dir(tools.dir.path())
+        .with_deadline(std::time::Duration::from_millis(200));
+    match hook_tools.is_leader() {
+        Err(BackendError::Timeout { command, .. }) => assert_eq!(command, "is-leader"),
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    std::fs::remove_file(&fifo).unwrap();
+    assert!(hook_tools.is_leader().unwrap());
 }

@@ -38,10 +38,24 @@ use crate::redact::{json_kind, serde_reason};
 /// }
 /// # Ok::<(), ops::backend::BackendError>(())
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct HookTools {
     dir: Option<PathBuf>,
     operator_dispatch: Option<String>,
+    deadline: std::time::Duration,
+}
+
+/// How long one hook-tool call may take by default, all of it.
+pub const DEFAULT_TOOL_DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
+
+impl Default for HookTools {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            operator_dispatch: None,
+            deadline: DEFAULT_TOOL_DEADLINE,
+        }
+    }
 }
 
 /// How much of a tool's unexpected output an error keeps.
@@ -274,6 +288,14 @@ impl HookTools {
         Self::default()
     }
 
+    /// Sets how long one tool call may take, all of it (default
+    /// [`DEFAULT_TOOL_DEADLINE`]); past it the tool is killed and the call
+    /// is [`BackendError::Timeout`].
+    pub fn with_deadline(mut self, deadline: std::time::Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
     /// Runs every tool with `OPERATOR_DISPATCH=<dispatch_path>` in its
     /// environment, as Python ops does for the processes a charm starts, so
     /// that a charm binary run by one of them knows it is a re-entry.
@@ -287,7 +309,7 @@ impl HookTools {
     pub fn with_tool_dir(dir: impl Into<PathBuf>) -> Self {
         Self {
             dir: Some(dir.into()),
-            operator_dispatch: None,
+            ..Self::default()
         }
     }
 
@@ -300,10 +322,12 @@ impl HookTools {
 
     /// Runs `call`, feeding it `stdin` if given, and returns its stdout.
     ///
-    /// The input is written from a second thread while this one collects the
-    /// output, so neither side can block the other, and the child is always
-    /// waited for. When the tool fails, its exit status and stderr decide the
-    /// error, even if it stopped reading its input early.
+    /// The input is written from one thread and the output and errors read
+    /// from two more, so no side can block another, and the child is always
+    /// waited for. The whole call has one deadline ([`HookTools::with_deadline`]):
+    /// past it the tool is killed and the call is [`BackendError::Timeout`].
+    /// When the tool fails, its exit status and stderr decide the error, even
+    /// if it stopped reading its input early.
     fn run(&self, call: &Call, stdin: Option<&[u8]>) -> Result<String> {
         // No tracing for juju-log: the juju-log subscriber would call us again.
         let traced = call.tool != "juju-log";
@@ -334,34 +358,77 @@ impl HookTools {
                 source,
             })?;
         let pipe = child.stdin.take();
-        let (output, written) = std::thread::scope(|scope| {
+        let stdout = child.stdout.take();
+        let stderr = child.stderr.take();
+        let deadline = self.deadline;
+        let (outcome, written) = std::thread::scope(|scope| {
             let writer = match (stdin, pipe) {
                 // The pipe is dropped (closed) when the writer is done.
                 (Some(input), Some(mut pipe)) => Some(scope.spawn(move || pipe.write_all(input))),
                 _ => None,
             };
-            let output = child.wait_with_output();
+            let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+            let read_all = |pipe: Option<Box<dyn std::io::Read + Send>>,
+                            done: std::sync::mpsc::Sender<()>| {
+                move || {
+                    let mut bytes = Vec::new();
+                    if let Some(mut pipe) = pipe {
+                        let _ = pipe.read_to_end(&mut bytes);
+                    }
+                    let _ = done.send(());
+                    bytes
+                }
+            };
+            let out = scope.spawn(read_all(
+                stdout.map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+                done_tx.clone(),
+            ));
+            let err = scope.spawn(read_all(
+                stderr.map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+                done_tx,
+            ));
+            // Both pipes close when the tool exits; wait for that, or the deadline.
+            let start = std::time::Instant::now();
+            let mut timed_out = false;
+            for _ in 0..2 {
+                let left = deadline.saturating_sub(start.elapsed());
+                if done_rx.recv_timeout(left).is_err() {
+                    timed_out = true;
+                    let _ = child.kill();
+                    break;
+                }
+            }
+            let status = child.wait();
+            let stdout = out.join().unwrap_or_default();
+            let stderr = err.join().unwrap_or_default();
             let written = match writer.map(|w| w.join()) {
                 None | Some(Ok(Ok(()))) => Ok(()),
                 Some(Ok(Err(e))) => Err(e),
                 Some(Err(_)) => Err(std::io::Error::other("the stdin writer panicked")),
             };
-            (output, written)
+            ((timed_out, status, stdout, stderr), written)
         });
-        let output = output.map_err(io)?;
-        if !output.status.success() {
-            let status = output.status.code().unwrap_or(-1);
+        let (timed_out, status, stdout, stderr) = outcome;
+        if timed_out {
+            return Err(BackendError::Timeout {
+                command: call.tool.to_string(),
+                seconds: deadline.as_secs_f64(),
+            });
+        }
+        let status = status.map_err(io)?;
+        if !status.success() {
+            let code = status.code().unwrap_or(-1);
             if traced {
-                tracing::debug!(tool = call.tool, status, "hook tool failed");
+                tracing::debug!(tool = call.tool, status = code, "hook tool failed");
             }
             return Err(classify_failure(
                 call,
-                status,
-                &String::from_utf8_lossy(&output.stderr),
+                code,
+                &String::from_utf8_lossy(&stderr),
             ));
         }
         written.map_err(io)?;
-        String::from_utf8(output.stdout)
+        String::from_utf8(stdout)
             .map_err(|e| malformed(call, "not UTF-8", &String::from_utf8_lossy(e.as_bytes())))
     }
 

@@ -13,7 +13,7 @@ mod hook_tools;
 mod types;
 
 pub use error::BackendError;
-pub use hook_tools::HookTools;
+pub use hook_tools::{DEFAULT_TOOL_DEADLINE, HookTools};
 pub use types::{
     LogLevel, OpenedPort, PortProtocol, RelationRef, SecretAddArgs, SecretInfo, SecretOwner,
     SecretSetArgs, StatusInfo, StatusName,
