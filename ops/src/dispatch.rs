@@ -170,6 +170,7 @@ fn run<C: Charm>(setup: DispatchSetup) -> Result<Dispatched<C>, DispatchError> {
         meta: meta.clone(),
         unit_name: context.unit_name.clone(),
         model_name: context.model_name.clone(),
+        model_uuid: context.model_uuid.clone(),
         containers_dir,
         hook_relation: context.relation.clone(),
         departing_unit: context.departing_unit.clone(),

@@ -574,12 +574,13 @@ fn ports_network_resources_goal_state() {
     let pg = OpenedPort {
         protocol: PortProtocol::Tcp,
         port: Some(6432),
+        to_port: None,
     };
     t.ok("open-port", "");
-    b.open_port(&pg).unwrap();
+    b.open_port(&pg, &[]).unwrap();
     assert_eq!(t.argv("open-port"), ["6432/tcp"]);
     t.ok("close-port", "");
-    b.close_port(&pg).unwrap();
+    b.close_port(&pg, &[]).unwrap();
     assert_eq!(t.argv("close-port"), ["6432/tcp"]);
     t.ok(
         "opened-ports",
@@ -592,11 +593,13 @@ fn ports_network_resources_goal_state() {
             pg,
             OpenedPort {
                 protocol: PortProtocol::Udp,
-                port: Some(8000)
+                port: Some(8000),
+                to_port: Some(8010),
             },
             OpenedPort {
                 protocol: PortProtocol::Icmp,
-                port: None
+                port: None,
+                to_port: None,
             },
         ]
     );
@@ -606,7 +609,7 @@ fn ports_network_resources_goal_state() {
         "{\"bind-addresses\":[{\"interface-name\":\"eth0\",\"addresses\":[{\"value\":\"10.1.1.1\",\"cidr\":\"10.1.1.0/24\"}]}],\
          \"egress-subnets\":[\"10.1.1.1/32\"],\"ingress-addresses\":[\"10.1.1.1\"]}\n",
     );
-    let net = b.network_get("database").unwrap();
+    let net = b.network_get("database", None).unwrap();
     assert_eq!(net["ingress-addresses"][0], "10.1.1.1");
     assert_eq!(net["bind-addresses"][0]["interface-name"], "eth0");
     assert_eq!(t.argv("network-get"), ["--format=json", "database"]);

@@ -311,13 +311,13 @@ impl Backend for FakeBackend {
             .map_err(|e| to_backend_error("secret-remove", strings(&[id]), e))
     }
 
-    fn open_port(&self, port: &OpenedPort) -> Result<()> {
+    fn open_port(&self, port: &OpenedPort, _endpoints: &[String]) -> Result<()> {
         self.call("open-port")
             .hook_open_port(&self.ctx, &PortRange::from(port));
         Ok(())
     }
 
-    fn close_port(&self, port: &OpenedPort) -> Result<()> {
+    fn close_port(&self, port: &OpenedPort, _endpoints: &[String]) -> Result<()> {
         self.call("close-port")
             .hook_close_port(&self.ctx, &PortRange::from(port));
         Ok(())
@@ -332,10 +332,25 @@ impl Backend for FakeBackend {
             .collect())
     }
 
-    fn network_get(&self, binding: &str) -> Result<serde_json::Value> {
+    fn network_get(&self, binding: &str, relation_id: Option<u32>) -> Result<serde_json::Value> {
         let juju = self.call("network-get");
+        let mut args = strings(&[binding]);
+        if let Some(id) = relation_id {
+            args.extend(strings(&["-r", &id.to_string()]));
+            let known = juju
+                .relations
+                .get(&id)
+                .is_some_and(|r| r.endpoint_of(self.ctx.app()).is_some());
+            if !known {
+                return Err(to_backend_error(
+                    "network-get",
+                    args,
+                    HookError::relation_not_found(&id.to_string()),
+                ));
+            }
+        }
         juju.hook_network_get(&self.ctx, binding)
-            .map_err(|e| to_backend_error("network-get", strings(&[binding]), e))
+            .map_err(|e| to_backend_error("network-get", args, e))
     }
 
     fn goal_state(&self) -> Result<serde_json::Value> {

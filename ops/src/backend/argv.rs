@@ -287,14 +287,22 @@ pub fn secret_remove(id: &str, revision: Option<u64>) -> Call {
     c
 }
 
-/// `open-port <port>/<protocol>` (`open-port icmp`)
-pub fn open_port(port: &OpenedPort) -> Call {
-    Call::new("open-port", &[&port.to_string()])
+fn port_call(tool: &'static str, port: &OpenedPort, endpoints: &[String]) -> Call {
+    let mut c = Call::new(tool, &[&port.to_string()]);
+    if !endpoints.is_empty() {
+        c.push("--endpoints").push(endpoints.join(","));
+    }
+    c
 }
 
-/// `close-port <port>/<protocol>` (`close-port icmp`)
-pub fn close_port(port: &OpenedPort) -> Call {
-    Call::new("close-port", &[&port.to_string()])
+/// `open-port <port>[-<to>]/<protocol> [--endpoints e1,e2]` (`open-port icmp`)
+pub fn open_port(port: &OpenedPort, endpoints: &[String]) -> Call {
+    port_call("open-port", port, endpoints)
+}
+
+/// `close-port <port>[-<to>]/<protocol> [--endpoints e1,e2]` (`close-port icmp`)
+pub fn close_port(port: &OpenedPort, endpoints: &[String]) -> Call {
+    port_call("close-port", port, endpoints)
 }
 
 /// `opened-ports --format=json`
@@ -302,9 +310,13 @@ pub fn opened_ports() -> Call {
     Call::new("opened-ports", &["--format=json"])
 }
 
-/// `network-get --format=json <binding>`
-pub fn network_get(binding: &str) -> Call {
-    Call::new("network-get", &["--format=json", binding])
+/// `network-get --format=json <binding> [-r <relation id>]`
+pub fn network_get(binding: &str, relation_id: Option<u32>) -> Call {
+    let mut c = Call::new("network-get", &["--format=json", binding]);
+    if let Some(id) = relation_id {
+        c.push("-r").push(id.to_string());
+    }
+    c
 }
 
 /// `goal-state --format=json`
@@ -672,27 +684,47 @@ mod tests {
         let tcp = OpenedPort {
             protocol: PortProtocol::Tcp,
             port: Some(6432),
+            to_port: None,
         };
         let udp = OpenedPort {
             protocol: PortProtocol::Udp,
             port: Some(53),
+            to_port: None,
         };
         let icmp = OpenedPort {
             protocol: PortProtocol::Icmp,
             port: None,
+            to_port: None,
         };
-        assert_argv(open_port(&tcp), "open-port", &["6432/tcp"]);
-        assert_argv(open_port(&icmp), "open-port", &["icmp"]);
-        assert_argv(close_port(&udp), "close-port", &["53/udp"]);
+        assert_argv(open_port(&tcp, &[]), "open-port", &["6432/tcp"]);
+        assert_argv(open_port(&icmp, &[]), "open-port", &["icmp"]);
+        assert_argv(close_port(&udp, &[]), "close-port", &["53/udp"]);
+        let range = OpenedPort::range(PortProtocol::Tcp, 8000, 8010);
+        let endpoints = ["db".to_string(), "admin".to_string()];
+        assert_argv(
+            open_port(&range, &endpoints),
+            "open-port",
+            &["8000-8010/tcp", "--endpoints", "db,admin"],
+        );
+        assert_argv(
+            close_port(&range, &endpoints[..1]),
+            "close-port",
+            &["8000-8010/tcp", "--endpoints", "db"],
+        );
         assert_argv(opened_ports(), "opened-ports", &["--format=json"]);
     }
 
     #[test]
     fn network_goal_state_and_resource_argv() {
         assert_argv(
-            network_get("database"),
+            network_get("database", None),
             "network-get",
             &["--format=json", "database"],
+        );
+        assert_argv(
+            network_get("database", Some(7)),
+            "network-get",
+            &["--format=json", "database", "-r", "7"],
         );
         assert_argv(goal_state(), "goal-state", &["--format=json"]);
         assert_argv(

@@ -585,12 +585,12 @@ impl Backend for HookTools {
         self.run_plain(argv::secret_remove(id, revision))
     }
 
-    fn open_port(&self, port: &OpenedPort) -> Result<()> {
-        self.run_plain(argv::open_port(port))
+    fn open_port(&self, port: &OpenedPort, endpoints: &[String]) -> Result<()> {
+        self.run_plain(argv::open_port(port, endpoints))
     }
 
-    fn close_port(&self, port: &OpenedPort) -> Result<()> {
-        self.run_plain(argv::close_port(port))
+    fn close_port(&self, port: &OpenedPort, endpoints: &[String]) -> Result<()> {
+        self.run_plain(argv::close_port(port, endpoints))
     }
 
     fn opened_ports(&self) -> Result<Vec<OpenedPort>> {
@@ -598,8 +598,8 @@ impl Backend for HookTools {
         ports.iter().map(|p| p.parse()).collect()
     }
 
-    fn network_get(&self, binding: &str) -> Result<Value> {
-        self.run_json(argv::network_get(binding))
+    fn network_get(&self, binding: &str, relation_id: Option<u32>) -> Result<Value> {
+        self.run_json(argv::network_get(binding, relation_id))
     }
 
     fn goal_state(&self) -> Result<Value> {
@@ -749,7 +749,7 @@ mod tests {
 
     #[test]
     fn malformed_output_is_cut() {
-        let call = argv::network_get("db");
+        let call = argv::network_get("db", None);
         let garbage = "x".repeat(10_000);
         match parse_json::<Value>(&call, &garbage).unwrap_err() {
             BackendError::MalformedOutput {

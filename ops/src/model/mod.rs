@@ -69,6 +69,9 @@ pub struct ModelParts {
     pub unit_name: String,
     /// The Juju model's name.
     pub model_name: String,
+    /// The Juju model's UUID (`JUJU_MODEL_UUID`; empty if unknown): secret
+    /// ids given without `secret:` become `secret://<uuid>/<id>`.
+    pub model_uuid: String,
     /// Where the workload containers' Pebble sockets are (`/charm/containers`).
     pub containers_dir: PathBuf,
     /// The relation of a relation event.
@@ -147,6 +150,7 @@ pub struct Model {
     unit: Unit,
     app: App,
     name: String,
+    uuid: String,
     containers_dir: PathBuf,
     hook_relation: Option<RelationRef>,
     departing_unit: Option<String>,
@@ -191,6 +195,7 @@ impl Model {
             },
             app: App { name: app },
             name: parts.model_name,
+            uuid: parts.model_uuid,
             containers_dir: parts.containers_dir,
             hook_relation: parts.hook_relation,
             departing_unit: parts.departing_unit,

@@ -380,13 +380,45 @@ fn ports_are_checked_then_opened_and_closed() {
         Err(ModelError::InvalidPort { .. })
     ));
     model.close_port(PortProtocol::Icmp, None).unwrap();
-    assert_eq!(backend.calls_of("open-port"), [["6432/tcp"], ["icmp"]]);
-    assert_eq!(backend.calls_of("close-port"), [["icmp"]]);
+    assert_eq!(
+        backend.calls_of("open-port"),
+        [["6432/tcp", ""], ["icmp", ""]]
+    );
+    assert_eq!(backend.calls_of("close-port"), [["icmp", ""]]);
     let opened = model.opened_ports().unwrap();
     assert_eq!(
         opened.iter().map(ToString::to_string).collect::<Vec<_>>(),
         ["6432/tcp"]
     );
+}
+
+#[test]
+fn port_ranges_and_endpoints_are_kept() {
+    use crate::backend::OpenedPort;
+    let (model, backend) = model_for(world(true), "app/0", Hook::default());
+    let range = OpenedPort::range(PortProtocol::Udp, 8000, 8010);
+    model.open_ports(&range, &["db", "peers"]).unwrap();
+    assert_eq!(
+        backend.calls_of("open-port"),
+        [["8000-8010/udp", "db,peers"]]
+    );
+    let opened = model.opened_ports().unwrap();
+    assert_eq!(opened, [range]);
+    assert_eq!(opened[0].to_string(), "8000-8010/udp");
+    assert!(matches!(
+        model.open_ports(&OpenedPort::range(PortProtocol::Tcp, 90, 80), &[]),
+        Err(ModelError::InvalidPort { .. })
+    ));
+    assert!(matches!(
+        model.open_ports(&OpenedPort::tcp(80), &["nope"]),
+        Err(ModelError::UnknownEndpoint { .. })
+    ));
+    model.close_ports(&range, &["db"]).unwrap();
+    assert_eq!(backend.calls_of("close-port"), [["8000-8010/udp", "db"]]);
+    // What opened-ports prints keeps the range.
+    let parsed: OpenedPort = "8000-8010/tcp".parse().unwrap();
+    assert_eq!(parsed.last_port(), Some(8010));
+    assert!("8010-8000/tcp".parse::<OpenedPort>().is_err());
 }
 
 #[test]
@@ -406,7 +438,10 @@ fn network_get_is_typed_and_kept_per_binding() {
     assert_eq!(network.egress_subnets, ["10.1.2.30/32"]);
     assert_eq!(model.network_get("db").unwrap(), network);
     model.network_get("website").unwrap();
-    assert_eq!(backend.calls_of("network-get"), [["db"], ["website"]]);
+    assert_eq!(
+        backend.calls_of("network-get"),
+        [["db", "None"], ["website", "None"]]
+    );
 }
 
 #[test]
@@ -534,4 +569,18 @@ fn free_text_reaching_argv_is_capped_and_loses_control_characters() {
     // What the model remembers is what Juju was given.
     assert!(model.unit_status().unwrap().message.starts_with("badxxx"));
     assert!(model.unit_status().unwrap().message.len() <= MAX_TEXT);
+}
+
+#[test]
+fn network_get_can_ask_from_a_relation() {
+    let (model, backend) = model_for(world(true), "app/0", Hook::default());
+    let db = model.relation("db").unwrap().unwrap();
+    model.network_get("db").unwrap();
+    model.network_get_for("db", Some(&db)).unwrap();
+    model.network_get_for("db", Some(&db)).unwrap();
+    assert_eq!(
+        backend.calls_of("network-get"),
+        [["db", "None"], ["db", "Some(3)"]],
+        "one call each, kept per binding and relation"
+    );
 }
