@@ -51,12 +51,17 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
 use crate::backend::{Backend, BackendError, RelationRef};
 use crate::meta::CharmMeta;
 use databag::BagState;
+
+/// How long an `is-leader` answer is trusted: Juju's leadership lease
+/// lasts at least this long after it is confirmed.
+pub const LEASE_RENEWAL_PERIOD: Duration = Duration::from_secs(30);
 
 /// What [`Model::new`] needs: the backend, the metadata, and what the
 /// dispatch knows about the unit and the event.
@@ -156,7 +161,8 @@ pub struct Model {
     departing_unit: Option<String>,
     remote_app: Option<String>,
     broken_relation: Option<RelationRef>,
-    leader: Cell<Option<bool>>,
+    leader: Cell<Option<(bool, Instant)>>,
+    lease_period: Cell<Duration>,
     relation_ids: RefCell<HashMap<String, Vec<RelationRef>>>,
     relations: RefCell<HashMap<RelationRef, Relation>>,
     bags: RefCell<BTreeMap<(RelationRef, Member), BagState>>,
@@ -202,6 +208,7 @@ impl Model {
             remote_app: parts.remote_app,
             broken_relation: parts.broken_relation,
             leader: Cell::new(None),
+            lease_period: Cell::new(LEASE_RENEWAL_PERIOD),
             relation_ids: RefCell::default(),
             relations: RefCell::default(),
             bags: RefCell::default(),
@@ -240,16 +247,28 @@ impl Model {
         self.backend.as_ref()
     }
 
-    /// Whether this unit is the leader (one `is-leader` per dispatch).
+    /// How long an `is-leader` answer is kept; [`LEASE_RENEWAL_PERIOD`]
+    /// unless a test shortens it.
+    #[cfg(test)]
+    pub(crate) fn set_lease_period(&self, period: Duration) {
+        self.lease_period.set(period);
+    }
+
+    /// Whether this unit is the leader. The answer of `is-leader` is kept
+    /// for [`LEASE_RENEWAL_PERIOD`] (Juju's leadership lease, as Python ops'
+    /// `LEASE_RENEWAL_PERIOD`), then asked again: a long hook does not act
+    /// on a lease that may have passed to another unit.
     pub fn is_leader(&self) -> Result<bool, ModelError> {
-        if let Some(leader) = self.leader.get() {
+        if let Some((leader, checked)) = self.leader.get()
+            && checked.elapsed() < self.lease_period.get()
+        {
             return Ok(leader);
         }
         let leader = self
             .backend
             .is_leader()
             .map_err(ModelError::backend("checking leadership"))?;
-        self.leader.set(Some(leader));
+        self.leader.set(Some((leader, Instant::now())));
         Ok(leader)
     }
 

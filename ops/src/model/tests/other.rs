@@ -584,3 +584,16 @@ fn network_get_can_ask_from_a_relation() {
         "one call each, kept per binding and relation"
     );
 }
+
+#[test]
+fn leadership_is_asked_again_once_the_lease_period_is_over() {
+    let (model, backend) = model_for(world(true), "app/0", Hook::default());
+    assert!(model.is_leader().unwrap());
+    assert!(model.is_leader().unwrap());
+    assert_eq!(backend.count("is-leader"), 1, "within the lease: kept");
+    // A lease period that is always over: every check asks Juju again.
+    model.set_lease_period(std::time::Duration::ZERO);
+    assert!(model.is_leader().unwrap());
+    assert!(model.is_leader().unwrap());
+    assert_eq!(backend.count("is-leader"), 3);
+}
