@@ -696,3 +696,153 @@ mod observer_keys {
         assert_eq!(h.notices()[0].observer, "Twins::on_start");
     }
 }
+
+mod custom_event_names {
+    use super::*;
+    use ops::events::UpdateStatus;
+
+    mod lib_a {
+        #[derive(Debug, serde::Serialize, serde::Deserialize)]
+        pub struct DatabaseReady {
+            pub from: String,
+        }
+        impl ops::CustomEvent for DatabaseReady {
+            const NAME: &'static str = "database_ready";
+            const NAMESPACE: &'static str = "lib_a";
+        }
+    }
+
+    mod lib_b {
+        #[derive(Debug, serde::Serialize, serde::Deserialize)]
+        pub struct DatabaseReady {
+            pub from: String,
+        }
+        impl ops::CustomEvent for DatabaseReady {
+            const NAME: &'static str = "database_ready";
+            const NAMESPACE: &'static str = "lib_b";
+        }
+    }
+
+    #[derive(Debug, Serialize, Deserialize)]
+    struct Plain {
+        n: u32,
+    }
+    impl CustomEvent for Plain {
+        const NAME: &'static str = "database_ready";
+    }
+
+    #[derive(Debug, Serialize, Deserialize)]
+    struct Again {
+        n: u32,
+    }
+    impl CustomEvent for Again {
+        const NAME: &'static str = "again";
+    }
+
+    pub struct TwoLibs {
+        seen: Vec<String>,
+    }
+
+    impl Charm for TwoLibs {
+        fn new(fw: &mut Framework<Self>) -> Result<Self, HandlerError> {
+            fw.observe(Self::on_update_status)?
+                .observe(Self::on_a_ready)?
+                .observe(Self::on_b_ready)?;
+            Ok(Self { seen: Vec::new() })
+        }
+    }
+
+    impl TwoLibs {
+        fn on_update_status(&mut self, _: &UpdateStatus, ctx: &mut Ctx) -> HandlerResult {
+            ctx.emit(lib_a::DatabaseReady { from: "a".into() })?;
+            Ok(())
+        }
+        fn on_a_ready(&mut self, e: &lib_a::DatabaseReady, _: &mut Ctx) -> HandlerResult {
+            self.seen.push(format!("a got {}", e.from));
+            Ok(())
+        }
+        fn on_b_ready(&mut self, e: &lib_b::DatabaseReady, _: &mut Ctx) -> HandlerResult {
+            self.seen.push(format!("b got {}", e.from));
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn two_libraries_can_both_define_database_ready() {
+        let mut h = Harness::<TwoLibs>::new(META).unwrap();
+        h.begin();
+        h.fire_hook("update-status").unwrap();
+        assert_eq!(h.charm().unwrap().seen, ["a got a"]);
+        let events: Vec<&str> = h.emitted().iter().map(|e| e.event.as_str()).collect();
+        assert!(events.contains(&"lib_a.database_ready"), "{events:?}");
+    }
+
+    struct Clashing;
+
+    impl Charm for Clashing {
+        fn new(fw: &mut Framework<Self>) -> Result<Self, HandlerError> {
+            fw.observe(Self::on_plain)?.observe(Self::on_plain_too)?;
+            Ok(Clashing)
+        }
+    }
+
+    impl Clashing {
+        fn on_plain(&mut self, _: &Plain, _: &mut Ctx) -> HandlerResult {
+            Ok(())
+        }
+        fn on_plain_too(&mut self, _: &PlainToo, _: &mut Ctx) -> HandlerResult {
+            Ok(())
+        }
+    }
+
+    #[derive(Debug, Serialize, Deserialize)]
+    struct PlainToo {}
+    impl CustomEvent for PlainToo {
+        const NAME: &'static str = "database_ready";
+    }
+
+    #[test]
+    fn two_types_under_one_name_are_refused() {
+        let mut h = Harness::<Clashing>::new(META).unwrap();
+        h.begin();
+        let err = h.fire_hook("install").unwrap_err().to_string();
+        assert!(err.contains("database_ready"), "{err}");
+        assert!(err.contains("NAMESPACE"), "{err}");
+    }
+
+    struct Looping;
+
+    impl Charm for Looping {
+        fn new(fw: &mut Framework<Self>) -> Result<Self, HandlerError> {
+            fw.observe(Self::on_update_status)?
+                .observe(Self::on_again)?;
+            Ok(Looping)
+        }
+    }
+
+    impl Looping {
+        fn on_update_status(&mut self, _: &UpdateStatus, ctx: &mut Ctx) -> HandlerResult {
+            ctx.emit(Again { n: 0 })?;
+            Ok(())
+        }
+        fn on_again(&mut self, e: &Again, ctx: &mut Ctx) -> HandlerResult {
+            ctx.emit(Again { n: e.n + 1 })?;
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn custom_events_that_emit_themselves_stop_at_a_bound() {
+        let mut h = Harness::<Looping>::new(META).unwrap();
+        h.begin();
+        match h.fire_hook("update-status").unwrap_err() {
+            ops_testing::HarnessError::Dispatch(ops::DispatchError::Framework(
+                FrameworkError::EmitTooDeep { event, limit },
+            )) => {
+                assert_eq!(event, "again");
+                assert_eq!(limit, ops::framework::MAX_EMIT_DEPTH);
+            }
+            other => panic!("expected EmitTooDeep, got {other:?}"),
+        }
+    }
+}

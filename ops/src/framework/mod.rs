@@ -103,6 +103,25 @@ pub enum FrameworkError {
         /// serde's message, without the values it quotes.
         reason: String,
     },
+    /// Two different event types are registered under one name (two
+    /// libraries' `database_ready` without a namespace, or a custom event
+    /// named like a Juju event).
+    #[error(
+        "event {event} is already registered as another type; give the custom event a NAMESPACE"
+    )]
+    EventNameClash {
+        /// The event's name.
+        event: String,
+    },
+    /// Custom events emitted by observers of custom events nested past
+    /// [`MAX_EMIT_DEPTH`] (an event that, through its observers, emits itself).
+    #[error("custom event {event} is nested {limit} deep: do its observers emit it again?")]
+    EmitTooDeep {
+        /// The event that would go one deeper.
+        event: String,
+        /// The bound.
+        limit: usize,
+    },
     /// The deferred-notice queue is full: deferring this event would push it
     /// past [`MAX_NOTICES`](crate::storage::MAX_NOTICES). The dispatch fails
     /// and nothing is committed (no notice is dropped); Juju retries the hook.
@@ -138,6 +157,10 @@ pub(crate) enum CallError {
     #[error(transparent)]
     Handler(HandlerError),
 }
+
+/// How deep custom events may nest: an observer of a custom event may emit
+/// another, whose observers may emit another, ... this many levels.
+pub const MAX_EMIT_DEPTH: usize = 32;
 
 type ObserverFn<C> = dyn Fn(&mut C, &Value, &mut Ctx<'_>) -> Result<Returned, CallError>;
 
@@ -201,10 +224,10 @@ impl<'a> Ctx<'a> {
     pub fn emit<E: CustomEvent>(&mut self, event: E) -> Result<(), FrameworkError> {
         let snapshot =
             serde_json::to_value(&event).map_err(|source| FrameworkError::Serialize {
-                what: format!("custom event {}", E::NAME),
+                what: format!("custom event {}", events::event_key::<E>()),
                 source,
             })?;
-        self.emitted.push((E::NAME.to_string(), snapshot));
+        self.emitted.push((events::event_key::<E>(), snapshot));
         Ok(())
     }
 }
@@ -213,6 +236,8 @@ impl<'a> Ctx<'a> {
 /// [`Charm::new`](crate::Charm::new).
 pub struct Framework<C> {
     charm_name: String,
+    event_types: std::collections::HashMap<String, std::any::TypeId>,
+    depth: usize,
     model: Model,
     meta: Arc<CharmMeta>,
     observers: Vec<Rc<Observer<C>>>,
@@ -234,6 +259,8 @@ impl<C: 'static> Framework<C> {
             .to_string();
         Self {
             charm_name,
+            event_types: Default::default(),
+            depth: 0,
             model,
             meta,
             observers: Vec::new(),
@@ -272,7 +299,7 @@ impl<C: 'static> Framework<C> {
         R: HandlerOutcome<E>,
         F: Fn(&mut C, &E, &mut Ctx<'_>) -> HandlerResult<R> + 'static,
     {
-        self.register(E::KIND.to_string(), None, handler)
+        self.register(events::event_key::<E>(), None, handler)
     }
 
     /// Observes a relation event on one endpoint (`observe_relation("db", Self::on_db_changed)`).
@@ -434,7 +461,7 @@ impl<C: 'static> Framework<C> {
         R: HandlerOutcome<E>,
         F: Fn(&mut C, &E, &mut Ctx<'_>) -> HandlerResult<R> + 'static,
     {
-        self.register(E::KIND.to_string(), Some(name), handler)
+        self.register(events::event_key::<E>(), Some(name), handler)
     }
 
     fn register<E, R, F>(
@@ -448,6 +475,10 @@ impl<C: 'static> Framework<C> {
         R: HandlerOutcome<E>,
         F: Fn(&mut C, &E, &mut Ctx<'_>) -> HandlerResult<R> + 'static,
     {
+        let type_id = std::any::TypeId::of::<E>();
+        if *self.event_types.entry(event.clone()).or_insert(type_id) != type_id {
+            return Err(FrameworkError::EventNameClash { event });
+        }
         let legacy = type_name::<F>().to_string();
         if legacy.contains("{{closure}}") && name.is_none() {
             return Err(FrameworkError::ClosureObserver {
@@ -542,8 +573,23 @@ impl<C: 'static> Framework<C> {
             reemitted,
             deferred: returned.defer,
         });
-        for (event, snapshot) in emitted {
-            self.emit(charm, &event, snapshot)?;
+        if !emitted.is_empty() {
+            if self.depth >= MAX_EMIT_DEPTH {
+                return Err(FrameworkError::EmitTooDeep {
+                    event: emitted[0].0.clone(),
+                    limit: MAX_EMIT_DEPTH,
+                }
+                .into());
+            }
+            self.depth += 1;
+            for (event, snapshot) in emitted {
+                let result = self.emit(charm, &event, snapshot);
+                if result.is_err() {
+                    self.depth -= 1;
+                }
+                result?;
+            }
+            self.depth -= 1;
         }
         Ok(returned)
     }
