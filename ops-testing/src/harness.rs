@@ -37,6 +37,24 @@ pub enum HarnessError {
     /// The relation does not exist.
     #[error("relation {0} does not exist")]
     UnknownRelation(u32),
+    /// `update_config` named an option the charm does not declare.
+    #[error("config option {0:?} is not declared in the charm's config")]
+    UnknownConfigOption(String),
+    /// `update_config` gave an option a value of another type than declared
+    /// (Juju refuses it too).
+    #[error("config option {key:?} is declared as {declared}, not {given}")]
+    ConfigType {
+        /// The option.
+        key: String,
+        /// Its declared type (`string`, `int`, `float`, `boolean`, `secret`).
+        declared: String,
+        /// The kind of value given (`a string`, `a number`, ...), never the value.
+        given: &'static str,
+    },
+    /// `container_path` was given a path that is not absolute or leaves the
+    /// container's root (`..`).
+    #[error("{0:?} is not an absolute path inside the container")]
+    ContainerPath(String),
     /// The test's scratch directories could not be made.
     #[error("harness setup: {0}")]
     Io(#[from] std::io::Error),
@@ -77,7 +95,10 @@ pub struct ActionOutput {
 ///     }
 /// }
 ///
-/// let mut harness = Harness::<Demo>::new("name: demo\npeers: {peers: {interface: demo}}\n").unwrap();
+/// let mut harness = Harness::<Demo>::new(
+///     "name: demo\npeers: {peers: {interface: demo}}\nconfig: {options: {x: {type: int}}}\n",
+/// )
+/// .unwrap();
 /// harness.begin();
 /// harness.update_config([("x", serde_json::json!(1))]).unwrap();
 /// assert_eq!(harness.notices().len(), 1);
@@ -392,9 +413,13 @@ impl<C: Charm> Harness<C> {
             departing_unit: env.departing_unit.clone(),
         };
         self.juju().begin_hook(&hook);
+        let mut backend = FakeBackend::new(self.juju.clone(), hook);
+        if FakeBackend::is_restricted_hook(path.trim_start_matches("hooks/")) {
+            backend = backend.restricted();
+        }
         let setup = DispatchSetup {
             context,
-            backend: Arc::new(FakeBackend::new(self.juju.clone(), hook)),
+            backend: Arc::new(backend),
             store: Box::new(LocalStateFile::in_charm_dir(&charm_dir)),
             meta: self.meta.clone(),
             containers_dir: self.workdir.path().join("containers"),
@@ -650,14 +675,41 @@ impl<C: Charm> Harness<C> {
     }
 
     /// Changes config (a `null` value unsets) and fires config-changed.
+    ///
+    /// As Juju, it refuses an option the charm does not declare
+    /// ([`HarnessError::UnknownConfigOption`]) and a value of another type
+    /// than declared ([`HarnessError::ConfigType`]); then nothing changes and
+    /// no hook fires.
     pub fn update_config<'a>(
         &mut self,
         values: impl IntoIterator<Item = (&'a str, serde_json::Value)>,
     ) -> Result<(), HarnessError> {
-        let values = values
+        let values: serde_json::Map<String, serde_json::Value> = values
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))
             .collect();
+        for (key, value) in &values {
+            let option = self
+                .meta
+                .config
+                .get(key)
+                .ok_or_else(|| HarnessError::UnknownConfigOption(key.clone()))?;
+            let fits = match (option.kind.as_str(), value) {
+                (_, serde_json::Value::Null) => true,
+                ("string" | "secret", v) => v.is_string(),
+                ("int", v) => v.is_i64() || v.is_u64(),
+                ("float", v) => v.is_number(),
+                ("boolean", v) => v.is_boolean(),
+                _ => false,
+            };
+            if !fits {
+                return Err(HarnessError::ConfigType {
+                    key: key.clone(),
+                    declared: option.kind.clone(),
+                    given: json_kind(value),
+                });
+            }
+        }
         let app = self.app_name().to_string();
         self.juju().set_config(&app, values);
         self.fire("config-changed", EventEnv::default())
@@ -702,6 +754,40 @@ impl<C: Charm> Harness<C> {
     /// The directory that holds the container's filesystem.
     pub fn container_root(&self, container: &str) -> Result<PathBuf, HarnessError> {
         Ok(self.pebble(container)?.root().to_path_buf())
+    }
+
+    /// Where a path of the container's filesystem (`/etc/pgbouncer/pgbouncer.ini`)
+    /// is on the host: under [`container_root`](Self::container_root), never
+    /// the host's own `/etc`. A path that is not absolute or climbs out with
+    /// `..` is [`HarnessError::ContainerPath`].
+    ///
+    /// ```
+    /// # use ops::{Charm, Framework, HandlerError};
+    /// # struct Demo;
+    /// # impl Charm for Demo { fn new(_: &mut Framework<Self>) -> Result<Self, HandlerError> { Ok(Demo) } }
+    /// let harness = ops_testing::Harness::<Demo>::new(
+    ///     "name: demo\ncontainers: {app: {resource: img}}\nresources: {img: {type: oci-image}}\n",
+    /// ).unwrap();
+    /// let host = harness.container_path("app", "/etc/app.conf").unwrap();
+    /// assert!(host.starts_with(harness.container_root("app").unwrap()));
+    /// assert_ne!(host, std::path::Path::new("/etc/app.conf"));
+    /// ```
+    pub fn container_path(&self, container: &str, path: &str) -> Result<PathBuf, HarnessError> {
+        use std::path::Component;
+        let bad = || HarnessError::ContainerPath(path.to_string());
+        let path_ref = Path::new(path);
+        if !path_ref.is_absolute() {
+            return Err(bad());
+        }
+        let mut host = self.container_root(container)?;
+        for component in path_ref.components() {
+            match component {
+                Component::RootDir | Component::CurDir => {}
+                Component::Normal(part) => host.push(part),
+                Component::ParentDir | Component::Prefix(_) => return Err(bad()),
+            }
+        }
+        Ok(host)
     }
 
     /// Adds a secret owned by `owner` (an application or unit name); returns its id.
@@ -827,5 +913,17 @@ impl<C: Charm> Harness<C> {
             .cloned()
             .map(Status::from)
             .unwrap_or_else(Status::unknown)
+    }
+}
+
+/// What kind of JSON value `value` is, for errors that must not show it.
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "a list",
+        serde_json::Value::Object(_) => "a map",
     }
 }

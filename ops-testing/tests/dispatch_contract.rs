@@ -205,10 +205,7 @@ fn deferred_event_is_reemitted_first_and_only_to_its_observer() {
     let mut h = harness();
     h.update_config([("defer-config", json!(true))]).unwrap();
     assert_eq!(h.notices().len(), 1);
-    assert_eq!(
-        h.notices()[0].observer,
-        "dispatch_contract::Probe::on_config_changed"
-    );
+    assert_eq!(h.notices()[0].observer, "Probe::on_config_changed");
     let handle = h.notices()[0].handle.clone();
     h.update_config([("defer-config", json!(false))]).unwrap();
     let calls = calls(&h);
@@ -250,6 +247,23 @@ fn redeferred_notice_keeps_its_place() {
 }
 
 #[test]
+fn an_event_identical_to_a_deferred_one_does_not_call_its_observer_twice() {
+    let mut h = harness();
+    h.update_config([("defer-start", json!(true))]).unwrap();
+    h.fire_hook("start").unwrap();
+    h.fire_hook("start").unwrap();
+    let starts: Vec<String> = calls(&h)
+        .into_iter()
+        .filter(|c| c.starts_with("start "))
+        .collect();
+    // The first start, then in the second dispatch only the re-emitted
+    // notice: the new start is identical to the one still deferred.
+    assert_eq!(starts.len(), 2, "{starts:?}");
+    assert_eq!(starts[0], starts[1], "both calls are the deferred notice");
+    assert_eq!(h.notices().len(), 1);
+}
+
+#[test]
 fn identical_deferral_is_not_queued_twice() {
     let mut h = harness();
     h.update_config([("defer-start", json!(true))]).unwrap();
@@ -272,8 +286,8 @@ fn two_observers_deferring_one_event_queue_two_notices() {
     assert_eq!(
         observers,
         vec![
-            "dispatch_contract::Probe::on_config_changed",
-            "dispatch_contract::Probe::second_on_config_changed"
+            "Probe::on_config_changed",
+            "Probe::second_on_config_changed"
         ]
     );
     assert_eq!(h.notices()[0].handle, h.notices()[1].handle);
@@ -334,6 +348,21 @@ fn status_priority_and_app_status_on_leader_only() {
     assert_eq!(h.app_status(), Status::unknown());
     h.set_leader(true).unwrap();
     assert_eq!(h.app_status(), Status::maintenance("app busy"));
+}
+
+#[test]
+fn app_status_is_collected_before_unit_status_as_python_does() {
+    let mut h = harness();
+    h.set_leader(true).unwrap();
+    h.clear_emitted();
+    h.fire_hook("update-status").unwrap();
+    let collect: Vec<&str> = h
+        .emitted()
+        .iter()
+        .map(|e| e.event.as_str())
+        .filter(|e| e.starts_with("collect_"))
+        .collect();
+    assert_eq!(collect, ["collect_app_status", "collect_unit_status"]);
 }
 
 #[test]
@@ -535,8 +564,12 @@ fn juju_state_store_keeps_state_in_the_controller() {
         4,
         "install, start, update-status, pinged: {calls:?}"
     );
-    let saved = juju.lock().unwrap().units["probe/0"].state[ops::storage::JUJU_STATE_KEY].clone();
-    assert!(saved.contains("Probe/StoredState[journal]"));
+    let journal_key = format!(
+        "{}Probe/StoredState[journal]",
+        ops::storage::JUJU_STORED_PREFIX
+    );
+    let saved = juju.lock().unwrap().units["probe/0"].state[&journal_key].clone();
+    assert!(saved.contains("update-status"), "{saved}");
 
     // A corrupt value in the controller is an error, and is left as it is.
     juju.lock()
@@ -545,7 +578,7 @@ fn juju_state_store_keeps_state_in_the_controller() {
         .get_mut("probe/0")
         .unwrap()
         .state
-        .insert(ops::storage::JUJU_STATE_KEY.into(), "{oops".into());
+        .insert(journal_key, "{oops".into());
     let err = run("update-status").unwrap_err();
     assert!(err.to_string().contains("corrupt"), "{err}");
     let store = JujuStateStore::new(Arc::new(FakeBackend::new(
@@ -553,4 +586,263 @@ fn juju_state_store_keeps_state_in_the_controller() {
         HookContext::unit("probe/0"),
     )));
     assert!(store.load().is_err());
+}
+
+mod observer_keys {
+    use super::*;
+
+    mod first {
+        pub fn on_start(
+            _: &mut super::Twins,
+            _: &ops::events::Start,
+            _: &mut ops::Ctx,
+        ) -> ops::HandlerResult<ops::Outcome> {
+            Ok(ops::Outcome::Defer)
+        }
+    }
+
+    mod second {
+        pub fn on_start(
+            _: &mut super::Twins,
+            _: &ops::events::Start,
+            _: &mut ops::Ctx,
+        ) -> ops::HandlerResult<ops::Outcome> {
+            Ok(ops::Outcome::Done)
+        }
+    }
+
+    pub struct Twins;
+
+    impl Charm for Twins {
+        fn new(fw: &mut Framework<Self>) -> Result<Self, HandlerError> {
+            fw.observe(first::on_start)?
+                .observe_as("second_on_start", second::on_start)?;
+            Ok(Twins)
+        }
+    }
+
+    struct Clash;
+
+    impl Charm for Clash {
+        fn new(fw: &mut Framework<Self>) -> Result<Self, HandlerError> {
+            fw.observe(first_clash::on_start)?
+                .observe(second_clash::on_start)?;
+            Ok(Clash)
+        }
+    }
+
+    mod first_clash {
+        pub fn on_start(
+            _: &mut super::Clash,
+            _: &ops::events::Start,
+            _: &mut ops::Ctx,
+        ) -> ops::HandlerResult {
+            Ok(())
+        }
+    }
+
+    mod second_clash {
+        pub fn on_start(
+            _: &mut super::Clash,
+            _: &ops::events::Start,
+            _: &mut ops::Ctx,
+        ) -> ops::HandlerResult {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn observers_are_keyed_by_charm_and_function_name_not_module_path() {
+        let mut h = Harness::<Twins>::new(META).unwrap();
+        h.begin();
+        h.fire_hook("start").unwrap();
+        let observers: Vec<&str> = h.notices().iter().map(|n| n.observer.as_str()).collect();
+        assert_eq!(observers, ["Twins::on_start"]);
+        let emitted: Vec<&str> = h.emitted().iter().map(|e| e.observer.as_str()).collect();
+        assert_eq!(emitted, ["Twins::on_start", "Twins::second_on_start"]);
+
+        let mut h = Harness::<Clash>::new(META).unwrap();
+        h.begin();
+        let err = h.fire_hook("start").unwrap_err().to_string();
+        assert!(
+            err.contains("Clash::on_start already observes start"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn notices_saved_under_the_old_type_name_are_still_found() {
+        let mut h = Harness::<Twins>::new(META).unwrap();
+        h.begin();
+        let old = std::any::type_name_of_val(&first::on_start);
+        let state = json!({
+            "format": 1,
+            "event_count": 5,
+            "notices": [{
+                "handle": "Twins/on/start[5]",
+                "observer": old,
+                "event": "start",
+                "snapshot": {},
+            }],
+            "stored": {},
+        });
+        std::fs::create_dir_all(h.charm_dir()).unwrap();
+        std::fs::write(h.charm_dir().join(".unit-state.json"), state.to_string()).unwrap();
+        h.fire_hook("update-status").unwrap();
+        let reemitted: Vec<_> = h.emitted().iter().filter(|e| e.reemitted).collect();
+        assert_eq!(reemitted.len(), 1, "{:?}", h.emitted());
+        assert_eq!(reemitted[0].handle, "Twins/on/start[5]");
+        // Deferred again, it is kept under the new key.
+        assert_eq!(h.notices()[0].observer, "Twins::on_start");
+    }
+}
+
+mod custom_event_names {
+    use super::*;
+    use ops::events::UpdateStatus;
+
+    mod lib_a {
+        #[derive(Debug, serde::Serialize, serde::Deserialize)]
+        pub struct DatabaseReady {
+            pub from: String,
+        }
+        impl ops::CustomEvent for DatabaseReady {
+            const NAME: &'static str = "database_ready";
+            const NAMESPACE: &'static str = "lib_a";
+        }
+    }
+
+    mod lib_b {
+        #[derive(Debug, serde::Serialize, serde::Deserialize)]
+        pub struct DatabaseReady {
+            pub from: String,
+        }
+        impl ops::CustomEvent for DatabaseReady {
+            const NAME: &'static str = "database_ready";
+            const NAMESPACE: &'static str = "lib_b";
+        }
+    }
+
+    #[derive(Debug, Serialize, Deserialize)]
+    struct Plain {
+        n: u32,
+    }
+    impl CustomEvent for Plain {
+        const NAME: &'static str = "database_ready";
+    }
+
+    #[derive(Debug, Serialize, Deserialize)]
+    struct Again {
+        n: u32,
+    }
+    impl CustomEvent for Again {
+        const NAME: &'static str = "again";
+    }
+
+    pub struct TwoLibs {
+        seen: Vec<String>,
+    }
+
+    impl Charm for TwoLibs {
+        fn new(fw: &mut Framework<Self>) -> Result<Self, HandlerError> {
+            fw.observe(Self::on_update_status)?
+                .observe(Self::on_a_ready)?
+                .observe(Self::on_b_ready)?;
+            Ok(Self { seen: Vec::new() })
+        }
+    }
+
+    impl TwoLibs {
+        fn on_update_status(&mut self, _: &UpdateStatus, ctx: &mut Ctx) -> HandlerResult {
+            ctx.emit(lib_a::DatabaseReady { from: "a".into() })?;
+            Ok(())
+        }
+        fn on_a_ready(&mut self, e: &lib_a::DatabaseReady, _: &mut Ctx) -> HandlerResult {
+            self.seen.push(format!("a got {}", e.from));
+            Ok(())
+        }
+        fn on_b_ready(&mut self, e: &lib_b::DatabaseReady, _: &mut Ctx) -> HandlerResult {
+            self.seen.push(format!("b got {}", e.from));
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn two_libraries_can_both_define_database_ready() {
+        let mut h = Harness::<TwoLibs>::new(META).unwrap();
+        h.begin();
+        h.fire_hook("update-status").unwrap();
+        assert_eq!(h.charm().unwrap().seen, ["a got a"]);
+        let events: Vec<&str> = h.emitted().iter().map(|e| e.event.as_str()).collect();
+        assert!(events.contains(&"lib_a.database_ready"), "{events:?}");
+    }
+
+    struct Clashing;
+
+    impl Charm for Clashing {
+        fn new(fw: &mut Framework<Self>) -> Result<Self, HandlerError> {
+            fw.observe(Self::on_plain)?.observe(Self::on_plain_too)?;
+            Ok(Clashing)
+        }
+    }
+
+    impl Clashing {
+        fn on_plain(&mut self, _: &Plain, _: &mut Ctx) -> HandlerResult {
+            Ok(())
+        }
+        fn on_plain_too(&mut self, _: &PlainToo, _: &mut Ctx) -> HandlerResult {
+            Ok(())
+        }
+    }
+
+    #[derive(Debug, Serialize, Deserialize)]
+    struct PlainToo {}
+    impl CustomEvent for PlainToo {
+        const NAME: &'static str = "database_ready";
+    }
+
+    #[test]
+    fn two_types_under_one_name_are_refused() {
+        let mut h = Harness::<Clashing>::new(META).unwrap();
+        h.begin();
+        let err = h.fire_hook("install").unwrap_err().to_string();
+        assert!(err.contains("database_ready"), "{err}");
+        assert!(err.contains("NAMESPACE"), "{err}");
+    }
+
+    struct Looping;
+
+    impl Charm for Looping {
+        fn new(fw: &mut Framework<Self>) -> Result<Self, HandlerError> {
+            fw.observe(Self::on_update_status)?
+                .observe(Self::on_again)?;
+            Ok(Looping)
+        }
+    }
+
+    impl Looping {
+        fn on_update_status(&mut self, _: &UpdateStatus, ctx: &mut Ctx) -> HandlerResult {
+            ctx.emit(Again { n: 0 })?;
+            Ok(())
+        }
+        fn on_again(&mut self, e: &Again, ctx: &mut Ctx) -> HandlerResult {
+            ctx.emit(Again { n: e.n + 1 })?;
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn custom_events_that_emit_themselves_stop_at_a_bound() {
+        let mut h = Harness::<Looping>::new(META).unwrap();
+        h.begin();
+        match h.fire_hook("update-status").unwrap_err() {
+            ops_testing::HarnessError::Dispatch(ops::DispatchError::Framework(
+                FrameworkError::EmitTooDeep { event, limit },
+            )) => {
+                assert_eq!(event, "again");
+                assert_eq!(limit, ops::framework::MAX_EMIT_DEPTH);
+            }
+            other => panic!("expected EmitTooDeep, got {other:?}"),
+        }
+    }
 }

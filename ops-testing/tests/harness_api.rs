@@ -18,6 +18,12 @@ requires:
 actions:
   greet:
     params: {name: {type: string}}
+config:
+  options:
+    port: {type: int, default: 6432}
+    mode: {type: string}
+    ratio: {type: float}
+    tls: {type: boolean}
 "#;
 
 #[derive(Default, Serialize, Deserialize)]
@@ -214,4 +220,64 @@ fn departed_unit_bag_is_readable_and_broken_relation_is_gone() {
         ]
     );
     assert!(h.juju().relations.is_empty());
+}
+
+#[test]
+fn update_config_refuses_undeclared_options_and_wrong_types() {
+    use ops_testing::HarnessError;
+    let mut h = Harness::<Kit>::new(META).unwrap();
+    h.begin();
+    assert!(matches!(
+        h.update_config([("nope", serde_json::json!(1))]),
+        Err(HarnessError::UnknownConfigOption(key)) if key == "nope"
+    ));
+    for (key, value) in [
+        ("port", serde_json::json!("hunter2")),
+        ("port", serde_json::json!(1.5)),
+        ("mode", serde_json::json!(3)),
+        ("tls", serde_json::json!("yes")),
+        ("ratio", serde_json::json!("0.5")),
+    ] {
+        match h.update_config([(key, value.clone())]) {
+            Err(err @ HarnessError::ConfigType { .. }) => {
+                assert!(!err.to_string().contains("hunter2"), "{err}");
+                assert!(err.to_string().contains(key), "{err}");
+            }
+            other => panic!("{key}={value}: expected ConfigType, got {other:?}"),
+        }
+    }
+    // Nothing of the refused calls reached the model.
+    assert_eq!(h.juju().apps["kit"].config.get("mode"), None);
+    h.update_config([
+        ("port", serde_json::json!(7000)),
+        ("ratio", serde_json::json!(1)),
+        ("tls", serde_json::json!(true)),
+        ("mode", serde_json::Value::Null),
+    ])
+    .unwrap();
+    assert_eq!(h.juju().apps["kit"].config["port"], serde_json::json!(7000));
+}
+
+#[test]
+fn container_path_is_under_the_container_root() {
+    use ops_testing::HarnessError;
+    let h = Harness::<Kit>::new(META).unwrap();
+    let root = h.container_root("web").unwrap();
+    let host = h
+        .container_path("web", "/etc/pgbouncer/pgbouncer.ini")
+        .unwrap();
+    assert_eq!(host, root.join("etc/pgbouncer/pgbouncer.ini"));
+    for bad in ["etc/x", "/etc/../../x", ""] {
+        assert!(
+            matches!(
+                h.container_path("web", bad),
+                Err(HarnessError::ContainerPath(_))
+            ),
+            "{bad}"
+        );
+    }
+    assert!(matches!(
+        h.container_path("nope", "/etc/x"),
+        Err(HarnessError::UnknownContainer(_))
+    ));
 }

@@ -1048,12 +1048,15 @@ fn hook_tools_and_fake_backend_agree() {
         let port = OpenedPort {
             protocol: PortProtocol::Tcp,
             port: Some(6432),
+            to_port: None,
         };
-        same("b.open_port(&port)", &|b| outcome(b.open_port(&port)));
+        same("b.open_port(&port)", &|b| outcome(b.open_port(&port, &[])));
         same("b.opened_ports()", &|b| outcome(b.opened_ports()));
-        same("b.network_get(\"db\")", &|b| outcome(b.network_get("db")));
+        same("b.network_get(\"db\")", &|b| {
+            outcome(b.network_get("db", None))
+        });
         same("b.network_get(\"nope\")", &|b| {
-            outcome(b.network_get("nope"))
+            outcome(b.network_get("nope", None))
         });
         same("b.resource_get(\"image\")", &|b| {
             outcome(b.resource_get("image"))

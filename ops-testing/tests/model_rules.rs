@@ -70,9 +70,11 @@ fn model_for(w: &World, unit: &str, relation: Option<RelationRef>) -> (Model, Ar
         meta: w.meta.clone(),
         unit_name: unit.to_string(),
         model_name: "test".to_string(),
+        model_uuid: String::new(),
         containers_dir: PathBuf::from("/nonexistent"),
         hook_relation: relation,
         departing_unit: None,
+        remote_app: None,
         broken_relation: None,
     });
     (model, backend)
@@ -271,8 +273,15 @@ fn juju_errors_become_typed_errors() {
         id: RelationRef::new("db", 99),
         app: Some("postgresql".into()),
         units: Default::default(),
+        active: false,
     };
-    match model.remote_app_data(&gone).unwrap().get("x") {
+    // A dead relation reads as empty; writing to it is Juju's error.
+    assert_eq!(
+        model.remote_app_data(&gone).unwrap().get("x").unwrap(),
+        None
+    );
+    model.local_unit_data(&gone).set("x", "1").unwrap();
+    match model.flush() {
         Err(ModelError::Backend {
             source: ops::backend::BackendError::RelationNotFound { relation, .. },
             ..
@@ -331,5 +340,17 @@ fn secrets_flow_and_never_show_content_in_debug() {
             source: ops::backend::BackendError::SecretNotFound { .. },
             ..
         })
+    ));
+}
+
+#[test]
+fn network_get_from_a_relation_this_unit_is_not_in_is_relation_not_found() {
+    use ops::backend::Backend;
+    let w = world();
+    let (_, backend) = model_for(&w, "app/0", None);
+    assert!(backend.network_get("db", Some(w.db)).is_ok());
+    assert!(matches!(
+        backend.network_get("db", Some(999)),
+        Err(ops::backend::BackendError::RelationNotFound { .. })
     ));
 }

@@ -24,7 +24,19 @@ pub enum ContextError {
         /// The form expected.
         expected: &'static str,
     },
+    /// A `JUJU_*` variable is not valid UTF-8.
+    #[error("environment variable {name} is not valid UTF-8")]
+    NotUnicode {
+        /// The variable.
+        name: String,
+    },
 }
+
+/// The variable ops sets, to the dispatch path, for the processes it starts
+/// (the hook tools; a charm passes [`JujuContext::child_env`] to its own), so
+/// that a charm binary started by the charm itself exits at once, as Python
+/// ops does.
+pub const OPERATOR_DISPATCH_VAR: &str = "OPERATOR_DISPATCH";
 
 /// What Juju tells a charm about the hook it runs, from the environment.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -67,14 +79,37 @@ pub struct JujuContext {
     pub secret_revision: Option<u64>,
     /// `JUJU_STORAGE_ID`, e.g. `data/0`.
     pub storage_id: Option<String>,
-    /// `OPERATOR_DISPATCH` is set: this process was started by the charm itself.
+    /// `OPERATOR_DISPATCH` holds this dispatch's path, as ops sets it for the
+    /// processes it starts: this process was started by the charm itself.
+    /// Any other value (set by something else) is not a re-entry.
     pub reentrant: bool,
 }
 
 impl JujuContext {
     /// Reads the process environment.
+    ///
+    /// A variable that is not UTF-8 does not panic (as `std::env::vars`
+    /// would): a `JUJU_*` one is [`ContextError::NotUnicode`], any other is
+    /// ignored.
     pub fn from_env() -> Result<Self, ContextError> {
-        Self::from_vars(std::env::vars())
+        Self::from_vars_os(std::env::vars_os())
+    }
+
+    /// [`from_vars`](Self::from_vars) over OS strings, as the environment holds them.
+    pub fn from_vars_os(
+        vars: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+    ) -> Result<Self, ContextError> {
+        let mut utf8 = Vec::new();
+        for (key, value) in vars {
+            match (key.into_string(), value.into_string()) {
+                (Ok(key), Ok(value)) => utf8.push((key, value)),
+                (Ok(key), Err(_)) if key.starts_with("JUJU_") => {
+                    return Err(ContextError::NotUnicode { name: key });
+                }
+                _ => {}
+            }
+        }
+        Self::from_vars(utf8)
     }
 
     /// Reads a set of variables (for tests, and for the simulator).
@@ -104,6 +139,7 @@ impl JujuContext {
         let require = |name: &'static str| get(name).ok_or(ContextError::Missing { name });
 
         let dispatch_path = require("JUJU_DISPATCH_PATH")?;
+        let reentrant = vars.get(OPERATOR_DISPATCH_VAR) == Some(&dispatch_path);
         let unit_name = require("JUJU_UNIT_NAME")?;
         if !unit_name.contains('/') {
             return Err(ContextError::Malformed {
@@ -152,8 +188,19 @@ impl JujuContext {
             secret_label: get("JUJU_SECRET_LABEL"),
             secret_revision,
             storage_id: get("JUJU_STORAGE_ID"),
-            reentrant: vars.contains_key("OPERATOR_DISPATCH"),
+            reentrant,
         })
+    }
+
+    /// Whether this is a hook Juju runs in its restricted context
+    /// (`collect-metrics`, `meter-status-changed`), where `is-leader`,
+    /// `status-set`, `relation-*`, `config-get` and `state-get` fail.
+    pub fn is_restricted(&self) -> bool {
+        !self.is_action()
+            && matches!(
+                self.event_name().as_str(),
+                "collect_metrics" | "meter_status_changed"
+            )
     }
 
     /// The event name: the last element of the dispatch path, `-` → `_`
@@ -171,6 +218,25 @@ impl JujuContext {
         } else {
             last
         }
+    }
+
+    /// What a process the charm starts should have in its environment
+    /// (`Command::envs(ctx.child_env())`): `OPERATOR_DISPATCH` set to this
+    /// dispatch's path, so that the charm binary, if that process runs it,
+    /// knows it is a re-entry. (ops cannot set it in its own environment:
+    /// the crate forbids `unsafe`, which `std::env::set_var` needs.)
+    ///
+    /// ```
+    /// # let ctx = ops::JujuContext::from_vars([
+    /// #     ("JUJU_DISPATCH_PATH", "hooks/install"), ("JUJU_UNIT_NAME", "a/0"),
+    /// #     ("JUJU_CHARM_DIR", "/charm"),
+    /// # ]).unwrap();
+    /// let mut child = std::process::Command::new("true");
+    /// child.envs(ctx.child_env());
+    /// assert_eq!(ctx.child_env(), [("OPERATOR_DISPATCH", "hooks/install")]);
+    /// ```
+    pub fn child_env(&self) -> [(&'static str, &str); 1] {
+        [(OPERATOR_DISPATCH_VAR, self.dispatch_path.as_str())]
     }
 
     /// Whether this dispatch runs an action (`actions/<name>`).
@@ -306,9 +372,38 @@ mod tests {
     }
 
     #[test]
-    fn operator_dispatch_marks_reentry() {
+    fn non_utf8_variables_do_not_panic() {
+        use std::ffi::OsString;
+        use std::os::unix::ffi::OsStringExt;
+        let bad = || OsString::from_vec(vec![0x66, 0xff, 0x6f]);
+        let mut vars: Vec<(OsString, OsString)> = base()
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        vars.push(("LANG_JUNK".into(), bad()));
+        vars.push((bad(), "x".into()));
+        let ctx = JujuContext::from_vars_os(vars.clone()).unwrap();
+        assert_eq!(ctx.unit_name, "pgbouncer-k8s/1");
+        vars.push(("JUJU_REMOTE_UNIT".into(), bad()));
+        assert!(matches!(
+            JujuContext::from_vars_os(vars),
+            Err(ContextError::NotUnicode { name }) if name == "JUJU_REMOTE_UNIT"
+        ));
+    }
+
+    #[test]
+    fn only_operator_dispatch_as_ops_sets_it_marks_reentry() {
         let mut vars = base();
-        vars.push(("OPERATOR_DISPATCH", "1"));
+        vars.push(("OPERATOR_DISPATCH", "hooks/pgb-peers-relation-changed"));
         assert!(JujuContext::from_vars(vars).unwrap().reentrant);
+        for other in ["1", "", "hooks/install"] {
+            let mut vars = base();
+            vars.push(("OPERATOR_DISPATCH", other));
+            assert!(
+                !JujuContext::from_vars(vars).unwrap().reentrant,
+                "{other:?}"
+            );
+        }
+        assert!(!JujuContext::from_vars(base()).unwrap().reentrant);
     }
 }

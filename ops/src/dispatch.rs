@@ -17,7 +17,9 @@ use crate::log::JujuLogSubscriber;
 use crate::meta::{CharmMeta, MetaError};
 use crate::model::{Model, ModelError, ModelParts, Status};
 use crate::pebble::DEFAULT_CONTAINERS_DIR;
-use crate::storage::{JujuStateStore, LocalStateFile, Notice, StateStore, StorageError};
+use crate::storage::{
+    JujuStateStore, LocalStateFile, Notice, PersistedState, StateStore, StorageError,
+};
 
 /// Overrides where the Pebble sockets are (`<dir>/<container>/pebble.socket`).
 ///
@@ -60,6 +62,13 @@ pub enum DispatchError {
     /// Setting status or flushing relation data failed.
     #[error(transparent)]
     Model(#[from] ModelError),
+    /// The charm panicked (in `Charm::new` or a handler). The message was
+    /// logged at ERROR through `juju-log`; nothing was committed.
+    #[error("the charm panicked: {message}")]
+    Panicked {
+        /// The panic's message (`<non-string panic payload>` if it had none).
+        message: String,
+    },
 }
 
 /// Everything a dispatch needs from outside: what differs between Juju, the
@@ -112,9 +121,34 @@ impl<C> std::fmt::Debug for Dispatched<C> {
 ///
 /// If anything fails, nothing is committed: the state store keeps what the
 /// last successful dispatch saved, and buffered relation data is dropped.
+///
+/// A panic in `Charm::new` or a handler does not escape: it is logged at
+/// ERROR through `juju-log` (as Python ops' excepthook does) and becomes
+/// [`DispatchError::Panicked`], so the process exits non-zero and Juju
+/// retries the hook, with nothing committed.
 pub fn dispatch<C: Charm>(setup: DispatchSetup) -> Result<Dispatched<C>, DispatchError> {
     let subscriber = JujuLogSubscriber::new(setup.backend.clone(), setup.log_level);
-    tracing::subscriber::with_default(subscriber, || run::<C>(setup))
+    tracing::subscriber::with_default(subscriber, || {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run::<C>(setup))) {
+            Ok(result) => result,
+            Err(payload) => {
+                let message = panic_message(payload.as_ref());
+                tracing::error!("the charm panicked: {message}");
+                Err(DispatchError::Panicked { message })
+            }
+        }
+    })
+}
+
+/// The text a panic carried (`panic!("...")` gives a `&str` or a `String`).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "<non-string panic payload>".to_string()
+    }
 }
 
 fn run<C: Charm>(setup: DispatchSetup) -> Result<Dispatched<C>, DispatchError> {
@@ -126,13 +160,7 @@ fn run<C: Charm>(setup: DispatchSetup) -> Result<Dispatched<C>, DispatchError> {
         containers_dir,
         ..
     } = setup;
-    let event = resolve(&meta, &context, || match backend.action_get() {
-        Ok(params) => params,
-        Err(e) => {
-            tracing::warn!("action-get failed: {e}");
-            Default::default()
-        }
-    })?;
+    let event = resolve(&meta, &context, || backend.action_get())?;
     let broken_relation = match &event {
         Some(e) if e.name.ends_with("_relation_broken") => context.relation.clone(),
         _ => None,
@@ -142,16 +170,29 @@ fn run<C: Charm>(setup: DispatchSetup) -> Result<Dispatched<C>, DispatchError> {
         meta: meta.clone(),
         unit_name: context.unit_name.clone(),
         model_name: context.model_name.clone(),
+        model_uuid: context.model_uuid.clone(),
         containers_dir,
         hook_relation: context.relation.clone(),
         departing_unit: context.departing_unit.clone(),
+        remote_app: context.remote_app.clone(),
         broken_relation,
     });
-    let state = store.load()?;
+    // In a restricted hook (collect-metrics, meter-status-changed) Juju
+    // refuses state-get, status-set and is-leader: the state store is not
+    // touched (stored state reads as its default and nothing is committed),
+    // deferred notices wait for the next hook, and status is not collected.
+    let restricted = context.is_restricted();
+    let state = if restricted {
+        PersistedState::default()
+    } else {
+        store.load()?
+    };
     let mut framework = Framework::<C>::new(model, meta, state);
     let mut charm = C::new(&mut framework).map_err(DispatchError::Construct)?;
 
-    framework.reemit_deferred(&mut charm)?;
+    if !restricted {
+        framework.reemit_deferred(&mut charm)?;
+    }
     match &event {
         Some(event) => {
             framework.emit(&mut charm, &event.name, event.snapshot.clone())?;
@@ -161,25 +202,34 @@ fn run<C: Charm>(setup: DispatchSetup) -> Result<Dispatched<C>, DispatchError> {
             context.event_name()
         ),
     }
-    let unit_status =
-        highest(framework.emit(&mut charm, "collect_unit_status", serde_json::json!({}))?);
-    if let Some(status) = &unit_status {
-        framework.model().set_unit_status(status.clone())?;
-    }
+    // As Python ops: the application's status (leader only) first, then the unit's.
     let mut app_status = None;
-    if framework.has_observers("collect_app_status") && framework.model().is_leader()? {
+    if !restricted
+        && framework.has_observers("collect_app_status")
+        && framework.model().is_leader()?
+    {
         app_status =
             highest(framework.emit(&mut charm, "collect_app_status", serde_json::json!({}))?);
         if let Some(status) = &app_status {
             framework.model().set_app_status(status.clone())?;
         }
     }
+    let mut unit_status = None;
+    if !restricted {
+        unit_status =
+            highest(framework.emit(&mut charm, "collect_unit_status", serde_json::json!({}))?);
+    }
+    if let Some(status) = &unit_status {
+        framework.model().set_unit_status(status.clone())?;
+    }
     framework.emit(&mut charm, "pre_commit", serde_json::json!({}))?;
     framework.emit(&mut charm, "commit", serde_json::json!({}))?;
 
     let persisted = framework.persisted()?;
     framework.model().flush()?;
-    store.save(&persisted)?;
+    if !restricted {
+        store.save(&persisted)?;
+    }
     Ok(Dispatched {
         event: event.map(|e| e.name),
         emitted: framework.emitted().to_vec(),
@@ -249,7 +299,8 @@ pub fn main_with<C: Charm>(options: MainOptions) -> ExitCode {
     if context.reentrant {
         return ExitCode::SUCCESS;
     }
-    let backend: Arc<dyn Backend> = Arc::new(HookTools::new());
+    let backend: Arc<dyn Backend> =
+        Arc::new(HookTools::new().with_operator_dispatch(&context.dispatch_path));
     let meta = match CharmMeta::from_charm_dir(&context.charm_dir) {
         Ok(meta) => Arc::new(meta),
         Err(e) => return fail(&backend, &e.into()),
@@ -287,6 +338,10 @@ fn fail(backend: &Arc<dyn Backend>, error: &DispatchError) -> ExitCode {
         source = s.source();
     }
     eprintln!("ops: dispatch failed: {message}");
+    if matches!(error, DispatchError::Panicked { .. }) {
+        // Already logged at ERROR by the dispatch.
+        return ExitCode::FAILURE;
+    }
     let _ = backend.juju_log(
         crate::backend::LogLevel::Error,
         &format!("dispatch failed: {message}"),

@@ -58,10 +58,11 @@ mod log;
 mod meta;
 pub mod model;
 pub mod pebble;
+pub mod redact;
 pub mod storage;
 
 pub use charm::Charm;
-pub use context::{ContextError, JujuContext};
+pub use context::{ContextError, JujuContext, OPERATOR_DISPATCH_VAR};
 pub use dispatch::{
     CONTAINERS_DIR_VAR, DispatchError, DispatchSetup, Dispatched, MainOptions, StateLocation,
     dispatch, main, main_with,

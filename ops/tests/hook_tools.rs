@@ -26,6 +26,8 @@ use ops::backend::{
 const FAKE_TOOL: &str = r#"#!/bin/sh
 rec="$(dirname "$0")/$(basename "$0")"
 for a in "$@"; do printf '%s\0' "$a"; done > "$rec.argv"
+printf '%s' "${OPERATOR_DISPATCH-<unset>}" > "$rec.env"
+[ -p "$rec.block" ] && exec cat "$rec.block"
 : > "$rec.files"
 for a in "$@"; do
   case "$a" in
@@ -572,12 +574,13 @@ fn ports_network_resources_goal_state() {
     let pg = OpenedPort {
         protocol: PortProtocol::Tcp,
         port: Some(6432),
+        to_port: None,
     };
     t.ok("open-port", "");
-    b.open_port(&pg).unwrap();
+    b.open_port(&pg, &[]).unwrap();
     assert_eq!(t.argv("open-port"), ["6432/tcp"]);
     t.ok("close-port", "");
-    b.close_port(&pg).unwrap();
+    b.close_port(&pg, &[]).unwrap();
     assert_eq!(t.argv("close-port"), ["6432/tcp"]);
     t.ok(
         "opened-ports",
@@ -590,11 +593,13 @@ fn ports_network_resources_goal_state() {
             pg,
             OpenedPort {
                 protocol: PortProtocol::Udp,
-                port: Some(8000)
+                port: Some(8000),
+                to_port: Some(8010),
             },
             OpenedPort {
                 protocol: PortProtocol::Icmp,
-                port: None
+                port: None,
+                to_port: None,
             },
         ]
     );
@@ -604,7 +609,7 @@ fn ports_network_resources_goal_state() {
         "{\"bind-addresses\":[{\"interface-name\":\"eth0\",\"addresses\":[{\"value\":\"10.1.1.1\",\"cidr\":\"10.1.1.0/24\"}]}],\
          \"egress-subnets\":[\"10.1.1.1/32\"],\"ingress-addresses\":[\"10.1.1.1\"]}\n",
     );
-    let net = b.network_get("database").unwrap();
+    let net = b.network_get("database", None).unwrap();
     assert_eq!(net["ingress-addresses"][0], "10.1.1.1");
     assert_eq!(net["bind-addresses"][0]["interface-name"], "eth0");
     assert_eq!(t.argv("network-get"), ["--format=json", "database"]);
@@ -793,4 +798,38 @@ fn a_missing_tool_is_a_spawn_error() {
         t.backend().config_get(),
         Err(BackendError::Spawn { command, .. }) if command == "config-get"
     ));
+}
+
+#[test]
+fn tools_run_with_operator_dispatch_set_to_the_dispatch_path() {
+    let tools = Tools::new();
+    tools.script("is-leader", "true", "", 0);
+    let plain = HookTools::with_tool_dir(tools.dir.path());
+    assert!(plain.is_leader().unwrap());
+    let env = |t: &Tools| std::fs::read_to_string(t.file("is-leader", "env")).unwrap();
+    assert_eq!(env(&tools), "<unset>");
+    let marked = plain.with_operator_dispatch("hooks/install");
+    assert!(marked.is_leader().unwrap());
+    assert_eq!(env(&tools), "hooks/install");
+}
+
+#[test]
+fn a_tool_that_never_ends_is_killed_at_its_deadline() {
+    let tools = Tools::new();
+    tools.script("is-leader", "true", "", 0);
+    // Opening a FIFO nobody writes blocks for ever: the tool never ends.
+    let fifo = tools.file("is-leader", "block");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let hook_tools = HookTools::with_tool_dir(tools.dir.path())
+        .with_deadline(std::time::Duration::from_millis(200));
+    match hook_tools.is_leader() {
+        Err(BackendError::Timeout { command, .. }) => assert_eq!(command, "is-leader"),
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    std::fs::remove_file(&fifo).unwrap();
+    assert!(hook_tools.is_leader().unwrap());
 }

@@ -23,7 +23,12 @@ pub struct FakeBackend {
     juju: Arc<Mutex<FakeJuju>>,
     ctx: HookContext,
     calls: Mutex<Vec<String>>,
+    restricted: bool,
 }
+
+/// Juju's answer, in `collect-metrics` and `meter-status-changed`, to the
+/// tools those hooks may not use.
+pub const RESTRICTED_CONTEXT: &str = "not implemented for restricted context";
 
 impl FakeBackend {
     /// The hook tools of `ctx.unit`, in the hook `ctx` describes.
@@ -32,7 +37,38 @@ impl FakeBackend {
             juju,
             ctx,
             calls: Mutex::new(Vec::new()),
+            restricted: false,
         }
+    }
+
+    /// The same tools in a restricted hook (`collect-metrics`,
+    /// `meter-status-changed`): `is-leader`, `status-set`, `relation-*`,
+    /// `config-get` and `state-get` fail with Juju's
+    /// [`RESTRICTED_CONTEXT`] message, as under Juju.
+    pub fn restricted(mut self) -> Self {
+        self.restricted = true;
+        self
+    }
+
+    /// Whether a hook with this name runs in Juju's restricted context.
+    pub fn is_restricted_hook(hook: &str) -> bool {
+        matches!(hook, "collect-metrics" | "meter-status-changed")
+    }
+
+    fn refuse_if_restricted(&self, tool: &str) -> Result<()> {
+        if !self.restricted {
+            return Ok(());
+        }
+        self.calls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(tool.to_string());
+        Err(BackendError::ToolFailed {
+            command: tool.to_string(),
+            args: Vec::new(),
+            status: 1,
+            stderr: format!("ERROR {RESTRICTED_CONTEXT}"),
+        })
     }
 
     /// The hook context this backend answers in.
@@ -123,12 +159,14 @@ fn secret_ref_args(id: Option<&str>, label: Option<&str>) -> Vec<String> {
 
 impl Backend for FakeBackend {
     fn relation_ids(&self, endpoint: &str) -> Result<Vec<RelationRef>> {
+        self.refuse_if_restricted("relation-ids")?;
         let juju = self.call("relation-ids");
         juju.hook_relation_ids(&self.ctx, endpoint)
             .map_err(|e| to_backend_error("relation-ids", strings(&[endpoint]), e))
     }
 
     fn relation_list(&self, relation: &RelationRef) -> Result<Vec<String>> {
+        self.refuse_if_restricted("relation-list")?;
         let juju = self.call("relation-list");
         let r = relation.to_string();
         juju.hook_relation_list(&self.ctx, relation)
@@ -136,6 +174,7 @@ impl Backend for FakeBackend {
     }
 
     fn relation_remote_app(&self, relation: &RelationRef) -> Result<Option<String>> {
+        self.refuse_if_restricted("relation-list")?;
         let juju = self.call("relation-list");
         let r = relation.to_string();
         juju.hook_relation_remote_app(&self.ctx, relation)
@@ -144,6 +183,7 @@ impl Backend for FakeBackend {
     }
 
     fn relation_get(&self, relation: &RelationRef, member: &str, app: bool) -> Result<StringMap> {
+        self.refuse_if_restricted("relation-get")?;
         let juju = self.call("relation-get");
         let r = relation.to_string();
         juju.hook_relation_get(&self.ctx, relation, member, app)
@@ -151,6 +191,7 @@ impl Backend for FakeBackend {
     }
 
     fn relation_set(&self, relation: &RelationRef, app: bool, data: &StringMap) -> Result<()> {
+        self.refuse_if_restricted("relation-set")?;
         let mut juju = self.call("relation-set");
         let r = relation.to_string();
         juju.hook_relation_set(&self.ctx, relation, app, data)
@@ -158,14 +199,17 @@ impl Backend for FakeBackend {
     }
 
     fn is_leader(&self) -> Result<bool> {
+        self.refuse_if_restricted("is-leader")?;
         Ok(self.call("is-leader").hook_is_leader(&self.ctx))
     }
 
     fn config_get(&self) -> Result<serde_json::Map<String, serde_json::Value>> {
+        self.refuse_if_restricted("config-get")?;
         Ok(self.call("config-get").hook_config_get(&self.ctx))
     }
 
     fn status_set(&self, app: bool, status: &StatusInfo) -> Result<()> {
+        self.refuse_if_restricted("status-set")?;
         let mut juju = self.call("status-set");
         juju.hook_status_set(&self.ctx, app, status).map_err(|e| {
             let flag = format!("--application={}", if app { "True" } else { "False" });
@@ -195,12 +239,14 @@ impl Backend for FakeBackend {
     }
 
     fn state_get(&self) -> Result<StringMap> {
+        self.refuse_if_restricted("state-get")?;
         Ok(self.call("state-get").hook_state_get(&self.ctx))
     }
 
     fn state_set(&self, data: &StringMap) -> Result<()> {
-        self.call("state-set").hook_state_set(&self.ctx, data);
-        Ok(())
+        self.call("state-set")
+            .hook_state_set(&self.ctx, data)
+            .map_err(|e| to_backend_error("state-set", strings(&["--file", "-"]), e))
     }
 
     fn state_delete(&self, key: &str) -> Result<()> {
@@ -265,13 +311,13 @@ impl Backend for FakeBackend {
             .map_err(|e| to_backend_error("secret-remove", strings(&[id]), e))
     }
 
-    fn open_port(&self, port: &OpenedPort) -> Result<()> {
+    fn open_port(&self, port: &OpenedPort, _endpoints: &[String]) -> Result<()> {
         self.call("open-port")
             .hook_open_port(&self.ctx, &PortRange::from(port));
         Ok(())
     }
 
-    fn close_port(&self, port: &OpenedPort) -> Result<()> {
+    fn close_port(&self, port: &OpenedPort, _endpoints: &[String]) -> Result<()> {
         self.call("close-port")
             .hook_close_port(&self.ctx, &PortRange::from(port));
         Ok(())
@@ -286,10 +332,25 @@ impl Backend for FakeBackend {
             .collect())
     }
 
-    fn network_get(&self, binding: &str) -> Result<serde_json::Value> {
+    fn network_get(&self, binding: &str, relation_id: Option<u32>) -> Result<serde_json::Value> {
         let juju = self.call("network-get");
+        let mut args = strings(&[binding]);
+        if let Some(id) = relation_id {
+            args.extend(strings(&["-r", &id.to_string()]));
+            let known = juju
+                .relations
+                .get(&id)
+                .is_some_and(|r| r.endpoint_of(self.ctx.app()).is_some());
+            if !known {
+                return Err(to_backend_error(
+                    "network-get",
+                    args,
+                    HookError::relation_not_found(&id.to_string()),
+                ));
+            }
+        }
         juju.hook_network_get(&self.ctx, binding)
-            .map_err(|e| to_backend_error("network-get", strings(&[binding]), e))
+            .map_err(|e| to_backend_error("network-get", args, e))
     }
 
     fn goal_state(&self) -> Result<serde_json::Value> {

@@ -75,6 +75,9 @@ pub enum HookErrorKind {
     Other,
 }
 
+/// The most bytes Juju keeps in one unit-state value (`state-set`).
+pub const MAX_STATE_VALUE: usize = 64 * 1024;
+
 /// A hook tool's failure: Juju's message (what follows `ERROR `) and its kind.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
@@ -537,12 +540,22 @@ impl FakeJuju {
     }
 
     /// `state-set`: pending until the hook succeeds. Unlike relation data, an
-    /// empty value is stored (Juju deletes only with `state-delete`).
-    pub fn hook_state_set(&mut self, ctx: &HookContext, data: &Bag) {
+    /// empty value is stored (Juju deletes only with `state-delete`). A value
+    /// over [`MAX_STATE_VALUE`] bytes is refused, as Juju's quota does, and
+    /// then nothing of `data` is set.
+    pub fn hook_state_set(&mut self, ctx: &HookContext, data: &Bag) -> HookResult<()> {
+        if let Some((key, value)) = data.iter().find(|(_, v)| v.len() > MAX_STATE_VALUE) {
+            return Err(HookError::other(format!(
+                "cannot set unit state key {key:?}: max allowed value size ({MAX_STATE_VALUE}) \
+                 exceeded ({} bytes): quota limit exceeded",
+                value.len()
+            )));
+        }
         let pending = self.pending.entry(ctx.unit.clone()).or_default();
         for (k, v) in data {
             pending.state.insert(k.clone(), Some(v.clone()));
         }
+        Ok(())
     }
 
     /// `state-delete`: pending until the hook succeeds.

@@ -34,9 +34,9 @@ mod store;
 mod tests;
 mod tools;
 
-pub use backend::FakeBackend;
+pub use backend::{FakeBackend, RESTRICTED_CONTEXT};
 pub use cli::install_hook_tools;
-pub use hook::{HookChanges, HookContext, HookError, HookErrorKind};
+pub use hook::{HookChanges, HookContext, HookError, HookErrorKind, MAX_STATE_VALUE};
 pub use state::{
     ActionState, AppState, Bag, EndpointState, LogRecord, Pending, PendingBag, PortRange,
     RelationState, SecretGrant, SecretState, UnitState,

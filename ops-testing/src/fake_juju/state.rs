@@ -303,30 +303,35 @@ impl FromStr for PortRange {
 
 impl From<&OpenedPort> for PortRange {
     fn from(port: &OpenedPort) -> Self {
-        let (protocol, number) = match port.protocol {
-            PortProtocol::Icmp => ("icmp", -1),
-            PortProtocol::Tcp => ("tcp", port.port.map_or(-1, i32::from)),
-            PortProtocol::Udp => ("udp", port.port.map_or(-1, i32::from)),
+        let number = |p: Option<u16>| p.map_or(-1, i32::from);
+        let (protocol, from, to) = match port.protocol {
+            PortProtocol::Icmp => ("icmp", -1, -1),
+            PortProtocol::Tcp => ("tcp", number(port.port), number(port.last_port())),
+            PortProtocol::Udp => ("udp", number(port.port), number(port.last_port())),
         };
         Self {
-            from: number,
-            to: number,
+            from,
+            to,
             protocol: protocol.to_string(),
         }
     }
 }
 
 impl PortRange {
-    /// The range as `ops` sees a port: its first port (ops has no ranges).
+    /// The range as `ops` sees it (ranges kept).
     pub fn to_opened_port(&self) -> OpenedPort {
         let protocol = match self.protocol.as_str() {
             "udp" => PortProtocol::Udp,
-            "icmp" => PortProtocol::Icmp,
+            "icmp" => return OpenedPort::icmp(),
             _ => PortProtocol::Tcp,
         };
-        OpenedPort {
-            protocol,
-            port: u16::try_from(self.from).ok(),
+        match (u16::try_from(self.from), u16::try_from(self.to)) {
+            (Ok(from), Ok(to)) => OpenedPort::range(protocol, from, to),
+            _ => OpenedPort {
+                protocol,
+                port: None,
+                to_port: None,
+            },
         }
     }
 }

@@ -317,7 +317,8 @@ fn state_is_transactional_and_keeps_empty_values() {
     let a0 = ctx("app/0");
     juju.units.get_mut("app/0").unwrap().state = bag(&[("old", "1")]);
     juju.begin_hook(&a0);
-    juju.hook_state_set(&a0, &bag(&[("a", "x"), ("empty", "")]));
+    juju.hook_state_set(&a0, &bag(&[("a", "x"), ("empty", "")]))
+        .unwrap();
     juju.hook_state_delete(&a0, "old");
     assert_eq!(juju.hook_state_get(&a0), bag(&[("a", "x"), ("empty", "")]));
     assert_eq!(juju.units["app/0"].state, bag(&[("old", "1")]));
@@ -880,7 +881,10 @@ fn the_backend_fails_as_hook_tools_would() {
                 .unwrap_err(),
         ),
         ("action-get", follower.action_get().unwrap_err()),
-        ("network-get", follower.network_get("nope").unwrap_err()),
+        (
+            "network-get",
+            follower.network_get("nope", None).unwrap_err(),
+        ),
     ];
     for (tool, e) in &failures {
         let stderr = match e {
@@ -934,8 +938,9 @@ fn the_backend_reads_and_writes_through_the_hook_rules() {
     let port = ops::backend::OpenedPort {
         protocol: ops::backend::PortProtocol::Tcp,
         port: Some(6432),
+        to_port: None,
     };
-    leader.open_port(&port).unwrap();
+    leader.open_port(&port, &[]).unwrap();
     assert!(leader.opened_ports().unwrap().is_empty());
     leader.state_set(&bag(&[("s", "1")])).unwrap();
     assert_eq!(leader.state_get().unwrap()["s"], "1");

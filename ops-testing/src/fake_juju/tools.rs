@@ -314,7 +314,7 @@ pub(crate) fn run(
             let overrides = flags::key_values(c.rest(0)).map_err(Fail::Usage)?;
             let mut data = c.settings_file()?;
             data.extend(overrides);
-            c.juju.hook_state_set(c.ctx, &data);
+            c.juju.hook_state_set(c.ctx, &data)?;
             Ok(c.reply(String::new()))
         }
         "state-delete" => {

@@ -53,7 +53,41 @@ impl Call {
     pub fn output_is_secret(&self) -> bool {
         self.tool == "secret-get"
     }
+
+    /// Whether what the tool prints holds values (databags, unit state,
+    /// config, action parameters, secret content) that must not be quoted
+    /// in an error message.
+    pub fn output_has_values(&self) -> bool {
+        matches!(
+            self.tool,
+            "relation-get" | "state-get" | "config-get" | "action-get" | "secret-get"
+        )
+    }
+
+    /// The arguments as an error may show them: free text (after `--`) and
+    /// `action-set` values are withheld; flags, ids, keys and labels stay.
+    pub fn shown_args(&self) -> Vec<String> {
+        let mut shown = Vec::with_capacity(self.args.len());
+        let mut after_dashes = false;
+        for arg in &self.args {
+            if after_dashes {
+                shown.push(TEXT_WITHHELD.to_string());
+            } else if arg == "--" {
+                after_dashes = true;
+                shown.push(arg.clone());
+            } else if self.tool == "action-set" {
+                let key = arg.split_once('=').map_or(arg.as_str(), |(k, _)| k);
+                shown.push(format!("{key}={TEXT_WITHHELD}"));
+            } else {
+                shown.push(arg.clone());
+            }
+        }
+        shown
+    }
 }
+
+/// What an error shows instead of free text or a value from argv.
+pub const TEXT_WITHHELD: &str = "<withheld>";
 
 /// `relation-ids <name> --format=json`
 pub fn relation_ids(endpoint: &str) -> Call {
@@ -128,6 +162,31 @@ pub fn application_version_set(version: &str) -> Call {
 /// `juju-log --log-level <LEVEL> -- <message>`
 pub fn juju_log(level: LogLevel, message: &str) -> Call {
     Call::new("juju-log", &["--log-level", level.as_str(), "--", message])
+}
+
+/// The most bytes of one `juju-log` message: Linux takes at most 128 KiB
+/// (with its terminating NUL) per argument, as Python ops' `MAX_LOG_LINE_LEN`.
+pub const MAX_LOG_CHUNK: usize = 131_071;
+
+/// `juju-log` calls for a message of any length: NUL characters removed
+/// (no argument may hold one) and the rest cut, on character boundaries,
+/// into chunks of at most [`MAX_LOG_CHUNK`] bytes, in order.
+pub fn juju_log_chunks(level: LogLevel, message: &str) -> Vec<Call> {
+    let clean: String = message.chars().filter(|c| *c != '\0').collect();
+    let mut calls = Vec::new();
+    let mut rest = clean.as_str();
+    loop {
+        let mut end = rest.len().min(MAX_LOG_CHUNK);
+        while !rest.is_char_boundary(end) {
+            end -= 1;
+        }
+        let (chunk, tail) = rest.split_at(end);
+        calls.push(juju_log(level, chunk));
+        if tail.is_empty() {
+            return calls;
+        }
+        rest = tail;
+    }
 }
 
 /// `state-get --format=json`
@@ -228,14 +287,22 @@ pub fn secret_remove(id: &str, revision: Option<u64>) -> Call {
     c
 }
 
-/// `open-port <port>/<protocol>` (`open-port icmp`)
-pub fn open_port(port: &OpenedPort) -> Call {
-    Call::new("open-port", &[&port.to_string()])
+fn port_call(tool: &'static str, port: &OpenedPort, endpoints: &[String]) -> Call {
+    let mut c = Call::new(tool, &[&port.to_string()]);
+    if !endpoints.is_empty() {
+        c.push("--endpoints").push(endpoints.join(","));
+    }
+    c
 }
 
-/// `close-port <port>/<protocol>` (`close-port icmp`)
-pub fn close_port(port: &OpenedPort) -> Call {
-    Call::new("close-port", &[&port.to_string()])
+/// `open-port <port>[-<to>]/<protocol> [--endpoints e1,e2]` (`open-port icmp`)
+pub fn open_port(port: &OpenedPort, endpoints: &[String]) -> Call {
+    port_call("open-port", port, endpoints)
+}
+
+/// `close-port <port>[-<to>]/<protocol> [--endpoints e1,e2]` (`close-port icmp`)
+pub fn close_port(port: &OpenedPort, endpoints: &[String]) -> Call {
+    port_call("close-port", port, endpoints)
 }
 
 /// `opened-ports --format=json`
@@ -243,9 +310,13 @@ pub fn opened_ports() -> Call {
     Call::new("opened-ports", &["--format=json"])
 }
 
-/// `network-get --format=json <binding>`
-pub fn network_get(binding: &str) -> Call {
-    Call::new("network-get", &["--format=json", binding])
+/// `network-get --format=json <binding> [-r <relation id>]`
+pub fn network_get(binding: &str, relation_id: Option<u32>) -> Call {
+    let mut c = Call::new("network-get", &["--format=json", binding]);
+    if let Some(id) = relation_id {
+        c.push("-r").push(id.to_string());
+    }
+    c
 }
 
 /// `goal-state --format=json`
@@ -430,6 +501,21 @@ mod tests {
     }
 
     #[test]
+    fn long_log_messages_are_chunked_and_lose_nul() {
+        let message = format!("a\0b{}", "é".repeat(MAX_LOG_CHUNK));
+        let calls = juju_log_chunks(LogLevel::Info, &message);
+        assert_eq!(calls.len(), 3);
+        let mut joined = String::new();
+        for call in &calls {
+            assert_eq!(&call.args[..3], ["--log-level", "INFO", "--"]);
+            assert!(call.args[3].len() <= MAX_LOG_CHUNK);
+            joined.push_str(&call.args[3]);
+        }
+        assert_eq!(joined, message.replace('\0', ""));
+        assert_eq!(juju_log_chunks(LogLevel::Debug, "").len(), 1);
+    }
+
+    #[test]
     fn unit_state_argv() {
         assert_argv(state_get(), "state-get", &["--format=json"]);
         assert_argv(state_set(), "state-set", &["--file", "-"]);
@@ -598,27 +684,47 @@ mod tests {
         let tcp = OpenedPort {
             protocol: PortProtocol::Tcp,
             port: Some(6432),
+            to_port: None,
         };
         let udp = OpenedPort {
             protocol: PortProtocol::Udp,
             port: Some(53),
+            to_port: None,
         };
         let icmp = OpenedPort {
             protocol: PortProtocol::Icmp,
             port: None,
+            to_port: None,
         };
-        assert_argv(open_port(&tcp), "open-port", &["6432/tcp"]);
-        assert_argv(open_port(&icmp), "open-port", &["icmp"]);
-        assert_argv(close_port(&udp), "close-port", &["53/udp"]);
+        assert_argv(open_port(&tcp, &[]), "open-port", &["6432/tcp"]);
+        assert_argv(open_port(&icmp, &[]), "open-port", &["icmp"]);
+        assert_argv(close_port(&udp, &[]), "close-port", &["53/udp"]);
+        let range = OpenedPort::range(PortProtocol::Tcp, 8000, 8010);
+        let endpoints = ["db".to_string(), "admin".to_string()];
+        assert_argv(
+            open_port(&range, &endpoints),
+            "open-port",
+            &["8000-8010/tcp", "--endpoints", "db,admin"],
+        );
+        assert_argv(
+            close_port(&range, &endpoints[..1]),
+            "close-port",
+            &["8000-8010/tcp", "--endpoints", "db"],
+        );
         assert_argv(opened_ports(), "opened-ports", &["--format=json"]);
     }
 
     #[test]
     fn network_goal_state_and_resource_argv() {
         assert_argv(
-            network_get("database"),
+            network_get("database", None),
             "network-get",
             &["--format=json", "database"],
+        );
+        assert_argv(
+            network_get("database", Some(7)),
+            "network-get",
+            &["--format=json", "database", "-r", "7"],
         );
         assert_argv(goal_state(), "goal-state", &["--format=json"]);
         assert_argv(

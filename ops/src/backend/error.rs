@@ -85,6 +85,14 @@ pub enum BackendError {
         /// What was given.
         value: String,
     },
+    /// The tool did not finish by its deadline and was killed.
+    #[error("hook tool `{command}` did not finish within {seconds} s and was killed")]
+    Timeout {
+        /// The hook tool.
+        command: String,
+        /// The deadline.
+        seconds: f64,
+    },
     /// Writing a temporary file for a hook tool (secret content) failed.
     #[error("cannot prepare input for `{command}`: {source}")]
     Io {

@@ -18,6 +18,7 @@ use super::{
     Backend, BackendError, LogLevel, OpenedPort, RelationRef, Result, SecretAddArgs, SecretInfo,
     SecretSetArgs, StatusInfo, StatusName, StringMap,
 };
+use crate::redact::{json_kind, serde_reason};
 
 /// The Juju hook tools, run as processes.
 ///
@@ -37,9 +38,24 @@ use super::{
 /// }
 /// # Ok::<(), ops::backend::BackendError>(())
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct HookTools {
     dir: Option<PathBuf>,
+    operator_dispatch: Option<String>,
+    deadline: std::time::Duration,
+}
+
+/// How long one hook-tool call may take by default, all of it.
+pub const DEFAULT_TOOL_DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
+
+impl Default for HookTools {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            operator_dispatch: None,
+            deadline: DEFAULT_TOOL_DEADLINE,
+        }
+    }
 }
 
 /// How much of a tool's unexpected output an error keeps.
@@ -47,6 +63,9 @@ const OUTPUT_SHOWN: usize = 300;
 
 /// What a malformed-output error shows instead of secret content.
 const WITHHELD: &str = "<secret content withheld>";
+
+/// What a malformed-output error shows instead of output that holds values.
+const VALUES_WITHHELD: &str = "<output withheld: it holds values>";
 
 /// `text` cut to [`OUTPUT_SHOWN`] characters.
 fn cut(text: &str) -> String {
@@ -74,7 +93,8 @@ fn flag_value<'a>(call: &'a Call, flag: &str) -> Option<&'a str> {
 ///   → [`BackendError::PermissionDenied`]
 /// - anything else → [`BackendError::ToolFailed`]
 pub(crate) fn classify_failure(call: &Call, status: i32, stderr: &str) -> BackendError {
-    let stderr = stderr.trim().to_string();
+    // Juju's messages name keys and ids; cut anyway, so no echo can be long.
+    let stderr = cut(stderr.trim());
     let command = call.tool.to_string();
     let lower = stderr.to_ascii_lowercase();
     if lower.contains("relation not found") {
@@ -109,29 +129,44 @@ pub(crate) fn classify_failure(call: &Call, status: i32, stderr: &str) -> Backen
     {
         return BackendError::PermissionDenied {
             command,
-            args: call.args.clone(),
+            args: call.shown_args(),
             stderr,
         };
     }
     BackendError::ToolFailed {
         command,
-        args: call.args.clone(),
+        args: call.shown_args(),
         status,
         stderr,
     }
 }
 
 /// A [`BackendError::MalformedOutput`] for `call`'s output. For tools that
-/// print secret content neither the output nor the parser's reason (which
-/// may quote a value) is kept.
+/// print secret content neither the output nor the parser's reason is kept;
+/// for tools that print other values (databags, state, config, action
+/// parameters) the output is withheld and the reason loses the values serde
+/// quotes in it.
 fn malformed(call: &Call, reason: impl Into<String>, output: &str) -> BackendError {
+    let reason = reason.into();
+    let reason = if call.output_has_values() {
+        serde_reason(&reason)
+    } else {
+        reason
+    };
+    malformed_because(call, reason, output)
+}
+
+/// [`malformed`] with a reason ops wrote itself, which quotes no value.
+fn malformed_because(call: &Call, reason: String, output: &str) -> BackendError {
     let (reason, output) = if call.output_is_secret() {
         (
             "not a JSON map of strings".to_string(),
             WITHHELD.to_string(),
         )
+    } else if call.output_has_values() {
+        (reason, VALUES_WITHHELD.to_string())
     } else {
-        (reason.into(), cut(output))
+        (reason, cut(output))
     };
     BackendError::MalformedOutput {
         command: call.tool.to_string(),
@@ -156,9 +191,9 @@ fn parse_string_map(call: &Call, output: &str) -> Result<StringMap> {
     map.into_iter()
         .map(|(k, v)| match v {
             Value::String(s) => Ok((k, s)),
-            other => Err(malformed(
+            other => Err(malformed_because(
                 call,
-                format!("value of {k:?} is not a string: {other}"),
+                format!("value of {k:?} is {}, not a string", json_kind(&other)),
                 output,
             )),
         })
@@ -250,7 +285,23 @@ impl SecretFiles {
 impl HookTools {
     /// The tools found on `PATH`, as Juju provides them during a hook.
     pub fn new() -> Self {
-        Self { dir: None }
+        Self::default()
+    }
+
+    /// Sets how long one tool call may take, all of it (default
+    /// [`DEFAULT_TOOL_DEADLINE`]); past it the tool is killed and the call
+    /// is [`BackendError::Timeout`].
+    pub fn with_deadline(mut self, deadline: std::time::Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// Runs every tool with `OPERATOR_DISPATCH=<dispatch_path>` in its
+    /// environment, as Python ops does for the processes a charm starts, so
+    /// that a charm binary run by one of them knows it is a re-entry.
+    pub fn with_operator_dispatch(mut self, dispatch_path: &str) -> Self {
+        self.operator_dispatch = Some(dispatch_path.to_string());
+        self
     }
 
     /// The tools in `dir` (`<dir>/relation-get`, ...), whatever `PATH` says:
@@ -258,6 +309,7 @@ impl HookTools {
     pub fn with_tool_dir(dir: impl Into<PathBuf>) -> Self {
         Self {
             dir: Some(dir.into()),
+            ..Self::default()
         }
     }
 
@@ -270,10 +322,12 @@ impl HookTools {
 
     /// Runs `call`, feeding it `stdin` if given, and returns its stdout.
     ///
-    /// The input is written from a second thread while this one collects the
-    /// output, so neither side can block the other, and the child is always
-    /// waited for. When the tool fails, its exit status and stderr decide the
-    /// error, even if it stopped reading its input early.
+    /// The input is written from one thread and the output and errors read
+    /// from two more, so no side can block another, and the child is always
+    /// waited for. The whole call has one deadline ([`HookTools::with_deadline`]):
+    /// past it the tool is killed and the call is [`BackendError::Timeout`].
+    /// When the tool fails, its exit status and stderr decide the error, even
+    /// if it stopped reading its input early.
     fn run(&self, call: &Call, stdin: Option<&[u8]>) -> Result<String> {
         // No tracing for juju-log: the juju-log subscriber would call us again.
         let traced = call.tool != "juju-log";
@@ -285,7 +339,11 @@ impl HookTools {
             command: call.tool.to_string(),
             source,
         };
-        let mut child = Command::new(self.program(call.tool))
+        let mut command = Command::new(self.program(call.tool));
+        if let Some(path) = &self.operator_dispatch {
+            command.env(crate::context::OPERATOR_DISPATCH_VAR, path);
+        }
+        let mut child = command
             .args(&call.args)
             .stdin(if stdin.is_some() {
                 Stdio::piped()
@@ -300,34 +358,77 @@ impl HookTools {
                 source,
             })?;
         let pipe = child.stdin.take();
-        let (output, written) = std::thread::scope(|scope| {
+        let stdout = child.stdout.take();
+        let stderr = child.stderr.take();
+        let deadline = self.deadline;
+        let (outcome, written) = std::thread::scope(|scope| {
             let writer = match (stdin, pipe) {
                 // The pipe is dropped (closed) when the writer is done.
                 (Some(input), Some(mut pipe)) => Some(scope.spawn(move || pipe.write_all(input))),
                 _ => None,
             };
-            let output = child.wait_with_output();
+            let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+            let read_all = |pipe: Option<Box<dyn std::io::Read + Send>>,
+                            done: std::sync::mpsc::Sender<()>| {
+                move || {
+                    let mut bytes = Vec::new();
+                    if let Some(mut pipe) = pipe {
+                        let _ = pipe.read_to_end(&mut bytes);
+                    }
+                    let _ = done.send(());
+                    bytes
+                }
+            };
+            let out = scope.spawn(read_all(
+                stdout.map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+                done_tx.clone(),
+            ));
+            let err = scope.spawn(read_all(
+                stderr.map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+                done_tx,
+            ));
+            // Both pipes close when the tool exits; wait for that, or the deadline.
+            let start = std::time::Instant::now();
+            let mut timed_out = false;
+            for _ in 0..2 {
+                let left = deadline.saturating_sub(start.elapsed());
+                if done_rx.recv_timeout(left).is_err() {
+                    timed_out = true;
+                    let _ = child.kill();
+                    break;
+                }
+            }
+            let status = child.wait();
+            let stdout = out.join().unwrap_or_default();
+            let stderr = err.join().unwrap_or_default();
             let written = match writer.map(|w| w.join()) {
                 None | Some(Ok(Ok(()))) => Ok(()),
                 Some(Ok(Err(e))) => Err(e),
                 Some(Err(_)) => Err(std::io::Error::other("the stdin writer panicked")),
             };
-            (output, written)
+            ((timed_out, status, stdout, stderr), written)
         });
-        let output = output.map_err(io)?;
-        if !output.status.success() {
-            let status = output.status.code().unwrap_or(-1);
+        let (timed_out, status, stdout, stderr) = outcome;
+        if timed_out {
+            return Err(BackendError::Timeout {
+                command: call.tool.to_string(),
+                seconds: deadline.as_secs_f64(),
+            });
+        }
+        let status = status.map_err(io)?;
+        if !status.success() {
+            let code = status.code().unwrap_or(-1);
             if traced {
-                tracing::debug!(tool = call.tool, status, "hook tool failed");
+                tracing::debug!(tool = call.tool, status = code, "hook tool failed");
             }
             return Err(classify_failure(
                 call,
-                status,
-                &String::from_utf8_lossy(&output.stderr),
+                code,
+                &String::from_utf8_lossy(&stderr),
             ));
         }
         written.map_err(io)?;
-        String::from_utf8(output.stdout)
+        String::from_utf8(stdout)
             .map_err(|e| malformed(call, "not UTF-8", &String::from_utf8_lossy(e.as_bytes())))
     }
 
@@ -424,7 +525,10 @@ impl Backend for HookTools {
     }
 
     fn juju_log(&self, level: LogLevel, message: &str) -> Result<()> {
-        self.run_plain(argv::juju_log(level, message))
+        for call in argv::juju_log_chunks(level, message) {
+            self.run_plain(call)?;
+        }
+        Ok(())
     }
 
     fn state_get(&self) -> Result<StringMap> {
@@ -481,12 +585,12 @@ impl Backend for HookTools {
         self.run_plain(argv::secret_remove(id, revision))
     }
 
-    fn open_port(&self, port: &OpenedPort) -> Result<()> {
-        self.run_plain(argv::open_port(port))
+    fn open_port(&self, port: &OpenedPort, endpoints: &[String]) -> Result<()> {
+        self.run_plain(argv::open_port(port, endpoints))
     }
 
-    fn close_port(&self, port: &OpenedPort) -> Result<()> {
-        self.run_plain(argv::close_port(port))
+    fn close_port(&self, port: &OpenedPort, endpoints: &[String]) -> Result<()> {
+        self.run_plain(argv::close_port(port, endpoints))
     }
 
     fn opened_ports(&self) -> Result<Vec<OpenedPort>> {
@@ -494,8 +598,8 @@ impl Backend for HookTools {
         ports.iter().map(|p| p.parse()).collect()
     }
 
-    fn network_get(&self, binding: &str) -> Result<Value> {
-        self.run_json(argv::network_get(binding))
+    fn network_get(&self, binding: &str, relation_id: Option<u32>) -> Result<Value> {
+        self.run_json(argv::network_get(binding, relation_id))
     }
 
     fn goal_state(&self) -> Result<Value> {
@@ -606,7 +710,7 @@ mod tests {
                     stderr: seen,
                 } => {
                     assert_eq!(command, call.tool);
-                    assert_eq!(args, call.args);
+                    assert_eq!(args, call.shown_args());
                     assert_eq!(seen, stderr);
                 }
                 other => panic!("{stderr}: {other:?}"),
@@ -645,13 +749,13 @@ mod tests {
 
     #[test]
     fn malformed_output_is_cut() {
-        let call = argv::config_get();
+        let call = argv::network_get("db", None);
         let garbage = "x".repeat(10_000);
         match parse_json::<Value>(&call, &garbage).unwrap_err() {
             BackendError::MalformedOutput {
                 command, output, ..
             } => {
-                assert_eq!(command, "config-get");
+                assert_eq!(command, "network-get");
                 assert_eq!(output.len(), OUTPUT_SHOWN + "...".len());
             }
             other => panic!("{other:?}"),
@@ -661,6 +765,55 @@ mod tests {
             parse_string_map(&call, r#"{"k": 1}"#),
             Err(BackendError::MalformedOutput { reason, .. }) if reason.contains("\"k\"")
         ));
+    }
+
+    #[test]
+    fn malformed_output_of_value_tools_shows_no_value() {
+        let calls = [
+            argv::relation_get(&rel(), "pg/0", false),
+            argv::state_get(),
+            argv::config_get(),
+            argv::action_get(),
+        ];
+        for call in calls {
+            for out in [
+                r#"{"password": ["hunter2"]}"#,
+                r#"{"password": {"nested": "hunter2"}}"#,
+                r#"["hunter2"]"#,
+                r#""hunter2""#,
+                "hunter2 {",
+            ] {
+                let err = parse_string_map(&call, out).unwrap_err();
+                let shown = format!("{err} {err:?}");
+                assert!(!shown.contains("hunter2"), "{}: {shown}", call.tool);
+                assert!(shown.contains(call.tool), "{shown}");
+            }
+        }
+    }
+
+    #[test]
+    fn failed_tool_errors_show_no_free_text_or_results() {
+        let mut results = StringMap::new();
+        results.insert("password".into(), "hunter2".into());
+        for call in [
+            argv::action_set(&results),
+            argv::action_fail("hunter2"),
+            argv::action_log("hunter2"),
+            argv::juju_log(LogLevel::Info, "hunter2"),
+            argv::status_set(false, &StatusInfo::new(StatusName::Active, "hunter2")),
+            argv::application_version_set("hunter2"),
+        ] {
+            for err in [
+                classify_failure(&call, 1, "ERROR something broke"),
+                classify_failure(&call, 1, "ERROR permission denied"),
+            ] {
+                let shown = format!("{err} {err:?}");
+                assert!(!shown.contains("hunter2"), "{}: {shown}", call.tool);
+                assert!(shown.contains(call.tool), "{shown}");
+            }
+        }
+        let err = classify_failure(&argv::action_set(&results), 1, "ERROR x");
+        assert!(err.to_string().contains("password="), "{err}");
     }
 
     #[test]

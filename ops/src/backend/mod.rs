@@ -13,7 +13,7 @@ mod hook_tools;
 mod types;
 
 pub use error::BackendError;
-pub use hook_tools::HookTools;
+pub use hook_tools::{DEFAULT_TOOL_DEADLINE, HookTools};
 pub use types::{
     LogLevel, OpenedPort, PortProtocol, RelationRef, SecretAddArgs, SecretInfo, SecretOwner,
     SecretSetArgs, StatusInfo, StatusName,
@@ -96,14 +96,16 @@ pub trait Backend: Send + Sync {
     /// `secret-remove <id> [--revision N]`.
     fn secret_remove(&self, id: &str, revision: Option<u64>) -> Result<()>;
 
-    /// `open-port <port>/<protocol>` (or `open-port icmp`).
-    fn open_port(&self, port: &OpenedPort) -> Result<()>;
-    /// `close-port <port>/<protocol>`.
-    fn close_port(&self, port: &OpenedPort) -> Result<()>;
+    /// `open-port <port>[-<to>]/<protocol> [--endpoints e1,e2]` (or `open-port icmp`);
+    /// no endpoints means all of them.
+    fn open_port(&self, port: &OpenedPort, endpoints: &[String]) -> Result<()>;
+    /// `close-port <port>[-<to>]/<protocol> [--endpoints e1,e2]`.
+    fn close_port(&self, port: &OpenedPort, endpoints: &[String]) -> Result<()>;
     /// `opened-ports --format=json`.
     fn opened_ports(&self) -> Result<Vec<OpenedPort>>;
-    /// `network-get --format=json <binding>`: Juju's answer, as JSON.
-    fn network_get(&self, binding: &str) -> Result<serde_json::Value>;
+    /// `network-get --format=json <binding> [-r <relation id>]`: the binding's
+    /// addresses (as seen from that relation, when given).
+    fn network_get(&self, binding: &str, relation_id: Option<u32>) -> Result<serde_json::Value>;
     /// `goal-state --format=json`.
     fn goal_state(&self) -> Result<serde_json::Value>;
     /// `resource-get <name>`: the path of the resource's file.

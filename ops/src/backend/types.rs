@@ -173,8 +173,8 @@ impl SecretOwner {
     }
 }
 
-/// What `secret-add` takes.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What `secret-add` takes. Its `Debug` shows the content's keys, never values.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct SecretAddArgs {
     /// The secret's content; keys are lowercase letters, digits and dashes.
     pub content: BTreeMap<String, String>,
@@ -190,8 +190,9 @@ pub struct SecretAddArgs {
     pub owner: SecretOwner,
 }
 
-/// What `secret-set` takes: only the given fields change.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What `secret-set` takes: only the given fields change. Its `Debug` shows
+/// the content's keys, never values.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct SecretSetArgs {
     /// New content (a new revision), if any.
     pub content: Option<BTreeMap<String, String>>,
@@ -242,24 +243,74 @@ pub enum PortProtocol {
     Icmp,
 }
 
-/// A port (or ICMP) opened on the unit.
+/// A port, a port range (or ICMP) opened on the unit.
+///
+/// ```
+/// use ops::backend::OpenedPort;
+///
+/// let range: OpenedPort = "8000-8010/udp".parse().unwrap();
+/// assert_eq!(range, OpenedPort::range(ops::backend::PortProtocol::Udp, 8000, 8010));
+/// assert_eq!(range.to_string(), "8000-8010/udp");
+/// assert_eq!(OpenedPort::tcp(5432).to_string(), "5432/tcp");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct OpenedPort {
     /// The protocol.
     pub protocol: PortProtocol,
-    /// The port number; `None` for ICMP.
+    /// The (first) port number; `None` for ICMP.
     pub port: Option<u16>,
+    /// The last port of a range (`8000-8010/tcp`); `None` for one port.
+    #[serde(default)]
+    pub to_port: Option<u16>,
+}
+
+impl OpenedPort {
+    /// One TCP port.
+    pub fn tcp(port: u16) -> Self {
+        Self::range(PortProtocol::Tcp, port, port)
+    }
+
+    /// One UDP port.
+    pub fn udp(port: u16) -> Self {
+        Self::range(PortProtocol::Udp, port, port)
+    }
+
+    /// ICMP.
+    pub fn icmp() -> Self {
+        Self {
+            protocol: PortProtocol::Icmp,
+            port: None,
+            to_port: None,
+        }
+    }
+
+    /// The ports `from` to `to` (one port when they are equal).
+    pub fn range(protocol: PortProtocol, from: u16, to: u16) -> Self {
+        Self {
+            protocol,
+            port: Some(from),
+            to_port: (to != from).then_some(to),
+        }
+    }
+
+    /// The last port: `to_port`, or `port` for a single port.
+    pub fn last_port(&self) -> Option<u16> {
+        self.to_port.or(self.port)
+    }
 }
 
 impl fmt::Display for OpenedPort {
-    /// The form `open-port` takes: `5432/tcp`, `icmp`.
+    /// The form `open-port` takes: `5432/tcp`, `8000-8010/udp`, `icmp`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.protocol, self.port) {
-            (PortProtocol::Icmp, _) => f.write_str("icmp"),
-            (PortProtocol::Tcp, Some(p)) => write!(f, "{p}/tcp"),
-            (PortProtocol::Udp, Some(p)) => write!(f, "{p}/udp"),
-            (PortProtocol::Tcp, None) => f.write_str("tcp"),
-            (PortProtocol::Udp, None) => f.write_str("udp"),
+        let proto = match self.protocol {
+            PortProtocol::Icmp => return f.write_str("icmp"),
+            PortProtocol::Tcp => "tcp",
+            PortProtocol::Udp => "udp",
+        };
+        match (self.port, self.to_port) {
+            (Some(p), Some(to)) if to != p => write!(f, "{p}-{to}/{proto}"),
+            (Some(p), _) => write!(f, "{p}/{proto}"),
+            (None, _) => f.write_str(proto),
         }
     }
 }
@@ -267,16 +318,13 @@ impl fmt::Display for OpenedPort {
 impl FromStr for OpenedPort {
     type Err = BackendError;
 
-    /// Parses `5432/tcp`, `8000-8010/udp` (the first port is kept) or `icmp`.
+    /// Parses `5432/tcp`, `8000-8010/udp` (the range kept) or `icmp`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let malformed = || BackendError::MalformedPort {
             value: s.to_string(),
         };
         if s == "icmp" {
-            return Ok(Self {
-                protocol: PortProtocol::Icmp,
-                port: None,
-            });
+            return Ok(Self::icmp());
         }
         let (port, proto) = s.split_once('/').ok_or_else(malformed)?;
         let protocol = match proto {
@@ -284,12 +332,47 @@ impl FromStr for OpenedPort {
             "udp" => PortProtocol::Udp,
             _ => return Err(malformed()),
         };
-        let first = port.split('-').next().unwrap_or(port);
-        let port = first.parse().map_err(|_| malformed())?;
-        Ok(Self {
-            protocol,
-            port: Some(port),
-        })
+        let (first, last) = port.split_once('-').unwrap_or((port, port));
+        let from: u16 = first.parse().map_err(|_| malformed())?;
+        let to: u16 = last.parse().map_err(|_| malformed())?;
+        if to < from {
+            return Err(malformed());
+        }
+        Ok(Self::range(protocol, from, to))
+    }
+}
+
+/// The keys of secret content, for `Debug`.
+struct ContentKeys<'a>(&'a BTreeMap<String, String>);
+
+impl fmt::Debug for ContentKeys<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
+impl fmt::Debug for SecretAddArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecretAddArgs")
+            .field("content_keys", &ContentKeys(&self.content))
+            .field("label", &self.label)
+            .field("description", &self.description)
+            .field("expire", &self.expire)
+            .field("rotate", &self.rotate)
+            .field("owner", &self.owner)
+            .finish()
+    }
+}
+
+impl fmt::Debug for SecretSetArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecretSetArgs")
+            .field("content_keys", &self.content.as_ref().map(ContentKeys))
+            .field("label", &self.label)
+            .field("description", &self.description)
+            .field("expire", &self.expire)
+            .field("rotate", &self.rotate)
+            .finish()
     }
 }
 

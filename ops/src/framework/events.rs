@@ -37,6 +37,19 @@ pub trait Event: Serialize + DeserializeOwned + Debug + 'static {
     const KIND: &'static str;
     /// What the event is attached to.
     const SCOPE: EventScope;
+    /// The namespace of a custom event (empty for Juju's events and the
+    /// charm's own): the event is known as `<namespace>.<kind>`.
+    const NAMESPACE: &'static str = "";
+}
+
+/// The name an event is registered and queued under: its kind, prefixed
+/// with its namespace when it has one (`pg_client.database_ready`).
+pub(crate) fn event_key<E: Event>() -> String {
+    if E::NAMESPACE.is_empty() {
+        E::KIND.to_string()
+    } else {
+        format!("{}.{}", E::NAMESPACE, E::KIND)
+    }
 }
 
 /// Marks the events whose handlers may return [`Outcome::Defer`](super::Outcome::Defer).
@@ -111,15 +124,24 @@ pub trait StorageEvent: Event {}
 ///
 /// Custom events are charm-wide and deferrable; a handler emits one with
 /// [`Ctx::emit`](super::Ctx::emit) and its observers run as soon as the
-/// emitting handler returns.
+/// emitting handler returns (unlike Python ops, where `emit` calls the
+/// observers before it returns). A library sets [`NAMESPACE`](Self::NAMESPACE)
+/// so that two libraries can both define a `database_ready`; registering two
+/// different types under one name is [`FrameworkError::EventNameClash`](crate::FrameworkError::EventNameClash).
+/// Custom events emitted by observers of custom events nest at most
+/// [`MAX_EMIT_DEPTH`](crate::framework::MAX_EMIT_DEPTH) deep.
 pub trait CustomEvent: Serialize + DeserializeOwned + Debug + 'static {
-    /// The event name, unique in the charm (`database_ready`).
+    /// The event name, unique in its namespace (`database_ready`).
     const NAME: &'static str;
+    /// The library's namespace (`pg_client`); empty (the default) for the
+    /// charm's own events. Keep it across versions: deferred notices name it.
+    const NAMESPACE: &'static str = "";
 }
 
 impl<T: CustomEvent> Event for T {
     const KIND: &'static str = T::NAME;
     const SCOPE: EventScope = EventScope::Charm;
+    const NAMESPACE: &'static str = <T as CustomEvent>::NAMESPACE;
 }
 impl<T: CustomEvent> Deferrable for T {}
 impl<T: CustomEvent> CharmEvent for T {}
@@ -423,7 +445,8 @@ impl Deferrable for StorageDetaching {}
 
 /// An action run (`actions/<name>`): not deferrable. Results, failure and
 /// progress messages go through the model (`Model::action_set_results`, ...).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Its `Debug` shows the parameters' names, never their values.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct ActionEvent {
     /// The action's name (`get-password`).
     pub name: String,
@@ -433,10 +456,29 @@ pub struct ActionEvent {
     pub params: serde_json::Map<String, serde_json::Value>,
 }
 
+impl std::fmt::Debug for ActionEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ActionEvent")
+            .field("name", &self.name)
+            .field("id", &self.id)
+            .field("param_keys", &self.params.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
 impl ActionEvent {
-    /// The parameters as a typed struct; an error names what did not fit.
-    pub fn params_as<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        serde_json::from_value(serde_json::Value::Object(self.params.clone()))
+    /// The parameters as a typed struct; [`ModelError::ActionParams`]
+    /// names the parameter that did not fit, never its value.
+    ///
+    /// [`ModelError::ActionParams`]: crate::model::ModelError::ActionParams
+    pub fn params_as<T: DeserializeOwned>(&self) -> Result<T, crate::model::ModelError> {
+        crate::model::typed::from_json_map(&self.params).map_err(|e| {
+            crate::model::ModelError::ActionParams {
+                type_name: std::any::type_name::<T>(),
+                key: e.key,
+                reason: e.reason,
+            }
+        })
     }
 }
 

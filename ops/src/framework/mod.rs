@@ -24,7 +24,7 @@ use serde_json::Value;
 use crate::dispatch::DispatchError;
 use crate::meta::CharmMeta;
 use crate::model::{Model, Status};
-use crate::storage::{Notice, PersistedState};
+use crate::storage::{MAX_NOTICES, Notice, PersistedState};
 use events::{
     ActionEvent, CharmEvent, ContainerEvent, CustomEvent, Event, RelationEvent, StorageEvent,
 };
@@ -94,17 +94,51 @@ pub enum FrameworkError {
         key: String,
     },
     /// The saved stored state does not fit the type asked for.
-    #[error("stored state {key} cannot be read as {type_name}: {source}")]
+    #[error("stored state {key} cannot be read as {type_name}: {reason}")]
     StoredStateType {
         /// The full key.
         key: String,
         /// The Rust type asked for.
         type_name: &'static str,
-        /// The serde error.
-        #[source]
-        source: serde_json::Error,
+        /// serde's message, without the values it quotes.
+        reason: String,
     },
-    /// An event or stored value could not be turned into JSON.
+    /// Two different event types are registered under one name (two
+    /// libraries' `database_ready` without a namespace, or a custom event
+    /// named like a Juju event).
+    #[error(
+        "event {event} is already registered as another type; give the custom event a NAMESPACE"
+    )]
+    EventNameClash {
+        /// The event's name.
+        event: String,
+    },
+    /// Custom events emitted by observers of custom events nested past
+    /// [`MAX_EMIT_DEPTH`] (an event that, through its observers, emits itself).
+    #[error("custom event {event} is nested {limit} deep: do its observers emit it again?")]
+    EmitTooDeep {
+        /// The event that would go one deeper.
+        event: String,
+        /// The bound.
+        limit: usize,
+    },
+    /// The deferred-notice queue is full: deferring this event would push it
+    /// past [`MAX_NOTICES`](crate::storage::MAX_NOTICES). The dispatch fails
+    /// and nothing is committed (no notice is dropped); Juju retries the hook.
+    #[error(
+        "cannot defer {event} for {observer}: {limit} notices are already deferred; \
+         handle them (return Outcome::Done) instead of deferring more"
+    )]
+    TooManyNotices {
+        /// The event being deferred.
+        event: String,
+        /// Its observer.
+        observer: String,
+        /// The bound.
+        limit: usize,
+    },
+    /// An event or stored value could not be turned into JSON (serde's
+    /// serializer errors name types, not values).
     #[error("cannot serialize {what}: {source}")]
     Serialize {
         /// What was being serialized.
@@ -124,11 +158,19 @@ pub(crate) enum CallError {
     Handler(HandlerError),
 }
 
+/// How deep custom events may nest: an observer of a custom event may emit
+/// another, whose observers may emit another, ... this many levels.
+pub const MAX_EMIT_DEPTH: usize = 32;
+
 type ObserverFn<C> = dyn Fn(&mut C, &Value, &mut Ctx<'_>) -> Result<Returned, CallError>;
 
 struct Observer<C> {
     event: String,
+    /// `<Charm>::<function>`: what notices are saved under.
     key: String,
+    /// `std::any::type_name` of the function, which older ops-rs saved
+    /// notices under; still matched on load.
+    legacy: String,
     call: Box<ObserverFn<C>>,
 }
 
@@ -182,10 +224,10 @@ impl<'a> Ctx<'a> {
     pub fn emit<E: CustomEvent>(&mut self, event: E) -> Result<(), FrameworkError> {
         let snapshot =
             serde_json::to_value(&event).map_err(|source| FrameworkError::Serialize {
-                what: format!("custom event {}", E::NAME),
+                what: format!("custom event {}", events::event_key::<E>()),
                 source,
             })?;
-        self.emitted.push((E::NAME.to_string(), snapshot));
+        self.emitted.push((events::event_key::<E>(), snapshot));
         Ok(())
     }
 }
@@ -194,6 +236,8 @@ impl<'a> Ctx<'a> {
 /// [`Charm::new`](crate::Charm::new).
 pub struct Framework<C> {
     charm_name: String,
+    event_types: std::collections::HashMap<String, std::any::TypeId>,
+    depth: usize,
     model: Model,
     meta: Arc<CharmMeta>,
     observers: Vec<Rc<Observer<C>>>,
@@ -215,6 +259,8 @@ impl<C: 'static> Framework<C> {
             .to_string();
         Self {
             charm_name,
+            event_types: Default::default(),
+            depth: 0,
             model,
             meta,
             observers: Vec::new(),
@@ -241,15 +287,19 @@ impl<C: 'static> Framework<C> {
 
     /// Observes a charm-wide event (`Install`, `ConfigChanged`, a custom event).
     ///
-    /// The handler is a function or method; its path is the observer's name,
-    /// which a deferred notice uses to find it again in a later process.
+    /// The handler is a function or method; its name under the charm type
+    /// (`MyCharm::on_start`) is the observer's key, which a deferred notice
+    /// uses to find it again in a later process: stable across compiler
+    /// versions and module moves. Rename the function and its notices are
+    /// dropped (with a warning); use [`observe_as`](Self::observe_as) to
+    /// keep an old name.
     pub fn observe<E, R, F>(&mut self, handler: F) -> Result<&mut Self, FrameworkError>
     where
         E: CharmEvent,
         R: HandlerOutcome<E>,
         F: Fn(&mut C, &E, &mut Ctx<'_>) -> HandlerResult<R> + 'static,
     {
-        self.register(E::KIND.to_string(), handler)
+        self.register(events::event_key::<E>(), None, handler)
     }
 
     /// Observes a relation event on one endpoint (`observe_relation("db", Self::on_db_changed)`).
@@ -269,7 +319,7 @@ impl<C: 'static> Framework<C> {
                 event: E::KIND,
             });
         }
-        self.register(scoped_name(endpoint, E::KIND), handler)
+        self.register(scoped_name(endpoint, E::KIND), None, handler)
     }
 
     /// Observes a workload event of one container (`PebbleReady`, ...).
@@ -289,7 +339,7 @@ impl<C: 'static> Framework<C> {
                 event: E::KIND,
             });
         }
-        self.register(scoped_name(container, E::KIND), handler)
+        self.register(scoped_name(container, E::KIND), None, handler)
     }
 
     /// Observes a storage event of one storage.
@@ -309,7 +359,7 @@ impl<C: 'static> Framework<C> {
                 event: E::KIND,
             });
         }
-        self.register(scoped_name(storage, E::KIND), handler)
+        self.register(scoped_name(storage, E::KIND), None, handler)
     }
 
     /// Observes an action declared in the charm's actions.
@@ -326,10 +376,20 @@ impl<C: 'static> Framework<C> {
                 action: action.to_string(),
             });
         }
-        self.register(scoped_name(action, "action"), handler)
+        self.register(scoped_name(action, "action"), None, handler)
     }
 
     /// A value kept across dispatches under `name`, starting from `T::default()`.
+    ///
+    /// The saved value is read over `T::default()`: a field the saved value
+    /// lacks (one added in a charm upgrade) takes its default's value, and a
+    /// field `T` no longer has is ignored, so adding or removing fields needs
+    /// no migration. (This is per top-level field; a nested struct that gains
+    /// fields wants `#[serde(default)]` on it.) A saved value that does not fit otherwise (a field whose
+    /// type changed) is [`FrameworkError::StoredStateType`], naming the key;
+    /// migrate by reading the old value under its name as a
+    /// `serde_json::Value` (or an old struct), converting it, and keeping the
+    /// new type under a new name.
     pub fn stored_state<T>(&mut self, name: &str) -> Result<StoredState<T>, FrameworkError>
     where
         T: Serialize + DeserializeOwned + Default + 'static,
@@ -339,13 +399,22 @@ impl<C: 'static> Framework<C> {
             return Err(FrameworkError::DuplicateStoredState { key });
         }
         let value = match self.state.stored.get(&key) {
-            Some(saved) => serde_json::from_value(saved.clone()).map_err(|source| {
-                FrameworkError::StoredStateType {
-                    key: key.clone(),
-                    type_name: type_name::<T>(),
-                    source,
-                }
-            })?,
+            Some(saved) => {
+                let mut merged = serde_json::to_value(T::default()).map_err(|source| {
+                    FrameworkError::Serialize {
+                        what: format!("the default of stored state {key}"),
+                        source,
+                    }
+                })?;
+                merge_over(&mut merged, saved);
+                serde_json::from_value(merged).map_err(|source| {
+                    FrameworkError::StoredStateType {
+                        key: key.clone(),
+                        type_name: type_name::<T>(),
+                        reason: crate::redact::serde_reason(&source.to_string()),
+                    }
+                })?
+            }
             None => T::default(),
         };
         let stored = StoredState::new(key.clone(), value);
@@ -357,19 +426,74 @@ impl<C: 'static> Framework<C> {
         Ok(stored)
     }
 
-    fn register<E, R, F>(&mut self, event: String, handler: F) -> Result<&mut Self, FrameworkError>
+    /// [`observe`](Self::observe) under an explicit observer name, for two
+    /// functions of one name (in different modules) observing one event.
+    /// The name is what a deferred notice finds its observer by, so keep it
+    /// across charm versions.
+    ///
+    /// ```no_run
+    /// use ops::{Charm, Ctx, Framework, HandlerError, HandlerResult};
+    /// use ops::events::Start;
+    ///
+    /// struct MyCharm;
+    ///
+    /// mod db {
+    ///     pub fn on_start(_: &mut super::MyCharm, _: &ops::events::Start, _: &mut ops::Ctx) -> ops::HandlerResult {
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// impl Charm for MyCharm {
+    ///     fn new(fw: &mut Framework<Self>) -> Result<Self, HandlerError> {
+    ///         fw.observe_as("db_on_start", db::on_start)?;
+    ///         Ok(MyCharm)
+    ///     }
+    /// }
+    /// # fn main() {}
+    /// ```
+    pub fn observe_as<E, R, F>(
+        &mut self,
+        name: &str,
+        handler: F,
+    ) -> Result<&mut Self, FrameworkError>
+    where
+        E: CharmEvent,
+        R: HandlerOutcome<E>,
+        F: Fn(&mut C, &E, &mut Ctx<'_>) -> HandlerResult<R> + 'static,
+    {
+        self.register(events::event_key::<E>(), Some(name), handler)
+    }
+
+    fn register<E, R, F>(
+        &mut self,
+        event: String,
+        name: Option<&str>,
+        handler: F,
+    ) -> Result<&mut Self, FrameworkError>
     where
         E: Event,
         R: HandlerOutcome<E>,
         F: Fn(&mut C, &E, &mut Ctx<'_>) -> HandlerResult<R> + 'static,
     {
-        let key = type_name::<F>().to_string();
-        if key.contains("{{closure}}") {
+        let type_id = std::any::TypeId::of::<E>();
+        if *self.event_types.entry(event.clone()).or_insert(type_id) != type_id {
+            return Err(FrameworkError::EventNameClash { event });
+        }
+        let legacy = type_name::<F>().to_string();
+        if legacy.contains("{{closure}}") && name.is_none() {
             return Err(FrameworkError::ClosureObserver {
                 event,
-                observer: key,
+                observer: legacy,
             });
         }
+        // Stable across compiler versions and module moves: the charm
+        // type's name and the function's own name (or the name given).
+        let key = format!(
+            "{}::{}",
+            self.charm_name,
+            name.map(str::to_string)
+                .unwrap_or_else(|| function_name(&legacy))
+        );
         if self
             .observers
             .iter()
@@ -388,6 +512,7 @@ impl<C: 'static> Framework<C> {
         self.observers.push(Rc::new(Observer {
             event,
             key,
+            legacy,
             call: Box::new(call),
         }));
         Ok(self)
@@ -448,8 +573,23 @@ impl<C: 'static> Framework<C> {
             reemitted,
             deferred: returned.defer,
         });
-        for (event, snapshot) in emitted {
-            self.emit(charm, &event, snapshot)?;
+        if !emitted.is_empty() {
+            if self.depth >= MAX_EMIT_DEPTH {
+                return Err(FrameworkError::EmitTooDeep {
+                    event: emitted[0].0.clone(),
+                    limit: MAX_EMIT_DEPTH,
+                }
+                .into());
+            }
+            self.depth += 1;
+            for (event, snapshot) in emitted {
+                let result = self.emit(charm, &event, snapshot);
+                if result.is_err() {
+                    self.depth -= 1;
+                }
+                result?;
+            }
+            self.depth -= 1;
         }
         Ok(returned)
     }
@@ -474,6 +614,16 @@ impl<C: 'static> Framework<C> {
         tracing::debug!("emitting {handle}");
         let mut statuses = Vec::new();
         for observer in observers {
+            if self.is_deferred(&observer.key, event, &snapshot) {
+                // Python ops' `_event_is_in_storage`: an identical event is
+                // already waiting for this observer (and was re-emitted to it
+                // in this dispatch); it is not called twice.
+                tracing::debug!(
+                    "skipping {handle} for {}: an identical event is already deferred",
+                    observer.key
+                );
+                continue;
+            }
             let returned = self.call(charm, &observer, &handle, &snapshot, false)?;
             statuses.extend(returned.statuses);
             if returned.defer {
@@ -482,27 +632,36 @@ impl<C: 'static> Framework<C> {
                     observer: observer.key.clone(),
                     event: event.to_string(),
                     snapshot: snapshot.clone(),
-                });
+                })?;
             }
         }
         Ok(statuses)
     }
 
-    fn queue(&mut self, notice: Notice) {
-        let duplicate = self.state.notices.iter().any(|n| {
-            n.observer == notice.observer
-                && n.event == notice.event
-                && n.snapshot == notice.snapshot
-        });
-        if duplicate {
+    fn is_deferred(&self, observer: &str, event: &str, snapshot: &Value) -> bool {
+        self.state
+            .notices
+            .iter()
+            .any(|n| n.observer == observer && n.event == event && &n.snapshot == snapshot)
+    }
+
+    fn queue(&mut self, notice: Notice) -> Result<(), FrameworkError> {
+        if self.is_deferred(&notice.observer, &notice.event, &notice.snapshot) {
             tracing::debug!(
                 "{} for {} is already deferred; not queued twice",
                 notice.event,
                 notice.observer
             );
+        } else if self.state.notices.len() >= MAX_NOTICES {
+            return Err(FrameworkError::TooManyNotices {
+                event: notice.event,
+                observer: notice.observer,
+                limit: MAX_NOTICES,
+            });
         } else {
             self.state.notices.push(notice);
         }
+        Ok(())
     }
 
     /// Hands every deferred notice back to the observer that deferred it, in
@@ -510,11 +669,14 @@ impl<C: 'static> Framework<C> {
     pub(crate) fn reemit_deferred(&mut self, charm: &mut C) -> Result<(), DispatchError> {
         let pending = std::mem::take(&mut self.state.notices);
         let mut kept = Vec::with_capacity(pending.len());
-        for notice in pending {
+        for mut notice in pending {
             let observer = self
                 .observers
                 .iter()
-                .find(|o| o.key == notice.observer && o.event == notice.event)
+                .find(|o| {
+                    (o.key == notice.observer || o.legacy == notice.observer)
+                        && o.event == notice.event
+                })
                 .cloned();
             let Some(observer) = observer else {
                 tracing::warn!(
@@ -526,11 +688,22 @@ impl<C: 'static> Framework<C> {
             };
             let returned = self.call(charm, &observer, &notice.handle, &notice.snapshot, true)?;
             if returned.defer {
+                // A notice saved under the old form is kept under the new.
+                notice.observer = observer.key.clone();
                 kept.push(notice);
             }
         }
         // Deferrals of custom events emitted while re-emitting come after the old ones.
         kept.append(&mut self.state.notices);
+        if kept.len() > MAX_NOTICES {
+            let last = &kept[kept.len() - 1];
+            return Err(FrameworkError::TooManyNotices {
+                event: last.event.clone(),
+                observer: last.observer.clone(),
+                limit: MAX_NOTICES,
+            }
+            .into());
+        }
         self.state.notices = kept;
         Ok(())
     }
@@ -555,6 +728,37 @@ impl<C: 'static> Framework<C> {
     pub(crate) fn notices(&self) -> &[Notice] {
         &self.state.notices
     }
+}
+
+/// `saved` laid over `base`, field by field at the top level: a field only
+/// `base` has keeps its value; every saved field wins whole. (Not deeper: a
+/// map field's default entries must not come back after the charm removed
+/// them. A nested struct that gains fields wants `#[serde(default)]`.)
+fn merge_over(base: &mut Value, saved: &Value) {
+    match (base, saved) {
+        (Value::Object(base), Value::Object(saved)) => {
+            for (key, value) in saved {
+                base.insert(key.clone(), value.clone());
+            }
+        }
+        (base, saved) => *base = saved.clone(),
+    }
+}
+
+/// The function's own name from its `type_name` (`my_charm::MyCharm::on_start`
+/// → `on_start`; generic arguments dropped).
+fn function_name(type_name: &str) -> String {
+    let mut depth = 0usize;
+    let mut plain = String::with_capacity(type_name.len());
+    for c in type_name.chars() {
+        match c {
+            '<' => depth += 1,
+            '>' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => plain.push(c),
+            _ => {}
+        }
+    }
+    plain.rsplit("::").next().unwrap_or(&plain).to_string()
 }
 
 fn scoped_name(scope: &str, kind: &str) -> String {

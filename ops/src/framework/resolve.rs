@@ -24,6 +24,16 @@ pub enum ResolveError {
         /// The variable.
         variable: &'static str,
     },
+    /// `action-get` failed: the action fails (non-zero exit) instead of
+    /// running with empty parameters.
+    #[error("cannot read the parameters of action {action}: {source}")]
+    ActionParams {
+        /// The action.
+        action: String,
+        /// The hook tool's error.
+        #[source]
+        source: crate::backend::BackendError,
+    },
 }
 
 const CHARM_EVENTS: &[&str] = &[
@@ -84,7 +94,7 @@ fn split_scoped<'a>(
 pub(crate) fn resolve(
     meta: &CharmMeta,
     ctx: &JujuContext,
-    action_params: impl FnOnce() -> serde_json::Map<String, Value>,
+    action_params: impl FnOnce() -> crate::backend::Result<serde_json::Map<String, Value>>,
 ) -> Result<Option<JujuEventValue>, ResolveError> {
     let name = ctx.event_name();
     let missing = |variable| ResolveError::MissingVariable {
@@ -101,9 +111,13 @@ pub(crate) fn resolve(
         let Some(action) = declared else {
             return Ok(None);
         };
+        let params = action_params().map_err(|source| ResolveError::ActionParams {
+            action: action.clone(),
+            source,
+        })?;
         return Ok(Some(JujuEventValue {
             name,
-            snapshot: json!({"name": action, "id": ctx.action_id, "params": action_params()}),
+            snapshot: json!({"name": action, "id": ctx.action_id, "params": params}),
         }));
     }
     if CHARM_EVENTS.contains(&name.as_str()) {
@@ -194,7 +208,7 @@ mod tests {
     }
 
     fn snapshot_as<E: Event>(path: &str, extra: &[(&str, &str)]) -> E {
-        let value = resolve(&meta(), &ctx(path, extra), Default::default)
+        let value = resolve(&meta(), &ctx(path, extra), || Ok(Default::default()))
             .unwrap()
             .unwrap();
         serde_json::from_value(value.snapshot).unwrap()
@@ -257,7 +271,7 @@ mod tests {
             "hooks/other-pebble-ready",
         ] {
             assert_eq!(
-                resolve(&meta(), &ctx(path, &[]), Default::default).unwrap(),
+                resolve(&meta(), &ctx(path, &[]), || Ok(Default::default())).unwrap(),
                 None,
                 "{path}"
             );
@@ -269,12 +283,31 @@ mod tests {
         let err = resolve(
             &meta(),
             &ctx("hooks/pgb-peers-relation-changed", &[]),
-            Default::default,
+            || Ok(Default::default()),
         )
         .unwrap_err();
         assert!(err.to_string().contains("JUJU_RELATION_ID"));
-        let err =
-            resolve(&meta(), &ctx("hooks/secret-changed", &[]), Default::default).unwrap_err();
+        let err = resolve(&meta(), &ctx("hooks/secret-changed", &[]), || {
+            Ok(Default::default())
+        })
+        .unwrap_err();
         assert!(err.to_string().contains("JUJU_SECRET_ID"));
+    }
+
+    #[test]
+    fn a_failing_action_get_fails_the_action() {
+        let err = resolve(&meta(), &ctx("actions/get-password", &[]), || {
+            Err(crate::backend::BackendError::ToolFailed {
+                command: "action-get".into(),
+                args: vec!["--format=json".into()],
+                status: 1,
+                stderr: "ERROR cannot read action parameters".into(),
+            })
+        })
+        .unwrap_err();
+        assert!(
+            matches!(&err, ResolveError::ActionParams { action, .. } if action == "get-password"),
+            "{err}"
+        );
     }
 }

@@ -37,12 +37,12 @@ impl<T> Clone for StoredState<T> {
     }
 }
 
-impl<T: std::fmt::Debug> std::fmt::Debug for StoredState<T> {
+/// The key only: stored state may hold credentials.
+impl<T> std::fmt::Debug for StoredState<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StoredState")
             .field("key", &self.key)
-            .field("value", &self.value.borrow())
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -82,5 +82,18 @@ impl<T: Serialize + DeserializeOwned + Default + 'static> StoredState<T> {
 
     pub(crate) fn snapshot(&self) -> Result<serde_json::Value, serde_json::Error> {
         serde_json::to_value(&*self.value.borrow())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_the_key_not_the_value() {
+        let stored = StoredState::new("C/StoredState[s]".into(), "hunter2".to_string());
+        let shown = format!("{stored:?}");
+        assert!(shown.contains("C/StoredState[s]"), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
     }
 }

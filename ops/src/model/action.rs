@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 
 use super::{Model, ModelError, typed};
 use crate::backend::StringMap;
+use crate::redact::{MAX_TEXT, bounded_text};
 
 /// Keys Juju keeps for itself in action results.
 const RESERVED_KEYS: [&str; 4] = ["stdout", "stderr", "stdout-encoding", "stderr-encoding"];
@@ -44,8 +45,8 @@ fn flatten_results(results: &Map<String, Value>) -> Result<StringMap, ModelError
                 Value::Object(inner) => walk(&full, inner, out)?,
                 other => {
                     let text = match other {
-                        Value::String(s) => s.clone(),
-                        v => v.to_string(),
+                        Value::String(s) => bounded_text(s, MAX_TEXT),
+                        v => bounded_text(&v.to_string(), MAX_TEXT),
                     };
                     if out.insert(full.clone(), text).is_some() {
                         return Err(invalid("the key is given twice (nested and dotted)"));
@@ -97,7 +98,9 @@ impl Model {
     /// Juju wants (`{"db": {"port": 5432}}` → `db.port=5432`); strings are
     /// kept as they are, other values become JSON text. Keys Juju would
     /// refuse (bad characters, a key given twice, a reserved key) are
-    /// [`ModelError::InvalidActionResultKey`], and nothing is sent.
+    /// [`ModelError::InvalidActionResultKey`], and nothing is sent. Each
+    /// value is cut to [`MAX_TEXT`] bytes and loses control characters other
+    /// than newline and tab, so no value can make `action-set`'s argv too long.
     pub fn action_set_results(&self, results: Map<String, Value>) -> Result<(), ModelError> {
         let flat = flatten_results(&results)?;
         self.backend
@@ -106,17 +109,18 @@ impl Model {
     }
 
     /// Fails the running action with a message (`action-fail`); the handler
-    /// still returns normally.
+    /// still returns normally. The message is bounded as results are.
     pub fn action_fail(&self, message: &str) -> Result<(), ModelError> {
         self.backend
-            .action_fail(message)
+            .action_fail(&bounded_text(message, MAX_TEXT))
             .map_err(ModelError::backend("failing the action"))
     }
 
-    /// Sends a progress message the user sees while the action runs (`action-log`).
+    /// Sends a progress message the user sees while the action runs
+    /// (`action-log`), bounded as results are.
     pub fn action_log(&self, message: &str) -> Result<(), ModelError> {
         self.backend
-            .action_log(message)
+            .action_log(&bounded_text(message, MAX_TEXT))
             .map_err(ModelError::backend("logging action progress"))
     }
 }

@@ -59,7 +59,7 @@ impl Config {
                 .ok_or_else(|| ModelError::ConfigType {
                     key: key.to_string(),
                     expected,
-                    value: value.to_string(),
+                    value: crate::redact::json_kind(value).to_string(),
                 }),
         }
     }
@@ -140,29 +140,39 @@ mod tests {
     }
 
     #[test]
-    fn a_value_of_the_wrong_type_names_key_type_and_value() {
+    fn a_value_of_the_wrong_type_names_key_type_and_kind_not_value() {
         let c = config();
         for (err, key, expected, value) in [
             (
                 c.get_int("mode").unwrap_err(),
                 "mode",
                 "an integer",
-                "\"session\"",
+                "a string",
             ),
-            (c.get_str("port").unwrap_err(), "port", "a string", "6432"),
+            (
+                c.get_str("port").unwrap_err(),
+                "port",
+                "a string",
+                "a number",
+            ),
             (
                 c.get_bool("ratio").unwrap_err(),
                 "ratio",
                 "a boolean",
-                "0.5",
+                "a number",
             ),
             (
                 c.get_int("ratio").unwrap_err(),
                 "ratio",
                 "an integer",
-                "0.5",
+                "a number",
             ),
-            (c.get_float("on").unwrap_err(), "on", "a number", "true"),
+            (
+                c.get_float("on").unwrap_err(),
+                "on",
+                "a number",
+                "a boolean",
+            ),
         ] {
             match err {
                 ModelError::ConfigType {

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{Model, ModelError, Relation, typed};
-use crate::backend::{RelationRef, StringMap};
+use crate::backend::{BackendError, RelationRef, StringMap};
 
 /// Whose databag: a unit's or an application's.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -223,14 +223,25 @@ impl<'m> Databag<'m> {
         if loaded {
             return Ok(());
         }
-        let read = self
-            .model
-            .backend()
-            .relation_get(&self.relation, self.member.name(), self.member.is_app())
-            .map_err(ModelError::backend(format!(
-                "reading the databag of {}",
-                self.describe()
-            )))?;
+        let read = match self.model.backend().relation_get(
+            &self.relation,
+            self.member.name(),
+            self.member.is_app(),
+        ) {
+            Ok(read) => read,
+            // Dead relations tell no tales (Python ops): a relation Juju no
+            // longer knows reads as empty.
+            Err(BackendError::RelationNotFound { .. }) => {
+                tracing::debug!("{} is gone; its databag reads as empty", self.relation);
+                Default::default()
+            }
+            Err(e) => {
+                return Err(ModelError::backend(format!(
+                    "reading the databag of {}",
+                    self.describe()
+                ))(e));
+            }
+        };
         self.model.bags.borrow_mut().entry(key).or_default().read = Some(read);
         Ok(())
     }

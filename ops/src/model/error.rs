@@ -77,7 +77,8 @@ pub enum ModelError {
         key: String,
         /// The type asked for, e.g. `an integer`.
         expected: &'static str,
-        /// The value it has, as JSON.
+        /// The kind of value it has (`a string`, `a number`, ...): never
+        /// the value, which may be a credential.
         value: String,
     },
     /// The config does not fit the typed struct.

@@ -30,7 +30,7 @@ mod network;
 mod relation;
 mod secret;
 mod status;
-mod typed;
+pub(crate) mod typed;
 
 #[cfg(test)]
 mod tests;
@@ -51,12 +51,17 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
 use crate::backend::{Backend, BackendError, RelationRef};
 use crate::meta::CharmMeta;
 use databag::BagState;
+
+/// How long an `is-leader` answer is trusted: Juju's leadership lease
+/// lasts at least this long after it is confirmed.
+pub const LEASE_RENEWAL_PERIOD: Duration = Duration::from_secs(30);
 
 /// What [`Model::new`] needs: the backend, the metadata, and what the
 /// dispatch knows about the unit and the event.
@@ -69,10 +74,15 @@ pub struct ModelParts {
     pub unit_name: String,
     /// The Juju model's name.
     pub model_name: String,
+    /// The Juju model's UUID (`JUJU_MODEL_UUID`; empty if unknown): secret
+    /// ids given without `secret:` become `secret://<uuid>/<id>`.
+    pub model_uuid: String,
     /// Where the workload containers' Pebble sockets are (`/charm/containers`).
     pub containers_dir: PathBuf,
     /// The relation of a relation event.
     pub hook_relation: Option<RelationRef>,
+    /// The remote application of the hook's relation (`JUJU_REMOTE_APP`).
+    pub remote_app: Option<String>,
     /// The unit leaving, in relation-departed.
     pub departing_unit: Option<String>,
     /// The relation being broken, in relation-broken: not in [`Model::relations`].
@@ -145,11 +155,14 @@ pub struct Model {
     unit: Unit,
     app: App,
     name: String,
+    uuid: String,
     containers_dir: PathBuf,
     hook_relation: Option<RelationRef>,
     departing_unit: Option<String>,
+    remote_app: Option<String>,
     broken_relation: Option<RelationRef>,
-    leader: Cell<Option<bool>>,
+    leader: Cell<Option<(bool, Instant)>>,
+    lease_period: Cell<Duration>,
     relation_ids: RefCell<HashMap<String, Vec<RelationRef>>>,
     relations: RefCell<HashMap<RelationRef, Relation>>,
     bags: RefCell<BTreeMap<(RelationRef, Member), BagState>>,
@@ -188,11 +201,14 @@ impl Model {
             },
             app: App { name: app },
             name: parts.model_name,
+            uuid: parts.model_uuid,
             containers_dir: parts.containers_dir,
             hook_relation: parts.hook_relation,
             departing_unit: parts.departing_unit,
+            remote_app: parts.remote_app,
             broken_relation: parts.broken_relation,
             leader: Cell::new(None),
+            lease_period: Cell::new(LEASE_RENEWAL_PERIOD),
             relation_ids: RefCell::default(),
             relations: RefCell::default(),
             bags: RefCell::default(),
@@ -231,16 +247,28 @@ impl Model {
         self.backend.as_ref()
     }
 
-    /// Whether this unit is the leader (one `is-leader` per dispatch).
+    /// How long an `is-leader` answer is kept; [`LEASE_RENEWAL_PERIOD`]
+    /// unless a test shortens it.
+    #[cfg(test)]
+    pub(crate) fn set_lease_period(&self, period: Duration) {
+        self.lease_period.set(period);
+    }
+
+    /// Whether this unit is the leader. The answer of `is-leader` is kept
+    /// for [`LEASE_RENEWAL_PERIOD`] (Juju's leadership lease, as Python ops'
+    /// `LEASE_RENEWAL_PERIOD`), then asked again: a long hook does not act
+    /// on a lease that may have passed to another unit.
     pub fn is_leader(&self) -> Result<bool, ModelError> {
-        if let Some(leader) = self.leader.get() {
+        if let Some((leader, checked)) = self.leader.get()
+            && checked.elapsed() < self.lease_period.get()
+        {
             return Ok(leader);
         }
         let leader = self
             .backend
             .is_leader()
             .map_err(ModelError::backend("checking leadership"))?;
-        self.leader.set(Some(leader));
+        self.leader.set(Some((leader, Instant::now())));
         Ok(leader)
     }
 

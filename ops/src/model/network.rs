@@ -98,33 +98,57 @@ impl Network {
 }
 
 fn check_port(protocol: PortProtocol, port: Option<u16>) -> Result<OpenedPort, ModelError> {
+    check_range(protocol, port, port)
+}
+
+fn check_range(
+    protocol: PortProtocol,
+    port: Option<u16>,
+    to: Option<u16>,
+) -> Result<OpenedPort, ModelError> {
     let invalid = |reason| ModelError::InvalidPort {
         protocol,
         port,
         reason,
     };
-    match (protocol, port) {
-        (PortProtocol::Icmp, Some(_)) => Err(invalid("ICMP takes no port number")),
-        (PortProtocol::Tcp | PortProtocol::Udp, None) => {
-            Err(invalid("TCP and UDP need a port number"))
+    match (protocol, port, to) {
+        (PortProtocol::Icmp, None, None) => Ok(OpenedPort::icmp()),
+        (PortProtocol::Icmp, _, _) => Err(invalid("ICMP takes no port number")),
+        (_, None, _) | (_, _, None) => Err(invalid("TCP and UDP need a port number")),
+        (_, Some(0), _) | (_, _, Some(0)) => Err(invalid("port numbers run from 1 to 65535")),
+        (_, Some(from), Some(to)) if to < from => {
+            Err(invalid("a range ends at or after its first port"))
         }
-        (PortProtocol::Tcp | PortProtocol::Udp, Some(0)) => {
-            Err(invalid("port numbers run from 1 to 65535"))
-        }
-        _ => Ok(OpenedPort { protocol, port }),
+        (_, Some(from), Some(to)) => Ok(OpenedPort::range(protocol, from, to)),
     }
 }
 
 impl Model {
     /// A binding's addresses (`network-get`, once per binding per dispatch).
     pub fn network_get(&self, binding: &str) -> Result<Network, ModelError> {
-        if let Some(network) = self.networks.borrow().get(binding) {
+        self.network_get_for(binding, None)
+    }
+
+    /// A binding's addresses as seen from one relation (`network-get -r <id>`,
+    /// as Python ops' `Model.get_binding(relation)`): a cross-model relation
+    /// may have other ingress addresses. Kept per binding and relation.
+    pub fn network_get_for(
+        &self,
+        binding: &str,
+        relation: Option<&super::Relation>,
+    ) -> Result<Network, ModelError> {
+        let relation_id = relation.map(|r| r.id.id);
+        let cache_key = match relation_id {
+            Some(id) => format!("{binding} -r {id}"),
+            None => binding.to_string(),
+        };
+        if let Some(network) = self.networks.borrow().get(&cache_key) {
             return Ok(network.clone());
         }
         let operation = || format!("getting the network of binding {binding}");
         let raw = self
             .backend
-            .network_get(binding)
+            .network_get(binding, relation_id)
             .map_err(ModelError::backend(operation()))?;
         let shown = raw.to_string();
         let network = Network::from_juju(raw).map_err(|e| ModelError::Backend {
@@ -137,24 +161,60 @@ impl Model {
         })?;
         self.networks
             .borrow_mut()
-            .insert(binding.to_string(), network.clone());
+            .insert(cache_key, network.clone());
         Ok(network)
     }
 
     /// Opens a port on this unit (`open-port`): TCP and UDP need a port, ICMP takes none.
     pub fn open_port(&self, protocol: PortProtocol, port: Option<u16>) -> Result<(), ModelError> {
         let opened = check_port(protocol, port)?;
-        self.backend
-            .open_port(&opened)
-            .map_err(ModelError::backend(format!("opening port {opened}")))
+        self.open_ports(&opened, &[])
     }
 
     /// Closes a port on this unit (`close-port`).
     pub fn close_port(&self, protocol: PortProtocol, port: Option<u16>) -> Result<(), ModelError> {
         let closed = check_port(protocol, port)?;
+        self.close_ports(&closed, &[])
+    }
+
+    /// Opens a port or a range (`OpenedPort::range(Tcp, 8000, 8010)`) on
+    /// some endpoints only (`open-port --endpoints`; none: all of them).
+    ///
+    /// ```no_run
+    /// # fn demo(model: &ops::Model) -> Result<(), ops::ModelError> {
+    /// use ops::backend::{OpenedPort, PortProtocol};
+    /// model.open_ports(&OpenedPort::range(PortProtocol::Tcp, 8000, 8010), &["website"])?;
+    /// # Ok(()) }
+    /// ```
+    pub fn open_ports(&self, ports: &OpenedPort, endpoints: &[&str]) -> Result<(), ModelError> {
+        let opened = check_range(ports.protocol, ports.port, ports.last_port())?;
+        let endpoints = self.check_port_endpoints(endpoints)?;
         self.backend
-            .close_port(&closed)
+            .open_port(&opened, &endpoints)
+            .map_err(ModelError::backend(format!("opening port {opened}")))
+    }
+
+    /// Closes a port or a range, on some endpoints only (none: all of them).
+    pub fn close_ports(&self, ports: &OpenedPort, endpoints: &[&str]) -> Result<(), ModelError> {
+        let closed = check_range(ports.protocol, ports.port, ports.last_port())?;
+        let endpoints = self.check_port_endpoints(endpoints)?;
+        self.backend
+            .close_port(&closed, &endpoints)
             .map_err(ModelError::backend(format!("closing port {closed}")))
+    }
+
+    fn check_port_endpoints(&self, endpoints: &[&str]) -> Result<Vec<String>, ModelError> {
+        endpoints
+            .iter()
+            .map(|e| {
+                if self.meta.endpoint(e).is_none() {
+                    return Err(ModelError::UnknownEndpoint {
+                        endpoint: e.to_string(),
+                    });
+                }
+                Ok(e.to_string())
+            })
+            .collect()
     }
 
     /// The ports this unit has opened (`opened-ports`).

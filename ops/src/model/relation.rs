@@ -18,6 +18,11 @@ pub struct Relation {
     /// of this application). In relation-departed the departing unit is no
     /// longer among them.
     pub units: BTreeSet<String>,
+    /// Whether the relation is alive: false for the relation being broken
+    /// (in relation-broken) and for one Juju no longer knows. A dead
+    /// relation's databags read as empty (Python ops' "dead relations tell
+    /// no tales"); writing to them fails.
+    pub active: bool,
 }
 
 impl Relation {
@@ -54,16 +59,22 @@ impl Model {
         Ok(ids)
     }
 
-    /// `relation-list` (and, if it names no unit, `relation-list --app`), once
-    /// per relation per dispatch.
+    /// `relation-list` (and, if it names no unit, `JUJU_REMOTE_APP` for the
+    /// hook's relation or else `relation-list --app`), once per relation per
+    /// dispatch. The departing unit never names the remote app: when this
+    /// unit is the one leaving, it is of this application.
     fn load_relation(&self, id: &RelationRef) -> Result<Relation, ModelError> {
         if let Some(relation) = self.relations.borrow().get(id) {
             return Ok(relation.clone());
         }
+        let mut active = self.broken_relation.as_ref() != Some(id);
         let units: BTreeSet<String> = match self.backend.relation_list(id) {
             Ok(units) => units.into_iter().collect(),
             // A relation being torn down has no units left to list.
-            Err(BackendError::RelationNotFound { .. }) => BTreeSet::new(),
+            Err(BackendError::RelationNotFound { .. }) => {
+                active = false;
+                BTreeSet::new()
+            }
             Err(e) => {
                 return Err(ModelError::backend(format!("listing the units of {id}"))(e));
             }
@@ -74,12 +85,11 @@ impl Model {
         } else if let Some(app) = units.iter().next().and_then(app_of) {
             Some(app)
         } else if let Some(app) = self
-            .departing_unit
+            .remote_app
             .as_ref()
-            .filter(|_| self.hook_relation.as_ref() == Some(id))
-            .and_then(app_of)
+            .filter(|app| !app.is_empty() && self.hook_relation.as_ref() == Some(id))
         {
-            Some(app)
+            Some(app.clone())
         } else {
             match self.backend.relation_remote_app(id) {
                 Ok(app) => app,
@@ -95,6 +105,7 @@ impl Model {
             id: id.clone(),
             app,
             units,
+            active,
         };
         self.relations
             .borrow_mut()

@@ -172,13 +172,17 @@ fn is_valid_key(key: &str) -> bool {
     !after_dash && groups >= 2
 }
 
-/// Juju's secret URIs start with `secret:`; ids given without it get it.
-fn canonical_id(id: &str) -> String {
+/// Juju's secret URIs start with `secret:`; an id given without it becomes
+/// `secret://<model-uuid>/<id>` (or `secret:<id>` when the model's UUID is
+/// not known), as Python ops canonicalises it.
+fn canonical_id(id: &str, model_uuid: &str) -> String {
     let id = id.trim();
     if id.starts_with("secret:") {
         id.to_string()
-    } else {
+    } else if model_uuid.is_empty() {
         format!("secret:{id}")
+    } else {
+        format!("secret://{model_uuid}/{id}")
     }
 }
 
@@ -421,7 +425,7 @@ impl Model {
         }
         Ok(Secret::new(
             self,
-            id.map(canonical_id),
+            id.map(|id| canonical_id(id, &self.uuid)),
             label.map(str::to_string),
         ))
     }
@@ -494,8 +498,12 @@ mod tests {
 
     #[test]
     fn ids_get_the_secret_prefix() {
-        assert_eq!(canonical_id("cq1v2"), "secret:cq1v2");
-        assert_eq!(canonical_id("secret:cq1v2"), "secret:cq1v2");
-        assert_eq!(canonical_id(" secret://uuid/cq1v2 "), "secret://uuid/cq1v2");
+        assert_eq!(canonical_id("cq1v2", ""), "secret:cq1v2");
+        assert_eq!(canonical_id("secret:cq1v2", "u-1"), "secret:cq1v2");
+        assert_eq!(
+            canonical_id(" secret://uuid/cq1v2 ", "u-1"),
+            "secret://uuid/cq1v2"
+        );
+        assert_eq!(canonical_id("cq1v2", "u-1"), "secret://u-1/cq1v2");
     }
 }

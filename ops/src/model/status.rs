@@ -4,6 +4,7 @@ use std::fmt;
 
 use super::{Model, ModelError};
 use crate::backend::{StatusInfo, StatusName};
+use crate::redact::{MAX_TEXT, bounded_text};
 
 /// A unit or application status: a name and a message.
 ///
@@ -69,6 +70,14 @@ impl Status {
         }
     }
 
+    /// The same status with its message fit for argv.
+    fn bounded(self) -> Self {
+        Self {
+            message: bounded_text(&self.message, MAX_TEXT),
+            ..self
+        }
+    }
+
     /// Whether a charm may set this status (`error` and `unknown` are Juju's).
     pub fn is_settable(&self) -> bool {
         !matches!(self.name, StatusName::Error | StatusName::Unknown)
@@ -120,9 +129,12 @@ impl Model {
     }
 
     /// Sets this unit's status (`status-set`). Charms that collect status
-    /// with a `CollectUnitStatus` handler rarely need this.
+    /// with a `CollectUnitStatus` handler rarely need this. The message is
+    /// cut to [`MAX_TEXT`](crate::redact::MAX_TEXT) bytes and loses control
+    /// characters other than newline and tab.
     pub fn set_unit_status(&self, status: Status) -> Result<(), ModelError> {
         Self::check_settable(&status)?;
+        let status = status.bounded();
         self.backend
             .status_set(false, &status.clone().into())
             .map_err(ModelError::backend("setting the unit status"))?;
@@ -148,6 +160,7 @@ impl Model {
     /// [`ModelError::NotLeader`] otherwise, and `status-set` is not called.
     pub fn set_app_status(&self, status: Status) -> Result<(), ModelError> {
         Self::check_settable(&status)?;
+        let status = status.bounded();
         self.require_leader("set the application status")?;
         self.backend
             .status_set(true, &status.clone().into())
@@ -172,10 +185,11 @@ impl Model {
         Ok(status)
     }
 
-    /// Sets the workload version `juju status` shows (`application-version-set`).
+    /// Sets the workload version `juju status` shows (`application-version-set`),
+    /// cut to [`MAX_TEXT`](crate::redact::MAX_TEXT) bytes, control characters removed.
     pub fn set_workload_version(&self, version: &str) -> Result<(), ModelError> {
         self.backend
-            .application_version_set(version)
+            .application_version_set(&bounded_text(version, MAX_TEXT))
             .map_err(ModelError::backend("setting the workload version"))
     }
 }

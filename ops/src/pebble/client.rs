@@ -94,7 +94,9 @@ impl Client {
         }
     }
 
-    /// Sets how long one socket read or write may block (default 5 s).
+    /// Sets how long one request may take, connecting, sending and reading
+    /// the whole response included (default 5 s): an overall deadline, not a
+    /// per-read timeout, so a Pebble that trickles bytes cannot hang a hook.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout.max(Duration::from_millis(2));
         self
@@ -222,7 +224,10 @@ impl Client {
     /// Waits until the change is ready (`GET /v1/changes/<id>/wait`), for
     /// at most `timeout`. The change is returned whether it succeeded or not.
     pub fn wait_change(&self, id: &str, timeout: Duration) -> Result<Change, PebbleError> {
-        let deadline = Instant::now() + timeout;
+        // `Duration::MAX` (wait for ever) must not overflow the clock.
+        let deadline = Instant::now()
+            .checked_add(timeout)
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600));
         // Each wait request must end (Pebble answers 504) before the socket
         // read times out.
         let slice = if self.timeout > Duration::from_secs(2) {

@@ -5,7 +5,7 @@
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::error::PebbleError;
 
@@ -13,14 +13,91 @@ use super::error::PebbleError;
 const MAX_LINE: u64 = 64 * 1024;
 /// The most header lines accepted.
 const MAX_HEADERS: usize = 200;
+/// The largest response body accepted (a pulled file included).
+pub(crate) const MAX_BODY: u64 = 64 * 1024 * 1024;
+
+/// A stream whose every read and write must end by one deadline: each
+/// operation gets the time left, and none once it is past.
+struct Deadlined {
+    stream: UnixStream,
+    deadline: Instant,
+}
+
+impl Deadlined {
+    fn time_left(&self) -> io::Result<Duration> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the request's deadline passed",
+            ));
+        }
+        Ok(left)
+    }
+}
+
+impl Read for Deadlined {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.time_left()?;
+        self.stream.set_read_timeout(Some(left))?;
+        self.stream.read(buf)
+    }
+}
+
+impl Write for Deadlined {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let left = self.time_left()?;
+        self.stream.set_write_timeout(Some(left))?;
+        self.stream.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.stream.flush()
+    }
+}
+
+/// `UnixStream::connect`, which can block (a listener whose backlog is
+/// full), given at most `timeout`: the connect runs on its own thread, which
+/// is left to finish by itself if it does not in time.
+fn connect(socket: &Path, timeout: Duration) -> io::Result<UnixStream> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let path = socket.to_path_buf();
+    std::thread::Builder::new()
+        .name("pebble-connect".into())
+        .spawn(move || {
+            let _ = tx.send(UnixStream::connect(path));
+        })?;
+    match rx.recv_timeout(timeout) {
+        Ok(result) => result,
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "connecting took longer than the request's deadline",
+        )),
+    }
+}
 
 /// One request: method, path with query string, extra headers, body.
-#[derive(Debug, Clone)]
+/// Its `Debug` shows header names and the body's length, not content.
+#[derive(Clone)]
 pub(crate) struct Request {
     pub method: &'static str,
     pub target: String,
     pub headers: Vec<(&'static str, String)>,
     pub body: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("target", &self.target)
+            .field(
+                "headers",
+                &self.headers.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
+            )
+            .field("body_len", &self.body.as_ref().map(Vec::len))
+            .finish()
+    }
 }
 
 impl Request {
@@ -119,7 +196,10 @@ pub(crate) fn round_trip(
     timeout: Duration,
     request: &Request,
 ) -> Result<Response, PebbleError> {
-    let mut stream = UnixStream::connect(socket).map_err(|source| {
+    let deadline = Instant::now()
+        .checked_add(timeout)
+        .unwrap_or_else(|| Instant::now() + Duration::from_secs(24 * 3600));
+    let stream = connect(socket, timeout).map_err(|source| {
         if source.kind() == io::ErrorKind::NotFound {
             PebbleError::SocketMissing {
                 socket: socket.to_path_buf(),
@@ -139,10 +219,7 @@ pub(crate) fn round_trip(
             source,
         }
     };
-    stream
-        .set_read_timeout(Some(timeout))
-        .and_then(|()| stream.set_write_timeout(Some(timeout)))
-        .map_err(io_error("setting timeouts for"))?;
+    let mut stream = Deadlined { stream, deadline };
     stream
         .write_all(&request.encode())
         .and_then(|()| stream.flush())
@@ -202,6 +279,9 @@ fn read_body(reader: &mut impl BufRead, response: &Response) -> Result<Vec<u8>, 
             .trim()
             .parse()
             .map_err(|_| ReadError::Protocol(format!("bad Content-Length {length:?}")))?;
+        if length > MAX_BODY {
+            return Err(too_large());
+        }
         let mut body = Vec::new();
         reader.take(length).read_to_end(&mut body)?;
         if (body.len() as u64) < length {
@@ -213,8 +293,15 @@ fn read_body(reader: &mut impl BufRead, response: &Response) -> Result<Vec<u8>, 
         return Ok(body);
     }
     let mut body = Vec::new();
-    reader.read_to_end(&mut body)?;
+    reader.take(MAX_BODY + 1).read_to_end(&mut body)?;
+    if body.len() as u64 > MAX_BODY {
+        return Err(too_large());
+    }
     Ok(body)
+}
+
+fn too_large() -> ReadError {
+    ReadError::Protocol(format!("response body over {MAX_BODY} bytes"))
 }
 
 fn read_chunked(reader: &mut impl BufRead) -> Result<Vec<u8>, ReadError> {
@@ -227,6 +314,9 @@ fn read_chunked(reader: &mut impl BufRead) -> Result<Vec<u8>, ReadError> {
         if size == 0 {
             read_headers(reader)?; // trailers
             return Ok(body);
+        }
+        if (body.len() as u64).saturating_add(size) > MAX_BODY {
+            return Err(too_large());
         }
         let before = body.len();
         reader.take(size).read_to_end(&mut body)?;
@@ -306,6 +396,50 @@ fn percent_encode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bodies_over_the_cap_are_refused_before_reading() {
+        let huge = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
+            MAX_BODY + 1
+        );
+        assert!(matches!(
+            parse(huge.as_bytes()),
+            Err(ReadError::Protocol(m)) if m.contains("over")
+        ));
+        let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\n";
+        assert!(matches!(
+            parse(chunked),
+            Err(ReadError::Protocol(m)) if m.contains("over")
+        ));
+    }
+
+    #[test]
+    fn a_silent_pebble_fails_the_request_by_its_deadline() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("pebble.socket");
+        let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        // Accepted (by the kernel's backlog) and never answered.
+        let err = round_trip(
+            &socket,
+            Duration::from_millis(50),
+            &Request::get("/v1/system-info".into()),
+        )
+        .unwrap_err();
+        assert!(matches!(err, PebbleError::Io { .. }), "{err}");
+        drop(listener);
+    }
+
+    #[test]
+    fn request_debug_shows_no_body() {
+        let request = Request::post_json(
+            "/v1/files".into(),
+            &serde_json::json!({"content": "hunter2"}),
+        );
+        let shown = format!("{request:?}");
+        assert!(shown.contains("/v1/files"), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
 
     fn parse(raw: &[u8]) -> Result<Response, ReadError> {
         read_response(&mut &raw[..])

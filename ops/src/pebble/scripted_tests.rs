@@ -534,3 +534,11 @@ fn a_silent_server_times_out() {
     }
     holder.join().unwrap();
 }
+
+#[test]
+fn an_endless_change_timeout_does_not_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = super::Client::new(dir.path().join("missing.socket"))
+        .with_change_timeout(std::time::Duration::MAX);
+    assert!(client.wait_change("1", std::time::Duration::MAX).is_err());
+}

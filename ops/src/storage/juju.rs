@@ -1,57 +1,231 @@
-//! Persisted state in Juju's controller-side unit state.
+//! Persisted state in Juju's controller-side unit state, one key per item.
+//!
+//! Juju keeps at most 64 KiB per unit-state value, so, as Python ops'
+//! `JujuStorage` does, each stored state and the notice queue get their own
+//! key: no single value grows with the charm.
+//!
+//! | key | value |
+//! |---|---|
+//! | [`COUNTER_KEY`] | `{"format": 2, "event_count": N}` |
+//! | [`NOTICES_KEY`] | the deferred-notice queue, a JSON list |
+//! | [`STORED_PREFIX`]`<key>` | one stored state, as JSON |
+//!
+//! State saved by older ops-rs under the single key [`LEGACY_STATE_KEY`] is
+//! read, and replaced by the per-item keys at the next commit.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::{PersistedState, StateStore, StorageError};
-use crate::backend::Backend;
+use serde::{Deserialize, Serialize};
 
-/// The unit-state key that holds ops-rs' state.
-pub const STATE_KEY: &str = "ops-rs-state";
+use super::{Notice, PersistedState, STATE_FORMAT, StateStore, StorageError};
+use crate::backend::{Backend, StringMap};
 
-/// Persisted state kept by the Juju controller (`state-get`, `state-set --file -`).
+/// The single key older ops-rs kept everything under; migrated on load.
+pub const LEGACY_STATE_KEY: &str = "ops-rs-state";
+
+/// The key of the format version and the event counter.
+pub const COUNTER_KEY: &str = "ops-rs/counter";
+
+/// The key of the deferred-notice queue.
+pub const NOTICES_KEY: &str = "ops-rs/notices";
+
+/// The prefix of each stored state's key (`ops-rs/stored/MyCharm/StoredState[s]`).
+pub const STORED_PREFIX: &str = "ops-rs/stored/";
+
+/// The most bytes Juju keeps in one unit-state value.
+pub const MAX_VALUE_BYTES: usize = 64 * 1024;
+
+#[derive(Serialize, Deserialize)]
+struct Counter {
+    format: u32,
+    event_count: u64,
+}
+
+/// Persisted state kept by the Juju controller (`state-get`, `state-set --file -`,
+/// `state-delete`).
 ///
 /// It survives the loss of the unit's pod, which a file in the charm
 /// directory of a Kubernetes charm does not. Juju applies `state-set` only
 /// when the hook succeeds, which gives the same commit-or-nothing as the file.
+///
+/// One `state-get` per dispatch at most; at commit, one `state-set` with
+/// only the keys whose value changed and a `state-delete` per key that went
+/// away, and no call at all when the notices and stored state are as loaded.
+/// A value over [`MAX_VALUE_BYTES`] is [`StorageError::TooLarge`], naming
+/// its key, before anything is sent.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use ops::backend::HookTools;
+/// use ops::storage::{JujuStateStore, StateStore};
+///
+/// let store = JujuStateStore::new(Arc::new(HookTools::new()));
+/// let state = store.load()?;
+/// store.save(&state)?; // nothing changed: no hook tool runs
+/// # Ok::<(), ops::storage::StorageError>(())
+/// ```
 pub struct JujuStateStore {
     backend: Arc<dyn Backend>,
-    loaded: RefCell<Option<PersistedState>>,
+    loaded: RefCell<Option<Loaded>>,
+}
+
+/// What the controller holds, as last read or written.
+struct Loaded {
+    state: PersistedState,
+    /// Our keys and their text.
+    keys: StringMap,
+}
+
+fn location(key: &str) -> String {
+    format!("juju state key {key}")
+}
+
+fn corrupt(key: &str, source: serde_json::Error) -> StorageError {
+    StorageError::Corrupt {
+        location: location(key),
+        reason: crate::redact::serde_reason(&source.to_string()),
+    }
+}
+
+/// The per-item keys for `state`.
+fn encode(state: &PersistedState) -> Result<StringMap, StorageError> {
+    let mut keys = StringMap::new();
+    let counter = Counter {
+        format: STATE_FORMAT,
+        event_count: state.event_count,
+    };
+    let text = |key: &str, value: serde_json::Result<String>| {
+        value.map_err(|source| StorageError::Corrupt {
+            location: location(key),
+            reason: format!("cannot serialize: {source}"),
+        })
+    };
+    keys.insert(
+        COUNTER_KEY.to_string(),
+        text(COUNTER_KEY, serde_json::to_string(&counter))?,
+    );
+    if !state.notices.is_empty() {
+        keys.insert(
+            NOTICES_KEY.to_string(),
+            text(NOTICES_KEY, serde_json::to_string(&state.notices))?,
+        );
+    }
+    for (key, value) in &state.stored {
+        let full = format!("{STORED_PREFIX}{key}");
+        let json = text(&full, serde_json::to_string(value))?;
+        keys.insert(full, json);
+    }
+    Ok(keys)
+}
+
+/// `state` from the controller's keys (ours only).
+fn decode(all: &StringMap) -> Result<(PersistedState, StringMap), StorageError> {
+    let mut ours = StringMap::new();
+    let mut state = PersistedState::default();
+    if let Some(text) = all.get(LEGACY_STATE_KEY) {
+        state = PersistedState::from_json(text, &location(LEGACY_STATE_KEY))?;
+        ours.insert(LEGACY_STATE_KEY.to_string(), text.clone());
+    }
+    if let Some(text) = all.get(COUNTER_KEY) {
+        let counter: Counter = serde_json::from_str(text).map_err(|e| corrupt(COUNTER_KEY, e))?;
+        if counter.format > STATE_FORMAT {
+            return Err(StorageError::Corrupt {
+                location: location(COUNTER_KEY),
+                reason: format!(
+                    "state format {} is newer than this charm understands ({STATE_FORMAT})",
+                    counter.format
+                ),
+            });
+        }
+        state.event_count = state.event_count.max(counter.event_count);
+        ours.insert(COUNTER_KEY.to_string(), text.clone());
+    }
+    if let Some(text) = all.get(NOTICES_KEY) {
+        let notices: Vec<Notice> =
+            serde_json::from_str(text).map_err(|e| corrupt(NOTICES_KEY, e))?;
+        state.notices = notices;
+        ours.insert(NOTICES_KEY.to_string(), text.clone());
+    }
+    for (key, text) in all {
+        if let Some(name) = key.strip_prefix(STORED_PREFIX) {
+            let value = serde_json::from_str(text).map_err(|e| corrupt(key, e))?;
+            state.stored.insert(name.to_string(), value);
+            ours.insert(key.clone(), text.clone());
+        }
+    }
+    Ok((state, ours))
 }
 
 impl JujuStateStore {
-    /// State kept through `backend`'s `state-get`/`state-set`.
+    /// State kept through `backend`'s `state-get`/`state-set`/`state-delete`.
     pub fn new(backend: Arc<dyn Backend>) -> Self {
         Self {
             backend,
             loaded: RefCell::new(None),
         }
     }
+
+    fn ensure_loaded(&self) -> Result<(), StorageError> {
+        if self.loaded.borrow().is_some() {
+            return Ok(());
+        }
+        let all = self.backend.state_get()?;
+        let (state, raw) = decode(&all)?;
+        // Compare later writes with what this state encodes to, not with the
+        // controller's text: the same value spelled differently is not sent.
+        let encoded = encode(&state)?;
+        let keys = raw
+            .into_iter()
+            .map(|(key, text)| {
+                let text = encoded.get(&key).cloned().unwrap_or(text);
+                (key, text)
+            })
+            .collect();
+        *self.loaded.borrow_mut() = Some(Loaded { state, keys });
+        Ok(())
+    }
 }
 
 impl StateStore for JujuStateStore {
     fn load(&self) -> Result<PersistedState, StorageError> {
-        if let Some(state) = self.loaded.borrow().as_ref() {
-            return Ok(state.clone());
-        }
-        let all = self.backend.state_get()?;
-        let state = match all.get(STATE_KEY) {
-            Some(text) => PersistedState::from_json(text, &format!("juju state key {STATE_KEY}"))?,
-            None => PersistedState::default(),
-        };
-        *self.loaded.borrow_mut() = Some(state.clone());
-        Ok(state)
+        self.ensure_loaded()?;
+        let loaded = self.loaded.borrow();
+        Ok(loaded.as_ref().map(|l| l.state.clone()).unwrap_or_default())
     }
 
     fn save(&self, state: &PersistedState) -> Result<(), StorageError> {
-        let text = serde_json::to_string(state).map_err(|e| StorageError::Corrupt {
-            location: format!("juju state key {STATE_KEY}"),
-            reason: e.to_string(),
-        })?;
-        self.backend
-            .state_set(&BTreeMap::from([(STATE_KEY.to_string(), text)]))?;
-        *self.loaded.borrow_mut() = Some(state.clone());
+        self.ensure_loaded()?;
+        let mut loaded = self.loaded.borrow_mut();
+        let Some(loaded) = loaded.as_mut() else {
+            return Ok(());
+        };
+        let legacy = loaded.keys.contains_key(LEGACY_STATE_KEY);
+        if !legacy && state.same_content(&loaded.state) {
+            return Ok(());
+        }
+        let keys = encode(state)?;
+        if let Some((key, value)) = keys.iter().find(|(_, v)| v.len() > MAX_VALUE_BYTES) {
+            return Err(StorageError::TooLarge {
+                key: key.clone(),
+                bytes: value.len(),
+                limit: MAX_VALUE_BYTES,
+            });
+        }
+        let changed: BTreeMap<String, String> = keys
+            .iter()
+            .filter(|(k, v)| loaded.keys.get(*k) != Some(*v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if !changed.is_empty() {
+            self.backend.state_set(&changed)?;
+        }
+        for gone in loaded.keys.keys().filter(|k| !keys.contains_key(*k)) {
+            self.backend.state_delete(gone)?;
+        }
+        loaded.keys = keys;
+        loaded.state = state.clone();
         Ok(())
     }
 }

@@ -1,5 +1,6 @@
 //! Persisted state in a file in the charm directory.
 
+use std::cell::RefCell;
 use std::fs;
 use std::io::{ErrorKind, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -12,15 +13,22 @@ pub const STATE_FILE_NAME: &str = ".unit-state.json";
 
 /// Persisted state in one JSON file, replaced atomically (temporary file,
 /// fsync, rename, fsync of the directory) and readable by its owner only.
+///
+/// A save whose notices and stored state are those last loaded or saved
+/// writes nothing: no temporary file, no fsync.
 #[derive(Debug, Clone)]
 pub struct LocalStateFile {
     path: PathBuf,
+    loaded: RefCell<Option<PersistedState>>,
 }
 
 impl LocalStateFile {
     /// State kept at `path`.
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self { path: path.into() }
+        Self {
+            path: path.into(),
+            loaded: RefCell::new(None),
+        }
     }
 
     /// State kept in `<charm_dir>/.unit-state.json`.
@@ -36,6 +44,25 @@ impl LocalStateFile {
 
 impl StateStore for LocalStateFile {
     fn load(&self) -> Result<PersistedState, StorageError> {
+        let state = self.read()?;
+        *self.loaded.borrow_mut() = Some(state.clone());
+        Ok(state)
+    }
+
+    fn save(&self, state: &PersistedState) -> Result<(), StorageError> {
+        if let Some(loaded) = self.loaded.borrow().as_ref()
+            && state.same_content(loaded)
+        {
+            return Ok(());
+        }
+        self.write(state)?;
+        *self.loaded.borrow_mut() = Some(state.clone());
+        Ok(())
+    }
+}
+
+impl LocalStateFile {
+    fn read(&self) -> Result<PersistedState, StorageError> {
         match fs::read_to_string(&self.path) {
             Ok(text) => PersistedState::from_json(&text, &self.path.display().to_string()),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(PersistedState::default()),
@@ -50,7 +77,7 @@ impl StateStore for LocalStateFile {
         }
     }
 
-    fn save(&self, state: &PersistedState) -> Result<(), StorageError> {
+    fn write(&self, state: &PersistedState) -> Result<(), StorageError> {
         let write_err = |source| StorageError::Write {
             path: self.path.clone(),
             source,
@@ -170,5 +197,45 @@ mod tests {
             Err(StorageError::Write { .. })
         ));
         assert_eq!(store.load().unwrap(), sample());
+    }
+}
+
+#[cfg(test)]
+mod write_tests {
+    use std::os::unix::fs::MetadataExt;
+
+    use super::*;
+
+    #[test]
+    fn a_save_that_changes_nothing_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = LocalStateFile::in_charm_dir(dir.path());
+        let mut state = first.load().unwrap();
+        // Nothing was ever saved and nothing changed: no file appears.
+        first.save(&state).unwrap();
+        assert!(!first.path().exists());
+        state
+            .stored
+            .insert("C/StoredState[s]".into(), serde_json::json!({"n": 1}));
+        first.save(&state).unwrap();
+        let inode = fs::metadata(first.path()).unwrap().ino();
+
+        // The next dispatch: only the event counter moved.
+        let next = LocalStateFile::in_charm_dir(dir.path());
+        let mut state = next.load().unwrap();
+        state.event_count += 5;
+        next.save(&state).unwrap();
+        assert_eq!(fs::metadata(next.path()).unwrap().ino(), inode, "rewritten");
+
+        // A real change is written (a new file renamed over the old one).
+        state
+            .stored
+            .insert("C/StoredState[s]".into(), serde_json::json!({"n": 2}));
+        next.save(&state).unwrap();
+        assert_ne!(fs::metadata(next.path()).unwrap().ino(), inode);
+        assert_eq!(
+            LocalStateFile::in_charm_dir(dir.path()).load().unwrap(),
+            state
+        );
     }
 }

@@ -408,6 +408,7 @@ fn in_relation_departed_the_departing_units_bag_stays_readable() {
     let hook = Hook {
         relation: Some(db()),
         departing_unit: Some("postgresql/1".to_string()),
+        remote_app: Some("postgresql".to_string()),
         broken: false,
     };
     let (model, _) = model_for(w, "app/0", hook);
@@ -422,12 +423,13 @@ fn in_relation_departed_the_departing_units_bag_stays_readable() {
 }
 
 #[test]
-fn when_the_last_unit_departs_the_app_comes_from_the_departing_unit() {
+fn when_the_last_unit_departs_the_app_comes_from_juju_remote_app() {
     let mut w = world(false);
     w.units.insert(db(), vec![]);
     let hook = Hook {
         relation: Some(db()),
         departing_unit: Some("postgresql/0".to_string()),
+        remote_app: Some("postgresql".to_string()),
         broken: false,
     };
     let (model, backend) = model_for(w, "app/0", hook);
@@ -438,10 +440,37 @@ fn when_the_last_unit_departs_the_app_comes_from_the_departing_unit() {
 }
 
 #[test]
+fn when_this_unit_departs_the_remote_app_is_not_this_app() {
+    // This unit is the one leaving: JUJU_DEPARTING_UNIT names it, and
+    // relation-list is empty. The remote app is postgresql all the same.
+    for remote_app in [Some("postgresql".to_string()), None] {
+        let mut w = world(false);
+        w.units.insert(db(), vec![]);
+        w.remote_apps.insert(db(), "postgresql".to_string());
+        let hook = Hook {
+            relation: Some(db()),
+            departing_unit: Some("app/0".to_string()),
+            remote_app: remote_app.clone(),
+            broken: false,
+        };
+        let (model, _) = model_for(w, "app/0", hook);
+        let rel = model.relation("db").unwrap().unwrap();
+        assert_eq!(rel.app.as_deref(), Some("postgresql"), "{remote_app:?}");
+        let bag = model.remote_app_data(&rel).unwrap();
+        assert_eq!(
+            bag.get("endpoints").unwrap().as_deref(),
+            Some("pg:5432"),
+            "{remote_app:?}"
+        );
+    }
+}
+
+#[test]
 fn the_broken_relation_is_not_in_relations_but_found_by_id() {
     let hook = Hook {
         relation: Some(db()),
         departing_unit: None,
+        remote_app: Some("postgresql".to_string()),
         broken: true,
     };
     let (model, _) = model_for(world(true), "app/0", hook);
@@ -462,23 +491,54 @@ fn the_broken_relation_is_not_in_relations_but_found_by_id() {
 }
 
 #[test]
-fn a_relation_juju_does_not_know_is_a_typed_backend_error() {
+fn a_dead_relation_reads_as_empty_and_writing_to_it_is_a_typed_error() {
     let (model, _) = model_for(world(true), "app/0", Hook::default());
     let gone = super::Relation {
         id: RelationRef::new("db", 99),
         app: Some("postgresql".into()),
         units: Default::default(),
+        active: false,
     };
-    let err = model.remote_app_data(&gone).unwrap().get("x").unwrap_err();
+    // Dead relations tell no tales.
+    assert_eq!(
+        model.remote_app_data(&gone).unwrap().get("x").unwrap(),
+        None
+    );
+    assert!(
+        model
+            .remote_app_data(&gone)
+            .unwrap()
+            .get_all()
+            .unwrap()
+            .is_empty()
+    );
+    model.local_app_data(&gone).set("x", "1").unwrap();
+    let err = model.flush().unwrap_err();
     assert!(
         matches!(err.backend_error(), Some(BackendError::RelationNotFound { relation, .. }) if relation == "db:99"),
         "{err:?}"
     );
-    assert!(
-        err.to_string()
-            .starts_with("reading the databag of application postgresql on db:99"),
-        "{err}"
-    );
+}
+
+#[test]
+fn relations_say_whether_they_are_active() {
+    let hook = Hook {
+        relation: Some(db()),
+        departing_unit: None,
+        remote_app: Some("postgresql".to_string()),
+        broken: true,
+    };
+    let (model, _) = model_for(world(true), "app/0", hook);
+    assert!(model.relation("peers").unwrap().unwrap().active);
+    let broken = model.relation_by_id("db", 3).unwrap().unwrap();
+    assert!(!broken.active, "the relation being broken is not active");
+    let mut w = world(true);
+    w.relate(&RelationRef::new("website", 7), &[]);
+    // relation-ids still lists it, relation-list no longer knows it.
+    w.units.remove(&RelationRef::new("website", 7));
+    let (model, _) = model_for(w, "app/0", Hook::default());
+    let website = model.relation("website").unwrap().unwrap();
+    assert!(!website.active, "relation-list says the relation is gone");
 }
 
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
@@ -563,19 +623,48 @@ fn numbers_written_as_strings_by_others_read_as_numbers_or_strings() {
 }
 
 #[test]
-fn a_bad_typed_value_names_bag_and_key() {
+fn a_bad_typed_value_names_bag_and_key_but_not_the_value() {
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    enum Mode {
+        Session,
+    }
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Modes {
+        mode: Mode,
+    }
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Nested {
+        inner: Conn,
+    }
     let (model, _) = model_for(world(true), "app/0", Hook::default());
     let rel = model.relation("peers").unwrap().unwrap();
     let bag = model.local_unit_data(&rel);
     bag.save(&conn()).unwrap();
-    bag.set("port", "lots").unwrap();
+    bag.set("port", "hunter2-lots").unwrap();
     match bag.load::<Conn>() {
         Err(ModelError::DatabagField { bag, key, reason }) => {
             assert_eq!(bag, "unit app/0 on peers:1");
             assert_eq!(key, "port");
-            assert!(reason.contains("lots"), "{reason}");
+            assert!(!reason.contains("hunter2"), "{reason}");
         }
         other => panic!("expected DatabagField, got {other:?}"),
+    }
+    bag.set("mode", "hunter2-mode").unwrap();
+    bag.set(
+        "inner",
+        r#"{"endpoints": "hunter2-x", "port": "hunter2-y"}"#,
+    )
+    .unwrap();
+    for err in [
+        bag.load::<Modes>().unwrap_err(),
+        bag.load::<Nested>().unwrap_err(),
+    ] {
+        let shown = format!("{err} {err:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(matches!(err, ModelError::DatabagField { .. }), "{shown}");
     }
 }
 

@@ -44,7 +44,7 @@ fn config_is_read_once_and_typed() {
             value,
         }) => assert_eq!(
             (key.as_str(), expected, value.as_str()),
-            ("pool_mode", "an integer", "\"session\"")
+            ("pool_mode", "an integer", "a string")
         ),
         other => panic!("expected ConfigType, got {other:?}"),
     }
@@ -380,13 +380,45 @@ fn ports_are_checked_then_opened_and_closed() {
         Err(ModelError::InvalidPort { .. })
     ));
     model.close_port(PortProtocol::Icmp, None).unwrap();
-    assert_eq!(backend.calls_of("open-port"), [["6432/tcp"], ["icmp"]]);
-    assert_eq!(backend.calls_of("close-port"), [["icmp"]]);
+    assert_eq!(
+        backend.calls_of("open-port"),
+        [["6432/tcp", ""], ["icmp", ""]]
+    );
+    assert_eq!(backend.calls_of("close-port"), [["icmp", ""]]);
     let opened = model.opened_ports().unwrap();
     assert_eq!(
         opened.iter().map(ToString::to_string).collect::<Vec<_>>(),
         ["6432/tcp"]
     );
+}
+
+#[test]
+fn port_ranges_and_endpoints_are_kept() {
+    use crate::backend::OpenedPort;
+    let (model, backend) = model_for(world(true), "app/0", Hook::default());
+    let range = OpenedPort::range(PortProtocol::Udp, 8000, 8010);
+    model.open_ports(&range, &["db", "peers"]).unwrap();
+    assert_eq!(
+        backend.calls_of("open-port"),
+        [["8000-8010/udp", "db,peers"]]
+    );
+    let opened = model.opened_ports().unwrap();
+    assert_eq!(opened, [range]);
+    assert_eq!(opened[0].to_string(), "8000-8010/udp");
+    assert!(matches!(
+        model.open_ports(&OpenedPort::range(PortProtocol::Tcp, 90, 80), &[]),
+        Err(ModelError::InvalidPort { .. })
+    ));
+    assert!(matches!(
+        model.open_ports(&OpenedPort::tcp(80), &["nope"]),
+        Err(ModelError::UnknownEndpoint { .. })
+    ));
+    model.close_ports(&range, &["db"]).unwrap();
+    assert_eq!(backend.calls_of("close-port"), [["8000-8010/udp", "db"]]);
+    // What opened-ports prints keeps the range.
+    let parsed: OpenedPort = "8000-8010/tcp".parse().unwrap();
+    assert_eq!(parsed.last_port(), Some(8010));
+    assert!("8010-8000/tcp".parse::<OpenedPort>().is_err());
 }
 
 #[test]
@@ -406,7 +438,10 @@ fn network_get_is_typed_and_kept_per_binding() {
     assert_eq!(network.egress_subnets, ["10.1.2.30/32"]);
     assert_eq!(model.network_get("db").unwrap(), network);
     model.network_get("website").unwrap();
-    assert_eq!(backend.calls_of("network-get"), [["db"], ["website"]]);
+    assert_eq!(
+        backend.calls_of("network-get"),
+        [["db", "None"], ["website", "None"]]
+    );
 }
 
 #[test]
@@ -493,4 +528,72 @@ fn leadership_is_asked_once_per_dispatch() {
     assert_eq!(model.name(), "test-model");
     assert_eq!(model.meta().name, "app");
     assert!(model.hook_relation().is_none());
+}
+
+#[test]
+fn free_text_reaching_argv_is_capped_and_loses_control_characters() {
+    use crate::redact::MAX_TEXT;
+    let (model, backend) = model_for(world(true), "app/0", Hook::default());
+    let huge = format!("bad\u{0}\u{1b}{}", "x".repeat(200_000));
+    model
+        .set_unit_status(Status::blocked(huge.clone()))
+        .unwrap();
+    model.set_app_status(Status::waiting(huge.clone())).unwrap();
+    model.set_workload_version(&huge).unwrap();
+    model.action_fail(&huge).unwrap();
+    model.action_log(&huge).unwrap();
+    model
+        .action_set_results(json!({ "out": huge }).as_object().unwrap().clone())
+        .unwrap();
+    let mut seen = Vec::new();
+    for tool in [
+        "status-set",
+        "application-version-set",
+        "action-fail",
+        "action-log",
+        "action-set",
+    ] {
+        for call in backend.calls_of(tool) {
+            seen.push(tool);
+            for arg in call {
+                assert!(
+                    arg.len() <= MAX_TEXT + "out=".len(),
+                    "{tool}: {}",
+                    arg.len()
+                );
+                assert!(!arg.contains(['\u{0}', '\u{1b}']), "{tool}");
+            }
+        }
+    }
+    assert_eq!(seen.len(), 6, "{seen:?}");
+    // What the model remembers is what Juju was given.
+    assert!(model.unit_status().unwrap().message.starts_with("badxxx"));
+    assert!(model.unit_status().unwrap().message.len() <= MAX_TEXT);
+}
+
+#[test]
+fn network_get_can_ask_from_a_relation() {
+    let (model, backend) = model_for(world(true), "app/0", Hook::default());
+    let db = model.relation("db").unwrap().unwrap();
+    model.network_get("db").unwrap();
+    model.network_get_for("db", Some(&db)).unwrap();
+    model.network_get_for("db", Some(&db)).unwrap();
+    assert_eq!(
+        backend.calls_of("network-get"),
+        [["db", "None"], ["db", "Some(3)"]],
+        "one call each, kept per binding and relation"
+    );
+}
+
+#[test]
+fn leadership_is_asked_again_once_the_lease_period_is_over() {
+    let (model, backend) = model_for(world(true), "app/0", Hook::default());
+    assert!(model.is_leader().unwrap());
+    assert!(model.is_leader().unwrap());
+    assert_eq!(backend.count("is-leader"), 1, "within the lease: kept");
+    // A lease period that is always over: every check asks Juju again.
+    model.set_lease_period(std::time::Duration::ZERO);
+    assert!(model.is_leader().unwrap());
+    assert!(model.is_leader().unwrap());
+    assert_eq!(backend.count("is-leader"), 3);
 }

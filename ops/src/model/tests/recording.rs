@@ -432,14 +432,14 @@ impl Backend for Recording {
         Ok(())
     }
 
-    fn open_port(&self, port: &OpenedPort) -> Result<()> {
-        self.record("open-port", &[port]);
+    fn open_port(&self, port: &OpenedPort, endpoints: &[String]) -> Result<()> {
+        self.record("open-port", &[port, &endpoints.join(",")]);
         lock(&self.world).opened_ports.push(*port);
         Ok(())
     }
 
-    fn close_port(&self, port: &OpenedPort) -> Result<()> {
-        self.record("close-port", &[port]);
+    fn close_port(&self, port: &OpenedPort, endpoints: &[String]) -> Result<()> {
+        self.record("close-port", &[port, &endpoints.join(",")]);
         lock(&self.world).opened_ports.retain(|p| p != port);
         Ok(())
     }
@@ -449,8 +449,8 @@ impl Backend for Recording {
         Ok(lock(&self.world).opened_ports.clone())
     }
 
-    fn network_get(&self, binding: &str) -> Result<Value> {
-        self.record("network-get", &[&binding]);
+    fn network_get(&self, binding: &str, relation_id: Option<u32>) -> Result<Value> {
+        self.record("network-get", &[&binding, &format!("{relation_id:?}")]);
         Ok(lock(&self.world).network.clone())
     }
 
@@ -516,6 +516,7 @@ resources:
 pub struct Hook {
     pub relation: Option<RelationRef>,
     pub departing_unit: Option<String>,
+    pub remote_app: Option<String>,
     pub broken: bool,
 }
 
@@ -528,10 +529,12 @@ pub fn model_for(world: World, unit: &str, hook: Hook) -> (Model, Arc<Recording>
         meta: Arc::new(meta),
         unit_name: unit.to_string(),
         model_name: "test-model".to_string(),
+        model_uuid: String::new(),
         containers_dir: PathBuf::from("/charm/containers"),
         broken_relation: hook.relation.clone().filter(|_| hook.broken),
         hook_relation: hook.relation,
         departing_unit: hook.departing_unit,
+        remote_app: hook.remote_app,
     });
     (model, backend)
 }
