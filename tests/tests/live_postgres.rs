@@ -793,3 +793,39 @@ fn reloads_keep_client_sessions_and_a_port_change_restarts() {
         "each instance restarted once for the port"
     );
 }
+
+/// A client that asks before there is a backend is served when the backend
+/// comes, without a deferred event standing in for it.
+#[test]
+fn a_client_that_asked_first_is_served_when_the_backend_comes() {
+    let pg = Postgres::start();
+    let work = tempfile::tempdir().unwrap();
+    let mut sim = simulator(work.path());
+    steps(
+        &mut sim,
+        "  - deploy: {units: 1}
+  - relate: {endpoint: database, app: client-app, remote-endpoint: database, app-data: {database: appdb}}
+",
+    );
+    let report = sim.report().unwrap();
+    assert!(!client_bag(&report).contains_key("username"));
+    steps(
+        &mut sim,
+        &format!(
+            "  - relate: {{endpoint: backend-database, app: postgresql, remote-endpoint: database,
+              app-data: {{endpoints: \"127.0.0.1:{port}\", username: {BACKEND_USER}, password: {BACKEND_PASSWORD}, database: pgbouncer}}}}
+",
+            port = pg.port
+        ),
+    );
+    let report = sim.report().unwrap();
+    let bag = client_bag(&report);
+    assert!(bag.contains_key("version"), "{bag:?}");
+    serves(
+        &report,
+        "pgbouncer-k8s/0",
+        &bag["username"],
+        &bag["password"],
+        "backend after client",
+    );
+}

@@ -216,11 +216,16 @@ pub fn on_changed(
     // The auth file must be in place before the files are rendered: the
     // config points its auth_query at the auth user only once it is.
     memory.pending = memory.pending.max(workload.write_auth_file(&auth)?);
-    if let Some(peers) = peers::relation(model)? {
-        client::provision_all(model, &peers, &backend)?;
-    }
+    let Some(peers) = peers::relation(model)? else {
+        serve::leader(model, memory, &workload)?;
+        return Ok(Outcome::Done);
+    };
+    client::revoke_departed(model, &peers, &backend)?;
+    // Every client that asked, put back or served for the first time.
+    let provisioned = client::serve_requests(model, memory, &peers, &backend)?;
     serve::leader(model, memory, &workload)?;
     client::update_connection_info(model, memory)?;
+    client::answer_provisioned(model, &peers, &provisioned)?;
     Ok(Outcome::Done)
 }
 

@@ -309,7 +309,9 @@ fn read_request(
 /// valid database and the backend is ready, record the grant in the peer
 /// app databag, create the client's user and database (or share the
 /// database with the other relations using it), serve it through
-/// PgBouncer, and answer the client.
+/// PgBouncer, and answer the client. Before the backend is ready there is
+/// nothing to wait for here: the backend's own relation-changed serves
+/// every client that asked ([`serve_requests`]).
 pub fn on_changed(
     model: &Model,
     memory: &mut Memory,
@@ -323,32 +325,60 @@ pub fn on_changed(
     let Some(relation) = model.relation_by_id(CLIENT, relation_id)? else {
         return Ok(Outcome::Done);
     };
-    let request = match read_request(model, &relation)? {
-        None => return Ok(Outcome::Done),
+    let (Some(backend), Some(peers)) = (backend_db::info(model)?, model.relation(PEERS)?) else {
+        tracing::info!(
+            "{CLIENT} relation {relation_id} is served once the backend database is ready"
+        );
+        return Ok(Outcome::Done);
+    };
+    let container = model.container(CONTAINER)?;
+    if !container.can_connect() {
+        return Ok(Outcome::Defer);
+    }
+    let Some(provisioned) = provision_request(model, memory, &peers, &backend, &relation)? else {
+        return Ok(Outcome::Done);
+    };
+    serve::leader(model, memory, &Workload::new(&container, instances))?;
+    let info = current_connection_info(model)?;
+    answer(
+        model,
+        &relation,
+        &info,
+        Some(&provisioned.grant),
+        Some(&provisioned.version),
+    )?;
+    Ok(Outcome::Done)
+}
+
+/// A client relation given its user and database.
+struct Provisioned {
+    grant: Grant,
+    version: String,
+}
+
+/// Checks a client relation's request and, if it is valid, creates its user
+/// and database in the backend and records them. `None` when there is no
+/// request yet, or it was refused (the reason is kept for the status).
+fn provision_request(
+    model: &Model,
+    memory: &mut Memory,
+    peers: &Relation,
+    backend: &BackendInfo,
+    relation: &Relation,
+) -> Result<Option<Provisioned>, BackendDbError> {
+    let relation_id = relation.id.id;
+    let request = match read_request(model, relation)? {
+        None => return Ok(None),
         Some(Err(reason)) => {
             tracing::warn!("refusing the request of {CLIENT} relation {relation_id}: {reason}");
             memory.refused_clients.insert(relation_id, reason);
-            return Ok(Outcome::Done);
+            return Ok(None);
         }
         Some(Ok(request)) => request,
     };
-    let database = &request.database;
     memory.refused_clients.remove(&relation_id);
-    let (Some(backend), Some(peers)) = (backend_db::info(model)?, model.relation(PEERS)?) else {
-        tracing::info!(
-            "client relation {relation_id} waits for the backend database and the peer relation"
-        );
-        return Ok(Outcome::Defer);
-    };
-    let container = model.container(CONTAINER)?;
-    let workload = Workload::new(&container, instances);
-    let Some(config) = workload.current_config()? else {
-        return Ok(Outcome::Defer);
-    };
-    if !config.has_auth_query() {
-        return Ok(Outcome::Defer);
-    }
-    let records = peers::client_records(model, &peers)?;
+    let database = &request.database;
+    let records = peers::client_records(model, peers)?;
     if let Some(previous) = records.get(&relation_id)
         && previous != database.as_str()
     {
@@ -357,37 +387,72 @@ pub fn on_changed(
         tracing::warn!(
             "{CLIENT} relation {relation_id} asked for another database; keeping the one it was given"
         );
-        return Ok(Outcome::Done);
+        return Ok(None);
     }
     // The password is recorded before the user exists, so a user that was
     // created is never forgotten; the database record (which makes the
     // grant visible to the client and to PgBouncer) only once it is set up.
     let grant = Grant {
         user: peers::relation_password_key(relation_id),
-        password: ensure_password(model, &peers, relation_id)?,
+        password: ensure_password(model, peers, relation_id)?,
         database: database.as_str().to_string(),
     };
-    let version = match provision(&backend, &grant, &request.extra_roles) {
+    let version = match provision(backend, &grant, &request.extra_roles) {
         Err(BackendDbError::Sql(e @ SqlError::ForeignRole { .. })) => {
             // Not a failure to retry: the name is taken by a role that is
             // not ours (a backend in another model naming its users as we
             // do). The password record goes, so nothing ever revokes it.
             tracing::warn!("refusing {CLIENT} relation {relation_id}: {e}");
             model
-                .local_app_data(&peers)
+                .local_app_data(peers)
                 .remove(&peers::relation_password_key(relation_id))?;
             memory.refused_clients.insert(relation_id, e.to_string());
-            return Ok(Outcome::Done);
+            return Ok(None);
         }
         result => result?,
     };
     model
-        .local_app_data(&peers)
+        .local_app_data(peers)
         .set(&peers::client_database_key(relation_id), &grant.database)?;
-    serve::leader(model, memory, &workload)?;
+    Ok(Some(Provisioned { grant, version }))
+}
+
+/// Gives every client relation that asked its user and database (after the
+/// backend became ready, or changed), then answers them all. The caller
+/// renders and serves the files.
+pub fn serve_requests(
+    model: &Model,
+    memory: &mut Memory,
+    peers: &Relation,
+    backend: &BackendInfo,
+) -> Result<Vec<(Relation, String)>, BackendDbError> {
+    let mut versions = Vec::new();
+    for relation in model.relations(CLIENT)? {
+        if let Some(provisioned) = provision_request(model, memory, peers, backend, &relation)? {
+            versions.push((relation, provisioned.version));
+        }
+    }
+    Ok(versions)
+}
+
+/// Answers the clients [`serve_requests`] provisioned, with the server version.
+pub fn answer_provisioned(
+    model: &Model,
+    peers: &Relation,
+    provisioned: &[(Relation, String)],
+) -> Result<(), ModelError> {
     let info = current_connection_info(model)?;
-    answer(model, &relation, &info, Some(&grant), Some(&version))?;
-    Ok(Outcome::Done)
+    let grants = grants(model, peers)?;
+    for (relation, version) in provisioned {
+        answer(
+            model,
+            relation,
+            &info,
+            grants.get(&relation.id.id),
+            Some(version),
+        )?;
+    }
+    Ok(())
 }
 
 /// The password of client relation `relation_id`'s user, made and recorded
@@ -437,41 +502,24 @@ fn provision(
     Ok(version)
 }
 
-/// Puts back every recorded client's user and database (after a backend
-/// re-relation or a change of its endpoints), and revokes the users of
-/// client relations that went while no backend could be reached.
-pub fn provision_all(
+/// Revokes the users of client relations that went while no backend could
+/// be reached (their records stayed for this).
+pub fn revoke_departed(
     model: &Model,
     peers: &Relation,
     backend: &BackendInfo,
 ) -> Result<(), BackendDbError> {
-    let clients = model.relations(CLIENT)?;
-    for (id, grant) in grants(model, peers)? {
-        let extra_roles = match clients.iter().find(|r| r.id.id == id) {
-            Some(relation) => match read_request(model, relation)? {
-                Some(Ok(request)) => request.extra_roles,
-                _ => ExtraUserRoles::default(),
-            },
-            None => ExtraUserRoles::default(),
-        };
-        provision(backend, &grant, &extra_roles)?;
-    }
     let live: BTreeSet<u32> = model.relations(CLIENT)?.iter().map(|r| r.id.id).collect();
     let bag = model.local_app_data(peers);
     let records = peers::client_records(model, peers)?;
-    for (key, _) in bag.get_all()? {
-        let Some(id) = key
-            .strip_prefix("relation_id_")
-            .and_then(|id| id.parse::<u32>().ok())
-        else {
-            continue;
-        };
+    for id in peers::password_records(model, peers)? {
         if live.contains(&id) {
             continue;
         }
+        let user = peers::relation_password_key(id);
         let database = records.get(&id).map(String::as_str);
-        revoke(backend, &key, database, None)?;
-        bag.remove(&key)?;
+        revoke(backend, &user, database, None)?;
+        bag.remove(&user)?;
         bag.remove(&peers::client_database_key(id))?;
         tracing::info!("revoked the user of the departed {CLIENT} relation {id}");
     }

@@ -33,9 +33,34 @@ pub const ADMIN_PASSWORD: &str = "admin_password";
 /// Unit databag: the unit's hostname.
 pub const PRIVATE_ADDRESS: &str = "private-address";
 
-/// The app databag key that holds the password for client relation `id`.
+/// The prefix of [`relation_password_key`] (and the client user's name).
+pub const RELATION_PASSWORD_PREFIX: &str = "relation_id_";
+
+/// The app databag key that holds the password for client relation `id`;
+/// also the name of that relation's user.
 pub fn relation_password_key(id: u32) -> String {
-    format!("relation_id_{id}")
+    format!("{RELATION_PASSWORD_PREFIX}{id}")
+}
+
+/// The client relations a user was made (or is being made) for: the ids of
+/// the `relation_id_<id>` records of the app databag.
+pub fn password_records(model: &Model, peers: &Relation) -> Result<Vec<u32>, ModelError> {
+    Ok(ids_with_prefix(
+        &model.local_app_data(peers).get_all()?,
+        RELATION_PASSWORD_PREFIX,
+    )
+    .map(|(id, _)| id)
+    .collect())
+}
+
+fn ids_with_prefix<'a>(
+    bag: &'a BTreeMap<String, String>,
+    prefix: &'a str,
+) -> impl Iterator<Item = (u32, &'a String)> + 'a {
+    bag.iter().filter_map(move |(key, value)| {
+        let id = key.strip_prefix(prefix)?.parse().ok()?;
+        Some((id, value))
+    })
 }
 
 /// The app databag key that records the database client relation `id` uses.
@@ -53,12 +78,8 @@ pub fn client_records(
     peers: &Relation,
 ) -> Result<BTreeMap<u32, String>, ModelError> {
     let bag = model.local_app_data(peers).get_all()?;
-    Ok(bag
-        .iter()
-        .filter_map(|(key, database)| {
-            let id = key.strip_prefix(CLIENT_DB_PREFIX)?.parse().ok()?;
-            Some((id, database.clone()))
-        })
+    Ok(ids_with_prefix(&bag, CLIENT_DB_PREFIX)
+        .map(|(id, database)| (id, database.clone()))
         .collect())
 }
 
