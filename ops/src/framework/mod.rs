@@ -123,7 +123,7 @@ pub enum FrameworkError {
         limit: usize,
     },
     /// The deferred-notice queue is full: deferring this event would push it
-    /// past [`MAX_NOTICES`](crate::storage::MAX_NOTICES). The dispatch fails
+    /// past [`MAX_NOTICES`]. The dispatch fails
     /// and nothing is committed (no notice is dropped); Juju retries the hook.
     #[error(
         "cannot defer {event} for {observer}: {limit} notices are already deferred; \

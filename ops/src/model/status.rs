@@ -130,7 +130,7 @@ impl Model {
 
     /// Sets this unit's status (`status-set`). Charms that collect status
     /// with a `CollectUnitStatus` handler rarely need this. The message is
-    /// cut to [`MAX_TEXT`](crate::redact::MAX_TEXT) bytes and loses control
+    /// cut to [`MAX_TEXT`] bytes and loses control
     /// characters other than newline and tab.
     pub fn set_unit_status(&self, status: Status) -> Result<(), ModelError> {
         Self::check_settable(&status)?;
@@ -186,7 +186,7 @@ impl Model {
     }
 
     /// Sets the workload version `juju status` shows (`application-version-set`),
-    /// cut to [`MAX_TEXT`](crate::redact::MAX_TEXT) bytes, control characters removed.
+    /// cut to [`MAX_TEXT`] bytes, control characters removed.
     pub fn set_workload_version(&self, version: &str) -> Result<(), ModelError> {
         self.backend
             .application_version_set(&bounded_text(version, MAX_TEXT))
