@@ -99,7 +99,8 @@ fn assert_dispatch_is_an_ops_charm(unpacked: &Path, unit: &str) {
     .unwrap();
     let reentry = Command::new(&dispatch)
         .env_clear()
-        .env("OPERATOR_DISPATCH", "1")
+        // As ops sets it for the processes it starts: the dispatch path.
+        .env("OPERATOR_DISPATCH", "hooks/install")
         .env("JUJU_DISPATCH_PATH", "hooks/install")
         .env("JUJU_UNIT_NAME", unit)
         .env("JUJU_CHARM_DIR", unpacked)
