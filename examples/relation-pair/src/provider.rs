@@ -27,12 +27,13 @@ fn answer(model: &Model, relation: &Relation) -> Result<(), HandlerError> {
         return Ok(()); // nothing to answer; the status says why
     };
     let config = model.config()?;
-    let port = config.get_int("port")?.unwrap_or(5432);
+    let Ok(port) = u16::try_from(config.get_int("port")?.unwrap_or(5432)) else {
+        return Ok(()); // blocked on the config; the status says why
+    };
     let grant = Grant {
         database: request.database,
         host: config.get_str("host")?.unwrap_or("127.0.0.1").to_string(),
-        port: u16::try_from(port)
-            .map_err(|_| format!("config option port: {port} is not a port"))?,
+        port,
         read_only: request.read_only,
     };
     model.local_app_data(relation).save(&grant)?;

@@ -191,3 +191,16 @@ fn both_sides_wired_together() {
         Status::active("using reports at 127.0.0.1:5432 (read-only)")
     );
 }
+
+#[test]
+fn a_port_that_is_not_one_blocks_the_provider_without_failing_hooks() {
+    let mut h = provider();
+    let id = h.add_relation(ENDPOINT, "pair-requirer").unwrap();
+    h.update_config([("port", json!(70000))]).unwrap();
+    h.update_relation_data(id, "pair-requirer", &[("database", "orders")])
+        .unwrap();
+    assert_eq!(h.unit_status(), Status::blocked("port 70000 is not a port"));
+    assert!(h.get_relation_data(id, "pair-provider").is_empty());
+    h.update_config([("port", json!(6432))]).unwrap();
+    assert_eq!(h.get_relation_data(id, "pair-provider")["port"], "6432");
+}

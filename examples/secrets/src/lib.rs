@@ -151,17 +151,15 @@ impl Secrets {
 
     fn on_secret_rotate(&mut self, event: &SecretRotate, ctx: &mut Ctx) -> HandlerResult {
         let model = ctx.model();
-        let Some(label) = event
-            .label
-            .as_deref()
-            .filter(|l| l.starts_with("credentials-"))
-        else {
+        // Ours are labelled `credentials-<relation id>`; the user is `relation-<id>`.
+        let Some(label) = event.label.as_deref() else {
+            return Ok(());
+        };
+        let Some(relation_id) = label.strip_prefix("credentials-") else {
             return Ok(());
         };
         let secret = model.get_secret(Some(&event.id), Some(label))?;
-        let username = secret.peek_content()?.get("username").map(str::to_string);
-        let username = username.ok_or_else(|| format!("secret {label} has no username"))?;
-        secret.set_content(content(&username)?)?;
+        secret.set_content(content(&format!("relation-{relation_id}"))?)?;
         ops::tracing::info!("rotated the password of secret {label}");
         Ok(())
     }
