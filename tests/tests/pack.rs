@@ -6,7 +6,9 @@
 //!   analyse` finds no error in it;
 //! - examples/standalone as a repository of its own, depending on ops-rs by
 //!   git (a local repository made from this checkout): it packs with
-//!   `source: .` and its dispatch is the charm.
+//!   `source: .` and its dispatch is the charm;
+//! - examples/hello, the crate docs/getting-started.md walks through: it
+//!   packs with the `charmcraft.yaml` the page gives.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -240,6 +242,25 @@ fn pgbouncer_k8s_packs_and_its_dispatch_is_the_charm() {
         })
         .collect();
     assert!(errors.is_empty(), "charmcraft analyse errors: {errors:#?}");
+}
+
+#[test]
+fn the_getting_started_charm_packs() {
+    let root = workspace();
+    let out = tempfile::tempdir().unwrap();
+    let charm = pack(&root.join("examples/hello"), out.path());
+    assert_eq!(
+        charm.file_name().unwrap().to_string_lossy(),
+        "hello_amd64.charm"
+    );
+    let unpacked = unzip(&charm);
+    let config = std::fs::read_to_string(unpacked.path().join("config.yaml")).unwrap();
+    let config: serde_yaml::Value = serde_yaml::from_str(&config).unwrap();
+    assert_eq!(
+        config["options"]["greeting"]["default"].as_str(),
+        Some("hello")
+    );
+    assert_dispatch_is_an_ops_charm(unpacked.path(), "hello/0");
 }
 
 #[test]
