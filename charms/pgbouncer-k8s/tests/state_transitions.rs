@@ -352,37 +352,35 @@ fn joined_and_changed_on_a_leader_without_local_config_defer() {
 
 /// Branch: leader, "put the config into the app databag as cfg_file; set
 /// leader_hostname to own hostname; return": a stale shared config is
-/// replaced by the local one, and nothing local changes.
+/// replaced by the local one, and nothing local changes (a stale shared
+/// auth file is not written locally either: the leader returns before the
+/// follower's steps).
 #[test]
 fn joined_and_changed_on_a_leader_share_the_local_config_and_return() {
     let stale = config(44).render();
-    let peers =
-        peers_with(1).with_local_app_data([(CFG_FILE, stale.as_str()), (LEADER_HOSTNAME, "gone")]);
+    let stale_auth = auth_file("stale").render();
+    let peers = peers_with(1).with_local_app_data([
+        (CFG_FILE, stale.as_str()),
+        (AUTH_FILE, stale_auth.as_str()),
+        (LEADER_HOSTNAME, "gone"),
+    ]);
     for (name, event) in joined_and_changed(&peers, 1) {
         let mut ctx = ctx(0);
         let state = State::default()
             .with_leader(true)
             .with_relation(peers.clone())
-            .with_container(running_container(&config(100), None));
+            .with_container(running_container(&config(100), Some(&auth_file("current"))));
         let out = ctx.run(event, &state).unwrap();
         let (app, _) = peer_bag(&out, &peers);
         assert_eq!(app[CFG_FILE], config(100).render(), "{name}");
         assert_eq!(app[LEADER_HOSTNAME], host(0), "{name}");
-        assert!(
-            out.deferred.is_empty(),
-            "{name}: {:?}",
-            out.deferred_events()
-        );
+        assert!(out.deferred.is_empty(), "{name}: {:?}", out.deferred_events());
         assert_eq!(
             out.container(CONTAINER),
             state.container(CONTAINER),
             "{name}: local files kept"
         );
-        assert!(
-            !reloaded(&ctx),
-            "{name}: {:?}",
-            ctx.service_events(CONTAINER)
-        );
+        assert!(!reloaded(&ctx), "{name}: {:?}", ctx.service_events(CONTAINER));
     }
 }
 
