@@ -374,13 +374,21 @@ fn joined_and_changed_on_a_leader_share_the_local_config_and_return() {
         let (app, _) = peer_bag(&out, &peers);
         assert_eq!(app[CFG_FILE], config(100).render(), "{name}");
         assert_eq!(app[LEADER_HOSTNAME], host(0), "{name}");
-        assert!(out.deferred.is_empty(), "{name}: {:?}", out.deferred_events());
+        assert!(
+            out.deferred.is_empty(),
+            "{name}: {:?}",
+            out.deferred_events()
+        );
         assert_eq!(
             out.container(CONTAINER),
             state.container(CONTAINER),
             "{name}: local files kept"
         );
-        assert!(!reloaded(&ctx), "{name}: {:?}", ctx.service_events(CONTAINER));
+        assert!(
+            !reloaded(&ctx),
+            "{name}: {:?}",
+            ctx.service_events(CONTAINER)
+        );
     }
 }
 
@@ -551,4 +559,27 @@ fn followers_log_and_defer_on_pebble_errors() {
             );
         }
     }
+}
+
+/// The example at the top of docs/testing.md, kept honest.
+#[test]
+fn docs_testing_md_example() {
+    let mut ctx = Context::<PgbouncerK8sCharm>::from_charm_dir(env!("CARGO_MANIFEST_DIR"))
+        .unwrap()
+        .with_unit_id(1);
+    let instances = pgb_config::instance_count(pgb_config::available_cpus());
+    let cfg = PgbConfig::default_for(instances, 100, 6432, "session")
+        .unwrap()
+        .render();
+    let peers = Relation::peer(PEERS)
+        .with_remote_unit(0, [])
+        .with_local_app_data([(CFG_FILE, cfg.as_str())]);
+    let state = State::default()
+        .with_relation(peers.clone())
+        .with_container(Container::new("pgbouncer").with_can_connect(true));
+    let out = ctx.run(ctx.on.relation_changed(&peers), &state).unwrap();
+    let container = out.container("pgbouncer").unwrap();
+    assert_eq!(container.text(pgb_config::INI_PATH), Some(cfg.as_str()));
+    assert!(out.deferred.is_empty());
+    assert!(!ctx.service_events("pgbouncer").is_empty());
 }
