@@ -566,7 +566,6 @@ fn check_event(ctx: &Checked<'_>, event: &Event, state: &State, out: &mut Vec<In
             }
             if let Some(revision) = revision
                 && !s.revisions.contains_key(revision)
-                && event.hook == "secret-expired"
             {
                 out.push(Inconsistency::SecretRevisionMissing {
                     secret: secret.clone(),
