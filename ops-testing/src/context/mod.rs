@@ -160,6 +160,7 @@ pub struct Context<C: Charm> {
     check_consistency: bool,
     effects: SideEffects,
     charm: Option<C>,
+    workdir: Option<tempfile::TempDir>,
     _charm: PhantomData<fn() -> C>,
 }
 
@@ -205,6 +206,7 @@ impl<C: Charm> Context<C> {
             check_consistency: true,
             effects: SideEffects::default(),
             charm: None,
+            workdir: None,
             _charm: PhantomData,
         }
     }
@@ -312,6 +314,28 @@ impl<C: Charm> Context<C> {
         })
     }
 
+    /// The charm directory the runs use (`JUJU_CHARM_DIR`), made at the first run.
+    fn charm_dir(&mut self) -> Result<std::path::PathBuf, RunError> {
+        if self.workdir.is_none() {
+            let dir = tempfile::tempdir().map_err(|source| RunError::Setup {
+                what: "making the charm directory".to_string(),
+                source,
+            })?;
+            std::fs::create_dir_all(dir.path().join("charm")).map_err(|source| {
+                RunError::Setup {
+                    what: "making the charm directory".to_string(),
+                    source,
+                }
+            })?;
+            self.workdir = Some(dir);
+        }
+        Ok(self
+            .workdir
+            .as_ref()
+            .map(|d| d.path().join("charm"))
+            .unwrap_or_default())
+    }
+
     fn dispatch(
         &mut self,
         event: &Event,
@@ -323,6 +347,7 @@ impl<C: Charm> Context<C> {
             self.check(event, state)?;
         }
         let charm_name = Self::charm_name();
+        let charm_dir = self.charm_dir()?;
         let who = engine::Identity {
             meta: &self.meta,
             app: &self.app,
@@ -339,11 +364,27 @@ impl<C: Charm> Context<C> {
         let lock = |j: &Arc<Mutex<crate::fake_juju::FakeJuju>>| {
             j.lock().unwrap_or_else(|e| e.into_inner()).clone()
         };
-        let dir = tempfile::tempdir().map_err(|source| RunError::Setup {
-            what: "making a scratch directory".to_string(),
-            source,
-        })?;
-        let live = engine::start_containers(state, &self.meta, dir.path())?;
+        // The charm directory (empty: ops keeps its state in memory here) is
+        // the context's; each run that starts a fake Pebble gets its own
+        // scratch directory for the container roots and sockets, so that a
+        // run without one touches no filesystem at all.
+        let pebble_up = state.containers.iter().any(|c| c.can_connect);
+        let scratch = if pebble_up {
+            Some(tempfile::tempdir().map_err(|source| RunError::Setup {
+                what: "making a scratch directory".to_string(),
+                source,
+            })?)
+        } else {
+            None
+        };
+        let containers_dir = match &scratch {
+            Some(dir) => dir.path().join("containers"),
+            None => charm_dir.join("no-containers"),
+        };
+        let live = match &scratch {
+            Some(dir) => engine::start_containers(state, &self.meta, dir.path())?,
+            None => BTreeMap::new(),
+        };
         let store = engine::MemoryStore::new(engine::persisted_from(state, &charm_name));
 
         let (vars, hook) = engine::environment(event, state, &who);
@@ -351,7 +392,6 @@ impl<C: Charm> Context<C> {
             EventKind::Action { name, .. } => format!("actions/{name}"),
             _ => format!("hooks/{}", event.hook),
         };
-        let charm_dir = dir.path().join("charm");
         let mut env: Vec<(String, String)> = vec![
             ("JUJU_DISPATCH_PATH".into(), path),
             ("JUJU_UNIT_NAME".into(), unit.clone()),
@@ -374,7 +414,7 @@ impl<C: Charm> Context<C> {
             backend: backend.clone(),
             store: Box::new(store.clone()),
             meta: self.meta.clone(),
-            containers_dir: dir.path().join("containers"),
+            containers_dir,
             log_level: tracing::Level::DEBUG,
         };
         let result = ops::dispatch::<C>(setup);
