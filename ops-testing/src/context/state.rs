@@ -68,8 +68,10 @@ pub enum RelationKind {
 /// // Juju's own keys are in every unit bag.
 /// assert!(db.local_unit_data.contains_key("ingress-address"));
 /// assert_eq!(db.remote_units_data[&0]["ready"], "yes");
+/// // Debug shows keys, never values.
+/// assert!(!format!("{db:?}").contains("127.0.0.1:5432"));
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Relation {
     /// The relation id (unique in the model; a new relation gets the next
     /// one of a process-wide counter).
@@ -92,6 +94,42 @@ pub struct Relation {
     /// The remote units' databags by unit number (for peers: the other
     /// units of this application).
     pub remote_units_data: BTreeMap<u32, Bag>,
+}
+
+/// A databag as `Debug` shows it: keys and value lengths, never values
+/// (a databag may carry an auth file or a password).
+struct Redacted<'a>(&'a Bag);
+
+impl fmt::Debug for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut map = f.debug_map();
+        for (k, v) in self.0 {
+            map.entry(k, &format_args!("<{} bytes>", v.len()));
+        }
+        map.finish()
+    }
+}
+
+/// Shows databag keys and value lengths, never values.
+impl fmt::Debug for Relation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let units: BTreeMap<&u32, Redacted<'_>> = self
+            .remote_units_data
+            .iter()
+            .map(|(n, bag)| (n, Redacted(bag)))
+            .collect();
+        f.debug_struct("Relation")
+            .field("id", &self.id)
+            .field("endpoint", &self.endpoint)
+            .field("interface", &self.interface)
+            .field("kind", &self.kind)
+            .field("remote_app", &self.remote_app)
+            .field("local_app_data", &Redacted(&self.local_app_data))
+            .field("local_unit_data", &Redacted(&self.local_unit_data))
+            .field("remote_app_data", &Redacted(&self.remote_app_data))
+            .field("remote_units_data", &units)
+            .finish()
+    }
 }
 
 impl Relation {
