@@ -520,3 +520,24 @@ fn a_state_from_a_harness_model_runs_the_same() {
     let out = ctx.run(ctx.on.config_changed(), &state).unwrap();
     assert_eq!(out.relation(peers).unwrap().local_unit_data["port"], "7000");
 }
+
+#[test]
+fn a_deferred_relation_event_is_reemitted_with_its_remote_unit() {
+    let mut ctx = ctx();
+    let peers = Relation::peer("replicas").with_remote_unit(5, [("ready", "yes")]);
+    let state = State::default().with_relation(peers.clone());
+    let notice = ctx.deferred(
+        &ctx.on.relation_changed(&peers).with_remote_unit(5),
+        &observer_key(Demo::on_replicas_changed),
+        &state,
+    );
+    assert_eq!(notice.event, "replicas_relation_changed");
+    let out = ctx
+        .run(ctx.on.update_status(), &state.with_deferred(notice))
+        .unwrap();
+    assert!(out.deferred.is_empty(), "{:?}", out.deferred_events());
+    assert_eq!(
+        out.relation(peers.id).unwrap().local_unit_data["seen"],
+        "demo/5:yes"
+    );
+}
