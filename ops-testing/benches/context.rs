@@ -212,6 +212,21 @@ fn harness_follower_restarts() {
     assert_eq!(events.len(), SERVICES.len());
 }
 
+/// What the fake Pebble alone costs: start it, answer one request, stop it
+/// (each request is a new connection, which the accept loop picks up).
+fn pebble_alone(dir: &std::path::Path) {
+    let pebble =
+        ops_testing::fake_pebble::FakePebble::start(dir.join("pebble.socket"), dir.join("root"))
+            .unwrap();
+    pebble.client().system_info().unwrap();
+    drop(pebble);
+}
+
+/// One more request to a running fake Pebble.
+fn pebble_request(pebble: &ops_testing::fake_pebble::FakePebble) {
+    pebble.client().system_info().unwrap();
+}
+
 /// The median and the best time of one test.
 type Timing = (Duration, Duration);
 
@@ -253,6 +268,14 @@ fn main() {
             per_test(iterations, harness_follower_restarts),
         ),
     ];
+    let dir = tempfile::tempdir().unwrap();
+    let alone = per_test(iterations, || pebble_alone(dir.path()));
+    let running = ops_testing::fake_pebble::FakePebble::start(
+        dir.path().join("running.socket"),
+        dir.path().join("running-root"),
+    )
+    .unwrap();
+    let request = per_test(iterations, || pebble_request(&running));
     println!("time per test, {iterations} iterations each (median / best)");
     println!(
         "{:<30} {:>22} {:>22}",
@@ -268,4 +291,16 @@ fn main() {
             us(h_best)
         );
     }
+    println!(
+        "{:<30} {:>10.0} / {:>7.0} µs",
+        "fake Pebble: start, 1 request, stop",
+        us(alone.0),
+        us(alone.1)
+    );
+    println!(
+        "{:<30} {:>10.0} / {:>7.0} µs",
+        "fake Pebble: 1 request",
+        us(request.0),
+        us(request.1)
+    );
 }
