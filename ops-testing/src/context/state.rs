@@ -775,7 +775,7 @@ impl State {
         self
     }
 
-    /// Adds a deferred event (see [`Event::deferred`](super::Event::deferred)).
+    /// Adds a deferred event (see [`Context::deferred`](super::Context::deferred)).
     pub fn with_deferred(mut self, notice: Notice) -> Self {
         self.deferred.push(notice);
         self
