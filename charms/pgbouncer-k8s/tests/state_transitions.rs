@@ -522,7 +522,11 @@ fn followers_reload_pgbouncer_only_when_a_file_changed() {
     }
 }
 
-/// Branch: follower, "a Pebble connection or change error: log and defer".
+/// Branch: follower, "a Pebble connection or change error: log and defer":
+/// Pebble not answering, a file Pebble cannot read or write (a directory
+/// where the config goes), and PgBouncer that cannot be (re)started (its
+/// services stopped and failing to start, so that a reload by restart,
+/// by replan or by signal all fail).
 #[test]
 fn followers_log_and_defer_on_pebble_errors() {
     let old = config(100);
@@ -530,12 +534,18 @@ fn followers_log_and_defer_on_pebble_errors() {
     let peers = peers_with(0).with_local_app_data([(CFG_FILE, changed.as_str())]);
     let mut failing = running_container(&old, None);
     for n in 0..instances() {
+        let service = format!("pgbouncer_{n}");
         failing = failing
-            .with_service_start_error(&format!("pgbouncer_{n}"), "exited quickly with code 1");
+            .with_service_status(&service, ServiceStatus::Inactive)
+            .with_service_start_error(&service, "exited quickly with code 1");
     }
     let cases = [
         ("Pebble does not answer", Container::new(CONTAINER)),
-        ("the restart change fails", failing),
+        (
+            "the config path is a directory",
+            empty_container().with_dir(pgb_config::INI_PATH),
+        ),
+        ("PgBouncer cannot start", failing),
     ];
     for (name, container) in cases {
         for (event_name, event) in joined_and_changed(&peers, 0) {
