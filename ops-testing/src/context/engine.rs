@@ -1,0 +1,759 @@
+//! From a [`State`] to a fake model and fake Pebbles, one real
+//! `ops::dispatch` over them, and back to a [`State`].
+//!
+//! The pieces are the Harness's: a [`FakeJuju`] behind a [`FakeBackend`],
+//! one [`FakePebble`] per container that can connect, on a real unix socket
+//! over a directory. Persisted state (stored state, deferred notices) is
+//! kept in memory instead of `.unit-state.json`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use ops::backend::{
+    Backend, LogLevel, OpenedPort, RelationRef, Result as BackendResult, SecretAddArgs, SecretInfo,
+    SecretSetArgs, StatusInfo, StringMap,
+};
+use ops::pebble::ServiceStatus;
+use ops::storage::{Notice, PersistedState, STATE_FORMAT, StateStore, StorageError};
+use ops::{CharmMeta, Status};
+
+use super::events::{Event, EventKind};
+use super::state::{Container, File, Grant, RelationKind, Secret, SecretOwner, State, StoredState};
+use crate::fake_juju::{
+    FakeBackend, FakeJuju, HookContext, RelationState, SecretGrant, SecretState, UnitState,
+};
+use crate::fake_pebble::{FakePebble, ServiceEvent};
+
+/// Persisted state kept in memory: what `.unit-state.json` would hold.
+#[derive(Clone, Default)]
+pub(crate) struct MemoryStore(Arc<Mutex<PersistedState>>);
+
+impl MemoryStore {
+    pub(crate) fn new(state: PersistedState) -> Self {
+        Self(Arc::new(Mutex::new(state)))
+    }
+
+    pub(crate) fn get(&self) -> PersistedState {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+impl StateStore for MemoryStore {
+    fn load(&self) -> Result<PersistedState, StorageError> {
+        Ok(self.get())
+    }
+
+    fn save(&self, state: &PersistedState) -> Result<(), StorageError> {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = state.clone();
+        Ok(())
+    }
+}
+
+/// One status change, as the charm made it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusChange {
+    /// The application's status (else the unit's).
+    pub app: bool,
+    /// The status set.
+    pub status: Status,
+}
+
+/// The fake backend, recording every status change in order (the model
+/// keeps only the last).
+pub(crate) struct Recording {
+    inner: FakeBackend,
+    statuses: Mutex<Vec<StatusChange>>,
+}
+
+impl Recording {
+    pub(crate) fn new(inner: FakeBackend) -> Self {
+        Self {
+            inner,
+            statuses: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub(crate) fn statuses(&self) -> Vec<StatusChange> {
+        self.statuses
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+impl Backend for Recording {
+    fn relation_ids(&self, endpoint: &str) -> BackendResult<Vec<RelationRef>> {
+        self.inner.relation_ids(endpoint)
+    }
+    fn relation_list(&self, relation: &RelationRef) -> BackendResult<Vec<String>> {
+        self.inner.relation_list(relation)
+    }
+    fn relation_remote_app(&self, relation: &RelationRef) -> BackendResult<Option<String>> {
+        self.inner.relation_remote_app(relation)
+    }
+    fn relation_get(
+        &self,
+        relation: &RelationRef,
+        member: &str,
+        app: bool,
+    ) -> BackendResult<StringMap> {
+        self.inner.relation_get(relation, member, app)
+    }
+    fn relation_set(
+        &self,
+        relation: &RelationRef,
+        app: bool,
+        data: &StringMap,
+    ) -> BackendResult<()> {
+        self.inner.relation_set(relation, app, data)
+    }
+    fn is_leader(&self) -> BackendResult<bool> {
+        self.inner.is_leader()
+    }
+    fn config_get(&self) -> BackendResult<serde_json::Map<String, serde_json::Value>> {
+        self.inner.config_get()
+    }
+    fn status_set(&self, app: bool, status: &StatusInfo) -> BackendResult<()> {
+        self.inner.status_set(app, status)?;
+        self.statuses
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(StatusChange {
+                app,
+                status: Status::from(status.clone()),
+            });
+        Ok(())
+    }
+    fn status_get(&self, app: bool) -> BackendResult<StatusInfo> {
+        self.inner.status_get(app)
+    }
+    fn application_version_set(&self, version: &str) -> BackendResult<()> {
+        self.inner.application_version_set(version)
+    }
+    fn juju_log(&self, level: LogLevel, message: &str) -> BackendResult<()> {
+        self.inner.juju_log(level, message)
+    }
+    fn state_get(&self) -> BackendResult<StringMap> {
+        self.inner.state_get()
+    }
+    fn state_set(&self, data: &StringMap) -> BackendResult<()> {
+        self.inner.state_set(data)
+    }
+    fn state_delete(&self, key: &str) -> BackendResult<()> {
+        self.inner.state_delete(key)
+    }
+    fn secret_add(&self, args: &SecretAddArgs) -> BackendResult<String> {
+        self.inner.secret_add(args)
+    }
+    fn secret_get(
+        &self,
+        id: Option<&str>,
+        label: Option<&str>,
+        refresh: bool,
+        peek: bool,
+    ) -> BackendResult<StringMap> {
+        self.inner.secret_get(id, label, refresh, peek)
+    }
+    fn secret_info_get(&self, id: Option<&str>, label: Option<&str>) -> BackendResult<SecretInfo> {
+        self.inner.secret_info_get(id, label)
+    }
+    fn secret_set(&self, id: &str, args: &SecretSetArgs) -> BackendResult<()> {
+        self.inner.secret_set(id, args)
+    }
+    fn secret_grant(&self, id: &str, relation_id: u32, unit: Option<&str>) -> BackendResult<()> {
+        self.inner.secret_grant(id, relation_id, unit)
+    }
+    fn secret_revoke(&self, id: &str, relation_id: u32, unit: Option<&str>) -> BackendResult<()> {
+        self.inner.secret_revoke(id, relation_id, unit)
+    }
+    fn secret_remove(&self, id: &str, revision: Option<u64>) -> BackendResult<()> {
+        self.inner.secret_remove(id, revision)
+    }
+    fn open_port(&self, port: &OpenedPort) -> BackendResult<()> {
+        self.inner.open_port(port)
+    }
+    fn close_port(&self, port: &OpenedPort) -> BackendResult<()> {
+        self.inner.close_port(port)
+    }
+    fn opened_ports(&self) -> BackendResult<Vec<OpenedPort>> {
+        self.inner.opened_ports()
+    }
+    fn network_get(&self, binding: &str) -> BackendResult<serde_json::Value> {
+        self.inner.network_get(binding)
+    }
+    fn goal_state(&self) -> BackendResult<serde_json::Value> {
+        self.inner.goal_state()
+    }
+    fn resource_get(&self, name: &str) -> BackendResult<PathBuf> {
+        self.inner.resource_get(name)
+    }
+    fn action_get(&self) -> BackendResult<serde_json::Map<String, serde_json::Value>> {
+        self.inner.action_get()
+    }
+    fn action_set(&self, results: &StringMap) -> BackendResult<()> {
+        self.inner.action_set(results)
+    }
+    fn action_fail(&self, message: &str) -> BackendResult<()> {
+        self.inner.action_fail(message)
+    }
+    fn action_log(&self, message: &str) -> BackendResult<()> {
+        self.inner.action_log(message)
+    }
+}
+
+/// Who runs: the unit, its application, the model.
+pub(crate) struct Identity<'a> {
+    pub meta: &'a CharmMeta,
+    pub app: &'a str,
+    pub unit_id: u32,
+    pub model: &'a str,
+    pub charm_name: &'a str,
+}
+
+impl Identity<'_> {
+    pub(crate) fn unit(&self) -> String {
+        format!("{}/{}", self.app, self.unit_id)
+    }
+}
+
+/// The unit numbers of this application: this unit's and its peers'.
+pub(crate) fn peer_numbers(state: &State, meta: &CharmMeta, unit_id: u32) -> BTreeSet<u32> {
+    let mut numbers = BTreeSet::from([unit_id]);
+    for r in &state.relations {
+        if meta.is_peer(&r.endpoint) || r.kind == RelationKind::Peer {
+            numbers.extend(r.remote_units_data.keys().copied());
+        }
+    }
+    numbers
+}
+
+fn stored_key(charm: &str, name: &str) -> String {
+    format!("{charm}/StoredState[{name}]")
+}
+
+/// The handle number in `Charm/on/event[7]`.
+fn handle_number(handle: &str) -> Option<u64> {
+    handle
+        .rsplit_once('[')
+        .and_then(|(_, n)| n.strip_suffix(']'))
+        .and_then(|n| n.parse().ok())
+}
+
+/// What ops persists, from a state: stored states and deferred notices
+/// (each given a handle if it has none).
+pub(crate) fn persisted_from(state: &State, charm: &str) -> PersistedState {
+    let mut count = state
+        .deferred
+        .iter()
+        .filter_map(|n| handle_number(&n.handle))
+        .max()
+        .map_or(0, |n| n + 1);
+    let notices = state
+        .deferred
+        .iter()
+        .map(|n| {
+            let mut n = n.clone();
+            if handle_number(&n.handle).is_none() {
+                n.handle = format!("{charm}/on/{}[{count}]", n.event);
+                count += 1;
+            }
+            n
+        })
+        .collect();
+    PersistedState {
+        format: STATE_FORMAT,
+        event_count: count,
+        notices,
+        stored: state
+            .stored_states
+            .iter()
+            .map(|s| (stored_key(charm, &s.name), s.content.clone()))
+            .collect(),
+    }
+}
+
+/// The fake model for `state`, as the unit would see it.
+pub(crate) fn model_from(state: &State, who: &Identity<'_>) -> FakeJuju {
+    let mut juju = FakeJuju::new(who.model);
+    juju.deploy(who.app, who.meta, 0);
+    let unit = who.unit();
+    let mut numbers = peer_numbers(state, who.meta, who.unit_id);
+    if let Some(planned) = state.planned_units {
+        let mut next = numbers.last().copied().unwrap_or(0) + 1;
+        while numbers.len() < planned {
+            numbers.insert(next);
+            next += 1;
+        }
+    }
+    if let Some(a) = juju.apps.get_mut(who.app) {
+        a.units = numbers.iter().map(|n| format!("{}/{n}", who.app)).collect();
+        a.next_unit = numbers.last().copied().unwrap_or(0) + 1;
+        a.leader = state.leader.then(|| unit.clone());
+        for (k, v) in &state.config {
+            if v.is_null() {
+                a.config.remove(k);
+            } else {
+                a.config.insert(k.clone(), v.clone());
+            }
+        }
+        a.status = StatusInfo::from(state.app_status.clone());
+        a.workload_version = state.workload_version.clone();
+        a.resources = state
+            .resources
+            .iter()
+            .map(|(k, v)| (k.clone(), v.display().to_string()))
+            .collect();
+    }
+    for n in &numbers {
+        juju.units
+            .insert(format!("{}/{n}", who.app), UnitState::default());
+    }
+    if let Some(u) = juju.units.get_mut(&unit) {
+        u.status = StatusInfo::from(state.unit_status.clone());
+        u.ports = state.opened_ports.clone();
+        u.address = state.address.clone();
+        u.state = state.unit_state.clone();
+    }
+    for r in &state.relations {
+        let remote_app = r.remote_app_name(who.app).to_string();
+        let mut joined: BTreeSet<String> = r.remote_unit_names(who.app).into_iter().collect();
+        joined.insert(unit.clone());
+        let mut bags = BTreeMap::from([
+            (who.app.to_string(), r.local_app_data.clone()),
+            (unit.clone(), r.local_unit_data.clone()),
+        ]);
+        if remote_app != who.app {
+            bags.insert(remote_app.clone(), r.remote_app_data.clone());
+        }
+        for (n, bag) in &r.remote_units_data {
+            bags.insert(format!("{remote_app}/{n}"), bag.clone());
+        }
+        juju.relations.insert(
+            r.id,
+            RelationState {
+                id: r.id,
+                app: who.app.to_string(),
+                endpoint: r.endpoint.clone(),
+                remote_app,
+                remote_endpoint: r.endpoint.clone(),
+                joined,
+                bags,
+            },
+        );
+    }
+    for s in &state.secrets {
+        juju.secrets
+            .insert(s.id.clone(), secret_state(s, state, who));
+    }
+    juju
+}
+
+fn secret_state(s: &Secret, state: &State, who: &Identity<'_>) -> SecretState {
+    let unit = who.unit();
+    let (owner, owner_kind) = match &s.owner {
+        SecretOwner::App => (who.app.to_string(), "application"),
+        SecretOwner::Unit => (unit.clone(), "unit"),
+        SecretOwner::Remote { app, .. } => (app.clone(), "application"),
+    };
+    let mut grants: Vec<SecretGrant> = s
+        .grants
+        .iter()
+        .map(|g| SecretGrant {
+            relation: g.relation,
+            app: state
+                .relation(g.relation)
+                .map(|r| r.remote_app_name(who.app).to_string())
+                .unwrap_or_default(),
+            unit: g.unit.clone(),
+        })
+        .collect();
+    let (label, mut tracked, mut consumer_labels) =
+        (s.label.clone(), BTreeMap::new(), BTreeMap::new());
+    let label = if let SecretOwner::Remote { relation, .. } = &s.owner {
+        grants.push(SecretGrant {
+            relation: *relation,
+            app: who.app.to_string(),
+            unit: None,
+        });
+        tracked.insert(unit.clone(), s.tracked_revision);
+        if let Some(label) = label {
+            consumer_labels.insert(unit.clone(), label);
+        }
+        None
+    } else {
+        label
+    };
+    SecretState {
+        id: s.id.clone(),
+        owner,
+        owner_kind: owner_kind.to_string(),
+        label,
+        description: s.description.clone(),
+        expire: s.expire.clone(),
+        rotate: s.rotate.clone(),
+        revisions: s.revisions.clone(),
+        grants,
+        tracked,
+        consumer_labels,
+    }
+}
+
+/// The `JUJU_*` environment and hook context of `event`.
+pub(crate) fn environment(
+    event: &Event,
+    state: &State,
+    who: &Identity<'_>,
+) -> (Vec<(String, String)>, HookContext) {
+    let unit = who.unit();
+    let mut vars: Vec<(String, String)> = Vec::new();
+    let mut hook = HookContext::unit(&unit);
+    let mut push = |k: &str, v: String| vars.push((k.to_string(), v));
+    match &event.kind {
+        EventKind::Charm => {}
+        EventKind::Relation {
+            relation,
+            remote_unit,
+            departing_unit,
+        } => {
+            let remote_app = state
+                .relation(*relation)
+                .map(|r| r.remote_app_name(who.app).to_string())
+                .unwrap_or_default();
+            let endpoint = event
+                .hook
+                .rsplit_once("-relation-")
+                .map_or(event.hook.as_str(), |(e, _)| e)
+                .to_string();
+            let rel = RelationRef::new(endpoint.clone(), *relation);
+            push("JUJU_RELATION", endpoint);
+            push("JUJU_RELATION_ID", rel.to_string());
+            push("JUJU_REMOTE_APP", remote_app.clone());
+            let remote = remote_unit.map(|n| format!("{remote_app}/{n}"));
+            // The departing unit is a remote one, or this unit itself.
+            let departing = departing_unit.map(|n| {
+                if Some(n) == *remote_unit {
+                    format!("{remote_app}/{n}")
+                } else {
+                    format!("{}/{n}", who.app)
+                }
+            });
+            if let Some(r) = &remote {
+                push("JUJU_REMOTE_UNIT", r.clone());
+            }
+            if let Some(d) = &departing {
+                push("JUJU_DEPARTING_UNIT", d.clone());
+            }
+            hook = HookContext {
+                unit: unit.clone(),
+                relation: Some(rel),
+                remote_unit: remote,
+                remote_app: Some(remote_app),
+                departing_unit: departing,
+            };
+        }
+        EventKind::Workload {
+            container,
+            notice,
+            check,
+        } => {
+            push("JUJU_WORKLOAD_NAME", container.clone());
+            if let Some((id, kind, key)) = notice {
+                push("JUJU_NOTICE_ID", id.clone());
+                push("JUJU_NOTICE_TYPE", kind.clone());
+                push("JUJU_NOTICE_KEY", key.clone());
+            }
+            if let Some(check) = check {
+                push("JUJU_PEBBLE_CHECK_NAME", check.clone());
+            }
+        }
+        EventKind::Secret { secret, revision } => {
+            push("JUJU_SECRET_ID", secret.clone());
+            if let Some(label) = state.secret(secret).and_then(|s| s.label.clone()) {
+                push("JUJU_SECRET_LABEL", label);
+            }
+            if let Some(revision) = revision {
+                push("JUJU_SECRET_REVISION", revision.to_string());
+            }
+        }
+        EventKind::Storage { name, index } => push("JUJU_STORAGE_ID", format!("{name}/{index}")),
+        EventKind::Action { name, id, .. } => {
+            push("JUJU_ACTION_NAME", name.clone());
+            push("JUJU_ACTION_UUID", id.clone());
+        }
+    }
+    (vars, hook)
+}
+
+/// Writes a container's files and directories under `root`.
+fn write_files(container: &Container, root: &Path) -> io::Result<()> {
+    for dir in &container.dirs {
+        std::fs::create_dir_all(root.join(dir.trim_start_matches('/')))?;
+    }
+    for (path, file) in &container.files {
+        let host = root.join(path.trim_start_matches('/'));
+        if let Some(parent) = host.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&host, &file.content)?;
+        std::fs::set_permissions(&host, std::fs::Permissions::from_mode(file.mode))?;
+    }
+    Ok(())
+}
+
+/// The files and the empty directories under `root`, by container path.
+fn read_files(
+    root: &Path,
+    files: &mut BTreeMap<String, File>,
+    dirs: &mut BTreeSet<String>,
+) -> io::Result<()> {
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            let path = entry.path();
+            let relative = path.strip_prefix(root).unwrap_or(&path);
+            let name = format!("/{}", relative.display());
+            let meta = std::fs::symlink_metadata(&path)?;
+            if meta.is_dir() {
+                // Only leaves: a directory with something in it is implied.
+                if std::fs::read_dir(&path)?.next().is_none() {
+                    dirs.insert(name);
+                }
+                pending.push(path);
+            } else if meta.is_file() {
+                // Mode first: the charm may have made a file unreadable to
+                // its owner (0o000), which the test still wants to see.
+                let mode = meta.permissions().mode() & 0o7777;
+                if mode & 0o400 == 0 {
+                    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode | 0o400))?;
+                }
+                let content = std::fs::read(&path)?;
+                files.insert(name, File { content, mode });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Starts a fake Pebble for each container that can connect, with its
+/// files, layers and running services.
+pub(crate) fn start_containers(
+    state: &State,
+    meta: &CharmMeta,
+    dir: &Path,
+) -> Result<BTreeMap<String, FakePebble>, super::RunError> {
+    let mut live = BTreeMap::new();
+    for name in meta.containers.keys() {
+        let Some(container) = state.container(name).filter(|c| c.can_connect) else {
+            continue;
+        };
+        let setup = |what: &str| {
+            let what = format!("container {name}: {what}");
+            move |source: io::Error| super::RunError::Setup { what, source }
+        };
+        let root = dir.join("roots").join(name);
+        std::fs::create_dir_all(&root).map_err(setup("making its root"))?;
+        write_files(container, &root).map_err(setup("writing its files"))?;
+        let socket = ops::pebble::socket_path(dir.join("containers"), name);
+        let pebble = FakePebble::start(socket, root).map_err(setup("starting a fake Pebble"))?;
+        let client = pebble.client();
+        let pebble_err = |what: &str| {
+            let what = format!("container {name}: {what}");
+            move |e: ops::pebble::PebbleError| super::RunError::Setup {
+                what,
+                source: io::Error::other(e.to_string()),
+            }
+        };
+        for (label, layer) in &container.layers {
+            client
+                .add_layer(label, layer, true)
+                .map_err(pebble_err("adding a layer"))?;
+        }
+        let active: Vec<&str> = container
+            .service_statuses
+            .iter()
+            .filter(|(_, s)| **s == ServiceStatus::Active)
+            .map(|(n, _)| n.as_str())
+            .collect();
+        if !active.is_empty() {
+            client
+                .start_services(&active)
+                .map_err(pebble_err("starting its active services"))?;
+        }
+        for (service, error) in &container.service_start_errors {
+            pebble.set_service_start_error(service, Some(error));
+        }
+        pebble.clear_service_events();
+        live.insert(name.clone(), pebble);
+    }
+    Ok(live)
+}
+
+/// The container as the run left it.
+pub(crate) fn read_container(
+    name: &str,
+    pebble: &FakePebble,
+) -> Result<Container, super::RunError> {
+    let mut container = Container::new(name).with_can_connect(true);
+    container.layers = pebble.layers();
+    for service in pebble.plan().services.keys() {
+        if let Some(status) = pebble.service_status(service) {
+            container.service_statuses.insert(service.clone(), status);
+        }
+    }
+    read_files(pebble.root(), &mut container.files, &mut container.dirs).map_err(|source| {
+        super::RunError::Setup {
+            what: format!("container {name}: reading its files back"),
+            source,
+        }
+    })?;
+    Ok(container)
+}
+
+/// The service events of each running container.
+pub(crate) fn service_events(
+    live: &BTreeMap<String, FakePebble>,
+) -> BTreeMap<String, Vec<ServiceEvent>> {
+    live.iter()
+        .map(|(n, p)| (n.clone(), p.service_events()))
+        .collect()
+}
+
+/// The state after a run: `before`, with what the charm could change read
+/// back from the model, the containers and the persisted state.
+pub(crate) fn state_after(
+    before: &State,
+    juju: &FakeJuju,
+    persisted: &PersistedState,
+    containers: BTreeMap<String, Container>,
+    who: &Identity<'_>,
+) -> State {
+    let unit = who.unit();
+    let mut after = before.clone();
+    for r in &mut after.relations {
+        if let Some(rel) = juju.relations.get(&r.id) {
+            r.local_app_data = rel.bags.get(who.app).cloned().unwrap_or_default();
+            r.local_unit_data = rel.bags.get(&unit).cloned().unwrap_or_default();
+        }
+    }
+    for c in &mut after.containers {
+        if let Some(live) = containers.get(&c.name) {
+            let errors = std::mem::take(&mut c.service_start_errors);
+            *c = live.clone();
+            c.service_start_errors = errors;
+        }
+    }
+    // Secrets: those of the state as they are now (gone if removed), then
+    // those the charm added, in id order.
+    let mut secrets: Vec<Secret> = before
+        .secrets
+        .iter()
+        .filter_map(|s| {
+            juju.secrets
+                .get(&s.id)
+                .map(|now| secret_after(Some(s), now, who))
+        })
+        .collect();
+    for (id, now) in &juju.secrets {
+        if before.secret(id).is_none() {
+            secrets.push(secret_after(None, now, who));
+        }
+    }
+    after.secrets = secrets;
+    let prefix = format!("{}/StoredState[", who.charm_name);
+    after.stored_states = persisted
+        .stored
+        .iter()
+        .filter_map(|(key, content)| {
+            let name = key.strip_prefix(&prefix)?.strip_suffix(']')?;
+            Some(StoredState::new(name, content.clone()))
+        })
+        .collect();
+    after.deferred = persisted.notices.clone();
+    if let Some(u) = juju.units.get(&unit) {
+        after.opened_ports = u.ports.clone();
+        after.unit_status = Status::from(u.status.clone());
+        after.unit_state = u.state.clone();
+    }
+    if let Some(a) = juju.apps.get(who.app) {
+        after.app_status = Status::from(a.status.clone());
+        after.workload_version = a.workload_version.clone();
+    }
+    after
+}
+
+fn secret_after(before: Option<&Secret>, now: &SecretState, who: &Identity<'_>) -> Secret {
+    let unit = who.unit();
+    let owner = match before.map(|s| &s.owner) {
+        Some(owner @ SecretOwner::Remote { .. }) => owner.clone(),
+        _ if now.owner == unit => SecretOwner::Unit,
+        _ => SecretOwner::App,
+    };
+    let observed = matches!(owner, SecretOwner::Remote { .. });
+    let grants = if observed {
+        BTreeSet::new()
+    } else {
+        now.grants
+            .iter()
+            .map(|g| Grant {
+                relation: g.relation,
+                unit: g.unit.clone(),
+            })
+            .collect()
+    };
+    let latest = now.latest();
+    Secret {
+        id: now.id.clone(),
+        revisions: now.revisions.clone(),
+        tracked_revision: now.tracked.get(&unit).copied().unwrap_or(latest),
+        label: if observed {
+            now.consumer_labels.get(&unit).cloned()
+        } else {
+            now.label.clone()
+        },
+        description: now.description.clone(),
+        expire: now.expire.clone(),
+        rotate: now.rotate.clone(),
+        grants,
+        owner,
+    }
+}
+
+/// The revisions of `before`'s secrets that are gone after the run (all of
+/// a secret's, if the charm removed it), by secret id.
+pub(crate) fn removed_revisions(before: &State, juju: &FakeJuju) -> BTreeMap<String, Vec<u64>> {
+    before
+        .secrets
+        .iter()
+        .filter_map(|s| {
+            let gone: Vec<u64> = match juju.secrets.get(&s.id) {
+                Some(now) => s
+                    .revisions
+                    .keys()
+                    .filter(|r| !now.revisions.contains_key(r))
+                    .copied()
+                    .collect(),
+                None => s.revisions.keys().copied().collect(),
+            };
+            (!gone.is_empty()).then(|| (s.id.clone(), gone))
+        })
+        .collect()
+}
+
+/// The notice for `event` deferred by `observer`, as a state holds it.
+pub(crate) fn deferred_notice(event: &Event, observer: &str, state: &State, app: &str) -> Notice {
+    let remote_app = event
+        .relation_id()
+        .and_then(|id| state.relation(id))
+        .map(|r| r.remote_app_name(app).to_string())
+        .unwrap_or_else(|| app.to_string());
+    Notice {
+        handle: String::new(),
+        observer: observer.to_string(),
+        event: event.name(),
+        snapshot: event.snapshot(&remote_app),
+    }
+}

@@ -1,0 +1,526 @@
+//! `Context` and `State`: unit tests as state transitions, on the same
+//! engine as the [`Harness`](crate::Harness).
+//!
+//! A [`State`] is everything Juju and the workload hold about one unit
+//! (leadership, config, relations and their databags, containers, secrets,
+//! stored state, deferred events, ...), as plain data. [`Context::run`]
+//! builds a fake model and a fake Pebble per container from it, runs one
+//! real `ops::dispatch` of one [`Event`] (deferred notices first, then the
+//! event, collect-status, commit), and returns the [`State`] it left. What
+//! happened on the way (status changes, `juju-log` lines, emitted events,
+//! service starts and restarts, removed secret revisions) is on the
+//! context afterwards.
+//!
+//! ```
+//! use ops::events::ConfigChanged;
+//! use ops::{Charm, Ctx, Framework, HandlerError, HandlerResult, Outcome};
+//! use ops_testing::context::{Context, Relation, State};
+//!
+//! struct Demo;
+//! impl Charm for Demo {
+//!     fn new(fw: &mut Framework<Self>) -> Result<Self, HandlerError> {
+//!         fw.observe(Self::on_config_changed)?;
+//!         Ok(Demo)
+//!     }
+//! }
+//! impl Demo {
+//!     fn on_config_changed(&mut self, _: &ConfigChanged, ctx: &mut Ctx) -> HandlerResult<Outcome> {
+//!         let Some(peers) = ctx.model().relation("peers")? else {
+//!             return Ok(Outcome::Defer);
+//!         };
+//!         let port = ctx.model().config()?.get_int("port")?.unwrap_or(0);
+//!         ctx.model().local_unit_data(&peers).set("port", &port.to_string())?;
+//!         Ok(Outcome::Done)
+//!     }
+//! }
+//!
+//! let yaml = "name: demo\npeers: {peers: {interface: demo}}\nconfig: {options: {port: {type: int, default: 80}}}\n";
+//! let mut ctx = Context::<Demo>::new(yaml).unwrap();
+//!
+//! // No peer relation yet: the event is deferred.
+//! let out = ctx.run(ctx.on.config_changed(), &State::default()).unwrap();
+//! assert_eq!(out.deferred_events(), vec!["config_changed"]);
+//!
+//! // With one, the unit publishes the port.
+//! let peers = Relation::peer("peers");
+//! let state = State::default().with_relation(peers.clone()).with_config([("port", 8080.into())]);
+//! let out = ctx.run(ctx.on.config_changed(), &state).unwrap();
+//! assert_eq!(out.relation(peers.id).unwrap().local_unit_data["port"], "8080");
+//! assert!(out.deferred.is_empty());
+//! ```
+
+mod consistency;
+mod engine;
+mod events;
+mod from_model;
+mod state;
+
+pub use consistency::{ConsistencyError, Inconsistency};
+pub use engine::StatusChange;
+pub use events::{Event, EventKind, On};
+pub use from_model::FromModelError;
+pub use state::{
+    Bag, Container, DEFAULT_ADDRESS, File, Grant, PortRange, Relation, RelationKind, Secret,
+    SecretOwner, State, Storage, StoredState, default_unit_data,
+};
+
+use std::any::type_name;
+use std::collections::BTreeMap;
+use std::marker::PhantomData;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use ops::storage::Notice;
+use ops::{Charm, CharmMeta, DispatchError, DispatchSetup, EmittedEvent, JujuContext};
+
+use crate::fake_juju::{FakeBackend, LogRecord, MODEL_UUID};
+use crate::fake_pebble::ServiceEvent;
+
+/// What went wrong running an event.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The charm's metadata could not be read.
+    #[error(transparent)]
+    Meta(#[from] ops::MetaError),
+    /// The event does not fit the state, or the state the charm (see
+    /// [`Context::without_consistency_checks`]).
+    #[error(transparent)]
+    Inconsistent(#[from] ConsistencyError),
+    /// The dispatch failed (a handler error, a Juju refusal, ...): Juju
+    /// would mark the hook failed and keep none of its writes.
+    #[error(transparent)]
+    Dispatch(#[from] DispatchError),
+    /// The event's `JUJU_*` environment was malformed (a Context bug).
+    #[error(transparent)]
+    Environment(#[from] ops::ContextError),
+    /// `run` was given an action, or `run_action` something else.
+    #[error("{0}")]
+    WrongRun(String),
+    /// Scratch directories, files or fake Pebbles could not be set up.
+    #[error("context setup: {what}: {source}")]
+    Setup {
+        /// What was being done.
+        what: String,
+        /// Why it failed.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// How an action ended, and the state it left.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActionOutput {
+    /// The state after the action.
+    pub state: State,
+    /// `action-set` results (keys flattened with dots).
+    pub results: Bag,
+    /// `action-log` lines.
+    pub logs: Vec<String>,
+    /// The `action-fail` message, if it failed.
+    pub failure: Option<String>,
+}
+
+/// What the last run did on the way, besides the state it left.
+#[derive(Debug, Default)]
+struct SideEffects {
+    statuses: Vec<StatusChange>,
+    logs: Vec<LogRecord>,
+    emitted: Vec<EmittedEvent>,
+    service_events: BTreeMap<String, Vec<ServiceEvent>>,
+    removed_revisions: BTreeMap<String, Vec<u64>>,
+    before_unit: Option<ops::Status>,
+    before_app: Option<ops::Status>,
+}
+
+/// The stable key ops gives an observer: the type name of its handler
+/// function, as deferred notices name it.
+///
+/// ```
+/// fn on_start() {}
+/// assert!(ops_testing::context::observer_key(on_start).ends_with("on_start"));
+/// ```
+pub fn observer_key<F>(_handler: F) -> String {
+    type_name::<F>().to_string()
+}
+
+/// The charm `C` under test, with its metadata and the unit it runs as.
+///
+/// Built from `charmcraft.yaml` text ([`Context::new`]), the packed files
+/// ([`Context::from_yaml`]) or a charm directory ([`Context::from_charm_dir`]);
+/// unit 0 of an application named after the charm, Juju 3.6.0, model
+/// `context`, consistency checks on. See the [module](self) for an example.
+pub struct Context<C: Charm> {
+    /// The typed event constructors: `ctx.on.start()`.
+    pub on: On,
+    meta: Arc<CharmMeta>,
+    app: String,
+    unit_id: u32,
+    model: String,
+    juju_version: String,
+    check_consistency: bool,
+    effects: SideEffects,
+    charm: Option<C>,
+    workdir: Option<tempfile::TempDir>,
+    _charm: PhantomData<fn() -> C>,
+}
+
+impl<C: Charm> Context<C> {
+    /// A context for a charm described by its `charmcraft.yaml` text.
+    pub fn new(charmcraft_yaml: &str) -> Result<Self, RunError> {
+        Ok(Self::from_meta(CharmMeta::from_charmcraft_yaml(
+            charmcraft_yaml,
+        )?))
+    }
+
+    /// A context from the packed files' text: `metadata.yaml`, and
+    /// `config.yaml` and `actions.yaml` if the charm has them.
+    pub fn from_yaml(
+        metadata: &str,
+        config: Option<&str>,
+        actions: Option<&str>,
+    ) -> Result<Self, RunError> {
+        Ok(Self::from_meta(CharmMeta::from_yaml(
+            metadata, config, actions,
+        )?))
+    }
+
+    /// A context for the charm in a directory (packed metadata or `charmcraft.yaml`).
+    pub fn from_charm_dir(dir: impl AsRef<Path>) -> Result<Self, RunError> {
+        Ok(Self::from_meta(CharmMeta::from_charm_dir(dir.as_ref())?))
+    }
+
+    /// A context from parsed metadata.
+    pub fn from_meta(meta: CharmMeta) -> Self {
+        let app = if meta.name.is_empty() {
+            "charm".to_string()
+        } else {
+            meta.name.clone()
+        };
+        Self {
+            on: On,
+            meta: Arc::new(meta),
+            app,
+            unit_id: 0,
+            model: "context".to_string(),
+            juju_version: "3.6.0".to_string(),
+            check_consistency: true,
+            effects: SideEffects::default(),
+            charm: None,
+            workdir: None,
+            _charm: PhantomData,
+        }
+    }
+
+    /// Runs as a unit of the application `app` instead.
+    pub fn with_app_name(mut self, app: &str) -> Self {
+        self.app = app.to_string();
+        self
+    }
+
+    /// Runs as unit number `id` instead.
+    pub fn with_unit_id(mut self, id: u32) -> Self {
+        self.unit_id = id;
+        self
+    }
+
+    /// Runs under another Juju version (`JUJU_VERSION`).
+    pub fn with_juju_version(mut self, version: &str) -> Self {
+        self.juju_version = version.to_string();
+        self
+    }
+
+    /// Runs in a model of another name.
+    pub fn with_model_name(mut self, model: &str) -> Self {
+        self.model = model.to_string();
+        self
+    }
+
+    /// Runs without checking the event and state first.
+    pub fn without_consistency_checks(mut self) -> Self {
+        self.check_consistency = false;
+        self
+    }
+
+    /// The charm's metadata.
+    pub fn meta(&self) -> &CharmMeta {
+        &self.meta
+    }
+
+    /// The application's name.
+    pub fn app_name(&self) -> &str {
+        &self.app
+    }
+
+    /// The unit's name (`app/<n>`).
+    pub fn unit_name(&self) -> String {
+        format!("{}/{}", self.app, self.unit_id)
+    }
+
+    /// The name ops gives the charm in handles and stored-state keys.
+    fn charm_name() -> String {
+        let full = type_name::<C>();
+        let base = full.split('<').next().unwrap_or(full);
+        base.rsplit("::").next().unwrap_or(base).to_string()
+    }
+
+    /// `event` as a notice deferred by `observer` (see [`observer_key`]), to
+    /// put in [`State::deferred`]: re-emitted to that observer before the
+    /// next event.
+    pub fn deferred(&self, event: &Event, observer: &str, state: &State) -> Notice {
+        engine::deferred_notice(event, observer, state, &self.app)
+    }
+
+    /// Checks `event` in `state` as a run would, without running.
+    pub fn check(&self, event: &Event, state: &State) -> Result<(), ConsistencyError> {
+        consistency::check(
+            &consistency::Checked {
+                meta: &self.meta,
+                unit_id: self.unit_id,
+                juju_version: &self.juju_version,
+            },
+            event,
+            state,
+        )
+    }
+
+    /// Runs one Juju event through `ops::dispatch` and returns the state it
+    /// left. Actions go through [`run_action`](Self::run_action).
+    pub fn run(&mut self, event: Event, state: &State) -> Result<State, RunError> {
+        if matches!(event.kind, EventKind::Action { .. }) {
+            return Err(RunError::WrongRun(format!(
+                "{}: actions run with run_action",
+                event.hook
+            )));
+        }
+        self.dispatch(&event, state).map(|(state, _)| state)
+    }
+
+    /// Runs an action (made with `ctx.on.action(name, params)`): its
+    /// results, log, failure and the state it left.
+    pub fn run_action(&mut self, action: Event, state: &State) -> Result<ActionOutput, RunError> {
+        if !matches!(action.kind, EventKind::Action { .. }) {
+            return Err(RunError::WrongRun(format!(
+                "{}: only actions run with run_action",
+                action.hook
+            )));
+        }
+        let (state, output) = self.dispatch(&action, state)?;
+        let output = output.unwrap_or_default();
+        Ok(ActionOutput {
+            state,
+            results: output.results,
+            logs: output.log,
+            failure: output.failure,
+        })
+    }
+
+    /// The charm directory the runs use (`JUJU_CHARM_DIR`), made at the first run.
+    fn charm_dir(&mut self) -> Result<std::path::PathBuf, RunError> {
+        if self.workdir.is_none() {
+            let dir = tempfile::tempdir().map_err(|source| RunError::Setup {
+                what: "making the charm directory".to_string(),
+                source,
+            })?;
+            std::fs::create_dir_all(dir.path().join("charm")).map_err(|source| {
+                RunError::Setup {
+                    what: "making the charm directory".to_string(),
+                    source,
+                }
+            })?;
+            self.workdir = Some(dir);
+        }
+        Ok(self
+            .workdir
+            .as_ref()
+            .map(|d| d.path().join("charm"))
+            .unwrap_or_default())
+    }
+
+    fn dispatch(
+        &mut self,
+        event: &Event,
+        state: &State,
+    ) -> Result<(State, Option<crate::fake_juju::ActionState>), RunError> {
+        self.effects = SideEffects::default();
+        self.charm = None;
+        if self.check_consistency {
+            self.check(event, state)?;
+        }
+        let charm_name = Self::charm_name();
+        let charm_dir = self.charm_dir()?;
+        let who = engine::Identity {
+            meta: &self.meta,
+            app: &self.app,
+            unit_id: self.unit_id,
+            model: &self.model,
+            charm_name: &charm_name,
+        };
+        let unit = who.unit();
+        let mut juju = engine::model_from(state, &who);
+        if let EventKind::Action { name, params, .. } = &event.kind {
+            juju.start_action(&unit, name, params.clone());
+        }
+        let juju = Arc::new(Mutex::new(juju));
+        let lock = |j: &Arc<Mutex<crate::fake_juju::FakeJuju>>| {
+            j.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        };
+        // The charm directory (empty: ops keeps its state in memory here) is
+        // the context's; each run that starts a fake Pebble gets its own
+        // scratch directory for the container roots and sockets, so that a
+        // run without one touches no filesystem at all.
+        let pebble_up = state.containers.iter().any(|c| c.can_connect);
+        let scratch = if pebble_up {
+            Some(tempfile::tempdir().map_err(|source| RunError::Setup {
+                what: "making a scratch directory".to_string(),
+                source,
+            })?)
+        } else {
+            None
+        };
+        let containers_dir = match &scratch {
+            Some(dir) => dir.path().join("containers"),
+            None => charm_dir.join("no-containers"),
+        };
+        let live = match &scratch {
+            Some(dir) => engine::start_containers(state, &self.meta, dir.path())?,
+            None => BTreeMap::new(),
+        };
+        let store = engine::MemoryStore::new(engine::persisted_from(state, &charm_name));
+
+        let (vars, hook) = engine::environment(event, state, &who);
+        let path = match &event.kind {
+            EventKind::Action { name, .. } => format!("actions/{name}"),
+            _ => format!("hooks/{}", event.hook),
+        };
+        let mut env: Vec<(String, String)> = vec![
+            ("JUJU_DISPATCH_PATH".into(), path),
+            ("JUJU_UNIT_NAME".into(), unit.clone()),
+            ("JUJU_MODEL_NAME".into(), self.model.clone()),
+            ("JUJU_MODEL_UUID".into(), MODEL_UUID.into()),
+            ("JUJU_CHARM_DIR".into(), charm_dir.display().to_string()),
+            ("JUJU_VERSION".into(), self.juju_version.clone()),
+        ];
+        env.extend(vars);
+        let context = JujuContext::from_vars(env)?;
+        let backend = Arc::new(engine::Recording::new(FakeBackend::new(
+            juju.clone(),
+            hook.clone(),
+        )));
+        juju.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .begin_hook(&hook);
+        let setup = DispatchSetup {
+            context,
+            backend: backend.clone(),
+            store: Box::new(store.clone()),
+            meta: self.meta.clone(),
+            containers_dir,
+            log_level: tracing::Level::DEBUG,
+        };
+        let result = ops::dispatch::<C>(setup);
+        juju.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .end_hook(&unit, result.is_ok());
+        let model = lock(&juju);
+        self.effects = SideEffects {
+            statuses: backend.statuses(),
+            logs: model.logs_of(&unit).into_iter().cloned().collect(),
+            emitted: Vec::new(),
+            service_events: engine::service_events(&live),
+            removed_revisions: engine::removed_revisions(state, &model),
+            before_unit: Some(state.unit_status.clone()),
+            before_app: Some(state.app_status.clone()),
+        };
+        let dispatched = result?;
+        self.effects.emitted = dispatched.emitted;
+        self.charm = Some(dispatched.charm);
+        let mut containers = BTreeMap::new();
+        for (name, c) in &live {
+            containers.insert(name.clone(), engine::read_container(name, c)?);
+        }
+        let after = engine::state_after(state, &model, &store.get(), containers, &who);
+        Ok((after, model.action(&unit).cloned()))
+    }
+
+    /// Every status the last run set, in order (`app` true for the
+    /// application's): collect-status's included.
+    pub fn status_changes(&self) -> &[StatusChange] {
+        &self.effects.statuses
+    }
+
+    /// The unit's statuses before its last one, oldest first, as Python
+    /// ops' `unit_status_history`: the input state's status, then each
+    /// status the last run set but for the last (repeats of one status
+    /// count once).
+    pub fn unit_status_history(&self) -> Vec<ops::Status> {
+        self.history(false)
+    }
+
+    /// The application's statuses before its last one (see
+    /// [`unit_status_history`](Self::unit_status_history)).
+    pub fn app_status_history(&self) -> Vec<ops::Status> {
+        self.history(true)
+    }
+
+    fn history(&self, app: bool) -> Vec<ops::Status> {
+        let start = if app {
+            &self.effects.before_app
+        } else {
+            &self.effects.before_unit
+        };
+        let mut seen: Vec<ops::Status> = start.iter().cloned().collect();
+        for change in self.effects.statuses.iter().filter(|c| c.app == app) {
+            if seen.last() != Some(&change.status) {
+                seen.push(change.status.clone());
+            }
+        }
+        seen.pop();
+        seen
+    }
+
+    /// The `juju-log` lines of the last run, in order.
+    pub fn juju_log(&self) -> &[LogRecord] {
+        &self.effects.logs
+    }
+
+    /// Every handler call of the last run, in order (deferred re-emits,
+    /// the event, collect-status, commit).
+    pub fn emitted_events(&self) -> &[EmittedEvent] {
+        &self.effects.emitted
+    }
+
+    /// The full names of the events the last run emitted, in order,
+    /// framework events (`collect_unit_status`, `pre_commit`, `commit`) left out.
+    pub fn emitted_event_names(&self) -> Vec<&str> {
+        self.effects
+            .emitted
+            .iter()
+            .map(|e| e.event.as_str())
+            .filter(|e| {
+                !matches!(
+                    *e,
+                    "collect_unit_status" | "collect_app_status" | "pre_commit" | "commit"
+                )
+            })
+            .collect()
+    }
+
+    /// The service starts, stops, restarts and signals of the last run in
+    /// `container` (empty if it could not connect).
+    pub fn service_events(&self, container: &str) -> &[ServiceEvent] {
+        self.effects
+            .service_events
+            .get(container)
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// The secret revisions the last run removed, by secret id.
+    pub fn removed_secret_revisions(&self) -> &BTreeMap<String, Vec<u64>> {
+        &self.effects.removed_revisions
+    }
+
+    /// The charm instance after the last successful run.
+    pub fn charm(&self) -> Option<&C> {
+        self.charm.as_ref()
+    }
+}

@@ -1,0 +1,543 @@
+//! `Context::run`: each State component goes in, the charm sees it through
+//! the real dispatch, and what the charm changed comes out; side effects are
+//! on the context.
+
+use std::collections::BTreeMap;
+
+use ops::backend::PortProtocol;
+use ops::events::{
+    ActionEvent, ConfigChanged, PebbleReady, RelationChanged, RelationDeparted, SecretChanged,
+    SecretRemove, Start, StorageAttached, UpdateStatus,
+};
+use ops::model::SecretOptions;
+use ops::pebble::{Layer, PushOptions, Service, ServiceStatus};
+use ops::{Charm, Ctx, Framework, HandlerError, HandlerResult, Outcome, Status, StoredState};
+use ops_testing::context::{
+    Container, Context, File, Relation, RunError, Secret, SecretOwner, State, Storage,
+    StoredState as StoredStateData, observer_key,
+};
+use ops_testing::fake_pebble::ServiceEvent;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+const META: &str = r#"
+name: demo
+containers: {workload: {}}
+peers: {replicas: {interface: demo_replicas}}
+requires: {db: {interface: pg, limit: 1}}
+storage: {data: {type: filesystem}}
+config:
+  options:
+    port: {type: int, default: 80}
+actions:
+  greet: {params: {who: {type: string}}}
+  make-secret: {}
+  fail: {}
+"#;
+
+#[derive(Default, Serialize, Deserialize)]
+struct Memory {
+    starts: u32,
+    storage: Option<String>,
+    planned: Option<usize>,
+    address: Option<String>,
+}
+
+struct Demo {
+    memory: StoredState<Memory>,
+}
+
+impl Charm for Demo {
+    fn new(fw: &mut Framework<Self>) -> Result<Self, HandlerError> {
+        let memory = fw.stored_state("memory")?;
+        fw.observe(Self::on_start)?
+            .observe(Self::on_config_changed)?
+            .observe(Self::on_update_status)?
+            .observe(Self::on_secret_changed)?
+            .observe(Self::on_secret_remove)?
+            .observe_relation("replicas", Self::on_replicas_changed)?
+            .observe_relation("db", Self::on_db_changed)?
+            .observe_relation("db", Self::on_db_departed)?
+            .observe_container("workload", Self::on_pebble_ready)?
+            .observe_storage("data", Self::on_storage_attached)?
+            .observe_action("greet", Self::on_greet)?
+            .observe_action("make-secret", Self::on_make_secret)?
+            .observe_action("fail", Self::on_fail)?;
+        Ok(Demo { memory })
+    }
+}
+
+impl Demo {
+    fn on_start(&mut self, _: &Start, ctx: &mut Ctx) -> HandlerResult<Outcome> {
+        self.memory.get_mut().starts += 1;
+        let model = ctx.model();
+        model.set_unit_status(Status::maintenance("starting"))?;
+        model.open_port(PortProtocol::Tcp, Some(8080))?;
+        model.set_workload_version("1.2.3")?;
+        tracing::info!("started");
+        model.set_unit_status(Status::active(""))?;
+        Ok(Outcome::Done)
+    }
+
+    fn on_config_changed(&mut self, _: &ConfigChanged, ctx: &mut Ctx) -> HandlerResult<Outcome> {
+        let model = ctx.model();
+        let Some(peers) = model.relation("replicas")? else {
+            return Ok(Outcome::Defer);
+        };
+        let port = model.config()?.get_int("port")?.unwrap_or_default();
+        model
+            .local_unit_data(&peers)
+            .set("port", &port.to_string())?;
+        if model.is_leader()? {
+            model
+                .local_app_data(&peers)
+                .set("port", &port.to_string())?;
+        }
+        Ok(Outcome::Done)
+    }
+
+    fn on_update_status(&mut self, _: &UpdateStatus, ctx: &mut Ctx) -> HandlerResult<Outcome> {
+        let model = ctx.model();
+        let planned = model.planned_units()?;
+        let address = model
+            .network_get("replicas")?
+            .ingress_address()
+            .map(str::to_string);
+        let mut memory = self.memory.get_mut();
+        memory.planned = Some(planned);
+        memory.address = address;
+        Ok(Outcome::Done)
+    }
+
+    fn on_replicas_changed(
+        &mut self,
+        e: &RelationChanged,
+        ctx: &mut Ctx,
+    ) -> HandlerResult<Outcome> {
+        let model = ctx.model();
+        let Some(peers) = model.relation_by_id("replicas", e.relation.id)? else {
+            return Ok(Outcome::Done);
+        };
+        if let Some(unit) = &e.unit {
+            let ready = model.remote_unit_data(&peers, unit).get("ready")?;
+            model
+                .local_unit_data(&peers)
+                .set("seen", &format!("{unit}:{}", ready.unwrap_or_default()))?;
+        }
+        Ok(Outcome::Done)
+    }
+
+    fn on_db_changed(&mut self, e: &RelationChanged, ctx: &mut Ctx) -> HandlerResult<Outcome> {
+        let model = ctx.model();
+        let Some(db) = model.relation_by_id("db", e.relation.id)? else {
+            return Ok(Outcome::Done);
+        };
+        let endpoints = model.remote_app_data(&db)?.get("endpoints")?;
+        // A follower may not write the app bag: this fails the hook, as in Juju.
+        model
+            .local_app_data(&db)
+            .set("ack", &endpoints.unwrap_or_default())?;
+        Ok(Outcome::Done)
+    }
+
+    fn on_db_departed(&mut self, e: &RelationDeparted, ctx: &mut Ctx) -> HandlerResult {
+        let model = ctx.model();
+        if let Some(db) = model.relation_by_id("db", e.relation.id)? {
+            let gone = e.departing_unit.clone().unwrap_or_default();
+            model.local_unit_data(&db).set("gone", &gone)?;
+        }
+        Ok(())
+    }
+
+    fn on_pebble_ready(&mut self, _: &PebbleReady, ctx: &mut Ctx) -> HandlerResult<Outcome> {
+        let container = ctx.model().container("workload")?;
+        let old = container.pull("/etc/demo.conf").unwrap_or_default();
+        let options = PushOptions {
+            make_dirs: true,
+            permissions: Some(0o600),
+            ..Default::default()
+        };
+        let mut new = old.clone();
+        new.extend_from_slice(b"ready\n");
+        container.push("/etc/demo.conf", &new, &options)?;
+        let mut layer = Layer::default();
+        layer.services.insert(
+            "demo".into(),
+            Service {
+                override_: Some("replace".into()),
+                command: Some("demo".into()),
+                startup: Some("enabled".into()),
+                ..Default::default()
+            },
+        );
+        container.add_layer("demo", &layer, true)?;
+        container.replan_services()?;
+        Ok(Outcome::Done)
+    }
+
+    fn on_secret_changed(&mut self, e: &SecretChanged, ctx: &mut Ctx) -> HandlerResult<Outcome> {
+        let model = ctx.model();
+        let secret = model.get_secret(Some(&e.id), None)?;
+        let content = secret.get_content(true)?;
+        let peers = model.relation("replicas")?.expect("test states have peers");
+        model
+            .local_unit_data(&peers)
+            .set("token", content.get("token").unwrap_or_default())?;
+        Ok(Outcome::Done)
+    }
+
+    fn on_secret_remove(&mut self, e: &SecretRemove, ctx: &mut Ctx) -> HandlerResult<Outcome> {
+        let secret = ctx.model().get_secret(Some(&e.id), None)?;
+        if let Some(revision) = e.revision {
+            secret.remove_revision(revision)?;
+        }
+        Ok(Outcome::Done)
+    }
+
+    fn on_storage_attached(&mut self, e: &StorageAttached, _: &mut Ctx) -> HandlerResult<Outcome> {
+        self.memory.get_mut().storage = Some(e.id.clone());
+        Ok(Outcome::Done)
+    }
+
+    fn on_greet(&mut self, _: &ActionEvent, ctx: &mut Ctx) -> HandlerResult {
+        let model = ctx.model();
+        let who = model.action_params()?["who"]
+            .as_str()
+            .unwrap_or("nobody")
+            .to_string();
+        model.action_log("greeting")?;
+        let mut results = serde_json::Map::new();
+        results.insert("greeting".into(), json!(format!("hello {who}")));
+        model.action_set_results(results)?;
+        Ok(())
+    }
+
+    fn on_make_secret(&mut self, _: &ActionEvent, ctx: &mut Ctx) -> HandlerResult {
+        let content = BTreeMap::from([("token".to_string(), "t0k3n".to_string())]);
+        let options = SecretOptions {
+            label: Some("made".into()),
+            ..Default::default()
+        };
+        ctx.model().add_secret(content, options)?;
+        Ok(())
+    }
+
+    fn on_fail(&mut self, _: &ActionEvent, ctx: &mut Ctx) -> HandlerResult {
+        ctx.model().action_fail("nope")?;
+        Ok(())
+    }
+}
+
+fn ctx() -> Context<Demo> {
+    Context::new(META).unwrap()
+}
+
+#[test]
+fn start_changes_stored_state_status_ports_and_version_and_logs() {
+    let mut ctx = ctx();
+    let state = State::default()
+        .with_stored_state(StoredStateData::new("memory", json!({"starts": 4})))
+        .with_unit_status(Status::waiting("before"));
+    let out = ctx.run(ctx.on.start(), &state).unwrap();
+    assert_eq!(out.stored_state("memory").unwrap().content["starts"], 5);
+    assert_eq!(out.unit_status, Status::active(""));
+    assert_eq!(
+        ctx.unit_status_history(),
+        vec![Status::waiting("before"), Status::maintenance("starting")]
+    );
+    assert_eq!(
+        out.opened_ports
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        vec!["8080/tcp"]
+    );
+    assert_eq!(out.workload_version, "1.2.3");
+    assert!(
+        ctx.juju_log()
+            .iter()
+            .any(|l| l.level == "INFO" && l.message == "started"),
+        "{:?}",
+        ctx.juju_log()
+    );
+    assert_eq!(ctx.emitted_event_names(), vec!["start"]);
+    // The input is untouched: a state is a value.
+    assert_eq!(state.stored_state("memory").unwrap().content["starts"], 4);
+}
+
+#[test]
+fn an_event_the_charm_defers_is_in_the_output_and_reemitted_next_time() {
+    let mut ctx = ctx();
+    let out = ctx.run(ctx.on.config_changed(), &State::default()).unwrap();
+    assert_eq!(out.deferred_events(), vec!["config_changed"]);
+    let notice = &out.deferred[0];
+    assert_eq!(notice.observer, observer_key(Demo::on_config_changed));
+
+    // Fed back with the peer relation now there: re-emitted first, then done.
+    let peers = Relation::peer("replicas");
+    let next = out.with_relation(peers.clone()).with_leader(true);
+    let out = ctx.run(ctx.on.update_status(), &next).unwrap();
+    assert!(out.deferred.is_empty(), "{:?}", out.deferred_events());
+    assert_eq!(
+        ctx.emitted_event_names(),
+        vec!["config_changed", "update_status"]
+    );
+    assert!(ctx.emitted_events()[0].reemitted);
+    let r = out.relation(peers.id).unwrap();
+    assert_eq!(r.local_unit_data["port"], "80");
+    assert_eq!(r.local_app_data["port"], "80");
+}
+
+#[test]
+fn a_deferred_notice_made_by_the_context_is_reemitted() {
+    let mut ctx = ctx();
+    let peers = Relation::peer("replicas");
+    let state = State::default()
+        .with_relation(peers.clone())
+        .with_config([("port", json!(9000))]);
+    let notice = ctx.deferred(
+        &ctx.on.config_changed(),
+        &observer_key(Demo::on_config_changed),
+        &state,
+    );
+    let state = state.with_deferred(notice);
+    let out = ctx.run(ctx.on.update_status(), &state).unwrap();
+    assert!(out.deferred.is_empty());
+    assert_eq!(
+        out.relation(peers.id).unwrap().local_unit_data["port"],
+        "9000"
+    );
+}
+
+#[test]
+fn relation_events_carry_the_remote_unit_and_its_databag() {
+    let mut ctx = ctx().with_unit_id(2);
+    let peers = Relation::peer("replicas")
+        .with_remote_unit(0, [("ready", "no")])
+        .with_remote_unit(5, [("ready", "yes")]);
+    let state = State::default().with_relation(peers.clone());
+    let out = ctx
+        .run(ctx.on.relation_changed(&peers).with_remote_unit(5), &state)
+        .unwrap();
+    let r = out.relation(peers.id).unwrap();
+    assert_eq!(r.local_unit_data["seen"], "demo/5:yes");
+    // Juju's own keys stay in the unit's bag.
+    assert_eq!(r.local_unit_data["ingress-address"], "127.0.0.1");
+}
+
+#[test]
+fn a_follower_writing_the_app_bag_fails_the_run_and_nothing_is_kept() {
+    let mut ctx = ctx();
+    let db = Relation::new("db")
+        .with_remote_app("postgresql")
+        .with_remote_app_data([("endpoints", "127.0.0.1:5432")])
+        .with_remote_unit(0, []);
+    let state = State::default().with_relation(db.clone());
+    let err = ctx.run(ctx.on.relation_changed(&db), &state).unwrap_err();
+    assert!(matches!(err, RunError::Dispatch(_)), "{err}");
+    let out = ctx
+        .run(
+            ctx.on.relation_changed(&db),
+            &state.clone().with_leader(true),
+        )
+        .unwrap();
+    assert_eq!(
+        out.relation(db.id).unwrap().local_app_data["ack"],
+        "127.0.0.1:5432"
+    );
+}
+
+#[test]
+fn relation_departed_names_the_departing_unit() {
+    let mut ctx = ctx();
+    let db = Relation::new("db").with_remote_app("postgresql");
+    let state = State::default().with_relation(db.clone());
+    let out = ctx.run(ctx.on.relation_departed(&db, 3), &state).unwrap();
+    assert_eq!(
+        out.relation(db.id).unwrap().local_unit_data["gone"],
+        "postgresql/3"
+    );
+}
+
+#[test]
+fn pebble_ready_sees_the_files_and_leaves_layers_services_and_files() {
+    let mut ctx = ctx();
+    let workload = Container::new("workload")
+        .with_can_connect(true)
+        .with_file("/etc/demo.conf", File::new("old\n"));
+    let state = State::default().with_container(workload.clone());
+    let out = ctx.run(ctx.on.pebble_ready(&workload), &state).unwrap();
+    let c = out.container("workload").unwrap();
+    assert_eq!(c.text("/etc/demo.conf"), Some("old\nready\n"));
+    assert_eq!(c.files["/etc/demo.conf"].mode, 0o600);
+    assert_eq!(c.layers.len(), 1);
+    assert_eq!(c.service_statuses["demo"], ServiceStatus::Active);
+    assert_eq!(
+        ctx.service_events("workload"),
+        &[ServiceEvent::Start("demo".into())]
+    );
+    // Feeding the output back: the service runs already, the file grows.
+    let out = ctx.run(ctx.on.pebble_ready(c), &out).unwrap();
+    let c = out.container("workload").unwrap();
+    assert_eq!(c.text("/etc/demo.conf"), Some("old\nready\nready\n"));
+    assert!(ctx.service_events("workload").is_empty());
+}
+
+#[test]
+fn an_observed_secret_is_read_at_its_new_revision_on_secret_changed() {
+    let mut ctx = ctx();
+    let db = Relation::new("db").with_remote_app("vault");
+    let peers = Relation::peer("replicas");
+    let secret = Secret::new([("token", "one")])
+        .observed_from(&db)
+        .with_revision(2, [("token", "two")]);
+    let state = State::default()
+        .with_relation(db)
+        .with_relation(peers.clone())
+        .with_secret(secret.clone());
+    let out = ctx.run(ctx.on.secret_changed(&secret), &state).unwrap();
+    assert_eq!(
+        out.relation(peers.id).unwrap().local_unit_data["token"],
+        "two"
+    );
+    assert_eq!(out.secret(&secret.id).unwrap().tracked_revision, 2);
+}
+
+#[test]
+fn secret_remove_removes_the_revision() {
+    let mut ctx = ctx();
+    let secret = Secret::new([("token", "one")]).with_revision(2, [("token", "two")]);
+    let state = State::default()
+        .with_leader(true)
+        .with_secret(secret.clone());
+    let out = ctx.run(ctx.on.secret_remove(&secret, 1), &state).unwrap();
+    assert_eq!(
+        ctx.removed_secret_revisions(),
+        &BTreeMap::from([(secret.id.clone(), vec![1])])
+    );
+    let after = out.secret(&secret.id).unwrap();
+    assert_eq!(after.revisions.keys().copied().collect::<Vec<_>>(), vec![2]);
+    assert_eq!(after.owner, SecretOwner::App);
+}
+
+#[test]
+fn actions_give_results_logs_and_failure() {
+    let mut ctx = ctx();
+    let out = ctx
+        .run_action(
+            ctx.on.action("greet", [("who", json!("bob"))]),
+            &State::default(),
+        )
+        .unwrap();
+    assert_eq!(out.results["greeting"], "hello bob");
+    assert_eq!(out.logs, vec!["greeting"]);
+    assert_eq!(out.failure, None);
+    let out = ctx
+        .run_action(ctx.on.action("fail", []), &State::default())
+        .unwrap();
+    assert_eq!(out.failure.as_deref(), Some("nope"));
+}
+
+#[test]
+fn an_action_adding_a_secret_leaves_it_in_the_state() {
+    let mut ctx = ctx();
+    let state = State::default().with_leader(true);
+    let out = ctx
+        .run_action(ctx.on.action("make-secret", []), &state)
+        .unwrap();
+    let made = out.state.secret_by_label("made").expect("a new secret");
+    assert_eq!(made.owner, SecretOwner::App);
+    assert_eq!(made.latest_content().unwrap()["token"], "t0k3n");
+}
+
+#[test]
+fn run_and_run_action_refuse_the_other_kind() {
+    let mut ctx = ctx();
+    let err = ctx
+        .run(ctx.on.action("greet", []), &State::default())
+        .unwrap_err();
+    assert!(matches!(err, RunError::WrongRun(_)), "{err}");
+    let err = ctx
+        .run_action(ctx.on.start(), &State::default())
+        .unwrap_err();
+    assert!(matches!(err, RunError::WrongRun(_)), "{err}");
+}
+
+#[test]
+fn storage_planned_units_and_address_reach_the_charm() {
+    let mut ctx = ctx();
+    let data = Storage::new("data");
+    let state = State::default()
+        .with_storage(data.clone())
+        .with_relation(Relation::peer("replicas").with_remote_unit(1, []))
+        .with_planned_units(3)
+        .with_address("127.0.0.9");
+    let out = ctx.run(ctx.on.storage_attached(&data), &state).unwrap();
+    assert_eq!(
+        out.stored_state("memory").unwrap().content["storage"],
+        data.id()
+    );
+    let out = ctx.run(ctx.on.update_status(), &out).unwrap();
+    let memory = &out.stored_state("memory").unwrap().content;
+    assert_eq!(memory["planned"], 3);
+    assert_eq!(memory["address"], "127.0.0.9");
+}
+
+#[test]
+fn context_options_name_the_unit_app_and_model() {
+    let ctx = ctx()
+        .with_app_name("other")
+        .with_unit_id(4)
+        .with_model_name("m")
+        .with_juju_version("3.5.1");
+    assert_eq!(ctx.unit_name(), "other/4");
+    assert_eq!(ctx.app_name(), "other");
+    let packed = Context::<Demo>::from_yaml(
+        "name: demo\npeers: {replicas: {interface: demo_replicas}}\n",
+        Some("options: {port: {type: int, default: 1}}\n"),
+        None,
+    )
+    .unwrap();
+    assert_eq!(packed.meta().config["port"].kind, "int");
+}
+
+#[test]
+fn a_state_from_a_harness_model_runs_the_same() {
+    let mut harness = ops_testing::Harness::<Demo>::new(META).unwrap();
+    harness.set_leader(true).unwrap();
+    harness.begin();
+    let peers = harness.add_relation("replicas", "demo").unwrap();
+    harness.update_config([("port", json!(7000))]).unwrap();
+    let ctx0 = ctx();
+    let state = ctx0
+        .state_from_model(&harness.juju(), harness.unit_name())
+        .unwrap();
+    assert!(state.leader);
+    assert_eq!(state.config["port"], 7000);
+    let r = state.relation(peers).unwrap();
+    assert_eq!(r.local_app_data["port"], "7000");
+    let mut ctx = ctx0;
+    let out = ctx.run(ctx.on.config_changed(), &state).unwrap();
+    assert_eq!(out.relation(peers).unwrap().local_unit_data["port"], "7000");
+}
+
+#[test]
+fn a_deferred_relation_event_is_reemitted_with_its_remote_unit() {
+    let mut ctx = ctx();
+    let peers = Relation::peer("replicas").with_remote_unit(5, [("ready", "yes")]);
+    let state = State::default().with_relation(peers.clone());
+    let notice = ctx.deferred(
+        &ctx.on.relation_changed(&peers).with_remote_unit(5),
+        &observer_key(Demo::on_replicas_changed),
+        &state,
+    );
+    assert_eq!(notice.event, "replicas_relation_changed");
+    let out = ctx
+        .run(ctx.on.update_status(), &state.with_deferred(notice))
+        .unwrap();
+    assert!(out.deferred.is_empty(), "{:?}", out.deferred_events());
+    assert_eq!(
+        out.relation(peers.id).unwrap().local_unit_data["seen"],
+        "demo/5:yes"
+    );
+}
