@@ -254,6 +254,29 @@ impl Model {
         self.lease_period.set(period);
     }
 
+    /// The cloud spec, credentials included (`credential-get`; the
+    /// application must be trusted: `juju trust`). Never log it.
+    pub fn cloud_spec(&self) -> Result<serde_json::Value, ModelError> {
+        self.backend
+            .credential_get()
+            .map_err(ModelError::backend("reading the cloud credentials"))
+    }
+
+    /// The ids of the secrets this unit or its application owns (`secret-ids`).
+    pub fn secret_ids(&self) -> Result<Vec<String>, ModelError> {
+        self.backend
+            .secret_ids()
+            .map_err(ModelError::backend("listing the owned secrets"))
+    }
+
+    /// Asks Juju to reboot the machine (`juju-reboot`): after the hook, or at
+    /// once with `now` (then the hook ends with the reboot, as in Juju).
+    pub fn request_reboot(&self, now: bool) -> Result<(), ModelError> {
+        self.backend
+            .juju_reboot(now)
+            .map_err(ModelError::backend("requesting a reboot"))
+    }
+
     /// Whether this unit is the leader. The answer of `is-leader` is kept
     /// for [`LEASE_RENEWAL_PERIOD`] (Juju's leadership lease, as Python ops'
     /// `LEASE_RENEWAL_PERIOD`), then asked again: a long hook does not act

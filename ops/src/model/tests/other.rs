@@ -597,3 +597,24 @@ fn leadership_is_asked_again_once_the_lease_period_is_over() {
     assert!(model.is_leader().unwrap());
     assert_eq!(backend.count("is-leader"), 3);
 }
+
+#[test]
+fn credentials_secret_ids_reboot_and_relation_model() {
+    let (model, backend) = model_for(world(true), "app/0", Hook::default());
+    assert_eq!(model.cloud_spec().unwrap()["type"], "test");
+    assert!(model.secret_ids().unwrap().is_empty());
+    model.request_reboot(false).unwrap();
+    let db = model.relation("db").unwrap().unwrap();
+    assert_eq!(model.relation_model_uuid(&db).unwrap(), "test-model-uuid");
+    assert_eq!(
+        backend.tools(),
+        [
+            "credential-get",
+            "secret-ids",
+            "juju-reboot",
+            "relation-ids",
+            "relation-list",
+            "relation-model-get"
+        ]
+    );
+}

@@ -493,6 +493,27 @@ impl Backend for Recording {
         self.record("action-log", &[&message]);
         Ok(())
     }
+
+    fn credential_get(&self) -> Result<Value> {
+        self.record("credential-get", &[]);
+        Ok(serde_json::json!({"type": "test"}))
+    }
+
+    fn secret_ids(&self) -> Result<Vec<String>> {
+        self.record("secret-ids", &[]);
+        Ok(lock(&self.world).secrets.keys().cloned().collect())
+    }
+
+    fn juju_reboot(&self, now: bool) -> Result<()> {
+        self.record("juju-reboot", &[&now]);
+        Ok(())
+    }
+
+    fn relation_model_get(&self, relation: &RelationRef) -> Result<String> {
+        self.record("relation-model-get", &[relation]);
+        self.relation_known(relation, "relation-model-get")?;
+        Ok("test-model-uuid".to_string())
+    }
 }
 
 /// The charm the tests run as: `app`, with a peer relation, a requirer, a
