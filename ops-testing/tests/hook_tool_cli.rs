@@ -44,6 +44,8 @@ fn env() -> Env {
         juju.join_unit(db, u);
     }
     juju.join_unit(db, "pg/0");
+    juju.attach_storage("app/0", "data/0", "filesystem", "/srv/data/0");
+    juju.attach_storage("app/1", "data/1", "filesystem", "/srv/data/1");
     juju.set_bag(
         db,
         "pg",
@@ -1079,10 +1081,20 @@ fn hook_tools_and_fake_backend_agree() {
         });
         same("b.credential_get()", &|b| outcome(b.credential_get()));
         same("b.juju_reboot(false)", &|b| outcome(b.juju_reboot(false)));
+        same("b.storage_list(None)", &|b| outcome(b.storage_list(None)));
+        same("b.storage_list(Some(\"logs\"))", &|b| {
+            outcome(b.storage_list(Some("logs")))
+        });
+        same("b.storage_get_location(\"data/0\")", &|b| {
+            outcome(b.storage_get_location("data/0"))
+        });
+        same("b.storage_add(\"data\", 2)", &|b| {
+            outcome(b.storage_add("data", 2))
+        });
         memory.lock().unwrap().end_hook(&unit, true);
         e.end_hook(&unit);
     }
-    assert_eq!(compared, 2 * 51, "every call ran through both");
+    assert_eq!(compared, 2 * 55, "every call ran through both");
     let on_disk = e.juju();
     let in_memory = memory.lock().unwrap().clone();
     assert_eq!(on_disk, in_memory);

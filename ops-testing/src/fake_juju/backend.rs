@@ -417,6 +417,30 @@ impl Backend for FakeBackend {
         Ok(())
     }
 
+    fn storage_list(&self, name: Option<&str>) -> Result<Vec<String>> {
+        Ok(self.call("storage-list").hook_storage_list(&self.ctx, name))
+    }
+
+    fn storage_get_location(&self, id: &str) -> Result<PathBuf> {
+        let juju = self.call("storage-get");
+        let location = juju
+            .hook_storage_get(&self.ctx, id, Some("location"))
+            .map_err(|e| {
+                to_backend_error(
+                    "storage-get",
+                    strings(&["--format=json", "-s", id, "location"]),
+                    e,
+                )
+            })?;
+        Ok(PathBuf::from(location.as_str().unwrap_or_default()))
+    }
+
+    fn storage_add(&self, name: &str, count: u32) -> Result<()> {
+        let mut juju = self.call("storage-add");
+        juju.hook_storage_add(&self.ctx, name, count)
+            .map_err(|e| to_backend_error("storage-add", strings(&[&format!("{name}={count}")]), e))
+    }
+
     fn relation_model_get(&self, relation: &RelationRef) -> Result<String> {
         self.refuse_if_restricted("relation-model-get")?;
         let juju = self.call("relation-model-get");

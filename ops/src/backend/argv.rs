@@ -372,6 +372,25 @@ pub fn relation_model_get(relation: &RelationRef) -> Call {
     )
 }
 
+/// `storage-list --format=json [<name>]`
+pub fn storage_list(name: Option<&str>) -> Call {
+    let mut c = Call::new("storage-list", &["--format=json"]);
+    if let Some(name) = name {
+        c.push(name);
+    }
+    c
+}
+
+/// `storage-get --format=json -s <id> location`
+pub fn storage_get_location(id: &str) -> Call {
+    Call::new("storage-get", &["--format=json", "-s", id, "location"])
+}
+
+/// `storage-add <name>=<count>`
+pub fn storage_add(name: &str, count: u32) -> Call {
+    Call::new("storage-add", &[&format!("{name}={count}")])
+}
+
 /// `action-fail -- <message>`
 pub fn action_fail(message: &str) -> Call {
     Call::new("action-fail", &["--", message])
@@ -776,6 +795,22 @@ mod tests {
             "relation-model-get",
             &["--format=json", "-r", "pgb-peers:2"],
         );
+    }
+
+    #[test]
+    fn storage_argv() {
+        assert_argv(storage_list(None), "storage-list", &["--format=json"]);
+        assert_argv(
+            storage_list(Some("data")),
+            "storage-list",
+            &["--format=json", "data"],
+        );
+        assert_argv(
+            storage_get_location("data/0"),
+            "storage-get",
+            &["--format=json", "-s", "data/0", "location"],
+        );
+        assert_argv(storage_add("data", 2), "storage-add", &["data=2"]);
     }
 
     #[test]

@@ -649,6 +649,27 @@ impl Backend for HookTools {
         self.run_plain(argv::juju_reboot(now))
     }
 
+    fn storage_list(&self, name: Option<&str>) -> Result<Vec<String>> {
+        self.run_json(argv::storage_list(name))
+    }
+
+    fn storage_get_location(&self, id: &str) -> Result<PathBuf> {
+        let call = argv::storage_get_location(id);
+        let out = self.run(&call, None)?;
+        match parse_json::<Value>(&call, &out)? {
+            Value::String(path) if !path.is_empty() => Ok(PathBuf::from(path)),
+            _ => Err(malformed_because(
+                &call,
+                "expected the location as a string".to_string(),
+                &out,
+            )),
+        }
+    }
+
+    fn storage_add(&self, name: &str, count: u32) -> Result<()> {
+        self.run_plain(argv::storage_add(name, count))
+    }
+
     fn relation_model_get(&self, relation: &RelationRef) -> Result<String> {
         let call = argv::relation_model_get(relation);
         let out = self.run(&call, None)?;

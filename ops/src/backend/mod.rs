@@ -131,4 +131,13 @@ pub trait Backend: Send + Sync {
     /// `relation-model-get --format=json -r <name>:<id>`: the UUID of the
     /// model the remote application is in.
     fn relation_model_get(&self, relation: &RelationRef) -> Result<String>;
+
+    /// `storage-list --format=json [<name>]`: the ids (`data/0`) of the
+    /// unit's storage instances, of one storage if named.
+    fn storage_list(&self, name: Option<&str>) -> Result<Vec<String>>;
+    /// `storage-get --format=json -s <id> location`: where an instance is.
+    fn storage_get_location(&self, id: &str) -> Result<PathBuf>;
+    /// `storage-add <name>=<count>`: ask Juju for more instances (added
+    /// after the hook).
+    fn storage_add(&self, name: &str, count: u32) -> Result<()>;
 }
