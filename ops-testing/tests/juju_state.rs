@@ -295,3 +295,26 @@ fn deferring_past_the_queue_bound_fails_the_dispatch_and_drops_nothing() {
     }
     assert_eq!(w.state(), before, "the queue as committed before");
 }
+
+#[test]
+fn the_harness_can_keep_state_in_juju_and_it_survives_a_new_charm_dir() {
+    use ops_testing::Harness;
+    let mut h = Harness::<Keeper>::new(META)
+        .unwrap()
+        .with_state_location(ops::StateLocation::Juju);
+    h.begin();
+    h.update_config([("size", serde_json::json!(3))]).unwrap();
+    h.update_config([("size", serde_json::json!(4))]).unwrap();
+    assert!(
+        !h.charm_dir().join(ops::storage::STATE_FILE_NAME).exists(),
+        "nothing in the charm directory"
+    );
+    let unit = h.unit_name().to_string();
+    let saved = h.juju().units[&unit].state.clone();
+    assert_eq!(saved[&stored_key("small")], r#"{"changes":2}"#);
+    // Pod churn: the charm directory is new; Juju's unit state is not.
+    std::fs::remove_dir_all(h.charm_dir()).unwrap();
+    std::fs::create_dir_all(h.charm_dir()).unwrap();
+    h.update_config([("size", serde_json::json!(5))]).unwrap();
+    assert_eq!(h.charm().unwrap().small.get().changes, 3);
+}
