@@ -105,7 +105,7 @@ fn pgbouncer_k8s_packs_and_its_dispatch_is_the_charm() {
     .unwrap();
     let reentry = Command::new(&dispatch)
         .env_clear()
-        .env("OPERATOR_DISPATCH", "1")
+        .env("OPERATOR_DISPATCH", "hooks/install")
         .env("JUJU_DISPATCH_PATH", "hooks/install")
         .env("JUJU_UNIT_NAME", "pgbouncer-k8s/0")
         .env("JUJU_CHARM_DIR", unpacked.path())

@@ -106,7 +106,7 @@ fn leader_change_and_unit_removal() {
 fn operator_dispatch_reentry_exits_zero_without_touching_state() {
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_hello-peers"))
-        .env("OPERATOR_DISPATCH", "1")
+        .env("OPERATOR_DISPATCH", "hooks/install")
         .env("JUJU_DISPATCH_PATH", "hooks/install")
         .env("JUJU_UNIT_NAME", "hello-peers/0")
         .env("JUJU_CHARM_DIR", dir.path())
