@@ -11,9 +11,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use ops::backend::RelationRef;
-use ops::storage::{LocalStateFile, Notice};
+use ops::storage::{JujuStateStore, LocalStateFile, Notice};
 use ops::{
-    Charm, CharmMeta, DispatchError, DispatchSetup, EmittedEvent, EndpointRole, JujuContext, Status,
+    Charm, CharmMeta, DispatchError, DispatchSetup, EmittedEvent, EndpointRole, JujuContext,
+    StateLocation, Status,
 };
 
 use crate::fake_juju::{ActionState, Bag, FakeBackend, FakeJuju, HookContext, LogRecord, app_of};
@@ -117,6 +118,7 @@ pub struct Harness<C: Charm> {
     hooks_enabled: bool,
     emitted: Vec<EmittedEvent>,
     notices: Vec<Notice>,
+    state: StateLocation,
 }
 
 /// The extra `JUJU_*` variables and hook context of one event.
@@ -175,7 +177,26 @@ impl<C: Charm> Harness<C> {
             hooks_enabled: true,
             emitted: Vec::new(),
             notices: Vec::new(),
+            state: StateLocation::CharmDir,
         })
+    }
+
+    /// Keeps persisted state where the charm's `main_with` does: with
+    /// [`StateLocation::Juju`] in the fake Juju's unit state (`state-get`,
+    /// `state-set`, Juju's 64 KiB quota per value), which is what survives
+    /// pod churn. The default is the charm directory's state file.
+    ///
+    /// ```
+    /// # use ops::{Charm, Framework, HandlerError, StateLocation};
+    /// # struct Demo;
+    /// # impl Charm for Demo { fn new(_: &mut Framework<Self>) -> Result<Self, HandlerError> { Ok(Demo) } }
+    /// let harness = ops_testing::Harness::<Demo>::new("name: demo\n")
+    ///     .unwrap()
+    ///     .with_state_location(StateLocation::Juju);
+    /// ```
+    pub fn with_state_location(mut self, state: StateLocation) -> Self {
+        self.state = state;
+        self
     }
 
     /// This unit's name.
@@ -417,10 +438,15 @@ impl<C: Charm> Harness<C> {
         if FakeBackend::is_restricted_hook(path.trim_start_matches("hooks/")) {
             backend = backend.restricted();
         }
+        let backend = Arc::new(backend);
+        let store: Box<dyn ops::storage::StateStore> = match self.state {
+            StateLocation::CharmDir => Box::new(LocalStateFile::in_charm_dir(&charm_dir)),
+            StateLocation::Juju => Box::new(JujuStateStore::new(backend.clone())),
+        };
         let setup = DispatchSetup {
             context,
-            backend: Arc::new(backend),
-            store: Box::new(LocalStateFile::in_charm_dir(&charm_dir)),
+            backend,
+            store,
             meta: self.meta.clone(),
             containers_dir: self.workdir.path().join("containers"),
             log_level: tracing::Level::DEBUG,

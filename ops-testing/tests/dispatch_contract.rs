@@ -846,3 +846,33 @@ mod custom_event_names {
         }
     }
 }
+
+#[test]
+fn a_deferred_notice_that_no_longer_fits_is_kept_and_its_data_not_logged() {
+    let mut h = harness();
+    let state = json!({
+        "format": 1,
+        "event_count": 9,
+        "notices": [{
+            "handle": "Probe/on/pinged[9]",
+            "observer": "Probe::on_pinged",
+            "event": "pinged",
+            "snapshot": {"from": 987654321},
+        }],
+        "stored": {},
+    });
+    std::fs::create_dir_all(h.charm_dir()).unwrap();
+    std::fs::write(h.charm_dir().join(".unit-state.json"), state.to_string()).unwrap();
+    h.fire_hook("install").unwrap();
+    assert_eq!(h.notices().len(), 1, "kept, not lost");
+    let logs = h.logs();
+    let warning = logs
+        .iter()
+        .find(|l| l.level == "WARNING" && l.message.contains("cannot be restored"))
+        .expect("a warning about the notice");
+    assert!(
+        !warning.message.contains("987654321"),
+        "{}",
+        warning.message
+    );
+}

@@ -44,6 +44,8 @@ fn env() -> Env {
         juju.join_unit(db, u);
     }
     juju.join_unit(db, "pg/0");
+    juju.attach_storage("app/0", "data/0", "filesystem", "/srv/data/0");
+    juju.attach_storage("app/1", "data/1", "filesystem", "/srv/data/1");
     juju.set_bag(
         db,
         "pg",
@@ -1063,10 +1065,36 @@ fn hook_tools_and_fake_backend_agree() {
         });
         same("b.action_get()", &|b| outcome(b.action_get()));
         same("b.action_log(\"step\")", &|b| outcome(b.action_log("step")));
+        let range = OpenedPort::range(PortProtocol::Udp, 8000, 8010);
+        same("open a range on an endpoint", &|b| {
+            outcome(b.open_port(&range, &["db".to_string()]))
+        });
+        same("network_get from the db relation", &|b| {
+            outcome(b.network_get("db", Some(e.db)))
+        });
+        same("network_get from an unknown relation", &|b| {
+            outcome(b.network_get("db", Some(999)))
+        });
+        same("b.secret_ids()", &|b| outcome(b.secret_ids()));
+        same("relation_model_get(db)", &|b| {
+            outcome(b.relation_model_get(&RelationRef::new("db", e.db)))
+        });
+        same("b.credential_get()", &|b| outcome(b.credential_get()));
+        same("b.juju_reboot(false)", &|b| outcome(b.juju_reboot(false)));
+        same("b.storage_list(None)", &|b| outcome(b.storage_list(None)));
+        same("b.storage_list(Some(\"logs\"))", &|b| {
+            outcome(b.storage_list(Some("logs")))
+        });
+        same("b.storage_get_location(\"data/0\")", &|b| {
+            outcome(b.storage_get_location("data/0"))
+        });
+        same("b.storage_add(\"data\", 2)", &|b| {
+            outcome(b.storage_add("data", 2))
+        });
         memory.lock().unwrap().end_hook(&unit, true);
         e.end_hook(&unit);
     }
-    assert_eq!(compared, 2 * 44, "every call ran through both");
+    assert_eq!(compared, 2 * 55, "every call ran through both");
     let on_disk = e.juju();
     let in_memory = memory.lock().unwrap().clone();
     assert_eq!(on_disk, in_memory);

@@ -295,3 +295,90 @@ fn deferring_past_the_queue_bound_fails_the_dispatch_and_drops_nothing() {
     }
     assert_eq!(w.state(), before, "the queue as committed before");
 }
+
+#[test]
+fn the_harness_can_keep_state_in_juju_and_it_survives_a_new_charm_dir() {
+    use ops_testing::Harness;
+    let mut h = Harness::<Keeper>::new(META)
+        .unwrap()
+        .with_state_location(ops::StateLocation::Juju);
+    h.begin();
+    h.update_config([("size", serde_json::json!(3))]).unwrap();
+    h.update_config([("size", serde_json::json!(4))]).unwrap();
+    assert!(
+        !h.charm_dir().join(ops::storage::STATE_FILE_NAME).exists(),
+        "nothing in the charm directory"
+    );
+    let unit = h.unit_name().to_string();
+    let saved = h.juju().units[&unit].state.clone();
+    assert_eq!(saved[&stored_key("small")], r#"{"changes":2}"#);
+    // Pod churn: the charm directory is new; Juju's unit state is not.
+    std::fs::remove_dir_all(h.charm_dir()).unwrap();
+    std::fs::create_dir_all(h.charm_dir()).unwrap();
+    h.update_config([("size", serde_json::json!(5))]).unwrap();
+    assert_eq!(h.charm().unwrap().small.get().changes, 3);
+}
+
+mod props {
+    use super::*;
+    use ops::storage::{Notice, PersistedState, StateStore};
+    use proptest::prelude::*;
+
+    fn state_strategy() -> impl Strategy<Value = PersistedState> {
+        (
+            0u64..1000,
+            proptest::collection::btree_map("[A-Za-z]{1,8}", "[ -~]{0,40}", 0..5),
+            proptest::collection::vec(("[a-z_]{1,10}", "[ -~]{0,20}"), 0..4),
+        )
+            .prop_map(|(count, stored, notices)| {
+                let mut state = PersistedState {
+                    event_count: count,
+                    ..Default::default()
+                };
+                for (k, v) in stored {
+                    state
+                        .stored
+                        .insert(format!("C/StoredState[{k}]"), serde_json::json!({ "v": v }));
+                }
+                for (i, (event, data)) in notices.into_iter().enumerate() {
+                    state.notices.push(Notice {
+                        handle: format!("C/on/{event}[{i}]"),
+                        observer: format!("C::on_{event}"),
+                        event,
+                        snapshot: serde_json::json!({ "data": data }),
+                    });
+                }
+                state
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        #[test]
+        fn prop_juju_state_round_trips_and_a_second_save_sends_nothing(
+            first in state_strategy(),
+            second in state_strategy(),
+        ) {
+            let w = World::new();
+            for state in [&first, &second] {
+                let ctx = HookContext::unit("keeper/0");
+                w.juju.lock().unwrap().begin_hook(&ctx);
+                let backend = Arc::new(FakeBackend::new(w.juju.clone(), ctx));
+                let store = JujuStateStore::new(backend.clone());
+                store.load().unwrap();
+                store.save(state).unwrap();
+                // Saving what was just saved sends nothing more.
+                let before = backend.calls().len();
+                store.save(state).unwrap();
+                prop_assert_eq!(backend.calls().len(), before);
+                w.juju.lock().unwrap().end_hook("keeper/0", true);
+                let ctx = HookContext::unit("keeper/0");
+                let reader = JujuStateStore::new(Arc::new(FakeBackend::new(w.juju.clone(), ctx)));
+                let loaded = reader.load().unwrap();
+                prop_assert_eq!(&loaded.stored, &state.stored);
+                prop_assert_eq!(&loaded.notices, &state.notices);
+            }
+        }
+    }
+}

@@ -766,3 +766,52 @@ fn stop_removes_the_socket() {
     assert!(!s.client.can_connect());
     drop(s.dir);
 }
+
+#[test]
+fn push_path_and_pull_path_copy_trees_both_ways() {
+    let s = setup();
+    let local = s.dir.path().join("local");
+    std::fs::create_dir_all(local.join("conf.d/sub")).unwrap();
+    std::fs::write(local.join("conf.d/a.ini"), "a = 1\n").unwrap();
+    std::fs::write(local.join("conf.d/sub/b.ini"), "b = 2\n").unwrap();
+    std::fs::set_permissions(
+        local.join("conf.d/a.ini"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    s.client
+        .push_path(&local.join("conf.d"), "/etc/app")
+        .unwrap();
+    assert_eq!(s.client.pull("/etc/app/conf.d/a.ini").unwrap(), b"a = 1\n");
+    assert_eq!(
+        s.client.pull("/etc/app/conf.d/sub/b.ini").unwrap(),
+        b"b = 2\n"
+    );
+    let info = s
+        .client
+        .list_files("/etc/app/conf.d/a.ini", None, true)
+        .unwrap();
+    assert_eq!(info[0].permissions, 0o600);
+
+    let back = s.dir.path().join("back");
+    std::fs::create_dir_all(&back).unwrap();
+    s.client.pull_path("/etc/app/conf.d", &back).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(back.join("conf.d/a.ini")).unwrap(),
+        "a = 1\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(back.join("conf.d/sub/b.ini")).unwrap(),
+        "b = 2\n"
+    );
+    // A single file too.
+    s.client.pull_path("/etc/app/conf.d/a.ini", &back).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(back.join("a.ini")).unwrap(),
+        "a = 1\n"
+    );
+    assert!(matches!(
+        s.client.push_path(&local.join("missing"), "/etc"),
+        Err(PebbleError::LocalPath { .. })
+    ));
+}

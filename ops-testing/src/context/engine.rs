@@ -172,17 +172,42 @@ impl Backend for Recording {
     fn secret_remove(&self, id: &str, revision: Option<u64>) -> BackendResult<()> {
         self.inner.secret_remove(id, revision)
     }
-    fn open_port(&self, port: &OpenedPort) -> BackendResult<()> {
-        self.inner.open_port(port)
+    fn open_port(&self, port: &OpenedPort, endpoints: &[String]) -> BackendResult<()> {
+        self.inner.open_port(port, endpoints)
     }
-    fn close_port(&self, port: &OpenedPort) -> BackendResult<()> {
-        self.inner.close_port(port)
+    fn close_port(&self, port: &OpenedPort, endpoints: &[String]) -> BackendResult<()> {
+        self.inner.close_port(port, endpoints)
     }
     fn opened_ports(&self) -> BackendResult<Vec<OpenedPort>> {
         self.inner.opened_ports()
     }
-    fn network_get(&self, binding: &str) -> BackendResult<serde_json::Value> {
-        self.inner.network_get(binding)
+    fn network_get(
+        &self,
+        binding: &str,
+        relation_id: Option<u32>,
+    ) -> BackendResult<serde_json::Value> {
+        self.inner.network_get(binding, relation_id)
+    }
+    fn credential_get(&self) -> BackendResult<serde_json::Value> {
+        self.inner.credential_get()
+    }
+    fn secret_ids(&self) -> BackendResult<Vec<String>> {
+        self.inner.secret_ids()
+    }
+    fn juju_reboot(&self, now: bool) -> BackendResult<()> {
+        self.inner.juju_reboot(now)
+    }
+    fn relation_model_get(&self, relation: &RelationRef) -> BackendResult<String> {
+        self.inner.relation_model_get(relation)
+    }
+    fn storage_list(&self, name: Option<&str>) -> BackendResult<Vec<String>> {
+        self.inner.storage_list(name)
+    }
+    fn storage_get_location(&self, id: &str) -> BackendResult<PathBuf> {
+        self.inner.storage_get_location(id)
+    }
+    fn storage_add(&self, name: &str, count: u32) -> BackendResult<()> {
+        self.inner.storage_add(name, count)
     }
     fn goal_state(&self) -> BackendResult<serde_json::Value> {
         self.inner.goal_state()
@@ -341,6 +366,7 @@ pub(crate) fn model_from(state: &State, who: &Identity<'_>) -> FakeJuju {
                 remote_endpoint: r.endpoint.clone(),
                 joined,
                 bags,
+                departed_from: Default::default(),
             },
         );
     }

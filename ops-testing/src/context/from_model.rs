@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use ops::storage::{JUJU_STATE_KEY, PersistedState, STATE_FILE_NAME};
+use ops::storage::{PersistedState, STATE_FILE_NAME, decode_unit_state};
 use ops::{Charm, Status};
 
 use super::consistency::declared_kind;
@@ -171,8 +171,13 @@ impl<C: Charm> Context<C> {
             }
             state.secrets.push(secret);
         }
-        if let Some(json) = state.unit_state.remove(JUJU_STATE_KEY) {
-            let persisted = parse_persisted(&json, &format!("juju state key {JUJU_STATE_KEY}"))?;
+        let (persisted, ours) =
+            decode_unit_state(&state.unit_state).map_err(|e| FromModelError::Corrupt {
+                location: "juju unit state".to_string(),
+                reason: e.to_string(),
+            })?;
+        if !ours.is_empty() {
+            state.unit_state.retain(|key, _| !ours.contains_key(key));
             state = self.with_persisted(state, &persisted);
         }
         Ok(state)

@@ -389,4 +389,63 @@ impl Backend for FakeBackend {
         juju.hook_action_log(&self.ctx, message)
             .map_err(|e| to_backend_error("action-log", strings(&["--", message]), e))
     }
+
+    fn credential_get(&self) -> Result<serde_json::Value> {
+        self.call("credential-get")
+            .hook_credential_get(&self.ctx)
+            .map_err(|e| to_backend_error("credential-get", strings(&["--format=json"]), e))
+    }
+
+    fn secret_ids(&self) -> Result<Vec<String>> {
+        // Juju prints bare ids; ops' HookTools gives them their `secret:`.
+        Ok(self
+            .call("secret-ids")
+            .hook_secret_ids(&self.ctx)
+            .into_iter()
+            .map(|id| {
+                if id.starts_with("secret:") {
+                    id
+                } else {
+                    format!("secret:{id}")
+                }
+            })
+            .collect())
+    }
+
+    fn juju_reboot(&self, _now: bool) -> Result<()> {
+        self.call("juju-reboot").hook_reboot(&self.ctx);
+        Ok(())
+    }
+
+    fn storage_list(&self, name: Option<&str>) -> Result<Vec<String>> {
+        Ok(self.call("storage-list").hook_storage_list(&self.ctx, name))
+    }
+
+    fn storage_get_location(&self, id: &str) -> Result<PathBuf> {
+        let juju = self.call("storage-get");
+        let location = juju
+            .hook_storage_get(&self.ctx, id, Some("location"))
+            .map_err(|e| {
+                to_backend_error(
+                    "storage-get",
+                    strings(&["--format=json", "-s", id, "location"]),
+                    e,
+                )
+            })?;
+        Ok(PathBuf::from(location.as_str().unwrap_or_default()))
+    }
+
+    fn storage_add(&self, name: &str, count: u32) -> Result<()> {
+        let mut juju = self.call("storage-add");
+        juju.hook_storage_add(&self.ctx, name, count)
+            .map_err(|e| to_backend_error("storage-add", strings(&[&format!("{name}={count}")]), e))
+    }
+
+    fn relation_model_get(&self, relation: &RelationRef) -> Result<String> {
+        self.refuse_if_restricted("relation-model-get")?;
+        let juju = self.call("relation-model-get");
+        let r = relation.to_string();
+        juju.hook_relation_model_get(&self.ctx, relation)
+            .map_err(|e| to_backend_error("relation-model-get", strings(&["-r", &r]), e))
+    }
 }

@@ -70,6 +70,9 @@ pub const TOOLS: &[&str] = &[
     "leader-set",
     "credential-get",
     "juju-reboot",
+    "storage-list",
+    "storage-get",
+    "storage-add",
 ];
 
 /// Makes every tool name in [`TOOLS`] a symlink in `dir` (created if

@@ -29,6 +29,7 @@ mod model;
 mod secret_tools;
 mod secrets;
 mod state;
+mod storage;
 mod store;
 #[cfg(test)]
 mod tests;
@@ -39,7 +40,7 @@ pub use cli::install_hook_tools;
 pub use hook::{HookChanges, HookContext, HookError, HookErrorKind, MAX_STATE_VALUE};
 pub use state::{
     ActionState, AppState, Bag, EndpointState, LogRecord, Pending, PendingBag, PortRange,
-    RelationState, SecretGrant, SecretState, UnitState,
+    RelationState, SecretGrant, SecretState, StorageState, UnitState,
 };
 
 use std::collections::BTreeMap;

@@ -70,6 +70,21 @@ pub struct UnitState {
     /// Whether the charm asked for a reboot (`juju-reboot`).
     #[serde(default)]
     pub reboot_requested: bool,
+    /// Attached storage instances by id (`data/0`).
+    #[serde(default)]
+    pub storage: BTreeMap<String, StorageState>,
+    /// Instances asked for with `storage-add`, by storage name.
+    #[serde(default)]
+    pub storage_requests: BTreeMap<String, u32>,
+}
+
+/// One attached storage instance.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct StorageState {
+    /// `filesystem` or `block`.
+    pub kind: String,
+    /// Where it is mounted (or the block device).
+    pub location: String,
 }
 
 impl Default for UnitState {
@@ -81,6 +96,8 @@ impl Default for UnitState {
             action: None,
             address: String::new(),
             reboot_requested: false,
+            storage: BTreeMap::new(),
+            storage_requests: BTreeMap::new(),
         }
     }
 }

@@ -123,6 +123,9 @@ fn spec(tool: &str) -> Option<(Vec<FlagDef>, Option<Out>)> {
         ),
         "goal-state" => (vec![], Some(YAML)),
         "juju-reboot" => (vec![boolean(&["now"])], None),
+        "storage-list" => (vec![], Some(SMART)),
+        "storage-get" => (vec![value(&["s"])], Some(SMART)),
+        "storage-add" => (vec![], None),
         "application-version-set"
         | "state-delete"
         | "resource-get"
@@ -356,6 +359,43 @@ pub(crate) fn run(
             check_empty(c.rest(1))?;
             let path = c.juju.hook_resource_get(c.ctx, &name)?;
             Ok(c.reply(path))
+        }
+        "storage-list" => {
+            check_empty(c.rest(1))?;
+            let name = c.pos(0).map(str::to_string);
+            let ids = c.juju.hook_storage_list(c.ctx, name.as_deref());
+            c.out(Answer::Value(json!(ids)))
+        }
+        "storage-get" => {
+            check_empty(c.rest(1))?;
+            let id =
+                c.p.get("s")
+                    .map(str::to_string)
+                    .ok_or_else(|| Fail::Usage("no storage instance specified".to_string()))?;
+            let key = c.pos(0).map(str::to_string);
+            let value = c.juju.hook_storage_get(c.ctx, &id, key.as_deref())?;
+            c.out(Answer::Value(value))
+        }
+        "storage-add" => {
+            let requests: Vec<String> = c.rest(0).to_vec();
+            if requests.is_empty() {
+                return Err(Fail::Usage(
+                    "storage add requires a storage directive".to_string(),
+                ));
+            }
+            for request in requests {
+                let (name, count) = match request.split_once('=') {
+                    Some((name, count)) => (
+                        name.to_string(),
+                        count
+                            .parse()
+                            .map_err(|_| Fail::Usage(format!("invalid count in {request:?}")))?,
+                    ),
+                    None => (request.clone(), 1),
+                };
+                c.juju.hook_storage_add(c.ctx, &name, count)?;
+            }
+            Ok(c.reply(String::new()))
         }
         "credential-get" => {
             check_empty(c.rest(0))?;

@@ -51,7 +51,7 @@ impl Call {
     /// Whether what the tool prints is secret content, which must not be
     /// copied into an error message (and from there into a log).
     pub fn output_is_secret(&self) -> bool {
-        self.tool == "secret-get"
+        matches!(self.tool, "secret-get" | "credential-get")
     }
 
     /// Whether what the tool prints holds values (databags, unit state,
@@ -60,7 +60,12 @@ impl Call {
     pub fn output_has_values(&self) -> bool {
         matches!(
             self.tool,
-            "relation-get" | "state-get" | "config-get" | "action-get" | "secret-get"
+            "relation-get"
+                | "state-get"
+                | "config-get"
+                | "action-get"
+                | "secret-get"
+                | "credential-get"
         )
     }
 
@@ -340,6 +345,50 @@ pub fn action_set(results: &StringMap) -> Call {
     c.args
         .extend(results.iter().map(|(k, v)| format!("{k}={v}")));
     c
+}
+
+/// `credential-get --format=json`
+pub fn credential_get() -> Call {
+    Call::new("credential-get", &["--format=json"])
+}
+
+/// `secret-ids --format=json`
+pub fn secret_ids() -> Call {
+    Call::new("secret-ids", &["--format=json"])
+}
+
+/// `juju-reboot [--now]`
+pub fn juju_reboot(now: bool) -> Call {
+    let mut c = Call::new("juju-reboot", &[]);
+    c.push_if(now, "--now");
+    c
+}
+
+/// `relation-model-get --format=json -r <name>:<id>`
+pub fn relation_model_get(relation: &RelationRef) -> Call {
+    Call::new(
+        "relation-model-get",
+        &["--format=json", "-r", &relation.to_string()],
+    )
+}
+
+/// `storage-list --format=json [<name>]`
+pub fn storage_list(name: Option<&str>) -> Call {
+    let mut c = Call::new("storage-list", &["--format=json"]);
+    if let Some(name) = name {
+        c.push(name);
+    }
+    c
+}
+
+/// `storage-get --format=json -s <id> location`
+pub fn storage_get_location(id: &str) -> Call {
+    Call::new("storage-get", &["--format=json", "-s", id, "location"])
+}
+
+/// `storage-add <name>=<count>`
+pub fn storage_add(name: &str, count: u32) -> Call {
+    Call::new("storage-add", &[&format!("{name}={count}")])
 }
 
 /// `action-fail -- <message>`
@@ -732,6 +781,36 @@ mod tests {
             "resource-get",
             &["pgbouncer-image"],
         );
+    }
+
+    #[test]
+    fn credential_secret_ids_reboot_and_relation_model_argv() {
+        assert_argv(credential_get(), "credential-get", &["--format=json"]);
+        assert!(credential_get().output_is_secret());
+        assert_argv(secret_ids(), "secret-ids", &["--format=json"]);
+        assert_argv(juju_reboot(false), "juju-reboot", &[]);
+        assert_argv(juju_reboot(true), "juju-reboot", &["--now"]);
+        assert_argv(
+            relation_model_get(&rel()),
+            "relation-model-get",
+            &["--format=json", "-r", "pgb-peers:2"],
+        );
+    }
+
+    #[test]
+    fn storage_argv() {
+        assert_argv(storage_list(None), "storage-list", &["--format=json"]);
+        assert_argv(
+            storage_list(Some("data")),
+            "storage-list",
+            &["--format=json", "data"],
+        );
+        assert_argv(
+            storage_get_location("data/0"),
+            "storage-get",
+            &["--format=json", "-s", "data/0", "location"],
+        );
+        assert_argv(storage_add("data", 2), "storage-add", &["data=2"]);
     }
 
     #[test]

@@ -626,6 +626,60 @@ impl Backend for HookTools {
     fn action_log(&self, message: &str) -> Result<()> {
         self.run_plain(argv::action_log(message))
     }
+
+    fn credential_get(&self) -> Result<Value> {
+        self.run_json(argv::credential_get())
+    }
+
+    fn secret_ids(&self) -> Result<Vec<String>> {
+        let ids: Vec<String> = self.run_json(argv::secret_ids())?;
+        Ok(ids
+            .into_iter()
+            .map(|id| {
+                if id.starts_with("secret:") {
+                    id
+                } else {
+                    format!("secret:{id}")
+                }
+            })
+            .collect())
+    }
+
+    fn juju_reboot(&self, now: bool) -> Result<()> {
+        self.run_plain(argv::juju_reboot(now))
+    }
+
+    fn storage_list(&self, name: Option<&str>) -> Result<Vec<String>> {
+        self.run_json(argv::storage_list(name))
+    }
+
+    fn storage_get_location(&self, id: &str) -> Result<PathBuf> {
+        let call = argv::storage_get_location(id);
+        let out = self.run(&call, None)?;
+        match parse_json::<Value>(&call, &out)? {
+            Value::String(path) if !path.is_empty() => Ok(PathBuf::from(path)),
+            _ => Err(malformed_because(
+                &call,
+                "expected the location as a string".to_string(),
+                &out,
+            )),
+        }
+    }
+
+    fn storage_add(&self, name: &str, count: u32) -> Result<()> {
+        self.run_plain(argv::storage_add(name, count))
+    }
+
+    fn relation_model_get(&self, relation: &RelationRef) -> Result<String> {
+        let call = argv::relation_model_get(relation);
+        let out = self.run(&call, None)?;
+        let value: Value = parse_json(&call, &out)?;
+        value
+            .get("uuid")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| malformed_because(&call, "no uuid field".to_string(), &out))
+    }
 }
 
 #[cfg(test)]

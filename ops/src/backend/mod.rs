@@ -119,4 +119,25 @@ pub trait Backend: Send + Sync {
     fn action_fail(&self, message: &str) -> Result<()>;
     /// `action-log -- <message>`.
     fn action_log(&self, message: &str) -> Result<()>;
+
+    /// `credential-get --format=json`: the cloud spec (trusted applications
+    /// only). It holds credentials: never log it.
+    fn credential_get(&self) -> Result<serde_json::Value>;
+    /// `secret-ids --format=json`: the ids of the secrets this unit (or its
+    /// application) owns.
+    fn secret_ids(&self) -> Result<Vec<String>>;
+    /// `juju-reboot [--now]`: reboot the machine after the hook (or now).
+    fn juju_reboot(&self, now: bool) -> Result<()>;
+    /// `relation-model-get --format=json -r <name>:<id>`: the UUID of the
+    /// model the remote application is in.
+    fn relation_model_get(&self, relation: &RelationRef) -> Result<String>;
+
+    /// `storage-list --format=json [<name>]`: the ids (`data/0`) of the
+    /// unit's storage instances, of one storage if named.
+    fn storage_list(&self, name: Option<&str>) -> Result<Vec<String>>;
+    /// `storage-get --format=json -s <id> location`: where an instance is.
+    fn storage_get_location(&self, id: &str) -> Result<PathBuf>;
+    /// `storage-add <name>=<count>`: ask Juju for more instances (added
+    /// after the hook).
+    fn storage_add(&self, name: &str, count: u32) -> Result<()>;
 }

@@ -542,9 +542,10 @@ impl<C: 'static> Framework<C> {
             Ok(returned) => returned,
             Err(CallError::Snapshot(source)) if reemitted => {
                 tracing::warn!(
-                    "deferred {} for {} cannot be restored ({source}); kept in the queue",
+                    "deferred {} for {} cannot be restored ({}); kept in the queue",
                     handle,
-                    observer.key
+                    observer.key,
+                    crate::redact::serde_reason(&source.to_string())
                 );
                 return Ok(Returned {
                     defer: true,
@@ -552,10 +553,15 @@ impl<C: 'static> Framework<C> {
                 });
             }
             Err(CallError::Snapshot(source)) => {
+                // serde quotes values; an event's data may be remote data.
+                let reason = format!(
+                    "the event's data does not fit its type: {}",
+                    crate::redact::serde_reason(&source.to_string())
+                );
                 return Err(DispatchError::Handler {
                     handle: handle.to_string(),
                     observer: observer.key.clone(),
-                    source: Box::new(source),
+                    source: reason.into(),
                 });
             }
             Err(CallError::Handler(source)) => {

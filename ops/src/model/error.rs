@@ -97,6 +97,12 @@ pub enum ModelError {
         /// The container asked for.
         name: String,
     },
+    /// The storage is not in the charm's metadata.
+    #[error("storage {name:?} is not declared in the charm's metadata")]
+    UnknownStorage {
+        /// The storage asked for.
+        name: String,
+    },
     /// The resource is not in the charm's metadata.
     #[error("resource {name:?} is not declared in the charm's metadata")]
     UnknownResource {

@@ -254,6 +254,63 @@ impl Model {
         self.lease_period.set(period);
     }
 
+    fn check_storage(&self, name: &str) -> Result<(), ModelError> {
+        if self.meta.storage.contains_key(name) {
+            Ok(())
+        } else {
+            Err(ModelError::UnknownStorage {
+                name: name.to_string(),
+            })
+        }
+    }
+
+    /// The ids (`data/0`) of this unit's instances of a storage (`storage-list`).
+    pub fn storage_ids(&self, name: &str) -> Result<Vec<String>, ModelError> {
+        self.check_storage(name)?;
+        self.backend
+            .storage_list(Some(name))
+            .map_err(ModelError::backend(format!("listing storage {name}")))
+    }
+
+    /// Where a storage instance is mounted (`storage-get -s <id> location`).
+    pub fn storage_location(&self, id: &str) -> Result<PathBuf, ModelError> {
+        self.backend
+            .storage_get_location(id)
+            .map_err(ModelError::backend(format!("locating storage {id}")))
+    }
+
+    /// Asks Juju for `count` more instances of a storage (`storage-add`);
+    /// they attach after the hook (`StorageAttached`).
+    pub fn add_storage(&self, name: &str, count: u32) -> Result<(), ModelError> {
+        self.check_storage(name)?;
+        self.backend
+            .storage_add(name, count)
+            .map_err(ModelError::backend(format!("adding storage {name}")))
+    }
+
+    /// The cloud spec, credentials included (`credential-get`; the
+    /// application must be trusted: `juju trust`). Never log it.
+    pub fn cloud_spec(&self) -> Result<serde_json::Value, ModelError> {
+        self.backend
+            .credential_get()
+            .map_err(ModelError::backend("reading the cloud credentials"))
+    }
+
+    /// The ids of the secrets this unit or its application owns (`secret-ids`).
+    pub fn secret_ids(&self) -> Result<Vec<String>, ModelError> {
+        self.backend
+            .secret_ids()
+            .map_err(ModelError::backend("listing the owned secrets"))
+    }
+
+    /// Asks Juju to reboot the machine (`juju-reboot`): after the hook, or at
+    /// once with `now` (then the hook ends with the reboot, as in Juju).
+    pub fn request_reboot(&self, now: bool) -> Result<(), ModelError> {
+        self.backend
+            .juju_reboot(now)
+            .map_err(ModelError::backend("requesting a reboot"))
+    }
+
     /// Whether this unit is the leader. The answer of `is-leader` is kept
     /// for [`LEASE_RENEWAL_PERIOD`] (Juju's leadership lease, as Python ops'
     /// `LEASE_RENEWAL_PERIOD`), then asked again: a long hook does not act

@@ -151,6 +151,17 @@ impl Model {
         self.load_relation(&relation).map(Some)
     }
 
+    /// The UUID of the model the relation's remote application is in
+    /// (`relation-model-get`): another model's for a cross-model relation.
+    pub fn relation_model_uuid(&self, relation: &Relation) -> Result<String, ModelError> {
+        self.backend
+            .relation_model_get(&relation.id)
+            .map_err(ModelError::backend(format!(
+                "getting the model of {}",
+                relation.id
+            )))
+    }
+
     /// The relation of the current relation event, if any.
     pub fn hook_relation(&self) -> Option<&RelationRef> {
         self.hook_relation.as_ref()

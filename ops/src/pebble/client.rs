@@ -9,12 +9,12 @@ use serde_json::{Map, Value, json};
 
 use super::error::PebbleError;
 use super::files::{
-    FileInfo, FileResult, MakeDirOptions, PushOptions, check_file_results, encode_write,
+    FileInfo, FileResult, FileType, MakeDirOptions, PushOptions, check_file_results, encode_write,
     header_params, new_boundary, owner_fields, parse_multipart,
 };
 use super::http::{self, Request, Response, encode_query};
 use super::layer::{Layer, Plan};
-use super::types::{Change, ServiceInfo, SystemInfo};
+use super::types::{Change, CheckInfo, PebbleNotice, ServiceInfo, SystemInfo};
 
 /// Where Juju mounts the workload containers' Pebble sockets in the charm container.
 pub const DEFAULT_CONTAINERS_DIR: &str = "/charm/containers";
@@ -260,6 +260,93 @@ impl Client {
         }
     }
 
+    /// The status of the named checks, or of all if `names` is empty
+    /// (`GET /v1/checks`), optionally of one level (`alive`, `ready`).
+    pub fn get_checks(
+        &self,
+        level: Option<&str>,
+        names: &[&str],
+    ) -> Result<Vec<CheckInfo>, PebbleError> {
+        let mut query = Vec::new();
+        let joined = names.join(",");
+        if let Some(level) = level {
+            query.push(("level", level));
+        }
+        if !names.is_empty() {
+            query.push(("names", joined.as_str()));
+        }
+        let target = if query.is_empty() {
+            "/v1/checks".to_string()
+        } else {
+            format!("/v1/checks?{}", encode_query(&query))
+        };
+        let infos: Option<Vec<CheckInfo>> = self.sync(Request::get(target))?;
+        Ok(infos.unwrap_or_default())
+    }
+
+    /// Starts the named checks (`POST /v1/checks`, action `start`); returns
+    /// those that changed.
+    pub fn start_checks(&self, names: &[&str]) -> Result<Vec<String>, PebbleError> {
+        self.checks_action("start", names)
+    }
+
+    /// Stops the named checks (`POST /v1/checks`, action `stop`); returns
+    /// those that changed.
+    pub fn stop_checks(&self, names: &[&str]) -> Result<Vec<String>, PebbleError> {
+        self.checks_action("stop", names)
+    }
+
+    fn checks_action(&self, action: &str, names: &[&str]) -> Result<Vec<String>, PebbleError> {
+        #[derive(Deserialize)]
+        struct Changed {
+            #[serde(default)]
+            changed: Vec<String>,
+        }
+        let body = json!({"action": action, "checks": names});
+        let changed: Changed = self.sync(Request::post_json("/v1/checks".into(), &body))?;
+        Ok(changed.changed)
+    }
+
+    /// Notices (`GET /v1/notices`), of some types (`custom`) and keys only
+    /// when given.
+    pub fn get_notices(
+        &self,
+        types: &[&str],
+        keys: &[&str],
+    ) -> Result<Vec<PebbleNotice>, PebbleError> {
+        let (types, keys) = (types.join(","), keys.join(","));
+        let mut query = Vec::new();
+        if !types.is_empty() {
+            query.push(("types", types.as_str()));
+        }
+        if !keys.is_empty() {
+            query.push(("keys", keys.as_str()));
+        }
+        let target = if query.is_empty() {
+            "/v1/notices".to_string()
+        } else {
+            format!("/v1/notices?{}", encode_query(&query))
+        };
+        let notices: Option<Vec<PebbleNotice>> = self.sync(Request::get(target))?;
+        Ok(notices.unwrap_or_default())
+    }
+
+    /// Records a custom notice (`POST /v1/notices`, `pebble notify`); returns
+    /// its id. `key` is `<domain>/<path>` (`example.com/db-ready`).
+    pub fn notify(
+        &self,
+        key: &str,
+        data: &std::collections::BTreeMap<String, String>,
+    ) -> Result<String, PebbleError> {
+        #[derive(Deserialize)]
+        struct Added {
+            id: String,
+        }
+        let body = json!({"action": "add", "type": "custom", "key": key, "data": data});
+        let added: Added = self.sync(Request::post_json("/v1/notices".into(), &body))?;
+        Ok(added.id)
+    }
+
     /// Sends a signal (such as `SIGHUP`) to running services.
     pub fn send_signal(&self, signal: &str, services: &[&str]) -> Result<(), PebbleError> {
         let body = json!({"signal": signal, "services": services});
@@ -394,6 +481,99 @@ impl Client {
         let target = format!("/v1/files?{}", encode_query(&query));
         let infos: Option<Vec<FileInfo>> = self.sync(Request::get(target))?;
         Ok(infos.unwrap_or_default())
+    }
+
+    /// Copies a local file or directory tree into the container, as Python
+    /// ops' `push_path`: `source` lands at `<dest_dir>/<its name>`, with
+    /// missing directories made and each file's permission bits kept.
+    ///
+    /// ```no_run
+    /// # fn demo(client: &ops::pebble::Client) -> Result<(), ops::pebble::PebbleError> {
+    /// client.push_path(std::path::Path::new("templates/conf.d"), "/etc/app")?;
+    /// // /etc/app/conf.d/... now mirrors templates/conf.d/...
+    /// # Ok(()) }
+    /// ```
+    pub fn push_path(&self, source: &Path, dest_dir: &str) -> Result<(), PebbleError> {
+        use std::os::unix::fs::PermissionsExt;
+        let local = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| PebbleError::LocalPath { path, source }
+        };
+        let name = source.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
+            PebbleError::InvalidRequest {
+                what: format!("{} has no UTF-8 file name", source.display()),
+            }
+        })?;
+        let target = format!("{}/{name}", dest_dir.trim_end_matches('/'));
+        let meta = std::fs::metadata(source).map_err(local(source))?;
+        let mode = meta.permissions().mode() & 0o7777;
+        if meta.is_dir() {
+            self.make_dir(
+                &target,
+                &MakeDirOptions {
+                    make_parents: true,
+                    permissions: Some(mode),
+                    ..Default::default()
+                },
+            )?;
+            let mut entries: Vec<_> = std::fs::read_dir(source)
+                .map_err(local(source))?
+                .collect::<Result<_, _>>()
+                .map_err(local(source))?;
+            entries.sort_by_key(|e| e.file_name());
+            for entry in entries {
+                self.push_path(&entry.path(), &target)?;
+            }
+            return Ok(());
+        }
+        let content = std::fs::read(source).map_err(local(source))?;
+        self.push(
+            &target,
+            content,
+            &PushOptions {
+                make_dirs: true,
+                permissions: Some(mode),
+                ..Default::default()
+            },
+        )
+    }
+
+    /// Copies a file or directory tree out of the container, as Python ops'
+    /// `pull_path`: `source` lands at `<dest_dir>/<its name>` on this
+    /// machine, directories made as needed.
+    pub fn pull_path(&self, source: &str, dest_dir: &Path) -> Result<(), PebbleError> {
+        let local = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| PebbleError::LocalPath { path, source }
+        };
+        let info = self
+            .list_files(source, None, true)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| PebbleError::malformed(format!("{source}: no file information")))?;
+        // A name from Pebble never climbs out of `dest_dir`.
+        if info.name.is_empty() || info.name.contains('/') || info.name == ".." {
+            return Err(PebbleError::malformed(format!(
+                "{source}: unusable file name {:?}",
+                info.name
+            )));
+        }
+        let target = dest_dir.join(&info.name);
+        match info.file_type {
+            FileType::Directory => {
+                std::fs::create_dir_all(&target).map_err(local(&target))?;
+                for entry in self.list_files(source, None, false)? {
+                    self.pull_path(&entry.path, &target)?;
+                }
+                Ok(())
+            }
+            FileType::File => {
+                let content = self.pull(source)?;
+                std::fs::write(&target, content).map_err(local(&target))
+            }
+            // Symlinks, sockets, devices: not copied, as Python ops.
+            _ => Ok(()),
+        }
     }
 
     /// Creates a directory.

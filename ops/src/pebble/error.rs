@@ -87,6 +87,16 @@ pub enum PebbleError {
         /// What was wrong with it.
         what: String,
     },
+    /// A local file or directory of `push_path`/`pull_path` could not be
+    /// read or written.
+    #[error("local path {}: {source}", path.display())]
+    LocalPath {
+        /// The local path.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
     /// The request could not be built (for example a layer that cannot be
     /// rendered as YAML).
     #[error("invalid Pebble request: {what}")]

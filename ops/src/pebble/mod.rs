@@ -42,5 +42,6 @@ pub use error::PebbleError;
 pub use files::{FileInfo, FileType, MakeDirOptions, PushOptions};
 pub use layer::{Check, ExecCheck, HttpCheck, Layer, LogTarget, Plan, Service, TcpCheck};
 pub use types::{
-    Change, ServiceInfo, ServiceStartup, ServiceStatus, SystemInfo, Task, TaskProgress,
+    Change, CheckInfo, PebbleNotice, ServiceInfo, ServiceStartup, ServiceStatus, SystemInfo, Task,
+    TaskProgress,
 };

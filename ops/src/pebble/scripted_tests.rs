@@ -542,3 +542,66 @@ fn an_endless_change_timeout_does_not_panic() {
         .with_change_timeout(std::time::Duration::MAX);
     assert!(client.wait_change("1", std::time::Duration::MAX).is_err());
 }
+
+#[test]
+fn checks_are_listed_started_and_stopped() {
+    let list = r#"{"type":"sync","status-code":200,"status":"OK","result":[
+        {"name":"alive","level":"alive","status":"up","failures":0,"threshold":3,"change-id":"7"},
+        {"name":"db","status":"down","failures":3,"threshold":3}]}"#;
+    let changed = r#"{"type":"sync","status-code":200,"status":"OK","result":{"changed":["db"]}}"#;
+    let server = Scripted::new(vec![
+        json_response("200 OK", list),
+        json_response("200 OK", changed),
+        json_response("200 OK", changed),
+    ]);
+    let client = server.client();
+    let checks = client.get_checks(Some("alive"), &["alive", "db"]).unwrap();
+    assert_eq!(checks.len(), 2);
+    assert!(checks[0].is_up());
+    assert_eq!(checks[0].change_id.as_deref(), Some("7"));
+    assert!(!checks[1].is_up());
+    assert_eq!(checks[1].failures, 3);
+    assert_eq!(client.start_checks(&["db"]).unwrap(), ["db"]);
+    assert_eq!(client.stop_checks(&["db"]).unwrap(), ["db"]);
+    let seen = server.requests();
+    assert_eq!(
+        seen[0].request_line(),
+        "GET /v1/checks?level=alive&names=alive,db HTTP/1.1"
+    );
+    assert_eq!(seen[1].request_line(), "POST /v1/checks HTTP/1.1");
+    assert_eq!(
+        seen[1].json(),
+        serde_json::json!({"action": "start", "checks": ["db"]})
+    );
+    assert_eq!(seen[2].json()["action"], "stop");
+}
+
+#[test]
+fn notices_are_listed_and_custom_ones_recorded() {
+    let list = r#"{"type":"sync","status-code":200,"status":"OK","result":[
+        {"id":"1","type":"custom","key":"example.com/db-ready","first-occurred":"t0",
+         "last-occurred":"t1","occurrences":2,"last-data":{"password":"hunter2"}}]}"#;
+    let added = r#"{"type":"sync","status-code":200,"status":"OK","result":{"id":"2"}}"#;
+    let server = Scripted::new(vec![
+        json_response("200 OK", list),
+        json_response("200 OK", added),
+    ]);
+    let client = server.client();
+    let notices = client
+        .get_notices(&["custom"], &["example.com/db-ready"])
+        .unwrap();
+    assert_eq!(notices[0].key, "example.com/db-ready");
+    assert_eq!(notices[0].occurrences, 2);
+    assert!(!format!("{:?}", notices[0]).contains("hunter2"));
+    let data = [("k".to_string(), "v".to_string())].into();
+    assert_eq!(client.notify("example.com/reload", &data).unwrap(), "2");
+    let seen = server.requests();
+    assert_eq!(
+        seen[0].request_line(),
+        "GET /v1/notices?types=custom&keys=example.com/db-ready HTTP/1.1"
+    );
+    assert_eq!(
+        seen[1].json(),
+        serde_json::json!({"action": "add", "type": "custom", "key": "example.com/reload", "data": {"k": "v"}})
+    );
+}

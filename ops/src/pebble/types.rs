@@ -202,3 +202,70 @@ mod tests {
         assert!(change.tasks[0].log.is_empty());
     }
 }
+
+/// One entry of `GET /v1/checks`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct CheckInfo {
+    /// The check's name.
+    pub name: String,
+    /// `alive`, `ready` or empty.
+    #[serde(default)]
+    pub level: String,
+    /// `up`, `down` or `inactive` (a stopped check).
+    pub status: String,
+    /// How many times in a row it failed.
+    #[serde(default)]
+    pub failures: u32,
+    /// After how many failures it is `down`.
+    #[serde(default)]
+    pub threshold: u32,
+    /// The change running the check, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_id: Option<String>,
+}
+
+impl CheckInfo {
+    /// Whether the check is up.
+    pub fn is_up(&self) -> bool {
+        self.status == "up"
+    }
+}
+
+/// One entry of `GET /v1/notices`. `last_data` comes from the workload:
+/// treat it as remote data (its `Debug` shows the keys only).
+#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct PebbleNotice {
+    /// The notice's id.
+    pub id: String,
+    /// `custom`, `change-update`, `warning`, ...
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// Its key (`example.com/db-ready` for custom notices).
+    pub key: String,
+    /// When it first occurred (RFC 3339).
+    #[serde(default)]
+    pub first_occurred: String,
+    /// When it last occurred.
+    #[serde(default)]
+    pub last_occurred: String,
+    /// How many times it occurred.
+    #[serde(default)]
+    pub occurrences: u64,
+    /// The data of its last occurrence.
+    #[serde(default)]
+    pub last_data: std::collections::BTreeMap<String, String>,
+}
+
+impl fmt::Debug for PebbleNotice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PebbleNotice")
+            .field("id", &self.id)
+            .field("type", &self.type_)
+            .field("key", &self.key)
+            .field("occurrences", &self.occurrences)
+            .field("last_data_keys", &self.last_data.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}

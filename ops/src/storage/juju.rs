@@ -120,6 +120,24 @@ fn encode(state: &PersistedState) -> Result<StringMap, StorageError> {
     Ok(keys)
 }
 
+/// The framework's state in a unit's Juju state (what `state-get` gives),
+/// and the keys of it that are ops-rs': the per-item keys, or the legacy
+/// single key of older ops-rs. Other keys (a charm's own) are left out.
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// let all = BTreeMap::from([
+///     ("ops-rs/stored/MyCharm/StoredState[s]".to_string(), r#"{"n":1}"#.to_string()),
+///     ("charm-key".to_string(), "x".to_string()),
+/// ]);
+/// let (state, ours) = ops::storage::decode_unit_state(&all).unwrap();
+/// assert_eq!(state.stored["MyCharm/StoredState[s]"]["n"], 1);
+/// assert_eq!(ours.len(), 1);
+/// ```
+pub fn decode_unit_state(all: &StringMap) -> Result<(PersistedState, StringMap), StorageError> {
+    decode(all)
+}
+
 /// `state` from the controller's keys (ours only).
 fn decode(all: &StringMap) -> Result<(PersistedState, StringMap), StorageError> {
     let mut ours = StringMap::new();

@@ -13,7 +13,7 @@ mod local;
 pub use juju::{
     COUNTER_KEY as JUJU_COUNTER_KEY, JujuStateStore, LEGACY_STATE_KEY as JUJU_LEGACY_STATE_KEY,
     MAX_VALUE_BYTES as JUJU_MAX_VALUE_BYTES, NOTICES_KEY as JUJU_NOTICES_KEY,
-    STORED_PREFIX as JUJU_STORED_PREFIX,
+    STORED_PREFIX as JUJU_STORED_PREFIX, decode_unit_state,
 };
 pub use local::{LocalStateFile, STATE_FILE_NAME};
 

@@ -597,3 +597,48 @@ fn leadership_is_asked_again_once_the_lease_period_is_over() {
     assert!(model.is_leader().unwrap());
     assert_eq!(backend.count("is-leader"), 3);
 }
+
+#[test]
+fn credentials_secret_ids_reboot_and_relation_model() {
+    let (model, backend) = model_for(world(true), "app/0", Hook::default());
+    assert_eq!(model.cloud_spec().unwrap()["type"], "test");
+    assert!(model.secret_ids().unwrap().is_empty());
+    model.request_reboot(false).unwrap();
+    let db = model.relation("db").unwrap().unwrap();
+    assert_eq!(model.relation_model_uuid(&db).unwrap(), "test-model-uuid");
+    assert_eq!(
+        backend.tools(),
+        [
+            "credential-get",
+            "secret-ids",
+            "juju-reboot",
+            "relation-ids",
+            "relation-list",
+            "relation-model-get"
+        ]
+    );
+}
+
+#[test]
+fn storage_is_listed_located_and_added_for_declared_storage_only() {
+    let (model, backend) = model_for(world(true), "app/0", Hook::default());
+    assert_eq!(model.storage_ids("data").unwrap(), ["data/0"]);
+    assert_eq!(
+        model.storage_location("data/0").unwrap(),
+        Path::new("/srv/data/0")
+    );
+    model.add_storage("data", 2).unwrap();
+    assert!(matches!(
+        model.add_storage("nope", 1),
+        Err(ModelError::UnknownStorage { name }) if name == "nope"
+    ));
+    assert!(matches!(
+        model.storage_ids("nope"),
+        Err(ModelError::UnknownStorage { .. })
+    ));
+    assert_eq!(
+        backend.tools(),
+        ["storage-list", "storage-get", "storage-add"]
+    );
+    assert_eq!(backend.calls_of("storage-add"), [["data", "2"]]);
+}

@@ -493,6 +493,42 @@ impl Backend for Recording {
         self.record("action-log", &[&message]);
         Ok(())
     }
+
+    fn credential_get(&self) -> Result<Value> {
+        self.record("credential-get", &[]);
+        Ok(serde_json::json!({"type": "test"}))
+    }
+
+    fn secret_ids(&self) -> Result<Vec<String>> {
+        self.record("secret-ids", &[]);
+        Ok(lock(&self.world).secrets.keys().cloned().collect())
+    }
+
+    fn juju_reboot(&self, now: bool) -> Result<()> {
+        self.record("juju-reboot", &[&now]);
+        Ok(())
+    }
+
+    fn storage_list(&self, name: Option<&str>) -> Result<Vec<String>> {
+        self.record("storage-list", &[&name.unwrap_or("")]);
+        Ok(vec!["data/0".to_string()])
+    }
+
+    fn storage_get_location(&self, id: &str) -> Result<PathBuf> {
+        self.record("storage-get", &[&id]);
+        Ok(PathBuf::from(format!("/srv/{id}")))
+    }
+
+    fn storage_add(&self, name: &str, count: u32) -> Result<()> {
+        self.record("storage-add", &[&name, &count]);
+        Ok(())
+    }
+
+    fn relation_model_get(&self, relation: &RelationRef) -> Result<String> {
+        self.record("relation-model-get", &[relation]);
+        self.relation_known(relation, "relation-model-get")?;
+        Ok("test-model-uuid".to_string())
+    }
 }
 
 /// The charm the tests run as: `app`, with a peer relation, a requirer, a
@@ -509,6 +545,8 @@ containers:
   workload: {resource: image}
 resources:
   image: {type: oci-image}
+storage:
+  data: {type: filesystem}
 "#;
 
 /// What the dispatch knows about the event.
