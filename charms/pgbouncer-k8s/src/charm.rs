@@ -130,7 +130,8 @@ impl PgbouncerK8sCharm {
         let container = ctx.model().container(CONTAINER)?;
         if container.can_connect() {
             let workload = Workload::new(&container, self.instances);
-            serve::take(&mut self.memory.get_mut(), &workload);
+            // A failure is logged and kept for the next hook.
+            let _ = serve::take(&mut self.memory.get_mut(), &workload);
         }
         Ok(())
     }
@@ -245,7 +246,7 @@ impl PgbouncerK8sCharm {
             if nothing_yet {
                 return Ok(Outcome::Defer);
             }
-            let result = serve::leader(model, &mut self.memory.get_mut(), &workload);
+            let result = serve::share_only(model, &self.memory.get(), &workload);
             return self.settle(result.map(|()| Outcome::Done));
         }
         let leader = model.local_app_data(&peers).get(peers::LEADER_HOSTNAME)?;

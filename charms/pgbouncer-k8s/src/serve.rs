@@ -4,11 +4,12 @@
 //! The leader's config is never rendered from nothing when the application
 //! already had one: the peer app databag (`cfg_file`, `auth_file`) survives
 //! pod churn, `juju refresh` and a change of leader, the workload
-//! container's files do not. So the leader starts from what it shared, then
-//! its local files, and only then the default; applies the options; points
-//! every `[databases]` entry at the current backend; and adds the databases
-//! recorded for its clients. What it shares is never poorer than what it
-//! restored.
+//! container's files do not. So the leader starts from its local files,
+//! restores them from what it shared when they are gone, and renders the
+//! default only when the application never had a config; applies the
+//! options; points every `[databases]` entry at the current backend; and
+//! adds the databases recorded for its clients. What it shares is never
+//! poorer than what it restored.
 
 use ops::Model;
 use ops::model::Relation;
@@ -29,6 +30,8 @@ pub struct Files {
     pub config: PgbConfig,
     /// The auth file, once there is one.
     pub auth: Option<AuthFile>,
+    /// Whether the backend relation gives usable credentials now.
+    pub backend_ready: bool,
 }
 
 fn invalid(e: impl std::fmt::Display) -> WorkloadError {
@@ -56,7 +59,7 @@ pub fn leader_files(
     let local_config = readable(workload.read_config());
     let local_auth = readable(workload.read_auth_file());
     let instances = workload.instances();
-    let mut config = match shared_config.or(local_config) {
+    let mut config = match local_config.or(shared_config) {
         Some(config) => config,
         None => PgbConfig::default_for(
             instances,
@@ -78,7 +81,9 @@ pub fn leader_files(
     if let (Some(auth), Some(peers)) = (auth.as_mut(), &peers) {
         ensure_admin_user(model, peers, auth)?;
     }
-    if let Some(backend) = backend_db::info(model)? {
+    let backend = backend_db::info(model)?;
+    let backend_ready = backend.is_some();
+    if let Some(backend) = backend {
         let auth_user = backend.auth_user();
         if auth.as_ref().is_some_and(|a| a.contains_user(&auth_user)) {
             config.set_auth(&auth_user).map_err(invalid)?;
@@ -104,7 +109,11 @@ pub fn leader_files(
             }
         }
     }
-    Ok(Files { config, auth })
+    Ok(Files {
+        config,
+        auth,
+        backend_ready,
+    })
 }
 
 /// Puts the admin console user in the auth file, with the password kept in
@@ -160,7 +169,7 @@ pub fn leader(
     let files = leader_files(model, workload, &settings)?;
     write(memory, workload, &files)?;
     share(model, memory, &files)?;
-    take(memory, workload);
+    take(memory, workload)?;
     Ok(())
 }
 
@@ -175,22 +184,40 @@ pub fn write(memory: &mut Memory, workload: &Workload, files: &Files) -> Result<
     Ok(())
 }
 
-/// Makes PgBouncer run and take what was written. A failure is not the
-/// hook's: it is remembered (shown in the status, kept in unit state with
-/// the pending restart or reload) and retried at the next hook that serves,
-/// `update-status` at the latest; never forgotten because the files are
-/// already written.
-pub fn take(memory: &mut Memory, workload: &Workload) {
+/// Makes PgBouncer run and take what was written. A failure is remembered
+/// (shown in the status, kept in unit state with the pending restart or
+/// reload) and returned, so the handler logs it and defers; the pending
+/// work is retried at the next hook that serves, `update-status` at the
+/// latest, and never forgotten because the files are already written.
+pub fn take(memory: &mut Memory, workload: &Workload) -> Result<(), WorkloadError> {
     match workload.apply(memory.pending) {
         Ok(()) => {
             memory.pending = Pending::None;
             memory.reload_failure = None;
+            Ok(())
         }
         Err(e) => {
-            tracing::warn!("PgBouncer did not take its files; will retry: {e}");
+            tracing::warn!("Pebble: PgBouncer did not take its files; will retry: {e}");
             memory.reload_failure = Some(e.to_string());
+            Err(e)
         }
     }
+}
+
+/// Leader: shares [`leader_files`] with the followers, without touching the
+/// workload (pgb-peers joined and changed: the local files are already
+/// what the leader serves).
+pub fn share_only(
+    model: &Model,
+    memory: &Memory,
+    workload: &Workload,
+) -> Result<(), BackendDbError> {
+    let settings = match Settings::from_model(model)? {
+        Ok(settings) => settings,
+        Err(_) => return Ok(()),
+    };
+    let files = leader_files(model, workload, &settings)?;
+    share(model, memory, &files)
 }
 
 /// Puts the leader's files and hostname in the peer app databag.
@@ -205,10 +232,16 @@ pub fn share(model: &Model, memory: &Memory, files: &Files) -> Result<(), Backen
     Ok(())
 }
 
+/// Puts `files` in the peer app databag: the config always, the auth file
+/// once the backend is ready and the config authenticates through it.
 fn share_in(model: &Model, peers: &Relation, files: &Files) -> Result<(), ops::model::ModelError> {
     let bag = model.local_app_data(peers);
     bag.set(CFG_FILE, &files.config.render())?;
-    if let Some(auth) = &files.auth {
+    if let Some(auth) = files
+        .auth
+        .as_ref()
+        .filter(|_| files.backend_ready && files.config.has_auth_query())
+    {
         bag.set(AUTH_FILE, &auth.render())?;
     }
     bag.set(LEADER_HOSTNAME, &peers::own_hostname(model))
@@ -226,7 +259,7 @@ pub fn drop_database(
     if files.config.remove_database(database) {
         write(memory, workload, &files)?;
         share(model, memory, &files)?;
-        take(memory, workload);
+        take(memory, workload)?;
     }
     Ok(())
 }
@@ -252,7 +285,7 @@ pub fn drop_backend(
         share_in(model, &peers, &files)?;
         model.local_app_data(&peers).remove(AUTH_FILE)?;
     }
-    take(memory, workload);
+    take(memory, workload)?;
     Ok(())
 }
 
@@ -269,11 +302,19 @@ pub fn follower(
     let Some(config) = config else {
         if let Some(auth) = &auth {
             memory.pending = memory.pending.max(workload.write_auth_file(auth)?);
-            take(memory, workload);
+            take(memory, workload)?;
         }
         return Ok(false);
     };
-    write(memory, workload, &Files { config, auth })?;
-    take(memory, workload);
+    write(
+        memory,
+        workload,
+        &Files {
+            config,
+            auth,
+            backend_ready: false,
+        },
+    )?;
+    take(memory, workload)?;
     Ok(true)
 }

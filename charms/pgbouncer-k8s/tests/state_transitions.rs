@@ -40,16 +40,20 @@ fn config(max_db_connections: u64) -> PgbConfig {
     PgbConfig::default_for(instances(), max_db_connections, 6432, "session").unwrap()
 }
 
+fn auth_user() -> String {
+    auth_user_for(&pgbouncer_k8s::names::BackendUser::parse(BACKEND_USER).unwrap())
+}
+
 /// A config with `auth_query` pointed at the backend's auth user.
 fn config_with_auth() -> PgbConfig {
     let mut c = config(100);
-    c.set_auth(&auth_user_for(BACKEND_USER));
+    c.set_auth(&auth_user()).unwrap();
     c
 }
 
 fn auth_file(password: &str) -> AuthFile {
     let mut auth = AuthFile::default();
-    auth.set_user(&auth_user_for(BACKEND_USER), password);
+    auth.set_user(&auth_user(), password).unwrap();
     auth
 }
 
@@ -87,7 +91,6 @@ fn running_container(config: &PgbConfig, auth: Option<&AuthFile>) -> Container {
                 &pgb_config::instance_ini_path(n),
                 File::new(config.render_instance(n)),
             )
-            .with_dir(&pgb_config::instance_log_dir(n))
             .with_service_status(&format!("pgbouncer_{n}"), ServiceStatus::Active);
     }
     if let Some(auth) = auth {
@@ -197,22 +200,18 @@ fn created_on_a_leader_without_local_config_defers() {
 
 /// Branches: leader, "put the config (rendered) into the app databag as
 /// cfg_file", then "if the backend database is not ready: defer; return" —
-/// once for each way the backend is not ready.
+/// once for each way the backend is not ready. (A config without
+/// `auth_query` while the backend relation and the auth file are both there
+/// is not one of them: the leader renders the auth query in itself.)
 #[test]
 fn created_on_a_leader_shares_the_config_and_defers_until_the_backend_is_ready() {
-    let cases: [(&str, State); 3] = [
+    let cases: [(&str, State); 2] = [
         (
             "no backend relation",
             State::default().with_container(running_container(
                 &config_with_auth(),
                 Some(&auth_file("pw")),
             )),
-        ),
-        (
-            "no auth_query in the config",
-            State::default()
-                .with_relation(backend_ready())
-                .with_container(running_container(&config(100), Some(&auth_file("pw")))),
         ),
         (
             "no auth file",
@@ -255,7 +254,15 @@ fn created_on_a_leader_with_the_backend_ready_shares_the_auth_file() {
         .with_container(running_container(&config_with_auth(), Some(&auth)));
     let out = ctx.run(ctx.on.relation_created(&peers), &state).unwrap();
     let (app, _) = peer_bag(&out, &peers);
-    assert_eq!(app.get(AUTH_FILE), Some(&auth.render()));
+    // The auth file as the leader serves it: the auth user's line as it
+    // was, beside the admin console user the charm adds.
+    let shared = AuthFile::parse(app.get(AUTH_FILE).expect("auth_file shared")).unwrap();
+    assert_eq!(shared.hash_of(&auth_user()), auth.hash_of(&auth_user()));
+    assert_eq!(
+        file(&out, pgb_config::AUTH_FILE_PATH),
+        Some(shared.render().as_str()),
+        "what is shared is what the leader serves"
+    );
     assert_eq!(app.get(CFG_FILE), Some(&config_with_auth().render()));
     assert!(
         !deferred(&out, "pgb_peers_relation_created"),
@@ -327,7 +334,7 @@ fn joined_and_changed_update_the_clients_connection_info() {
         assert_eq!(bag[ENDPOINTS], format!("{}:6432", host(0)), "{name}");
         assert_eq!(
             bag[READ_ONLY_ENDPOINTS],
-            format!("{},{}", host(1), host(2)),
+            format!("{}:6432,{}:6432", host(1), host(2)),
             "{name}"
         );
     }
