@@ -198,3 +198,46 @@ fn a_backend_username_that_would_inject_is_refused() {
         "not deferred"
     );
 }
+
+#[test]
+fn backend_endpoints_that_would_inject_are_refused() {
+    for endpoints in [
+        "127.0.0.1 dbname=other:5432",
+        "127.0.0.1\nauth_type = trust:5432",
+        "127.0.0.1;x:5432",
+        "'127.0.0.1':5432",
+    ] {
+        let mut h = harness();
+        h.set_leader(true).unwrap();
+        h.set_can_connect("pgbouncer", true).unwrap();
+        h.begin_with_initial_hooks().unwrap();
+        h.add_relation_with_app_data(
+            "backend-database",
+            "postgresql",
+            &[
+                ("endpoints", endpoints),
+                ("username", "relation_id_3"),
+                ("password", "pw"),
+            ],
+        )
+        .unwrap();
+        let status = h.unit_status();
+        assert_eq!(
+            status.name,
+            StatusName::Blocked,
+            "{endpoints:?}: {status:?}"
+        );
+        assert!(
+            status.message.contains("backend database refused"),
+            "{status:?}"
+        );
+        assert!(
+            !h.notices()
+                .iter()
+                .any(|n| n.event == "backend_database_relation_changed"),
+            "{endpoints:?}: not deferred"
+        );
+        let ini = file(&h, pgb_config::INI_PATH).unwrap();
+        assert!(!ini.contains("other") && !ini.contains("trust"), "{ini}");
+    }
+}
