@@ -287,6 +287,27 @@ fn steps(sim: &mut Simulator, yaml: &str) {
     assert!(failed.is_empty(), "{failed:#?}");
 }
 
+/// The scenario steps that relate the charm to the throwaway PostgreSQL.
+fn relate_backend(pg: &Postgres) -> String {
+    format!(
+        "  - relate: {{endpoint: backend-database, app: postgresql, remote-endpoint: database,
+              app-data: {{endpoints: \"127.0.0.1:{port}\", username: {BACKEND_USER}, password: {BACKEND_PASSWORD}, database: pgbouncer}}}}
+",
+        port = pg.port
+    )
+}
+
+/// `units` units, related to the backend and to client-app asking for appdb.
+fn deploy_serving(sim: &mut Simulator, pg: &Postgres, units: usize) {
+    steps(
+        sim,
+        &format!(
+            "  - deploy: {{units: {units}}}\n{}  - relate: {{endpoint: database, app: client-app, remote-endpoint: database, app-data: {{database: appdb}}}}\n",
+            relate_backend(pg)
+        ),
+    );
+}
+
 fn client_bag(report: &Report) -> std::collections::BTreeMap<String, String> {
     let relation = report
         .relations
@@ -300,17 +321,7 @@ fn run_live(units: usize, serve_from: &str) {
     let pg = Postgres::start();
     let work = tempfile::tempdir().unwrap();
     let mut sim = simulator(work.path());
-    steps(
-        &mut sim,
-        &format!(
-            "  - deploy: {{units: {units}}}
-  - relate: {{endpoint: backend-database, app: postgresql, remote-endpoint: database,
-              app-data: {{endpoints: \"127.0.0.1:{port}\", username: {BACKEND_USER}, password: {BACKEND_PASSWORD}, database: pgbouncer}}}}
-  - relate: {{endpoint: database, app: client-app, remote-endpoint: database, app-data: {{database: appdb}}}}
-",
-            port = pg.port
-        ),
-    );
+    deploy_serving(&mut sim, &pg, units);
     let report = sim.report().unwrap();
     let bag = client_bag(&report);
     let (user, password) = (bag["username"].clone(), bag["password"].clone());
@@ -437,17 +448,7 @@ fn three_units_keep_serving_through_port_change_churn_and_leader_removal() {
     let pg = Postgres::start();
     let work = tempfile::tempdir().unwrap();
     let mut sim = simulator(work.path());
-    steps(
-        &mut sim,
-        &format!(
-            "  - deploy: {{units: 3}}
-  - relate: {{endpoint: backend-database, app: postgresql, remote-endpoint: database,
-              app-data: {{endpoints: \"127.0.0.1:{port}\", username: {BACKEND_USER}, password: {BACKEND_PASSWORD}, database: pgbouncer}}}}
-  - relate: {{endpoint: database, app: client-app, remote-endpoint: database, app-data: {{database: appdb}}}}
-",
-            port = pg.port
-        ),
-    );
+    deploy_serving(&mut sim, &pg, 3);
     let report = sim.report().unwrap();
     let bag = client_bag(&report);
     let (user, password) = (bag["username"].clone(), bag["password"].clone());
@@ -547,19 +548,15 @@ fn hostile_clients_are_refused_and_sharing_clients_are_isolated() {
         sim.add_remote_app(app, &requirer).unwrap();
     }
     let huge = "h".repeat(200 * 1024);
+    deploy_serving(&mut sim, &pg, 1);
     steps(
         &mut sim,
         &format!(
-            "  - deploy: {{units: 1}}
-  - relate: {{endpoint: backend-database, app: postgresql, remote-endpoint: database,
-              app-data: {{endpoints: \"127.0.0.1:{port}\", username: {BACKEND_USER}, password: {BACKEND_PASSWORD}, database: pgbouncer}}}}
-  - relate: {{endpoint: database, app: client-app, remote-endpoint: database, app-data: {{database: appdb}}}}
-  - relate: {{endpoint: database, app: client-b, remote-endpoint: database, app-data: {{database: appdb}}}}
+            "  - relate: {{endpoint: database, app: client-b, remote-endpoint: database, app-data: {{database: appdb}}}}
   - relate: {{endpoint: database, app: injector, remote-endpoint: database, app-data: {{database: \"appdb = host=127.0.0.66 port=5999\\n;\"}}}}
   - relate: {{endpoint: database, app: huge, remote-endpoint: database, app-data: {{database: {huge}}}}}
   - relate: {{endpoint: database, app: templater, remote-endpoint: database, app-data: {{database: template1}}}}
-",
-            port = pg.port
+"
         ),
     );
     let report = sim.report().unwrap();
@@ -708,17 +705,7 @@ fn reloads_keep_client_sessions_and_a_port_change_restarts() {
     )
     .unwrap();
     sim.add_remote_app("client-b", &requirer).unwrap();
-    steps(
-        &mut sim,
-        &format!(
-            "  - deploy: {{units: 1}}
-  - relate: {{endpoint: backend-database, app: postgresql, remote-endpoint: database,
-              app-data: {{endpoints: \"127.0.0.1:{port}\", username: {BACKEND_USER}, password: {BACKEND_PASSWORD}, database: pgbouncer}}}}
-  - relate: {{endpoint: database, app: client-app, remote-endpoint: database, app-data: {{database: appdb}}}}
-",
-            port = pg.port
-        ),
-    );
+    deploy_serving(&mut sim, &pg, 1);
     let report = sim.report().unwrap();
     let unit = "pgbouncer-k8s/0";
     let a = relation_bag(&report, "client-app");
@@ -809,15 +796,7 @@ fn a_client_that_asked_first_is_served_when_the_backend_comes() {
     );
     let report = sim.report().unwrap();
     assert!(!client_bag(&report).contains_key("username"));
-    steps(
-        &mut sim,
-        &format!(
-            "  - relate: {{endpoint: backend-database, app: postgresql, remote-endpoint: database,
-              app-data: {{endpoints: \"127.0.0.1:{port}\", username: {BACKEND_USER}, password: {BACKEND_PASSWORD}, database: pgbouncer}}}}
-",
-            port = pg.port
-        ),
-    );
+    steps(&mut sim, &relate_backend(&pg));
     let report = sim.report().unwrap();
     let bag = client_bag(&report);
     assert!(bag.contains_key("version"), "{bag:?}");
