@@ -16,8 +16,9 @@ use super::account::{self, Redactor};
 use super::report::{HookRecord, Report};
 use super::scenario::{Scenario, Step};
 
-/// How many hook names a merged note puts on one line.
-const HOOKS_PER_LINE: usize = 3;
+/// How long a line of a merged note may grow before the next hook name
+/// goes on a new line.
+const NOTE_CHARS: usize = 48;
 /// How many characters of a stderr line a note shows.
 const STDERR_CHARS: usize = 80;
 
@@ -82,10 +83,16 @@ impl Diagram<'_> {
         if labels.is_empty() {
             return;
         }
-        let parts: Vec<String> = labels
-            .chunks(HOOKS_PER_LINE)
-            .map(|chunk| chunk.join(", "))
-            .collect();
+        let mut parts: Vec<String> = Vec::new();
+        for label in labels.iter() {
+            match parts.last_mut() {
+                Some(line) if line.chars().count() + 2 + label.chars().count() <= NOTE_CHARS => {
+                    line.push_str(", ");
+                    line.push_str(label);
+                }
+                _ => parts.push(label.clone()),
+            }
+        }
         self.note(unit, &parts);
         labels.clear();
     }
@@ -292,14 +299,12 @@ pub fn sequence(scenario: &Scenario, report: &Report) -> String {
     }
     let mut end = Vec::new();
     for (name, unit) in &report.units {
-        let leader = if unit.leader { " (leader)" } else { "" };
-        end.push((name.clone(), format!("{}{leader}", unit.status)));
+        let leader = if unit.leader { "leader, " } else { "" };
+        let status = unit.status.strip_suffix(": ").unwrap_or(&unit.status);
+        end.push((name.clone(), format!("at the end: {leader}{status}")));
     }
-    for (name, status) in end {
-        d.note(
-            &name,
-            &[format!("at the end: {}", status.trim_end_matches(": "))],
-        );
+    for (name, text) in end {
+        d.note(&name, &[text]);
     }
     d.out
 }
