@@ -25,7 +25,9 @@ pub use report::{
     BagWrite, ContainerReport, HookRecord, POD_REPLACED, RelationReport, Report, ServiceReport,
     UnitReport,
 };
-pub use scenario::{RELATION_ID_PLACEHOLDER, Scenario, ScenarioError, Step};
+pub use scenario::{
+    FieldDoc, RELATION_ID_PLACEHOLDER, STEPS, Scenario, ScenarioError, Step, StepDoc, StepProblem,
+};
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::os::unix::fs::MetadataExt;
