@@ -340,3 +340,26 @@ fn ops_sim_prints_the_account_by_default_and_other_formats_on_request() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_docs_table_has_every_step_and_its_fields() {
+    let docs =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/testing.md"))
+            .unwrap();
+    assert_eq!(ops_testing::sim::STEPS.len(), 13);
+    for step in ops_testing::sim::STEPS {
+        let start = format!("| `{}: ", step.key);
+        let row = docs
+            .lines()
+            .find(|l| l.starts_with(&start))
+            .unwrap_or_else(|| panic!("docs/testing.md has no row for {}", step.key));
+        for field in step.fields {
+            assert!(
+                row.contains(&format!("`{}`", field.name)),
+                "the {} row does not name its field {}: {row}",
+                step.key,
+                field.name
+            );
+        }
+    }
+}
