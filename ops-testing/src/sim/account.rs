@@ -120,6 +120,11 @@ impl Redactor {
         }
     }
 
+    /// `text` with every known secret and every URI password replaced by `***`.
+    pub(crate) fn scrub(&self, text: &str) -> String {
+        self.scrub_to(text, "***")
+    }
+
     /// `value` with every known secret and every URI password replaced by `mark`.
     fn scrub_to(&self, value: &str, mark: &str) -> String {
         let mut out = hide_uri_passwords(value).replace("***", mark);
@@ -517,7 +522,8 @@ fn unit_block<'a>(
                 hook.exit_code
             );
             for line in stderr_tail(hook) {
-                let _ = writeln!(out, "      | {}", shorten(line, WIDTH - 8));
+                let line = redactor.scrub(line);
+                let _ = writeln!(out, "      | {}", shorten(&line, WIDTH - 8));
             }
         } else {
             let _ = writeln!(out, "    {label}");

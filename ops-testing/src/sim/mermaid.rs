@@ -102,7 +102,12 @@ impl Diagram<'_> {
         if hook.exit_code != 0 {
             parts[0].push_str(&format!(" FAILED (exit {})", hook.exit_code));
             if let Some(line) = account::stderr_tail(hook).last() {
-                let line: String = line.chars().take(STDERR_CHARS).collect();
+                let line: String = self
+                    .redactor
+                    .scrub(line)
+                    .chars()
+                    .take(STDERR_CHARS)
+                    .collect();
                 parts.push(line);
             }
             self.out.push_str("    rect rgb(255, 221, 221)\n");
