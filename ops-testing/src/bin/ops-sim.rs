@@ -1,11 +1,18 @@
 //! `ops-sim`: run a compiled charm through a scenario, as Juju would.
 //!
 //! ```text
-//! ops-sim SCENARIO.yaml [--charm-binary PATH] [--workdir DIR] [--format yaml|json] [--hooks] [--containers-var]
+//! ops-sim SCENARIO.yaml [--charm-binary PATH] [--workdir DIR]
+//!         [--format account|yaml|json|mermaid|markdown] [--hooks] [--containers-var]
 //! ```
-//! Prints the final model (databags, statuses, each unit's container files,
-//! service events and per-service starts, restarts and signals) and, with
-//! `--hooks`, every hook run with its exit code and duration.
+//! By default it prints an account of the run: per step, the hooks each
+//! unit ran (failures with their stderr's last lines), the databag keys each
+//! hook changed (values shortened, secrets never shown), the services
+//! started, restarted or signalled, and the statuses at the end.
+//! `--format mermaid` prints the run as a Mermaid sequence diagram,
+//! `--format markdown` a report with both. `--format yaml` or `json` prints
+//! the final model in full (databags, statuses, each unit's container
+//! files, service events and per-service starts, restarts and signals)
+//! and, with `--hooks`, every hook run with its exit code and duration.
 //!
 //! Hooks find their Pebble at `/charm/containers/<name>/pebble.socket`, as
 //! under Juju (a mount namespace per hook); `--containers-var` gives it
@@ -15,7 +22,11 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use ops_testing::sim::{PebbleAccess, Scenario, Simulator};
+use ops_testing::sim::{PebbleAccess, Scenario, Simulator, account, mermaid};
+
+const FORMATS: [&str; 5] = ["account", "yaml", "json", "mermaid", "markdown"];
+
+const USAGE: &str = "usage: ops-sim SCENARIO.yaml [--charm-binary PATH] [--workdir DIR] [--format account|yaml|json|mermaid|markdown] [--hooks] [--containers-var]";
 
 struct Options {
     scenario: PathBuf,
@@ -32,7 +43,7 @@ fn parse_args() -> Result<Options, String> {
         scenario: PathBuf::new(),
         binary: None,
         workdir: None,
-        format: "yaml".to_string(),
+        format: "account".to_string(),
         hooks: false,
         containers_var: false,
     };
@@ -51,9 +62,10 @@ fn parse_args() -> Result<Options, String> {
         }
     }
     options.scenario = scenario.ok_or("no scenario file given")?;
-    if !["yaml", "json"].contains(&options.format.as_str()) {
+    if !FORMATS.contains(&options.format.as_str()) {
         return Err(format!(
-            "--format must be yaml or json, not {}",
+            "--format must be one of {}, not {}",
+            FORMATS.join(", "),
             options.format
         ));
     }
@@ -67,9 +79,7 @@ fn main() -> ExitCode {
             if !e.is_empty() {
                 eprintln!("ops-sim: {e}");
             }
-            eprintln!(
-                "usage: ops-sim SCENARIO.yaml [--charm-binary PATH] [--workdir DIR] [--format yaml|json] [--hooks] [--containers-var]"
-            );
+            eprintln!("{USAGE}");
             return ExitCode::from(2);
         }
     };
@@ -134,29 +144,52 @@ fn main() -> ExitCode {
         .filter(|h| h.exit_code != 0)
         .cloned()
         .collect();
-    if !options.hooks {
-        report.hooks.clear();
-    }
-    let text = if options.format == "json" {
-        serde_json::to_string_pretty(&report).map_err(|e| e.to_string())
-    } else {
-        serde_yaml::to_string(&report).map_err(|e| e.to_string())
+    let text = match options.format.as_str() {
+        "account" => Ok(account::account(&scenario, &report)),
+        "mermaid" => Ok(mermaid::sequence(&scenario, &report)),
+        "markdown" => {
+            let name = options
+                .scenario
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            Ok(mermaid::markdown(
+                &format!("ops-sim: {name} (model {})", report.model),
+                &scenario,
+                &report,
+            ))
+        }
+        format => {
+            if !options.hooks {
+                report.hooks.clear();
+            }
+            if format == "json" {
+                serde_json::to_string_pretty(&report)
+                    .map(|t| t + "\n")
+                    .map_err(|e| e.to_string())
+            } else {
+                serde_yaml::to_string(&report).map_err(|e| e.to_string())
+            }
+        }
     };
     match text {
-        Ok(text) => println!("{text}"),
+        Ok(text) => print!("{text}"),
         Err(e) => {
             eprintln!("ops-sim: cannot print the report: {e}");
             return ExitCode::FAILURE;
         }
     }
-    for failure in &failures {
-        eprintln!(
-            "ops-sim: {} {} exited {}: {}",
-            failure.unit,
-            failure.hook,
-            failure.exit_code,
-            failure.stderr.as_deref().unwrap_or("")
-        );
+    // The account and the report show failures themselves.
+    if ["yaml", "json"].contains(&options.format.as_str()) {
+        for failure in &failures {
+            eprintln!(
+                "ops-sim: {} {} exited {}: {}",
+                failure.unit,
+                failure.hook,
+                failure.exit_code,
+                failure.stderr.as_deref().unwrap_or("")
+            );
+        }
     }
     ExitCode::SUCCESS
 }

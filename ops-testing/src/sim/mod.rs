@@ -16,13 +16,18 @@
 //! `/charm/containers`, so any charm (Python ops too) runs unmodified. See
 //! [`PebbleAccess`] for the `OPS_CONTAINERS_DIR` opt-in and fallback.
 
+pub mod account;
+pub mod mermaid;
 mod report;
 pub mod scenario;
 
 pub use report::{
-    ContainerReport, HookRecord, POD_REPLACED, RelationReport, Report, ServiceReport, UnitReport,
+    BagWrite, ContainerReport, HookRecord, POD_REPLACED, RelationReport, Report, ServiceReport,
+    UnitReport,
 };
-pub use scenario::{RELATION_ID_PLACEHOLDER, Scenario, ScenarioError, Step};
+pub use scenario::{
+    FieldDoc, RELATION_ID_PLACEHOLDER, STEPS, Scenario, ScenarioError, Step, StepDoc, StepProblem,
+};
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::os::unix::fs::MetadataExt;
@@ -219,6 +224,8 @@ pub struct Simulator {
     joined_seen: BTreeSet<(u32, String, String)>,
     /// The service events of each (unit, container)'s replaced pods, oldest first.
     earlier_pods: BTreeMap<(String, String), Vec<Vec<ServiceEvent>>>,
+    /// The step running now (its hooks' [`HookRecord::step`]).
+    current_step: usize,
 }
 
 impl Simulator {
@@ -287,6 +294,7 @@ impl Simulator {
             pebble_fallback,
             joined_seen: BTreeSet::new(),
             earlier_pods: BTreeMap::new(),
+            current_step: 0,
         })
     }
 
@@ -675,6 +683,7 @@ impl Simulator {
 
     /// Runs one scenario step and every hook it causes.
     pub fn step(&mut self, number: usize, step: &Step) -> Result<(), SimError> {
+        self.current_step = number;
         self.retry_failed()?;
         match step {
             Step::Deploy { units } => {
@@ -1158,6 +1167,16 @@ impl Simulator {
         if run.action.is_some() {
             command.env("JUJU_ACTION_UUID", format!("{}", self.records.len() + 1));
         }
+        let pebbles: Vec<(&String, &FakePebble)> = self
+            .pebbles
+            .iter()
+            .filter(|((u, _), _)| *u == run.unit)
+            .map(|((_, c), p)| (c, p))
+            .collect();
+        let events_before: Vec<usize> = pebbles
+            .iter()
+            .map(|(_, p)| p.service_events().len())
+            .collect();
         let started = Instant::now();
         if let Err(e) = std::fs::metadata(&dispatch) {
             return Err(SimError::Io {
@@ -1170,15 +1189,63 @@ impl Simulator {
             .map_err(io(format!("running {}", dispatch.display())))?;
         let elapsed = started.elapsed();
         let success = output.status.success();
-        let changes = self.juju(|j| j.end_hook(&run.unit, success))?;
+        let service_events = pebbles
+            .iter()
+            .zip(events_before)
+            .flat_map(|((container, pebble), before)| {
+                pebble
+                    .service_events()
+                    .into_iter()
+                    .skip(before)
+                    .map(move |e| format!("{container}: {e}"))
+            })
+            .collect();
+        let me = self.app.clone();
+        let (changes, writes) = self.juju(|j| {
+            // Only the bags this hook wrote: their content before it commits.
+            let before: Vec<(u32, String, crate::fake_juju::Bag)> = j
+                .pending
+                .get(&run.unit)
+                .map(|p| {
+                    p.bags
+                        .iter()
+                        .map(|b| (b.relation, b.member.clone(), j.bag(b.relation, &b.member)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let changes = j.end_hook(&run.unit, success);
+            let writes = changes
+                .changed_bags
+                .iter()
+                .filter_map(|(relation, member)| {
+                    let (_, _, old) = before
+                        .iter()
+                        .find(|(r, m, _)| r == relation && m == member)?;
+                    let endpoint = j.relations.get(relation)?.endpoint_of(&me)?.to_string();
+                    Some(BagWrite::diff(
+                        *relation,
+                        endpoint,
+                        member,
+                        old,
+                        &j.bag(*relation, member),
+                    ))
+                })
+                .collect();
+            (changes, writes)
+        })?;
         self.records.push(HookRecord {
+            step: self.current_step,
             unit: run.unit.clone(),
             hook: run.hook.clone(),
+            relation_id: run.relation.as_ref().map(|r| r.id),
+            remote_app: run.remote_app.clone(),
             remote_unit: run.remote_unit.clone(),
             departing_unit: run.departing_unit.clone(),
             exit_code: output.status.code().unwrap_or(-1),
             duration_ms: elapsed.as_secs_f64() * 1000.0,
             stderr: (!success).then(|| String::from_utf8_lossy(&output.stderr).trim().to_string()),
+            writes,
+            service_events,
         });
         if !success {
             self.failed.insert(run.unit.clone(), run.clone());

@@ -12,10 +12,18 @@ use crate::fake_pebble::{FakePebble, ServiceEvent};
 /// One hook run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HookRecord {
+    /// The scenario step it ran in, from 1 (0 outside any step).
+    pub step: usize,
     /// The unit.
     pub unit: String,
     /// The hook (`pgb-peers-relation-changed`, `actions/x`).
     pub hook: String,
+    /// `JUJU_RELATION_ID`'s id, in a relation hook.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relation_id: Option<u32>,
+    /// `JUJU_REMOTE_APP`, in a relation hook.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote_app: Option<String>,
     /// `JUJU_REMOTE_UNIT`, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remote_unit: Option<String>,
@@ -29,6 +37,62 @@ pub struct HookRecord {
     /// What it printed on stderr, when it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stderr: Option<String>,
+    /// The databags it changed (committed: a failed hook changes none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub writes: Vec<BagWrite>,
+    /// What happened to the unit's services while it ran, as
+    /// `<container>: <event>` (`pgbouncer: signal SIGHUP pgbouncer_0`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub service_events: Vec<String>,
+}
+
+/// What one hook changed in one databag.
+///
+/// Serialized, it names the keys only: the values (passwords among them)
+/// are for [`super::account`] to show shortened and redacted.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BagWrite {
+    /// The relation id.
+    pub relation: u32,
+    /// The charm's endpoint of the relation.
+    pub endpoint: String,
+    /// The unit or application whose bag it is.
+    pub bag: String,
+    /// The keys set, changed or deleted, sorted.
+    pub keys: Vec<String>,
+    /// Each changed key's new value; `None` where it was deleted.
+    #[serde(skip)]
+    pub values: BTreeMap<String, Option<String>>,
+}
+
+impl BagWrite {
+    /// The difference between a bag's content `before` and `after`.
+    pub fn diff(
+        relation: u32,
+        endpoint: impl Into<String>,
+        bag: impl Into<String>,
+        before: &Bag,
+        after: &Bag,
+    ) -> Self {
+        let mut values = BTreeMap::new();
+        for (k, v) in after {
+            if before.get(k) != Some(v) {
+                values.insert(k.clone(), Some(v.clone()));
+            }
+        }
+        for k in before.keys() {
+            if !after.contains_key(k) {
+                values.insert(k.clone(), None);
+            }
+        }
+        Self {
+            relation,
+            endpoint: endpoint.into(),
+            bag: bag.into(),
+            keys: values.keys().cloned().collect(),
+            values,
+        }
+    }
 }
 
 /// A relation in the report.
