@@ -132,15 +132,24 @@ struct SideEffects {
     before_app: Option<ops::Status>,
 }
 
-/// The stable key ops gives an observer: the type name of its handler
-/// function, as deferred notices name it.
+/// The stable key ops gives an observer registered without a name (the
+/// charm type and the function, `MyCharm::on_start`), as deferred notices
+/// name it: [`ops::framework::observer_key`].
 ///
 /// ```
-/// fn on_start() {}
-/// assert!(ops_testing::context::observer_key(on_start).ends_with("on_start"));
+/// use ops::{Ctx, HandlerResult};
+/// use ops::events::Start;
+/// struct MyCharm;
+/// impl MyCharm {
+///     fn on_start(&mut self, _: &Start, _: &mut Ctx) -> HandlerResult { Ok(()) }
+/// }
+/// assert_eq!(ops_testing::context::observer_key(MyCharm::on_start), "MyCharm::on_start");
 /// ```
-pub fn observer_key<F>(_handler: F) -> String {
-    type_name::<F>().to_string()
+pub fn observer_key<C: 'static, E, R, F>(handler: F) -> String
+where
+    F: Fn(&mut C, &E, &mut ops::Ctx<'_>) -> ops::HandlerResult<R>,
+{
+    ops::framework::observer_key(handler)
 }
 
 /// The charm `C` under test, with its metadata and the unit it runs as.

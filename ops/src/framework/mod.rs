@@ -248,15 +248,7 @@ pub struct Framework<C> {
 
 impl<C: 'static> Framework<C> {
     pub(crate) fn new(model: Model, meta: Arc<CharmMeta>, state: PersistedState) -> Self {
-        let full = type_name::<C>();
-        let charm_name = full
-            .split('<')
-            .next()
-            .unwrap_or(full)
-            .rsplit("::")
-            .next()
-            .unwrap_or(full)
-            .to_string();
+        let charm_name = charm_type_name::<C>();
         Self {
             charm_name,
             event_types: Default::default(),
@@ -749,6 +741,43 @@ fn merge_over(base: &mut Value, saved: &Value) {
         }
         (base, saved) => *base = saved.clone(),
     }
+}
+
+/// The charm type's own name (`my_charm::MyCharm<T>` → `MyCharm`): the
+/// root of handle paths and of observer keys.
+fn charm_type_name<C>() -> String {
+    let full = type_name::<C>();
+    full.split('<')
+        .next()
+        .unwrap_or(full)
+        .rsplit("::")
+        .next()
+        .unwrap_or(full)
+        .to_string()
+}
+
+/// The key `handler` observes under when it is registered without a name
+/// (`MyCharm::on_start`): what a deferred notice of it records. Tests that
+/// put a deferred notice in place use it.
+///
+/// ```
+/// use ops::{Ctx, HandlerResult};
+/// use ops::events::Start;
+/// struct MyCharm;
+/// impl MyCharm {
+///     fn on_start(&mut self, _: &Start, _: &mut Ctx) -> HandlerResult { Ok(()) }
+/// }
+/// assert_eq!(ops::framework::observer_key(MyCharm::on_start), "MyCharm::on_start");
+/// ```
+pub fn observer_key<C: 'static, E, R, F>(_handler: F) -> String
+where
+    F: Fn(&mut C, &E, &mut Ctx<'_>) -> HandlerResult<R>,
+{
+    format!(
+        "{}::{}",
+        charm_type_name::<C>(),
+        function_name(type_name::<F>())
+    )
 }
 
 /// The function's own name from its `type_name` (`my_charm::MyCharm::on_start`
