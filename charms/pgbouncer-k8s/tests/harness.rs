@@ -124,14 +124,10 @@ fn start_without_pebble_defers() {
         "{:?}",
         h.notices()
     );
-    // relation-created still waits for the backend database, as the flowchart says.
-    assert!(
-        h.notices()
-            .iter()
-            .all(|n| n.event == "pgb_peers_relation_created"),
-        "{:?}",
-        h.notices()
-    );
+    // relation-created still waits for the backend database, as the
+    // flowchart says: it, and only it, is still deferred.
+    let waiting: Vec<&str> = h.notices().iter().map(|n| n.event.as_str()).collect();
+    assert_eq!(waiting, ["pgb_peers_relation_created"]);
 }
 
 #[test]
@@ -145,21 +141,64 @@ fn leader_relation_created_defers_without_config_then_without_backend() {
         h.get_relation_data(peers, "pgbouncer-k8s/0")[PRIVATE_ADDRESS],
         hostname("pgbouncer-k8s/0")
     );
-    assert!(
+    let created = |h: &Harness<PgbouncerK8sCharm>| {
         h.notices()
             .iter()
-            .any(|n| n.event == "pgb_peers_relation_created"),
-        "no config yet: deferred"
+            .filter(|n| n.event == "pgb_peers_relation_created")
+            .count()
+    };
+    assert_eq!(created(&h), 1, "no config yet: deferred");
+    assert!(!h.get_relation_data(peers, APP).contains_key(CFG_FILE));
+
+    // The config appears in the container (no hook of ours wrote it), and
+    // the next dispatch re-emits relation-created alone: it shares the
+    // config, and the backend is not ready, so it defers again.
+    let mut config = PgbConfig::parse(&rendered_default()).unwrap();
+    config.set_auth("pgbouncer_auth_relation_id_3").unwrap();
+    let root = h.container_root("pgbouncer").unwrap();
+    let ini = root.join(pgb_config::INI_PATH.trim_start_matches('/'));
+    std::fs::create_dir_all(ini.parent().unwrap()).unwrap();
+    std::fs::write(&ini, config.render()).unwrap();
+    h.fire_hook("update-status").unwrap();
+    let app = h.get_relation_data(peers, APP);
+    assert_eq!(
+        app.get(CFG_FILE),
+        Some(&config.render()),
+        "the local config, shared"
     );
-    h.fire_hook("start").unwrap();
-    // Re-emitted at the start dispatch: config now there, shared; backend not ready: deferred again.
-    assert!(h.get_relation_data(peers, APP).contains_key(CFG_FILE));
-    assert!(!h.get_relation_data(peers, APP).contains_key(AUTH_FILE));
-    assert!(
-        h.notices()
-            .iter()
-            .any(|n| n.event == "pgb_peers_relation_created")
+    assert!(!app.contains_key(AUTH_FILE), "no backend yet: no auth file");
+    assert_eq!(created(&h), 1, "backend not ready: deferred again");
+
+    // The backend answers and the auth file is there: the re-emitted
+    // relation-created shares the auth file and is done.
+    h.hooks_disabled(|h| {
+        h.add_relation_with_app_data(
+            "backend-database",
+            "postgresql",
+            &[
+                ("endpoints", "127.0.0.1:5432"),
+                ("username", "relation_id_3"),
+                ("password", "pw"),
+            ],
+        )
+        .unwrap()
+    });
+    let mut auth = pgbouncer_k8s::auth::AuthFile::default();
+    auth.set_user("pgbouncer_auth_relation_id_3", "auth-pw")
+        .unwrap();
+    std::fs::write(
+        root.join(pgb_config::AUTH_FILE_PATH.trim_start_matches('/')),
+        auth.render(),
+    )
+    .unwrap();
+    h.fire_hook("update-status").unwrap();
+    let shared = h.get_relation_data(peers, APP);
+    let shared_auth = pgbouncer_k8s::auth::AuthFile::parse(&shared[AUTH_FILE]).unwrap();
+    assert_eq!(
+        shared_auth.hash_of("pgbouncer_auth_relation_id_3"),
+        auth.hash_of("pgbouncer_auth_relation_id_3")
     );
+    assert_eq!(created(&h), 0, "backend ready: done");
 }
 
 #[test]
@@ -375,12 +414,18 @@ fn max_db_connections_sets_pool_sizes() {
     h.update_config([("max_db_connections", json!(44))])
         .unwrap();
     let config = PgbConfig::parse(&file(&h, pgb_config::INI_PATH).unwrap()).unwrap();
+    // 44 over n instances, by hand from the spec: e = 44 / n, default =
+    // ceil(e / 2), min = reserve = ceil(e / 4).
     let instances = pgb_config::instance_count(pgb_config::available_cpus());
-    let sizes = pgb_config::pool_sizes(44, instances).unwrap();
-    assert_eq!(
-        config.get("pgbouncer", "default_pool_size"),
-        Some(sizes.default.to_string().as_str())
-    );
+    let (default, min, reserve) = match instances {
+        2 => ("11", "6", "6"),
+        3 => ("8", "4", "4"),
+        4 => ("6", "3", "3"),
+        n => panic!("{n} instances: the charm runs 2 to 4"),
+    };
+    assert_eq!(config.get("pgbouncer", "default_pool_size"), Some(default));
+    assert_eq!(config.get("pgbouncer", "min_pool_size"), Some(min));
+    assert_eq!(config.get("pgbouncer", "reserve_pool_size"), Some(reserve));
     assert_eq!(config.get("pgbouncer", "max_db_connections"), Some("44"));
     assert_eq!(h.get_relation_data(peers, APP)[CFG_FILE], config.render());
 }
