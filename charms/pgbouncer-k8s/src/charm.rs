@@ -25,6 +25,7 @@ use crate::backend_db::{self, BACKEND, BackendDbError, BackendState};
 use crate::client::{self, CLIENT};
 use crate::peers::{self, AUTH_FILE, CFG_FILE, PEERS};
 use crate::pgb_config;
+use crate::probe;
 use crate::serve;
 use crate::settings::Settings;
 use crate::workload::{CONTAINER, Pending, Workload};
@@ -58,6 +59,8 @@ pub struct Memory {
     pub reload_failure: Option<String>,
     /// Client relations whose request was refused, and why (leader).
     pub refused_clients: BTreeMap<u32, String>,
+    /// Why PgBouncer did not answer when update-status last asked.
+    pub unanswered: Option<String>,
 }
 
 /// The pgbouncer-k8s charm.
@@ -118,21 +121,32 @@ impl PgbouncerK8sCharm {
         Ok(outcome)
     }
 
-    /// A restart or reload that failed is retried here until it succeeds.
+    /// A restart or reload that failed is retried here until it succeeds;
+    /// and, once PgBouncer runs for a ready backend, whether it answers.
     fn on_update_status(&mut self, _: &UpdateStatus, ctx: &mut Ctx) -> HandlerResult {
+        let model = ctx.model();
+        let container = model.container(CONTAINER)?;
+        if !container.can_connect() {
+            return Ok(());
+        }
+        let workload = Workload::new(&container, self.instances);
         let settled = {
             let memory = self.memory.get();
             memory.pending == Pending::None && memory.reload_failure.is_none()
         };
-        if settled {
-            return Ok(());
-        }
-        let container = ctx.model().container(CONTAINER)?;
-        if container.can_connect() {
-            let workload = Workload::new(&container, self.instances);
+        if !settled {
             // A failure is logged and kept for the next hook.
             let _ = serve::take(&mut self.memory.get_mut(), &workload);
         }
+        let serving = backend_db::info(model)?.is_some()
+            && matches!(workload.stopped_services(), Ok(stopped) if stopped.is_empty());
+        let unanswered = if serving {
+            let port = Settings::from_model(model)?.unwrap_or_default().listen_port;
+            probe::answers(port).err()
+        } else {
+            None
+        };
+        self.memory.get_mut().unanswered = unanswered;
         Ok(())
     }
 
@@ -411,6 +425,9 @@ impl PgbouncerK8sCharm {
             }
             Ok(_) => {}
             Err(e) => return Ok(Status::waiting(format!("cannot ask Pebble: {e}"))),
+        }
+        if let Some(reason) = &memory.unanswered {
+            return Ok(Status::blocked(reason.clone()));
         }
         let Some(backend) = model.relation(BACKEND)? else {
             return Ok(Status::blocked(NO_BACKEND));

@@ -14,6 +14,7 @@ pub mod client;
 pub mod names;
 pub mod peers;
 pub mod pgb_config;
+pub mod probe;
 pub mod serve;
 pub mod settings;
 pub mod sql;

@@ -501,3 +501,26 @@ fn the_admin_console_user_is_in_the_auth_file_with_a_kept_password() {
         "never logged"
     );
 }
+
+#[test]
+fn a_pgbouncer_that_does_not_answer_blocks_until_it_does() {
+    let Serving { mut h, .. } = serving_leader();
+    let silent = closed_port();
+    h.update_config([("listen_port", json!(silent))]).unwrap();
+    h.fire_hook("update-status").unwrap();
+    let status = h.unit_status();
+    assert_eq!(status.name, StatusName::Blocked, "{status:?}");
+    assert!(
+        status
+            .message
+            .contains(&format!("PgBouncer does not answer on 127.0.0.1:{silent}")),
+        "{status:?}"
+    );
+    // Something answers where PgBouncer listens now.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    h.update_config([("listen_port", json!(port))]).unwrap();
+    h.fire_hook("update-status").unwrap();
+    let status = h.unit_status();
+    assert!(!status.message.contains("does not answer"), "{status:?}");
+}
