@@ -38,11 +38,22 @@ impl Deadlined {
     }
 }
 
+/// A socket timeout (which unix reports as `WouldBlock`) is the request's
+/// deadline passing: say so, with the kind callers check for.
+fn deadline_passed(e: io::Error) -> io::Error {
+    match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+            io::Error::new(io::ErrorKind::TimedOut, "the request's deadline passed")
+        }
+        _ => e,
+    }
+}
+
 impl Read for Deadlined {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let left = self.time_left()?;
         self.stream.set_read_timeout(Some(left))?;
-        self.stream.read(buf)
+        self.stream.read(buf).map_err(deadline_passed)
     }
 }
 
@@ -50,7 +61,7 @@ impl Write for Deadlined {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let left = self.time_left()?;
         self.stream.set_write_timeout(Some(left))?;
-        self.stream.write(buf)
+        self.stream.write(buf).map_err(deadline_passed)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -432,6 +443,29 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(err, PebbleError::Io { .. }), "{err}");
+        drop(listener);
+    }
+
+    /// Found by `prop_pebble_faults` (ops-testing): the deadline passing
+    /// came back as `WouldBlock`, "Resource temporarily unavailable".
+    #[test]
+    fn a_passed_deadline_is_a_timed_out_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("pebble.socket");
+        let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        let err = round_trip(
+            &socket,
+            Duration::from_millis(20),
+            &Request::get("/v1/system-info".into()),
+        )
+        .unwrap_err();
+        match &err {
+            PebbleError::Io { source, .. } => {
+                assert_eq!(source.kind(), io::ErrorKind::TimedOut, "{err}");
+                assert!(err.to_string().contains("deadline"), "{err}");
+            }
+            other => panic!("expected an I/O error, got {other:?}"),
+        }
         drop(listener);
     }
 
