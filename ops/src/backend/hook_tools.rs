@@ -968,3 +968,200 @@ mod tests {
         assert!(!dir.exists());
     }
 }
+
+#[cfg(test)]
+mod prop_tests {
+    //! Properties of the parsers of hook-tool output, over arbitrary output.
+
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Every call whose output ops parses, with the parser `HookTools` uses
+    /// for it; the result is thrown away, the error kept.
+    fn parse(call: &Call, out: &str) -> std::result::Result<(), BackendError> {
+        match call.tool {
+            "relation-get" | "state-get" | "secret-get" => parse_string_map(call, out).map(drop),
+            "config-get" | "action-get" => {
+                parse_json::<serde_json::Map<String, Value>>(call, out).map(drop)
+            }
+            "status-get" => parse_status(call, out).map(drop),
+            "secret-info-get" => parse_secret_info(call, out).map(drop),
+            "relation-ids" => {
+                let ids: Vec<String> = parse_json(call, out)?;
+                ids.iter()
+                    .try_for_each(|id| id.parse::<RelationRef>().map(drop))
+            }
+            "opened-ports" => {
+                let ports: Vec<String> = parse_json(call, out)?;
+                ports
+                    .iter()
+                    .try_for_each(|p| p.parse::<OpenedPort>().map(drop))
+            }
+            "relation-list" | "secret-ids" | "storage-list" => {
+                parse_json::<Vec<String>>(call, out).map(drop)
+            }
+            _ => parse_json::<Value>(call, out).map(drop),
+        }
+    }
+
+    fn calls() -> Vec<Call> {
+        let rel = RelationRef::new("db", 9);
+        vec![
+            argv::relation_get(&rel, "pg/0", false),
+            argv::relation_get(&rel, "pg", true),
+            argv::state_get(),
+            argv::secret_get(Some("secret:1"), None, false, false),
+            argv::config_get(),
+            argv::action_get(),
+            argv::credential_get(),
+            argv::status_get(false),
+            argv::status_get(true),
+            argv::secret_info_get(Some("secret:1"), None),
+            argv::relation_ids("db"),
+            argv::relation_list(&rel, false),
+            argv::opened_ports(),
+            argv::network_get("db", Some(9)),
+            argv::goal_state(),
+            argv::secret_ids(),
+            argv::storage_list(None),
+        ]
+    }
+
+    /// Values: from an alphabet disjoint from the keys' (ops names keys in
+    /// its errors, by design; it must never show a value).
+    fn value_text() -> impl Strategy<Value = String> {
+        "[a-z0-9 ]{8,24}"
+    }
+
+    fn key() -> impl Strategy<Value = String> {
+        "[A-Z_]{1,10}"
+    }
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            value_text().prop_map(Value::String),
+            (10_000_000u64..u64::MAX).prop_map(Value::from),
+            any::<bool>().prop_map(Value::Bool),
+            Just(Value::Null),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map(key(), inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// Output shaped like what the tools print (an object of values, or
+    /// something else), whole, cut short, or with garbage after it.
+    fn json_output() -> impl Strategy<Value = (Value, String)> {
+        (
+            prop_oneof![
+                3 => proptest::collection::btree_map(key(), json_value(), 0..5)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+                1 => json_value(),
+            ],
+            prop_oneof![Just(None), (0usize..400).prop_map(Some)],
+            prop_oneof![Just(""), Just(" x"), Just("}"), Just("\n")],
+        )
+            .prop_map(|(value, cut, tail)| {
+                let mut text = value.to_string();
+                if let Some(cut) = cut {
+                    let mut at = cut.min(text.len());
+                    while !text.is_char_boundary(at) {
+                        at -= 1;
+                    }
+                    text.truncate(at);
+                }
+                text.push_str(tail);
+                (value, text)
+            })
+    }
+
+    /// Every value in `value` as text (strings, and numbers as printed).
+    fn leaf_texts(value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::String(s) => out.push(s.clone()),
+            Value::Number(n) => out.push(n.to_string()),
+            Value::Array(items) => items.iter().for_each(|v| leaf_texts(v, out)),
+            Value::Object(map) => map.values().for_each(|v| leaf_texts(v, out)),
+            Value::Bool(_) | Value::Null => {}
+        }
+    }
+
+    /// The first 8-byte piece of `text` that `shown` contains.
+    fn leaked<'a>(text: &'a str, shown: &str) -> Option<&'a str> {
+        let bytes = text.as_bytes();
+        (0..bytes.len().saturating_sub(7))
+            .filter_map(|i| text.get(i..i + 8))
+            .find(|piece| shown.contains(piece))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Arbitrary bytes from any tool parse or fail, never panic.
+        #[test]
+        fn prop_hook_tool_output_parsers_never_panic(
+            raw in prop_oneof![
+                proptest::collection::vec(any::<u8>(), 0..256),
+                "[ -~\n]{0,200}".prop_map(String::into_bytes),
+            ],
+        ) {
+            let out = String::from_utf8_lossy(&raw);
+            for call in calls() {
+                let _ = parse(&call, &out);
+            }
+        }
+
+        /// For the tools that print values (databags, unit state, secrets,
+        /// config, action parameters, credentials), no error holds 8 bytes
+        /// of any value in the output, however the output is broken.
+        #[test]
+        fn prop_value_tool_errors_hold_no_value((value, out) in json_output()) {
+            let mut values = Vec::new();
+            leaf_texts(&value, &mut values);
+            for call in calls().into_iter().filter(Call::output_has_values) {
+                let Err(err) = parse(&call, &out) else { continue };
+                let shown = format!("{err} {err:?}");
+                prop_assert!(shown.contains(call.tool), "{}", shown);
+                for text in &values {
+                    prop_assert!(
+                        leaked(text, &shown).is_none(),
+                        "{} error shows {:?} of a value: {}",
+                        call.tool,
+                        leaked(text, &shown),
+                        shown
+                    );
+                }
+            }
+        }
+
+        /// Output that is not JSON at all: the same tools show no 8 bytes of it.
+        #[test]
+        fn prop_value_tool_errors_hold_no_output(out in "[a-z0-9 {}\\[\\]:,]{8,120}") {
+            prop_assume!(serde_json::from_str::<Value>(out.trim()).is_err());
+            for call in calls().into_iter().filter(Call::output_has_values) {
+                let err = parse(&call, &out).expect_err("not JSON");
+                let shown = format!("{err} {err:?}");
+                prop_assert!(
+                    leaked(&out, &shown).is_none(),
+                    "{} error shows {:?} of its output: {}",
+                    call.tool,
+                    leaked(&out, &shown),
+                    shown
+                );
+            }
+        }
+
+        /// Any stderr of a failed tool becomes a typed error without panicking.
+        #[test]
+        fn prop_classify_failure_never_panics(stderr in "\\PC{0,400}", status in any::<i32>()) {
+            for call in calls() {
+                let err = classify_failure(&call, status, &stderr);
+                prop_assert!(err.to_string().contains(call.tool));
+            }
+        }
+    }
+}

@@ -478,3 +478,100 @@ Content-Type: application/json\r\n\r\n{\"result\":[]}\n\r\n--XYZ--\r\n";
         ));
     }
 }
+
+#[cfg(test)]
+mod prop_tests {
+    //! Properties of the multipart bodies Pebble's file calls carry.
+
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Paths without CR or LF (what a header line can carry), with the
+    /// characters that need escaping or look like multipart syntax.
+    fn path() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "/[ -~]{0,40}",
+            "/[a-z\"\\\\;=: -]{0,24}",
+            proptest::collection::vec(
+                any::<char>().prop_filter("no CR/LF", |c| *c != '\r' && *c != '\n'),
+                0..24
+            )
+            .prop_map(|cs| cs.into_iter().collect()),
+        ]
+    }
+
+    /// Content, including multipart-looking lines and bytes that are not UTF-8.
+    fn content() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..512),
+            proptest::collection::vec(
+                prop_oneof![
+                    Just(b"\r\n".to_vec()),
+                    Just(b"--".to_vec()),
+                    Just(b"\r\n--".to_vec()),
+                    Just(b"\r\n\r\n".to_vec()),
+                    Just(b"Content-Disposition: form-data; name=\"files\"".to_vec()),
+                    proptest::collection::vec(any::<u8>(), 0..8),
+                ],
+                0..16
+            )
+            .prop_map(|parts| parts.concat()),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// What a push sends parses back to the same request, path and content.
+        #[test]
+        fn prop_multipart_write_round_trips(path in path(), content in content()) {
+            let boundary = new_boundary(&content);
+            let request = serde_json::json!({
+                "action": "write",
+                "files": [{"path": path.clone()}],
+            });
+            let body = encode_write(&boundary, &request, &path, &content);
+            let parts = parse_multipart(&body, &boundary)
+                .map_err(|e| TestCaseError::fail(format!("does not parse back: {e}")))?;
+            prop_assert_eq!(parts.len(), 2);
+            prop_assert_eq!(&parts[0].name, "request");
+            prop_assert_eq!(parts[0].filename.as_deref(), None);
+            let sent: serde_json::Value = serde_json::from_slice(&parts[0].body)
+                .map_err(|e| TestCaseError::fail(format!("request part: {e}")))?;
+            prop_assert_eq!(sent, request);
+            prop_assert_eq!(&parts[1].name, "files");
+            prop_assert_eq!(parts[1].filename.as_deref(), Some(path.as_str()));
+            prop_assert_eq!(&parts[1].body, &content);
+        }
+
+        /// Any body, with any boundary, is parts or an error, never a panic;
+        /// a part's content is a piece of the body.
+        #[test]
+        fn prop_parse_multipart_never_panics(
+            body in prop_oneof![
+                proptest::collection::vec(any::<u8>(), 0..512),
+                (path(), content(), 0usize..600).prop_map(|(p, c, cut)| {
+                    let mut b = encode_write("b0undary", &serde_json::json!({}), &p, &c);
+                    b.truncate(cut);
+                    b
+                }),
+            ],
+            boundary in prop_oneof![Just("b0undary".to_string()), "[ -~]{0,8}"],
+        ) {
+            if let Ok(parts) = parse_multipart(&body, &boundary) {
+                let total: usize = parts.iter().map(|p| p.body.len()).sum();
+                prop_assert!(total <= body.len());
+            }
+        }
+
+        /// Header parameters never panic, whatever the text.
+        #[test]
+        fn prop_header_params_never_panics(value in "\\PC{0,60}") {
+            let (main, params) = header_params(&value);
+            prop_assert!(main.len() <= value.len());
+            for (key, _) in &params {
+                prop_assert!(!key.is_empty());
+            }
+        }
+    }
+}

@@ -15,6 +15,8 @@ const MAX_LINE: u64 = 64 * 1024;
 const MAX_HEADERS: usize = 200;
 /// The largest response body accepted (a pulled file included).
 pub(crate) const MAX_BODY: u64 = 64 * 1024 * 1024;
+/// The most interim (1xx) responses accepted before the real one.
+const MAX_INTERIM: usize = 16;
 
 /// A stream whose every read and write must end by one deadline: each
 /// operation gets the time left, and none once it is past.
@@ -36,11 +38,22 @@ impl Deadlined {
     }
 }
 
+/// A socket timeout (which unix reports as `WouldBlock`) is the request's
+/// deadline passing: say so, with the kind callers check for.
+fn deadline_passed(e: io::Error) -> io::Error {
+    match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+            io::Error::new(io::ErrorKind::TimedOut, "the request's deadline passed")
+        }
+        _ => e,
+    }
+}
+
 impl Read for Deadlined {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let left = self.time_left()?;
         self.stream.set_read_timeout(Some(left))?;
-        self.stream.read(buf)
+        self.stream.read(buf).map_err(deadline_passed)
     }
 }
 
@@ -48,7 +61,7 @@ impl Write for Deadlined {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let left = self.time_left()?;
         self.stream.set_write_timeout(Some(left))?;
-        self.stream.write(buf)
+        self.stream.write(buf).map_err(deadline_passed)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -235,7 +248,7 @@ pub(crate) fn round_trip(
 
 /// Reads one response: status line, headers, body.
 pub(crate) fn read_response(reader: &mut impl BufRead) -> Result<Response, ReadError> {
-    loop {
+    for _ in 0..=MAX_INTERIM {
         let line = read_line(reader, "status line")?;
         let mut parts = line.splitn(3, ' ');
         let version = parts.next().unwrap_or("");
@@ -262,6 +275,9 @@ pub(crate) fn read_response(reader: &mut impl BufRead) -> Result<Response, ReadE
         response.body = read_body(reader, &response)?;
         return Ok(response);
     }
+    Err(ReadError::Protocol(format!(
+        "more than {MAX_INTERIM} interim responses"
+    )))
 }
 
 fn read_body(reader: &mut impl BufRead, response: &Response) -> Result<Vec<u8>, ReadError> {
@@ -430,6 +446,29 @@ mod tests {
         drop(listener);
     }
 
+    /// Found by `prop_pebble_faults` (ops-testing): the deadline passing
+    /// came back as `WouldBlock`, "Resource temporarily unavailable".
+    #[test]
+    fn a_passed_deadline_is_a_timed_out_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("pebble.socket");
+        let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        let err = round_trip(
+            &socket,
+            Duration::from_millis(20),
+            &Request::get("/v1/system-info".into()),
+        )
+        .unwrap_err();
+        match &err {
+            PebbleError::Io { source, .. } => {
+                assert_eq!(source.kind(), io::ErrorKind::TimedOut, "{err}");
+                assert!(err.to_string().contains("deadline"), "{err}");
+            }
+            other => panic!("expected an I/O error, got {other:?}"),
+        }
+        drop(listener);
+    }
+
     #[test]
     fn request_debug_shows_no_body() {
         let request = Request::post_json(
@@ -467,6 +506,20 @@ mod tests {
         let r = parse(raw).unwrap();
         assert_eq!(r.status, 404);
         assert_eq!(r.body, b"all of it");
+    }
+
+    /// Found by `prop_endless_responses_stop_at_a_cap`: interim responses
+    /// without end kept the reader going until the deadline.
+    #[test]
+    fn endless_interim_responses_are_an_error() {
+        let raw = b"HTTP/1.1 100 Continue\r\n\r\n".repeat(MAX_INTERIM + 1);
+        assert!(matches!(
+            parse(&raw),
+            Err(ReadError::Protocol(m)) if m.contains("interim")
+        ));
+        let mut fine = b"HTTP/1.1 100 Continue\r\n\r\n".repeat(MAX_INTERIM);
+        fine.extend_from_slice(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+        assert_eq!(parse(&fine).unwrap().status, 200);
     }
 
     #[test]
@@ -515,5 +568,207 @@ mod tests {
             ]),
             "action=read&path=/etc/a%20b%26c%3Dd&names=x,y"
         );
+    }
+}
+
+#[cfg(test)]
+mod prop_tests {
+    //! Properties of response reading over arbitrary and endless input.
+
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A source that gives `prefix`, then `pattern` over and over, and
+    /// fails (so that the test sees it) once more than `budget` bytes have
+    /// been asked of it: the reader must give up before that.
+    struct Endless {
+        prefix: Vec<u8>,
+        block: Vec<u8>,
+        pos: usize,
+        consumed: u64,
+        budget: u64,
+    }
+
+    const OVER_BUDGET: &str = "read past the budget";
+
+    impl Endless {
+        fn new(prefix: Vec<u8>, pattern: &[u8], budget: u64) -> Self {
+            // A block of whole patterns, so that large reads copy slices.
+            let mut block = Vec::with_capacity(64 * 1024 + pattern.len());
+            while block.len() < 64 * 1024 {
+                block.extend_from_slice(pattern);
+            }
+            Self {
+                prefix,
+                block,
+                pos: 0,
+                consumed: 0,
+                budget,
+            }
+        }
+    }
+
+    impl Read for Endless {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.consumed > self.budget {
+                return Err(io::Error::other(OVER_BUDGET));
+            }
+            let mut n = 0;
+            let prefix_len = self.prefix.len() as u64;
+            if self.consumed < prefix_len {
+                let rest = &self.prefix[self.consumed as usize..];
+                n = rest.len().min(buf.len());
+                buf[..n].copy_from_slice(&rest[..n]);
+            } else {
+                while n < buf.len() {
+                    let rest = &self.block[self.pos..];
+                    let take = rest.len().min(buf.len() - n);
+                    buf[n..n + take].copy_from_slice(&rest[..take]);
+                    n += take;
+                    self.pos = (self.pos + take) % self.block.len();
+                }
+            }
+            self.consumed += n as u64;
+            Ok(n)
+        }
+    }
+
+    fn header_line() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("Content-Type: application/json".to_string()),
+            Just("Transfer-Encoding: chunked".to_string()),
+            (0u64..64).prop_map(|n| format!("Content-Length: {n}")),
+            Just(format!("Content-Length: {}", MAX_BODY + 1)),
+            Just("Content-Length: 18446744073709551615".to_string()),
+            Just("Content-Length: -1".to_string()),
+            "[A-Za-z-]{1,12}: [ -~]{0,20}",
+            "[ -~]{0,30}",
+        ]
+    }
+
+    /// Bytes that look like a response, then anything.
+    fn response_like() -> impl Strategy<Value = Vec<u8>> {
+        (
+            prop_oneof![
+                Just("HTTP/1.1 200 OK".to_string()),
+                Just("HTTP/1.1 100 Continue".to_string()),
+                Just("HTTP/1.0 204 No Content".to_string()),
+                "HTTP/1\\.[01] [0-9]{1,6} [ -~]{0,12}",
+                "[ -~]{0,20}",
+            ],
+            proptest::collection::vec(header_line(), 0..6),
+            prop_oneof![Just("\r\n"), Just("\n")],
+            proptest::collection::vec(any::<u8>(), 0..256),
+        )
+            .prop_map(|(status, headers, eol, tail)| {
+                let mut raw = status.into_bytes();
+                raw.extend_from_slice(eol.as_bytes());
+                for h in headers {
+                    raw.extend_from_slice(h.as_bytes());
+                    raw.extend_from_slice(eol.as_bytes());
+                }
+                raw.extend_from_slice(eol.as_bytes());
+                raw.extend_from_slice(&tail);
+                raw
+            })
+    }
+
+    fn any_input() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..512),
+            response_like(),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1024))]
+
+        /// Any finite input is a response or an error, never a panic; a
+        /// response keeps no more than it was given.
+        #[test]
+        fn prop_read_response_never_panics_and_keeps_at_most_its_input(raw in any_input()) {
+            let mut reader = &raw[..];
+            if let Ok(response) = read_response(&mut reader) {
+                prop_assert!(response.body.len() <= raw.len());
+                prop_assert!(response.headers.len() <= MAX_HEADERS);
+                prop_assert!(!(100..200).contains(&response.status));
+            }
+        }
+
+        /// A declared body over the cap is an error, whatever follows.
+        #[test]
+        fn prop_oversized_content_length_is_an_error(
+            extra in prop_oneof![1u64..1 << 20, 1u64..u64::MAX - MAX_BODY],
+            tail in proptest::collection::vec(any::<u8>(), 0..64),
+        ) {
+            let mut raw = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
+                MAX_BODY + extra
+            )
+            .into_bytes();
+            raw.extend_from_slice(&tail);
+            prop_assert!(matches!(
+                read_response(&mut &raw[..]),
+                Err(ReadError::Protocol(m)) if m.contains("over")
+            ));
+        }
+    }
+
+    /// Endless streams: a line without end, headers without end, a body
+    /// without end (by close, or in chunks).
+    fn endless() -> impl Strategy<Value = (Vec<u8>, Vec<u8>)> {
+        let chunk = |size: usize| {
+            let mut c = format!("{size:x}\r\n").into_bytes();
+            c.extend(std::iter::repeat_n(b'b', size));
+            c.extend_from_slice(b"\r\n");
+            c
+        };
+        prop_oneof![
+            // The status line never ends.
+            Just((Vec::new(), b"HTTP/1.1 200 OK".to_vec())),
+            // A header line never ends.
+            Just((b"HTTP/1.1 200 OK\r\nX-A: ".to_vec(), b"a".to_vec())),
+            // Headers never end.
+            "[A-Za-z]{1,8}".prop_map(|name| (
+                b"HTTP/1.1 200 OK\r\n".to_vec(),
+                format!("{name}: v\r\n").into_bytes()
+            )),
+            // Interim responses never end.
+            Just((Vec::new(), b"HTTP/1.1 100 Continue\r\n\r\n".to_vec())),
+            // A body until close that never closes.
+            any::<u8>().prop_map(|b| (b"HTTP/1.1 200 OK\r\n\r\n".to_vec(), vec![b])),
+            // Chunks that never end.
+            (1usize..4).prop_map(move |k| (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec(),
+                chunk(k * 300_000)
+            )),
+            // A chunk-size line that never ends.
+            Just((
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec(),
+                b"0".to_vec()
+            )),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        /// An endless stream is an error once a cap is reached, and the
+        /// reader has taken no more than the prefix, the body cap and the
+        /// header caps (what it holds in memory is less still).
+        #[test]
+        fn prop_endless_responses_stop_at_a_cap((prefix, pattern) in endless()) {
+            let budget = prefix.len() as u64
+                + MAX_BODY
+                + MAX_HEADERS as u64 * MAX_LINE
+                + 4 * MAX_LINE;
+            let mut reader = BufReader::new(Endless::new(prefix, &pattern, budget));
+            match read_response(&mut reader) {
+                Err(ReadError::Protocol(_)) => {}
+                Err(ReadError::Io(e)) => prop_assert!(false, "read without a cap: {e}"),
+                Ok(r) => prop_assert!(false, "an endless stream gave a response: {}", r.status),
+            }
+            prop_assert!(reader.get_ref().consumed <= budget);
+        }
     }
 }

@@ -247,3 +247,69 @@ impl StateStore for JujuStateStore {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod prop_tests {
+    //! Properties of the per-key form of the state in Juju's unit state.
+
+    use super::*;
+    use crate::storage::prop_tests::state;
+    use proptest::prelude::*;
+
+    /// A unit state with our keys (and others) holding anything.
+    fn unit_state() -> impl Strategy<Value = StringMap> {
+        proptest::collection::btree_map(
+            prop_oneof![
+                Just(LEGACY_STATE_KEY.to_string()),
+                Just(COUNTER_KEY.to_string()),
+                Just(NOTICES_KEY.to_string()),
+                "\\PC{0,12}".prop_map(|k| format!("{STORED_PREFIX}{k}")),
+                "\\PC{0,12}",
+            ],
+            prop_oneof![
+                "\\PC{0,40}",
+                Just("{\"format\":1,\"event_count\":3}".to_string()),
+                Just("[]".to_string()),
+                Just("null".to_string()),
+                Just("{\"format\":99,\"event_count\":0}".to_string()),
+            ],
+            0..6,
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Whatever Juju's unit state holds, decoding it is a state or a
+        /// `Corrupt` error naming one of our keys, never a panic.
+        #[test]
+        fn prop_decode_unit_state_never_panics(all in unit_state()) {
+            match decode_unit_state(&all) {
+                Ok((_, ours)) => {
+                    for key in ours.keys() {
+                        prop_assert!(all.contains_key(key));
+                    }
+                }
+                Err(StorageError::Corrupt { location, .. }) => {
+                    prop_assert!(all.keys().any(|k| location == super::location(k)), "{}", location);
+                }
+                Err(other) => prop_assert!(false, "not a Corrupt error: {other}"),
+            }
+        }
+
+        /// The keys `save` writes decode to the state saved, next to any
+        /// keys of the charm's own.
+        #[test]
+        fn prop_unit_state_keys_round_trip(
+            state in state(),
+            charm_keys in proptest::collection::btree_map("[a-z]{1,8}", "\\PC{0,8}", 0..3),
+        ) {
+            let keys = encode(&state).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let mut all = charm_keys.clone();
+            all.extend(keys.clone());
+            let (back, ours) = decode_unit_state(&all).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert!(back == state, "{:?} != {:?}", back, state);
+            prop_assert_eq!(ours, keys);
+        }
+    }
+}

@@ -180,3 +180,107 @@ pub trait StateStore {
     /// Replaces the committed state, all at once.
     fn save(&self, state: &PersistedState) -> Result<(), StorageError>;
 }
+
+#[cfg(test)]
+pub(crate) mod prop_tests {
+    //! Properties of the persisted state's JSON form.
+
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    /// JSON values as stored state and event snapshots hold them. Floats
+    /// are ones serde_json reads back exactly (its default parser may be a
+    /// unit in the last place off for others).
+    pub(crate) fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            (-4096i32..4096).prop_map(|n| Value::from(f64::from(n) / 16.0)),
+            "\\PC{0,16}".prop_map(Value::String),
+            "[{}\\[\\]\":,\\\\]{0,8}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 32, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map("\\PC{0,8}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    pub(crate) fn notice() -> impl Strategy<Value = Notice> {
+        ("\\PC{0,24}", "\\PC{0,16}", "[a-z_]{1,16}", json_value()).prop_map(
+            |(handle, observer, event, snapshot)| Notice {
+                handle,
+                observer,
+                event,
+                snapshot,
+            },
+        )
+    }
+
+    /// A state as written today (format [`STATE_FORMAT`]).
+    pub(crate) fn state() -> impl Strategy<Value = PersistedState> {
+        (
+            any::<u64>(),
+            proptest::collection::vec(notice(), 0..4),
+            proptest::collection::btree_map("\\PC{0,24}", json_value(), 0..4),
+        )
+            .prop_map(|(event_count, notices, stored)| PersistedState {
+                format: STATE_FORMAT,
+                event_count,
+                notices,
+                stored,
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Any bytes in the state file are a state or a `Corrupt` error.
+        #[test]
+        fn prop_persisted_state_from_any_bytes_never_panics(
+            raw in prop_oneof![
+                proptest::collection::vec(any::<u8>(), 0..256).prop_map(|b| String::from_utf8_lossy(&b).into_owned()),
+                (state(), 0..STATE_FORMAT + 4).prop_map(|(s, format)| {
+                    serde_json::to_string(&PersistedState { format, ..s }).unwrap_or_default()
+                }),
+                state().prop_flat_map(|s| {
+                    let text = serde_json::to_string(&s).unwrap_or_default();
+                    let len = text.len();
+                    (Just(text), 0..=len)
+                })
+                .prop_map(|(mut text, cut)| {
+                    while !text.is_char_boundary(cut.min(text.len())) {
+                        text.pop();
+                    }
+                    text.truncate(cut.min(text.len()));
+                    text
+                }),
+            ],
+        ) {
+            match PersistedState::from_json(&raw, "test") {
+                Ok(state) => prop_assert!(state.format <= STATE_FORMAT),
+                Err(StorageError::Corrupt { location, .. }) => prop_assert_eq!(location, "test"),
+                Err(other) => prop_assert!(false, "not a Corrupt error: {other}"),
+            }
+        }
+
+        /// What the state file holds reads back as the state saved, in
+        /// either of the forms written (compact, pretty).
+        #[test]
+        fn prop_persisted_state_json_round_trips(state in state(), format in 0..=STATE_FORMAT) {
+            let state = PersistedState { format, ..state };
+            let compact = serde_json::to_string(&state).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let pretty = serde_json::to_string_pretty(&state).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            for text in [compact, pretty] {
+                let back = PersistedState::from_json(&text, "test")
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert!(back == state, "{:?} != {:?}", back, state);
+            }
+        }
+    }
+}
