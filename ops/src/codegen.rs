@@ -202,7 +202,11 @@ pub fn generate(charm_dir: &Path, out_file: &Path) -> Result<Vec<PathBuf>, Codeg
 
 /// [`generate`] for a build script: the charm directory is
 /// `CARGO_MANIFEST_DIR`, the output `$OUT_DIR/meta.rs`
-/// ([`OUT_FILE`]); prints `cargo:rerun-if-changed` for the files read.
+/// ([`OUT_FILE`]); prints `cargo:rerun-if-changed` for the files of the
+/// charm's [`Layout`] that exist (a file added later, such as a
+/// `metadata.yaml` beside `charmcraft.yaml`, is seen once the build script
+/// reruns for another reason: a missing file would make Cargo rerun it on
+/// every build).
 pub fn build_script() -> Result<(), CodegenError> {
     let dir = std::env::var_os("CARGO_MANIFEST_DIR").ok_or(CodegenError::Env {
         var: "CARGO_MANIFEST_DIR",

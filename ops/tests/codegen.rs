@@ -2,7 +2,8 @@
 //! what codegen makes of `codegen-fixture/charmcraft.yaml` (checked by
 //! `meta_rs_is_what_codegen_makes`, which needs the `codegen` feature;
 //! regenerate with `OPS_RS_BLESS=1 cargo test -p ops --features codegen
-//! --test codegen`), and this file includes it as a charm would.
+//! --test codegen`, then run the tests again: they were compiled with the
+//! old file), and this file includes it as a charm would.
 
 use ops::EndpointRole;
 use ops::declared::{ActionName, ContainerName, EndpointName, OptionName, StorageName};
