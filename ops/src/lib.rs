@@ -51,7 +51,10 @@
 
 pub mod backend;
 mod charm;
+#[cfg(feature = "codegen")]
+pub mod codegen;
 mod context;
+pub mod declared;
 mod dispatch;
 pub mod framework;
 mod log;

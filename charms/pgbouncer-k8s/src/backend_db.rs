@@ -17,8 +17,8 @@ use crate::settings::Settings;
 use crate::sql::{BackendAccess, SqlError};
 use crate::workload::{CONTAINER, Workload, WorkloadError};
 
-/// The backend relation's endpoint.
-pub const BACKEND: &str = "backend-database";
+/// The backend relation's endpoint ([`meta::BACKEND_DATABASE`](crate::meta::BACKEND_DATABASE)).
+pub const BACKEND: &str = crate::meta::BACKEND_DATABASE.name();
 /// The database the charm asks the backend for.
 pub const DATABASE: &str = "pgbouncer";
 /// The extra roles the charm asks for its backend user.

@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend_db::{self, BACKEND, BackendDbError, BackendState};
 use crate::client::{self, CLIENT};
+use crate::meta;
 use crate::peers::{self, AUTH_FILE, CFG_FILE, PEERS};
 use crate::pgb_config;
 use crate::probe;
@@ -72,22 +73,23 @@ pub struct PgbouncerK8sCharm {
 impl Charm for PgbouncerK8sCharm {
     fn new(fw: &mut Framework<Self>) -> Result<Self, HandlerError> {
         let memory = fw.stored_state("memory")?;
-        fw.observe_container(CONTAINER, Self::on_pebble_ready)?
+        // Typed items from charmcraft.yaml (build.rs): a misspelt name does not compile.
+        fw.observe_container(meta::containers::PGBOUNCER, Self::on_pebble_ready)?
             .observe(Self::on_start)?
             .observe(Self::on_upgrade_charm)?
             .observe(Self::on_config_changed)?
             .observe(Self::on_update_status)?
             .observe(Self::on_leader_elected)?
-            .observe_relation(PEERS, Self::on_peers_created)?
-            .observe_relation(PEERS, Self::on_peers_joined)?
-            .observe_relation(PEERS, Self::on_peers_changed)?
-            .observe_relation(PEERS, Self::on_peers_departed)?
-            .observe_relation(BACKEND, Self::on_backend_changed)?
-            .observe_relation(BACKEND, Self::on_backend_departed)?
-            .observe_relation(BACKEND, Self::on_backend_broken)?
-            .observe_relation(CLIENT, Self::on_client_changed)?
-            .observe_relation(CLIENT, Self::on_client_departed)?
-            .observe_relation(CLIENT, Self::on_client_broken)?
+            .observe_relation(meta::PGB_PEERS, Self::on_peers_created)?
+            .observe_relation(meta::PGB_PEERS, Self::on_peers_joined)?
+            .observe_relation(meta::PGB_PEERS, Self::on_peers_changed)?
+            .observe_relation(meta::PGB_PEERS, Self::on_peers_departed)?
+            .observe_relation(meta::BACKEND_DATABASE, Self::on_backend_changed)?
+            .observe_relation(meta::BACKEND_DATABASE, Self::on_backend_departed)?
+            .observe_relation(meta::BACKEND_DATABASE, Self::on_backend_broken)?
+            .observe_relation(meta::DATABASE, Self::on_client_changed)?
+            .observe_relation(meta::DATABASE, Self::on_client_departed)?
+            .observe_relation(meta::DATABASE, Self::on_client_broken)?
             .observe(Self::on_collect_unit_status)?;
         Ok(Self {
             memory,

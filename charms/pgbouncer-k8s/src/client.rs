@@ -22,8 +22,8 @@ use crate::settings::Settings;
 use crate::sql::SqlError;
 use crate::workload::{CONTAINER, Workload, WorkloadError};
 
-/// The client relation's endpoint.
-pub const CLIENT: &str = "database";
+/// The client relation's endpoint ([`meta::DATABASE`](crate::meta::DATABASE)).
+pub const CLIENT: &str = crate::meta::DATABASE.name();
 /// Our app databag: where to connect.
 pub const ENDPOINTS: &str = "endpoints";
 /// Our app databag: the other units, for read-only traffic (`host:port,...`).

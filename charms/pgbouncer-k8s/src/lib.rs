@@ -11,6 +11,64 @@ pub mod auth;
 pub mod backend_db;
 pub mod charm;
 pub mod client;
+/// The charm's metadata as typed items, generated from `charmcraft.yaml` by
+/// `build.rs` (`ops::codegen`): endpoints (`meta::PGB_PEERS`, with their role
+/// and interface), `meta::containers`, `meta::resources`, `meta::actions`,
+/// `meta::options` and the typed [`meta::Config`]. `Framework::observe_relation`,
+/// `Model::relation`, `Model::container`, `Config::get`/`value` and the
+/// action observers take them, so a misspelt name is a build error:
+///
+/// ```
+/// use ops::events::RelationChanged;
+/// use ops::{Charm, Ctx, Framework, HandlerError, HandlerResult};
+/// use pgbouncer_k8s::meta;
+///
+/// struct Probe;
+///
+/// impl Charm for Probe {
+///     fn new(fw: &mut Framework<Self>) -> Result<Self, HandlerError> {
+///         fw.observe_relation(meta::PGB_PEERS, Self::on_changed)?;
+///         Ok(Probe)
+///     }
+/// }
+///
+/// impl Probe {
+///     fn on_changed(&mut self, _: &RelationChanged, _: &mut Ctx) -> HandlerResult {
+///         Ok(())
+///     }
+/// }
+///
+/// assert_eq!(meta::PGB_PEERS.name(), "pgb-peers");
+/// assert_eq!(meta::PGB_PEERS.role(), ops::EndpointRole::Peer);
+/// assert_eq!(meta::PGB_PEERS.interface(), "pgb_peers");
+/// assert_eq!(meta::Config::default().listen_port, 6432);
+/// ```
+///
+/// The same charm with the endpoint misspelt does not build:
+///
+/// ```compile_fail
+/// use ops::events::RelationChanged;
+/// use ops::{Charm, Ctx, Framework, HandlerError, HandlerResult};
+/// use pgbouncer_k8s::meta;
+///
+/// struct Probe;
+///
+/// impl Charm for Probe {
+///     fn new(fw: &mut Framework<Self>) -> Result<Self, HandlerError> {
+///         fw.observe_relation(meta::PGB_PEER, Self::on_changed)?;
+///         Ok(Probe)
+///     }
+/// }
+///
+/// impl Probe {
+///     fn on_changed(&mut self, _: &RelationChanged, _: &mut Ctx) -> HandlerResult {
+///         Ok(())
+///     }
+/// }
+/// ```
+pub mod meta {
+    include!(concat!(env!("OUT_DIR"), "/meta.rs"));
+}
 pub mod names;
 pub mod peers;
 pub mod pgb_config;

@@ -18,8 +18,8 @@ use ops::model::{ModelError, Relation};
 use crate::auth::AuthFile;
 use crate::pgb_config::PgbConfig;
 
-/// The peer relation's endpoint.
-pub const PEERS: &str = "pgb-peers";
+/// The peer relation's endpoint ([`meta::PGB_PEERS`](crate::meta::PGB_PEERS)).
+pub const PEERS: &str = crate::meta::PGB_PEERS.name();
 /// App databag: the leader's rendered `pgbouncer.ini`.
 pub const CFG_FILE: &str = "cfg_file";
 /// App databag: the leader's auth file.

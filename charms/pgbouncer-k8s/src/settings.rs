@@ -2,6 +2,8 @@
 
 use ops::Model;
 
+use crate::meta;
+
 /// One of PgBouncer's pool modes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PoolMode {
@@ -63,9 +65,9 @@ impl Settings {
     ) -> Result<Result<Self, InvalidOption>, ops::model::ModelError> {
         let config = model.config()?;
         Ok(Self::from_values(
-            config.get("listen_port"),
-            config.get("pool_mode"),
-            config.get("max_db_connections"),
+            config.get(meta::options::LISTEN_PORT),
+            config.get(meta::options::POOL_MODE),
+            config.get(meta::options::MAX_DB_CONNECTIONS),
         ))
     }
 

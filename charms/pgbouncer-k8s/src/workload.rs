@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use crate::auth::AuthFile;
 use crate::pgb_config::{self, PgbConfig};
 
-/// The workload container's name.
-pub const CONTAINER: &str = "pgbouncer";
+/// The workload container's name ([`meta::containers::PGBOUNCER`](crate::meta::containers::PGBOUNCER)).
+pub const CONTAINER: &str = crate::meta::containers::PGBOUNCER.name();
 /// The Pebble layer's label.
 pub const LAYER_LABEL: &str = "pgbouncer";
 /// The user PgBouncer runs as and owns its files.

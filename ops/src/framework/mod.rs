@@ -21,6 +21,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::declared::{ActionName, ContainerName, EndpointName, StorageName};
 use crate::dispatch::DispatchError;
 use crate::meta::CharmMeta;
 use crate::model::{Model, Status};
@@ -295,9 +296,13 @@ impl<C: 'static> Framework<C> {
     }
 
     /// Observes a relation event on one endpoint (`observe_relation("db", Self::on_db_changed)`).
+    ///
+    /// `endpoint` is a generated [`DeclaredEndpoint`](crate::declared::DeclaredEndpoint)
+    /// (`meta::DB`, see [`declared`](crate::declared)), which the compiler
+    /// checks, or a string, which is checked here against the metadata.
     pub fn observe_relation<E, R, F>(
         &mut self,
-        endpoint: &str,
+        endpoint: impl EndpointName,
         handler: F,
     ) -> Result<&mut Self, FrameworkError>
     where
@@ -305,6 +310,7 @@ impl<C: 'static> Framework<C> {
         R: HandlerOutcome<E>,
         F: Fn(&mut C, &E, &mut Ctx<'_>) -> HandlerResult<R> + 'static,
     {
+        let endpoint = endpoint.endpoint_name();
         if self.meta.endpoint(endpoint).is_none() {
             return Err(FrameworkError::UnknownEndpoint {
                 endpoint: endpoint.to_string(),
@@ -314,10 +320,12 @@ impl<C: 'static> Framework<C> {
         self.register(scoped_name(endpoint, E::KIND), None, handler)
     }
 
-    /// Observes a workload event of one container (`PebbleReady`, ...).
+    /// Observes a workload event of one container (`PebbleReady`, ...):
+    /// a generated [`DeclaredContainer`](crate::declared::DeclaredContainer)
+    /// or a string.
     pub fn observe_container<E, R, F>(
         &mut self,
-        container: &str,
+        container: impl ContainerName,
         handler: F,
     ) -> Result<&mut Self, FrameworkError>
     where
@@ -325,6 +333,7 @@ impl<C: 'static> Framework<C> {
         R: HandlerOutcome<E>,
         F: Fn(&mut C, &E, &mut Ctx<'_>) -> HandlerResult<R> + 'static,
     {
+        let container = container.container_name();
         if !self.meta.containers.contains_key(container) {
             return Err(FrameworkError::UnknownContainer {
                 container: container.to_string(),
@@ -334,10 +343,11 @@ impl<C: 'static> Framework<C> {
         self.register(scoped_name(container, E::KIND), None, handler)
     }
 
-    /// Observes a storage event of one storage.
+    /// Observes a storage event of one storage: a generated
+    /// [`DeclaredStorage`](crate::declared::DeclaredStorage) or a string.
     pub fn observe_storage<E, R, F>(
         &mut self,
-        storage: &str,
+        storage: impl StorageName,
         handler: F,
     ) -> Result<&mut Self, FrameworkError>
     where
@@ -345,6 +355,7 @@ impl<C: 'static> Framework<C> {
         R: HandlerOutcome<E>,
         F: Fn(&mut C, &E, &mut Ctx<'_>) -> HandlerResult<R> + 'static,
     {
+        let storage = storage.storage_name();
         if !self.meta.storage.contains_key(storage) {
             return Err(FrameworkError::UnknownStorage {
                 storage: storage.to_string(),
@@ -354,15 +365,19 @@ impl<C: 'static> Framework<C> {
         self.register(scoped_name(storage, E::KIND), None, handler)
     }
 
-    /// Observes an action declared in the charm's actions.
+    /// Observes an action declared in the charm's actions: a generated
+    /// [`DeclaredAction`](crate::declared::DeclaredAction) (whose
+    /// [`params`](crate::declared::DeclaredAction::params) reads its typed
+    /// parameters) or a string.
     pub fn observe_action<F>(
         &mut self,
-        action: &str,
+        action: impl ActionName,
         handler: F,
     ) -> Result<&mut Self, FrameworkError>
     where
         F: Fn(&mut C, &ActionEvent, &mut Ctx<'_>) -> HandlerResult + 'static,
     {
+        let action = action.action_name();
         if !self.meta.actions.contains_key(action) {
             return Err(FrameworkError::UnknownAction {
                 action: action.to_string(),

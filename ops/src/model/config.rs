@@ -4,6 +4,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::{Model, ModelError, typed};
+use crate::declared::{DeclaredOption, OptionName, OptionValue};
 
 /// The config options that have a value (set by the user, or their defaults).
 ///
@@ -36,9 +37,32 @@ impl Config {
         Self { values }
     }
 
-    /// An option's value, as JSON.
-    pub fn get(&self, key: &str) -> Option<&Value> {
-        self.values.get(key)
+    /// An option's value, as JSON. `key` is a generated
+    /// [`DeclaredOption`] or a string; so are the typed getters'.
+    pub fn get(&self, key: impl OptionName) -> Option<&Value> {
+        self.values.get(key.option_name())
+    }
+
+    /// A declared option's value as its declared type (a generated
+    /// [`DeclaredOption`]: `config.value(meta::options::LISTEN_PORT)` is an
+    /// `i64`); [`ModelError::ConfigType`] if it holds something else, `None`
+    /// if it has no value.
+    ///
+    /// ```
+    /// use ops::declared::DeclaredOption;
+    ///
+    /// const LISTEN_PORT: DeclaredOption<i64> = DeclaredOption::new("listen_port");
+    /// let config = ops::Config::new(
+    ///     serde_json::json!({"listen_port": 6432}).as_object().unwrap().clone(),
+    /// );
+    /// assert_eq!(config.value(LISTEN_PORT)?, Some(6432));
+    /// # Ok::<(), ops::ModelError>(())
+    /// ```
+    pub fn value<T: OptionValue>(
+        &self,
+        option: DeclaredOption<T>,
+    ) -> Result<Option<T>, ModelError> {
+        self.typed(option.name(), T::EXPECTED, T::from_json)
     }
 
     /// All options that have a value.
@@ -65,24 +89,24 @@ impl Config {
     }
 
     /// A string option; [`ModelError::ConfigType`] if it holds something else.
-    pub fn get_str(&self, key: &str) -> Result<Option<&str>, ModelError> {
-        self.typed(key, "a string", Value::as_str)
+    pub fn get_str(&self, key: impl OptionName) -> Result<Option<&str>, ModelError> {
+        self.typed(key.option_name(), "a string", Value::as_str)
     }
 
     /// An integer option; [`ModelError::ConfigType`] if it holds something else.
-    pub fn get_int(&self, key: &str) -> Result<Option<i64>, ModelError> {
-        self.typed(key, "an integer", Value::as_i64)
+    pub fn get_int(&self, key: impl OptionName) -> Result<Option<i64>, ModelError> {
+        self.typed(key.option_name(), "an integer", Value::as_i64)
     }
 
     /// A float option (an integer value is accepted); [`ModelError::ConfigType`]
     /// if it holds something else.
-    pub fn get_float(&self, key: &str) -> Result<Option<f64>, ModelError> {
-        self.typed(key, "a number", Value::as_f64)
+    pub fn get_float(&self, key: impl OptionName) -> Result<Option<f64>, ModelError> {
+        self.typed(key.option_name(), "a number", Value::as_f64)
     }
 
     /// A boolean option; [`ModelError::ConfigType`] if it holds something else.
-    pub fn get_bool(&self, key: &str) -> Result<Option<bool>, ModelError> {
-        self.typed(key, "a boolean", Value::as_bool)
+    pub fn get_bool(&self, key: impl OptionName) -> Result<Option<bool>, ModelError> {
+        self.typed(key.option_name(), "a boolean", Value::as_bool)
     }
 
     /// The whole config as a typed struct. [`ModelError::ConfigParse`] names

@@ -4,6 +4,7 @@ use std::ops::Deref;
 use std::path::{Path, PathBuf};
 
 use super::{Model, ModelError};
+use crate::declared::ContainerName;
 use crate::pebble::{Client, socket_path};
 
 /// A workload container the charm declares: its name and a Pebble client on
@@ -64,9 +65,11 @@ impl Deref for Container {
 }
 
 impl Model {
-    /// A workload container; [`ModelError::UnknownContainer`] if the metadata
-    /// does not declare it.
-    pub fn container(&self, name: &str) -> Result<Container, ModelError> {
+    /// A workload container (a generated
+    /// [`DeclaredContainer`](crate::declared::DeclaredContainer) or a string);
+    /// [`ModelError::UnknownContainer`] if the metadata does not declare it.
+    pub fn container(&self, name: impl ContainerName) -> Result<Container, ModelError> {
+        let name = name.container_name();
         if !self.meta.containers.contains_key(name) {
             return Err(ModelError::UnknownContainer {
                 name: name.to_string(),

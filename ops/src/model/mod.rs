@@ -56,6 +56,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value};
 
 use crate::backend::{Backend, BackendError, RelationRef};
+use crate::declared::{ResourceName, StorageName};
 use crate::meta::CharmMeta;
 use databag::BagState;
 
@@ -265,7 +266,8 @@ impl Model {
     }
 
     /// The ids (`data/0`) of this unit's instances of a storage (`storage-list`).
-    pub fn storage_ids(&self, name: &str) -> Result<Vec<String>, ModelError> {
+    pub fn storage_ids(&self, name: impl StorageName) -> Result<Vec<String>, ModelError> {
+        let name = name.storage_name();
         self.check_storage(name)?;
         self.backend
             .storage_list(Some(name))
@@ -281,7 +283,8 @@ impl Model {
 
     /// Asks Juju for `count` more instances of a storage (`storage-add`);
     /// they attach after the hook (`StorageAttached`).
-    pub fn add_storage(&self, name: &str, count: u32) -> Result<(), ModelError> {
+    pub fn add_storage(&self, name: impl StorageName, count: u32) -> Result<(), ModelError> {
+        let name = name.storage_name();
         self.check_storage(name)?;
         self.backend
             .storage_add(name, count)
@@ -356,7 +359,8 @@ impl Model {
     /// The path of a resource's file (`resource-get`, once per resource per
     /// dispatch); [`ModelError::UnknownResource`] if the metadata does not
     /// declare it.
-    pub fn resource_get(&self, name: &str) -> Result<PathBuf, ModelError> {
+    pub fn resource_get(&self, name: impl ResourceName) -> Result<PathBuf, ModelError> {
+        let name = name.resource_name();
         if !self.meta.resources.contains_key(name) {
             return Err(ModelError::UnknownResource {
                 name: name.to_string(),

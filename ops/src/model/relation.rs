@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 
 use super::{Model, ModelError};
 use crate::backend::{BackendError, RelationRef};
+use crate::declared::EndpointName;
 
 /// A relation this unit takes part in.
 ///
@@ -116,7 +117,8 @@ impl Model {
     /// The relations of an endpoint. The relation being broken (in
     /// relation-broken) is not among them. An endpoint the metadata does not
     /// declare is [`ModelError::UnknownEndpoint`].
-    pub fn relations(&self, endpoint: &str) -> Result<Vec<Relation>, ModelError> {
+    pub fn relations(&self, endpoint: impl EndpointName) -> Result<Vec<Relation>, ModelError> {
+        let endpoint = endpoint.endpoint_name();
         self.check_endpoint(endpoint)?;
         self.relation_ids(endpoint)?
             .iter()
@@ -127,7 +129,8 @@ impl Model {
 
     /// The one relation of an endpoint, if any; [`ModelError::TooManyRelations`]
     /// if there are several.
-    pub fn relation(&self, endpoint: &str) -> Result<Option<Relation>, ModelError> {
+    pub fn relation(&self, endpoint: impl EndpointName) -> Result<Option<Relation>, ModelError> {
+        let endpoint = endpoint.endpoint_name();
         let mut relations = self.relations(endpoint)?;
         match relations.len() {
             0 | 1 => Ok(relations.pop()),
@@ -140,7 +143,12 @@ impl Model {
 
     /// A relation by id, if this unit is in it. The relation being broken is
     /// found too, so that a relation-broken handler can still look at it.
-    pub fn relation_by_id(&self, endpoint: &str, id: u32) -> Result<Option<Relation>, ModelError> {
+    pub fn relation_by_id(
+        &self,
+        endpoint: impl EndpointName,
+        id: u32,
+    ) -> Result<Option<Relation>, ModelError> {
+        let endpoint = endpoint.endpoint_name();
         self.check_endpoint(endpoint)?;
         let relation = RelationRef::new(endpoint, id);
         let known = self.broken_relation.as_ref() == Some(&relation)
