@@ -24,10 +24,12 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 LEADER = "pgbouncer-k8s/0"
-CLIENTS = ["client-a", "client-b", "client-c", "client-d"]
+CLIENTS = [f"client-{chr(ord('a') + i // 26)}{chr(ord('a') + i % 26)}" for i in range(26 * 26)]
 
 
-def scenario(charm_dir, port, user, password, units, clients, updates):
+def scenario(charm_dir, port, user, password, units, clients, updates, backend_changes=3,
+             configs=({"max_db_connections": 44}, {"pool_mode": "transaction"},
+                      {"listen_port": 6433})):
     apps = {"postgresql": {"units": 1, "endpoints": {
         "database": {"role": "provides", "interface": "postgresql_client"}}}}
     for app in clients:
@@ -44,13 +46,11 @@ def scenario(charm_dir, port, user, password, units, clients, updates):
                                  "app-data": {"database": f"bench_{app.replace('-', '_')}"}}})
     # The backend's app databag changes (as a PostgreSQL charm's does on a
     # failover): the leader checks its auth user and every client again.
-    for n in range(3):
+    for n in range(backend_changes):
         steps.append({"set-remote-data": {"endpoint": "backend-database", "app": "postgresql",
                                           "data": {"read-only-endpoints": f"127.0.0.1:{port + 0}",
                                                    "version": f"15.{n}"}}})
-    steps.append({"config": {"max_db_connections": 44}})
-    steps.append({"config": {"pool_mode": "transaction"}})
-    steps.append({"config": {"listen_port": 6433}})
+    steps += [{"config": dict(c)} for c in configs]
     steps += [{"update-status": {}} for _ in range(updates)]
     return {"model": "bench", "charm": {"dir": str(charm_dir)}, "apps": apps, "steps": steps}
 
@@ -73,7 +73,22 @@ def run_sim(args, charm, scenario_path, env, workdir):
     total = time.monotonic() - started
     if out.returncode != 0:
         sys.exit(f"ops-sim failed for {charm['name']}: {out.stderr[-2000:]}")
-    return json.loads(out.stdout)["hooks"], total
+    result = json.loads(out.stdout)
+    FINAL[charm["name"]] = result
+    return result["hooks"], total
+
+
+# The last simulator report of each charm: the counting run's, compared at the end.
+FINAL = {}
+
+
+def masked(report):
+    """The final model without what is random in each run (passwords and their md5 hashes)."""
+    text = json.dumps({k: report[k] for k in ("units", "relations", "app_status")}, sort_keys=True)
+    text = re.sub(r"md5[0-9a-f]{32}", "md5…", text)
+    text = re.sub(r'((?:password|relation_id_\d+)\\?": \\?")[A-Za-z0-9]{24}', r"\1…", text)
+    text = re.sub(r":[A-Za-z0-9]{24}@", ":…@", text)
+    return text
 
 
 def parse_strace(path):
@@ -171,6 +186,27 @@ def measure(args, charm, port, user, password, work):
     return samples, counts, totals, hooks
 
 
+def scale(args, charm, work):
+    """One run of a bigger model: hooks run, total time, the charm's total CPU."""
+    scen = work / f"{charm['name']}-scale.yaml"
+    scen.write_text(json.dumps(scenario(charm["dir"], args.port, args.user, args.password,
+                                        args.units, CLIENTS[:args.clients], 1, backend_changes=0,
+                                        configs=({"max_db_connections": 44},))))
+    out = work / f"{charm['name']}-scale.jsonl"
+    env = dict(os.environ, LD_PRELOAD=args.preload, BENCH_MEASURE_EXE=charm["exe"],
+               BENCH_MEASURE_OUT=str(out))
+    hooks, total = run_sim(args, charm, scen, env, work / f"{charm['name']}-scale-wd")
+    own = [json.loads(line) for line in out.read_text().splitlines()]
+    kinds = Counter(kind(h) for h in hooks)
+    cpu = sum(o["utime_us"] + o["stime_us"] for o in own) / 1e6
+    wall = sum(h["duration_ms"] for h in hooks) / 1000
+    print(f"| {charm['name']} | {args.units} | {args.clients} | {len(hooks)} "
+          f"| {sum(h['exit_code'] != 0 for h in hooks)} | {total:.1f} | {wall:.1f} | {cpu:.2f} "
+          f"| {max(o['hwm_kib'] for o in own)} |")
+    print("  hooks by kind: " + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())))
+    sys.stdout.flush()
+
+
 def summarize_counts(entries):
     """Mean per hook of each counter, over the counting run's hooks of one kind."""
     n = len(entries)
@@ -205,6 +241,8 @@ def main():
     ap.add_argument("--work", required=True)
     ap.add_argument("--json", help="also write every number here")
     ap.add_argument("--only", choices=["rust", "python"], help="measure one charm")
+    ap.add_argument("--scale", action="store_true",
+                    help="one run of a model with --units units and --clients clients")
     args = ap.parse_args()
     work = Path(args.work)
     rust = {"name": "rust", "dir": args.rust_dir, "binary": args.rust_binary,
@@ -213,6 +251,14 @@ def main():
     python = {"name": "python", "dir": args.python_dir, "binary": None,
               "exe": os.path.realpath(args.python),
               "strace_binary": None, "strace_dir": str(work / "py-strace")}
+    if args.scale:
+        print("| charm | units | client relations | hooks | failed | scenario s | hook wall s "
+              "| charm CPU s | peak RSS KiB |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for charm in (rust, python):
+            if not args.only or charm["name"] == args.only:
+                scale(args, charm, work)
+        return
     # One unmeasured run first, so that every measured run of either charm
     # finds the same roles and databases in PostgreSQL (ALTER, not CREATE).
     warm = work / "warm-up.yaml"
@@ -226,6 +272,13 @@ def main():
         print(f"measuring {charm['name']}...", file=sys.stderr)
         results[charm["name"]] = measure(args, charm, args.port, args.user, args.password, work)
     report(args, results)
+    if len(results) == 2:
+        same = masked(FINAL["rust"]) == masked(FINAL["python"])
+        print("final model (units, statuses, container files, services, databags; passwords masked): "
+              + ("identical for both charms" if same else "DIFFERENT between the charms"))
+        if not same:
+            (work / "rust-final.json").write_text(masked(FINAL["rust"]))
+            (work / "python-final.json").write_text(masked(FINAL["python"]))
 
 
 def fmt(x, digits=1):
@@ -233,6 +286,9 @@ def fmt(x, digits=1):
 
 
 def report(args, results):
+    for samples, counts, _, _ in results.values():
+        samples["(all hooks)"] = [x for k, v in list(samples.items()) for x in v]
+        counts["(all hooks)"] = [x for k, v in list(counts.items()) for x in v]
     kinds = sorted({k for r in results.values() for k in r[0]})
     table, data = [], {}
     for k in kinds:
