@@ -305,6 +305,7 @@ def report(args, results):
                 "user_median": pct([x["user_ms"] for x in s], 0.5),
                 "sys_median": pct([x["sys_ms"] for x in s], 0.5),
                 "own_wall_median": pct([x["own_wall_ms"] for x in s], 0.5),
+                "rss_median": pct([x["rss_kib"] for x in s], 0.5),
                 "rss_max": max((x["rss_kib"] for x in s), default=float("nan")),
                 "counts": c,
             }
@@ -313,7 +314,7 @@ def report(args, results):
     names = list(results)
     print()
     print("| hook kind | charm | n | wall median ms | wall p90 ms | own CPU median ms | own CPU p90 ms "
-          "| (user + sys) | peak RSS KiB | hook-tool calls | Pebble requests | bytes to disk |")
+          "| peak RSS median KiB | peak RSS max KiB | hook-tool calls | Pebble requests | bytes to disk |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for row in table:
         for name in names:
@@ -321,7 +322,7 @@ def report(args, results):
             c = r["counts"] or {}
             print(f"| {row['kind']} | {name} | {r['n']}{' (' + str(r['failed']) + ' failed)' if r['failed'] else ''} "
                   f"| {fmt(r['wall_median'])} | {fmt(r['wall_p90'])} | {fmt(r['cpu_median'], 2)} "
-                  f"| {fmt(r['cpu_p90'], 2)} | {fmt(r['user_median'], 2)} + {fmt(r['sys_median'], 2)} | {r['rss_max']} | {fmt(c.get('tool_calls'))} "
+                  f"| {fmt(r['cpu_p90'], 2)} | {fmt(r['rss_median'], 0)} | {r['rss_max']} | {fmt(c.get('tool_calls'))} "
                   f"| {fmt(c.get('pebble_requests'))} | {fmt(c.get('disk_bytes'), 0)} |")
         if len(names) == 2:
             a, b = row["rust"], row["python"]
@@ -329,7 +330,8 @@ def report(args, results):
             ca, cb = a["counts"] or {}, b["counts"] or {}
             print(f"| {row['kind']} | rust/python | | {ratio(a['wall_median'], b['wall_median'])} "
                   f"| {ratio(a['wall_p90'], b['wall_p90'])} | {ratio(a['cpu_median'], b['cpu_median'])} "
-                  f"| {ratio(a['cpu_p90'], b['cpu_p90'])} | | {ratio(a['rss_max'], b['rss_max'])} "
+                  f"| {ratio(a['cpu_p90'], b['cpu_p90'])} | {ratio(a['rss_median'], b['rss_median'])} "
+                  f"| {ratio(a['rss_max'], b['rss_max'])} "
                   f"| {ratio(ca.get('tool_calls', float('nan')), cb.get('tool_calls', float('nan')))} "
                   f"| {ratio(ca.get('pebble_requests', float('nan')), cb.get('pebble_requests', float('nan')))} | |")
     print()
