@@ -313,8 +313,10 @@ fn main() {
                     meta: m.meta.clone(),
                     unit_name: m.unit.clone(),
                     model_name: "bench".to_string(),
+                    model_uuid: "bench-uuid".to_string(),
                     containers_dir: PathBuf::from(m.dir.path()),
                     hook_relation: None,
+                    remote_app: None,
                     departing_unit: None,
                     broken_relation: None,
                 });
