@@ -67,3 +67,17 @@ fn action_event_debug_and_param_errors_show_names_not_values() {
     let err = event.params_as::<Wants>().unwrap_err();
     assert_hidden(&format!("{err} {err:?}"), "password");
 }
+
+#[test]
+fn a_corrupt_state_file_error_names_the_file_not_what_it_holds() {
+    use ops::storage::{LocalStateFile, STATE_FILE_NAME, StateStore};
+    let dir = tempfile::tempdir().unwrap();
+    // A value of the wrong type where serde would quote it back.
+    std::fs::write(
+        dir.path().join(STATE_FILE_NAME),
+        format!(r#"{{"format": 1, "event_count": "{SECRET}", "notices": [], "stored": {{}}}}"#),
+    )
+    .unwrap();
+    let error = LocalStateFile::in_charm_dir(dir.path()).load().unwrap_err();
+    assert_hidden(&format!("{error} {error:?}"), STATE_FILE_NAME);
+}

@@ -107,9 +107,11 @@ impl PersistedState {
     }
 
     fn from_json(text: &str, location: &str) -> Result<Self, StorageError> {
+        // serde's message can quote what it read: stored state may hold
+        // anything a charm keeps, so only the kind of mistake is told.
         let state: Self = serde_json::from_str(text).map_err(|source| StorageError::Corrupt {
             location: location.to_string(),
-            reason: source.to_string(),
+            reason: crate::redact::serde_reason(&source.to_string()),
         })?;
         if state.format > STATE_FORMAT {
             return Err(StorageError::Corrupt {
