@@ -209,13 +209,13 @@ fn departed_unit_bag_is_readable_and_broken_relation_is_gone() {
     h.begin();
     let db = h.add_relation("db", "pg").unwrap();
     h.add_relation_unit(db, "pg/0").unwrap();
-    h.update_relation_data(db, "pg/0", &[("host", "10.0.0.9")])
+    h.update_relation_data(db, "pg/0", &[("host", "127.0.0.9")])
         .unwrap();
     h.remove_relation(db).unwrap();
     assert_eq!(
         events(&h),
         vec![
-            "departed pg/0 10.0.0.9".to_string(),
+            "departed pg/0 127.0.0.9".to_string(),
             "broken, 0 db relations left".into()
         ]
     );

@@ -54,7 +54,7 @@ fn env() -> Env {
     juju.set_bag(
         db,
         "pg/0",
-        [("ingress-address".to_string(), "192.0.2.9".to_string())].into(),
+        [("ingress-address".to_string(), "127.0.2.9".to_string())].into(),
     );
     let state = dir.path().join("model.json");
     create_state(&state, &juju).unwrap();
@@ -178,7 +178,7 @@ fn ops_rs_argv_forms() {
         "relation-get",
         &["--format=json", "-r", &db, "-", "pg/0"],
     );
-    assert_eq!(r.json(), json!({"ingress-address": "192.0.2.9"}));
+    assert_eq!(r.json(), json!({"ingress-address": "127.0.2.9"}));
     let r = e.run_in(
         "app/0",
         "relation-set",
@@ -248,7 +248,7 @@ fn ops_rs_argv_forms() {
         .ok();
     e.run("app/0", "open-port", &["6432/tcp"]).ok();
     let r = e.run("app/0", "network-get", &["--format=json", "db"]);
-    assert_eq!(r.json()["ingress-addresses"], json!(["192.0.2.2"]));
+    assert_eq!(r.json()["ingress-addresses"], json!(["127.0.2.2"]));
     let r = e.run("app/0", "goal-state", &["--format=json"]);
     assert_eq!(r.json()["units"]["app/1"]["status"], "waiting");
     with_state(&e.state, |j| j.set_resource("app", "image", "/res/image")).unwrap();
@@ -562,7 +562,7 @@ fn plain_output_as_juju_prints_it() {
             &["-r", &db, "ingress-address", "pg/0"]
         )
         .ok(),
-        "192.0.2.9\n"
+        "127.0.2.9\n"
     );
     assert_eq!(
         e.run("app/0", "relation-get", &["-r", &db, "nope", "pg/0"])
@@ -587,7 +587,7 @@ fn plain_output_as_juju_prints_it() {
             &["-r", &db, "-", "pg/0", "--format", "yaml"]
         )
         .ok(),
-        "ingress-address: 192.0.2.9\n"
+        "ingress-address: 127.0.2.9\n"
     );
     // -o writes the answer to a file.
     e.run("app/0", "relation-list", &["-r", &db, "-o", "out.txt"])
@@ -609,7 +609,7 @@ fn the_hook_environment_gives_the_defaults() {
         ("JUJU_REMOTE_APP", "pg"),
     ];
     let r = e.run_in("app/1", "relation-get", &["--format=json"], "", &vars);
-    assert_eq!(r.json(), json!({"ingress-address": "192.0.2.9"}));
+    assert_eq!(r.json(), json!({"ingress-address": "127.0.2.9"}));
     let r = e.run_in("app/1", "relation-get", &["--app", "endpoints"], "", &vars);
     assert_eq!(r.ok(), "pg:5432\n");
     let r = e.run_in("app/1", "relation-ids", &[], "", &vars);

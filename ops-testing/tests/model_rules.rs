@@ -45,7 +45,7 @@ fn world() -> World {
     juju.set_bag(
         db,
         "postgresql/0",
-        BTreeMap::from([("ingress-address".into(), "192.0.2.9".into())]),
+        BTreeMap::from([("ingress-address".into(), "127.0.2.9".into())]),
     );
     World {
         juju: Arc::new(Mutex::new(juju)),
@@ -94,7 +94,7 @@ fn typical_relation_changed_handler_makes_few_hook_tool_calls() {
                 .get("ingress-address")
                 .unwrap()
                 .as_deref(),
-            Some("192.0.2.9")
+            Some("127.0.2.9")
         );
         assert_eq!(model.local_app_data(&peers).get("missing").unwrap(), None);
         assert!(model.is_leader().unwrap());

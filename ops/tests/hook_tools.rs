@@ -174,14 +174,14 @@ fn relation_get_parses_unit_and_app_bags() {
     let b = t.backend();
     t.ok(
         "relation-get",
-        "{\"cfg_file\":\"[databases]\\n\",\"egress-subnets\":\"10.1.0.0/32\"}\n",
+        "{\"cfg_file\":\"[databases]\\n\",\"egress-subnets\":\"127.1.0.0/32\"}\n",
     );
     let bag = b.relation_get(&rel(), "pgbouncer-k8s", true).unwrap();
     assert_eq!(
         bag,
         map(&[
             ("cfg_file", "[databases]\n"),
-            ("egress-subnets", "10.1.0.0/32")
+            ("egress-subnets", "127.1.0.0/32")
         ])
     );
     assert_eq!(
@@ -606,11 +606,11 @@ fn ports_network_resources_goal_state() {
     assert_eq!(t.argv("opened-ports"), ["--format=json"]);
     t.ok(
         "network-get",
-        "{\"bind-addresses\":[{\"interface-name\":\"eth0\",\"addresses\":[{\"value\":\"10.1.1.1\",\"cidr\":\"10.1.1.0/24\"}]}],\
-         \"egress-subnets\":[\"10.1.1.1/32\"],\"ingress-addresses\":[\"10.1.1.1\"]}\n",
+        "{\"bind-addresses\":[{\"interface-name\":\"eth0\",\"addresses\":[{\"value\":\"127.1.1.1\",\"cidr\":\"127.1.1.0/24\"}]}],\
+         \"egress-subnets\":[\"127.1.1.1/32\"],\"ingress-addresses\":[\"127.1.1.1\"]}\n",
     );
     let net = b.network_get("database", None).unwrap();
-    assert_eq!(net["ingress-addresses"][0], "10.1.1.1");
+    assert_eq!(net["ingress-addresses"][0], "127.1.1.1");
     assert_eq!(net["bind-addresses"][0]["interface-name"], "eth0");
     assert_eq!(t.argv("network-get"), ["--format=json", "database"]);
     t.ok(

@@ -332,7 +332,7 @@ pub fn pool_sizes(max_db_connections: u64, instances: usize) -> Result<PoolSizes
 }
 
 /// The connection string of one `[databases]` entry: an ordered map of
-/// parameter to value (`host=10.0.0.5 port=5432 dbname=app`).
+/// parameter to value (`host=127.0.0.5 port=5432 dbname=app`).
 ///
 /// Values with spaces or quotes are written single-quoted, with `''` for a
 /// quote, as PgBouncer reads them. `Debug` hides the `password` value.
@@ -341,10 +341,10 @@ pub fn pool_sizes(max_db_connections: u64, instances: usize) -> Result<PoolSizes
 /// ```
 /// use pgbouncer_k8s::pgb_config::ConnParams;
 ///
-/// let mut params = ConnParams::parse("host=10.0.0.5  dbname='my app'").unwrap();
+/// let mut params = ConnParams::parse("host=127.0.0.5  dbname='my app'").unwrap();
 /// assert_eq!(params.get("dbname"), Some("my app"));
 /// params.insert("port", "5432").unwrap();
-/// assert_eq!(params.render(), "host=10.0.0.5 dbname='my app' port=5432");
+/// assert_eq!(params.render(), "host=127.0.0.5 dbname='my app' port=5432");
 /// assert!(params.insert("port", "5432 host=127.0.0.66").is_ok()); // one quoted value
 /// assert_eq!(params.get("port"), Some("5432 host=127.0.0.66"));
 /// assert!(params.insert("port", "1\n[pgbouncer]").is_err());
@@ -577,11 +577,11 @@ struct Section {
 /// use pgbouncer_k8s::pgb_config::PgbConfig;
 ///
 /// let mut config = PgbConfig::default_for(2, 44, 6432, "session").unwrap();
-/// config.add_database("appdb", &[("host", "10.0.0.5"), ("dbname", "appdb")]).unwrap();
+/// config.add_database("appdb", &[("host", "127.0.0.5"), ("dbname", "appdb")]).unwrap();
 /// config.set_auth("pgbouncer_auth_app").unwrap();
 /// config.validate().unwrap();
 /// let text = config.render();
-/// assert!(text.contains("\nappdb = host=10.0.0.5 dbname=appdb\n"));
+/// assert!(text.contains("\nappdb = host=127.0.0.5 dbname=appdb\n"));
 /// assert!(text.contains("\ndefault_pool_size = 11\n"));
 /// assert_eq!(PgbConfig::parse(&text).unwrap(), config);
 ///

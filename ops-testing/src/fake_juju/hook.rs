@@ -613,7 +613,7 @@ impl FakeJuju {
     }
 
     /// `network-get <binding>`: the unit's address (by default from the
-    /// documentation range 192.0.2.0/24, never contacted), in Juju's JSON form.
+    /// loopback range 127.0.2.0/24: a test never reaches outside the machine), in Juju's JSON form.
     pub fn hook_network_get(&self, ctx: &HookContext, binding: &str) -> HookResult<Value> {
         let known = binding == "juju-info"
             || self

@@ -76,12 +76,12 @@ impl FakeJuju {
         let name = format!("{app}/{number}");
         state.next_unit += 1;
         state.units.push(name.clone());
-        // Addresses from the documentation range 192.0.2.0/24, one per unit
+        // Addresses from the loopback range 127.0.2.0/24 (tests stay on loopback), one per unit
         // of the model.
         let host = self.next_address % 250 + 2;
         self.next_address += 1;
         let unit = UnitState {
-            address: format!("192.0.2.{host}"),
+            address: format!("127.0.2.{host}"),
             ..UnitState::default()
         };
         self.units.insert(name.clone(), unit);

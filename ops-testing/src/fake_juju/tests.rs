@@ -51,7 +51,7 @@ fn world() -> World {
     }
     juju.join_unit(db, "pg/0");
     juju.set_bag(db, "pg", bag(&[("endpoints", "pg:5432")]));
-    juju.set_bag(db, "pg/0", bag(&[("ingress-address", "192.0.2.9")]));
+    juju.set_bag(db, "pg/0", bag(&[("ingress-address", "127.0.2.9")]));
     World { juju, peers, db }
 }
 
@@ -175,7 +175,7 @@ fn remote_bags_are_read_only_and_other_apps_bags_refused() {
     assert_eq!(
         juju.hook_relation_get(&a1, &r("db", db), "pg/0", false)
             .unwrap()["ingress-address"],
-        "192.0.2.9"
+        "127.0.2.9"
     );
     assert_eq!(
         juju.hook_relation_get(&a1, &r("db", db), "pg", true)
@@ -194,7 +194,7 @@ fn remote_bags_are_read_only_and_other_apps_bags_refused() {
     juju.end_hook("app/1", true);
     assert_eq!(
         juju.bag(db, "pg/0"),
-        bag(&[("ingress-address", "192.0.2.9")])
+        bag(&[("ingress-address", "127.0.2.9")])
     );
     assert_eq!(juju.bag(db, "app/1")["k"], "v");
 }
@@ -306,7 +306,7 @@ fn relation_ids_and_lists() {
     assert_eq!(
         juju.hook_relation_get(&a0, &r("db", db), "pg/0", false)
             .unwrap()["ingress-address"],
-        "192.0.2.9",
+        "127.0.2.9",
         "a departed unit's bag stays readable for the relation's lifetime"
     );
 }
@@ -455,14 +455,14 @@ fn network_goal_state_resources_and_credentials() {
     let World { mut juju, .. } = world();
     let a1 = ctx("app/1");
     let net = juju.hook_network_get(&a1, "db").unwrap();
-    assert_eq!(net["ingress-addresses"], json!(["192.0.2.3"]));
+    assert_eq!(net["ingress-addresses"], json!(["127.0.2.3"]));
     assert_eq!(
-        juju.units["pg/0"].address, "192.0.2.4",
+        juju.units["pg/0"].address, "127.0.2.4",
         "one address per unit of the model"
     );
     assert_eq!(
         net["bind-addresses"][0]["addresses"][0]["cidr"],
-        "192.0.2.0/24"
+        "127.0.2.0/24"
     );
     assert_eq!(
         juju.hook_network_get(&a1, "nope").unwrap_err().message,

@@ -13,14 +13,14 @@ use crate::backend::{BackendError, OpenedPort, PortProtocol};
 /// let juju = serde_json::json!({
 ///     "bind-addresses": [{
 ///         "interface-name": "eth0",
-///         "addresses": [{"value": "10.1.2.3", "cidr": "10.1.2.0/24"}]
+///         "addresses": [{"value": "127.1.2.3", "cidr": "127.1.2.0/24"}]
 ///     }],
-///     "ingress-addresses": ["10.1.2.3"],
-///     "egress-subnets": ["10.1.2.3/32"]
+///     "ingress-addresses": ["127.1.2.3"],
+///     "egress-subnets": ["127.1.2.3/32"]
 /// });
 /// let network = ops::model::Network::from_juju(juju).unwrap();
-/// assert_eq!(network.bind_address(), Some("10.1.2.3"));
-/// assert_eq!(network.ingress_address(), Some("10.1.2.3"));
+/// assert_eq!(network.bind_address(), Some("127.1.2.3"));
+/// assert_eq!(network.ingress_address(), Some("127.1.2.3"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -56,7 +56,7 @@ pub struct InterfaceAddress {
     /// The address (Juju before 2.9 called it `address`; it may be empty).
     #[serde(default, alias = "address")]
     pub value: String,
-    /// Its subnet, if Juju gives it (`10.1.2.0/24`).
+    /// Its subnet, if Juju gives it (`127.1.2.0/24`).
     #[serde(default)]
     pub cidr: Option<String>,
     /// A host name for it, if Juju gives one.
@@ -238,16 +238,16 @@ mod tests {
                     "mac-address": "00:16:3e:aa:bb:cc",
                     "interface-name": "eth0",
                     "addresses": [
-                        {"hostname": "", "value": "10.1.2.3", "cidr": "10.1.2.0/24"},
-                        {"address": "fd00::3", "cidr": ""}
+                        {"hostname": "", "value": "127.1.2.3", "cidr": "127.1.2.0/24"},
+                        {"address": "::1", "cidr": ""}
                     ],
                     "macaddress": "00:16:3e:aa:bb:cc",
                     "interfacename": "eth0"
                 },
                 {"interface-name": "lo", "addresses": [{"value": "", "cidr": ""}]}
             ],
-            "egress-subnets": ["10.1.2.3/32"],
-            "ingress-addresses": ["10.1.2.3", "db-0.example"]
+            "egress-subnets": ["127.1.2.3/32"],
+            "ingress-addresses": ["127.1.2.3", "db-0.example"]
         }))
         .unwrap();
         assert_eq!(network.interfaces.len(), 2);
@@ -258,16 +258,16 @@ mod tests {
         );
         assert_eq!(
             network.bind_addresses().collect::<Vec<_>>(),
-            ["10.1.2.3", "fd00::3"]
+            ["127.1.2.3", "::1"]
         );
-        assert_eq!(network.bind_address(), Some("10.1.2.3"));
+        assert_eq!(network.bind_address(), Some("127.1.2.3"));
         assert_eq!(
             network.interfaces[0].addresses[1].ip(),
-            Some("fd00::3".parse().unwrap())
+            Some("::1".parse().unwrap())
         );
-        assert_eq!(network.ingress_address(), Some("10.1.2.3"));
+        assert_eq!(network.ingress_address(), Some("127.1.2.3"));
         assert_eq!(network.ingress_addresses[1], "db-0.example");
-        assert_eq!(network.egress_subnets, ["10.1.2.3/32"]);
+        assert_eq!(network.egress_subnets, ["127.1.2.3/32"]);
     }
 
     #[test]

@@ -29,7 +29,7 @@ fn world(leader: bool) -> World {
     w.relate(&peers(), &["app/1"]);
     w.relate(&db(), &["postgresql/0", "postgresql/1"]);
     w.bag(&db(), "postgresql", &[("endpoints", "pg:5432")]);
-    w.bag(&db(), "postgresql/0", &[("ingress-address", "192.0.2.9")]);
+    w.bag(&db(), "postgresql/0", &[("ingress-address", "127.0.2.9")]);
     w.bag(&db(), "app", &[("database", "app")]);
     w.bag(&db(), "app/0", &[("old", "1"), ("same", "s")]);
     w.bag(&peers(), "app", &[("leader-host", "app-0")]);
@@ -71,7 +71,7 @@ fn relation_changed_handler_makes_one_call_per_thing_it_needs() {
         let remote = model.remote_unit_data(&rel, "postgresql/0");
         assert_eq!(
             remote.get("ingress-address").unwrap().as_deref(),
-            Some("192.0.2.9")
+            Some("127.0.2.9")
         );
         assert_eq!(
             model
@@ -196,7 +196,7 @@ fn remote_bags_are_read_only_even_for_the_leader() {
     let remote_unit = model.remote_unit_data(&rel, "postgresql/0");
     assert_eq!(
         remote_unit.get("ingress-address").unwrap().as_deref(),
-        Some("192.0.2.9")
+        Some("127.0.2.9")
     );
     assert_denied(
         remote_unit.set("k", "v"),
@@ -404,7 +404,7 @@ fn in_relation_departed_the_departing_units_bag_stays_readable() {
     let mut w = world(false);
     // postgresql/1 has left: relation-list no longer names it.
     w.units.insert(db(), vec!["postgresql/0".to_string()]);
-    w.bag(&db(), "postgresql/1", &[("ingress-address", "192.0.2.10")]);
+    w.bag(&db(), "postgresql/1", &[("ingress-address", "127.0.2.10")]);
     let hook = Hook {
         relation: Some(db()),
         departing_unit: Some("postgresql/1".to_string()),
@@ -418,7 +418,7 @@ fn in_relation_departed_the_departing_units_bag_stays_readable() {
     let gone = model.remote_unit_data(&rel, model.departing_unit().unwrap());
     assert_eq!(
         gone.get("ingress-address").unwrap().as_deref(),
-        Some("192.0.2.10")
+        Some("127.0.2.10")
     );
 }
 

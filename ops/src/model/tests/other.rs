@@ -425,17 +425,17 @@ fn port_ranges_and_endpoints_are_kept() {
 fn network_get_is_typed_and_kept_per_binding() {
     let w = World {
         network: json!({
-            "bind-addresses": [{"interface-name": "eth0", "addresses": [{"value": "10.1.2.3", "cidr": "10.1.2.0/24"}]}],
-            "ingress-addresses": ["10.1.2.30"],
-            "egress-subnets": ["10.1.2.30/32"]
+            "bind-addresses": [{"interface-name": "eth0", "addresses": [{"value": "127.1.2.3", "cidr": "127.1.2.0/24"}]}],
+            "ingress-addresses": ["127.1.2.30"],
+            "egress-subnets": ["127.1.2.30/32"]
         }),
         ..Default::default()
     };
     let (model, backend) = model_for(w, "app/0", Hook::default());
     let network = model.network_get("db").unwrap();
-    assert_eq!(network.bind_address(), Some("10.1.2.3"));
-    assert_eq!(network.ingress_address(), Some("10.1.2.30"));
-    assert_eq!(network.egress_subnets, ["10.1.2.30/32"]);
+    assert_eq!(network.bind_address(), Some("127.1.2.3"));
+    assert_eq!(network.ingress_address(), Some("127.1.2.30"));
+    assert_eq!(network.egress_subnets, ["127.1.2.30/32"]);
     assert_eq!(model.network_get("db").unwrap(), network);
     model.network_get("website").unwrap();
     assert_eq!(
