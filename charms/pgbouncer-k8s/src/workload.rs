@@ -1,5 +1,6 @@
 //! PgBouncer's files and services in the `pgbouncer` container.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use ops::model::Container;
@@ -37,6 +38,10 @@ pub enum WorkloadError {
 pub struct Workload<'a> {
     container: &'a Container,
     instances: usize,
+    /// What this handler already read or wrote, by path (`None`: no such
+    /// file): a file is pulled from Pebble at most once per handler, however
+    /// many steps look at it (render, compare, write).
+    seen: RefCell<BTreeMap<String, Option<String>>>,
 }
 
 impl<'a> Workload<'a> {
@@ -45,6 +50,7 @@ impl<'a> Workload<'a> {
         Self {
             container,
             instances,
+            seen: RefCell::new(BTreeMap::new()),
         }
     }
 
@@ -56,18 +62,25 @@ impl<'a> Workload<'a> {
     }
 
     fn read_text(&self, path: &str) -> Result<Option<String>, WorkloadError> {
-        match self.container.pull(path) {
+        if let Some(known) = self.seen.borrow().get(path) {
+            return Ok(known.clone());
+        }
+        let text = match self.container.pull(path) {
             Ok(bytes) => {
-                String::from_utf8(bytes)
-                    .map(Some)
-                    .map_err(|_| WorkloadError::InvalidFile {
+                Some(
+                    String::from_utf8(bytes).map_err(|_| WorkloadError::InvalidFile {
                         path: path.to_string(),
                         reason: "not UTF-8".to_string(),
-                    })
+                    })?,
+                )
             }
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return Err(e.into()),
+        };
+        self.seen
+            .borrow_mut()
+            .insert(path.to_string(), text.clone());
+        Ok(text)
     }
 
     /// Writes `content` at `path` unless it is already there; true if written.
@@ -93,6 +106,9 @@ impl<'a> Workload<'a> {
             ..Default::default()
         };
         self.container.push(path, content.as_bytes(), &options)?;
+        self.seen
+            .borrow_mut()
+            .insert(path.to_string(), Some(content.to_string()));
         Ok(())
     }
 
