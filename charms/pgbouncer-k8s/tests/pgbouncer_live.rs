@@ -156,25 +156,7 @@ fn real_pgbouncer_runs_on_the_rendered_instance_config_and_auth_file() {
         )
     };
     let mut pgbouncer = start(&program, &ini, &stderr);
-
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(status) = pgbouncer.0.try_wait().unwrap() {
-            panic!(
-                "pgbouncer exited ({status}) instead of listening; {}",
-                output()
-            );
-        }
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "pgbouncer did not listen on {port} within 10 s; {}",
-            output()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until_listening(&mut pgbouncer, port, &output);
 
     // The admin console: our md5 hash authenticates the admin user, and
     // PgBouncer read the database entry as we meant it.
@@ -724,9 +706,9 @@ fn a_client_logs_in_through_pgbouncer_until_deactivated() {
     drop(pgbouncer);
 }
 
-/// Waits for PgBouncer to listen, as the first test does (the start and
-/// stop helpers of this file are being reworked elsewhere; this follows
-/// them).
+/// Waits for a PgBouncer just started to listen on `port` (it daemonizes
+/// nothing and says nothing when ready, so the port is the only sign);
+/// fails the test with its output if it exits or takes over 10 s.
 fn wait_until_listening(pgbouncer: &mut Running, port: u16, output: &dyn Fn() -> String) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
