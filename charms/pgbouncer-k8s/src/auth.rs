@@ -567,15 +567,7 @@ mod tests {
         }
     }
 
-    /// An 8-byte window of `input` (at char boundaries) that `message` holds.
-    fn leaked<'a>(input: &'a str, message: &str) -> Option<&'a str> {
-        input.char_indices().find_map(|(start, _)| {
-            let end = start + 8;
-            (end <= input.len() && input.is_char_boundary(end))
-                .then(|| &input[start..end])
-                .filter(|w| message.contains(*w))
-        })
-    }
+    use crate::test_support::leaked;
 
     fn tricky() -> impl Strategy<Value = String> {
         prop::collection::vec(

@@ -78,4 +78,7 @@ pub mod settings;
 pub mod sql;
 pub mod workload;
 
+#[cfg(test)]
+mod test_support;
+
 pub use charm::PgbouncerK8sCharm;

@@ -405,13 +405,7 @@ mod tests {
     /// reserved databases).
     fn leaked<'a>(input: &'a str, e: &NameError) -> Option<&'a str> {
         let text = e.to_string().replace(&e.rule.to_string(), "");
-        let bytes: Vec<usize> = input.char_indices().map(|(i, _)| i).collect();
-        bytes.iter().find_map(|&start| {
-            let end = start + 8;
-            (end <= input.len() && input.is_char_boundary(end))
-                .then(|| &input[start..end])
-                .filter(|w| text.contains(*w))
-        })
+        crate::test_support::leaked(input, &text)
     }
 
     proptest! {

@@ -2215,12 +2215,7 @@ reserve_pool_size = 6
         for key in CONN_PARAM_KEYS {
             message = message.replace(key, "");
         }
-        input.char_indices().find_map(|(start, _)| {
-            let end = start + 8;
-            (end <= input.len() && input.is_char_boundary(end))
-                .then(|| &input[start..end])
-                .filter(|w| message.contains(*w))
-        })
+        crate::test_support::leaked(input, &message)
     }
 
     /// Text with what matters to PgBouncer's parsers: line breaks, `;`, `#`,

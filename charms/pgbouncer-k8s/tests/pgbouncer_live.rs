@@ -82,9 +82,9 @@ fn open_to_all(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
-#[test]
-fn real_pgbouncer_runs_on_the_rendered_instance_config_and_auth_file() {
-    let program = pgbouncer();
+/// A temp dir for one PgBouncer with its `lib/` and `log/` trees (instance
+/// 0's too), open to the postgres user it runs as.
+fn pgbouncer_dirs() -> (tempfile::TempDir, PathBuf, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let lib = dir.path().join("lib");
     let log = dir.path().join("log");
@@ -98,6 +98,13 @@ fn real_pgbouncer_runs_on_the_rendered_instance_config_and_auth_file() {
         std::fs::create_dir_all(&d).unwrap();
         open_to_all(&d, 0o777);
     }
+    (dir, lib, log)
+}
+
+#[test]
+fn real_pgbouncer_runs_on_the_rendered_instance_config_and_auth_file() {
+    let program = pgbouncer();
+    let (dir, lib, log) = pgbouncer_dirs();
     let port = free_port();
 
     let mut config = PgbConfig::default_for(2, 44, port, "session").unwrap();
@@ -608,19 +615,7 @@ fn a_client_logs_in_through_pgbouncer_until_deactivated() {
     db.ensure_database(&database, "relation_id_12").unwrap();
     pg.backend("clientdb").install_get_auth(&auth_user).unwrap();
 
-    let dir = tempfile::tempdir().unwrap();
-    let lib = dir.path().join("lib");
-    let log = dir.path().join("log");
-    for d in [
-        dir.path().to_path_buf(),
-        lib.clone(),
-        lib.join("instance_0"),
-        log.clone(),
-        log.join("instance_0"),
-    ] {
-        std::fs::create_dir_all(&d).unwrap();
-        open_to_all(&d, 0o777);
-    }
+    let (dir, lib, log) = pgbouncer_dirs();
     let port = free_port();
     let mut config = PgbConfig::default_for(2, 10, port, "session").unwrap();
     config.set("pgbouncer", "listen_addr", "127.0.0.1").unwrap();
@@ -806,19 +801,7 @@ fn show_column(key: &str) -> &str {
 #[test]
 fn pgbouncer_reads_generated_configs_as_we_parse_them() {
     let program = pgbouncer();
-    let dir = tempfile::tempdir().unwrap();
-    let lib = dir.path().join("lib");
-    let log = dir.path().join("log");
-    for d in [
-        dir.path().to_path_buf(),
-        lib.clone(),
-        lib.join("instance_0"),
-        log.clone(),
-        log.join("instance_0"),
-    ] {
-        std::fs::create_dir_all(&d).unwrap();
-        open_to_all(&d, 0o777);
-    }
+    let (dir, lib, log) = pgbouncer_dirs();
     let port = free_port();
     let ini = lib.join("instance_0/pgbouncer.ini");
     let mut auth = AuthFile::default();
