@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::argv::{self, Call};
+use super::child_io::{self, Exchange, ExchangeError};
 use super::{
     Backend, BackendError, LogLevel, OpenedPort, RelationRef, Result, SecretAddArgs, SecretInfo,
     SecretSetArgs, StatusInfo, StatusName, StringMap,
@@ -322,12 +323,13 @@ impl HookTools {
 
     /// Runs `call`, feeding it `stdin` if given, and returns its stdout.
     ///
-    /// The input is written from one thread and the output and errors read
-    /// from two more, so no side can block another, and the child is always
-    /// waited for. The whole call has one deadline ([`HookTools::with_deadline`]):
-    /// past it the tool is killed and the call is [`BackendError::Timeout`].
-    /// When the tool fails, its exit status and stderr decide the error, even
-    /// if it stopped reading its input early.
+    /// The input is written and the output and errors read on this thread,
+    /// by one `poll` loop ([`child_io`]), so no side can block another, and
+    /// the child is always waited for. The whole call has one deadline
+    /// ([`HookTools::with_deadline`]): past it the tool is killed and the
+    /// call is [`BackendError::Timeout`]. When the tool fails, its exit
+    /// status and stderr decide the error, even if it stopped reading its
+    /// input early.
     fn run(&self, call: &Call, stdin: Option<&[u8]>) -> Result<String> {
         // No tracing for juju-log: the juju-log subscriber would call us again.
         let traced = call.tool != "juju-log";
@@ -339,6 +341,7 @@ impl HookTools {
             command: call.tool.to_string(),
             source,
         };
+        let deadline = std::time::Instant::now() + self.deadline;
         let mut command = Command::new(self.program(call.tool));
         if let Some(path) = &self.operator_dispatch {
             command.env(crate::context::OPERATOR_DISPATCH_VAR, path);
@@ -357,65 +360,32 @@ impl HookTools {
                 command: call.tool.to_string(),
                 source,
             })?;
-        let pipe = child.stdin.take();
-        let stdout = child.stdout.take();
-        let stderr = child.stderr.take();
-        let deadline = self.deadline;
-        let (outcome, written) = std::thread::scope(|scope| {
-            let writer = match (stdin, pipe) {
-                // The pipe is dropped (closed) when the writer is done.
-                (Some(input), Some(mut pipe)) => Some(scope.spawn(move || pipe.write_all(input))),
-                _ => None,
-            };
-            let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-            let read_all = |pipe: Option<Box<dyn std::io::Read + Send>>,
-                            done: std::sync::mpsc::Sender<()>| {
-                move || {
-                    let mut bytes = Vec::new();
-                    if let Some(mut pipe) = pipe {
-                        let _ = pipe.read_to_end(&mut bytes);
-                    }
-                    let _ = done.send(());
-                    bytes
-                }
-            };
-            let out = scope.spawn(read_all(
-                stdout.map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
-                done_tx.clone(),
-            ));
-            let err = scope.spawn(read_all(
-                stderr.map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
-                done_tx,
-            ));
-            // Both pipes close when the tool exits; wait for that, or the deadline.
-            let start = std::time::Instant::now();
-            let mut timed_out = false;
-            for _ in 0..2 {
-                let left = deadline.saturating_sub(start.elapsed());
-                if done_rx.recv_timeout(left).is_err() {
-                    timed_out = true;
-                    let _ = child.kill();
-                    break;
-                }
+        let exchanged = child_io::exchange(
+            child.stdin.take(),
+            stdin.unwrap_or_default(),
+            child.stdout.take(),
+            child.stderr.take(),
+            deadline,
+        );
+        let Exchange {
+            stdout,
+            stderr,
+            input_error,
+        } = match exchanged {
+            Ok(exchange) => exchange,
+            Err(failure) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(match failure {
+                    ExchangeError::TimedOut => BackendError::Timeout {
+                        command: call.tool.to_string(),
+                        seconds: self.deadline.as_secs_f64(),
+                    },
+                    ExchangeError::Io(e) => io(e),
+                });
             }
-            let status = child.wait();
-            let stdout = out.join().unwrap_or_default();
-            let stderr = err.join().unwrap_or_default();
-            let written = match writer.map(|w| w.join()) {
-                None | Some(Ok(Ok(()))) => Ok(()),
-                Some(Ok(Err(e))) => Err(e),
-                Some(Err(_)) => Err(std::io::Error::other("the stdin writer panicked")),
-            };
-            ((timed_out, status, stdout, stderr), written)
-        });
-        let (timed_out, status, stdout, stderr) = outcome;
-        if timed_out {
-            return Err(BackendError::Timeout {
-                command: call.tool.to_string(),
-                seconds: deadline.as_secs_f64(),
-            });
-        }
-        let status = status.map_err(io)?;
+        };
+        let status = child.wait().map_err(io)?;
         if !status.success() {
             let code = status.code().unwrap_or(-1);
             if traced {
@@ -427,7 +397,9 @@ impl HookTools {
                 &String::from_utf8_lossy(&stderr),
             ));
         }
-        written.map_err(io)?;
+        if let Some(e) = input_error {
+            return Err(io(e));
+        }
         String::from_utf8(stdout)
             .map_err(|e| malformed(call, "not UTF-8", &String::from_utf8_lossy(e.as_bytes())))
     }

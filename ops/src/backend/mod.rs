@@ -8,6 +8,7 @@
 //! `juju-log` forwarding) goes through the trait, never through `std::process`.
 
 mod argv;
+mod child_io;
 mod error;
 mod hook_tools;
 mod types;
