@@ -57,7 +57,6 @@ pub(crate) fn exchange(
     {
         rustix::io::ioctl_fionbio(fd, true).map_err(|e| ExchangeError::Io(e.into()))?;
     }
-    let mut buf = [0u8; 16 * 1024];
     while stdin.is_some() || stdout.is_some() || stderr.is_some() {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -115,12 +114,12 @@ pub(crate) fn exchange(
                     }
                 }
                 1 => {
-                    if read_some(&mut stdout, &mut out.stdout, &mut buf)? {
+                    if read_some(&mut stdout, &mut out.stdout)? {
                         stdout = None;
                     }
                 }
                 _ => {
-                    if read_some(&mut stderr, &mut out.stderr, &mut buf)? {
+                    if read_some(&mut stderr, &mut out.stderr)? {
                         stderr = None;
                     }
                 }
@@ -130,19 +129,16 @@ pub(crate) fn exchange(
     Ok(out)
 }
 
-/// Reads what `pipe` has into `into`; true at its end.
-fn read_some(
-    pipe: &mut Option<impl Read>,
-    into: &mut Vec<u8>,
-    buf: &mut [u8],
-) -> Result<bool, ExchangeError> {
+/// Reads what `pipe` has into `into`; true at its end. (`read_to_end`
+/// keeps what it read before a `WouldBlock`, and reads into the vector's
+/// spare room: no buffer to zero and copy.)
+fn read_some(pipe: &mut Option<impl Read>, into: &mut Vec<u8>) -> Result<bool, ExchangeError> {
     let Some(pipe) = pipe.as_mut() else {
         return Ok(true);
     };
     loop {
-        match pipe.read(buf) {
-            Ok(0) => return Ok(true),
-            Ok(n) => into.extend_from_slice(&buf[..n]),
+        match pipe.read_to_end(into) {
+            Ok(_) => return Ok(true),
             Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) => return Err(ExchangeError::Io(e)),
