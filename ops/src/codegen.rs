@@ -288,6 +288,14 @@ pub fn render(meta: &CharmMeta, layout: Layout) -> Result<String, CodegenError> 
     )?;
     render_actions(&mut out, meta, layout.actions())?;
     render_config(&mut out, meta, layout.config())?;
+    let _ = writeln!(
+        out,
+        "\n/// The charm's metadata, compiled in (`ops::CharmMeta::to_json`): give it to\n\
+         /// `ops::MainOptions::compiled_meta` and a hook reads it instead of parsing\n\
+         /// the charm directory's YAML.\n\
+         pub const CHARM_META_JSON: &str = {:?};",
+        meta.to_json()
+    );
     Ok(out)
 }
 

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// What went wrong reading a charm's metadata.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +37,13 @@ pub enum MetaError {
         #[source]
         source: serde_yaml::Error,
     },
+    /// Compiled-in metadata ([`CharmMeta::to_json`]) is not of the expected shape.
+    #[error("invalid compiled-in metadata: {source}")]
+    ParseJson {
+        /// The JSON error, with its line and column.
+        #[source]
+        source: serde_json::Error,
+    },
     /// An endpoint name is declared twice.
     #[error("endpoint {name:?} is declared more than once")]
     DuplicateEndpoint {
@@ -57,7 +64,7 @@ pub enum EndpointRole {
 }
 
 /// One relation endpoint.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct Endpoint {
     /// The interface name.
     pub interface: String,
@@ -80,7 +87,7 @@ fn default_role() -> EndpointRole {
 }
 
 /// A workload container (Kubernetes sidecar charms).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 pub struct ContainerMeta {
     /// The OCI image resource it runs.
     #[serde(default)]
@@ -91,7 +98,7 @@ pub struct ContainerMeta {
 }
 
 /// One config option.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct ConfigOption {
     /// `string`, `int`, `float`, `boolean` or `secret`.
     #[serde(rename = "type", default = "default_option_type")]
@@ -109,7 +116,7 @@ fn default_option_type() -> String {
 }
 
 /// One action.
-#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
 pub struct ActionMeta {
     /// What the action does.
     #[serde(default)]
@@ -226,6 +233,48 @@ impl CharmMeta {
         Self::from_raw(raw)
     }
 
+    /// The metadata as compact JSON in `charmcraft.yaml`'s shape, which
+    /// [`CharmMeta::from_json`] reads back to the same value. `ops::codegen`
+    /// compiles it into a charm (`meta::CHARM_META_JSON`), so that a hook
+    /// reads it with the JSON parser instead of scanning the charm
+    /// directory's YAML: a third of a small hook's own instructions.
+    ///
+    /// ```
+    /// let meta = ops::CharmMeta::from_charmcraft_yaml(
+    ///     "name: demo\npeers: {replicas: {interface: demo_replicas}}\n",
+    /// )?;
+    /// assert_eq!(ops::CharmMeta::from_json(&meta.to_json())?, meta);
+    /// # Ok::<(), ops::MetaError>(())
+    /// ```
+    pub fn to_json(&self) -> String {
+        let section = |role: EndpointRole| -> BTreeMap<&str, &Endpoint> {
+            self.endpoints
+                .iter()
+                .filter(|(_, e)| e.role == role)
+                .map(|(name, e)| (name.as_str(), e))
+                .collect()
+        };
+        serde_json::json!({
+            "name": self.name,
+            "peers": section(EndpointRole::Peer),
+            "requires": section(EndpointRole::Requires),
+            "provides": section(EndpointRole::Provides),
+            "containers": self.containers,
+            "storage": self.storage,
+            "resources": self.resources,
+            "config": {"options": self.config},
+            "actions": self.actions,
+        })
+        .to_string()
+    }
+
+    /// Reads what [`CharmMeta::to_json`] wrote.
+    pub fn from_json(text: &str) -> Result<Self, MetaError> {
+        let raw: RawMetadata =
+            serde_json::from_str(text).map_err(|source| MetaError::ParseJson { source })?;
+        Self::from_raw(raw)
+    }
+
     fn from_raw(raw: RawMetadata) -> Result<Self, MetaError> {
         let mut endpoints = BTreeMap::new();
         for (role, section) in [
@@ -317,6 +366,45 @@ actions:
             serde_json::json!(6432)
         );
         assert!(meta.actions.contains_key("get-password"));
+    }
+
+    #[test]
+    fn compiled_json_reads_back_to_the_same_metadata() {
+        // Every section and field a charm may declare, each role of endpoint.
+        let rich = r#"
+name: rich
+containers:
+  app: {resource: app-image, mounts: [{storage: data, location: /data}]}
+peers: {replicas: {interface: rich_replicas}}
+requires:
+  db: {interface: postgresql_client, limit: 1, optional: true, scope: container}
+provides: {metrics: {interface: prometheus_scrape}}
+storage: {data: {type: filesystem, minimum-size: 1G}}
+resources: {app-image: {type: oci-image, upstream-source: "example/app:1"}}
+config:
+  options:
+    port: {type: int, default: 80, description: the port}
+    ratio: {type: float, default: 0.5}
+    debug: {type: boolean}
+    name: {default: "with \"quotes\" and\nnewline"}
+actions:
+  backup: {description: back up, params: {to: {type: string}}}
+"#;
+        for text in [rich, CHARMCRAFT, "name: bare\n"] {
+            let meta = CharmMeta::from_charmcraft_yaml(text).unwrap();
+            let json = meta.to_json();
+            assert_eq!(CharmMeta::from_json(&json).unwrap(), meta, "{json}");
+        }
+        let meta = CharmMeta::from_json(&CharmMeta::from_charmcraft_yaml(rich).unwrap().to_json())
+            .unwrap();
+        assert_eq!(meta.endpoints["replicas"].role, EndpointRole::Peer);
+        assert_eq!(meta.endpoints["metrics"].role, EndpointRole::Provides);
+        assert_eq!(meta.endpoints["db"].scope.as_deref(), Some("container"));
+        assert_eq!(meta.config["ratio"].kind, "float");
+        assert!(matches!(
+            CharmMeta::from_json("{\"peers\": 3}"),
+            Err(MetaError::ParseJson { .. })
+        ));
     }
 
     #[test]

@@ -5,7 +5,10 @@ use ops::{MainOptions, StateLocation};
 fn main() -> std::process::ExitCode {
     // On Kubernetes the charm directory goes with the pod: stored state and
     // deferred events live in Juju's unit state, which does not.
+    // The metadata is compiled in from charmcraft.yaml (build.rs): no YAML
+    // to parse at every hook.
     ops::main_with::<pgbouncer_k8s::PgbouncerK8sCharm>(MainOptions {
         state: StateLocation::Juju,
+        compiled_meta: Some(pgbouncer_k8s::meta::CHARM_META_JSON),
     })
 }

@@ -478,3 +478,13 @@ fn instances_log_to_stderr_so_their_logs_stay_bounded() {
         assert_eq!(instance.get("pgbouncer", "syslog"), None);
     }
 }
+
+/// The metadata `main` compiles in is what the charm directory declares.
+#[test]
+fn compiled_in_metadata_is_the_charm_directorys() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    assert_eq!(
+        ops::CharmMeta::from_json(pgbouncer_k8s::meta::CHARM_META_JSON).unwrap(),
+        ops::CharmMeta::from_charm_dir(dir).unwrap()
+    );
+}

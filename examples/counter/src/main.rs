@@ -7,5 +7,6 @@ use ops::{MainOptions, StateLocation};
 fn main() -> std::process::ExitCode {
     ops::main_with::<counter::Counter>(MainOptions {
         state: StateLocation::Juju,
+        ..MainOptions::default()
     })
 }
