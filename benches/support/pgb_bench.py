@@ -3,8 +3,9 @@
 
 For each charm (the Rust pgbouncer-k8s binary, the Python ops port in
 tests/python-pgbouncer) it runs the same ops-sim scenario:
-- RUNS times with rusage.so preloaded: per hook, the simulator's wall time
-  and the charm process's own CPU time, peak RSS and write counters;
+- RUNS times with each hook's charm run through the measure launcher
+  (benches/support/measure.c): per hook, the simulator's wall time and the
+  charm process's own CPU time, peak RSS and write counters;
 - once under strace -f: per hook, the hook tools the charm ran (successful
   execve by its children), its Pebble requests (HTTP request lines it wrote
   to a socket) and the bytes it wrote to regular files.
@@ -148,9 +149,8 @@ def measure(args, charm, port, user, password, work):
                                         CLIENTS[:args.clients], args.updates)))
     samples, totals = defaultdict(list), []
     for run in range(args.runs):
-        out = work / f"{charm['name']}-rusage-{run}.jsonl"
-        env = dict(os.environ, LD_PRELOAD=args.preload, BENCH_MEASURE_EXE=charm["exe"],
-                   BENCH_MEASURE_OUT=str(out))
+        out = work / f"{charm['name']}-measure-{run}.jsonl"
+        env = dict(os.environ, BENCH_MEASURE_OUT=str(out))
         wd = work / f"{charm['name']}-wd-{run}"
         hooks, total = run_sim(args, charm, scen, env, wd)
         totals.append(total)
@@ -162,8 +162,7 @@ def measure(args, charm, port, user, password, work):
             if h["unit"] != o["unit"] or not o["hook"].endswith(h["hook"]):
                 sys.exit(f"{charm['name']}: measurement {o} is not of hook {h}")
             samples[kind(h)].append({"wall_ms": h["duration_ms"], "exit": h["exit_code"],
-                                     "cpu_ms": (o["utime_us"] + o["stime_us"]) / 1000,
-                                     "user_ms": o["utime_us"] / 1000, "sys_ms": o["stime_us"] / 1000,
+                                     "cpu_ms": o["cpu_us"] / 1000,
                                      "own_wall_ms": o["own_wall_us"] / 1000,
                                      "rss_kib": o["hwm_kib"]})
         print(f"  {charm['name']} run {run + 1}/{args.runs}: {len(hooks)} hooks in {total:.1f} s",
@@ -193,12 +192,11 @@ def scale(args, charm, work):
                                         args.units, CLIENTS[:args.clients], 1, backend_changes=0,
                                         configs=({"max_db_connections": 44},))))
     out = work / f"{charm['name']}-scale.jsonl"
-    env = dict(os.environ, LD_PRELOAD=args.preload, BENCH_MEASURE_EXE=charm["exe"],
-               BENCH_MEASURE_OUT=str(out))
+    env = dict(os.environ, BENCH_MEASURE_OUT=str(out))
     hooks, total = run_sim(args, charm, scen, env, work / f"{charm['name']}-scale-wd")
     own = [json.loads(line) for line in out.read_text().splitlines()]
     kinds = Counter(kind(h) for h in hooks)
-    cpu = sum(o["utime_us"] + o["stime_us"] for o in own) / 1e6
+    cpu = sum(o["cpu_us"] for o in own) / 1e6
     wall = sum(h["duration_ms"] for h in hooks) / 1000
     print(f"| {charm['name']} | {args.units} | {args.clients} | {len(hooks)} "
           f"| {sum(h['exit_code'] != 0 for h in hooks)} | {total:.1f} | {wall:.1f} | {cpu:.2f} "
@@ -226,8 +224,8 @@ def summarize_counts(entries):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sim", required=True)
-    ap.add_argument("--preload", required=True)
-    ap.add_argument("--rust-binary", required=True)
+    ap.add_argument("--rust-binary", required=True,
+                    help="what the simulator links as the Rust charm's dispatch")
     ap.add_argument("--rust-dir", required=True)
     ap.add_argument("--python-dir", required=True)
     ap.add_argument("--python", required=True)
@@ -246,10 +244,8 @@ def main():
     args = ap.parse_args()
     work = Path(args.work)
     rust = {"name": "rust", "dir": args.rust_dir, "binary": args.rust_binary,
-            "exe": os.path.realpath(args.rust_binary),
             "strace_binary": str(work / "rust-strace-dispatch"), "strace_dir": args.rust_dir}
     python = {"name": "python", "dir": args.python_dir, "binary": None,
-              "exe": os.path.realpath(args.python),
               "strace_binary": None, "strace_dir": str(work / "py-strace")}
     if args.scale:
         print("| charm | units | client relations | hooks | failed | scenario s | hook wall s "
@@ -302,8 +298,6 @@ def report(args, results):
                 "wall_p90": pct([x["wall_ms"] for x in s], 0.9),
                 "cpu_median": pct([x["cpu_ms"] for x in s], 0.5),
                 "cpu_p90": pct([x["cpu_ms"] for x in s], 0.9),
-                "user_median": pct([x["user_ms"] for x in s], 0.5),
-                "sys_median": pct([x["sys_ms"] for x in s], 0.5),
                 "own_wall_median": pct([x["own_wall_ms"] for x in s], 0.5),
                 "rss_median": pct([x["rss_kib"] for x in s], 0.5),
                 "rss_max": max((x["rss_kib"] for x in s), default=float("nan")),

@@ -92,6 +92,31 @@ fn unzip(charm: &Path) -> tempfile::TempDir {
 
 /// The packed dispatch is an ops-rs charm: with OPERATOR_DISPATCH set it
 /// exits 0 at once, and without Juju's environment it names what is missing.
+/// The program interpreter (`PT_INTERP`, the dynamic loader) a 64-bit
+/// little-endian ELF executable names, if any: none for a static binary.
+fn elf_interpreter(elf: &[u8]) -> Option<String> {
+    assert_eq!(&elf[..5], b"\x7fELF\x02", "not a 64-bit ELF file");
+    let u16_at = |at: usize| u16::from_le_bytes([elf[at], elf[at + 1]]) as usize;
+    let u64_at = |at: usize| u64::from_le_bytes(elf[at..at + 8].try_into().unwrap()) as usize;
+    let (phoff, phentsize, phnum) = (u64_at(0x20), u16_at(0x36), u16_at(0x38));
+    (0..phnum).map(|i| phoff + i * phentsize).find_map(|ph| {
+        const PT_INTERP: u32 = 3;
+        let kind = u32::from_le_bytes(elf[ph..ph + 4].try_into().unwrap());
+        (kind == PT_INTERP).then(|| {
+            let (offset, size) = (u64_at(ph + 8), u64_at(ph + 32));
+            String::from_utf8_lossy(&elf[offset..offset + size]).into_owned()
+        })
+    })
+}
+
+#[test]
+fn elf_interpreter_tells_a_dynamic_binary_from_a_static_one() {
+    // This test binary itself is dynamically linked, as cargo builds it.
+    let me = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+    let interp = elf_interpreter(&me).expect("a dynamic executable names its loader");
+    assert!(interp.contains("ld-linux"), "{interp}");
+}
+
 fn assert_dispatch_is_an_ops_charm(unpacked: &Path, unit: &str) {
     let dispatch = unpacked.join("dispatch");
     std::fs::set_permissions(
@@ -210,6 +235,13 @@ fn pgbouncer_k8s_packs_and_its_dispatch_is_the_charm() {
     );
 
     assert_dispatch_is_an_ops_charm(unpacked.path(), "pgbouncer-k8s/0");
+    // charmcraft.yaml builds it static: no dynamic loader at every hook.
+    let dispatch = std::fs::read(unpacked.path().join("dispatch")).unwrap();
+    assert!(
+        elf_interpreter(&dispatch).is_none(),
+        "the packed dispatch is dynamically linked ({:?})",
+        elf_interpreter(&dispatch)
+    );
 
     let venv = Command::new("bash")
         .arg(root.join("scripts/pack"))
