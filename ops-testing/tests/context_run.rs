@@ -541,3 +541,47 @@ fn a_deferred_relation_event_is_reemitted_with_its_remote_unit() {
         "demo/5:yes"
     );
 }
+
+/// A charm that sets its status in collect-status.
+struct Collecting;
+
+impl Charm for Collecting {
+    fn new(fw: &mut Framework<Self>) -> Result<Self, HandlerError> {
+        fw.observe(Self::on_update_status)?
+            .observe(Self::on_collect_unit_status)?;
+        Ok(Collecting)
+    }
+}
+
+impl Collecting {
+    fn on_update_status(&mut self, _: &UpdateStatus, _: &mut Ctx) -> HandlerResult {
+        Ok(())
+    }
+
+    fn on_collect_unit_status(
+        &mut self,
+        _: &ops::events::CollectUnitStatus,
+        _: &mut Ctx,
+    ) -> HandlerResult<Status> {
+        Ok(Status::active("collected"))
+    }
+}
+
+/// One `juju-log` line names the Juju event, as Python ops logs "Emitting
+/// Juju event"; collect-status, which runs on every hook, adds none (each
+/// line is a hook-tool process under Juju).
+#[test]
+fn only_the_juju_event_is_logged_as_emitted() {
+    let mut ctx = Context::<Collecting>::new(META).unwrap();
+    let out = ctx.run(ctx.on.update_status(), &State::default()).unwrap();
+    assert_eq!(out.unit_status, Status::active("collected"));
+    let emitting: Vec<_> = ctx
+        .juju_log()
+        .iter()
+        .filter(|l| l.message.starts_with("emitting"))
+        .map(|l| (l.level.as_str(), l.message.as_str()))
+        .collect();
+    assert_eq!(emitting.len(), 1, "{:?}", ctx.juju_log());
+    assert_eq!(emitting[0].0, "DEBUG");
+    assert!(emitting[0].1.contains("update_status"), "{emitting:?}");
+}

@@ -624,7 +624,14 @@ impl<C: 'static> Framework<C> {
             return Ok(Vec::new());
         }
         let handle = self.next_handle(event);
-        tracing::debug!("emitting {handle}");
+        // Collect-status runs on every dispatch: at DEBUG it would be one
+        // more `juju-log` process per hook, for a line that says nothing
+        // (Python ops logs only the Juju event, too).
+        if matches!(event, "collect_unit_status" | "collect_app_status") {
+            tracing::trace!("emitting {handle}");
+        } else {
+            tracing::debug!("emitting {handle}");
+        }
         let mut statuses = Vec::new();
         for observer in observers {
             if self.is_deferred(&observer.key, event, &snapshot) {
