@@ -1139,7 +1139,7 @@ fn restricted_hooks_refuse_the_restricted_tools() {
         status.ok();
     }
     assert!(
-        e.juju().bag(e.db, "app/0").get("k").is_none(),
+        !e.juju().bag(e.db, "app/0").contains_key("k"),
         "refused before the write"
     );
     let juju = e.juju();
@@ -1176,7 +1176,8 @@ fn restricted_hook_tools_and_fake_backend_agree() {
     let real = HookTools::with_tool_dir(&dir);
     let fake =
         FakeBackend::new(Arc::new(Mutex::new(e.juju())), HookContext::unit("app/0")).restricted();
-    let calls: Vec<(&str, Box<dyn Fn(&dyn Backend) -> String>)> = vec![
+    type Call<'a> = Box<dyn Fn(&dyn Backend) -> String + 'a>;
+    let calls: Vec<(&str, Call)> = vec![
         ("config-get", Box::new(|b| outcome(b.config_get()))),
         ("is-leader", Box::new(|b| outcome(b.is_leader()))),
         ("relation-ids", Box::new(|b| outcome(b.relation_ids("db")))),
