@@ -72,7 +72,8 @@ pub enum ServiceEvent {
     /// The service was stopped (it was running).
     Stop(String),
     /// The service was stopped and started again by one change (restart,
-    /// or a replan after its configuration changed).
+    /// or a replan after its configuration changed), or because a check
+    /// it has `on-check-failure: {<check>: restart}` for went down.
     Restart(String),
     /// A signal was sent to the running service.
     Signal {
