@@ -18,7 +18,7 @@ use ops::{
 };
 
 use crate::fake_juju::{ActionState, Bag, FakeBackend, FakeJuju, HookContext, LogRecord, app_of};
-use crate::fake_pebble::FakePebble;
+use crate::fake_pebble::{FakePebble, NoticeKeyError};
 
 /// What went wrong setting up or driving a Harness.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +35,12 @@ pub enum HarnessError {
     /// The container is not in the metadata.
     #[error("container {0:?} is not declared in the charm's metadata")]
     UnknownContainer(String),
+    /// The container's Pebble cannot be reached (see `set_can_connect`).
+    #[error("the Pebble of container {0:?} is not up")]
+    PebbleNotUp(String),
+    /// `pebble_notify` was given a key Pebble refuses.
+    #[error(transparent)]
+    NoticeKey(#[from] NoticeKeyError),
     /// The relation does not exist.
     #[error("relation {0} does not exist")]
     UnknownRelation(u32),
@@ -770,6 +776,51 @@ impl<C: Charm> Harness<C> {
     pub fn container_pebble_ready(&mut self, container: &str) -> Result<(), HarnessError> {
         self.set_can_connect(container, true)?;
         self.fire_pebble_ready(container)
+    }
+
+    /// The workload runs `pebble notify <key>` in `container`: its Pebble
+    /// records the custom notice (a key seen before is another occurrence
+    /// of the same notice, with this data), then
+    /// `<container>-pebble-custom-notice` fires with the notice's id, type
+    /// and key, as under Juju (Python Harness's `pebble_notify`). Returns
+    /// the notice's id.
+    ///
+    /// ```
+    /// # use ops::{Charm, Framework, HandlerError};
+    /// # struct Demo;
+    /// # impl Charm for Demo { fn new(_: &mut Framework<Self>) -> Result<Self, HandlerError> { Ok(Demo) } }
+    /// let mut harness = ops_testing::Harness::<Demo>::new(
+    ///     "name: demo\ncontainers: {app: {resource: img}}\nresources: {img: {type: oci-image}}\n",
+    /// ).unwrap();
+    /// harness.begin();
+    /// harness.set_can_connect("app", true).unwrap();
+    /// let data = [("path".to_string(), "/srv".to_string())].into();
+    /// let id = harness.pebble_notify("app", "example.com/db-ready", &data).unwrap();
+    /// let notices = harness.container_pebble("app").unwrap().notices();
+    /// assert_eq!((notices[0].id.as_str(), notices[0].occurrences), (id.as_str(), 1));
+    /// ```
+    pub fn pebble_notify(
+        &mut self,
+        container: &str,
+        key: &str,
+        data: &BTreeMap<String, String>,
+    ) -> Result<String, HarnessError> {
+        let pebble = self.pebble(container)?;
+        if !pebble.can_connect() {
+            return Err(HarnessError::PebbleNotUp(container.to_string()));
+        }
+        let id = pebble.notify(key, data)?;
+        let env = EventEnv {
+            extra: vec![
+                ("JUJU_WORKLOAD_NAME", container.to_string()),
+                ("JUJU_NOTICE_ID", id.clone()),
+                ("JUJU_NOTICE_TYPE", "custom".to_string()),
+                ("JUJU_NOTICE_KEY", key.to_string()),
+            ],
+            ..Default::default()
+        };
+        self.fire(&format!("{container}-pebble-custom-notice"), env)?;
+        Ok(id)
     }
 
     /// The fake Pebble of a container: its plan, services and recorded events.

@@ -2,8 +2,8 @@
 //! status evaluation, relation lifecycle.
 
 use ops::events::{
-    ActionEvent, CollectUnitStatus, PebbleReady, RelationBroken, RelationDeparted, SecretChanged,
-    SecretRotate,
+    ActionEvent, CollectUnitStatus, PebbleCustomNotice, PebbleReady, RelationBroken,
+    RelationDeparted, SecretChanged, SecretRotate,
 };
 use ops::{Charm, Ctx, Framework, HandlerError, HandlerResult, Outcome, Status, StoredState};
 use ops_testing::Harness;
@@ -41,6 +41,7 @@ impl Charm for Kit {
         fw.observe(Self::on_secret_changed)?
             .observe(Self::on_secret_rotate)?
             .observe_container("web", Self::on_ready)?
+            .observe_container("web", Self::on_notice)?
             .observe_relation("db", Self::on_departed)?
             .observe_relation("db", Self::on_broken)?
             .observe_action("greet", Self::on_greet)?
@@ -89,6 +90,24 @@ impl Kit {
         )?;
         self.note("ready".into());
         Ok(Outcome::Done)
+    }
+
+    /// Notes the notice, and its data as the container's Pebble gives it.
+    fn on_notice(&mut self, event: &PebbleCustomNotice, ctx: &mut Ctx) -> HandlerResult {
+        let web = ctx.model().container("web")?;
+        let notices = web.client().get_notices(&[], &[&event.notice_key])?;
+        let data: Vec<String> = notices
+            .iter()
+            .flat_map(|n| n.last_data.iter().map(|(k, v)| format!("{k}={v}")))
+            .collect();
+        self.note(format!(
+            "notice {} {} {} {}",
+            event.notice_id,
+            event.notice_type,
+            event.notice_key,
+            data.join(",")
+        ));
+        Ok(())
     }
 
     fn on_departed(&mut self, event: &RelationDeparted, ctx: &mut Ctx) -> HandlerResult<Outcome> {
@@ -190,6 +209,48 @@ fn containers_have_a_filesystem_the_test_can_read() {
         "hello"
     );
     assert!(h.set_can_connect("nope", true).is_err());
+}
+
+#[test]
+fn pebble_notify_records_the_notice_and_fires_its_event() {
+    use ops_testing::HarnessError;
+    let mut h = Harness::<Kit>::new(META).unwrap();
+    h.begin();
+    let data = |v: &str| [("path".to_string(), v.to_string())].into();
+    assert!(matches!(
+        h.pebble_notify("web", "example.com/ready", &data("/a")),
+        Err(HarnessError::PebbleNotUp(c)) if c == "web"
+    ));
+    h.set_can_connect("web", true).unwrap();
+    let id = h
+        .pebble_notify("web", "example.com/ready", &data("/a"))
+        .unwrap();
+    // A repeat: the same notice, its new data.
+    assert_eq!(
+        h.pebble_notify("web", "example.com/ready", &data("/b"))
+            .unwrap(),
+        id
+    );
+    assert_eq!(
+        events(&h),
+        [
+            format!("notice {id} custom example.com/ready path=/a"),
+            format!("notice {id} custom example.com/ready path=/b"),
+        ]
+    );
+    assert_eq!(
+        h.container_pebble("web").unwrap().notices()[0].occurrences,
+        2
+    );
+    let err = h.pebble_notify("web", "ready", &data("/c")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid key \"ready\" (must be in \"example.com/path\" format)"
+    );
+    assert!(matches!(
+        h.pebble_notify("nope", "example.com/x", &data("/c")),
+        Err(HarnessError::UnknownContainer(_))
+    ));
 }
 
 #[test]

@@ -1100,3 +1100,119 @@ fn hook_tools_and_fake_backend_agree() {
     assert_eq!(on_disk, in_memory);
     assert_eq!(on_disk.opened_ports("app/0")[0].to_string(), "6432/tcp");
 }
+
+/// In `collect-metrics` and `meter-status-changed` (named by
+/// `JUJU_HOOK_NAME`, as Juju and ops-sim set it) the restricted tools
+/// refuse with Juju's message and exit status 1, before touching the model;
+/// the others still answer, and in other hooks nothing is refused.
+#[test]
+fn restricted_hooks_refuse_the_restricted_tools() {
+    use ops_testing::fake_juju::{RESTRICTED_CONTEXT, RESTRICTED_TOOLS};
+    let e = env();
+    let db = format!("db:{}", e.db);
+    let args = |tool: &str| -> Vec<&str> {
+        match tool {
+            "relation-get" => vec!["-r", &db, "-", "pg/0"],
+            "relation-ids" => vec!["db"],
+            "relation-list" | "relation-model-get" => vec!["-r", &db],
+            "relation-set" => vec!["-r", &db, "k=v"],
+            "status-set" => vec!["active", "fine"],
+            _ => vec![],
+        }
+    };
+    let refused = format!("ERROR {RESTRICTED_CONTEXT}");
+    for hook in ["collect-metrics", "meter-status-changed"] {
+        for tool in RESTRICTED_TOOLS {
+            let run = e.run_in("app/0", tool, &args(tool), "", &[("JUJU_HOOK_NAME", hook)]);
+            assert_eq!(run.err(), (1, refused.as_str()), "{tool} in {hook}");
+            assert!(run.stdout.is_empty());
+        }
+        let log = e.run_in(
+            "app/0",
+            "juju-log",
+            &["metered"],
+            "",
+            &[("JUJU_HOOK_NAME", hook)],
+        );
+        log.ok();
+        let status = e.run_in("app/0", "status-get", &[], "", &[("JUJU_HOOK_NAME", hook)]);
+        status.ok();
+    }
+    assert!(
+        !e.juju().bag(e.db, "app/0").contains_key("k"),
+        "refused before the write"
+    );
+    let juju = e.juju();
+    assert!(
+        juju.unit_status("app/0")
+            .is_none_or(|s| s.message != "fine"),
+        "status-set refused"
+    );
+    for tool in RESTRICTED_TOOLS {
+        let vars = [("JUJU_HOOK_NAME", "update-status")];
+        let run = e.run_in("app/0", tool, &args(tool), "", &vars);
+        assert_eq!(run.status, 0, "{tool} in update-status: {run:?}");
+    }
+}
+
+/// `ops`' `HookTools` over the executables in a restricted hook and the
+/// restricted `FakeBackend`: the same refusals, the same answers.
+#[test]
+fn restricted_hook_tools_and_fake_backend_agree() {
+    use ops::backend::{Backend, HookTools, LogLevel, RelationRef, StatusInfo, StatusName};
+    use ops_testing::fake_juju::{FakeBackend, HookContext};
+    use std::sync::{Arc, Mutex};
+
+    let e = env();
+    let db = RelationRef::new("db", e.db);
+    let dir = hook_dir(
+        &e,
+        "hook-metrics",
+        &[
+            ("JUJU_UNIT_NAME", "app/0"),
+            ("JUJU_HOOK_NAME", "collect-metrics"),
+        ],
+    );
+    let real = HookTools::with_tool_dir(&dir);
+    let fake =
+        FakeBackend::new(Arc::new(Mutex::new(e.juju())), HookContext::unit("app/0")).restricted();
+    type Call<'a> = Box<dyn Fn(&dyn Backend) -> String + 'a>;
+    let calls: Vec<(&str, Call)> = vec![
+        ("config-get", Box::new(|b| outcome(b.config_get()))),
+        ("is-leader", Box::new(|b| outcome(b.is_leader()))),
+        ("relation-ids", Box::new(|b| outcome(b.relation_ids("db")))),
+        ("relation-list", Box::new(|b| outcome(b.relation_list(&db)))),
+        (
+            "relation-get",
+            Box::new(|b| outcome(b.relation_get(&db, "pg/0", false))),
+        ),
+        (
+            "relation-set",
+            Box::new(|b| outcome(b.relation_set(&db, false, &Default::default()))),
+        ),
+        (
+            "relation-model-get",
+            Box::new(|b| outcome(b.relation_model_get(&db))),
+        ),
+        ("state-get", Box::new(|b| outcome(b.state_get()))),
+        (
+            "status-set",
+            Box::new(|b| outcome(b.status_set(false, &StatusInfo::new(StatusName::Active, "")))),
+        ),
+        ("status-get", Box::new(|b| outcome(b.status_get(false)))),
+        (
+            "juju-log",
+            Box::new(|b| outcome(b.juju_log(LogLevel::Info, "metered"))),
+        ),
+    ];
+    for (tool, call) in &calls {
+        let (a, b) = (call(&real), call(&fake));
+        assert_eq!(a, b, "{tool}");
+        let is_refused = a.contains(ops_testing::fake_juju::RESTRICTED_CONTEXT);
+        assert_eq!(
+            is_refused,
+            ops_testing::fake_juju::is_restricted_tool(tool),
+            "{tool}: {a}"
+        );
+    }
+}

@@ -349,7 +349,7 @@ fn the_docs_table_has_every_step_and_its_fields() {
     let docs =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/testing.md"))
             .unwrap();
-    assert_eq!(ops_testing::sim::STEPS.len(), 13);
+    assert_eq!(ops_testing::sim::STEPS.len(), 14);
     for step in ops_testing::sim::STEPS {
         let start = format!("| `{}: ", step.key);
         let row = docs

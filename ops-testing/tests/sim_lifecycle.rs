@@ -70,7 +70,8 @@ resources:
 
 /// Logs `<hook> leader=<bool>` (and in relation hooks `remote=`,
 /// `departing=`, `list=<json>`); in pebble-ready records the inode of the
-/// socket it finds at Juju's path, and whether OPS_CONTAINERS_DIR is set.
+/// socket it finds at Juju's path, and whether OPS_CONTAINERS_DIR is set;
+/// in pebble-custom-notice the workload and notice variables.
 const SHELL_DISPATCH: &str = r#"#!/bin/sh
 set -e
 hook="${JUJU_DISPATCH_PATH#hooks/}"
@@ -83,6 +84,9 @@ case "$hook" in
     *-pebble-ready)
         inode=$(stat -L -c %i "/charm/containers/$JUJU_WORKLOAD_NAME/pebble.socket")
         state-set "socket-inode=$inode" "containers-var=${OPS_CONTAINERS_DIR:-unset}"
+        ;;
+    *-pebble-custom-notice)
+        state-set "notice=$JUJU_WORKLOAD_NAME $JUJU_NOTICE_ID $JUJU_NOTICE_TYPE $JUJU_NOTICE_KEY"
         ;;
 esac
 "#;
@@ -592,4 +596,69 @@ fn signals_show_per_service_beside_restarts() {
     let web = &report.units["shell/0"].containers["web"].services["web"];
     assert_eq!(web.signals, ["SIGHUP", "SIGUSR1"]);
     assert_eq!((web.starts, web.restarts, web.stops), (1, 0, 0));
+}
+
+#[test]
+fn pebble_notify_records_the_notice_and_runs_the_custom_notice_hook() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sim = shell_sim(dir.path());
+    run(
+        &mut sim,
+        1,
+        "  - deploy: {units: 2}\n  - pebble-notify: {unit: shell/1, key: example.com/db-ready, data: {path: /srv}}\n",
+    );
+    let notices = sim.pebble("shell/1", "web").unwrap().notices();
+    assert_eq!(notices.len(), 1);
+    let notice = &notices[0];
+    assert_eq!(notice.key, "example.com/db-ready");
+    assert_eq!(notice.last_data["path"], "/srv");
+    assert!(sim.pebble("shell/0", "web").unwrap().notices().is_empty());
+    let step2: Vec<&str> = sim
+        .records()
+        .iter()
+        .filter(|r| r.step == 2)
+        .map(|r| r.hook.as_str())
+        .collect();
+    assert_eq!(step2, ["web-pebble-custom-notice"]);
+    let juju = load_state(sim.state_path()).unwrap();
+    assert_eq!(
+        juju.units["shell/1"].state["notice"],
+        format!("web {} custom example.com/db-ready", notice.id)
+    );
+
+    // The same key again: the same notice, one more occurrence, the hook again.
+    run(
+        &mut sim,
+        3,
+        "  - pebble-notify: {unit: shell/1, container: web, key: example.com/db-ready}\n",
+    );
+    let notices = sim.pebble("shell/1", "web").unwrap().notices();
+    assert_eq!((notices.len(), notices[0].occurrences), (1, 2));
+    assert!(notices[0].last_data.is_empty());
+    assert_eq!(sim.records().iter().filter(|r| r.step == 3).count(), 1);
+
+    // What the step refuses: Pebble's key rules, unknown containers and units.
+    for (step, message) in [
+        (
+            "{unit: shell/0, key: db-ready}",
+            "invalid key \"db-ready\" (must be in \"example.com/path\" format)",
+        ),
+        (
+            "{unit: shell/0, container: db, key: a.b/c}",
+            "the charm has no container db",
+        ),
+        ("{unit: shell/9, key: a.b/c}", "no unit shell/9"),
+    ] {
+        let scenario = parse_steps(&format!("  - pebble-notify: {step}\n"));
+        let err = sim.step(4, &scenario.steps[0]).unwrap_err();
+        assert!(matches!(err, SimError::Step { step: 4, .. }), "{err}");
+        assert!(err.to_string().ends_with(message), "{err}");
+    }
+    sim.pebble("shell/0", "web").unwrap().set_can_connect(false);
+    let scenario = parse_steps("  - pebble-notify: {unit: shell/0, key: a.b/c}\n");
+    let err = sim.step(5, &scenario.steps[0]).unwrap_err();
+    assert!(
+        err.to_string().ends_with("shell/0's web Pebble is not up"),
+        "{err}"
+    );
 }

@@ -30,6 +30,29 @@ pub struct FakeBackend {
 /// tools those hooks may not use.
 pub const RESTRICTED_CONTEXT: &str = "not implemented for restricted context";
 
+/// The hooks Juju runs in a restricted context.
+pub const RESTRICTED_HOOKS: &[&str] = &["collect-metrics", "meter-status-changed"];
+
+/// The hook tools refused with [`RESTRICTED_CONTEXT`] in a restricted hook:
+/// the one list both [`FakeBackend::restricted`] and the `juju-hook-tool`
+/// executable (when `JUJU_HOOK_NAME` is one of [`RESTRICTED_HOOKS`]) go by.
+pub const RESTRICTED_TOOLS: &[&str] = &[
+    "config-get",
+    "is-leader",
+    "relation-get",
+    "relation-ids",
+    "relation-list",
+    "relation-model-get",
+    "relation-set",
+    "state-get",
+    "status-set",
+];
+
+/// Whether `tool` is refused in a restricted hook.
+pub fn is_restricted_tool(tool: &str) -> bool {
+    RESTRICTED_TOOLS.contains(&tool)
+}
+
 impl FakeBackend {
     /// The hook tools of `ctx.unit`, in the hook `ctx` describes.
     pub fn new(juju: Arc<Mutex<FakeJuju>>, ctx: HookContext) -> Self {
@@ -50,25 +73,10 @@ impl FakeBackend {
         self
     }
 
-    /// Whether a hook with this name runs in Juju's restricted context.
+    /// Whether a hook with this name runs in Juju's restricted context
+    /// (one of [`RESTRICTED_HOOKS`]).
     pub fn is_restricted_hook(hook: &str) -> bool {
-        matches!(hook, "collect-metrics" | "meter-status-changed")
-    }
-
-    fn refuse_if_restricted(&self, tool: &str) -> Result<()> {
-        if !self.restricted {
-            return Ok(());
-        }
-        self.calls
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(tool.to_string());
-        Err(BackendError::ToolFailed {
-            command: tool.to_string(),
-            args: Vec::new(),
-            status: 1,
-            stderr: format!("ERROR {RESTRICTED_CONTEXT}"),
-        })
+        RESTRICTED_HOOKS.contains(&hook)
     }
 
     /// The hook context this backend answers in.
@@ -86,12 +94,22 @@ impl FakeBackend {
         self.calls().iter().filter(|c| *c == tool).count()
     }
 
-    fn call(&self, tool: &str) -> MutexGuard<'_, FakeJuju> {
+    /// Records a call of `tool` and locks the model for it, or refuses it
+    /// as Juju does if the hook is restricted and so is the tool.
+    fn call(&self, tool: &str) -> Result<MutexGuard<'_, FakeJuju>> {
         self.calls
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(tool.to_string());
-        self.juju.lock().unwrap_or_else(|e| e.into_inner())
+        if self.restricted && is_restricted_tool(tool) {
+            return Err(BackendError::ToolFailed {
+                command: tool.to_string(),
+                args: Vec::new(),
+                status: 1,
+                stderr: format!("ERROR {RESTRICTED_CONTEXT}"),
+            });
+        }
+        Ok(self.juju.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
 
@@ -159,23 +177,20 @@ fn secret_ref_args(id: Option<&str>, label: Option<&str>) -> Vec<String> {
 
 impl Backend for FakeBackend {
     fn relation_ids(&self, endpoint: &str) -> Result<Vec<RelationRef>> {
-        self.refuse_if_restricted("relation-ids")?;
-        let juju = self.call("relation-ids");
+        let juju = self.call("relation-ids")?;
         juju.hook_relation_ids(&self.ctx, endpoint)
             .map_err(|e| to_backend_error("relation-ids", strings(&[endpoint]), e))
     }
 
     fn relation_list(&self, relation: &RelationRef) -> Result<Vec<String>> {
-        self.refuse_if_restricted("relation-list")?;
-        let juju = self.call("relation-list");
+        let juju = self.call("relation-list")?;
         let r = relation.to_string();
         juju.hook_relation_list(&self.ctx, relation)
             .map_err(|e| to_backend_error("relation-list", strings(&["-r", &r]), e))
     }
 
     fn relation_remote_app(&self, relation: &RelationRef) -> Result<Option<String>> {
-        self.refuse_if_restricted("relation-list")?;
-        let juju = self.call("relation-list");
+        let juju = self.call("relation-list")?;
         let r = relation.to_string();
         juju.hook_relation_remote_app(&self.ctx, relation)
             .map(Some)
@@ -183,34 +198,29 @@ impl Backend for FakeBackend {
     }
 
     fn relation_get(&self, relation: &RelationRef, member: &str, app: bool) -> Result<StringMap> {
-        self.refuse_if_restricted("relation-get")?;
-        let juju = self.call("relation-get");
+        let juju = self.call("relation-get")?;
         let r = relation.to_string();
         juju.hook_relation_get(&self.ctx, relation, member, app)
             .map_err(|e| to_backend_error("relation-get", strings(&["-r", &r, "-", member]), e))
     }
 
     fn relation_set(&self, relation: &RelationRef, app: bool, data: &StringMap) -> Result<()> {
-        self.refuse_if_restricted("relation-set")?;
-        let mut juju = self.call("relation-set");
+        let mut juju = self.call("relation-set")?;
         let r = relation.to_string();
         juju.hook_relation_set(&self.ctx, relation, app, data)
             .map_err(|e| to_backend_error("relation-set", strings(&["-r", &r, "--file", "-"]), e))
     }
 
     fn is_leader(&self) -> Result<bool> {
-        self.refuse_if_restricted("is-leader")?;
-        Ok(self.call("is-leader").hook_is_leader(&self.ctx))
+        Ok(self.call("is-leader")?.hook_is_leader(&self.ctx))
     }
 
     fn config_get(&self) -> Result<serde_json::Map<String, serde_json::Value>> {
-        self.refuse_if_restricted("config-get")?;
-        Ok(self.call("config-get").hook_config_get(&self.ctx))
+        Ok(self.call("config-get")?.hook_config_get(&self.ctx))
     }
 
     fn status_set(&self, app: bool, status: &StatusInfo) -> Result<()> {
-        self.refuse_if_restricted("status-set")?;
-        let mut juju = self.call("status-set");
+        let mut juju = self.call("status-set")?;
         juju.hook_status_set(&self.ctx, app, status).map_err(|e| {
             let flag = format!("--application={}", if app { "True" } else { "False" });
             let args = strings(&[&flag, status.name.as_str(), "--", &status.message]);
@@ -219,7 +229,7 @@ impl Backend for FakeBackend {
     }
 
     fn status_get(&self, app: bool) -> Result<StatusInfo> {
-        let juju = self.call("status-get");
+        let juju = self.call("status-get")?;
         juju.hook_status_get(&self.ctx, app).map_err(|e| {
             let flag = format!("--application={app}");
             to_backend_error("status-get", strings(&["--include-data", &flag]), e)
@@ -227,35 +237,34 @@ impl Backend for FakeBackend {
     }
 
     fn application_version_set(&self, version: &str) -> Result<()> {
-        self.call("application-version-set")
+        self.call("application-version-set")?
             .hook_application_version_set(&self.ctx, version);
         Ok(())
     }
 
     fn juju_log(&self, level: LogLevel, message: &str) -> Result<()> {
-        self.call("juju-log")
+        self.call("juju-log")?
             .hook_juju_log(&self.ctx, level, message);
         Ok(())
     }
 
     fn state_get(&self) -> Result<StringMap> {
-        self.refuse_if_restricted("state-get")?;
-        Ok(self.call("state-get").hook_state_get(&self.ctx))
+        Ok(self.call("state-get")?.hook_state_get(&self.ctx))
     }
 
     fn state_set(&self, data: &StringMap) -> Result<()> {
-        self.call("state-set")
+        self.call("state-set")?
             .hook_state_set(&self.ctx, data)
             .map_err(|e| to_backend_error("state-set", strings(&["--file", "-"]), e))
     }
 
     fn state_delete(&self, key: &str) -> Result<()> {
-        self.call("state-delete").hook_state_delete(&self.ctx, key);
+        self.call("state-delete")?.hook_state_delete(&self.ctx, key);
         Ok(())
     }
 
     fn secret_add(&self, args: &SecretAddArgs) -> Result<String> {
-        let mut juju = self.call("secret-add");
+        let mut juju = self.call("secret-add")?;
         juju.hook_secret_add(&self.ctx, args).map_err(|e| {
             let mut argv = secret_ref_args(None, args.label.as_deref());
             argv.extend(strings(&["--owner", args.owner.as_str()]));
@@ -270,25 +279,25 @@ impl Backend for FakeBackend {
         refresh: bool,
         peek: bool,
     ) -> Result<StringMap> {
-        let mut juju = self.call("secret-get");
+        let mut juju = self.call("secret-get")?;
         juju.hook_secret_get(&self.ctx, id, label, refresh, peek)
             .map_err(|e| to_backend_error("secret-get", secret_ref_args(id, label), e))
     }
 
     fn secret_info_get(&self, id: Option<&str>, label: Option<&str>) -> Result<SecretInfo> {
-        let juju = self.call("secret-info-get");
+        let juju = self.call("secret-info-get")?;
         juju.hook_secret_info_get(&self.ctx, id, label)
             .map_err(|e| to_backend_error("secret-info-get", secret_ref_args(id, label), e))
     }
 
     fn secret_set(&self, id: &str, args: &SecretSetArgs) -> Result<()> {
-        let mut juju = self.call("secret-set");
+        let mut juju = self.call("secret-set")?;
         juju.hook_secret_set(&self.ctx, id, args)
             .map_err(|e| to_backend_error("secret-set", strings(&[id]), e))
     }
 
     fn secret_grant(&self, id: &str, relation_id: u32, unit: Option<&str>) -> Result<()> {
-        let mut juju = self.call("secret-grant");
+        let mut juju = self.call("secret-grant")?;
         juju.hook_secret_grant(&self.ctx, id, relation_id, unit)
             .map_err(|e| {
                 let r = relation_id.to_string();
@@ -297,7 +306,7 @@ impl Backend for FakeBackend {
     }
 
     fn secret_revoke(&self, id: &str, relation_id: u32, unit: Option<&str>) -> Result<()> {
-        let mut juju = self.call("secret-revoke");
+        let mut juju = self.call("secret-revoke")?;
         juju.hook_secret_revoke(&self.ctx, id, Some(relation_id), None, unit)
             .map_err(|e| {
                 let r = relation_id.to_string();
@@ -306,25 +315,25 @@ impl Backend for FakeBackend {
     }
 
     fn secret_remove(&self, id: &str, revision: Option<u64>) -> Result<()> {
-        let mut juju = self.call("secret-remove");
+        let mut juju = self.call("secret-remove")?;
         juju.hook_secret_remove(&self.ctx, id, revision)
             .map_err(|e| to_backend_error("secret-remove", strings(&[id]), e))
     }
 
     fn open_port(&self, port: &OpenedPort, _endpoints: &[String]) -> Result<()> {
-        self.call("open-port")
+        self.call("open-port")?
             .hook_open_port(&self.ctx, &PortRange::from(port));
         Ok(())
     }
 
     fn close_port(&self, port: &OpenedPort, _endpoints: &[String]) -> Result<()> {
-        self.call("close-port")
+        self.call("close-port")?
             .hook_close_port(&self.ctx, &PortRange::from(port));
         Ok(())
     }
 
     fn opened_ports(&self) -> Result<Vec<OpenedPort>> {
-        let juju = self.call("opened-ports");
+        let juju = self.call("opened-ports")?;
         Ok(juju
             .hook_opened_ports(&self.ctx)
             .iter()
@@ -333,7 +342,7 @@ impl Backend for FakeBackend {
     }
 
     fn network_get(&self, binding: &str, relation_id: Option<u32>) -> Result<serde_json::Value> {
-        let juju = self.call("network-get");
+        let juju = self.call("network-get")?;
         let mut args = strings(&[binding]);
         if let Some(id) = relation_id {
             args.extend(strings(&["-r", &id.to_string()]));
@@ -354,24 +363,24 @@ impl Backend for FakeBackend {
     }
 
     fn goal_state(&self) -> Result<serde_json::Value> {
-        Ok(self.call("goal-state").hook_goal_state(&self.ctx))
+        Ok(self.call("goal-state")?.hook_goal_state(&self.ctx))
     }
 
     fn resource_get(&self, name: &str) -> Result<PathBuf> {
-        let juju = self.call("resource-get");
+        let juju = self.call("resource-get")?;
         juju.hook_resource_get(&self.ctx, name)
             .map(PathBuf::from)
             .map_err(|e| to_backend_error("resource-get", strings(&[name]), e))
     }
 
     fn action_get(&self) -> Result<serde_json::Map<String, serde_json::Value>> {
-        let juju = self.call("action-get");
+        let juju = self.call("action-get")?;
         juju.hook_action_get(&self.ctx)
             .map_err(|e| to_backend_error("action-get", vec![], e))
     }
 
     fn action_set(&self, results: &StringMap) -> Result<()> {
-        let mut juju = self.call("action-set");
+        let mut juju = self.call("action-set")?;
         juju.hook_action_set(&self.ctx, results).map_err(|e| {
             let args = results.iter().map(|(k, v)| format!("{k}={v}")).collect();
             to_backend_error("action-set", args, e)
@@ -379,19 +388,19 @@ impl Backend for FakeBackend {
     }
 
     fn action_fail(&self, message: &str) -> Result<()> {
-        let mut juju = self.call("action-fail");
+        let mut juju = self.call("action-fail")?;
         juju.hook_action_fail(&self.ctx, message)
             .map_err(|e| to_backend_error("action-fail", strings(&["--", message]), e))
     }
 
     fn action_log(&self, message: &str) -> Result<()> {
-        let mut juju = self.call("action-log");
+        let mut juju = self.call("action-log")?;
         juju.hook_action_log(&self.ctx, message)
             .map_err(|e| to_backend_error("action-log", strings(&["--", message]), e))
     }
 
     fn credential_get(&self) -> Result<serde_json::Value> {
-        self.call("credential-get")
+        self.call("credential-get")?
             .hook_credential_get(&self.ctx)
             .map_err(|e| to_backend_error("credential-get", strings(&["--format=json"]), e))
     }
@@ -399,7 +408,7 @@ impl Backend for FakeBackend {
     fn secret_ids(&self) -> Result<Vec<String>> {
         // Juju prints bare ids; ops' HookTools gives them their `secret:`.
         Ok(self
-            .call("secret-ids")
+            .call("secret-ids")?
             .hook_secret_ids(&self.ctx)
             .into_iter()
             .map(|id| {
@@ -413,16 +422,18 @@ impl Backend for FakeBackend {
     }
 
     fn juju_reboot(&self, _now: bool) -> Result<()> {
-        self.call("juju-reboot").hook_reboot(&self.ctx);
+        self.call("juju-reboot")?.hook_reboot(&self.ctx);
         Ok(())
     }
 
     fn storage_list(&self, name: Option<&str>) -> Result<Vec<String>> {
-        Ok(self.call("storage-list").hook_storage_list(&self.ctx, name))
+        Ok(self
+            .call("storage-list")?
+            .hook_storage_list(&self.ctx, name))
     }
 
     fn storage_get_location(&self, id: &str) -> Result<PathBuf> {
-        let juju = self.call("storage-get");
+        let juju = self.call("storage-get")?;
         let location = juju
             .hook_storage_get(&self.ctx, id, Some("location"))
             .map_err(|e| {
@@ -436,14 +447,13 @@ impl Backend for FakeBackend {
     }
 
     fn storage_add(&self, name: &str, count: u32) -> Result<()> {
-        let mut juju = self.call("storage-add");
+        let mut juju = self.call("storage-add")?;
         juju.hook_storage_add(&self.ctx, name, count)
             .map_err(|e| to_backend_error("storage-add", strings(&[&format!("{name}={count}")]), e))
     }
 
     fn relation_model_get(&self, relation: &RelationRef) -> Result<String> {
-        self.refuse_if_restricted("relation-model-get")?;
-        let juju = self.call("relation-model-get");
+        let juju = self.call("relation-model-get")?;
         let r = relation.to_string();
         juju.hook_relation_model_get(&self.ctx, relation)
             .map_err(|e| to_backend_error("relation-model-get", strings(&["-r", &r]), e))

@@ -13,7 +13,9 @@
 //! `JUJU_REMOTE_UNIT` and `JUJU_REMOTE_APP` (the default member of
 //! `relation-get`), `JUJU_DEPARTING_UNIT` (left out of `relation-list`),
 //! `JUJU_ACTION_NAME` (set in an action's hook: the `action-*` tools then
-//! work on the action [`FakeJuju::start_action`] started).
+//! work on the action [`FakeJuju::start_action`] started), `JUJU_HOOK_NAME`
+//! (in a restricted hook, [`RESTRICTED_HOOKS`], the [`RESTRICTED_TOOLS`]
+//! refuse with Juju's [`RESTRICTED_CONTEXT`] message, exit status 1).
 //!
 //! The model file is shared by every unit's processes: each call holds a
 //! lock for its read-modify-write ([`with_state`]). A hook's pending writes
@@ -27,7 +29,9 @@ use ops::backend::RelationRef;
 
 pub use super::store::{create_state, load_state, lock_path, save_state, with_state};
 use super::tools::{self, Fail};
-use super::{FakeJuju, HookContext, app_of};
+use super::{FakeBackend, FakeJuju, HookContext, app_of, is_restricted_tool};
+#[cfg(doc)]
+use super::{RESTRICTED_CONTEXT, RESTRICTED_HOOKS, RESTRICTED_TOOLS};
 
 /// The environment variable naming the model's state file.
 pub const STATE_VAR: &str = "OPS_FAKE_JUJU_STATE";
@@ -188,6 +192,11 @@ pub fn main_with(
         return 1;
     };
     let state = PathBuf::from(state);
+    let hook = std::env::var("JUJU_HOOK_NAME").unwrap_or_default();
+    if FakeBackend::is_restricted_hook(&hook) && is_restricted_tool(tool) {
+        let _ = writeln!(stderr, "ERROR {}", super::RESTRICTED_CONTEXT);
+        return 1;
+    }
     let mut input = Vec::new();
     if reads_stdin(argv)
         && let Err(e) = stdin.read_to_end(&mut input)

@@ -35,7 +35,9 @@ mod store;
 mod tests;
 mod tools;
 
-pub use backend::{FakeBackend, RESTRICTED_CONTEXT};
+pub use backend::{
+    FakeBackend, RESTRICTED_CONTEXT, RESTRICTED_HOOKS, RESTRICTED_TOOLS, is_restricted_tool,
+};
 pub use cli::install_hook_tools;
 pub use hook::{HookChanges, HookContext, HookError, HookErrorKind, MAX_STATE_VALUE};
 pub use state::{

@@ -7,10 +7,10 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::Shared;
 use super::files::{FileError, Fs, MakeDirItem, RemoveItem, WriteItem, result_entry};
 use super::http::{HttpRequest, MultipartWriter, Reply, media_params, parse_multipart, quote};
 use super::util::{parse_go_duration, random_hex};
+use super::{Shared, checks, notices};
 
 /// The version the fake reports in `/v1/system-info`.
 pub(crate) const VERSION: &str = "1.32.1-ops-testing";
@@ -46,12 +46,18 @@ pub(crate) fn handle(shared: &Shared, request: &HttpRequest) -> Reply {
         (["v1", "signals"], "POST") => signals(shared, request),
         (["v1", "files"], "GET") => get_files(shared, request),
         (["v1", "files"], "POST") => post_files(shared, request),
+        (["v1", "checks"], "GET") => checks::list(shared, request),
+        (["v1", "checks"], "POST") => checks::action(shared, request),
+        (["v1", "notices"], "GET") => notices::list(shared, request),
+        (["v1", "notices"], "POST") => notices::add(shared, request),
+        (["v1", "notices", id], "GET") => notices::one(shared, id),
         (
             [
                 "v1",
-                "system-info" | "plan" | "layers" | "services" | "changes" | "signals" | "files",
+                "system-info" | "plan" | "layers" | "services" | "changes" | "signals" | "files"
+                | "checks" | "notices",
             ]
-            | ["v1", "changes", _]
+            | ["v1", "changes" | "notices", _]
             | ["v1", "changes", _, "wait"],
             _,
         ) => not_allowed(),
@@ -60,7 +66,7 @@ pub(crate) fn handle(shared: &Shared, request: &HttpRequest) -> Reply {
 }
 
 /// Decodes a JSON body, or the 400 reply Pebble gives.
-fn decode<T: DeserializeOwned>(request: &HttpRequest, what: &str) -> Result<T, Reply> {
+pub(super) fn decode<T: DeserializeOwned>(request: &HttpRequest, what: &str) -> Result<T, Reply> {
     serde_json::from_slice(&request.body)
         .map_err(|e| Reply::bad_request(format!("cannot decode {what}: {e}")))
 }

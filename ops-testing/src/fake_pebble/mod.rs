@@ -7,7 +7,11 @@
 //! multipart bodies as Pebble, so that both `ops::pebble::Client` and
 //! Python ops' Pebble client can talk to it. It does not run processes:
 //! services only change state, and every start, stop, restart and signal
-//! is recorded as a [`ServiceEvent`]. Files live under a root directory on
+//! is recorded as a [`ServiceEvent`]. Health checks (`/v1/checks`) are
+//! started and stopped as Pebble does but run no probes: tests report
+//! their runs ([`FakePebble::fail_check`], [`FakePebble::pass_check`]).
+//! Notices (`/v1/notices`) are kept as Pebble keeps them: custom ones
+//! clients add, and a `change-update` one per change. Files live under a root directory on
 //! the host (`/etc/x` in the container is `<root>/etc/x`); modes are
 //! applied to the real files, owners are recorded (files are not chowned).
 //!
@@ -33,8 +37,10 @@
 //! ```
 
 mod api;
+mod checks;
 mod files;
 mod http;
+mod notices;
 mod plan;
 mod state;
 mod util;
@@ -45,12 +51,14 @@ use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use ops::pebble::{Client, Layer, Plan, ServiceStatus};
+use ops::pebble::{CheckInfo, Client, Layer, PebbleNotice, Plan, ServiceStatus};
 
+pub use self::checks::CheckRunError;
+pub use self::notices::NoticeKeyError;
 use self::state::State;
 
 /// How long an idle keep-alive connection is kept open.
@@ -64,7 +72,8 @@ pub enum ServiceEvent {
     /// The service was stopped (it was running).
     Stop(String),
     /// The service was stopped and started again by one change (restart,
-    /// or a replan after its configuration changed).
+    /// or a replan after its configuration changed), or because a check
+    /// it has `on-check-failure: {<check>: restart}` for went down.
     Restart(String),
     /// A signal was sent to the running service.
     Signal {
@@ -115,6 +124,11 @@ pub(crate) struct Shared {
     socket: PathBuf,
     boot_id: String,
     state: Mutex<State>,
+    /// Woken after every change to the state: a `GET /v1/notices` with a
+    /// timeout waits on it for a matching notice.
+    changed: Condvar,
+    /// The user every client counts as: the one running the fake.
+    user_id: u32,
     online: AtomicBool,
 }
 
@@ -124,6 +138,13 @@ impl Shared {
         self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs `f` on the state, then wakes whoever waits for a change.
+    fn update<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
+        let result = f(&mut self.lock());
+        self.changed.notify_all();
+        result
     }
 }
 
@@ -169,11 +190,14 @@ impl FakePebble {
         if let Some(parent) = socket.parent() {
             std::fs::create_dir_all(parent)?;
         }
+        let user_id = std::fs::metadata(&root)?.uid();
         let shared = Arc::new(Shared {
             root,
             socket,
             boot_id: util::random_hex(32),
             state: Mutex::new(State::default()),
+            changed: Condvar::new(),
+            user_id,
             online: AtomicBool::new(false),
         });
         let listener = listen(&shared)?;
@@ -240,6 +264,72 @@ impl FakePebble {
                 .insert(service.to_string(), error.to_string()),
             None => state.start_errors.remove(service),
         };
+    }
+
+    /// A check's status as `GET /v1/checks` reports it, or `None` if it is
+    /// not in the plan. Checks in a layer start when the layer is added,
+    /// unless they are `startup: disabled`.
+    pub fn check_info(&self, name: &str) -> Option<CheckInfo> {
+        self.shared.lock().check_info(name)
+    }
+
+    /// Reports `times` failed runs of a running check (the fake runs no
+    /// probes), as Pebble would see them: once its failures in a row reach
+    /// its threshold (3 unless the layer says) it is `down`, its
+    /// `perform-check` change fails, the running services with
+    /// `on-check-failure: {<name>: restart}` are restarted (a
+    /// [`ServiceEvent::Restart`]) and a `recover-check` change starts.
+    ///
+    /// ```
+    /// # use ops_testing::fake_pebble::FakePebble;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let pebble = FakePebble::start(dir.path().join("pebble.socket"), dir.path().join("root")).unwrap();
+    /// let layer = "checks:\n  up:\n    override: replace\n    threshold: 2\n    http: {url: 'http://127.0.0.1:8080/'}\n";
+    /// pebble.client().add_layer("l", &ops::pebble::Layer::from_yaml(layer).unwrap(), false).unwrap();
+    /// pebble.fail_check("up", 1).unwrap();
+    /// assert!(pebble.check_info("up").unwrap().is_up());
+    /// pebble.fail_check("up", 1).unwrap();
+    /// assert_eq!(pebble.check_info("up").unwrap().status, ops::pebble::CheckStatus::Down);
+    /// pebble.pass_check("up", 1).unwrap();
+    /// assert!(pebble.check_info("up").unwrap().is_up());
+    /// ```
+    pub fn fail_check(&self, name: &str, times: u32) -> Result<(), CheckRunError> {
+        self.shared
+            .update(|state| (0..times).try_for_each(|_| state.fail_check(name)))
+    }
+
+    /// Reports `times` successful runs of a running check: the first
+    /// brings a `down` check back `up`, and clears the failures in a row.
+    pub fn pass_check(&self, name: &str, times: u32) -> Result<(), CheckRunError> {
+        self.shared
+            .update(|state| (0..times).try_for_each(|_| state.run_check(name, Ok(()))))
+    }
+
+    /// Every notice, of every user, ordered by last-repeated time:
+    /// custom ones and Pebble's own `change-update` ones.
+    pub fn notices(&self) -> Vec<PebbleNotice> {
+        self.shared.lock().notices.all()
+    }
+
+    /// Records a custom notice as `pebble notify <key> [k=v ...]` run in the
+    /// container would; its id. A key seen before counts another occurrence
+    /// of the same notice.
+    pub fn notify(
+        &self,
+        key: &str,
+        data: &std::collections::BTreeMap<String, String>,
+    ) -> Result<String, NoticeKeyError> {
+        notices::check_custom_key(key)?;
+        let user = self.shared.user_id;
+        Ok(self.shared.update(|state| {
+            state.notices.add(
+                Some(user),
+                notices::CUSTOM,
+                key,
+                data.clone(),
+                Duration::ZERO,
+            )
+        }))
     }
 
     /// The owner last asked for at `path` (by a push or make-dir), if any.
@@ -392,6 +482,7 @@ fn serve(shared: &Shared, stream: UnixStream) {
             return; // Pebble went away: drop the connection unanswered.
         }
         let reply = api::handle(shared, &request);
+        shared.changed.notify_all();
         if writer.write_all(&reply.encode(request.close)).is_err() || request.close {
             return;
         }

@@ -7,10 +7,15 @@ use std::time::SystemTime;
 use ops::pebble::{Layer, Plan, Service, ServiceStatus};
 use serde_json::{Value, json};
 
+use super::checks::{CheckRecord, DEFAULT_THRESHOLD};
 use super::http::Reply;
+use super::notices::{CHANGE_UPDATE, Notices};
 use super::plan::{combine_layers, order, parse_layer, validate_plan};
 use super::util::rfc3339;
 use super::{FileOwner, ServiceEvent};
+
+/// How many log lines a task keeps, as Pebble's `Task.addLog`.
+const TASK_LOG_LINES: usize = 10;
 
 /// The signals Pebble accepts by name.
 const SIGNALS: [&str; 31] = [
@@ -71,11 +76,16 @@ struct ChangeRecord {
     id: String,
     kind: String,
     summary: String,
+    /// `Doing` while a long-running task (a check's) runs, then `Done`,
+    /// `Error` or `Hold` (stopped).
+    status: &'static str,
     tasks: Vec<TaskRecord>,
     err: Option<String>,
     service_names: Vec<String>,
+    /// What the change's `change-update` notices carry besides `kind`.
+    notice_data: BTreeMap<String, String>,
     spawn: SystemTime,
-    ready: SystemTime,
+    ready: Option<SystemTime>,
 }
 
 /// Everything the fake Pebble remembers.
@@ -89,6 +99,8 @@ pub(crate) struct State {
     pub events: Vec<ServiceEvent>,
     pub start_errors: BTreeMap<String, String>,
     pub owners: BTreeMap<String, FileOwner>,
+    pub checks: BTreeMap<String, CheckRecord>,
+    pub notices: Notices,
 }
 
 enum Step {
@@ -112,7 +124,13 @@ impl State {
             }
             None => layers.push((label.to_string(), layer)),
         }
-        let combined = combine_layers(&layers)?;
+        let mut combined = combine_layers(&layers)?;
+        for check in combined.checks.values_mut() {
+            // Pebble's CombineLayers default, shown in the plan.
+            if check.threshold.unwrap_or(0) == 0 {
+                check.threshold = Some(DEFAULT_THRESHOLD);
+            }
+        }
         let plan = Plan {
             services: combined.services,
             checks: combined.checks,
@@ -121,6 +139,7 @@ impl State {
         validate_plan(&plan)?;
         self.layers = layers;
         self.plan = plan;
+        self.checks_plan_changed();
         Ok(())
     }
 
@@ -229,6 +248,7 @@ impl State {
             }
             "replan" => {
                 let (stops, starts) = self.replan_lists().map_err(cannot)?;
+                self.checks_replan();
                 let replanned: BTreeSet<String> = stops.iter().chain(&starts).cloned().collect();
                 requested = replanned.into_iter().collect();
                 let steps = stops
@@ -371,55 +391,161 @@ impl State {
                 _ => ServiceEvent::Start(name),
             });
         }
-        let failures: Vec<String> = tasks
-            .iter()
-            .filter(|t| t.status == "Error")
-            .flat_map(|t| {
-                t.log
-                    .iter()
-                    .filter_map(|l| {
-                        l.split_once(" ERROR ")
-                            .map(|(_, m)| format!("- {} ({m})", t.summary))
-                    })
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        let err = (!failures.is_empty()).then(|| {
-            format!(
-                "cannot perform the following tasks:\n{}",
-                failures.join("\n")
-            )
-        });
-        let id = (self.changes.len() + 1).to_string();
+        let err = change_err(&tasks);
+        let id = self.next_change_id();
+        let has_tasks = !tasks.is_empty();
         self.changes.push(ChangeRecord {
             id: id.clone(),
             kind: kind.to_string(),
             summary,
+            status: if err.is_some() { "Error" } else { "Done" },
             tasks,
             err,
             service_names,
+            notice_data: BTreeMap::new(),
             spawn,
-            ready: SystemTime::now(),
+            ready: Some(SystemTime::now()),
         });
+        // Pebble records a change-update notice when a change is spawned
+        // and at each status it moves to: Do, Doing (if it has tasks), and
+        // Done or Error.
+        let occurrences = if has_tasks { 3 } else { 2 };
+        for _ in 0..occurrences {
+            self.change_update_notice(&id);
+        }
         id
     }
 
-    /// `GET /v1/changes/<id>` (all changes are ready as soon as they exist).
+    fn next_change_id(&self) -> String {
+        (self.changes.len() + 1).to_string()
+    }
+
+    fn change_update_notice(&mut self, id: &str) {
+        let Some(change) = self.changes.iter().find(|c| c.id == id) else {
+            return;
+        };
+        let mut data = change.notice_data.clone();
+        data.insert("kind".into(), change.kind.clone());
+        self.notices
+            .add(None, CHANGE_UPDATE, id, data, std::time::Duration::ZERO);
+    }
+
+    /// Spawns a change of one task that runs until [`finish_change`]
+    /// ends it, as Pebble's `perform-check` and `recover-check` changes.
+    pub(super) fn spawn_running_change(
+        &mut self,
+        kind: &str,
+        summary: String,
+        notice_data: BTreeMap<String, String>,
+    ) -> String {
+        let now = SystemTime::now();
+        self.next_task += 1;
+        let id = self.next_change_id();
+        let task_kind = match kind {
+            "perform-check" => "perform-check",
+            "recover-check" => "recover-check",
+            _ => "run",
+        };
+        self.changes.push(ChangeRecord {
+            id: id.clone(),
+            kind: kind.to_string(),
+            summary: summary.clone(),
+            status: "Doing",
+            tasks: vec![TaskRecord {
+                id: self.next_task.to_string(),
+                kind: task_kind,
+                summary,
+                status: "Doing",
+                log: Vec::new(),
+                time: now,
+            }],
+            err: None,
+            service_names: Vec::new(),
+            notice_data,
+            spawn: now,
+            ready: None,
+        });
+        self.change_update_notice(&id); // spawned (Do)
+        self.change_update_notice(&id); // its task started (Doing)
+        id
+    }
+
+    /// Adds a line (`<time> <LEVEL> <message>`) to a running change's task log.
+    pub(super) fn log_task(&mut self, change_id: &str, level: &str, message: &str) {
+        let Some(task) = self
+            .changes
+            .iter_mut()
+            .find(|c| c.id == change_id)
+            .and_then(|c| c.tasks.first_mut())
+        else {
+            return;
+        };
+        if task.log.len() >= TASK_LOG_LINES {
+            task.log.remove(0);
+        }
+        task.log.push(format!(
+            "{} {level} {message}",
+            rfc3339(SystemTime::now(), false)
+        ));
+    }
+
+    /// Ends a running change with `status` (`Done`, `Error` or `Hold`).
+    pub(super) fn finish_change(&mut self, change_id: &str, status: &'static str) {
+        let Some(change) = self.changes.iter_mut().find(|c| c.id == change_id) else {
+            return;
+        };
+        if change.ready.is_some() {
+            return;
+        }
+        let now = SystemTime::now();
+        for task in &mut change.tasks {
+            task.status = status;
+        }
+        change.status = status;
+        change.err = change_err(&change.tasks);
+        change.ready = Some(now);
+        self.change_update_notice(change_id);
+    }
+
+    /// Pebble's `on-check-failure: {<check>: restart}`: the running
+    /// services that ask for it are restarted (no change is made).
+    pub(super) fn restart_for_failed_check(&mut self, check: &str) {
+        let restart: Vec<String> = self
+            .plan
+            .services
+            .iter()
+            .filter(|(_, s)| s.on_check_failure.get(check).map(String::as_str) == Some("restart"))
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in restart {
+            if let Some(record) = self.services.get_mut(&name)
+                && record.status == ServiceStatus::Active
+            {
+                record.since = SystemTime::now();
+                self.events.push(ServiceEvent::Restart(name));
+            }
+        }
+    }
+
+    /// `GET /v1/changes/<id>`.
     pub fn change_json(&self, id: &str) -> Option<Value> {
         self.changes.iter().find(|c| c.id == id).map(change_json)
     }
 
     /// `GET /v1/changes?select=...&for=...`.
     pub fn changes_json(&self, select: &str, service: &str) -> Result<Value, String> {
-        let ready = match select {
-            "" | "in-progress" => false,
-            "all" | "ready" => true,
-            _ => return Err("select should be one of: all,in-progress,ready".into()),
+        let wanted = |c: &&ChangeRecord| match select {
+            "all" => true,
+            "ready" => c.ready.is_some(),
+            _ => c.ready.is_none(),
         };
+        if !matches!(select, "" | "in-progress" | "all" | "ready") {
+            return Err("select should be one of: all,in-progress,ready".into());
+        }
         Ok(Value::Array(
             self.changes
                 .iter()
-                .filter(|_| ready)
+                .filter(wanted)
                 .filter(|c| service.is_empty() || c.service_names.iter().any(|n| n == service))
                 .map(change_json)
                 .collect(),
@@ -462,11 +588,15 @@ fn change_json(change: &ChangeRecord) -> Value {
         .tasks
         .iter()
         .map(|t| {
+            let done = u8::from(t.status != "Doing");
             let mut task = json!({
                 "id": t.id, "kind": t.kind, "summary": t.summary, "status": t.status,
-                "progress": {"label": "", "done": 1, "total": 1},
-                "spawn-time": rfc3339(t.time, true), "ready-time": rfc3339(t.time, true),
+                "progress": {"label": "", "done": done, "total": 1},
+                "spawn-time": rfc3339(t.time, true),
             });
+            if t.status != "Doing" {
+                task["ready-time"] = rfc3339(t.time, true).into();
+            }
             if !t.log.is_empty() {
                 task["log"] = json!(t.log);
             }
@@ -475,10 +605,13 @@ fn change_json(change: &ChangeRecord) -> Value {
         .collect();
     let mut value = json!({
         "id": change.id, "kind": change.kind, "summary": change.summary,
-        "status": if change.err.is_some() { "Error" } else { "Done" },
-        "ready": true,
-        "spawn-time": rfc3339(change.spawn, true), "ready-time": rfc3339(change.ready, true),
+        "status": change.status,
+        "ready": change.ready.is_some(),
+        "spawn-time": rfc3339(change.spawn, true),
     });
+    if let Some(ready) = change.ready {
+        value["ready-time"] = rfc3339(ready, true).into();
+    }
     if !tasks.is_empty() {
         value["tasks"] = Value::Array(tasks);
     }
@@ -486,6 +619,29 @@ fn change_json(change: &ChangeRecord) -> Value {
         value["err"] = err.clone().into();
     }
     value
+}
+
+/// Pebble's `Change.Err`: each error logged by a failed task.
+fn change_err(tasks: &[TaskRecord]) -> Option<String> {
+    let failures: Vec<String> = tasks
+        .iter()
+        .filter(|t| t.status == "Error")
+        .flat_map(|t| {
+            t.log
+                .iter()
+                .filter_map(|l| {
+                    l.split_once(" ERROR ")
+                        .map(|(_, m)| format!("- {} ({m})", t.summary))
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    (!failures.is_empty()).then(|| {
+        format!(
+            "cannot perform the following tasks:\n{}",
+            failures.join("\n")
+        )
+    })
 }
 
 fn title_case(word: &str) -> String {

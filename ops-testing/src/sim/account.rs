@@ -95,7 +95,7 @@ impl Redactor {
                         }
                     }
                 }
-                Step::SetRemoteData { data, .. } => {
+                Step::SetRemoteData { data, .. } | Step::PebbleNotify { data, .. } => {
                     for (k, v) in data {
                         r.learn(k, v);
                     }
@@ -305,6 +305,21 @@ pub(crate) fn describe_step(step: &Step, redactor: &Redactor, with_data: bool) -
             Some(unit) => format!("pebble-ready on {unit}"),
             None => "pebble-ready on every unit".to_string(),
         },
+        Step::PebbleNotify {
+            unit,
+            container,
+            key,
+            data: bag,
+        } => {
+            let mut text = format!("pebble-notify {key} on {unit}");
+            if let Some(container) = container {
+                let _ = write!(text, " ({container})");
+            }
+            if with_data && !bag.is_empty() {
+                let _ = write!(text, ": {}", data(bag));
+            }
+            text
+        }
         Step::UpdateStatus {} => "update-status".to_string(),
         Step::RunAction {
             unit,

@@ -167,6 +167,8 @@ struct HookRun {
     departing_unit: Option<String>,
     workload: Option<String>,
     action: Option<String>,
+    /// In `<container>-pebble-custom-notice`: the notice's id and key.
+    notice: Option<(String, String)>,
     /// Before the hook: this unit leaves `unit`'s view of this relation
     /// (a dying unit's relation-departed for it).
     hide: Option<(u32, String)>,
@@ -183,6 +185,7 @@ impl HookRun {
             departing_unit: None,
             workload: None,
             action: None,
+            notice: None,
             hide: None,
         }
     }
@@ -622,6 +625,52 @@ impl Simulator {
         })
     }
 
+    /// `pebble-notify`: the notice in the container's Pebble, then the
+    /// custom-notice hook Juju runs for it.
+    fn pebble_notify(
+        &mut self,
+        number: usize,
+        unit: &str,
+        container: Option<&str>,
+        key: &str,
+        data: &BTreeMap<String, String>,
+    ) -> Result<(), SimError> {
+        self.check_unit(number, unit)?;
+        let containers: Vec<&String> = self.meta.containers.keys().collect();
+        let container = match (container, containers.as_slice()) {
+            (Some(c), _) if containers.iter().any(|k| *k == c) => c.to_string(),
+            (Some(c), _) => {
+                return Err(Self::step_error(
+                    number,
+                    format!("the charm has no container {c}"),
+                ));
+            }
+            (None, [only]) => (*only).clone(),
+            (None, _) => {
+                return Err(Self::step_error(
+                    number,
+                    "name the container: the charm has none or several",
+                ));
+            }
+        };
+        let pebble = self
+            .pebbles
+            .get(&(unit.to_string(), container.clone()))
+            .filter(|p| p.can_connect())
+            .ok_or_else(|| {
+                Self::step_error(number, format!("{unit}'s {container} Pebble is not up"))
+            })?;
+        let id = pebble
+            .notify(key, data)
+            .map_err(|e| Self::step_error(number, e.to_string()))?;
+        self.queue.push_back(HookRun {
+            workload: Some(container.clone()),
+            notice: Some((id, key.to_string())),
+            ..HookRun::new(unit, format!("{container}-pebble-custom-notice"))
+        });
+        Ok(())
+    }
+
     fn check_unit(&self, number: usize, unit: &str) -> Result<(), SimError> {
         if self.units()?.iter().any(|u| u == unit) {
             Ok(())
@@ -827,6 +876,12 @@ impl Simulator {
                     self.queue_pebble_ready(&u);
                 }
             }
+            Step::PebbleNotify {
+                unit,
+                container,
+                key,
+                data,
+            } => self.pebble_notify(number, unit, container.as_deref(), key, data)?,
             Step::UpdateStatus {} => {
                 for u in self.units()? {
                     self.queue.push_back(HookRun::new(&u, "update-status"));
@@ -1145,8 +1200,17 @@ impl Simulator {
             "JUJU_WORKLOAD_NAME",
             "JUJU_ACTION_NAME",
             "JUJU_ACTION_UUID",
+            "JUJU_NOTICE_ID",
+            "JUJU_NOTICE_TYPE",
+            "JUJU_NOTICE_KEY",
         ] {
             command.env_remove(var);
+        }
+        if let Some((id, key)) = &run.notice {
+            command
+                .env("JUJU_NOTICE_ID", id)
+                .env("JUJU_NOTICE_TYPE", "custom")
+                .env("JUJU_NOTICE_KEY", key);
         }
         if let Some(r) = &run.relation {
             command

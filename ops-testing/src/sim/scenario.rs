@@ -155,6 +155,29 @@ pub enum Step {
         #[serde(default)]
         unit: Option<String>,
     },
+    /// The workload runs `pebble notify <key> [<k>=<v> ...]` in a unit's
+    /// container: its Pebble records a custom notice (a key it has seen
+    /// before is another occurrence of the same notice, with the new data),
+    /// and Juju runs `<container>-pebble-custom-notice` with
+    /// `JUJU_WORKLOAD_NAME`, `JUJU_NOTICE_ID`, `JUJU_NOTICE_TYPE` (`custom`)
+    /// and `JUJU_NOTICE_KEY`. The key is checked as Pebble checks it
+    /// (`example.com/path`), and that Pebble must be up.
+    ///
+    /// ```yaml
+    /// - pebble-notify: {unit: app/0, container: web, key: example.com/db-ready, data: {path: /srv}}
+    /// ```
+    PebbleNotify {
+        /// The unit.
+        unit: String,
+        /// The container; may be left out when the charm has only one.
+        #[serde(default)]
+        container: Option<String>,
+        /// The notice key, `<domain>/<path>`.
+        key: String,
+        /// The occurrence's data.
+        #[serde(default)]
+        data: BTreeMap<String, String>,
+    },
     /// update-status on every unit.
     UpdateStatus {},
     /// Kubernetes replaces the unit's pod. `stop` runs in the old pod; then
@@ -324,6 +347,20 @@ pub const STEPS: &[StepDoc] = &[
         )],
     },
     StepDoc {
+        key: "pebble-notify",
+        example: "pebble-notify: {unit: app/0, container: web, key: example.com/db-ready, data: {path: /srv}}",
+        fields: &[
+            UNIT,
+            field(
+                "container",
+                false,
+                "one of the charm's containers (may be left out if it has one)",
+            ),
+            field("key", true, "the notice key, like example.com/db-ready"),
+            field("data", false, "the occurrence's data, key: string"),
+        ],
+    },
+    StepDoc {
         key: "update-status",
         example: "update-status: {}",
         fields: &[],
@@ -362,6 +399,7 @@ impl Step {
             Step::SetRemoteData { .. } => "set-remote-data",
             Step::RemoveRelation { .. } => "remove-relation",
             Step::PebbleReady { .. } => "pebble-ready",
+            Step::PebbleNotify { .. } => "pebble-notify",
             Step::UpdateStatus {} => "update-status",
             Step::Churn { .. } => "churn",
             Step::Refresh {} => "refresh",
@@ -797,6 +835,6 @@ steps:
         for step in &parsed.steps {
             assert!(Step::doc(step.key()).is_some(), "{}", step.key());
         }
-        assert_eq!(all.len(), 13);
+        assert_eq!(all.len(), 14);
     }
 }

@@ -42,6 +42,6 @@ pub use error::PebbleError;
 pub use files::{FileInfo, FileType, MakeDirOptions, PushOptions};
 pub use layer::{Check, ExecCheck, HttpCheck, Layer, LogTarget, Plan, Service, TcpCheck};
 pub use types::{
-    Change, CheckInfo, PebbleNotice, ServiceInfo, ServiceStartup, ServiceStatus, SystemInfo, Task,
-    TaskProgress,
+    Change, CheckInfo, CheckStartup, CheckStatus, PebbleNotice, ServiceInfo, ServiceStartup,
+    ServiceStatus, SystemInfo, Task, TaskProgress,
 };

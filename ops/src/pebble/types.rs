@@ -203,46 +203,122 @@ mod tests {
     }
 }
 
-/// One entry of `GET /v1/checks`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// Whether a check is started on replan and when its layer is added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckStartup {
+    /// `enabled` (also what Pebble reports when the layer leaves it unset).
+    Enabled,
+    /// `disabled`: inactive until started with [`Client::start_checks`](super::Client::start_checks).
+    Disabled,
+    /// A value this client does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+/// A check's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckStatus {
+    /// Running, and it has failed fewer times in a row than its threshold.
+    Up,
+    /// Running, and it has failed at least its threshold times in a row.
+    Down,
+    /// Not running: stopped, or `startup: disabled` and never started.
+    Inactive,
+    /// A value this client does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+impl CheckStatus {
+    /// Pebble's name for it (`up`, `down`, `inactive`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Up => "up",
+            Self::Down => "down",
+            Self::Inactive => "inactive",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+impl fmt::Display for CheckStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+fn enabled() -> CheckStartup {
+    CheckStartup::Enabled
+}
+
+/// One entry of `GET /v1/checks` (Pebble's `client.CheckInfo`).
+///
+/// ```
+/// let info: ops::pebble::CheckInfo = serde_json::from_str(
+///     r#"{"name":"up","level":"alive","startup":"enabled","status":"down",
+///         "successes":4,"failures":3,"threshold":3,"change-id":"9","prev-change-id":"2"}"#,
+/// ).unwrap();
+/// assert_eq!(info.status, ops::pebble::CheckStatus::Down);
+/// assert!(!info.is_up());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct CheckInfo {
     /// The check's name.
     pub name: String,
-    /// `alive`, `ready` or empty.
+    /// `alive`, `ready` or empty (Pebble leaves it out when unset).
     #[serde(default)]
     pub level: String,
-    /// `up`, `down` or `inactive` (a stopped check).
-    pub status: String,
-    /// How many times in a row it failed.
+    /// Its startup setting (Pebble before 1.14 did not send it: `enabled`).
+    #[serde(default = "enabled")]
+    pub startup: CheckStartup,
+    /// Up, down or inactive.
+    pub status: CheckStatus,
+    /// How many times it succeeded since it was started or last
+    /// recovered; `None` from a Pebble too old to say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub successes: Option<u32>,
+    /// How many times in a row it failed (Pebble leaves out zero).
     #[serde(default)]
     pub failures: u32,
-    /// After how many failures it is `down`.
+    /// After how many failures in a row it is down.
     #[serde(default)]
     pub threshold: u32,
-    /// The change running the check, if any.
+    /// The change running the check (`perform-check` while up,
+    /// `recover-check` while down); `None` while inactive.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change_id: Option<String>,
+    /// The change that ran it before the current one, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev_change_id: Option<String>,
 }
 
 impl CheckInfo {
     /// Whether the check is up.
     pub fn is_up(&self) -> bool {
-        self.status == "up"
+        self.status == CheckStatus::Up
     }
 }
 
-/// One entry of `GET /v1/notices`. `last_data` comes from the workload:
-/// treat it as remote data (its `Debug` shows the keys only).
+/// One entry of `GET /v1/notices` (Pebble's `client.Notice`). `last_data`
+/// comes from the workload: treat it as remote data (its `Debug` shows the
+/// keys only).
 #[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct PebbleNotice {
     /// The notice's id.
     pub id: String,
+    /// The user who may see it; `None` for a public notice (Pebble's own,
+    /// such as `change-update`).
+    #[serde(default)]
+    pub user_id: Option<u32>,
     /// `custom`, `change-update`, `warning`, ...
     #[serde(rename = "type")]
     pub type_: String,
-    /// Its key (`example.com/db-ready` for custom notices).
+    /// Its key (`example.com/db-ready` for custom notices, the change id
+    /// for `change-update`).
     pub key: String,
     /// When it first occurred (RFC 3339).
     #[serde(default)]
@@ -250,22 +326,40 @@ pub struct PebbleNotice {
     /// When it last occurred.
     #[serde(default)]
     pub last_occurred: String,
+    /// When it last repeated: Pebble lists notices in this order, and
+    /// an occurrence within `repeat_after` of this time does not move it.
+    #[serde(default)]
+    pub last_repeated: String,
     /// How many times it occurred.
     #[serde(default)]
     pub occurrences: u64,
     /// The data of its last occurrence.
     #[serde(default)]
     pub last_data: std::collections::BTreeMap<String, String>,
+    /// The repeat-after of its last occurrence (a Go duration such as
+    /// `1h0m0s`), if it had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat_after: Option<String>,
+    /// How long after its last occurrence Pebble drops it (a Go duration;
+    /// Pebble's default is `168h0m0s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expire_after: Option<String>,
 }
 
 impl fmt::Debug for PebbleNotice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PebbleNotice")
             .field("id", &self.id)
+            .field("user_id", &self.user_id)
             .field("type", &self.type_)
             .field("key", &self.key)
+            .field("first_occurred", &self.first_occurred)
+            .field("last_occurred", &self.last_occurred)
+            .field("last_repeated", &self.last_repeated)
             .field("occurrences", &self.occurrences)
             .field("last_data_keys", &self.last_data.keys().collect::<Vec<_>>())
+            .field("repeat_after", &self.repeat_after)
+            .field("expire_after", &self.expire_after)
             .finish()
     }
 }
