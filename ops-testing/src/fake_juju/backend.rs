@@ -36,16 +36,49 @@ pub const RESTRICTED_HOOKS: &[&str] = &["collect-metrics", "meter-status-changed
 /// The hook tools refused with [`RESTRICTED_CONTEXT`] in a restricted hook:
 /// the one list both [`FakeBackend::restricted`] and the `juju-hook-tool`
 /// executable (when `JUJU_HOOK_NAME` is one of [`RESTRICTED_HOOKS`]) go by.
+/// It is every tool behind a method of Juju's `jujuc.RestrictedContext`
+/// that returns its error: all but `juju-log` and `opened-ports` (which
+/// lists nothing there), and `add-metric`, which the metrics context of
+/// `collect-metrics` provides.
 pub const RESTRICTED_TOOLS: &[&str] = &[
+    "action-fail",
+    "action-get",
+    "action-log",
+    "action-set",
+    "application-version-set",
+    "close-port",
     "config-get",
+    "credential-get",
+    "goal-state",
     "is-leader",
+    "juju-reboot",
+    "leader-get",
+    "leader-set",
+    "network-get",
+    "open-port",
     "relation-get",
     "relation-ids",
     "relation-list",
     "relation-model-get",
     "relation-set",
+    "resource-get",
+    "secret-add",
+    "secret-get",
+    "secret-grant",
+    "secret-ids",
+    "secret-info-get",
+    "secret-remove",
+    "secret-revoke",
+    "secret-set",
+    "state-delete",
     "state-get",
+    "state-set",
+    "status-get",
     "status-set",
+    "storage-add",
+    "storage-get",
+    "storage-list",
+    "unit-get",
 ];
 
 /// Whether `tool` is refused in a restricted hook.
