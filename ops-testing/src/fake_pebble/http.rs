@@ -248,6 +248,11 @@ impl Reply {
         Self::envelope("async", 202, Some(change), "null")
     }
 
+    /// An async reply that carries a result too (exec's `task-id`).
+    pub fn async_result(change: &str, result: Value) -> Self {
+        Self::envelope("async", 202, Some(change), &result.to_string())
+    }
+
     /// `{"type":"error","status-code":N,"status":...,"result":{"message":...,"kind":...}}`.
     pub fn error(status: u16, message: impl Into<String>, kind: Option<&str>) -> Self {
         let mut result = format!("{{\"message\":{}", Value::String(message.into()));

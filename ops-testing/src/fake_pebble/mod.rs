@@ -33,6 +33,7 @@
 //! ```
 
 mod api;
+mod exec;
 mod files;
 mod http;
 mod plan;
@@ -45,13 +46,15 @@ use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use ops::pebble::{Client, Layer, Plan, ServiceStatus};
 
 use self::state::State;
+
+pub use self::exec::{ExecArgs, ExecHandler, ExecResult};
 
 /// How long an idle keep-alive connection is kept open.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -115,6 +118,10 @@ pub(crate) struct Shared {
     socket: PathBuf,
     boot_id: String,
     state: Mutex<State>,
+    /// Signalled (with `state`) when a change becomes ready.
+    changed: Condvar,
+    /// Exec handlers, users and execs; locked before `state` when both are.
+    execs: Mutex<exec::Execs>,
     online: AtomicBool,
 }
 
@@ -122,6 +129,12 @@ impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic in a request thread must not wedge every later test step.
         self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn lock_execs(&self) -> MutexGuard<'_, exec::Execs> {
+        self.execs
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -174,6 +187,8 @@ impl FakePebble {
             socket,
             boot_id: util::random_hex(32),
             state: Mutex::new(State::default()),
+            changed: Condvar::new(),
+            execs: Mutex::new(exec::Execs::default()),
             online: AtomicBool::new(false),
         });
         let listener = listen(&shared)?;
@@ -246,6 +261,66 @@ impl FakePebble {
     pub fn file_owner(&self, path: &str) -> Option<FileOwner> {
         let clean = files::clean(path)?;
         self.shared.lock().owners.get(&clean).cloned()
+    }
+
+    /// Makes commands starting with `command_prefix` run `handler`, as
+    /// Python's `Harness.handle_exec`: the handler gets what the process
+    /// would (arguments, environment, working directory, ids, standard
+    /// input) and says what it does ([`ExecResult`]). The longest matching
+    /// prefix wins; an empty prefix matches every command; registering a
+    /// prefix again replaces its handler. A command no handler matches
+    /// fails as one that is not installed does in Pebble: `POST /v1/exec`
+    /// answers 400 `cannot find executable "<name>"`.
+    ///
+    /// ```
+    /// use ops_testing::fake_pebble::{FakePebble, ExecResult};
+    /// use ops::pebble::{ExecOptions, PebbleError};
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let pebble = FakePebble::start(dir.path().join("pebble.socket"), dir.path().join("root")).unwrap();
+    /// pebble.handle_exec(&["psql"], |args| {
+    ///     ExecResult::stdout(format!("{} bytes of SQL\n", args.stdin.len()))
+    /// });
+    /// pebble.handle_exec(&["psql", "--version"], |_| ExecResult::stdout("psql (PostgreSQL) 16.4\n"));
+    /// pebble.handle_exec(&["false"], |_| ExecResult::exit(1));
+    ///
+    /// let client = pebble.client();
+    /// let version = client.exec(&["psql", "--version"], &ExecOptions::default()).unwrap();
+    /// assert_eq!(version.stdout_text(), "psql (PostgreSQL) 16.4\n");
+    /// let run = ExecOptions { stdin: Some(b"SELECT 1;".to_vec()), ..Default::default() };
+    /// assert_eq!(client.exec(&["psql", "-f", "-"], &run).unwrap().stdout_text(), "9 bytes of SQL\n");
+    /// let err = client.exec(&["false"], &ExecOptions::default()).unwrap_err();
+    /// assert_eq!(err.exit_code(), Some(1));
+    /// assert_eq!(pebble.execs().len(), 3);
+    /// ```
+    pub fn handle_exec(
+        &self,
+        command_prefix: &[&str],
+        handler: impl Fn(&ExecArgs) -> ExecResult + Send + Sync + 'static,
+    ) {
+        self.shared
+            .lock_execs()
+            .handle(command_prefix, Arc::new(handler));
+    }
+
+    /// Every exec that ran (had a handler and connected its WebSockets),
+    /// in order, with the standard input it got.
+    pub fn execs(&self) -> Vec<ExecArgs> {
+        self.shared.lock_execs().records.clone()
+    }
+
+    /// Adds a user that execs may run as (`user`, `user-id`), whose primary
+    /// group has the same name and id `gid`, and whose home is
+    /// `/home/<name>`. Only `root` (0:0, `/root`) is there from the start.
+    pub fn add_user(&self, name: &str, uid: u32, gid: u32) {
+        let mut execs = self.shared.lock_execs();
+        execs.users.retain(|u| u.name != name);
+        execs.users.push(exec::User {
+            name: name.to_string(),
+            uid,
+            gid,
+            home: format!("/home/{name}"),
+        });
     }
 
     /// Whether clients can connect.
@@ -390,6 +465,11 @@ fn serve(shared: &Shared, stream: UnixStream) {
         };
         if !shared.online.load(Ordering::SeqCst) {
             return; // Pebble went away: drop the connection unanswered.
+        }
+        if let Some((task, id)) = exec::websocket_route(&request) {
+            // The connection becomes a WebSocket (or is refused and closed).
+            exec::connect_websocket(shared, &request, &task, &id, reader, writer);
+            return;
         }
         let reply = api::handle(shared, &request);
         if writer.write_all(&reply.encode(request.close)).is_err() || request.close {

@@ -64,6 +64,8 @@ struct TaskRecord {
     status: &'static str,
     log: Vec<String>,
     time: SystemTime,
+    /// The task's `data` (an exec's `exit-code`).
+    data: Option<Value>,
 }
 
 #[derive(Debug, Clone)]
@@ -75,7 +77,9 @@ struct ChangeRecord {
     err: Option<String>,
     service_names: Vec<String>,
     spawn: SystemTime,
-    ready: SystemTime,
+    /// When it became ready; `None` while it is still in progress (an exec
+    /// waiting for its process).
+    ready: Option<SystemTime>,
 }
 
 /// Everything the fake Pebble remembers.
@@ -314,6 +318,7 @@ impl State {
                 status: "Done",
                 log: Vec::new(),
                 time: now,
+                data: None,
             };
             match step {
                 Step::Start(name) => {
@@ -371,25 +376,7 @@ impl State {
                 _ => ServiceEvent::Start(name),
             });
         }
-        let failures: Vec<String> = tasks
-            .iter()
-            .filter(|t| t.status == "Error")
-            .flat_map(|t| {
-                t.log
-                    .iter()
-                    .filter_map(|l| {
-                        l.split_once(" ERROR ")
-                            .map(|(_, m)| format!("- {} ({m})", t.summary))
-                    })
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        let err = (!failures.is_empty()).then(|| {
-            format!(
-                "cannot perform the following tasks:\n{}",
-                failures.join("\n")
-            )
-        });
+        let err = change_err(&tasks);
         let id = (self.changes.len() + 1).to_string();
         self.changes.push(ChangeRecord {
             id: id.clone(),
@@ -399,9 +386,85 @@ impl State {
             err,
             service_names,
             spawn,
-            ready: SystemTime::now(),
+            ready: Some(SystemTime::now()),
         });
         id
+    }
+
+    /// Opens a change of one task that is in progress ("Doing") until
+    /// [`finish_task`](Self::finish_task); its id and the task's.
+    pub fn begin_change(
+        &mut self,
+        kind: &str,
+        task_kind: &'static str,
+        summary: String,
+    ) -> (String, String) {
+        self.next_task += 1;
+        let task_id = self.next_task.to_string();
+        let now = SystemTime::now();
+        let id = (self.changes.len() + 1).to_string();
+        self.changes.push(ChangeRecord {
+            id: id.clone(),
+            kind: kind.to_string(),
+            summary: summary.clone(),
+            tasks: vec![TaskRecord {
+                id: task_id.clone(),
+                kind: task_kind,
+                summary,
+                status: "Doing",
+                log: Vec::new(),
+                time: now,
+                data: None,
+            }],
+            err: None,
+            service_names: Vec::new(),
+            spawn: now,
+            ready: None,
+        });
+        (id, task_id)
+    }
+
+    /// The kind of the task with this id, if there is one.
+    pub fn task_kind(&self, task_id: &str) -> Option<&'static str> {
+        self.changes
+            .iter()
+            .flat_map(|c| &c.tasks)
+            .find(|t| t.id == task_id)
+            .map(|t| t.kind)
+    }
+
+    /// Ends a task of [`begin_change`](Self::begin_change): done with
+    /// `data`, or in error with `error`, which becomes the change's `err`
+    /// as Pebble words it. The change is then ready.
+    pub fn finish_task(
+        &mut self,
+        change_id: &str,
+        task_id: &str,
+        data: Option<Value>,
+        error: Option<&str>,
+    ) {
+        let Some(change) = self.changes.iter_mut().find(|c| c.id == change_id) else {
+            return;
+        };
+        let now = SystemTime::now();
+        if let Some(task) = change.tasks.iter_mut().find(|t| t.id == task_id) {
+            task.data = data;
+            task.status = if error.is_some() { "Error" } else { "Done" };
+            if let Some(error) = error {
+                task.log
+                    .push(format!("{} ERROR {error}", rfc3339(now, false)));
+            }
+        }
+        change.err = change_err(&change.tasks);
+        change.ready = Some(now);
+    }
+
+    /// Whether the change with this id is ready (`None`: no such change).
+    pub fn change_ready(&self, id: &str) -> Option<bool> {
+        self.changes
+            .iter()
+            .find(|c| c.id == id)
+            .map(|c| c.ready.is_some())
     }
 
     /// `GET /v1/changes/<id>` (all changes are ready as soon as they exist).
@@ -411,15 +474,18 @@ impl State {
 
     /// `GET /v1/changes?select=...&for=...`.
     pub fn changes_json(&self, select: &str, service: &str) -> Result<Value, String> {
-        let ready = match select {
-            "" | "in-progress" => false,
-            "all" | "ready" => true,
-            _ => return Err("select should be one of: all,in-progress,ready".into()),
+        if !matches!(select, "" | "in-progress" | "all" | "ready") {
+            return Err("select should be one of: all,in-progress,ready".into());
+        }
+        let wanted = |c: &&ChangeRecord| match select {
+            "all" => true,
+            "ready" => c.ready.is_some(),
+            _ => c.ready.is_none(),
         };
         Ok(Value::Array(
             self.changes
                 .iter()
-                .filter(|_| ready)
+                .filter(wanted)
                 .filter(|c| service.is_empty() || c.service_names.iter().any(|n| n == service))
                 .map(change_json)
                 .collect(),
@@ -457,28 +523,66 @@ impl State {
     }
 }
 
+/// Pebble's `err` of a change whose tasks failed: one line per failed task.
+fn change_err(tasks: &[TaskRecord]) -> Option<String> {
+    let failures: Vec<String> = tasks
+        .iter()
+        .filter(|t| t.status == "Error")
+        .flat_map(|t| {
+            t.log
+                .iter()
+                .filter_map(|l| {
+                    l.split_once(" ERROR ")
+                        .map(|(_, m)| format!("- {} ({m})", t.summary))
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    (!failures.is_empty()).then(|| {
+        format!(
+            "cannot perform the following tasks:\n{}",
+            failures.join("\n")
+        )
+    })
+}
+
 fn change_json(change: &ChangeRecord) -> Value {
     let tasks: Vec<Value> = change
         .tasks
         .iter()
         .map(|t| {
+            let done = u64::from(t.status != "Doing");
             let mut task = json!({
                 "id": t.id, "kind": t.kind, "summary": t.summary, "status": t.status,
-                "progress": {"label": "", "done": 1, "total": 1},
-                "spawn-time": rfc3339(t.time, true), "ready-time": rfc3339(t.time, true),
+                "progress": {"label": "", "done": done, "total": 1},
+                "spawn-time": rfc3339(t.time, true),
             });
+            if done == 1 {
+                task["ready-time"] = rfc3339(change.ready.unwrap_or(t.time), true).into();
+            }
             if !t.log.is_empty() {
                 task["log"] = json!(t.log);
+            }
+            if let Some(data) = &t.data {
+                task["data"] = data.clone();
             }
             task
         })
         .collect();
+    let status = match (change.ready, &change.err) {
+        (None, _) => "Doing",
+        (Some(_), Some(_)) => "Error",
+        (Some(_), None) => "Done",
+    };
     let mut value = json!({
         "id": change.id, "kind": change.kind, "summary": change.summary,
-        "status": if change.err.is_some() { "Error" } else { "Done" },
-        "ready": true,
-        "spawn-time": rfc3339(change.spawn, true), "ready-time": rfc3339(change.ready, true),
+        "status": status,
+        "ready": change.ready.is_some(),
+        "spawn-time": rfc3339(change.spawn, true),
     });
+    if let Some(ready) = change.ready {
+        value["ready-time"] = rfc3339(ready, true).into();
+    }
     if !tasks.is_empty() {
         value["tasks"] = Value::Array(tasks);
     }

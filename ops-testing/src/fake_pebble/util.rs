@@ -76,6 +76,43 @@ pub(crate) fn parse_go_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(total))
 }
 
+/// A duration as Go's `time.Duration.String` writes it (`1s`, `1.5s`,
+/// `2m0s`, `250ms`, `0s`).
+pub(crate) fn format_go_duration(duration: Duration) -> String {
+    let nanos = duration.as_nanos();
+    if nanos == 0 {
+        return "0s".into();
+    }
+    let fraction = |value: u128, unit: u128, suffix: &str| {
+        let whole = value / unit;
+        let rest = value % unit;
+        if rest == 0 {
+            format!("{whole}{suffix}")
+        } else {
+            let digits = unit.to_string().len() - 1;
+            let text = format!("{rest:0digits$}");
+            format!("{whole}.{}{suffix}", text.trim_end_matches('0'))
+        }
+    };
+    if nanos < 1_000 {
+        return format!("{nanos}ns");
+    }
+    if nanos < 1_000_000 {
+        return fraction(nanos, 1_000, "µs");
+    }
+    if nanos < 1_000_000_000 {
+        return fraction(nanos, 1_000_000, "ms");
+    }
+    let secs = nanos / 1_000_000_000;
+    let sub = nanos % 1_000_000_000;
+    let seconds = fraction((secs % 60) * 1_000_000_000 + sub, 1_000_000_000, "s");
+    match (secs / 3600, secs % 3600 / 60) {
+        (0, 0) => seconds,
+        (0, m) => format!("{m}m{seconds}"),
+        (h, m) => format!("{h}h{m}m{seconds}"),
+    }
+}
+
 /// `count` random hex digits (not cryptographic).
 pub(crate) fn random_hex(count: usize) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -117,6 +154,17 @@ mod tests {
         assert_eq!(parse_go_duration("0").unwrap(), Duration::ZERO);
         for bad in ["", "4", "-1s", "1x", "s"] {
             assert!(parse_go_duration(bad).is_err(), "{bad:?}");
+        }
+        for (duration, text) in [
+            (Duration::ZERO, "0s"),
+            (Duration::from_secs(1), "1s"),
+            (Duration::from_millis(1500), "1.5s"),
+            (Duration::from_millis(250), "250ms"),
+            (Duration::from_secs(120), "2m0s"),
+            (Duration::from_secs(3723), "1h2m3s"),
+            (Duration::from_micros(1500), "1.5ms"),
+        ] {
+            assert_eq!(format_go_duration(duration), text);
         }
     }
 
