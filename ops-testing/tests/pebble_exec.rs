@@ -236,22 +236,48 @@ fn a_timeout_fails_the_change_as_pebble_words_it() {
     let s = setup();
     s.pebble
         .handle_exec(&["sleep"], |_| ExecResult::timed_out());
-    let options = ExecOptions {
-        timeout: Some(Duration::from_millis(1500)),
-        ..Default::default()
-    };
-    let err = s.client.exec(&["sleep", "60"], &options).unwrap_err();
-    let PebbleError::Change { id, err: text } = &err else {
-        panic!("expected a change error, got {err:?}");
-    };
-    assert_eq!(
-        text,
-        "cannot perform the following tasks:\n- Execute command \"sleep\" (timed out after 1.5s: context deadline exceeded)"
+    // Go's Duration formatting: "1.5s", "1m30s".
+    for (timeout, text) in [
+        (Duration::from_millis(1500), "1.5s"),
+        (Duration::from_secs(90), "1m30s"),
+    ] {
+        let options = ExecOptions {
+            timeout: Some(timeout),
+            ..Default::default()
+        };
+        let err = s.client.exec(&["sleep", "600"], &options).unwrap_err();
+        let PebbleError::Change { id, err: message } = &err else {
+            panic!("expected a change error, got {err:?}");
+        };
+        assert_eq!(
+            message,
+            &format!(
+                "cannot perform the following tasks:\n- Execute command \"sleep\" (timed out after {text}: context deadline exceeded)"
+            )
+        );
+        let change = s.client.get_change(id).unwrap();
+        assert_eq!(change.kind, "exec");
+        assert_eq!(change.status, "Error");
+        assert_eq!(change.tasks[0].data.as_ref().unwrap()["exit-code"], -1);
+    }
+}
+
+#[test]
+fn a_panicking_handler_fails_the_change() {
+    let s = setup();
+    s.pebble
+        .handle_exec(&["boom"], |_| panic!("a bug in the test"));
+    let err = s
+        .client
+        .exec(&["boom"], &ExecOptions::default())
+        .unwrap_err();
+    assert!(
+        matches!(&err, PebbleError::Change { err, .. } if err.contains("exec handler panicked")),
+        "{err}"
     );
-    let change = s.client.get_change(id).unwrap();
-    assert_eq!(change.kind, "exec");
-    assert_eq!(change.status, "Error");
-    assert_eq!(change.tasks[0].data.as_ref().unwrap()["exit-code"], -1);
+    // The fake still serves.
+    s.pebble.handle_exec(&["ok"], |_| ExecResult::exit(0));
+    s.client.exec(&["ok"], &ExecOptions::default()).unwrap();
 }
 
 #[test]

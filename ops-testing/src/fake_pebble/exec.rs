@@ -592,7 +592,13 @@ fn run(shared: &Shared, task: &str, mut pending: Pending) {
         }
     }
     pending.args.stdin = stdin;
-    let result = (pending.handler)(&pending.args);
+    // A handler that panics fails the change (a test's own bug should not
+    // leave the charm waiting for its change timeout).
+    let handler = Arc::clone(&pending.handler);
+    let args = &pending.args;
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(args)));
+    let panicked = outcome.is_err();
+    let result = outcome.unwrap_or_else(|_| ExecResult::exit(-1));
     let timeout = pending.args.timeout;
     shared.lock_execs().records.push(pending.args);
     let mut stderr_out = pending.stderr.take().map(|s| Sender::new(s, Role::Server));
@@ -618,7 +624,12 @@ fn run(shared: &Shared, task: &str, mut pending: Pending) {
         let mut control = Sender::new(control, Role::Server);
         let _ = control.send(&Message::Close(Some(1000), String::new()));
     }
-    let (exit_code, error) = if result.timed_out {
+    let (exit_code, error) = if panicked {
+        (
+            -1,
+            Some("the fake Pebble's exec handler panicked".to_string()),
+        )
+    } else if result.timed_out {
         let after = format_go_duration(timeout.unwrap_or_default());
         (
             -1,

@@ -700,6 +700,17 @@ mod tests {
             .recv()
             .unwrap_err();
         assert!(matches!(err, WebSocketError::TooLarge { .. }), "{err}");
+        // A last fragment that a control frame's size would let through.
+        let mut wire = Vec::new();
+        let mut sender = Sender::new(&mut wire, Role::Server);
+        sender.send_frame(false, Opcode::Binary, &[1; 950]).unwrap();
+        sender
+            .send_frame(true, Opcode::Continuation, &[2; 100])
+            .unwrap();
+        let err = Receiver::new(&wire[..], Role::Client, 1000)
+            .recv()
+            .unwrap_err();
+        assert!(matches!(err, WebSocketError::TooLarge { .. }), "{err}");
     }
 
     #[test]
