@@ -49,7 +49,7 @@ fn canned_execs_run_and_are_recorded() {
     let history = ctx.exec_history("db");
     assert_eq!(history.len(), 1);
     assert_eq!(history[0].command, ["pg_isready", "-q"]);
-    assert_eq!(history[0].stdin, b"SELECT 1;");
+    assert_eq!(history[0].stdin(), b"SELECT 1;");
     // The output state keeps the canned commands, for the next run.
     assert_eq!(out.container("db").unwrap().execs, db.execs);
 

@@ -66,7 +66,7 @@ fn post_exec(pebble: &FakePebble, body: &Value) -> (u16, Value) {
 }
 
 fn echo_stdin(args: &ExecArgs) -> ExecResult {
-    ExecResult::stdout(args.stdin.clone())
+    ExecResult::stdout(args.stdin())
 }
 
 #[test]
@@ -89,7 +89,7 @@ fn stdin_round_trips_through_the_command() {
     assert!(output.stderr.is_empty());
     let execs = s.pebble.execs();
     assert_eq!(execs.len(), 1);
-    assert_eq!(execs[0].stdin, stdin);
+    assert_eq!(execs[0].stdin(), stdin);
     // No stdin is an empty one, ended at once.
     let output = s.client.exec(&["cat"], &ExecOptions::default()).unwrap();
     assert!(output.stdout.is_empty());
@@ -539,4 +539,20 @@ fn the_fake_answers_the_rfc_handshake() {
         body.contains("control websocket already connected"),
         "{body}"
     );
+}
+
+/// A command that does not read its input (`false`, `pg_isready`) exits
+/// without it, however much is sent, and its record has none.
+#[test]
+fn a_command_that_reads_no_input_exits_without_it() {
+    let s = setup();
+    s.pebble
+        .handle_exec(&["true"], |_| ExecResult::stdout("done"));
+    let options = ExecOptions {
+        stdin: Some(vec![7; 8 * 1024 * 1024]),
+        ..Default::default()
+    };
+    let output = s.client.exec(&["true"], &options).unwrap();
+    assert_eq!(output.stdout, b"done");
+    assert!(s.pebble.execs()[0].stdin().is_empty());
 }

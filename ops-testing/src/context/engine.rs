@@ -615,7 +615,11 @@ pub(crate) fn start_containers(
         for (prefix, result) in &container.execs {
             let prefix: Vec<&str> = prefix.iter().map(String::as_str).collect();
             let result = result.clone();
-            pebble.handle_exec(&prefix, move |_| result.clone());
+            // A canned command reads its input, so that the history has it.
+            pebble.handle_exec(&prefix, move |args| {
+                args.stdin();
+                result.clone()
+            });
         }
         pebble.clear_service_events();
         live.insert(name.clone(), pebble);

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{BufReader, Write};
 use std::os::unix::net::UnixStream;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use ops::pebble::websocket::{Message, Receiver, Role, Sender, accept_key};
@@ -29,8 +29,8 @@ const OUTPUT_CHUNK: usize = 128 * 1024;
 const MAX_STDIN: u64 = 64 * 1024 * 1024;
 
 /// One exec as the process would have seen it: Pebble's merged
-/// environment and working directory, the ids it resolved, and the whole
-/// of standard input.
+/// environment and working directory, the ids it resolved, and standard
+/// input ([`stdin`](Self::stdin)).
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct ExecArgs {
     /// The command and its arguments.
@@ -54,8 +54,93 @@ pub struct ExecArgs {
     pub service_context: Option<String>,
     /// Whether stderr is sent into stdout.
     pub combine_stderr: bool,
-    /// Everything sent to standard input.
-    pub stdin: Vec<u8>,
+    stdin: Stdin,
+}
+
+impl ExecArgs {
+    /// All of standard input, read on the first call until the client ends
+    /// it, as a process reading to end of file would. A handler that never
+    /// calls it is a command that does not read its input (`false`,
+    /// `pg_isready`): that matters to clients that keep stdin open while
+    /// the command runs, as Python ops' does without `stdin=`. In
+    /// [`FakePebble::execs`](super::FakePebble::execs), what the handler
+    /// read (empty if it read nothing).
+    pub fn stdin(&self) -> &[u8] {
+        self.stdin.read.get_or_init(|| {
+            let source = self
+                .stdin
+                .source
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take();
+            source.map(read_stdin).unwrap_or_default()
+        })
+    }
+}
+
+/// Standard input: read once, from the stdio WebSocket, when asked for.
+#[derive(Default)]
+struct Stdin {
+    read: OnceLock<Vec<u8>>,
+    source: Mutex<Option<StdinSource>>,
+}
+
+/// The stdio WebSocket's reading side, and a handle to answer pings on.
+struct StdinSource {
+    receiver: Receiver<BufReader<UnixStream>>,
+    pong: Sender<UnixStream>,
+}
+
+/// A copy keeps what was read, not the stream.
+impl Clone for Stdin {
+    fn clone(&self) -> Self {
+        let read = OnceLock::new();
+        if let Some(bytes) = self.read.get() {
+            let _ = read.set(bytes.clone());
+        }
+        Self {
+            read,
+            source: Mutex::new(None),
+        }
+    }
+}
+
+impl PartialEq for Stdin {
+    fn eq(&self, other: &Self) -> bool {
+        self.read.get().map_or(&[][..], Vec::as_slice)
+            == other.read.get().map_or(&[][..], Vec::as_slice)
+    }
+}
+
+impl Eq for Stdin {}
+
+/// Reads binary messages until the `end` command (or a close).
+fn read_stdin(mut source: StdinSource) -> Vec<u8> {
+    let mut stdin = Vec::new();
+    loop {
+        match source.receiver.recv() {
+            Ok(Message::Binary(bytes)) => {
+                if stdin.len() as u64 + bytes.len() as u64 > MAX_STDIN {
+                    break;
+                }
+                stdin.extend_from_slice(&bytes);
+            }
+            Ok(Message::Text(text)) => {
+                let command = serde_json::from_str::<Value>(&text)
+                    .ok()
+                    .and_then(|v| v.get("command")?.as_str().map(str::to_string));
+                if command.as_deref() == Some("end") {
+                    break;
+                }
+            }
+            Ok(Message::Ping(payload)) => {
+                let _ = source.pong.send(&Message::Pong(payload));
+            }
+            Ok(Message::Pong(_)) => {}
+            Ok(Message::Close(..)) | Err(_) => break,
+        }
+    }
+    stdin
 }
 
 /// Shows the environment's names, not values, and stdin's length: tests
@@ -70,7 +155,7 @@ impl fmt::Debug for ExecArgs {
             .field("timeout", &self.timeout)
             .field("user_id", &self.user_id)
             .field("group_id", &self.group_id)
-            .field("stdin_len", &self.stdin.len())
+            .field("stdin_len", &self.stdin.read.get().map(Vec::len))
             .finish()
     }
 }
@@ -334,7 +419,7 @@ pub(crate) fn post_exec(shared: &Shared, request: &HttpRequest) -> Reply {
         group,
         service_context: payload.service_context.filter(|s| !s.is_empty()),
         combine_stderr: !payload.split_stderr,
-        stdin: Vec::new(),
+        stdin: Stdin::default(),
     };
     execs.pending.insert(
         task_id.clone(),
@@ -558,40 +643,25 @@ pub(crate) fn connect_websocket(
     run(shared, task, pending);
 }
 
-/// Runs the exec on this thread: reads stdin to its end marker, calls the
-/// handler, sends the output and its end markers, closes the control
+/// Runs the exec on this thread: calls the handler (which reads stdin if
+/// it asks), sends the output and its end markers, closes the control
 /// WebSocket and finishes the change with the exit code.
 fn run(shared: &Shared, task: &str, mut pending: Pending) {
     let Some((reader, stdio_writer)) = pending.stdio.take() else {
         return;
     };
-    let mut stdio_out = Sender::new(stdio_writer, Role::Server);
-    let mut receiver = Receiver::new(reader, Role::Server, MAX_STDIN);
-    let mut stdin = Vec::new();
-    loop {
-        match receiver.recv() {
-            Ok(Message::Binary(bytes)) => {
-                if stdin.len() as u64 + bytes.len() as u64 > MAX_STDIN {
-                    break;
-                }
-                stdin.extend_from_slice(&bytes);
-            }
-            Ok(Message::Text(text)) => {
-                let command = serde_json::from_str::<Value>(&text)
-                    .ok()
-                    .and_then(|v| v.get("command")?.as_str().map(str::to_string));
-                if command.as_deref() == Some("end") {
-                    break;
-                }
-            }
-            Ok(Message::Ping(payload)) => {
-                let _ = stdio_out.send(&Message::Pong(payload));
-            }
-            Ok(Message::Pong(_)) => {}
-            Ok(Message::Close(..)) | Err(_) => break,
-        }
+    if let Ok(pong) = stdio_writer.try_clone() {
+        *pending
+            .args
+            .stdin
+            .source
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(StdinSource {
+            receiver: Receiver::new(reader, Role::Server, MAX_STDIN),
+            pong: Sender::new(pong, Role::Server),
+        });
     }
-    pending.args.stdin = stdin;
+    let mut stdio_out = Sender::new(stdio_writer, Role::Server);
     // A handler that panics fails the change (a test's own bug should not
     // leave the charm waiting for its change timeout).
     let handler = Arc::clone(&pending.handler);
@@ -600,7 +670,9 @@ fn run(shared: &Shared, task: &str, mut pending: Pending) {
     let panicked = outcome.is_err();
     let result = outcome.unwrap_or_else(|_| ExecResult::exit(-1));
     let timeout = pending.args.timeout;
-    shared.lock_execs().records.push(pending.args);
+    // Unread input stays unread (the stream goes with the exec).
+    let record = pending.args.clone();
+    shared.lock_execs().records.push(record);
     let mut stderr_out = pending.stderr.take().map(|s| Sender::new(s, Role::Server));
     let end = Message::Text(r#"{"command":"end"}"#.into());
     let send_all = |sender: &mut Sender<UnixStream>, bytes: &[u8]| {

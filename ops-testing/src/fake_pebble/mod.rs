@@ -265,8 +265,9 @@ impl FakePebble {
 
     /// Makes commands starting with `command_prefix` run `handler`, as
     /// Python's `Harness.handle_exec`: the handler gets what the process
-    /// would (arguments, environment, working directory, ids, standard
-    /// input) and says what it does ([`ExecResult`]). The longest matching
+    /// would (arguments, environment, working directory, ids, and standard
+    /// input if it reads it: [`ExecArgs::stdin`]) and says what it does
+    /// ([`ExecResult`]). The longest matching
     /// prefix wins; an empty prefix matches every command; registering a
     /// prefix again replaces its handler. A command no handler matches
     /// fails as one that is not installed does in Pebble: `POST /v1/exec`
@@ -279,7 +280,7 @@ impl FakePebble {
     /// let dir = tempfile::tempdir().unwrap();
     /// let pebble = FakePebble::start(dir.path().join("pebble.socket"), dir.path().join("root")).unwrap();
     /// pebble.handle_exec(&["psql"], |args| {
-    ///     ExecResult::stdout(format!("{} bytes of SQL\n", args.stdin.len()))
+    ///     ExecResult::stdout(format!("{} bytes of SQL\n", args.stdin().len()))
     /// });
     /// pebble.handle_exec(&["psql", "--version"], |_| ExecResult::stdout("psql (PostgreSQL) 16.4\n"));
     /// pebble.handle_exec(&["false"], |_| ExecResult::exit(1));
@@ -304,7 +305,7 @@ impl FakePebble {
     }
 
     /// Every exec that ran (had a handler and connected its WebSockets),
-    /// in order, with the standard input it got.
+    /// in order, with the standard input its handler read.
     pub fn execs(&self) -> Vec<ExecArgs> {
         self.shared.lock_execs().records.clone()
     }

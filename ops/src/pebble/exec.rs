@@ -337,6 +337,10 @@ pub(crate) fn run_streams(
             }),
             None => Ok(Vec::new()),
         };
+        // The output is all in, so the command is done; if it never read
+        // its input, the writer may be blocked on a full socket: end it, as
+        // a pipe whose reader exited does (EPIPE).
+        stdio_receiver.get_ref().get_ref().shutdown();
         let sent = input
             .join()
             .unwrap_or_else(|_| Err(std::io::Error::other("the stdin writer panicked")));
