@@ -532,6 +532,11 @@ mod tests {
             r#"{"type":"async","status-code":202,"status":"Accepted","change":"42","result":null}"#
         );
         assert_eq!(
+            String::from_utf8(Reply::async_result("3", serde_json::json!({"task-id": "7"})).body)
+                .unwrap(),
+            r#"{"type":"async","status-code":202,"status":"Accepted","change":"3","result":{"task-id":"7"}}"#
+        );
+        assert_eq!(
             String::from_utf8(Reply::error(404, "x", Some("not-found")).body).unwrap(),
             r#"{"type":"error","status-code":404,"status":"Not Found","result":{"message":"x","kind":"not-found"}}"#
         );

@@ -7,7 +7,9 @@
 //! multipart bodies as Pebble, so that both `ops::pebble::Client` and
 //! Python ops' Pebble client can talk to it. It does not run processes:
 //! services only change state, and every start, stop, restart and signal
-//! is recorded as a [`ServiceEvent`]. Files live under a root directory on
+//! is recorded as a [`ServiceEvent`]; `exec` runs a handler the test
+//! registers ([`FakePebble::handle_exec`]) over the same WebSockets as
+//! Pebble's, and records what ran ([`FakePebble::execs`]). Files live under a root directory on
 //! the host (`/etc/x` in the container is `<root>/etc/x`); modes are
 //! applied to the real files, owners are recorded (files are not chowned).
 //!
