@@ -556,3 +556,63 @@ fn a_command_that_reads_no_input_exits_without_it() {
     assert_eq!(output.stdout, b"done");
     assert!(s.pebble.execs()[0].stdin().is_empty());
 }
+
+#[test]
+fn a_host_command_runs_in_the_mapped_working_dir_with_the_exec_environment() {
+    let s = setup();
+    std::fs::create_dir_all(s.pebble.host_path("/srv")).unwrap();
+    std::fs::write(
+        s.pebble.host_path("/srv/greeting"),
+        "hello from the container\n",
+    )
+    .unwrap();
+    s.pebble.run_on_host(&["sh"]);
+    let options = ExecOptions {
+        environment: BTreeMap::from([("NAME".into(), "db".into())]),
+        working_dir: Some("/srv".into()),
+        stdin: Some(b"from stdin\n".to_vec()),
+        ..Default::default()
+    };
+    let err = s
+        .client
+        .exec(
+            &[
+                "sh",
+                "-c",
+                "cat greeting; echo \"$NAME $LANG\"; cat; echo oops >&2; exit 3",
+            ],
+            &options,
+        )
+        .unwrap_err();
+    let PebbleError::Exec(e) = err else {
+        panic!("expected an exec error");
+    };
+    assert_eq!(e.exit_code, 3);
+    assert_eq!(
+        String::from_utf8_lossy(&e.stdout),
+        "hello from the container\ndb C.UTF-8\nfrom stdin\n"
+    );
+    assert_eq!(e.stderr, b"oops\n");
+    // A command the host does not have exits 127.
+    s.pebble.run_on_host(&["no-such-tool-here"]);
+    let err = s
+        .client
+        .exec(&["no-such-tool-here"], &ExecOptions::default())
+        .unwrap_err();
+    assert_eq!(err.exit_code(), Some(127));
+}
+
+#[test]
+fn a_host_command_past_its_timeout_is_killed() {
+    let s = setup();
+    s.pebble.run_on_host(&["sleep"]);
+    let options = ExecOptions {
+        timeout: Some(Duration::from_millis(200)),
+        ..Default::default()
+    };
+    let err = s.client.exec(&["sleep", "30"], &options).unwrap_err();
+    assert!(
+        matches!(&err, PebbleError::Change { err, .. } if err.contains("timed out after 200ms")),
+        "{err}"
+    );
+}

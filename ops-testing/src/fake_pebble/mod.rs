@@ -37,6 +37,7 @@
 mod api;
 mod exec;
 mod files;
+mod host_exec;
 mod http;
 mod plan;
 mod state;
@@ -304,6 +305,30 @@ impl FakePebble {
         self.shared
             .lock_execs()
             .handle(command_prefix, Arc::new(handler));
+    }
+
+    /// Makes commands starting with `command_prefix` run for real on the
+    /// host: with exactly the exec's environment, in its working directory
+    /// mapped under [`root`](Self::root) (`/srv` is `<root>/srv`), with its
+    /// standard input, and killed after its timeout (then failing as
+    /// Pebble's do). Paths in the arguments are not mapped, and the user
+    /// and group are not applied. A command that cannot be started exits
+    /// 127, its reason on stderr.
+    ///
+    /// ```
+    /// use ops_testing::fake_pebble::FakePebble;
+    /// use ops::pebble::ExecOptions;
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let pebble = FakePebble::start(dir.path().join("pebble.socket"), dir.path().join("root")).unwrap();
+    /// pebble.run_on_host(&["tr"]);
+    /// let upper = ExecOptions { stdin: Some(b"quiet\n".to_vec()), ..Default::default() };
+    /// let output = pebble.client().exec(&["tr", "a-z", "A-Z"], &upper).unwrap();
+    /// assert_eq!(output.stdout_text(), "QUIET\n");
+    /// ```
+    pub fn run_on_host(&self, command_prefix: &[&str]) {
+        let handler = host_exec::handler(self.shared.root.clone());
+        self.shared.lock_execs().handle(command_prefix, handler);
     }
 
     /// Every exec that ran (had a handler and connected its WebSockets),
