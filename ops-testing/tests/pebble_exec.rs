@@ -438,6 +438,18 @@ fn exec_requests_are_validated_with_pebbles_messages() {
         .wait_change(&change.id, Duration::from_millis(50))
         .unwrap_err();
     assert!(matches!(wait, PebbleError::Timeout { .. }), "{wait}");
+    let (code, body) = raw(
+        &s.pebble,
+        &format!(
+            "GET /v1/changes/{}/wait?timeout=20ms HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            change.id
+        ),
+    );
+    assert_eq!(code, 504, "{body}");
+    assert!(
+        body.contains("timed out waiting for change after 20ms"),
+        "{body}"
+    );
 }
 
 #[test]
