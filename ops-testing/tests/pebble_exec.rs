@@ -628,3 +628,29 @@ fn a_host_command_past_its_timeout_is_killed() {
         "{err}"
     );
 }
+
+/// Pebble fails an exec whose I/O WebSockets are not connected within 5 s
+/// (this test waits that long).
+#[test]
+fn an_exec_never_connected_fails_after_pebbles_connect_timeout() {
+    let s = setup();
+    s.pebble.handle_exec(&["ls"], |_| ExecResult::exit(0));
+    let (_, reply) = post_exec(&s.pebble, &json!({"command": ["ls"], "split-stderr": true}));
+    let change_id = reply["change"].as_str().unwrap();
+    let task = reply["result"]["task-id"].as_str().unwrap();
+    let change = s
+        .client
+        .wait_change(change_id, Duration::from_secs(60))
+        .unwrap();
+    assert_eq!(change.status, "Error");
+    assert_eq!(
+        change.err.as_deref(),
+        Some(
+            format!(
+                "cannot perform the following tasks:\n- Execute command \"ls\" (exec {task}: timeout waiting for websocket connections: context deadline exceeded)"
+            )
+            .as_str()
+        )
+    );
+    assert!(s.pebble.execs().is_empty());
+}

@@ -25,6 +25,9 @@ const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
 /// Output is sent in messages of at most this size, as Pebble's
 /// `ReaderToChannel` does.
 const OUTPUT_CHUNK: usize = 128 * 1024;
+/// How long Pebble waits for an exec's I/O WebSockets before failing it
+/// (`cmdstate`'s `connectTimeout`).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The most standard input (or one message of it) the fake takes.
 const MAX_STDIN: u64 = 64 * 1024 * 1024;
 
@@ -432,10 +435,38 @@ pub(crate) fn post_exec(shared: &Shared, request: &HttpRequest) -> Reply {
             stderr: None,
         },
     );
+    drop(execs);
+    fail_if_not_connected(shared, &task_id, CONNECT_TIMEOUT);
     Reply::async_result(
         &change_id,
         json!({"environment": environment, "task-id": task_id, "working-dir": working_dir}),
     )
+}
+
+/// After `timeout`, fails the exec if its I/O WebSockets are not all
+/// connected by then, as Pebble's `waitIOConnected` does.
+fn fail_if_not_connected(shared: &Shared, task: &str, timeout: Duration) {
+    let me = shared.me.clone();
+    let task = task.to_string();
+    let spawned = std::thread::Builder::new()
+        .name("fake-pebble-exec-connect".into())
+        .spawn(move || {
+            std::thread::sleep(timeout);
+            let Some(shared) = me.upgrade() else { return };
+            let Some(pending) = shared.lock_execs().pending.remove(&task) else {
+                return; // it ran (or is running)
+            };
+            let error = format!(
+                "exec {task}: timeout waiting for websocket connections: context deadline exceeded"
+            );
+            shared
+                .lock()
+                .finish_task(&pending.change_id, &task, None, Some(&error));
+            shared.changed.notify_all();
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("fake Pebble cannot start an exec's connect timer: {e}");
+    }
 }
 
 /// Pebble's `osutil.NormalizeUidGid` over the fake's users: the uid and

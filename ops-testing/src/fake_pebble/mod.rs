@@ -49,7 +49,7 @@ use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -117,6 +117,8 @@ pub struct FileOwner {
 
 /// What the server threads share.
 pub(crate) struct Shared {
+    /// Itself, for timers that outlive a request (an exec's connect timeout).
+    me: Weak<Shared>,
     root: PathBuf,
     socket: PathBuf,
     boot_id: String,
@@ -185,7 +187,8 @@ impl FakePebble {
         if let Some(parent) = socket.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        let shared = Arc::new(Shared {
+        let shared = Arc::new_cyclic(|me| Shared {
+            me: me.clone(),
             root,
             socket,
             boot_id: util::random_hex(32),
