@@ -25,7 +25,7 @@ use super::state::{Container, File, Grant, RelationKind, Secret, SecretOwner, St
 use crate::fake_juju::{
     FakeBackend, FakeJuju, HookContext, RelationState, SecretGrant, SecretState, UnitState,
 };
-use crate::fake_pebble::{FakePebble, ServiceEvent};
+use crate::fake_pebble::{ExecArgs, FakePebble, ServiceEvent};
 
 /// Persisted state kept in memory: what `.unit-state.json` would hold.
 #[derive(Clone, Default)]
@@ -612,6 +612,15 @@ pub(crate) fn start_containers(
         for (service, error) in &container.service_start_errors {
             pebble.set_service_start_error(service, Some(error));
         }
+        for (prefix, result) in &container.execs {
+            let prefix: Vec<&str> = prefix.iter().map(String::as_str).collect();
+            let result = result.clone();
+            // A canned command reads its input, so that the history has it.
+            pebble.handle_exec(&prefix, move |args| {
+                args.stdin();
+                result.clone()
+            });
+        }
         pebble.clear_service_events();
         live.insert(name.clone(), pebble);
     }
@@ -648,6 +657,11 @@ pub(crate) fn service_events(
         .collect()
 }
 
+/// Every exec each live container ran.
+pub(crate) fn exec_history(live: &BTreeMap<String, FakePebble>) -> BTreeMap<String, Vec<ExecArgs>> {
+    live.iter().map(|(n, p)| (n.clone(), p.execs())).collect()
+}
+
 /// The state after a run: `before`, with what the charm could change read
 /// back from the model, the containers and the persisted state.
 pub(crate) fn state_after(
@@ -668,8 +682,10 @@ pub(crate) fn state_after(
     for c in &mut after.containers {
         if let Some(live) = containers.get(&c.name) {
             let errors = std::mem::take(&mut c.service_start_errors);
+            let execs = std::mem::take(&mut c.execs);
             *c = live.clone();
             c.service_start_errors = errors;
+            c.execs = execs;
         }
     }
     // Secrets: those of the state as they are now (gone if removed), then

@@ -74,7 +74,7 @@ use ops::storage::Notice;
 use ops::{Charm, CharmMeta, DispatchError, DispatchSetup, EmittedEvent, JujuContext};
 
 use crate::fake_juju::{FakeBackend, LogRecord, MODEL_UUID};
-use crate::fake_pebble::ServiceEvent;
+use crate::fake_pebble::{ExecArgs, ServiceEvent};
 
 /// What went wrong running an event.
 #[derive(Debug, thiserror::Error)]
@@ -127,6 +127,7 @@ struct SideEffects {
     logs: Vec<LogRecord>,
     emitted: Vec<EmittedEvent>,
     service_events: BTreeMap<String, Vec<ServiceEvent>>,
+    exec_history: BTreeMap<String, Vec<ExecArgs>>,
     removed_revisions: BTreeMap<String, Vec<u64>>,
     before_unit: Option<ops::Status>,
     before_app: Option<ops::Status>,
@@ -436,6 +437,7 @@ impl<C: Charm> Context<C> {
             logs: model.logs_of(&unit).into_iter().cloned().collect(),
             emitted: Vec::new(),
             service_events: engine::service_events(&live),
+            exec_history: engine::exec_history(&live),
             removed_revisions: engine::removed_revisions(state, &model),
             before_unit: Some(state.unit_status.clone()),
             before_app: Some(state.app_status.clone()),
@@ -519,6 +521,15 @@ impl<C: Charm> Context<C> {
     pub fn service_events(&self, container: &str) -> &[ServiceEvent] {
         self.effects
             .service_events
+            .get(container)
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// The commands the last run executed in `container`, in order, with
+    /// what each got (Scenario's `ctx.exec_history`).
+    pub fn exec_history(&self, container: &str) -> &[ExecArgs] {
+        self.effects
+            .exec_history
             .get(container)
             .map_or(&[], Vec::as_slice)
     }

@@ -15,6 +15,8 @@ use ops::Status;
 use ops::pebble::{Layer, ServiceStatus};
 use ops::storage::Notice;
 
+use crate::fake_pebble::ExecResult;
+
 pub use crate::fake_juju::{Bag, PortRange};
 
 /// The address a [`State`] gives the unit unless told otherwise (loopback:
@@ -335,6 +337,11 @@ pub struct Container {
     /// Services whose (re)start fails, with the error Pebble reports (the
     /// change fails): how a test makes a Pebble change error.
     pub service_start_errors: BTreeMap<String, String>,
+    /// What the commands the charm runs (`exec`) do, by command prefix
+    /// (Scenario's `Container(execs={Exec([...], ...)})`); the longest
+    /// matching prefix wins, and a command none matches is not installed.
+    /// What ran is in [`Context::exec_history`](super::Context::exec_history).
+    pub execs: BTreeMap<Vec<String>, ExecResult>,
 }
 
 impl Container {
@@ -380,6 +387,26 @@ impl Container {
     pub fn with_service_start_error(mut self, service: &str, error: &str) -> Self {
         self.service_start_errors
             .insert(service.to_string(), error.to_string());
+        self
+    }
+
+    /// Makes commands starting with `command_prefix` do `result`.
+    ///
+    /// ```
+    /// use ops_testing::context::Container;
+    /// use ops_testing::fake_pebble::ExecResult;
+    ///
+    /// let c = Container::new("db")
+    ///     .with_can_connect(true)
+    ///     .with_exec(&["pg_isready"], ExecResult::exit(2))
+    ///     .with_exec(&["psql", "--version"], ExecResult::stdout("psql (PostgreSQL) 16.4\n"));
+    /// assert_eq!(c.execs.len(), 2);
+    /// ```
+    pub fn with_exec(mut self, command_prefix: &[&str], result: ExecResult) -> Self {
+        self.execs.insert(
+            command_prefix.iter().map(|s| s.to_string()).collect(),
+            result,
+        );
         self
     }
 

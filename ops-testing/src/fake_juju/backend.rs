@@ -78,7 +78,6 @@ pub const RESTRICTED_TOOLS: &[&str] = &[
     "storage-add",
     "storage-get",
     "storage-list",
-    "unit-get",
 ];
 
 /// Whether `tool` is refused in a restricted hook.

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::files::{FileError, Fs, MakeDirItem, RemoveItem, WriteItem, result_entry};
 use super::http::{HttpRequest, MultipartWriter, Reply, media_params, parse_multipart, quote};
-use super::util::{parse_go_duration, random_hex};
+use super::util::{format_go_duration, parse_go_duration, random_hex};
 use super::{Shared, checks, notices};
 
 /// The version the fake reports in `/v1/system-info`.
@@ -51,11 +51,12 @@ pub(crate) fn handle(shared: &Shared, request: &HttpRequest) -> Reply {
         (["v1", "notices"], "GET") => notices::list(shared, request),
         (["v1", "notices"], "POST") => notices::add(shared, request),
         (["v1", "notices", id], "GET") => notices::one(shared, id),
+        (["v1", "exec"], "POST") => super::exec::post_exec(shared, request),
         (
             [
                 "v1",
                 "system-info" | "plan" | "layers" | "services" | "changes" | "signals" | "files"
-                | "checks" | "notices",
+                | "checks" | "notices" | "exec",
             ]
             | ["v1", "changes" | "notices", _]
             | ["v1", "changes", _, "wait"],
@@ -149,17 +150,52 @@ fn services_action(shared: &Shared, request: &HttpRequest) -> Reply {
     }
 }
 
+/// `GET /v1/changes/<id>`, or with `timeout` (`/wait`) once the change is
+/// ready, for at most that long (for ever if it is empty or zero).
 fn change(shared: &Shared, id: &str, timeout: Option<&str>) -> Reply {
-    let state = shared.lock();
-    let Some(change) = state.change_json(id) else {
+    let mut state = shared.lock();
+    if state.change_ready(id).is_none() {
         return Reply::error(404, format!("cannot find change with id {id:?}"), None);
-    };
-    if let Some(timeout) = timeout.filter(|t| !t.is_empty())
-        && let Err(e) = parse_go_duration(timeout)
-    {
-        return Reply::bad_request(format!("invalid timeout: {e}"));
     }
-    Reply::sync(change)
+    if let Some(timeout) = timeout {
+        let limit = match timeout {
+            "" => None,
+            text => match parse_go_duration(text) {
+                Ok(t) if t.is_zero() => None,
+                Ok(t) => Some(t),
+                Err(e) => return Reply::bad_request(format!("invalid timeout: {e}")),
+            },
+        };
+        let deadline = limit.map(|t| std::time::Instant::now() + t);
+        while state.change_ready(id) == Some(false) {
+            state = match deadline {
+                None => shared
+                    .changed
+                    .wait(state)
+                    .unwrap_or_else(|p| p.into_inner()),
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(std::time::Instant::now());
+                    if left.is_zero() {
+                        let limit = format_go_duration(limit.unwrap_or_default());
+                        return Reply::error(
+                            504,
+                            format!("timed out waiting for change after {limit}"),
+                            None,
+                        );
+                    }
+                    shared
+                        .changed
+                        .wait_timeout(state, left)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0
+                }
+            };
+        }
+    }
+    match state.change_json(id) {
+        Some(change) => Reply::sync(change),
+        None => Reply::error(404, format!("cannot find change with id {id:?}"), None),
+    }
 }
 
 #[derive(Deserialize, Default)]

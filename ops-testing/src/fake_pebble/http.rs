@@ -248,6 +248,11 @@ impl Reply {
         Self::envelope("async", 202, Some(change), "null")
     }
 
+    /// An async reply that carries a result too (exec's `task-id`).
+    pub fn async_result(change: &str, result: Value) -> Self {
+        Self::envelope("async", 202, Some(change), &result.to_string())
+    }
+
     /// `{"type":"error","status-code":N,"status":...,"result":{"message":...,"kind":...}}`.
     pub fn error(status: u16, message: impl Into<String>, kind: Option<&str>) -> Self {
         let mut result = format!("{{\"message\":{}", Value::String(message.into()));
@@ -525,6 +530,11 @@ mod tests {
         assert_eq!(
             String::from_utf8(Reply::async_change("42").body).unwrap(),
             r#"{"type":"async","status-code":202,"status":"Accepted","change":"42","result":null}"#
+        );
+        assert_eq!(
+            String::from_utf8(Reply::async_result("3", serde_json::json!({"task-id": "7"})).body)
+                .unwrap(),
+            r#"{"type":"async","status-code":202,"status":"Accepted","change":"3","result":{"task-id":"7"}}"#
         );
         assert_eq!(
             String::from_utf8(Reply::error(404, "x", Some("not-found")).body).unwrap(),

@@ -7,11 +7,14 @@
 //! multipart bodies as Pebble, so that both `ops::pebble::Client` and
 //! Python ops' Pebble client can talk to it. It does not run processes:
 //! services only change state, and every start, stop, restart and signal
-//! is recorded as a [`ServiceEvent`]. Health checks (`/v1/checks`) are
-//! started and stopped as Pebble does but run no probes: tests report
-//! their runs ([`FakePebble::fail_check`], [`FakePebble::pass_check`]).
-//! Notices (`/v1/notices`) are kept as Pebble keeps them: custom ones
-//! clients add, and a `change-update` one per change. Files live under a root directory on
+//! is recorded as a [`ServiceEvent`]; `exec` runs a handler the test
+//! registers ([`FakePebble::handle_exec`]) over the same WebSockets as
+//! Pebble's, and records what ran ([`FakePebble::execs`]). Health checks
+//! (`/v1/checks`) are started and stopped as Pebble does but run no probes:
+//! tests report their runs ([`FakePebble::fail_check`],
+//! [`FakePebble::pass_check`]). Notices (`/v1/notices`) are kept as Pebble
+//! keeps them: custom ones clients add, and a `change-update` one per
+//! change. Files live under a root directory on
 //! the host (`/etc/x` in the container is `<root>/etc/x`); modes are
 //! applied to the real files, owners are recorded (files are not chowned).
 //!
@@ -38,7 +41,9 @@
 
 mod api;
 mod checks;
+mod exec;
 mod files;
+mod host_exec;
 mod http;
 mod notices;
 mod plan;
@@ -51,7 +56,7 @@ use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -60,6 +65,8 @@ use ops::pebble::{CheckInfo, Client, Layer, PebbleNotice, Plan, ServiceStatus};
 pub use self::checks::CheckRunError;
 pub use self::notices::NoticeKeyError;
 use self::state::State;
+
+pub use self::exec::{ExecArgs, ExecHandler, ExecResult};
 
 /// How long an idle keep-alive connection is kept open.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -120,15 +127,20 @@ pub struct FileOwner {
 
 /// What the server threads share.
 pub(crate) struct Shared {
+    /// Itself, for timers that outlive a request (an exec's connect timeout).
+    me: Weak<Shared>,
     root: PathBuf,
     socket: PathBuf,
     boot_id: String,
     state: Mutex<State>,
-    /// Woken after every change to the state: a `GET /v1/notices` with a
-    /// timeout waits on it for a matching notice.
+    /// Woken (with `state`) after every change to the state: a `GET
+    /// /v1/notices` with a timeout waits on it for a matching notice, a
+    /// change's `/wait` for the change to be ready.
     changed: Condvar,
     /// The user every client counts as: the one running the fake.
     user_id: u32,
+    /// Exec handlers, users and execs; locked before `state` when both are.
+    execs: Mutex<exec::Execs>,
     online: AtomicBool,
 }
 
@@ -145,6 +157,12 @@ impl Shared {
         let result = f(&mut self.lock());
         self.changed.notify_all();
         result
+    }
+
+    fn lock_execs(&self) -> MutexGuard<'_, exec::Execs> {
+        self.execs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -191,13 +209,15 @@ impl FakePebble {
             std::fs::create_dir_all(parent)?;
         }
         let user_id = std::fs::metadata(&root)?.uid();
-        let shared = Arc::new(Shared {
+        let shared = Arc::new_cyclic(|me| Shared {
+            me: me.clone(),
             root,
             socket,
             boot_id: util::random_hex(32),
             state: Mutex::new(State::default()),
             changed: Condvar::new(),
             user_id,
+            execs: Mutex::new(exec::Execs::default()),
             online: AtomicBool::new(false),
         });
         let listener = listen(&shared)?;
@@ -336,6 +356,91 @@ impl FakePebble {
     pub fn file_owner(&self, path: &str) -> Option<FileOwner> {
         let clean = files::clean(path)?;
         self.shared.lock().owners.get(&clean).cloned()
+    }
+
+    /// Makes commands starting with `command_prefix` run `handler`, as
+    /// Python's `Harness.handle_exec`: the handler gets what the process
+    /// would (arguments, environment, working directory, ids, and standard
+    /// input if it reads it: [`ExecArgs::stdin`]) and says what it does
+    /// ([`ExecResult`]). The longest matching
+    /// prefix wins; an empty prefix matches every command; registering a
+    /// prefix again replaces its handler. A command no handler matches
+    /// fails as one that is not installed does in Pebble: `POST /v1/exec`
+    /// answers 400 `cannot find executable "<name>"`.
+    ///
+    /// ```
+    /// use ops_testing::fake_pebble::{FakePebble, ExecResult};
+    /// use ops::pebble::{ExecOptions, PebbleError};
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let pebble = FakePebble::start(dir.path().join("pebble.socket"), dir.path().join("root")).unwrap();
+    /// pebble.handle_exec(&["psql"], |args| {
+    ///     ExecResult::stdout(format!("{} bytes of SQL\n", args.stdin().len()))
+    /// });
+    /// pebble.handle_exec(&["psql", "--version"], |_| ExecResult::stdout("psql (PostgreSQL) 16.4\n"));
+    /// pebble.handle_exec(&["false"], |_| ExecResult::exit(1));
+    ///
+    /// let client = pebble.client();
+    /// let version = client.exec(&["psql", "--version"], &ExecOptions::default()).unwrap();
+    /// assert_eq!(version.stdout_text(), "psql (PostgreSQL) 16.4\n");
+    /// let run = ExecOptions { stdin: Some(b"SELECT 1;".to_vec()), ..Default::default() };
+    /// assert_eq!(client.exec(&["psql", "-f", "-"], &run).unwrap().stdout_text(), "9 bytes of SQL\n");
+    /// let err = client.exec(&["false"], &ExecOptions::default()).unwrap_err();
+    /// assert_eq!(err.exit_code(), Some(1));
+    /// assert_eq!(pebble.execs().len(), 3);
+    /// ```
+    pub fn handle_exec(
+        &self,
+        command_prefix: &[&str],
+        handler: impl Fn(&ExecArgs) -> ExecResult + Send + Sync + 'static,
+    ) {
+        self.shared
+            .lock_execs()
+            .handle(command_prefix, Arc::new(handler));
+    }
+
+    /// Makes commands starting with `command_prefix` run for real on the
+    /// host: with exactly the exec's environment, in its working directory
+    /// mapped under [`root`](Self::root) (`/srv` is `<root>/srv`), with its
+    /// standard input, and killed after its timeout (then failing as
+    /// Pebble's do). Paths in the arguments are not mapped, and the user
+    /// and group are not applied. A command that cannot be started exits
+    /// 127, its reason on stderr.
+    ///
+    /// ```
+    /// use ops_testing::fake_pebble::FakePebble;
+    /// use ops::pebble::ExecOptions;
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let pebble = FakePebble::start(dir.path().join("pebble.socket"), dir.path().join("root")).unwrap();
+    /// pebble.run_on_host(&["tr"]);
+    /// let upper = ExecOptions { stdin: Some(b"quiet\n".to_vec()), ..Default::default() };
+    /// let output = pebble.client().exec(&["tr", "a-z", "A-Z"], &upper).unwrap();
+    /// assert_eq!(output.stdout_text(), "QUIET\n");
+    /// ```
+    pub fn run_on_host(&self, command_prefix: &[&str]) {
+        let handler = host_exec::handler(self.shared.root.clone());
+        self.shared.lock_execs().handle(command_prefix, handler);
+    }
+
+    /// Every exec that ran (had a handler and connected its WebSockets),
+    /// in order, with the standard input its handler read.
+    pub fn execs(&self) -> Vec<ExecArgs> {
+        self.shared.lock_execs().records.clone()
+    }
+
+    /// Adds a user that execs may run as (`user`, `user-id`), whose primary
+    /// group has the same name and id `gid`, and whose home is
+    /// `/home/<name>`. Only `root` (0:0, `/root`) is there from the start.
+    pub fn add_user(&self, name: &str, uid: u32, gid: u32) {
+        let mut execs = self.shared.lock_execs();
+        execs.users.retain(|u| u.name != name);
+        execs.users.push(exec::User {
+            name: name.to_string(),
+            uid,
+            gid,
+            home: format!("/home/{name}"),
+        });
     }
 
     /// Whether clients can connect.
@@ -480,6 +585,11 @@ fn serve(shared: &Shared, stream: UnixStream) {
         };
         if !shared.online.load(Ordering::SeqCst) {
             return; // Pebble went away: drop the connection unanswered.
+        }
+        if let Some((task, id)) = exec::websocket_route(&request) {
+            // The connection becomes a WebSocket (or is refused and closed).
+            exec::connect_websocket(shared, &request, &task, &id, reader, writer);
+            return;
         }
         let reply = api::handle(shared, &request);
         shared.changed.notify_all();

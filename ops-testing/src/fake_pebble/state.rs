@@ -69,6 +69,8 @@ struct TaskRecord {
     status: &'static str,
     log: Vec<String>,
     time: SystemTime,
+    /// The task's `data` (an exec's `exit-code`).
+    data: Option<Value>,
 }
 
 #[derive(Debug, Clone)]
@@ -85,6 +87,8 @@ struct ChangeRecord {
     /// What the change's `change-update` notices carry besides `kind`.
     notice_data: BTreeMap<String, String>,
     spawn: SystemTime,
+    /// When it became ready; `None` while it is still in progress (an exec
+    /// waiting for its process).
     ready: Option<SystemTime>,
 }
 
@@ -334,6 +338,7 @@ impl State {
                 status: "Done",
                 log: Vec::new(),
                 time: now,
+                data: None,
             };
             match step {
                 Step::Start(name) => {
@@ -458,6 +463,7 @@ impl State {
                 status: "Doing",
                 log: Vec::new(),
                 time: now,
+                data: None,
             }],
             err: None,
             service_names: Vec::new(),
@@ -527,6 +533,92 @@ impl State {
         }
     }
 
+    /// Opens a change of one task that is in progress ("Doing") until
+    /// [`finish_task`](Self::finish_task); its id and the task's.
+    pub fn begin_change(
+        &mut self,
+        kind: &str,
+        task_kind: &'static str,
+        summary: String,
+    ) -> (String, String) {
+        self.next_task += 1;
+        let task_id = self.next_task.to_string();
+        let now = SystemTime::now();
+        let id = self.next_change_id();
+        self.changes.push(ChangeRecord {
+            id: id.clone(),
+            kind: kind.to_string(),
+            summary: summary.clone(),
+            status: "Doing",
+            tasks: vec![TaskRecord {
+                id: task_id.clone(),
+                kind: task_kind,
+                summary,
+                status: "Doing",
+                log: Vec::new(),
+                time: now,
+                data: None,
+            }],
+            err: None,
+            service_names: Vec::new(),
+            notice_data: BTreeMap::new(),
+            spawn: now,
+            ready: None,
+        });
+        self.change_update_notice(&id); // spawned (Do)
+        self.change_update_notice(&id); // its task started (Doing)
+        (id, task_id)
+    }
+
+    /// The kind of the task with this id, if there is one.
+    pub fn task_kind(&self, task_id: &str) -> Option<&'static str> {
+        self.changes
+            .iter()
+            .flat_map(|c| &c.tasks)
+            .find(|t| t.id == task_id)
+            .map(|t| t.kind)
+    }
+
+    /// Ends a task of [`begin_change`](Self::begin_change): done with
+    /// `data`, or in error with `error`, which becomes the change's `err`
+    /// as Pebble words it. The change is then ready.
+    pub fn finish_task(
+        &mut self,
+        change_id: &str,
+        task_id: &str,
+        data: Option<Value>,
+        error: Option<&str>,
+    ) {
+        let Some(change) = self.changes.iter_mut().find(|c| c.id == change_id) else {
+            return;
+        };
+        let now = SystemTime::now();
+        if let Some(task) = change.tasks.iter_mut().find(|t| t.id == task_id) {
+            task.data = data;
+            task.status = if error.is_some() { "Error" } else { "Done" };
+            if let Some(error) = error {
+                task.log
+                    .push(format!("{} ERROR {error}", rfc3339(now, false)));
+            }
+        }
+        change.err = change_err(&change.tasks);
+        change.status = if change.err.is_some() {
+            "Error"
+        } else {
+            "Done"
+        };
+        change.ready = Some(now);
+        self.change_update_notice(change_id);
+    }
+
+    /// Whether the change with this id is ready (`None`: no such change).
+    pub fn change_ready(&self, id: &str) -> Option<bool> {
+        self.changes
+            .iter()
+            .find(|c| c.id == id)
+            .map(|c| c.ready.is_some())
+    }
+
     /// `GET /v1/changes/<id>`.
     pub fn change_json(&self, id: &str) -> Option<Value> {
         self.changes.iter().find(|c| c.id == id).map(change_json)
@@ -583,45 +675,7 @@ impl State {
     }
 }
 
-fn change_json(change: &ChangeRecord) -> Value {
-    let tasks: Vec<Value> = change
-        .tasks
-        .iter()
-        .map(|t| {
-            let done = u8::from(t.status != "Doing");
-            let mut task = json!({
-                "id": t.id, "kind": t.kind, "summary": t.summary, "status": t.status,
-                "progress": {"label": "", "done": done, "total": 1},
-                "spawn-time": rfc3339(t.time, true),
-            });
-            if t.status != "Doing" {
-                task["ready-time"] = rfc3339(t.time, true).into();
-            }
-            if !t.log.is_empty() {
-                task["log"] = json!(t.log);
-            }
-            task
-        })
-        .collect();
-    let mut value = json!({
-        "id": change.id, "kind": change.kind, "summary": change.summary,
-        "status": change.status,
-        "ready": change.ready.is_some(),
-        "spawn-time": rfc3339(change.spawn, true),
-    });
-    if let Some(ready) = change.ready {
-        value["ready-time"] = rfc3339(ready, true).into();
-    }
-    if !tasks.is_empty() {
-        value["tasks"] = Value::Array(tasks);
-    }
-    if let Some(err) = &change.err {
-        value["err"] = err.clone().into();
-    }
-    value
-}
-
-/// Pebble's `Change.Err`: each error logged by a failed task.
+/// Pebble's `err` of a change whose tasks failed: one line per failed task.
 fn change_err(tasks: &[TaskRecord]) -> Option<String> {
     let failures: Vec<String> = tasks
         .iter()
@@ -642,6 +696,47 @@ fn change_err(tasks: &[TaskRecord]) -> Option<String> {
             failures.join("\n")
         )
     })
+}
+
+fn change_json(change: &ChangeRecord) -> Value {
+    let tasks: Vec<Value> = change
+        .tasks
+        .iter()
+        .map(|t| {
+            let done = u64::from(t.status != "Doing");
+            let mut task = json!({
+                "id": t.id, "kind": t.kind, "summary": t.summary, "status": t.status,
+                "progress": {"label": "", "done": done, "total": 1},
+                "spawn-time": rfc3339(t.time, true),
+            });
+            if done == 1 {
+                task["ready-time"] = rfc3339(change.ready.unwrap_or(t.time), true).into();
+            }
+            if !t.log.is_empty() {
+                task["log"] = json!(t.log);
+            }
+            if let Some(data) = &t.data {
+                task["data"] = data.clone();
+            }
+            task
+        })
+        .collect();
+    let mut value = json!({
+        "id": change.id, "kind": change.kind, "summary": change.summary,
+        "status": change.status,
+        "ready": change.ready.is_some(),
+        "spawn-time": rfc3339(change.spawn, true),
+    });
+    if let Some(ready) = change.ready {
+        value["ready-time"] = rfc3339(ready, true).into();
+    }
+    if !tasks.is_empty() {
+        value["tasks"] = Value::Array(tasks);
+    }
+    if let Some(err) = &change.err {
+        value["err"] = err.clone().into();
+    }
+    value
 }
 
 fn title_case(word: &str) -> String {

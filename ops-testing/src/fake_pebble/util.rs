@@ -245,6 +245,17 @@ mod tests {
         for bad in ["", "4", "-1s", "1x", "s"] {
             assert!(parse_go_duration(bad).is_err(), "{bad:?}");
         }
+        for (duration, text) in [
+            (Duration::ZERO, "0s"),
+            (Duration::from_secs(1), "1s"),
+            (Duration::from_millis(1500), "1.5s"),
+            (Duration::from_millis(250), "250ms"),
+            (Duration::from_secs(120), "2m0s"),
+            (Duration::from_secs(3723), "1h2m3s"),
+            (Duration::from_micros(1500), "1.5ms"),
+        ] {
+            assert_eq!(format_go_duration(duration), text);
+        }
     }
 
     #[test]

@@ -11,8 +11,8 @@ use crate::pebble::{Client, socket_path};
 /// its socket (`<containers dir>/<name>/pebble.socket`).
 ///
 /// Every [`Client`] method is available on the container itself
-/// (`container.can_connect()`, `container.push(...)`); nothing connects until
-/// the first call.
+/// (`container.can_connect()`, `container.push(...)`, `container.exec(...)`);
+/// nothing connects until the first call.
 ///
 /// ```no_run
 /// # fn demo(model: &ops::Model) -> Result<(), Box<dyn std::error::Error>> {
@@ -20,6 +20,9 @@ use crate::pebble::{Client, socket_path};
 /// if workload.can_connect() {
 ///     workload.push("/etc/pgbouncer/pgbouncer.ini", "[pgbouncer]\n", &Default::default())?;
 ///     workload.restart_services(&["pgbouncer"])?;
+///     // Run a command in the container and read what it wrote.
+///     let version = workload.exec(&["pgbouncer", "--version"], &Default::default())?;
+///     println!("{}", version.stdout_text());
 /// }
 /// # Ok(()) }
 /// ```

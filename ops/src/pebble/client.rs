@@ -8,6 +8,9 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use super::error::PebbleError;
+use super::exec::{
+    self as exec, ExecError, ExecOptions, ExecOutput, OpenError, exec_body, exec_deadline,
+};
 use super::files::{
     FileInfo, FileResult, FileType, MakeDirOptions, PushOptions, check_file_results, encode_write,
     header_params, new_boundary, owner_fields, parse_multipart,
@@ -200,20 +203,8 @@ impl Client {
         let body = json!({"action": action, "services": names});
         let id = self.async_change(Request::post_json("/v1/services".into(), &body))?;
         let change = self.wait_change(&id, self.change_timeout)?;
-        match change.err.as_deref() {
-            Some(err) if !err.is_empty() => Err(PebbleError::Change {
-                id,
-                err: err.to_string(),
-            }),
-            _ if change.status == "Error" => Err(PebbleError::Change {
-                id,
-                err: format!(
-                    "change {} ({}) ended in status Error",
-                    change.id, change.summary
-                ),
-            }),
-            _ => Ok(change),
-        }
+        change_failed(&id, &change)?;
+        Ok(change)
     }
 
     /// The change with this id (`GET /v1/changes/<id>`).
@@ -345,6 +336,117 @@ impl Client {
         let body = json!({"action": "add", "type": "custom", "key": key, "data": data});
         let added: Added = self.sync(Request::post_json("/v1/notices".into(), &body))?;
         Ok(added.id)
+    }
+
+    /// Runs a command in the container and waits for it to exit (Pebble's
+    /// `exec`; Python ops' `Client.exec(...).wait_output()`).
+    ///
+    /// Exit code 0 gives the command's output; any other code is
+    /// [`PebbleError::Exec`], which carries the code and the output. A
+    /// command that Pebble cannot find is [`PebbleError::Api`] (`cannot find
+    /// executable "..."`); one killed by [`ExecOptions::timeout`] is
+    /// [`PebbleError::Change`] (`timed out after ...`).
+    ///
+    /// The whole call (streams and the wait for the change) ends by the
+    /// command's timeout plus a few seconds, or by the client's change
+    /// timeout if the command has none; if the client gives up first, it
+    /// drops the connections, and Pebble kills the command.
+    ///
+    /// ```no_run
+    /// use ops::pebble::{Client, ExecOptions, PebbleError};
+    /// # fn demo(client: &Client) -> Result<(), PebbleError> {
+    /// let output = client.exec(
+    ///     &["psql", "--version"],
+    ///     &ExecOptions { timeout: Some(std::time::Duration::from_secs(10)), ..Default::default() },
+    /// )?;
+    /// println!("{}", output.stdout_text());
+    ///
+    /// match client.exec(&["pg_isready"], &ExecOptions::default()) {
+    ///     Ok(_) => {}
+    ///     Err(PebbleError::Exec(e)) if e.exit_code == 2 => { /* not accepting connections */ }
+    ///     Err(e) => return Err(e),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn exec<S: AsRef<str>>(
+        &self,
+        command: &[S],
+        options: &ExecOptions,
+    ) -> Result<ExecOutput, PebbleError> {
+        let command: Vec<String> = command.iter().map(|s| s.as_ref().to_string()).collect();
+        let Some(executable) = command.first().cloned() else {
+            return Err(PebbleError::InvalidRequest {
+                what: "exec needs a command; an empty one was given".into(),
+            });
+        };
+        let deadline = exec_deadline(options, self.change_timeout);
+        let request = Request::post_json("/v1/exec".into(), &exec_body(&command, options));
+        let (change_id, result) = self.async_change_with_result(request)?;
+        let task_id = result
+            .get("task-id")
+            .and_then(Value::as_str)
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| PebbleError::malformed("POST /v1/exec: no task-id in the result"))?
+            .to_string();
+        let open = |id: &str| {
+            exec::open(&self.socket, deadline, &task_id, id, |response| {
+                api_error(response, serde_json::from_slice(&response.body).ok())
+            })
+        };
+        let opened = (|| {
+            let control = open("control")?;
+            let stdio = open("stdio")?;
+            let stderr = if options.combine_stderr {
+                None
+            } else {
+                Some(open("stderr")?)
+            };
+            Ok((control, stdio, stderr))
+        })();
+        let (mut control, mut stdio, mut stderr) = match opened {
+            Ok(sockets) => sockets,
+            Err(OpenError::Refused(e)) => {
+                // The task may have failed already; its error says why.
+                let left = deadline.saturating_duration_since(Instant::now());
+                if let Ok(change) = self.wait_change(&change_id, left)
+                    && let Err(failed) = change_failed(&change_id, &change)
+                {
+                    return Err(failed);
+                }
+                return Err(e);
+            }
+            Err(OpenError::Other(e)) => return Err(e),
+        };
+        let stdin = options.stdin.as_deref().unwrap_or_default();
+        let (stdout, stderr_bytes) =
+            exec::run_streams(&self.socket, &mut stdio, stderr.as_mut(), stdin)?;
+        exec::close(&mut control);
+        exec::close(&mut stdio);
+        if let Some(stderr) = stderr.as_mut() {
+            exec::close(stderr);
+        }
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1));
+        let change = self.wait_change(&change_id, left)?;
+        change_failed(&change_id, &change)?;
+        let exit_code = change
+            .tasks
+            .first()
+            .and_then(|task| task.data.as_ref()?.get("exit-code")?.as_i64())
+            .unwrap_or(-1);
+        if exit_code != 0 {
+            return Err(PebbleError::Exec(Box::new(ExecError {
+                command: executable,
+                exit_code,
+                stdout,
+                stderr: stderr_bytes,
+            })));
+        }
+        Ok(ExecOutput {
+            stdout,
+            stderr: stderr_bytes,
+        })
     }
 
     /// Sends a signal (such as `SIGHUP`) to running services.
@@ -640,15 +742,38 @@ impl Client {
 
     /// Sends a request that Pebble answers with a change id.
     fn async_change(&self, request: Request) -> Result<String, PebbleError> {
+        self.async_change_with_result(request).map(|(id, _)| id)
+    }
+
+    /// Sends a request that Pebble answers with a change id and a result.
+    fn async_change_with_result(&self, request: Request) -> Result<(String, Value), PebbleError> {
         let response = http::round_trip(&self.socket, self.timeout, &request)?;
         let envelope = decode_envelope(&request, &response)?;
         match (envelope.type_.as_str(), envelope.change) {
-            ("async", Some(id)) if !id.is_empty() => Ok(id),
+            ("async", Some(id)) if !id.is_empty() => Ok((id, envelope.result)),
             (kind, _) => Err(PebbleError::malformed(format!(
                 "{} {}: expected an async response with a change id, got type {kind:?}",
                 request.method, request.target
             ))),
         }
+    }
+}
+
+/// A ready change that failed, as [`PebbleError::Change`].
+fn change_failed(id: &str, change: &Change) -> Result<(), PebbleError> {
+    match change.err.as_deref() {
+        Some(err) if !err.is_empty() => Err(PebbleError::Change {
+            id: id.to_string(),
+            err: err.to_string(),
+        }),
+        _ if change.status == "Error" => Err(PebbleError::Change {
+            id: id.to_string(),
+            err: format!(
+                "change {} ({}) ended in status Error",
+                change.id, change.summary
+            ),
+        }),
+        _ => Ok(()),
     }
 }
 

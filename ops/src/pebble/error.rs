@@ -3,6 +3,8 @@
 use std::io;
 use std::path::PathBuf;
 
+use super::exec::ExecError;
+
 /// Why a Pebble call failed.
 ///
 /// The variants follow where the failure happened: reaching the socket
@@ -81,6 +83,10 @@ pub enum PebbleError {
         /// How long this client waited.
         seconds: f64,
     },
+    /// A command run by [`Client::exec`](super::Client::exec) exited with a
+    /// code other than 0: the code and its output are in the [`ExecError`].
+    #[error(transparent)]
+    Exec(Box<ExecError>),
     /// Pebble's response is not what its API defines.
     #[error("malformed response from Pebble: {what}")]
     Malformed {
@@ -127,6 +133,15 @@ impl PebbleError {
             } => *status_code == 404 || kind.as_deref() == Some("not-found"),
             Self::Path { kind, .. } => kind == "not-found",
             _ => false,
+        }
+    }
+
+    /// The exit code of a command that exited with a code other than 0
+    /// ([`Exec`](Self::Exec)).
+    pub fn exit_code(&self) -> Option<i64> {
+        match self {
+            Self::Exec(e) => Some(e.exit_code),
+            _ => None,
         }
     }
 

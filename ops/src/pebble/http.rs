@@ -20,12 +20,26 @@ const MAX_INTERIM: usize = 16;
 
 /// A stream whose every read and write must end by one deadline: each
 /// operation gets the time left, and none once it is past.
-struct Deadlined {
+pub(crate) struct Deadlined {
     stream: UnixStream,
     deadline: Instant,
 }
 
 impl Deadlined {
+    /// A second handle on the same stream and deadline (one thread reads
+    /// while another writes).
+    pub fn try_clone(&self) -> io::Result<Self> {
+        Ok(Self {
+            stream: self.stream.try_clone()?,
+            deadline: self.deadline,
+        })
+    }
+
+    /// Closes both directions: a blocked reader on another handle wakes.
+    pub fn shutdown(&self) {
+        let _ = self.stream.shutdown(std::net::Shutdown::Both);
+    }
+
     fn time_left(&self) -> io::Result<Duration> {
         let left = self.deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -140,9 +154,18 @@ impl Request {
     /// The bytes on the wire.
     pub fn encode(&self) -> Vec<u8> {
         let mut head = format!(
-            "{} {} HTTP/1.1\r\nHost: localhost\r\nUser-Agent: ops-rs\r\nConnection: close\r\n",
+            "{} {} HTTP/1.1\r\nHost: localhost\r\nUser-Agent: ops-rs\r\n",
             self.method, self.target
         );
+        // One request per connection, unless the request says otherwise
+        // (a WebSocket handshake's `Connection: Upgrade`).
+        if !self
+            .headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("connection"))
+        {
+            head.push_str("Connection: close\r\n");
+        }
         for (name, value) in &self.headers {
             head.push_str(&format!("{name}: {value}\r\n"));
         }
@@ -209,9 +232,113 @@ pub(crate) fn round_trip(
     timeout: Duration,
     request: &Request,
 ) -> Result<Response, PebbleError> {
-    let deadline = Instant::now()
+    let deadline = deadline_in(timeout);
+    let mut reader = send(socket, deadline, request)?;
+    read_response(&mut reader).map_err(|e| read_error(socket, request, e))
+}
+
+/// `timeout` from now, or a day if that overflows the clock.
+pub(crate) fn deadline_in(timeout: Duration) -> Instant {
+    Instant::now()
         .checked_add(timeout)
-        .unwrap_or_else(|| Instant::now() + Duration::from_secs(24 * 3600));
+        .unwrap_or_else(|| Instant::now() + Duration::from_secs(24 * 3600))
+}
+
+fn read_error(socket: &Path, request: &Request, e: ReadError) -> PebbleError {
+    match e {
+        ReadError::Io(source) => PebbleError::Io {
+            socket: socket.to_path_buf(),
+            what: format!(
+                "reading the response to {} {}",
+                request.method, request.target
+            ),
+            source,
+        },
+        ReadError::Protocol(what) => {
+            PebbleError::malformed(format!("{} {}: {what}", request.method, request.target))
+        }
+    }
+}
+
+/// What a WebSocket opening handshake got back.
+pub(crate) enum Upgrade {
+    /// `101 Switching Protocols`: the stream now carries frames (the reader
+    /// may hold some already).
+    Switched(BufReader<Deadlined>),
+    /// Any other answer, read whole (Pebble's JSON error).
+    Refused(Response),
+}
+
+/// Sends a WebSocket opening handshake (`request` carries its headers)
+/// and reads the head of the answer; every later read and write on the
+/// stream ends by `deadline`.
+pub(crate) fn upgrade(
+    socket: &Path,
+    deadline: Instant,
+    request: &Request,
+) -> Result<Upgrade, PebbleError> {
+    let mut reader = send(socket, deadline, request)?;
+    let line = read_line(&mut reader, "status line").map_err(|e| read_error(socket, request, e))?;
+    let status: Option<u16> = line
+        .strip_prefix("HTTP/1.1 ")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|code| code.parse().ok());
+    if status == Some(101) {
+        let headers = read_headers(&mut reader).map_err(|e| read_error(socket, request, e))?;
+        let response = Response {
+            status: 101,
+            reason: String::new(),
+            headers,
+            body: Vec::new(),
+        };
+        check_switched(&response, request).map_err(|what| {
+            PebbleError::malformed(format!("{} {}: {what}", request.method, request.target))
+        })?;
+        return Ok(Upgrade::Switched(reader));
+    }
+    // Not switched: read the rest as an ordinary response.
+    let mut rest = line.into_bytes();
+    rest.extend_from_slice(b"\r\n");
+    let mut chained = BufReader::new(std::io::Cursor::new(rest).chain(reader));
+    read_response(&mut chained)
+        .map(Upgrade::Refused)
+        .map_err(|e| read_error(socket, request, e))
+}
+
+/// The checks RFC 6455 section 4.1 asks of a client: `Upgrade: websocket`,
+/// `Connection: Upgrade`, and the accept value of the key sent.
+fn check_switched(response: &Response, request: &Request) -> Result<(), String> {
+    let has_token = |name: &str, token: &str| {
+        response
+            .header(name)
+            .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+    };
+    if !has_token("upgrade", "websocket") {
+        return Err("101 without Upgrade: websocket".into());
+    }
+    if !has_token("connection", "upgrade") {
+        return Err("101 without Connection: Upgrade".into());
+    }
+    let key = request
+        .headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("sec-websocket-key"))
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("");
+    let expected = super::websocket::accept_key(key);
+    if response.header("sec-websocket-accept") != Some(expected.as_str()) {
+        return Err("wrong Sec-WebSocket-Accept in the handshake".into());
+    }
+    Ok(())
+}
+
+/// Connects, sends `request`, and hands back the stream to read from.
+fn send(
+    socket: &Path,
+    deadline: Instant,
+    request: &Request,
+) -> Result<BufReader<Deadlined>, PebbleError> {
+    let timeout = deadline.saturating_duration_since(Instant::now());
     let stream = connect(socket, timeout).map_err(|source| {
         if source.kind() == io::ErrorKind::NotFound {
             PebbleError::SocketMissing {
@@ -237,13 +364,7 @@ pub(crate) fn round_trip(
         .write_all(&request.encode())
         .and_then(|()| stream.flush())
         .map_err(io_error("sending"))?;
-    let mut reader = BufReader::new(stream);
-    read_response(&mut reader).map_err(|e| match e {
-        ReadError::Io(source) => io_error("reading the response to")(source),
-        ReadError::Protocol(what) => {
-            PebbleError::malformed(format!("{} {}: {what}", request.method, request.target))
-        }
-    })
+    Ok(BufReader::new(stream))
 }
 
 /// Reads one response: status line, headers, body.

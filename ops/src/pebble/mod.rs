@@ -17,6 +17,7 @@
 //! | [`Client::pull`] | `GET /v1/files?action=read` (multipart response) |
 //! | [`Client::list_files`], [`Client::exists`] | `GET /v1/files?action=list` |
 //! | [`Client::make_dir`], [`Client::remove_path`] | `POST /v1/files` (actions `make-dirs`, `remove`) |
+//! | [`Client::exec`] | `POST /v1/exec`, WebSockets `GET /v1/tasks/<task-id>/websocket/{control,stdio,stderr}`, then `GET /v1/changes/<id>/wait` |
 //!
 //! Every response is an envelope `{type, status-code, status, result,
 //! change}`; errors carry `result.message` and `result.kind` and become
@@ -29,16 +30,19 @@
 
 mod client;
 mod error;
+mod exec;
 mod files;
 mod http;
 mod layer;
 mod types;
+pub mod websocket;
 
 #[cfg(test)]
 mod scripted_tests;
 
 pub use client::{Client, DEFAULT_CONTAINERS_DIR, socket_path};
 pub use error::PebbleError;
+pub use exec::{ExecError, ExecOptions, ExecOutput};
 pub use files::{FileInfo, FileType, MakeDirOptions, PushOptions};
 pub use layer::{Check, ExecCheck, HttpCheck, Layer, LogTarget, Plan, Service, TcpCheck};
 pub use types::{

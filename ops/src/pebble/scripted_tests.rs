@@ -605,3 +605,71 @@ fn notices_are_listed_and_custom_ones_recorded() {
         serde_json::json!({"action": "add", "type": "custom", "key": "example.com/reload", "data": {"k": "v"}})
     );
 }
+
+const EXEC_ACCEPTED: &str = r#"{"type":"async","status-code":202,"status":"Accepted","change":"3","result":{"environment":{"PATH":"/bin"},"task-id":"7","working-dir":"/"}}"#;
+
+/// RFC 6455 section 4.1: a client must fail the connection if the server's
+/// accept value is not the one of its key.
+#[test]
+fn exec_refuses_a_wrong_websocket_accept() {
+    let switched = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+    let server = Scripted::new(vec![
+        json_response("202 Accepted", EXEC_ACCEPTED),
+        switched.to_vec(),
+    ]);
+    let options = ExecOptions {
+        environment: [("TOKEN".to_string(), "hunter2".to_string())].into(),
+        ..Default::default()
+    };
+    let err = server.client().exec(&["ls", "-l"], &options).unwrap_err();
+    assert!(
+        matches!(&err, PebbleError::Malformed { what } if what.contains("Sec-WebSocket-Accept")),
+        "{err}"
+    );
+    assert!(!format!("{err} {err:?}").contains("hunter2"));
+    let seen = server.requests();
+    assert_eq!(seen[0].request_line(), "POST /v1/exec HTTP/1.1");
+    assert_eq!(seen[0].json()["command"], serde_json::json!(["ls", "-l"]));
+    assert_eq!(seen[0].json()["split-stderr"], true);
+    assert_eq!(
+        seen[1].request_line(),
+        "GET /v1/tasks/7/websocket/control HTTP/1.1"
+    );
+    assert_eq!(seen[1].header("Connection").as_deref(), Some("Upgrade"));
+    assert_eq!(seen[1].header("Upgrade").as_deref(), Some("websocket"));
+    assert_eq!(
+        seen[1].header("Sec-WebSocket-Version").as_deref(),
+        Some("13")
+    );
+    assert_eq!(
+        seen[1].header("Sec-WebSocket-Key").map(|k| k.len()),
+        Some(24)
+    );
+}
+
+#[test]
+fn exec_refuses_a_switch_without_upgrade_header() {
+    let switched = b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n\r\n";
+    let server = Scripted::new(vec![
+        json_response("202 Accepted", EXEC_ACCEPTED),
+        switched.to_vec(),
+    ]);
+    let err = server
+        .client()
+        .exec(&["ls"], &ExecOptions::default())
+        .unwrap_err();
+    assert!(err.to_string().contains("Upgrade: websocket"), "{err}");
+}
+
+#[test]
+fn exec_without_a_task_id_is_malformed() {
+    let server = Scripted::new(vec![json_response(
+        "202 Accepted",
+        r#"{"type":"async","status-code":202,"status":"Accepted","change":"3","result":{}}"#,
+    )]);
+    let err = server
+        .client()
+        .exec(&["ls"], &ExecOptions::default())
+        .unwrap_err();
+    assert!(err.to_string().contains("task-id"), "{err}");
+}

@@ -1,0 +1,753 @@
+//! `exec` in the fake Pebble: `POST /v1/exec` validated as Pebble's
+//! `api_exec.go` and `cmdstate` do, the exec change and its task, the
+//! task's WebSockets, and the exit code in the task's data. What "runs" is
+//! a handler the test registered ([`FakePebble::handle_exec`](super::FakePebble::handle_exec)),
+//! like Python's `Harness.handle_exec`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::{BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use ops::pebble::websocket::{Message, Receiver, Role, Sender, accept_key};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::Shared;
+use super::files;
+use super::http::{HttpRequest, Reply};
+use super::util::{format_go_duration, parse_go_duration};
+
+/// Pebble's `PATH` when the environment has none.
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// Output is sent in messages of at most this size, as Pebble's
+/// `ReaderToChannel` does.
+const OUTPUT_CHUNK: usize = 128 * 1024;
+/// How long Pebble waits for an exec's I/O WebSockets before failing it
+/// (`cmdstate`'s `connectTimeout`).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The most standard input (or one message of it) the fake takes.
+const MAX_STDIN: u64 = 64 * 1024 * 1024;
+
+/// One exec as the process would have seen it: Pebble's merged
+/// environment and working directory, the ids it resolved, and standard
+/// input ([`stdin`](Self::stdin)).
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct ExecArgs {
+    /// The command and its arguments.
+    pub command: Vec<String>,
+    /// The environment: the request's (over the context service's), plus
+    /// Pebble's defaults for `PATH`, `HOME`, `USER` and `LANG`.
+    pub environment: BTreeMap<String, String>,
+    /// The working directory in the container.
+    pub working_dir: String,
+    /// The timeout asked for.
+    pub timeout: Option<Duration>,
+    /// The user id it runs as (resolved from `user`), if one was asked for.
+    pub user_id: Option<u32>,
+    /// The user name asked for.
+    pub user: Option<String>,
+    /// The group id it runs as (the user's primary group unless given).
+    pub group_id: Option<u32>,
+    /// The group name asked for.
+    pub group: Option<String>,
+    /// The service whose context it runs in.
+    pub service_context: Option<String>,
+    /// Whether stderr is sent into stdout.
+    pub combine_stderr: bool,
+    stdin: Stdin,
+}
+
+impl ExecArgs {
+    /// All of standard input, read on the first call until the client ends
+    /// it, as a process reading to end of file would. A handler that never
+    /// calls it is a command that does not read its input (`false`,
+    /// `pg_isready`): that matters to clients that keep stdin open while
+    /// the command runs, as Python ops' does without `stdin=`. In
+    /// [`FakePebble::execs`](super::FakePebble::execs), what the handler
+    /// read (empty if it read nothing).
+    pub fn stdin(&self) -> &[u8] {
+        self.stdin.read.get_or_init(|| {
+            let source = self
+                .stdin
+                .source
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take();
+            source.map(read_stdin).unwrap_or_default()
+        })
+    }
+}
+
+/// Standard input: read once, from the stdio WebSocket, when asked for.
+#[derive(Default)]
+struct Stdin {
+    read: OnceLock<Vec<u8>>,
+    source: Mutex<Option<StdinSource>>,
+}
+
+/// The stdio WebSocket's reading side, and a handle to answer pings on.
+struct StdinSource {
+    receiver: Receiver<BufReader<UnixStream>>,
+    pong: Sender<UnixStream>,
+}
+
+/// A copy keeps what was read, not the stream.
+impl Clone for Stdin {
+    fn clone(&self) -> Self {
+        let read = OnceLock::new();
+        if let Some(bytes) = self.read.get() {
+            let _ = read.set(bytes.clone());
+        }
+        Self {
+            read,
+            source: Mutex::new(None),
+        }
+    }
+}
+
+impl PartialEq for Stdin {
+    fn eq(&self, other: &Self) -> bool {
+        self.read.get().map_or(&[][..], Vec::as_slice)
+            == other.read.get().map_or(&[][..], Vec::as_slice)
+    }
+}
+
+impl Eq for Stdin {}
+
+/// Reads binary messages until the `end` command (or a close).
+fn read_stdin(mut source: StdinSource) -> Vec<u8> {
+    let mut stdin = Vec::new();
+    loop {
+        match source.receiver.recv() {
+            Ok(Message::Binary(bytes)) => {
+                if stdin.len() as u64 + bytes.len() as u64 > MAX_STDIN {
+                    break;
+                }
+                stdin.extend_from_slice(&bytes);
+            }
+            Ok(Message::Text(text)) => {
+                let command = serde_json::from_str::<Value>(&text)
+                    .ok()
+                    .and_then(|v| v.get("command")?.as_str().map(str::to_string));
+                if command.as_deref() == Some("end") {
+                    break;
+                }
+            }
+            Ok(Message::Ping(payload)) => {
+                let _ = source.pong.send(&Message::Pong(payload));
+            }
+            Ok(Message::Pong(_)) => {}
+            Ok(Message::Close(..)) | Err(_) => break,
+        }
+    }
+    stdin
+}
+
+/// Shows the environment's names, not values, and stdin's length: tests
+/// print these on failure, and charms pass secrets this way.
+impl fmt::Debug for ExecArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExecArgs")
+            .field("command", &self.command.first())
+            .field("args", &self.command.len().saturating_sub(1))
+            .field("environment", &self.environment.keys().collect::<Vec<_>>())
+            .field("working_dir", &self.working_dir)
+            .field("timeout", &self.timeout)
+            .field("user_id", &self.user_id)
+            .field("group_id", &self.group_id)
+            .field("stdin_len", &self.stdin.read.get().map(Vec::len))
+            .finish()
+    }
+}
+
+/// What a handled command does: its exit code and output, or being killed
+/// by its timeout.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct ExecResult {
+    /// The exit code (0 unless set).
+    pub exit_code: i32,
+    /// What it writes to stdout.
+    pub stdout: Vec<u8>,
+    /// What it writes to stderr (sent after stdout when combined).
+    pub stderr: Vec<u8>,
+    /// Whether it runs past its timeout: the change then fails as Pebble's
+    /// does (`timed out after 1s: context deadline exceeded`), with exit
+    /// code -1 and the output written so far.
+    pub timed_out: bool,
+}
+
+impl fmt::Debug for ExecResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExecResult")
+            .field("exit_code", &self.exit_code)
+            .field("stdout_len", &self.stdout.len())
+            .field("stderr_len", &self.stderr.len())
+            .field("timed_out", &self.timed_out)
+            .finish()
+    }
+}
+
+impl ExecResult {
+    /// Exits with `code` and no output.
+    pub fn exit(code: i32) -> Self {
+        Self {
+            exit_code: code,
+            ..Self::default()
+        }
+    }
+
+    /// Exits 0 after writing `stdout`.
+    pub fn stdout(stdout: impl Into<Vec<u8>>) -> Self {
+        Self {
+            stdout: stdout.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Runs past its timeout.
+    pub fn timed_out() -> Self {
+        Self {
+            timed_out: true,
+            ..Self::default()
+        }
+    }
+
+    /// The same, writing `stderr` too.
+    pub fn with_stderr(mut self, stderr: impl Into<Vec<u8>>) -> Self {
+        self.stderr = stderr.into();
+        self
+    }
+
+    /// The same, exiting with `code`.
+    pub fn with_exit_code(mut self, code: i32) -> Self {
+        self.exit_code = code;
+        self
+    }
+}
+
+/// What runs a command: given the exec's arguments, what it does.
+pub type ExecHandler = Arc<dyn Fn(&ExecArgs) -> ExecResult + Send + Sync>;
+
+/// A user the fake Pebble can run commands as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct User {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub home: String,
+}
+
+/// An exec whose WebSockets are (being) connected.
+struct Pending {
+    change_id: String,
+    args: ExecArgs,
+    handler: ExecHandler,
+    control: Option<UnixStream>,
+    stdio: Option<(BufReader<UnixStream>, UnixStream)>,
+    stderr: Option<UnixStream>,
+}
+
+/// Handlers, users, and the execs under way and done.
+#[derive(Default)]
+pub(crate) struct Execs {
+    /// Command prefixes and their handlers, in registration order.
+    handlers: Vec<(Vec<String>, ExecHandler)>,
+    /// By task id.
+    pending: BTreeMap<String, Pending>,
+    /// Every exec that ran, in order.
+    pub records: Vec<ExecArgs>,
+    /// Users beyond root, and their primary groups (named as the user).
+    pub users: Vec<User>,
+}
+
+impl Execs {
+    /// Registers `handler` for commands starting with `prefix` (an empty
+    /// prefix matches every command); a later one for the same prefix
+    /// replaces the earlier.
+    pub fn handle(&mut self, prefix: &[&str], handler: ExecHandler) {
+        let prefix: Vec<String> = prefix.iter().map(|s| s.to_string()).collect();
+        self.handlers.retain(|(p, _)| *p != prefix);
+        self.handlers.push((prefix, handler));
+    }
+
+    /// The handler of the longest prefix of `command`.
+    fn handler_for(&self, command: &[String]) -> Option<ExecHandler> {
+        self.handlers
+            .iter()
+            .filter(|(prefix, _)| command.starts_with(prefix))
+            .max_by_key(|(prefix, _)| prefix.len())
+            .map(|(_, handler)| Arc::clone(handler))
+    }
+
+    fn users(&self) -> impl Iterator<Item = User> + '_ {
+        std::iter::once(User {
+            name: "root".into(),
+            uid: 0,
+            gid: 0,
+            home: "/root".into(),
+        })
+        .chain(self.users.iter().cloned())
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "kebab-case")]
+struct ExecPayload {
+    command: Vec<String>,
+    service_context: Option<String>,
+    environment: Option<BTreeMap<String, String>>,
+    working_dir: Option<String>,
+    timeout: Option<String>,
+    user_id: Option<u32>,
+    user: Option<String>,
+    group_id: Option<u32>,
+    group: Option<String>,
+    terminal: bool,
+    interactive: bool,
+    split_stderr: bool,
+}
+
+/// `POST /v1/exec`.
+pub(crate) fn post_exec(shared: &Shared, request: &HttpRequest) -> Reply {
+    let payload: ExecPayload = match serde_json::from_slice(&request.body) {
+        Ok(p) => p,
+        Err(e) => return Reply::bad_request(format!("cannot decode request body: {e}")),
+    };
+    let Some(executable) = payload.command.first().cloned() else {
+        return Reply::bad_request("must specify command");
+    };
+    let timeout = match payload.timeout.as_deref().unwrap_or("") {
+        "" => None,
+        text => match parse_go_duration(text) {
+            Ok(t) if t.is_zero() => None,
+            Ok(t) => Some(t),
+            Err(e) => return Reply::bad_request(format!("invalid timeout: {e}")),
+        },
+    };
+    let mut execs = shared.lock_execs();
+    // Pebble looks the executable up first: an unhandled command is one
+    // that is not installed.
+    let Some(handler) = execs.handler_for(&payload.command) else {
+        return Reply::bad_request(format!("cannot find executable {executable:?}"));
+    };
+    let mut state = shared.lock();
+    // The context service's settings, under the request's.
+    let mut environment = BTreeMap::new();
+    let (mut user_id, mut user, mut group_id, mut group, mut working_dir) =
+        (None, None, None, None, None);
+    if let Some(name) = payload.service_context.as_deref().filter(|n| !n.is_empty()) {
+        let Some(service) = state.plan.services.get(name) else {
+            return Reply::bad_request(format!("context service {name:?} not found"));
+        };
+        environment.extend(service.environment.clone());
+        (user_id, user, group_id, group) = (
+            service.user_id,
+            service.user.clone(),
+            service.group_id,
+            service.group.clone(),
+        );
+        working_dir = service.working_dir.clone();
+    }
+    environment.extend(payload.environment.unwrap_or_default());
+    user_id = payload.user_id.or(user_id);
+    user = payload.user.filter(|u| !u.is_empty()).or(user);
+    group_id = payload.group_id.or(group_id);
+    group = payload.group.filter(|g| !g.is_empty()).or(group);
+    working_dir = payload
+        .working_dir
+        .filter(|d| !d.is_empty())
+        .or(working_dir);
+    let (uid, gid) =
+        match normalize_ids(&execs, user_id, user.as_deref(), group_id, group.as_deref()) {
+            Ok(ids) => ids,
+            Err(message) => return Reply::bad_request(message),
+        };
+    if payload.interactive && !payload.terminal {
+        return Reply::error(
+            500,
+            "cannot call exec: cannot use interactive mode without a terminal",
+            None,
+        );
+    }
+    if payload.terminal {
+        return Reply::error(
+            500,
+            "cannot call exec: the fake Pebble has no terminals (use terminal: false)",
+            None,
+        );
+    }
+    // Pebble's defaults, as `cmdstate.Exec` sets them.
+    let runs_as = execs.users().find(|u| u.uid == uid.unwrap_or(0));
+    environment
+        .entry("PATH".into())
+        .or_insert_with(|| DEFAULT_PATH.into());
+    if let Some(u) = &runs_as {
+        if environment.get("HOME").is_none_or(String::is_empty) {
+            environment.insert("HOME".into(), u.home.clone());
+        }
+        if environment.get("USER").is_none_or(String::is_empty) {
+            environment.insert("USER".into(), u.name.clone());
+        }
+    }
+    environment
+        .entry("LANG".into())
+        .or_insert_with(|| "C.UTF-8".into());
+    let working_dir = match working_dir {
+        Some(dir) => match check_dir(shared, &dir, "working directory") {
+            Ok(()) => dir,
+            Err(message) => return Reply::error(500, format!("cannot call exec: {message}"), None),
+        },
+        // Pebble would fail on a missing home directory; the fake's root
+        // is often bare, so it falls back to `/`.
+        None => environment
+            .get("HOME")
+            .filter(|home| check_dir(shared, home, "home directory").is_ok())
+            .cloned()
+            .unwrap_or_else(|| "/".into()),
+    };
+    let summary = format!("Execute command {executable:?}");
+    let (change_id, task_id) = state.begin_change("exec", "exec", summary);
+    drop(state);
+    let args = ExecArgs {
+        command: payload.command,
+        environment: environment.clone(),
+        working_dir: working_dir.clone(),
+        timeout,
+        user_id: uid,
+        user,
+        group_id: gid,
+        group,
+        service_context: payload.service_context.filter(|s| !s.is_empty()),
+        combine_stderr: !payload.split_stderr,
+        stdin: Stdin::default(),
+    };
+    execs.pending.insert(
+        task_id.clone(),
+        Pending {
+            change_id: change_id.clone(),
+            args,
+            handler,
+            control: None,
+            stdio: None,
+            stderr: None,
+        },
+    );
+    drop(execs);
+    fail_if_not_connected(shared, &task_id, CONNECT_TIMEOUT);
+    Reply::async_result(
+        &change_id,
+        json!({"environment": environment, "task-id": task_id, "working-dir": working_dir}),
+    )
+}
+
+/// After `timeout`, fails the exec if its I/O WebSockets are not all
+/// connected by then, as Pebble's `waitIOConnected` does.
+fn fail_if_not_connected(shared: &Shared, task: &str, timeout: Duration) {
+    let me = shared.me.clone();
+    let task = task.to_string();
+    let spawned = std::thread::Builder::new()
+        .name("fake-pebble-exec-connect".into())
+        .spawn(move || {
+            std::thread::sleep(timeout);
+            let Some(shared) = me.upgrade() else { return };
+            let Some(pending) = shared.lock_execs().pending.remove(&task) else {
+                return; // it ran (or is running)
+            };
+            let error = format!(
+                "exec {task}: timeout waiting for websocket connections: context deadline exceeded"
+            );
+            shared
+                .lock()
+                .finish_task(&pending.change_id, &task, None, Some(&error));
+            shared.changed.notify_all();
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("fake Pebble cannot start an exec's connect timer: {e}");
+    }
+}
+
+/// Pebble's `osutil.NormalizeUidGid` over the fake's users: the uid and
+/// gid to run as, or the 400 message.
+fn normalize_ids(
+    execs: &Execs,
+    mut uid: Option<u32>,
+    user: Option<&str>,
+    mut gid: Option<u32>,
+    group: Option<&str>,
+) -> Result<(Option<u32>, Option<u32>), String> {
+    if uid.is_none() && user.is_none() && gid.is_none() && group.is_none() {
+        return Ok((None, None));
+    }
+    if let Some(name) = user {
+        let found = execs
+            .users()
+            .find(|u| u.name == name)
+            .ok_or_else(|| format!("user: unknown user {name}"))?;
+        if let Some(id) = uid
+            && id != found.uid
+        {
+            return Err(format!(
+                "user {name:?} UID ({}) does not match user-id ({id})",
+                found.uid
+            ));
+        }
+        uid = Some(found.uid);
+    }
+    if let Some(name) = group {
+        let found = execs
+            .users()
+            .find(|u| u.name == name)
+            .ok_or_else(|| format!("group: unknown group {name}"))?;
+        if let Some(id) = gid
+            && id != found.gid
+        {
+            return Err(format!(
+                "group {name:?} GID ({}) does not match group-id ({id})",
+                found.gid
+            ));
+        }
+        gid = Some(found.gid);
+    }
+    match (uid, gid) {
+        (None, Some(_)) => Err("must specify user, not just group".into()),
+        (Some(id), None) => {
+            let found = execs
+                .users()
+                .find(|u| u.uid == id)
+                .ok_or_else(|| format!("user: unknown userid {id}"))?;
+            Ok((Some(id), Some(found.gid)))
+        }
+        ids => Ok(ids),
+    }
+}
+
+/// Pebble's check that a working (or home) directory exists.
+fn check_dir(shared: &Shared, dir: &str, what: &str) -> Result<(), String> {
+    let clean = files::clean(dir).unwrap_or_else(|| dir.to_string());
+    match std::fs::metadata(files::host_path(&shared.root, &clean)) {
+        Ok(meta) if meta.is_dir() => Ok(()),
+        Ok(_) => Err(format!("{what} {dir:?} not a directory")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(format!("{what} {dir:?} does not exist"))
+        }
+        Err(e) => Err(format!("cannot stat {what} {dir:?}: {e}")),
+    }
+}
+
+/// The task and WebSocket of `GET /v1/tasks/<task>/websocket/<id>`.
+pub(crate) fn websocket_route(request: &HttpRequest) -> Option<(String, String)> {
+    let segments: Vec<&str> = request.path.split('/').skip(1).collect();
+    match (segments.as_slice(), request.method.as_str()) {
+        (["v1", "tasks", task, "websocket", id], "GET") => Some((task.to_string(), id.to_string())),
+        _ => None,
+    }
+}
+
+/// Serves `GET /v1/tasks/<task>/websocket/<id>`: refuses it as Pebble
+/// does, or switches the connection to WebSocket and hands it to the exec,
+/// which runs once its I/O WebSockets are all connected.
+pub(crate) fn connect_websocket(
+    shared: &Shared,
+    request: &HttpRequest,
+    task: &str,
+    id: &str,
+    reader: BufReader<UnixStream>,
+    mut writer: UnixStream,
+) {
+    let refuse = |mut writer: UnixStream, reply: Reply| {
+        let _ = writer.write_all(&reply.encode(true));
+    };
+    match shared.lock().task_kind(task) {
+        None => {
+            return refuse(
+                writer,
+                Reply::error(404, format!("cannot find task {task:?}"), None),
+            );
+        }
+        Some("exec") => {}
+        Some(kind) => {
+            return refuse(
+                writer,
+                Reply::bad_request(format!("{kind:?} tasks do not have websockets")),
+            );
+        }
+    }
+    let mut execs = shared.lock_execs();
+    let Some(pending) = execs.pending.get_mut(task) else {
+        drop(execs);
+        return refuse(
+            writer,
+            Reply::error(
+                404,
+                format!("cannot find {id} websocket for task {task:?}"),
+                None,
+            ),
+        );
+    };
+    let slot_taken = match id {
+        "control" => pending.control.is_some(),
+        "stdio" => pending.stdio.is_some(),
+        "stderr" if !pending.args.combine_stderr => pending.stderr.is_some(),
+        _ => {
+            drop(execs);
+            return refuse(
+                writer,
+                Reply::error(
+                    404,
+                    format!("cannot find {id} websocket for task {task:?}"),
+                    None,
+                ),
+            );
+        }
+    };
+    if slot_taken {
+        drop(execs);
+        return refuse(
+            writer,
+            Reply::error(500, format!("{id} websocket already connected"), None),
+        );
+    }
+    // The handshake, as gorilla/websocket checks it (its refusals are
+    // plain text, not Pebble's JSON).
+    let token = |name: &str, token: &str| {
+        request
+            .header(name)
+            .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+    };
+    let key = request.header("sec-websocket-key").unwrap_or("").trim();
+    let problem = if !token("connection", "upgrade") {
+        Some(
+            "websocket: the client is not using the websocket protocol: 'upgrade' token not found in 'Connection' header",
+        )
+    } else if !token("upgrade", "websocket") {
+        Some(
+            "websocket: the client is not using the websocket protocol: 'websocket' token not found in 'Upgrade' header",
+        )
+    } else if request.header("sec-websocket-version") != Some("13") {
+        Some("websocket: unsupported version: 13 not found in 'Sec-Websocket-Version' header")
+    } else if key.is_empty() {
+        Some(
+            "websocket: not a websocket handshake: 'Sec-WebSocket-Key' header must be Base64 encoded value of 16-byte length",
+        )
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
+        drop(execs);
+        let reply = Reply {
+            status: 400,
+            content_type: "text/plain; charset=utf-8".into(),
+            body: format!("{problem}\n").into_bytes(),
+        };
+        return refuse(writer, reply);
+    }
+    let switched = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
+        accept_key(key)
+    );
+    if writer
+        .write_all(switched.as_bytes())
+        .and_then(|()| writer.flush())
+        .is_err()
+    {
+        return;
+    }
+    // Frames have no idle timeout: the exec decides when they end.
+    let _ = writer.set_read_timeout(None);
+    match id {
+        "control" => pending.control = Some(writer),
+        "stdio" => pending.stdio = Some((reader, writer)),
+        _ => pending.stderr = Some(writer),
+    }
+    let ready =
+        pending.stdio.is_some() && (pending.args.combine_stderr || pending.stderr.is_some());
+    if !ready {
+        return;
+    }
+    let Some(pending) = execs.pending.remove(task) else {
+        return;
+    };
+    drop(execs);
+    run(shared, task, pending);
+}
+
+/// Runs the exec on this thread: calls the handler (which reads stdin if
+/// it asks), sends the output and its end markers, closes the control
+/// WebSocket and finishes the change with the exit code.
+fn run(shared: &Shared, task: &str, mut pending: Pending) {
+    let Some((reader, stdio_writer)) = pending.stdio.take() else {
+        return;
+    };
+    if let Ok(pong) = stdio_writer.try_clone() {
+        *pending
+            .args
+            .stdin
+            .source
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(StdinSource {
+            receiver: Receiver::new(reader, Role::Server, MAX_STDIN),
+            pong: Sender::new(pong, Role::Server),
+        });
+    }
+    let mut stdio_out = Sender::new(stdio_writer, Role::Server);
+    // A handler that panics fails the change (a test's own bug should not
+    // leave the charm waiting for its change timeout).
+    let handler = Arc::clone(&pending.handler);
+    let args = &pending.args;
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(args)));
+    let panicked = outcome.is_err();
+    let result = outcome.unwrap_or_else(|_| ExecResult::exit(-1));
+    let timeout = pending.args.timeout;
+    // Unread input stays unread (the stream goes with the exec).
+    let record = pending.args.clone();
+    shared.lock_execs().records.push(record);
+    let mut stderr_out = pending.stderr.take().map(|s| Sender::new(s, Role::Server));
+    let end = Message::Text(r#"{"command":"end"}"#.into());
+    let send_all = |sender: &mut Sender<UnixStream>, bytes: &[u8]| {
+        for chunk in bytes.chunks(OUTPUT_CHUNK) {
+            sender.send(&Message::Binary(chunk.to_vec()))?;
+        }
+        Ok::<(), std::io::Error>(())
+    };
+    let _ = send_all(&mut stdio_out, &result.stdout);
+    match stderr_out.as_mut() {
+        Some(stderr) => {
+            let _ = send_all(stderr, &result.stderr);
+            let _ = stderr.send(&end);
+        }
+        None => {
+            let _ = send_all(&mut stdio_out, &result.stderr);
+        }
+    }
+    let _ = stdio_out.send(&end);
+    if let Some(control) = pending.control.take() {
+        let mut control = Sender::new(control, Role::Server);
+        let _ = control.send(&Message::Close(Some(1000), String::new()));
+    }
+    let (exit_code, error) = if panicked {
+        (
+            -1,
+            Some("the fake Pebble's exec handler panicked".to_string()),
+        )
+    } else if result.timed_out {
+        let after = format_go_duration(timeout.unwrap_or_default());
+        (
+            -1,
+            Some(format!(
+                "timed out after {after}: context deadline exceeded"
+            )),
+        )
+    } else {
+        (i64::from(result.exit_code), None)
+    };
+    shared.lock().finish_task(
+        &pending.change_id,
+        task,
+        Some(json!({"exit-code": exit_code})),
+        error.as_deref(),
+    );
+    shared.changed.notify_all();
+}

@@ -1,0 +1,71 @@
+//! `Context::run` with containers whose commands are canned
+//! (`Container::with_exec`), and `ctx.exec_history` of what ran.
+
+use ops::events::PebbleReady;
+use ops::pebble::{ExecOptions, PebbleError};
+use ops::{Charm, Ctx, Framework, HandlerError, HandlerResult, Outcome, Status};
+use ops_testing::context::{Container, Context, State};
+use ops_testing::fake_pebble::ExecResult;
+
+const META: &str = "name: probe\ncontainers: {db: {}}\n";
+
+struct Probe;
+
+impl Charm for Probe {
+    fn new(fw: &mut Framework<Self>) -> Result<Self, HandlerError> {
+        fw.observe_container("db", Self::on_pebble_ready)?;
+        Ok(Probe)
+    }
+}
+
+impl Probe {
+    fn on_pebble_ready(&mut self, _: &PebbleReady, ctx: &mut Ctx) -> HandlerResult<Outcome> {
+        let db = ctx.model().container("db")?;
+        let options = ExecOptions {
+            stdin: Some(b"SELECT 1;".to_vec()),
+            ..Default::default()
+        };
+        let status = match db.exec(&["pg_isready", "-q"], &options) {
+            Ok(out) => Status::active(out.stdout_text().trim()),
+            Err(PebbleError::Exec(e)) => {
+                Status::blocked(format!("pg_isready exited {}", e.exit_code))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        ctx.model().set_unit_status(status)?;
+        Ok(Outcome::Done)
+    }
+}
+
+#[test]
+fn canned_execs_run_and_are_recorded() {
+    let mut ctx = Context::<Probe>::new(META).unwrap();
+    let db = Container::new("db")
+        .with_can_connect(true)
+        .with_exec(&["pg_isready"], ExecResult::stdout("accepting\n"));
+    let state = State::default().with_container(db.clone());
+    let out = ctx.run(ctx.on.pebble_ready(&db), &state).unwrap();
+    assert_eq!(out.unit_status, Status::active("accepting"));
+    let history = ctx.exec_history("db");
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].command, ["pg_isready", "-q"]);
+    assert_eq!(history[0].stdin(), b"SELECT 1;");
+    // The output state keeps the canned commands, for the next run.
+    assert_eq!(out.container("db").unwrap().execs, db.execs);
+
+    let failing = db.with_exec(&["pg_isready"], ExecResult::exit(2));
+    let state = State::default().with_container(failing.clone());
+    let out = ctx.run(ctx.on.pebble_ready(&failing), &state).unwrap();
+    assert_eq!(out.unit_status, Status::blocked("pg_isready exited 2"));
+
+    // With no canned command, the charm's error is Pebble's.
+    let bare = Container::new("db").with_can_connect(true);
+    let state = State::default().with_container(bare.clone());
+    let err = ctx.run(ctx.on.pebble_ready(&bare), &state).unwrap_err();
+    assert!(
+        err.to_string()
+            .ends_with("Pebble API error 400 Bad Request: cannot find executable \"pg_isready\""),
+        "{err}"
+    );
+    assert!(ctx.exec_history("db").is_empty());
+}

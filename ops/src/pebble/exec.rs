@@ -1,0 +1,416 @@
+//! Running a command in the workload container: Pebble's `exec`.
+//!
+//! The wire contract (Pebble's `internals/daemon/api_exec.go`,
+//! `internals/overlord/cmdstate`): `POST /v1/exec` answers with an async
+//! change whose result names the exec task (`task-id`). The client then
+//! opens the task's WebSockets, `GET /v1/tasks/<task-id>/websocket/<id>`
+//! for `control`, `stdio` and (with `split-stderr`) `stderr`; Pebble starts
+//! the process once the I/O ones are connected. Standard input goes up
+//! `stdio` as binary messages, ended by the text message
+//! `{"command":"end"}`; output comes down `stdio` and `stderr` the same
+//! way. The exit code is in the change's task data (`exit-code`); a
+//! timeout makes the change fail.
+
+use std::collections::BTreeMap;
+use std::io::{BufReader, Write};
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value, json};
+
+use super::error::PebbleError;
+use super::http::{self, Deadlined, Request, Upgrade};
+use super::websocket::{Message, Receiver, Role, Sender, WebSocketError, new_key};
+
+/// The largest WebSocket message taken from Pebble (it sends at most
+/// 128 KiB of output per message).
+const MAX_MESSAGE: u64 = 16 * 1024 * 1024;
+/// The most output kept per stream: as much as a response body may be.
+pub(crate) const MAX_OUTPUT: u64 = http::MAX_BODY;
+/// Standard input is sent in messages of this size.
+const STDIN_CHUNK: usize = 64 * 1024;
+/// The end of a stream, in both directions.
+const END: &str = r#"{"command":"end"}"#;
+/// How much longer than the command's own timeout the client waits, so
+/// that Pebble's timeout (and its error) comes first.
+const TIMEOUT_SLACK: Duration = Duration::from_secs(5);
+
+/// How to run a command with [`Client::exec`](super::Client::exec).
+///
+/// Pebble's defaults: its own environment (plus `PATH`, `HOME`, `USER`,
+/// `LANG` when unset), the user's home directory as working directory,
+/// Pebble's user, no timeout, stderr apart from stdout.
+///
+/// Its `Debug` names the environment's variables, not their values, and
+/// the length of standard input, not its content: both may hold secrets.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct ExecOptions {
+    /// Run in the context of this service of the plan: its environment,
+    /// user, group and working directory, which the options below override
+    /// (`environment` is merged on top of the service's).
+    pub service_context: Option<String>,
+    /// Extra environment variables.
+    pub environment: BTreeMap<String, String>,
+    /// The working directory (it must exist).
+    pub working_dir: Option<String>,
+    /// Kill the command after this long; the call then fails with
+    /// [`PebbleError::Change`]. Without it the command may run as long as
+    /// the client's change timeout ([`Client::with_change_timeout`](super::Client::with_change_timeout)).
+    pub timeout: Option<Duration>,
+    /// The user id to run as.
+    pub user_id: Option<u32>,
+    /// The user name to run as.
+    pub user: Option<String>,
+    /// The group id to run as.
+    pub group_id: Option<u32>,
+    /// The group name to run as.
+    pub group: Option<String>,
+    /// Standard input; none is an empty one.
+    pub stdin: Option<Vec<u8>>,
+    /// Send stderr into stdout (one stream, as a terminal shows it), rather
+    /// than apart.
+    pub combine_stderr: bool,
+}
+
+impl std::fmt::Debug for ExecOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExecOptions")
+            .field("service_context", &self.service_context)
+            .field("environment", &self.environment.keys().collect::<Vec<_>>())
+            .field("working_dir", &self.working_dir)
+            .field("timeout", &self.timeout)
+            .field("user_id", &self.user_id)
+            .field("user", &self.user)
+            .field("group_id", &self.group_id)
+            .field("group", &self.group)
+            .field("stdin_len", &self.stdin.as_ref().map(Vec::len))
+            .field("combine_stderr", &self.combine_stderr)
+            .finish()
+    }
+}
+
+/// What a command that exited with code 0 wrote.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct ExecOutput {
+    /// Its standard output (with stderr, if combined).
+    pub stdout: Vec<u8>,
+    /// Its standard error; empty if combined into stdout.
+    pub stderr: Vec<u8>,
+}
+
+impl ExecOutput {
+    /// Standard output as text (invalid UTF-8 replaced).
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    /// Standard error as text (invalid UTF-8 replaced).
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+}
+
+/// Shows the output's lengths, not its content.
+impl std::fmt::Debug for ExecOutput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExecOutput")
+            .field("stdout_len", &self.stdout.len())
+            .field("stderr_len", &self.stderr.len())
+            .finish()
+    }
+}
+
+/// A command ran and exited with a code other than 0 (Python ops'
+/// `ExecError`). It names the executable only, not its arguments, and its
+/// `Debug` shows the output's lengths, not its content.
+#[derive(Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{command:?} returned exit code {exit_code}")]
+pub struct ExecError {
+    /// The executable (the command's first item).
+    pub command: String,
+    /// The exit code; -1 if Pebble gave none.
+    pub exit_code: i64,
+    /// What it wrote to stdout (with stderr, if combined).
+    pub stdout: Vec<u8>,
+    /// What it wrote to stderr; empty if combined into stdout.
+    pub stderr: Vec<u8>,
+}
+
+impl std::fmt::Debug for ExecError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExecError")
+            .field("command", &self.command)
+            .field("exit_code", &self.exit_code)
+            .field("stdout_len", &self.stdout.len())
+            .field("stderr_len", &self.stderr.len())
+            .finish()
+    }
+}
+
+/// The `POST /v1/exec` body.
+pub(crate) fn exec_body(command: &[String], options: &ExecOptions) -> Value {
+    let mut body = Map::new();
+    body.insert("command".into(), json!(command));
+    if let Some(service) = &options.service_context {
+        body.insert("service-context".into(), service.clone().into());
+    }
+    body.insert("environment".into(), json!(options.environment));
+    if let Some(dir) = &options.working_dir {
+        body.insert("working-dir".into(), dir.clone().into());
+    }
+    if let Some(timeout) = options.timeout {
+        body.insert(
+            "timeout".into(),
+            format!("{:.3}s", timeout.as_secs_f64()).into(),
+        );
+    }
+    if let Some(id) = options.user_id {
+        body.insert("user-id".into(), id.into());
+    }
+    if let Some(user) = &options.user {
+        body.insert("user".into(), user.clone().into());
+    }
+    if let Some(id) = options.group_id {
+        body.insert("group-id".into(), id.into());
+    }
+    if let Some(group) = &options.group {
+        body.insert("group".into(), group.clone().into());
+    }
+    body.insert("terminal".into(), false.into());
+    body.insert("interactive".into(), false.into());
+    body.insert("split-stderr".into(), (!options.combine_stderr).into());
+    Value::Object(body)
+}
+
+/// How long the exec's streams and its change wait may take in all.
+pub(crate) fn exec_deadline(options: &ExecOptions, change_timeout: Duration) -> Instant {
+    http::deadline_in(
+        options
+            .timeout
+            .map_or(change_timeout, |t| t.saturating_add(TIMEOUT_SLACK)),
+    )
+}
+
+/// One open WebSocket of the exec task.
+pub(crate) struct Socket {
+    receiver: Receiver<BufReader<Deadlined>>,
+    sender: Sender<Deadlined>,
+}
+
+/// Why a WebSocket could not be opened.
+pub(crate) enum OpenError {
+    /// Pebble answered the handshake with an error (the task may have
+    /// failed already).
+    Refused(PebbleError),
+    /// Anything else.
+    Other(PebbleError),
+}
+
+/// Opens `/v1/tasks/<task>/websocket/<id>`.
+pub(crate) fn open(
+    socket: &std::path::Path,
+    deadline: Instant,
+    task: &str,
+    id: &str,
+    refused: impl FnOnce(&http::Response) -> PebbleError,
+) -> Result<Socket, OpenError> {
+    let request = Request {
+        method: "GET",
+        target: format!("/v1/tasks/{}/websocket/{id}", encode_task(task)),
+        headers: vec![
+            ("Upgrade", "websocket".into()),
+            ("Connection", "Upgrade".into()),
+            ("Sec-WebSocket-Key", new_key()),
+            ("Sec-WebSocket-Version", "13".into()),
+        ],
+        body: None,
+    };
+    match http::upgrade(socket, deadline, &request) {
+        Ok(Upgrade::Switched(reader)) => {
+            let writer = reader.get_ref().try_clone().map_err(|source| {
+                OpenError::Other(PebbleError::Io {
+                    socket: socket.to_path_buf(),
+                    what: format!("opening the {id} WebSocket"),
+                    source,
+                })
+            })?;
+            Ok(Socket {
+                receiver: Receiver::new(reader, Role::Client, MAX_MESSAGE),
+                sender: Sender::new(writer, Role::Client),
+            })
+        }
+        Ok(Upgrade::Refused(response)) => Err(OpenError::Refused(refused(&response))),
+        Err(e) => Err(OpenError::Other(e)),
+    }
+}
+
+fn encode_task(task: &str) -> String {
+    http::encode_query(&[("", task)])
+        .trim_start_matches('=')
+        .replace('/', "%2F")
+}
+
+/// Turns a WebSocket failure on stream `what` into the client's error.
+fn ws_error(socket: &std::path::Path, what: &str, e: WebSocketError) -> PebbleError {
+    match e {
+        WebSocketError::Io(source) => PebbleError::Io {
+            socket: socket.to_path_buf(),
+            what: format!("exec {what} WebSocket"),
+            source,
+        },
+        other => PebbleError::malformed(format!("exec {what} WebSocket: {other}")),
+    }
+}
+
+/// Sends standard input (in chunks) and the end marker up `stdio`.
+fn send_stdin(
+    sender: &std::sync::Mutex<&mut Sender<Deadlined>>,
+    stdin: &[u8],
+) -> std::io::Result<()> {
+    for chunk in stdin.chunks(STDIN_CHUNK) {
+        lock(sender).send(&Message::Binary(chunk.to_vec()))?;
+    }
+    lock(sender).send(&Message::Text(END.into()))
+}
+
+fn lock<'a, T>(mutex: &'a std::sync::Mutex<T>) -> std::sync::MutexGuard<'a, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Reads one output stream until its end marker (or close), answering
+/// pings on `sender`.
+fn read_output(
+    receiver: &mut Receiver<BufReader<Deadlined>>,
+    sender: &std::sync::Mutex<&mut Sender<Deadlined>>,
+) -> Result<Vec<u8>, WebSocketError> {
+    let mut out = Vec::new();
+    loop {
+        match receiver.recv()? {
+            Message::Binary(bytes) => {
+                if out.len() as u64 + bytes.len() as u64 > MAX_OUTPUT {
+                    return Err(WebSocketError::TooLarge { limit: MAX_OUTPUT });
+                }
+                out.extend_from_slice(&bytes);
+            }
+            Message::Text(text) => {
+                // Pebble ignores commands it does not know; so does this.
+                let command: Option<String> = serde_json::from_str::<Value>(&text)
+                    .ok()
+                    .and_then(|v| v.get("command")?.as_str().map(str::to_string));
+                if command.as_deref() == Some("end") {
+                    return Ok(out);
+                }
+            }
+            Message::Ping(payload) => lock(sender).send(&Message::Pong(payload))?,
+            Message::Pong(_) => {}
+            Message::Close(..) => return Ok(out),
+        }
+    }
+}
+
+/// Moves stdin and output over the open sockets; `Ok((stdout, stderr))`.
+pub(crate) fn run_streams(
+    socket_path: &std::path::Path,
+    stdio: &mut Socket,
+    stderr: Option<&mut Socket>,
+    stdin: &[u8],
+) -> Result<(Vec<u8>, Vec<u8>), PebbleError> {
+    let stdio_sender = std::sync::Mutex::new(&mut stdio.sender);
+    let stdio_receiver = &mut stdio.receiver;
+    std::thread::scope(|scope| {
+        let input = scope.spawn(|| send_stdin(&stdio_sender, stdin));
+        let errors = stderr.map(|s| {
+            scope.spawn(move || {
+                let sender = std::sync::Mutex::new(&mut s.sender);
+                read_output(&mut s.receiver, &sender)
+            })
+        });
+        let stdout = read_output(stdio_receiver, &stdio_sender);
+        if stdout.is_err() {
+            // Unblock the other threads: their streams will fail at once.
+            stdio_receiver.get_ref().get_ref().shutdown();
+        }
+        let stderr = match errors {
+            Some(handle) => handle.join().unwrap_or_else(|_| {
+                Err(WebSocketError::Protocol(
+                    "the stderr reader panicked".into(),
+                ))
+            }),
+            None => Ok(Vec::new()),
+        };
+        // The output is all in, so the command is done; if it never read
+        // its input, the writer may be blocked on a full socket: end it, as
+        // a pipe whose reader exited does (EPIPE).
+        stdio_receiver.get_ref().get_ref().shutdown();
+        let sent = input
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the stdin writer panicked")));
+        let stdout = stdout.map_err(|e| ws_error(socket_path, "stdio", e))?;
+        let stderr = stderr.map_err(|e| ws_error(socket_path, "stderr", e))?;
+        // The output is all in; the process may exit before reading its
+        // input, which then cannot be sent: not an error, as with a pipe.
+        if let Err(e) = sent {
+            tracing::debug!("exec stdin not fully sent: {e}");
+        }
+        Ok((stdout, stderr))
+    })
+}
+
+/// Ends a WebSocket politely (a close frame), without waiting for the
+/// answer: Pebble ends its side when the process exits.
+pub(crate) fn close(socket: &mut Socket) {
+    let _ = socket
+        .sender
+        .send(&Message::Close(Some(1000), String::new()));
+    let _ = socket.sender.get_mut().flush();
+    socket.sender.get_mut().shutdown();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_has_pebbles_field_names() {
+        let options = ExecOptions {
+            environment: BTreeMap::from([("K".into(), "v".into())]),
+            working_dir: Some("/srv".into()),
+            timeout: Some(Duration::from_millis(1500)),
+            user: Some("app".into()),
+            group_id: Some(7),
+            combine_stderr: true,
+            ..Default::default()
+        };
+        let body = exec_body(&["ls".into(), "-l".into()], &options);
+        assert_eq!(
+            body,
+            json!({
+                "command": ["ls", "-l"], "environment": {"K": "v"}, "working-dir": "/srv",
+                "timeout": "1.500s", "user": "app", "group-id": 7,
+                "terminal": false, "interactive": false, "split-stderr": false,
+            })
+        );
+    }
+
+    #[test]
+    fn debug_hides_secrets() {
+        let options = ExecOptions {
+            environment: BTreeMap::from([("PASSWORD".into(), "hunter2".into())]),
+            stdin: Some(b"s3cret".to_vec()),
+            ..Default::default()
+        };
+        let debug = format!("{options:?}");
+        assert!(
+            debug.contains("PASSWORD") && !debug.contains("hunter2"),
+            "{debug}"
+        );
+        assert!(!debug.contains("s3cret"), "{debug}");
+        let error = ExecError {
+            command: "psql".into(),
+            exit_code: 2,
+            stdout: b"hunter2".to_vec(),
+            stderr: Vec::new(),
+        };
+        assert_eq!(error.to_string(), "\"psql\" returned exit code 2");
+        assert!(!format!("{error:?}").contains("hunter2"));
+    }
+}
