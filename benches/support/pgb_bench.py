@@ -92,6 +92,26 @@ def masked(report):
     return text
 
 
+def differences(a, b, path="", limit=12):
+    """Where two JSON values differ: up to `limit` (path, left, right), shortened."""
+    out = []
+
+    def walk(x, y, at):
+        if len(out) >= limit or x == y:
+            return
+        if isinstance(x, dict) and isinstance(y, dict):
+            for k in sorted(set(x) | set(y)):
+                walk(x.get(k), y.get(k), f"{at}/{k}")
+        elif isinstance(x, list) and isinstance(y, list) and len(x) == len(y):
+            for i, (p, q) in enumerate(zip(x, y)):
+                walk(p, q, f"{at}[{i}]")
+        else:
+            out.append((at, json.dumps(x)[:160], json.dumps(y)[:160]))
+
+    walk(a, b, path)
+    return out
+
+
 def parse_strace(path):
     """Hook tools run, Pebble requests and bytes written to files, by the charm process."""
     tools, pebble, disk_bytes, files = Counter(), Counter(), 0, Counter()
@@ -273,8 +293,9 @@ def main():
         print("final model (units, statuses, container files, services, databags; passwords masked): "
               + ("identical for both charms" if same else "DIFFERENT between the charms"))
         if not same:
-            (work / "rust-final.json").write_text(masked(FINAL["rust"]))
-            (work / "python-final.json").write_text(masked(FINAL["python"]))
+            for at, r, p in differences(json.loads(masked(FINAL["rust"])),
+                                        json.loads(masked(FINAL["python"]))):
+                print(f"  {at}: rust {r}, python {p}")
 
 
 def fmt(x, digits=1):
