@@ -268,6 +268,18 @@ impl FakePebble {
         self.shared.lock().events.clear();
     }
 
+    /// Every request served so far, as `<METHOD> <path>` without the query
+    /// (`GET /v1/services`), in order: what a test counts to hold a charm
+    /// to the Pebble round trips it needs.
+    pub fn requests(&self) -> Vec<String> {
+        self.shared.lock().requests.clone()
+    }
+
+    /// Forgets the recorded requests.
+    pub fn clear_requests(&self) {
+        self.shared.lock().requests.clear();
+    }
+
     /// A service's state, or `None` if it is not in the plan.
     pub fn service_status(&self, name: &str) -> Option<ServiceStatus> {
         self.shared.lock().service_status(name)
@@ -586,6 +598,10 @@ fn serve(shared: &Shared, stream: UnixStream) {
         if !shared.online.load(Ordering::SeqCst) {
             return; // Pebble went away: drop the connection unanswered.
         }
+        shared
+            .lock()
+            .requests
+            .push(format!("{} {}", request.method, request.path));
         if let Some((task, id)) = exec::websocket_route(&request) {
             // The connection becomes a WebSocket (or is refused and closed).
             exec::connect_websocket(shared, &request, &task, &id, reader, writer);

@@ -105,6 +105,8 @@ pub(crate) struct State {
     pub owners: BTreeMap<String, FileOwner>,
     pub checks: BTreeMap<String, CheckRecord>,
     pub notices: Notices,
+    /// Every request line served, `<METHOD> <path>` (no query), in order.
+    pub requests: Vec<String>,
 }
 
 enum Step {
