@@ -68,6 +68,19 @@ pub struct Memory {
 pub struct PgbouncerK8sCharm {
     memory: StoredState<Memory>,
     instances: usize,
+    /// What update-status just asked Pebble, for the collect-status of the
+    /// same dispatch (which takes it): update-status runs on every unit
+    /// every few minutes, and asking twice doubled its Pebble requests.
+    seen: Seen,
+}
+
+/// Pebble's answers in this dispatch, taken by collect-status.
+#[derive(Debug, Default)]
+struct Seen {
+    /// Whether Pebble answered.
+    pebble_up: Option<bool>,
+    /// The instances that were not running.
+    stopped: Option<Vec<String>>,
 }
 
 impl Charm for PgbouncerK8sCharm {
@@ -94,6 +107,7 @@ impl Charm for PgbouncerK8sCharm {
         Ok(Self {
             memory,
             instances: pgb_config::instance_count(pgb_config::available_cpus()),
+            seen: Seen::default(),
         })
     }
 }
@@ -128,7 +142,9 @@ impl PgbouncerK8sCharm {
     fn on_update_status(&mut self, _: &UpdateStatus, ctx: &mut Ctx) -> HandlerResult {
         let model = ctx.model();
         let container = model.container(CONTAINER)?;
-        if !container.can_connect() {
+        let pebble_up = container.can_connect();
+        self.seen.pebble_up = Some(pebble_up);
+        if !pebble_up {
             return Ok(());
         }
         let workload = Workload::new(&container, self.instances);
@@ -140,8 +156,12 @@ impl PgbouncerK8sCharm {
             // A failure is logged and kept for the next hook.
             let _ = serve::take(&mut self.memory.get_mut(), &workload);
         }
-        let serving = backend_db::info(model)?.is_some()
-            && matches!(workload.stopped_services(), Ok(stopped) if stopped.is_empty());
+        let serving = backend_db::info(model)?.is_some() && {
+            let stopped = workload.stopped_services();
+            let none_stopped = matches!(&stopped, Ok(stopped) if stopped.is_empty());
+            self.seen.stopped = stopped.ok();
+            none_stopped
+        };
         let unanswered = if serving {
             let port = Settings::from_model(model)?.unwrap_or_default().listen_port;
             probe::answers(port).err()
@@ -399,6 +419,7 @@ impl PgbouncerK8sCharm {
         ctx: &mut Ctx,
     ) -> HandlerResult<Status> {
         let model = ctx.model();
+        let seen = std::mem::take(&mut self.seen);
         let memory = self.memory.get();
         if let Err(invalid) = Settings::from_model(model)? {
             return Ok(Status::blocked(invalid.to_string()));
@@ -407,7 +428,7 @@ impl PgbouncerK8sCharm {
             return Ok(Status::maintenance(LEADER_REMOVED));
         }
         let container = model.container(CONTAINER)?;
-        if !container.can_connect() {
+        if !seen.pebble_up.unwrap_or_else(|| container.can_connect()) {
             return Ok(Status::waiting(format!(
                 "waiting for Pebble in the {CONTAINER} container"
             )));
@@ -418,7 +439,11 @@ impl PgbouncerK8sCharm {
             )));
         }
         let workload = Workload::new(&container, self.instances);
-        match workload.stopped_services() {
+        let stopped = match seen.stopped {
+            Some(stopped) => Ok(stopped),
+            None => workload.stopped_services(),
+        };
+        match stopped {
             Ok(stopped) if !stopped.is_empty() => {
                 return Ok(Status::blocked(format!(
                     "{} not running",

@@ -524,3 +524,21 @@ fn a_pgbouncer_that_does_not_answer_blocks_until_it_does() {
     let status = h.unit_status();
     assert!(!status.message.contains("does not answer"), "{status:?}");
 }
+
+/// update-status, which runs on every unit every few minutes, asks Pebble
+/// once whether it answers and once for the services: collect-status takes
+/// what the handler saw.
+#[test]
+fn update_status_asks_pebble_once_for_each_thing() {
+    let Serving { mut h, .. } = serving_leader();
+    h.fire_hook("update-status").unwrap();
+    h.container_pebble("pgbouncer").unwrap().clear_requests();
+    h.fire_hook("update-status").unwrap();
+    let requests = h.container_pebble("pgbouncer").unwrap().requests();
+    let count = |line: &str| requests.iter().filter(|r| *r == line).count();
+    assert_eq!(count("GET /v1/system-info"), 1, "{requests:?}");
+    assert_eq!(count("GET /v1/services"), 1, "{requests:?}");
+    // And the status still reflects them: PgBouncer does not listen here.
+    let status = h.unit_status();
+    assert!(status.message.contains("does not answer"), "{status:?}");
+}
