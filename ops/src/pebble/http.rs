@@ -84,22 +84,41 @@ impl Write for Deadlined {
 }
 
 /// `UnixStream::connect`, which can block (a listener whose backlog is
-/// full), given at most `timeout`: the connect runs on its own thread, which
-/// is left to finish by itself if it does not in time.
+/// full), given at most `timeout`, on the calling thread (a thread per
+/// request was a tenth of a hook's own CPU): the socket connects
+/// non-blocking, and a full backlog, which a unix socket reports as
+/// `EAGAIN` and never as progress to wait for, is tried again after a short
+/// pause that grows, until the deadline.
 fn connect(socket: &Path, timeout: Duration) -> io::Result<UnixStream> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let path = socket.to_path_buf();
-    std::thread::Builder::new()
-        .name("pebble-connect".into())
-        .spawn(move || {
-            let _ = tx.send(UnixStream::connect(path));
-        })?;
-    match rx.recv_timeout(timeout) {
-        Ok(result) => result,
-        Err(_) => Err(io::Error::new(
-            io::ErrorKind::TimedOut,
-            "connecting took longer than the request's deadline",
-        )),
+    use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+    let deadline = Instant::now() + timeout;
+    let address = SocketAddrUnix::new(socket)?;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        let fd = rustix::net::socket_with(
+            AddressFamily::UNIX,
+            SocketType::STREAM,
+            SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+            None,
+        )?;
+        match rustix::net::connect(&fd, &address) {
+            Ok(()) => {
+                let stream = UnixStream::from(fd);
+                stream.set_nonblocking(false)?;
+                return Ok(stream);
+            }
+            Err(rustix::io::Errno::AGAIN) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "connecting took longer than the request's deadline",
+            ));
+        }
+        std::thread::sleep(pause.min(left));
+        pause = (pause * 2).min(Duration::from_millis(50));
     }
 }
 
@@ -533,6 +552,50 @@ fn percent_encode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Connections queued on `listener` until its backlog is full; kept
+    /// open so that it stays full.
+    fn fill_backlog(socket: &Path) -> Vec<rustix::fd::OwnedFd> {
+        use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+        let address = SocketAddrUnix::new(socket).unwrap();
+        let mut queued = Vec::new();
+        loop {
+            let fd = rustix::net::socket_with(
+                AddressFamily::UNIX,
+                SocketType::STREAM,
+                SocketFlags::NONBLOCK,
+                None,
+            )
+            .unwrap();
+            match rustix::net::connect(&fd, &address) {
+                Ok(()) => queued.push(fd),
+                Err(rustix::io::Errno::AGAIN) => return queued,
+                Err(e) => panic!("connect: {e}"),
+            }
+            assert!(queued.len() < 100_000, "the backlog never filled");
+        }
+    }
+
+    #[test]
+    fn a_full_backlog_times_out_and_connects_once_there_is_room() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("pebble.socket");
+        let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        let _queued = fill_backlog(&socket);
+        let err = connect(&socket, Duration::from_millis(100)).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+        // Room for one more, a little later: the connect tries again.
+        let listener = std::sync::Arc::new(listener);
+        let accepting = std::thread::spawn({
+            let listener = listener.clone();
+            move || {
+                std::thread::sleep(Duration::from_millis(30));
+                listener.accept().map(drop)
+            }
+        });
+        connect(&socket, Duration::from_secs(10)).unwrap();
+        accepting.join().unwrap().unwrap();
+    }
 
     #[test]
     fn bodies_over_the_cap_are_refused_before_reading() {
