@@ -621,6 +621,22 @@ pub(crate) fn start_containers(
                 result.clone()
             });
         }
+        for (key, data) in &container.notices {
+            pebble
+                .notify(key, data)
+                .map_err(|e| super::RunError::Setup {
+                    what: format!("container {name}: recording notice {key:?}"),
+                    source: io::Error::other(e.to_string()),
+                })?;
+        }
+        for (check, failures) in &container.check_failures {
+            pebble
+                .fail_check(check, *failures)
+                .map_err(|e| super::RunError::Setup {
+                    what: format!("container {name}: failing check {check:?}"),
+                    source: io::Error::other(e.to_string()),
+                })?;
+        }
         pebble.clear_service_events();
         live.insert(name.clone(), pebble);
     }
@@ -634,6 +650,19 @@ pub(crate) fn read_container(
 ) -> Result<Container, super::RunError> {
     let mut container = Container::new(name).with_can_connect(true);
     container.layers = pebble.layers();
+    container.notices = pebble
+        .notices()
+        .into_iter()
+        .filter(|n| n.type_ == "custom")
+        .map(|n| (n.key, n.last_data))
+        .collect();
+    for check in pebble.plan().checks.keys() {
+        if let Some(info) = pebble.check_info(check).filter(|i| i.failures > 0) {
+            container
+                .check_failures
+                .insert(check.clone(), info.failures);
+        }
+    }
     for service in pebble.plan().services.keys() {
         if let Some(status) = pebble.service_status(service) {
             container.service_statuses.insert(service.clone(), status);

@@ -342,6 +342,15 @@ pub struct Container {
     /// matching prefix wins, and a command none matches is not installed.
     /// What ran is in [`Context::exec_history`](super::Context::exec_history).
     pub execs: BTreeMap<Vec<String>, ExecResult>,
+    /// Custom notices (`pebble notify`) by key, with their last data: in
+    /// the container's Pebble before the run; after it, every custom notice
+    /// there (the charm's own too). Python's `Container(notices=...)`.
+    pub notices: BTreeMap<String, BTreeMap<String, String>>,
+    /// Failed runs in a row of health checks, by name: reported to the
+    /// container's Pebble before the run (a check that reaches its
+    /// threshold is `down`); after it, each check's failures as Pebble
+    /// counts them. Python's `Container(check_infos=...)`, by failure count.
+    pub check_failures: BTreeMap<String, u32>,
 }
 
 impl Container {
@@ -407,6 +416,39 @@ impl Container {
             command_prefix.iter().map(|s| s.to_string()).collect(),
             result,
         );
+        self
+    }
+
+    /// A custom notice of `key` with `data`, in Pebble before the run.
+    ///
+    /// ```
+    /// use ops_testing::context::Container;
+    ///
+    /// let c = Container::new("workload")
+    ///     .with_can_connect(true)
+    ///     .with_notice("example.com/db-ready", &[("host", "127.0.0.1")]);
+    /// assert_eq!(c.notices["example.com/db-ready"]["host"], "127.0.0.1");
+    /// ```
+    pub fn with_notice(mut self, key: &str, data: &[(&str, &str)]) -> Self {
+        let data = data
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.notices.insert(key.to_string(), data);
+        self
+    }
+
+    /// `failures` failed runs in a row of the health check `name` (declared
+    /// by one of the layers), reported before the run.
+    ///
+    /// ```
+    /// use ops_testing::context::Container;
+    ///
+    /// let c = Container::new("workload").with_check_failures("up", 3);
+    /// assert_eq!(c.check_failures["up"], 3);
+    /// ```
+    pub fn with_check_failures(mut self, name: &str, failures: u32) -> Self {
+        self.check_failures.insert(name.to_string(), failures);
         self
     }
 

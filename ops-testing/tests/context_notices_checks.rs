@@ -1,0 +1,132 @@
+//! `Context::run` with containers whose Pebble holds custom notices
+//! (`Container::with_notice`) and failing health checks
+//! (`Container::with_check_failures`), as Python's `Container(notices=...,
+//! check_infos=...)`: the charm reads them through the real client, and
+//! what its Pebble holds afterwards comes back in the output state.
+
+use std::collections::BTreeMap;
+
+use ops::events::{PebbleCheckFailed, PebbleCustomNotice};
+use ops::pebble::{Check, CheckStatus, ExecCheck, Layer};
+use ops::{Charm, Ctx, Framework, HandlerError, HandlerResult, Status};
+use ops_testing::context::{Container, Context, State};
+
+const META: &str = "name: watcher\ncontainers: {db: {}}\n";
+
+struct Watcher;
+
+impl Charm for Watcher {
+    fn new(fw: &mut Framework<Self>) -> Result<Self, HandlerError> {
+        fw.observe_container("db", Self::on_notice)?
+            .observe_container("db", Self::on_check_failed)?;
+        Ok(Watcher)
+    }
+}
+
+impl Watcher {
+    /// Reads the notice's data from Pebble and answers with one of its own.
+    fn on_notice(&mut self, event: &PebbleCustomNotice, ctx: &mut Ctx) -> HandlerResult {
+        let db = ctx.model().container("db")?;
+        let notices = db.get_notices(&["custom"], &[&event.notice_key])?;
+        let host = notices
+            .first()
+            .and_then(|n| n.last_data.get("host"))
+            .cloned()
+            .unwrap_or_default();
+        db.notify(
+            "example.com/seen",
+            &BTreeMap::from([("host".into(), host.clone())]),
+        )?;
+        ctx.model()
+            .set_unit_status(Status::active(format!("db at {host}")))?;
+        Ok(())
+    }
+
+    fn on_check_failed(&mut self, event: &PebbleCheckFailed, ctx: &mut Ctx) -> HandlerResult {
+        let db = ctx.model().container("db")?;
+        let checks = db.get_checks(None, &[&event.check])?;
+        let status = match checks.first() {
+            Some(c) if c.status == CheckStatus::Down => {
+                Status::blocked(format!("{} down after {} failures", c.name, c.failures))
+            }
+            Some(c) => Status::active(format!("{} {:?}", c.name, c.status)),
+            None => Status::blocked("no such check"),
+        };
+        ctx.model().set_unit_status(status)?;
+        Ok(())
+    }
+}
+
+fn layer_with_check() -> Layer {
+    let mut layer = Layer::default();
+    layer.checks.insert(
+        "up".into(),
+        Check {
+            override_: Some("replace".into()),
+            level: Some("alive".into()),
+            threshold: Some(3),
+            exec: Some(ExecCheck {
+                command: Some("pg_isready".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    );
+    layer
+}
+
+#[test]
+fn a_notice_in_the_state_is_what_the_charm_reads_and_its_own_comes_back() {
+    let mut ctx = Context::<Watcher>::new(META).unwrap();
+    let db = Container::new("db")
+        .with_can_connect(true)
+        .with_notice("example.com/db-ready", &[("host", "127.0.0.1")]);
+    let state = State::default().with_container(db.clone());
+    let out = ctx
+        .run(
+            ctx.on
+                .pebble_custom_notice(&db, "1", "example.com/db-ready"),
+            &state,
+        )
+        .unwrap();
+    assert_eq!(out.unit_status, Status::active("db at 127.0.0.1"));
+    let after = out.container("db").unwrap();
+    assert_eq!(after.notices["example.com/db-ready"]["host"], "127.0.0.1");
+    assert_eq!(after.notices["example.com/seen"]["host"], "127.0.0.1");
+}
+
+#[test]
+fn check_failures_in_the_state_put_the_check_down_and_come_back() {
+    let mut ctx = Context::<Watcher>::new(META).unwrap();
+    let db = Container::new("db")
+        .with_can_connect(true)
+        .with_layer("base", layer_with_check())
+        .with_check_failures("up", 3);
+    let state = State::default().with_container(db.clone());
+    let out = ctx
+        .run(ctx.on.pebble_check_failed(&db, "up"), &state)
+        .unwrap();
+    assert_eq!(out.unit_status, Status::blocked("up down after 3 failures"));
+    assert_eq!(out.container("db").unwrap().check_failures["up"], 3);
+
+    // Below the threshold the check is still up.
+    let db = db.with_check_failures("up", 2);
+    let state = State::default().with_container(db.clone());
+    let out = ctx
+        .run(ctx.on.pebble_check_failed(&db, "up"), &state)
+        .unwrap();
+    assert_eq!(out.unit_status, Status::active("up Up"));
+}
+
+#[test]
+fn a_failing_check_that_no_layer_declares_is_a_setup_error() {
+    let mut ctx = Context::<Watcher>::new(META).unwrap();
+    let db = Container::new("db")
+        .with_can_connect(true)
+        .with_check_failures("nowhere", 1);
+    let state = State::default().with_container(db.clone());
+    let err = ctx
+        .run(ctx.on.pebble_check_failed(&db, "nowhere"), &state)
+        .unwrap_err();
+    assert!(err.to_string().contains("nowhere"), "{err}");
+}
