@@ -4,22 +4,29 @@
 `benches/pgbouncer-vs-python` runs this and the Rust charm through the same
 simulator scenario, fake hook tools, fake Pebble and throwaway PostgreSQL.
 It does what the Rust charm does on each hook (see charms/pgbouncer-k8s/src
-and docs/pgbouncer-k8s.md): the leader restores pgbouncer.ini and the auth
-file from the pgb-peers app databag before anything else, renders, writes,
-shares them with its hostname; followers write what the leader shares, only
-when it changed; a changed file is taken by SIGHUP, a start-only setting by
-a restart of each instance in turn; the backend's SQL (auth user, get_auth,
-client users and databases) runs against the same PostgreSQL; clients get
-endpoints, credentials and URIs. Stored state lives in Juju's unit state, as
-the Rust charm's does.
+and docs/pgbouncer-k8s.md): the leader renders from its local files, restores
+them from the pgb-peers app databag when they are gone, keeps the admin
+console user (juju_admin, its password in the app databag) in the auth file,
+writes and shares them with its hostname (the auth file only once the backend
+is ready); followers write what the leader shares, only when it changed; a
+changed file is taken by SIGHUP, a start-only setting by a restart of each
+instance in turn; instances log to stderr; a file is pulled from Pebble at
+most once per handler; the backend's SQL (auth user, get_auth, client users
+and databases) runs against the same PostgreSQL, and the backend's
+relation-changed serves every client that asked; clients get endpoints,
+credentials and URIs; update-status checks that PgBouncer answers on
+127.0.0.1:<listen_port>. Stored state lives in Juju's unit state, as the Rust
+charm's does. Synced with the Rust charm as of commit ef2a247.
 """
 
+import errno
 import hashlib
 import json
 import logging
 import os
 import re
 import secrets
+import socket
 import string
 
 import ops
@@ -45,6 +52,7 @@ POOL_MODES = ("session", "transaction", "statement")
 CFG_FILE = "cfg_file"
 AUTH_FILE = "auth_file"
 LEADER_HOSTNAME = "leader_hostname"
+ADMIN_PASSWORD = "admin_password"
 PRIVATE_ADDRESS = "private-address"
 CLIENT_DB_PREFIX = "client_db_"
 AUTH_USER_PREFIX = "pgbouncer_auth_"
@@ -296,7 +304,8 @@ class PgbConfig:
         config = self.copy()
         config.put(PGBOUNCER, "unix_socket_dir", f"{LIB_DIR}/instance_{n}")
         config.put(PGBOUNCER, "pidfile", f"{LIB_DIR}/instance_{n}/pgbouncer.pid")
-        config.put(PGBOUNCER, "logfile", f"{LOG_DIR}/instance_{n}/pgbouncer.log")
+        # Instances log to their stderr only, which Pebble keeps bounded.
+        config.put(PGBOUNCER, "logfile", "")
         return config.render()
 
     def has_auth_query(self):
@@ -385,24 +394,32 @@ class Workload:
     def __init__(self, container, instances):
         self.container = container
         self.instances = instances
+        # What this handler already read or wrote, by path (None: no such
+        # file): a file is pulled from Pebble at most once per handler.
+        self.seen = {}
 
     def service_names(self):
         return [f"pgbouncer_{n}" for n in range(self.instances)]
 
     def read_text(self, path):
+        if path in self.seen:
+            return self.seen[path]
         try:
             with self.container.pull(path) as f:
-                return f.read()
+                text = f.read()
         except ops.pebble.PathError as e:
-            if e.kind == "not-found":
-                return None
-            raise
+            if e.kind != "not-found":
+                raise
+            text = None
         except UnicodeDecodeError:
             raise Invalid(f"{path} is not UTF-8") from None
+        self.seen[path] = text
+        return text
 
     def push_text(self, path, content, mode):
         self.container.push(path, content, make_dirs=True, permissions=mode,
                             user=WORKLOAD_USER, group=WORKLOAD_USER)
+        self.seen[path] = content
 
     def write_if_changed(self, path, content, mode):
         if self.read_text(path) == content:
@@ -434,8 +451,6 @@ class Workload:
             path = f"{LIB_DIR}/instance_{n}/pgbouncer.ini"
             if self.write_if_changed(path, config.render_instance(n), 0o644):
                 pending = max(pending, RELOAD)
-            self.container.make_dir(f"{LOG_DIR}/instance_{n}", make_parents=True,
-                                    user=WORKLOAD_USER, group=WORKLOAD_USER)
         return pending
 
     def read_auth_file(self):
@@ -486,8 +501,19 @@ def unit_hostname(unit_name, model_name):
     return f"{app}-{number or '0'}.{app}-endpoints.{model_name}.svc.cluster.local"
 
 
+RELATION_PASSWORD_PREFIX = "relation_id_"
+
+
 def relation_password_key(rel_id):
-    return f"relation_id_{rel_id}"
+    return f"{RELATION_PASSWORD_PREFIX}{rel_id}"
+
+
+def ids_with_prefix(app_bag, prefix):
+    """(id, value) of the `<prefix><id>` keys, in key order as Rust's BTreeMap gives them."""
+    for key in sorted(app_bag):
+        rest = key[len(prefix):] if key.startswith(prefix) else ""
+        if rest.isdigit() and rest.isascii():
+            yield int(rest), app_bag[key]
 
 
 def client_database_key(rel_id):
@@ -495,11 +521,11 @@ def client_database_key(rel_id):
 
 
 def client_records(app_bag):
-    records = {}
-    for key, database in app_bag.items():
-        if key.startswith(CLIENT_DB_PREFIX) and key[len(CLIENT_DB_PREFIX):].isdigit():
-            records[int(key[len(CLIENT_DB_PREFIX):])] = database
-    return records
+    return dict(ids_with_prefix(app_bag, CLIENT_DB_PREFIX))
+
+
+def password_records(app_bag):
+    return [rel_id for rel_id, _ in ids_with_prefix(app_bag, RELATION_PASSWORD_PREFIX)]
 
 
 def parse_client_database(value):
@@ -706,7 +732,70 @@ def access(info):
     return info["host"], info["port"], info["username"], info["password"]
 
 
+# --- whether PgBouncer answers (probe.rs) ----------------------------------
+
+PROBE_TIMEOUT = 2.0
+# How Rust's std names an OS error (io::Error::kind(), displayed), so that the
+# status reads the same; any other errno is Rust's "uncategorized error".
+RUST_ERROR_KINDS = {
+    errno.EPERM: "permission denied", errno.EACCES: "permission denied",
+    errno.ENOENT: "entity not found", errno.EINTR: "operation interrupted",
+    errno.E2BIG: "argument list too long", errno.EAGAIN: "operation would block",
+    errno.ENOMEM: "out of memory", errno.EBUSY: "resource busy",
+    errno.EEXIST: "entity already exists", errno.EXDEV: "cross-device link or rename",
+    errno.ENOTDIR: "not a directory", errno.EISDIR: "is a directory",
+    errno.EINVAL: "invalid input parameter", errno.ETXTBSY: "executable file busy",
+    errno.EFBIG: "file too large", errno.ENOSPC: "no storage space",
+    errno.ESPIPE: "seek on unseekable file",
+    errno.EROFS: "read-only filesystem or storage medium", errno.EMLINK: "too many links",
+    errno.EPIPE: "broken pipe", errno.EDEADLK: "deadlock",
+    errno.ENAMETOOLONG: "invalid filename", errno.ENOSYS: "unsupported",
+    errno.ENOTSUP: "unsupported", errno.ENOTEMPTY: "directory not empty",
+    errno.ELOOP: "filesystem loop or indirection limit (e.g. symlink loop)",
+    errno.EADDRINUSE: "address in use", errno.EADDRNOTAVAIL: "address not available",
+    errno.ENETDOWN: "network down", errno.ENETUNREACH: "network unreachable",
+    errno.ECONNABORTED: "connection aborted", errno.ECONNRESET: "connection reset",
+    errno.ENOTCONN: "not connected", errno.ETIMEDOUT: "timed out",
+    errno.ECONNREFUSED: "connection refused", errno.EHOSTUNREACH: "host unreachable",
+    errno.EINPROGRESS: "in progress", errno.ESTALE: "stale network file handle",
+    errno.EDQUOT: "quota exceeded",
+}
+
+
+def rust_error_kind(error):
+    if error.errno is None and isinstance(error, TimeoutError):
+        return "timed out"  # the connect timeout: Rust's ErrorKind::TimedOut
+    return RUST_ERROR_KINDS.get(error.errno, "uncategorized error")
+
+
+def answers(port):
+    """None if something accepts a connection on 127.0.0.1:`port`; otherwise why not, as the
+    unit status shows it."""
+    address = f"127.0.0.1:{port}"
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.settimeout(PROBE_TIMEOUT)
+            sock.connect(("127.0.0.1", port))
+    except OSError as e:
+        return f"PgBouncer does not answer on {address}: {rust_error_kind(e)}"
+    return None
+
+
 # --- the charm -------------------------------------------------------------
+
+
+PEBBLE_ERRORS = (ops.pebble.Error, ops.pebble.ConnectionError)
+# What Rust's settle turns into Waiting and a deferral (BackendDbError other than Model).
+SETTLE_ERRORS = (SqlFailure, Invalid, *PEBBLE_ERRORS)
+
+
+class Files:
+    """The files a unit serves (serve.rs's Files)."""
+
+    def __init__(self, config, auth, backend_ready):
+        self.config = config
+        self.auth = auth
+        self.backend_ready = backend_ready
 
 
 class PgbouncerK8sCharm(ops.CharmBase):
@@ -715,7 +804,8 @@ class PgbouncerK8sCharm(ops.CharmBase):
     def __init__(self, framework):
         super().__init__(framework)
         self._stored.set_default(departed_leader=None, backend_waiting=None, departing=False,
-                                 pending="none", reload_failure=None, refused_clients={})
+                                 pending="none", reload_failure=None, refused_clients={},
+                                 unanswered=None)
         self.instances = min(max(os.cpu_count() or 1, 2), 4)
         on = self.on
         observe = framework.observe
@@ -821,17 +911,21 @@ class PgbouncerK8sCharm(ops.CharmBase):
 
     # serve
     def leader_files(self, workload, settings):
+        """The files the leader serves now: its local files, else what it shared, else the
+        default; with the options, the admin console user, the backend and the client databases."""
         port, mode, max_db = settings
         peers = self.peers
         shared_config = self.shared_config(peers) if peers else None
         shared_auth = self.shared_auth_file(peers) if peers else None
         local_config = self._readable(workload.read_config)
         local_auth = self._readable(workload.read_auth_file)
-        config = shared_config or local_config
+        config = local_config if local_config is not None else shared_config
         if config is None:
             config = PgbConfig.default_for(self.instances, max_db, port, mode)
         config.apply_settings(self.instances, max_db, port, mode)
-        auth = local_auth or shared_auth
+        auth = local_auth if local_auth is not None else shared_auth
+        if auth is not None and peers is not None:
+            self.ensure_admin_user(peers, auth)
         backend = self.backend_info()
         if backend is not None:
             if auth is not None and backend["auth_user"] in auth.users:
@@ -846,13 +940,25 @@ class PgbouncerK8sCharm(ops.CharmBase):
                     if config.database(database) is None:
                         config.set_database(database, [("host", host), ("port", port_),
                                                        ("dbname", database)])
-        return config, auth
+        return Files(config, auth, backend is not None)
+
+    def ensure_admin_user(self, peers, auth):
+        """The admin console user in the auth file, its password kept in the peer app
+        databag (made the first time)."""
+        bag = peers.data[self.app]
+        password = bag.get(ADMIN_PASSWORD)
+        if password is None:
+            password = bag[ADMIN_PASSWORD] = generate_password()
+        if auth.users.get(ADMIN_USER) != md5_password(ADMIN_USER, password):
+            auth.set_user(ADMIN_USER, password)
 
     @staticmethod
     def _readable(read):
+        """A local file that cannot be read as PgBouncer's (or through Pebble) is not a
+        source of truth: logged, and replaced."""
         try:
             return read()
-        except Invalid as e:
+        except (Invalid, *PEBBLE_ERRORS) as e:
             logger.warning("ignoring a local file: %s", e)
             return None
 
@@ -868,21 +974,30 @@ class PgbouncerK8sCharm(ops.CharmBase):
         self.take(workload)
 
     def write_files(self, workload, files):
-        config, auth = files
-        pending = workload.write_config(config)
-        if auth is not None:
-            pending = max(pending, workload.write_auth_file(auth))
+        pending = workload.write_config(files.config)
+        if files.auth is not None:
+            pending = max(pending, workload.write_auth_file(files.auth))
         self.pending = max(self.pending, pending)
 
     def take(self, workload):
+        """Makes PgBouncer take what was written; a failure is remembered and raised (the
+        handler defers), the pending work retried at the next hook that serves."""
         try:
             workload.apply(self.pending)
-        except (ops.pebble.Error, ops.pebble.ConnectionError) as e:
-            logger.warning("PgBouncer did not take its files; will retry: %s", e)
+        except PEBBLE_ERRORS as e:
+            logger.warning("Pebble: PgBouncer did not take its files; will retry: %s", e)
             self._set("reload_failure", str(e))
-            return
+            raise
         self.pending = NONE
         self._set("reload_failure", None)
+
+    def share_only(self, workload):
+        """Leader: shares its files without touching the workload (pgb-peers joined, changed)."""
+        try:
+            settings = self.settings()
+        except Invalid:
+            return
+        self.share(self.leader_files(workload, settings))
 
     def share(self, files):
         if self._stored.departing or self.peers is None:
@@ -890,12 +1005,32 @@ class PgbouncerK8sCharm(ops.CharmBase):
         self.share_in(self.peers, files)
 
     def share_in(self, peers, files):
-        config, auth = files
+        """The config always; the auth file once the backend is ready and the config
+        authenticates through it."""
         bag = peers.data[self.app]
-        bag[CFG_FILE] = config.render()
-        if auth is not None:
-            bag[AUTH_FILE] = auth.render()
+        bag[CFG_FILE] = files.config.render()
+        if files.auth is not None and files.backend_ready and files.config.has_auth_query():
+            bag[AUTH_FILE] = files.auth.render()
         bag[LEADER_HOSTNAME] = self.own_hostname()
+
+    def drop_database(self, workload, database):
+        files = self.leader_files(workload, self.settings_or_default())
+        if files.config.remove_database(database):
+            self.write_files(workload, files)
+            self.share(files)
+            self.take(workload)
+
+    def drop_backend(self, workload):
+        files = self.leader_files(workload, self.settings_or_default())
+        files.config.clear_auth()
+        for name, _ in files.config.databases():
+            files.config.remove_database(name)
+        self.write_files(workload, files)
+        peers = self.peers
+        if peers is not None and not self._stored.departing:
+            self.share_in(peers, files)
+            peers.data[self.app].pop(AUTH_FILE, None)
+        self.take(workload)
 
     def serve_follower(self, peers, workload):
         config = self.shared_config(peers)
@@ -905,19 +1040,24 @@ class PgbouncerK8sCharm(ops.CharmBase):
                 self.pending = max(self.pending, workload.write_auth_file(auth))
                 self.take(workload)
             return False
-        self.write_files(workload, (config, auth))
+        self.write_files(workload, Files(config, auth, False))
         self.take(workload)
         return True
 
+    def failed(self, error):
+        """A database, Pebble or file failure: shown as Waiting (saying why); the caller defers."""
+        logger.warning("deferring: %s", error)
+        self._set("backend_waiting", str(error))
+        return "defer"
+
     def settle(self, event, step):
-        """Runs `step`; a database, Pebble or file failure defers the event, as Waiting.
+        """Runs `step` (a handler's body, as Rust's settle takes its result): a database,
+        Pebble or file failure defers the event, as Waiting; success clears that.
         Returns "defer" when `event` (if any) was deferred."""
         try:
             outcome = step()
-        except (SqlFailure, Invalid, ops.pebble.Error, ops.pebble.ConnectionError) as e:
-            logger.warning("deferring: %s", e)
-            self._set("backend_waiting", str(e))
-            outcome = "defer"
+        except SETTLE_ERRORS as e:
+            outcome = self.failed(e)
         else:
             self._set("backend_waiting", None)
         if outcome == "defer":
@@ -932,6 +1072,7 @@ class PgbouncerK8sCharm(ops.CharmBase):
             event.defer()
 
     def configure_workload(self):
+        """Leader: render, write, share the files. Follower: take the leader's, or wait."""
         try:
             self.settings()
         except Invalid as e:
@@ -941,14 +1082,13 @@ class PgbouncerK8sCharm(ops.CharmBase):
             logger.info("Pebble in %s is not ready; deferring", CONTAINER)
             return "defer"
         workload = self.workload()
+        if self.unit.is_leader():
+            return self.settle(None, lambda: self.serve_leader(workload))
+        peers = self.peers
+        if peers is None:
+            return "defer"
 
         def step():
-            if self.unit.is_leader():
-                self.serve_leader(workload)
-                return "done"
-            peers = self.peers
-            if peers is None:
-                return "defer"
             if not self.serve_follower(peers, workload):
                 logger.info("the leader has not shared its config yet; deferring")
                 return "defer"
@@ -964,10 +1104,25 @@ class PgbouncerK8sCharm(ops.CharmBase):
         self.update_connection_info()
 
     def _on_update_status(self, _):
-        if self._stored.pending == "none" and self._stored.reload_failure is None:
+        """A failed restart or reload is retried; once PgBouncer runs for a ready backend,
+        whether it answers where clients connect."""
+        container = self.container
+        if not container.can_connect():
             return
-        if self.container.can_connect():
-            self.take(self.workload())
+        workload = self.workload()
+        if self._stored.pending != "none" or self._stored.reload_failure is not None:
+            try:
+                self.take(workload)
+            except PEBBLE_ERRORS:
+                pass  # logged and kept for the next hook
+        serving = False
+        if self.backend_info() is not None:
+            try:
+                serving = not workload.stopped_services()
+            except PEBBLE_ERRORS:
+                serving = False
+        unanswered = answers(self.settings_or_default()[0]) if serving else None
+        self._set("unanswered", unanswered)
 
     def _on_leader_elected(self, event):
         self._set("departed_leader", None)
@@ -983,25 +1138,22 @@ class PgbouncerK8sCharm(ops.CharmBase):
         if not self.unit.is_leader():
             return
         workload = self.workload()
-        if self._current_config(workload) is None:
+        try:
+            if workload.current_config() is None:
+                event.defer()
+                return
+        except SETTLE_ERRORS:
+            pass  # as Rust's matches!(.., Ok(None)): only a missing file waits here
+        # What is shared is the config as the leader serves it (restored), never a poorer copy.
+        try:
+            self.serve_leader(workload)
+            config = workload.current_config()
+        except SETTLE_ERRORS as e:
+            self.failed(e)
             event.defer()
             return
-
-        def step():
-            self.serve_leader(workload)
-            config = self._current_config(workload)
-            if config is None or not self.backend_is_ready(config, workload):
-                return "defer"
-            return "done"
-
-        self.settle(event, step)
-
-    @staticmethod
-    def _current_config(workload):
-        try:
-            return workload.current_config()
-        except Invalid:
-            return None
+        if config is None or not self.backend_is_ready(config, workload):
+            event.defer()
 
     def _on_peers_synced(self, event):
         peers = self.model.get_relation(PEERS, event.relation.id)
@@ -1014,17 +1166,22 @@ class PgbouncerK8sCharm(ops.CharmBase):
             if not self.container.can_connect():
                 event.defer()
                 return
-            if not peers.data[self.app].get(CFG_FILE) and self._readable(workload.read_config) is None:
+            # A leader with nothing rendered or shared yet waits for start or pebble-ready.
+            try:
+                no_local = workload.read_config() is None
+            except SETTLE_ERRORS:
+                no_local = False
+            if peers.data[self.app].get(CFG_FILE) is None and no_local:
                 event.defer()
                 return
-            self.settle(event, lambda: self.serve_leader(workload))
+            self.settle(event, lambda: self.share_only(workload))
             return
         leader = peers.data[self.app].get(LEADER_HOSTNAME)
         departed = self._stored.departed_leader
         if departed and leader and leader != departed:
             self._set("departed_leader", None)
         bag = peers.data[self.app]
-        if not bag.get(CFG_FILE) and not bag.get(AUTH_FILE):
+        if bag.get(CFG_FILE) is None and bag.get(AUTH_FILE) is None:
             return
         if not self.container.can_connect():
             logger.info("Pebble in %s is not ready; deferring", CONTAINER)
@@ -1066,74 +1223,78 @@ class PgbouncerK8sCharm(ops.CharmBase):
     def backend_is_ready(self, config, workload):
         if self.backend_info() is None or not config.has_auth_query():
             return False
-        return self._readable(workload.read_auth_file) is not None
+        try:
+            return workload.read_auth_file() is not None
+        except SETTLE_ERRORS:
+            return False
 
     def _on_backend_changed(self, event):
+        self.settle(event, self.backend_changed)
+
+    def backend_changed(self):
+        """Once the backend is ready: the auth user (keeping its password from the auth file
+        the application has), every client that asked, then the files rendered and shared."""
         if self._stored.departing or not self.unit.is_leader():
-            return
+            return "done"
         relation = self.model.get_relation(BACKEND)
         if relation is None:
-            return
+            return "done"
         bag = relation.data[self.app]
         bag["database"] = DATABASE
         bag["extra-user-roles"] = EXTRA_USER_ROLES
         state, backend = backend_state(relation)
         if state == "refused":
             logger.warning("not using the backend database: %s", backend)
-            return
+            return "done"
         if state != "ready":
-            return
+            return "done"
         if not self.container.can_connect():
-            event.defer()
-            return
+            return "defer"
         workload = self.workload()
-
-        def step():
-            _, auth = self.leader_files(workload, self.settings_or_default())
-            auth_user = backend["auth_user"]
-            if auth is None or auth_user not in auth.users:
-                auth = AuthFile()
-                auth.set_user(auth_user, generate_password())
-            db = Backend(access(backend), backend["database"])
-            db.ensure_login_role(auth_user, auth.users[auth_user])
-            db.ensure_clients_role(auth_user)
-            db.install_get_auth(auth_user)
-            self.pending = max(self.pending, workload.write_auth_file(auth))
-            if self.peers is not None:
-                self.provision_all(self.peers, backend)
+        auth = self.leader_files(workload, self.settings_or_default()).auth
+        auth_user = backend["auth_user"]
+        if auth is None or auth_user not in auth.users:
+            auth = AuthFile()
+            auth.set_user(auth_user, generate_password())
+        db = Backend(access(backend), backend["database"])
+        db.ensure_login_role(auth_user, auth.users[auth_user])
+        db.ensure_clients_role(auth_user)
+        db.install_get_auth(auth_user)
+        # The auth file must be in place before the files are rendered.
+        self.pending = max(self.pending, workload.write_auth_file(auth))
+        peers = self.peers
+        if peers is None:
             self.serve_leader(workload)
-            self.update_connection_info()
-
-        self.settle(event, step)
+            return "done"
+        self.revoke_departed(peers, backend)
+        provisioned = self.serve_requests(peers, backend)
+        self.serve_leader(workload)
+        self.update_connection_info()
+        self.answer_provisioned(peers, provisioned)
+        return "done"
 
     def _on_backend_broken(self, event):
+        self.settle(event, lambda: self.backend_broken(event.relation.id))
+
+    def backend_broken(self, rel_id):
         if self._stored.departing or not self.unit.is_leader():
-            return
+            return "done"
         if not self.container.can_connect():
-            event.defer()
-            return
+            return "defer"
         workload = self.workload()
-
-        def step():
-            relation = self.model.get_relation(BACKEND, event.relation.id)
-            backend = self.backend_info(relation) if relation else None
-            config = self._readable(workload.read_config)
-            if backend is not None and config is not None:
-                try:
-                    self.remove_auth_user(backend, config)
-                except SqlFailure as e:
-                    logger.warning("could not remove the auth user from the backend: %s", e)
-            config, auth = self.leader_files(workload, self.settings_or_default())
-            config.clear_auth()
-            for name, _ in config.databases():
-                config.remove_database(name)
-            self.write_files(workload, (config, auth))
-            if self.peers is not None and not self._stored.departing:
-                self.share_in(self.peers, (config, auth))
-                self.peers.data[self.app].pop(AUTH_FILE, None)
-            self.take(workload)
-
-        self.settle(event, step)
+        relation = self.model.get_relation(BACKEND, rel_id)
+        backend = self.backend_info(relation) if relation else None
+        try:
+            config = workload.read_config()
+        except SETTLE_ERRORS:
+            config = None
+        if backend is not None and config is not None:
+            try:
+                self.remove_auth_user(backend, config)
+            except SqlFailure as e:
+                logger.warning("could not remove the auth user from the backend: %s", e)
+        self.drop_backend(workload)
+        return "done"
 
     @staticmethod
     def remove_auth_user(backend, config):
@@ -1241,58 +1402,81 @@ class PgbouncerK8sCharm(ops.CharmBase):
             return str(e)
 
     def _on_client_changed(self, event):
+        self.settle(event, lambda: self.client_changed(event.relation.id))
+
+    def client_changed(self, rel_id):
+        """Once the client asked for a valid database and the backend is ready: its user and
+        database, served through PgBouncer, and the answer. Before that, the backend's own
+        relation-changed serves every client that asked."""
         if self._stored.departing or not self.unit.is_leader():
-            return
+            return "done"
         self.update_connection_info()
-        rel_id = event.relation.id
         relation = self.model.get_relation(CLIENT, rel_id)
         if relation is None:
-            return
+            return "done"
+        backend, peers = self.backend_info(), self.peers
+        if backend is None or peers is None:
+            logger.info("%s relation %d is served once the backend database is ready", CLIENT, rel_id)
+            return "done"
+        if not self.container.can_connect():
+            return "defer"
+        provisioned = self.provision_request(peers, backend, relation)
+        if provisioned is None:
+            return "done"
+        grant, version = provisioned
+        self.serve_leader(self.workload())
+        self.answer(relation, self.connection_info(), grant, version)
+        return "done"
+
+    def provision_request(self, peers, backend, relation):
+        """(grant, version) once a valid request got its user and database; None when there
+        is no request yet or it was refused (the reason kept for the status)."""
+        rel_id = relation.id
         request = self.read_request(relation)
         if request is None:
-            return
+            return None
         if isinstance(request, str):
             logger.warning("refusing the request of %s relation %d: %s", CLIENT, rel_id, request)
             self._stored.refused_clients[str(rel_id)] = request
-            return
+            return None
         database, extra_roles = request
         if str(rel_id) in self._stored.refused_clients:
             del self._stored.refused_clients[str(rel_id)]
-        backend, peers = self.backend_info(), self.peers
-        if backend is None or peers is None:
-            logger.info("client relation %d waits for the backend database and the peer relation", rel_id)
-            event.defer()
-            return
-        workload = self.workload()
+        bag = peers.data[self.app]
+        previous = client_records(bag).get(rel_id)
+        if previous is not None and previous != database:
+            logger.warning("%s relation %d asked for another database; keeping the one it was given",
+                           CLIENT, rel_id)
+            return None
+        user = relation_password_key(rel_id)
+        password = bag.get(user)
+        if password is None:
+            password = bag[user] = generate_password()
+        grant = (user, password, database)
+        try:
+            version = self.provision(backend, grant, extra_roles)
+        except ForeignRole as e:
+            logger.warning("refusing %s relation %d: %s", CLIENT, rel_id, e)
+            bag.pop(user, None)
+            self._stored.refused_clients[str(rel_id)] = str(e)
+            return None
+        bag[client_database_key(rel_id)] = database
+        return grant, version
 
-        def step():
-            config = workload.current_config()
-            if config is None or not config.has_auth_query():
-                return "defer"
-            previous = client_records(peers.data[self.app]).get(rel_id)
-            if previous is not None and previous != database:
-                logger.warning("%s relation %d asked for another database; keeping the one it was given",
-                               CLIENT, rel_id)
-                return "done"
-            user = relation_password_key(rel_id)
-            bag = peers.data[self.app]
-            password = bag.get(user)
-            if not password:
-                password = bag[user] = generate_password()
-            grant = (user, password, database)
-            try:
-                version = self.provision(backend, grant, extra_roles)
-            except ForeignRole as e:
-                logger.warning("refusing %s relation %d: %s", CLIENT, rel_id, e)
-                bag.pop(user, None)
-                self._stored.refused_clients[str(rel_id)] = str(e)
-                return "done"
-            bag[client_database_key(rel_id)] = database
-            self.serve_leader(workload)
-            self.answer(relation, self.connection_info(), grant, version)
-            return "done"
+    def serve_requests(self, peers, backend):
+        """Every client relation that asked, given its user and database: [(relation, version)]."""
+        provisioned = []
+        for relation in self.model.relations[CLIENT]:
+            done = self.provision_request(peers, backend, relation)
+            if done is not None:
+                provisioned.append((relation, done[1]))
+        return provisioned
 
-        self.settle(event, step)
+    def answer_provisioned(self, peers, provisioned):
+        info = self.connection_info()
+        grants = self.grants(peers)
+        for relation, version in provisioned:
+            self.answer(relation, info, grants.get(relation.id), version)
 
     @staticmethod
     def provision(backend, grant, extra_roles):
@@ -1311,70 +1495,68 @@ class PgbouncerK8sCharm(ops.CharmBase):
         client_db.grant_public_schema(user)
         return version
 
-    def provision_all(self, peers, backend):
-        clients = {r.id: r for r in self.model.relations[CLIENT]}
-        for rel_id, grant in self.grants(peers).items():
-            request = self.read_request(clients[rel_id]) if rel_id in clients else None
-            extra_roles = request[1] if isinstance(request, tuple) else set()
-            self.provision(backend, grant, extra_roles)
+    def revoke_departed(self, peers, backend):
+        """Revokes the users of client relations that went while no backend could be reached."""
+        live = {r.id for r in self.model.relations[CLIENT]}
         bag = peers.data[self.app]
         records = client_records(bag)
-        for key in list(bag.keys()):
-            if not key.startswith("relation_id_") or not key[12:].isdigit():
+        for rel_id in password_records(bag):
+            if rel_id in live:
                 continue
-            rel_id = int(key[12:])
-            if rel_id in clients:
-                continue
-            self.revoke(backend, key, records.get(rel_id), None)
-            bag.pop(key, None)
+            user = relation_password_key(rel_id)
+            self.revoke(backend, user, records.get(rel_id), None)
+            bag.pop(user, None)
             bag.pop(client_database_key(rel_id), None)
             logger.info("revoked the user of the departed %s relation %d", CLIENT, rel_id)
 
     def _on_client_broken(self, event):
-        rel_id = event.relation.id
+        self.settle(event, lambda: self.client_broken(event.relation.id))
+
+    def client_broken(self, rel_id):
+        """Revoke the client's user, stop serving its database when no other relation uses
+        it, forget the records; a revocation that fails keeps them and defers."""
         if str(rel_id) in self._stored.refused_clients:
             del self._stored.refused_clients[str(rel_id)]
         if self._stored.departing or not self.unit.is_leader():
-            return
+            return "done"
         peers = self.peers
         if peers is None:
-            return
+            return "done"
         user = relation_password_key(rel_id)
         bag = peers.data[self.app]
-        if not bag.get(user):
-            return
+        if bag.get(user) is None:
+            return "done"
         records = client_records(bag)
         database = records.get(rel_id)
         sharers = [relation_password_key(i) for i, db in records.items()
                    if i != rel_id and db == database]
         backend = self.backend_info()
-        if backend is not None:
-            try:
-                self.revoke(backend, user, database, sharers[0] if sharers else None)
-            except SqlFailure as e:
-                logger.warning("could not revoke the user of %s relation %d; will retry: %s",
-                               CLIENT, rel_id, e)
-                self._set("backend_waiting", str(e))
-                event.defer()
-                return
-            bag.pop(client_database_key(rel_id), None)
-            bag.pop(user, None)
-            try:
-                self.model.get_secret(label=f"{CLIENT}.{rel_id}.user.secret").remove_all_revisions()
-            except (ops.SecretNotFoundError, ops.ModelError):
-                pass
-        if not self.container.can_connect() or database is None or sharers:
-            return
-        workload = self.workload()
+        if backend is None:
+            logger.warning("no backend database to revoke the user of %s relation %d in yet; "
+                           "it is revoked once there is one", CLIENT, rel_id)
+            return self.finish_broken(database, sharers)
+        try:
+            self.revoke(backend, user, database, sharers[0] if sharers else None)
+        except SqlFailure as e:
+            logger.warning("could not revoke the user of %s relation %d; will retry: %s",
+                           CLIENT, rel_id, e)
+            # As in Rust, the settle that follows (an Ok(Defer)) clears this again.
+            self._set("backend_waiting", str(e))
+            return "defer"
+        bag.pop(client_database_key(rel_id), None)
+        bag.pop(user, None)
+        try:
+            self.model.get_secret(label=f"{CLIENT}.{rel_id}.user.secret").remove_all_revisions()
+        except (ops.SecretNotFoundError, ops.ModelError):
+            pass
+        return self.finish_broken(database, sharers)
 
-        def step():
-            config, auth = self.leader_files(workload, self.settings_or_default())
-            if config.remove_database(database):
-                self.write_files(workload, (config, auth))
-                self.share((config, auth))
-                self.take(workload)
-
-        self.settle(event, step)
+    def finish_broken(self, database, sharers):
+        if not self.container.can_connect():
+            return "done"  # the relation is gone: the next render leaves the entry out
+        if database is not None and not sharers:
+            self.drop_database(self.workload(), database)
+        return "done"
 
     @staticmethod
     def revoke(backend, user, database, heir):
@@ -1408,10 +1590,12 @@ class PgbouncerK8sCharm(ops.CharmBase):
             return ops.BlockedStatus(f"PgBouncer did not take its files: {self._stored.reload_failure}")
         try:
             stopped = self.workload().stopped_services()
-        except (ops.pebble.Error, ops.pebble.ConnectionError) as e:
+        except PEBBLE_ERRORS as e:
             return ops.WaitingStatus(f"cannot ask Pebble: {e}")
         if stopped:
             return ops.BlockedStatus(f"{', '.join(stopped)} not running")
+        if self._stored.unanswered:
+            return ops.BlockedStatus(self._stored.unanswered)
         backend = self.model.get_relation(BACKEND)
         if backend is None:
             return ops.BlockedStatus("waiting for backend database relation")
