@@ -15,8 +15,9 @@ most once per handler; the backend's SQL (auth user, get_auth, client users
 and databases) runs against the same PostgreSQL, and the backend's
 relation-changed serves every client that asked; clients get endpoints,
 credentials and URIs; update-status checks that PgBouncer answers on
-127.0.0.1:<listen_port>. Stored state lives in Juju's unit state, as the Rust
-charm's does. Synced with the Rust charm as of commit ef2a247.
+127.0.0.1:<listen_port>, and the collect-status of the same dispatch takes
+what it asked Pebble. Stored state lives in Juju's unit state, as the Rust
+charm's does. Synced with the Rust charm as of commit 0c458eb.
 """
 
 import errno
@@ -807,6 +808,9 @@ class PgbouncerK8sCharm(ops.CharmBase):
                                  pending="none", reload_failure=None, refused_clients={},
                                  unanswered=None)
         self.instances = min(max(os.cpu_count() or 1, 2), 4)
+        # What update-status just asked Pebble ("pebble_up", "stopped"), for the
+        # collect-status of the same dispatch, which takes it (never across dispatches).
+        self._seen = {}
         on = self.on
         observe = framework.observe
         observe(on[CONTAINER].pebble_ready, self._configure_event)
@@ -1107,7 +1111,9 @@ class PgbouncerK8sCharm(ops.CharmBase):
         """A failed restart or reload is retried; once PgBouncer runs for a ready backend,
         whether it answers where clients connect."""
         container = self.container
-        if not container.can_connect():
+        pebble_up = container.can_connect()
+        self._seen["pebble_up"] = pebble_up
+        if not pebble_up:
             return
         workload = self.workload()
         if self._stored.pending != "none" or self._stored.reload_failure is not None:
@@ -1118,9 +1124,11 @@ class PgbouncerK8sCharm(ops.CharmBase):
         serving = False
         if self.backend_info() is not None:
             try:
-                serving = not workload.stopped_services()
+                stopped = workload.stopped_services()
             except PEBBLE_ERRORS:
-                serving = False
+                stopped = None
+            self._seen["stopped"] = stopped
+            serving = stopped == []
         unanswered = answers(self.settings_or_default()[0]) if serving else None
         self._set("unanswered", unanswered)
 
@@ -1575,21 +1583,25 @@ class PgbouncerK8sCharm(ops.CharmBase):
 
     # status
     def _on_collect_unit_status(self, event):
-        event.add_status(self.unit_status())
+        seen, self._seen = self._seen, {}
+        event.add_status(self.unit_status(seen))
 
-    def unit_status(self):
+    def unit_status(self, seen):
         try:
             self.settings()
         except Invalid as e:
             return ops.BlockedStatus(str(e))
         if self._stored.departed_leader:
             return ops.MaintenanceStatus(LEADER_REMOVED)
-        if not self.container.can_connect():
+        pebble_up = seen.get("pebble_up")
+        if not (self.container.can_connect() if pebble_up is None else pebble_up):
             return ops.WaitingStatus(f"waiting for Pebble in the {CONTAINER} container")
         if self._stored.reload_failure:
             return ops.BlockedStatus(f"PgBouncer did not take its files: {self._stored.reload_failure}")
+        stopped = seen.get("stopped")
         try:
-            stopped = self.workload().stopped_services()
+            if stopped is None:
+                stopped = self.workload().stopped_services()
         except PEBBLE_ERRORS as e:
             return ops.WaitingStatus(f"cannot ask Pebble: {e}")
         if stopped:
