@@ -562,8 +562,9 @@ pub fn on_broken(
                 tracing::warn!(
                     "could not revoke the user of {CLIENT} relation {relation_id}; will retry: {e}"
                 );
-                memory.backend_waiting = Some(e.to_string());
-                return Ok(Outcome::Defer);
+                // An error, not a quiet deferral: the handler's settle
+                // defers it and shows why (Waiting).
+                return Err(e.into());
             }
         }
         None => {

@@ -331,6 +331,13 @@ fn a_revocation_that_fails_keeps_the_record_and_retries() {
             .database("appdb")
             .is_some()
     );
+    // And the unit says why it waits.
+    let status = h.unit_status();
+    assert_eq!(status.name, StatusName::Waiting, "{status:?}");
+    assert!(
+        status.message.starts_with("waiting for backend database:"),
+        "{status:?}"
+    );
 }
 
 #[test]

@@ -1548,9 +1548,8 @@ class PgbouncerK8sCharm(ops.CharmBase):
         except SqlFailure as e:
             logger.warning("could not revoke the user of %s relation %d; will retry: %s",
                            CLIENT, rel_id, e)
-            # As in Rust, the settle that follows (an Ok(Defer)) clears this again.
-            self._set("backend_waiting", str(e))
-            return "defer"
+            # As in Rust: an error, which settle defers and shows as Waiting.
+            raise"
         bag.pop(client_database_key(rel_id), None)
         bag.pop(user, None)
         try:
