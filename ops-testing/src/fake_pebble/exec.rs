@@ -469,6 +469,33 @@ fn fail_if_not_connected(shared: &Shared, task: &str, timeout: Duration) {
     }
 }
 
+/// The id of the user or group (`what`) called `name`, which must match
+/// `given` if that is set: Pebble's lookups and their 400 messages.
+fn named_id(
+    execs: &Execs,
+    what: &str,
+    name: &str,
+    given: Option<u32>,
+    id_of: fn(&User) -> u32,
+) -> Result<u32, String> {
+    let found = execs
+        .users()
+        .find(|u| u.name == name)
+        .map(|u| id_of(&u))
+        .ok_or_else(|| format!("{what}: unknown {what} {name}"))?;
+    let (id, label) = if what == "user" {
+        ("UID", "user-id")
+    } else {
+        ("GID", "group-id")
+    };
+    match given {
+        Some(given) if given != found => Err(format!(
+            "{what} {name:?} {id} ({found}) does not match {label} ({given})"
+        )),
+        _ => Ok(found),
+    }
+}
+
 /// Pebble's `osutil.NormalizeUidGid` over the fake's users: the uid and
 /// gid to run as, or the 400 message.
 fn normalize_ids(
@@ -482,34 +509,10 @@ fn normalize_ids(
         return Ok((None, None));
     }
     if let Some(name) = user {
-        let found = execs
-            .users()
-            .find(|u| u.name == name)
-            .ok_or_else(|| format!("user: unknown user {name}"))?;
-        if let Some(id) = uid
-            && id != found.uid
-        {
-            return Err(format!(
-                "user {name:?} UID ({}) does not match user-id ({id})",
-                found.uid
-            ));
-        }
-        uid = Some(found.uid);
+        uid = Some(named_id(execs, "user", name, uid, |u| u.uid)?);
     }
     if let Some(name) = group {
-        let found = execs
-            .users()
-            .find(|u| u.name == name)
-            .ok_or_else(|| format!("group: unknown group {name}"))?;
-        if let Some(id) = gid
-            && id != found.gid
-        {
-            return Err(format!(
-                "group {name:?} GID ({}) does not match group-id ({id})",
-                found.gid
-            ));
-        }
-        gid = Some(found.gid);
+        gid = Some(named_id(execs, "group", name, gid, |u| u.gid)?);
     }
     match (uid, gid) {
         (None, Some(_)) => Err("must specify user, not just group".into()),

@@ -445,21 +445,35 @@ impl State {
         summary: String,
         notice_data: BTreeMap<String, String>,
     ) -> String {
-        let now = SystemTime::now();
-        self.next_task += 1;
-        let id = self.next_change_id();
         let task_kind = match kind {
             "perform-check" => "perform-check",
             "recover-check" => "recover-check",
             _ => "run",
         };
+        self.push_running_change(kind, task_kind, summary, notice_data)
+            .0
+    }
+
+    /// A change of one task, both in progress ("Doing"), with its
+    /// change-update notices; its id and the task's.
+    fn push_running_change(
+        &mut self,
+        kind: &str,
+        task_kind: &'static str,
+        summary: String,
+        notice_data: BTreeMap<String, String>,
+    ) -> (String, String) {
+        let now = SystemTime::now();
+        self.next_task += 1;
+        let task_id = self.next_task.to_string();
+        let id = self.next_change_id();
         self.changes.push(ChangeRecord {
             id: id.clone(),
             kind: kind.to_string(),
             summary: summary.clone(),
             status: "Doing",
             tasks: vec![TaskRecord {
-                id: self.next_task.to_string(),
+                id: task_id.clone(),
                 kind: task_kind,
                 summary,
                 status: "Doing",
@@ -475,7 +489,7 @@ impl State {
         });
         self.change_update_notice(&id); // spawned (Do)
         self.change_update_notice(&id); // its task started (Doing)
-        id
+        (id, task_id)
     }
 
     /// Adds a line (`<time> <LEVEL> <message>`) to a running change's task log.
@@ -543,33 +557,7 @@ impl State {
         task_kind: &'static str,
         summary: String,
     ) -> (String, String) {
-        self.next_task += 1;
-        let task_id = self.next_task.to_string();
-        let now = SystemTime::now();
-        let id = self.next_change_id();
-        self.changes.push(ChangeRecord {
-            id: id.clone(),
-            kind: kind.to_string(),
-            summary: summary.clone(),
-            status: "Doing",
-            tasks: vec![TaskRecord {
-                id: task_id.clone(),
-                kind: task_kind,
-                summary,
-                status: "Doing",
-                log: Vec::new(),
-                time: now,
-                data: None,
-            }],
-            err: None,
-            service_names: Vec::new(),
-            notice_data: BTreeMap::new(),
-            spawn: now,
-            ready: None,
-        });
-        self.change_update_notice(&id); // spawned (Do)
-        self.change_update_notice(&id); // its task started (Doing)
-        (id, task_id)
+        self.push_running_change(kind, task_kind, summary, BTreeMap::new())
     }
 
     /// The kind of the task with this id, if there is one.
