@@ -119,3 +119,25 @@ fn python_ops_and_rust_charms_agree_under_the_simulator() {
     };
     assert_eq!(statuses(&py), statuses(&rs));
 }
+
+/// The pgbouncer-k8s charm's Python ops port, which only
+/// `benches/pgbouncer-vs-python` runs, is at least valid Python: a syntax
+/// error there would only show as a bench whose Python hooks all fail.
+#[test]
+fn the_pgbouncer_python_port_compiles() {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("python-pgbouncer/src/charm.py");
+    // compile() writes no .pyc beside the source, unlike py_compile.
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import sys; compile(open(sys.argv[1]).read(), sys.argv[1], 'exec')",
+        ])
+        .arg(&source)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

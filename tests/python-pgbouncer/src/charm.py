@@ -1549,7 +1549,7 @@ class PgbouncerK8sCharm(ops.CharmBase):
             logger.warning("could not revoke the user of %s relation %d; will retry: %s",
                            CLIENT, rel_id, e)
             # As in Rust: an error, which settle defers and shows as Waiting.
-            raise"
+            raise
         bag.pop(client_database_key(rel_id), None)
         bag.pop(user, None)
         try:
