@@ -578,17 +578,17 @@ pub(crate) fn connect_websocket(
             );
         }
     }
+    let not_found = || {
+        Reply::error(
+            404,
+            format!("cannot find {id} websocket for task {task:?}"),
+            None,
+        )
+    };
     let mut execs = shared.lock_execs();
     let Some(pending) = execs.pending.get_mut(task) else {
         drop(execs);
-        return refuse(
-            writer,
-            Reply::error(
-                404,
-                format!("cannot find {id} websocket for task {task:?}"),
-                None,
-            ),
-        );
+        return refuse(writer, not_found());
     };
     let slot_taken = match id {
         "control" => pending.control.is_some(),
@@ -596,14 +596,7 @@ pub(crate) fn connect_websocket(
         "stderr" if !pending.args.combine_stderr => pending.stderr.is_some(),
         _ => {
             drop(execs);
-            return refuse(
-                writer,
-                Reply::error(
-                    404,
-                    format!("cannot find {id} websocket for task {task:?}"),
-                    None,
-                ),
-            );
+            return refuse(writer, not_found());
         }
     };
     if slot_taken {
