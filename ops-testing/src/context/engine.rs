@@ -259,6 +259,20 @@ fn stored_key(charm: &str, name: &str) -> String {
     format!("{charm}/StoredState[{name}]")
 }
 
+/// The stored states of charm `charm` in `persisted`, by name: what
+/// [`stored_key`] made, read back.
+pub(crate) fn stored_states(persisted: &PersistedState, charm: &str) -> Vec<StoredState> {
+    let prefix = format!("{charm}/StoredState[");
+    persisted
+        .stored
+        .iter()
+        .filter_map(|(key, content)| {
+            let name = key.strip_prefix(&prefix)?.strip_suffix(']')?;
+            Some(StoredState::new(name, content.clone()))
+        })
+        .collect()
+}
+
 /// The handle number in `Charm/on/event[7]`.
 fn handle_number(handle: &str) -> Option<u64> {
     handle
@@ -734,15 +748,7 @@ pub(crate) fn state_after(
         }
     }
     after.secrets = secrets;
-    let prefix = format!("{}/StoredState[", who.charm_name);
-    after.stored_states = persisted
-        .stored
-        .iter()
-        .filter_map(|(key, content)| {
-            let name = key.strip_prefix(&prefix)?.strip_suffix(']')?;
-            Some(StoredState::new(name, content.clone()))
-        })
-        .collect();
+    after.stored_states = stored_states(persisted, who.charm_name);
     after.deferred = persisted.notices.clone();
     if let Some(u) = juju.units.get(&unit) {
         after.opened_ports = u.ports.clone();

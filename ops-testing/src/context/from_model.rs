@@ -9,7 +9,7 @@ use ops::{Charm, Status};
 
 use super::consistency::declared_kind;
 use super::engine;
-use super::state::{Relation, RelationKind, Secret, SecretOwner, State, StoredState};
+use super::state::{Relation, RelationKind, Secret, SecretOwner, State};
 use super::{Context, RunError};
 use crate::fake_juju::{FakeJuju, app_of};
 use crate::fake_pebble::FakePebble;
@@ -185,15 +185,7 @@ impl<C: Charm> Context<C> {
 
     /// `state` with the stored state and deferred events of `persisted`.
     pub fn with_persisted(&self, mut state: State, persisted: &PersistedState) -> State {
-        let prefix = format!("{}/StoredState[", Self::charm_name());
-        state.stored_states = persisted
-            .stored
-            .iter()
-            .filter_map(|(key, content)| {
-                let name = key.strip_prefix(&prefix)?.strip_suffix(']')?;
-                Some(StoredState::new(name, content.clone()))
-            })
-            .collect();
+        state.stored_states = engine::stored_states(persisted, &Self::charm_name());
         state.deferred = persisted.notices.clone();
         state
     }
