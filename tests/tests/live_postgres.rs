@@ -336,18 +336,21 @@ fn run_live(units: usize, serve_from: &str) {
         .iter()
         .find(|r| r.endpoint == "pgb-peers")
         .unwrap();
-    assert_eq!(
-        peers.databags["pgbouncer-k8s"][&format!(
-            "relation_id_{}",
-            report
-                .relations
-                .iter()
-                .find(|r| r.endpoint == "database")
-                .unwrap()
-                .id
-        )],
-        password
-    );
+    // Credentials live in the application's secret: no databag of the
+    // peer relation holds the client's password, or any password key.
+    assert!(!password.is_empty());
+    for (bag, data) in &peers.databags {
+        for (key, value) in data {
+            assert!(
+                !value.contains(&password),
+                "the client's password in the {bag} peer databag, key {key}"
+            );
+            assert!(
+                !key.starts_with("relation_id_") && key != "auth_file" && key != "admin_password",
+                "a credential key in the {bag} peer databag: {key}"
+            );
+        }
+    }
 
     let bouncer = start_pgbouncer(&report, serve_from);
     let who = psql(
@@ -428,6 +431,18 @@ fn peer_app_bag(report: &Report) -> std::collections::BTreeMap<String, String> {
         .clone()
 }
 
+/// The latest content of the application's secret (named in the peer app databag).
+fn app_secret(sim: &Simulator, report: &Report) -> std::collections::BTreeMap<String, String> {
+    let id = peer_app_bag(report)[pgbouncer_k8s::credentials::SECRET_ID].clone();
+    let juju = ops_testing::fake_juju::cli::load_state(sim.state_path()).unwrap();
+    let secret = juju
+        .secrets
+        .values()
+        .find(|s| id.ends_with(&s.id) || s.id.ends_with(&id))
+        .expect("the application's secret");
+    secret.revisions.values().next_back().cloned().unwrap()
+}
+
 /// The client logs in through the real PgBouncer started from `unit`'s files.
 fn serves(report: &Report, unit: &str, user: &str, password: &str, step: &str) {
     let bouncer = start_pgbouncer(report, unit);
@@ -498,9 +513,9 @@ fn three_units_keep_serving_through_port_change_churn_and_leader_removal() {
     steps(&mut sim, "  - remove-unit: {unit: pgbouncer-k8s/0}\n");
     let report = sim.report().unwrap();
     assert!(!report.units.contains_key("pgbouncer-k8s/0"));
-    let peers = peer_app_bag(&report);
+    let id: u32 = user.strip_prefix("relation_id_").unwrap().parse().unwrap();
     assert_eq!(
-        peers.get(&user),
+        app_secret(&sim, &report).get(&pgbouncer_k8s::credentials::client_key(id)),
         Some(&password),
         "the client's record is kept"
     );
@@ -728,7 +743,7 @@ fn reloads_keep_client_sessions_and_a_port_change_restarts() {
     assert!(signals > signals_before, "the changes are signalled");
     assert_eq!(restarts, restarts_before, "no instance restarted for them");
     bouncer.take_files_from(&report, unit);
-    let admin = peer_app_bag(&report)[pgbouncer_k8s::peers::ADMIN_PASSWORD].clone();
+    let admin = app_secret(&sim, &report)[pgbouncer_k8s::credentials::ADMIN_PASSWORD_KEY].clone();
     let mut console = session(
         bouncer.port,
         pgbouncer_k8s::pgb_config::ADMIN_USER,
@@ -806,5 +821,177 @@ fn a_client_that_asked_first_is_served_when_the_backend_comes() {
         &bag["username"],
         &bag["password"],
         "backend after client",
+    );
+}
+
+/// A superuser session on the throwaway server (as the backend's own user).
+fn superuser(pg: &Postgres, database: &str) -> postgres::Client {
+    session(pg.port, BACKEND_USER, BACKEND_PASSWORD, database)
+}
+
+fn one_value(client: &mut postgres::Client, sql: &str) -> Option<String> {
+    client
+        .query_opt(sql, &[])
+        .unwrap()
+        .map(|row| row.get::<_, Option<String>>(0).unwrap_or_default())
+}
+
+/// Issue: a client named `evil` asked for a database another application
+/// made directly on PostgreSQL, and was given ALL on its tables while the
+/// owner's other roles were locked out. Now it is refused, the refusal is
+/// visible, and nothing in the backend changes.
+#[test]
+fn a_client_cannot_take_a_database_this_application_did_not_create() {
+    let pg = Postgres::start();
+    let mut admin = superuser(&pg, "postgres");
+    admin
+        .batch_execute("CREATE ROLE victim LOGIN PASSWORD 'victim-pw-1'")
+        .unwrap();
+    admin
+        .batch_execute("CREATE DATABASE victimdb OWNER victim")
+        .unwrap();
+    let mut victim = session(pg.port, "victim", "victim-pw-1", "victimdb");
+    victim
+        .batch_execute("CREATE TABLE private (x int); INSERT INTO private VALUES (7);")
+        .unwrap();
+    let acl = "SELECT datacl::text FROM pg_database WHERE datname = 'victimdb'";
+    let acl_before = one_value(&mut admin, acl);
+    let work = tempfile::tempdir().unwrap();
+    let mut sim = simulator(work.path());
+    let requirer: RemoteApp = serde_yaml::from_str(
+        "units: 1\nendpoints: {database: {role: requires, interface: postgresql_client}}\n",
+    )
+    .unwrap();
+    sim.add_remote_app("evil", &requirer).unwrap();
+    deploy_serving(&mut sim, &pg, 1);
+    steps(
+        &mut sim,
+        "  - relate: {endpoint: database, app: evil, remote-endpoint: database, app-data: {database: victimdb}}\n",
+    );
+    let report = sim.report().unwrap();
+    let evil = report
+        .relations
+        .iter()
+        .find(|r| r.remote_app == "evil")
+        .unwrap();
+    let status = &report.units["pgbouncer-k8s/0"].status;
+    assert!(
+        status.starts_with("blocked")
+            && status.contains(&format!("database relation {} refused", evil.id))
+            && status.contains("not created by this application"),
+        "{status}"
+    );
+    let bag = relation_bag(&report, "evil");
+    assert!(
+        !bag.contains_key("username") && !bag.contains_key("secret-user"),
+        "{bag:?}"
+    );
+    let role = format!("relation_id_{}", evil.id);
+    assert_eq!(
+        one_value(
+            &mut admin,
+            &format!("SELECT rolname::text FROM pg_roles WHERE rolname = '{role}'")
+        ),
+        None,
+        "no user made for the refused client"
+    );
+    assert_eq!(
+        one_value(&mut admin, acl),
+        acl_before,
+        "no grant, no REVOKE"
+    );
+    let ini = &report.units["pgbouncer-k8s/0"].containers["pgbouncer"].files["/var/lib/pgbouncer/pgbouncer.ini"];
+    assert!(!ini.contains("victimdb"), "{ini}");
+    // The owner's application still has its database to itself.
+    let mut victim = session(pg.port, "victim", "victim-pw-1", "victimdb");
+    let x: i32 = victim
+        .query_one("SELECT x FROM private", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(x, 7);
+    // The application's own client is served as before.
+    let a = relation_bag(&report, "client-app");
+    serves(
+        &report,
+        "pgbouncer-k8s/0",
+        &a["username"],
+        &a["password"],
+        "evil refused",
+    );
+}
+
+/// Issue: the backend relation removed and related again (a new relation
+/// id and backend user, as postgresql-k8s gives) refused every existing
+/// client as "not one this charm created" and left their roles able to
+/// log in for ever. Now the clients are adopted and served, and a client
+/// removed afterwards is revoked.
+#[test]
+fn re_relating_the_backend_keeps_every_client_served() {
+    let pg = Postgres::start();
+    let work = tempfile::tempdir().unwrap();
+    let mut sim = simulator(work.path());
+    deploy_serving(&mut sim, &pg, 2);
+    let report = sim.report().unwrap();
+    let a = relation_bag(&report, "client-app");
+    let (user, password) = (a["username"].clone(), a["password"].clone());
+    serves(&report, "pgbouncer-k8s/1", &user, &password, "before");
+    let mut admin = superuser(&pg, "postgres");
+    admin
+        .batch_execute("CREATE ROLE relation_id_100 WITH SUPERUSER LOGIN PASSWORD 'backend-pw-2'")
+        .unwrap();
+    steps(
+        &mut sim,
+        "  - remove-relation: {endpoint: backend-database, app: postgresql}\n",
+    );
+    // The auth user went while the old backend user could still remove it.
+    assert_eq!(
+        one_value(
+            &mut admin,
+            "SELECT rolname::text FROM pg_roles WHERE rolname = 'pgbouncer_auth_relation_id_99'"
+        ),
+        None,
+        "the old auth user is removed at relation-departed"
+    );
+    // What postgresql-k8s does with the old relation's user.
+    admin
+        .batch_execute("ALTER ROLE relation_id_99 WITH NOLOGIN")
+        .unwrap();
+    steps(
+        &mut sim,
+        &format!(
+            "  - relate: {{endpoint: backend-database, app: postgresql, remote-endpoint: database,
+              app-data: {{endpoints: \"127.0.0.1:{port}\", username: relation_id_100, password: backend-pw-2, database: pgbouncer}}}}
+",
+            port = pg.port
+        ),
+    );
+    let report = sim.report().unwrap();
+    for (unit, state) in &report.units {
+        assert_eq!(state.status, "active: ", "{unit}");
+    }
+    let b = relation_bag(&report, "client-app");
+    assert_eq!((&b["username"], &b["password"]), (&user, &password));
+    serves(
+        &report,
+        "pgbouncer-k8s/0",
+        &user,
+        &password,
+        "re-related, leader",
+    );
+    serves(
+        &report,
+        "pgbouncer-k8s/1",
+        &user,
+        &password,
+        "re-related, follower",
+    );
+    steps(
+        &mut sim,
+        "  - remove-relation: {endpoint: database, app: client-app}\n",
+    );
+    let direct = psql(pg.port, &user, &password, "appdb", "SELECT 1").unwrap_err();
+    assert!(
+        direct.contains("password authentication failed") || direct.contains("does not exist"),
+        "{direct}"
     );
 }

@@ -7,13 +7,13 @@ use ops::model::{ModelError, Relation};
 use ops::{Model, Outcome};
 
 use crate::auth::{self, AuthFile};
-use crate::charm::Memory;
 use crate::client;
+use crate::credentials::CredentialsError;
+use crate::memory::Memory;
 use crate::names::BackendUser;
-use crate::peers;
+use crate::peers::{self, ClientsRoleError};
 use crate::pgb_config::{self, PgbConfig};
 use crate::serve;
-use crate::settings::Settings;
 use crate::sql::{BackendAccess, SqlError};
 use crate::workload::{CONTAINER, Workload, WorkloadError};
 
@@ -77,6 +77,29 @@ pub enum BackendDbError {
     /// Pebble, or a file in the container.
     #[error(transparent)]
     Workload(#[from] WorkloadError),
+    /// The application's secret could not be read (boxed: it is rare, and
+    /// large beside the others).
+    #[error(transparent)]
+    Credentials(Box<CredentialsError>),
+}
+
+impl From<CredentialsError> for BackendDbError {
+    fn from(e: CredentialsError) -> Self {
+        Self::Credentials(Box::new(e))
+    }
+}
+
+impl From<ClientsRoleError> for BackendDbError {
+    fn from(e: ClientsRoleError) -> Self {
+        match e {
+            ClientsRoleError::Model(e) => e.into(),
+            ClientsRoleError::Random(e) => WorkloadError::InvalidFile {
+                path: peers::CLIENTS_ROLE.to_string(),
+                reason: format!("cannot name the clients role: {e}"),
+            }
+            .into(),
+        }
+    }
 }
 
 /// What the backend relation's app databag gives.
@@ -106,7 +129,19 @@ pub fn state_in(model: &Model, relation: &Relation) -> Result<BackendState, Mode
         Ok(username) => username,
         Err(e) => return Ok(BackendState::Refused(e.to_string())),
     };
+    if !is_backend_password(&password) {
+        return Ok(BackendState::Refused(format!(
+            "backend password ({} bytes) is empty, too long or has control characters",
+            password.len()
+        )));
+    }
     let database = field("database").unwrap_or_else(|| DATABASE.to_string());
+    if !is_backend_database(&database) {
+        return Ok(BackendState::Refused(format!(
+            "backend database name ({} bytes) must match [A-Za-z0-9_-]{{1,63}}",
+            database.len()
+        )));
+    }
     let info = BackendInfo {
         endpoints,
         username,
@@ -119,6 +154,21 @@ pub fn state_in(model: &Model, relation: &Relation) -> Result<BackendState, Mode
         ));
     }
     Ok(BackendState::Ready(info))
+}
+
+/// A database name the backend may give: `[A-Za-z0-9_-]{1,63}` (it becomes
+/// a connection parameter, and is shown nowhere).
+fn is_backend_database(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= crate::names::MAX_IDENTIFIER
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
+}
+
+/// A password the backend may give: 1 to 1024 bytes, no control characters.
+fn is_backend_password(password: &str) -> bool {
+    !password.is_empty() && password.len() <= 1024 && !password.contains(char::is_control)
 }
 
 /// The backend's connection data in `relation`, if its app databag has all of it
@@ -175,6 +225,7 @@ pub fn on_changed(
         return Ok(Outcome::Done);
     };
     request_database(model, &relation)?;
+    memory.auth_user_cleanup = None;
     let backend = match state_in(model, &relation)? {
         BackendState::Ready(backend) => backend,
         BackendState::NotReady => return Ok(Outcome::Done),
@@ -188,8 +239,10 @@ pub fn on_changed(
         return Ok(Outcome::Defer);
     }
     let workload = Workload::new(&container, instances);
-    let settings = Settings::from_model(model)?.unwrap_or_default();
-    let files = serve::leader_files(model, &workload, &settings)?;
+    let Some(settings) = memory.settings_in_force(model)?.settings else {
+        return Ok(Outcome::Done);
+    };
+    let files = serve::leader_files(model, memory, &workload, &settings)?;
     let auth_user = backend.auth_user();
     let auth = match files.auth {
         Some(existing) if existing.contains_user(&auth_user) => existing,
@@ -211,21 +264,27 @@ pub fn on_changed(
     let access = backend.access()?;
     let mut db = access.connect(&backend.database)?;
     db.ensure_login_role(&auth_user, &hash)?;
-    db.ensure_clients_role(&auth_user)?;
-    db.install_get_auth(&auth_user)?;
-    // The auth file must be in place before the files are rendered: the
-    // config points its auth_query at the auth user only once it is.
-    memory.pending = memory.pending.max(workload.write_auth_file(&auth)?);
     let Some(peers) = peers::relation(model)? else {
+        // No peer relation (yet): nowhere to keep the application's
+        // secret or records; the files only.
+        memory.pending = memory.pending.max(workload.write_auth_file(&auth)?);
         serve::leader(model, memory, &workload)?;
         return Ok(Outcome::Done);
     };
-    client::revoke_departed(model, &peers, &backend)?;
+    let marker = peers::clients_role(model, &peers)?;
+    db.ensure_clients_role(&marker)?;
+    db.install_get_auth(&auth_user, &marker)?;
+    // The auth file is the application's (its secret) before the files
+    // are rendered: the config points its auth_query at the auth user
+    // only once the auth file has it.
+    memory.credentials(model, &peers)?.auth_file = Some(auth.render());
+    memory.pending = memory.pending.max(workload.write_auth_file(&auth)?);
+    client::revoke_departed(model, memory, &peers, &backend)?;
     // Every client that asked, put back or served for the first time.
     let provisioned = client::serve_requests(model, memory, &peers, &backend)?;
     serve::leader(model, memory, &workload)?;
     client::update_connection_info(model, memory)?;
-    client::answer_provisioned(model, &peers, &provisioned)?;
+    client::answer_provisioned(model, memory, &peers, &provisioned)?;
     Ok(Outcome::Done)
 }
 
@@ -251,19 +310,74 @@ pub fn on_broken(
         Some(relation) => info_in(model, &relation)?,
         None => None,
     };
-    if let (Some(backend), Ok(Some(config))) = (backend, workload.read_config())
-        && let Err(e) = remove_auth_user(&backend, &config)
-    {
-        tracing::warn!("could not remove the auth user from the backend: {e}");
+    // Done at relation-departed when the backend still answered; tried
+    // again here when it did not.
+    if let Some(backend) = backend {
+        let config = workload.read_config().ok().flatten();
+        match remove_auth_user(&backend, config.as_ref()) {
+            Ok(()) => memory.auth_user_cleanup = None,
+            // Only a failure at relation-departed too is one to show: once
+            // removed there, the backend may well have dropped our user.
+            Err(e) if memory.auth_user_cleanup.is_some() => {
+                tracing::warn!("could not remove the auth user from the backend: {e}");
+                memory.auth_user_cleanup = Some(e.to_string());
+            }
+            Err(e) => tracing::debug!("auth user cleanup at relation-broken: {e}"),
+        }
     }
     serve::drop_backend(model, memory, &workload)?;
     Ok(Outcome::Done)
 }
 
-fn remove_auth_user(backend: &BackendInfo, config: &PgbConfig) -> Result<(), SqlError> {
+/// `backend-database` relation-departed, on the leader (not on a unit that
+/// is itself leaving): when the last backend unit went, the relation is
+/// being removed, and the backend may drop the user the charm connects as
+/// right after: the auth user goes now, while that user can still do it.
+/// A failure is kept for the status (and tried again at relation-broken).
+pub fn on_departed(
+    model: &Model,
+    memory: &mut Memory,
+    relation_id: u32,
+    instances: usize,
+) -> Result<(), BackendDbError> {
+    if memory.departing || !model.is_leader()? {
+        return Ok(());
+    }
+    let Some(relation) = model.relation_by_id(BACKEND, relation_id)? else {
+        return Ok(());
+    };
+    if !relation.units.is_empty() {
+        return Ok(());
+    }
+    let Some(backend) = info_in(model, &relation)? else {
+        return Ok(());
+    };
+    let container = model.container(CONTAINER)?;
+    let config = if container.can_connect() {
+        Workload::new(&container, instances)
+            .read_config()
+            .ok()
+            .flatten()
+    } else {
+        None
+    };
+    match remove_auth_user(&backend, config.as_ref()) {
+        Ok(()) => {
+            tracing::info!("removed the auth user from the departing backend");
+            memory.auth_user_cleanup = None;
+        }
+        Err(e) => {
+            tracing::warn!("could not remove the auth user from the backend: {e}");
+            memory.auth_user_cleanup = Some(e.to_string());
+        }
+    }
+    Ok(())
+}
+
+fn remove_auth_user(backend: &BackendInfo, config: Option<&PgbConfig>) -> Result<(), SqlError> {
     let auth_user = backend.auth_user();
     let access = backend.access()?;
-    for (name, params) in config.databases() {
+    for (name, params) in config.map(PgbConfig::databases).unwrap_or_default() {
         let dbname = params.get("dbname").unwrap_or(&name).to_string();
         let mut db = access.connect(&dbname)?;
         db.remove_get_auth(&auth_user)?;

@@ -10,8 +10,6 @@
 //!   not mean the relation is going, so a departing unit never tears down
 //!   application-wide state.
 
-use std::collections::BTreeMap;
-
 use ops::events::{
     CollectUnitStatus, ConfigChanged, LeaderElected, PebbleReady, RelationBroken, RelationChanged,
     RelationCreated, RelationDeparted, RelationJoined, Start, UpdateStatus, UpgradeCharm,
@@ -19,16 +17,15 @@ use ops::events::{
 use ops::{
     Charm, Ctx, Framework, HandlerError, HandlerResult, Model, Outcome, Status, StoredState,
 };
-use serde::{Deserialize, Serialize};
 
 use crate::backend_db::{self, BACKEND, BackendDbError, BackendState};
 use crate::client::{self, CLIENT};
+use crate::memory::Memory;
 use crate::meta;
-use crate::peers::{self, AUTH_FILE, CFG_FILE, PEERS};
+use crate::peers::{self, CFG_FILE, PEERS};
 use crate::pgb_config;
 use crate::probe;
 use crate::serve;
-use crate::settings::Settings;
 use crate::workload::{CONTAINER, Pending, Workload};
 
 /// The status a follower shows once it saw the leader's unit go.
@@ -39,30 +36,6 @@ pub const BACKEND_NOT_READY: &str = "backend database relation not ready";
 pub const NO_BACKEND: &str = "waiting for backend database relation";
 /// A follower's status until the leader shared its config.
 pub const WAITING_FOR_LEADER: &str = "waiting for the leader's config";
-
-/// What the charm remembers between dispatches (in Juju's unit state, so it
-/// survives pod churn). Every field has a default: a new field reads as its
-/// default from state saved by an older charm.
-#[derive(Debug, Default, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Memory {
-    /// The hostname of the leader this follower saw depart, until a new
-    /// leader publishes its own.
-    pub departed_leader: Option<String>,
-    /// Why the last backend step could not finish (a database or Pebble failure).
-    pub backend_waiting: Option<String>,
-    /// This unit is being removed (it saw itself as the departing unit).
-    pub departing: bool,
-    /// What PgBouncer must still do to take files already written; kept
-    /// until Pebble did it.
-    pub pending: Pending,
-    /// Why PgBouncer could not be made to take its files, until it was.
-    pub reload_failure: Option<String>,
-    /// Client relations whose request was refused, and why (leader).
-    pub refused_clients: BTreeMap<u32, String>,
-    /// Why PgBouncer did not answer when update-status last asked.
-    pub unanswered: Option<String>,
-}
 
 /// The pgbouncer-k8s charm.
 pub struct PgbouncerK8sCharm {
@@ -133,8 +106,8 @@ impl PgbouncerK8sCharm {
         }
         let outcome = self.configure_workload(model)?;
         // listen_port reaches every client.
-        client::update_connection_info(model, &self.memory.get())?;
-        Ok(outcome)
+        let answered = client::update_connection_info(model, &mut self.memory.get_mut());
+        self.settle(answered.map(|()| outcome))
     }
 
     /// A restart or reload that failed is retried here until it succeeds;
@@ -163,21 +136,49 @@ impl PgbouncerK8sCharm {
             none_stopped
         };
         let unanswered = if serving {
-            let port = Settings::from_model(model)?.unwrap_or_default().listen_port;
+            let port = self
+                .memory
+                .get_mut()
+                .settings_or_default(model)?
+                .listen_port;
             probe::answers(port).err()
         } else {
             None
         };
         self.memory.get_mut().unanswered = unanswered;
-        Ok(())
+        self.retry_revocations(model)
+    }
+
+    /// Leader: revokes the users of client relations that went and could not
+    /// be revoked then (kept, and shown in the status, until they are).
+    fn retry_revocations(&mut self, model: &Model) -> HandlerResult {
+        let mut memory = self.memory.get_mut();
+        if memory.unrevoked.is_empty() || memory.departing || !model.is_leader()? {
+            return Ok(());
+        }
+        let (Some(backend), Some(peers)) = (backend_db::info(model)?, peers::relation(model)?)
+        else {
+            return Ok(());
+        };
+        match client::revoke_departed(model, &mut memory, &peers, &backend) {
+            Ok(()) => Ok(()),
+            Err(BackendDbError::Model(e)) => Err(e.into()),
+            Err(e) => {
+                tracing::warn!("revocations not finished: {e}");
+                Ok(())
+            }
+        }
     }
 
     /// Leader: render the files (restoring them from the peer databag
     /// first), write and share them. Follower: take the leader's files, or
     /// wait for them. Then make Pebble run every instance.
     fn configure_workload(&mut self, model: &Model) -> HandlerResult<Outcome> {
-        if let Err(invalid) = Settings::from_model(model)? {
-            tracing::warn!("not rendering the config: {invalid}");
+        let in_force = self.memory.get_mut().settings_in_force(model)?;
+        if let Some(invalid) = &in_force.invalid {
+            tracing::warn!("keeping the last valid settings: {invalid}");
+        }
+        if in_force.settings.is_none() {
             return Ok(Outcome::Done);
         }
         let container = model.container(CONTAINER)?;
@@ -211,8 +212,8 @@ impl PgbouncerK8sCharm {
         let model = ctx.model();
         self.memory.get_mut().departed_leader = None;
         let outcome = self.configure_workload(model)?;
-        client::update_connection_info(model, &self.memory.get())?;
-        Ok(outcome)
+        let answered = client::update_connection_info(model, &mut self.memory.get_mut());
+        self.settle(answered.map(|()| outcome))
     }
 
     fn on_peers_created(
@@ -268,7 +269,10 @@ impl PgbouncerK8sCharm {
             return Ok(Outcome::Done);
         };
         peers::publish_hostname(model, &peers)?;
-        client::update_connection_info(model, &self.memory.get())?;
+        let answered = client::update_connection_info(model, &mut self.memory.get_mut());
+        if let Err(e) = answered {
+            return self.settle(Err(e));
+        }
         let container = model.container(CONTAINER)?;
         let workload = Workload::new(&container, self.instances);
         if model.is_leader()? {
@@ -282,7 +286,7 @@ impl PgbouncerK8sCharm {
             if nothing_yet {
                 return Ok(Outcome::Defer);
             }
-            let result = serve::share_only(model, &self.memory.get(), &workload);
+            let result = serve::share_only(model, &mut self.memory.get_mut(), &workload);
             return self.settle(result.map(|()| Outcome::Done));
         }
         let leader = model.local_app_data(&peers).get(peers::LEADER_HOSTNAME)?;
@@ -290,8 +294,7 @@ impl PgbouncerK8sCharm {
         if departed.is_some() && leader.is_some() && leader != departed {
             self.memory.get_mut().departed_leader = None;
         }
-        let shared = model.local_app_data(&peers);
-        if shared.get(CFG_FILE)?.is_none() && shared.get(AUTH_FILE)?.is_none() {
+        if !peers::leader_shared_anything(model, &peers)? {
             return Ok(Outcome::Done);
         }
         if !container.can_connect() {
@@ -324,7 +327,11 @@ impl PgbouncerK8sCharm {
             model
                 .local_app_data(&peers)
                 .set(peers::LEADER_HOSTNAME, &peers::own_hostname(model))?;
-            client::update_connection_info(model, &self.memory.get())?;
+            let answered = client::update_connection_info(model, &mut self.memory.get_mut());
+            if let Err(e) = answered {
+                // Shown as Waiting; the next hook that answers clients retries.
+                let _ = self.settle(Err(e))?;
+            }
             return Ok(());
         }
         let departed = event.departing_unit.as_deref().or(event.unit.as_deref());
@@ -338,8 +345,22 @@ impl PgbouncerK8sCharm {
     }
 
     fn on_backend_departed(&mut self, event: &RelationDeparted, ctx: &mut Ctx) -> HandlerResult {
-        self.note_departing(ctx.model(), event.departing_unit.as_deref());
-        Ok(())
+        let model = ctx.model();
+        self.note_departing(model, event.departing_unit.as_deref());
+        let result = backend_db::on_departed(
+            model,
+            &mut self.memory.get_mut(),
+            event.relation.id,
+            self.instances,
+        );
+        match result {
+            Err(BackendDbError::Model(e)) => Err(e.into()),
+            Err(e) => {
+                tracing::warn!("auth user cleanup: {e}");
+                Ok(())
+            }
+            Ok(()) => Ok(()),
+        }
     }
 
     fn on_client_departed(&mut self, event: &RelationDeparted, ctx: &mut Ctx) -> HandlerResult {
@@ -420,8 +441,9 @@ impl PgbouncerK8sCharm {
     ) -> HandlerResult<Status> {
         let model = ctx.model();
         let seen = std::mem::take(&mut self.seen);
+        let in_force = self.memory.get_mut().settings_in_force(model)?;
         let memory = self.memory.get();
-        if let Err(invalid) = Settings::from_model(model)? {
+        if let Some(invalid) = in_force.invalid {
             return Ok(Status::blocked(invalid.to_string()));
         }
         if memory.departed_leader.is_some() {
@@ -432,6 +454,9 @@ impl PgbouncerK8sCharm {
             return Ok(Status::waiting(format!(
                 "waiting for Pebble in the {CONTAINER} container"
             )));
+        }
+        if let Some(reason) = &memory.secret_unreadable {
+            return Ok(Status::blocked(reason.clone()));
         }
         if let Some(reason) = &memory.reload_failure {
             return Ok(Status::blocked(format!(
@@ -477,6 +502,16 @@ impl PgbouncerK8sCharm {
         if let Some((id, reason)) = memory.refused_clients.iter().next() {
             return Ok(Status::blocked(format!(
                 "{CLIENT} relation {id} refused: {reason}"
+            )));
+        }
+        if let Some((id, reason)) = memory.unrevoked.iter().next() {
+            return Ok(Status::waiting(format!(
+                "the user of the removed {CLIENT} relation {id} is not revoked yet: {reason}"
+            )));
+        }
+        if let Some(reason) = &memory.auth_user_cleanup {
+            return Ok(Status::waiting(format!(
+                "the auth user could not be removed from the departing backend: {reason}"
             )));
         }
         if let Some(reason) = &memory.backend_waiting {

@@ -3,9 +3,15 @@
 //! Everything a client writes in its app databag is outside input: its
 //! `database` is checked before it reaches SQL or `pgbouncer.ini`, and a
 //! refused request blocks only that relation. What the charm gave a client
-//! (user, password, database) is recorded in the peer app databag
-//! (`relation_id_<id>`, `client_db_<id>`), so the user is revoked when the
-//! relation goes even though the client's databag is gone by then.
+//! is recorded by the application: its user's password in the application's
+//! secret ([`crate::credentials`]), its database in the peer app databag
+//! (`client_db_<id>`), so the user is revoked when the relation goes even
+//! though the client's databag is gone by then.
+//!
+//! Tenants: a client is served a database only if this application created
+//! it for one of its own client relations (a `client_db_<id>` record) or
+//! creates it now; a database that exists in the backend and is not this
+//! application's is refused before anything in the backend changes.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -14,12 +20,11 @@ use ops::{Model, Outcome};
 
 use crate::auth;
 use crate::backend_db::{self, BackendDbError, BackendInfo};
-use crate::charm::Memory;
+use crate::memory::Memory;
 use crate::names::{ClientDatabase, ExtraUserRoles};
 use crate::peers::{self, PEERS};
 use crate::serve;
-use crate::settings::Settings;
-use crate::sql::SqlError;
+use crate::sql::{self, SqlError};
 use crate::workload::{CONTAINER, Workload, WorkloadError};
 
 /// The client relation's endpoint ([`meta::DATABASE`](crate::meta::DATABASE)).
@@ -103,9 +108,13 @@ pub fn connection_info(
     }
 }
 
-/// This application's connection info, as the leader sees it now.
-fn current_connection_info(model: &Model) -> Result<ConnectionInfo, ModelError> {
-    let port = Settings::from_model(model)?.unwrap_or_default().listen_port;
+/// This application's connection info, as the leader sees it now (the port
+/// of the settings in force).
+fn current_connection_info(
+    model: &Model,
+    memory: &mut Memory,
+) -> Result<ConnectionInfo, ModelError> {
+    let port = memory.settings_or_default(model)?.listen_port;
     let leader = peers::own_hostname(model);
     let hosts = match model.relation(PEERS)? {
         Some(peers) => peers::peer_hostnames(model, &peers)?,
@@ -124,7 +133,7 @@ struct Grant {
 /// On the leader, writes the connection info into every client relation
 /// (and the URIs of those already given a user). Nothing on a follower or
 /// on a unit that is leaving.
-pub fn update_connection_info(model: &Model, memory: &Memory) -> Result<(), ModelError> {
+pub fn update_connection_info(model: &Model, memory: &mut Memory) -> Result<(), BackendDbError> {
     if memory.departing || !model.is_leader()? {
         return Ok(());
     }
@@ -132,9 +141,9 @@ pub fn update_connection_info(model: &Model, memory: &Memory) -> Result<(), Mode
     if clients.is_empty() {
         return Ok(());
     }
-    let info = current_connection_info(model)?;
+    let info = current_connection_info(model, memory)?;
     let grants = match model.relation(PEERS)? {
-        Some(peers) => grants(model, &peers)?,
+        Some(peers) => grants(model, memory, &peers)?,
         None => BTreeMap::new(),
     };
     for client in &clients {
@@ -153,16 +162,21 @@ pub fn live_records(model: &Model, peers: &Relation) -> Result<BTreeMap<u32, Str
     Ok(records)
 }
 
-fn grants(model: &Model, peers: &Relation) -> Result<BTreeMap<u32, Grant>, ModelError> {
-    let bag = model.local_app_data(peers).get_all()?;
-    Ok(live_records(model, peers)?
+fn grants(
+    model: &Model,
+    memory: &mut Memory,
+    peers: &Relation,
+) -> Result<BTreeMap<u32, Grant>, BackendDbError> {
+    let records = live_records(model, peers)?;
+    let passwords = &memory.credentials(model, peers)?.client_passwords;
+    Ok(records
         .into_iter()
         .filter_map(|(id, database)| {
-            let password = bag.get(&peers::relation_password_key(id))?.clone();
+            let password = passwords.get(&id)?.clone();
             Some((
                 id,
                 Grant {
-                    user: peers::relation_password_key(id),
+                    user: peers::client_user(id),
                     password,
                     database,
                 },
@@ -306,12 +320,13 @@ fn read_request(
 }
 
 /// `database` relation-changed, on the leader: once the client asked for a
-/// valid database and the backend is ready, record the grant in the peer
-/// app databag, create the client's user and database (or share the
-/// database with the other relations using it), serve it through
-/// PgBouncer, and answer the client. Before the backend is ready there is
-/// nothing to wait for here: the backend's own relation-changed serves
-/// every client that asked ([`serve_requests`]).
+/// valid database and the backend is ready, record the grant, create the
+/// client's user and database (or share the database with the other
+/// relations of this application using it), serve it through PgBouncer,
+/// and answer the client. Before the backend is ready there is nothing to
+/// wait for here: the backend's own relation-changed serves every client
+/// that asked ([`serve_requests`]). Pebble is not needed to provision:
+/// while it is down the files are rendered at pebble-ready, from the records.
 pub fn on_changed(
     model: &Model,
     memory: &mut Memory,
@@ -331,15 +346,18 @@ pub fn on_changed(
         );
         return Ok(Outcome::Done);
     };
-    let container = model.container(CONTAINER)?;
-    if !container.can_connect() {
-        return Ok(Outcome::Defer);
-    }
     let Some(provisioned) = provision_request(model, memory, &peers, &backend, &relation)? else {
         return Ok(Outcome::Done);
     };
-    serve::leader(model, memory, &Workload::new(&container, instances))?;
-    let info = current_connection_info(model)?;
+    let container = model.container(CONTAINER)?;
+    if container.can_connect() {
+        serve::leader(model, memory, &Workload::new(&container, instances))?;
+    } else {
+        tracing::info!(
+            "Pebble in {CONTAINER} is not ready: the files are rendered at pebble-ready"
+        );
+    }
+    let info = current_connection_info(model, memory)?;
     answer(
         model,
         &relation,
@@ -355,6 +373,11 @@ struct Provisioned {
     grant: Grant,
     version: String,
 }
+
+/// Why a client's database is refused: it exists and this application did
+/// not make it for one of its client relations.
+pub const FOREIGN_DATABASE: &str =
+    "the database it asks for exists in the backend and was not created by this application";
 
 /// Checks a client relation's request and, if it is valid, creates its user
 /// and database in the backend and records them. `None` when there is no
@@ -389,23 +412,46 @@ fn provision_request(
         );
         return Ok(None);
     }
+    let user = peers::client_user(relation_id);
+    let marker = peers::clients_role(model, peers)?;
+    let access = backend.access()?;
+    let mut db = access.connect(&backend.database)?;
+    // Tenants first, before anything in the backend changes: a database
+    // that exists is served only if this application made it for one of
+    // its client relations (recorded), or made it for this very relation
+    // in a hook that did not live to record it (owned by its user).
+    let ours = records.values().any(|d| d == database.as_str());
+    match db.database_owner(database)? {
+        Some(owner) if !ours && owner != user => {
+            tracing::warn!("refusing {CLIENT} relation {relation_id}: {FOREIGN_DATABASE}");
+            memory
+                .refused_clients
+                .insert(relation_id, FOREIGN_DATABASE.to_string());
+            return Ok(None);
+        }
+        _ => {}
+    }
     // The password is recorded before the user exists, so a user that was
     // created is never forgotten; the database record (which makes the
     // grant visible to the client and to PgBouncer) only once it is set up.
     let grant = Grant {
-        user: peers::relation_password_key(relation_id),
-        password: ensure_password(model, peers, relation_id)?,
+        user,
+        password: ensure_password(model, memory, peers, relation_id)?,
         database: database.as_str().to_string(),
     };
-    let version = match provision(backend, &grant, &request.extra_roles) {
+    let legacy_marker = sql::clients_role_for(&backend.auth_user());
+    db.adopt_user(&grant.user, &legacy_marker, &marker)?;
+    let version = match provision(backend, &mut db, &grant, &request.extra_roles, &marker) {
         Err(BackendDbError::Sql(e @ SqlError::ForeignRole { .. })) => {
             // Not a failure to retry: the name is taken by a role that is
             // not ours (a backend in another model naming its users as we
-            // do). The password record goes, so nothing ever revokes it.
+            // do). Its password record goes: it never was this role's.
             tracing::warn!("refusing {CLIENT} relation {relation_id}: {e}");
-            model
-                .local_app_data(peers)
-                .remove(&peers::relation_password_key(relation_id))?;
+            memory
+                .credentials(model, peers)?
+                .client_passwords
+                .remove(&relation_id);
+            memory.save_credentials(model, peers)?;
             memory.refused_clients.insert(relation_id, e.to_string());
             return Ok(None);
         }
@@ -438,11 +484,12 @@ pub fn serve_requests(
 /// Answers the clients [`serve_requests`] provisioned, with the server version.
 pub fn answer_provisioned(
     model: &Model,
+    memory: &mut Memory,
     peers: &Relation,
     provisioned: &[(Relation, String)],
-) -> Result<(), ModelError> {
-    let info = current_connection_info(model)?;
-    let grants = grants(model, peers)?;
+) -> Result<(), BackendDbError> {
+    let info = current_connection_info(model, memory)?;
+    let grants = grants(model, memory, peers)?;
     for (relation, version) in provisioned {
         answer(
             model,
@@ -455,23 +502,26 @@ pub fn answer_provisioned(
     Ok(())
 }
 
-/// The password of client relation `relation_id`'s user, made and recorded
-/// in the peer app databag the first time.
+/// The password of client relation `relation_id`'s user, made and kept in
+/// the application's secret the first time.
 fn ensure_password(
     model: &Model,
+    memory: &mut Memory,
     peers: &Relation,
     relation_id: u32,
 ) -> Result<String, BackendDbError> {
-    let key = peers::relation_password_key(relation_id);
-    let bag = model.local_app_data(peers);
-    if let Some(password) = bag.get(&key)? {
-        return Ok(password);
+    let credentials = memory.credentials(model, peers)?;
+    if let Some(password) = credentials.client_passwords.get(&relation_id) {
+        return Ok(password.clone());
     }
     let password = auth::generate_password().map_err(|e| WorkloadError::InvalidFile {
-        path: key.clone(),
+        path: crate::credentials::client_key(relation_id),
         reason: format!("cannot generate a password: {e}"),
     })?;
-    bag.set(&key, &password)?;
+    credentials
+        .client_passwords
+        .insert(relation_id, password.clone());
+    memory.save_credentials(model, peers)?;
     Ok(password)
 }
 
@@ -479,8 +529,10 @@ fn ensure_password(
 /// lets PgBouncer's auth user look the user up there. Returns the server version.
 fn provision(
     backend: &BackendInfo,
+    db: &mut sql::Backend,
     grant: &Grant,
     extra_roles: &ExtraUserRoles,
+    marker: &str,
 ) -> Result<String, BackendDbError> {
     let database =
         ClientDatabase::parse(&grant.database).map_err(|e| WorkloadError::InvalidFile {
@@ -488,40 +540,77 @@ fn provision(
             reason: e.to_string(),
         })?;
     let auth_user = backend.auth_user();
-    let access = backend.access()?;
-    let mut db = access.connect(&backend.database)?;
-    db.ensure_clients_role(&auth_user)?;
-    db.ensure_user(&grant.user, &grant.password, &auth_user)?;
+    db.ensure_user(&grant.user, &grant.password, marker)?;
     db.set_extra_roles(&grant.user, extra_roles)?;
     db.ensure_database(&database, &grant.user)?;
     db.grant_database(&database, &grant.user)?;
     let version = db.version()?;
-    let mut client_db = access.connect(database.as_str())?;
-    client_db.install_get_auth(&auth_user)?;
+    let mut client_db = backend.access()?.connect(database.as_str())?;
+    client_db.install_get_auth(&auth_user, marker)?;
     client_db.grant_public_schema(&grant.user)?;
     Ok(version)
 }
 
-/// Revokes the users of client relations that went while no backend could
-/// be reached (their records stayed for this).
+/// Revokes the users of client relations that are gone (their records
+/// stayed for this: no backend could be reached then, or the revocation
+/// failed), and forgets them. Each failure is kept for the status
+/// ([`Memory::unrevoked`]) and retried at the next call (update-status).
 pub fn revoke_departed(
     model: &Model,
+    memory: &mut Memory,
     peers: &Relation,
     backend: &BackendInfo,
 ) -> Result<(), BackendDbError> {
     let live: BTreeSet<u32> = model.relations(CLIENT)?.iter().map(|r| r.id.id).collect();
-    let bag = model.local_app_data(peers);
     let records = peers::client_records(model, peers)?;
-    for id in peers::password_records(model, peers)? {
-        if live.contains(&id) {
+    let departed: Vec<u32> = memory
+        .credentials(model, peers)?
+        .client_passwords
+        .keys()
+        .copied()
+        .filter(|id| !live.contains(id))
+        .collect();
+    let marker = peers::clients_role(model, peers)?;
+    for id in departed {
+        let user = peers::client_user(id);
+        let database = records.get(&id).map(String::as_str);
+        let sharers: Vec<String> = records
+            .iter()
+            .filter(|(other, db)| **other != id && Some(db.as_str()) == database)
+            .map(|(other, _)| peers::client_user(*other))
+            .collect();
+        if let Err(e) = revoke(backend, &marker, &user, database, sharers.first()) {
+            tracing::warn!("could not revoke the user of {CLIENT} relation {id}; will retry: {e}");
+            memory.unrevoked.insert(id, e.to_string());
             continue;
         }
-        let user = peers::relation_password_key(id);
-        let database = records.get(&id).map(String::as_str);
-        revoke(backend, &user, database, None)?;
-        bag.remove(&user)?;
-        bag.remove(&peers::client_database_key(id))?;
+        forget(model, memory, peers, id)?;
         tracing::info!("revoked the user of the departed {CLIENT} relation {id}");
+    }
+    Ok(())
+}
+
+/// Forgets a client relation whose user is revoked: its password, its
+/// database record, its user secret.
+fn forget(
+    model: &Model,
+    memory: &mut Memory,
+    peers: &Relation,
+    relation_id: u32,
+) -> Result<(), BackendDbError> {
+    memory.unrevoked.remove(&relation_id);
+    model
+        .local_app_data(peers)
+        .remove(&peers::client_database_key(relation_id))?;
+    memory
+        .credentials(model, peers)?
+        .client_passwords
+        .remove(&relation_id);
+    memory.save_credentials(model, peers)?;
+    if let Ok(secret) = model.get_secret(None, Some(&secret_label(relation_id)))
+        && let Err(e) = secret.remove_all_revisions()
+    {
+        tracing::debug!("no user secret to remove for {CLIENT} relation {relation_id}: {e}");
     }
     Ok(())
 }
@@ -529,8 +618,9 @@ pub fn revoke_departed(
 /// `database` relation-broken, on the leader (and not on a unit that is
 /// itself leaving, for which the relation is not going away): revoke the
 /// client's user, stop serving its database when no other relation uses it,
-/// and forget the records. A revocation that fails keeps the records and
-/// defers, so a user that can still log in is never forgotten.
+/// and forget the records. A revocation that fails keeps the records and is
+/// shown in the status; update-status retries it ([`revoke_departed`]): it
+/// is never a deferred event that runs its SQL again at every hook.
 pub fn on_broken(
     model: &Model,
     memory: &mut Memory,
@@ -544,8 +634,11 @@ pub fn on_broken(
     let Some(peers) = model.relation(PEERS)? else {
         return Ok(Outcome::Done);
     };
-    let user = peers::relation_password_key(relation_id);
-    if model.local_app_data(&peers).get(&user)?.is_none() {
+    if !memory
+        .credentials(model, &peers)?
+        .client_passwords
+        .contains_key(&relation_id)
+    {
         // Never given a user: nothing to take back.
         return Ok(Outcome::Done);
     }
@@ -554,35 +647,17 @@ pub fn on_broken(
     let sharers: Vec<String> = records
         .iter()
         .filter(|(id, db)| **id != relation_id && Some(*db) == database.as_ref())
-        .map(|(id, _)| peers::relation_password_key(*id))
+        .map(|(id, _)| peers::client_user(*id))
         .collect();
     match backend_db::info(model)? {
-        Some(backend) => {
-            if let Err(e) = revoke(&backend, &user, database.as_deref(), sharers.first()) {
-                tracing::warn!(
-                    "could not revoke the user of {CLIENT} relation {relation_id}; will retry: {e}"
-                );
-                // An error, not a quiet deferral: the handler's settle
-                // defers it and shows why (Waiting).
-                return Err(e.into());
-            }
-        }
+        Some(backend) => revoke_departed(model, memory, &peers, &backend)?,
         None => {
             // Kept: the user is revoked when a backend is related again.
             tracing::warn!(
                 "no backend database to revoke the user of {CLIENT} relation {relation_id} in \
                  yet; it is revoked once there is one"
             );
-            return finish_broken(model, memory, instances, database, &sharers);
         }
-    }
-    let bag = model.local_app_data(&peers);
-    bag.remove(&peers::client_database_key(relation_id))?;
-    bag.remove(&user)?;
-    if let Ok(secret) = model.get_secret(None, Some(&secret_label(relation_id)))
-        && let Err(e) = secret.remove_all_revisions()
-    {
-        tracing::debug!("no user secret to remove for {CLIENT} relation {relation_id}: {e}");
     }
     finish_broken(model, memory, instances, database, &sharers)
 }
@@ -617,13 +692,16 @@ fn finish_broken(
 /// user of the database, or the charm's backend user), and drops it.
 fn revoke(
     backend: &BackendInfo,
+    marker: &str,
     user: &str,
     database: Option<&str>,
     heir: Option<&String>,
 ) -> Result<(), SqlError> {
     let access = backend.access()?;
     let mut db = access.connect(&backend.database)?;
-    if !db.is_client_user(user, &backend.auth_user())? {
+    if !db.is_client_user(user, marker)?
+        && !db.is_client_user(user, &sql::clients_role_for(&backend.auth_user()))?
+    {
         // Gone already, or never ours (a name taken by another role): not
         // this charm's to take away.
         return Ok(());

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod backend_db;
 pub mod charm;
 pub mod client;
+pub mod credentials;
 /// The charm's metadata as typed items, generated from `charmcraft.yaml` by
 /// `build.rs` (`ops::codegen`): endpoints (`meta::PGB_PEERS`, with their role
 /// and interface), `meta::containers`, `meta::resources`, `meta::actions`,
@@ -69,6 +70,7 @@ pub mod client;
 pub mod meta {
     include!(concat!(env!("OUT_DIR"), "/meta.rs"));
 }
+pub mod memory;
 pub mod names;
 pub mod peers;
 pub mod pgb_config;

@@ -1,56 +1,44 @@
 //! The `pgb-peers` relation: what its databags hold, and reading them safely.
 //!
-//! App databag (written by the leader): `cfg_file`, `auth_file`,
-//! `leader_hostname`, `relation_id_<id>` (the password of client relation
-//! `<id>`'s user) and `client_db_<id>` (the database it was given). Unit
-//! databags: `private-address`.
+//! App databag (written by the leader), nothing secret in it: `cfg_file`,
+//! `leader_hostname`, `client_db_<id>` (the database client relation `<id>`
+//! was given), `clients_role` (the marker role of this application's client
+//! users), and where the application's secret is with the number of its
+//! last content (`secret_id`, `secret_revision`: see [`crate::credentials`],
+//! which holds the auth file and every password). Unit databags:
+//! `private-address`.
 //!
-//! The app databag is the application's memory: it survives pod churn and a
-//! change of leader, which the workload container's files do not. Cleanup of
-//! a client reads its record here, never the client's own (by then possibly
-//! gone) databag.
+//! The app databag and the secret are the application's memory: they
+//! survive pod churn and a change of leader, which the workload container's
+//! files do not. Cleanup of a client reads its record here, never the
+//! client's own (by then possibly gone) databag.
 
 use std::collections::BTreeMap;
 
 use ops::Model;
 use ops::model::{ModelError, Relation};
 
-use crate::auth::AuthFile;
 use crate::pgb_config::PgbConfig;
 
 /// The peer relation's endpoint ([`meta::PGB_PEERS`](crate::meta::PGB_PEERS)).
 pub const PEERS: &str = crate::meta::PGB_PEERS.name();
 /// App databag: the leader's rendered `pgbouncer.ini`.
 pub const CFG_FILE: &str = "cfg_file";
-/// App databag: the leader's auth file.
-pub const AUTH_FILE: &str = "auth_file";
 /// App databag: the leader's hostname.
 pub const LEADER_HOSTNAME: &str = "leader_hostname";
-/// App databag: the password of PgBouncer's admin console user
-/// ([`ADMIN_USER`](crate::pgb_config::ADMIN_USER)), for the charm and the
-/// operator; its hash is in the auth file.
-pub const ADMIN_PASSWORD: &str = "admin_password";
+/// App databag: the NOLOGIN role whose members are this application's
+/// client users (made once, kept as long as the application).
+pub const CLIENTS_ROLE: &str = "clients_role";
 /// Unit databag: the unit's hostname.
 pub const PRIVATE_ADDRESS: &str = "private-address";
 
-/// The prefix of [`relation_password_key`] (and the client user's name).
-pub const RELATION_PASSWORD_PREFIX: &str = "relation_id_";
+/// The prefix of [`client_user`].
+pub const CLIENT_USER_PREFIX: &str = "relation_id_";
 
-/// The app databag key that holds the password for client relation `id`;
-/// also the name of that relation's user.
-pub fn relation_password_key(id: u32) -> String {
-    format!("{RELATION_PASSWORD_PREFIX}{id}")
-}
-
-/// The client relations a user was made (or is being made) for: the ids of
-/// the `relation_id_<id>` records of the app databag.
-pub fn password_records(model: &Model, peers: &Relation) -> Result<Vec<u32>, ModelError> {
-    Ok(ids_with_prefix(
-        &model.local_app_data(peers).get_all()?,
-        RELATION_PASSWORD_PREFIX,
-    )
-    .map(|(id, _)| id)
-    .collect())
+/// The name of client relation `id`'s user, as PostgreSQL charms name
+/// relation users.
+pub fn client_user(id: u32) -> String {
+    format!("{CLIENT_USER_PREFIX}{id}")
 }
 
 fn ids_with_prefix<'a>(
@@ -128,23 +116,13 @@ pub fn shared_config(model: &Model, peers: &Relation) -> Result<Option<PgbConfig
     }
 }
 
-/// The auth file the leader shares, if it is there and valid. An invalid one
-/// is logged (without its content) and ignored.
-pub fn shared_auth_file(model: &Model, peers: &Relation) -> Result<Option<AuthFile>, ModelError> {
-    let Some(text) = model.local_app_data(peers).get(AUTH_FILE)? else {
-        return Ok(None);
-    };
-    match AuthFile::parse(&text) {
-        Ok(auth) => Ok(Some(auth)),
-        Err(e) => {
-            tracing::warn!(
-                "ignoring invalid {AUTH_FILE} in the {PEERS} app databag ({} bytes): {}",
-                text.len(),
-                e.kind_without_content()
-            );
-            Ok(None)
-        }
-    }
+/// Whether the leader shared anything a follower takes: the config, or the
+/// application's secret (or an older revision's auth file in the databag).
+pub fn leader_shared_anything(model: &Model, peers: &Relation) -> Result<bool, ModelError> {
+    let bag = model.local_app_data(peers);
+    Ok(bag.get(CFG_FILE)?.is_some()
+        || bag.get(crate::credentials::SECRET_ID)?.is_some()
+        || bag.get(crate::credentials::legacy::AUTH_FILE)?.is_some())
 }
 
 /// The hostnames the peers published (this unit's own included), sorted.
@@ -159,4 +137,67 @@ pub fn peer_hostnames(model: &Model, peers: &Relation) -> Result<Vec<String>, Mo
     hosts.sort();
     hosts.dedup();
     Ok(hosts)
+}
+
+/// The prefix of [`CLIENTS_ROLE`]'s value.
+pub const CLIENTS_ROLE_PREFIX: &str = "pgbouncer_clients_";
+
+/// Why the application's clients role could not be named.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientsRoleError {
+    /// Juju refused or failed.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// No random bytes for a new name.
+    #[error(transparent)]
+    Random(#[from] crate::auth::PasswordError),
+}
+
+/// Leader: the NOLOGIN role whose members are this application's client
+/// users, named once (`pgbouncer_clients_<24 random [a-z0-9]>`) and kept in
+/// the peer app databag, so that it outlives any backend relation and no
+/// other application's roles share it. A recorded value that is not such a
+/// name (edited by hand) is replaced.
+pub fn clients_role(model: &Model, peers: &Relation) -> Result<String, ClientsRoleError> {
+    let bag = model.local_app_data(peers);
+    if let Some(role) = bag.get(CLIENTS_ROLE)?
+        && is_clients_role(&role)
+    {
+        return Ok(role);
+    }
+    let suffix = crate::auth::generate_password()?.to_ascii_lowercase();
+    let role = format!("{CLIENTS_ROLE_PREFIX}{suffix}");
+    bag.set(CLIENTS_ROLE, &role)?;
+    Ok(role)
+}
+
+fn is_clients_role(role: &str) -> bool {
+    role.strip_prefix(CLIENTS_ROLE_PREFIX)
+        .is_some_and(|suffix| {
+            !suffix.is_empty()
+                && role.len() <= crate::names::MAX_IDENTIFIER
+                && suffix
+                    .bytes()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_our_clients_role_names_are_taken_from_the_databag() {
+        assert!(is_clients_role("pgbouncer_clients_abc123"));
+        for bad in [
+            "",
+            "pgbouncer_clients_",
+            "postgres",
+            "pgbouncer_clients_ABC",
+            "pgbouncer_clients_a\"b",
+            &format!("pgbouncer_clients_{}", "a".repeat(60)),
+        ] {
+            assert!(!is_clients_role(bad), "{bad:?}");
+        }
+    }
 }

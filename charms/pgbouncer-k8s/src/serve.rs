@@ -2,9 +2,10 @@
 //! a follower takes from it, and making PgBouncer take them.
 //!
 //! The leader's config is never rendered from nothing when the application
-//! already had one: the peer app databag (`cfg_file`, `auth_file`) survives
-//! pod churn, `juju refresh` and a change of leader, the workload
-//! container's files do not. So the leader starts from its local files,
+//! already had one: the peer app databag (`cfg_file`) and the application's
+//! secret (the auth file, [`crate::credentials`]) survive pod churn,
+//! `juju refresh` and a change of leader, the workload container's files
+//! do not. So the leader starts from its local files,
 //! restores them from what it shared when they are gone, and renders the
 //! default only when the application never had a config; applies the
 //! options; points every `[databases]` entry at the current backend; and
@@ -16,9 +17,9 @@ use ops::model::Relation;
 
 use crate::auth::{self, AuthFile};
 use crate::backend_db::{self, BackendDbError};
-use crate::charm::Memory;
 use crate::client;
-use crate::peers::{self, ADMIN_PASSWORD, AUTH_FILE, CFG_FILE, LEADER_HOSTNAME};
+use crate::memory::Memory;
+use crate::peers::{self, CFG_FILE, LEADER_HOSTNAME};
 use crate::pgb_config::{self, PgbConfig};
 use crate::settings::Settings;
 use crate::workload::{Pending, Workload, WorkloadError};
@@ -44,6 +45,7 @@ fn invalid(e: impl std::fmt::Display) -> WorkloadError {
 /// The files the leader serves now (see the module doc for where they come from).
 pub fn leader_files(
     model: &Model,
+    memory: &mut Memory,
     workload: &Workload,
     settings: &Settings,
 ) -> Result<Files, BackendDbError> {
@@ -53,11 +55,10 @@ pub fn leader_files(
         None => None,
     };
     let shared_auth = match &peers {
-        Some(peers) => peers::shared_auth_file(model, peers)?,
+        Some(peers) => memory.credentials(model, peers)?.auth(),
         None => None,
     };
     let local_config = readable(workload.read_config());
-    let local_auth = readable(workload.read_auth_file());
     let instances = workload.instances();
     let mut config = match local_config.or(shared_config) {
         Some(config) => config,
@@ -77,9 +78,14 @@ pub fn leader_files(
             settings.pool_mode.as_str(),
         )
         .map_err(invalid)?;
-    let mut auth = local_auth.or(shared_auth);
+    // The secret is the application's auth file; the local one only
+    // stands in where there is no peer relation to keep a secret for.
+    let mut auth = match shared_auth {
+        Some(auth) => Some(auth),
+        None => readable(workload.read_auth_file()),
+    };
     if let (Some(auth), Some(peers)) = (auth.as_mut(), &peers) {
-        ensure_admin_user(model, peers, auth)?;
+        ensure_admin_user(model, memory, peers, auth)?;
     }
     let backend = backend_db::info(model)?;
     let backend_ready = backend.is_some();
@@ -117,23 +123,26 @@ pub fn leader_files(
 }
 
 /// Puts the admin console user in the auth file, with the password kept in
-/// the peer app databag (made the first time), so that the charm and the
-/// operator can use the console (`SHOW DATABASES`, `RELOAD`).
+/// the application's secret (made the first time), so that the charm and
+/// the operator can use the console (`SHOW DATABASES`, `RELOAD`).
 pub fn ensure_admin_user(
     model: &Model,
+    memory: &mut Memory,
     peers: &Relation,
     auth: &mut AuthFile,
 ) -> Result<(), BackendDbError> {
-    let bag = model.local_app_data(peers);
-    let password = match bag.get(ADMIN_PASSWORD)? {
-        Some(password) => password,
+    let credentials = memory.credentials(model, peers)?;
+    let (password, made) = match &credentials.admin_password {
+        Some(password) => (password.clone(), false),
         None => {
             let password = auth::generate_password().map_err(invalid)?;
-            bag.set(ADMIN_PASSWORD, &password)?;
-            password
+            credentials.admin_password = Some(password.clone());
+            (password, true)
         }
     };
-    if !auth.verify(pgb_config::ADMIN_USER, &password) {
+    // The auth file and the password come from the same secret: checking
+    // the verifier again (thousands of SCRAM iterations) would be wasted.
+    if made || !auth.contains_user(pgb_config::ADMIN_USER) {
         auth.set_user(pgb_config::ADMIN_USER, &password)
             .map_err(invalid)?;
     }
@@ -152,21 +161,19 @@ fn readable<T>(file: Result<Option<T>, WorkloadError>) -> Option<T> {
     }
 }
 
-/// Leader: renders [`leader_files`], writes them, shares them with the
-/// followers (with its hostname), and makes PgBouncer take them.
+/// Leader: renders [`leader_files`] with the settings in force, writes
+/// them, shares them with the followers (with its hostname), and makes
+/// PgBouncer take them. Nothing is rendered while no option was ever valid.
 pub fn leader(
     model: &Model,
     memory: &mut Memory,
     workload: &Workload,
 ) -> Result<(), BackendDbError> {
-    let settings = match Settings::from_model(model)? {
-        Ok(settings) => settings,
-        Err(invalid) => {
-            tracing::warn!("not rendering the config: {invalid}");
-            return Ok(());
-        }
+    let Some(settings) = memory.settings_in_force(model)?.settings else {
+        tracing::warn!("not rendering the config: no valid options yet");
+        return Ok(());
     };
-    let files = leader_files(model, workload, &settings)?;
+    let files = leader_files(model, memory, workload, &settings)?;
     write(memory, workload, &files)?;
     share(model, memory, &files)?;
     take(memory, workload)?;
@@ -209,32 +216,37 @@ pub fn take(memory: &mut Memory, workload: &Workload) -> Result<(), WorkloadErro
 /// what the leader serves).
 pub fn share_only(
     model: &Model,
-    memory: &Memory,
+    memory: &mut Memory,
     workload: &Workload,
 ) -> Result<(), BackendDbError> {
-    let settings = match Settings::from_model(model)? {
-        Ok(settings) => settings,
-        Err(_) => return Ok(()),
+    let Some(settings) = memory.settings_in_force(model)?.settings else {
+        return Ok(());
     };
-    let files = leader_files(model, workload, &settings)?;
+    let files = leader_files(model, memory, workload, &settings)?;
     share(model, memory, &files)
 }
 
-/// Puts the leader's files and hostname in the peer app databag.
-pub fn share(model: &Model, memory: &Memory, files: &Files) -> Result<(), BackendDbError> {
+/// Puts the leader's config and hostname in the peer app databag, and the
+/// auth file in the application's secret.
+pub fn share(model: &Model, memory: &mut Memory, files: &Files) -> Result<(), BackendDbError> {
     if memory.departing {
         return Ok(());
     }
     let Some(peers) = peers::relation(model)? else {
         return Ok(());
     };
-    share_in(model, &peers, files)?;
-    Ok(())
+    share_in(model, memory, &peers, files)
 }
 
-/// Puts `files` in the peer app databag: the config always, the auth file
-/// once the backend is ready and the config authenticates through it.
-fn share_in(model: &Model, peers: &Relation, files: &Files) -> Result<(), ops::model::ModelError> {
+/// Puts `files` where the followers take them: the config in the peer app
+/// databag always; the auth file in the secret once the backend is ready
+/// and the config authenticates through it.
+fn share_in(
+    model: &Model,
+    memory: &mut Memory,
+    peers: &Relation,
+    files: &Files,
+) -> Result<(), BackendDbError> {
     let bag = model.local_app_data(peers);
     bag.set(CFG_FILE, &files.config.render())?;
     if let Some(auth) = files
@@ -242,9 +254,11 @@ fn share_in(model: &Model, peers: &Relation, files: &Files) -> Result<(), ops::m
         .as_ref()
         .filter(|_| files.backend_ready && files.config.has_auth_query())
     {
-        bag.set(AUTH_FILE, &auth.render())?;
+        memory.credentials(model, peers)?.auth_file = Some(auth.render());
     }
-    bag.set(LEADER_HOSTNAME, &peers::own_hostname(model))
+    memory.save_credentials(model, peers)?;
+    bag.set(LEADER_HOSTNAME, &peers::own_hostname(model))?;
+    Ok(())
 }
 
 /// Leader: stops serving `database` (its last client relation went).
@@ -254,8 +268,10 @@ pub fn drop_database(
     workload: &Workload,
     database: &str,
 ) -> Result<(), BackendDbError> {
-    let settings = Settings::from_model(model)?.unwrap_or_default();
-    let mut files = leader_files(model, workload, &settings)?;
+    let Some(settings) = memory.settings_in_force(model)?.settings else {
+        return Ok(());
+    };
+    let mut files = leader_files(model, memory, workload, &settings)?;
     if files.config.remove_database(database) {
         write(memory, workload, &files)?;
         share(model, memory, &files)?;
@@ -272,8 +288,10 @@ pub fn drop_backend(
     memory: &mut Memory,
     workload: &Workload,
 ) -> Result<(), BackendDbError> {
-    let settings = Settings::from_model(model)?.unwrap_or_default();
-    let mut files = leader_files(model, workload, &settings)?;
+    let Some(settings) = memory.settings_in_force(model)?.settings else {
+        return Ok(());
+    };
+    let mut files = leader_files(model, memory, workload, &settings)?;
     files.config.clear_auth();
     for (name, _) in files.config.databases() {
         files.config.remove_database(&name);
@@ -282,15 +300,16 @@ pub fn drop_backend(
     if let Some(peers) = peers::relation(model)?
         && !memory.departing
     {
-        share_in(model, &peers, &files)?;
-        model.local_app_data(&peers).remove(AUTH_FILE)?;
+        files.backend_ready = false;
+        share_in(model, memory, &peers, &files)?;
     }
     take(memory, workload)?;
     Ok(())
 }
 
-/// Follower: writes the config and auth file the leader shares (when valid)
-/// and makes PgBouncer take them. False when the leader shared no config yet.
+/// Follower: writes the config the leader shares (when valid) and the auth
+/// file of the application's secret, and makes PgBouncer take them. False
+/// when the leader shared no config yet.
 pub fn follower(
     model: &Model,
     memory: &mut Memory,
@@ -298,7 +317,7 @@ pub fn follower(
     workload: &Workload,
 ) -> Result<bool, BackendDbError> {
     let config = peers::shared_config(model, peers)?;
-    let auth = peers::shared_auth_file(model, peers)?;
+    let auth = memory.credentials(model, peers)?.auth();
     let Some(config) = config else {
         if let Some(auth) = &auth {
             memory.pending = memory.pending.max(workload.write_auth_file(auth)?);

@@ -1,11 +1,13 @@
 //! The charm's config options, validated.
 
 use ops::Model;
+use serde::{Deserialize, Serialize};
 
 use crate::meta;
 
 /// One of PgBouncer's pool modes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum PoolMode {
     /// A server connection per client connection, for its lifetime.
     Session,
@@ -37,7 +39,7 @@ pub struct InvalidOption {
 }
 
 /// The charm's options, checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Settings {
     /// `listen_port`: where PgBouncer listens.
     pub listen_port: u16,

@@ -3,8 +3,9 @@
 //!
 //! Least privilege (issue 10):
 //! - `get_auth` gives PgBouncer the hash of a role only if the role is a
-//!   client user this charm made: a direct member of the NOLOGIN marker role
-//!   [`clients_role_for`]`(auth_user)`, able to log in, not a superuser,
+//!   client user this application made: a direct member of the NOLOGIN
+//!   marker role of the application (named once, kept in the peer app
+//!   databag, so it outlives any one backend relation), able to log in, not a superuser,
 //!   not a replication role, not `BYPASSRLS`, and not expired. The backend
 //!   superuser's hash is never brokered.
 //! - A client database is created `OWNER <user> TEMPLATE template0` and
@@ -130,8 +131,10 @@ pub fn check_role(role: &str) -> Result<&str, SqlError> {
     }
 }
 
-/// The NOLOGIN role whose direct members are the client users of the auth
-/// user `auth_user`: `<auth_user>_clients`. `get_auth` answers for them only.
+/// The marker role older revisions of the charm derived from the auth user
+/// (`<auth_user>_clients`): client users made then are members of it, and
+/// are adopted into the application's own marker role (see
+/// [`Backend::adopt_user`]).
 ///
 /// ```
 /// assert_eq!(
@@ -295,11 +298,10 @@ impl Backend {
         )
     }
 
-    /// Creates the NOLOGIN marker role of `auth_user`'s clients
-    /// ([`clients_role_for`]) if it is missing.
-    pub fn ensure_clients_role(&mut self, auth_user: &str) -> Result<String, SqlError> {
-        let marker = clients_role_for(check_role(auth_user)?);
-        let marker = check_role(&marker)?.to_string();
+    /// Creates the NOLOGIN marker role of this application's client users
+    /// if it is missing.
+    pub fn ensure_clients_role(&mut self, marker: &str) -> Result<String, SqlError> {
+        let marker = check_role(marker)?.to_string();
         let verb = if self.role_exists(&marker)? {
             "ALTER"
         } else {
@@ -315,6 +317,43 @@ impl Backend {
         Ok(marker)
     }
 
+    /// Adopts a client user made under an older marker (`legacy`, one
+    /// derived from an earlier backend user by older revisions): if `user`
+    /// is a member of `legacy`, it becomes a member of `marker` too. A role
+    /// that is a member of neither stays foreign.
+    pub fn adopt_user(&mut self, user: &str, legacy: &str, marker: &str) -> Result<(), SqlError> {
+        let user = check_role(user)?;
+        let legacy = check_role(legacy)?;
+        let marker = check_role(marker)?;
+        if legacy == marker
+            || !self.role_exists(user)?
+            || !self.role_exists(legacy)?
+            || self.is_member(user, marker)?
+            || !self.is_member(user, legacy)?
+        {
+            return Ok(());
+        }
+        self.run(
+            &format!("adopting role {user}"),
+            &format!("GRANT {} TO {}", ident(marker), ident(user)),
+        )
+    }
+
+    /// The owner of `database`, or `None` if there is no such database.
+    pub fn database_owner(
+        &mut self,
+        database: &ClientDatabase,
+    ) -> Result<Option<String>, SqlError> {
+        self.client
+            .query_opt(
+                "SELECT pg_catalog.pg_get_userbyid(datdba)::text FROM pg_catalog.pg_database \
+                 WHERE datname = $1",
+                &[&database.as_str()],
+            )
+            .map(|row| row.map(|row| row.get(0)))
+            .map_err(|e| statement_error("looking up a database's owner", &e))
+    }
+
     /// A client user with a password in clear (hashed here before it is
     /// sent), made a member of `auth_user`'s clients role so that `get_auth`
     /// answers for it — created so, in one statement. A role of that name
@@ -325,10 +364,10 @@ impl Backend {
         &mut self,
         user: &str,
         password: &str,
-        auth_user: &str,
+        marker: &str,
     ) -> Result<(), SqlError> {
         let user = check_role(user)?;
-        let marker = self.ensure_clients_role(auth_user)?;
+        let marker = self.ensure_clients_role(marker)?;
         let hash = md5_password(user, password);
         if self.role_exists(user)? {
             if !self.is_member(user, &marker)? {
@@ -350,11 +389,11 @@ impl Backend {
         )
     }
 
-    /// Whether `user` is one of `auth_user`'s client users (a member of its
-    /// clients role): only those may be changed or revoked for a client.
-    pub fn is_client_user(&mut self, user: &str, auth_user: &str) -> Result<bool, SqlError> {
-        let marker = clients_role_for(check_role(auth_user)?);
-        self.is_member(check_role(user)?, &marker)
+    /// Whether `user` is one of this application's client users (a member
+    /// of its clients role `marker`): only those may be changed or revoked
+    /// for a client.
+    pub fn is_client_user(&mut self, user: &str, marker: &str) -> Result<bool, SqlError> {
+        self.is_member(check_role(user)?, check_role(marker)?)
     }
 
     /// Whether `role` is a direct member of `group`.
@@ -394,9 +433,9 @@ impl Backend {
     /// connected user (so `auth_user` cannot replace the function), and
     /// `auth_user` may connect to this database (PgBouncer runs its
     /// `auth_query` in the database a client asks for).
-    pub fn install_get_auth(&mut self, auth_user: &str) -> Result<(), SqlError> {
+    pub fn install_get_auth(&mut self, auth_user: &str, marker: &str) -> Result<(), SqlError> {
         let auth_user = check_role(auth_user)?;
-        let marker = self.ensure_clients_role(auth_user)?;
+        let marker = self.ensure_clients_role(marker)?;
         let database = self.current_database()?;
         let schema = ident(auth_user);
         self.run(

@@ -136,6 +136,13 @@ impl<'a> Workload<'a> {
     /// Writes the main config and every instance's config, if the config
     /// validates (nothing is written otherwise); says what PgBouncer must do
     /// to take the new files.
+    ///
+    /// A restart that is owed is recorded in the workload before any config
+    /// changes: each instance's file carries [`RESTART_MARKER`] until that
+    /// instance restarted ([`apply`](Self::apply)), and the instance files
+    /// are written before the main one. So a hook killed, or a write that
+    /// fails, half-way still ends in the restart: the next try finds the
+    /// marker even though the main config is already the new one.
     pub fn write_config(&self, config: &PgbConfig) -> Result<Pending, WorkloadError> {
         let rendered = config
             .render_validated()
@@ -144,21 +151,52 @@ impl<'a> Workload<'a> {
                 reason: e.to_string(),
             })?;
         let previous = self.read_text(pgb_config::INI_PATH)?;
-        let mut pending = Pending::None;
-        if previous.as_deref() != Some(rendered.as_str()) {
-            pending = match previous.as_deref().map(PgbConfig::parse) {
-                Some(Ok(old)) if !needs_restart(&old, config) => Pending::Reload,
-                _ => Pending::Restart,
-            };
-            self.push_text(pgb_config::INI_PATH, &rendered, 0o644)?;
-        }
+        let changed = previous.as_deref() != Some(rendered.as_str());
+        let restart = changed
+            && !matches!(
+                previous.as_deref().map(PgbConfig::parse),
+                Some(Ok(old)) if !needs_restart(&old, config)
+            );
+        let mut pending = if changed {
+            Pending::Reload
+        } else {
+            Pending::None
+        };
         for n in 0..self.instances {
             let path = pgb_config::instance_ini_path(n);
-            if self.write_if_changed(&path, &config.render_instance(n), 0o644)? {
+            let owed = restart || self.restart_owed(n)?;
+            let mut text = config.render_instance(n);
+            if owed {
+                text.push_str(RESTART_MARKER);
+                pending = Pending::Restart;
+            }
+            if self.write_if_changed(&path, &text, 0o644)? {
                 pending = pending.max(Pending::Reload);
             }
         }
+        if changed {
+            self.push_text(pgb_config::INI_PATH, &rendered, 0o644)?;
+        }
         Ok(pending)
+    }
+
+    /// Whether instance `n`'s file says it still owes a restart.
+    fn restart_owed(&self, n: usize) -> Result<bool, WorkloadError> {
+        Ok(self
+            .read_text(&pgb_config::instance_ini_path(n))?
+            .is_some_and(|text| text.ends_with(RESTART_MARKER)))
+    }
+
+    /// Takes the restart marker out of instance `n`'s file (it restarted,
+    /// or started, on the file as it is).
+    fn clear_restart_marker(&self, n: usize) -> Result<(), WorkloadError> {
+        let path = pgb_config::instance_ini_path(n);
+        if let Some(text) = self.read_text(&path)?
+            && let Some(taken) = text.strip_suffix(RESTART_MARKER)
+        {
+            self.push_text(&path, taken, 0o644)?;
+        }
+        Ok(())
     }
 
     /// The auth file, if there is one.
@@ -224,19 +262,36 @@ impl<'a> Workload<'a> {
             .map(|s| s.name)
             .collect();
         let running: Vec<&str> = running.iter().map(String::as_str).collect();
-        if !running.is_empty() {
-            match pending {
-                Pending::None => {}
-                Pending::Reload => self.container.send_signal("SIGHUP", &running)?,
-                Pending::Restart => {
-                    for name in &running {
-                        self.container.restart_services(&[name])?;
-                    }
-                }
+        // What each instance owes: a restart recorded in its file counts
+        // even when this hook wrote nothing (an earlier one died half-way).
+        let mut owed = Vec::with_capacity(self.instances);
+        for n in 0..self.instances {
+            owed.push(pending == Pending::Restart || self.restart_owed(n)?);
+        }
+        if pending == Pending::Reload {
+            let reload: Vec<&str> = running
+                .iter()
+                .copied()
+                .filter(|name| !owed.get(instance_of(name)).copied().unwrap_or(false))
+                .collect();
+            if !reload.is_empty() {
+                self.container.send_signal("SIGHUP", &reload)?;
+            }
+        }
+        for name in &running {
+            let n = instance_of(name);
+            if owed.get(n).copied().unwrap_or(false) {
+                self.container.restart_services(&[name])?;
+                self.clear_restart_marker(n)?;
             }
         }
         if running.len() < names.len() {
             self.container.replan_services()?;
+            for (n, name) in names.iter().enumerate() {
+                if owed[n] && !running.contains(name) {
+                    self.clear_restart_marker(n)?;
+                }
+            }
         }
         Ok(())
     }
@@ -259,6 +314,19 @@ impl<'a> Workload<'a> {
     pub fn instances(&self) -> usize {
         self.instances
     }
+}
+
+/// The last line of an instance's config while that instance owes a
+/// restart (a PgBouncer comment: PgBouncer ignores it).
+pub const RESTART_MARKER: &str = "; ops-rs: restart pending\n";
+
+/// The instance number of service `pgbouncer_<n>`.
+fn instance_of(service: &str) -> usize {
+    service
+        .rsplit('_')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }
 
 /// What PgBouncer must do to take files that were written: nothing, re-read

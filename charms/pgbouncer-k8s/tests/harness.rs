@@ -1,50 +1,47 @@
 //! pgbouncer-k8s through the Harness: each branch of the pgb-peers flowcharts.
 
-use std::path::PathBuf;
+mod support;
+
+use support::*;
 
 use ops::Status;
 use ops_testing::Harness;
-use ops_testing::fake_pebble::ServiceEvent;
 use pgbouncer_k8s::PgbouncerK8sCharm;
 use pgbouncer_k8s::charm::LEADER_REMOVED;
-use pgbouncer_k8s::peers::{
-    AUTH_FILE, CFG_FILE, LEADER_HOSTNAME, PEERS, PRIVATE_ADDRESS, unit_hostname,
-};
+use pgbouncer_k8s::credentials::{AUTH_FILE_KEY, SECRET_ID, SECRET_REVISION};
+use pgbouncer_k8s::peers::{CFG_FILE, LEADER_HOSTNAME, PEERS, PRIVATE_ADDRESS, unit_hostname};
 use pgbouncer_k8s::pgb_config::{self, PgbConfig};
 use serde_json::json;
-
-const APP: &str = "pgbouncer-k8s";
-
-fn harness() -> Harness<PgbouncerK8sCharm> {
-    Harness::from_charm_dir(env!("CARGO_MANIFEST_DIR")).unwrap()
-}
 
 fn hostname(unit: &str) -> String {
     unit_hostname(unit, "harness")
 }
 
-fn file(h: &Harness<PgbouncerK8sCharm>, path: &str) -> Option<String> {
-    let root: PathBuf = h.container_root("pgbouncer").unwrap();
-    std::fs::read_to_string(root.join(path.trim_start_matches('/'))).ok()
-}
-
-fn restarts(h: &Harness<PgbouncerK8sCharm>) -> usize {
-    h.container_pebble("pgbouncer")
-        .unwrap()
-        .service_events()
-        .iter()
-        .filter(|e| e.to_string().starts_with("restart"))
-        .count()
-}
-
-/// `SIGHUP`s sent to PgBouncer instances (a reload).
-fn reloads(h: &Harness<PgbouncerK8sCharm>) -> usize {
-    h.container_pebble("pgbouncer")
-        .unwrap()
-        .service_events()
-        .iter()
-        .filter(|e| matches!(e, ServiceEvent::Signal { signal, .. } if signal == "SIGHUP"))
-        .count()
+/// As the leader shares an auth file: in the application's secret, with
+/// the revision counter moved on in the peer app databag.
+fn share_auth_file(h: &mut Harness<PgbouncerK8sCharm>, peers: u32, text: &str) {
+    let existing = h.get_relation_data(peers, APP).get(SECRET_ID).cloned();
+    let id = match existing {
+        Some(id) => {
+            h.juju()
+                .set_secret_content(&id, [(AUTH_FILE_KEY.to_string(), text.to_string())].into());
+            id
+        }
+        None => h.add_secret(APP, &[(AUTH_FILE_KEY, text)]),
+    };
+    let revision = h
+        .get_relation_data(peers, APP)
+        .get(SECRET_REVISION)
+        .map_or(0, |r| r.parse::<u64>().unwrap());
+    h.update_relation_data(
+        peers,
+        APP,
+        &[
+            (SECRET_ID, &id),
+            (SECRET_REVISION, &(revision + 1).to_string()),
+        ],
+    )
+    .unwrap();
 }
 
 /// A leader with Pebble up and the peer relation in place.
@@ -166,7 +163,10 @@ fn leader_relation_created_defers_without_config_then_without_backend() {
         Some(&config.render()),
         "the local config, shared"
     );
-    assert!(!app.contains_key(AUTH_FILE), "no backend yet: no auth file");
+    assert!(
+        app_secret(&h, peers).is_none_or(|s| !s.contains_key(AUTH_FILE_KEY)),
+        "no backend yet: no auth file"
+    );
     assert_eq!(created(&h), 1, "backend not ready: deferred again");
 
     // The backend answers and the auth file is there: the re-emitted
@@ -192,8 +192,8 @@ fn leader_relation_created_defers_without_config_then_without_backend() {
     )
     .unwrap();
     h.fire_hook("update-status").unwrap();
-    let shared = h.get_relation_data(peers, APP);
-    let shared_auth = pgbouncer_k8s::auth::AuthFile::parse(&shared[AUTH_FILE]).unwrap();
+    let shared = app_secret(&h, peers).expect("the application's secret");
+    let shared_auth = pgbouncer_k8s::auth::AuthFile::parse(&shared[AUTH_FILE_KEY]).unwrap();
     assert_eq!(
         shared_auth.hash_of("pgbouncer_auth_relation_id_3"),
         auth.hash_of("pgbouncer_auth_relation_id_3")
@@ -242,7 +242,7 @@ fn unreachable_backend_waits_and_defers_without_failing_the_hook() {
         None,
         "nothing rendered before the backend answers"
     );
-    assert!(!h.get_relation_data(peers, APP).contains_key(AUTH_FILE));
+    assert!(app_secret(&h, peers).is_none_or(|s| !s.contains_key(AUTH_FILE_KEY)));
     assert!(
         h.logs()
             .iter()
@@ -308,8 +308,7 @@ fn follower_writes_the_leaders_files_and_restarts_only_on_change() {
     // A valid shared auth file: written, owner-only, and PgBouncer reloaded.
     let mut auth = pgbouncer_k8s::auth::AuthFile::default();
     auth.set_user("pgbouncer_auth_relation_id_3", "pw").unwrap();
-    h.update_relation_data(peers, APP, &[(AUTH_FILE, &auth.render())])
-        .unwrap();
+    share_auth_file(&mut h, peers, &auth.render());
     assert_eq!(file(&h, pgb_config::AUTH_FILE_PATH), Some(auth.render()));
     let path = h
         .container_root("pgbouncer")
@@ -331,12 +330,10 @@ fn invalid_shared_files_are_ignored_and_the_hook_succeeds() {
     h.update_relation_data(
         peers,
         APP,
-        &[
-            (CFG_FILE, "[pgbouncer]\nthis is = not [valid"),
-            (AUTH_FILE, "garbage-secret-line"),
-        ],
+        &[(CFG_FILE, "[pgbouncer]\nthis is = not [valid")],
     )
     .unwrap();
+    share_auth_file(&mut h, peers, "garbage-secret-line");
     assert_eq!(
         file(&h, pgb_config::INI_PATH).as_deref(),
         Some(cfg.as_str()),
@@ -351,7 +348,7 @@ fn invalid_shared_files_are_ignored_and_the_hook_succeeds() {
     );
     assert!(
         logs.iter()
-            .any(|l| l.level == "WARNING" && l.message.contains(AUTH_FILE)),
+            .any(|l| l.level == "WARNING" && l.message.contains("auth file")),
         "{logs:?}"
     );
     assert!(

@@ -4,22 +4,15 @@
 //! deferred for ever, the config is untouched, and other tenants are served
 //! as before.
 
+mod support;
+
+use support::*;
+
 use ops::model::StatusName;
 use ops_testing::Harness;
 use pgbouncer_k8s::PgbouncerK8sCharm;
 use pgbouncer_k8s::peers::{CFG_FILE, PEERS};
 use pgbouncer_k8s::pgb_config;
-
-const APP: &str = "pgbouncer-k8s";
-
-fn harness() -> Harness<PgbouncerK8sCharm> {
-    Harness::from_charm_dir(env!("CARGO_MANIFEST_DIR")).unwrap()
-}
-
-fn file(h: &Harness<PgbouncerK8sCharm>, path: &str) -> Option<String> {
-    let root = h.container_root("pgbouncer").unwrap();
-    std::fs::read_to_string(root.join(path.trim_start_matches('/'))).ok()
-}
 
 /// A leader with a backend relation on a closed loopback port (so any
 /// attempt to reach it would show as a deferral).
@@ -240,4 +233,41 @@ fn backend_endpoints_that_would_inject_are_refused() {
         let ini = file(&h, pgb_config::INI_PATH).unwrap();
         assert!(!ini.contains("other") && !ini.contains("trust"), "{ini}");
     }
+}
+
+#[test]
+fn a_hostile_backend_database_name_refuses_the_backend_without_echoing_it() {
+    let mut h = harness();
+    h.set_leader(true).unwrap();
+    h.set_can_connect("pgbouncer", true).unwrap();
+    h.begin_with_initial_hooks().unwrap();
+    let hostile = "pgbouncer\n\u{1b}[31mrm -rf";
+    h.add_relation_with_app_data(
+        "backend-database",
+        "postgresql",
+        &[
+            ("endpoints", "127.0.0.1:5432"),
+            ("username", "relation_id_3"),
+            ("password", "pw"),
+            ("database", hostile),
+        ],
+    )
+    .unwrap();
+    let status = h.unit_status();
+    assert_eq!(status.name, StatusName::Blocked, "{status:?}");
+    assert!(
+        status
+            .message
+            .starts_with("backend database refused: backend database name"),
+        "{status:?}"
+    );
+    assert!(!status.message.contains("rm -rf") && !status.message.contains('\u{1b}'));
+    assert!(
+        !h.notices()
+            .iter()
+            .any(|n| n.event.starts_with("backend_database")),
+        "refused, not deferred for ever: {:?}",
+        h.notices()
+    );
+    assert!(h.logs().iter().all(|l| !l.message.contains("rm -rf")));
 }

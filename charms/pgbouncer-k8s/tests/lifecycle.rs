@@ -4,39 +4,29 @@
 //! change, a restart that fails. The peer app databag is the application's
 //! memory; these tests check nothing is lost from it, or from the workload.
 
-use std::path::PathBuf;
+mod support;
+
+use support::*;
 
 use ops::model::StatusName;
 use ops_testing::Harness;
 use pgbouncer_k8s::PgbouncerK8sCharm;
 use pgbouncer_k8s::auth::AuthFile;
 use pgbouncer_k8s::charm::{BACKEND_NOT_READY, WAITING_FOR_LEADER};
+use pgbouncer_k8s::credentials::{
+    ADMIN_PASSWORD_KEY, AUTH_FILE_KEY, SECRET_ID, SECRET_REVISION, client_key, legacy,
+};
 use pgbouncer_k8s::peers::{
-    AUTH_FILE, CFG_FILE, LEADER_HOSTNAME, PEERS, PRIVATE_ADDRESS, client_database_key,
-    relation_password_key, unit_hostname,
+    CFG_FILE, LEADER_HOSTNAME, PEERS, PRIVATE_ADDRESS, client_database_key, client_user,
+    unit_hostname,
 };
 use pgbouncer_k8s::pgb_config::{self, PgbConfig};
 use serde_json::json;
 
-const APP: &str = "pgbouncer-k8s";
 const AUTH_USER: &str = "pgbouncer_auth_relation_id_3";
-
-fn harness() -> Harness<PgbouncerK8sCharm> {
-    Harness::from_charm_dir(env!("CARGO_MANIFEST_DIR")).unwrap()
-}
 
 fn hostname(unit: &str) -> String {
     unit_hostname(unit, "harness")
-}
-
-fn host_path(h: &Harness<PgbouncerK8sCharm>, path: &str) -> PathBuf {
-    h.container_root("pgbouncer")
-        .unwrap()
-        .join(path.trim_start_matches('/'))
-}
-
-fn file(h: &Harness<PgbouncerK8sCharm>, path: &str) -> Option<String> {
-    std::fs::read_to_string(host_path(h, path)).ok()
 }
 
 /// A port nothing listens on: a backend there never answers.
@@ -115,9 +105,11 @@ fn serving_leader() -> Serving {
         peers,
         APP,
         &[
+            // As an older revision of the charm left them: the leader
+            // moves the secret ones into the application's secret.
             (CFG_FILE, &config.render()),
-            (AUTH_FILE, &auth.render()),
-            (&relation_password_key(client), "client-password-0"),
+            (legacy::AUTH_FILE, &auth.render()),
+            (&client_user(client), "client-password-0"),
             (&client_database_key(client), "appdb"),
         ],
     )
@@ -189,7 +181,7 @@ fn a_leader_without_files_restores_them_from_the_peer_databag() {
     );
     assert!(shared.has_auth_query());
     assert_eq!(
-        h.get_relation_data(peers, APP)[AUTH_FILE],
+        app_secret(&h, peers).unwrap()[AUTH_FILE_KEY],
         local_auth.render()
     );
 }
@@ -214,10 +206,15 @@ fn a_follower_without_files_takes_them_back_from_the_leader() {
     h.begin_with_initial_hooks().unwrap();
     let peers = h.juju().relations_of(APP, PEERS)[0];
     let (config, auth) = served_files(5432);
+    let secret = h.add_secret(APP, &[(AUTH_FILE_KEY, &auth.render())]);
     h.update_relation_data(
         peers,
         APP,
-        &[(CFG_FILE, &config.render()), (AUTH_FILE, &auth.render())],
+        &[
+            (CFG_FILE, &config.render()),
+            (SECRET_ID, &secret),
+            (SECRET_REVISION, "1"),
+        ],
     )
     .unwrap();
     lose_the_pod(&h);
@@ -241,7 +238,10 @@ fn the_leader_leaving_tears_nothing_down() {
     h.remove_this_unit().unwrap();
     let app = h.get_relation_data(peers, APP);
     assert_eq!(
-        app.get(&relation_password_key(client)).map(String::as_str),
+        app_secret(&h, peers)
+            .unwrap()
+            .get(&client_key(client))
+            .map(String::as_str),
         Some("client-password-0"),
         "the client's user is kept"
     );
@@ -249,7 +249,7 @@ fn the_leader_leaving_tears_nothing_down() {
         app.get(&client_database_key(client)).map(String::as_str),
         Some("appdb")
     );
-    let shared_auth = AuthFile::parse(&app[AUTH_FILE]).unwrap();
+    let shared_auth = AuthFile::parse(&app_secret(&h, peers).unwrap()[AUTH_FILE_KEY]).unwrap();
     assert_eq!(shared_auth.hash_of(AUTH_USER), auth.hash_of(AUTH_USER));
     let shared = PgbConfig::parse(&app[CFG_FILE]).unwrap();
     assert_eq!(shared.database("appdb"), config.database("appdb"));
@@ -291,7 +291,10 @@ fn a_client_leaving_while_there_is_no_backend_is_revoked_later() {
     );
     let app = h.get_relation_data(peers, APP);
     assert_eq!(
-        app.get(&relation_password_key(client)).map(String::as_str),
+        app_secret(&h, peers)
+            .unwrap()
+            .get(&client_key(client))
+            .map(String::as_str),
         Some("client-password-0"),
         "kept until a backend can revoke it"
     );
@@ -313,31 +316,52 @@ fn a_revocation_that_fails_keeps_the_record_and_retries() {
     } = serving_leader();
     h.remove_relation(client).unwrap();
     assert!(
-        h.notices()
+        !h.notices()
             .iter()
             .any(|n| n.event == "database_relation_broken"),
-        "{:?}",
+        "retried from update-status, never a deferred event: {:?}",
         h.notices()
     );
     let app = h.get_relation_data(peers, APP);
     assert_eq!(
-        app.get(&relation_password_key(client)).map(String::as_str),
+        app_secret(&h, peers)
+            .unwrap()
+            .get(&client_key(client))
+            .map(String::as_str),
         Some("client-password-0"),
         "a user that may still log in is never forgotten"
     );
-    assert!(
-        PgbConfig::parse(&app[CFG_FILE])
-            .unwrap()
-            .database("appdb")
-            .is_some()
+    assert_eq!(
+        PgbConfig::parse(&app[CFG_FILE]).unwrap().database("appdb"),
+        None,
+        "a removed client is served no more, revoked or not"
     );
-    // And the unit says why it waits.
+    // And the unit says why it waits, naming the relation.
     let status = h.unit_status();
     assert_eq!(status.name, StatusName::Waiting, "{status:?}");
     assert!(
-        status.message.starts_with("waiting for backend database:"),
+        status.message.starts_with(&format!(
+            "the user of the removed database relation {client} is not revoked yet:"
+        )),
         "{status:?}"
     );
+    // update-status tries again (the backend still does not answer).
+    let tries = |h: &Harness<PgbouncerK8sCharm>| {
+        h.logs()
+            .iter()
+            .filter(|l| l.message.contains("could not revoke the user"))
+            .count()
+    };
+    let before = tries(&h);
+    h.fire_hook("update-status").unwrap();
+    assert_eq!(tries(&h), before + 1, "retried at update-status");
+    assert!(
+        app_secret(&h, peers)
+            .unwrap()
+            .contains_key(&client_key(client))
+    );
+    h.fire_hook("config-changed").unwrap();
+    assert_eq!(tries(&h), before + 1, "and at no other hook");
 }
 
 #[test]
@@ -349,7 +373,7 @@ fn listen_port_reaches_every_client_with_ports_and_uris() {
     let follower = hostname("pgbouncer-k8s/1");
     assert_eq!(bag["endpoints"], format!("{leader}:7001"));
     assert_eq!(bag["read-only-endpoints"], format!("{follower}:7001"));
-    let user = relation_password_key(client);
+    let user = client_user(client);
     assert_eq!(
         bag["uris"],
         format!("postgresql://{user}:client-password-0@{leader}:7001/appdb")
@@ -404,7 +428,7 @@ fn a_client_that_requests_secrets_gets_its_credentials_in_one() {
         secret.grants
     );
     let content = &secret.revisions[&secret.latest()];
-    assert_eq!(content["username"], relation_password_key(client));
+    assert_eq!(content["username"], client_user(client));
     assert_eq!(content["password"], "client-password-0");
     assert!(content["uris"].ends_with(":7002/appdb"), "{content:?}");
 }
@@ -486,23 +510,24 @@ fn a_follower_without_the_leaders_config_waits() {
 fn the_admin_console_user_is_in_the_auth_file_with_a_kept_password() {
     let Serving { mut h, peers, .. } = serving_leader();
     h.fire_hook("config-changed").unwrap();
-    let app = h.get_relation_data(peers, APP);
-    let password = app
-        .get(pgbouncer_k8s::peers::ADMIN_PASSWORD)
+    let password = app_secret(&h, peers)
+        .unwrap()
+        .get(ADMIN_PASSWORD_KEY)
         .expect("admin password kept")
         .clone();
     assert_eq!(password.len(), 24);
     let auth = AuthFile::parse(&file(&h, pgb_config::AUTH_FILE_PATH).unwrap()).unwrap();
     assert!(auth.verify(pgb_config::ADMIN_USER, &password));
-    assert_eq!(app[AUTH_FILE], auth.render(), "shared with the followers");
+    assert_eq!(
+        app_secret(&h, peers).unwrap()[AUTH_FILE_KEY],
+        auth.render(),
+        "shared with the followers"
+    );
     let config = PgbConfig::parse(&file(&h, pgb_config::INI_PATH).unwrap()).unwrap();
     assert_eq!(config.user_list("admin_users"), [pgb_config::ADMIN_USER]);
     // Stable: another hook neither changes the password nor the file.
     h.fire_hook("config-changed").unwrap();
-    assert_eq!(
-        h.get_relation_data(peers, APP)[pgbouncer_k8s::peers::ADMIN_PASSWORD],
-        password
-    );
+    assert_eq!(app_secret(&h, peers).unwrap()[ADMIN_PASSWORD_KEY], password);
     assert!(
         h.logs().iter().all(|l| !l.message.contains(&password)),
         "never logged"
@@ -548,4 +573,229 @@ fn update_status_asks_pebble_once_for_each_thing() {
     // And the status still reflects them: PgBouncer does not listen here.
     let status = h.unit_status();
     assert!(status.message.contains("does not answer"), "{status:?}");
+}
+
+#[test]
+fn a_restart_owed_survives_a_write_that_failed_half_way() {
+    let Serving { mut h, .. } = serving_leader();
+    h.fire_hook("config-changed").unwrap();
+    let instances = pgb_config::instance_count(pgb_config::available_cpus());
+    assert!(instances >= 2);
+    // The last instance's file cannot be written (a directory stands in
+    // its place): the port change is half-written when the hook gives up.
+    let last = host_path(&h, &pgb_config::instance_ini_path(instances - 1));
+    std::fs::remove_file(&last).unwrap();
+    std::fs::create_dir(&last).unwrap();
+    let before = restarts(&h);
+    h.update_config([("listen_port", json!(7010))]).unwrap();
+    assert_eq!(restarts(&h), before, "nothing restarted yet");
+    std::fs::remove_dir(&last).unwrap();
+    // The next hook finds what the first one left and restarts every
+    // instance: PgBouncer must not stay on the old port.
+    h.fire_hook("update-status").unwrap();
+    assert_eq!(
+        restarts(&h),
+        before + instances,
+        "{:?}",
+        h.container_pebble("pgbouncer").unwrap().service_events()
+    );
+    for n in 0..instances {
+        let text = file(&h, &pgb_config::instance_ini_path(n)).unwrap();
+        assert!(text.contains("listen_port = 7010"), "instance {n}");
+        assert!(
+            !text.contains(pgbouncer_k8s::workload::RESTART_MARKER),
+            "instance {n}: the marker goes once it restarted"
+        );
+    }
+}
+
+#[test]
+fn a_restart_recorded_in_the_files_is_done_even_when_nothing_else_changed() {
+    let Serving { mut h, .. } = serving_leader();
+    h.fire_hook("config-changed").unwrap();
+    // As a hook killed after writing every file left them: the new config
+    // everywhere, each instance still owing its restart.
+    h.update_config([("listen_port", json!(7011))]).unwrap();
+    let instances = pgb_config::instance_count(pgb_config::available_cpus());
+    for n in 0..instances {
+        let path = host_path(&h, &pgb_config::instance_ini_path(n));
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str(pgbouncer_k8s::workload::RESTART_MARKER);
+        std::fs::write(&path, text).unwrap();
+    }
+    let before = restarts(&h);
+    h.fire_hook("config-changed").unwrap();
+    assert_eq!(restarts(&h), before + instances);
+    h.fire_hook("config-changed").unwrap();
+    assert_eq!(restarts(&h), before + instances, "once");
+}
+
+#[test]
+fn a_bad_option_keeps_the_last_good_settings_everywhere() {
+    let Serving {
+        mut h,
+        peers,
+        client,
+        ..
+    } = serving_leader();
+    h.update_config([("listen_port", json!(7000))]).unwrap();
+    let leader = hostname("pgbouncer-k8s/0");
+    assert_eq!(
+        h.get_relation_data(client, APP)["endpoints"],
+        format!("{leader}:7000")
+    );
+    // A misspelt pool_mode (and a new port in the same change): nothing
+    // of it is taken until the option is fixed.
+    h.update_config([("pool_mode", json!("sesion")), ("listen_port", json!(7001))])
+        .unwrap();
+    let status = h.unit_status();
+    assert_eq!(status.name, StatusName::Blocked, "{status:?}");
+    assert!(status.message.contains("pool_mode"), "{status:?}");
+    let local = PgbConfig::parse(&file(&h, pgb_config::INI_PATH).unwrap()).unwrap();
+    assert_eq!(
+        local.get(pgb_config::PGBOUNCER, "listen_port"),
+        Some("7000")
+    );
+    assert_eq!(
+        h.get_relation_data(client, APP)["endpoints"],
+        format!("{leader}:7000"),
+        "clients are told the port PgBouncer is on"
+    );
+    // A client leaving makes the leader render again: with the settings
+    // in force, not the defaults.
+    h.remove_relation(client).unwrap();
+    let shared = PgbConfig::parse(&h.get_relation_data(peers, APP)[CFG_FILE]).unwrap();
+    assert_eq!(
+        shared.get(pgb_config::PGBOUNCER, "listen_port"),
+        Some("7000")
+    );
+    assert_eq!(
+        shared.get(pgb_config::PGBOUNCER, "pool_mode"),
+        Some("session")
+    );
+    let local = PgbConfig::parse(&file(&h, pgb_config::INI_PATH).unwrap()).unwrap();
+    assert_eq!(
+        local.get(pgb_config::PGBOUNCER, "listen_port"),
+        Some("7000")
+    );
+    // Fixed: the new values are taken.
+    h.update_config([("pool_mode", json!("transaction"))])
+        .unwrap();
+    let local = PgbConfig::parse(&file(&h, pgb_config::INI_PATH).unwrap()).unwrap();
+    assert_eq!(
+        local.get(pgb_config::PGBOUNCER, "listen_port"),
+        Some("7001")
+    );
+    assert_eq!(
+        local.get(pgb_config::PGBOUNCER, "pool_mode"),
+        Some("transaction")
+    );
+}
+
+/// Every value of every databag of every relation in the model.
+fn all_databag_values(h: &Harness<PgbouncerK8sCharm>) -> Vec<(String, String)> {
+    let juju = h.juju();
+    juju.relations
+        .values()
+        .flat_map(|r| {
+            r.bags.iter().flat_map(move |(member, bag)| {
+                bag.iter().map(move |(key, value)| {
+                    (format!("{}:{member}:{key}", r.endpoint), value.clone())
+                })
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn upgrading_moves_every_credential_from_the_databag_into_the_secret() {
+    // serving_leader's peer databag is as an older revision left it: the
+    // auth file and the client's password in plain keys.
+    let Serving {
+        mut h,
+        peers,
+        client,
+        auth,
+        ..
+    } = serving_leader();
+    h.fire_hook("upgrade-charm").unwrap();
+    let app = h.get_relation_data(peers, APP);
+    for key in app.keys() {
+        assert!(
+            key != legacy::AUTH_FILE
+                && key != legacy::ADMIN_PASSWORD
+                && !key.starts_with(legacy::RELATION_PASSWORD_PREFIX),
+            "{key} left in the databag: {app:?}"
+        );
+    }
+    let secret = app_secret(&h, peers).unwrap();
+    assert_eq!(secret[&client_key(client)], "client-password-0");
+    let moved = AuthFile::parse(&secret[AUTH_FILE_KEY]).unwrap();
+    assert_eq!(moved.hash_of(AUTH_USER), auth.hash_of(AUTH_USER));
+    let admin = secret[ADMIN_PASSWORD_KEY].clone();
+    assert_eq!(admin.len(), 24);
+    // The secret belongs to the application, and no databag holds any of it.
+    {
+        let juju = h.juju();
+        let owned = juju
+            .secrets
+            .values()
+            .find(|s| s.label.as_deref() == Some(pgbouncer_k8s::credentials::SECRET_LABEL))
+            .expect("labelled secret");
+        assert_eq!(owned.owner, APP);
+        assert_eq!(owned.owner_kind, "application");
+        assert!(
+            owned.grants.is_empty(),
+            "granted to nobody: {:?}",
+            owned.grants
+        );
+    }
+    let mut secrets = vec![
+        "client-password-0".to_string(),
+        admin,
+        secret[AUTH_FILE_KEY].clone(),
+        "SCRAM-SHA-256$".to_string(),
+    ];
+    // Each verifier in the auth file too.
+    secrets.extend(
+        moved
+            .users()
+            .filter_map(|user| moved.hash_of(user))
+            .map(str::to_string),
+    );
+    let values = all_databag_values(&h);
+    assert!(!values.is_empty());
+    for (place, value) in &values {
+        for secret in &secrets {
+            assert!(!value.contains(secret.as_str()), "a credential in {place}");
+        }
+    }
+}
+
+#[test]
+fn a_follower_that_cannot_read_the_secret_says_so() {
+    let mut h = harness();
+    h.set_can_connect("pgbouncer", true).unwrap();
+    h.begin_with_initial_hooks().unwrap();
+    let peers = h.juju().relations_of(APP, PEERS)[0];
+    let (config, _) = served_files(5432);
+    h.update_relation_data(
+        peers,
+        APP,
+        &[
+            (CFG_FILE, &config.render()),
+            (SECRET_ID, "secret:d1gcnkfmp25c7a9dmcq0"),
+            (SECRET_REVISION, "1"),
+        ],
+    )
+    .unwrap();
+    let status = h.unit_status();
+    assert_eq!(status.name, StatusName::Blocked, "{status:?}");
+    assert!(
+        status
+            .message
+            .starts_with("cannot read the application secret secret:"),
+        "{status:?}"
+    );
+    assert_eq!(file(&h, pgb_config::AUTH_FILE_PATH), None);
 }

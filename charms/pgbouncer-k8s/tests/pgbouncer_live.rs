@@ -320,7 +320,9 @@ fn set_up_auth_user(pg: &Postgres, password: &str, databases: &[&str]) -> String
     db.ensure_login_role(&auth_user, &md5_password(&auth_user, password))
         .unwrap();
     for database in databases {
-        pg.backend(database).install_get_auth(&auth_user).unwrap();
+        pg.backend(database)
+            .install_get_auth(&auth_user, &clients_role_for(&auth_user))
+            .unwrap();
     }
     auth_user
 }
@@ -361,7 +363,11 @@ fn get_auth_answers_for_client_users_only() {
     let auth_user = set_up_auth_user(&pg, auth_password, &["pgbouncer"]);
     let marker = clients_role_for(&auth_user);
     pg.backend("pgbouncer")
-        .ensure_user("relation_id_7", "client-pw-7", &auth_user)
+        .ensure_user(
+            "relation_id_7",
+            "client-pw-7",
+            &clients_role_for(&auth_user),
+        )
         .unwrap();
     // Roles that must never be brokered, even as members of the marker.
     sql(
@@ -433,12 +439,15 @@ fn a_client_name_taken_by_a_role_not_ours_is_never_taken_over() {
     let mut db = pg.backend("pgbouncer");
     // The backend's own user, named as a client user would be (a backend in
     // another model numbering its relations as ours are numbered).
-    let taken = db.ensure_user(BACKEND_USER, "client-pw", &auth_user);
+    let taken = db.ensure_user(BACKEND_USER, "client-pw", &clients_role_for(&auth_user));
     assert!(
         matches!(taken, Err(SqlError::ForeignRole { .. })),
         "{taken:?}"
     );
-    assert!(!db.is_client_user(BACKEND_USER, &auth_user).unwrap());
+    assert!(
+        !db.is_client_user(BACKEND_USER, &clients_role_for(&auth_user))
+            .unwrap()
+    );
     let mut still = pg
         .connect(BACKEND_USER, BACKEND_PASSWORD, "pgbouncer")
         .unwrap();
@@ -453,10 +462,14 @@ fn a_client_name_taken_by_a_role_not_ours_is_never_taken_over() {
         "the backend user keeps its password and rights"
     );
     // A user this charm made is its own: changed again without complaint.
-    db.ensure_user("relation_id_8", "pw-8", &auth_user).unwrap();
-    db.ensure_user("relation_id_8", "pw-8b", &auth_user)
+    db.ensure_user("relation_id_8", "pw-8", &clients_role_for(&auth_user))
         .unwrap();
-    assert!(db.is_client_user("relation_id_8", &auth_user).unwrap());
+    db.ensure_user("relation_id_8", "pw-8b", &clients_role_for(&auth_user))
+        .unwrap();
+    assert!(
+        db.is_client_user("relation_id_8", &clients_role_for(&auth_user))
+            .unwrap()
+    );
     assert!(pg.connect("relation_id_8", "pw-8b", "pgbouncer").is_ok());
 }
 
@@ -467,12 +480,18 @@ fn a_created_database_is_closed_to_everyone_not_granted() {
     let auth_user = set_up_auth_user(&pg, auth_password, &["pgbouncer"]);
     let database = ClientDatabase::parse("appdb").unwrap();
     let mut db = pg.backend("pgbouncer");
-    db.ensure_user("relation_id_8", "client-pw-8", &auth_user)
-        .unwrap();
+    db.ensure_user(
+        "relation_id_8",
+        "client-pw-8",
+        &clients_role_for(&auth_user),
+    )
+    .unwrap();
     db.ensure_database(&database, "relation_id_8").unwrap();
     // Idempotent.
     db.ensure_database(&database, "relation_id_8").unwrap();
-    pg.backend("appdb").install_get_auth(&auth_user).unwrap();
+    pg.backend("appdb")
+        .install_get_auth(&auth_user, &clients_role_for(&auth_user))
+        .unwrap();
     sql(
         &pg,
         "pgbouncer",
@@ -551,9 +570,9 @@ fn a_shared_database_outlives_the_first_users_release() {
     let auth_user = set_up_auth_user(&pg, "auth-pw-3", &["pgbouncer"]);
     let database = ClientDatabase::parse("shared").unwrap();
     let mut db = pg.backend("pgbouncer");
-    db.ensure_user("relation_id_10", "pw-10", &auth_user)
+    db.ensure_user("relation_id_10", "pw-10", &clients_role_for(&auth_user))
         .unwrap();
-    db.ensure_user("relation_id_11", "pw-11", &auth_user)
+    db.ensure_user("relation_id_11", "pw-11", &clients_role_for(&auth_user))
         .unwrap();
     db.ensure_database(&database, "relation_id_10").unwrap();
     let mut first = pg.connect("relation_id_10", "pw-10", "shared").unwrap();
@@ -610,10 +629,12 @@ fn a_client_logs_in_through_pgbouncer_until_deactivated() {
     let auth_user = set_up_auth_user(&pg, auth_password, &["pgbouncer"]);
     let database = ClientDatabase::parse("clientdb").unwrap();
     let mut db = pg.backend("pgbouncer");
-    db.ensure_user("relation_id_12", "pw-12", &auth_user)
+    db.ensure_user("relation_id_12", "pw-12", &clients_role_for(&auth_user))
         .unwrap();
     db.ensure_database(&database, "relation_id_12").unwrap();
-    pg.backend("clientdb").install_get_auth(&auth_user).unwrap();
+    pg.backend("clientdb")
+        .install_get_auth(&auth_user, &clients_role_for(&auth_user))
+        .unwrap();
 
     let (dir, lib, log) = pgbouncer_dirs();
     let port = free_port();

@@ -6,14 +6,14 @@
 use std::collections::BTreeMap;
 
 use ops::pebble::{Layer, Service, ServiceStatus};
+use ops_testing::context::Secret;
 use ops_testing::context::{Container, Context, File, Relation, State};
 use ops_testing::fake_pebble::ServiceEvent;
 use pgbouncer_k8s::PgbouncerK8sCharm;
 use pgbouncer_k8s::auth::{AuthFile, auth_user_for};
 use pgbouncer_k8s::client::{ENDPOINTS, READ_ONLY_ENDPOINTS};
-use pgbouncer_k8s::peers::{
-    AUTH_FILE, CFG_FILE, LEADER_HOSTNAME, PEERS, PRIVATE_ADDRESS, unit_hostname,
-};
+use pgbouncer_k8s::credentials::{AUTH_FILE_KEY, SECRET_ID, SECRET_REVISION};
+use pgbouncer_k8s::peers::{CFG_FILE, LEADER_HOSTNAME, PEERS, PRIVATE_ADDRESS, unit_hostname};
 use pgbouncer_k8s::pgb_config::{self, PgbConfig};
 
 const APP: &str = "pgbouncer-k8s";
@@ -141,6 +141,41 @@ fn peer_bag<'a>(
     (&r.local_app_data, &r.local_unit_data)
 }
 
+/// The auth file the leader shared, from the application's secret named in
+/// the peer app databag.
+fn shared_auth<'a>(state: &'a State, peers: &Relation) -> Option<&'a String> {
+    let (app, _) = peer_bag(state, peers);
+    let id = app.get(SECRET_ID)?;
+    let secret = state
+        .secrets
+        .iter()
+        .find(|s| s.id.ends_with(id.as_str()) || id.ends_with(s.id.as_str()))?;
+    secret.latest_content()?.get(AUTH_FILE_KEY)
+}
+
+/// What a leader shares with its followers: `cfg_file` in the peer app
+/// databag, and the auth file in the application's secret (named there).
+fn shared(peers: Relation, cfg: Option<&str>, auth: Option<&str>) -> (Relation, Option<Secret>) {
+    let mut data: Vec<(&str, String)> = Vec::new();
+    if let Some(cfg) = cfg {
+        data.push((CFG_FILE, cfg.to_string()));
+    }
+    let secret = auth.map(|auth| Secret::new([(AUTH_FILE_KEY, auth)]));
+    if let Some(secret) = &secret {
+        data.push((SECRET_ID, secret.id.clone()));
+        data.push((SECRET_REVISION, "1".to_string()));
+    }
+    let peers = peers.with_local_app_data(data.iter().map(|(k, v)| (*k, v.as_str())));
+    (peers, secret)
+}
+
+fn with_secret(state: State, secret: &Option<Secret>) -> State {
+    match secret {
+        Some(secret) => state.with_secret(secret.clone()),
+        None => state,
+    }
+}
+
 // ---- pgb-peers relation-created -------------------------------------------
 
 /// Branch: "save own hostname in own unit databag", on the leader and on a follower.
@@ -195,7 +230,7 @@ fn created_on_a_leader_without_local_config_defers() {
     );
     let (app, _) = peer_bag(&out, &peers);
     assert!(!app.contains_key(CFG_FILE));
-    assert!(!app.contains_key(AUTH_FILE));
+    assert!(shared_auth(&out, &peers).is_none());
 }
 
 /// Branches: leader, "put the config (rendered) into the app databag as
@@ -232,7 +267,10 @@ fn created_on_a_leader_shares_the_config_and_defers_until_the_backend_is_ready()
             Some(&local),
             "{why}: cfg_file is the local config"
         );
-        assert!(!app.contains_key(AUTH_FILE), "{why}: no auth_file yet");
+        assert!(
+            shared_auth(&out, &peers).is_none(),
+            "{why}: no auth file yet"
+        );
         assert!(
             deferred(&out, "pgb_peers_relation_created"),
             "{why}: {:?}",
@@ -256,7 +294,7 @@ fn created_on_a_leader_with_the_backend_ready_shares_the_auth_file() {
     let (app, _) = peer_bag(&out, &peers);
     // The auth file as the leader serves it: the auth user's line as it
     // was, beside the admin console user the charm adds.
-    let shared = AuthFile::parse(app.get(AUTH_FILE).expect("auth_file shared")).unwrap();
+    let shared = AuthFile::parse(shared_auth(&out, &peers).expect("auth file shared")).unwrap();
     assert_eq!(shared.hash_of(&auth_user()), auth.hash_of(&auth_user()));
     assert_eq!(
         file(&out, pgb_config::AUTH_FILE_PATH),
@@ -366,14 +404,11 @@ fn joined_and_changed_on_a_leader_without_local_config_defer() {
 fn joined_and_changed_on_a_leader_share_the_local_config_and_return() {
     let stale = config(44).render();
     let stale_auth = auth_file("stale").render();
-    let peers = peers_with(1).with_local_app_data([
-        (CFG_FILE, stale.as_str()),
-        (AUTH_FILE, stale_auth.as_str()),
-        (LEADER_HOSTNAME, "gone"),
-    ]);
+    let (peers, stale_secret) = shared(peers_with(1), Some(&stale), Some(&stale_auth));
+    let peers = peers.with_local_app_data([(LEADER_HOSTNAME, "gone")]);
     for (name, event) in joined_and_changed(&peers, 1) {
         let mut ctx = ctx(0);
-        let state = State::default()
+        let state = with_secret(State::default(), &stale_secret)
             .with_leader(true)
             .with_relation(peers.clone())
             .with_container(running_container(&config(100), Some(&auth_file("current"))));
@@ -420,14 +455,14 @@ fn followers_write_only_valid_shared_files() {
             auth_written: false,
         },
         Case {
-            name: "valid auth_file",
-            app_data: vec![(AUTH_FILE, auth.clone())],
+            name: "valid auth file",
+            app_data: vec![(AUTH_FILE_KEY, auth.clone())],
             config_written: false,
             auth_written: true,
         },
         Case {
             name: "both",
-            app_data: vec![(CFG_FILE, cfg.clone()), (AUTH_FILE, auth.clone())],
+            app_data: vec![(CFG_FILE, cfg.clone()), (AUTH_FILE_KEY, auth.clone())],
             config_written: true,
             auth_written: true,
         },
@@ -438,19 +473,24 @@ fn followers_write_only_valid_shared_files() {
             auth_written: false,
         },
         Case {
-            name: "invalid auth_file",
-            app_data: vec![(AUTH_FILE, "garbage-secret-line".into())],
+            name: "invalid auth file",
+            app_data: vec![(AUTH_FILE_KEY, "garbage-secret-line".into())],
             config_written: false,
             auth_written: false,
         },
     ];
     for case in cases {
-        let peers =
-            peers_with(0).with_local_app_data(case.app_data.iter().map(|(k, v)| (*k, v.as_str())));
+        let find = |key: &str| {
+            case.app_data
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| v.as_str())
+        };
+        let (peers, secret) = shared(peers_with(0), find(CFG_FILE), find(AUTH_FILE_KEY));
         for (event_name, event) in joined_and_changed(&peers, 0) {
             let what = format!("{}, {event_name}", case.name);
             let mut ctx = ctx(1);
-            let state = State::default()
+            let state = with_secret(State::default(), &secret)
                 .with_relation(peers.clone())
                 .with_container(empty_container());
             let out = ctx.run(event, &state).unwrap();
@@ -496,11 +536,10 @@ fn followers_reload_pgbouncer_only_when_a_file_changed() {
         ("same files", old.render(), old_auth.render(), false),
     ];
     for (name, cfg, auth, reload) in cases {
-        let peers = peers_with(0)
-            .with_local_app_data([(CFG_FILE, cfg.as_str()), (AUTH_FILE, auth.as_str())]);
+        let (peers, secret) = shared(peers_with(0), Some(&cfg), Some(&auth));
         for (event_name, event) in joined_and_changed(&peers, 0) {
             let mut ctx = ctx(1);
-            let state = State::default()
+            let state = with_secret(State::default(), &secret)
                 .with_relation(peers.clone())
                 .with_container(running_container(&old, Some(&old_auth)));
             let out = ctx.run(event, &state).unwrap();
