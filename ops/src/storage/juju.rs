@@ -14,9 +14,9 @@
 //! `<seq>` is a decimal number, and the queue is the notices in increasing
 //! `<seq>`. A notice deferred again keeps its key, and with it its place; a
 //! newly deferred one takes a number above every other in the queue; a
-//! handled one's key is deleted. A dispatch that defers the whole queue
-//! again and one event more sends that one key (and the counter), nothing
-//! else.
+//! handled one's key is deleted (one `state-delete` each: Juju's deletes
+//! one key at a time). A dispatch that defers the whole queue again and one
+//! event more sends that one key (and the counter), nothing else.
 //!
 //! Older forms are read, and replaced by the per-item keys at the next
 //! commit: [`LEGACY_NOTICES_KEY`], the whole queue as one JSON list (counter
@@ -376,7 +376,7 @@ impl StateStore for JujuStateStore {
         for gone in loaded.keys.keys().filter(|k| !keys.contains_key(*k)) {
             self.backend.state_delete(gone)?;
         }
-        // Keys sent keep the controller's spelling only where unchanged.
+        // Keys not sent keep the controller's spelling of their value.
         for (key, text) in changed {
             loaded.keys.insert(key, text);
         }
