@@ -1,6 +1,7 @@
 //! Stored state across charm upgrades: fields added to a `StoredState<T>`
 //! struct take their default, removed ones are ignored, and a value that no
-//! longer fits is an error naming its key (and no value).
+//! longer fits is an error naming its key (and no value). In Juju's unit
+//! state, what ops-rs kept before one key per deferred notice still loads.
 
 use ops::StoredState;
 use ops::events::ConfigChanged;
@@ -97,4 +98,50 @@ fn a_saved_value_of_another_type_names_the_key_and_not_the_value() {
         }
         other => panic!("expected StoredStateType, got {other:?}"),
     }
+}
+
+#[test]
+fn juju_state_with_the_whole_queue_under_one_key_loads_after_an_upgrade() {
+    use ops::storage::{
+        JUJU_COUNTER_KEY, JUJU_LEGACY_NOTICES_KEY, JUJU_NOTICE_PREFIX, JUJU_STORED_PREFIX,
+    };
+    let mut harness = Harness::<Upgraded>::new(META)
+        .unwrap()
+        .with_state_location(ops::StateLocation::Juju);
+    harness.begin();
+    // As the charm, built with ops-rs before one key per notice, left it:
+    // a config-changed deferred (its observer deferred it then).
+    let unit = harness.unit_name().to_string();
+    let notice = json!([{
+        "handle": "Upgraded/on/config_changed[3]",
+        "observer": ops::framework::observer_key(Upgraded::on_config_changed),
+        "event": "config_changed",
+        "snapshot": {},
+    }]);
+    harness.juju().units.get_mut(&unit).unwrap().state.extend([
+        (
+            JUJU_COUNTER_KEY.to_string(),
+            r#"{"format":1,"event_count":3}"#.to_string(),
+        ),
+        (JUJU_LEGACY_NOTICES_KEY.to_string(), notice.to_string()),
+        (
+            format!("{JUJU_STORED_PREFIX}Upgraded/StoredState[settings]"),
+            r#"{"changes":4}"#.to_string(),
+        ),
+    ]);
+    harness.fire_hook("upgrade-charm").unwrap();
+    // The deferred config-changed was handed back to its observer.
+    assert_eq!(harness.charm().unwrap().settings.get().changes, 5);
+    assert!(harness.notices().is_empty());
+    let state = harness.juju().units[&unit].state.clone();
+    assert!(!state.contains_key(JUJU_LEGACY_NOTICES_KEY), "migrated");
+    assert!(!state.keys().any(|k| k.starts_with(JUJU_NOTICE_PREFIX)));
+    let saved: serde_json::Value = serde_json::from_str(
+        &state[&format!("{JUJU_STORED_PREFIX}Upgraded/StoredState[settings]")],
+    )
+    .unwrap();
+    assert_eq!(
+        saved,
+        json!({"changes": 5, "port": 6432, "peers": ["none"]})
+    );
 }

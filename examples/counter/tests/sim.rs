@@ -12,23 +12,11 @@ const CHARM_DIR: &str = env!("CARGO_MANIFEST_DIR");
 const UNIT: &str = "counter/0";
 
 /// The persisted framework state in Juju's unit state (one key per stored
-/// state, one for the notice queue), gathered as `{stored, notices}`.
+/// state and per deferred notice), gathered as `{stored, notices}`.
 fn unit_state(sim: &Simulator) -> serde_json::Value {
     let juju = load_state(sim.state_path()).unwrap();
-    let bag = &juju.units[UNIT].state;
-    let json = |text: &String| serde_json::from_str::<serde_json::Value>(text).unwrap();
-    let stored: serde_json::Map<String, serde_json::Value> = bag
-        .iter()
-        .filter_map(|(key, text)| {
-            let name = key.strip_prefix(ops::storage::JUJU_STORED_PREFIX)?;
-            Some((name.to_string(), json(text)))
-        })
-        .collect();
-    let notices = bag
-        .get(ops::storage::JUJU_NOTICES_KEY)
-        .map(json)
-        .unwrap_or_else(|| serde_json::json!([]));
-    serde_json::json!({ "stored": stored, "notices": notices })
+    let (state, _) = ops::storage::decode_unit_state(&juju.units[UNIT].state).unwrap();
+    serde_json::json!({ "stored": state.stored, "notices": state.notices })
 }
 
 #[test]

@@ -75,8 +75,13 @@ pub enum HookErrorKind {
     Other,
 }
 
-/// The most bytes Juju keeps in one unit-state value (`state-set`).
+/// The most bytes Juju keeps in one unit-state value (`state-set`): Juju's
+/// `quota.MaxCharmStateValueSize`.
 pub const MAX_STATE_VALUE: usize = 64 * 1024;
+
+/// The longest unit-state key Juju accepts (`state-set`), in bytes: Juju's
+/// `quota.MaxCharmStateKeySize`.
+pub const MAX_STATE_KEY: usize = 256;
 
 /// A hook tool's failure: Juju's message (what follows `ERROR `) and its kind.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -540,16 +545,23 @@ impl FakeJuju {
     }
 
     /// `state-set`: pending until the hook succeeds. Unlike relation data, an
-    /// empty value is stored (Juju deletes only with `state-delete`). A value
-    /// over [`MAX_STATE_VALUE`] bytes is refused, as Juju's quota does, and
-    /// then nothing of `data` is set.
+    /// empty value is stored (Juju deletes only with `state-delete`). A key
+    /// over [`MAX_STATE_KEY`] bytes or a value over [`MAX_STATE_VALUE`] bytes
+    /// is refused with the message of Juju 3's quota check (Juju 4 adds
+    /// ` quota limit exceeded`), and then nothing of `data` is set. Like
+    /// Juju, `state-get` and `state-delete` check no size.
     pub fn hook_state_set(&mut self, ctx: &HookContext, data: &Bag) -> HookResult<()> {
-        if let Some((key, value)) = data.iter().find(|(_, v)| v.len() > MAX_STATE_VALUE) {
-            return Err(HookError::other(format!(
-                "cannot set unit state key {key:?}: max allowed value size ({MAX_STATE_VALUE}) \
-                 exceeded ({} bytes): quota limit exceeded",
-                value.len()
-            )));
+        for (key, value) in data {
+            if key.len() > MAX_STATE_KEY {
+                return Err(HookError::other(format!(
+                    "max allowed key length ({MAX_STATE_KEY}) exceeded"
+                )));
+            }
+            if value.len() > MAX_STATE_VALUE {
+                return Err(HookError::other(format!(
+                    "max allowed value length ({MAX_STATE_VALUE}) exceeded"
+                )));
+            }
         }
         let pending = self.pending.entry(ctx.unit.clone()).or_default();
         for (k, v) in data {

@@ -3,7 +3,8 @@
 //!
 //! Two places, behind one trait: a file in the charm directory
 //! ([`LocalStateFile`], the default) and Juju's controller-side unit state
-//! ([`JujuStateStore`], `state-get`/`state-set`, one key per item). Either
+//! ([`JujuStateStore`], `state-get`/`state-set`, one key per stored state
+//! and per deferred notice). Either
 //! way the state is written at commit or not at all, and nothing is written
 //! when the notices and stored state are as they were loaded.
 
@@ -11,9 +12,10 @@ mod juju;
 mod local;
 
 pub use juju::{
-    COUNTER_KEY as JUJU_COUNTER_KEY, JujuStateStore, LEGACY_STATE_KEY as JUJU_LEGACY_STATE_KEY,
-    MAX_VALUE_BYTES as JUJU_MAX_VALUE_BYTES, NOTICES_KEY as JUJU_NOTICES_KEY,
-    STORED_PREFIX as JUJU_STORED_PREFIX, decode_unit_state,
+    COUNTER_KEY as JUJU_COUNTER_KEY, FORMAT as JUJU_STATE_FORMAT, JujuStateStore,
+    LEGACY_NOTICES_KEY as JUJU_LEGACY_NOTICES_KEY, LEGACY_STATE_KEY as JUJU_LEGACY_STATE_KEY,
+    MAX_KEY_BYTES as JUJU_MAX_KEY_BYTES, MAX_VALUE_BYTES as JUJU_MAX_VALUE_BYTES,
+    NOTICE_PREFIX as JUJU_NOTICE_PREFIX, STORED_PREFIX as JUJU_STORED_PREFIX, decode_unit_state,
 };
 pub use local::{LocalStateFile, STATE_FILE_NAME};
 
@@ -30,7 +32,16 @@ pub const STATE_FORMAT: u32 = 1;
 /// The most deferred notices the queue holds. Deferring one more fails the
 /// dispatch with [`FrameworkError::TooManyNotices`](crate::FrameworkError::TooManyNotices)
 /// (nothing is dropped, nothing committed), naming the event and observer.
-pub const MAX_NOTICES: usize = 256;
+///
+/// A bound against a charm that defers without end, set well above what a
+/// unit waiting on its workload accumulates (an event per relation and
+/// kind: several hundred client relations fit). Only a new deferral can
+/// fail: notices deferred again never do, and each retry of the failed hook
+/// re-emits the queue first, so the hook succeeds once some of it is
+/// handled. In Juju's unit state each notice has its own key; a thousand
+/// notices of a few hundred bytes stay well under Juju's default total of
+/// 2 MiB per unit (`max-charm-state-size`).
+pub const MAX_NOTICES: usize = 1024;
 
 /// A deferred event waiting for the next dispatch.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
@@ -160,12 +171,26 @@ pub enum StorageError {
     /// A value is over what Juju keeps per unit-state key.
     #[error(
         "juju unit state key {key} would hold {bytes} bytes, over Juju's {limit}-byte limit \
-         per value; keep less in that stored state (or fewer deferred notices)"
+         per value; keep less in that stored state (or in that deferred event)"
     )]
     TooLarge {
         /// The key.
         key: String,
         /// Its size.
+        bytes: usize,
+        /// Juju's limit.
+        limit: usize,
+    },
+    /// A key is longer than Juju accepts for a unit-state key (a stored
+    /// state's name too long).
+    #[error(
+        "juju unit state key {key} is {bytes} bytes long, over Juju's {limit}-byte limit \
+         per key; give that stored state a shorter name"
+    )]
+    KeyTooLong {
+        /// The key.
+        key: String,
+        /// Its length.
         bytes: usize,
         /// Juju's limit.
         limit: usize,
