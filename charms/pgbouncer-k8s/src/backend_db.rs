@@ -1,204 +1,36 @@
-//! The `backend-database` relation: the PostgreSQL that PgBouncer pools
-//! connections to.
-
-use std::fmt;
+//! The `backend-database` relation's handlers: the PostgreSQL that
+//! PgBouncer pools connections to. What the relation gives is read in
+//! [`crate::backend_info`]; serving the clients once the backend is ready
+//! is [`crate::client`]'s, which the charm calls next (relation modules
+//! call down, never each other).
 
 use ops::model::{ModelError, Relation};
 use ops::{Model, Outcome};
 
 use crate::auth::{self, AuthFile};
-use crate::client;
-use crate::credentials::CredentialsError;
+use crate::backend_info::{
+    BACKEND, BackendInfo, BackendState, DATABASE, EXTRA_USER_ROLES, info_in, state_in,
+};
+use crate::error::StepError;
 use crate::memory::Memory;
-use crate::names::BackendUser;
-use crate::peers::{self, ClientsRoleError};
+use crate::peers;
 use crate::pgb_config::{self, PgbConfig};
 use crate::serve;
-use crate::sql::{BackendAccess, SqlError};
+use crate::sql::SqlError;
 use crate::workload::{CONTAINER, Workload, WorkloadError};
 
-/// The backend relation's endpoint ([`meta::BACKEND_DATABASE`](crate::meta::BACKEND_DATABASE)).
-pub const BACKEND: &str = crate::meta::BACKEND_DATABASE.name();
-/// The database the charm asks the backend for.
-pub const DATABASE: &str = "pgbouncer";
-/// The extra roles the charm asks for its backend user.
-pub const EXTRA_USER_ROLES: &str = "SUPERUSER";
-
-/// What the backend's app databag gives, once it is ready.
-#[derive(Clone, PartialEq, Eq)]
-pub struct BackendInfo {
-    /// `endpoints`: `host:port[,host:port...]`.
-    pub endpoints: String,
-    /// `username`: the user the backend created for this charm (checked).
-    pub username: BackendUser,
-    /// `password`: its password.
-    pub password: String,
-    /// `database`: the database the backend made for the charm.
-    pub database: String,
-}
-
-impl fmt::Debug for BackendInfo {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BackendInfo")
-            .field("endpoints", &self.endpoints)
-            .field("username", &self.username)
-            .field("database", &self.database)
-            .finish_non_exhaustive()
-    }
-}
-
-impl BackendInfo {
-    /// The auth user PgBouncer queries the backend as.
-    pub fn auth_user(&self) -> String {
-        auth::auth_user_for(&self.username)
-    }
-
-    /// The first endpoint's host and port, if `endpoints` can be read.
-    pub fn primary(&self) -> Option<(String, u16)> {
-        let access = self.access().ok()?;
-        Some((access.host, access.port))
-    }
-
-    /// How to reach the backend as the charm's user.
-    pub fn access(&self) -> Result<BackendAccess, SqlError> {
-        BackendAccess::new(&self.endpoints, self.username.as_str(), &self.password)
-    }
-}
-
-/// Why a backend operation did not finish: the handler waits and defers.
-#[derive(Debug, thiserror::Error)]
-pub enum BackendDbError {
-    /// Juju refused or failed.
-    #[error(transparent)]
-    Model(#[from] ModelError),
-    /// PostgreSQL refused, or could not be reached.
-    #[error(transparent)]
-    Sql(#[from] SqlError),
-    /// Pebble, or a file in the container.
-    #[error(transparent)]
-    Workload(#[from] WorkloadError),
-    /// The application's secret could not be read (boxed: it is rare, and
-    /// large beside the others).
-    #[error(transparent)]
-    Credentials(Box<CredentialsError>),
-}
-
-impl From<CredentialsError> for BackendDbError {
-    fn from(e: CredentialsError) -> Self {
-        Self::Credentials(Box::new(e))
-    }
-}
-
-impl From<ClientsRoleError> for BackendDbError {
-    fn from(e: ClientsRoleError) -> Self {
-        match e {
-            ClientsRoleError::Model(e) => e.into(),
-            ClientsRoleError::Random(e) => WorkloadError::InvalidFile {
-                path: peers::CLIENTS_ROLE.to_string(),
-                reason: format!("cannot name the clients role: {e}"),
-            }
-            .into(),
-        }
-    }
-}
-
-/// What the backend relation's app databag gives.
-pub enum BackendState {
-    /// Endpoints, username and password, all usable.
-    Ready(BackendInfo),
-    /// Something is missing: the backend has not answered yet.
-    NotReady,
-    /// The backend answered with something the charm must not use (the
-    /// reason names the field, never its value).
-    Refused(String),
-}
-
-/// The backend's connection data in `relation`, read and checked.
-pub fn state_in(model: &Model, relation: &Relation) -> Result<BackendState, ModelError> {
-    if relation.app.is_none() {
-        return Ok(BackendState::NotReady);
-    }
-    let bag = model.remote_app_data(relation)?.get_all()?;
-    let field = |key: &str| bag.get(key).filter(|v| !v.is_empty()).cloned();
-    let (Some(endpoints), Some(username), Some(password)) =
-        (field("endpoints"), field("username"), field("password"))
-    else {
-        return Ok(BackendState::NotReady);
-    };
-    let username = match BackendUser::parse(&username) {
-        Ok(username) => username,
-        Err(e) => return Ok(BackendState::Refused(e.to_string())),
-    };
-    if !is_backend_password(&password) {
-        return Ok(BackendState::Refused(format!(
-            "backend password ({} bytes) is empty, too long or has control characters",
-            password.len()
-        )));
-    }
-    let database = field("database").unwrap_or_else(|| DATABASE.to_string());
-    if !is_backend_database(&database) {
-        return Ok(BackendState::Refused(format!(
-            "backend database name ({} bytes) must match [A-Za-z0-9_-]{{1,63}}",
-            database.len()
-        )));
-    }
-    let info = BackendInfo {
-        endpoints,
-        username,
-        password,
-        database,
-    };
-    if info.access().is_err() {
-        return Ok(BackendState::Refused(
-            "backend endpoints are not host:port".to_string(),
-        ));
-    }
-    Ok(BackendState::Ready(info))
-}
-
-/// A database name the backend may give: `[A-Za-z0-9_-]{1,63}` (it becomes
-/// a connection parameter, and is shown nowhere).
-fn is_backend_database(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= crate::names::MAX_IDENTIFIER
-        && name
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
-}
-
-/// A password the backend may give: 1 to 1024 bytes, no control characters.
-fn is_backend_password(password: &str) -> bool {
-    !password.is_empty() && password.len() <= 1024 && !password.contains(char::is_control)
-}
-
-/// The backend's connection data in `relation`, if its app databag has all of it
-/// and it is usable.
-pub fn info_in(model: &Model, relation: &Relation) -> Result<Option<BackendInfo>, ModelError> {
-    match state_in(model, relation)? {
-        BackendState::Ready(info) => Ok(Some(info)),
-        _ => Ok(None),
-    }
-}
-
-/// The backend's connection data, if the relation exists and is complete.
-pub fn info(model: &Model) -> Result<Option<BackendInfo>, ModelError> {
-    match model.relation(BACKEND)? {
-        Some(relation) => info_in(model, &relation),
-        None => Ok(None),
-    }
-}
-
-/// "Backend ready": the relation gives endpoints, username and password, the
-/// config has `auth_query`, and the auth file exists.
-pub fn is_ready(
-    model: &Model,
-    config: &PgbConfig,
-    workload: &Workload,
-) -> Result<bool, ModelError> {
-    if info(model)?.is_none() || !config.has_auth_query() {
-        return Ok(false);
-    }
-    Ok(matches!(workload.read_auth_file(), Ok(Some(_))))
+/// Where [`on_changed`] left things.
+pub enum BackendStep {
+    /// Finished (or nothing to do on this unit).
+    Done(Outcome),
+    /// The auth user is in place and the auth file is the application's:
+    /// the clients are to be served from this backend next.
+    Ready {
+        /// The backend's connection data.
+        backend: BackendInfo,
+        /// The peer relation.
+        peers: Relation,
+    },
 }
 
 /// Asks the backend for the charm's database (leader, app databag).
@@ -208,41 +40,50 @@ fn request_database(model: &Model, relation: &Relation) -> Result<(), ModelError
     bag.set("extra-user-roles", EXTRA_USER_ROLES)
 }
 
-/// `backend-database` relation-changed, on the leader: once the backend is
-/// ready, create the auth user (role, password, `get_auth` in every database
-/// PgBouncer serves) — keeping the auth user's password from the auth file
-/// the application already has — put back every recorded client's user and
-/// database, then render, write and share the files.
+/// Leader (not leaving): asks the backend for the charm's database, which
+/// needs nothing of the workload (done even while Pebble is down).
+pub fn ask(model: &Model, memory: &Memory) -> Result<(), ModelError> {
+    if memory.departing || !model.is_leader()? {
+        return Ok(());
+    }
+    match model.relation(BACKEND)? {
+        Some(relation) => request_database(model, &relation),
+        None => Ok(()),
+    }
+}
+
+/// `backend-database` relation-changed, on the leader: ask for the
+/// database; once the backend is ready, create the auth user (role,
+/// password, `get_auth` with the application's clients role) — keeping the
+/// auth user's password from the auth file the application already has —
+/// and make the auth file the application's. [`BackendStep::Ready`] then
+/// says the clients are to be served.
 pub fn on_changed(
     model: &Model,
     memory: &mut Memory,
-    instances: usize,
-) -> Result<Outcome, BackendDbError> {
+    workload: &Workload,
+) -> Result<BackendStep, StepError> {
+    let done = |outcome| Ok(BackendStep::Done(outcome));
     if memory.departing || !model.is_leader()? {
-        return Ok(Outcome::Done);
+        return done(Outcome::Done);
     }
     let Some(relation) = model.relation(BACKEND)? else {
-        return Ok(Outcome::Done);
+        return done(Outcome::Done);
     };
     request_database(model, &relation)?;
     memory.auth_user_cleanup = None;
     let backend = match state_in(model, &relation)? {
         BackendState::Ready(backend) => backend,
-        BackendState::NotReady => return Ok(Outcome::Done),
+        BackendState::NotReady => return done(Outcome::Done),
         BackendState::Refused(reason) => {
             tracing::warn!("not using the backend database: {reason}");
-            return Ok(Outcome::Done);
+            return done(Outcome::Done);
         }
     };
-    let container = model.container(CONTAINER)?;
-    if !container.can_connect() {
-        return Ok(Outcome::Defer);
-    }
-    let workload = Workload::new(&container, instances);
     let Some(settings) = memory.settings_in_force(model)?.settings else {
-        return Ok(Outcome::Done);
+        return done(Outcome::Done);
     };
-    let files = serve::leader_files(model, memory, &workload, &settings)?;
+    let files = serve::leader_files(model, memory, workload, &settings)?;
     let auth_user = backend.auth_user();
     let auth = match files.auth {
         Some(existing) if existing.contains_user(&auth_user) => existing,
@@ -268,8 +109,8 @@ pub fn on_changed(
         // No peer relation (yet): nowhere to keep the application's
         // secret or records; the files only.
         memory.pending = memory.pending.max(workload.write_auth_file(&auth)?);
-        serve::leader(model, memory, &workload)?;
-        return Ok(Outcome::Done);
+        serve::leader(model, memory, workload)?;
+        return done(Outcome::Done);
     };
     let marker = peers::clients_role(model, &peers)?;
     db.ensure_clients_role(&marker)?;
@@ -279,13 +120,7 @@ pub fn on_changed(
     // only once the auth file has it.
     memory.credentials(model, &peers)?.auth_file = Some(auth.render());
     memory.pending = memory.pending.max(workload.write_auth_file(&auth)?);
-    client::revoke_departed(model, memory, &peers, &backend)?;
-    // Every client that asked, put back or served for the first time.
-    let provisioned = client::serve_requests(model, memory, &peers, &backend)?;
-    serve::leader(model, memory, &workload)?;
-    client::update_connection_info(model, memory)?;
-    client::answer_provisioned(model, memory, &peers, &provisioned)?;
-    Ok(Outcome::Done)
+    Ok(BackendStep::Ready { backend, peers })
 }
 
 /// `backend-database` relation-broken, on the leader (not on a unit that is
@@ -297,7 +132,7 @@ pub fn on_broken(
     memory: &mut Memory,
     relation_id: u32,
     instances: usize,
-) -> Result<Outcome, BackendDbError> {
+) -> Result<Outcome, StepError> {
     if memory.departing || !model.is_leader()? {
         return Ok(Outcome::Done);
     }
@@ -339,7 +174,7 @@ pub fn on_departed(
     memory: &mut Memory,
     relation_id: u32,
     instances: usize,
-) -> Result<(), BackendDbError> {
+) -> Result<(), StepError> {
     if memory.departing || !model.is_leader()? {
         return Ok(());
     }

@@ -18,14 +18,19 @@ use ops::{
     Charm, Ctx, Framework, HandlerError, HandlerResult, Model, Outcome, Status, StoredState,
 };
 
-use crate::backend_db::{self, BACKEND, BackendDbError, BackendState};
+use crate::answers;
+use crate::backend_db::{self, BackendStep};
+use crate::backend_info::{self, BACKEND, BackendState};
 use crate::client::{self, CLIENT};
+use crate::error::StepError;
 use crate::memory::Memory;
 use crate::meta;
-use crate::peers::{self, CFG_FILE, PEERS};
+use crate::peer_relation;
+use crate::peers::{self, CFG_FILE};
 use crate::pgb_config;
 use crate::probe;
 use crate::serve;
+use crate::situation::Situation;
 use crate::workload::{CONTAINER, Pending, Workload};
 
 /// The status a follower shows once it saw the leader's unit go.
@@ -106,7 +111,7 @@ impl PgbouncerK8sCharm {
         }
         let outcome = self.configure_workload(model)?;
         // listen_port reaches every client.
-        let answered = client::update_connection_info(model, &mut self.memory.get_mut());
+        let answered = answers::update_connection_info(model, &mut self.memory.get_mut());
         self.settle(answered.map(|()| outcome))
     }
 
@@ -129,7 +134,7 @@ impl PgbouncerK8sCharm {
             // A failure is logged and kept for the next hook.
             let _ = serve::take(&mut self.memory.get_mut(), &workload);
         }
-        let serving = backend_db::info(model)?.is_some() && {
+        let serving = backend_info::info(model)?.is_some() && {
             let stopped = workload.stopped_services();
             let none_stopped = matches!(&stopped, Ok(stopped) if stopped.is_empty());
             self.seen.stopped = stopped.ok();
@@ -156,13 +161,13 @@ impl PgbouncerK8sCharm {
         if memory.unrevoked.is_empty() || memory.departing || !model.is_leader()? {
             return Ok(());
         }
-        let (Some(backend), Some(peers)) = (backend_db::info(model)?, peers::relation(model)?)
+        let (Some(backend), Some(peers)) = (backend_info::info(model)?, peers::relation(model)?)
         else {
             return Ok(());
         };
         match client::revoke_departed(model, &mut memory, &peers, &backend) {
             Ok(()) => Ok(()),
-            Err(BackendDbError::Model(e)) => Err(e.into()),
+            Err(StepError::Model(e)) => Err(e.into()),
             Err(e) => {
                 tracing::warn!("revocations not finished: {e}");
                 Ok(())
@@ -212,97 +217,38 @@ impl PgbouncerK8sCharm {
         let model = ctx.model();
         self.memory.get_mut().departed_leader = None;
         let outcome = self.configure_workload(model)?;
-        let answered = client::update_connection_info(model, &mut self.memory.get_mut());
+        let answered = answers::update_connection_info(model, &mut self.memory.get_mut());
         self.settle(answered.map(|()| outcome))
     }
 
-    fn on_peers_created(
-        &mut self,
-        event: &RelationCreated,
-        ctx: &mut Ctx,
-    ) -> HandlerResult<Outcome> {
+    fn on_peers_created(&mut self, _: &RelationCreated, ctx: &mut Ctx) -> HandlerResult<Outcome> {
         let model = ctx.model();
-        let Some(peers) = model.relation_by_id(PEERS, event.relation.id)? else {
-            return Ok(Outcome::Done);
-        };
-        peers::publish_hostname(model, &peers)?;
-        if !model.is_leader()? {
-            return Ok(Outcome::Done);
-        }
-        let container = model.container(CONTAINER)?;
+        let container = Situation::container(model)?;
         let workload = Workload::new(&container, self.instances);
-        if matches!(workload.current_config(), Ok(None)) {
-            return Ok(Outcome::Defer);
-        }
-        // What is shared is the leader's config as it serves it (restored
-        // from what the application already had), never a poorer local copy.
-        let served = serve::leader(model, &mut self.memory.get_mut(), &workload);
-        if let Err(e) = served {
-            return self.settle(Err(e));
-        }
-        let config = match workload.current_config() {
-            Ok(Some(config)) => config,
-            Ok(None) => return Ok(Outcome::Defer),
-            Err(e) => return self.settle(Err(e.into())),
-        };
-        if !backend_db::is_ready(model, &config, &workload)? {
-            return Ok(Outcome::Defer);
-        }
-        Ok(Outcome::Done)
+        let mut memory = self.memory.get_mut();
+        let situation = Situation::of(model, &mut memory, &container)?;
+        let result = peer_relation::on_created(model, &mut memory, &situation, &workload);
+        drop(memory);
+        self.settle(result)
     }
 
-    fn on_peers_joined(&mut self, event: &RelationJoined, ctx: &mut Ctx) -> HandlerResult<Outcome> {
-        self.sync_peers(event.relation.id, ctx.model())
+    fn on_peers_joined(&mut self, _: &RelationJoined, ctx: &mut Ctx) -> HandlerResult<Outcome> {
+        self.sync_peers(ctx.model())
     }
 
-    fn on_peers_changed(
-        &mut self,
-        event: &RelationChanged,
-        ctx: &mut Ctx,
-    ) -> HandlerResult<Outcome> {
-        self.sync_peers(event.relation.id, ctx.model())
+    fn on_peers_changed(&mut self, _: &RelationChanged, ctx: &mut Ctx) -> HandlerResult<Outcome> {
+        self.sync_peers(ctx.model())
     }
 
     /// relation-joined and relation-changed of pgb-peers.
-    fn sync_peers(&mut self, relation_id: u32, model: &Model) -> HandlerResult<Outcome> {
-        let Some(peers) = model.relation_by_id(PEERS, relation_id)? else {
-            return Ok(Outcome::Done);
-        };
-        peers::publish_hostname(model, &peers)?;
-        let answered = client::update_connection_info(model, &mut self.memory.get_mut());
-        if let Err(e) = answered {
-            return self.settle(Err(e));
-        }
-        let container = model.container(CONTAINER)?;
+    fn sync_peers(&mut self, model: &Model) -> HandlerResult<Outcome> {
+        let container = Situation::container(model)?;
         let workload = Workload::new(&container, self.instances);
-        if model.is_leader()? {
-            if !container.can_connect() {
-                return Ok(Outcome::Defer);
-            }
-            // A leader with no files yet (nothing rendered, nothing shared)
-            // waits for start or pebble-ready to render them.
-            let nothing_yet = model.local_app_data(&peers).get(CFG_FILE)?.is_none()
-                && matches!(workload.read_config(), Ok(None));
-            if nothing_yet {
-                return Ok(Outcome::Defer);
-            }
-            let result = serve::share_only(model, &mut self.memory.get_mut(), &workload);
-            return self.settle(result.map(|()| Outcome::Done));
-        }
-        let leader = model.local_app_data(&peers).get(peers::LEADER_HOSTNAME)?;
-        let departed = self.memory.get().departed_leader.clone();
-        if departed.is_some() && leader.is_some() && leader != departed {
-            self.memory.get_mut().departed_leader = None;
-        }
-        if !peers::leader_shared_anything(model, &peers)? {
-            return Ok(Outcome::Done);
-        }
-        if !container.can_connect() {
-            tracing::info!("Pebble in {CONTAINER} is not ready; deferring");
-            return Ok(Outcome::Defer);
-        }
-        let result = serve::follower(model, &mut self.memory.get_mut(), &peers, &workload);
-        self.settle(result.map(|_| Outcome::Done))
+        let mut memory = self.memory.get_mut();
+        let situation = Situation::of(model, &mut memory, &container)?;
+        let result = peer_relation::on_joined_or_changed(model, &mut memory, &situation, &workload);
+        drop(memory);
+        self.settle(result)
     }
 
     /// Remembers that this unit is being removed, when it sees itself as the
@@ -317,30 +263,17 @@ impl PgbouncerK8sCharm {
     fn on_peers_departed(&mut self, event: &RelationDeparted, ctx: &mut Ctx) -> HandlerResult {
         let model = ctx.model();
         self.note_departing(model, event.departing_unit.as_deref());
-        let Some(peers) = model.relation_by_id(PEERS, event.relation.id)? else {
-            return Ok(());
-        };
         if self.memory.get().departing {
             return Ok(());
         }
-        if model.is_leader()? {
-            model
-                .local_app_data(&peers)
-                .set(peers::LEADER_HOSTNAME, &peers::own_hostname(model))?;
-            let answered = client::update_connection_info(model, &mut self.memory.get_mut());
-            if let Err(e) = answered {
-                // Shown as Waiting; the next hook that answers clients retries.
-                let _ = self.settle(Err(e))?;
-            }
-            return Ok(());
-        }
+        let container = Situation::container(model)?;
+        let mut memory = self.memory.get_mut();
+        let situation = Situation::of(model, &mut memory, &container)?;
         let departed = event.departing_unit.as_deref().or(event.unit.as_deref());
-        let leader = model.local_app_data(&peers).get(peers::LEADER_HOSTNAME)?;
-        if let (Some(departed), Some(leader)) = (departed, leader)
-            && peers::unit_hostname(departed, model.name()) == leader
-        {
-            self.memory.get_mut().departed_leader = Some(leader);
-        }
+        let result = peer_relation::on_departed(model, &mut memory, &situation, departed);
+        drop(memory);
+        // Shown as Waiting; the next hook that answers clients retries.
+        let _ = self.settle(result.map(|()| Outcome::Done))?;
         Ok(())
     }
 
@@ -354,7 +287,7 @@ impl PgbouncerK8sCharm {
             self.instances,
         );
         match result {
-            Err(BackendDbError::Model(e)) => Err(e.into()),
+            Err(StepError::Model(e)) => Err(e.into()),
             Err(e) => {
                 tracing::warn!("auth user cleanup: {e}");
                 Ok(())
@@ -371,13 +304,13 @@ impl PgbouncerK8sCharm {
 
     /// A step's result: a database or Pebble failure is shown as Waiting
     /// (saying why) and the event deferred, never a failed hook.
-    fn settle(&mut self, result: Result<Outcome, BackendDbError>) -> HandlerResult<Outcome> {
+    fn settle(&mut self, result: Result<Outcome, StepError>) -> HandlerResult<Outcome> {
         match result {
             Ok(outcome) => {
                 self.memory.get_mut().backend_waiting = None;
                 Ok(outcome)
             }
-            Err(BackendDbError::Model(e)) => Err(e.into()),
+            Err(StepError::Model(e)) => Err(e.into()),
             Err(e) => {
                 tracing::warn!("deferring: {e}");
                 self.memory.get_mut().backend_waiting = Some(e.to_string());
@@ -386,9 +319,25 @@ impl PgbouncerK8sCharm {
         }
     }
 
+    /// The backend's side first (the auth user), then the clients'.
     fn on_backend_changed(&mut self, _: &RelationChanged, ctx: &mut Ctx) -> HandlerResult<Outcome> {
-        let result =
-            backend_db::on_changed(ctx.model(), &mut self.memory.get_mut(), self.instances);
+        let model = ctx.model();
+        let container = model.container(CONTAINER)?;
+        if !container.can_connect() {
+            backend_db::ask(model, &self.memory.get())?;
+            return Ok(Outcome::Defer);
+        }
+        let workload = Workload::new(&container, self.instances);
+        let mut memory = self.memory.get_mut();
+        let result = match backend_db::on_changed(model, &mut memory, &workload) {
+            Ok(BackendStep::Done(outcome)) => Ok(outcome),
+            Ok(BackendStep::Ready { backend, peers }) => {
+                client::serve_all(model, &mut memory, &peers, &backend, &workload)
+                    .map(|()| Outcome::Done)
+            }
+            Err(e) => Err(e),
+        };
+        drop(memory);
         self.settle(result)
     }
 
@@ -484,7 +433,7 @@ impl PgbouncerK8sCharm {
         let Some(backend) = model.relation(BACKEND)? else {
             return Ok(Status::blocked(NO_BACKEND));
         };
-        match backend_db::state_in(model, &backend)? {
+        match backend_info::state_in(model, &backend)? {
             BackendState::Ready(_) => {}
             BackendState::NotReady => return Ok(Status::blocked(BACKEND_NOT_READY)),
             BackendState::Refused(reason) => {

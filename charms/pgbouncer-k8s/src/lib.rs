@@ -7,11 +7,14 @@
 
 #![deny(missing_docs)]
 
+pub mod answers;
 pub mod auth;
 pub mod backend_db;
+pub mod backend_info;
 pub mod charm;
 pub mod client;
 pub mod credentials;
+pub mod error;
 /// The charm's metadata as typed items, generated from `charmcraft.yaml` by
 /// `build.rs` (`ops::codegen`): endpoints (`meta::PGB_PEERS`, with their role
 /// and interface), `meta::containers`, `meta::resources`, `meta::actions`,
@@ -72,11 +75,13 @@ pub mod meta {
 }
 pub mod memory;
 pub mod names;
+pub mod peer_relation;
 pub mod peers;
 pub mod pgb_config;
 pub mod probe;
 pub mod serve;
 pub mod settings;
+pub mod situation;
 pub mod sql;
 pub mod workload;
 

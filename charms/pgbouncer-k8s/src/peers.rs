@@ -13,7 +13,7 @@
 //! files do not. Cleanup of a client reads its record here, never the
 //! client's own (by then possibly gone) databag.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use ops::Model;
 use ops::model::{ModelError, Relation};
@@ -69,6 +69,23 @@ pub fn client_records(
     Ok(ids_with_prefix(&bag, CLIENT_DB_PREFIX)
         .map(|(id, database)| (id, database.clone()))
         .collect())
+}
+
+/// The recorded databases of the client relations that still exist (a
+/// record whose relation is gone waits for its user's revocation and is
+/// served no more).
+pub fn live_client_records(
+    model: &Model,
+    peers: &Relation,
+) -> Result<BTreeMap<u32, String>, ModelError> {
+    let live: BTreeSet<u32> = model
+        .relations(crate::meta::DATABASE.name())?
+        .iter()
+        .map(|r| r.id.id)
+        .collect();
+    let mut records = client_records(model, peers)?;
+    records.retain(|id, _| live.contains(id));
+    Ok(records)
 }
 
 /// A unit's pod FQDN: `<app>-<n>.<app>-endpoints.<model>.svc.cluster.local`.

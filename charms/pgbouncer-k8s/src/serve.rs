@@ -16,8 +16,8 @@ use ops::Model;
 use ops::model::Relation;
 
 use crate::auth::{self, AuthFile};
-use crate::backend_db::{self, BackendDbError};
-use crate::client;
+use crate::backend_info;
+use crate::error::StepError;
 use crate::memory::Memory;
 use crate::peers::{self, CFG_FILE, LEADER_HOSTNAME};
 use crate::pgb_config::{self, PgbConfig};
@@ -48,7 +48,7 @@ pub fn leader_files(
     memory: &mut Memory,
     workload: &Workload,
     settings: &Settings,
-) -> Result<Files, BackendDbError> {
+) -> Result<Files, StepError> {
     let peers = peers::relation(model)?;
     let shared_config = match &peers {
         Some(peers) => peers::shared_config(model, peers)?,
@@ -87,7 +87,7 @@ pub fn leader_files(
     if let (Some(auth), Some(peers)) = (auth.as_mut(), &peers) {
         ensure_admin_user(model, memory, peers, auth)?;
     }
-    let backend = backend_db::info(model)?;
+    let backend = backend_info::info(model)?;
     let backend_ready = backend.is_some();
     if let Some(backend) = backend {
         let auth_user = backend.auth_user();
@@ -102,7 +102,7 @@ pub fn leader_files(
                 config.set_database(&name, &params).map_err(invalid)?;
             }
             if let Some(peers) = &peers {
-                for database in client::live_records(model, peers)?.values() {
+                for database in peers::live_client_records(model, peers)?.values() {
                     if config.database(database).is_none() {
                         config
                             .add_database(
@@ -130,7 +130,7 @@ pub fn ensure_admin_user(
     memory: &mut Memory,
     peers: &Relation,
     auth: &mut AuthFile,
-) -> Result<(), BackendDbError> {
+) -> Result<(), StepError> {
     let credentials = memory.credentials(model, peers)?;
     let (password, made) = match &credentials.admin_password {
         Some(password) => (password.clone(), false),
@@ -164,11 +164,7 @@ fn readable<T>(file: Result<Option<T>, WorkloadError>) -> Option<T> {
 /// Leader: renders [`leader_files`] with the settings in force, writes
 /// them, shares them with the followers (with its hostname), and makes
 /// PgBouncer take them. Nothing is rendered while no option was ever valid.
-pub fn leader(
-    model: &Model,
-    memory: &mut Memory,
-    workload: &Workload,
-) -> Result<(), BackendDbError> {
+pub fn leader(model: &Model, memory: &mut Memory, workload: &Workload) -> Result<(), StepError> {
     let Some(settings) = memory.settings_in_force(model)?.settings else {
         tracing::warn!("not rendering the config: no valid options yet");
         return Ok(());
@@ -218,7 +214,7 @@ pub fn share_only(
     model: &Model,
     memory: &mut Memory,
     workload: &Workload,
-) -> Result<(), BackendDbError> {
+) -> Result<(), StepError> {
     let Some(settings) = memory.settings_in_force(model)?.settings else {
         return Ok(());
     };
@@ -228,7 +224,7 @@ pub fn share_only(
 
 /// Puts the leader's config and hostname in the peer app databag, and the
 /// auth file in the application's secret.
-pub fn share(model: &Model, memory: &mut Memory, files: &Files) -> Result<(), BackendDbError> {
+pub fn share(model: &Model, memory: &mut Memory, files: &Files) -> Result<(), StepError> {
     if memory.departing {
         return Ok(());
     }
@@ -246,7 +242,7 @@ fn share_in(
     memory: &mut Memory,
     peers: &Relation,
     files: &Files,
-) -> Result<(), BackendDbError> {
+) -> Result<(), StepError> {
     let bag = model.local_app_data(peers);
     bag.set(CFG_FILE, &files.config.render())?;
     if let Some(auth) = files
@@ -267,7 +263,7 @@ pub fn drop_database(
     memory: &mut Memory,
     workload: &Workload,
     database: &str,
-) -> Result<(), BackendDbError> {
+) -> Result<(), StepError> {
     let Some(settings) = memory.settings_in_force(model)?.settings else {
         return Ok(());
     };
@@ -287,7 +283,7 @@ pub fn drop_backend(
     model: &Model,
     memory: &mut Memory,
     workload: &Workload,
-) -> Result<(), BackendDbError> {
+) -> Result<(), StepError> {
     let Some(settings) = memory.settings_in_force(model)?.settings else {
         return Ok(());
     };
@@ -315,7 +311,7 @@ pub fn follower(
     memory: &mut Memory,
     peers: &Relation,
     workload: &Workload,
-) -> Result<bool, BackendDbError> {
+) -> Result<bool, StepError> {
     let config = peers::shared_config(model, peers)?;
     let auth = memory.credentials(model, peers)?.auth();
     let Some(config) = config else {

@@ -11,7 +11,7 @@ use ops_testing::context::{Container, Context, File, Relation, State};
 use ops_testing::fake_pebble::ServiceEvent;
 use pgbouncer_k8s::PgbouncerK8sCharm;
 use pgbouncer_k8s::auth::{AuthFile, auth_user_for};
-use pgbouncer_k8s::client::{ENDPOINTS, READ_ONLY_ENDPOINTS};
+use pgbouncer_k8s::answers::{ENDPOINTS, READ_ONLY_ENDPOINTS};
 use pgbouncer_k8s::credentials::{AUTH_FILE_KEY, SECRET_ID, SECRET_REVISION};
 use pgbouncer_k8s::peers::{CFG_FILE, LEADER_HOSTNAME, PEERS, PRIVATE_ADDRESS, unit_hostname};
 use pgbouncer_k8s::pgb_config::{self, PgbConfig};

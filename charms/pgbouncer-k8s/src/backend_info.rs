@@ -1,0 +1,161 @@
+//! What the `backend-database` relation gives: the backend's connection
+//! data, read from the remote app databag and checked at the edge (every
+//! value is outside input; a refusal names the field, never its text).
+
+use std::fmt;
+
+use ops::Model;
+use ops::model::{ModelError, Relation};
+
+use crate::auth;
+use crate::names::BackendUser;
+use crate::pgb_config::PgbConfig;
+use crate::sql::{BackendAccess, SqlError};
+use crate::workload::Workload;
+
+/// The backend relation's endpoint ([`meta::BACKEND_DATABASE`](crate::meta::BACKEND_DATABASE)).
+pub const BACKEND: &str = crate::meta::BACKEND_DATABASE.name();
+/// The database the charm asks the backend for.
+pub const DATABASE: &str = "pgbouncer";
+/// The extra roles the charm asks for its backend user.
+pub const EXTRA_USER_ROLES: &str = "SUPERUSER";
+
+/// What the backend's app databag gives, once it is ready.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BackendInfo {
+    /// `endpoints`: `host:port[,host:port...]`.
+    pub endpoints: String,
+    /// `username`: the user the backend created for this charm (checked).
+    pub username: BackendUser,
+    /// `password`: its password.
+    pub password: String,
+    /// `database`: the database the backend made for the charm.
+    pub database: String,
+}
+
+impl fmt::Debug for BackendInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BackendInfo")
+            .field("endpoints", &self.endpoints)
+            .field("username", &self.username)
+            .field("database", &self.database)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BackendInfo {
+    /// The auth user PgBouncer queries the backend as.
+    pub fn auth_user(&self) -> String {
+        auth::auth_user_for(&self.username)
+    }
+
+    /// The first endpoint's host and port, if `endpoints` can be read.
+    pub fn primary(&self) -> Option<(String, u16)> {
+        let access = self.access().ok()?;
+        Some((access.host, access.port))
+    }
+
+    /// How to reach the backend as the charm's user.
+    pub fn access(&self) -> Result<BackendAccess, SqlError> {
+        BackendAccess::new(&self.endpoints, self.username.as_str(), &self.password)
+    }
+}
+
+/// What the backend relation's app databag gives.
+pub enum BackendState {
+    /// Endpoints, username and password, all usable.
+    Ready(BackendInfo),
+    /// Something is missing: the backend has not answered yet.
+    NotReady,
+    /// The backend answered with something the charm must not use (the
+    /// reason names the field, never its value).
+    Refused(String),
+}
+
+/// The backend's connection data in `relation`, read and checked.
+pub fn state_in(model: &Model, relation: &Relation) -> Result<BackendState, ModelError> {
+    if relation.app.is_none() {
+        return Ok(BackendState::NotReady);
+    }
+    let bag = model.remote_app_data(relation)?.get_all()?;
+    let field = |key: &str| bag.get(key).filter(|v| !v.is_empty()).cloned();
+    let (Some(endpoints), Some(username), Some(password)) =
+        (field("endpoints"), field("username"), field("password"))
+    else {
+        return Ok(BackendState::NotReady);
+    };
+    let username = match BackendUser::parse(&username) {
+        Ok(username) => username,
+        Err(e) => return Ok(BackendState::Refused(e.to_string())),
+    };
+    if !is_backend_password(&password) {
+        return Ok(BackendState::Refused(format!(
+            "backend password ({} bytes) is empty, too long or has control characters",
+            password.len()
+        )));
+    }
+    let database = field("database").unwrap_or_else(|| DATABASE.to_string());
+    if !is_backend_database(&database) {
+        return Ok(BackendState::Refused(format!(
+            "backend database name ({} bytes) must match [A-Za-z0-9_-]{{1,63}}",
+            database.len()
+        )));
+    }
+    let info = BackendInfo {
+        endpoints,
+        username,
+        password,
+        database,
+    };
+    if info.access().is_err() {
+        return Ok(BackendState::Refused(
+            "backend endpoints are not host:port".to_string(),
+        ));
+    }
+    Ok(BackendState::Ready(info))
+}
+
+/// A database name the backend may give: `[A-Za-z0-9_-]{1,63}` (it becomes
+/// a connection parameter, and is shown nowhere).
+fn is_backend_database(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= crate::names::MAX_IDENTIFIER
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
+}
+
+/// A password the backend may give: 1 to 1024 bytes, no control characters.
+fn is_backend_password(password: &str) -> bool {
+    !password.is_empty() && password.len() <= 1024 && !password.contains(char::is_control)
+}
+
+/// The backend's connection data in `relation`, if its app databag has all of it
+/// and it is usable.
+pub fn info_in(model: &Model, relation: &Relation) -> Result<Option<BackendInfo>, ModelError> {
+    match state_in(model, relation)? {
+        BackendState::Ready(info) => Ok(Some(info)),
+        _ => Ok(None),
+    }
+}
+
+/// The backend's connection data, if the relation exists and is complete.
+pub fn info(model: &Model) -> Result<Option<BackendInfo>, ModelError> {
+    match model.relation(BACKEND)? {
+        Some(relation) => info_in(model, &relation),
+        None => Ok(None),
+    }
+}
+
+/// "Backend ready": the relation gives endpoints, username and password, the
+/// config has `auth_query`, and the auth file exists.
+pub fn is_ready(
+    model: &Model,
+    config: &PgbConfig,
+    workload: &Workload,
+) -> Result<bool, ModelError> {
+    if info(model)?.is_none() || !config.has_auth_query() {
+        return Ok(false);
+    }
+    Ok(matches!(workload.read_auth_file(), Ok(Some(_))))
+}
