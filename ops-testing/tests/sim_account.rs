@@ -525,3 +525,44 @@ fn status_and_failure_messages_are_never_cut() {
         "{mermaid}"
     );
 }
+
+/// A charm whose `boom` action fails.
+const ACTION_DISPATCH: &str = r#"#!/bin/sh
+set -e
+case "$JUJU_DISPATCH_PATH" in
+actions/boom) echo "boom failed" >&2; exit 4 ;;
+esac
+status-set active ready
+"#;
+
+#[test]
+fn a_failed_action_fails_the_run_but_not_the_unit() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "model: act\ncharm: {dir: shell}\nsteps:\n  - deploy: {units: 1}\n  - run-action: {unit: shell/0, action: boom}\n  - update-status: {}\n";
+    let scenario = write_charm_with(dir.path(), ACTION_DISPATCH, text);
+    let (code, stdout, stderr) = ops_sim(&[
+        scenario.as_os_str(),
+        "--format".as_ref(),
+        "yaml".as_ref(),
+        "--hooks".as_ref(),
+    ]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("ops-sim: shell/0 actions/boom (step 2) exited 4: boom failed\n"),
+        "{stderr}"
+    );
+    let model: serde_yaml::Value = serde_yaml::from_str(&stdout).unwrap();
+    assert_eq!(
+        model["units"]["shell/0"]["status"].as_str(),
+        Some("active: ready")
+    );
+    // Not retried, and the unit goes on running hooks.
+    let hooks: Vec<(u64, &str)> = model["hooks"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter(|h| h["step"].as_u64() > Some(1))
+        .map(|h| (h["step"].as_u64().unwrap(), h["hook"].as_str().unwrap()))
+        .collect();
+    assert_eq!(hooks, [(2, "actions/boom"), (3, "update-status")]);
+}
