@@ -68,9 +68,18 @@ pub fn is_secret_key(key: &str) -> bool {
 /// the final model and those the hooks wrote, so a secret removed before
 /// the end too). A value it knows is hidden wherever it appears, whole or
 /// inside a longer text, as are each of its lines and its JSON-escaped form.
-#[derive(Debug, Default, Clone)]
+#[derive(Default, Clone)]
 pub struct Redactor {
     secrets: BTreeSet<String>,
+}
+
+/// How many secrets it knows, never which.
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redactor")
+            .field("secrets", &self.secrets.len())
+            .finish()
+    }
 }
 
 /// What stands for a hidden part while a value is shortened.
@@ -1020,6 +1029,26 @@ mod tests {
             account_text.contains("      | port 5432 tls False\n"),
             "{account_text}"
         );
+    }
+
+    #[test]
+    fn debug_never_shows_a_secret() {
+        let (scenario, report) = synthetic_run();
+        let r = Redactor::for_run(&scenario, &report);
+        let writes: Vec<_> = report.hooks.iter().map(|h| &h.secret_writes).collect();
+        let bag_write = super::super::report::BagWrite::diff(
+            0,
+            "pgb-peers",
+            "app",
+            &bag(&[]),
+            &bag(&[("relation_id_5", SECRETS[0])]),
+        );
+        let shown = format!("{r:?} {:?} {writes:?} {bag_write:?}", report.secrets);
+        for secret in SECRETS {
+            assert!(!shown.contains(secret), "{secret:?} in {shown}");
+        }
+        assert!(shown.starts_with("Redactor { secrets: "), "{shown}");
+        assert!(shown.contains("keys: [\"password\"]"), "{shown}");
     }
 
     #[test]

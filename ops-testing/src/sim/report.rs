@@ -54,7 +54,7 @@ pub struct HookRecord {
 ///
 /// Serialized, it names the keys only: the values (passwords among them)
 /// are for [`super::account`] to show shortened and redacted.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Clone, PartialEq, Serialize)]
 pub struct BagWrite {
     /// The relation id.
     pub relation: u32,
@@ -104,7 +104,7 @@ impl BagWrite {
 ///
 /// Serialized, it names the content's keys only: the values are for the
 /// redactor ([`super::account`]) to learn, never to show.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Clone, PartialEq, Serialize)]
 pub struct SecretWrite {
     /// `secret:<xid>`.
     pub id: String,
@@ -151,7 +151,7 @@ impl SecretWrite {
 ///
 /// Serialized, it names its owner, label, revisions and keys: never its
 /// content, which is for the redactor to learn.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Clone, PartialEq, Serialize)]
 pub struct SecretReport {
     /// `secret:<xid>`.
     pub id: String,
@@ -171,6 +171,43 @@ pub struct SecretReport {
     /// Every revision's content, by revision.
     #[serde(skip)]
     pub content: BTreeMap<u64, Bag>,
+}
+
+// `Debug` names keys, never values: a test's failure message must not
+// print a password.
+impl std::fmt::Debug for BagWrite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BagWrite")
+            .field("relation", &self.relation)
+            .field("endpoint", &self.endpoint)
+            .field("bag", &self.bag)
+            .field("keys", &self.keys)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for SecretWrite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretWrite")
+            .field("id", &self.id)
+            .field("label", &self.label)
+            .field("revision", &self.revision)
+            .field("keys", &self.keys)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for SecretReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretReport")
+            .field("id", &self.id)
+            .field("owner", &self.owner)
+            .field("label", &self.label)
+            .field("revisions", &self.revisions)
+            .field("keys", &self.keys)
+            .field("grants", &self.grants)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A relation in the report.
