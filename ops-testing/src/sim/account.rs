@@ -2,10 +2,13 @@
 //! they wrote to which databag, what happened to the services, and the
 //! statuses at the end.
 //!
-//! Values are shortened, and a value is never shown where it may be a
-//! secret: under a secret-looking key ([`is_secret_key`]), as the password
-//! of a URI, or wherever a value known to be secret appears inside another.
-//! Multi-line values and `*_file` keys show as `(N bytes)`.
+//! Databag values are shortened at a character boundary, `…` marking what
+//! was left out; status messages and stderr lines are shown whole. A value
+//! is never shown where it may be a secret: under a secret-looking key
+//! ([`is_secret_key`]), as the password of a URI, or wherever a value the
+//! [`Redactor`] knows to be secret (Juju secrets' content among them)
+//! appears inside another. Multi-line values and `*_file` keys show as
+//! `(N bytes)`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;

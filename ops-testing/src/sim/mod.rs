@@ -7,7 +7,11 @@
 //! pebble-ready, and fires relation-changed on the other units whenever a
 //! hook changed a databag (never before the unit's relation-joined for the
 //! writer). A failed hook is retried first at the next step, as Juju
-//! retries it, and its writes are dropped meanwhile.
+//! retries it, its writes are dropped meanwhile, and its unit shows
+//! `error: hook failed: "<hook>"` until a retry succeeds (a failed action
+//! is neither retried nor puts its unit in error). When the leader's unit
+//! is removed no unit leads until its lease runs out
+//! ([`Step::ExpireLease`]), as under Juju.
 //!
 //! Each hook finds its unit's Pebble where Juju puts it,
 //! `/charm/containers/<name>/pebble.socket`: the simulator runs it in a
