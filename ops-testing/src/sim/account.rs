@@ -151,6 +151,13 @@ impl Redactor {
                         }
                     }
                 }
+                Step::RunAction { params, .. } => {
+                    for (k, v) in params {
+                        if let Some(v) = v.as_str() {
+                            r.learn(k, v);
+                        }
+                    }
+                }
                 _ => {}
             }
         }
@@ -869,7 +876,8 @@ mod tests {
     /// event and a JSON document in a databag.
     fn synthetic_run() -> (Scenario, Report) {
         let scenario = Scenario::parse(
-            "charm: {dir: x}\nsteps:\n  - deploy: {units: 1}\n  - update-status: {}\n",
+            "charm: {dir: x}\nsteps:\n  - deploy: {units: 1}\n  - update-status: {}\n  \
+             - run-action: {unit: app/0, action: rotate, params: {password: action-pw-9876}}\n",
             std::path::Path::new("s.yaml"),
         )
         .unwrap();
@@ -960,7 +968,7 @@ mod tests {
         elected.service_events = vec![format!("app: start svc-{peer_pw}")];
         let mut failed = hook(2, "update-status", 1);
         failed.stderr = Some(format!(
-            "connecting with {removed}\nkey line {line}\nsent {json_doc}\nport 5432 tls False"
+            "connecting with {removed}\nkey line {line}\nsent {json_doc}\nrotating to action-pw-9876\nport 5432 tls False"
         ));
         let report = Report {
             model: "m".to_string(),
@@ -1008,7 +1016,11 @@ mod tests {
         let json_quoted = serde_json::to_string(SECRETS[6]).unwrap();
         for (format, text) in &outputs {
             // The user name, a secret's content, is hidden as a databag key too.
-            let also = [json_quoted.trim_matches('"'), "relation_id_5"];
+            let also = [
+                json_quoted.trim_matches('"'),
+                "relation_id_5",
+                "action-pw-9876",
+            ];
             for secret in SECRETS.iter().chain(also.iter()) {
                 assert!(!text.contains(secret), "{format} shows {secret:?}:\n{text}");
             }
