@@ -172,7 +172,8 @@ impl Redactor {
     }
 
     /// Remembers `value` as a secret whatever its key: the value, each of
-    /// its lines and its JSON-escaped form, each if at least
+    /// its lines (but a PEM armor line, `-----BEGIN ...-----`, which every
+    /// certificate shares) and its JSON-escaped form, each if at least
     /// [`MIN_SECRET_CHARS`] long.
     pub fn learn_value(&mut self, value: &str) {
         let escaped = serde_json::to_string(value).unwrap_or_default();
@@ -180,8 +181,12 @@ impl Redactor {
             .strip_prefix('"')
             .and_then(|e| e.strip_suffix('"'))
             .unwrap_or_default();
+        let lines = value
+            .lines()
+            .map(str::trim)
+            .filter(|l| !(l.starts_with("-----") && l.ends_with("-----")));
         let forms = std::iter::once(value)
-            .chain(value.lines().map(str::trim))
+            .chain(lines)
             .chain(std::iter::once(escaped));
         for form in forms {
             if form.chars().count() >= MIN_SECRET_CHARS {
@@ -926,7 +931,9 @@ mod tests {
         };
         let files = [(
             "/etc/app.ini".to_string(),
-            format!("tls = False\nport = 5432\nadmin = {admin_pw}\nold = {rev1}\n"),
+            format!(
+                "tls = False\nport = 5432\nadmin = {admin_pw}\nold = {rev1}\n-----END KEY-----\n"
+            ),
         )]
         .into();
         let unit = UnitReport {
@@ -1029,6 +1036,7 @@ mod tests {
             if format.starts_with("yaml") || format.starts_with("json") {
                 assert!(text.contains("tls = False"), "{format}:\n{text}");
                 assert!(text.contains("port = 5432"), "{format}:\n{text}");
+                assert!(text.contains("-----END KEY-----"), "{format}:\n{text}");
             }
         }
         let (_, account_text) = &outputs[0];
