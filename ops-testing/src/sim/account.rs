@@ -251,14 +251,27 @@ impl Redactor {
     }
 
     /// `value` with every known secret and every URI password replaced by `mark`.
+    ///
+    /// Known secrets go first, so that a secret URI goes whole rather than
+    /// only its password; then URI passwords. Hiding one part can join
+    /// others into a secret (a secret holding `***`), so it goes round
+    /// until nothing changes (each round that hides a secret shortens the
+    /// text; a few rounds at most).
     fn scrub_to(&self, value: &str, mark: &str) -> String {
-        let mut out = hide_uri_passwords(value).replace("***", mark);
         // Longest first, so that a secret containing another goes whole.
         let mut secrets: Vec<&String> = self.secrets.iter().collect();
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        for secret in secrets {
-            if out.contains(secret.as_str()) {
-                out = out.replace(secret.as_str(), mark);
+        let mut out = value.to_string();
+        for _ in 0..16 {
+            let before = out.clone();
+            for secret in &secrets {
+                if out.contains(secret.as_str()) {
+                    out = out.replace(secret.as_str(), mark);
+                }
+            }
+            out = hide_uri_passwords(&out).replace("***", mark);
+            if out == before {
+                break;
             }
         }
         out
@@ -1072,6 +1085,50 @@ mod tests {
         }
         assert!(shown.starts_with("Redactor { secrets: "), "{shown}");
         assert!(shown.contains("keys: [\"password\"]"), "{shown}");
+    }
+
+    #[test]
+    fn a_secret_uri_goes_whole_and_hiding_never_rebuilds_a_secret() {
+        let mut r = Redactor::default();
+        r.learn_value("postgresql://relation_id_2:pw-0123456789@host:6432/appdb");
+        assert_eq!(
+            r.scrub("uris=postgresql://relation_id_2:pw-0123456789@host:6432/appdb"),
+            "uris=***"
+        );
+        let mut r = Redactor::default();
+        r.learn_value("u:***@host12");
+        let shown = r.scrub("x://u:pw@host12/db");
+        assert!(!shown.contains("u:***@host12"), "{shown}");
+    }
+
+    proptest::proptest! {
+        /// A learned secret (of at least MIN_SECRET_CHARS printable
+        /// characters) never survives scrubbing, wherever it is put, nor
+        /// does it in a serialized tree, as a value or as a key.
+        #[test]
+        fn prop_a_learned_secret_never_survives(
+            secret in "[ -~]{8,24}",
+            before in "[ -~\n]{0,40}",
+            after in "[ -~\n]{0,40}",
+        ) {
+            let mut r = Redactor::default();
+            r.learn_value(&secret);
+            let text = format!("{before}{secret}{after}");
+            let scrubbed = r.scrub(&text);
+            proptest::prop_assert!(!scrubbed.contains(&secret), "{:?}", scrubbed);
+            let mut tree = serde_yaml::Mapping::new();
+            tree.insert(text.clone().into(), text.clone().into());
+            tree.insert("note".into(), vec![serde_yaml::Value::from(text)].into());
+            let mut tree = serde_yaml::Value::Mapping(tree);
+            r.scrub_value(&mut tree);
+            let printed = serde_json::to_string(&tree).unwrap();
+            let json_secret = serde_json::to_string(&secret).unwrap();
+            proptest::prop_assert!(
+                !printed.contains(json_secret.trim_matches('"')),
+                "{}",
+                printed
+            );
+        }
     }
 
     #[test]
