@@ -86,11 +86,16 @@ steps:
 
 /// Writes the charm and `scenario` under `dir`; returns the scenario's path.
 fn write_charm(dir: &Path, scenario_text: &str) -> PathBuf {
+    write_charm_with(dir, DISPATCH, scenario_text)
+}
+
+/// The same, with another `dispatch`.
+fn write_charm_with(dir: &Path, dispatch_text: &str, scenario_text: &str) -> PathBuf {
     let charm = dir.join("shell");
     std::fs::create_dir_all(&charm).unwrap();
     std::fs::write(charm.join("charmcraft.yaml"), META).unwrap();
     let dispatch = charm.join("dispatch");
-    std::fs::write(&dispatch, DISPATCH).unwrap();
+    std::fs::write(&dispatch, dispatch_text).unwrap();
     std::fs::set_permissions(&dispatch, std::fs::Permissions::from_mode(0o755)).unwrap();
     let scenario = dir.join("scenario.yaml");
     std::fs::write(&scenario, scenario_text).unwrap();
@@ -349,7 +354,7 @@ fn the_docs_table_has_every_step_and_its_fields() {
     let docs =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/testing.md"))
             .unwrap();
-    assert_eq!(ops_testing::sim::STEPS.len(), 14);
+    assert_eq!(ops_testing::sim::STEPS.len(), 15);
     for step in ops_testing::sim::STEPS {
         let start = format!("| `{}: ", step.key);
         let row = docs
@@ -365,4 +370,199 @@ fn the_docs_table_has_every_step_and_its_fields() {
             );
         }
     }
+}
+
+/// `ops-sim` with `args`: (exit code, stdout, stderr).
+fn ops_sim(args: &[&std::ffi::OsStr]) -> (Option<i32>, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_ops-sim"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn ops_sim_exits_non_zero_when_a_hook_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    // The whole scenario: shell/1's update-status fails once, then its
+    // retry succeeds. A hook failed: the run failed.
+    let scenario = write_charm(dir.path(), SCENARIO);
+    let (code, stdout, stderr) = ops_sim(&[scenario.as_os_str()]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stdout.contains("\nat the end\n"),
+        "the account is printed: {stdout}"
+    );
+    assert!(
+        stderr.contains(
+            "ops-sim: shell/1 update-status (step 3) exited 3: boom: update-status broke\n"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains(" hooks failed\n"), "{stderr}");
+    assert!(stderr.starts_with("ops-sim: shell/1") || stderr.contains("\nops-sim: shell/1"));
+    assert!(!stderr.contains("TOPSECRET") && !stdout.contains("TOPSECRET"));
+    for format in ["yaml", "json", "mermaid", "markdown"] {
+        let (code, _, stderr) =
+            ops_sim(&[scenario.as_os_str(), "--format".as_ref(), format.as_ref()]);
+        assert_eq!(code, Some(1), "--format {format}: {stderr}");
+        assert!(stderr.contains("1 of "), "--format {format}: {stderr}");
+    }
+}
+
+#[test]
+fn a_unit_whose_hook_failed_is_in_error_until_a_retry_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    // Without the last step, shell/1's update-status is never retried.
+    let three_steps = SCENARIO.rsplit_once("  - update-status: {}\n").unwrap().0;
+    let scenario = write_charm(dir.path(), three_steps);
+    let (code, stdout, stderr) =
+        ops_sim(&[scenario.as_os_str(), "--format".as_ref(), "yaml".as_ref()]);
+    assert_eq!(code, Some(1), "{stderr}");
+    let model: serde_yaml::Value = serde_yaml::from_str(&stdout).unwrap();
+    assert_eq!(
+        model["units"]["shell/1"]["status"].as_str(),
+        Some("error: hook failed: \"update-status\"")
+    );
+    assert_eq!(
+        model["units"]["shell/0"]["status"].as_str(),
+        Some("active: ready")
+    );
+    let (_, account, _) = ops_sim(&[scenario.as_os_str()]);
+    assert!(
+        account.contains("\n  shell/1: error: hook failed: \"update-status\"; services:"),
+        "{account}"
+    );
+    // With the retry that succeeds, the unit shows its own status again.
+    let (_, report) = run();
+    assert_eq!(report.units["shell/1"].status, "active: ready");
+}
+
+#[test]
+fn ops_sim_help_goes_to_stdout_and_exits_zero() {
+    for flag in ["--help", "-h"] {
+        let (code, stdout, stderr) = ops_sim(&[flag.as_ref()]);
+        assert_eq!(code, Some(0), "{flag}: {stderr}");
+        assert!(
+            stdout.starts_with("usage: ops-sim SCENARIO.yaml"),
+            "{stdout}"
+        );
+        assert!(stdout.contains("--format FORMAT"), "{stdout}");
+        assert!(stdout.contains("Exit status"), "{stdout}");
+        assert_eq!(stderr, "", "{flag}");
+    }
+    // A usage error still goes to stderr, with status 2.
+    let (code, stdout, stderr) = ops_sim(&["--bogus".as_ref()]);
+    assert_eq!(code, Some(2));
+    assert_eq!(stdout, "");
+    assert!(stderr.contains("unknown option --bogus"), "{stderr}");
+}
+
+/// A charm whose status message and failure message are long, with
+/// characters of several bytes.
+const LONG_DISPATCH: &str = r#"#!/bin/sh
+set -e
+hook="${JUJU_DISPATCH_PATH#hooks/}"
+msg="état: $(printf 'données répliquées %.0s' 1 2 3 4 5 6 7 8 9 10) — fin"
+if [ "$hook" = update-status ]; then
+    echo "échec: $(printf 'connexion refusée %.0s' 1 2 3 4 5 6 7 8) — fin" >&2
+    exit 1
+fi
+status-set active "$msg"
+"#;
+
+#[test]
+fn status_and_failure_messages_are_never_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario_text =
+        "model: long\ncharm: {dir: shell}\nsteps:\n  - deploy: {units: 1}\n  - update-status: {}\n";
+    let scenario = write_charm_with(dir.path(), LONG_DISPATCH, scenario_text);
+    let status = format!("état: {} — fin", "données répliquées ".repeat(10));
+    let failure = format!("échec: {} — fin", "connexion refusée ".repeat(8));
+    let (code, account, stderr) = ops_sim(&[scenario.as_os_str()]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        account.contains(&format!("      | {failure}\n")),
+        "{account}"
+    );
+    // The unit is in error at the end; the status it set shows whole in
+    // the step that set it (the final model) before the failure.
+    let (_, mermaid, _) = ops_sim(&[
+        scenario.as_os_str(),
+        "--format".as_ref(),
+        "mermaid".as_ref(),
+    ]);
+    assert!(
+        mermaid.contains("at the end: leader, error: hook failed: \"update-status\""),
+        "{mermaid}"
+    );
+    // In the diagram a failure's line is cut at a character, marked `…`.
+    let note = mermaid
+        .lines()
+        .find(|l| l.contains("update-status FAILED"))
+        .unwrap();
+    assert!(note.ends_with('…'), "{note}");
+    // A status message is never shortened, in any format.
+    let three_steps = scenario_text.replace("  - update-status: {}\n", "");
+    let scenario = write_charm_with(dir.path(), LONG_DISPATCH, &three_steps);
+    let (code, account, _) = ops_sim(&[scenario.as_os_str()]);
+    assert_eq!(code, Some(0));
+    assert!(
+        account.contains(&format!("  shell/0 (leader): active: {status}\n")),
+        "{account}"
+    );
+    let (_, mermaid, _) = ops_sim(&[
+        scenario.as_os_str(),
+        "--format".as_ref(),
+        "mermaid".as_ref(),
+    ]);
+    assert!(
+        mermaid.contains(&format!("at the end: leader, active: {status}")),
+        "{mermaid}"
+    );
+}
+
+/// A charm whose `boom` action fails.
+const ACTION_DISPATCH: &str = r#"#!/bin/sh
+set -e
+case "$JUJU_DISPATCH_PATH" in
+actions/boom) echo "boom failed" >&2; exit 4 ;;
+esac
+status-set active ready
+"#;
+
+#[test]
+fn a_failed_action_fails_the_run_but_not_the_unit() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "model: act\ncharm: {dir: shell}\nsteps:\n  - deploy: {units: 1}\n  - run-action: {unit: shell/0, action: boom}\n  - update-status: {}\n";
+    let scenario = write_charm_with(dir.path(), ACTION_DISPATCH, text);
+    let (code, stdout, stderr) = ops_sim(&[
+        scenario.as_os_str(),
+        "--format".as_ref(),
+        "yaml".as_ref(),
+        "--hooks".as_ref(),
+    ]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("ops-sim: shell/0 actions/boom (step 2) exited 4: boom failed\n"),
+        "{stderr}"
+    );
+    let model: serde_yaml::Value = serde_yaml::from_str(&stdout).unwrap();
+    assert_eq!(
+        model["units"]["shell/0"]["status"].as_str(),
+        Some("active: ready")
+    );
+    // Not retried, and the unit goes on running hooks.
+    let hooks: Vec<(u64, &str)> = model["hooks"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter(|h| h["step"].as_u64() > Some(1))
+        .map(|h| (h["step"].as_u64().unwrap(), h["hook"].as_str().unwrap()))
+        .collect();
+    assert_eq!(hooks, [(2, "actions/boom"), (3, "update-status")]);
 }

@@ -330,8 +330,6 @@ fn remove_unit_of_the_leader_runs_as_juju_runs_it() {
             ("shell/2", "replicas-relation-departed", Some(dying)),
             (dying, "stop", None),
             (dying, "remove", None),
-            ("shell/1", "leader-elected", None),
-            ("shell/2", "leader-settings-changed", None),
         ]
     );
     let seen = logged(&sim, dying);
@@ -374,8 +372,96 @@ fn remove_unit_of_the_leader_runs_as_juju_runs_it() {
         assert!(!departed[0].4.contains(&dying.to_string()));
         assert!(!departed[0].1, "{other} led before the dying unit was gone");
     }
+    // The dead leader's lease is held: no unit leads, in the hooks of the
+    // steps that follow too.
+    let juju = load_state(sim.state_path()).unwrap();
+    assert_eq!(juju.leader("shell"), None);
+    let report = sim.report().unwrap();
+    assert!(report.units.values().all(|u| !u.leader));
+    let from = sim.records().len();
+    run(&mut sim, 4, "  - update-status: {}\n");
+    for other in ["shell/1", "shell/2"] {
+        let seen = logged(&sim, other);
+        let last = seen.last().unwrap();
+        assert_eq!(
+            (last.0.as_str(), last.1),
+            ("update-status", false),
+            "{other}"
+        );
+    }
+    assert_eq!(sim.records().len(), from + 2);
+
+    // The lease runs out: the lowest unit left is elected.
+    let from = sim.records().len();
+    run(&mut sim, 5, "  - expire-lease: {}\n");
+    let records: Vec<(&str, &str)> = sim.records()[from..]
+        .iter()
+        .map(|r| (r.unit.as_str(), r.hook.as_str()))
+        .collect();
+    assert_eq!(
+        records,
+        [
+            ("shell/1", "leader-elected"),
+            ("shell/2", "leader-settings-changed"),
+        ]
+    );
+    let elected = logged(&sim, "shell/1");
+    assert_eq!(
+        (
+            elected.last().unwrap().0.as_str(),
+            elected.last().unwrap().1
+        ),
+        ("leader-elected", true)
+    );
     let juju = load_state(sim.state_path()).unwrap();
     assert_eq!(juju.leader("shell"), Some("shell/1"));
+
+    // A living leader's lease does not run out.
+    let err = sim
+        .step(6, &parse_steps("  - expire-lease: {}\n").steps[0])
+        .unwrap_err();
+    assert!(
+        matches!(&err, SimError::Step { step: 6, message } if message.contains("shell/1 leads")),
+        "{err}"
+    );
+
+    // `expire-lease: true` on the removal elects at once, after `remove`.
+    let from = sim.records().len();
+    run(
+        &mut sim,
+        7,
+        "  - remove-unit: {unit: shell/1, expire-lease: true}\n",
+    );
+    let tail: Vec<(&str, &str)> = sim.records()[from..]
+        .iter()
+        .rev()
+        .take(2)
+        .map(|r| (r.unit.as_str(), r.hook.as_str()))
+        .collect();
+    assert_eq!(tail, [("shell/2", "leader-elected"), ("shell/1", "remove")]);
+    let juju = load_state(sim.state_path()).unwrap();
+    assert_eq!(juju.leader("shell"), Some("shell/2"));
+}
+
+#[test]
+fn removing_a_follower_keeps_the_leader_and_expire_lease_needs_a_unit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sim = shell_sim(dir.path());
+    run(
+        &mut sim,
+        1,
+        "  - deploy: {units: 2}\n  - remove-unit: {unit: shell/1}\n",
+    );
+    let juju = load_state(sim.state_path()).unwrap();
+    assert_eq!(juju.leader("shell"), Some("shell/0"));
+    run(&mut sim, 3, "  - remove-unit: {unit: shell/0}\n");
+    let err = sim
+        .step(4, &parse_steps("  - expire-lease: {}\n").steps[0])
+        .unwrap_err();
+    assert!(
+        matches!(&err, SimError::Step { step: 4, message } if message.contains("no unit of shell is left")),
+        "{err}"
+    );
 }
 
 #[test]

@@ -510,7 +510,10 @@ fn three_units_keep_serving_through_port_change_churn_and_leader_removal() {
         "follower churn",
     );
 
-    steps(&mut sim, "  - remove-unit: {unit: pgbouncer-k8s/0}\n");
+    steps(
+        &mut sim,
+        "  - remove-unit: {unit: pgbouncer-k8s/0}\n  - expire-lease: {}\n",
+    );
     let report = sim.report().unwrap();
     assert!(!report.units.contains_key("pgbouncer-k8s/0"));
     let id: u32 = user.strip_prefix("relation_id_").unwrap().parse().unwrap();

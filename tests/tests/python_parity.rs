@@ -13,6 +13,7 @@ const STEPS: &str = "
   - config: {greeting: bonjour}
   - add-unit: {}
   - remove-unit: {unit: hello-peers/0}
+  - expire-lease: {}
   - config: {greeting: hola}
   - update-status: {}
 ";

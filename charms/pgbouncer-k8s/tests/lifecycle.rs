@@ -12,7 +12,7 @@ use ops::model::StatusName;
 use ops_testing::Harness;
 use pgbouncer_k8s::PgbouncerK8sCharm;
 use pgbouncer_k8s::auth::AuthFile;
-use pgbouncer_k8s::charm::{BACKEND_NOT_READY, WAITING_FOR_LEADER};
+use pgbouncer_k8s::charm::{BACKEND_NOT_READY, LEADER_REMOVED, WAITING_FOR_LEADER};
 use pgbouncer_k8s::credentials::{
     ADMIN_PASSWORD_KEY, AUTH_FILE_KEY, SECRET_ID, SECRET_REVISION, client_key, legacy,
 };
@@ -270,6 +270,68 @@ fn the_leader_leaving_tears_nothing_down() {
         "no attempt to drop users: {:?}",
         h.logs()
     );
+}
+
+/// As Juju hands leadership over: the leader's unit goes, and no unit
+/// leads until its lease runs out. A follower in that gap sees the leader
+/// depart, then runs update-status with no leader: it changes nothing the
+/// leader shared, keeps its files and says it waits for a new leader; once
+/// elected itself, it takes over.
+#[test]
+fn a_follower_waits_through_the_leaderless_gap_then_takes_over() {
+    let mut h = harness();
+    h.set_can_connect("pgbouncer", true).unwrap();
+    h.begin_with_initial_hooks().unwrap();
+    let leader = "pgbouncer-k8s/1";
+    h.juju().set_leader(APP, Some(leader));
+    let peers = h.juju().relations_of(APP, PEERS)[0];
+    h.add_relation_unit(peers, leader).unwrap();
+    let (config, auth) = served_files(5432);
+    h.update_relation_data(
+        peers,
+        APP,
+        &[
+            // As an older revision left them (the credentials in plain
+            // keys): the unit elected at the end moves them into the secret.
+            (CFG_FILE, config.render().as_str()),
+            (legacy::AUTH_FILE, auth.render().as_str()),
+            (LEADER_HOSTNAME, hostname(leader).as_str()),
+            (client_user(7).as_str(), "client-password-7"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(file(&h, pgb_config::INI_PATH), Some(config.render()));
+    let shared = h.get_relation_data(peers, APP);
+
+    // The leader's unit goes: its departure, then no leader at all.
+    h.remove_relation_unit(peers, leader).unwrap();
+    h.juju().set_leader(APP, None);
+    for hook in ["update-status", "update-status"] {
+        h.fire_hook(hook).unwrap();
+        assert_eq!(h.get_relation_data(peers, APP), shared, "in the gap");
+        let status = h.unit_status();
+        assert_eq!(
+            (status.name, status.message.as_str()),
+            (StatusName::Maintenance, LEADER_REMOVED),
+            "{status:?}"
+        );
+        assert_eq!(file(&h, pgb_config::INI_PATH), Some(config.render()));
+        assert_eq!(file(&h, pgb_config::AUTH_FILE_PATH), Some(auth.render()));
+    }
+
+    // The lease runs out: this unit is elected and takes over.
+    h.set_leader(true).unwrap();
+    let app = h.get_relation_data(peers, APP);
+    assert_eq!(app[LEADER_HOSTNAME], hostname("pgbouncer-k8s/0"));
+    assert_eq!(
+        app_secret(&h, peers)
+            .unwrap()
+            .get(&client_key(7))
+            .map(String::as_str),
+        Some("client-password-7"),
+        "the client's record is kept"
+    );
+    assert_ne!(h.unit_status().message, LEADER_REMOVED);
 }
 
 #[test]

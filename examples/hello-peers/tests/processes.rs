@@ -82,7 +82,7 @@ fn leader_change_and_unit_removal() {
     let dir = tempfile::tempdir().unwrap();
     let mut sim = simulator(dir.path());
     let steps = scenario(
-        "  - deploy: {units: 3}\n  - remove-unit: {unit: hello-peers/0}\n  - config: {greeting: hola}\n  - add-unit: {}\n",
+        "  - deploy: {units: 3}\n  - remove-unit: {unit: hello-peers/0}\n  - expire-lease: {}\n  - config: {greeting: hola}\n  - add-unit: {}\n",
     );
     for (i, step) in steps.steps.iter().enumerate() {
         sim.step(i + 1, step).unwrap();

@@ -4,6 +4,10 @@
 //! ops-sim SCENARIO.yaml [--charm-binary PATH] [--workdir DIR]
 //!         [--format account|yaml|json|mermaid|markdown] [--hooks] [--containers-var]
 //! ```
+//! It exits 0 when every hook succeeded, 1 when a hook (or an action)
+//! failed or the scenario could not run, 2 for a usage error; `--help`
+//! prints the usage on stdout.
+//!
 //! By default it prints an account of the run: per step, the hooks each
 //! unit ran (failures with their stderr's last lines), the databag keys each
 //! hook changed (values shortened, secrets never shown), the services
@@ -22,11 +26,29 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use ops_testing::sim::{PebbleAccess, Scenario, Simulator, account, mermaid};
+use ops_testing::sim::{
+    ModelFormat, PebbleAccess, Scenario, Simulator, account, mermaid, model_text,
+};
 
 const FORMATS: [&str; 5] = ["account", "yaml", "json", "mermaid", "markdown"];
 
 const USAGE: &str = "usage: ops-sim SCENARIO.yaml [--charm-binary PATH] [--workdir DIR] [--format account|yaml|json|mermaid|markdown] [--hooks] [--containers-var]";
+
+/// What `--help` prints, on stdout.
+const HELP: &str = "\
+Runs a compiled charm through a scenario, as Juju would, and prints the run.
+
+  --charm-binary PATH  run PATH as the charm's dispatch (default: the scenario's)
+  --workdir DIR        keep the units' directories and model.json in DIR
+  --format FORMAT      account (default), yaml, json, mermaid or markdown
+  --hooks              with yaml or json: every hook run too
+  --containers-var     give hooks their Pebble through OPS_CONTAINERS_DIR
+  -h, --help           print this and exit
+
+Secrets (passwords, Juju secrets' content, auth files) are never printed.
+Exit status: 0 when every hook succeeded, 1 when a hook (or an action)
+failed or the scenario could not run, 2 for a usage error.
+";
 
 struct Options {
     scenario: PathBuf,
@@ -37,7 +59,8 @@ struct Options {
     containers_var: bool,
 }
 
-fn parse_args() -> Result<Options, String> {
+/// The options, or `None` for `--help`.
+fn parse_args() -> Result<Option<Options>, String> {
     let mut args = std::env::args().skip(1);
     let mut options = Options {
         scenario: PathBuf::new(),
@@ -56,7 +79,7 @@ fn parse_args() -> Result<Options, String> {
             "--format" => options.format = value("--format")?,
             "--hooks" => options.hooks = true,
             "--containers-var" => options.containers_var = true,
-            "-h" | "--help" => return Err(String::new()),
+            "-h" | "--help" => return Ok(None),
             other if other.starts_with('-') => return Err(format!("unknown option {other}")),
             other => scenario = Some(PathBuf::from(other)),
         }
@@ -69,16 +92,18 @@ fn parse_args() -> Result<Options, String> {
             options.format
         ));
     }
-    Ok(options)
+    Ok(Some(options))
 }
 
 fn main() -> ExitCode {
     let options = match parse_args() {
-        Ok(o) => o,
+        Ok(Some(o)) => o,
+        Ok(None) => {
+            print!("{USAGE}\n\n{HELP}");
+            return ExitCode::SUCCESS;
+        }
         Err(e) => {
-            if !e.is_empty() {
-                eprintln!("ops-sim: {e}");
-            }
+            eprintln!("ops-sim: {e}");
             eprintln!("{USAGE}");
             return ExitCode::from(2);
         }
@@ -131,19 +156,13 @@ fn main() -> ExitCode {
         }
         sim.run_steps(&scenario)
     });
-    let mut report = match run {
+    let report = match run {
         Ok(r) => r,
         Err(e) => {
             eprintln!("ops-sim: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let failures: Vec<_> = report
-        .hooks
-        .iter()
-        .filter(|h| h.exit_code != 0)
-        .cloned()
-        .collect();
     let text = match options.format.as_str() {
         "account" => Ok(account::account(&scenario, &report)),
         "mermaid" => Ok(mermaid::sequence(&scenario, &report)),
@@ -159,37 +178,38 @@ fn main() -> ExitCode {
                 &report,
             ))
         }
-        format => {
-            if !options.hooks {
-                report.hooks.clear();
-            }
-            if format == "json" {
-                serde_json::to_string_pretty(&report)
-                    .map(|t| t + "\n")
-                    .map_err(|e| e.to_string())
-            } else {
-                serde_yaml::to_string(&report).map_err(|e| e.to_string())
-            }
-        }
+        "json" => model_text(&scenario, &report, options.hooks, ModelFormat::Json),
+        _ => model_text(&scenario, &report, options.hooks, ModelFormat::Yaml),
     };
     match text {
         Ok(text) => print!("{text}"),
         Err(e) => {
-            eprintln!("ops-sim: cannot print the report: {e}");
+            eprintln!("ops-sim: {e}");
             return ExitCode::FAILURE;
         }
     }
-    // The account and the report show failures themselves.
-    if ["yaml", "json"].contains(&options.format.as_str()) {
-        for failure in &failures {
-            eprintln!(
-                "ops-sim: {} {} exited {}: {}",
-                failure.unit,
-                failure.hook,
-                failure.exit_code,
-                failure.stderr.as_deref().unwrap_or("")
-            );
-        }
+    let failures: Vec<_> = report.hooks.iter().filter(|h| h.exit_code != 0).collect();
+    if failures.is_empty() {
+        return ExitCode::SUCCESS;
     }
-    ExitCode::SUCCESS
+    // The account and the report show each failure; the YAML and JSON
+    // only with --hooks: name them here, secrets hidden.
+    let redactor = account::Redactor::for_run(&scenario, &report);
+    for failure in &failures {
+        let last = account::stderr_tail(failure).last().copied().unwrap_or("");
+        eprintln!(
+            "ops-sim: {} {} (step {}) exited {}: {}",
+            failure.unit,
+            failure.hook,
+            failure.step,
+            failure.exit_code,
+            redactor.scrub(last)
+        );
+    }
+    eprintln!(
+        "ops-sim: {} of {} hooks failed",
+        failures.len(),
+        report.hooks.len()
+    );
+    ExitCode::FAILURE
 }

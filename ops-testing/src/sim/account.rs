@@ -2,10 +2,13 @@
 //! they wrote to which databag, what happened to the services, and the
 //! statuses at the end.
 //!
-//! Values are shortened, and a value is never shown where it may be a
-//! secret: under a secret-looking key ([`is_secret_key`]), as the password
-//! of a URI, or wherever a value known to be secret appears inside another.
-//! Multi-line values and `*_file` keys show as `(N bytes)`.
+//! Databag values are shortened at a character boundary, `…` marking what
+//! was left out; status messages and stderr lines are shown whole. A value
+//! is never shown where it may be a secret: under a secret-looking key
+//! ([`is_secret_key`]), as the password of a URI, or wherever a value the
+//! [`Redactor`] knows to be secret (Juju secrets' content among them)
+//! appears inside another. Multi-line values and `*_file` keys show as
+//! `(N bytes)`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -22,7 +25,9 @@ const STDERR_LINES: usize = 4;
 
 /// Whether a databag or config key looks like it holds a secret:
 /// `password`, `*-password`, `*_password`, `auth_file`, `secret-*`,
-/// `*-token`, `private-key`, `tls-key`, ...
+/// `*-token`, `private-key`, `tls-key`, ..., and `relation_id_<n>`: a
+/// database user's name, under which the PostgreSQL charms (pgbouncer-k8s
+/// among them) keep that user's password.
 ///
 /// ```
 /// use ops_testing::sim::account::is_secret_key;
@@ -30,15 +35,21 @@ const STDERR_LINES: usize = 4;
 /// assert!(is_secret_key("replication-password"));
 /// assert!(is_secret_key("auth_file"));
 /// assert!(is_secret_key("secret-id"));
+/// assert!(is_secret_key("relation_id_7"));
 /// assert!(!is_secret_key("username"));
 /// assert!(!is_secret_key("endpoints"));
+/// assert!(!is_secret_key("requested-secrets"));
 /// ```
 pub fn is_secret_key(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
     let words: Vec<&str> = key.split(['-', '_', '.']).collect();
     let has = |w: &str| words.contains(&w);
+    let user_password = key
+        .strip_prefix("relation_id_")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
     key.contains("password")
         || key.contains("passwd")
+        || user_password
         || has("secret")
         || has("token")
         || has("credentials")
@@ -51,29 +62,57 @@ pub fn is_secret_key(key: &str) -> bool {
 }
 
 /// Shows values safely: knows every secret value of the run, so that a
-/// secret copied under an innocent key (a password inside a URI, a peer
-/// databag key named after a relation) is hidden too.
-#[derive(Debug, Default, Clone)]
-pub(crate) struct Redactor {
+/// secret copied under an innocent key (a password inside a URI, in a
+/// status message, a log line or a file) is hidden too.
+///
+/// It learns a value as secret when it stands under a secret-looking key
+/// ([`is_secret_key`]) in a databag, a hook's write or the scenario, and
+/// every value of every revision of every Juju secret of the run (those in
+/// the final model and those the hooks wrote, so a secret removed before
+/// the end too). A value it knows is hidden wherever it appears, whole or
+/// inside a longer text, as are each of its lines and its JSON-escaped form.
+#[derive(Default, Clone)]
+pub struct Redactor {
     secrets: BTreeSet<String>,
+}
+
+/// How many secrets it knows, never which.
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redactor")
+            .field("secrets", &self.secrets.len())
+            .finish()
+    }
 }
 
 /// What stands for a hidden part while a value is shortened.
 const HIDDEN: char = '\u{1}';
 
-/// Secrets shorter than this are hidden only under their own key: hiding
-/// every `x` in every value would hide everything.
-const MIN_SECRET_CHARS: usize = 4;
+/// Secret values shorter than this many characters are hidden only where
+/// they stand whole under their own secret-looking key, never inside other
+/// text: a Juju secret's content holds short values that are not secret
+/// (`tls: "False"`, a port), and hiding every `true`, `5432` or `False` in
+/// a run's output would hide what the output is for. Eight is the shortest
+/// password most policies accept; the charms' generated ones are longer.
+pub const MIN_SECRET_CHARS: usize = 8;
 
 impl Redactor {
-    /// A redactor that knows the secrets of the final model, of every hook's
-    /// writes and of the scenario's own data.
-    pub(crate) fn for_run(scenario: &Scenario, report: &Report) -> Self {
+    /// A redactor that knows the secrets of the final model (databags and
+    /// every Juju secret's revisions), of every hook's writes (databags
+    /// and secrets) and of the scenario's own data.
+    pub fn for_run(scenario: &Scenario, report: &Report) -> Self {
         let mut r = Self::default();
         for relation in &report.relations {
             for bag in relation.databags.values() {
                 for (k, v) in bag {
                     r.learn(k, v);
+                }
+            }
+        }
+        for secret in &report.secrets {
+            for content in secret.content.values() {
+                for v in content.values() {
+                    r.learn_value(v);
                 }
             }
         }
@@ -83,6 +122,11 @@ impl Redactor {
                     if let Some(v) = v {
                         r.learn(k, v);
                     }
+                }
+            }
+            for write in &hook.secret_writes {
+                for v in write.content.values() {
+                    r.learn_value(v);
                 }
             }
         }
@@ -107,6 +151,13 @@ impl Redactor {
                         }
                     }
                 }
+                Step::RunAction { params, .. } => {
+                    for (k, v) in params {
+                        if let Some(v) = v.as_str() {
+                            r.learn(k, v);
+                        }
+                    }
+                }
                 _ => {}
             }
         }
@@ -114,26 +165,113 @@ impl Redactor {
     }
 
     /// Remembers `value` as a secret if `key` looks like a secret's.
-    pub(crate) fn learn(&mut self, key: &str, value: &str) {
-        if is_secret_key(key) && value.chars().count() >= MIN_SECRET_CHARS {
-            self.secrets.insert(value.to_string());
+    pub fn learn(&mut self, key: &str, value: &str) {
+        if is_secret_key(key) {
+            self.learn_value(value);
+        }
+    }
+
+    /// Remembers `value` as a secret whatever its key: the value, each of
+    /// its lines (but a PEM armor line, `-----BEGIN ...-----`, which every
+    /// certificate shares) and its JSON-escaped form, each if at least
+    /// [`MIN_SECRET_CHARS`] long.
+    pub fn learn_value(&mut self, value: &str) {
+        let escaped = serde_json::to_string(value).unwrap_or_default();
+        let escaped = escaped
+            .strip_prefix('"')
+            .and_then(|e| e.strip_suffix('"'))
+            .unwrap_or_default();
+        let lines = value
+            .lines()
+            .map(str::trim)
+            .filter(|l| !(l.starts_with("-----") && l.ends_with("-----")));
+        let forms = std::iter::once(value)
+            .chain(lines)
+            .chain(std::iter::once(escaped));
+        for form in forms {
+            if form.chars().count() >= MIN_SECRET_CHARS {
+                self.secrets.insert(form.to_string());
+            }
+        }
+    }
+
+    /// How many secret values (and forms of them) it knows.
+    pub fn len(&self) -> usize {
+        self.secrets.len()
+    }
+
+    /// Whether it knows no secret value.
+    pub fn is_empty(&self) -> bool {
+        self.secrets.is_empty()
+    }
+
+    /// Hides secrets in every string of `value` (a serialized report),
+    /// map keys included (a databag key may be a secret's user name): every
+    /// known secret and URI password becomes `***`, and a string under a
+    /// secret-looking key is `***` whole. Keys that become alike get ` (2)`,
+    /// ` (3)`, ... so that none is lost.
+    pub fn scrub_value(&self, value: &mut serde_yaml::Value) {
+        match value {
+            serde_yaml::Value::String(text) => *text = self.scrub(text),
+            serde_yaml::Value::Sequence(items) => {
+                for item in items {
+                    self.scrub_value(item);
+                }
+            }
+            serde_yaml::Value::Mapping(map) => {
+                for (mut key, mut item) in std::mem::take(map) {
+                    let secret_key = key.as_str().is_some_and(is_secret_key);
+                    match &mut item {
+                        serde_yaml::Value::String(text) if secret_key => {
+                            *text = "***".to_string();
+                        }
+                        item => self.scrub_value(item),
+                    }
+                    if let serde_yaml::Value::String(name) = &mut key {
+                        let scrubbed = self.scrub(name);
+                        let mut unique = scrubbed.clone();
+                        let mut n = 2;
+                        while map.contains_key(unique.as_str()) {
+                            unique = format!("{scrubbed} ({n})");
+                            n += 1;
+                        }
+                        *name = unique;
+                    }
+                    map.insert(key, item);
+                }
+            }
+            serde_yaml::Value::Tagged(tagged) => self.scrub_value(&mut tagged.value),
+            _ => {}
         }
     }
 
     /// `text` with every known secret and every URI password replaced by `***`.
-    pub(crate) fn scrub(&self, text: &str) -> String {
+    pub fn scrub(&self, text: &str) -> String {
         self.scrub_to(text, "***")
     }
 
     /// `value` with every known secret and every URI password replaced by `mark`.
+    ///
+    /// Known secrets go first, so that a secret URI goes whole rather than
+    /// only its password; then URI passwords. Hiding one part can join
+    /// others into a secret (a secret holding `***`), so it goes round
+    /// until nothing changes (each round that hides a secret shortens the
+    /// text; a few rounds at most).
     fn scrub_to(&self, value: &str, mark: &str) -> String {
-        let mut out = hide_uri_passwords(value).replace("***", mark);
         // Longest first, so that a secret containing another goes whole.
         let mut secrets: Vec<&String> = self.secrets.iter().collect();
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        for secret in secrets {
-            if out.contains(secret.as_str()) {
-                out = out.replace(secret.as_str(), mark);
+        let mut out = value.to_string();
+        for _ in 0..16 {
+            let before = out.clone();
+            for secret in &secrets {
+                if out.contains(secret.as_str()) {
+                    out = out.replace(secret.as_str(), mark);
+                }
+            }
+            out = hide_uri_passwords(&out).replace("***", mark);
+            if out == before {
+                break;
             }
         }
         out
@@ -166,8 +304,8 @@ impl Redactor {
         values
             .into_iter()
             .map(|(k, v)| match v {
-                Some(v) => format!("{k}={}", self.show(k, v)),
-                None => format!("{k}=(deleted)"),
+                Some(v) => format!("{}={}", self.scrub(k), self.show(k, v)),
+                None => format!("{}=(deleted)", self.scrub(k)),
             })
             .collect()
     }
@@ -257,7 +395,15 @@ pub(crate) fn describe_step(step: &Step, redactor: &Redactor, with_data: bool) -
             format!("deploy {units} unit{}", if *units == 1 { "" } else { "s" })
         }
         Step::AddUnit {} => "add-unit".to_string(),
-        Step::RemoveUnit { unit } => format!("remove-unit {unit}"),
+        Step::RemoveUnit {
+            unit,
+            expire_lease: false,
+        } => format!("remove-unit {unit}"),
+        Step::RemoveUnit {
+            unit,
+            expire_lease: true,
+        } => format!("remove-unit {unit}, its lease expiring at once"),
+        Step::ExpireLease {} => "expire-lease (the gone leader's lease runs out)".to_string(),
         Step::SetLeader { unit } => format!("set-leader {unit}"),
         Step::Config(values) => {
             let shown: Vec<String> = values
@@ -354,9 +500,28 @@ pub(crate) fn hook_label(hook: &HookRecord) -> String {
 }
 
 /// Whether a hook did nothing worth its own line: it succeeded, wrote no
-/// databag and touched no service.
+/// databag or secret and touched no service.
 pub(crate) fn is_quiet(hook: &HookRecord) -> bool {
-    hook.exit_code == 0 && hook.writes.is_empty() && hook.service_events.is_empty()
+    hook.exit_code == 0
+        && hook.writes.is_empty()
+        && hook.secret_writes.is_empty()
+        && hook.service_events.is_empty()
+}
+
+/// A secret revision a hook wrote, by keys only:
+/// `secret secret:xyz (label) revision 2: password, username`.
+pub(crate) fn secret_label(write: &super::report::SecretWrite) -> String {
+    let label = write
+        .label
+        .as_deref()
+        .map(|l| format!(" ({l})"))
+        .unwrap_or_default();
+    format!(
+        "secret {}{label} revision {}: {}",
+        write.id,
+        write.revision,
+        write.keys.join(", ")
+    )
 }
 
 /// `pgb-peers:0 pgbouncer-k8s`: the relation as Juju names it, and the bag's owner.
@@ -376,7 +541,7 @@ pub(crate) fn service_events(hook: &HookRecord) -> Vec<String> {
 }
 
 /// The last lines of a failed hook's stderr.
-pub(crate) fn stderr_tail(hook: &HookRecord) -> Vec<&str> {
+pub fn stderr_tail(hook: &HookRecord) -> Vec<&str> {
     let lines: Vec<&str> = hook
         .stderr
         .as_deref()
@@ -466,7 +631,12 @@ pub fn account(scenario: &Scenario, report: &Report) -> String {
         .next()
         .map(|u| crate::fake_juju::app_of(u).to_string())
         .unwrap_or_default();
-    let _ = writeln!(out, "  {app} (application): {}", status(&report.app_status));
+    // Statuses whole (never shortened), secrets hidden.
+    let _ = writeln!(
+        out,
+        "  {app} (application): {}",
+        status(&redactor.scrub(&report.app_status))
+    );
     for (name, unit) in &report.units {
         let leader = if unit.leader { " (leader)" } else { "" };
         let mut services = Vec::new();
@@ -494,7 +664,10 @@ pub fn account(scenario: &Scenario, report: &Report) -> String {
                 }
             }
         }
-        let head = format!("  {name}{leader}: {}", status(&unit.status));
+        let head = format!(
+            "  {name}{leader}: {}",
+            status(&redactor.scrub(&unit.status))
+        );
         if services.is_empty() {
             let _ = writeln!(out, "{head}");
         } else {
@@ -536,9 +709,9 @@ fn unit_block<'a>(
                 "  ! {label} FAILED (exit {}); its writes were dropped",
                 hook.exit_code
             );
+            // Whole lines: a message cut short misleads.
             for line in stderr_tail(hook) {
-                let line = redactor.scrub(line);
-                let _ = writeln!(out, "      | {}", shorten(&line, WIDTH - 8));
+                let _ = writeln!(out, "      | {}", redactor.scrub(line));
             }
         } else {
             let _ = writeln!(out, "    {label}");
@@ -552,7 +725,13 @@ fn unit_block<'a>(
                 8,
             );
         }
-        let events = service_events(hook);
+        for write in &hook.secret_writes {
+            let _ = writeln!(out, "      {}", secret_label(write));
+        }
+        let events: Vec<String> = service_events(hook)
+            .iter()
+            .map(|e| redactor.scrub(e))
+            .collect();
         if !events.is_empty() {
             wrapped(&mut out, "      pebble:", &events, 8);
         }
@@ -670,7 +849,8 @@ mod tests {
         assert_eq!(r.show("password", "s3cr3t-pw-value"), "(secret)");
         assert_eq!(r.show("auth_file", "\"u\" \"md5abc\"\n"), "(secret)");
         assert_eq!(r.show("cfg_file", "[databases]\nx = y\n"), "(18 bytes)");
-        assert_eq!(r.show("relation_id_2", "s3cr3t-pw-value"), "***");
+        assert_eq!(r.show("relation_id_2", "s3cr3t-pw-value"), "(secret)");
+        assert_eq!(r.show("note", "pw is s3cr3t-pw-value!"), "pw is ***!");
         assert_eq!(
             r.show("uris", "postgresql://u:other@h:5432/db"),
             "postgresql://u:***@h:5432/db"
@@ -681,6 +861,298 @@ mod tests {
         let shown = r.show("endpoints", long);
         assert_eq!(shown.chars().count(), VALUE_CHARS, "{shown}");
         assert!(shown.starts_with("pgbouncer-k8s-0.") && shown.ends_with("local:6432"));
+    }
+
+    use crate::sim::report::{
+        ContainerReport, ModelFormat, RelationReport, SecretReport, SecretWrite, UnitReport,
+        model_text,
+    };
+
+    /// Every secret value of [`synthetic_run`], with what it stands for.
+    const SECRETS: [&str; 7] = [
+        "peer-bag-pw-0123456789",
+        "admin-pw-abcdefgh",
+        "rev1-secret-pw-aaaa",
+        "rev2-secret-pw-bbbb",
+        "removed-secret-zzzz",
+        "MIIBsecretline0123",
+        "pa\"ss\\word-1234",
+    ];
+
+    fn bag(pairs: &[(&str, &str)]) -> crate::fake_juju::Bag {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    /// A run built by hand: secrets in a peer databag (under keys that look
+    /// like secrets' and under a database user's name), in two revisions of
+    /// a Juju secret (one of its values spread over lines, others short and
+    /// not secret), in a secret a hook wrote and removed before the end,
+    /// and copied into a status, a file, a log line on stderr, a service
+    /// event and a JSON document in a databag.
+    fn synthetic_run() -> (Scenario, Report) {
+        let scenario = Scenario::parse(
+            "charm: {dir: x}\nsteps:\n  - deploy: {units: 1}\n  - update-status: {}\n  \
+             - run-action: {unit: app/0, action: rotate, params: {password: action-pw-9876}}\n",
+            std::path::Path::new("s.yaml"),
+        )
+        .unwrap();
+        let [peer_pw, admin_pw, rev1, rev2, removed, line, quoted] = SECRETS;
+        let tls_key = format!("-----BEGIN KEY-----\n{line}\n-----END KEY-----\n");
+        let json_doc = serde_json::json!({ "password": quoted }).to_string();
+        let relation = RelationReport {
+            id: 0,
+            endpoint: "pgb-peers".to_string(),
+            remote_app: "app".to_string(),
+            databags: [
+                (
+                    "app".to_string(),
+                    bag(&[
+                        ("relation_id_5", peer_pw),
+                        ("admin_password", admin_pw),
+                        ("settings", &json_doc),
+                        ("tls", "true"),
+                    ]),
+                ),
+                ("app/0".to_string(), bag(&[("port", "5432")])),
+            ]
+            .into(),
+        };
+        let secret = SecretReport {
+            id: "secret:abc".to_string(),
+            owner: "app".to_string(),
+            label: Some("user-5".to_string()),
+            revisions: vec![1, 2],
+            keys: vec!["password".to_string(), "tls-key".to_string()],
+            grants: vec![],
+            content: [
+                (
+                    1,
+                    bag(&[
+                        ("password", rev1),
+                        ("username", "relation_id_5"),
+                        ("tls", "False"),
+                        ("port", "5432"),
+                        ("token", quoted),
+                    ]),
+                ),
+                (2, bag(&[("password", rev2), ("tls-key", &tls_key)])),
+            ]
+            .into(),
+        };
+        let files = [(
+            "/etc/app.ini".to_string(),
+            format!(
+                "tls = False\nport = 5432\nadmin = {admin_pw}\nold = {rev1}\n-----END KEY-----\n"
+            ),
+        )]
+        .into();
+        let unit = UnitReport {
+            leader: true,
+            status: format!("active: connected with {rev2}"),
+            containers: [(
+                "app".to_string(),
+                ContainerReport {
+                    files,
+                    service_events: vec![format!("start svc-{peer_pw}")],
+                    services: BTreeMap::new(),
+                },
+            )]
+            .into(),
+        };
+        let hook = |step, name: &str, exit_code| HookRecord {
+            step,
+            unit: "app/0".to_string(),
+            hook: name.to_string(),
+            relation_id: None,
+            remote_app: None,
+            remote_unit: None,
+            departing_unit: None,
+            exit_code,
+            duration_ms: 1.0,
+            stderr: None,
+            writes: vec![],
+            secret_writes: vec![],
+            service_events: vec![],
+        };
+        let mut elected = hook(1, "leader-elected", 0);
+        elected.secret_writes = vec![SecretWrite {
+            id: "secret:gone".to_string(),
+            label: None,
+            revision: 1,
+            keys: vec!["password".to_string()],
+            content: bag(&[("password", removed)]),
+        }];
+        elected.service_events = vec![format!("app: start svc-{peer_pw}")];
+        let mut failed = hook(2, "update-status", 1);
+        failed.stderr = Some(format!(
+            "connecting with {removed}\nkey line {line}\nsent {json_doc}\nrotating to action-pw-9876\nport 5432 tls False"
+        ));
+        let report = Report {
+            model: "m".to_string(),
+            app_status: format!("active: {admin_pw}"),
+            units: [("app/0".to_string(), unit)].into(),
+            relations: vec![relation],
+            secrets: vec![secret],
+            hooks: vec![elected, failed],
+        };
+        (scenario, report)
+    }
+
+    #[test]
+    fn the_redactor_learns_every_secret_of_a_synthetic_model() {
+        let (scenario, report) = synthetic_run();
+        let r = Redactor::for_run(&scenario, &report);
+        assert!(!r.is_empty());
+        let outputs = [
+            ("account", account(&scenario, &report)),
+            (
+                "mermaid",
+                super::super::mermaid::sequence(&scenario, &report),
+            ),
+            (
+                "markdown",
+                super::super::mermaid::markdown("t", &scenario, &report),
+            ),
+            (
+                "yaml",
+                model_text(&scenario, &report, false, ModelFormat::Yaml).unwrap(),
+            ),
+            (
+                "yaml --hooks",
+                model_text(&scenario, &report, true, ModelFormat::Yaml).unwrap(),
+            ),
+            (
+                "json",
+                model_text(&scenario, &report, false, ModelFormat::Json).unwrap(),
+            ),
+            (
+                "json --hooks",
+                model_text(&scenario, &report, true, ModelFormat::Json).unwrap(),
+            ),
+        ];
+        let json_quoted = serde_json::to_string(SECRETS[6]).unwrap();
+        for (format, text) in &outputs {
+            // The user name, a secret's content, is hidden as a databag key too.
+            let also = [
+                json_quoted.trim_matches('"'),
+                "relation_id_5",
+                "action-pw-9876",
+            ];
+            for secret in SECRETS.iter().chain(also.iter()) {
+                assert!(!text.contains(secret), "{format} shows {secret:?}:\n{text}");
+            }
+            // What is no secret stays: short values of a secret's content
+            // are not hidden inside other text.
+            if format.starts_with("yaml") || format.starts_with("json") {
+                assert!(text.contains("tls = False"), "{format}:\n{text}");
+                assert!(text.contains("port = 5432"), "{format}:\n{text}");
+                assert!(text.contains("-----END KEY-----"), "{format}:\n{text}");
+            }
+        }
+        let (_, account_text) = &outputs[0];
+        assert!(
+            account_text.contains("app/0 (leader): active: connected with ***"),
+            "{account_text}"
+        );
+        assert!(
+            account_text.contains("secret secret:gone revision 1: password"),
+            "{account_text}"
+        );
+        assert!(
+            account_text.contains("      | port 5432 tls False\n"),
+            "{account_text}"
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_a_secret() {
+        let (scenario, report) = synthetic_run();
+        let r = Redactor::for_run(&scenario, &report);
+        let writes: Vec<_> = report.hooks.iter().map(|h| &h.secret_writes).collect();
+        let bag_write = super::super::report::BagWrite::diff(
+            0,
+            "pgb-peers",
+            "app",
+            &bag(&[]),
+            &bag(&[("relation_id_5", SECRETS[0])]),
+        );
+        let shown = format!("{r:?} {:?} {writes:?} {bag_write:?}", report.secrets);
+        for secret in SECRETS {
+            assert!(!shown.contains(secret), "{secret:?} in {shown}");
+        }
+        assert!(shown.starts_with("Redactor { secrets: "), "{shown}");
+        assert!(shown.contains("keys: [\"password\"]"), "{shown}");
+    }
+
+    #[test]
+    fn a_secret_uri_goes_whole_and_hiding_never_rebuilds_a_secret() {
+        let mut r = Redactor::default();
+        r.learn_value("postgresql://relation_id_2:pw-0123456789@host:6432/appdb");
+        assert_eq!(
+            r.scrub("uris=postgresql://relation_id_2:pw-0123456789@host:6432/appdb"),
+            "uris=***"
+        );
+        let mut r = Redactor::default();
+        r.learn_value("u:***@host12");
+        let shown = r.scrub("x://u:pw@host12/db");
+        assert!(!shown.contains("u:***@host12"), "{shown}");
+    }
+
+    proptest::proptest! {
+        /// A learned secret (of at least MIN_SECRET_CHARS printable
+        /// characters) never survives scrubbing, wherever it is put, nor
+        /// does it in a serialized tree, as a value or as a key.
+        #[test]
+        fn prop_a_learned_secret_never_survives(
+            secret in "[ -~]{8,24}",
+            before in "[ -~\n]{0,40}",
+            after in "[ -~\n]{0,40}",
+        ) {
+            let mut r = Redactor::default();
+            r.learn_value(&secret);
+            let text = format!("{before}{secret}{after}");
+            let scrubbed = r.scrub(&text);
+            proptest::prop_assert!(!scrubbed.contains(&secret), "{:?}", scrubbed);
+            let mut tree = serde_yaml::Mapping::new();
+            tree.insert(text.clone().into(), text.clone().into());
+            tree.insert("note".into(), vec![serde_yaml::Value::from(text)].into());
+            let mut tree = serde_yaml::Value::Mapping(tree);
+            r.scrub_value(&mut tree);
+            let printed = serde_json::to_string(&tree).unwrap();
+            let json_secret = serde_json::to_string(&secret).unwrap();
+            proptest::prop_assert!(
+                !printed.contains(json_secret.trim_matches('"')),
+                "{}",
+                printed
+            );
+        }
+    }
+
+    #[test]
+    fn short_values_are_hidden_only_whole_under_their_key() {
+        let mut r = Redactor::default();
+        r.learn_value("False");
+        r.learn_value("1234567");
+        r.learn("password", "0");
+        assert!(r.is_empty(), "{r:?}");
+        assert_eq!(
+            r.scrub("tls False, port 1234567, 0"),
+            "tls False, port 1234567, 0"
+        );
+        assert_eq!(r.show("password", "0"), "(secret)");
+        let mut value: serde_yaml::Value =
+            serde_yaml::from_str("{password: '0', port: '0', list: [{token: ab}]}").unwrap();
+        r.scrub_value(&mut value);
+        assert_eq!(
+            serde_yaml::to_string(&value).unwrap(),
+            "password: '***'\nport: '0'\nlist:\n- token: '***'\n"
+        );
+        r.learn_value("12345678");
+        assert_eq!(r.len(), 1);
+        assert_eq!(r.scrub("port 123456789"), "port ***9");
     }
 
     #[test]

@@ -39,6 +39,17 @@ fn escape(text: &str) -> String {
     out
 }
 
+/// `text` cut to at most `max` characters, at a character boundary, its
+/// end marked `…` where it was cut.
+fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
 /// Lines of a note, escaped, joined by `<br/>`.
 fn lines(parts: &[String]) -> String {
     parts
@@ -102,13 +113,7 @@ impl Diagram<'_> {
         if hook.exit_code != 0 {
             parts[0].push_str(&format!(" FAILED (exit {})", hook.exit_code));
             if let Some(line) = account::stderr_tail(hook).last() {
-                let line: String = self
-                    .redactor
-                    .scrub(line)
-                    .chars()
-                    .take(STDERR_CHARS)
-                    .collect();
-                parts.push(line);
+                parts.push(clip(&self.redactor.scrub(line), STDERR_CHARS));
             }
             self.out.push_str("    rect rgb(255, 221, 221)\n");
             self.note(&hook.unit, &parts);
@@ -117,12 +122,21 @@ impl Diagram<'_> {
         }
         let events = account::service_events(hook);
         if !events.is_empty() {
-            parts.push(format!("pebble: {}", events.join(", ")));
+            parts.push(
+                self.redactor
+                    .scrub(&format!("pebble: {}", events.join(", "))),
+            );
+        }
+        for write in &hook.secret_writes {
+            parts.push(account::secret_label(write));
         }
         self.note(&hook.unit, &parts);
         for write in &hook.writes {
             let keys = write.keys.join(", ");
-            let text = format!("{}: {keys}", account::bag_label(write));
+            // A key may be a secret's user name.
+            let text = self
+                .redactor
+                .scrub(&format!("{}: {keys}", account::bag_label(write)));
             let remote = self.remote_of.get(&write.relation).cloned();
             match remote {
                 Some(remote) if remote == self.app => {
@@ -159,7 +173,9 @@ impl Diagram<'_> {
                 }
             })
             .collect();
-        let text = format!("{label}: {}", keys.join(", "));
+        let text = self
+            .redactor
+            .scrub(&format!("{label}: {}", keys.join(", ")));
         for unit in self.live.clone() {
             self.message(app, &unit, "-->>", &text);
         }
@@ -305,7 +321,9 @@ pub fn sequence(scenario: &Scenario, report: &Report) -> String {
     let mut end = Vec::new();
     for (name, unit) in &report.units {
         let leader = if unit.leader { "leader, " } else { "" };
-        let status = unit.status.strip_suffix(": ").unwrap_or(&unit.status);
+        // The status whole (never shortened), secrets hidden.
+        let status = redactor.scrub(&unit.status);
+        let status = status.strip_suffix(": ").unwrap_or(&status);
         end.push((name.clone(), format!("at the end: {leader}{status}")));
     }
     for (name, text) in end {
@@ -435,6 +453,16 @@ fn check_text(text: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clipping_cuts_at_a_char_boundary_and_says_so() {
+        assert_eq!(clip("short", 80), "short");
+        let long = "é".repeat(100);
+        let clipped = clip(&long, 80);
+        assert_eq!(clipped.chars().count(), 80);
+        assert!(clipped.ends_with("é…"), "{clipped}");
+        assert_eq!(clip("abcdef", 4), "abc…");
+    }
 
     #[test]
     fn escaping_leaves_nothing_mermaid_reads_as_syntax() {

@@ -7,7 +7,11 @@
 //! pebble-ready, and fires relation-changed on the other units whenever a
 //! hook changed a databag (never before the unit's relation-joined for the
 //! writer). A failed hook is retried first at the next step, as Juju
-//! retries it, and its writes are dropped meanwhile.
+//! retries it, its writes are dropped meanwhile, and its unit shows
+//! `error: hook failed: "<hook>"` until a retry succeeds (a failed action
+//! is neither retried nor puts its unit in error). When the leader's unit
+//! is removed no unit leads until its lease runs out
+//! ([`Step::ExpireLease`]), as under Juju.
 //!
 //! Each hook finds its unit's Pebble where Juju puts it,
 //! `/charm/containers/<name>/pebble.socket`: the simulator runs it in a
@@ -22,8 +26,8 @@ mod report;
 pub mod scenario;
 
 pub use report::{
-    BagWrite, ContainerReport, HookRecord, POD_REPLACED, RelationReport, Report, ServiceReport,
-    UnitReport,
+    BagWrite, ContainerReport, HookRecord, ModelFormat, ModelTextError, POD_REPLACED,
+    RelationReport, Report, SecretReport, SecretWrite, ServiceReport, UnitReport, model_text,
 };
 pub use scenario::{
     FieldDoc, RELATION_ID_PLACEHOLDER, STEPS, Scenario, ScenarioError, Step, StepDoc, StepProblem,
@@ -775,7 +779,10 @@ impl Simulator {
                 self.drain()?;
                 self.join_all(&unit)?;
             }
-            Step::RemoveUnit { unit } => self.remove_unit(number, unit)?,
+            Step::RemoveUnit { unit, expire_lease } => {
+                self.remove_unit(number, unit, *expire_lease)?;
+            }
+            Step::ExpireLease {} => self.expire_lease(number)?,
             Step::SetLeader { unit } => {
                 self.check_unit(number, unit)?;
                 let app = self.app.clone();
@@ -1025,10 +1032,13 @@ impl Simulator {
         self.drain()
     }
 
-    fn remove_unit(&mut self, number: usize, unit: &str) -> Result<(), SimError> {
+    fn remove_unit(
+        &mut self,
+        number: usize,
+        unit: &str,
+        expire_lease: bool,
+    ) -> Result<(), SimError> {
         self.check_unit(number, unit)?;
-        let units = self.units()?;
-        let others: Vec<String> = units.iter().filter(|u| *u != unit).cloned().collect();
         let app = self.app.clone();
         let mut relations = Vec::new();
         for (relation, remote_app) in self.app_relations()? {
@@ -1081,17 +1091,41 @@ impl Simulator {
         self.queue.retain(|run| run.unit != unit);
         self.pebbles.retain(|(u, _), _| u != unit);
         self.earlier_pods.retain(|(u, _), _| u != unit);
-        if was_leader && let Some(new) = others.first() {
-            let new = new.clone();
-            self.juju(|j| j.set_leader(&app, Some(&new)))?;
-            for u in &others {
-                let hook = if *u == new {
-                    "leader-elected"
-                } else {
-                    "leader-settings-changed"
-                };
-                self.queue.push_back(HookRun::new(u, hook));
-            }
+        // The dead leader's lease is still held: no unit leads until it
+        // runs out (`expire-lease`, or at once with `expire-lease: true`).
+        if was_leader && expire_lease {
+            self.expire_lease(number)?;
+        }
+        Ok(())
+    }
+
+    /// `expire-lease`: the lease of a leader that is gone runs out; Juju
+    /// elects the lowest unit left, which runs leader-elected (the others
+    /// leader-settings-changed). An error while a unit leads (its lease is
+    /// renewed while it lives) or when no unit is left.
+    fn expire_lease(&mut self, number: usize) -> Result<(), SimError> {
+        let app = self.app.clone();
+        if let Some(leader) = self.juju(|j| j.leader(&app).map(str::to_string))? {
+            return Err(Self::step_error(
+                number,
+                format!("{leader} leads: its lease does not run out while it lives"),
+            ));
+        }
+        let units = self.units()?;
+        let Some(new) = units.first().cloned() else {
+            return Err(Self::step_error(
+                number,
+                format!("no unit of {app} is left to lead"),
+            ));
+        };
+        self.juju(|j| j.set_leader(&app, Some(&new)))?;
+        for u in &units {
+            let hook = if *u == new {
+                "leader-elected"
+            } else {
+                "leader-settings-changed"
+            };
+            self.queue.push_back(HookRun::new(u, hook));
         }
         Ok(())
     }
@@ -1145,12 +1179,12 @@ impl Simulator {
             departing_unit: run.departing_unit.clone(),
         };
         let hide = run.hide.clone();
-        let model_name = self.juju(|j| {
+        let (model_name, secrets_before) = self.juju(|j| {
             if let Some((relation, gone)) = &hide {
                 j.depart_from_view(*relation, &ctx.unit, gone);
             }
             j.begin_hook(&ctx);
-            j.model_name.clone()
+            (j.model_name.clone(), j.secrets.clone())
         })?;
         let charm = self.unit_dir(&run.unit).join("charm");
         let path = std::env::var("PATH").unwrap_or_default();
@@ -1265,7 +1299,7 @@ impl Simulator {
             })
             .collect();
         let me = self.app.clone();
-        let (changes, writes) = self.juju(|j| {
+        let (changes, writes, secret_writes) = self.juju(|j| {
             // Only the bags this hook wrote: their content before it commits.
             let before: Vec<(u32, String, crate::fake_juju::Bag)> = j
                 .pending
@@ -1295,7 +1329,11 @@ impl Simulator {
                     ))
                 })
                 .collect();
-            (changes, writes)
+            (
+                changes,
+                writes,
+                SecretWrite::diff(&secrets_before, &j.secrets),
+            )
         })?;
         self.records.push(HookRecord {
             step: self.current_step,
@@ -1309,10 +1347,15 @@ impl Simulator {
             duration_ms: elapsed.as_secs_f64() * 1000.0,
             stderr: (!success).then(|| String::from_utf8_lossy(&output.stderr).trim().to_string()),
             writes,
+            secret_writes,
             service_events,
         });
         if !success {
-            self.failed.insert(run.unit.clone(), run.clone());
+            // A failed action fails the action, not the unit: Juju neither
+            // retries it nor puts the unit in error.
+            if run.action.is_none() {
+                self.failed.insert(run.unit.clone(), run.clone());
+            }
             return Ok(());
         }
         for (relation, member) in changes.changed_bags {
@@ -1368,12 +1411,18 @@ impl Simulator {
     /// The model now, each unit's container files and service events, and every hook run.
     pub fn report(&self) -> Result<Report, SimError> {
         let juju = self.juju(|j| j.clone())?;
+        let in_error = self
+            .failed
+            .iter()
+            .map(|(unit, run)| (unit.clone(), run.hook.clone()))
+            .collect();
         report::build(
             &juju,
             &self.app,
             &self.pebbles,
             &self.earlier_pods,
             &self.records,
+            &in_error,
         )
     }
 

@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::SimError;
-use crate::fake_juju::{Bag, FakeJuju};
+use crate::fake_juju::{Bag, FakeJuju, SecretState};
 use crate::fake_pebble::{FakePebble, ServiceEvent};
 
 /// One hook run.
@@ -40,6 +40,10 @@ pub struct HookRecord {
     /// The databags it changed (committed: a failed hook changes none).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub writes: Vec<BagWrite>,
+    /// The Juju secrets it added or gave a new revision (the secret tools
+    /// apply at once, so a failed hook's count too).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub secret_writes: Vec<SecretWrite>,
     /// What happened to the unit's services while it ran, as
     /// `<container>: <event>` (`pgbouncer: signal SIGHUP pgbouncer_0`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -50,7 +54,7 @@ pub struct HookRecord {
 ///
 /// Serialized, it names the keys only: the values (passwords among them)
 /// are for [`super::account`] to show shortened and redacted.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Clone, PartialEq, Serialize)]
 pub struct BagWrite {
     /// The relation id.
     pub relation: u32,
@@ -92,6 +96,117 @@ impl BagWrite {
             keys: values.keys().cloned().collect(),
             values,
         }
+    }
+}
+
+/// A revision of a Juju secret that one hook added (`secret-add`, or
+/// `secret-set` with new content).
+///
+/// Serialized, it names the content's keys only: the values are for the
+/// redactor ([`super::account`]) to learn, never to show.
+#[derive(Clone, PartialEq, Serialize)]
+pub struct SecretWrite {
+    /// `secret:<xid>`.
+    pub id: String,
+    /// The owner's label, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// The new revision.
+    pub revision: u64,
+    /// The content's keys, sorted.
+    pub keys: Vec<String>,
+    /// The content.
+    #[serde(skip)]
+    pub content: Bag,
+}
+
+impl SecretWrite {
+    /// The revisions of the secrets in `after` that are not in `before`
+    /// (new secrets, new revisions), in id and revision order.
+    pub(crate) fn diff(
+        before: &BTreeMap<String, SecretState>,
+        after: &BTreeMap<String, SecretState>,
+    ) -> Vec<Self> {
+        let mut writes = Vec::new();
+        for (id, secret) in after {
+            let old = before.get(id);
+            for (revision, content) in &secret.revisions {
+                if old.is_some_and(|o| o.revisions.get(revision) == Some(content)) {
+                    continue;
+                }
+                writes.push(Self {
+                    id: id.clone(),
+                    label: secret.label.clone(),
+                    revision: *revision,
+                    keys: content.keys().cloned().collect(),
+                    content: content.clone(),
+                });
+            }
+        }
+        writes
+    }
+}
+
+/// A Juju secret in the final model.
+///
+/// Serialized, it names its owner, label, revisions and keys: never its
+/// content, which is for the redactor to learn.
+#[derive(Clone, PartialEq, Serialize)]
+pub struct SecretReport {
+    /// `secret:<xid>`.
+    pub id: String,
+    /// The owning application or unit.
+    pub owner: String,
+    /// The owner's label, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Its revisions' numbers, oldest first.
+    pub revisions: Vec<u64>,
+    /// The latest revision's keys, sorted.
+    pub keys: Vec<String>,
+    /// Where it is granted: relation ids, each with the one unit it is
+    /// granted to, if only one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub grants: Vec<String>,
+    /// Every revision's content, by revision.
+    #[serde(skip)]
+    pub content: BTreeMap<u64, Bag>,
+}
+
+// `Debug` names keys, never values: a test's failure message must not
+// print a password.
+impl std::fmt::Debug for BagWrite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BagWrite")
+            .field("relation", &self.relation)
+            .field("endpoint", &self.endpoint)
+            .field("bag", &self.bag)
+            .field("keys", &self.keys)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for SecretWrite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretWrite")
+            .field("id", &self.id)
+            .field("label", &self.label)
+            .field("revision", &self.revision)
+            .field("keys", &self.keys)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for SecretReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretReport")
+            .field("id", &self.id)
+            .field("owner", &self.owner)
+            .field("label", &self.label)
+            .field("revisions", &self.revisions)
+            .field("keys", &self.keys)
+            .field("grants", &self.grants)
+            .finish_non_exhaustive()
     }
 }
 
@@ -170,6 +285,9 @@ pub struct Report {
     pub units: BTreeMap<String, UnitReport>,
     /// The charm's relations.
     pub relations: Vec<RelationReport>,
+    /// Every Juju secret in the model (content not serialized).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<SecretReport>,
     /// Every hook run, in order.
     pub hooks: Vec<HookRecord>,
 }
@@ -203,6 +321,7 @@ pub(super) fn build(
     pebbles: &BTreeMap<(String, String), FakePebble>,
     earlier_pods: &BTreeMap<(String, String), Vec<Vec<ServiceEvent>>>,
     records: &[HookRecord],
+    in_error: &BTreeMap<String, String>,
 ) -> Result<Report, SimError> {
     let status = |s: Option<&ops::backend::StatusInfo>| {
         s.map(|s| format!("{}: {}", s.name, s.message))
@@ -246,7 +365,12 @@ pub(super) fn build(
             unit.clone(),
             UnitReport {
                 leader: juju.leader(app) == Some(unit.as_str()),
-                status: status(juju.unit_status(&unit)),
+                // As `juju status` shows a unit whose hook failed until a
+                // retry of it succeeds.
+                status: match in_error.get(&unit) {
+                    Some(hook) => format!("error: hook failed: {hook:?}"),
+                    None => status(juju.unit_status(&unit)),
+                },
                 containers,
             },
         );
@@ -268,6 +392,82 @@ pub(super) fn build(
         app_status: status(juju.app_status(app)),
         units,
         relations,
+        secrets: juju
+            .secrets
+            .values()
+            .map(|s| SecretReport {
+                id: s.id.clone(),
+                owner: s.owner.clone(),
+                label: s.label.clone(),
+                revisions: s.revisions.keys().copied().collect(),
+                keys: s
+                    .revisions
+                    .values()
+                    .next_back()
+                    .map(|c| c.keys().cloned().collect())
+                    .unwrap_or_default(),
+                grants: s
+                    .grants
+                    .iter()
+                    .map(|g| format!("{}: {}", g.relation, g.unit.as_deref().unwrap_or(&g.app)))
+                    .collect(),
+                content: s.revisions.clone(),
+            })
+            .collect(),
         hooks: records.to_vec(),
+    })
+}
+
+/// How [`model_text`] prints the final model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelFormat {
+    /// YAML.
+    Yaml,
+    /// JSON, pretty-printed, ending with a newline.
+    Json,
+}
+
+/// Why the final model could not be printed.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelTextError {
+    /// The report as a YAML tree, or that tree as YAML text.
+    #[error("cannot print the report as YAML: {0}")]
+    Yaml(#[from] serde_yaml::Error),
+    /// The tree as JSON text.
+    #[error("cannot print the report as JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// The final model of a run of `scenario` (what `ops-sim --format yaml`
+/// or `json` prints), every hook run too if `hooks`, with every secret
+/// hidden: each string of it goes through the run's
+/// [`Redactor`](super::account::Redactor) (learnt from the whole report,
+/// hooks included), and a string under a secret-looking key is `***`.
+///
+/// ```no_run
+/// # fn demo(scenario: &ops_testing::sim::Scenario, report: &ops_testing::sim::Report) {
+/// use ops_testing::sim::{ModelFormat, model_text};
+/// let yaml = model_text(scenario, report, false, ModelFormat::Yaml).unwrap();
+/// assert!(yaml.starts_with("model: "));
+/// # }
+/// ```
+pub fn model_text(
+    scenario: &super::Scenario,
+    report: &Report,
+    hooks: bool,
+    format: ModelFormat,
+) -> Result<String, ModelTextError> {
+    let redactor = super::account::Redactor::for_run(scenario, report);
+    let mut value = if hooks {
+        serde_yaml::to_value(report)?
+    } else {
+        let mut model = report.clone();
+        model.hooks.clear();
+        serde_yaml::to_value(&model)?
+    };
+    redactor.scrub_value(&mut value);
+    Ok(match format {
+        ModelFormat::Yaml => serde_yaml::to_string(&value)?,
+        ModelFormat::Json => serde_json::to_string_pretty(&value)? + "\n",
     })
 }

@@ -99,17 +99,36 @@ pub enum Step {
     /// list is empty in the last); then `relation-broken` for each relation
     /// (`is-leader` still true if it led); then the other units see
     /// `<peer>-relation-departed` with the dying unit as remote and
-    /// departing unit; then `stop` and `remove` on the dying unit. Only then,
-    /// if it led, the lowest unit left gets `leader-elected` (the others
-    /// `leader-settings-changed`).
+    /// departing unit; then `stop` and `remove` on the dying unit.
+    ///
+    /// If it led, no unit leads afterwards, as under Juju: the dead
+    /// leader's lease is held until it runs out, so `is-leader` is false
+    /// on every unit left, and the hooks of the following steps run with no
+    /// leader, until an [`Step::ExpireLease`] step (or `expire-lease: true`
+    /// here, which ends the lease at once after `remove`).
     ///
     /// ```yaml
     /// - remove-unit: {unit: hello-peers/0}
+    /// - update-status: {}      # no unit leads
+    /// - expire-lease: {}       # hello-peers/1 is elected
     /// ```
     RemoveUnit {
         /// The unit, e.g. `pgbouncer-k8s/0`.
         unit: String,
+        /// End the removed leader's lease at once (as `expire-lease` right
+        /// after it), instead of leaving the application without a leader.
+        #[serde(default, rename = "expire-lease")]
+        expire_lease: bool,
     },
+    /// The lease of a leader that is gone (`remove-unit`) runs out: Juju
+    /// elects the lowest-numbered unit left, which runs `leader-elected`;
+    /// the others run `leader-settings-changed`. It is an error while a
+    /// unit leads (a living leader renews its lease) or when no unit is left.
+    ///
+    /// ```yaml
+    /// - expire-lease: {}
+    /// ```
+    ExpireLease {},
     /// Make a unit the leader.
     SetLeader {
         /// The unit.
@@ -284,7 +303,19 @@ pub const STEPS: &[StepDoc] = &[
     StepDoc {
         key: "remove-unit",
         example: "remove-unit: {unit: app/1}",
-        fields: &[UNIT],
+        fields: &[
+            UNIT,
+            field(
+                "expire-lease",
+                false,
+                "true: if it led, its lease runs out at once (else no unit leads until expire-lease)",
+            ),
+        ],
+    },
+    StepDoc {
+        key: "expire-lease",
+        example: "expire-lease: {}",
+        fields: &[],
     },
     StepDoc {
         key: "set-leader",
@@ -393,6 +424,7 @@ impl Step {
             Step::Deploy { .. } => "deploy",
             Step::AddUnit {} => "add-unit",
             Step::RemoveUnit { .. } => "remove-unit",
+            Step::ExpireLease {} => "expire-lease",
             Step::SetLeader { .. } => "set-leader",
             Step::Config(_) => "config",
             Step::Relate(_) => "relate",
@@ -705,6 +737,8 @@ steps:
   - deploy: {units: 3}
   - add-unit: {}
   - remove-unit: {unit: c/0}
+  - expire-lease: {}
+  - remove-unit: {unit: c/1, expire-lease: true}
   - set-leader: {unit: c/1}
   - config: {a: 1}
   - relate: {endpoint: db, app: pg, remote-endpoint: database, app-data: {k: v}}
@@ -719,7 +753,7 @@ steps:
             Path::new("s.yaml"),
         )
         .unwrap();
-        assert_eq!(s.steps.len(), 13);
+        assert_eq!(s.steps.len(), 15);
         assert_eq!(s.apps["pg"].units, 1);
     }
 
@@ -835,6 +869,6 @@ steps:
         for step in &parsed.steps {
             assert!(Step::doc(step.key()).is_some(), "{}", step.key());
         }
-        assert_eq!(all.len(), 14);
+        assert_eq!(all.len(), 15);
     }
 }

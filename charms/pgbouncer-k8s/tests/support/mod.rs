@@ -4,6 +4,8 @@
 //! Each test file uses part of it.
 #![allow(dead_code)]
 
+pub mod live_pg;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
