@@ -192,14 +192,14 @@ pub fn on_changed(
     let files = serve::leader_files(model, &workload, &settings)?;
     let auth_user = backend.auth_user();
     let auth = match files.auth {
-        Some(existing) if existing.contains_user(&auth_user) => existing,
+        Some(existing) if existing.plain_password(&auth_user).is_some() => existing,
         _ => {
             let password = auth::generate_password().map_err(|e| WorkloadError::InvalidFile {
                 path: pgb_config::AUTH_FILE_PATH.to_string(),
                 reason: format!("cannot generate a password: {e}"),
             })?;
             let mut auth = AuthFile::default();
-            auth.set_user(&auth_user, &password)
+            auth.set_plain(&auth_user, &password)
                 .map_err(|e| WorkloadError::InvalidFile {
                     path: pgb_config::AUTH_FILE_PATH.to_string(),
                     reason: e.to_string(),
@@ -207,10 +207,13 @@ pub fn on_changed(
             auth
         }
     };
-    let hash = auth.hash_of(&auth_user).unwrap_or_default().to_string();
+    let password = auth
+        .plain_password(&auth_user)
+        .unwrap_or_default()
+        .to_string();
     let access = backend.access()?;
     let mut db = access.connect(&backend.database)?;
-    db.ensure_login_role(&auth_user, &hash)?;
+    db.ensure_login_role(&auth_user, &password)?;
     db.ensure_clients_role(&auth_user)?;
     db.install_get_auth(&auth_user)?;
     // The auth file must be in place before the files are rendered: the
@@ -267,12 +270,10 @@ fn remove_auth_user(backend: &BackendInfo, config: &PgbConfig) -> Result<(), Sql
         let dbname = params.get("dbname").unwrap_or(&name).to_string();
         let mut db = access.connect(&dbname)?;
         db.remove_get_auth(&auth_user)?;
-        db.release_role(&auth_user, backend.username.as_str())?;
     }
     let mut db = access.connect(&backend.database)?;
     db.remove_get_auth(&auth_user)?;
-    db.release_role(&auth_user, backend.username.as_str())?;
-    db.drop_role(&auth_user)?;
+    access.drop_role_everywhere(&backend.database, &auth_user, backend.username.as_str())?;
     // The clients' marker role: without an auth user, nothing looks it up.
     db.drop_role(&crate::sql::clients_role_for(&auth_user))
 }

@@ -632,14 +632,11 @@ fn revoke(
     let heir = heir
         .map(String::as_str)
         .unwrap_or(backend.username.as_str());
-    if let Some(database) = database.filter(|d| ClientDatabase::parse(d).is_ok()) {
-        match access.connect(database) {
-            Ok(mut client_db) => client_db.release_role(user, heir)?,
-            Err(e) => tracing::warn!("cannot reach the client database to release the user: {e}"),
-        }
-    }
-    db.release_role(user, heir)?;
-    db.drop_role(user)
+    // Every database the user left something in is found by the backend
+    // itself (the client's recorded one included), so `database` is not
+    // needed to find them.
+    let _ = database;
+    access.drop_role_everywhere(&backend.database, user, heir)
 }
 
 #[cfg(test)]
