@@ -1,14 +1,36 @@
-//! PgBouncer's auth file (`"<user>" "md5<hex>"` lines) and passwords.
+//! PgBouncer's auth file (`"<user>" "<secret>"` lines) and passwords.
+//!
+//! PgBouncer authenticates clients with `auth_type = scram-sha-256`. A
+//! line's secret is one of:
+//! - a SCRAM-SHA-256 verifier (`SCRAM-SHA-256$<iterations>:<salt>$<stored
+//!   key>:<server key>`, as PostgreSQL stores it): the admin user's, made
+//!   with [`AuthFile::set_user`]. It lets PgBouncer check a client's
+//!   password, never log in anywhere by itself;
+//! - the password in clear: the auth user's, set with
+//!   [`AuthFile::set_plain`]. PgBouncer logs in to PostgreSQL as the
+//!   `auth_user` by itself to run its `auth_query`, and a SCRAM verifier
+//!   cannot do that (PgBouncer reuses a SCRAM verifier to log in to the
+//!   server only for a client that authenticated with SCRAM through it), so
+//!   that one line holds the password itself. The file is therefore written
+//!   mode 0400 for PgBouncer's user alone and travels in a Juju secret,
+//!   never in a databag;
+//! - an md5 hash (`md5` + 32 hex digits), which older revisions wrote:
+//!   still read, so that an upgraded charm can use and replace its file.
 //!
 //! Neither the file's content nor a password ever reaches a log: errors name
-//! a line number and the kind of problem only, and `Debug` hides hashes.
+//! a line number and the kind of problem only, and `Debug` shows user names
+//! only.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Read;
 use std::path::Path;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use hmac::{Hmac, KeyInit, Mac};
 use md5::{Digest, Md5};
+use sha2::Sha256;
 
 use crate::names::BackendUser;
 
@@ -52,18 +74,166 @@ pub enum AuthFileProblem {
     /// syntax, but no user the charm makes has one: refused).
     #[error("a double quote in a user name or password hash")]
     Quote,
+    /// A secret that starts as a verifier (`SCRAM-SHA-256$`, or `md5` and
+    /// 35 characters long) but is not a well-formed one.
+    #[error("a malformed verifier (it starts as a SCRAM or md5 one)")]
+    InvalidVerifier,
+    /// A clear password that would read back as a verifier.
+    #[error("a clear password that has the form of a verifier")]
+    PasswordLooksLikeVerifier,
 }
 
-/// What is wrong with a user name or hash, if anything.
-fn field_problem(user: &str, hash: &str) -> Option<AuthFileProblem> {
+/// What a line of the auth file holds for its user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretKind {
+    /// The password in clear (the auth user's).
+    Clear,
+    /// `md5` + hex(md5(password + user)), from an older revision.
+    Md5,
+    /// A SCRAM-SHA-256 verifier.
+    Scram,
+}
+
+/// The prefix of a SCRAM-SHA-256 verifier.
+pub const SCRAM_PREFIX: &str = "SCRAM-SHA-256$";
+/// The most PBKDF2 iterations [`AuthFile::verify`] and [`scram_matches`]
+/// compute: a verifier asking for more is not checked (false), so that a
+/// foreign file cannot make a check run for minutes. PostgreSQL's default
+/// is 4096.
+pub const MAX_VERIFY_ITERATIONS: u32 = 1_000_000;
+
+/// A parsed SCRAM-SHA-256 verifier.
+struct ScramVerifier {
+    iterations: u32,
+    salt: Vec<u8>,
+    stored_key: Vec<u8>,
+    server_key: Vec<u8>,
+}
+
+/// `SCRAM-SHA-256$<iterations>:<salt>$<stored key>:<server key>`, base64
+/// fields, 32-byte keys, at least one iteration; `None` otherwise.
+fn parse_scram(secret: &str) -> Option<ScramVerifier> {
+    let rest = secret.strip_prefix(SCRAM_PREFIX)?;
+    let (head, keys) = rest.split_once('$')?;
+    let (iterations, salt) = head.split_once(':')?;
+    let (stored_key, server_key) = keys.split_once(':')?;
+    if !iterations.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let iterations: u32 = iterations.parse().ok().filter(|&n| n > 0)?;
+    let salt = BASE64.decode(salt).ok().filter(|s| !s.is_empty())?;
+    let stored_key = BASE64.decode(stored_key).ok().filter(|k| k.len() == 32)?;
+    let server_key = BASE64.decode(server_key).ok().filter(|k| k.len() == 32)?;
+    Some(ScramVerifier {
+        iterations,
+        salt,
+        stored_key,
+        server_key,
+    })
+}
+
+fn is_md5_verifier(secret: &str) -> bool {
+    secret.len() == 35
+        && secret.starts_with("md5")
+        && secret[3..]
+            .bytes()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+}
+
+/// The kind of a secret, as PgBouncer reads it (`md5` and 35 characters:
+/// md5; `SCRAM-SHA-256$...`: SCRAM; anything else: clear), or the problem
+/// with one that looks like a verifier but is not well formed (PgBouncer
+/// would take it as a clear password; refused here).
+pub fn secret_kind(secret: &str) -> Result<SecretKind, AuthFileProblem> {
+    if secret.starts_with(SCRAM_PREFIX) {
+        parse_scram(secret)
+            .map(|_| SecretKind::Scram)
+            .ok_or(AuthFileProblem::InvalidVerifier)
+    } else if secret.len() == 35 && secret.starts_with("md5") {
+        if is_md5_verifier(secret) {
+            Ok(SecretKind::Md5)
+        } else {
+            Err(AuthFileProblem::InvalidVerifier)
+        }
+    } else {
+        Ok(SecretKind::Clear)
+    }
+}
+
+/// A new SCRAM-SHA-256 verifier of `password`, as PostgreSQL makes it: a
+/// random 16-byte salt, 4096 iterations, SASLprep'd password
+/// (`postgres_protocol::password::scram_sha_256`).
+pub fn scram_verifier(password: &str) -> String {
+    postgres_protocol::password::scram_sha_256(password.as_bytes())
+}
+
+/// The password as SCRAM hashes it: SASLprep'd (RFC 4013) when it is valid
+/// for it, else its bytes as they are (what PostgreSQL and libpq do).
+fn sasl_prepared(password: &str) -> Vec<u8> {
+    match stringprep::saslprep(password) {
+        Ok(prepared) => prepared.into_owned().into_bytes(),
+        Err(_) => password.as_bytes().to_vec(),
+    }
+}
+
+type HmacSha256 = Hmac<Sha256>;
+
+fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
+    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(message);
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// PBKDF2-HMAC-SHA-256 with one output block: SCRAM's `Hi()` (RFC 5802).
+fn salted_password(password: &[u8], salt: &[u8], iterations: u32) -> Vec<u8> {
+    let mut first = salt.to_vec();
+    first.extend_from_slice(&1u32.to_be_bytes());
+    let mut previous = hmac_sha256(password, &first);
+    let mut result = previous.clone();
+    for _ in 1..iterations {
+        previous = hmac_sha256(password, &previous);
+        for (r, p) in result.iter_mut().zip(&previous) {
+            *r ^= p;
+        }
+    }
+    result
+}
+
+/// Equality that takes as long whatever the first difference.
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Whether `verifier` is a SCRAM-SHA-256 verifier of `password`: the
+/// password is hashed again with the verifier's salt and iteration count
+/// (4096 iterations of HMAC-SHA-256 cost about a few milliseconds). False
+/// for anything that is not a well-formed verifier, and for one of more
+/// than [`MAX_VERIFY_ITERATIONS`] iterations.
+pub fn scram_matches(verifier: &str, password: &str) -> bool {
+    let Some(scram) = parse_scram(verifier) else {
+        return false;
+    };
+    if scram.iterations > MAX_VERIFY_ITERATIONS {
+        return false;
+    }
+    let salted = salted_password(&sasl_prepared(password), &scram.salt, scram.iterations);
+    let client_key = hmac_sha256(&salted, b"Client Key");
+    let stored_key = Sha256::digest(&client_key);
+    let server_key = hmac_sha256(&salted, b"Server Key");
+    same_bytes(&stored_key, &scram.stored_key) && same_bytes(&server_key, &scram.server_key)
+}
+
+/// What is wrong with a user name or secret, if anything (a secret that
+/// looks like a verifier must be a well-formed one).
+fn field_problem(user: &str, secret: &str) -> Option<AuthFileProblem> {
     if user.is_empty() {
         Some(AuthFileProblem::EmptyUser)
-    } else if user.contains(char::is_control) || hash.contains(char::is_control) {
+    } else if user.contains(char::is_control) || secret.contains(char::is_control) {
         Some(AuthFileProblem::ControlCharacter)
-    } else if user.contains('"') || hash.contains('"') {
+    } else if user.contains('"') || secret.contains('"') {
         Some(AuthFileProblem::Quote)
     } else {
-        None
+        secret_kind(secret).err()
     }
 }
 
@@ -98,17 +268,23 @@ pub enum PasswordError {
     },
 }
 
-/// The auth file: each user's password hash, in user order.
+/// The auth file: each user's secret (a verifier, or the auth user's
+/// password in clear: see the [module](self)), in user order.
 ///
 /// ```
-/// use pgbouncer_k8s::auth::AuthFile;
+/// use pgbouncer_k8s::auth::{AuthFile, SecretKind};
 ///
 /// let mut auth = AuthFile::default();
-/// auth.set_user("pgbouncer_auth_app", "a-password").unwrap();
+/// auth.set_user("juju_admin", "admin-password").unwrap();
+/// auth.set_plain("pgbouncer_auth_app", "auth-password").unwrap();
 /// let text = auth.render();
-/// assert_eq!(text, "\"pgbouncer_auth_app\" \"md5622ddf84d352da91a4157a66cffe3643\"\n");
+/// assert!(text.starts_with("\"juju_admin\" \"SCRAM-SHA-256$4096:"));
+/// assert!(text.ends_with("\n\"pgbouncer_auth_app\" \"auth-password\"\n"));
 /// let read = AuthFile::parse(&text).unwrap();
-/// assert!(read.verify("pgbouncer_auth_app", "a-password"));
+/// assert!(read.verify("juju_admin", "admin-password"));
+/// assert_eq!(read.kind_of("juju_admin"), Some(SecretKind::Scram));
+/// assert_eq!(read.plain_password("pgbouncer_auth_app"), Some("auth-password"));
+/// assert_eq!(read.plain_password("juju_admin"), None);
 /// assert_eq!(read, auth);
 /// ```
 #[derive(Clone, PartialEq, Eq, Default)]
@@ -218,10 +394,13 @@ fn quote(field: &str) -> String {
 }
 
 impl AuthFile {
-    /// Parses the file: one `"<user>" "<hash>"` line per user, `""` for a
+    /// Parses the file: one `"<user>" "<secret>"` line per user, `""` for a
     /// quote inside either; blank lines and lines starting with `;` are
-    /// skipped. Stricter than PgBouncer, which ignores whatever follows the
-    /// hash and keeps the last of repeated users: both are errors here.
+    /// skipped. A secret is a SCRAM-SHA-256 verifier, an md5 hash (an older
+    /// revision's file) or a clear password ([`secret_kind`]). Stricter
+    /// than PgBouncer, which ignores whatever follows the secret, keeps the
+    /// last of repeated users and takes a malformed verifier for a clear
+    /// password: all three are errors here.
     pub fn parse(text: &str) -> Result<Self, AuthFileError> {
         let mut users = BTreeMap::new();
         for (i, raw) in text.lines().enumerate() {
@@ -262,8 +441,8 @@ impl AuthFile {
 
     /// Whether [`render`](Self::render) gives a file that reads back the
     /// same and that [`parse`](Self::parse) accepts: no empty user name, no
-    /// control character, no double quote. The error's line is the user's
-    /// line in the rendered file.
+    /// control character, no double quote, no malformed verifier. The
+    /// error's line is the user's line in the rendered file.
     pub fn validate(&self) -> Result<(), AuthFileError> {
         for (i, (user, hash)) in self.users.iter().enumerate() {
             if let Some(problem) = field_problem(user, hash) {
@@ -276,7 +455,8 @@ impl AuthFile {
         Ok(())
     }
 
-    /// Adds or replaces a user with the md5 hash of its password. Refuses,
+    /// Adds or replaces a user with a new SCRAM-SHA-256 verifier of its
+    /// password ([`scram_verifier`]: a new random salt each time). Refuses,
     /// changing nothing, an empty user name or one with a control character
     /// or a double quote.
     ///
@@ -289,11 +469,42 @@ impl AuthFile {
     /// assert!(auth.is_empty());
     /// ```
     pub fn set_user(&mut self, user: &str, password: &str) -> Result<(), AuthFileProblem> {
-        let hash = md5_password(user, password);
-        if let Some(problem) = field_problem(user, &hash) {
+        if let Some(problem) = field_problem(user, "") {
             return Err(problem);
         }
-        self.users.insert(user.to_string(), hash);
+        self.users
+            .insert(user.to_string(), scram_verifier(password));
+        Ok(())
+    }
+
+    /// Adds or replaces a user with its password in clear: the auth user's
+    /// line, which PgBouncer logs in to PostgreSQL with (see the
+    /// [module](self)). Refuses, changing nothing, what [`set_user`](Self::set_user)
+    /// refuses, and a password with a control character or a double quote
+    /// or one that would read back as a verifier (`SCRAM-SHA-256$...`, or
+    /// `md5` and 35 characters).
+    ///
+    /// ```
+    /// use pgbouncer_k8s::auth::{AuthFile, AuthFileProblem};
+    ///
+    /// let mut auth = AuthFile::default();
+    /// let md5_like = format!("md5{}", "0".repeat(32));
+    /// assert_eq!(auth.set_plain("u", &md5_like), Err(AuthFileProblem::PasswordLooksLikeVerifier));
+    /// assert_eq!(auth.set_plain("u", "a\"b"), Err(AuthFileProblem::Quote));
+    /// assert!(auth.is_empty());
+    /// ```
+    pub fn set_plain(&mut self, user: &str, password: &str) -> Result<(), AuthFileProblem> {
+        match field_problem(user, password) {
+            Some(AuthFileProblem::InvalidVerifier) => {
+                return Err(AuthFileProblem::PasswordLooksLikeVerifier);
+            }
+            Some(problem) => return Err(problem),
+            None if secret_kind(password) != Ok(SecretKind::Clear) => {
+                return Err(AuthFileProblem::PasswordLooksLikeVerifier);
+            }
+            None => {}
+        }
+        self.users.insert(user.to_string(), password.to_string());
         Ok(())
     }
 
@@ -302,9 +513,30 @@ impl AuthFile {
         self.users.remove(user).is_some()
     }
 
-    /// A user's password hash, as PostgreSQL stores it.
+    /// A user's verifier (SCRAM-SHA-256 or md5), as PostgreSQL stores it;
+    /// `None` for a user that is not there or whose line is in clear.
     pub fn hash_of(&self, user: &str) -> Option<&str> {
-        self.users.get(user).map(String::as_str)
+        self.users
+            .get(user)
+            .map(String::as_str)
+            .filter(|secret| secret_kind(secret) != Ok(SecretKind::Clear))
+    }
+
+    /// A user's password, if its line holds it in clear (the auth user's,
+    /// [`set_plain`](Self::set_plain)); `None` for a verifier line or a
+    /// user that is not there.
+    pub fn plain_password(&self, user: &str) -> Option<&str> {
+        self.users
+            .get(user)
+            .map(String::as_str)
+            .filter(|secret| secret_kind(secret) == Ok(SecretKind::Clear))
+    }
+
+    /// What a user's line holds, if the user is there.
+    pub fn kind_of(&self, user: &str) -> Option<SecretKind> {
+        self.users
+            .get(user)
+            .and_then(|secret| secret_kind(secret).ok())
     }
 
     /// Whether the user is in the file.
@@ -312,11 +544,22 @@ impl AuthFile {
         self.users.contains_key(user)
     }
 
-    /// Whether `password` is the user's password.
+    /// Whether `password` is the user's password, whatever its line holds:
+    /// a SCRAM-SHA-256 verifier (hashed again with its salt and iteration
+    /// count: a few milliseconds at PostgreSQL's 4096 iterations, false
+    /// beyond [`MAX_VERIFY_ITERATIONS`]), an md5 hash or the clear password.
     pub fn verify(&self, user: &str, password: &str) -> bool {
-        self.users
-            .get(user)
-            .is_some_and(|h| *h == md5_password(user, password))
+        let Some(secret) = self.users.get(user) else {
+            return false;
+        };
+        match secret_kind(secret) {
+            Ok(SecretKind::Scram) => scram_matches(secret, password),
+            Ok(SecretKind::Md5) => {
+                same_bytes(secret.as_bytes(), md5_password(user, password).as_bytes())
+            }
+            Ok(SecretKind::Clear) => same_bytes(secret.as_bytes(), password.as_bytes()),
+            Err(_) => false,
+        }
     }
 
     /// The users, sorted.
@@ -390,6 +633,165 @@ mod tests {
         assert!(longest.len() + "_clients".len() <= crate::names::MAX_IDENTIFIER);
     }
 
+    /// Computed independently of this crate (Python's `hashlib.pbkdf2_hmac`
+    /// and `hmac`), password `auth-pw-s3cr3t`, salt bytes 0..16, 4096
+    /// iterations.
+    const KNOWN_SCRAM: &str = "SCRAM-SHA-256$4096:AAECAwQFBgcICQoLDA0ODw==$\
+        OhGmorJxQO+isX1yNGiEs4d4MZ1o/dOmzDvzeDh4MZI=:NPL8iJUIisla75JW4jYriGKDE9yQWVFKfPUNjY+YK84=";
+    /// The same, password `x`, salt `salt`, one iteration.
+    const KNOWN_SCRAM_1: &str = "SCRAM-SHA-256$1:c2FsdA==$\
+        LzZnpJx9nyllHcButE6xdMfvR0D6Q/nY1+IfZB/t0N0=:DHjdQWhf2UfGb66KdZjVrwxEI6+FrasCnM9Yoswga4o=";
+
+    #[test]
+    fn scram_checks_against_independently_computed_verifiers() {
+        assert!(scram_matches(KNOWN_SCRAM, "auth-pw-s3cr3t"));
+        assert!(!scram_matches(KNOWN_SCRAM, "auth-pw-s3cr3T"));
+        assert!(!scram_matches(KNOWN_SCRAM, ""));
+        assert!(scram_matches(KNOWN_SCRAM_1, "x"));
+        assert!(!scram_matches(KNOWN_SCRAM_1, "y"));
+        // A changed stored key or server key no longer matches.
+        let bad_stored = KNOWN_SCRAM.replace("OhGm", "OhGn");
+        assert!(!scram_matches(&bad_stored, "auth-pw-s3cr3t"));
+        let bad_server = KNOWN_SCRAM.replace("NPL8", "NPL9");
+        assert!(!scram_matches(&bad_server, "auth-pw-s3cr3t"));
+        // Not verifiers at all.
+        for other in ["", "auth-pw-s3cr3t", "md5aad46d9afbcc8c8248d254d567b577c1"] {
+            assert!(!scram_matches(other, other));
+        }
+    }
+
+    #[test]
+    fn new_verifiers_are_salted_and_check() {
+        let one = scram_verifier("pässwörd");
+        let two = scram_verifier("pässwörd");
+        assert_ne!(one, two, "a new salt each time");
+        for verifier in [&one, &two] {
+            assert!(verifier.starts_with("SCRAM-SHA-256$4096:"), "{verifier}");
+            assert_eq!(secret_kind(verifier), Ok(SecretKind::Scram));
+            assert!(scram_matches(verifier, "pässwörd"));
+            assert!(!scram_matches(verifier, "passwort"));
+        }
+    }
+
+    #[test]
+    fn too_many_iterations_are_not_computed() {
+        // Well formed, so the file reads, but never hashed for minutes:
+        // though this one is of `x` (computed as KNOWN_SCRAM_1 was, with
+        // 1,000,001 iterations), it is not checked.
+        assert_eq!(MAX_VERIFY_ITERATIONS, 1_000_000);
+        let huge = "SCRAM-SHA-256$1000001:c2FsdA==$\
+            k39VgVU1QMYa9tqP9AG81Ixn+p5mo3MA/wmV7d5jOxQ=:iMkq0WTGC/5BEwAqew/ZaGnuSwiAfjRFLJTPY4VRLJM=";
+        assert_eq!(secret_kind(huge), Ok(SecretKind::Scram));
+        assert!(!scram_matches(huge, "x"));
+        let auth = AuthFile::parse(&format!("\"u\" \"{huge}\"\n")).unwrap();
+        assert!(!auth.verify("u", "x"));
+    }
+
+    #[test]
+    fn secret_kinds_follow_pgbouncer() {
+        use AuthFileProblem::InvalidVerifier;
+        let md5 = md5_password("u", "p");
+        for (secret, kind) in [
+            ("", Ok(SecretKind::Clear)),
+            ("a password", Ok(SecretKind::Clear)),
+            ("md5abc", Ok(SecretKind::Clear)),
+            (md5.as_str(), Ok(SecretKind::Md5)),
+            (KNOWN_SCRAM, Ok(SecretKind::Scram)),
+            ("md5zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz", Err(InvalidVerifier)),
+            ("md5AAD46D9AFBCC8C8248D254D567B577C1", Err(InvalidVerifier)),
+            ("SCRAM-SHA-256$", Err(InvalidVerifier)),
+            ("SCRAM-SHA-256$4096:c2FsdA==$", Err(InvalidVerifier)),
+            ("SCRAM-SHA-256$0:c2FsdA==$a:b", Err(InvalidVerifier)),
+        ] {
+            assert_eq!(secret_kind(secret), kind, "{secret:?}");
+        }
+        // Each field of a SCRAM verifier is checked.
+        for broken in [
+            KNOWN_SCRAM_1.replace("$1:", "$0:"),
+            KNOWN_SCRAM_1.replace("$1:", "$+1:"),
+            KNOWN_SCRAM_1.replace("$1:", "$x:"),
+            KNOWN_SCRAM_1.replace("$1:", "$99999999999:"),
+            KNOWN_SCRAM_1.replace("c2FsdA==", ""),
+            KNOWN_SCRAM_1.replace("c2FsdA==", "c2Fsd!=="),
+            KNOWN_SCRAM_1.replace("LzZn", "LzZ"),
+            KNOWN_SCRAM_1.replace("DHjd", "DH"),
+            KNOWN_SCRAM_1.replace(":DHjd", "DHjd"),
+            KNOWN_SCRAM_1.replace("SCRAM-SHA-256$", "SCRAM-SHA-256$$"),
+        ] {
+            assert_eq!(secret_kind(&broken), Err(InvalidVerifier), "{broken}");
+        }
+    }
+
+    #[test]
+    fn verify_reads_every_kind_of_line() {
+        let text = format!(
+            "\"scram\" \"{KNOWN_SCRAM}\"\n\"md5\" \"{}\"\n\"clear\" \"pw-c\"\n",
+            md5_password("md5", "pw-m")
+        );
+        let auth = AuthFile::parse(&text).unwrap();
+        assert!(auth.verify("scram", "auth-pw-s3cr3t"));
+        assert!(!auth.verify("scram", "pw-c"));
+        assert!(auth.verify("md5", "pw-m"));
+        assert!(!auth.verify("md5", "pw-M"));
+        assert!(auth.verify("clear", "pw-c"));
+        assert!(!auth.verify("clear", "pw-"));
+        assert!(!auth.verify("nobody", "pw-c"));
+        assert_eq!(auth.kind_of("scram"), Some(SecretKind::Scram));
+        assert_eq!(auth.kind_of("md5"), Some(SecretKind::Md5));
+        assert_eq!(auth.kind_of("clear"), Some(SecretKind::Clear));
+        assert_eq!(auth.kind_of("nobody"), None);
+        assert_eq!(auth.hash_of("scram"), Some(KNOWN_SCRAM));
+        assert_eq!(
+            auth.hash_of("md5"),
+            Some(md5_password("md5", "pw-m").as_str())
+        );
+        assert_eq!(auth.hash_of("clear"), None);
+        assert_eq!(auth.plain_password("clear"), Some("pw-c"));
+        assert_eq!(auth.plain_password("scram"), None);
+        assert_eq!(auth.plain_password("md5"), None);
+        assert_eq!(auth.plain_password("nobody"), None);
+        assert_eq!(auth.render(), {
+            let mut lines: Vec<&str> = text.lines().collect();
+            lines.sort();
+            lines.iter().map(|l| format!("{l}\n")).collect::<String>()
+        });
+    }
+
+    #[test]
+    fn set_plain_keeps_the_password_and_refuses_what_would_not_read_back() {
+        use AuthFileProblem::*;
+        let mut auth = AuthFile::default();
+        auth.set_plain("auth", "one").unwrap();
+        auth.set_plain("auth", "two").unwrap();
+        assert_eq!(auth.plain_password("auth"), Some("two"));
+        assert_eq!(auth.kind_of("auth"), Some(SecretKind::Clear));
+        assert!(auth.verify("auth", "two"));
+        let md5_like = md5_password("x", "y");
+        for (user, password, problem) in [
+            ("", "pw", EmptyUser),
+            ("a\"b", "pw", Quote),
+            ("a\nb", "pw", ControlCharacter),
+            ("u", "p\"w", Quote),
+            ("u", "p\nw", ControlCharacter),
+            ("u", md5_like.as_str(), PasswordLooksLikeVerifier),
+            ("u", KNOWN_SCRAM, PasswordLooksLikeVerifier),
+            ("u", "SCRAM-SHA-256$x", PasswordLooksLikeVerifier),
+            (
+                "u",
+                "md5zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz",
+                PasswordLooksLikeVerifier,
+            ),
+        ] {
+            assert_eq!(auth.set_plain(user, password), Err(problem), "{password:?}");
+        }
+        assert_eq!(auth.users().collect::<Vec<_>>(), ["auth"]);
+        // A verifier line replaced by a clear one, and back.
+        auth.set_user("auth", "three").unwrap();
+        assert_eq!(auth.plain_password("auth"), None);
+        assert_eq!(auth.kind_of("auth"), Some(SecretKind::Scram));
+        assert!(auth.verify("auth", "three"));
+    }
+
     #[test]
     fn round_trip_sorted() {
         let mut auth = AuthFile::default();
@@ -397,17 +799,13 @@ mod tests {
         assert_eq!(auth.render(), "");
         auth.set_user("zed", "a").unwrap();
         auth.set_user("amy", "b").unwrap();
-        auth.set_user("wé ird", "c").unwrap();
+        auth.set_plain("wé ird", "c").unwrap();
         let text = auth.render();
-        assert_eq!(
-            text,
-            format!(
-                "\"amy\" \"{}\"\n\"wé ird\" \"{}\"\n\"zed\" \"{}\"\n",
-                md5_password("amy", "b"),
-                md5_password("wé ird", "c"),
-                md5_password("zed", "a")
-            )
-        );
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert!(lines[0].starts_with("\"amy\" \"SCRAM-SHA-256$4096:"));
+        assert_eq!(lines[1], "\"wé ird\" \"c\"");
+        assert!(lines[2].starts_with("\"zed\" \"SCRAM-SHA-256$4096:"));
         let read = AuthFile::parse(&text).unwrap();
         assert_eq!(read, auth);
         assert_eq!(read.render(), text);
@@ -426,7 +824,7 @@ mod tests {
             auth.users().collect::<Vec<_>>(),
             ["a", "pgbouncer_auth_relation_id_3"]
         );
-        assert_eq!(auth.hash_of("a"), Some(""));
+        assert_eq!(auth.plain_password("a"), Some(""));
         assert_eq!(AuthFile::parse("").unwrap(), AuthFile::default());
     }
 
@@ -462,6 +860,12 @@ mod tests {
             ("\"a\" \"secret\u{7}\"\n", 1, ControlCharacter),
             ("\"we\"\"ird-secret\" \"h\"\n", 1, Quote),
             ("\"a\" \"md5\"\"secret\"\n", 1, Quote),
+            ("\"a\" \"SCRAM-SHA-256$secret\"\n", 1, InvalidVerifier),
+            (
+                "\"a\" \"md5secretsecretsecretsecretsecret00\"\n",
+                1,
+                InvalidVerifier,
+            ),
         ] {
             let err = AuthFile::parse(text).unwrap_err();
             assert_eq!(err, AuthFileError { line, problem }, "{text:?}");
@@ -506,12 +910,21 @@ mod tests {
     }
 
     #[test]
-    fn debug_hides_hashes() {
-        let mut auth = AuthFile::default();
+    fn debug_hides_every_secret() {
+        let mut auth = AuthFile::parse(&format!(
+            "\"old\" \"{}\"\n\"known\" \"{KNOWN_SCRAM}\"\n",
+            md5_password("old", "p")
+        ))
+        .unwrap();
         auth.set_user("u", "p").unwrap();
+        auth.set_plain("auth", "clear-secret").unwrap();
         let shown = format!("{auth:?}");
-        assert!(shown.contains("\"u\""), "{shown}");
-        assert!(!shown.contains("md5"), "{shown}");
+        for user in ["\"u\"", "\"auth\"", "\"old\"", "\"known\""] {
+            assert!(shown.contains(user), "{shown}");
+        }
+        for secret in ["md5", "SCRAM", "clear-secret", "OhGm", "=", "$"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
     }
 
     #[test]
@@ -594,12 +1007,25 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(512))]
 
         #[test]
-        fn prop_authfile_roundtrip(users in prop::collection::vec((tricky(), "[ -~]{0,12}"), 0..6)) {
+        fn prop_authfile_roundtrip(
+            users in prop::collection::vec((tricky(), "[ -~]{0,12}", any::<bool>()), 0..6)
+        ) {
             let mut auth = AuthFile::default();
-            for (user, password) in &users {
+            for (user, password, plain) in &users {
                 let before = auth.clone();
-                match auth.set_user(user, password) {
-                    Ok(()) => prop_assert!(auth.verify(user, password)),
+                let set = if *plain {
+                    auth.set_plain(user, password)
+                } else {
+                    auth.set_user(user, password)
+                };
+                match set {
+                    // Clear lines are checked here; SCRAM ones (milliseconds
+                    // each) by their kind, and their check in the tests above.
+                    Ok(()) if *plain => {
+                        prop_assert!(auth.verify(user, password));
+                        prop_assert_eq!(auth.plain_password(user), Some(password.as_str()));
+                    }
+                    Ok(()) => prop_assert_eq!(auth.kind_of(user), Some(SecretKind::Scram)),
                     Err(problem) => {
                         prop_assert_eq!(&auth, &before);
                         prop_assert_eq!(leaked(user, &problem.to_string()), None);
@@ -616,7 +1042,9 @@ mod tests {
 
         #[test]
         fn prop_authfile_parse_errors_never_hold_the_input(
-            text in "\\PC{0,120}|[\"a-z ;\n\t]{0,120}|(\"[a-z_]{8,12}\" \"md5[0-9a-f]{8,32}\"?\n?){1,3}"
+            text in "\\PC{0,120}|[\"a-z ;\n\t]{0,120}|(\"[a-z_]{8,12}\" \"md5[0-9a-f]{8,32}\"?\n?){1,3}\
+                     |(\"[a-z_]{8,12}\" \"(md5[0-9a-fA-Z]{32}|SCRAM-SHA-256\\$[0-9]{0,5}:[A-Za-z0-9+/=]{0,24}\\$\
+                       [A-Za-z0-9+/=]{0,46}:?[A-Za-z0-9+/=]{0,46}|[a-zA-Z0-9$:+/=]{0,40})\"\n){1,3}"
         ) {
             match AuthFile::parse(&text) {
                 Ok(auth) => {
@@ -629,6 +1057,44 @@ mod tests {
                     }
                 }
             }
+        }
+
+        /// A secret's kind decides whether its line reads, and a well-formed
+        /// verifier reads whatever its salt and keys: a SCRAM line as SCRAM,
+        /// an md5 line as md5, anything else without quotes or control
+        /// characters as a clear password.
+        #[test]
+        fn prop_authfile_reads_each_kind_of_secret(
+            secret in "\\PC{0,60}|SCRAM-SHA-256\\$[0-9]{1,4}:[A-Za-z0-9+/]{0,30}={0,2}\\$[A-Za-z0-9+/=]{40,48}:[A-Za-z0-9+/=]{40,48}|md5[0-9a-f]{32}",
+            iterations in 1u32..100_000,
+            salt in prop::collection::vec(any::<u8>(), 1..32),
+            keys in (prop::array::uniform32(any::<u8>()), prop::array::uniform32(any::<u8>())),
+        ) {
+            let line = |secret: &str| format!("\"u\" \"{secret}\"\n");
+            match (secret_kind(&secret), AuthFile::parse(&line(&secret))) {
+                (Ok(kind), Ok(auth)) => {
+                    prop_assert_eq!(auth.kind_of("u"), Some(kind));
+                    prop_assert_eq!(auth.plain_password("u").is_some(), kind == SecretKind::Clear);
+                    prop_assert_eq!(auth.hash_of("u").is_some(), kind != SecretKind::Clear);
+                }
+                // Only what the line's syntax cannot hold.
+                (Ok(_), Err(e)) => prop_assert!(
+                    secret.contains(|c: char| c == '"' || c.is_control()),
+                    "{:?}", e
+                ),
+                (Err(problem), Err(e)) => prop_assert_eq!(e.problem, problem),
+                (Err(problem), Ok(_)) => prop_assert!(false, "{:?} but it parsed", problem),
+            }
+            let verifier = format!(
+                "SCRAM-SHA-256${iterations}:{}${}:{}",
+                BASE64.encode(&salt),
+                BASE64.encode(keys.0),
+                BASE64.encode(keys.1)
+            );
+            let auth = AuthFile::parse(&line(&verifier)).unwrap();
+            prop_assert_eq!(auth.kind_of("u"), Some(SecretKind::Scram));
+            prop_assert_eq!(auth.hash_of("u"), Some(verifier.as_str()));
+            prop_assert_eq!(auth.render(), line(&verifier));
         }
     }
 }

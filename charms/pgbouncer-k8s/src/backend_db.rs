@@ -86,14 +86,14 @@ pub fn on_changed(
     let files = serve::leader_files(model, memory, workload, &settings)?;
     let auth_user = backend.auth_user();
     let auth = match files.auth {
-        Some(existing) if existing.contains_user(&auth_user) => existing,
+        Some(existing) if existing.plain_password(&auth_user).is_some() => existing,
         _ => {
             let password = auth::generate_password().map_err(|e| WorkloadError::InvalidFile {
                 path: pgb_config::AUTH_FILE_PATH.to_string(),
                 reason: format!("cannot generate a password: {e}"),
             })?;
             let mut auth = AuthFile::default();
-            auth.set_user(&auth_user, &password)
+            auth.set_plain(&auth_user, &password)
                 .map_err(|e| WorkloadError::InvalidFile {
                     path: pgb_config::AUTH_FILE_PATH.to_string(),
                     reason: e.to_string(),
@@ -101,10 +101,13 @@ pub fn on_changed(
             auth
         }
     };
-    let hash = auth.hash_of(&auth_user).unwrap_or_default().to_string();
+    let password = auth
+        .plain_password(&auth_user)
+        .unwrap_or_default()
+        .to_string();
     let access = backend.access()?;
     let mut db = access.connect(&backend.database)?;
-    db.ensure_login_role(&auth_user, &hash)?;
+    db.ensure_login_role(&auth_user, &password)?;
     let Some(peers) = peers::relation(model)? else {
         // No peer relation (yet): nowhere to keep the application's
         // secret or records; the files only.
@@ -216,12 +219,10 @@ fn remove_auth_user(backend: &BackendInfo, config: Option<&PgbConfig>) -> Result
         let dbname = params.get("dbname").unwrap_or(&name).to_string();
         let mut db = access.connect(&dbname)?;
         db.remove_get_auth(&auth_user)?;
-        db.release_role(&auth_user, backend.username.as_str())?;
     }
     let mut db = access.connect(&backend.database)?;
     db.remove_get_auth(&auth_user)?;
-    db.release_role(&auth_user, backend.username.as_str())?;
-    db.drop_role(&auth_user)?;
-    // The clients' marker role: without an auth user, nothing looks it up.
+    access.drop_role_everywhere(&backend.database, &auth_user, backend.username.as_str())?;
+    // The marker role older revisions derived from the auth user.
     db.drop_role(&crate::sql::clients_role_for(&auth_user))
 }

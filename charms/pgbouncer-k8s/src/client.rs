@@ -321,7 +321,7 @@ pub fn revoke_departed(
             .filter(|(other, db)| **other != id && Some(db.as_str()) == database)
             .map(|(other, _)| peers::client_user(*other))
             .collect();
-        if let Err(e) = revoke(backend, &marker, &user, database, sharers.first()) {
+        if let Err(e) = revoke(backend, &marker, &user, sharers.first()) {
             tracing::warn!("could not revoke the user of {CLIENT} relation {id}; will retry: {e}");
             memory.unrevoked.insert(id, e.to_string());
             continue;
@@ -436,7 +436,6 @@ fn revoke(
     backend: &BackendInfo,
     marker: &str,
     user: &str,
-    database: Option<&str>,
     heir: Option<&String>,
 ) -> Result<(), SqlError> {
     let access = backend.access()?;
@@ -452,12 +451,7 @@ fn revoke(
     let heir = heir
         .map(String::as_str)
         .unwrap_or(backend.username.as_str());
-    if let Some(database) = database.filter(|d| ClientDatabase::parse(d).is_ok()) {
-        match access.connect(database) {
-            Ok(mut client_db) => client_db.release_role(user, heir)?,
-            Err(e) => tracing::warn!("cannot reach the client database to release the user: {e}"),
-        }
-    }
-    db.release_role(user, heir)?;
-    db.drop_role(user)
+    // Every database the user left something in is found by the backend
+    // itself (the client's recorded one included).
+    access.drop_role_everywhere(&backend.database, user, heir)
 }

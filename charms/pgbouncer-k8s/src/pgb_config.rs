@@ -50,6 +50,10 @@ pub const LOG_DIR: &str = "/var/log/pgbouncer";
 pub const INI_PATH: &str = "/var/lib/pgbouncer/pgbouncer.ini";
 /// The auth file.
 pub const AUTH_FILE_PATH: &str = "/var/lib/pgbouncer/userlist.txt";
+/// How PgBouncer authenticates clients: with SCRAM-SHA-256 against the
+/// verifiers of the auth file and of `auth_query` (see [`crate::auth`]).
+/// Older revisions used `md5`; [`PgbConfig::apply_settings`] moves it.
+pub const AUTH_TYPE: &str = "scram-sha-256";
 /// The admin and stats user the charm uses.
 pub const ADMIN_USER: &str = "juju_admin";
 /// The section of database definitions.
@@ -1158,7 +1162,7 @@ impl PgbConfig {
             ("pidfile", format!("{LIB_DIR}/pgbouncer.pid")),
             ("admin_users", ADMIN_USER.to_string()),
             ("stats_users", ADMIN_USER.to_string()),
-            ("auth_type", "md5".to_string()),
+            ("auth_type", AUTH_TYPE.to_string()),
             ("user", "postgres".to_string()),
             ("max_client_conn", "10000".to_string()),
             (
@@ -1176,8 +1180,10 @@ impl PgbConfig {
     }
 
     /// Sets the options the charm's config controls: `listen_port`,
-    /// `pool_mode`, `max_db_connections` and the pool sizes derived from it.
-    /// Changes nothing on error (no instance, unknown pool mode).
+    /// `pool_mode`, `max_db_connections` and the pool sizes derived from it;
+    /// and moves `auth_type = md5`, which older revisions rendered, to
+    /// [`AUTH_TYPE`] (in place; another value is left as it is). Changes
+    /// nothing on error (no instance, unknown pool mode).
     pub fn apply_settings(
         &mut self,
         instances: usize,
@@ -1202,6 +1208,9 @@ impl PgbConfig {
             ("reserve_pool_size", sizes.reserve.to_string()),
         ] {
             self.put(PGBOUNCER, key, value);
+        }
+        if self.get(PGBOUNCER, "auth_type") == Some("md5") {
+            self.put(PGBOUNCER, "auth_type", AUTH_TYPE.to_string());
         }
         Ok(())
     }
@@ -1379,7 +1388,7 @@ logfile = /var/log/pgbouncer/pgbouncer.log
 pidfile = /var/lib/pgbouncer/pgbouncer.pid
 admin_users = juju_admin
 stats_users = juju_admin
-auth_type = md5
+auth_type = scram-sha-256
 user = postgres
 max_client_conn = 10000
 ignore_startup_parameters = extra_float_digits,options
@@ -1437,6 +1446,29 @@ reserve_pool_size = 6
         assert!(config.apply_settings(0, 10, 1, "session").is_err());
         assert!(config.apply_settings(2, 10, 1, "bogus").is_err());
         assert_eq!(config, unchanged);
+    }
+
+    #[test]
+    fn apply_settings_moves_an_older_md5_auth_type_to_scram() {
+        let mut config = PgbConfig::default_for(2, 44, 6432, "session").unwrap();
+        assert_eq!(config.get(PGBOUNCER, "auth_type"), Some("scram-sha-256"));
+        let keys = |c: &PgbConfig| -> Vec<String> {
+            c.options(PGBOUNCER).map(|(k, _)| k.to_string()).collect()
+        };
+        let order = keys(&config);
+        // A config an older revision rendered, read back.
+        config.set(PGBOUNCER, "auth_type", "md5").unwrap();
+        let mut old = PgbConfig::parse(&config.render()).unwrap();
+        // Refused settings change nothing, the auth type included.
+        assert!(old.apply_settings(2, 10, 1, "bogus").is_err());
+        assert_eq!(old.get(PGBOUNCER, "auth_type"), Some("md5"));
+        old.apply_settings(2, 44, 6432, "session").unwrap();
+        assert_eq!(old.get(PGBOUNCER, "auth_type"), Some(AUTH_TYPE));
+        assert_eq!(keys(&old), order, "moved in place");
+        // Another value, set by hand, is not the charm's to change.
+        old.set(PGBOUNCER, "auth_type", "hba").unwrap();
+        old.apply_settings(2, 44, 6432, "session").unwrap();
+        assert_eq!(old.get(PGBOUNCER, "auth_type"), Some("hba"));
     }
 
     #[test]

@@ -142,7 +142,8 @@ pub fn ensure_admin_user(
     };
     // The auth file and the password come from the same secret: checking
     // the verifier again (thousands of SCRAM iterations) would be wasted.
-    if made || !auth.contains_user(pgb_config::ADMIN_USER) {
+    // An older revision's md5 line is replaced (auth_type is SCRAM now).
+    if made || auth.kind_of(pgb_config::ADMIN_USER) != Some(auth::SecretKind::Scram) {
         auth.set_user(pgb_config::ADMIN_USER, &password)
             .map_err(invalid)?;
     }

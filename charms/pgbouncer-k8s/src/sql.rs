@@ -12,21 +12,29 @@
 //!   nobody else may connect (`CONNECT` revoked from `PUBLIC`); another
 //!   user is let in explicitly ([`Backend::grant_database`]).
 //! - Revocation holds: [`Backend::deactivate_role`] stops logins and ends
-//!   the role's sessions, [`Backend::release_role`] hands what it owns to an
-//!   heir and drops its privileges, [`Backend::drop_role`] removes it. Each
-//!   returns its error; the caller keeps its record and retries.
+//!   the role's sessions, [`BackendAccess::drop_role_everywhere`] hands what
+//!   it owns in every database to an heir, drops its privileges and removes
+//!   it. Each returns its error; the caller keeps its record and retries.
 //!
 //! Every name put in SQL is validated first (roles `[a-z0-9_]{1,63}`,
 //! databases [`ClientDatabase`]) and quoted with [`ident`]; values are bind
-//! parameters or [`literal`]s. Passwords are sent already md5-hashed, so no
-//! clear-text password reaches the server's statement log, and no error
-//! holds a password, a hash, or a remote value.
+//! parameters or [`literal`]s.
+//!
+//! Passwords: roles get SCRAM-SHA-256 verifiers, made here
+//! ([`crate::auth::scram_verifier`]), so no clear-text password is sent.
+//! A verifier is still a secret (it lets one log in through PgBouncer, and
+//! be attacked offline), so every statement that carries one runs in a
+//! transaction of its own that first sets `log_statement = 'none'`,
+//! `log_min_duration_statement = -1` and `log_min_error_statement =
+//! 'panic'` locally: the server logs neither the statement nor, if it
+//! fails, its text. No error holds a password, a verifier, or a remote
+//! value other than a database name.
 
 use std::time::Duration;
 
 use postgres::{Client, NoTls};
 
-use crate::auth::md5_password;
+use crate::auth::{scram_matches, scram_verifier};
 use crate::names::{ClientDatabase, ExtraRole, ExtraUserRoles, NameError};
 
 /// A backend operation that failed.
@@ -46,12 +54,6 @@ pub enum SqlError {
     InvalidRole {
         /// The name's length in bytes.
         len: usize,
-    },
-    /// A password hash that is not `md5` + 32 lowercase hex digits.
-    #[error("the password hash of role {role} is not md5 + 32 hex digits")]
-    InvalidHash {
-        /// The role.
-        role: String,
     },
     /// A client's user name is taken by a role this charm did not create.
     #[error("role {role} exists in the backend and is not one this charm created")]
@@ -83,6 +85,31 @@ pub enum SqlError {
         /// The server's message.
         reason: String,
     },
+    /// A role could not be dropped and some databases it depends on could
+    /// not be released, as they do not accept connections.
+    #[error(
+        "backend dropping role {role} failed: {reason}; not released in databases that \
+         do not accept connections: {}",
+        databases.join(", ")
+    )]
+    Unreleased {
+        /// The role.
+        role: String,
+        /// The databases skipped (each shown as [`shown_database`] does).
+        databases: Vec<String>,
+        /// The server's message.
+        reason: String,
+    },
+}
+
+/// A database's name as errors show it: double-quoted with escapes, or its
+/// length alone if it is longer than PostgreSQL's 63 bytes.
+pub fn shown_database(name: &str) -> String {
+    if name.len() <= crate::names::MAX_IDENTIFIER {
+        format!("{name:?}")
+    } else {
+        format!("({} bytes)", name.len())
+    }
 }
 
 /// Where and as whom to reach the backend.
@@ -186,7 +213,7 @@ impl BackendAccess {
                 host: self.host.clone(),
                 port: self.port,
                 user: self.user.clone(),
-                database: if database.len() <= 63 {
+                database: if database.len() <= crate::names::MAX_IDENTIFIER {
                     database.to_string()
                 } else {
                     format!("({} bytes)", database.len())
@@ -200,6 +227,54 @@ impl BackendAccess {
     }
 }
 
+impl BackendAccess {
+    /// Takes `role` away for good (revocation always ends, whatever the role
+    /// made): in every database where it owns objects or holds privileges
+    /// (`pg_shdepend`), hands what it owns to `heir` and drops its
+    /// privileges (`REASSIGN OWNED BY role TO heir; DROP OWNED BY role`),
+    /// then does the same in `home` (the charm's database, for the shared
+    /// objects too: databases the role owns go to `heir`) and drops the
+    /// role. Nothing to do if it is gone; run
+    /// [`Backend::deactivate_role`] first to end its sessions.
+    ///
+    /// A database that does not accept connections (`datallowconn` false)
+    /// cannot be visited: it is skipped, and named in the error
+    /// ([`SqlError::Unreleased`]) if the role then cannot be dropped. Every
+    /// other error names the database and the step.
+    pub fn drop_role_everywhere(&self, home: &str, role: &str, heir: &str) -> Result<(), SqlError> {
+        let role = check_role(role)?;
+        let heir = check_role(heir)?;
+        let mut db = self.connect(home)?;
+        if !db.role_exists(role)? {
+            return Ok(());
+        }
+        let home_name = db.current_database()?;
+        let mut skipped = Vec::new();
+        for (database, accepts_connections) in db.databases_depending_on(role)? {
+            if database == home_name {
+                continue;
+            }
+            if !accepts_connections {
+                skipped.push(shown_database(&database));
+                continue;
+            }
+            self.connect(&database)?
+                .release_role_here(role, heir, &database)?;
+        }
+        db.release_role_here(role, heir, &home_name)?;
+        match db.drop_role(role) {
+            Err(SqlError::Statement { reason, .. }) if !skipped.is_empty() => {
+                Err(SqlError::Unreleased {
+                    role: role.to_string(),
+                    databases: skipped,
+                    reason,
+                })
+            }
+            other => other,
+        }
+    }
+}
+
 /// `"name"`, with inner quotes doubled.
 pub fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
@@ -210,13 +285,16 @@ pub fn literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
-fn is_md5_hash(hash: &str) -> bool {
-    hash.len() == 35
-        && hash.starts_with("md5")
-        && hash[3..]
-            .bytes()
-            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
-}
+/// Set first, locally, in the transaction of a statement that carries a
+/// password verifier: the server logs neither the statement (whatever
+/// `log_statement` or `log_min_duration_statement` say) nor, if it fails,
+/// its text (`log_min_error_statement`).
+pub const QUIET_LOGGING: &str = "SET LOCAL log_statement = 'none'; \
+     SET LOCAL log_min_duration_statement = -1; \
+     SET LOCAL log_min_error_statement = 'panic'";
+
+/// The attributes of every login role the charm makes.
+const LOGIN_ATTRIBUTES: &str = "LOGIN NOSUPERUSER NOCREATEROLE NOREPLICATION NOBYPASSRLS";
 
 /// One connection to the backend.
 pub struct Backend {
@@ -238,6 +316,36 @@ impl Backend {
         self.client
             .batch_execute(sql)
             .map_err(|e| statement_error(what, &e))
+    }
+
+    /// Runs `sql`, which carries a password verifier, in a transaction of
+    /// its own that starts with [`QUIET_LOGGING`] (sent on its own first:
+    /// the server logs a query's text before it runs it, so the `SET`s must
+    /// take effect before the statement arrives).
+    fn run_quietly(&mut self, what: &str, sql: &str) -> Result<(), SqlError> {
+        let fail = |e: postgres::Error| statement_error(what, &e);
+        let mut transaction = self.client.transaction().map_err(fail)?;
+        transaction.batch_execute(QUIET_LOGGING).map_err(fail)?;
+        transaction.batch_execute(sql).map_err(fail)?;
+        transaction.commit().map_err(fail)
+    }
+
+    /// A role's stored password (a verifier, or none) and whether it has
+    /// the attributes of [`LOGIN_ATTRIBUTES`] and never expires; `None` if
+    /// there is no such role. Reads `pg_authid`: the backend user is a
+    /// superuser.
+    fn login_state(&mut self, role: &str) -> Result<Option<(Option<String>, bool)>, SqlError> {
+        let row = self
+            .client
+            .query_opt(
+                "SELECT rolpassword, rolcanlogin AND NOT rolsuper AND NOT rolcreaterole \
+                     AND NOT rolreplication AND NOT rolbypassrls \
+                     AND rolvaliduntil IS NOT DISTINCT FROM 'infinity' \
+                 FROM pg_catalog.pg_authid WHERE rolname = $1",
+                &[&role],
+            )
+            .map_err(|e| statement_error(&format!("reading the login state of {role}"), &e))?;
+        Ok(row.map(|row| (row.get(0), row.get(1))))
     }
 
     fn exists(&mut self, what: &str, sql: &str, name: &str) -> Result<bool, SqlError> {
@@ -273,27 +381,58 @@ impl Backend {
         Ok(row.get(0))
     }
 
-    /// Creates a login role, or sets its password and lets it log in again;
-    /// `md5_hash` is `md5…` as in the auth file.
-    pub fn ensure_login_role(&mut self, role: &str, md5_hash: &str) -> Result<(), SqlError> {
+    /// Creates a login role with a SCRAM-SHA-256 verifier of `password`
+    /// (made here; the password itself is never sent), or lets an existing
+    /// one log in again. An existing role whose stored password already is
+    /// a SCRAM verifier of `password` keeps it (no statement carries a
+    /// verifier then); any other (an md5 hash an older revision set, none,
+    /// another password) is replaced by a new SCRAM verifier. Checking a
+    /// verifier costs a few milliseconds ([`scram_matches`]).
+    pub fn ensure_login_role(&mut self, role: &str, password: &str) -> Result<(), SqlError> {
+        self.ensure_login_role_in(role, password, None)
+    }
+
+    /// [`ensure_login_role`](Self::ensure_login_role), creating a missing
+    /// role as a member of `group`.
+    fn ensure_login_role_in(
+        &mut self,
+        role: &str,
+        password: &str,
+        group: Option<&str>,
+    ) -> Result<(), SqlError> {
         let role = check_role(role)?;
-        if !is_md5_hash(md5_hash) {
-            return Err(SqlError::InvalidHash {
-                role: role.to_string(),
-            });
-        }
-        let verb = if self.role_exists(role)? {
-            "ALTER"
-        } else {
-            "CREATE"
+        let what = format!("setting up role {role}");
+        let Some((stored, attributes_ok)) = self.login_state(role)? else {
+            let in_role = group.map(|g| format!(" IN ROLE {}", ident(g)));
+            return self.run_quietly(
+                &what,
+                &format!(
+                    "CREATE ROLE {} WITH {LOGIN_ATTRIBUTES} PASSWORD {} \
+                     VALID UNTIL 'infinity'{}",
+                    ident(role),
+                    literal(&scram_verifier(password)),
+                    in_role.unwrap_or_default()
+                ),
+            );
         };
-        self.run(
-            &format!("setting up role {role}"),
+        if stored.is_some_and(|stored| scram_matches(&stored, password)) {
+            if attributes_ok {
+                return Ok(());
+            }
+            return self.run(
+                &what,
+                &format!(
+                    "ALTER ROLE {} WITH {LOGIN_ATTRIBUTES} VALID UNTIL 'infinity'",
+                    ident(role)
+                ),
+            );
+        }
+        self.run_quietly(
+            &what,
             &format!(
-                "{verb} ROLE {} WITH LOGIN NOSUPERUSER NOCREATEROLE NOREPLICATION NOBYPASSRLS \
-                 PASSWORD {} VALID UNTIL 'infinity'",
+                "ALTER ROLE {} WITH {LOGIN_ATTRIBUTES} PASSWORD {} VALID UNTIL 'infinity'",
                 ident(role),
-                literal(md5_hash)
+                literal(&scram_verifier(password))
             ),
         )
     }
@@ -354,12 +493,15 @@ impl Backend {
             .map_err(|e| statement_error("looking up a database's owner", &e))
     }
 
-    /// A client user with a password in clear (hashed here before it is
-    /// sent), made a member of `auth_user`'s clients role so that `get_auth`
-    /// answers for it — created so, in one statement. A role of that name
-    /// that exists but is not a member (one this charm did not create: the
-    /// backend's own user, another application's) is never taken over:
-    /// [`SqlError::ForeignRole`].
+    /// A client user with a password in clear (sent as a SCRAM-SHA-256
+    /// verifier made here, as [`ensure_login_role`](Self::ensure_login_role)
+    /// does, which also says when an existing user keeps its verifier), made
+    /// a member of the application's clients role `marker` so that `get_auth` answers for
+    /// it — created so, in one statement. A user an older revision made
+    /// with an md5 hash gets a SCRAM verifier of its password here. A role
+    /// of that name that exists but is not a member (one this charm did not
+    /// create: the backend's own user, another application's) is never
+    /// taken over: [`SqlError::ForeignRole`].
     pub fn ensure_user(
         &mut self,
         user: &str,
@@ -368,25 +510,12 @@ impl Backend {
     ) -> Result<(), SqlError> {
         let user = check_role(user)?;
         let marker = self.ensure_clients_role(marker)?;
-        let hash = md5_password(user, password);
-        if self.role_exists(user)? {
-            if !self.is_member(user, &marker)? {
-                return Err(SqlError::ForeignRole {
-                    role: user.to_string(),
-                });
-            }
-            return self.ensure_login_role(user, &hash);
+        if self.role_exists(user)? && !self.is_member(user, &marker)? {
+            return Err(SqlError::ForeignRole {
+                role: user.to_string(),
+            });
         }
-        self.run(
-            &format!("creating role {user}"),
-            &format!(
-                "CREATE ROLE {} WITH LOGIN NOSUPERUSER NOCREATEROLE NOREPLICATION NOBYPASSRLS \
-                 PASSWORD {} VALID UNTIL 'infinity' IN ROLE {}",
-                ident(user),
-                literal(&hash),
-                ident(&marker)
-            ),
-        )
+        self.ensure_login_role_in(user, password, Some(&marker))
     }
 
     /// Whether `user` is one of this application's client users (a member
@@ -591,6 +720,49 @@ impl Backend {
         )
     }
 
+    /// The databases in which `role` owns objects or holds privileges, and
+    /// whether each accepts connections, sorted by name. Shared objects
+    /// (`dbid = 0`: databases it owns, privileges on databases) are
+    /// released from any database, so they add none.
+    fn databases_depending_on(&mut self, role: &str) -> Result<Vec<(String, bool)>, SqlError> {
+        let rows = self
+            .client
+            .query(
+                "SELECT DISTINCT d.datname::text, d.datallowconn \
+                 FROM pg_catalog.pg_shdepend s \
+                 JOIN pg_catalog.pg_database d ON d.oid = s.dbid \
+                 WHERE s.refclassid = 'pg_catalog.pg_authid'::regclass \
+                   AND s.refobjid = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = $1) \
+                 ORDER BY 1",
+                &[&role],
+            )
+            .map_err(|e| {
+                statement_error(&format!("finding the databases {role} depends on"), &e)
+            })?;
+        Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+    }
+
+    /// [`release_role`](Self::release_role), its error naming `database`
+    /// (the one this connection is to).
+    fn release_role_here(
+        &mut self,
+        role: &str,
+        heir: &str,
+        database: &str,
+    ) -> Result<(), SqlError> {
+        self.run(
+            &format!(
+                "releasing what {role} owns to {heir} in database {}",
+                shown_database(database)
+            ),
+            &format!(
+                "REASSIGN OWNED BY {r} TO {h}; DROP OWNED BY {r}",
+                r = ident(role),
+                h = ident(heir)
+            ),
+        )
+    }
+
     /// [`release_role`](Self::release_role) to the connected user.
     pub fn disown(&mut self, role: &str) -> Result<(), SqlError> {
         let role = check_role(role)?;
@@ -674,10 +846,36 @@ mod tests {
                 "{bad:?}"
             );
         }
-        assert!(is_md5_hash(&md5_password("u", "p")));
-        for bad in ["", "md5", "md5x", "SCRAM-SHA-256$4096:abc", "md5' OR '1"] {
-            assert!(!is_md5_hash(bad), "{bad}");
-        }
+    }
+
+    #[test]
+    fn database_names_in_errors_are_quoted_or_measured() {
+        assert_eq!(shown_database("own30"), "\"own30\"");
+        assert_eq!(shown_database("a\"b\nc"), "\"a\\\"b\\nc\"");
+        assert_eq!(shown_database(&"d".repeat(64)), "(64 bytes)");
+        let err = SqlError::Unreleased {
+            role: "relation_id_3".to_string(),
+            databases: vec![shown_database("a"), shown_database("b")],
+            reason: "role cannot be dropped".to_string(),
+        };
+        assert_eq!(
+            err.to_string(),
+            "backend dropping role relation_id_3 failed: role cannot be dropped; not released \
+             in databases that do not accept connections: \"a\", \"b\""
+        );
+    }
+
+    #[test]
+    fn quiet_logging_turns_off_every_statement_log() {
+        let statements: Vec<&str> = QUIET_LOGGING.split(';').map(str::trim).collect();
+        assert_eq!(
+            statements,
+            [
+                "SET LOCAL log_statement = 'none'",
+                "SET LOCAL log_min_duration_statement = -1",
+                "SET LOCAL log_min_error_statement = 'panic'",
+            ]
+        );
     }
 
     #[test]

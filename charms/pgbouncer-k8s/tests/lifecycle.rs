@@ -63,7 +63,7 @@ fn served_files(port: u16) -> (PgbConfig, AuthFile) {
         .unwrap();
     config.set_auth(AUTH_USER).unwrap();
     let mut auth = AuthFile::default();
-    auth.set_user(AUTH_USER, "auth-user-password-0").unwrap();
+    auth.set_plain(AUTH_USER, "auth-user-password-0").unwrap();
     (config, auth)
 }
 
@@ -166,8 +166,8 @@ fn a_leader_without_files_restores_them_from_the_peer_databag() {
     let local_auth =
         AuthFile::parse(&file(&h, pgb_config::AUTH_FILE_PATH).expect("auth file")).unwrap();
     assert_eq!(
-        local_auth.hash_of(AUTH_USER),
-        auth.hash_of(AUTH_USER),
+        local_auth.plain_password(AUTH_USER),
+        auth.plain_password(AUTH_USER),
         "auth file restored: the auth user keeps its password"
     );
     let shared = PgbConfig::parse(&h.get_relation_data(peers, APP)[CFG_FILE]).unwrap();
@@ -250,7 +250,10 @@ fn the_leader_leaving_tears_nothing_down() {
         Some("appdb")
     );
     let shared_auth = AuthFile::parse(&app_secret(&h, peers).unwrap()[AUTH_FILE_KEY]).unwrap();
-    assert_eq!(shared_auth.hash_of(AUTH_USER), auth.hash_of(AUTH_USER));
+    assert_eq!(
+        shared_auth.plain_password(AUTH_USER),
+        auth.plain_password(AUTH_USER)
+    );
     let shared = PgbConfig::parse(&app[CFG_FILE]).unwrap();
     assert_eq!(shared.database("appdb"), config.database("appdb"));
     assert!(shared.has_auth_query());
@@ -780,6 +783,27 @@ fn upgrading_moves_every_credential_from_the_databag_into_the_secret() {
         auth,
         ..
     } = serving_leader();
+    // The older revision's admin console line, md5 as it made them.
+    let mut old_auth = AuthFile::parse(&format!(
+        "\"{}\" \"{}\"\n",
+        pgb_config::ADMIN_USER,
+        pgbouncer_k8s::auth::md5_password(pgb_config::ADMIN_USER, "old-admin-pw-1234")
+    ))
+    .unwrap();
+    for user in auth.users() {
+        if let Some(password) = auth.plain_password(user) {
+            old_auth.set_plain(user, password).unwrap();
+        }
+    }
+    h.update_relation_data(
+        peers,
+        APP,
+        &[
+            (legacy::AUTH_FILE, &old_auth.render()),
+            (legacy::ADMIN_PASSWORD, "old-admin-pw-1234"),
+        ],
+    )
+    .unwrap();
     h.fire_hook("upgrade-charm").unwrap();
     let app = h.get_relation_data(peers, APP);
     for key in app.keys() {
@@ -793,9 +817,19 @@ fn upgrading_moves_every_credential_from_the_databag_into_the_secret() {
     let secret = app_secret(&h, peers).unwrap();
     assert_eq!(secret[&client_key(client)], "client-password-0");
     let moved = AuthFile::parse(&secret[AUTH_FILE_KEY]).unwrap();
-    assert_eq!(moved.hash_of(AUTH_USER), auth.hash_of(AUTH_USER));
+    assert!(moved.plain_password(AUTH_USER).is_some());
+    assert_eq!(
+        moved.plain_password(AUTH_USER),
+        auth.plain_password(AUTH_USER)
+    );
     let admin = secret[ADMIN_PASSWORD_KEY].clone();
-    assert_eq!(admin.len(), 24);
+    assert_eq!(admin, "old-admin-pw-1234", "the admin password is kept");
+    assert_eq!(
+        moved.kind_of(pgb_config::ADMIN_USER),
+        Some(pgbouncer_k8s::auth::SecretKind::Scram),
+        "the admin line is SCRAM now (auth_type = scram-sha-256)"
+    );
+    assert!(moved.verify(pgb_config::ADMIN_USER, &admin));
     // The secret belongs to the application, and no databag holds any of it.
     {
         let juju = h.juju();

@@ -1,7 +1,9 @@
 //! The real PgBouncer (Debian's `pgbouncer` package; `.ci/run` installs it)
 //! accepts the charm's rendered per-instance config and auth file: it starts,
 //! listens, logs no error, reads the connection string as we meant it, and
-//! authenticates with the md5 hashes of our auth file.
+//! authenticates with `auth_type = scram-sha-256`: the SCRAM verifiers of our
+//! auth file, and those `get_auth` brokers from a real PostgreSQL 15 whose
+//! `pg_hba` requires SCRAM too.
 //!
 //! PgBouncer refuses to run as root, so as root the test starts it as the
 //! `postgres` user (setuid in the child, so that killing the child kills
@@ -140,8 +142,12 @@ fn real_pgbouncer_runs_on_the_rendered_instance_config_and_auth_file() {
     let ini = lib.join("instance_0/pgbouncer.ini");
     std::fs::write(&ini, &rendered).unwrap();
 
+    assert_eq!(
+        instance.get("pgbouncer", "auth_type"),
+        Some("scram-sha-256")
+    );
     let mut auth = AuthFile::default();
-    auth.set_user(AUTH_USER, "auth-user-password").unwrap();
+    auth.set_plain(AUTH_USER, "auth-user-password").unwrap();
     auth.set_user(ADMIN_USER, ADMIN_PASSWORD).unwrap();
     auth.set_user("wé ird", "other").unwrap();
     auth.validate().unwrap();
@@ -165,7 +171,7 @@ fn real_pgbouncer_runs_on_the_rendered_instance_config_and_auth_file() {
     let mut pgbouncer = start(&program, &ini, &stderr);
     wait_until_listening(&mut pgbouncer, port, &output);
 
-    // The admin console: our md5 hash authenticates the admin user, and
+    // The admin console: our SCRAM verifier authenticates the admin user, and
     // PgBouncer read the database entry as we meant it.
     let connect = |password: &str| {
         postgres::Config::new()
@@ -201,7 +207,7 @@ fn real_pgbouncer_runs_on_the_rendered_instance_config_and_auth_file() {
     assert!(
         message
             .as_deref()
-            .is_some_and(|m| m.contains("password authentication failed")),
+            .is_some_and(|m| m.contains("SASL authentication failed")),
         "a wrong password: {refused:?}"
     );
 
@@ -222,9 +228,10 @@ fn real_pgbouncer_runs_on_the_rendered_instance_config_and_auth_file() {
 //
 // A throwaway PostgreSQL on loopback (`scripts/local-postgres`, which
 // `.ci/run` can run: it installs Debian's postgresql), with a SUPERUSER
-// backend user as postgresql-k8s gives the charm.
+// backend user as postgresql-k8s gives the charm, SCRAM-SHA-256 in pg_hba
+// and `password_encryption`.
 
-use pgbouncer_k8s::auth::{auth_user_for, md5_password};
+use pgbouncer_k8s::auth::{auth_user_for, md5_password, scram_matches};
 use pgbouncer_k8s::names::{BackendUser, ClientDatabase, ExtraUserRoles};
 use pgbouncer_k8s::sql::{Backend, BackendAccess, SqlError, clients_role_for};
 
@@ -243,11 +250,20 @@ struct Postgres {
 
 impl Postgres {
     fn start() -> Self {
+        Self::start_logging(false)
+    }
+
+    /// With `log_all`, the server logs every statement and its duration
+    /// (`log_statement = all`, `log_min_duration_statement = 0`) to
+    /// [`log`](Self::log).
+    fn start_logging(log_all: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let out = Command::new(local_postgres_script())
             .arg("start")
             .arg(dir.path().join("pg"))
             .args([BACKEND_USER, BACKEND_PASSWORD])
+            .env("LOCAL_POSTGRES_AUTH", "scram-sha-256")
+            .env("LOCAL_POSTGRES_LOG_ALL", if log_all { "1" } else { "0" })
             .output()
             .unwrap();
         assert!(
@@ -266,6 +282,11 @@ impl Postgres {
             BACKEND_PASSWORD,
         )
         .unwrap()
+    }
+
+    /// The server's log so far.
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("pg/postgres.log")).unwrap()
     }
 
     /// The charm's own connection, to `database`.
@@ -317,8 +338,7 @@ fn the_auth_user() -> String {
 fn set_up_auth_user(pg: &Postgres, password: &str, databases: &[&str]) -> String {
     let auth_user = the_auth_user();
     let mut db = pg.backend("pgbouncer");
-    db.ensure_login_role(&auth_user, &md5_password(&auth_user, password))
-        .unwrap();
+    db.ensure_login_role(&auth_user, password).unwrap();
     for database in databases {
         pg.backend(database)
             .install_get_auth(&auth_user, &clients_role_for(&auth_user))
@@ -402,13 +422,13 @@ fn get_auth_answers_for_client_users_only() {
             "get_auth answered for {user}"
         );
     }
-    assert_eq!(
-        get_auth(&pg, auth_password, "pgbouncer", "relation_id_7"),
-        [(
-            "relation_id_7".to_string(),
-            md5_password("relation_id_7", "client-pw-7")
-        )]
-    );
+    // The client user's SCRAM verifier, as PostgreSQL stores it.
+    let answer = get_auth(&pg, auth_password, "pgbouncer", "relation_id_7");
+    assert_eq!(answer.len(), 1);
+    assert_eq!(answer[0].0, "relation_id_7");
+    assert!(answer[0].1.starts_with("SCRAM-SHA-256$4096:"));
+    assert!(scram_matches(&answer[0].1, "client-pw-7"));
+    assert!(!scram_matches(&answer[0].1, "client-pw-8"));
     // Nobody else may call it.
     let mut outsider = pg.connect("outsider", "outsider-pw", "pgbouncer").unwrap();
     let refused = outsider
@@ -621,9 +641,128 @@ fn a_shared_database_outlives_the_first_users_release() {
     assert_eq!(owner, "relation_id_11");
 }
 
+/// A real PgBouncer in front of `pg`, as the charm renders it: `auth_type =
+/// scram-sha-256`, `auth_query` through `auth_user`, an auth file with the
+/// auth user's clear line and the admin user's SCRAM line, and one
+/// `[databases]` entry per `(name, dbname)`.
+struct Bouncer {
+    _dir: tempfile::TempDir,
+    running: Running,
+    port: u16,
+    output: Box<dyn Fn() -> String>,
+}
+
+impl Bouncer {
+    fn start(
+        pg: &Postgres,
+        auth_user: &str,
+        auth_password: &str,
+        databases: &[(&str, &str)],
+    ) -> Self {
+        let program = pgbouncer();
+        let (dir, lib, log) = pgbouncer_dirs();
+        let port = free_port();
+        let mut config = PgbConfig::default_for(2, 10, port, "session").unwrap();
+        config.set("pgbouncer", "listen_addr", "127.0.0.1").unwrap();
+        config
+            .set("pgbouncer", "server_tls_sslmode", "disable")
+            .unwrap();
+        config.set_auth(auth_user).unwrap();
+        let backend_port = pg.port.to_string();
+        for (name, dbname) in databases {
+            config
+                .add_database(
+                    name,
+                    &[
+                        ("host", "127.0.0.1"),
+                        ("port", &backend_port),
+                        ("dbname", dbname),
+                    ],
+                )
+                .unwrap();
+        }
+        let instance = config
+            .instance(0)
+            .with_base_dirs(&lib.display().to_string(), &log.display().to_string());
+        assert_eq!(
+            instance.get("pgbouncer", "auth_type"),
+            Some("scram-sha-256")
+        );
+        let rendered = instance.render_validated().unwrap();
+        let ini = lib.join("instance_0/pgbouncer.ini");
+        std::fs::write(&ini, &rendered).unwrap();
+        let mut auth = AuthFile::default();
+        auth.set_plain(auth_user, auth_password).unwrap();
+        auth.set_user(ADMIN_USER, ADMIN_PASSWORD).unwrap();
+        let text = auth.render();
+        assert!(text.contains(&format!("\"{auth_user}\" \"{auth_password}\"\n")));
+        assert!(text.contains(&format!("\"{ADMIN_USER}\" \"SCRAM-SHA-256$4096:")));
+        let auth_path = lib.join("userlist.txt");
+        std::fs::write(&auth_path, text).unwrap();
+        open_to_all(&auth_path, 0o644);
+
+        let stderr = dir.path().join("stderr");
+        let logfile = log.join("instance_0/pgbouncer.log");
+        let output = Box::new(move || {
+            format!(
+                "log:\n{}\nstderr:\n{}\nconfig:\n{rendered}",
+                std::fs::read_to_string(&logfile).unwrap_or_default(),
+                std::fs::read_to_string(&stderr).unwrap_or_default()
+            )
+        });
+        let mut running = start(&program, &ini, &dir.path().join("stderr"));
+        wait_until_listening(&mut running, port, &*output);
+        Self {
+            _dir: dir,
+            running,
+            port,
+            output,
+        }
+    }
+
+    fn connect(
+        &self,
+        user: &str,
+        password: &str,
+        database: &str,
+    ) -> Result<postgres::Client, postgres::Error> {
+        connect_to(self.port, user, password, database)
+    }
+
+    /// Logs in as `user` and checks who PostgreSQL says it is (on the
+    /// admin console, `pgbouncer`, that it answers).
+    fn logs_in(&self, user: &str, password: &str, database: &str) {
+        let mut client = self
+            .connect(user, password, database)
+            .unwrap_or_else(|e| panic!("{user} cannot log in: {e:?}; {}", (self.output)()));
+        if database == "pgbouncer" {
+            client.simple_query("SHOW VERSION").unwrap();
+            return;
+        }
+        let who: String = client
+            .query_one("SELECT current_user::text", &[])
+            .unwrap()
+            .get(0);
+        assert_eq!(who, user);
+    }
+
+    /// A login of `user` with `password` is refused.
+    fn refuses(&self, user: &str, password: &str, database: &str) {
+        match self.connect(user, password, database) {
+            Ok(_) => panic!("{user} logged in through PgBouncer; {}", (self.output)()),
+            Err(e) => assert!(e.as_db_error().is_some(), "not refused by a server: {e:?}"),
+        }
+    }
+}
+
+impl Drop for Bouncer {
+    fn drop(&mut self) {
+        let _ = self.running.0.kill();
+    }
+}
+
 #[test]
 fn a_client_logs_in_through_pgbouncer_until_deactivated() {
-    let program = pgbouncer();
     let pg = Postgres::start();
     let auth_password = "auth-pw-4";
     let auth_user = set_up_auth_user(&pg, auth_password, &["pgbouncer"]);
@@ -635,91 +774,382 @@ fn a_client_logs_in_through_pgbouncer_until_deactivated() {
     pg.backend("clientdb")
         .install_get_auth(&auth_user, &clients_role_for(&auth_user))
         .unwrap();
-
-    let (dir, lib, log) = pgbouncer_dirs();
-    let port = free_port();
-    let mut config = PgbConfig::default_for(2, 10, port, "session").unwrap();
-    config.set("pgbouncer", "listen_addr", "127.0.0.1").unwrap();
-    config
-        .set("pgbouncer", "server_tls_sslmode", "disable")
-        .unwrap();
-    config.set_auth(&auth_user).unwrap();
-    let backend_port = pg.port.to_string();
-    config
-        .add_database(
-            database.as_str(),
-            &[
-                ("host", "127.0.0.1"),
-                ("port", &backend_port),
-                ("dbname", database.as_str()),
-            ],
-        )
-        .unwrap();
     // The backend superuser's own database entry: PgBouncer must not let
-    // it in by its hash.
-    config
-        .add_database(
-            "pgbouncer_backend",
-            &[
-                ("host", "127.0.0.1"),
-                ("port", &backend_port),
-                ("dbname", "pgbouncer"),
-            ],
-        )
-        .unwrap();
-    let instance = config
-        .instance(0)
-        .with_base_dirs(&lib.display().to_string(), &log.display().to_string());
-    let rendered = instance.render_validated().unwrap();
-    let ini = lib.join("instance_0/pgbouncer.ini");
-    std::fs::write(&ini, &rendered).unwrap();
-    let mut auth = AuthFile::default();
-    auth.set_user(&auth_user, auth_password).unwrap();
-    auth.set_user(ADMIN_USER, ADMIN_PASSWORD).unwrap();
-    let auth_path = lib.join("userlist.txt");
-    std::fs::write(&auth_path, auth.render()).unwrap();
-    open_to_all(&auth_path, 0o644);
-
-    let stderr = dir.path().join("stderr");
-    let logfile = log.join("instance_0/pgbouncer.log");
-    let output = || {
-        format!(
-            "log:\n{}\nstderr:\n{}\nconfig:\n{rendered}",
-            std::fs::read_to_string(&logfile).unwrap_or_default(),
-            std::fs::read_to_string(&stderr).unwrap_or_default()
-        )
-    };
-    let mut pgbouncer = start(&program, &ini, &stderr);
-    wait_until_listening(&mut pgbouncer, port, &output);
-
-    // The client user, through PgBouncer's auth_query.
-    let mut client = connect_to(port, "relation_id_12", "pw-12", "clientdb")
-        .unwrap_or_else(|e| panic!("the client cannot log in: {e:?}; {}", output()));
-    let who: String = client
-        .query_one("SELECT current_user::text", &[])
-        .unwrap()
-        .get(0);
-    assert_eq!(who, "relation_id_12");
-    drop(client);
-    assert!(connect_to(port, "relation_id_12", "wrong", "clientdb").is_err());
-    // The backend superuser is not brokered.
-    let refused = connect_to(port, BACKEND_USER, BACKEND_PASSWORD, "pgbouncer_backend");
-    assert!(
-        refused.is_err(),
-        "the backend superuser logged in through PgBouncer"
+    // it in by its verifier.
+    let bouncer = Bouncer::start(
+        &pg,
+        &auth_user,
+        auth_password,
+        &[("clientdb", "clientdb"), ("pgbouncer_backend", "pgbouncer")],
     );
+
+    // The client user, through PgBouncer's auth_query, with SCRAM.
+    bouncer.logs_in("relation_id_12", "pw-12", "clientdb");
+    bouncer.refuses("relation_id_12", "wrong", "clientdb");
+    bouncer.refuses("relation_id_12", "", "clientdb");
+    // The backend superuser is not brokered.
+    bouncer.refuses(BACKEND_USER, BACKEND_PASSWORD, "pgbouncer_backend");
+    // The admin console, by the auth file's SCRAM line.
+    bouncer.logs_in(ADMIN_USER, ADMIN_PASSWORD, "pgbouncer");
+    bouncer.refuses(ADMIN_USER, "wrong", "pgbouncer");
 
     // Deactivated: no new login, through PgBouncer or directly.
     pg.backend("pgbouncer")
         .deactivate_role("relation_id_12")
         .unwrap();
-    let refused = connect_to(port, "relation_id_12", "pw-12", "clientdb");
-    assert!(
-        refused.is_err(),
-        "a deactivated role logged in through PgBouncer"
-    );
+    bouncer.refuses("relation_id_12", "pw-12", "clientdb");
     assert!(pg.connect("relation_id_12", "pw-12", "clientdb").is_err());
-    drop(pgbouncer);
+}
+
+/// The stored password of `role` (`pg_authid.rolpassword`).
+fn stored_password(pg: &Postgres, role: &str) -> Option<String> {
+    pg.connect(BACKEND_USER, BACKEND_PASSWORD, "pgbouncer")
+        .unwrap()
+        .query_one(
+            "SELECT rolpassword FROM pg_authid WHERE rolname = $1",
+            &[&role],
+        )
+        .unwrap()
+        .get(0)
+}
+
+/// Runs `statements` as the backend user with the statement log off for
+/// the session (what an older revision did, replayed without its secrets
+/// reaching the log the test reads).
+fn sql_unlogged(pg: &Postgres, database: &str, statements: &str) {
+    let mut client = pg
+        .connect(BACKEND_USER, BACKEND_PASSWORD, database)
+        .unwrap();
+    client.batch_execute("SET log_statement = 'none'").unwrap();
+    client
+        .batch_execute("SET log_min_duration_statement = -1")
+        .unwrap();
+    client.batch_execute(statements).unwrap();
+}
+
+#[test]
+fn a_user_made_under_md5_logs_in_with_scram_once_provisioned_again() {
+    let pg = Postgres::start();
+    let auth_password = "auth-pw-5";
+    let auth_user = set_up_auth_user(&pg, auth_password, &["pgbouncer"]);
+    let marker = clients_role_for(&auth_user);
+    // A client user as an older revision made it: an md5 hash.
+    let old_hash = md5_password("relation_id_13", "pw-13");
+    sql_unlogged(
+        &pg,
+        "pgbouncer",
+        &format!(
+            "CREATE ROLE relation_id_13 WITH LOGIN NOSUPERUSER NOCREATEROLE NOREPLICATION \
+             NOBYPASSRLS PASSWORD '{old_hash}' VALID UNTIL 'infinity' IN ROLE \"{marker}\""
+        ),
+    );
+    assert_eq!(stored_password(&pg, "relation_id_13"), Some(old_hash));
+    let database = ClientDatabase::parse("olddb").unwrap();
+    let mut db = pg.backend("pgbouncer");
+    db.ensure_database(&database, "relation_id_13").unwrap();
+    pg.backend("olddb")
+        .install_get_auth(&auth_user, &clients_role_for(&auth_user))
+        .unwrap();
+    let bouncer = Bouncer::start(&pg, &auth_user, auth_password, &[("olddb", "olddb")]);
+
+    // Until the leader provisions it again, its client cannot log in with
+    // SCRAM (PgBouncer cannot check a SCRAM login against an md5 hash).
+    bouncer.refuses("relation_id_13", "pw-13", "olddb");
+
+    db.ensure_user("relation_id_13", "pw-13", &clients_role_for(&auth_user))
+        .unwrap();
+    let verifier = stored_password(&pg, "relation_id_13").unwrap();
+    assert!(verifier.starts_with("SCRAM-SHA-256$4096:"));
+    assert!(scram_matches(&verifier, "pw-13"));
+    assert!(
+        db.is_client_user("relation_id_13", &clients_role_for(&auth_user))
+            .unwrap()
+    );
+    bouncer.logs_in("relation_id_13", "pw-13", "olddb");
+    bouncer.refuses("relation_id_13", "pw-14", "olddb");
+
+    // Provisioned again with the same password: the verifier stays as it is.
+    db.ensure_user("relation_id_13", "pw-13", &clients_role_for(&auth_user))
+        .unwrap();
+    assert_eq!(
+        stored_password(&pg, "relation_id_13"),
+        Some(verifier.clone())
+    );
+    // Deactivated, then provisioned again: it may log in again.
+    db.deactivate_role("relation_id_13").unwrap();
+    assert_eq!(stored_password(&pg, "relation_id_13"), None);
+    db.ensure_user("relation_id_13", "pw-13", &clients_role_for(&auth_user))
+        .unwrap();
+    bouncer.logs_in("relation_id_13", "pw-13", "olddb");
+    // A new password replaces the verifier.
+    db.ensure_user("relation_id_13", "pw-13b", &clients_role_for(&auth_user))
+        .unwrap();
+    bouncer.refuses("relation_id_13", "pw-13", "olddb");
+    bouncer.logs_in("relation_id_13", "pw-13b", "olddb");
+
+    // The auth user made under md5 too: ensure_login_role moves it to SCRAM,
+    // and then leaves it alone; its attributes are put back without a new
+    // verifier.
+    sql_unlogged(
+        &pg,
+        "pgbouncer",
+        &format!(
+            "ALTER ROLE \"{auth_user}\" PASSWORD '{}'",
+            md5_password(&auth_user, auth_password)
+        ),
+    );
+    db.ensure_login_role(&auth_user, auth_password).unwrap();
+    let auth_verifier = stored_password(&pg, &auth_user).unwrap();
+    assert!(scram_matches(&auth_verifier, auth_password));
+    sql(
+        &pg,
+        "pgbouncer",
+        &format!("ALTER ROLE \"{auth_user}\" NOLOGIN CREATEROLE"),
+    );
+    db.ensure_login_role(&auth_user, auth_password).unwrap();
+    assert_eq!(stored_password(&pg, &auth_user), Some(auth_verifier));
+    let attributes: (bool, bool) = {
+        let row = pg
+            .connect(BACKEND_USER, BACKEND_PASSWORD, "pgbouncer")
+            .unwrap()
+            .query_one(
+                "SELECT rolcanlogin, rolcreaterole FROM pg_roles WHERE rolname = $1",
+                &[&auth_user],
+            )
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    assert_eq!(attributes, (true, false));
+    bouncer.logs_in("relation_id_13", "pw-13b", "olddb");
+}
+
+#[test]
+fn no_password_or_verifier_reaches_the_server_log() {
+    let pg = Postgres::start_logging(true);
+    let auth_password = "auth-pw-6-Zq81";
+    let auth_user = set_up_auth_user(&pg, auth_password, &["pgbouncer"]);
+    let marker = clients_role_for(&auth_user);
+    let mut db = pg.backend("pgbouncer");
+    // A client user made, then given a new password.
+    db.ensure_user(
+        "relation_id_20",
+        "client-pw-20-Xk2",
+        &clients_role_for(&auth_user),
+    )
+    .unwrap();
+    db.ensure_user(
+        "relation_id_20",
+        "client-pw-20b-Xk2",
+        &clients_role_for(&auth_user),
+    )
+    .unwrap();
+    // A client user an older revision made with an md5 hash, upgraded.
+    let old_hash = md5_password("relation_id_21", "client-pw-21-Jw7");
+    sql_unlogged(
+        &pg,
+        "pgbouncer",
+        &format!("CREATE ROLE relation_id_21 LOGIN PASSWORD '{old_hash}' IN ROLE \"{marker}\""),
+    );
+    db.ensure_user(
+        "relation_id_21",
+        "client-pw-21-Jw7",
+        &clients_role_for(&auth_user),
+    )
+    .unwrap();
+    // A statement carrying a verifier that fails after the SET LOCALs: in a
+    // read-only database, ALTER ROLE is refused.
+    sql(&pg, "pgbouncer", "CREATE DATABASE readonly");
+    sql(
+        &pg,
+        "pgbouncer",
+        "ALTER DATABASE readonly SET default_transaction_read_only = on",
+    );
+    let failed = pg
+        .backend("readonly")
+        .ensure_login_role("relation_id_21", "client-pw-21b-Jw7")
+        .unwrap_err();
+    let shown = failed.to_string();
+    assert!(shown.contains("read-only transaction"), "{shown}");
+    assert!(
+        !shown.contains("pw-21") && !shown.contains("SCRAM"),
+        "{shown}"
+    );
+
+    let log = pg.log();
+    // And nothing secret.
+    let verifiers: Vec<String> = ["relation_id_20", "relation_id_21", &auth_user]
+        .iter()
+        .map(|role| stored_password(&pg, role).unwrap())
+        .collect();
+    for secret in [
+        auth_password,
+        "client-pw-20-Xk2",
+        "client-pw-20b-Xk2",
+        "client-pw-21-Jw7",
+        "client-pw-21b-Jw7",
+        &old_hash,
+        &md5_password(&auth_user, auth_password),
+        &md5_password("relation_id_20", "client-pw-20-Xk2"),
+        &md5_password("relation_id_20", "client-pw-20b-Xk2"),
+        &md5_password("relation_id_21", "client-pw-21b-Jw7"),
+        "SCRAM-SHA-256$",
+        "PASSWORD",
+    ]
+    .into_iter()
+    .chain(verifiers.iter().map(String::as_str))
+    {
+        assert!(
+            !log.contains(secret),
+            "{secret:?} is in the server log:\n{log}"
+        );
+    }
+    // The log is on and holds the other statements and the failure.
+    assert!(
+        log.contains("statement: CREATE SCHEMA IF NOT EXISTS"),
+        "{log}"
+    );
+    assert!(log.contains("statement: SET LOCAL "), "{log}");
+    assert!(
+        log.contains("ERROR:  cannot execute ALTER ROLE in a read-only transaction"),
+        "{log}"
+    );
+}
+
+#[test]
+fn revocation_ends_for_a_user_with_databases_and_tables_of_its_own() {
+    let pg = Postgres::start();
+    let auth_password = "auth-pw-7";
+    let auth_user = set_up_auth_user(&pg, auth_password, &["pgbouncer"]);
+    let shared = ClientDatabase::parse("shared30").unwrap();
+    let mut db = pg.backend("pgbouncer");
+    db.ensure_user("relation_id_30", "pw-30", &clients_role_for(&auth_user))
+        .unwrap();
+    db.ensure_user("relation_id_31", "pw-31", &clients_role_for(&auth_user))
+        .unwrap();
+    db.ensure_database(&shared, "relation_id_31").unwrap();
+    db.grant_database(&shared, "relation_id_30").unwrap();
+    pg.backend("shared30")
+        .grant_public_schema("relation_id_30")
+        .unwrap();
+    db.set_extra_roles(
+        "relation_id_30",
+        &ExtraUserRoles::parse("createdb").unwrap(),
+    )
+    .unwrap();
+    // The user makes a database of its own with a table in it, a table in
+    // the shared database, and one in a database that will not accept
+    // connections.
+    let mut user = pg.connect("relation_id_30", "pw-30", "shared30").unwrap();
+    user.batch_execute("CREATE TABLE mine_in_shared (x int)")
+        .unwrap();
+    user.batch_execute("CREATE DATABASE own30").unwrap();
+    user.batch_execute("CREATE DATABASE closed30").unwrap();
+    drop(user);
+    for database in ["own30", "closed30"] {
+        pg.connect("relation_id_30", "pw-30", database)
+            .unwrap()
+            .batch_execute("CREATE TABLE t (x int); INSERT INTO t VALUES (1)")
+            .unwrap();
+    }
+    sql(
+        &pg,
+        "pgbouncer",
+        "ALTER DATABASE closed30 ALLOW_CONNECTIONS false",
+    );
+
+    let access = pg.access();
+    db.deactivate_role("relation_id_30").unwrap();
+    // A database that cannot be visited keeps the role: the error names it
+    // and the step, and no secret.
+    match access.drop_role_everywhere("pgbouncer", "relation_id_30", BACKEND_USER) {
+        Err(SqlError::Unreleased {
+            role,
+            databases,
+            reason,
+        }) => {
+            assert_eq!(role, "relation_id_30");
+            assert_eq!(databases, ["\"closed30\""]);
+            assert!(reason.contains("cannot be dropped"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let err = access
+        .drop_role_everywhere("pgbouncer", "relation_id_30", BACKEND_USER)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("closed30") && !err.contains("pw-30"), "{err}");
+    sql(
+        &pg,
+        "pgbouncer",
+        "ALTER DATABASE closed30 ALLOW_CONNECTIONS true",
+    );
+
+    // Now it ends: every database released, the role dropped.
+    access
+        .drop_role_everywhere("pgbouncer", "relation_id_30", BACKEND_USER)
+        .unwrap();
+    let exists = |role: &str| -> bool {
+        pg.connect(BACKEND_USER, BACKEND_PASSWORD, "pgbouncer")
+            .unwrap()
+            .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&role])
+            .unwrap()
+            .is_some()
+    };
+    assert!(!exists("relation_id_30"));
+    assert!(pg.connect("relation_id_30", "pw-30", "shared30").is_err());
+    // Gone: nothing to do again.
+    access
+        .drop_role_everywhere("pgbouncer", "relation_id_30", BACKEND_USER)
+        .unwrap();
+    // What it made is the heir's now, data included.
+    let owner = |database: &str, sql: &str| -> String {
+        pg.connect(BACKEND_USER, BACKEND_PASSWORD, database)
+            .unwrap()
+            .query_one(sql, &[])
+            .unwrap()
+            .get(0)
+    };
+    for database in ["own30", "closed30"] {
+        assert_eq!(
+            owner(
+                "pgbouncer",
+                &format!(
+                    "SELECT pg_get_userbyid(datdba)::text FROM pg_database WHERE datname = '{database}'"
+                )
+            ),
+            BACKEND_USER
+        );
+        assert_eq!(
+            owner(
+                database,
+                "SELECT tableowner::text FROM pg_tables WHERE tablename = 't'"
+            ),
+            BACKEND_USER
+        );
+    }
+    assert_eq!(
+        owner(
+            "shared30",
+            "SELECT tableowner::text FROM pg_tables WHERE tablename = 'mine_in_shared'"
+        ),
+        BACKEND_USER
+    );
+    // The other user of the shared database is untouched.
+    assert!(exists("relation_id_31"));
+    assert!(pg.connect("relation_id_31", "pw-31", "shared30").is_ok());
+
+    // The auth user too, once its get_auth is gone from every database it
+    // was installed in (its CONNECT grant on them is a shared dependency).
+    pg.backend("shared30")
+        .install_get_auth(&auth_user, &clients_role_for(&auth_user))
+        .unwrap();
+    for database in ["pgbouncer", "shared30"] {
+        pg.backend(database).remove_get_auth(&auth_user).unwrap();
+    }
+    access
+        .drop_role_everywhere("pgbouncer", &auth_user, BACKEND_USER)
+        .unwrap();
+    assert!(!exists(&auth_user));
 }
 
 /// Waits for a PgBouncer just started to listen on `port` (it daemonizes
