@@ -6,11 +6,10 @@
 use super::ini::PgbConfig;
 use super::layout::{AUTH_FILE_PATH, LIB_DIR, LOG_DIR, instance_dir, instance_pidfile};
 use super::rules::{DATABASES, PGBOUNCER, PgbConfigError, check_auth_user};
+use crate::settings::PoolMode;
 
 /// The admin and stats user the charm uses.
 pub const ADMIN_USER: &str = "juju_admin";
-/// The values `pool_mode` accepts.
-pub const POOL_MODES: [&str; 3] = ["session", "transaction", "statement"];
 
 /// The three pool sizes derived from `max_db_connections`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,11 +80,20 @@ impl PgbConfig {
     /// The charm's default config for `instances` PgBouncer processes:
     /// `[databases]` empty, then `[pgbouncer]` with the charm's settings and
     /// those [`apply_settings`](Self::apply_settings) derives from the options.
+    ///
+    /// The pool mode is the checked [`PoolMode`] of the charm's settings, not
+    /// text, so a mode PgBouncer does not know cannot be asked for:
+    ///
+    /// ```compile_fail
+    /// use pgbouncer_k8s::pgb_config::PgbConfig;
+    ///
+    /// let config = PgbConfig::default_for(2, 44, 6432, "session");
+    /// ```
     pub fn default_for(
         instances: usize,
         max_db_connections: u64,
         listen_port: u16,
-        pool_mode: &str,
+        pool_mode: PoolMode,
     ) -> Result<Self, PgbConfigError> {
         let mut config = Self::new();
         config.entries_mut(DATABASES);
@@ -115,25 +123,18 @@ impl PgbConfig {
 
     /// Sets the options the charm's config controls: `listen_port`,
     /// `pool_mode`, `max_db_connections` and the pool sizes derived from it.
-    /// Changes nothing on error (no instance, unknown pool mode).
+    /// Changes nothing on error (no instance).
     pub fn apply_settings(
         &mut self,
         instances: usize,
         max_db_connections: u64,
         listen_port: u16,
-        pool_mode: &str,
+        pool_mode: PoolMode,
     ) -> Result<(), PgbConfigError> {
-        if !POOL_MODES.contains(&pool_mode) {
-            return Err(PgbConfigError::InvalidValue {
-                section: PGBOUNCER.to_string(),
-                key: "pool_mode".to_string(),
-                reason: "expected session, transaction or statement",
-            });
-        }
         let sizes = pool_sizes(max_db_connections, instances)?;
         for (key, value) in [
             ("listen_port", listen_port.to_string()),
-            ("pool_mode", pool_mode.to_string()),
+            ("pool_mode", pool_mode.as_str().to_string()),
             ("max_db_connections", max_db_connections.to_string()),
             ("default_pool_size", sizes.default.to_string()),
             ("min_pool_size", sizes.min.to_string()),
@@ -266,14 +267,14 @@ mod tests {
         assert_eq!(err, PgbConfigError::NoInstances { instances: 0 });
         assert_eq!(err.to_string(), "cannot share connections over 0 instances");
         assert_eq!(
-            PgbConfig::default_for(0, 10, 6432, "session"),
+            PgbConfig::default_for(0, 10, 6432, PoolMode::Session),
             Err(PgbConfigError::NoInstances { instances: 0 })
         );
     }
 
     #[test]
     fn default_config_text() {
-        let config = PgbConfig::default_for(2, 44, 6432, "session").unwrap();
+        let config = PgbConfig::default_for(2, 44, 6432, PoolMode::Session).unwrap();
         let want = "\
 [databases]
 
@@ -309,26 +310,28 @@ reserve_pool_size = 6
     }
 
     #[test]
-    fn default_config_rejects_an_unknown_pool_mode() {
-        let err = PgbConfig::default_for(2, 10, 6432, "sessions").unwrap_err();
-        assert!(
-            matches!(&err, PgbConfigError::InvalidValue { key, .. } if key == "pool_mode"),
-            "{err:?}"
-        );
-        for mode in POOL_MODES {
+    fn default_config_writes_each_pool_mode() {
+        for (mode, text) in [
+            (PoolMode::Session, "session"),
+            (PoolMode::Transaction, "transaction"),
+            (PoolMode::Statement, "statement"),
+        ] {
             let config = PgbConfig::default_for(2, 10, 6432, mode).unwrap();
-            assert_eq!(config.get(PGBOUNCER, "pool_mode"), Some(mode));
+            assert_eq!(config.get(PGBOUNCER, "pool_mode"), Some(text));
+            config.validate().unwrap();
         }
     }
 
     #[test]
     fn apply_settings_changes_values_in_place() {
-        let mut config = PgbConfig::default_for(2, 44, 6432, "session").unwrap();
+        let mut config = PgbConfig::default_for(2, 44, 6432, PoolMode::Session).unwrap();
         let before: Vec<String> = config
             .options(PGBOUNCER)
             .map(|(k, _)| k.to_string())
             .collect();
-        config.apply_settings(4, 0, 7000, "transaction").unwrap();
+        config
+            .apply_settings(4, 0, 7000, PoolMode::Transaction)
+            .unwrap();
         let after: Vec<&str> = config.options(PGBOUNCER).map(|(k, _)| k).collect();
         assert_eq!(before, after);
         assert_eq!(config.get(PGBOUNCER, "listen_port"), Some("7000"));
@@ -339,14 +342,13 @@ reserve_pool_size = 6
         assert_eq!(config.get(PGBOUNCER, "reserve_pool_size"), Some("10"));
 
         let unchanged = config.clone();
-        assert!(config.apply_settings(0, 10, 1, "session").is_err());
-        assert!(config.apply_settings(2, 10, 1, "bogus").is_err());
+        assert!(config.apply_settings(0, 10, 1, PoolMode::Session).is_err());
         assert_eq!(config, unchanged);
     }
 
     #[test]
     fn instance_files_override_paths() {
-        let config = PgbConfig::default_for(2, 44, 6432, "session").unwrap();
+        let config = PgbConfig::default_for(2, 44, 6432, PoolMode::Session).unwrap();
         for n in 0..4 {
             let instance = PgbConfig::parse(&config.render_instance(n)).unwrap();
             assert_eq!(instance, config.instance(n));
@@ -376,7 +378,7 @@ reserve_pool_size = 6
 
     #[test]
     fn auth_settings_come_and_go() {
-        let mut config = PgbConfig::default_for(2, 44, 6432, "session").unwrap();
+        let mut config = PgbConfig::default_for(2, 44, 6432, PoolMode::Session).unwrap();
         let plain = config.clone();
         assert!(!config.has_auth_query());
         config.set_auth("pgbouncer_auth_relation_id_3").unwrap();
@@ -399,7 +401,7 @@ reserve_pool_size = 6
 
     #[test]
     fn base_dirs_move() {
-        let mut config = PgbConfig::default_for(2, 44, 6432, "session")
+        let mut config = PgbConfig::default_for(2, 44, 6432, PoolMode::Session)
             .unwrap()
             .instance(1);
         config.set_auth("u").unwrap();
@@ -438,7 +440,7 @@ reserve_pool_size = 6
             Some("/var/lib/pgbouncerX/file")
         );
         assert_eq!(moved.get(DATABASES, "db"), Some("host=/var/lib/pgbouncer"));
-        let main = PgbConfig::default_for(2, 44, 6432, "session")
+        let main = PgbConfig::default_for(2, 44, 6432, PoolMode::Session)
             .unwrap()
             .with_base_dirs("/b", "/l");
         assert_eq!(main.get(PGBOUNCER, "unix_socket_dir"), Some("/b"));

@@ -20,8 +20,9 @@ pub(super) struct Section {
 ///
 /// ```
 /// use pgbouncer_k8s::pgb_config::PgbConfig;
+/// use pgbouncer_k8s::settings::PoolMode;
 ///
-/// let mut config = PgbConfig::default_for(2, 44, 6432, "session").unwrap();
+/// let mut config = PgbConfig::default_for(2, 44, 6432, PoolMode::Session).unwrap();
 /// config.add_database("appdb", &[("host", "127.0.0.5"), ("dbname", "appdb")]).unwrap();
 /// config.set_auth("pgbouncer_auth_app").unwrap();
 /// config.validate().unwrap();
@@ -234,8 +235,9 @@ impl PgbConfig {
     ///
     /// ```
     /// use pgbouncer_k8s::pgb_config::PgbConfig;
+    /// use pgbouncer_k8s::settings::PoolMode;
     ///
-    /// let config = PgbConfig::default_for(2, 44, 6432, "session").unwrap();
+    /// let config = PgbConfig::default_for(2, 44, 6432, PoolMode::Session).unwrap();
     /// assert_eq!(config.render_validated().unwrap(), config.render());
     /// let parsed = PgbConfig::parse("[databases]\n\"x\" = host=h\n[pgbouncer]\n").unwrap();
     /// assert!(parsed.render_validated().is_err());
@@ -422,7 +424,7 @@ pub(super) mod tests {
 
     /// The charm's default config, which validates.
     pub(crate) fn valid_base() -> PgbConfig {
-        PgbConfig::default_for(2, 0, 6432, "session").unwrap()
+        PgbConfig::default_for(2, 0, 6432, crate::settings::PoolMode::Session).unwrap()
     }
 
     #[test]

@@ -57,7 +57,9 @@
 //!   get/set) and `databases.rs` (the `[databases]` entries of a
 //!   [`PgbConfig`]: [`PgbConfig::add_database`] and its kin);
 //! - `defaults.rs`: the charm's choices: [`PgbConfig::default_for`],
-//!   [`PgbConfig::apply_settings`], [`pool_sizes`],
+//!   [`PgbConfig::apply_settings`] (both taking the checked
+//!   [`PoolMode`](crate::settings::PoolMode) of the charm's settings),
+//!   [`pool_sizes`],
 //!   [`PgbConfig::instance`], [`PgbConfig::set_auth`] and
 //!   [`auth_query_for`], [`ADMIN_USER`], [`PgbConfig::with_base_dirs`].
 //!
@@ -72,7 +74,7 @@ mod layout;
 mod rules;
 
 pub use conninfo::{CONN_PARAM_KEYS, ConnParams, ConnParamsError, Param};
-pub use defaults::{ADMIN_USER, POOL_MODES, PoolSizes, auth_query_for, pool_sizes};
+pub use defaults::{ADMIN_USER, PoolSizes, auth_query_for, pool_sizes};
 pub use ini::PgbConfig;
 pub use layout::{
     AUTH_FILE_PATH, INI_PATH, LIB_DIR, LOG_DIR, available_cpus, instance_count, instance_dir,
