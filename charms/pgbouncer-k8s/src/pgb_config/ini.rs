@@ -10,6 +10,7 @@ use super::rules::{
     is_section_name,
 };
 
+/// One `[name]` section: its options, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Section {
     pub(super) name: String,
@@ -414,6 +415,7 @@ impl Default for PgbConfig {
 pub(super) mod tests {
     use super::super::conninfo::strategies::{leaked, param_key, tricky};
     use super::*;
+    use proptest::prelude::*;
 
     fn parse_error_line(text: &str) -> (usize, String) {
         match PgbConfig::parse(text) {
@@ -702,8 +704,6 @@ pub(super) mod tests {
         assert!(!config.remove("nowhere", "listen_addr"));
         assert_eq!(config.options("nowhere").count(), 0);
     }
-
-    use proptest::prelude::*;
 
     /// Config-like text: section headers, options, database lines, comments.
     fn config_text() -> impl Strategy<Value = String> {

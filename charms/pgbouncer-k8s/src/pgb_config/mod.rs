@@ -42,29 +42,27 @@
 //!
 //! # Where things are
 //!
-//! Four concepts, a file each, every one reached from here (the files are
-//! private; their public items are re-exported below, so every path is
-//! `pgb_config::X`):
+//! Four concepts, each in its own files. The files are private and their
+//! public items are re-exported here, so every path is `pgb_config::X`.
 //!
-//! - `layout.rs`: the container layout: [`LIB_DIR`], [`LOG_DIR`],
+//! - The container layout, `layout.rs`: [`LIB_DIR`], [`LOG_DIR`],
 //!   [`INI_PATH`], [`AUTH_FILE_PATH`], each instance's directory, config
-//!   and pid file, and [`instance_count`] / [`available_cpus`];
-//! - `conninfo.rs`: the connection string of a `[databases]` entry,
-//!   [`ConnParams`], with its parser, quoting and [`ConnParamsError`];
-//! - the ini document, in three: `rules.rs` (the rules above, as the
-//!   checks the other two call, and [`PgbConfigError`]), `ini.rs`
-//!   ([`PgbConfig`] itself: sections of options, parse, render, validate,
-//!   get/set) and `databases.rs` (the `[databases]` entries of a
-//!   [`PgbConfig`]: [`PgbConfig::add_database`] and its kin);
-//! - `defaults.rs`: the charm's choices: [`PgbConfig::default_for`],
-//!   [`PgbConfig::apply_settings`] (both taking the checked
+//!   and pid file, [`instance_count`] and [`available_cpus`].
+//! - The connection string of a `[databases]` entry, `conninfo.rs`:
+//!   [`ConnParams`], its parser and quoting, [`ConnParamsError`].
+//! - The ini document, in three files: `rules.rs`, the rules above as the
+//!   checks the other two call, and [`PgbConfigError`]; `ini.rs`,
+//!   [`PgbConfig`] itself (sections of options: parse, render, validate,
+//!   get, set); `databases.rs`, its `[databases]` entries
+//!   ([`PgbConfig::add_database`] and its kin).
+//! - The charm's defaults, `defaults.rs`: [`PgbConfig::default_for`] and
+//!   [`PgbConfig::apply_settings`] (both take the checked
 //!   [`PoolMode`](crate::settings::PoolMode) of the charm's settings),
-//!   [`pool_sizes`],
-//!   [`PgbConfig::instance`], [`PgbConfig::set_auth`] and
+//!   [`pool_sizes`], [`PgbConfig::instance`], [`PgbConfig::set_auth`] and
 //!   [`auth_query_for`], [`ADMIN_USER`], [`PgbConfig::with_base_dirs`].
 //!
-//! Each file imports only files listed before it (`ini.rs` before
-//! `databases.rs`), never this one, so there is no circle among them.
+//! A file imports only files named before it in this list, never this
+//! one, so the imports go one way: no circle.
 
 mod conninfo;
 mod databases;
