@@ -29,6 +29,7 @@ use ops::{
 use ops_micro_benches::{measure, report};
 use ops_testing::fake_juju::{Bag, FakeBackend, FakeJuju, HookContext};
 use pgbouncer_k8s::pgb_config::PgbConfig;
+use pgbouncer_k8s::settings::PoolMode;
 
 const META: &str = "name: bench\npeers: {replicas: {interface: bench}}\n";
 const MIN_RUNS: usize = 30;
@@ -185,7 +186,8 @@ fn big_persisted() -> PersistedState {
 }
 
 fn pgbouncer_ini(databases: usize) -> PgbConfig {
-    let mut config = PgbConfig::default_for(2, 100, 6432, "session").expect("the default config");
+    let mut config =
+        PgbConfig::default_for(2, 100, 6432, PoolMode::Session).expect("the default config");
     config
         .set_auth("pgbouncer_auth_relation_id_1")
         .expect("an auth user");

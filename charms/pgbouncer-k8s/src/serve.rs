@@ -66,7 +66,7 @@ pub fn leader_files(
             instances,
             settings.max_db_connections,
             settings.listen_port,
-            settings.pool_mode.as_str(),
+            settings.pool_mode,
         )
         .map_err(invalid)?,
     };
@@ -75,7 +75,7 @@ pub fn leader_files(
             instances,
             settings.max_db_connections,
             settings.listen_port,
-            settings.pool_mode.as_str(),
+            settings.pool_mode,
         )
         .map_err(invalid)?;
     // The secret is the application's auth file; the local one only

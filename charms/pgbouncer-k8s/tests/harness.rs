@@ -11,6 +11,7 @@ use pgbouncer_k8s::charm::LEADER_REMOVED;
 use pgbouncer_k8s::credentials::{AUTH_FILE_KEY, SECRET_ID, SECRET_REVISION};
 use pgbouncer_k8s::peers::{CFG_FILE, LEADER_HOSTNAME, PEERS, PRIVATE_ADDRESS, unit_hostname};
 use pgbouncer_k8s::pgb_config::{self, PgbConfig};
+use pgbouncer_k8s::settings::PoolMode;
 use serde_json::json;
 
 fn hostname(unit: &str) -> String {
@@ -64,7 +65,7 @@ fn follower() -> (Harness<PgbouncerK8sCharm>, u32) {
 }
 
 fn rendered_default() -> String {
-    PgbConfig::default_for(2, 100, 6432, "session")
+    PgbConfig::default_for(2, 100, 6432, PoolMode::Session)
         .unwrap()
         .render()
 }
@@ -288,7 +289,9 @@ fn follower_writes_the_leaders_files_and_restarts_only_on_change() {
     // A changed pool mode: a reload (SIGHUP), not a restart.
     let restarts_before = restarts(&h);
     let mut changed = PgbConfig::parse(&cfg).unwrap();
-    changed.apply_settings(2, 44, 6432, "transaction").unwrap();
+    changed
+        .apply_settings(2, 44, 6432, PoolMode::Transaction)
+        .unwrap();
     h.update_relation_data(peers, APP, &[(CFG_FILE, &changed.render())])
         .unwrap();
     assert_eq!(file(&h, pgb_config::INI_PATH).unwrap(), changed.render());
@@ -301,7 +304,9 @@ fn follower_writes_the_leaders_files_and_restarts_only_on_change() {
     );
     // A changed listen_port: PgBouncer must restart to take it.
     let mut moved = changed.clone();
-    moved.apply_settings(2, 44, 7100, "transaction").unwrap();
+    moved
+        .apply_settings(2, 44, 7100, PoolMode::Transaction)
+        .unwrap();
     h.update_relation_data(peers, APP, &[(CFG_FILE, &moved.render())])
         .unwrap();
     assert!(restarts(&h) > restarts_before, "listen_port: restart");

@@ -21,6 +21,7 @@ use pgbouncer_k8s::peers::{
     unit_hostname,
 };
 use pgbouncer_k8s::pgb_config::{self, PgbConfig};
+use pgbouncer_k8s::settings::PoolMode;
 use serde_json::json;
 
 const AUTH_USER: &str = "pgbouncer_auth_relation_id_3";
@@ -42,7 +43,7 @@ fn closed_port() -> u16 {
 /// client's database and the auth query, and the auth file.
 fn served_files(port: u16) -> (PgbConfig, AuthFile) {
     let instances = pgb_config::instance_count(pgb_config::available_cpus());
-    let mut config = PgbConfig::default_for(instances, 100, 6432, "session").unwrap();
+    let mut config = PgbConfig::default_for(instances, 100, 6432, PoolMode::Session).unwrap();
     config
         .add_database(
             "appdb",

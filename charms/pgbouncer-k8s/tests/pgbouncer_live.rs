@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use pgbouncer_k8s::auth::AuthFile;
 use pgbouncer_k8s::pgb_config::{ADMIN_USER, AUTH_FILE_PATH, PgbConfig};
+use pgbouncer_k8s::settings::PoolMode;
 
 const AUTH_USER: &str = "pgbouncer_auth_relation_id_3";
 const ADMIN_PASSWORD: &str = "admin-password";
@@ -109,7 +110,7 @@ fn real_pgbouncer_runs_on_the_rendered_instance_config_and_auth_file() {
     let (dir, lib, log) = pgbouncer_dirs();
     let port = free_port();
 
-    let mut config = PgbConfig::default_for(2, 44, port, "session").unwrap();
+    let mut config = PgbConfig::default_for(2, 44, port, PoolMode::Session).unwrap();
     config.set("pgbouncer", "listen_addr", "127.0.0.1").unwrap();
     config.set_auth(AUTH_USER).unwrap();
     // A value with a space and one with a quote: PgBouncer must read them
@@ -662,7 +663,7 @@ impl Bouncer {
         let program = pgbouncer();
         let (dir, lib, log) = pgbouncer_dirs();
         let port = free_port();
-        let mut config = PgbConfig::default_for(2, 10, port, "session").unwrap();
+        let mut config = PgbConfig::default_for(2, 10, port, PoolMode::Session).unwrap();
         config.set("pgbouncer", "listen_addr", "127.0.0.1").unwrap();
         config
             .set("pgbouncer", "server_tls_sslmode", "disable")
@@ -1269,7 +1270,7 @@ fn pgbouncer_reads_generated_configs_as_we_parse_them() {
     let logfile = log.join("instance_0/pgbouncer.log");
     for round in 0..4 {
         let generated = entries(round).new_tree(&mut runner).unwrap().current();
-        let mut config = PgbConfig::default_for(2, 0, port, "session").unwrap();
+        let mut config = PgbConfig::default_for(2, 0, port, PoolMode::Session).unwrap();
         config.set("pgbouncer", "listen_addr", "127.0.0.1").unwrap();
         config
             .set("pgbouncer", "auth_file", AUTH_FILE_PATH)

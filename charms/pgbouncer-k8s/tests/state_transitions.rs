@@ -15,6 +15,7 @@ use pgbouncer_k8s::auth::{AuthFile, auth_user_for};
 use pgbouncer_k8s::credentials::{AUTH_FILE_KEY, SECRET_ID, SECRET_REVISION};
 use pgbouncer_k8s::peers::{CFG_FILE, LEADER_HOSTNAME, PEERS, PRIVATE_ADDRESS, unit_hostname};
 use pgbouncer_k8s::pgb_config::{self, PgbConfig};
+use pgbouncer_k8s::settings::PoolMode;
 
 const APP: &str = "pgbouncer-k8s";
 const CONTAINER: &str = "pgbouncer";
@@ -37,7 +38,7 @@ fn instances() -> usize {
 }
 
 fn config(max_db_connections: u64) -> PgbConfig {
-    PgbConfig::default_for(instances(), max_db_connections, 6432, "session").unwrap()
+    PgbConfig::default_for(instances(), max_db_connections, 6432, PoolMode::Session).unwrap()
 }
 
 fn auth_user() -> String {
@@ -624,7 +625,7 @@ fn docs_testing_md_example() {
         .unwrap()
         .with_unit_id(1);
     let instances = pgb_config::instance_count(pgb_config::available_cpus());
-    let cfg = PgbConfig::default_for(instances, 100, 6432, "session")
+    let cfg = PgbConfig::default_for(instances, 100, 6432, PoolMode::Session)
         .unwrap()
         .render();
     let peers = Relation::peer(PEERS)
