@@ -16,6 +16,7 @@ use ops::model::{ModelError, Relation, SecretOptions, SecretOwner};
 use crate::error::StepError;
 use crate::memory::Memory;
 use crate::peers::{self, PEERS};
+use crate::situation::Situation;
 
 /// The client relation's endpoint ([`meta::DATABASE`](crate::meta::DATABASE)).
 pub const CLIENT: &str = crate::meta::DATABASE.name();
@@ -123,8 +124,12 @@ pub(crate) struct Grant {
 /// On the leader, writes the connection info into every client relation
 /// (and the URIs of those already given a user). Nothing on a follower or
 /// on a unit that is leaving.
-pub fn update_connection_info(model: &Model, memory: &mut Memory) -> Result<(), StepError> {
-    if memory.departing || !model.is_leader()? {
+pub fn update_connection_info(
+    model: &Model,
+    memory: &mut Memory,
+    situation: &Situation,
+) -> Result<(), StepError> {
+    if memory.departing || !situation.leader {
         return Ok(());
     }
     let clients = model.relations(CLIENT)?;
@@ -132,8 +137,8 @@ pub fn update_connection_info(model: &Model, memory: &mut Memory) -> Result<(), 
         return Ok(());
     }
     let info = current_connection_info(model, memory)?;
-    let grants = match model.relation(PEERS)? {
-        Some(peers) => grants(model, memory, &peers)?,
+    let grants = match &situation.peers {
+        Some(peers) => grants(model, memory, peers)?,
         None => BTreeMap::new(),
     };
     for client in &clients {

@@ -16,8 +16,9 @@ use crate::memory::Memory;
 use crate::peers;
 use crate::pgb_config::{self, PgbConfig};
 use crate::serve;
+use crate::situation::Situation;
 use crate::sql::SqlError;
-use crate::workload::{CONTAINER, Workload, WorkloadError};
+use crate::workload::{Workload, WorkloadError};
 
 /// Where [`on_changed`] left things.
 pub enum BackendStep {
@@ -42,8 +43,8 @@ fn request_database(model: &Model, relation: &Relation) -> Result<(), ModelError
 
 /// Leader (not leaving): asks the backend for the charm's database, which
 /// needs nothing of the workload (done even while Pebble is down).
-pub fn ask(model: &Model, memory: &Memory) -> Result<(), ModelError> {
-    if memory.departing || !model.is_leader()? {
+pub fn ask(model: &Model, memory: &Memory, situation: &Situation) -> Result<(), ModelError> {
+    if memory.departing || !situation.leader {
         return Ok(());
     }
     match model.relation(BACKEND)? {
@@ -61,10 +62,11 @@ pub fn ask(model: &Model, memory: &Memory) -> Result<(), ModelError> {
 pub fn on_changed(
     model: &Model,
     memory: &mut Memory,
+    situation: &Situation,
     workload: &Workload,
 ) -> Result<BackendStep, StepError> {
     let done = |outcome| Ok(BackendStep::Done(outcome));
-    if memory.departing || !model.is_leader()? {
+    if memory.departing || !situation.leader {
         return done(Outcome::Done);
     }
     let Some(relation) = model.relation(BACKEND)? else {
@@ -80,7 +82,7 @@ pub fn on_changed(
             return done(Outcome::Done);
         }
     };
-    let Some(settings) = memory.settings_in_force(model)?.settings else {
+    let Some(settings) = situation.settings.settings.clone() else {
         return done(Outcome::Done);
     };
     let files = serve::leader_files(model, memory, workload, &settings)?;
@@ -108,7 +110,7 @@ pub fn on_changed(
     let access = backend.access()?;
     let mut db = access.connect(&backend.database)?;
     db.ensure_login_role(&auth_user, &password)?;
-    let Some(peers) = peers::relation(model)? else {
+    let Some(peers) = situation.peers.clone() else {
         // No peer relation (yet): nowhere to keep the application's
         // secret or records; the files only.
         memory.pending = memory.pending.max(workload.write_auth_file(&auth)?);
@@ -133,17 +135,16 @@ pub fn on_changed(
 pub fn on_broken(
     model: &Model,
     memory: &mut Memory,
+    situation: &Situation,
     relation_id: u32,
-    instances: usize,
+    workload: &Workload,
 ) -> Result<Outcome, StepError> {
-    if memory.departing || !model.is_leader()? {
+    if memory.departing || !situation.leader {
         return Ok(Outcome::Done);
     }
-    let container = model.container(CONTAINER)?;
-    if !container.can_connect() {
+    if !situation.pebble_up {
         return Ok(Outcome::Defer);
     }
-    let workload = Workload::new(&container, instances);
     let backend = match model.relation_by_id(BACKEND, relation_id)? {
         Some(relation) => info_in(model, &relation)?,
         None => None,
@@ -163,7 +164,7 @@ pub fn on_broken(
             Err(e) => tracing::debug!("auth user cleanup at relation-broken: {e}"),
         }
     }
-    serve::drop_backend(model, memory, &workload)?;
+    serve::drop_backend(model, memory, workload)?;
     Ok(Outcome::Done)
 }
 
@@ -175,10 +176,11 @@ pub fn on_broken(
 pub fn on_departed(
     model: &Model,
     memory: &mut Memory,
+    situation: &Situation,
     relation_id: u32,
-    instances: usize,
+    workload: &Workload,
 ) -> Result<(), StepError> {
-    if memory.departing || !model.is_leader()? {
+    if memory.departing || !situation.leader {
         return Ok(());
     }
     let Some(relation) = model.relation_by_id(BACKEND, relation_id)? else {
@@ -190,12 +192,8 @@ pub fn on_departed(
     let Some(backend) = info_in(model, &relation)? else {
         return Ok(());
     };
-    let container = model.container(CONTAINER)?;
-    let config = if container.can_connect() {
-        Workload::new(&container, instances)
-            .read_config()
-            .ok()
-            .flatten()
+    let config = if situation.pebble_up {
+        workload.read_config().ok().flatten()
     } else {
         None
     };

@@ -14,6 +14,7 @@ use ops::events::{
     CollectUnitStatus, ConfigChanged, LeaderElected, PebbleReady, RelationBroken, RelationChanged,
     RelationCreated, RelationDeparted, RelationJoined, Start, UpdateStatus, UpgradeCharm,
 };
+use ops::model::{Container, ModelError};
 use ops::{
     Charm, Ctx, Framework, HandlerError, HandlerResult, Model, Outcome, Status, StoredState,
 };
@@ -105,14 +106,23 @@ impl PgbouncerK8sCharm {
 
     fn on_config_changed(&mut self, _: &ConfigChanged, ctx: &mut Ctx) -> HandlerResult<Outcome> {
         let model = ctx.model();
-        if !model.is_leader()? {
+        let (container, situation) = self.situation(model)?;
+        if !situation.leader {
             // Followers take their config from the leader, through pgb-peers.
             return Ok(Outcome::Done);
         }
-        let outcome = self.configure_workload(model)?;
+        let outcome = self.configure(model, &container, &situation)?;
         // listen_port reaches every client.
-        let answered = answers::update_connection_info(model, &mut self.memory.get_mut());
+        let answered =
+            answers::update_connection_info(model, &mut self.memory.get_mut(), &situation);
         self.settle(answered.map(|()| outcome))
+    }
+
+    /// The workload container and this handler's situation, asked once.
+    fn situation(&self, model: &Model) -> Result<(Container, Situation), ModelError> {
+        let container = Situation::container(model)?;
+        let situation = Situation::of(model, &mut self.memory.get_mut(), &container)?;
+        Ok((container, situation))
     }
 
     /// A restart or reload that failed is retried here until it succeeds;
@@ -179,28 +189,35 @@ impl PgbouncerK8sCharm {
     /// first), write and share them. Follower: take the leader's files, or
     /// wait for them. Then make Pebble run every instance.
     fn configure_workload(&mut self, model: &Model) -> HandlerResult<Outcome> {
-        let in_force = self.memory.get_mut().settings_in_force(model)?;
-        if let Some(invalid) = &in_force.invalid {
+        let (container, situation) = self.situation(model)?;
+        self.configure(model, &container, &situation)
+    }
+
+    fn configure(
+        &mut self,
+        model: &Model,
+        container: &Container,
+        situation: &Situation,
+    ) -> HandlerResult<Outcome> {
+        if let Some(invalid) = &situation.settings.invalid {
             tracing::warn!("keeping the last valid settings: {invalid}");
         }
-        if in_force.settings.is_none() {
+        if situation.settings.settings.is_none() {
             return Ok(Outcome::Done);
         }
-        let container = model.container(CONTAINER)?;
-        if !container.can_connect() {
+        if !situation.pebble_up {
             tracing::info!("Pebble in {CONTAINER} is not ready; deferring");
             return Ok(Outcome::Defer);
         }
-        let workload = Workload::new(&container, self.instances);
-        let is_leader = model.is_leader()?;
+        let workload = Workload::new(container, self.instances);
         let mut memory = self.memory.get_mut();
-        let result = if is_leader {
+        let result = if situation.leader {
             serve::leader(model, &mut memory, &workload).map(|()| Outcome::Done)
         } else {
-            let Some(peers) = peers::relation(model)? else {
+            let Some(peers) = &situation.peers else {
                 return Ok(Outcome::Defer);
             };
-            match serve::follower(model, &mut memory, &peers, &workload) {
+            match serve::follower(model, &mut memory, peers, &workload) {
                 Ok(true) => Ok(Outcome::Done),
                 Ok(false) => {
                     tracing::info!("the leader has not shared its config yet; deferring");
@@ -216,8 +233,10 @@ impl PgbouncerK8sCharm {
     fn on_leader_elected(&mut self, _: &LeaderElected, ctx: &mut Ctx) -> HandlerResult<Outcome> {
         let model = ctx.model();
         self.memory.get_mut().departed_leader = None;
-        let outcome = self.configure_workload(model)?;
-        let answered = answers::update_connection_info(model, &mut self.memory.get_mut());
+        let (container, situation) = self.situation(model)?;
+        let outcome = self.configure(model, &container, &situation)?;
+        let answered =
+            answers::update_connection_info(model, &mut self.memory.get_mut(), &situation);
         self.settle(answered.map(|()| outcome))
     }
 
@@ -280,11 +299,14 @@ impl PgbouncerK8sCharm {
     fn on_backend_departed(&mut self, event: &RelationDeparted, ctx: &mut Ctx) -> HandlerResult {
         let model = ctx.model();
         self.note_departing(model, event.departing_unit.as_deref());
+        let (container, situation) = self.situation(model)?;
+        let workload = Workload::new(&container, self.instances);
         let result = backend_db::on_departed(
             model,
             &mut self.memory.get_mut(),
+            &situation,
             event.relation.id,
-            self.instances,
+            &workload,
         );
         match result {
             Err(StepError::Model(e)) => Err(e.into()),
@@ -322,17 +344,17 @@ impl PgbouncerK8sCharm {
     /// The backend's side first (the auth user), then the clients'.
     fn on_backend_changed(&mut self, _: &RelationChanged, ctx: &mut Ctx) -> HandlerResult<Outcome> {
         let model = ctx.model();
-        let container = model.container(CONTAINER)?;
-        if !container.can_connect() {
-            backend_db::ask(model, &self.memory.get())?;
+        let (container, situation) = self.situation(model)?;
+        if !situation.pebble_up {
+            backend_db::ask(model, &self.memory.get(), &situation)?;
             return Ok(Outcome::Defer);
         }
         let workload = Workload::new(&container, self.instances);
         let mut memory = self.memory.get_mut();
-        let result = match backend_db::on_changed(model, &mut memory, &workload) {
+        let result = match backend_db::on_changed(model, &mut memory, &situation, &workload) {
             Ok(BackendStep::Done(outcome)) => Ok(outcome),
             Ok(BackendStep::Ready { backend, peers }) => {
-                client::serve_all(model, &mut memory, &peers, &backend, &workload)
+                client::serve_all(model, &mut memory, &situation, &peers, &backend, &workload)
                     .map(|()| Outcome::Done)
             }
             Err(e) => Err(e),
@@ -346,11 +368,15 @@ impl PgbouncerK8sCharm {
         event: &RelationBroken,
         ctx: &mut Ctx,
     ) -> HandlerResult<Outcome> {
+        let model = ctx.model();
+        let (container, situation) = self.situation(model)?;
+        let workload = Workload::new(&container, self.instances);
         let result = backend_db::on_broken(
-            ctx.model(),
+            model,
             &mut self.memory.get_mut(),
+            &situation,
             event.relation.id,
-            self.instances,
+            &workload,
         );
         self.settle(result)
     }
@@ -360,11 +386,15 @@ impl PgbouncerK8sCharm {
         event: &RelationChanged,
         ctx: &mut Ctx,
     ) -> HandlerResult<Outcome> {
+        let model = ctx.model();
+        let (container, situation) = self.situation(model)?;
+        let workload = Workload::new(&container, self.instances);
         let result = client::on_changed(
-            ctx.model(),
+            model,
             &mut self.memory.get_mut(),
+            &situation,
             event.relation.id,
-            self.instances,
+            &workload,
         );
         self.settle(result)
     }
@@ -374,11 +404,15 @@ impl PgbouncerK8sCharm {
         event: &RelationBroken,
         ctx: &mut Ctx,
     ) -> HandlerResult<Outcome> {
+        let model = ctx.model();
+        let (container, situation) = self.situation(model)?;
+        let workload = Workload::new(&container, self.instances);
         let result = client::on_broken(
-            ctx.model(),
+            model,
             &mut self.memory.get_mut(),
+            &situation,
             event.relation.id,
-            self.instances,
+            &workload,
         );
         self.settle(result)
     }

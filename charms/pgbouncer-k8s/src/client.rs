@@ -24,8 +24,9 @@ use crate::backend_info::{self, BackendInfo};
 use crate::error::StepError;
 use crate::memory::Memory;
 use crate::names::{ClientDatabase, ExtraUserRoles};
-use crate::peers::{self, PEERS};
+use crate::peers;
 use crate::serve;
+use crate::situation::Situation;
 use crate::sql::{self, SqlError};
 use crate::workload::{CONTAINER, Workload, WorkloadError};
 
@@ -75,17 +76,18 @@ fn read_request(
 pub fn on_changed(
     model: &Model,
     memory: &mut Memory,
+    situation: &Situation,
     relation_id: u32,
-    instances: usize,
+    workload: &Workload,
 ) -> Result<Outcome, StepError> {
-    if memory.departing || !model.is_leader()? {
+    if memory.departing || !situation.leader {
         return Ok(Outcome::Done);
     }
-    answers::update_connection_info(model, memory)?;
+    answers::update_connection_info(model, memory, situation)?;
     let Some(relation) = model.relation_by_id(CLIENT, relation_id)? else {
         return Ok(Outcome::Done);
     };
-    let (Some(backend), Some(peers)) = (backend_info::info(model)?, model.relation(PEERS)?) else {
+    let (Some(backend), Some(peers)) = (backend_info::info(model)?, situation.peers.clone()) else {
         tracing::info!(
             "{CLIENT} relation {relation_id} is served once the backend database is ready"
         );
@@ -94,9 +96,8 @@ pub fn on_changed(
     let Some(provisioned) = provision_request(model, memory, &peers, &backend, &relation)? else {
         return Ok(Outcome::Done);
     };
-    let container = model.container(CONTAINER)?;
-    if container.can_connect() {
-        serve::leader(model, memory, &Workload::new(&container, instances))?;
+    if situation.pebble_up {
+        serve::leader(model, memory, workload)?;
     } else {
         tracing::info!(
             "Pebble in {CONTAINER} is not ready: the files are rendered at pebble-ready"
@@ -233,6 +234,7 @@ pub fn serve_requests(
 pub fn serve_all(
     model: &Model,
     memory: &mut Memory,
+    situation: &Situation,
     peers: &Relation,
     backend: &BackendInfo,
     workload: &Workload,
@@ -240,7 +242,7 @@ pub fn serve_all(
     revoke_departed(model, memory, peers, backend)?;
     let provisioned = serve_requests(model, memory, peers, backend)?;
     serve::leader(model, memory, workload)?;
-    answers::update_connection_info(model, memory)?;
+    answers::update_connection_info(model, memory, situation)?;
     answers::answer_provisioned(model, memory, peers, &provisioned)
 }
 
@@ -366,14 +368,15 @@ fn forget(
 pub fn on_broken(
     model: &Model,
     memory: &mut Memory,
+    situation: &Situation,
     relation_id: u32,
-    instances: usize,
+    workload: &Workload,
 ) -> Result<Outcome, StepError> {
     memory.refused_clients.remove(&relation_id);
-    if memory.departing || !model.is_leader()? {
+    if memory.departing || !situation.leader {
         return Ok(Outcome::Done);
     }
-    let Some(peers) = model.relation(PEERS)? else {
+    let Some(peers) = situation.peers.clone() else {
         return Ok(Outcome::Done);
     };
     if !memory
@@ -401,31 +404,26 @@ pub fn on_broken(
             );
         }
     }
-    finish_broken(model, memory, instances, database, &sharers)
+    finish_broken(model, memory, situation, workload, database, &sharers)
 }
 
 /// Stops serving a departed client's database when no other relation uses it.
 fn finish_broken(
     model: &Model,
     memory: &mut Memory,
-    instances: usize,
+    situation: &Situation,
+    workload: &Workload,
     database: Option<String>,
     sharers: &[String],
 ) -> Result<Outcome, StepError> {
-    let container = model.container(CONTAINER)?;
-    if !container.can_connect() {
+    if !situation.pebble_up {
         // The relation is gone: the next render leaves the entry out.
         return Ok(Outcome::Done);
     }
     if let Some(database) = database
         && sharers.is_empty()
     {
-        serve::drop_database(
-            model,
-            memory,
-            &Workload::new(&container, instances),
-            &database,
-        )?;
+        serve::drop_database(model, memory, workload, &database)?;
     }
     Ok(Outcome::Done)
 }

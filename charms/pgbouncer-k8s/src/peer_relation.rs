@@ -68,7 +68,7 @@ pub fn on_joined_or_changed(
         return Ok(Outcome::Done);
     };
     save_own_hostname(model, peers)?;
-    update_client_connection_info(model, memory)?;
+    update_client_connection_info(model, memory, situation)?;
     if situation.leader {
         // A leader with no files yet (nothing rendered, nothing shared)
         // waits for start or pebble-ready to render them.
@@ -106,7 +106,7 @@ pub fn on_departed(
         model
             .local_app_data(peers)
             .set(peers::LEADER_HOSTNAME, &peers::own_hostname(model))?;
-        return update_client_connection_info(model, memory);
+        return update_client_connection_info(model, memory, situation);
     }
     let leader = model.local_app_data(peers).get(peers::LEADER_HOSTNAME)?;
     if let (Some(departed), Some(leader)) = (departed_unit, leader)
@@ -164,8 +164,12 @@ fn put_auth_file_into_secret_store(
 }
 
 /// "update client relations' connection info"
-fn update_client_connection_info(model: &Model, memory: &mut Memory) -> Result<(), StepError> {
-    answers::update_connection_info(model, memory)
+fn update_client_connection_info(
+    model: &Model,
+    memory: &mut Memory,
+    situation: &Situation,
+) -> Result<(), StepError> {
+    answers::update_connection_info(model, memory, situation)
 }
 
 /// "if the local config is not there" (leader): nothing rendered here and

@@ -124,15 +124,6 @@ impl<'a> Workload<'a> {
         Ok(Some(config))
     }
 
-    /// The main config, when Pebble answers and the config has been rendered;
-    /// `None` otherwise (callers defer until both hold).
-    pub fn current_config(&self) -> Result<Option<PgbConfig>, WorkloadError> {
-        if !self.container.can_connect() {
-            return Ok(None);
-        }
-        self.read_config()
-    }
-
     /// Writes the main config and every instance's config, if the config
     /// validates (nothing is written otherwise); says what PgBouncer must do
     /// to take the new files.
