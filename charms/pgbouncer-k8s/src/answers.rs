@@ -8,14 +8,17 @@
 //! Below the relation handlers: the client and the peer handlers both
 //! answer clients through it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use ops::Model;
 use ops::model::{ModelError, Relation, SecretOptions, SecretOwner};
 
+use crate::backend_info;
 use crate::error::StepError;
 use crate::memory::Memory;
-use crate::peers::{self, PEERS};
+use crate::names::ClientDatabase;
+use crate::peers;
+use crate::service;
 use crate::situation::Situation;
 
 /// The client relation's endpoint ([`meta::DATABASE`](crate::meta::DATABASE)).
@@ -40,13 +43,16 @@ pub fn secret_label(id: u32) -> String {
     format!("{CLIENT}.{id}.user.secret")
 }
 
-/// Where clients connect: the leader for writes, every other unit for reads.
+/// Where clients connect: the application's Service (every unit behind
+/// one address, [`crate::service`]); reads that may go to a replica use the
+/// same address and the database's read-only route (`<db>_readonly`),
+/// when the backend has replicas.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectionInfo {
-    /// `<leader hostname>:<port>`.
+    /// `<service hostname>:<port>`.
     pub endpoint: String,
-    /// The other units' `<hostname>:<port>`, sorted.
-    pub read_only: Vec<String>,
+    /// Whether the backend offers read-only endpoints (replicas).
+    pub read_only: bool,
 }
 
 impl ConnectionInfo {
@@ -55,9 +61,14 @@ impl ConnectionInfo {
         self.endpoint.clone()
     }
 
-    /// `read-only-endpoints`: comma-joined.
+    /// `read-only-endpoints`: the same address, when there are replicas
+    /// (empty, so not set, otherwise: no read-only route pools to the primary).
     pub fn read_only_endpoints(&self) -> String {
-        self.read_only.join(",")
+        if self.read_only {
+            self.endpoint.clone()
+        } else {
+            String::new()
+        }
     }
 
     /// `uris`: `postgresql://<user>:<password>@<host>:<port>/<database>`.
@@ -65,13 +76,16 @@ impl ConnectionInfo {
         uri(user, password, &self.endpoint, database)
     }
 
-    /// `read-only-uris`: one URI per read-only endpoint, comma-joined.
+    /// `read-only-uris`: one URI, to the database's read-only route, when
+    /// there is one.
     pub fn read_only_uris(&self, user: &str, password: &str, database: &str) -> String {
-        self.read_only
-            .iter()
-            .map(|host| uri(user, password, host, database))
-            .collect::<Vec<_>>()
-            .join(",")
+        let route = ClientDatabase::parse(database)
+            .ok()
+            .and_then(|d| d.read_only_entry());
+        match route {
+            Some(route) if self.read_only => uri(user, password, &self.endpoint, &route),
+            _ => String::new(),
+        }
     }
 }
 
@@ -81,37 +95,27 @@ fn uri(user: &str, password: &str, host_port: &str, database: &str) -> String {
     format!("postgresql://{user}:{password}@{host_port}/{database}")
 }
 
-/// What the leader tells every client: `endpoints` = `<leader hostname>:<port>`,
-/// `read-only-endpoints` = the other units' `<hostname>:<port>`, sorted.
-pub fn connection_info(
-    leader_hostname: &str,
-    port: u16,
-    peer_hostnames: &[String],
-) -> ConnectionInfo {
-    let others: BTreeSet<&str> = peer_hostnames
-        .iter()
-        .map(String::as_str)
-        .filter(|h| *h != leader_hostname)
-        .collect();
+/// What the leader tells every client: `endpoints` = `<service>:<port>`.
+pub fn connection_info(service_hostname: &str, port: u16, read_only: bool) -> ConnectionInfo {
     ConnectionInfo {
-        endpoint: format!("{leader_hostname}:{port}"),
-        read_only: others.iter().map(|h| format!("{h}:{port}")).collect(),
+        endpoint: format!("{service_hostname}:{port}"),
+        read_only,
     }
 }
 
 /// This application's connection info, as the leader sees it now (the port
-/// of the settings in force).
+/// of the settings in force, replicas if the backend has them).
 pub(crate) fn current_connection_info(
     model: &Model,
     memory: &mut Memory,
 ) -> Result<ConnectionInfo, ModelError> {
     let port = memory.settings_or_default(model)?.listen_port;
-    let leader = peers::own_hostname(model);
-    let hosts = match model.relation(PEERS)? {
-        Some(peers) => peers::peer_hostnames(model, &peers)?,
-        None => vec![leader.clone()],
-    };
-    Ok(connection_info(&leader, port, &hosts))
+    let read_only = backend_info::info(model)?.is_some_and(|b| b.read_only.is_some());
+    Ok(connection_info(
+        &service::own_hostname(model),
+        port,
+        read_only,
+    ))
 }
 
 /// The credentials the leader gave a client relation.
@@ -296,23 +300,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn endpoints_name_the_leader_and_the_others_sorted_with_ports() {
-        let hosts = vec![
-            "c-2.x".to_string(),
-            "c-0.x".to_string(),
-            "c-1.x".to_string(),
-        ];
-        let info = connection_info("c-0.x", 6432, &hosts);
-        assert_eq!(info.endpoints(), "c-0.x:6432");
-        assert_eq!(info.read_only_endpoints(), "c-1.x:6432,c-2.x:6432");
+    fn clients_are_sent_to_the_service_and_reads_to_the_read_only_route() {
+        let info = connection_info("app.dev.svc.cluster.local", 6432, true);
+        assert_eq!(info.endpoints(), "app.dev.svc.cluster.local:6432");
+        assert_eq!(info.read_only_endpoints(), "app.dev.svc.cluster.local:6432");
         assert_eq!(
-            info.read_only_uris("u", "p", "d"),
-            "postgresql://u:p@c-1.x:6432/d,postgresql://u:p@c-2.x:6432/d"
+            info.uris("u", "p", "appdb"),
+            "postgresql://u:p@app.dev.svc.cluster.local:6432/appdb"
         );
-        assert_eq!(info.uris("u", "p", "d"), "postgresql://u:p@c-0.x:6432/d");
-        let alone = connection_info("c-0.x", 7000, &[]);
-        assert_eq!(alone.endpoints(), "c-0.x:7000");
-        assert_eq!(alone.read_only_endpoints(), "");
-        assert_eq!(alone.read_only_uris("u", "p", "d"), "");
+        assert_eq!(
+            info.read_only_uris("u", "p", "appdb"),
+            "postgresql://u:p@app.dev.svc.cluster.local:6432/appdb_readonly",
+            "one URI, not a list"
+        );
+        // No replicas: no read-only route is advertised at all.
+        let primary_only = connection_info("app.dev.svc.cluster.local", 7000, false);
+        assert_eq!(primary_only.endpoints(), "app.dev.svc.cluster.local:7000");
+        assert_eq!(primary_only.read_only_endpoints(), "");
+        assert_eq!(primary_only.read_only_uris("u", "p", "appdb"), "");
+        // A name with no room for the route's suffix: none either.
+        assert_eq!(info.read_only_uris("u", "p", &"a".repeat(60)), "");
     }
 }

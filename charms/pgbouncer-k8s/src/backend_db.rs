@@ -26,12 +26,15 @@ pub enum BackendStep {
     Done(Outcome),
     /// The auth user is in place and the auth file is the application's:
     /// the clients are to be served from this backend next.
-    Ready {
-        /// The backend's connection data.
-        backend: BackendInfo,
-        /// The peer relation.
-        peers: Relation,
-    },
+    Ready(Box<Ready>),
+}
+
+/// A backend ready to serve the clients from.
+pub struct Ready {
+    /// The backend's connection data.
+    pub backend: BackendInfo,
+    /// The peer relation.
+    pub peers: Relation,
 }
 
 /// Asks the backend for the charm's database (leader, app databag).
@@ -125,7 +128,7 @@ pub fn on_changed(
     // only once the auth file has it.
     memory.credentials(model, &peers)?.auth_file = Some(auth.render());
     memory.pending = memory.pending.max(workload.write_auth_file(&auth)?);
-    Ok(BackendStep::Ready { backend, peers })
+    Ok(BackendStep::Ready(Box::new(Ready { backend, peers })))
 }
 
 /// `backend-database` relation-broken, on the leader (not on a unit that is

@@ -31,6 +31,9 @@ pub struct BackendInfo {
     pub password: String,
     /// `database`: the database the backend made for the charm.
     pub database: String,
+    /// `read-only-endpoints`, its first `host:port`, when the backend has
+    /// replicas (and the value is one: anything else is ignored).
+    pub read_only: Option<(String, u16)>,
 }
 
 impl fmt::Debug for BackendInfo {
@@ -101,11 +104,21 @@ pub fn state_in(model: &Model, relation: &Relation) -> Result<BackendState, Mode
             database.len()
         )));
     }
+    let read_only = field("read-only-endpoints").and_then(|ro| {
+        match BackendAccess::new(&ro, username.as_str(), &password) {
+            Ok(access) => Some((access.host, access.port)),
+            Err(e) => {
+                tracing::warn!("ignoring the backend's read-only endpoints: {e}");
+                None
+            }
+        }
+    });
     let info = BackendInfo {
         endpoints,
         username,
         password,
         database,
+        read_only,
     };
     if info.access().is_err() {
         return Ok(BackendState::Refused(

@@ -31,6 +31,7 @@ use crate::peers::{self, CFG_FILE};
 use crate::pgb_config;
 use crate::probe;
 use crate::serve;
+use crate::service;
 use crate::situation::Situation;
 use crate::workload::{CONTAINER, Pending, Workload};
 
@@ -92,8 +93,22 @@ impl Charm for PgbouncerK8sCharm {
 }
 
 impl PgbouncerK8sCharm {
+    /// A new or restarted workload container: configure it, and set the
+    /// workload version from its PgBouncer (asked here, once per container
+    /// start: a refresh with a new image comes with a pebble-ready).
     fn on_pebble_ready(&mut self, _: &PebbleReady, ctx: &mut Ctx) -> HandlerResult<Outcome> {
-        self.configure_workload(ctx.model())
+        let model = ctx.model();
+        let outcome = self.configure_workload(model)?;
+        let container = Situation::container(model)?;
+        match Workload::new(&container, self.instances).version() {
+            Ok(version) if self.memory.get().workload_version.as_ref() != Some(&version) => {
+                model.set_workload_version(&version)?;
+                self.memory.get_mut().workload_version = Some(version);
+            }
+            Ok(_) => {}
+            Err(e) => tracing::debug!("no PgBouncer version yet: {e}"),
+        }
+        Ok(outcome)
     }
 
     fn on_start(&mut self, _: &Start, ctx: &mut Ctx) -> HandlerResult<Outcome> {
@@ -211,6 +226,10 @@ impl PgbouncerK8sCharm {
         }
         let workload = Workload::new(container, self.instances);
         let mut memory = self.memory.get_mut();
+        if let Some(settings) = &situation.settings.settings {
+            // Every unit: PgBouncer's port on the application's Service.
+            service::open_listen_port(model, &mut memory, settings.listen_port)?;
+        }
         let result = if situation.leader {
             serve::leader(model, &mut memory, &workload).map(|()| Outcome::Done)
         } else {
@@ -353,8 +372,9 @@ impl PgbouncerK8sCharm {
         let mut memory = self.memory.get_mut();
         let result = match backend_db::on_changed(model, &mut memory, &situation, &workload) {
             Ok(BackendStep::Done(outcome)) => Ok(outcome),
-            Ok(BackendStep::Ready { backend, peers }) => {
-                client::serve_all(model, &mut memory, &situation, &peers, &backend, &workload)
+            Ok(BackendStep::Ready(ready)) => {
+                let (peers, backend) = (&ready.peers, &ready.backend);
+                client::serve_all(model, &mut memory, &situation, peers, backend, &workload)
                     .map(|()| Outcome::Done)
             }
             Err(e) => Err(e),

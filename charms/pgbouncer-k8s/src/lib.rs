@@ -80,6 +80,7 @@ pub mod peers;
 pub mod pgb_config;
 pub mod probe;
 pub mod serve;
+pub mod service;
 pub mod settings;
 pub mod situation;
 pub mod sql;

@@ -46,6 +46,10 @@ pub struct Memory {
     pub secret_unreadable: Option<String>,
     /// Why the auth user could not be removed from the departing backend.
     pub auth_user_cleanup: Option<String>,
+    /// The port this unit opened (on the application's Service).
+    pub opened_port: Option<u16>,
+    /// The workload version this unit last set (PgBouncer's).
+    pub workload_version: Option<String>,
     /// The credentials as read in this dispatch (never persisted).
     #[serde(skip)]
     credentials: Option<(Credentials, Source)>,

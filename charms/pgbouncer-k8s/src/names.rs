@@ -32,6 +32,10 @@ pub const MAX_BACKEND_USER: usize = 40;
 /// Database names a client may not ask for (compared case-insensitively):
 /// PostgreSQL's own databases and PgBouncer's admin console.
 pub const RESERVED_DATABASES: [&str; 4] = ["postgres", "template0", "template1", "pgbouncer"];
+/// The suffix of a client database's read-only route in `[databases]`
+/// (`appdb_readonly` goes to the backend's read-only endpoints); a client
+/// may not ask for a database that ends in it.
+pub const READ_ONLY_SUFFIX: &str = "_readonly";
 
 /// Which rule a refused name broke.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +53,9 @@ pub enum NameRule {
     Reserved,
     /// An `extra-user-roles` entry that is not allowed.
     RoleNotAllowed,
+    /// A database name ending in [`READ_ONLY_SUFFIX`], which names the
+    /// read-only routes of the clients' databases.
+    ReadOnlySuffix,
 }
 
 impl fmt::Display for NameRule {
@@ -57,6 +64,10 @@ impl fmt::Display for NameRule {
             Self::Empty => f.write_str("it is empty"),
             Self::TooLong { max } => write!(f, "it is longer than {max} bytes"),
             Self::Charset(set) => write!(f, "it must consist of {set}"),
+            Self::ReadOnlySuffix => write!(
+                f,
+                "it ends in {READ_ONLY_SUFFIX}, which names the read-only route of a database"
+            ),
             Self::Reserved => write!(
                 f,
                 "it is reserved ({} are PostgreSQL's and PgBouncer's own)",
@@ -147,7 +158,29 @@ impl ClientDatabase {
                 rule: NameRule::Reserved,
             });
         }
+        if value.to_ascii_lowercase().ends_with(READ_ONLY_SUFFIX) {
+            return Err(NameError {
+                field: Self::FIELD,
+                len: value.len(),
+                rule: NameRule::ReadOnlySuffix,
+            });
+        }
         Ok(Self(value.to_string()))
+    }
+
+    /// The `[databases]` entry of this database's read-only route
+    /// (`<name>_readonly`), if the name leaves room for the suffix in
+    /// PostgreSQL's 63 bytes.
+    ///
+    /// ```
+    /// use pgbouncer_k8s::names::ClientDatabase;
+    /// let db = ClientDatabase::parse("appdb").unwrap();
+    /// assert_eq!(db.read_only_entry().as_deref(), Some("appdb_readonly"));
+    /// assert_eq!(ClientDatabase::parse(&"a".repeat(60)).unwrap().read_only_entry(), None);
+    /// ```
+    pub fn read_only_entry(&self) -> Option<String> {
+        let entry = format!("{}{READ_ONLY_SUFFIX}", self.0);
+        (entry.len() <= MAX_IDENTIFIER).then_some(entry)
     }
 
     /// The name.
@@ -319,6 +352,8 @@ mod tests {
             ("TEMPLATE0", NameRule::Reserved),
             ("template1", NameRule::Reserved),
             ("pgBouncer", NameRule::Reserved),
+            ("appdb_readonly", NameRule::ReadOnlySuffix),
+            ("APPDB_READONLY", NameRule::ReadOnlySuffix),
         ] {
             let err = ClientDatabase::parse(bad).unwrap_err();
             assert_eq!(

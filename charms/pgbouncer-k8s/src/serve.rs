@@ -19,8 +19,9 @@ use crate::auth::{self, AuthFile};
 use crate::backend_info;
 use crate::error::StepError;
 use crate::memory::Memory;
+use crate::names::{ClientDatabase, READ_ONLY_SUFFIX};
 use crate::peers::{self, CFG_FILE, LEADER_HOSTNAME};
-use crate::pgb_config::{self, PgbConfig};
+use crate::pgb_config::{self, ConnParams, PgbConfig};
 use crate::settings::Settings;
 use crate::workload::{Pending, Workload, WorkloadError};
 
@@ -113,6 +114,7 @@ pub fn leader_files(
                     }
                 }
             }
+            route_read_only(&mut config, backend.read_only.as_ref())?;
         }
     }
     Ok(Files {
@@ -120,6 +122,48 @@ pub fn leader_files(
         auth,
         backend_ready,
     })
+}
+
+/// Points `<db>_readonly` of every client database at the backend's
+/// read-only endpoint (the replicas), or removes those entries when the
+/// backend has none: a read-only route never pools to the primary.
+fn route_read_only(
+    config: &mut PgbConfig,
+    read_only: Option<&(String, u16)>,
+) -> Result<(), WorkloadError> {
+    let databases = config.databases();
+    let primaries: Vec<ClientDatabase> = databases
+        .iter()
+        .filter_map(|(name, _)| ClientDatabase::parse(name).ok())
+        .collect();
+    for (name, _) in &databases {
+        let routed = name.strip_suffix(READ_ONLY_SUFFIX).is_some_and(|primary| {
+            read_only.is_some() && primaries.iter().any(|p| p.as_str() == primary)
+        });
+        if name.ends_with(READ_ONLY_SUFFIX) && !routed {
+            config.remove_database(name);
+        }
+    }
+    let Some((host, port)) = read_only else {
+        return Ok(());
+    };
+    let port = port.to_string();
+    for primary in &primaries {
+        if let Some(entry) = primary.read_only_entry() {
+            config
+                .set_database(
+                    &entry,
+                    &ConnParams::from_pairs([
+                        ("host", host.as_str()),
+                        ("port", &port),
+                        ("dbname", primary.as_str()),
+                    ])
+                    .map_err(invalid)?,
+                )
+                .map_err(invalid)?;
+        }
+    }
+    Ok(())
 }
 
 /// Puts the admin console user in the auth file, with the password kept in
@@ -270,6 +314,9 @@ pub fn drop_database(
     };
     let mut files = leader_files(model, memory, workload, &settings)?;
     if files.config.remove_database(database) {
+        files
+            .config
+            .remove_database(&format!("{database}{READ_ONLY_SUFFIX}"));
         write(memory, workload, &files)?;
         share(model, memory, &files)?;
         take(memory, workload)?;

@@ -296,6 +296,20 @@ pub const QUIET_LOGGING: &str = "SET LOCAL log_statement = 'none'; \
 /// The attributes of every login role the charm makes.
 const LOGIN_ATTRIBUTES: &str = "LOGIN NOSUPERUSER NOCREATEROLE NOREPLICATION NOBYPASSRLS";
 
+/// A server version up to its first space (distributions add their build).
+///
+/// ```
+/// assert_eq!(pgbouncer_k8s::sql::bare_version("15.18 (Debian 15.18-0+deb12u1)"), "15.18");
+/// assert_eq!(pgbouncer_k8s::sql::bare_version("16.4"), "16.4");
+/// ```
+pub fn bare_version(version: &str) -> String {
+    version
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// One connection to the backend.
 pub struct Backend {
     client: Client,
@@ -372,13 +386,14 @@ impl Backend {
         Ok(row.get(0))
     }
 
-    /// The server's version (`SHOW server_version`).
+    /// The server's version, bare (`SHOW server_version` up to its first
+    /// space: `15.18`, not `15.18 (Debian 15.18-0+deb12u1)`).
     pub fn version(&mut self) -> Result<String, SqlError> {
         let row = self
             .client
             .query_one("SHOW server_version", &[])
             .map_err(|e| statement_error("reading the server version", &e))?;
-        Ok(row.get(0))
+        Ok(bare_version(row.get(0)))
     }
 
     /// Creates a login role with a SCRAM-SHA-256 verifier of `password`

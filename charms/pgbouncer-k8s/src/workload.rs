@@ -4,7 +4,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use ops::model::Container;
-use ops::pebble::{Layer, PebbleError, PushOptions, Service};
+use ops::pebble::{ExecOptions, Layer, PebbleError, PushOptions, Service};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::AuthFile;
@@ -301,10 +301,44 @@ impl<'a> Workload<'a> {
             .collect())
     }
 
+    /// The workload's PgBouncer version (`pgbouncer --version`: its first
+    /// line is `PgBouncer 1.21.0`), bare.
+    pub fn version(&self) -> Result<String, WorkloadError> {
+        let options = ExecOptions {
+            timeout: Some(std::time::Duration::from_secs(10)),
+            ..Default::default()
+        };
+        let output = self
+            .container
+            .client()
+            .exec(&["pgbouncer", "--version"], &options)?;
+        parse_version(&output.stdout_text()).ok_or_else(|| WorkloadError::InvalidFile {
+            path: "pgbouncer --version".to_string(),
+            reason: "no version in its output".to_string(),
+        })
+    }
+
     /// How many PgBouncer processes this unit runs.
     pub fn instances(&self) -> usize {
         self.instances
     }
+}
+
+/// The version in `pgbouncer --version`'s output (`PgBouncer 1.21.0`).
+///
+/// ```
+/// use pgbouncer_k8s::workload::parse_version;
+/// assert_eq!(parse_version("PgBouncer 1.21.0\nlibevent 2.1.12-stable\n").as_deref(), Some("1.21.0"));
+/// assert_eq!(parse_version("bash: pgbouncer: not found"), None);
+/// ```
+pub fn parse_version(output: &str) -> Option<String> {
+    let version = output.lines().next()?.strip_prefix("PgBouncer ")?.trim();
+    let ok = !version.is_empty()
+        && version.len() <= 32
+        && version
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    ok.then(|| version.to_string())
 }
 
 /// The last line of an instance's config while that instance owes a

@@ -433,7 +433,7 @@ fn max_db_connections_sets_pool_sizes() {
 }
 
 #[test]
-fn client_relation_gets_endpoints_from_the_leader_and_peers() {
+fn client_relation_gets_the_services_address_whatever_the_units() {
     let (mut h, peers) = leader();
     h.add_relation_unit(peers, "pgbouncer-k8s/2").unwrap();
     h.update_relation_data(
@@ -452,17 +452,32 @@ fn client_relation_gets_endpoints_from_the_leader_and_peers() {
     let client = h.add_relation("database", "client-app").unwrap();
     h.add_relation_unit(client, "client-app/0").unwrap();
     let bag = h.get_relation_data(client, APP);
+    // One address for every unit: the application's Kubernetes Service,
+    // not a pod; no backend replicas, so no read-only route advertised.
     assert_eq!(
         bag["endpoints"],
-        format!("{}:6432", hostname("pgbouncer-k8s/0"))
+        "pgbouncer-k8s.harness.svc.cluster.local:6432"
+    );
+    assert!(!bag.contains_key("read-only-endpoints"), "{bag:?}");
+    // The port is opened on the unit, so Juju puts it on the Service.
+    let opened = h.juju().units["pgbouncer-k8s/0"].ports.clone();
+    assert!(
+        opened
+            .iter()
+            .any(|p| p.protocol == "tcp" && p.from == 6432 && p.to == 6432),
+        "{opened:?}"
+    );
+    // A new port replaces it.
+    h.update_config([("listen_port", json!(7100))]).unwrap();
+    let opened = h.juju().units["pgbouncer-k8s/0"].ports.clone();
+    assert_eq!(
+        opened.iter().map(|p| (p.from, p.to)).collect::<Vec<_>>(),
+        [(7100, 7100)],
+        "{opened:?}"
     );
     assert_eq!(
-        bag["read-only-endpoints"],
-        format!(
-            "{}:6432,{}:6432",
-            hostname("pgbouncer-k8s/1"),
-            hostname("pgbouncer-k8s/2")
-        )
+        h.get_relation_data(client, APP)["endpoints"],
+        "pgbouncer-k8s.harness.svc.cluster.local:7100"
     );
 }
 
@@ -489,4 +504,25 @@ fn compiled_in_metadata_is_the_charm_directorys() {
         ops::CharmMeta::from_json(pgbouncer_k8s::meta::CHARM_META_JSON).unwrap(),
         ops::CharmMeta::from_charm_dir(dir).unwrap()
     );
+}
+
+#[test]
+fn the_workload_version_is_pgbouncers_asked_at_pebble_ready() {
+    let (mut h, _) = leader();
+    let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = asked.clone();
+    h.container_pebble("pgbouncer")
+        .unwrap()
+        .handle_exec(&["pgbouncer", "--version"], move |_| {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            ops_testing::fake_pebble::ExecResult::stdout(
+                "PgBouncer 1.21.0\nlibevent 2.1.12-stable\n",
+            )
+        });
+    h.container_pebble_ready("pgbouncer").unwrap();
+    assert_eq!(h.juju().apps[APP].workload_version, "1.21.0");
+    // Asked at pebble-ready only, not at every hook.
+    h.fire_hook("update-status").unwrap();
+    h.fire_hook("config-changed").unwrap();
+    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 1);
 }

@@ -435,19 +435,16 @@ fn listen_port_reaches_every_client_with_ports_and_uris() {
     let Serving { mut h, client, .. } = serving_leader();
     h.update_config([("listen_port", json!(7001))]).unwrap();
     let bag = h.get_relation_data(client, APP);
-    let leader = hostname("pgbouncer-k8s/0");
-    let follower = hostname("pgbouncer-k8s/1");
-    assert_eq!(bag["endpoints"], format!("{leader}:7001"));
-    assert_eq!(bag["read-only-endpoints"], format!("{follower}:7001"));
+    let service = "pgbouncer-k8s.harness.svc.cluster.local";
+    assert_eq!(bag["endpoints"], format!("{service}:7001"));
     let user = client_user(client);
     assert_eq!(
         bag["uris"],
-        format!("postgresql://{user}:client-password-0@{leader}:7001/appdb")
+        format!("postgresql://{user}:client-password-0@{service}:7001/appdb")
     );
-    assert_eq!(
-        bag["read-only-uris"],
-        format!("postgresql://{user}:client-password-0@{follower}:7001/appdb")
-    );
+    // The backend has no replicas here: no read-only route is advertised.
+    assert!(!bag.contains_key("read-only-endpoints"), "{bag:?}");
+    assert!(!bag.contains_key("read-only-uris"), "{bag:?}");
     assert_eq!(bag["username"], user);
     assert_eq!(bag["database"], "appdb");
 }
@@ -705,7 +702,7 @@ fn a_bad_option_keeps_the_last_good_settings_everywhere() {
         ..
     } = serving_leader();
     h.update_config([("listen_port", json!(7000))]).unwrap();
-    let leader = hostname("pgbouncer-k8s/0");
+    let leader = "pgbouncer-k8s.harness.svc.cluster.local";
     assert_eq!(
         h.get_relation_data(client, APP)["endpoints"],
         format!("{leader}:7000")
@@ -895,4 +892,56 @@ fn a_follower_that_cannot_read_the_secret_says_so() {
         "{status:?}"
     );
     assert_eq!(file(&h, pgb_config::AUTH_FILE_PATH), None);
+}
+
+#[test]
+fn reads_are_routed_to_the_backends_replicas_only_when_it_has_them() {
+    let Serving {
+        mut h,
+        backend,
+        client,
+        ..
+    } = serving_leader();
+    h.hooks_disabled(|h| {
+        h.update_relation_data(
+            backend,
+            "postgresql",
+            &[("read-only-endpoints", "127.0.0.1:6999,127.0.0.2:6999")],
+        )
+        .unwrap()
+    });
+    h.update_config([("listen_port", json!(7002))]).unwrap();
+    let config = PgbConfig::parse(&file(&h, pgb_config::INI_PATH).unwrap()).unwrap();
+    let route = config.database("appdb_readonly").expect("read-only route");
+    assert_eq!(route.get("host"), Some("127.0.0.1"));
+    assert_eq!(route.get("port"), Some("6999"));
+    assert_eq!(route.get("dbname"), Some("appdb"));
+    let primary = config.database("appdb").unwrap();
+    assert_ne!(
+        primary.get("port"),
+        Some("6999"),
+        "the primary stays the primary"
+    );
+    let bag = h.get_relation_data(client, APP);
+    let service = "pgbouncer-k8s.harness.svc.cluster.local:7002";
+    assert_eq!(bag["read-only-endpoints"], service);
+    assert_eq!(
+        bag["read-only-uris"],
+        format!(
+            "postgresql://{}:client-password-0@{service}/appdb_readonly",
+            client_user(client)
+        ),
+        "one URI, not a list"
+    );
+    // The replicas go: so does every read-only route.
+    h.hooks_disabled(|h| {
+        h.update_relation_data(backend, "postgresql", &[("read-only-endpoints", "")])
+            .unwrap()
+    });
+    h.update_config([("listen_port", json!(7003))]).unwrap();
+    let config = PgbConfig::parse(&file(&h, pgb_config::INI_PATH).unwrap()).unwrap();
+    assert_eq!(config.database("appdb_readonly"), None);
+    assert!(config.database("appdb").is_some());
+    let bag = h.get_relation_data(client, APP);
+    assert!(!bag.contains_key("read-only-endpoints") && !bag.contains_key("read-only-uris"));
 }

@@ -356,7 +356,7 @@ fn joined_and_changed_publish_own_hostname() {
 }
 
 /// Branch: "update client relations' connection info" (the leader answers
-/// its clients with its own and its peers' hostnames).
+/// its clients with the application's Service: one address for every unit).
 #[test]
 fn joined_and_changed_update_the_clients_connection_info() {
     let peers = peers_with(1).with_remote_unit(2, [(PRIVATE_ADDRESS, host(2).as_str())]);
@@ -370,11 +370,14 @@ fn joined_and_changed_update_the_clients_connection_info() {
             .with_container(running_container(&config(100), None));
         let out = ctx.run(event, &state).unwrap();
         let bag = &out.relation(client.id).unwrap().local_app_data;
-        assert_eq!(bag[ENDPOINTS], format!("{}:6432", host(0)), "{name}");
         assert_eq!(
-            bag[READ_ONLY_ENDPOINTS],
-            format!("{}:6432,{}:6432", host(1), host(2)),
+            bag[ENDPOINTS],
+            format!("{APP}.context.svc.cluster.local:6432"),
             "{name}"
+        );
+        assert!(
+            !bag.contains_key(READ_ONLY_ENDPOINTS),
+            "{name}: no replicas"
         );
     }
 }
