@@ -98,7 +98,8 @@ impl PgbouncerK8sCharm {
     /// start: a refresh with a new image comes with a pebble-ready).
     fn on_pebble_ready(&mut self, _: &PebbleReady, ctx: &mut Ctx) -> HandlerResult<Outcome> {
         let model = ctx.model();
-        let outcome = self.configure_workload(model)?;
+        // First: the files are written for this PgBouncer (settings an
+        // older one refuses are left out).
         let container = Situation::container(model)?;
         match Workload::new(&container, self.instances).version() {
             Ok(version) if self.memory.get().workload_version.as_ref() != Some(&version) => {
@@ -108,7 +109,7 @@ impl PgbouncerK8sCharm {
             Ok(_) => {}
             Err(e) => tracing::debug!("no PgBouncer version yet: {e}"),
         }
-        Ok(outcome)
+        self.configure_workload(model)
     }
 
     fn on_start(&mut self, _: &Start, ctx: &mut Ctx) -> HandlerResult<Outcome> {

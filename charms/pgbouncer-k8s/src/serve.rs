@@ -79,6 +79,10 @@ pub fn leader_files(
             settings.pool_mode,
         )
         .map_err(invalid)?;
+    config.set_max_prepared_statements(settings.max_prepared_statements);
+    // What the leader's PgBouncer takes is what is shared (each unit fits
+    // it to its own again when it writes, for a refresh half-way through).
+    let mut config = config.fitted_to(memory.workload_version.as_deref());
     // The secret is the application's auth file; the local one only
     // stands in where there is no peer relation to keep a secret for.
     let mut auth = match shared_auth {
@@ -224,7 +228,9 @@ pub fn leader(model: &Model, memory: &mut Memory, workload: &Workload) -> Result
 /// Writes `files` into the workload, remembering what PgBouncer must do to
 /// take them (persisted until it did).
 pub fn write(memory: &mut Memory, workload: &Workload, files: &Files) -> Result<(), WorkloadError> {
-    let mut pending = workload.write_config(&files.config)?;
+    // What this unit's PgBouncer takes (the shared config keeps it all).
+    let config = files.config.fitted_to(memory.workload_version.as_deref());
+    let mut pending = workload.write_config(&config)?;
     if let Some(auth) = &files.auth {
         pending = pending.max(workload.write_auth_file(auth)?);
     }

@@ -38,8 +38,10 @@ pub struct InvalidOption {
     pub reason: String,
 }
 
-/// The charm's options, checked.
+/// The charm's options, checked. (A field added later reads as its default
+/// from settings an older charm remembered.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Settings {
     /// `listen_port`: where PgBouncer listens.
     pub listen_port: u16,
@@ -47,6 +49,8 @@ pub struct Settings {
     pub pool_mode: PoolMode,
     /// `max_db_connections`; 0 = unlimited.
     pub max_db_connections: u64,
+    /// `max_prepared_statements`, 0..=[`MAX_PREPARED_STATEMENTS`]; 0 = off.
+    pub max_prepared_statements: u32,
 }
 
 impl Default for Settings {
@@ -55,11 +59,35 @@ impl Default for Settings {
             listen_port: 6432,
             pool_mode: PoolMode::Session,
             max_db_connections: 100,
+            max_prepared_statements: 100,
         }
     }
 }
 
+/// The most `max_prepared_statements` the charm accepts (as upstream does).
+pub const MAX_PREPARED_STATEMENTS: u32 = 1000;
+
 impl Settings {
+    /// Checks `max_prepared_statements` (0..=1000); missing takes the default.
+    pub fn with_max_prepared_statements(
+        mut self,
+        value: Option<&serde_json::Value>,
+    ) -> Result<Self, InvalidOption> {
+        if let Some(v) = value {
+            self.max_prepared_statements = v
+                .as_i64()
+                .and_then(|n| u32::try_from(n).ok())
+                .filter(|n| *n <= MAX_PREPARED_STATEMENTS)
+                .ok_or_else(|| InvalidOption {
+                    option: "max_prepared_statements",
+                    reason: format!(
+                        "{v} is not a whole number from 0 to {MAX_PREPARED_STATEMENTS}"
+                    ),
+                })?;
+        }
+        Ok(self)
+    }
+
     /// Reads and checks the options from `config-get`. The outer error is
     /// Juju's (the hook tool failed); the inner one names a bad option.
     pub fn from_model(
@@ -70,7 +98,11 @@ impl Settings {
             config.get(meta::options::LISTEN_PORT),
             config.get(meta::options::POOL_MODE),
             config.get(meta::options::MAX_DB_CONNECTIONS),
-        ))
+        )
+        .and_then(|settings| {
+            settings
+                .with_max_prepared_statements(config.get(meta::options::MAX_PREPARED_STATEMENTS))
+        }))
     }
 
     /// Checks raw option values; a missing option takes its default.
@@ -119,6 +151,7 @@ impl Settings {
             listen_port,
             pool_mode,
             max_db_connections,
+            max_prepared_statements: defaults.max_prepared_statements,
         })
     }
 }
@@ -161,5 +194,25 @@ mod tests {
         assert!(err.to_string().contains("sometimes"));
         let err = Settings::from_values(None, None, Some(&json!(-1))).unwrap_err();
         assert_eq!(err.option, "max_db_connections");
+        for bad in [json!(-1), json!(1001), json!("100"), json!(1.5)] {
+            let err = Settings::default()
+                .with_max_prepared_statements(Some(&bad))
+                .unwrap_err();
+            assert_eq!(err.option, "max_prepared_statements", "{bad}");
+        }
+        for good in [0, 100, 1000] {
+            let s = Settings::default()
+                .with_max_prepared_statements(Some(&json!(good)))
+                .unwrap();
+            assert_eq!(s.max_prepared_statements, good);
+        }
+        assert_eq!(Settings::default().max_prepared_statements, 100);
+    }
+
+    #[test]
+    fn settings_remembered_by_an_older_charm_read_with_the_new_default() {
+        let old = r#"{"listen_port":7000,"pool_mode":"transaction","max_db_connections":5}"#;
+        let s: Settings = serde_json::from_str(old).unwrap();
+        assert_eq!((s.listen_port, s.max_prepared_statements), (7000, 100));
     }
 }

@@ -526,3 +526,45 @@ fn the_workload_version_is_pgbouncers_asked_at_pebble_ready() {
     h.fire_hook("config-changed").unwrap();
     assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
+
+#[test]
+fn prepared_statements_are_tracked_where_pgbouncer_knows_how() {
+    let (mut h, _) = leader();
+    h.container_pebble("pgbouncer")
+        .unwrap()
+        .handle_exec(&["pgbouncer", "--version"], |_| {
+            ops_testing::fake_pebble::ExecResult::stdout("PgBouncer 1.24.1\n")
+        });
+    h.container_pebble_ready("pgbouncer").unwrap();
+    let rendered = |h: &ops_testing::Harness<pgbouncer_k8s::PgbouncerK8sCharm>| {
+        PgbConfig::parse(&file(h, pgb_config::INI_PATH).unwrap())
+            .unwrap()
+            .get("pgbouncer", "max_prepared_statements")
+            .map(str::to_string)
+    };
+    assert_eq!(rendered(&h).as_deref(), Some("100"), "upstream's default");
+    h.update_config([("max_prepared_statements", json!(250))])
+        .unwrap();
+    assert_eq!(rendered(&h).as_deref(), Some("250"));
+    h.update_config([("max_prepared_statements", json!(5000))])
+        .unwrap();
+    assert_eq!(
+        rendered(&h).as_deref(),
+        Some("250"),
+        "a bad value changes nothing"
+    );
+    assert!(h.unit_status().message.contains("max_prepared_statements"));
+}
+
+#[test]
+fn an_older_pgbouncer_is_not_given_settings_it_refuses() {
+    let (mut h, _) = leader();
+    h.container_pebble("pgbouncer")
+        .unwrap()
+        .handle_exec(&["pgbouncer", "--version"], |_| {
+            ops_testing::fake_pebble::ExecResult::stdout("PgBouncer 1.18.0\n")
+        });
+    h.container_pebble_ready("pgbouncer").unwrap();
+    let config = PgbConfig::parse(&file(&h, pgb_config::INI_PATH).unwrap()).unwrap();
+    assert_eq!(config.get("pgbouncer", "max_prepared_statements"), None);
+}

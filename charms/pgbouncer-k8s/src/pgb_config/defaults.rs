@@ -230,6 +230,45 @@ impl PgbConfig {
     }
 }
 
+/// The first PgBouncer that takes `max_prepared_statements` (older ones
+/// refuse to start on it).
+pub const PREPARED_STATEMENTS_SINCE: (u32, u32) = (1, 21);
+
+/// `major.minor` of a PgBouncer version (`1.21.0` is `(1, 21)`).
+///
+/// ```
+/// use pgbouncer_k8s::pgb_config::major_minor;
+/// assert_eq!(major_minor("1.21.0"), Some((1, 21)));
+/// assert_eq!(major_minor("1.9"), Some((1, 9)));
+/// assert_eq!(major_minor("git"), None);
+/// ```
+pub fn major_minor(version: &str) -> Option<(u32, u32)> {
+    let mut parts = version.split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
+impl PgbConfig {
+    /// Sets `max_prepared_statements` (0: PgBouncer does not track them).
+    pub fn set_max_prepared_statements(&mut self, n: u32) {
+        self.put(PGBOUNCER, "max_prepared_statements", n.to_string());
+    }
+
+    /// This config as the PgBouncer of `version` takes it: a setting an
+    /// older PgBouncer refuses (it would not start) is left out; so is any
+    /// when the version is not known yet. The leader shares the whole
+    /// config; each unit writes it fitted to its own PgBouncer.
+    pub fn fitted_to(&self, version: Option<&str>) -> PgbConfig {
+        let mut fitted = self.clone();
+        let known = version.and_then(major_minor);
+        if known.is_none_or(|v| v < PREPARED_STATEMENTS_SINCE) {
+            fitted.remove(PGBOUNCER, "max_prepared_statements");
+        }
+        fitted
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -331,6 +370,37 @@ reserve_pool_size = 6
             assert_eq!(config.get(PGBOUNCER, "pool_mode"), Some(text));
             config.validate().unwrap();
         }
+    }
+
+    #[test]
+    fn settings_a_pgbouncer_does_not_know_are_left_out_for_it() {
+        let mut config = PgbConfig::default_for(2, 44, 6432, PoolMode::Session).unwrap();
+        config.set_max_prepared_statements(100);
+        let get = |c: &PgbConfig| {
+            c.get(PGBOUNCER, "max_prepared_statements")
+                .map(str::to_string)
+        };
+        assert_eq!(
+            get(&config.fitted_to(Some("1.21.0"))).as_deref(),
+            Some("100")
+        );
+        assert_eq!(
+            get(&config.fitted_to(Some("1.24.1"))).as_deref(),
+            Some("100")
+        );
+        assert_eq!(get(&config.fitted_to(Some("2.0"))).as_deref(), Some("100"));
+        assert_eq!(
+            get(&config.fitted_to(Some("1.18.0"))),
+            None,
+            "Debian 12's refuses it"
+        );
+        assert_eq!(get(&config.fitted_to(None)), None, "not known yet");
+        assert_eq!(get(&config.fitted_to(Some("garbage"))), None);
+        assert_eq!(
+            get(&config).as_deref(),
+            Some("100"),
+            "the shared config keeps it"
+        );
     }
 
     #[test]
