@@ -80,6 +80,7 @@ pub fn leader_files(
         )
         .map_err(invalid)?;
     config.set_max_prepared_statements(settings.max_prepared_statements);
+    config.set_peers(instances, settings.listen_port);
     // What the leader's PgBouncer takes is what is shared (each unit fits
     // it to its own again when it writes, for a refresh half-way through).
     let mut config = config.fitted_to(memory.workload_version.as_deref());

@@ -1353,3 +1353,177 @@ fn pgbouncer_reads_generated_configs_as_we_parse_them() {
     drop(admin);
     drop(running);
 }
+
+/// A PgBouncer with peering and prepared-statement tracking (1.21 and
+/// later): `$PGBOUNCER_BIN` (`.ci/run` sets it to what
+/// `scripts/pgbouncer-from-source` builds when the system's is older), or
+/// the system's when it is new enough.
+fn newer_pgbouncer() -> (PathBuf, String) {
+    let candidates = std::env::var_os("PGBOUNCER_BIN")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([pgbouncer()]);
+    for program in candidates {
+        let out = Command::new(&program).arg("--version").output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        if let Some(version) = pgbouncer_k8s::workload::parse_version(&text)
+            && pgbouncer_k8s::pgb_config::major_minor(&version)
+                .is_some_and(|v| v >= pgbouncer_k8s::pgb_config::PREPARED_STATEMENTS_SINCE)
+        {
+            return (program, version);
+        }
+    }
+    panic!(
+        "this test needs PgBouncer 1.21 or later (the charm's image ships it; Debian 12's is \
+         1.18): `.ci/run` builds one; by hand: PGBOUNCER_BIN=$(scripts/pgbouncer-from-source)"
+    )
+}
+
+/// `count` instances of the charm's rendered config on one port
+/// (`so_reuseport`), fitted to the PgBouncer's version, in transaction
+/// pooling with pools of up to 20 server connections.
+fn instances(
+    pg: &Postgres,
+    auth_user: &str,
+    auth_password: &str,
+    count: usize,
+) -> (Vec<Running>, u16, tempfile::TempDir) {
+    let (program, version) = newer_pgbouncer();
+    let (dir, lib, log) = pgbouncer_dirs();
+    for n in 0..count {
+        for d in [
+            lib.join(format!("instance_{n}")),
+            log.join(format!("instance_{n}")),
+        ] {
+            std::fs::create_dir_all(&d).unwrap();
+            open_to_all(&d, 0o777);
+        }
+    }
+    let port = free_port();
+    let mut config = PgbConfig::default_for(count, 0, port, PoolMode::Transaction).unwrap();
+    config.set("pgbouncer", "listen_addr", "127.0.0.1").unwrap();
+    config
+        .set("pgbouncer", "server_tls_sslmode", "disable")
+        .unwrap();
+    config.set_auth(auth_user).unwrap();
+    config.set_max_prepared_statements(100);
+    config.set_peers(count, port);
+    config
+        .add_database(
+            "clientdb",
+            &[
+                ("host", "127.0.0.1"),
+                ("port", &pg.port.to_string()),
+                ("dbname", "clientdb"),
+            ],
+        )
+        .unwrap();
+    let config = config.fitted_to(Some(&version));
+    assert!(config.get("peers", "1").is_some(), "peering for {version}");
+    let mut auth = AuthFile::default();
+    auth.set_plain(auth_user, auth_password).unwrap();
+    let auth_path = lib.join("userlist.txt");
+    std::fs::write(&auth_path, auth.render()).unwrap();
+    open_to_all(&auth_path, 0o644);
+    let lib_text = lib.display().to_string();
+    let mut running = Vec::new();
+    for n in 0..count {
+        let mut instance = config
+            .instance(n)
+            .with_base_dirs(&lib_text, &log.display().to_string());
+        // The peers' sockets, where this test puts them.
+        for peer in 0..count {
+            instance
+                .set(
+                    "peers",
+                    &(peer + 1).to_string(),
+                    &format!("host={lib_text}/instance_{peer} port={port}"),
+                )
+                .unwrap();
+        }
+        let ini = lib.join(format!("instance_{n}/pgbouncer.ini"));
+        std::fs::write(&ini, instance.render_validated().unwrap()).unwrap();
+        let stderr = dir.path().join(format!("stderr_{n}"));
+        let mut process = start(&program, &ini, &stderr);
+        let shown = stderr.clone();
+        wait_until_listening(&mut process, port, &move || {
+            std::fs::read_to_string(&shown).unwrap_or_default()
+        });
+        running.push(process);
+    }
+    (running, port, dir)
+}
+
+fn a_client_of_the_backend() -> (Postgres, String) {
+    let pg = Postgres::start();
+    let auth_password = "auth-pw-40";
+    let auth_user = set_up_auth_user(&pg, auth_password, &["pgbouncer"]);
+    let database = ClientDatabase::parse("clientdb").unwrap();
+    let mut db = pg.backend("pgbouncer");
+    db.ensure_user("relation_id_40", "pw-40", &clients_role_for(&auth_user))
+        .unwrap();
+    db.ensure_database(&database, "relation_id_40").unwrap();
+    pg.backend("clientdb")
+        .install_get_auth(&auth_user, &clients_role_for(&auth_user))
+        .unwrap();
+    (pg, auth_user)
+}
+
+/// Issue: 2-4 PgBouncer processes share the port with no peering, so a
+/// cancel request landed on a process that did not know the key, (n-1)/n
+/// of the time. With `[peers]` and a `peer_id` per instance, every cancel
+/// reaches the query.
+#[test]
+fn a_cancel_request_reaches_the_instance_that_holds_the_query() {
+    let (pg, auth_user) = a_client_of_the_backend();
+    let (_running, port, _dir) = instances(&pg, &auth_user, "auth-pw-40", 2);
+    for round in 0..8 {
+        let mut client = connect_to(port, "relation_id_40", "pw-40", "clientdb").unwrap();
+        let cancel = client.cancel_token();
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let query = std::thread::spawn(move || {
+            let result = client.simple_query("SELECT pg_sleep(20)");
+            let _ = done_tx.send(());
+            result
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        cancel.cancel_query(postgres::NoTls).unwrap();
+        assert!(
+            done_rx.recv_timeout(Duration::from_secs(8)).is_ok(),
+            "round {round}: the cancel request did not reach the query"
+        );
+        let error = query.join().unwrap().unwrap_err();
+        assert_eq!(
+            error.code(),
+            Some(&postgres::error::SqlState::QUERY_CANCELED),
+            "round {round}: {error}"
+        );
+    }
+}
+
+/// Issue: under transaction pooling, drivers that prepare statements got
+/// "prepared statement does not exist" when their next transaction ran on
+/// another server connection. PgBouncer tracks them with
+/// `max_prepared_statements`.
+#[test]
+fn prepared_statements_work_across_transactions_under_transaction_pooling() {
+    let (pg, auth_user) = a_client_of_the_backend();
+    let (_running, port, _dir) = instances(&pg, &auth_user, "auth-pw-40", 1);
+    let connect = || connect_to(port, "relation_id_40", "pw-40", "clientdb").unwrap();
+    let mut client = connect();
+    let statement = client.prepare("SELECT $1::int + 1").unwrap();
+    // Other clients hold server connections in open transactions, so the
+    // client's next transactions run on server connections its statement
+    // was never prepared on.
+    let mut holders = Vec::new();
+    for round in 0..5 {
+        let mut holder = connect();
+        holder.batch_execute("BEGIN; SELECT 1").unwrap();
+        holders.push(holder);
+        let value: i32 = client
+            .query_one(&statement, &[&round])
+            .unwrap_or_else(|e| panic!("round {round}: {e}"))
+            .get(0);
+        assert_eq!(value, round + 1);
+    }
+}

@@ -169,6 +169,9 @@ impl PgbConfig {
         config.put(PGBOUNCER, "unix_socket_dir", instance_dir(n));
         config.put(PGBOUNCER, "pidfile", instance_pidfile(n));
         config.put(PGBOUNCER, "logfile", String::new());
+        if config.section(PEERS).is_some() {
+            config.put(PGBOUNCER, "peer_id", peer_id(n).to_string());
+        }
         config
     }
 
@@ -230,6 +233,17 @@ impl PgbConfig {
     }
 }
 
+/// The section of PgBouncer's peers (the other instances of this unit).
+pub const PEERS: &str = "peers";
+
+/// The first PgBouncer that takes `[peers]` and `peer_id`.
+pub const PEERING_SINCE: (u32, u32) = (1, 19);
+
+/// Instance `n`'s `peer_id` (from 1).
+fn peer_id(n: usize) -> usize {
+    n + 1
+}
+
 /// The first PgBouncer that takes `max_prepared_statements` (older ones
 /// refuse to start on it).
 pub const PREPARED_STATEMENTS_SINCE: (u32, u32) = (1, 21);
@@ -250,6 +264,24 @@ pub fn major_minor(version: &str) -> Option<(u32, u32)> {
 }
 
 impl PgbConfig {
+    /// `[peers]`: every instance of this unit by its `peer_id`, at its own
+    /// unix socket (its `unix_socket_dir` and the listen port); each
+    /// instance's file gets its `peer_id` ([`instance`](Self::instance)).
+    /// The instances share one TCP port (`so_reuseport`), so a cancel
+    /// request lands on any of them; with peering, PgBouncer forwards it to
+    /// the instance that holds the query (psql's Ctrl-C, JDBC's query
+    /// timeouts).
+    pub fn set_peers(&mut self, instances: usize, listen_port: u16) {
+        self.sections.retain(|s| s.name != PEERS);
+        for n in 0..instances {
+            self.put(
+                PEERS,
+                &peer_id(n).to_string(),
+                format!("host={} port={listen_port}", instance_dir(n)),
+            );
+        }
+    }
+
     /// Sets `max_prepared_statements` (0: PgBouncer does not track them).
     pub fn set_max_prepared_statements(&mut self, n: u32) {
         self.put(PGBOUNCER, "max_prepared_statements", n.to_string());
@@ -264,6 +296,10 @@ impl PgbConfig {
         let known = version.and_then(major_minor);
         if known.is_none_or(|v| v < PREPARED_STATEMENTS_SINCE) {
             fitted.remove(PGBOUNCER, "max_prepared_statements");
+        }
+        if known.is_none_or(|v| v < PEERING_SINCE) {
+            fitted.sections.retain(|s| s.name != PEERS);
+            fitted.remove(PGBOUNCER, "peer_id");
         }
         fitted
     }
@@ -401,6 +437,35 @@ reserve_pool_size = 6
             Some("100"),
             "the shared config keeps it"
         );
+    }
+
+    #[test]
+    fn each_instance_knows_its_peers_where_pgbouncer_has_peering() {
+        let mut config = PgbConfig::default_for(3, 44, 6432, PoolMode::Session).unwrap();
+        config.set_peers(3, 7000);
+        let fitted = config.fitted_to(Some("1.21.0"));
+        fitted.validate().unwrap();
+        for n in 0..3 {
+            let instance = fitted.instance(n);
+            assert_eq!(
+                instance.get(PGBOUNCER, "peer_id"),
+                Some((n + 1).to_string().as_str())
+            );
+            assert_eq!(
+                instance.get(PEERS, &(n + 1).to_string()),
+                Some(format!("host={} port=7000", instance_dir(n)).as_str())
+            );
+            instance.validate().unwrap();
+        }
+        // Fewer instances: the peers that went go from the section.
+        config.set_peers(2, 7000);
+        assert_eq!(config.get(PEERS, "3"), None);
+        // A PgBouncer without peering gets neither.
+        for old in [Some("1.18.0"), None] {
+            let fitted = config.fitted_to(old);
+            assert!(fitted.section(PEERS).is_none(), "{old:?}");
+            assert_eq!(fitted.instance(0).get(PGBOUNCER, "peer_id"), None);
+        }
     }
 
     #[test]

@@ -73,8 +73,8 @@ mod rules;
 
 pub use conninfo::{CONN_PARAM_KEYS, ConnParams, ConnParamsError, Param};
 pub use defaults::{
-    ADMIN_USER, AUTH_TYPE, PREPARED_STATEMENTS_SINCE, PoolSizes, auth_query_for, major_minor,
-    pool_sizes,
+    ADMIN_USER, AUTH_TYPE, PEERING_SINCE, PEERS, PREPARED_STATEMENTS_SINCE, PoolSizes,
+    auth_query_for, major_minor, pool_sizes,
 };
 pub use ini::PgbConfig;
 pub use layout::{
