@@ -51,8 +51,10 @@ pub enum NameRule {
     Charset(&'static str),
     /// One of [`RESERVED_DATABASES`].
     Reserved,
-    /// An `extra-user-roles` entry that is not allowed.
-    RoleNotAllowed,
+    /// An `extra-user-roles` entry that is not allowed: a role of
+    /// [`REFUSED_ROLES`] (named, with why), or one this charm does not know
+    /// (never echoed: it is remote text).
+    RoleNotAllowed(Option<&'static RefusedRole>),
     /// A database name ending in [`READ_ONLY_SUFFIX`], which names the
     /// read-only routes of the clients' databases.
     ReadOnlySuffix,
@@ -73,9 +75,13 @@ impl fmt::Display for NameRule {
                 "it is reserved ({} are PostgreSQL's and PgBouncer's own)",
                 RESERVED_DATABASES.join(", ")
             ),
-            Self::RoleNotAllowed => {
-                f.write_str("only CREATEDB may be asked for (a comma-separated list, or nothing)")
+            Self::RoleNotAllowed(Some(role)) => {
+                write!(f, "{} is not granted: {}", role.name, role.why)
             }
+            Self::RoleNotAllowed(None) => f.write_str(
+                "it names a role this charm does not grant (only CREATEDB may be asked for: \
+                 a comma-separated list, or nothing)",
+            ),
         }
     }
 }
@@ -246,6 +252,93 @@ impl AsRef<str> for BackendUser {
     }
 }
 
+/// A role or attribute a client may ask for and is refused, with why: what
+/// it would reach beyond the client's own database.
+#[derive(Debug, PartialEq, Eq)]
+pub struct RefusedRole {
+    /// Its name, as PostgreSQL spells it.
+    pub name: &'static str,
+    /// What it would let a client do to the other tenants or the server.
+    pub why: &'static str,
+}
+
+/// The roles and attributes PostgreSQL clients ask for that this charm
+/// refuses (`docs/pgbouncer-k8s.md` has the table, beside upstream's).
+pub const REFUSED_ROLES: &[RefusedRole] = &[
+    RefusedRole {
+        name: "SUPERUSER",
+        why: "bypasses every permission check, on every tenant's data",
+    },
+    RefusedRole {
+        name: "CREATEROLE",
+        why: "can make roles and manage other roles' memberships",
+    },
+    RefusedRole {
+        name: "REPLICATION",
+        why: "can stream the whole cluster's WAL, every tenant's data",
+    },
+    RefusedRole {
+        name: "BYPASSRLS",
+        why: "bypasses row-level security",
+    },
+    RefusedRole {
+        name: "admin",
+        why: "upstream's alias of superuser-like rights",
+    },
+    RefusedRole {
+        name: "pg_read_all_data",
+        why: "reads every table of every tenant",
+    },
+    RefusedRole {
+        name: "pg_write_all_data",
+        why: "writes every table of every tenant",
+    },
+    RefusedRole {
+        name: "pg_read_server_files",
+        why: "reads the server's files",
+    },
+    RefusedRole {
+        name: "pg_write_server_files",
+        why: "writes the server's files",
+    },
+    RefusedRole {
+        name: "pg_execute_server_program",
+        why: "runs programs on the server",
+    },
+    RefusedRole {
+        name: "pg_monitor",
+        why: "sees every session's queries and statistics",
+    },
+    RefusedRole {
+        name: "pg_read_all_stats",
+        why: "sees every session's queries and statistics",
+    },
+    RefusedRole {
+        name: "pg_read_all_settings",
+        why: "reads every server setting",
+    },
+    RefusedRole {
+        name: "pg_stat_scan_tables",
+        why: "locks and scans other tenants' tables",
+    },
+    RefusedRole {
+        name: "pg_signal_backend",
+        why: "cancels and ends other tenants' sessions",
+    },
+    RefusedRole {
+        name: "pg_checkpoint",
+        why: "runs checkpoints for the whole server",
+    },
+    RefusedRole {
+        name: "pg_create_subscription",
+        why: "opens connections from the server to anywhere",
+    },
+    RefusedRole {
+        name: "pg_use_reserved_connections",
+        why: "takes the connections kept for administrators",
+    },
+];
+
 /// A role attribute a client may ask for in `extra-user-roles`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ExtraRole {
@@ -301,7 +394,10 @@ impl ExtraUserRoles {
             let role = if entry.eq_ignore_ascii_case("CREATEDB") {
                 ExtraRole::CreateDb
             } else {
-                return Err(fail(NameRule::RoleNotAllowed));
+                let known = REFUSED_ROLES
+                    .iter()
+                    .find(|r| r.name.eq_ignore_ascii_case(entry));
+                return Err(fail(NameRule::RoleNotAllowed(known)));
             };
             if !roles.contains(&role) {
                 roles.push(role);
@@ -401,9 +497,25 @@ mod tests {
             "createdb;superuser",
         ] {
             let err = ExtraUserRoles::parse(bad).unwrap_err();
-            assert_eq!(err.rule, NameRule::RoleNotAllowed, "{bad}");
+            assert!(matches!(err.rule, NameRule::RoleNotAllowed(_)), "{bad}");
             assert_eq!(err.field, "extra-user-roles");
+            let shown = err.to_string();
+            assert!(!shown.contains(';'), "no remote text: {shown}");
         }
+        // A known role is named in the status, with why; an unknown one is not echoed.
+        let err = ExtraUserRoles::parse("createdb, pg_read_all_data").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "extra-user-roles (26 bytes) is refused: pg_read_all_data is not granted: reads every \
+             table of every tenant"
+        );
+        let err = ExtraUserRoles::parse("SuperUser").unwrap_err();
+        assert!(
+            err.to_string().contains("SUPERUSER is not granted"),
+            "{err}"
+        );
+        let err = ExtraUserRoles::parse("\u{1b}[31mevil").unwrap_err();
+        assert!(!err.to_string().contains("evil"), "{err}");
         let long = "createdb,".repeat(100);
         assert_eq!(
             ExtraUserRoles::parse(&long).unwrap_err().rule,
