@@ -34,6 +34,9 @@ pub struct BackendInfo {
     /// `read-only-endpoints`, its first `host:port`, when the backend has
     /// replicas (and the value is one: anything else is ignored).
     pub read_only: Option<(String, u16)>,
+    /// `tls-ca`, when the backend says `tls: True`: the charm's own
+    /// connections verify the server against it ([`crate::backend_tls`]).
+    pub tls_ca: Option<String>,
 }
 
 impl fmt::Debug for BackendInfo {
@@ -60,7 +63,10 @@ impl BackendInfo {
 
     /// How to reach the backend as the charm's user.
     pub fn access(&self) -> Result<BackendAccess, SqlError> {
-        BackendAccess::new(&self.endpoints, self.username.as_str(), &self.password)
+        Ok(
+            BackendAccess::new(&self.endpoints, self.username.as_str(), &self.password)?
+                .with_ca(self.tls_ca.as_deref()),
+        )
     }
 }
 
@@ -113,12 +119,21 @@ pub fn state_in(model: &Model, relation: &Relation) -> Result<BackendState, Mode
             }
         }
     });
+    let tls_on = field("tls").is_some_and(|t| t.eq_ignore_ascii_case("true"));
+    let tls_ca = match field("tls-ca").filter(|_| tls_on) {
+        Some(ca) => match crate::backend_tls::check_ca(&ca) {
+            Ok(()) => Some(ca),
+            Err(e) => return Ok(BackendState::Refused(e.to_string())),
+        },
+        None => None,
+    };
     let info = BackendInfo {
         endpoints,
         username,
         password,
         database,
         read_only,
+        tls_ca,
     };
     if info.access().is_err() {
         return Ok(BackendState::Refused(

@@ -11,6 +11,7 @@ pub mod answers;
 pub mod auth;
 pub mod backend_db;
 pub mod backend_info;
+pub mod backend_tls;
 pub mod charm;
 pub mod client;
 pub mod credentials;

@@ -32,7 +32,7 @@
 
 use std::time::Duration;
 
-use postgres::{Client, NoTls};
+use postgres::Client;
 
 use crate::auth::{scram_matches, scram_verifier};
 use crate::names::{ClientDatabase, ExtraRole, ExtraUserRoles, NameError};
@@ -55,6 +55,9 @@ pub enum SqlError {
         /// The name's length in bytes.
         len: usize,
     },
+    /// TLS to the backend could not be set up.
+    #[error(transparent)]
+    Tls(#[from] crate::backend_tls::TlsError),
     /// A client's user name is taken by a role this charm did not create.
     #[error("role {role} exists in the backend and is not one this charm created")]
     ForeignRole {
@@ -123,6 +126,9 @@ pub struct BackendAccess {
     pub user: String,
     /// Its password (never logged: `Debug` hides it).
     pub password: String,
+    /// The CA the backend's certificate is verified against (PEM), when
+    /// the backend relation gives one ([`crate::backend_tls`]).
+    pub ca: Option<String>,
 }
 
 impl std::fmt::Debug for BackendAccess {
@@ -196,19 +202,28 @@ impl BackendAccess {
             port,
             user: user.as_str().to_string(),
             password: password.to_string(),
+            ca: None,
         })
+    }
+
+    /// The same, verifying the server against `ca` (PEM).
+    pub fn with_ca(mut self, ca: Option<&str>) -> Self {
+        self.ca = ca.map(str::to_string);
+        self
     }
 
     /// Connects to one database.
     pub fn connect(&self, database: &str) -> Result<Backend, SqlError> {
+        let (tls, ssl_mode) = crate::backend_tls::connector(self.ca.as_deref())?;
         let client = postgres::Config::new()
             .host(&self.host)
             .port(self.port)
             .user(&self.user)
             .password(&self.password)
             .dbname(database)
+            .ssl_mode(ssl_mode)
             .connect_timeout(Duration::from_secs(5))
-            .connect(NoTls)
+            .connect(tls)
             .map_err(|e| SqlError::Connect {
                 host: self.host.clone(),
                 port: self.port,
@@ -375,6 +390,19 @@ impl Backend {
             "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1",
             role,
         )
+    }
+
+    /// Whether this connection is encrypted (TLS).
+    pub fn encrypted(&mut self) -> Result<bool, SqlError> {
+        let row = self
+            .client
+            .query_one(
+                "SELECT coalesce((SELECT ssl FROM pg_catalog.pg_stat_ssl \
+                 WHERE pid = pg_catalog.pg_backend_pid()), false)",
+                &[],
+            )
+            .map_err(|e| statement_error("reading whether the connection is encrypted", &e))?;
+        Ok(row.get(0))
     }
 
     /// The database this connection is to.

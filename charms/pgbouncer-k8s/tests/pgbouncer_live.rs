@@ -258,6 +258,12 @@ impl Postgres {
     /// (`log_statement = all`, `log_min_duration_statement = 0`) to
     /// [`log`](Self::log).
     fn start_logging(log_all: bool) -> Self {
+        Self::start_with(log_all, false)
+    }
+
+    /// With `tls`, the server takes TCP connections over TLS only
+    /// (`hostssl`), its certificate signed by [`ca`](Self::ca).
+    fn start_with(log_all: bool, tls: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let out = Command::new(local_postgres_script())
             .arg("start")
@@ -265,6 +271,7 @@ impl Postgres {
             .args([BACKEND_USER, BACKEND_PASSWORD])
             .env("LOCAL_POSTGRES_AUTH", "scram-sha-256")
             .env("LOCAL_POSTGRES_LOG_ALL", if log_all { "1" } else { "0" })
+            .env("LOCAL_POSTGRES_TLS", if tls { "1" } else { "0" })
             .output()
             .unwrap();
         assert!(
@@ -283,6 +290,11 @@ impl Postgres {
             BACKEND_PASSWORD,
         )
         .unwrap()
+    }
+
+    /// The CA of a server started with TLS (PEM).
+    fn ca(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("pg/ca.pem")).unwrap()
     }
 
     /// The server's log so far.
@@ -1526,4 +1538,56 @@ fn prepared_statements_work_across_transactions_under_transaction_pooling() {
             .get(0);
         assert_eq!(value, round + 1);
     }
+}
+
+/// Issue: the charm's own SQL to the backend was always plaintext: against
+/// a PostgreSQL with TLS on, whose `pg_hba` allows only `hostssl` (Charmed
+/// PostgreSQL's production set-up), nothing was ever provisioned.
+#[test]
+fn the_charms_sql_reaches_a_backend_that_allows_only_tls() {
+    let pg = Postgres::start_with(false, true);
+    // No CA from the relation: TLS as libpq's sslmode=prefer.
+    let mut db = pg.access().connect("pgbouncer").expect("TLS when offered");
+    assert!(db.encrypted().unwrap());
+    // The CA the backend relation gives: the server is verified.
+    let ca = pg.ca();
+    let mut verified = pg
+        .access()
+        .with_ca(Some(&ca))
+        .connect("pgbouncer")
+        .expect("verified against the backend's CA");
+    assert!(verified.encrypted().unwrap());
+    // A CA that did not sign the server's certificate: refused.
+    let foreign = tempfile::tempdir().unwrap();
+    let status = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=someone else",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+        ])
+        .arg("-keyout")
+        .arg(foreign.path().join("key.pem"))
+        .arg("-out")
+        .arg(foreign.path().join("ca.pem"))
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let other = std::fs::read_to_string(foreign.path().join("ca.pem")).unwrap();
+    match pg.access().with_ca(Some(&other)).connect("pgbouncer") {
+        Err(SqlError::Connect { reason, .. }) => {
+            assert!(!reason.contains(BACKEND_PASSWORD), "{reason}")
+        }
+        Err(e) => panic!("{e}"),
+        Ok(_) => panic!("a server not signed by the CA was trusted"),
+    }
+    // The whole provisioning works over it.
+    let auth_user = set_up_auth_user(&pg, "auth-pw-50", &["pgbouncer"]);
+    let mut db = pg.access().with_ca(Some(&ca)).connect("pgbouncer").unwrap();
+    db.ensure_user("relation_id_50", "pw-50", &clients_role_for(&auth_user))
+        .unwrap();
 }
