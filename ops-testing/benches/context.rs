@@ -1,7 +1,7 @@
 //! What a unit test costs: the same pgbouncer-k8s-like scenarios written
 //! with `Context`/`State` and with the `Harness`, timed per test.
 //!
-//! `cargo bench -p ops-testing --bench context` (add `-- <iterations>` to
+//! `cargo bench -p juju-ops-testing --bench context` (add `-- <iterations>` to
 //! change the count). The charm below does what pgbouncer-k8s does on
 //! pgb-peers: publish its hostname, share the config from the leader, write
 //! the leader's files on a follower and restart PgBouncer when they changed.

@@ -67,5 +67,5 @@ pub fn cargo_bin(package: &str, bin: &str) -> Result<PathBuf, BinaryError> {
 
 /// The `juju-hook-tool` executable, built if needed.
 pub fn hook_tool() -> Result<PathBuf, BinaryError> {
-    cargo_bin("ops-testing", "juju-hook-tool")
+    cargo_bin("juju-ops-testing", "juju-hook-tool")
 }

@@ -613,7 +613,7 @@ fn a_relative_workdir_works() {
         "charm: {dir: charm}\nsteps:\n  - deploy: {units: 2}\n",
     )
     .unwrap();
-    let ops_sim = cargo_bin("ops-testing", "ops-sim").unwrap();
+    let ops_sim = cargo_bin("juju-ops-testing", "ops-sim").unwrap();
     let output = Command::new(&ops_sim)
         .current_dir(dir.path())
         .args(["s.yaml", "--workdir", "wd", "--format", "json", "--hooks"])

@@ -32,7 +32,7 @@
 //! The build script:
 //!
 //! ```ignore
-//! // build.rs; Cargo.toml: [build-dependencies] ops = { version = "0.1", features = ["codegen"] }
+//! // build.rs; Cargo.toml: [build-dependencies] ops = { package = "juju-ops", version = "0.1", features = ["codegen"] }
 //! fn main() {
 //!     ops::codegen::build_script_main();
 //! }

@@ -35,7 +35,7 @@ pub enum MetaError {
         what: String,
         /// The YAML error, with its line and column.
         #[source]
-        source: serde_yaml::Error,
+        source: crate::YamlError,
     },
     /// Compiled-in metadata ([`CharmMeta::to_json`]) is not of the expected shape.
     #[error("invalid compiled-in metadata: {source}")]
@@ -94,7 +94,7 @@ pub struct ContainerMeta {
     pub resource: Option<String>,
     /// Storage mounts, as declared.
     #[serde(default)]
-    pub mounts: Vec<serde_yaml::Value>,
+    pub mounts: Vec<serde_json::Value>,
 }
 
 /// One config option.
@@ -136,9 +136,9 @@ pub struct CharmMeta {
     /// Workload containers by name.
     pub containers: BTreeMap<String, ContainerMeta>,
     /// Storage by name, as declared.
-    pub storage: BTreeMap<String, serde_yaml::Value>,
+    pub storage: BTreeMap<String, serde_json::Value>,
     /// Resources by name, as declared.
-    pub resources: BTreeMap<String, serde_yaml::Value>,
+    pub resources: BTreeMap<String, serde_json::Value>,
     /// Config options by name.
     pub config: BTreeMap<String, ConfigOption>,
     /// Actions by name.
@@ -158,9 +158,9 @@ struct RawMetadata {
     #[serde(default)]
     containers: BTreeMap<String, ContainerMeta>,
     #[serde(default)]
-    storage: BTreeMap<String, serde_yaml::Value>,
+    storage: BTreeMap<String, serde_json::Value>,
     #[serde(default)]
-    resources: BTreeMap<String, serde_yaml::Value>,
+    resources: BTreeMap<String, serde_json::Value>,
     #[serde(default)]
     config: Option<RawConfig>,
     #[serde(default)]
@@ -321,7 +321,7 @@ impl CharmMeta {
 }
 
 fn parse_yaml<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, MetaError> {
-    serde_yaml::from_str(text).map_err(|source| MetaError::Parse {
+    crate::yaml::from_str(text).map_err(|source| MetaError::Parse {
         what: what.to_string(),
         source,
     })

@@ -264,7 +264,7 @@ fn simulator(work: &Path) -> Simulator {
     )
     .unwrap();
     let app = |role: &str| -> RemoteApp {
-        serde_yaml::from_str(&format!(
+        serde_norway::from_str(&format!(
             "units: 1\nendpoints: {{database: {{role: {role}, interface: postgresql_client}}}}\n"
         ))
         .unwrap()
@@ -555,7 +555,7 @@ fn hostile_clients_are_refused_and_sharing_clients_are_isolated() {
     let pg = Postgres::start();
     let work = tempfile::tempdir().unwrap();
     let mut sim = simulator(work.path());
-    let requirer: RemoteApp = serde_yaml::from_str(
+    let requirer: RemoteApp = serde_norway::from_str(
         "units: 1\nendpoints: {database: {role: requires, interface: postgresql_client}}\n",
     )
     .unwrap();
@@ -715,7 +715,7 @@ fn reloads_keep_client_sessions_and_a_port_change_restarts() {
     let pg = Postgres::start();
     let work = tempfile::tempdir().unwrap();
     let mut sim = simulator(work.path());
-    let requirer: RemoteApp = serde_yaml::from_str(
+    let requirer: RemoteApp = serde_norway::from_str(
         "units: 1\nendpoints: {database: {role: requires, interface: postgresql_client}}\n",
     )
     .unwrap();
@@ -858,7 +858,7 @@ fn a_client_cannot_take_a_database_this_application_did_not_create() {
     let acl_before = one_value(&mut admin, acl);
     let work = tempfile::tempdir().unwrap();
     let mut sim = simulator(work.path());
-    let requirer: RemoteApp = serde_yaml::from_str(
+    let requirer: RemoteApp = serde_norway::from_str(
         "units: 1\nendpoints: {database: {role: requires, interface: postgresql_client}}\n",
     )
     .unwrap();

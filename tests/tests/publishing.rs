@@ -1,0 +1,200 @@
+//! What a user outside this repository sees of the crates: a licence in each
+//! package, names free on crates.io with the short library names kept,
+//! docs.rs metadata, no archived YAML crate, and the publishable crates
+//! packaging together.
+//!
+//! The manifests are read through `cargo metadata --no-deps` (no TOML parser
+//! here, no network).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+/// Package names on crates.io that belong to other projects: `cargo add ops`
+/// installs an unrelated crate.
+const TAKEN_ON_CRATES_IO: &[&str] = &["ops", "ops-rs"];
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn cargo() -> Command {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command.current_dir(root());
+    command
+}
+
+/// The workspace's packages, as `cargo metadata` describes them.
+fn packages() -> Vec<Value> {
+    let output = cargo()
+        .args([
+            "metadata",
+            "--no-deps",
+            "--format-version",
+            "1",
+            "--offline",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "cargo metadata: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let metadata: Value = serde_json::from_slice(&output.stdout).unwrap();
+    metadata["packages"].as_array().unwrap().clone()
+}
+
+/// `publish` is null when the package may go to any registry, `[]` when
+/// `publish = false`.
+fn publishable(package: &Value) -> bool {
+    match &package["publish"] {
+        Value::Null => true,
+        Value::Array(registries) => !registries.is_empty(),
+        other => panic!("unexpected publish field {other}"),
+    }
+}
+
+fn publishable_packages() -> Vec<Value> {
+    packages().into_iter().filter(publishable).collect()
+}
+
+fn name(package: &Value) -> &str {
+    package["name"].as_str().unwrap()
+}
+
+fn package_dir(package: &Value) -> PathBuf {
+    Path::new(package["manifest_path"].as_str().unwrap())
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn lib_name(package: &Value) -> Option<String> {
+    package["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|target| {
+            target["kind"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|kind| kind == "lib")
+        })
+        .map(|target| target["name"].as_str().unwrap().to_string())
+}
+
+#[test]
+fn the_framework_crates_are_publishable() {
+    let names: Vec<String> = publishable_packages()
+        .iter()
+        .map(|p| name(p).to_string())
+        .collect();
+    for expected in ["juju-ops", "juju-ops-testing"] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} is not publishable: {names:?}"
+        );
+    }
+    // Charms, examples, benches and these tests are not.
+    for package in packages() {
+        let dir = package_dir(&package);
+        let rel = dir.strip_prefix(root()).unwrap();
+        if rel.starts_with("charms")
+            || rel.starts_with("examples")
+            || rel.starts_with("benches")
+            || rel.starts_with("tests")
+        {
+            assert!(
+                !publishable(&package),
+                "{} ({}) must be publish = false",
+                name(&package),
+                rel.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn the_root_licence_is_the_apache_2_0_text() {
+    let licence = std::fs::read_to_string(root().join("LICENSE")).unwrap();
+    for line in [
+        "Apache License",
+        "Version 2.0, January 2004",
+        "TERMS AND CONDITIONS FOR USE, REPRODUCTION, AND DISTRIBUTION",
+        "END OF TERMS AND CONDITIONS",
+    ] {
+        assert!(licence.contains(line), "LICENSE lacks {line:?}");
+    }
+}
+
+#[test]
+fn every_publishable_package_ships_the_licence() {
+    let licence = std::fs::read(root().join("LICENSE")).unwrap();
+    for package in publishable_packages() {
+        assert_eq!(
+            package["license"].as_str(),
+            Some("Apache-2.0"),
+            "{}: license",
+            name(&package)
+        );
+        let copy = package_dir(&package).join("LICENSE");
+        let text = std::fs::read(&copy)
+            .unwrap_or_else(|e| panic!("{}: {}: {e}", name(&package), copy.display()));
+        assert!(
+            text == licence,
+            "{}: LICENSE differs from the root's",
+            name(&package)
+        );
+    }
+}
+
+#[test]
+fn publishable_names_are_free_and_libraries_keep_their_names() {
+    for package in publishable_packages() {
+        assert!(
+            !TAKEN_ON_CRATES_IO.contains(&name(&package)),
+            "{} is another project's name on crates.io",
+            name(&package)
+        );
+    }
+    let packages = packages();
+    let lib = |wanted: &str| {
+        let package = packages
+            .iter()
+            .find(|p| name(p) == wanted)
+            .unwrap_or_else(|| panic!("no package {wanted}"));
+        lib_name(package)
+    };
+    assert_eq!(lib("juju-ops").as_deref(), Some("ops"));
+    assert_eq!(lib("juju-ops-testing").as_deref(), Some("ops_testing"));
+}
+
+#[test]
+fn every_publishable_package_documents_all_features_on_docs_rs() {
+    for package in publishable_packages() {
+        assert_eq!(
+            package["metadata"]["docs"]["rs"]["all-features"],
+            Value::Bool(true),
+            "{}: [package.metadata.docs.rs] all-features = true",
+            name(&package)
+        );
+    }
+}
+
+/// `serde_yaml` is archived upstream: neither lock file may hold it.
+#[test]
+fn no_archived_yaml_crate_is_locked() {
+    for lock in ["Cargo.lock", "examples/standalone/Cargo.lock"] {
+        let text = std::fs::read_to_string(root().join(lock)).unwrap();
+        assert!(
+            !text.lines().any(|line| line == r#"name = "serde_yaml""#),
+            "{lock} still locks serde_yaml"
+        );
+    }
+}
