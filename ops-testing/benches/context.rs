@@ -81,10 +81,7 @@ impl Pgb {
         if local == shared.as_bytes() {
             return Ok(Outcome::Done);
         }
-        let options = PushOptions {
-            make_dirs: true,
-            ..Default::default()
-        };
+        let options = PushOptions::new().with_make_dirs(true);
         container.push(INI, shared.as_bytes(), &options)?;
         for n in 0..SERVICES.len() {
             let path = format!("/var/lib/pgbouncer/instance_{n}/pgbouncer.ini");

@@ -6,6 +6,7 @@ use std::process::Command;
 
 /// A binary could not be built or found.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BinaryError {
     /// `cargo build` failed.
     #[error("cargo build -p {package} --bin {bin} failed: {message}")]

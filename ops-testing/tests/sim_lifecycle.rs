@@ -163,10 +163,7 @@ fn churn_loses_the_pod_but_keeps_juju_state_and_relation_data() {
     let unit = "hello-peers/1";
     // The workload: a file and a plan in the old pod's container.
     let client = sim.pebble(unit, "web").unwrap().client();
-    let options = PushOptions {
-        make_dirs: true,
-        ..Default::default()
-    };
+    let options = PushOptions::new().with_make_dirs(true);
     client.push("/etc/web.conf", "old pod\n", &options).unwrap();
     let mut layer = Layer::default();
     layer.services.insert(

@@ -60,6 +60,7 @@ pub const OUT_FILE: &str = "meta.rs";
 
 /// What went wrong generating the typed items.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CodegenError {
     /// The metadata could not be read or parsed.
     #[error(transparent)]

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 /// What went wrong reading a charm's metadata.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum MetaError {
     /// Neither `metadata.yaml` nor `charmcraft.yaml` is in the charm directory.
     #[error("no metadata.yaml or charmcraft.yaml in charm directory {dir}")]

@@ -198,3 +198,59 @@ fn no_archived_yaml_crate_is_locked() {
         );
     }
 }
+
+/// Every public error enum of ops and ops-testing is `#[non_exhaustive]`, so
+/// that a new failure (Juju's, Pebble's, ours) is not a breaking change.
+/// Read from the sources: an enum whose name ends in `Error`.
+#[test]
+fn every_public_error_enum_is_non_exhaustive() {
+    let mut checked = 0;
+    let mut missing = Vec::new();
+    for dir in ["ops/src", "ops-testing/src"] {
+        for file in rust_files(&root().join(dir)) {
+            let text = std::fs::read_to_string(&file).unwrap();
+            let lines: Vec<&str> = text.lines().collect();
+            for (i, line) in lines.iter().enumerate() {
+                let Some(rest) = line.trim_start().strip_prefix("pub enum ") else {
+                    continue;
+                };
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                if !name.ends_with("Error") {
+                    continue;
+                }
+                checked += 1;
+                // The attributes and doc comments right above it.
+                let attributes = lines[..i]
+                    .iter()
+                    .rev()
+                    .take_while(|l| {
+                        let l = l.trim_start();
+                        l.starts_with("#[") || l.starts_with("//")
+                    })
+                    .any(|l| l.trim() == "#[non_exhaustive]");
+                if !attributes {
+                    let rel = file.strip_prefix(root()).unwrap().display().to_string();
+                    missing.push(format!("{rel}:{}: {name}", i + 1));
+                }
+            }
+        }
+    }
+    assert!(checked >= 15, "only {checked} error enums found");
+    assert!(missing.is_empty(), "not #[non_exhaustive]: {missing:#?}");
+}
+
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(rust_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+    files
+}

@@ -429,6 +429,7 @@ pub enum ModelFormat {
 
 /// Why the final model could not be printed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ModelTextError {
     /// The report as a YAML tree, or that tree as YAML text.
     #[error("cannot print the report as YAML: {0}")]

@@ -448,6 +448,7 @@ impl Step {
 /// A scenario file that cannot be used; the message names the line and
 /// field, and for a step its number, its key and the field's path.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ScenarioError {
     /// Not readable.
     #[error("cannot read scenario {path}: {source}")]
