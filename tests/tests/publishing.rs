@@ -254,3 +254,68 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
     }
     files
 }
+
+/// What the Python parity test and the benches install from PyPI is pinned:
+/// each requirements file names exact versions (or includes another), and
+/// every place that runs `pip install` installs from one of them.
+#[test]
+fn python_dependencies_are_pinned() {
+    for file in [
+        "tests/python-requirements.txt",
+        "benches/support/python-requirements.txt",
+    ] {
+        let path = root().join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut pins = 0;
+        for line in text.lines().map(str::trim) {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if let Some(included) = line.strip_prefix("-r ") {
+                let included = path.parent().unwrap().join(included.trim());
+                assert!(included.exists(), "{file}: {line}: no such file");
+                continue;
+            }
+            let (name, version) = line
+                .split_once("==")
+                .unwrap_or_else(|| panic!("{file}: {line:?} is not name==version"));
+            assert!(
+                !name.is_empty()
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)),
+                "{file}: {line:?}: bad name"
+            );
+            assert!(
+                version.starts_with(|c: char| c.is_ascii_digit())
+                    && version
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '.'),
+                "{file}: {line:?}: not one exact version"
+            );
+            pins += 1;
+        }
+        assert!(pins > 0, "{file} pins nothing");
+    }
+    // The shell scripts: every `pip install` takes a requirements file.
+    for script in ["benches/hook-cost", "benches/pgbouncer-vs-python"] {
+        let text = std::fs::read_to_string(root().join(script)).unwrap();
+        let installs: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("pip\" install") || l.contains("pip install"))
+            .collect();
+        assert!(!installs.is_empty(), "{script}: no pip install found");
+        for line in installs {
+            assert!(
+                line.contains(" -r \"$requirements\""),
+                "{script}: installs without the requirements file: {line}"
+            );
+        }
+    }
+    let parity = std::fs::read_to_string(root().join("tests/tests/python_parity.rs")).unwrap();
+    assert!(parity.contains(r#".arg("--requirement")"#));
+    assert!(
+        !parity.contains(r#""ops"])"#),
+        "python_parity.rs installs ops unpinned"
+    );
+}
