@@ -1,7 +1,7 @@
 //! What a unit test costs: the same pgbouncer-k8s-like scenarios written
 //! with `Context`/`State` and with the `Harness`, timed per test.
 //!
-//! `cargo bench -p ops-testing --bench context` (add `-- <iterations>` to
+//! `cargo bench -p juju-ops-testing --bench context` (add `-- <iterations>` to
 //! change the count). The charm below does what pgbouncer-k8s does on
 //! pgb-peers: publish its hostname, share the config from the leader, write
 //! the leader's files on a follower and restart PgBouncer when they changed.
@@ -81,10 +81,7 @@ impl Pgb {
         if local == shared.as_bytes() {
             return Ok(Outcome::Done);
         }
-        let options = PushOptions {
-            make_dirs: true,
-            ..Default::default()
-        };
+        let options = PushOptions::new().with_make_dirs(true);
         container.push(INI, shared.as_bytes(), &options)?;
         for n in 0..SERVICES.len() {
             let path = format!("/var/lib/pgbouncer/instance_{n}/pgbouncer.ini");

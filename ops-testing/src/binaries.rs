@@ -6,6 +6,7 @@ use std::process::Command;
 
 /// A binary could not be built or found.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BinaryError {
     /// `cargo build` failed.
     #[error("cargo build -p {package} --bin {bin} failed: {message}")]
@@ -67,5 +68,5 @@ pub fn cargo_bin(package: &str, bin: &str) -> Result<PathBuf, BinaryError> {
 
 /// The `juju-hook-tool` executable, built if needed.
 pub fn hook_tool() -> Result<PathBuf, BinaryError> {
-    cargo_bin("ops-testing", "juju-hook-tool")
+    cargo_bin("juju-ops-testing", "juju-hook-tool")
 }

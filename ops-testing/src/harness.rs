@@ -22,6 +22,7 @@ use crate::fake_pebble::{FakePebble, NoticeKeyError};
 
 /// What went wrong setting up or driving a Harness.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum HarnessError {
     /// The charm's metadata could not be read.
     #[error(transparent)]

@@ -21,10 +21,7 @@ impl Charm for Probe {
 impl Probe {
     fn on_pebble_ready(&mut self, _: &PebbleReady, ctx: &mut Ctx) -> HandlerResult<Outcome> {
         let db = ctx.model().container("db")?;
-        let options = ExecOptions {
-            stdin: Some(b"SELECT 1;".to_vec()),
-            ..Default::default()
-        };
+        let options = ExecOptions::new().with_stdin(b"SELECT 1;".to_vec());
         let status = match db.exec(&["pg_isready", "-q"], &options) {
             Ok(out) => Status::active(out.stdout_text().trim()),
             Err(PebbleError::Exec(e)) => {

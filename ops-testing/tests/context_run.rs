@@ -152,11 +152,9 @@ impl Demo {
     fn on_pebble_ready(&mut self, _: &PebbleReady, ctx: &mut Ctx) -> HandlerResult<Outcome> {
         let container = ctx.model().container("workload")?;
         let old = container.pull("/etc/demo.conf").unwrap_or_default();
-        let options = PushOptions {
-            make_dirs: true,
-            permissions: Some(0o600),
-            ..Default::default()
-        };
+        let options = PushOptions::new()
+            .with_make_dirs(true)
+            .with_permissions(0o600);
         let mut new = old.clone();
         new.extend_from_slice(b"ready\n");
         container.push("/etc/demo.conf", &new, &options)?;
@@ -214,10 +212,7 @@ impl Demo {
 
     fn on_make_secret(&mut self, _: &ActionEvent, ctx: &mut Ctx) -> HandlerResult {
         let content = BTreeMap::from([("token".to_string(), "t0k3n".to_string())]);
-        let options = SecretOptions {
-            label: Some("made".into()),
-            ..Default::default()
-        };
+        let options = SecretOptions::new().with_label("made");
         ctx.model().add_secret(content, options)?;
         Ok(())
     }

@@ -34,10 +34,7 @@ fn a_server_that_replaced_the_socket_outlives_the_old_ones_shutdown() {
         .push(
             "/etc/x",
             "new\n",
-            &ops::pebble::PushOptions {
-                make_dirs: true,
-                ..Default::default()
-            },
+            &ops::pebble::PushOptions::new().with_make_dirs(true),
         )
         .unwrap();
     assert!(dir.path().join("new/etc/x").exists());

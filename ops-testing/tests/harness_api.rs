@@ -83,10 +83,7 @@ impl Kit {
         web.push(
             "/etc/web/index.html",
             b"hello",
-            &ops::pebble::PushOptions {
-                make_dirs: true,
-                ..Default::default()
-            },
+            &ops::pebble::PushOptions::new().with_make_dirs(true),
         )?;
         self.note("ready".into());
         Ok(Outcome::Done)

@@ -401,10 +401,7 @@ fn signals_reach_running_services_only() {
 #[test]
 fn push_and_pull_text_and_binary() {
     let s = setup();
-    let opts = PushOptions {
-        make_dirs: true,
-        ..Default::default()
-    };
+    let opts = PushOptions::new().with_make_dirs(true);
     let text = "[pgbouncer]\r\nlisten_port = 6432\n";
     s.client
         .push("/etc/pgbouncer/pgbouncer.ini", text, &opts)
@@ -439,10 +436,7 @@ fn push_and_pull_text_and_binary() {
     assert!(s.client.pull("/data/empty").unwrap().is_empty());
 
     // Replacing a read-only file works: Pebble writes atomically.
-    let ro = PushOptions {
-        permissions: Some(0o400),
-        ..opts.clone()
-    };
+    let ro = opts.clone().with_permissions(0o400);
     s.client.push("/data/secret", "one", &ro).unwrap();
     s.client.push("/data/secret", "two", &ro).unwrap();
     assert_eq!(s.client.pull("/data/secret").unwrap(), b"two");
@@ -451,13 +445,11 @@ fn push_and_pull_text_and_binary() {
 #[test]
 fn permissions_are_applied_and_owners_recorded() {
     let s = setup();
-    let opts = PushOptions {
-        make_dirs: true,
-        permissions: Some(0o600),
-        user: Some("postgres".into()),
-        group: Some("postgres".into()),
-        ..Default::default()
-    };
+    let opts = PushOptions::new()
+        .with_make_dirs(true)
+        .with_permissions(0o600)
+        .with_user("postgres")
+        .with_group("postgres");
     s.client.push("/etc/app/auth.txt", "secret", &opts).unwrap();
     let mode = std::fs::metadata(s.pebble.host_path("/etc/app/auth.txt"))
         .unwrap()
@@ -504,10 +496,7 @@ fn permissions_are_applied_and_owners_recorded() {
     let (kind, message) = path_error(s.client.push(
         "/etc/app/g.txt",
         "x",
-        &PushOptions {
-            group: Some("postgres".into()),
-            ..Default::default()
-        },
+        &PushOptions::new().with_group("postgres"),
     ));
     assert_eq!(kind, "generic-file-error");
     assert_eq!(
@@ -571,10 +560,7 @@ fn make_dirs_and_make_dir() {
 #[test]
 fn list_files_exists_and_remove_path() {
     let s = setup();
-    let opts = PushOptions {
-        make_dirs: true,
-        ..Default::default()
-    };
+    let opts = PushOptions::new().with_make_dirs(true);
     for name in ["b.conf", "a.conf", "c.ini"] {
         s.client
             .push(&format!("/etc/app/{name}"), name, &opts)

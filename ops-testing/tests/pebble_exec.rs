@@ -77,13 +77,7 @@ fn stdin_round_trips_through_the_command() {
     let stdin: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 256) as u8).collect();
     let output = s
         .client
-        .exec(
-            &["cat"],
-            &ExecOptions {
-                stdin: Some(stdin.clone()),
-                ..Default::default()
-            },
-        )
+        .exec(&["cat"], &ExecOptions::new().with_stdin(stdin.clone()))
         .unwrap();
     assert_eq!(output.stdout, stdin);
     assert!(output.stderr.is_empty());
@@ -106,13 +100,11 @@ fn environment_working_dir_user_and_timeout_reach_the_handler() {
         *keep.lock().unwrap() = Some(args.clone());
         ExecResult::stdout("ok")
     });
-    let options = ExecOptions {
-        environment: BTreeMap::from([("DB_URL".into(), "postgres://x".into())]),
-        working_dir: Some("/srv/app".into()),
-        timeout: Some(Duration::from_secs(30)),
-        user: Some("app".into()),
-        ..Default::default()
-    };
+    let options = ExecOptions::new()
+        .with_env("DB_URL", "postgres://x")
+        .with_working_dir("/srv/app")
+        .with_timeout(Duration::from_secs(30))
+        .with_user("app");
     s.client.exec(&["migrate", "--all"], &options).unwrap();
     let args = seen.lock().unwrap().clone().unwrap();
     assert_eq!(args.command, ["migrate", "--all"]);
@@ -157,22 +149,14 @@ fn the_service_context_is_merged_under_the_request() {
             .collect();
         ExecResult::stdout(format!("{}{text}", args.working_dir))
     });
-    let options = ExecOptions {
-        service_context: Some("db".into()),
-        environment: BTreeMap::from([("B".into(), "request".into())]),
-        ..Default::default()
-    };
+    let options = ExecOptions::new()
+        .with_service_context("db")
+        .with_env("B", "request");
     let output = s.client.exec(&["env"], &options).unwrap();
     assert_eq!(output.stdout_text(), "/var/lib/dbA=service\nB=request\n");
     let err = s
         .client
-        .exec(
-            &["env"],
-            &ExecOptions {
-                service_context: Some("nope".into()),
-                ..Default::default()
-            },
-        )
+        .exec(&["env"], &ExecOptions::new().with_service_context("nope"))
         .unwrap_err();
     assert!(
         err.to_string()
@@ -217,13 +201,7 @@ fn stderr_is_apart_unless_combined() {
     );
     let combined = s
         .client
-        .exec(
-            &["both"],
-            &ExecOptions {
-                combine_stderr: true,
-                ..Default::default()
-            },
-        )
+        .exec(&["both"], &ExecOptions::new().with_combine_stderr(true))
         .unwrap();
     assert_eq!(combined.stdout_text(), "out\nerr\n");
     assert!(combined.stderr.is_empty());
@@ -241,10 +219,7 @@ fn a_timeout_fails_the_change_as_pebble_words_it() {
         (Duration::from_millis(1500), "1.5s"),
         (Duration::from_secs(90), "1m30s"),
     ] {
-        let options = ExecOptions {
-            timeout: Some(timeout),
-            ..Default::default()
-        };
+        let options = ExecOptions::new().with_timeout(timeout);
         let err = s.client.exec(&["sleep", "600"], &options).unwrap_err();
         let PebbleError::Change { id, err: message } = &err else {
             panic!("expected a change error, got {err:?}");
@@ -560,10 +535,7 @@ fn a_command_that_reads_no_input_exits_without_it() {
     let s = setup();
     s.pebble
         .handle_exec(&["true"], |_| ExecResult::stdout("done"));
-    let options = ExecOptions {
-        stdin: Some(vec![7; 8 * 1024 * 1024]),
-        ..Default::default()
-    };
+    let options = ExecOptions::new().with_stdin(vec![7; 8 * 1024 * 1024]);
     let output = s.client.exec(&["true"], &options).unwrap();
     assert_eq!(output.stdout, b"done");
     assert!(s.pebble.execs()[0].stdin().is_empty());
@@ -579,12 +551,10 @@ fn a_host_command_runs_in_the_mapped_working_dir_with_the_exec_environment() {
     )
     .unwrap();
     s.pebble.run_on_host(&["sh"]);
-    let options = ExecOptions {
-        environment: BTreeMap::from([("NAME".into(), "db".into())]),
-        working_dir: Some("/srv".into()),
-        stdin: Some(b"from stdin\n".to_vec()),
-        ..Default::default()
-    };
+    let options = ExecOptions::new()
+        .with_env("NAME", "db")
+        .with_working_dir("/srv")
+        .with_stdin(b"from stdin\n".to_vec());
     let err = s
         .client
         .exec(
@@ -618,10 +588,7 @@ fn a_host_command_runs_in_the_mapped_working_dir_with_the_exec_environment() {
 fn a_host_command_past_its_timeout_is_killed() {
     let s = setup();
     s.pebble.run_on_host(&["sleep"]);
-    let options = ExecOptions {
-        timeout: Some(Duration::from_millis(200)),
-        ..Default::default()
-    };
+    let options = ExecOptions::new().with_timeout(Duration::from_millis(200));
     let err = s.client.exec(&["sleep", "30"], &options).unwrap_err();
     assert!(
         matches!(&err, PebbleError::Change { err, .. } if err.contains("timed out after 200ms")),

@@ -227,7 +227,7 @@ fn each_hook_record_says_what_it_wrote_and_did() {
         Some("line one\nline two")
     );
     // Serialized, a write names its keys, never their values.
-    let yaml = serde_yaml::to_string(&elected.writes).unwrap();
+    let yaml = serde_norway::to_string(&elected.writes).unwrap();
     assert!(yaml.contains("admin-password"), "{yaml}");
     assert!(!yaml.contains("TOPSECRET"), "{yaml}");
 
@@ -423,7 +423,7 @@ fn a_unit_whose_hook_failed_is_in_error_until_a_retry_succeeds() {
     let (code, stdout, stderr) =
         ops_sim(&[scenario.as_os_str(), "--format".as_ref(), "yaml".as_ref()]);
     assert_eq!(code, Some(1), "{stderr}");
-    let model: serde_yaml::Value = serde_yaml::from_str(&stdout).unwrap();
+    let model: serde_norway::Value = serde_norway::from_str(&stdout).unwrap();
     assert_eq!(
         model["units"]["shell/1"]["status"].as_str(),
         Some("error: hook failed: \"update-status\"")
@@ -551,7 +551,7 @@ fn a_failed_action_fails_the_run_but_not_the_unit() {
         stderr.contains("ops-sim: shell/0 actions/boom (step 2) exited 4: boom failed\n"),
         "{stderr}"
     );
-    let model: serde_yaml::Value = serde_yaml::from_str(&stdout).unwrap();
+    let model: serde_norway::Value = serde_norway::from_str(&stdout).unwrap();
     assert_eq!(
         model["units"]["shell/0"]["status"].as_str(),
         Some("active: ready")

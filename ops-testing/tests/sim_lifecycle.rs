@@ -163,10 +163,7 @@ fn churn_loses_the_pod_but_keeps_juju_state_and_relation_data() {
     let unit = "hello-peers/1";
     // The workload: a file and a plan in the old pod's container.
     let client = sim.pebble(unit, "web").unwrap().client();
-    let options = PushOptions {
-        make_dirs: true,
-        ..Default::default()
-    };
+    let options = PushOptions::new().with_make_dirs(true);
     client.push("/etc/web.conf", "old pod\n", &options).unwrap();
     let mut layer = Layer::default();
     layer.services.insert(
@@ -613,7 +610,7 @@ fn a_relative_workdir_works() {
         "charm: {dir: charm}\nsteps:\n  - deploy: {units: 2}\n",
     )
     .unwrap();
-    let ops_sim = cargo_bin("ops-testing", "ops-sim").unwrap();
+    let ops_sim = cargo_bin("juju-ops-testing", "ops-sim").unwrap();
     let output = Command::new(&ops_sim)
         .current_dir(dir.path())
         .args(["s.yaml", "--workdir", "wd", "--format", "json", "--hooks"])

@@ -32,7 +32,7 @@
 //! The build script:
 //!
 //! ```ignore
-//! // build.rs; Cargo.toml: [build-dependencies] ops = { version = "0.1", features = ["codegen"] }
+//! // build.rs; Cargo.toml: [build-dependencies] ops = { package = "juju-ops", version = "0.1", features = ["codegen"] }
 //! fn main() {
 //!     ops::codegen::build_script_main();
 //! }
@@ -60,6 +60,7 @@ pub const OUT_FILE: &str = "meta.rs";
 
 /// What went wrong generating the typed items.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CodegenError {
     /// The metadata could not be read or parsed.
     #[error(transparent)]

@@ -7,6 +7,7 @@ use crate::backend::RelationRef;
 
 /// A `JUJU_*` variable is missing or malformed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ContextError {
     /// A variable Juju always sets is not set.
     #[error("environment variable {name} is not set; is this running under Juju?")]

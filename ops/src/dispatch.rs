@@ -29,6 +29,7 @@ pub const CONTAINERS_DIR_VAR: &str = "OPS_CONTAINERS_DIR";
 
 /// Why a dispatch failed. Nothing was committed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DispatchError {
     /// The `JUJU_*` environment is missing or malformed.
     #[error(transparent)]
@@ -261,8 +262,23 @@ pub enum StateLocation {
     Juju,
 }
 
-/// Options for [`main_with`].
+/// Options for [`main_with`]: [`MainOptions::new`] and the `with_*` methods.
+///
+/// ```no_run
+/// # struct MyCharm;
+/// # impl ops::Charm for MyCharm {
+/// #     fn new(_: &mut ops::Framework<Self>) -> Result<Self, ops::HandlerError> { Ok(MyCharm) }
+/// # }
+/// fn main() -> std::process::ExitCode {
+///     ops::main_with::<MyCharm>(ops::MainOptions::new().with_state(ops::StateLocation::Juju))
+/// }
+/// ```
+///
+/// ```compile_fail
+/// let options = ops::MainOptions { state: ops::StateLocation::Juju, ..Default::default() };
+/// ```
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct MainOptions {
     /// Where persisted state lives.
     pub state: StateLocation,
@@ -272,6 +288,25 @@ pub struct MainOptions {
     /// costs a small hook a third of its own instructions to parse. Both
     /// come from the same `charmcraft.yaml` when the charm is packed.
     pub compiled_meta: Option<&'static str>,
+}
+
+impl MainOptions {
+    /// State in `.unit-state.json`, metadata read from the charm directory.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// With persisted state there.
+    pub fn with_state(mut self, state: StateLocation) -> Self {
+        self.state = state;
+        self
+    }
+
+    /// With the metadata compiled in (`meta::CHARM_META_JSON`).
+    pub fn with_compiled_meta(mut self, json: &'static str) -> Self {
+        self.compiled_meta = Some(json);
+        self
+    }
 }
 
 /// The charm binary's entry point: runs the event Juju dispatched.

@@ -63,6 +63,7 @@ pub mod model;
 pub mod pebble;
 pub mod redact;
 pub mod storage;
+mod yaml;
 
 pub use charm::Charm;
 pub use context::{ContextError, JujuContext, OPERATOR_DISPATCH_VAR};
@@ -85,3 +86,4 @@ pub use model::{
 };
 /// `tracing`, re-exported: its macros inside a dispatch reach `juju-log`.
 pub use tracing;
+pub use yaml::YamlError;

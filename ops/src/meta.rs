@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 /// What went wrong reading a charm's metadata.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum MetaError {
     /// Neither `metadata.yaml` nor `charmcraft.yaml` is in the charm directory.
     #[error("no metadata.yaml or charmcraft.yaml in charm directory {dir}")]
@@ -35,7 +36,7 @@ pub enum MetaError {
         what: String,
         /// The YAML error, with its line and column.
         #[source]
-        source: serde_yaml::Error,
+        source: crate::YamlError,
     },
     /// Compiled-in metadata ([`CharmMeta::to_json`]) is not of the expected shape.
     #[error("invalid compiled-in metadata: {source}")]
@@ -94,7 +95,7 @@ pub struct ContainerMeta {
     pub resource: Option<String>,
     /// Storage mounts, as declared.
     #[serde(default)]
-    pub mounts: Vec<serde_yaml::Value>,
+    pub mounts: Vec<serde_json::Value>,
 }
 
 /// One config option.
@@ -136,9 +137,9 @@ pub struct CharmMeta {
     /// Workload containers by name.
     pub containers: BTreeMap<String, ContainerMeta>,
     /// Storage by name, as declared.
-    pub storage: BTreeMap<String, serde_yaml::Value>,
+    pub storage: BTreeMap<String, serde_json::Value>,
     /// Resources by name, as declared.
-    pub resources: BTreeMap<String, serde_yaml::Value>,
+    pub resources: BTreeMap<String, serde_json::Value>,
     /// Config options by name.
     pub config: BTreeMap<String, ConfigOption>,
     /// Actions by name.
@@ -158,9 +159,9 @@ struct RawMetadata {
     #[serde(default)]
     containers: BTreeMap<String, ContainerMeta>,
     #[serde(default)]
-    storage: BTreeMap<String, serde_yaml::Value>,
+    storage: BTreeMap<String, serde_json::Value>,
     #[serde(default)]
-    resources: BTreeMap<String, serde_yaml::Value>,
+    resources: BTreeMap<String, serde_json::Value>,
     #[serde(default)]
     config: Option<RawConfig>,
     #[serde(default)]
@@ -321,7 +322,7 @@ impl CharmMeta {
 }
 
 fn parse_yaml<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, MetaError> {
-    serde_yaml::from_str(text).map_err(|source| MetaError::Parse {
+    crate::yaml::from_str(text).map_err(|source| MetaError::Parse {
         what: what.to_string(),
         source,
     })

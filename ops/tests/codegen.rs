@@ -1,7 +1,7 @@
 //! `ops::codegen`'s output compiled and used: `codegen-fixture/meta.rs` is
 //! what codegen makes of `codegen-fixture/charmcraft.yaml` (checked by
 //! `meta_rs_is_what_codegen_makes`, which needs the `codegen` feature;
-//! regenerate with `OPS_RS_BLESS=1 cargo test -p ops --features codegen
+//! regenerate with `OPS_RS_BLESS=1 cargo test -p juju-ops --features codegen
 //! --test codegen`, then run the tests again: they were compiled with the
 //! old file), and this file includes it as a charm would.
 

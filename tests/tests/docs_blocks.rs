@@ -182,8 +182,8 @@ fn doctest_pages() -> BTreeSet<String> {
 
 fn check_yaml(block: &Block, mirrored: Option<(String, bool)>) -> Result<(), String> {
     let text = block.body.join("\n");
-    let value: serde_yaml::Value =
-        serde_yaml::from_str(&text).map_err(|e| format!("{}: not YAML: {e}", block.at()))?;
+    let value: serde_norway::Value =
+        serde_norway::from_str(&text).map_err(|e| format!("{}: not YAML: {e}", block.at()))?;
     let has = |key: &str| value.get(key).is_some();
     if has("steps") {
         ops_testing::sim::Scenario::parse(&text, Path::new(&block.at()))

@@ -224,7 +224,7 @@ fn pgbouncer_k8s_packs_and_its_dispatch_is_the_charm() {
         "a packed charm carries no charmcraft.yaml"
     );
     let metadata = std::fs::read_to_string(unpacked.path().join("metadata.yaml")).unwrap();
-    let metadata: serde_yaml::Value = serde_yaml::from_str(&metadata).unwrap();
+    let metadata: serde_norway::Value = serde_norway::from_str(&metadata).unwrap();
     assert_eq!(
         metadata["peers"]["pgb-peers"]["interface"].as_str(),
         Some("pgb_peers")
@@ -287,7 +287,7 @@ fn the_getting_started_charm_packs() {
     );
     let unpacked = unzip(&charm);
     let config = std::fs::read_to_string(unpacked.path().join("config.yaml")).unwrap();
-    let config: serde_yaml::Value = serde_yaml::from_str(&config).unwrap();
+    let config: serde_norway::Value = serde_norway::from_str(&config).unwrap();
     assert_eq!(
         config["options"]["greeting"]["default"].as_str(),
         Some("hello")
@@ -312,12 +312,12 @@ fn standalone_charm_packs_from_a_repository_of_its_own() {
     let url = format!("file://{}", upstream.display());
     let by_git = manifest
         .replace(
-            r#"ops = { path = "../../ops" }"#,
-            &format!(r#"ops = {{ git = "{url}" }}"#),
+            r#"ops = { package = "juju-ops", path = "../../ops" }"#,
+            &format!(r#"ops = {{ package = "juju-ops", git = "{url}" }}"#),
         )
         .replace(
-            r#"ops-testing = { path = "../../ops-testing" }"#,
-            &format!(r#"ops-testing = {{ git = "{url}" }}"#),
+            r#"ops-testing = { package = "juju-ops-testing", path = "../../ops-testing" }"#,
+            &format!(r#"ops-testing = {{ package = "juju-ops-testing", git = "{url}" }}"#),
         );
     assert_eq!(
         by_git.matches(&url).count(),
@@ -346,10 +346,10 @@ fn standalone_charm_packs_from_a_repository_of_its_own() {
     );
     let unpacked = unzip(&charm);
     let metadata = std::fs::read_to_string(unpacked.path().join("metadata.yaml")).unwrap();
-    let metadata: serde_yaml::Value = serde_yaml::from_str(&metadata).unwrap();
+    let metadata: serde_norway::Value = serde_norway::from_str(&metadata).unwrap();
     assert_eq!(metadata["name"].as_str(), Some("standalone-charm"));
     let config = std::fs::read_to_string(unpacked.path().join("config.yaml")).unwrap();
-    let config: serde_yaml::Value = serde_yaml::from_str(&config).unwrap();
+    let config: serde_norway::Value = serde_norway::from_str(&config).unwrap();
     assert_eq!(config["options"]["motd"]["type"].as_str(), Some("string"));
     assert_dispatch_is_an_ops_charm(unpacked.path(), "standalone-charm/0");
     for leftover in ["parts", "stage", "prime", "overlay"] {

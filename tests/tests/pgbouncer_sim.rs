@@ -304,7 +304,7 @@ fn lines_showing(text: &str, secret: &str) -> Vec<usize> {
 
 #[test]
 fn ops_sim_prints_no_password_in_any_format() {
-    let ops_sim = cargo_bin("ops-testing", "ops-sim").unwrap();
+    let ops_sim = cargo_bin("juju-ops-testing", "ops-sim").unwrap();
     // ops-sim finds the hook tool beside itself.
     hook_tool().unwrap();
     let charm = cargo_bin("pgbouncer-k8s", "pgbouncer-k8s").unwrap();

@@ -18,15 +18,27 @@ const STEPS: &str = "
   - update-status: {}
 ";
 
+/// Python ops and its dependencies, each at an exact version.
+fn requirements() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("python-requirements.txt")
+}
+
+/// A venv with the pinned Python ops (shared with `benches/hook-cost`): made
+/// anew when the requirements file is not the one it was made from.
 fn python_with_ops() -> PathBuf {
     let venv = target_dir().unwrap().join("python-ops-venv");
     let python = venv.join("bin/python");
-    let has_ops = python.exists()
+    let stamp = venv.join(".ops-rs-requirements");
+    let wanted = std::fs::read(requirements()).unwrap();
+    let up_to_date = std::fs::read(&stamp).is_ok_and(|made_from| made_from == wanted)
         && Command::new(&python)
             .args(["-c", "import ops"])
             .status()
             .is_ok_and(|s| s.success());
-    if !has_ops {
+    if !up_to_date {
+        if venv.exists() {
+            std::fs::remove_dir_all(&venv).unwrap();
+        }
         let made = Command::new("python3")
             .args(["-m", "venv"])
             .arg(&venv)
@@ -37,10 +49,16 @@ fn python_with_ops() -> PathBuf {
             "python3 -m venv failed: .ci/run installs python3-venv"
         );
         let pip = Command::new(venv.join("bin/pip"))
-            .args(["install", "--quiet", "--disable-pip-version-check", "ops"])
+            .args(["install", "--quiet", "--disable-pip-version-check"])
+            .arg("--requirement")
+            .arg(requirements())
             .status()
             .expect("pip runs");
-        assert!(pip.success(), "pip install ops failed");
+        assert!(
+            pip.success(),
+            "pip install of tests/python-requirements.txt failed"
+        );
+        std::fs::write(&stamp, &wanted).unwrap();
     }
     python
 }

@@ -263,11 +263,9 @@ fn put_user_secret(
     }
     let secret = model.add_secret(
         content,
-        SecretOptions {
-            label: Some(secret_label(relation.id.id)),
-            owner: SecretOwner::Application,
-            ..Default::default()
-        },
+        SecretOptions::new()
+            .with_label(secret_label(relation.id.id))
+            .with_owner(SecretOwner::Application),
     )?;
     secret.grant(relation, None)?;
     let id = secret.id().map(str::to_string).unwrap_or_default();

@@ -243,14 +243,12 @@ impl Credentials {
             None => {
                 let secret = model.add_secret(
                     content,
-                    SecretOptions {
-                        label: Some(SECRET_LABEL.to_string()),
-                        owner: SecretOwner::Application,
-                        description: Some(
+                    SecretOptions::new()
+                        .with_label(SECRET_LABEL.to_string())
+                        .with_owner(SecretOwner::Application)
+                        .with_description(
                             "pgbouncer-k8s: the auth file and the users' passwords".to_string(),
                         ),
-                        ..Default::default()
-                    },
                 )?;
                 let id = secret.id().unwrap_or_default().to_string();
                 bag.set(SECRET_ID, &id)?;

@@ -98,13 +98,11 @@ impl<'a> Workload<'a> {
     }
 
     fn push_text(&self, path: &str, content: &str, mode: u32) -> Result<(), WorkloadError> {
-        let options = PushOptions {
-            permissions: Some(mode),
-            user: Some(WORKLOAD_USER.to_string()),
-            group: Some(WORKLOAD_USER.to_string()),
-            make_dirs: true,
-            ..Default::default()
-        };
+        let options = PushOptions::new()
+            .with_permissions(mode)
+            .with_user(WORKLOAD_USER.to_string())
+            .with_group(WORKLOAD_USER.to_string())
+            .with_make_dirs(true);
         self.container.push(path, content.as_bytes(), &options)?;
         self.seen
             .borrow_mut()
@@ -304,10 +302,7 @@ impl<'a> Workload<'a> {
     /// The workload's PgBouncer version (`pgbouncer --version`: its first
     /// line is `PgBouncer 1.21.0`), bare.
     pub fn version(&self) -> Result<String, WorkloadError> {
-        let options = ExecOptions {
-            timeout: Some(std::time::Duration::from_secs(10)),
-            ..Default::default()
-        };
+        let options = ExecOptions::new().with_timeout(std::time::Duration::from_secs(10));
         let output = self
             .container
             .client()

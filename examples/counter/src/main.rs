@@ -5,8 +5,5 @@
 use ops::{MainOptions, StateLocation};
 
 fn main() -> std::process::ExitCode {
-    ops::main_with::<counter::Counter>(MainOptions {
-        state: StateLocation::Juju,
-        ..MainOptions::default()
-    })
+    ops::main_with::<counter::Counter>(MainOptions::new().with_state(StateLocation::Juju))
 }

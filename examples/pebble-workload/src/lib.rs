@@ -103,10 +103,7 @@ fn reconcile(model: &Model, container: &Container) -> Result<(), HandlerError> {
     };
     let changed = current.as_deref() != Some(index.as_bytes());
     if changed {
-        let options = PushOptions {
-            make_dirs: true,
-            ..Default::default()
-        };
+        let options = PushOptions::new().with_make_dirs(true);
         container.push(INDEX, &index, &options)?;
     }
     container.add_layer("web-server", &layer(port), true)?;

@@ -131,13 +131,11 @@ impl Secrets {
             Err(e) if matches!(e.backend_error(), Some(BackendError::SecretNotFound { .. })) => {
                 model.add_secret(
                     content(&format!("relation-{}", relation.id.id))?,
-                    SecretOptions {
-                        label: Some(label),
-                        description: Some(format!("credentials for relation {}", relation.id)),
-                        rotate: Some(Rotation::Daily),
-                        owner: SecretOwner::Application,
-                        ..Default::default()
-                    },
+                    SecretOptions::new()
+                        .with_label(label)
+                        .with_description(format!("credentials for relation {}", relation.id))
+                        .with_rotate(Rotation::Daily)
+                        .with_owner(SecretOwner::Application),
                 )?
             }
             Err(e) => return Err(e.into()),

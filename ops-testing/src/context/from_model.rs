@@ -17,6 +17,7 @@ use crate::sim::Simulator;
 
 /// Why a unit's state could not be read.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum FromModelError {
     /// The unit is not in the model.
     #[error("unit {0} is not in the model")]

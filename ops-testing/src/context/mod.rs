@@ -78,6 +78,7 @@ use crate::fake_pebble::{ExecArgs, ServiceEvent};
 
 /// What went wrong running an event.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RunError {
     /// The charm's metadata could not be read.
     #[error(transparent)]

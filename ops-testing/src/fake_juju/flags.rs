@@ -228,7 +228,7 @@ fn yaml(value: &Value) -> String {
     if value.is_null() {
         return String::new();
     }
-    let text = serde_yaml::to_string(value).unwrap_or_default();
+    let text = serde_norway::to_string(value).unwrap_or_default();
     let text = text.trim_end_matches('\n');
     if text.is_empty() {
         String::new()
@@ -287,32 +287,33 @@ pub(crate) fn settings_from_yaml(text: &[u8]) -> Result<BTreeMap<String, String>
     if text.trim().is_empty() {
         return Ok(BTreeMap::new());
     }
-    let value: serde_yaml::Value = serde_yaml::from_str(&text).map_err(|e| format!("yaml: {e}"))?;
-    let scalar = |v: serde_yaml::Value| -> Result<String, String> {
+    let value: serde_norway::Value =
+        serde_norway::from_str(&text).map_err(|e| format!("yaml: {e}"))?;
+    let scalar = |v: serde_norway::Value| -> Result<String, String> {
         match v {
-            serde_yaml::Value::String(s) => Ok(s),
-            serde_yaml::Value::Null => Ok(String::new()),
-            serde_yaml::Value::Bool(b) => Ok(b.to_string()),
-            serde_yaml::Value::Number(n) => Ok(n.to_string()),
-            serde_yaml::Value::Tagged(t) => Err(format!(
+            serde_norway::Value::String(s) => Ok(s),
+            serde_norway::Value::Null => Ok(String::new()),
+            serde_norway::Value::Bool(b) => Ok(b.to_string()),
+            serde_norway::Value::Number(n) => Ok(n.to_string()),
+            serde_norway::Value::Tagged(t) => Err(format!(
                 "yaml: unmarshal errors: cannot unmarshal {} into string",
                 t.tag
             )),
-            serde_yaml::Value::Sequence(_) => {
+            serde_norway::Value::Sequence(_) => {
                 Err("yaml: unmarshal errors: cannot unmarshal !!seq into string".to_string())
             }
-            serde_yaml::Value::Mapping(_) => {
+            serde_norway::Value::Mapping(_) => {
                 Err("yaml: unmarshal errors: cannot unmarshal !!map into string".to_string())
             }
         }
     };
     match value {
-        serde_yaml::Value::Null => Ok(BTreeMap::new()),
-        serde_yaml::Value::Mapping(map) => map
+        serde_norway::Value::Null => Ok(BTreeMap::new()),
+        serde_norway::Value::Mapping(map) => map
             .into_iter()
             .map(|(k, v)| Ok((scalar(k)?, scalar(v)?)))
             .collect(),
-        serde_yaml::Value::Sequence(_) => {
+        serde_norway::Value::Sequence(_) => {
             Err("yaml: unmarshal errors: cannot unmarshal !!seq into map[string]string".to_string())
         }
         _ => {

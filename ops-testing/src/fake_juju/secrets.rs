@@ -459,15 +459,14 @@ impl FakeJuju {
         label: Option<&str>,
     ) -> HookResult<SecretInfo> {
         let s = self.hook_secret_info(ctx, id, label)?;
-        Ok(SecretInfo {
-            id: s.id.clone(),
-            label: s.label.clone(),
-            description: s.description.clone(),
-            revision: s.latest(),
-            rotation: s.rotate.clone(),
-            expiry: s.expire.clone(),
-            owner: Some(s.owner_kind.clone()),
-        })
+        let mut info = SecretInfo::new(s.id.clone());
+        info.label = s.label.clone();
+        info.description = s.description.clone();
+        info.revision = s.latest();
+        info.rotation = s.rotate.clone();
+        info.expiry = s.expire.clone();
+        info.owner = Some(s.owner_kind.clone());
+        Ok(info)
     }
 
     /// `secret-info-get` as Juju prints it: `{<xid>: {revision, label, owner, ...}}`.

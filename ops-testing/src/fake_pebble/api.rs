@@ -78,7 +78,7 @@ fn plan(shared: &Shared, request: &HttpRequest) -> Reply {
         return Reply::bad_request(format!("invalid format {format:?}"));
     }
     let state = shared.lock();
-    match serde_yaml::to_string(&state.plan) {
+    match serde_norway::to_string(&state.plan) {
         Ok(yaml) => Reply::sync(Value::String(yaml)),
         Err(e) => Reply::error(500, format!("cannot serialize plan: {e}"), None),
     }

@@ -30,6 +30,7 @@ const RECOVER: &str = "recover-check";
 
 /// Why a test could not report a check run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CheckRunError {
     /// No check of that name in the plan.
     #[error("check {0:?} is not in the plan")]

@@ -25,7 +25,7 @@
 //! let dir = tempfile::tempdir().unwrap();
 //! let pebble = FakePebble::start(dir.path().join("pebble.socket"), dir.path().join("root")).unwrap();
 //! let client = pebble.client();
-//! client.push("/etc/app.conf", "debug = true\n", &PushOptions { make_dirs: true, ..Default::default() }).unwrap();
+//! client.push("/etc/app.conf", "debug = true\n", &PushOptions::new().with_make_dirs(true)).unwrap();
 //! assert!(dir.path().join("root/etc/app.conf").exists());
 //! let mut layer = Layer::default();
 //! layer.services.insert("app".into(), Service {
@@ -395,7 +395,7 @@ impl FakePebble {
     /// let client = pebble.client();
     /// let version = client.exec(&["psql", "--version"], &ExecOptions::default()).unwrap();
     /// assert_eq!(version.stdout_text(), "psql (PostgreSQL) 16.4\n");
-    /// let run = ExecOptions { stdin: Some(b"SELECT 1;".to_vec()), ..Default::default() };
+    /// let run = ExecOptions::new().with_stdin(b"SELECT 1;".to_vec());
     /// assert_eq!(client.exec(&["psql", "-f", "-"], &run).unwrap().stdout_text(), "9 bytes of SQL\n");
     /// let err = client.exec(&["false"], &ExecOptions::default()).unwrap_err();
     /// assert_eq!(err.exit_code(), Some(1));
@@ -426,7 +426,7 @@ impl FakePebble {
     /// let dir = tempfile::tempdir().unwrap();
     /// let pebble = FakePebble::start(dir.path().join("pebble.socket"), dir.path().join("root")).unwrap();
     /// pebble.run_on_host(&["tr"]);
-    /// let upper = ExecOptions { stdin: Some(b"quiet\n".to_vec()), ..Default::default() };
+    /// let upper = ExecOptions::new().with_stdin(b"quiet\n".to_vec());
     /// let output = pebble.client().exec(&["tr", "a-z", "A-Z"], &upper).unwrap();
     /// assert_eq!(output.stdout_text(), "QUIET\n");
     /// ```

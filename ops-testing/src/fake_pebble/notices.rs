@@ -27,6 +27,7 @@ const EXPIRE_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// A custom notice key Pebble refuses.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum NoticeKeyError {
     /// Not `<domain>/<path>` in lowercase letters, digits and single dashes.
     #[error("invalid key {0:?} (must be in \"example.com/path\" format)")]

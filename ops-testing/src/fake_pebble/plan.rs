@@ -18,11 +18,11 @@ const SECTIONS: [&str; 6] = [
 
 /// Parses and validates one layer as Pebble's `plan.ParseLayer` does.
 pub(crate) fn parse_layer(label: &str, yaml: &str) -> Result<Layer, String> {
-    let value: serde_yaml::Value =
-        serde_yaml::from_str(yaml).map_err(|e| format!("cannot parse layer {label:?}: {e}"))?;
+    let value: serde_norway::Value =
+        serde_norway::from_str(yaml).map_err(|e| format!("cannot parse layer {label:?}: {e}"))?;
     match &value {
-        serde_yaml::Value::Null => return Ok(Layer::default()),
-        serde_yaml::Value::Mapping(map) => {
+        serde_norway::Value::Null => return Ok(Layer::default()),
+        serde_norway::Value::Mapping(map) => {
             for key in map.keys() {
                 let key = key.as_str().unwrap_or("");
                 if !SECTIONS.contains(&key) {
@@ -34,8 +34,8 @@ pub(crate) fn parse_layer(label: &str, yaml: &str) -> Result<Layer, String> {
         }
         _ => return Err(format!("cannot parse layer {label:?}: not a mapping")),
     }
-    let layer: Layer =
-        serde_yaml::from_value(value).map_err(|e| format!("cannot parse layer {label:?}: {e}"))?;
+    let layer: Layer = serde_norway::from_value(value)
+        .map_err(|e| format!("cannot parse layer {label:?}: {e}"))?;
     if label.starts_with("pebble-") {
         return Err("cannot use reserved label prefix \"pebble-\"".into());
     }

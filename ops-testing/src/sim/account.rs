@@ -210,24 +210,24 @@ impl Redactor {
     /// known secret and URI password becomes `***`, and a string under a
     /// secret-looking key is `***` whole. Keys that become alike get ` (2)`,
     /// ` (3)`, ... so that none is lost.
-    pub fn scrub_value(&self, value: &mut serde_yaml::Value) {
+    pub fn scrub_value(&self, value: &mut serde_norway::Value) {
         match value {
-            serde_yaml::Value::String(text) => *text = self.scrub(text),
-            serde_yaml::Value::Sequence(items) => {
+            serde_norway::Value::String(text) => *text = self.scrub(text),
+            serde_norway::Value::Sequence(items) => {
                 for item in items {
                     self.scrub_value(item);
                 }
             }
-            serde_yaml::Value::Mapping(map) => {
+            serde_norway::Value::Mapping(map) => {
                 for (mut key, mut item) in std::mem::take(map) {
                     let secret_key = key.as_str().is_some_and(is_secret_key);
                     match &mut item {
-                        serde_yaml::Value::String(text) if secret_key => {
+                        serde_norway::Value::String(text) if secret_key => {
                             *text = "***".to_string();
                         }
                         item => self.scrub_value(item),
                     }
-                    if let serde_yaml::Value::String(name) = &mut key {
+                    if let serde_norway::Value::String(name) = &mut key {
                         let scrubbed = self.scrub(name);
                         let mut unique = scrubbed.clone();
                         let mut n = 2;
@@ -240,7 +240,7 @@ impl Redactor {
                     map.insert(key, item);
                 }
             }
-            serde_yaml::Value::Tagged(tagged) => self.scrub_value(&mut tagged.value),
+            serde_norway::Value::Tagged(tagged) => self.scrub_value(&mut tagged.value),
             _ => {}
         }
     }
@@ -1116,10 +1116,10 @@ mod tests {
             let text = format!("{before}{secret}{after}");
             let scrubbed = r.scrub(&text);
             proptest::prop_assert!(!scrubbed.contains(&secret), "{:?}", scrubbed);
-            let mut tree = serde_yaml::Mapping::new();
+            let mut tree = serde_norway::Mapping::new();
             tree.insert(text.clone().into(), text.clone().into());
-            tree.insert("note".into(), vec![serde_yaml::Value::from(text)].into());
-            let mut tree = serde_yaml::Value::Mapping(tree);
+            tree.insert("note".into(), vec![serde_norway::Value::from(text)].into());
+            let mut tree = serde_norway::Value::Mapping(tree);
             r.scrub_value(&mut tree);
             let printed = serde_json::to_string(&tree).unwrap();
             let json_secret = serde_json::to_string(&secret).unwrap();
@@ -1143,11 +1143,11 @@ mod tests {
             "tls False, port 1234567, 0"
         );
         assert_eq!(r.show("password", "0"), "(secret)");
-        let mut value: serde_yaml::Value =
-            serde_yaml::from_str("{password: '0', port: '0', list: [{token: ab}]}").unwrap();
+        let mut value: serde_norway::Value =
+            serde_norway::from_str("{password: '0', port: '0', list: [{token: ab}]}").unwrap();
         r.scrub_value(&mut value);
         assert_eq!(
-            serde_yaml::to_string(&value).unwrap(),
+            serde_norway::to_string(&value).unwrap(),
             "password: '***'\nport: '0'\nlist:\n- token: '***'\n"
         );
         r.learn_value("12345678");

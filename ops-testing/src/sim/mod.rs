@@ -129,6 +129,7 @@ fn probe_namespaces(scratch: &Path) -> Result<(), String> {
 /// What can go wrong running a scenario (a charm's own failure is not an
 /// error: it is recorded and retried).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SimError {
     /// The scenario file.
     #[error(transparent)]

@@ -429,10 +429,11 @@ pub enum ModelFormat {
 
 /// Why the final model could not be printed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ModelTextError {
     /// The report as a YAML tree, or that tree as YAML text.
     #[error("cannot print the report as YAML: {0}")]
-    Yaml(#[from] serde_yaml::Error),
+    Yaml(#[from] serde_norway::Error),
     /// The tree as JSON text.
     #[error("cannot print the report as JSON: {0}")]
     Json(#[from] serde_json::Error),
@@ -459,15 +460,15 @@ pub fn model_text(
 ) -> Result<String, ModelTextError> {
     let redactor = super::account::Redactor::for_run(scenario, report);
     let mut value = if hooks {
-        serde_yaml::to_value(report)?
+        serde_norway::to_value(report)?
     } else {
         let mut model = report.clone();
         model.hooks.clear();
-        serde_yaml::to_value(&model)?
+        serde_norway::to_value(&model)?
     };
     redactor.scrub_value(&mut value);
     Ok(match format {
-        ModelFormat::Yaml => serde_yaml::to_string(&value)?,
+        ModelFormat::Yaml => serde_norway::to_string(&value)?,
         ModelFormat::Json => serde_json::to_string_pretty(&value)? + "\n",
     })
 }

@@ -32,7 +32,7 @@ pub struct Scenario {
     #[serde(default)]
     pub apps: BTreeMap<String, RemoteApp>,
     /// What happens, in order: each step a one-key map (`- deploy: {units: 3}`).
-    #[serde(with = "serde_yaml::with::singleton_map_recursive")]
+    #[serde(with = "serde_norway::with::singleton_map_recursive")]
     pub steps: Vec<Step>,
 }
 
@@ -448,6 +448,7 @@ impl Step {
 /// A scenario file that cannot be used; the message names the line and
 /// field, and for a step its number, its key and the field's path.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ScenarioError {
     /// Not readable.
     #[error("cannot read scenario {path}: {source}")]
@@ -544,7 +545,7 @@ fn plain_step_message(
     message: &str,
     key: Option<&str>,
     field: Option<&str>,
-    value: Option<&serde_yaml::Value>,
+    value: Option<&serde_norway::Value>,
 ) -> String {
     let doc = key.and_then(Step::doc);
     let shape = "a step is a map with one key, the step's name, like `- deploy: {units: 3}`";
@@ -562,7 +563,7 @@ fn plain_step_message(
     }
     if message.contains("expected map with a single key") {
         let keys: Vec<String> = value
-            .and_then(serde_yaml::Value::as_mapping)
+            .and_then(serde_norway::Value::as_mapping)
             .map(|m| {
                 m.keys()
                     .map(|k| k.as_str().unwrap_or("?").to_string())
@@ -643,7 +644,7 @@ impl Scenario {
     /// );
     /// ```
     pub fn parse(text: &str, path: &std::path::Path) -> Result<Self, ScenarioError> {
-        serde_yaml::from_str(text).map_err(|e| {
+        serde_norway::from_str(text).map_err(|e| {
             let line = e.location().map(|l| (l.line(), l.column()));
             let full = e.to_string();
             let message = match line {
@@ -678,14 +679,14 @@ impl Scenario {
         let index: usize = index.parse().ok()?;
         let (location, message) = rest.split_once(": ")?;
         let mut segments = location.strip_prefix('.').unwrap_or(location).split('.');
-        let value = serde_yaml::from_str::<serde_yaml::Value>(text)
+        let value = serde_norway::from_str::<serde_norway::Value>(text)
             .ok()
             .and_then(|v| v.get("steps").and_then(|s| s.get(index)).cloned());
         let key = match segments.next().filter(|s| !s.is_empty()) {
             Some(key) => Some(key.to_string()),
             None => match &value {
-                Some(serde_yaml::Value::String(s)) => Some(s.clone()),
-                Some(serde_yaml::Value::Mapping(m)) if m.len() == 1 => {
+                Some(serde_norway::Value::String(s)) => Some(s.clone()),
+                Some(serde_norway::Value::Mapping(m)) if m.len() == 1 => {
                     m.keys().next().and_then(|k| k.as_str()).map(str::to_string)
                 }
                 _ => None,

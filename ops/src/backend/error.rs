@@ -5,6 +5,7 @@
 /// Juju's own failures keep the command, its arguments and what it printed on
 /// stderr; the common ones a charm may handle get their own variant.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BackendError {
     /// The executable could not be started (not on `PATH`, not executable).
     #[error("cannot run hook tool `{command}`: {source}")]

@@ -207,7 +207,23 @@ pub struct SecretSetArgs {
 }
 
 /// The owner's metadata of a secret (`secret-info-get`).
+///
+/// Juju may report more: a [`Backend`](super::Backend) outside ops makes one
+/// with [`SecretInfo::new`] and sets the fields it knows.
+///
+/// ```compile_fail
+/// let info = ops::model::SecretInfo {
+///     id: "secret:x".into(),
+///     label: None,
+///     description: None,
+///     revision: 1,
+///     rotation: None,
+///     expiry: None,
+///     owner: None,
+/// };
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SecretInfo {
     /// The secret id (`secret:...`).
     pub id: String,
@@ -229,6 +245,21 @@ pub struct SecretInfo {
     /// `application` or `unit`.
     #[serde(default)]
     pub owner: Option<String>,
+}
+
+impl SecretInfo {
+    /// The secret `id` at revision 0, with nothing else known.
+    pub fn new(id: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            label: None,
+            description: None,
+            revision: 0,
+            rotation: None,
+            expiry: None,
+            owner: None,
+        }
+    }
 }
 
 /// A port protocol for `open-port`.

@@ -33,6 +33,7 @@ use outcome::Returned;
 
 /// A mistake in registering observers or stored state, found in `Charm::new`.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum FrameworkError {
     /// The relation endpoint is not in the charm's metadata.
     #[error(

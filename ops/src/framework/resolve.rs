@@ -15,6 +15,7 @@ pub(crate) struct JujuEventValue {
 
 /// Why a Juju event could not be given its data.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ResolveError {
     /// The event needs a `JUJU_*` variable that is not set.
     #[error("event {event} needs {variable}, which is not set")]

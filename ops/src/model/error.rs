@@ -9,6 +9,7 @@ use crate::backend::{BackendError, PortProtocol, StatusName};
 /// before any hook tool runs; a hook tool's own failure is
 /// [`ModelError::Backend`], which says what the model was doing.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ModelError {
     /// A hook tool failed.
     #[error("{operation}: {source}")]

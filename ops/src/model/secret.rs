@@ -107,7 +107,26 @@ impl SecretRotate {
 }
 
 /// How to create a secret ([`Model::add_secret`]).
+///
+/// Juju may give secrets more settings: build it with [`SecretOptions::new`]
+/// and the `with_*` methods (a struct literal cannot be written outside
+/// ops).
+///
+/// ```
+/// use ops::model::{SecretOptions, SecretOwner, SecretRotate};
+/// let options = SecretOptions::new()
+///     .with_label("db-password")
+///     .with_rotate(SecretRotate::Monthly)
+///     .with_owner(SecretOwner::Application);
+/// assert_eq!(options.label.as_deref(), Some("db-password"));
+/// ```
+///
+/// ```compile_fail
+/// // Not outside ops, not even with `..Default::default()`:
+/// let options = ops::model::SecretOptions { label: None, ..Default::default() };
+/// ```
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct SecretOptions {
     /// A label the owner can find it by.
     pub label: Option<String>,
@@ -119,6 +138,43 @@ pub struct SecretOptions {
     pub rotate: Option<SecretRotate>,
     /// Owned by the application (the leader creates and changes it) or by this unit.
     pub owner: SecretOwner,
+}
+
+impl SecretOptions {
+    /// No label, description, expiry or rotation; owned by this unit.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// With a label the owner can find it by.
+    pub fn with_label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+
+    /// With a description.
+    pub fn with_description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+
+    /// Expiring at this time, RFC 3339 (`2025-01-01T00:00:00Z`).
+    pub fn with_expire(mut self, expire: impl Into<String>) -> Self {
+        self.expire = Some(expire.into());
+        self
+    }
+
+    /// Rotated this often.
+    pub fn with_rotate(mut self, rotate: SecretRotate) -> Self {
+        self.rotate = Some(rotate);
+        self
+    }
+
+    /// Owned by the application or by this unit.
+    pub fn with_owner(mut self, owner: SecretOwner) -> Self {
+        self.owner = owner;
+        self
+    }
 }
 
 /// What [`Secret::set_info`] changes: only the fields that are `Some`.

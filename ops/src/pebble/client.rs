@@ -51,7 +51,7 @@ const DEFAULT_CHANGE_TIMEOUT: Duration = Duration::from_secs(30);
 /// client.push(
 ///     "/etc/web/config.ini",
 ///     "port = 8080\n",
-///     &PushOptions { make_dirs: true, permissions: Some(0o640), ..Default::default() },
+///     &PushOptions::new().with_make_dirs(true).with_permissions(0o640),
 /// )?;
 /// let mut layer = Layer::default();
 /// layer.services.insert(
@@ -357,7 +357,7 @@ impl Client {
     /// # fn demo(client: &Client) -> Result<(), PebbleError> {
     /// let output = client.exec(
     ///     &["psql", "--version"],
-    ///     &ExecOptions { timeout: Some(std::time::Duration::from_secs(10)), ..Default::default() },
+    ///     &ExecOptions::new().with_timeout(std::time::Duration::from_secs(10)),
     /// )?;
     /// println!("{}", output.stdout_text());
     ///

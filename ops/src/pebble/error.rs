@@ -14,6 +14,7 @@ use super::exec::ExecError;
 /// ([`Change`](Self::Change)), or Pebble answering something this client
 /// cannot understand ([`Malformed`](Self::Malformed)).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PebbleError {
     /// There is no socket file: Pebble is not (yet) running, or the
     /// container restarted.

@@ -42,7 +42,25 @@ const TIMEOUT_SLACK: Duration = Duration::from_secs(5);
 ///
 /// Its `Debug` names the environment's variables, not their values, and
 /// the length of standard input, not its content: both may hold secrets.
+///
+/// Built with [`ExecOptions::new`] and the `with_*` methods, so that
+/// Pebble's next option is not a breaking change:
+///
+/// ```
+/// use std::time::Duration;
+/// let options = ops::pebble::ExecOptions::new()
+///     .with_env("PGHOST", "127.0.0.1")
+///     .with_working_dir("/srv")
+///     .with_timeout(Duration::from_secs(30))
+///     .with_stdin(b"SELECT 1;".to_vec());
+/// assert_eq!(options.environment["PGHOST"], "127.0.0.1");
+/// ```
+///
+/// ```compile_fail
+/// let options = ops::pebble::ExecOptions { combine_stderr: true, ..Default::default() };
+/// ```
 #[derive(Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ExecOptions {
     /// Run in the context of this service of the plan: its environment,
     /// user, group and working directory, which the options below override
@@ -69,6 +87,74 @@ pub struct ExecOptions {
     /// Send stderr into stdout (one stream, as a terminal shows it), rather
     /// than apart.
     pub combine_stderr: bool,
+}
+
+impl ExecOptions {
+    /// Pebble's defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// In the context of this service of the plan.
+    pub fn with_service_context(mut self, service: impl Into<String>) -> Self {
+        self.service_context = Some(service.into());
+        self
+    }
+
+    /// With the environment variable `key` set to `value` (added to those
+    /// already given).
+    pub fn with_env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.environment.insert(key.into(), value.into());
+        self
+    }
+
+    /// In this working directory (it must exist).
+    pub fn with_working_dir(mut self, dir: impl Into<String>) -> Self {
+        self.working_dir = Some(dir.into());
+        self
+    }
+
+    /// Killed after this long.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// As this user id.
+    pub fn with_user_id(mut self, user_id: u32) -> Self {
+        self.user_id = Some(user_id);
+        self
+    }
+
+    /// As this user name.
+    pub fn with_user(mut self, user: impl Into<String>) -> Self {
+        self.user = Some(user.into());
+        self
+    }
+
+    /// In this group id.
+    pub fn with_group_id(mut self, group_id: u32) -> Self {
+        self.group_id = Some(group_id);
+        self
+    }
+
+    /// In this group name.
+    pub fn with_group(mut self, group: impl Into<String>) -> Self {
+        self.group = Some(group.into());
+        self
+    }
+
+    /// With this standard input.
+    pub fn with_stdin(mut self, stdin: impl Into<Vec<u8>>) -> Self {
+        self.stdin = Some(stdin.into());
+        self
+    }
+
+    /// With stderr sent into stdout (or not).
+    pub fn with_combine_stderr(mut self, combine: bool) -> Self {
+        self.combine_stderr = combine;
+        self
+    }
 }
 
 impl std::fmt::Debug for ExecOptions {

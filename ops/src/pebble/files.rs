@@ -13,7 +13,24 @@ use super::error::PebbleError;
 ///
 /// Pebble's defaults: mode `0o644`, owned by Pebble's user, parent
 /// directories must exist. A group may only be given with a user.
+///
+/// Built with [`PushOptions::new`] and the `with_*` methods, so that
+/// Pebble's next option is not a breaking change:
+///
+/// ```
+/// let options = ops::pebble::PushOptions::new()
+///     .with_make_dirs(true)
+///     .with_permissions(0o600)
+///     .with_user("postgres")
+///     .with_group("postgres");
+/// assert_eq!(options.permissions, Some(0o600));
+/// ```
+///
+/// ```compile_fail
+/// let options = ops::pebble::PushOptions { make_dirs: true, ..Default::default() };
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct PushOptions {
     /// Create missing parent directories (mode `0o755`, same owner).
     pub make_dirs: bool,
@@ -27,6 +44,49 @@ pub struct PushOptions {
     pub group_id: Option<u32>,
     /// The group name.
     pub group: Option<String>,
+}
+
+impl PushOptions {
+    /// Pebble's defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Create missing parent directories (or not).
+    pub fn with_make_dirs(mut self, make_dirs: bool) -> Self {
+        self.make_dirs = make_dirs;
+        self
+    }
+
+    /// With this file mode, such as `0o600`.
+    pub fn with_permissions(mut self, permissions: u32) -> Self {
+        self.permissions = Some(permissions);
+        self
+    }
+
+    /// Owned by this user id.
+    pub fn with_user_id(mut self, user_id: u32) -> Self {
+        self.user_id = Some(user_id);
+        self
+    }
+
+    /// Owned by this user name.
+    pub fn with_user(mut self, user: impl Into<String>) -> Self {
+        self.user = Some(user.into());
+        self
+    }
+
+    /// In this group id.
+    pub fn with_group_id(mut self, group_id: u32) -> Self {
+        self.group_id = Some(group_id);
+        self
+    }
+
+    /// In this group name.
+    pub fn with_group(mut self, group: impl Into<String>) -> Self {
+        self.group = Some(group.into());
+        self
+    }
 }
 
 /// Options for [`Client::make_dir`](super::Client::make_dir).

@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::YamlError;
+
 /// A configuration layer: what [`Client::add_layer`](super::Client::add_layer) sends.
 ///
 /// Every service and check in a layer must say how it combines with the
@@ -34,16 +36,16 @@ pub struct Layer {
 
 impl Layer {
     /// The layer as Pebble reads it (YAML).
-    pub fn to_yaml(&self) -> Result<String, serde_yaml::Error> {
-        serde_yaml::to_string(self)
+    pub fn to_yaml(&self) -> Result<String, YamlError> {
+        crate::yaml::to_string(self)
     }
 
     /// Parses a layer from YAML. An empty document is an empty layer.
-    pub fn from_yaml(text: &str) -> Result<Self, serde_yaml::Error> {
+    pub fn from_yaml(text: &str) -> Result<Self, YamlError> {
         if text.trim().is_empty() {
             return Ok(Self::default());
         }
-        serde_yaml::from_str(text)
+        crate::yaml::from_str(text)
     }
 }
 
@@ -64,16 +66,16 @@ pub struct Plan {
 
 impl Plan {
     /// The plan as YAML, in the form Pebble returns it.
-    pub fn to_yaml(&self) -> Result<String, serde_yaml::Error> {
-        serde_yaml::to_string(self)
+    pub fn to_yaml(&self) -> Result<String, YamlError> {
+        crate::yaml::to_string(self)
     }
 
     /// Parses Pebble's plan YAML. An empty document is an empty plan.
-    pub fn from_yaml(text: &str) -> Result<Self, serde_yaml::Error> {
+    pub fn from_yaml(text: &str) -> Result<Self, YamlError> {
         if text.trim().is_empty() {
             return Ok(Self::default());
         }
-        serde_yaml::from_str(text)
+        crate::yaml::from_str(text)
     }
 }
 
@@ -293,7 +295,7 @@ mod tests {
             },
         );
         let yaml = layer.to_yaml().unwrap();
-        let value: serde_yaml::Value = serde_yaml::from_str(&yaml).unwrap();
+        let value: serde_json::Value = crate::yaml::from_str(&yaml).unwrap();
         let srv = &value["services"]["srv"];
         assert_eq!(srv["override"], "replace");
         assert_eq!(srv["working-dir"], "/srv");

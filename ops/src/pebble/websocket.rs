@@ -119,6 +119,7 @@ impl std::fmt::Debug for Message {
 
 /// Why reading or writing WebSocket frames failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum WebSocketError {
     /// The stream failed (including a deadline passing).
     #[error("WebSocket I/O error: {0}")]

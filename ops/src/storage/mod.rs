@@ -139,6 +139,7 @@ impl PersistedState {
 
 /// What went wrong loading or saving persisted state.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StorageError {
     /// The state file exists but cannot be read.
     #[error("cannot read state file {path}: {source}")]
