@@ -72,7 +72,7 @@ mod layout;
 mod rules;
 
 pub use conninfo::{CONN_PARAM_KEYS, ConnParams, ConnParamsError, Param};
-pub use defaults::{ADMIN_USER, AUTH_TYPE, PoolSizes, auth_query_for, pool_sizes};
+pub use defaults::{ADMIN_USER, AUTH_TYPE, PoolSizes, STATS_USER, auth_query_for, pool_sizes};
 pub use ini::PgbConfig;
 pub use layout::{
     AUTH_FILE_PATH, INI_PATH, LIB_DIR, LOG_DIR, available_cpus, instance_count, instance_dir,
