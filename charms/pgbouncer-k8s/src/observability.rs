@@ -171,12 +171,16 @@ pub fn publish_metrics(model: &Model) -> Result<(), ModelError> {
     if model.relations(METRICS_ENDPOINT)?.is_empty() {
         return Ok(());
     }
-    let network = model.network_get(METRICS_ENDPOINT)?;
     let fqdn = crate::peers::own_hostname(model);
-    let address = network
-        .bind_address()
-        .map(str::to_string)
-        .unwrap_or_else(|| fqdn.clone());
+    // As the library: the bind address, else the FQDN.
+    let address = match model.network_get(METRICS_ENDPOINT) {
+        Ok(network) => network.bind_address().map(str::to_string),
+        Err(e) => {
+            tracing::warn!("no bind address for {METRICS_ENDPOINT}, using the FQDN: {e}");
+            None
+        }
+    }
+    .unwrap_or_else(|| fqdn.clone());
     metrics_provider(&topology(model)).publish(model, &address, &fqdn)
 }
 
