@@ -453,3 +453,44 @@ fn without_a_backend_the_exporter_is_in_the_plan_but_stopped() {
         Some(&ServiceStatus::Active)
     );
 }
+
+#[test]
+fn a_follower_runs_the_exporter_with_the_password_the_leader_kept() {
+    use ops_testing::context::Secret;
+    use pgbouncer_k8s::credentials::{AUTH_FILE_KEY, SECRET_REVISION};
+    use pgbouncer_k8s::peers::CFG_FILE;
+
+    let mut ctx = ctx().with_unit_id(1);
+    let mut auth = AuthFile::default();
+    auth.set_user(&auth_user(), "pw").unwrap();
+    auth.set_user(STATS_USER, "stats-pw-of-the-leader").unwrap();
+    let secret = Secret::new([
+        (AUTH_FILE_KEY, auth.render().as_str()),
+        (STATS_PASSWORD_KEY, "stats-pw-of-the-leader"),
+    ]);
+    let peers = Relation::peer(PEERS).with_local_app_data([
+        (CFG_FILE, config_with_auth().render().as_str()),
+        (SECRET_ID, secret.id.as_str()),
+        (SECRET_REVISION, "1"),
+    ]);
+    let container = running_container();
+    let state = State::default()
+        .with_relation(peers)
+        .with_relation(backend_ready())
+        .with_secret(secret)
+        .with_container(container.clone());
+    let out = ctx.run(ctx.on.pebble_ready(&container), &state).unwrap();
+    let service = plan_service(&out, EXPORTER_SERVICE).expect("the exporter is in the plan");
+    assert_eq!(service.startup.as_deref(), Some("enabled"));
+    assert_eq!(
+        service.environment[CONNECTION_STRING_ENV],
+        connection_string(6432, "stats-pw-of-the-leader")
+    );
+    for line in ctx.juju_log() {
+        assert!(
+            !line.message.contains("stats-pw-of-the-leader"),
+            "{}",
+            line.message
+        );
+    }
+}
