@@ -111,7 +111,7 @@ impl PgbouncerK8sCharm {
         let container = Situation::container(model)?;
         // A new container has a new plan (no log target) and maybe a new
         // address.
-        observability::update_logging(model, &container)?;
+        observability::update_logging(model, &container, &mut self.memory.get_mut().loki_targets)?;
         observability::publish_metrics(model)?;
         match Workload::new(&container, self.instances).version() {
             Ok(version) if self.memory.get().workload_version.as_ref() != Some(&version) => {
@@ -341,7 +341,11 @@ impl PgbouncerK8sCharm {
 
     fn update_logging(&mut self, model: &Model) -> HandlerResult {
         let container = Situation::container(model)?;
-        Ok(observability::update_logging(model, &container)?)
+        Ok(observability::update_logging(
+            model,
+            &container,
+            &mut self.memory.get_mut().loki_targets,
+        )?)
     }
 
     fn on_leader_elected(&mut self, _: &LeaderElected, ctx: &mut Ctx) -> HandlerResult<Outcome> {
@@ -354,7 +358,7 @@ impl PgbouncerK8sCharm {
         // The new leader speaks for the application.
         observability::publish_metrics(model)?;
         observability::publish_dashboard(model)?;
-        observability::update_logging(model, &container)?;
+        observability::update_logging(model, &container, &mut self.memory.get_mut().loki_targets)?;
         self.settle(answered.map(|()| outcome))
     }
 

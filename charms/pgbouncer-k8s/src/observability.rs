@@ -27,7 +27,7 @@
 //!   forwarded by Pebble to each Loki unit while the relation is there,
 //!   and disabled when it goes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use grafana_dashboard::{Dashboard, GrafanaDashboardProvider};
 use juju_topology::Topology;
@@ -116,36 +116,29 @@ pub fn exporter_service(
     }
 }
 
-/// Puts `service` in the plan when it is not there as it is, and makes
-/// Pebble run it or not as its `startup` says; true if anything changed.
-/// Pebble errors are returned, for the caller to log (never the service:
-/// it holds the password).
-pub fn apply_exporter(container: &Container, service: &Service) -> Result<bool, PebbleError> {
-    let plan = container.get_plan()?;
-    let running = container
+/// Puts `service` in the plan (its layer is combined: the same service
+/// changes nothing) and makes Pebble run it or not as its `startup` says:
+/// a replan starts it, or restarts it if its definition changed, and
+/// leaves it alone otherwise. The plan is not read (its YAML parser would
+/// cost the binary 160 kB). Pebble errors are returned, for the caller to
+/// log (never the service: it holds the password).
+pub fn apply_exporter(container: &Container, service: &Service) -> Result<(), PebbleError> {
+    let layer = Layer {
+        summary: Some("pgbouncer exporter".to_string()),
+        services: BTreeMap::from([(EXPORTER_SERVICE.to_string(), service.clone())]),
+        ..Default::default()
+    };
+    container.add_layer(EXPORTER_LAYER, &layer, true)?;
+    if service.startup.as_deref() == Some("enabled") {
+        container.replan_services()?;
+    } else if container
         .get_services(&[EXPORTER_SERVICE])?
         .into_iter()
-        .any(|s| s.is_running());
-    let wanted = service.startup.as_deref() == Some("enabled");
-    let same = plan.services.get(EXPORTER_SERVICE) == Some(service);
-    if same && running == wanted {
-        return Ok(false);
-    }
-    if !same {
-        let layer = Layer {
-            summary: Some("pgbouncer exporter".to_string()),
-            services: BTreeMap::from([(EXPORTER_SERVICE.to_string(), service.clone())]),
-            ..Default::default()
-        };
-        container.add_layer(EXPORTER_LAYER, &layer, true)?;
-    }
-    if wanted {
-        // Starts it, or restarts it if its definition changed.
-        container.replan_services()?;
-    } else if running {
+        .any(|s| s.is_running())
+    {
         container.stop_services(&[EXPORTER_SERVICE])?;
     }
-    Ok(true)
+    Ok(())
 }
 
 /// This unit's topology.
@@ -210,18 +203,36 @@ pub fn publish_dashboard(model: &Model) -> Result<(), ModelError> {
 }
 
 /// Makes Pebble forward the workload's logs to the related Loki units, and
-/// to no other; the leader also publishes its topology. Loki units whose
-/// endpoint is refused are logged (by name, never their URL).
-pub fn update_logging(model: &Model, container: &Container) -> Result<(), ModelError> {
+/// stop forwarding to those in `enabled` (the ones this unit enabled
+/// before) that went; `enabled` is then the units forwarded to. The leader
+/// also publishes its topology. Loki units whose endpoint is refused are
+/// logged (by name, never their URL).
+pub fn update_logging(
+    model: &Model,
+    container: &Container,
+    enabled: &mut BTreeSet<String>,
+) -> Result<(), ModelError> {
     let endpoints = loki_push_api::endpoints(model, LOGGING)?;
     for (unit, e) in &endpoints.refused {
         tracing::warn!("ignoring the Loki endpoint of {unit}: {e}");
     }
     let topology = topology(model);
-    if container.can_connect()
-        && let Err(e) = loki_push_api::update_forwarding(container, &endpoints, &topology)
-    {
-        tracing::warn!("log forwarding not updated: {e}");
+    if container.can_connect() {
+        let layer = loki_push_api::forwarding_layer_since(
+            &endpoints,
+            enabled.iter().map(String::as_str),
+            &topology,
+        );
+        let applied = match layer {
+            Some(layer) => container
+                .add_layer(&loki_push_api::layer_label(container.name()), &layer, true)
+                .map_err(|e| tracing::warn!("log forwarding not updated: {e}"))
+                .is_ok(),
+            None => true,
+        };
+        if applied {
+            *enabled = endpoints.urls.keys().cloned().collect();
+        }
     }
     loki_push_api::publish_metadata(model, LOGGING, &topology)
 }

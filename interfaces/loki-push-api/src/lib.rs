@@ -288,6 +288,33 @@ pub fn forwarding_layer(endpoints: &Endpoints, plan: &Plan, topology: &Topology)
     })
 }
 
+/// The layer that makes Pebble forward to `endpoints` and stop forwarding
+/// to the targets named in `previous` (those this charm enabled before)
+/// that are not among them, without reading the plan: for a charm that
+/// keeps the names it enabled (in its stored state), this spares the plan's
+/// YAML parser in its binary and a Pebble request per hook. `None` when
+/// there is nothing to add.
+pub fn forwarding_layer_since<'a>(
+    endpoints: &Endpoints,
+    previous: impl IntoIterator<Item = &'a str>,
+    topology: &Topology,
+) -> Option<Layer> {
+    let mut targets: BTreeMap<String, LogTarget> = endpoints
+        .urls
+        .iter()
+        .map(|(unit, url)| (unit.clone(), log_target(url, topology)))
+        .collect();
+    for name in previous {
+        if !endpoints.urls.contains_key(name) {
+            targets.insert(name.to_string(), disabled_target());
+        }
+    }
+    (!targets.is_empty()).then(|| Layer {
+        log_targets: targets,
+        ..Default::default()
+    })
+}
+
 /// Makes `container` forward its services' logs to `endpoints` (and stop
 /// forwarding to any other Loki); true if the plan changed. Pebble applies
 /// log targets without a replan.

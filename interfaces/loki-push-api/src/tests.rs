@@ -74,6 +74,19 @@ fn a_gone_endpoint_is_disabled_once() {
 }
 
 #[test]
+fn without_the_plan_the_previous_targets_are_disabled() {
+    let layer = forwarding_layer_since(&endpoints(), ["gone/1", "loki/0"], &topology()).unwrap();
+    assert_eq!(
+        layer.log_targets["loki/0"],
+        Plan::from_yaml(PLAN).unwrap().log_targets["loki/0"]
+    );
+    assert_eq!(layer.log_targets["gone/1"], disabled_target());
+    assert!(forwarding_layer_since(&Endpoints::default(), [], &topology()).is_none());
+    let layer = forwarding_layer_since(&Endpoints::default(), ["loki/0"], &topology()).unwrap();
+    assert_eq!(layer.log_targets["loki/0"].services, ["-all"]);
+}
+
+#[test]
 fn app_databag_is_the_librarys() {
     assert_eq!(
         app_data(&topology()),
