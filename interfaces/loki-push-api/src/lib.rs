@@ -18,8 +18,10 @@
 //!   ([`log_target`]);
 //! - a target whose Loki unit went is disabled (`services: [-all]`,
 //!   `location: (removed)`, no labels), since a layer cannot delete an
-//!   entry of the plan ([`forwarding_layer`]). (The library leaves the
-//!   last target forwarding when the last relation goes; this does not.)
+//!   entry of the plan ([`forwarding_layer`], from the plan;
+//!   [`forwarding_layer_since`], from the names the charm enabled before,
+//!   which spares reading the plan). (The library leaves the last target
+//!   forwarding when the last relation goes; this does not.)
 //! - the leader's app databag gets `metadata` (the topology) and
 //!   `alert_rules` (`{}`: no LogQL rules), as the library's
 //!   `_handle_alert_rules` writes them ([`publish_metadata`]).
