@@ -472,8 +472,7 @@ fn three_units_keep_serving_through_port_change_churn_and_leader_removal() {
     // One address for every unit (the application's Service), and no
     // read-only route: this backend has no replicas.
     assert_eq!(
-        bag["endpoints"],
-        "pgbouncer-k8s.live.svc.cluster.local:7000",
+        bag["endpoints"], "pgbouncer-k8s.live.svc.cluster.local:7000",
         "{bag:?}"
     );
     assert!(!bag.contains_key("read-only-endpoints"), "{bag:?}");

@@ -23,9 +23,11 @@ use crate::answers;
 use crate::backend_db::{self, BackendStep};
 use crate::backend_info::{self, BACKEND, BackendState};
 use crate::client::{self, CLIENT};
+use crate::credentials::CredentialsError;
 use crate::error::StepError;
 use crate::memory::Memory;
 use crate::meta;
+use crate::observability;
 use crate::peer_relation;
 use crate::peers::{self, CFG_FILE};
 use crate::pgb_config;
@@ -83,6 +85,13 @@ impl Charm for PgbouncerK8sCharm {
             .observe_relation(meta::DATABASE, Self::on_client_changed)?
             .observe_relation(meta::DATABASE, Self::on_client_departed)?
             .observe_relation(meta::DATABASE, Self::on_client_broken)?
+            .observe_relation(meta::METRICS_ENDPOINT, Self::on_metrics_joined)?
+            .observe_relation(meta::METRICS_ENDPOINT, Self::on_metrics_changed)?
+            .observe_relation(meta::GRAFANA_DASHBOARD, Self::on_dashboard_joined)?
+            .observe_relation(meta::LOGGING, Self::on_logging_joined)?
+            .observe_relation(meta::LOGGING, Self::on_logging_changed)?
+            .observe_relation(meta::LOGGING, Self::on_logging_departed)?
+            .observe_relation(meta::LOGGING, Self::on_logging_broken)?
             .observe(Self::on_collect_unit_status)?;
         Ok(Self {
             memory,
@@ -101,6 +110,10 @@ impl PgbouncerK8sCharm {
         // First: the files are written for this PgBouncer (settings an
         // older one refuses are left out).
         let container = Situation::container(model)?;
+        // A new container has a new plan (no log target) and maybe a new
+        // address.
+        observability::update_logging(model, &container, &mut self.memory.get_mut().loki_targets)?;
+        observability::publish_metrics(model)?;
         match Workload::new(&container, self.instances).version() {
             Ok(version) if self.memory.get().workload_version.as_ref() != Some(&version) => {
                 model.set_workload_version(&version)?;
@@ -117,7 +130,12 @@ impl PgbouncerK8sCharm {
     }
 
     fn on_upgrade_charm(&mut self, _: &UpgradeCharm, ctx: &mut Ctx) -> HandlerResult<Outcome> {
-        self.configure_workload(ctx.model())
+        let model = ctx.model();
+        let outcome = self.configure_workload(model)?;
+        // A new revision may ship new rules or a new dashboard.
+        observability::publish_metrics(model)?;
+        observability::publish_dashboard(model)?;
+        Ok(outcome)
     }
 
     fn on_config_changed(&mut self, _: &ConfigChanged, ctx: &mut Ctx) -> HandlerResult<Outcome> {
@@ -158,7 +176,11 @@ impl PgbouncerK8sCharm {
         };
         if !settled {
             // A failure is logged and kept for the next hook.
-            let _ = serve::take(&mut self.memory.get_mut(), &workload);
+            if serve::take(&mut self.memory.get_mut(), &workload).is_ok() {
+                // PgBouncer took what an earlier hook wrote (a new port?):
+                // the exporter follows.
+                self.ensure_exporter(model, &container)?;
+            }
         }
         let serving = backend_info::info(model)?.is_some() && {
             let stopped = workload.stopped_services();
@@ -247,7 +269,84 @@ impl PgbouncerK8sCharm {
             }
         };
         drop(memory);
-        self.settle(result)
+        let outcome = self.settle(result)?;
+        if outcome == Outcome::Done {
+            self.ensure_exporter(model, container)?;
+        }
+        Ok(outcome)
+    }
+
+    /// Puts the exporter in the plan: running, with the stats user's
+    /// password, while the backend is ready; stopped otherwise. A Pebble
+    /// failure is logged (the next hook that serves tries again).
+    fn ensure_exporter(&mut self, model: &Model, container: &Container) -> HandlerResult {
+        if !container.can_connect() {
+            return Ok(());
+        }
+        let listen_port = self
+            .memory
+            .get_mut()
+            .settings_or_default(model)?
+            .listen_port;
+        let password = match peers::relation(model)? {
+            Some(peers) => match self.memory.get_mut().credentials(model, &peers) {
+                Ok(credentials) => credentials.stats_password.clone(),
+                Err(CredentialsError::Model(e)) => return Err(e.into()),
+                Err(e) => {
+                    tracing::warn!("exporter: {e}");
+                    None
+                }
+            },
+            None => None,
+        };
+        let ready = backend_info::info(model)?.is_some();
+        let service = observability::exporter_service(
+            self.instances,
+            listen_port,
+            password.as_deref(),
+            ready,
+        );
+        if let Err(e) = observability::apply_exporter(container, &service) {
+            tracing::warn!("the exporter's service was not updated: {e}");
+        }
+        Ok(())
+    }
+
+    fn on_metrics_joined(&mut self, _: &RelationJoined, ctx: &mut Ctx) -> HandlerResult {
+        Ok(observability::publish_metrics(ctx.model())?)
+    }
+
+    fn on_metrics_changed(&mut self, _: &RelationChanged, ctx: &mut Ctx) -> HandlerResult {
+        Ok(observability::publish_metrics(ctx.model())?)
+    }
+
+    fn on_dashboard_joined(&mut self, _: &RelationJoined, ctx: &mut Ctx) -> HandlerResult {
+        Ok(observability::publish_dashboard(ctx.model())?)
+    }
+
+    fn on_logging_joined(&mut self, _: &RelationJoined, ctx: &mut Ctx) -> HandlerResult {
+        self.update_logging(ctx.model())
+    }
+
+    fn on_logging_changed(&mut self, _: &RelationChanged, ctx: &mut Ctx) -> HandlerResult {
+        self.update_logging(ctx.model())
+    }
+
+    fn on_logging_departed(&mut self, _: &RelationDeparted, ctx: &mut Ctx) -> HandlerResult {
+        self.update_logging(ctx.model())
+    }
+
+    fn on_logging_broken(&mut self, _: &RelationBroken, ctx: &mut Ctx) -> HandlerResult {
+        self.update_logging(ctx.model())
+    }
+
+    fn update_logging(&mut self, model: &Model) -> HandlerResult {
+        let container = Situation::container(model)?;
+        Ok(observability::update_logging(
+            model,
+            &container,
+            &mut self.memory.get_mut().loki_targets,
+        )?)
     }
 
     fn on_leader_elected(&mut self, _: &LeaderElected, ctx: &mut Ctx) -> HandlerResult<Outcome> {
@@ -257,6 +356,10 @@ impl PgbouncerK8sCharm {
         let outcome = self.configure(model, &container, &situation)?;
         let answered =
             answers::update_connection_info(model, &mut self.memory.get_mut(), &situation);
+        // The new leader speaks for the application.
+        observability::publish_metrics(model)?;
+        observability::publish_dashboard(model)?;
+        observability::update_logging(model, &container, &mut self.memory.get_mut().loki_targets)?;
         self.settle(answered.map(|()| outcome))
     }
 
@@ -287,7 +390,13 @@ impl PgbouncerK8sCharm {
         let situation = Situation::of(model, &mut memory, &container)?;
         let result = peer_relation::on_joined_or_changed(model, &mut memory, &situation, &workload);
         drop(memory);
-        self.settle(result)
+        let outcome = self.settle(result)?;
+        // A follower learns the stats user's password from the secret (the
+        // leader does not touch its workload here).
+        if outcome == Outcome::Done && !situation.leader {
+            self.ensure_exporter(model, &container)?;
+        }
+        Ok(outcome)
     }
 
     /// Remembers that this unit is being removed, when it sees itself as the
@@ -381,7 +490,11 @@ impl PgbouncerK8sCharm {
             Err(e) => Err(e),
         };
         drop(memory);
-        self.settle(result)
+        let outcome = self.settle(result)?;
+        if outcome == Outcome::Done {
+            self.ensure_exporter(model, &container)?;
+        }
+        Ok(outcome)
     }
 
     fn on_backend_broken(
@@ -399,7 +512,11 @@ impl PgbouncerK8sCharm {
             event.relation.id,
             &workload,
         );
-        self.settle(result)
+        let outcome = self.settle(result)?;
+        if outcome == Outcome::Done {
+            self.ensure_exporter(model, &container)?;
+        }
+        Ok(outcome)
     }
 
     fn on_client_changed(

@@ -9,6 +9,7 @@
 //! |---|---|
 //! | [`AUTH_FILE_KEY`] | PgBouncer's auth file, as rendered |
 //! | [`ADMIN_PASSWORD_KEY`] | the admin console user's password |
+//! | [`STATS_PASSWORD_KEY`] | the stats user's password (the exporter's) |
 //! | `client-<id>` ([`client_key`]) | the password of client relation `<id>`'s user |
 //!
 //! Units of the owning application get no `secret-changed` when the leader
@@ -43,6 +44,9 @@ pub const SECRET_LABEL: &str = "pgb-peers.app";
 pub const AUTH_FILE_KEY: &str = "auth-file";
 /// Content key: the admin console user's password.
 pub const ADMIN_PASSWORD_KEY: &str = "admin-password";
+/// Content key: the stats user's password, which the metrics exporter
+/// connects with.
+pub const STATS_PASSWORD_KEY: &str = "stats-password";
 /// The prefix of [`client_key`].
 pub const CLIENT_KEY_PREFIX: &str = "client-";
 
@@ -73,6 +77,8 @@ pub struct Credentials {
     pub auth_file: Option<String>,
     /// The admin console user's password.
     pub admin_password: Option<String>,
+    /// The stats user's password (the metrics exporter's).
+    pub stats_password: Option<String>,
     /// Client relation id to its user's password.
     pub client_passwords: BTreeMap<u32, String>,
 }
@@ -84,6 +90,10 @@ impl fmt::Debug for Credentials {
             .field(
                 "admin_password",
                 &self.admin_password.as_ref().map(|_| "<redacted>"),
+            )
+            .field(
+                "stats_password",
+                &self.stats_password.as_ref().map(|_| "<redacted>"),
             )
             .field(
                 "client_passwords",
@@ -173,6 +183,7 @@ impl Credentials {
             match key {
                 AUTH_FILE_KEY => credentials.auth_file = Some(value.to_string()),
                 ADMIN_PASSWORD_KEY => credentials.admin_password = Some(value.to_string()),
+                STATS_PASSWORD_KEY => credentials.stats_password = Some(value.to_string()),
                 _ => {
                     if let Some(id) = key
                         .strip_prefix(CLIENT_KEY_PREFIX)
@@ -193,6 +204,9 @@ impl Credentials {
         }
         if let Some(password) = &self.admin_password {
             content.insert(ADMIN_PASSWORD_KEY.to_string(), password.clone());
+        }
+        if let Some(password) = &self.stats_password {
+            content.insert(STATS_PASSWORD_KEY.to_string(), password.clone());
         }
         for (id, password) in &self.client_passwords {
             content.insert(client_key(*id), password.clone());
@@ -274,6 +288,7 @@ mod tests {
         let credentials = Credentials {
             auth_file: Some("\"u\" \"p\"\n".to_string()),
             admin_password: Some("admin-pw".to_string()),
+            stats_password: Some("stats-pw".to_string()),
             client_passwords: BTreeMap::from([(4, "c4".to_string()), (12, "c12".to_string())]),
         };
         let content = credentials.to_content();
@@ -296,10 +311,16 @@ mod tests {
         let credentials = Credentials {
             auth_file: Some("auth-file-text".to_string()),
             admin_password: Some("admin-pw-text".to_string()),
+            stats_password: Some("stats-pw-text".to_string()),
             client_passwords: BTreeMap::from([(4, "client-pw-text".to_string())]),
         };
         let shown = format!("{credentials:?}");
-        for value in ["auth-file-text", "admin-pw-text", "client-pw-text"] {
+        for value in [
+            "auth-file-text",
+            "admin-pw-text",
+            "stats-pw-text",
+            "client-pw-text",
+        ] {
             assert!(!shown.contains(value), "{shown}");
         }
         assert!(shown.contains('4'), "{shown}");

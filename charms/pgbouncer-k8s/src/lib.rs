@@ -76,6 +76,7 @@ pub mod meta {
 }
 pub mod memory;
 pub mod names;
+pub mod observability;
 pub mod peer_relation;
 pub mod peers;
 pub mod pgb_config;

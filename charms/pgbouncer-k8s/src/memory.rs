@@ -6,7 +6,7 @@
 //! handler module, so the relation modules call down into it, never
 //! sideways through the charm.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use ops::Model;
 use ops::model::{ModelError, Relation};
@@ -50,6 +50,9 @@ pub struct Memory {
     pub opened_port: Option<u16>,
     /// The workload version this unit last set (PgBouncer's).
     pub workload_version: Option<String>,
+    /// The Loki units whose log targets this unit enabled in its plan (to
+    /// disable when they go, without reading the plan).
+    pub loki_targets: BTreeSet<String>,
     /// The credentials as read in this dispatch (never persisted).
     #[serde(skip)]
     credentials: Option<(Credentials, Source)>,

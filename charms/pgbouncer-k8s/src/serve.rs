@@ -92,7 +92,9 @@ pub fn leader_files(
     };
     if let (Some(auth), Some(peers)) = (auth.as_mut(), &peers) {
         ensure_admin_user(model, memory, peers, auth)?;
+        ensure_stats_user(model, memory, peers, auth)?;
     }
+    add_stats_user(&mut config)?;
     let backend = backend_info::info(model)?;
     let backend_ready = backend.is_some();
     if let Some(backend) = backend {
@@ -197,6 +199,51 @@ pub fn ensure_admin_user(
             .map_err(invalid)?;
     }
     Ok(())
+}
+
+/// Puts the stats user ([`pgb_config::STATS_USER`], the metrics exporter's)
+/// in the auth file with a SCRAM verifier of its password, kept in the
+/// application's secret (made the first time) like the admin's: the
+/// exporter reads PgBouncer's `SHOW` commands with it, and can do nothing
+/// else (it is in `stats_users`, not `admin_users`).
+pub fn ensure_stats_user(
+    model: &Model,
+    memory: &mut Memory,
+    peers: &Relation,
+    auth: &mut AuthFile,
+) -> Result<(), StepError> {
+    let credentials = memory.credentials(model, peers)?;
+    let (password, made) = match &credentials.stats_password {
+        Some(password) => (password.clone(), false),
+        None => {
+            let password = auth::generate_password().map_err(invalid)?;
+            credentials.stats_password = Some(password.clone());
+            (password, true)
+        }
+    };
+    if made || auth.kind_of(pgb_config::STATS_USER) != Some(auth::SecretKind::Scram) {
+        auth.set_user(pgb_config::STATS_USER, &password)
+            .map_err(invalid)?;
+    }
+    Ok(())
+}
+
+/// Adds [`pgb_config::STATS_USER`] to `stats_users` (kept sorted), keeping
+/// whoever else is there.
+pub fn add_stats_user(config: &mut PgbConfig) -> Result<(), WorkloadError> {
+    let mut users: Vec<String> = config
+        .user_list("stats_users")
+        .into_iter()
+        .map(String::from)
+        .collect();
+    if users.iter().any(|u| u == pgb_config::STATS_USER) {
+        return Ok(());
+    }
+    users.push(pgb_config::STATS_USER.to_string());
+    let users = users.join(",");
+    config
+        .set(pgb_config::PGBOUNCER, "stats_users", &users)
+        .map_err(invalid)
 }
 
 /// A local file that cannot be read as PgBouncer's is not a source of truth:

@@ -10,6 +10,9 @@ use crate::settings::PoolMode;
 
 /// The admin and stats user the charm uses.
 pub const ADMIN_USER: &str = "juju_admin";
+/// The stats user: in `stats_users` only (read-only `SHOW` commands on the
+/// admin console, no `RELOAD`, `PAUSE` or `KILL`), for the metrics exporter.
+pub const STATS_USER: &str = "juju_stats";
 
 /// How PgBouncer authenticates clients: with SCRAM-SHA-256 against the
 /// verifiers of the auth file and of `auth_query` (see [`crate::auth`]).
@@ -108,7 +111,7 @@ impl PgbConfig {
             ("logfile", format!("{LOG_DIR}/pgbouncer.log")),
             ("pidfile", format!("{LIB_DIR}/pgbouncer.pid")),
             ("admin_users", ADMIN_USER.to_string()),
-            ("stats_users", ADMIN_USER.to_string()),
+            ("stats_users", format!("{ADMIN_USER},{STATS_USER}")),
             ("auth_type", AUTH_TYPE.to_string()),
             ("user", "postgres".to_string()),
             ("max_client_conn", "10000".to_string()),
@@ -370,7 +373,7 @@ listen_port = 6432
 logfile = /var/log/pgbouncer/pgbouncer.log
 pidfile = /var/lib/pgbouncer/pgbouncer.pid
 admin_users = juju_admin
-stats_users = juju_admin
+stats_users = juju_admin,juju_stats
 auth_type = scram-sha-256
 user = postgres
 max_client_conn = 10000

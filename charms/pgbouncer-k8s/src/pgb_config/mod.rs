@@ -73,7 +73,7 @@ mod rules;
 
 pub use conninfo::{CONN_PARAM_KEYS, ConnParams, ConnParamsError, Param};
 pub use defaults::{
-    ADMIN_USER, AUTH_TYPE, PEERING_SINCE, PEERS, PREPARED_STATEMENTS_SINCE, PoolSizes,
+    ADMIN_USER, AUTH_TYPE, PEERING_SINCE, PEERS, PREPARED_STATEMENTS_SINCE, PoolSizes, STATS_USER,
     auth_query_for, major_minor, pool_sizes,
 };
 pub use ini::PgbConfig;

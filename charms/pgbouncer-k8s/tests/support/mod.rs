@@ -40,7 +40,7 @@ pub fn restarts(h: &Harness<PgbouncerK8sCharm>) -> usize {
         .unwrap()
         .service_events()
         .iter()
-        .filter(|e| e.to_string().starts_with("restart"))
+        .filter(|e| e.to_string().starts_with("restart") && e.service().starts_with("pgbouncer_"))
         .count()
 }
 
