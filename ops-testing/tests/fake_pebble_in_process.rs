@@ -207,3 +207,30 @@ fn the_transport_of_a_socket_pebble_uses_its_socket() {
         Err(PebbleError::SocketMissing { .. })
     ));
 }
+
+/// A WebSocket handshake sent as an ordinary request is refused: only the
+/// socket serves WebSockets (`Client::exec` opens them there).
+#[test]
+fn a_websocket_route_is_refused_in_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let pebble = in_process(&dir);
+    let request = TransportRequest {
+        method: "GET",
+        path: "/v1/tasks/1/websocket/stdio",
+        query: "",
+        headers: &[],
+        body: None,
+    };
+    let response = pebble
+        .transport()
+        .round_trip(&request, Duration::from_secs(5))
+        .unwrap();
+    assert_eq!(response.status, 400);
+    let message = json_of(&response)["result"]["message"].clone();
+    assert!(
+        message.as_str().unwrap().contains("socket only"),
+        "{message}"
+    );
+    assert!(pebble.requests().is_empty());
+    assert!(!pebble.socket_path().exists());
+}
