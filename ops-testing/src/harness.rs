@@ -168,7 +168,7 @@ impl<C: Charm> Harness<C> {
             }
             let root = workdir.path().join("roots").join(name);
             std::fs::create_dir_all(&root)?;
-            let pebble = FakePebble::start(socket, root)?;
+            let pebble = FakePebble::in_process(socket, root)?;
             pebble.set_can_connect(false);
             pebbles.insert(name.clone(), pebble);
         }
@@ -456,6 +456,11 @@ impl<C: Charm> Harness<C> {
             store,
             meta: self.meta.clone(),
             containers_dir: self.workdir.path().join("containers"),
+            pebble_transports: self
+                .pebbles
+                .iter()
+                .map(|(name, pebble)| (name.clone(), pebble.transport()))
+                .collect(),
             log_level: tracing::Level::DEBUG,
         };
         let result = ops::dispatch::<C>(setup);

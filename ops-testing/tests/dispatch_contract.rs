@@ -545,6 +545,7 @@ fn juju_state_store_keeps_state_in_the_controller() {
             store: Box::new(JujuStateStore::new(backend)),
             meta: Arc::new(meta.clone()),
             containers_dir: "/nonexistent".into(),
+            pebble_transports: Default::default(),
             log_level: ops::tracing::Level::INFO,
         });
         juju.lock().unwrap().end_hook("probe/0", result.is_ok());

@@ -339,3 +339,25 @@ fn container_path_is_under_the_container_root() {
         Err(HarnessError::UnknownContainer(_))
     ));
 }
+
+#[test]
+fn the_charms_pebble_is_answered_in_process() {
+    let mut h = Harness::<Kit>::new(META).unwrap();
+    h.begin();
+    h.container_pebble_ready("web").unwrap();
+    let pebble = h.container_pebble("web").unwrap();
+    // The charm's push went to the fake without a socket.
+    assert!(
+        pebble.requests().iter().any(|r| r == "POST /v1/files"),
+        "{:?}",
+        pebble.requests()
+    );
+    assert!(!pebble.socket_path().exists());
+    // A container that cannot connect is one whose socket is missing.
+    h.set_can_connect("web", false).unwrap();
+    let err = h.container_pebble("web").unwrap().client().system_info();
+    assert!(
+        matches!(err, Err(ops::pebble::PebbleError::SocketMissing { .. })),
+        "{err:?}"
+    );
+}

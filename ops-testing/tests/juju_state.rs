@@ -156,6 +156,7 @@ impl World {
             store: Box::new(JujuStateStore::new(backend.clone())),
             meta: self.meta.clone(),
             containers_dir: "/nonexistent".into(),
+            pebble_transports: Default::default(),
             log_level: ops::tracing::Level::INFO,
         });
         self.juju

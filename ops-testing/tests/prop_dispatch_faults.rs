@@ -317,6 +317,7 @@ impl Unit {
             store: Box::new(ops::storage::JujuStateStore::new(backend.clone())),
             meta: self.meta.clone(),
             containers_dir: "/nonexistent".into(),
+            pebble_transports: Default::default(),
             log_level: ops::tracing::Level::WARN,
         });
         let commit = result.is_ok() && fault != Fault::Commit;

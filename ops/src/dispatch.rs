@@ -4,6 +4,7 @@
 //! unit simulator all run it, and differ only in the [`DispatchSetup`] they
 //! give it (backend, state store, containers directory).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -16,7 +17,7 @@ use crate::framework::{EmittedEvent, Framework, FrameworkError, HandlerError};
 use crate::log::JujuLogSubscriber;
 use crate::meta::{CharmMeta, MetaError};
 use crate::model::{Model, ModelError, ModelParts, Status};
-use crate::pebble::DEFAULT_CONTAINERS_DIR;
+use crate::pebble::{DEFAULT_CONTAINERS_DIR, Transport};
 use crate::storage::{
     JujuStateStore, LocalStateFile, Notice, PersistedState, StateStore, StorageError,
 };
@@ -85,6 +86,11 @@ pub struct DispatchSetup {
     pub meta: Arc<CharmMeta>,
     /// Where the Pebble sockets are.
     pub containers_dir: PathBuf,
+    /// Transports by container name, for containers whose Pebble is not
+    /// reached over its socket under `containers_dir` (a test kit's
+    /// in-process Pebble). Empty in production: every container's client
+    /// uses its socket.
+    pub pebble_transports: BTreeMap<String, Arc<dyn Transport>>,
     /// The lowest level forwarded to `juju-log`.
     pub log_level: tracing::Level,
 }
@@ -159,6 +165,7 @@ fn run<C: Charm>(setup: DispatchSetup) -> Result<Dispatched<C>, DispatchError> {
         store,
         meta,
         containers_dir,
+        pebble_transports,
         ..
     } = setup;
     let event = resolve(&meta, &context, || backend.action_get())?;
@@ -177,7 +184,8 @@ fn run<C: Charm>(setup: DispatchSetup) -> Result<Dispatched<C>, DispatchError> {
         departing_unit: context.departing_unit.clone(),
         remote_app: context.remote_app.clone(),
         broken_relation,
-    });
+    })
+    .with_pebble_transports(pebble_transports);
     // In a restricted hook (collect-metrics, meter-status-changed) Juju
     // refuses state-get, status-set and is-leader: the state store is not
     // touched (stored state reads as its default and nothing is committed),
@@ -366,6 +374,7 @@ pub fn main_with<C: Charm>(options: MainOptions) -> ExitCode {
         store,
         meta,
         containers_dir,
+        pebble_transports: BTreeMap::new(),
         log_level: tracing::Level::DEBUG,
     };
     match dispatch::<C>(setup) {

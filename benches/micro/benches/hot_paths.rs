@@ -161,6 +161,7 @@ fn dispatch<C: Charm>(m: &Model1, store: Box<dyn StateStore>) {
         store,
         meta: m.meta.clone(),
         containers_dir: PathBuf::from(m.dir.path()),
+        pebble_transports: Default::default(),
         log_level: tracing_level(),
     };
     ops::dispatch::<C>(setup).expect("the dispatch succeeds");

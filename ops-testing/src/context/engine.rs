@@ -598,7 +598,8 @@ pub(crate) fn start_containers(
         std::fs::create_dir_all(&root).map_err(setup("making its root"))?;
         write_files(container, &root).map_err(setup("writing its files"))?;
         let socket = ops::pebble::socket_path(dir.join("containers"), name);
-        let pebble = FakePebble::start(socket, root).map_err(setup("starting a fake Pebble"))?;
+        let pebble =
+            FakePebble::in_process(socket, root).map_err(setup("starting a fake Pebble"))?;
         let client = pebble.client();
         let pebble_err = |what: &str| {
             let what = format!("container {name}: {what}");

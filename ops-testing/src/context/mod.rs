@@ -426,6 +426,10 @@ impl<C: Charm> Context<C> {
             store: Box::new(store.clone()),
             meta: self.meta.clone(),
             containers_dir,
+            pebble_transports: live
+                .iter()
+                .map(|(name, pebble)| (name.clone(), pebble.transport()))
+                .collect(),
             log_level: tracing::Level::DEBUG,
         };
         let result = ops::dispatch::<C>(setup);

@@ -45,6 +45,7 @@ mod exec;
 mod files;
 mod host_exec;
 mod http;
+mod in_process;
 mod notices;
 mod plan;
 mod state;
@@ -142,6 +143,13 @@ pub(crate) struct Shared {
     /// Exec handlers, users and execs; locked before `state` when both are.
     execs: Mutex<exec::Execs>,
     online: AtomicBool,
+    /// The accept loop while the socket is served. In process
+    /// ([`FakePebble::in_process`]) there is none until an exec needs
+    /// its WebSockets.
+    listener: Mutex<Option<Listener>>,
+    /// Whether requests are answered in process, the socket only serving
+    /// exec's WebSockets.
+    in_process: bool,
 }
 
 impl Shared {
@@ -157,6 +165,10 @@ impl Shared {
         let result = f(&mut self.lock());
         self.changed.notify_all();
         result
+    }
+
+    fn lock_listener(&self) -> MutexGuard<'_, Option<Listener>> {
+        self.listener.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn lock_execs(&self) -> MutexGuard<'_, exec::Execs> {
@@ -181,7 +193,6 @@ struct Listener {
 /// the socket.
 pub struct FakePebble {
     shared: Arc<Shared>,
-    listener: Mutex<Option<Listener>>,
 }
 
 impl fmt::Debug for FakePebble {
@@ -202,8 +213,40 @@ impl FakePebble {
         socket_path: impl Into<PathBuf>,
         root_dir: impl Into<PathBuf>,
     ) -> io::Result<Self> {
-        let socket = socket_path.into();
-        let root = root_dir.into();
+        let pebble = Self::new(socket_path.into(), root_dir.into(), false)?;
+        let listener = listen(&pebble.shared)?;
+        *pebble.shared.lock_listener() = Some(listener);
+        Ok(pebble)
+    }
+
+    /// A fake Pebble that answers in process: clients from
+    /// [`client`](Self::client) (and [`transport`](Self::transport)) call
+    /// its request handler directly, with no socket, thread or copy through
+    /// the kernel. Only `exec` uses `socket_path`: the first exec starts
+    /// serving its WebSockets there. The container filesystem is under
+    /// `root_dir` (created if missing), as with [`start`](Self::start).
+    ///
+    /// ```
+    /// use ops_testing::fake_pebble::FakePebble;
+    /// use ops::pebble::PushOptions;
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let socket = dir.path().join("pebble.socket");
+    /// let pebble = FakePebble::in_process(&socket, dir.path().join("root")).unwrap();
+    /// pebble.client().push("/etc/app.conf", "x = 1\n", &PushOptions { make_dirs: true, ..Default::default() }).unwrap();
+    /// assert_eq!(pebble.requests(), ["POST /v1/files"]);
+    /// assert!(!socket.exists(), "no socket until an exec needs one");
+    /// ```
+    pub fn in_process(
+        socket_path: impl Into<PathBuf>,
+        root_dir: impl Into<PathBuf>,
+    ) -> io::Result<Self> {
+        let pebble = Self::new(socket_path.into(), root_dir.into(), true)?;
+        pebble.shared.online.store(true, Ordering::SeqCst);
+        Ok(pebble)
+    }
+
+    fn new(socket: PathBuf, root: PathBuf, in_process: bool) -> io::Result<Self> {
         std::fs::create_dir_all(&root)?;
         if let Some(parent) = socket.parent() {
             std::fs::create_dir_all(parent)?;
@@ -219,12 +262,22 @@ impl FakePebble {
             user_id,
             execs: Mutex::new(exec::Execs::default()),
             online: AtomicBool::new(false),
+            listener: Mutex::new(None),
+            in_process,
         });
-        let listener = listen(&shared)?;
-        Ok(Self {
-            shared,
-            listener: Mutex::new(Some(listener)),
-        })
+        Ok(Self { shared })
+    }
+
+    /// The transport a client of this Pebble uses: in process for one
+    /// made by [`in_process`](Self::in_process), the unix socket otherwise.
+    /// It does not keep the fake alive: once the fake is dropped, requests
+    /// fail as they would on a removed socket.
+    pub fn transport(&self) -> Arc<dyn ops::pebble::Transport> {
+        if self.shared.in_process {
+            Arc::new(in_process::InProcess::new(&self.shared))
+        } else {
+            Arc::new(ops::pebble::UnixSocketTransport::new(&self.shared.socket))
+        }
     }
 
     /// The socket path.
@@ -243,9 +296,9 @@ impl FakePebble {
         files::host_path(&self.shared.root, &clean)
     }
 
-    /// An `ops` client for this Pebble.
+    /// An `ops` client for this Pebble (over [`transport`](Self::transport)).
     pub fn client(&self) -> Client {
-        Client::new(&self.shared.socket)
+        Client::with_transport(self.transport())
     }
 
     /// The combined plan.
@@ -461,10 +514,17 @@ impl FakePebble {
     }
 
     /// With `false` the server stops listening and removes the socket, so
-    /// clients get "socket not found"; with `true` it listens again. The
-    /// plan, services and files are kept.
+    /// clients get "socket not found"; with `true` it listens again (in
+    /// process: answers again). The plan, services and files are kept.
     pub fn set_can_connect(&self, can_connect: bool) {
-        let mut listener = self.listener.lock().unwrap_or_else(|p| p.into_inner());
+        let mut listener = self.shared.lock_listener();
+        if self.shared.in_process && can_connect {
+            self.shared.online.store(true, Ordering::SeqCst);
+            return;
+        }
+        if !can_connect {
+            self.shared.online.store(false, Ordering::SeqCst);
+        }
         match (can_connect, listener.is_some()) {
             (true, false) => match listen(&self.shared) {
                 Ok(l) => *listener = Some(l),
@@ -490,11 +550,8 @@ impl FakePebble {
 
 impl Drop for FakePebble {
     fn drop(&mut self) {
-        let listener = self
-            .listener
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
+        let listener = self.shared.lock_listener().take();
+        self.shared.online.store(false, Ordering::SeqCst);
         if let Some(listener) = listener {
             shut_down(&self.shared, listener);
         }

@@ -2,10 +2,11 @@
 
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::{Model, ModelError};
 use crate::declared::ContainerName;
-use crate::pebble::{Client, socket_path};
+use crate::pebble::{Client, Transport, socket_path};
 
 /// A workload container the charm declares: its name and a Pebble client on
 /// its socket (`<containers dir>/<name>/pebble.socket`).
@@ -34,11 +35,15 @@ pub struct Container {
 }
 
 impl Container {
-    fn new(name: &str, containers_dir: &Path) -> Self {
+    fn new(name: &str, containers_dir: &Path, transport: Option<&Arc<dyn Transport>>) -> Self {
         let socket_path = socket_path(containers_dir, name);
+        let client = match transport {
+            Some(transport) => Client::with_transport(transport.clone()),
+            None => Client::new(socket_path.clone()),
+        };
         Self {
             name: name.to_string(),
-            client: Client::new(socket_path.clone()),
+            client,
             socket_path,
         }
     }
@@ -78,6 +83,10 @@ impl Model {
                 name: name.to_string(),
             });
         }
-        Ok(Container::new(name, &self.containers_dir))
+        Ok(Container::new(
+            name,
+            &self.containers_dir,
+            self.pebble_transports.get(name),
+        ))
     }
 }

@@ -158,6 +158,7 @@ pub struct Model {
     name: String,
     uuid: String,
     containers_dir: PathBuf,
+    pebble_transports: BTreeMap<String, Arc<dyn crate::pebble::Transport>>,
     hook_relation: Option<RelationRef>,
     departing_unit: Option<String>,
     remote_app: Option<String>,
@@ -204,6 +205,7 @@ impl Model {
             name: parts.model_name,
             uuid: parts.model_uuid,
             containers_dir: parts.containers_dir,
+            pebble_transports: BTreeMap::new(),
             hook_relation: parts.hook_relation,
             departing_unit: parts.departing_unit,
             remote_app: parts.remote_app,
@@ -220,6 +222,17 @@ impl Model {
             resources: RefCell::default(),
             action_params: RefCell::default(),
         }
+    }
+
+    /// Containers whose Pebble is reached through these transports (by
+    /// container name) rather than over their sockets: what
+    /// [`DispatchSetup::pebble_transports`](crate::DispatchSetup::pebble_transports) gives.
+    pub(crate) fn with_pebble_transports(
+        mut self,
+        transports: BTreeMap<String, Arc<dyn crate::pebble::Transport>>,
+    ) -> Self {
+        self.pebble_transports = transports;
+        self
     }
 
     /// This unit.

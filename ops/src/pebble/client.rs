@@ -1,6 +1,7 @@
 //! The Pebble client: one method per API call.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
@@ -15,8 +16,9 @@ use super::files::{
     FileInfo, FileResult, FileType, MakeDirOptions, PushOptions, check_file_results, encode_write,
     header_params, new_boundary, owner_fields, parse_multipart,
 };
-use super::http::{self, Request, Response, encode_query};
+use super::http::{Request, Response, encode_query};
 use super::layer::{Layer, Plan};
+use super::transport::{Transport, UnixSocketTransport};
 use super::types::{Change, CheckInfo, PebbleNotice, ServiceInfo, SystemInfo};
 
 /// Where Juju mounts the workload containers' Pebble sockets in the charm container.
@@ -36,7 +38,9 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 const DEFAULT_CHANGE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A synchronous Pebble client: HTTP/1.1 over the unix socket, one
-/// connection per call.
+/// connection per call ([`Client::new`]), or over any other
+/// [`Transport`] ([`Client::with_transport`]: a test kit's in-process
+/// Pebble).
 ///
 /// Service operations (start, stop, restart, replan) wait until Pebble's
 /// change is done, and fail with [`PebbleError::Change`] if it failed.
@@ -70,7 +74,7 @@ const DEFAULT_CHANGE_TIMEOUT: Duration = Duration::from_secs(30);
 /// ```
 #[derive(Debug, Clone)]
 pub struct Client {
-    socket: PathBuf,
+    transport: Arc<dyn Transport>,
     timeout: Duration,
     change_timeout: Duration,
 }
@@ -90,8 +94,16 @@ impl Client {
     /// A client for the Pebble listening on `socket` (see [`socket_path`]).
     /// Nothing is connected until the first call.
     pub fn new(socket: impl Into<PathBuf>) -> Self {
+        Self::with_transport(Arc::new(UnixSocketTransport::new(socket)))
+    }
+
+    /// A client whose requests go through `transport` instead of a unix
+    /// socket of its own (see [`Transport`] for an example). `exec` still
+    /// opens its WebSockets on the transport's
+    /// [`socket`](Transport::socket).
+    pub fn with_transport(transport: Arc<dyn Transport>) -> Self {
         Self {
-            socket: socket.into(),
+            transport,
             timeout: DEFAULT_TIMEOUT,
             change_timeout: DEFAULT_CHANGE_TIMEOUT,
         }
@@ -113,7 +125,7 @@ impl Client {
 
     /// The socket this client talks to.
     pub fn socket(&self) -> &Path {
-        &self.socket
+        self.transport.socket()
     }
 
     /// `GET /v1/system-info`.
@@ -126,7 +138,7 @@ impl Client {
         match self.system_info() {
             Ok(_) => true,
             Err(e) => {
-                tracing::debug!("Pebble at {} is not ready: {e}", self.socket.display());
+                tracing::debug!("Pebble at {} is not ready: {e}", self.socket().display());
                 false
             }
         }
@@ -388,8 +400,10 @@ impl Client {
             .filter(|id| !id.is_empty())
             .ok_or_else(|| PebbleError::malformed("POST /v1/exec: no task-id in the result"))?
             .to_string();
+        self.transport.prepare_upgrade()?;
+        let socket = self.transport.socket();
         let open = |id: &str| {
-            exec::open(&self.socket, deadline, &task_id, id, |response| {
+            exec::open(socket, deadline, &task_id, id, |response| {
                 api_error(response, serde_json::from_slice(&response.body).ok())
             })
         };
@@ -418,8 +432,7 @@ impl Client {
             Err(OpenError::Other(e)) => return Err(e),
         };
         let stdin = options.stdin.as_deref().unwrap_or_default();
-        let (stdout, stderr_bytes) =
-            exec::run_streams(&self.socket, &mut stdio, stderr.as_mut(), stdin)?;
+        let (stdout, stderr_bytes) = exec::run_streams(socket, &mut stdio, stderr.as_mut(), stdin)?;
         exec::close(&mut control);
         exec::close(&mut stdio);
         if let Some(stderr) = stderr.as_mut() {
@@ -513,7 +526,7 @@ impl Client {
             headers: vec![("Accept", "multipart/form-data".into())],
             body: None,
         };
-        let response = http::round_trip(&self.socket, self.timeout, &request)?;
+        let response = self.round_trip(&request)?;
         if response.status >= 400 || response.media_type() != "multipart/form-data" {
             // An error envelope; anything else is not what Pebble sends.
             decode_envelope(&request, &response)?;
@@ -722,9 +735,15 @@ impl Client {
         check_file_results(&results.unwrap_or_default(), path)
     }
 
+    /// Sends `request` through the transport; the whole response.
+    fn round_trip(&self, request: &Request) -> Result<Response, PebbleError> {
+        self.transport
+            .round_trip(&request.as_transport(), self.timeout)
+    }
+
     /// Sends a request that Pebble answers synchronously and decodes its result.
     fn sync<T: DeserializeOwned>(&self, request: Request) -> Result<T, PebbleError> {
-        let response = http::round_trip(&self.socket, self.timeout, &request)?;
+        let response = self.round_trip(&request)?;
         let envelope = decode_envelope(&request, &response)?;
         if envelope.type_ != "sync" {
             return Err(PebbleError::malformed(format!(
@@ -747,7 +766,7 @@ impl Client {
 
     /// Sends a request that Pebble answers with a change id and a result.
     fn async_change_with_result(&self, request: Request) -> Result<(String, Value), PebbleError> {
-        let response = http::round_trip(&self.socket, self.timeout, &request)?;
+        let response = self.round_trip(&request)?;
         let envelope = decode_envelope(&request, &response)?;
         match (envelope.type_.as_str(), envelope.change) {
             ("async", Some(id)) if !id.is_empty() => Ok((id, envelope.result)),

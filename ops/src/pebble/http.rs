@@ -8,6 +8,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::error::PebbleError;
+use super::transport::TransportRequest;
 
 /// The longest status line or header line accepted.
 const MAX_LINE: u64 = 64 * 1024;
@@ -170,42 +171,63 @@ impl Request {
         }
     }
 
-    /// The bytes on the wire.
-    pub fn encode(&self) -> Vec<u8> {
-        let mut head = format!(
-            "{} {} HTTP/1.1\r\nHost: localhost\r\nUser-Agent: ops-rs\r\n",
-            self.method, self.target
-        );
-        // One request per connection, unless the request says otherwise
-        // (a WebSocket handshake's `Connection: Upgrade`).
-        if !self
-            .headers
-            .iter()
-            .any(|(name, _)| name.eq_ignore_ascii_case("connection"))
-        {
-            head.push_str("Connection: close\r\n");
+    /// The request as a [`Transport`](super::Transport) gets it: the
+    /// target split into path and query.
+    pub fn as_transport(&self) -> TransportRequest<'_> {
+        let (path, query) = self
+            .target
+            .split_once('?')
+            .unwrap_or((self.target.as_str(), ""));
+        TransportRequest {
+            method: self.method,
+            path,
+            query,
+            headers: &self.headers,
+            body: self.body.as_deref(),
         }
-        for (name, value) in &self.headers {
-            head.push_str(&format!("{name}: {value}\r\n"));
-        }
-        if let Some(body) = &self.body {
-            head.push_str(&format!("Content-Length: {}\r\n", body.len()));
-        }
-        head.push_str("\r\n");
-        let mut bytes = head.into_bytes();
-        if let Some(body) = &self.body {
-            bytes.extend_from_slice(body);
-        }
-        bytes
     }
 }
 
-/// A complete response.
+/// The bytes of `request` on the wire.
+pub(crate) fn encode(request: &TransportRequest<'_>) -> Vec<u8> {
+    let mut head = format!(
+        "{} {} HTTP/1.1\r\nHost: localhost\r\nUser-Agent: ops-rs\r\n",
+        request.method,
+        request.target()
+    );
+    // One request per connection, unless the request says otherwise
+    // (a WebSocket handshake's `Connection: Upgrade`).
+    if !request
+        .headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("connection"))
+    {
+        head.push_str("Connection: close\r\n");
+    }
+    for (name, value) in request.headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if let Some(body) = request.body {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    head.push_str("\r\n");
+    let mut bytes = head.into_bytes();
+    if let Some(body) = request.body {
+        bytes.extend_from_slice(body);
+    }
+    bytes
+}
+
+/// A complete response, as a [`Transport`](super::Transport) hands it back.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Response {
+pub struct Response {
+    /// The status code (`200`, `404`, ...).
     pub status: u16,
+    /// The reason phrase (`OK`); may be empty.
     pub reason: String,
+    /// The headers, in order, as received.
     pub headers: Vec<(String, String)>,
+    /// The whole body.
     pub body: Vec<u8>,
 }
 
@@ -249,7 +271,7 @@ impl From<io::Error> for ReadError {
 pub(crate) fn round_trip(
     socket: &Path,
     timeout: Duration,
-    request: &Request,
+    request: &TransportRequest<'_>,
 ) -> Result<Response, PebbleError> {
     let deadline = deadline_in(timeout);
     let mut reader = send(socket, deadline, request)?;
@@ -263,18 +285,19 @@ pub(crate) fn deadline_in(timeout: Duration) -> Instant {
         .unwrap_or_else(|| Instant::now() + Duration::from_secs(24 * 3600))
 }
 
-fn read_error(socket: &Path, request: &Request, e: ReadError) -> PebbleError {
+fn read_error(socket: &Path, request: &TransportRequest<'_>, e: ReadError) -> PebbleError {
     match e {
         ReadError::Io(source) => PebbleError::Io {
             socket: socket.to_path_buf(),
             what: format!(
                 "reading the response to {} {}",
-                request.method, request.target
+                request.method,
+                request.target()
             ),
             source,
         },
         ReadError::Protocol(what) => {
-            PebbleError::malformed(format!("{} {}: {what}", request.method, request.target))
+            PebbleError::malformed(format!("{} {}: {what}", request.method, request.target()))
         }
     }
 }
@@ -296,14 +319,17 @@ pub(crate) fn upgrade(
     deadline: Instant,
     request: &Request,
 ) -> Result<Upgrade, PebbleError> {
-    let mut reader = send(socket, deadline, request)?;
-    let line = read_line(&mut reader, "status line").map_err(|e| read_error(socket, request, e))?;
+    let request_parts = request.as_transport();
+    let mut reader = send(socket, deadline, &request_parts)?;
+    let line =
+        read_line(&mut reader, "status line").map_err(|e| read_error(socket, &request_parts, e))?;
     let status: Option<u16> = line
         .strip_prefix("HTTP/1.1 ")
         .and_then(|rest| rest.split(' ').next())
         .and_then(|code| code.parse().ok());
     if status == Some(101) {
-        let headers = read_headers(&mut reader).map_err(|e| read_error(socket, request, e))?;
+        let headers =
+            read_headers(&mut reader).map_err(|e| read_error(socket, &request_parts, e))?;
         let response = Response {
             status: 101,
             reason: String::new(),
@@ -321,7 +347,7 @@ pub(crate) fn upgrade(
     let mut chained = BufReader::new(std::io::Cursor::new(rest).chain(reader));
     read_response(&mut chained)
         .map(Upgrade::Refused)
-        .map_err(|e| read_error(socket, request, e))
+        .map_err(|e| read_error(socket, &request_parts, e))
 }
 
 /// The checks RFC 6455 section 4.1 asks of a client: `Upgrade: websocket`,
@@ -355,7 +381,7 @@ fn check_switched(response: &Response, request: &Request) -> Result<(), String> 
 fn send(
     socket: &Path,
     deadline: Instant,
-    request: &Request,
+    request: &TransportRequest<'_>,
 ) -> Result<BufReader<Deadlined>, PebbleError> {
     let timeout = deadline.saturating_duration_since(Instant::now());
     let stream = connect(socket, timeout).map_err(|source| {
@@ -371,7 +397,7 @@ fn send(
         }
     })?;
     let io_error = |what: &str| {
-        let what = format!("{what} {} {}", request.method, request.target);
+        let what = format!("{what} {} {}", request.method, request.target());
         move |source| PebbleError::Io {
             socket: socket.to_path_buf(),
             what,
@@ -380,7 +406,7 @@ fn send(
     };
     let mut stream = Deadlined { stream, deadline };
     stream
-        .write_all(&request.encode())
+        .write_all(&encode(request))
         .and_then(|()| stream.flush())
         .map_err(io_error("sending"))?;
     Ok(BufReader::new(stream))
@@ -623,7 +649,7 @@ mod tests {
         let err = round_trip(
             &socket,
             Duration::from_millis(50),
-            &Request::get("/v1/system-info".into()),
+            &Request::get("/v1/system-info".into()).as_transport(),
         )
         .unwrap_err();
         assert!(matches!(err, PebbleError::Io { .. }), "{err}");
@@ -640,7 +666,7 @@ mod tests {
         let err = round_trip(
             &socket,
             Duration::from_millis(20),
-            &Request::get("/v1/system-info".into()),
+            &Request::get("/v1/system-info".into()).as_transport(),
         )
         .unwrap_err();
         match &err {
@@ -733,12 +759,15 @@ mod tests {
             "/v1/services".into(),
             &serde_json::json!({"action": "start"}),
         );
-        let text = String::from_utf8(req.encode()).unwrap();
+        let text = String::from_utf8(encode(&req.as_transport())).unwrap();
         assert!(text.starts_with("POST /v1/services HTTP/1.1\r\nHost: localhost\r\n"));
         assert!(text.contains("Content-Type: application/json\r\n"));
         assert!(text.contains("Content-Length: 18\r\n"));
         assert!(text.ends_with("\r\n\r\n{\"action\":\"start\"}"));
-        let get = String::from_utf8(Request::get("/v1/plan?format=yaml".into()).encode()).unwrap();
+        let get = String::from_utf8(encode(
+            &Request::get("/v1/plan?format=yaml".into()).as_transport(),
+        ))
+        .unwrap();
         assert!(!get.contains("Content-Length"));
     }
 

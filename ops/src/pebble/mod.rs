@@ -26,7 +26,9 @@
 //!
 //! The client is synchronous, uses only the standard library for I/O, and
 //! opens one connection per call, with a read/write timeout
-//! ([`Client::with_timeout`]).
+//! ([`Client::with_timeout`]). Requests go through a [`Transport`]: the
+//! unix socket ([`UnixSocketTransport`]) in production, or one a test kit
+//! gives ([`Client::with_transport`]) to answer in process.
 
 mod client;
 mod error;
@@ -34,6 +36,7 @@ mod exec;
 mod files;
 mod http;
 mod layer;
+mod transport;
 mod types;
 pub mod websocket;
 
@@ -44,7 +47,9 @@ pub use client::{Client, DEFAULT_CONTAINERS_DIR, socket_path};
 pub use error::PebbleError;
 pub use exec::{ExecError, ExecOptions, ExecOutput};
 pub use files::{FileInfo, FileType, MakeDirOptions, PushOptions};
+pub use http::Response as TransportResponse;
 pub use layer::{Check, ExecCheck, HttpCheck, Layer, LogTarget, Plan, Service, TcpCheck};
+pub use transport::{Transport, TransportRequest, UnixSocketTransport};
 pub use types::{
     Change, CheckInfo, CheckStartup, CheckStatus, PebbleNotice, ServiceInfo, ServiceStartup,
     ServiceStatus, SystemInfo, Task, TaskProgress,

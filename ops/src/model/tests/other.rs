@@ -491,6 +491,49 @@ fn resources_are_declared_and_fetched_once() {
     assert_eq!(backend.calls_of("resource-get"), [["image"]]);
 }
 
+/// Answers `GET /v1/system-info` for one container, in process.
+#[derive(Debug)]
+struct InProcessPebble;
+
+impl crate::pebble::Transport for InProcessPebble {
+    fn round_trip(
+        &self,
+        request: &crate::pebble::TransportRequest<'_>,
+        _timeout: std::time::Duration,
+    ) -> Result<crate::pebble::TransportResponse, crate::pebble::PebbleError> {
+        assert_eq!(request.path, "/v1/system-info");
+        Ok(crate::pebble::TransportResponse {
+            status: 200,
+            reason: "OK".into(),
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: br#"{"type":"sync","result":{"version":"9.9","boot-id":"b"}}"#.to_vec(),
+        })
+    }
+
+    fn socket(&self) -> &Path {
+        Path::new("/in-process/pebble.socket")
+    }
+}
+
+#[test]
+fn a_container_with_a_transport_reaches_its_pebble_through_it() {
+    let (model, _) = model_for(world(true), "app/0", Hook::default());
+    let transport: std::sync::Arc<dyn crate::pebble::Transport> =
+        std::sync::Arc::new(InProcessPebble);
+    let model = model.with_pebble_transports(BTreeMap::from([("workload".to_string(), transport)]));
+    let workload = model.container("workload").unwrap();
+    assert_eq!(workload.system_info().unwrap().version, "9.9");
+    assert_eq!(
+        workload.client().socket(),
+        Path::new("/in-process/pebble.socket")
+    );
+    // Where Juju would mount its socket is still what the container says.
+    assert_eq!(
+        workload.socket_path(),
+        Path::new("/charm/containers/workload/pebble.socket")
+    );
+}
+
 #[test]
 fn containers_are_declared_and_reach_their_pebble_socket() {
     let (model, backend) = model_for(world(true), "app/0", Hook::default());
