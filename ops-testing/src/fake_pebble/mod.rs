@@ -233,7 +233,7 @@ impl FakePebble {
     /// let dir = tempfile::tempdir().unwrap();
     /// let socket = dir.path().join("pebble.socket");
     /// let pebble = FakePebble::in_process(&socket, dir.path().join("root")).unwrap();
-    /// pebble.client().push("/etc/app.conf", "x = 1\n", &PushOptions { make_dirs: true, ..Default::default() }).unwrap();
+    /// pebble.client().push("/etc/app.conf", "x = 1\n", &PushOptions::new().with_make_dirs(true)).unwrap();
     /// assert_eq!(pebble.requests(), ["POST /v1/files"]);
     /// assert!(!socket.exists(), "no socket until an exec needs one");
     /// ```
