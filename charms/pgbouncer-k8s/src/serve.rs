@@ -17,6 +17,7 @@ use ops::model::Relation;
 
 use crate::auth::{self, AuthFile};
 use crate::backend_info;
+use crate::credentials::Credentials;
 use crate::error::StepError;
 use crate::memory::Memory;
 use crate::names::{ClientDatabase, READ_ONLY_SUFFIX};
@@ -182,23 +183,9 @@ pub fn ensure_admin_user(
     peers: &Relation,
     auth: &mut AuthFile,
 ) -> Result<(), StepError> {
-    let credentials = memory.credentials(model, peers)?;
-    let (password, made) = match &credentials.admin_password {
-        Some(password) => (password.clone(), false),
-        None => {
-            let password = auth::generate_password().map_err(invalid)?;
-            credentials.admin_password = Some(password.clone());
-            (password, true)
-        }
-    };
-    // The auth file and the password come from the same secret: checking
-    // the verifier again (thousands of SCRAM iterations) would be wasted.
-    // An older revision's md5 line is replaced (auth_type is SCRAM now).
-    if made || auth.kind_of(pgb_config::ADMIN_USER) != Some(auth::SecretKind::Scram) {
-        auth.set_user(pgb_config::ADMIN_USER, &password)
-            .map_err(invalid)?;
-    }
-    Ok(())
+    ensure_console_user(model, memory, peers, auth, pgb_config::ADMIN_USER, |c| {
+        &mut c.admin_password
+    })
 }
 
 /// Puts the stats user ([`pgb_config::STATS_USER`], the metrics exporter's)
@@ -212,18 +199,35 @@ pub fn ensure_stats_user(
     peers: &Relation,
     auth: &mut AuthFile,
 ) -> Result<(), StepError> {
-    let credentials = memory.credentials(model, peers)?;
-    let (password, made) = match &credentials.stats_password {
+    ensure_console_user(model, memory, peers, auth, pgb_config::STATS_USER, |c| {
+        &mut c.stats_password
+    })
+}
+
+/// A console user of the auth file whose password is `password_of` the
+/// application's credentials: made the first time, then kept.
+fn ensure_console_user(
+    model: &Model,
+    memory: &mut Memory,
+    peers: &Relation,
+    auth: &mut AuthFile,
+    user: &str,
+    password_of: fn(&mut Credentials) -> &mut Option<String>,
+) -> Result<(), StepError> {
+    let slot = password_of(memory.credentials(model, peers)?);
+    let (password, made) = match slot {
         Some(password) => (password.clone(), false),
         None => {
             let password = auth::generate_password().map_err(invalid)?;
-            credentials.stats_password = Some(password.clone());
+            *slot = Some(password.clone());
             (password, true)
         }
     };
-    if made || auth.kind_of(pgb_config::STATS_USER) != Some(auth::SecretKind::Scram) {
-        auth.set_user(pgb_config::STATS_USER, &password)
-            .map_err(invalid)?;
+    // The auth file and the password come from the same secret: checking
+    // the verifier again (thousands of SCRAM iterations) would be wasted.
+    // An older revision's md5 line is replaced (auth_type is SCRAM now).
+    if made || auth.kind_of(user) != Some(auth::SecretKind::Scram) {
+        auth.set_user(user, &password).map_err(invalid)?;
     }
     Ok(())
 }
