@@ -66,7 +66,7 @@ pub(crate) fn event_key<E: Event>() -> String {
 /// struct C;
 /// impl Charm for C {
 ///     fn new(fw: &mut Framework<Self>) -> Result<Self, HandlerError> {
-///         fw.observe(C::on_stop)?; // error: a handler of `Stop` cannot return `Outcome`
+///         fw.observe(C::on_stop)?; // error: `Stop` cannot be deferred, and is not a custom event
 ///         Ok(C)
 ///     }
 /// }
@@ -130,6 +130,16 @@ pub trait StorageEvent: Event {}
 /// different types under one name is [`FrameworkError::EventNameClash`](crate::FrameworkError::EventNameClash).
 /// Custom events emitted by observers of custom events nest at most
 /// [`MAX_EMIT_DEPTH`](crate::framework::MAX_EMIT_DEPTH) deep.
+// rustc reports a handler of a Juju event that cannot be deferred, but
+// returns `Outcome`, as this trait missing (the one way a type of Juju's
+// events could still be `Deferrable` is the blanket impl below), and a type
+// that is no event at all likewise: the message speaks to both.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be deferred, and is not a custom event",
+    label = "a handler of `{Self}` may not return `Outcome` (defer), or `{Self}` is not an event",
+    note = "Juju events that cannot be deferred (`stop`, `remove`, `collect-metrics`, `secret-rotate`, `secret-expired`, collect-status, `pre-commit`, `commit`) have handlers that return `HandlerResult` (no `Outcome`)",
+    note = "a type of your own becomes an event by implementing `ops::CustomEvent`"
+)]
 pub trait CustomEvent: Serialize + DeserializeOwned + Debug + 'static {
     /// The event name, unique in its namespace (`database_ready`).
     const NAME: &'static str;
