@@ -1,8 +1,10 @@
 //! `observed`: a workload in Canonical's observability stack, with the
 //! interface crates. Prometheus scrapes every unit on port 8080 and gets one
-//! alert rule ([`prometheus_scrape`]); Pebble forwards the workload's logs
-//! to each related Loki unit ([`loki_push_api`]).
+//! alert rule ([`prometheus_scrape`]); Grafana gets its dashboard
+//! ([`grafana_dashboard`]); Pebble forwards the workload's logs to each
+//! related Loki unit ([`loki_push_api`]).
 
+use grafana_dashboard::{Dashboard, GrafanaDashboardProvider};
 use juju_topology::Topology;
 use ops::events::{PebbleReady, RelationBroken, RelationChanged, RelationJoined};
 use ops::{Charm, Ctx, Framework, HandlerError, HandlerResult, Model};
@@ -15,6 +17,11 @@ pub const METRICS_PORT: u16 = 8080;
 /// The charm's one alert rule (JSON, the libraries' rule format).
 pub const ALERT_RULE: &str = r#"{"alert": "WorkloadDown", "expr": "up{%%juju_topology%%} < 1", "for": "5m", "labels": {"severity": "critical"}}"#;
 
+/// The dashboard shipped with the charm.
+pub const DASHBOARD: &str = include_str!("grafana_dashboards/workload.json");
+/// Where the dashboard is in the charm: its uid derives from the path.
+pub const DASHBOARD_PATH: &str = "src/grafana_dashboards/workload.json";
+
 /// The charm.
 pub struct Observed;
 
@@ -22,6 +29,7 @@ impl Charm for Observed {
     fn new(fw: &mut Framework<Self>) -> Result<Self, HandlerError> {
         fw.observe_container(CONTAINER, Self::on_pebble_ready)?
             .observe_relation("metrics-endpoint", Self::on_metrics_joined)?
+            .observe_relation("grafana-dashboard", Self::on_dashboard_joined)?
             .observe_relation("logging", Self::on_logging_changed)?
             .observe_relation("logging", Self::on_logging_broken)?;
         Ok(Observed)
@@ -47,6 +55,13 @@ impl Observed {
         Ok(())
     }
 
+    /// The leader's: compressed only here, where a relation wants it.
+    fn publish_dashboard(model: &Model) -> HandlerResult {
+        let dashboard = Dashboard::from_file("workload", DASHBOARD_PATH, DASHBOARD)?;
+        GrafanaDashboardProvider::new(Self::topology(model), vec![dashboard]).publish(model)?;
+        Ok(())
+    }
+
     fn forward_logs(model: &Model) -> HandlerResult {
         let container = model.container(CONTAINER)?;
         let endpoints = loki_push_api::endpoints(model, "logging")?;
@@ -63,6 +78,10 @@ impl Observed {
 
     fn on_metrics_joined(&mut self, _: &RelationJoined, ctx: &mut Ctx) -> HandlerResult {
         Self::publish_metrics(ctx.model())
+    }
+
+    fn on_dashboard_joined(&mut self, _: &RelationJoined, ctx: &mut Ctx) -> HandlerResult {
+        Self::publish_dashboard(ctx.model())
     }
 
     fn on_logging_changed(&mut self, _: &RelationChanged, ctx: &mut Ctx) -> HandlerResult {

@@ -64,3 +64,40 @@ fn logs_go_to_loki_while_related() {
         ["-all"]
     );
 }
+
+#[test]
+fn grafana_gets_the_dashboard_from_the_leader_only() {
+    let mut ctx = ctx();
+    let relation = Relation::new("grafana-dashboard")
+        .with_remote_app("grafana")
+        .with_remote_unit(0, []);
+    let state = State::default()
+        .with_leader(true)
+        .with_relation(relation.clone());
+    let out = ctx.run(ctx.on.relation_joined(&relation), &state).unwrap();
+    let data: serde_json::Value =
+        serde_json::from_str(&out.relation(relation.id).unwrap().local_app_data["dashboards"])
+            .unwrap();
+    let template = &data["templates"]["file:workload"];
+    assert_eq!(template["charm"], "observed");
+    // Decoded as Grafana's side decodes it: base64, then xz.
+    let content = grafana_dashboard::decompress(template["content"].as_str().unwrap()).unwrap();
+    let dashboard: serde_json::Value = serde_json::from_str(&content).unwrap();
+    assert_eq!(dashboard["title"], "Observed workload");
+    assert_eq!(
+        dashboard["tags"],
+        serde_json::json!(["observed", "charm: observed"])
+    );
+    assert_eq!(dashboard["uid"].as_str().unwrap().len(), 40);
+
+    let follower = State::default().with_relation(relation.clone());
+    let out = ctx
+        .run(ctx.on.relation_joined(&relation), &follower)
+        .unwrap();
+    assert!(
+        !out.relation(relation.id)
+            .unwrap()
+            .local_app_data
+            .contains_key("dashboards")
+    );
+}
