@@ -359,3 +359,34 @@ fn standalone_charm_packs_from_a_repository_of_its_own() {
         );
     }
 }
+
+/// A part whose `source` climbs out of the checkout (`../..` from a charm
+/// at the root of its repository) is refused before anything is copied or
+/// installed: in the temp copy it would name the temp dir's parent.
+#[test]
+fn a_part_source_outside_the_checkout_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(repo.join("charm")).unwrap();
+    std::fs::write(
+        repo.join("charm/charmcraft.yaml"),
+        "name: climber\nbase: ubuntu@22.04\nparts:\n  charm:\n    plugin: rust\n    source: ../..\n",
+    )
+    .unwrap();
+    git(&repo, &["init", "-q"]);
+    git(&repo, &["add", "."]);
+    let out = Command::new("bash")
+        .arg(workspace().join("scripts/pack"))
+        .arg(repo.join("charm"))
+        // Never reached: the refusal comes first.
+        .env("OPS_RS_CHARMCRAFT_VENV", dir.path().join("no-venv"))
+        .output()
+        .unwrap();
+    let said = text(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("part source '../..'") && said.contains("outside the checkout"),
+        "{said}"
+    );
+    assert!(!dir.path().join("no-venv").exists(), "{said}");
+}
