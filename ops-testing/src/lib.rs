@@ -16,6 +16,7 @@ pub mod context;
 pub mod fake_juju;
 pub mod fake_pebble;
 pub mod harness;
+pub mod new_charm;
 pub mod sim;
 
 pub use context::{Context, State};
