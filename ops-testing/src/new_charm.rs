@@ -102,10 +102,7 @@ fn type_name(name: &str) -> String {
 
 /// `my-charm` -> `My Charm`.
 fn title(name: &str) -> String {
-    name.split('-')
-        .map(type_name)
-        .collect::<Vec<_>>()
-        .join(" ")
+    name.split('-').map(type_name).collect::<Vec<_>>().join(" ")
 }
 
 fn dependency_lines(deps: &Dependencies) -> (String, String, &'static str) {

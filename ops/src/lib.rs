@@ -78,7 +78,8 @@ pub use framework::{
 };
 pub use log::JujuLogSubscriber;
 pub use meta::{
-    ActionMeta, CharmMeta, ConfigOption, ContainerMeta, Endpoint, EndpointRole, MetaError,
+    ActionMeta, CharmLinks, CharmMeta, CharmUser, ConfigOption, ContainerMeta, Endpoint,
+    EndpointRole, MetaError,
 };
 pub use model::{
     Config, Container, Databag, Member, Model, ModelError, Relation, Secret, SecretContent,

@@ -127,11 +127,103 @@ pub struct ActionMeta {
     pub params: BTreeMap<String, serde_json::Value>,
 }
 
+/// Who the charm's code runs as (`charm-user`, Juju 3.6+ on Kubernetes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum CharmUser {
+    /// `root`: Juju's default.
+    #[default]
+    Root,
+    /// `sudoer`: a user that may use `sudo`.
+    Sudoer,
+    /// `non-root`: a user without privileges.
+    NonRoot,
+}
+
+/// Where to read more about the charm (`links`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct CharmLinks {
+    /// `documentation`: its documentation's address.
+    pub documentation: Option<String>,
+    /// `issues`: where to report problems.
+    #[serde(deserialize_with = "one_or_many")]
+    pub issues: Vec<String>,
+    /// `source`: its source code.
+    #[serde(deserialize_with = "one_or_many")]
+    pub source: Vec<String>,
+    /// `website`: its websites.
+    #[serde(deserialize_with = "one_or_many")]
+    pub website: Vec<String>,
+    /// `contact`: who maintains it.
+    #[serde(deserialize_with = "one_or_many")]
+    pub contact: Vec<String>,
+}
+
+/// A string, or a list of strings (YAML lets `links` give either).
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Option::<OneOrMany>::deserialize(d)? {
+        None => Vec::new(),
+        Some(OneOrMany::One(one)) => vec![one],
+        Some(OneOrMany::Many(many)) => many,
+    })
+}
+
 /// Everything a charm declares.
+///
+/// ```
+/// let meta = ops::CharmMeta::from_charmcraft_yaml(r#"
+/// name: demo
+/// summary: A demo.
+/// subordinate: false
+/// assumes: [k8s-api, {any-of: [juju >= 3.4, juju < 3]}]
+/// extra-bindings: {metrics: null}
+/// charm-user: non-root
+/// links: {source: https://example.invalid/demo}
+/// "#)?;
+/// assert_eq!(meta.summary, "A demo.");
+/// assert_eq!(meta.assumes.len(), 2);
+/// assert_eq!(meta.extra_bindings, ["metrics"]);
+/// assert_eq!(meta.charm_user, ops::CharmUser::NonRoot);
+/// assert_eq!(meta.links.source, ["https://example.invalid/demo"]);
+/// # Ok::<(), ops::MetaError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct CharmMeta {
     /// The charm's name.
     pub name: String,
+    /// `title`: its name for people (`display-name` in older metadata).
+    pub title: Option<String>,
+    /// `summary`: one line.
+    pub summary: String,
+    /// `description`: a few paragraphs.
+    pub description: String,
+    /// `subordinate`: deployed beside a principal charm's units.
+    pub subordinate: bool,
+    /// `assumes`: what the model must offer (`k8s-api`, `juju >= 3.4`, and
+    /// `any-of`/`all-of` groups), as declared.
+    pub assumes: Vec<serde_json::Value>,
+    /// `min-juju-version` (older metadata; `assumes: [juju >= …]` today).
+    pub min_juju_version: Option<String>,
+    /// `extra-bindings`: names of bindings that are not endpoints.
+    pub extra_bindings: Vec<String>,
+    /// `charm-user`: who the charm's code runs as.
+    pub charm_user: CharmUser,
+    /// `maintainers` (older metadata).
+    pub maintainers: Vec<String>,
+    /// `terms` a user must accept to deploy it.
+    pub terms: Vec<String>,
+    /// `links`.
+    pub links: CharmLinks,
     /// Relation endpoints by name (peers, requires and provides together).
     pub endpoints: BTreeMap<String, Endpoint>,
     /// Workload containers by name.
@@ -147,9 +239,34 @@ pub struct CharmMeta {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
 struct RawMetadata {
     #[serde(default)]
     name: String,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    display_name: Option<String>,
+    #[serde(default)]
+    summary: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    subordinate: bool,
+    #[serde(default)]
+    assumes: Vec<serde_json::Value>,
+    #[serde(default)]
+    min_juju_version: Option<String>,
+    #[serde(default)]
+    extra_bindings: BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    charm_user: CharmUser,
+    #[serde(default)]
+    maintainers: Vec<String>,
+    #[serde(default)]
+    terms: Vec<String>,
+    #[serde(default)]
+    links: CharmLinks,
     #[serde(default)]
     peers: BTreeMap<String, Endpoint>,
     #[serde(default)]
@@ -257,6 +374,17 @@ impl CharmMeta {
         };
         serde_json::json!({
             "name": self.name,
+            "title": self.title,
+            "summary": self.summary,
+            "description": self.description,
+            "subordinate": self.subordinate,
+            "assumes": self.assumes,
+            "min-juju-version": self.min_juju_version,
+            "extra-bindings": self.extra_bindings.iter().map(|b| (b.as_str(), ())).collect::<BTreeMap<_, _>>(),
+            "charm-user": self.charm_user,
+            "maintainers": self.maintainers,
+            "terms": self.terms,
+            "links": self.links,
             "peers": section(EndpointRole::Peer),
             "requires": section(EndpointRole::Requires),
             "provides": section(EndpointRole::Provides),
@@ -292,6 +420,17 @@ impl CharmMeta {
         }
         Ok(Self {
             name: raw.name,
+            title: raw.title.or(raw.display_name),
+            summary: raw.summary,
+            description: raw.description,
+            subordinate: raw.subordinate,
+            assumes: raw.assumes,
+            min_juju_version: raw.min_juju_version,
+            extra_bindings: raw.extra_bindings.into_keys().collect(),
+            charm_user: raw.charm_user,
+            maintainers: raw.maintainers,
+            terms: raw.terms,
+            links: raw.links,
             endpoints,
             containers: raw.containers,
             storage: raw.storage,
@@ -331,6 +470,36 @@ fn parse_yaml<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn descriptive_fields_are_read_and_survive_the_compiled_form() {
+        let meta = CharmMeta::from_yaml(
+            "name: old\ndisplay-name: Old Charm\nsummary: s\ndescription: d\n\
+             subordinate: true\nmin-juju-version: 2.9.0\nmaintainers: [a <a@localhost>]\n\
+             terms: [t/1]\nextra-bindings: {metrics: , admin: }\ncharm-user: sudoer\n\
+             assumes: [juju >= 3.1]\nlinks: {issues: https://localhost/i, website: [w1, w2]}\n",
+            None,
+            None,
+        )
+        .unwrap();
+        assert_eq!(meta.title.as_deref(), Some("Old Charm"));
+        assert!(meta.subordinate);
+        assert_eq!(meta.min_juju_version.as_deref(), Some("2.9.0"));
+        assert_eq!(meta.extra_bindings, ["admin", "metrics"]);
+        assert_eq!(meta.charm_user, CharmUser::Sudoer);
+        assert_eq!(meta.links.issues, ["https://localhost/i"]);
+        assert_eq!(meta.links.website, ["w1", "w2"]);
+        assert_eq!(meta.terms, ["t/1"]);
+        assert_eq!(CharmMeta::from_json(&meta.to_json()).unwrap(), meta);
+        // Nothing declared: Juju's defaults.
+        let bare = CharmMeta::from_charmcraft_yaml("name: bare\n").unwrap();
+        assert!(!bare.subordinate && bare.assumes.is_empty() && bare.extra_bindings.is_empty());
+        assert_eq!(bare.charm_user, CharmUser::Root);
+        assert!(matches!(
+            CharmMeta::from_charmcraft_yaml("name: x\ncharm-user: admin\n"),
+            Err(MetaError::Parse { .. })
+        ));
+    }
 
     const CHARMCRAFT: &str = r#"
 name: pgbouncer-k8s
