@@ -68,7 +68,7 @@ fn flag(ctx: &Ctx, key: &str) -> Result<bool, HandlerError> {
 }
 
 impl Probe {
-    fn log(&self, ctx: &Ctx, what: &str) {
+    fn log(&mut self, ctx: &Ctx, what: &str) {
         self.journal
             .get_mut()
             .calls

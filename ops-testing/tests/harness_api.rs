@@ -56,7 +56,7 @@ struct GreetParams {
 }
 
 impl Kit {
-    fn note(&self, what: String) {
+    fn note(&mut self, what: String) {
         self.seen.get_mut().events.push(what);
     }
 

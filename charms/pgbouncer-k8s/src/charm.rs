@@ -153,7 +153,7 @@ impl PgbouncerK8sCharm {
     }
 
     /// The workload container and this handler's situation, asked once.
-    fn situation(&self, model: &Model) -> Result<(Container, Situation), ModelError> {
+    fn situation(&mut self, model: &Model) -> Result<(Container, Situation), ModelError> {
         let container = Situation::container(model)?;
         let situation = Situation::of(model, &mut self.memory.get_mut(), &container)?;
         Ok((container, situation))

@@ -46,7 +46,7 @@ impl Charm for HelloPeers {
 }
 
 impl HelloPeers {
-    fn count(&self) {
+    fn count(&mut self) {
         self.memory.get_mut().events_seen += 1;
     }
 

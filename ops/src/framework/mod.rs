@@ -426,7 +426,7 @@ impl<C: 'static> Framework<C> {
             None => T::default(),
         };
         let stored = StoredState::new(key.clone(), value);
-        let handle = stored.clone();
+        let handle = stored.framework_handle();
         self.stored.push(StoredSlot {
             key,
             snapshot: Box::new(move || handle.snapshot()),

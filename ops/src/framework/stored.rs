@@ -8,6 +8,20 @@ use serde::de::DeserializeOwned;
 
 /// A value kept across dispatches, saved when the dispatch commits.
 ///
+/// One handle, not `Clone`: reading it while it is being changed is a
+/// compile error, not a panic.
+///
+/// ```compile_fail,E0502
+/// # use serde::{Deserialize, Serialize};
+/// # #[derive(Default, Serialize, Deserialize)]
+/// # struct Counters { started: u32 }
+/// # fn demo(mut stored: ops::StoredState<Counters>) {
+/// let read = stored.get();
+/// stored.get_mut().started += 1; // error: `stored` is also borrowed by `read`
+/// assert_eq!(read.started, 0);
+/// # }
+/// ```
+///
 /// Get one with [`Framework::stored_state`](super::Framework::stored_state) in
 /// [`Charm::new`](crate::Charm::new) and keep it in the charm. A dispatch that
 /// fails saves nothing: the next one sees the value as the last successful
@@ -18,7 +32,7 @@ use serde::de::DeserializeOwned;
 /// #[derive(Default, Serialize, Deserialize)]
 /// struct Counters { started: u32 }
 ///
-/// # fn demo(stored: ops::StoredState<Counters>) {
+/// # fn demo(mut stored: ops::StoredState<Counters>) {
 /// stored.get_mut().started += 1;
 /// assert!(stored.get().started > 0);
 /// # }
@@ -26,15 +40,6 @@ use serde::de::DeserializeOwned;
 pub struct StoredState<T> {
     key: Rc<str>,
     value: Rc<RefCell<T>>,
-}
-
-impl<T> Clone for StoredState<T> {
-    fn clone(&self) -> Self {
-        Self {
-            key: self.key.clone(),
-            value: self.value.clone(),
-        }
-    }
 }
 
 /// The key only: stored state may hold credentials.
@@ -60,24 +65,31 @@ impl<T: Serialize + DeserializeOwned + Default + 'static> StoredState<T> {
     }
 
     /// Borrows the value.
-    ///
-    /// # Panics
-    /// If it is mutably borrowed at the same time (as any `RefCell`).
     pub fn get(&self) -> Ref<'_, T> {
+        // Cannot fail: the one other holder, the framework, borrows only
+        // at commit, after every handler returned, and a mutable borrow
+        // needs `&mut self` (the compiler keeps it apart from this one).
         self.value.borrow()
     }
 
-    /// Borrows the value mutably.
-    ///
-    /// # Panics
-    /// If it is borrowed at the same time (as any `RefCell`).
-    pub fn get_mut(&self) -> RefMut<'_, T> {
+    /// Borrows the value mutably: `&mut self`, so that no read of the
+    /// same handle can be alive meanwhile (checked by the compiler, not
+    /// at run time).
+    pub fn get_mut(&mut self) -> RefMut<'_, T> {
         self.value.borrow_mut()
     }
 
     /// Replaces the value, returning the old one.
-    pub fn replace(&self, value: T) -> T {
+    pub fn replace(&mut self, value: T) -> T {
         self.value.replace(value)
+    }
+
+    /// The framework's own handle on the value, for the commit's snapshot.
+    pub(crate) fn framework_handle(&self) -> Self {
+        Self {
+            key: self.key.clone(),
+            value: self.value.clone(),
+        }
     }
 
     pub(crate) fn snapshot(&self) -> Result<serde_json::Value, serde_json::Error> {
