@@ -69,7 +69,10 @@ impl Kit {
             .model()
             .get_secret(Some(&event.id), None)?
             .get_content(true)?;
-        self.note(format!("secret-changed {}", content["token"]));
+        self.note(format!(
+            "secret-changed {}",
+            content.get("token").unwrap_or_default()
+        ));
         Ok(Outcome::Done)
     }
 

@@ -309,8 +309,9 @@ fn secrets_flow_and_never_show_content_in_debug() {
             .get_secret(Some(&id), None)
             .unwrap()
             .get_content(false)
-            .unwrap()["password"],
-        "hunter22"
+            .unwrap()
+            .get("password"),
+        Some("hunter22")
     );
     secret
         .set_content(BTreeMap::from([("password".into(), "new-one".into())]))

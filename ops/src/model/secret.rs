@@ -5,7 +5,6 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::ops::Index;
 
 use super::{Model, ModelError, Relation};
 use crate::backend::{SecretAddArgs, SecretInfo, SecretOwner, SecretSetArgs};
@@ -57,18 +56,6 @@ impl fmt::Debug for SecretContent {
 impl From<BTreeMap<String, String>> for SecretContent {
     fn from(map: BTreeMap<String, String>) -> Self {
         Self(map)
-    }
-}
-
-impl Index<&str> for SecretContent {
-    type Output = String;
-
-    /// The value of `key`; panics if it is not there (like a map's index).
-    fn index(&self, key: &str) -> &String {
-        match self.0.get(key) {
-            Some(value) => value,
-            None => panic!("secret content has no key {key:?}"),
-        }
     }
 }
 
@@ -547,7 +534,7 @@ mod tests {
             shown.contains("password") && !shown.contains("hunter22"),
             "{shown}"
         );
-        assert_eq!(content["password"], "hunter22");
+        assert_eq!(content.get("password"), Some("hunter22"));
         assert_eq!(content.get("password"), Some("hunter22"));
         assert_eq!(content.keys().collect::<Vec<_>>(), ["password"]);
     }

@@ -159,7 +159,10 @@ fn secrets_are_added_read_and_changed() {
     let id = secret.id().unwrap().to_string();
     assert_eq!(secret.label(), Some("admin"));
     // The creator knows the content: no secret-get.
-    assert_eq!(secret.get_content(false).unwrap()["password"], "hunter22");
+    assert_eq!(
+        secret.get_content(false).unwrap().get("password"),
+        Some("hunter22")
+    );
     assert_eq!(backend.count("secret-get"), 0);
 
     // Looked up again (by id without the prefix): fetched once, then kept.
@@ -187,7 +190,10 @@ fn secrets_are_added_read_and_changed() {
         .set_content(content(&[("password", "new-one")]))
         .unwrap();
     assert_eq!(secret.info().unwrap().revision, 2);
-    assert_eq!(secret.get_content(false).unwrap()["password"], "new-one");
+    assert_eq!(
+        secret.get_content(false).unwrap().get("password"),
+        Some("new-one")
+    );
     secret
         .set_info(SecretInfoUpdate {
             rotate: Some(SecretRotate::Daily),
