@@ -102,7 +102,8 @@ pub struct Tls {
 pub struct Answer {
     /// `endpoints`: the read/write `host:port`s.
     pub endpoints: Vec<Endpoint>,
-    /// `read-only-endpoints`: replicas (none: the key is not there).
+    /// `read-only-endpoints`: replicas (none: the key is not there, or
+    /// cannot be read: it is then left out, not refused).
     pub read_only_endpoints: Vec<Endpoint>,
     /// `database`: the database made for the requirer.
     pub database: Option<String>,
@@ -294,10 +295,7 @@ impl Answer {
         };
         Ok(Some(Self {
             endpoints,
-            read_only_endpoints: fields::endpoints(
-                keys::READ_ONLY_ENDPOINTS,
-                field(keys::READ_ONLY_ENDPOINTS).map_or("", String::as_str),
-            )?,
+            read_only_endpoints: read_only_endpoints(field(keys::READ_ONLY_ENDPOINTS)),
             database,
             version: optional(keys::VERSION, fields::MAX_SHORT_TEXT, false)?,
             credentials: Some(Credentials {
@@ -310,6 +308,17 @@ impl Answer {
             subordinated: field(keys::SUBORDINATED).is_some_and(|s| s == "true"),
         }))
     }
+}
+
+/// `read-only-endpoints`: replicas only add routes (the primary serves
+/// reads too), so a list that cannot be read is left out, with a warning
+/// that names the field, rather than refusing the whole answer.
+fn read_only_endpoints(value: Option<&String>) -> Vec<Endpoint> {
+    let value = value.map_or("", String::as_str);
+    fields::endpoints(keys::READ_ONLY_ENDPOINTS, value).unwrap_or_else(|e| {
+        ops::tracing::warn!("ignoring the provider's read-only endpoints: {e}");
+        Vec::new()
+    })
 }
 
 /// The fields the requirer wants in secrets: its `requested-secrets`, none

@@ -24,6 +24,10 @@
 //! that lists nothing gets everything plainly, and so does one whose
 //! relation started on the databag (a listed field is already there
 //! plainly: the library's fallback for requirers that learnt secrets later).
+//! Where this crate is stricter than the library: a requirer that lists
+//! any field gets `password`, `uris` and `read-only-uris` in the user
+//! secret even if it did not list them ([`HOLDS_PASSWORD`]), so a password
+//! never goes plainly to a requirer that knows secrets.
 //!
 //! A requirer reads each group from its secret (the latest revision, which
 //! it then tracks, labelled `<its endpoint>.<relation id>.<group>.secret` as
@@ -39,7 +43,9 @@
 //! Everything read from the other side is checked ([`FieldError`] names the
 //! field and the value's length, never the value): names on one line and at
 //! most 63 bytes, `endpoints` as `host:port` lists, secret URIs as
-//! `secret:...` only. `Debug` never shows a password, a URI or a CA.
+//! `secret:...` only; `read-only-endpoints` that cannot be read are left
+//! out (with a warning) rather than refusing the answer, since replicas only
+//! add routes. `Debug` never shows a password or a URI.
 //!
 //! The requirer:
 //!
@@ -93,7 +99,7 @@ mod secrets;
 pub use answer::{Answer, Credentials, Tls};
 pub use fields::{Endpoint, FieldError};
 pub use request::{DEFAULT_PROVIDED_SECRETS, DEFAULT_REQUESTED_SECRETS, DatabaseRequest};
-pub use secrets::SecretGroup;
+pub use secrets::{HOLDS_PASSWORD, SecretGroup};
 
 /// The interface name.
 pub const INTERFACE: &str = "postgresql_client";

@@ -91,6 +91,9 @@ impl SecretGroup {
     }
 }
 
+/// The fields that hold the user's password.
+pub const HOLDS_PASSWORD: [&str; 3] = [keys::PASSWORD, keys::URIS, keys::READ_ONLY_URIS];
+
 /// The longest secret URI accepted from a databag.
 const MAX_URI: usize = 256;
 
@@ -179,6 +182,12 @@ pub(crate) fn remote_view(
 /// field is already in the databag, every field is written plainly (the
 /// library's `fallback_to_databag`, for requirers that began without
 /// secrets).
+///
+/// One deliberate difference from the library: a requirer that asks for
+/// any secret at all gets the fields that hold the password
+/// ([`HOLDS_PASSWORD`]) in the user secret even if it did not list them
+/// (the library would write an unlisted `uris` plainly, password and all).
+/// The library's requirer lists them all, so it reads the same answer.
 pub(crate) fn write(
     model: &Model,
     relation: &Relation,
@@ -188,9 +197,14 @@ pub(crate) fn write(
     let bag = model.local_app_data(relation);
     let current = bag.get_all()?;
     let fallback = requested.iter().any(|field| current.contains_key(field));
+    let in_secret = |key: &str| {
+        !fallback
+            && (requested.iter().any(|r| r == key)
+                || (!requested.is_empty() && HOLDS_PASSWORD.contains(&key)))
+    };
     let mut groups: BTreeMap<SecretGroup, Vec<(&str, &str)>> = BTreeMap::new();
     for (key, value) in entries {
-        if !fallback && requested.iter().any(|r| r == key) {
+        if in_secret(key) {
             groups
                 .entry(SecretGroup::of(key))
                 .or_default()
