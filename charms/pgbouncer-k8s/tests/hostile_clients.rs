@@ -95,6 +95,28 @@ fn a_database_name_that_injects_a_config_line_is_refused() {
 }
 
 #[test]
+fn a_garbled_secret_request_is_refused_not_answered_plainly() {
+    let (mut h, peers) = leader_with_backend();
+    let before = h.get_relation_data(peers, APP)[CFG_FILE].clone();
+    let client = client_asking(
+        &mut h,
+        &[
+            ("database", "appdb"),
+            ("requested-secrets", "username,password"),
+        ],
+    );
+    assert_refused(&h, client, peers, &before);
+    let status = h.unit_status();
+    assert!(
+        status
+            .message
+            .contains("requested-secrets (17 bytes) is not a JSON list of strings"),
+        "names the field: {status:?}"
+    );
+    assert!(!h.get_relation_data(client, APP).contains_key("uris"));
+}
+
+#[test]
 fn reserved_databases_are_refused() {
     for reserved in [
         "template1",
