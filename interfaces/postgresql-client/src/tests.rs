@@ -151,6 +151,17 @@ fn provider() -> Context<Provider> {
     Context::new(PROVIDER_YAML).unwrap()
 }
 
+/// The provider's leader at relation-changed of `relation`: the context
+/// (for the charm and further runs) and the state it left.
+fn provider_run(relation: &Relation) -> (Context<Provider>, State) {
+    let mut ctx = provider();
+    let state = State::default()
+        .with_leader(true)
+        .with_relation(relation.clone());
+    let out = ctx.run(ctx.on.relation_changed(relation), &state).unwrap();
+    (ctx, out)
+}
+
 // ---- the requirer writes the request ---------------------------------
 
 #[test]
@@ -220,12 +231,8 @@ fn client(asked: bool) -> Relation {
 
 #[test]
 fn the_provider_answers_in_secrets_as_the_library_does() {
-    let mut ctx = provider();
     let relation = client(true);
-    let state = State::default()
-        .with_leader(true)
-        .with_relation(relation.clone());
-    let out = ctx.run(ctx.on.relation_changed(&relation), &state).unwrap();
+    let (ctx, out) = provider_run(&relation);
     let Some(Received::Ready(request)) = &ctx.charm().unwrap().request else {
         panic!("no request read");
     };
@@ -272,12 +279,8 @@ fn the_provider_answers_in_secrets_as_the_library_does() {
 
 #[test]
 fn without_requested_secrets_the_answer_is_plain_as_the_librarys() {
-    let mut ctx = provider();
     let relation = client(false);
-    let state = State::default()
-        .with_leader(true)
-        .with_relation(relation.clone());
-    let out = ctx.run(ctx.on.relation_changed(&relation), &state).unwrap();
+    let (_, out) = provider_run(&relation);
     let pg_user = format!("relation_id_{}", relation.id);
     let uri = format!("postgresql://{pg_user}:pw@127.0.0.1:5432/appdb");
     assert_eq!(
@@ -299,12 +302,8 @@ fn without_requested_secrets_the_answer_is_plain_as_the_librarys() {
 
 #[test]
 fn the_same_answer_again_is_no_new_revision_and_a_change_is_one() {
-    let mut ctx = provider();
     let relation = client(true);
-    let state = State::default()
-        .with_leader(true)
-        .with_relation(relation.clone());
-    let first = ctx.run(ctx.on.relation_changed(&relation), &state).unwrap();
+    let (mut ctx, first) = provider_run(&relation);
     let relation = first.relation(relation.id).unwrap().clone();
     let again = ctx.run(ctx.on.relation_changed(&relation), &first).unwrap();
     assert_eq!(again.secrets, first.secrets, "nothing changed, nothing new");
@@ -374,12 +373,8 @@ fn a_requirer_that_knows_secrets_never_gets_the_password_plainly() {
 fn a_relation_that_started_plain_stays_plain() {
     // The client learnt secrets after it was answered plainly: the
     // library keeps answering on the databag.
-    let mut ctx = provider();
     let relation = client(false);
-    let state = State::default()
-        .with_leader(true)
-        .with_relation(relation.clone());
-    let out = ctx.run(ctx.on.relation_changed(&relation), &state).unwrap();
+    let (mut ctx, out) = provider_run(&relation);
     let mut relation = out.relation(relation.id).unwrap().clone();
     relation
         .remote_app_data
