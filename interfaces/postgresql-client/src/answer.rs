@@ -323,10 +323,11 @@ fn read_only_endpoints(value: Option<&String>) -> Vec<Endpoint> {
 
 /// The fields the requirer wants in secrets: its `requested-secrets`, none
 /// when it has not listed any, the library's defaults when the list cannot
-/// be read (never the plain databag because a value was garbled).
+/// be read or the requirer is not known (never the plain databag because
+/// the request could not be read).
 fn requested_secrets(model: &Model, relation: &Relation) -> Result<Vec<String>, ModelError> {
     if relation.app.is_none() {
-        return Ok(Vec::new());
+        return Ok(DatabaseRequest::new("").requested_secrets);
     }
     let Some(text) = model
         .remote_app_data(relation)?

@@ -84,10 +84,10 @@ pub(crate) fn endpoints(field: &'static str, value: &str) -> Result<Vec<Endpoint
     }
     let list: Vec<&str> = value.split(',').map(str::trim).collect();
     if list.len() > MAX_ENDPOINTS {
-        return Err(FieldError::TooLong {
+        return Err(FieldError::Format {
             field,
             len: value.len(),
-            max: MAX_ENDPOINTS * (MAX_HOST + 7),
+            expected: "a list of at most 256 host:port",
         });
     }
     list.into_iter()

@@ -57,9 +57,11 @@
 //! fn on_changed(model: &Model, relation: &Relation) -> Result<(), ModelError> {
 //!     DatabaseRequest::new("app").write(model, relation)?;
 //!     match Answer::read(model, relation)? {
+//!         // A ready answer has endpoints and credentials.
 //!         Received::Ready(answer) => {
-//!             let credentials = answer.credentials.expect("a ready answer has them");
-//!             println!("connect to {} as {}", answer.endpoints[0], credentials.username);
+//!             if let (Some(at), Some(credentials)) = (answer.endpoints.first(), &answer.credentials) {
+//!                 println!("connect to {at} as {}", credentials.username);
+//!             }
 //!         }
 //!         Received::NotYet => {}
 //!         Received::Invalid(e) => eprintln!("refusing the answer: {e}"),

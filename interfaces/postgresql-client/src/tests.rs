@@ -649,6 +649,24 @@ fn answers_are_checked_and_refusals_never_quote_the_value() {
 }
 
 #[test]
+fn an_endless_endpoint_list_is_refused() {
+    let many = vec!["127.0.0.1:5432"; 257].join(",");
+    let err = Answer::from_bag(&bag(&[
+        ("endpoints", &many),
+        ("username", "u"),
+        ("password", "pw"),
+    ]))
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "endpoints ({} bytes) is not a list of at most 256 host:port",
+            many.len()
+        )
+    );
+}
+
+#[test]
 fn unreadable_read_only_endpoints_are_left_out_not_refused() {
     let answer = Answer::from_bag(&bag(&[
         ("endpoints", "127.0.0.1:5432"),
