@@ -601,6 +601,37 @@ fn relation_ids_are_model_wide_and_fill_the_placeholder() {
 }
 
 #[test]
+fn app_secrets_are_owned_by_the_remote_app_granted_and_named_in_its_bag() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sim = shell_sim(dir.path());
+    add_remote_apps(&mut sim);
+    run(
+        &mut sim,
+        1,
+        "  - deploy: {units: 1}\n\
+         \x20 - relate: {endpoint: database, app: db, remote-endpoint: server,\n\
+         \x20            app-data: {endpoints: \"127.0.0.1:5432\"},\n\
+         \x20            app-secrets: {secret-user: {username: \"relation_id_{relation-id}\", password: pw}}}\n",
+    );
+    let report = sim.report().unwrap();
+    let relation = &report.relations[1];
+    let bag = &relation.databags["db"];
+    assert_eq!(bag["endpoints"], "127.0.0.1:5432");
+    let juju = load_state(sim.state_path()).unwrap();
+    let secret = &juju.secrets[&bag["secret-user"]];
+    assert_eq!(secret.owner, "db");
+    assert_eq!(
+        secret.revisions[&1]["username"],
+        format!("relation_id_{}", relation.id)
+    );
+    assert_eq!(secret.revisions[&1]["password"], "pw");
+    assert_eq!(
+        (secret.grants.len(), secret.grants[0].relation),
+        (1, relation.id)
+    );
+}
+
+#[test]
 fn a_relative_workdir_works() {
     let dir = tempfile::tempdir().unwrap();
     let charm = hello_charm_dir(dir.path(), false);

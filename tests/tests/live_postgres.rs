@@ -287,11 +287,14 @@ fn steps(sim: &mut Simulator, yaml: &str) {
     assert!(failed.is_empty(), "{failed:#?}");
 }
 
-/// The scenario steps that relate the charm to the throwaway PostgreSQL.
+/// The scenario steps that relate the charm to the throwaway PostgreSQL,
+/// answering as postgresql-k8s does when asked for secrets (the charm
+/// asks): the credentials in a secret it grants, named by `secret-user`.
 fn relate_backend(pg: &Postgres) -> String {
     format!(
         "  - relate: {{endpoint: backend-database, app: postgresql, remote-endpoint: database,
-              app-data: {{endpoints: \"127.0.0.1:{port}\", username: {BACKEND_USER}, password: {BACKEND_PASSWORD}, database: pgbouncer}}}}
+              app-data: {{endpoints: \"127.0.0.1:{port}\", database: pgbouncer}},
+              app-secrets: {{secret-user: {{username: {BACKEND_USER}, password: {BACKEND_PASSWORD}}}}}}}
 ",
         port = pg.port
     )
@@ -955,7 +958,9 @@ fn re_relating_the_backend_keeps_every_client_served() {
         None,
         "the old auth user is removed at relation-departed"
     );
-    // What postgresql-k8s does with the old relation's user.
+    // What postgresql-k8s does with the old relation's user. The new
+    // backend answers plainly (a provider without secrets: the fallback
+    // the library keeps).
     admin
         .batch_execute("ALTER ROLE relation_id_99 WITH NOLOGIN")
         .unwrap();

@@ -3,7 +3,9 @@
 //! credentials (`username`, `password`, `uris`, `read-only-uris`, and
 //! `database`, `version`) — in a Juju secret granted to the relation when
 //! the client asked for secrets (data_platform_libs' `requested-secrets`),
-//! in the plain databag otherwise.
+//! in the plain databag otherwise. The databags and the secret are the
+//! interface crate's ([`postgresql_client::Answer`]), as the library's
+//! `DatabaseProvides` writes them.
 //!
 //! Below the relation handlers: the client and the peer handlers both
 //! answer clients through it.
@@ -11,7 +13,8 @@
 use std::collections::BTreeMap;
 
 use ops::Model;
-use ops::model::{ModelError, Relation, SecretOptions, SecretOwner};
+use ops::model::{ModelError, Relation};
+use postgresql_client::{Answer, Credentials, Endpoint, SecretGroup, keys};
 
 use crate::backend_info;
 use crate::error::StepError;
@@ -24,23 +27,21 @@ use crate::situation::Situation;
 /// The client relation's endpoint ([`meta::DATABASE`](crate::meta::DATABASE)).
 pub const CLIENT: &str = crate::meta::DATABASE.name();
 /// Our app databag: where to connect.
-pub const ENDPOINTS: &str = "endpoints";
+pub const ENDPOINTS: &str = keys::ENDPOINTS;
 /// Our app databag: the other units, for read-only traffic (`host:port,...`).
-pub const READ_ONLY_ENDPOINTS: &str = "read-only-endpoints";
+pub const READ_ONLY_ENDPOINTS: &str = keys::READ_ONLY_ENDPOINTS;
 /// Our app databag (or the user secret): `postgresql://` URI of the leader.
-pub const URIS: &str = "uris";
+pub const URIS: &str = keys::URIS;
 /// Our app databag (or the user secret): URIs of the other units, comma-joined.
-pub const READ_ONLY_URIS: &str = "read-only-uris";
+pub const READ_ONLY_URIS: &str = keys::READ_ONLY_URIS;
 /// The client's app databag: which fields it wants in a Juju secret (JSON list).
-pub const REQUESTED_SECRETS: &str = "requested-secrets";
+pub const REQUESTED_SECRETS: &str = keys::REQUESTED_SECRETS;
 /// Our app databag: the URI of the secret holding the user's credentials.
-pub const SECRET_USER: &str = "secret-user";
-/// The fields that go into the user secret when the client asks for secrets.
-pub const SECRET_FIELDS: [&str; 4] = ["username", "password", URIS, READ_ONLY_URIS];
+pub const SECRET_USER: &str = keys::SECRET_USER;
 
 /// The label of client relation `id`'s user secret.
 pub fn secret_label(id: u32) -> String {
-    format!("{CLIENT}.{id}.user.secret")
+    SecretGroup::User.label(CLIENT, id)
 }
 
 /// Where clients connect: the application's Service (every unit behind
@@ -49,23 +50,30 @@ pub fn secret_label(id: u32) -> String {
 /// when the backend has replicas.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectionInfo {
-    /// `<service hostname>:<port>`.
-    pub endpoint: String,
+    /// The Service's host name.
+    pub host: String,
+    /// The port PgBouncer listens on.
+    pub port: u16,
     /// Whether the backend offers read-only endpoints (replicas).
     pub read_only: bool,
 }
 
 impl ConnectionInfo {
+    /// The one endpoint clients are given.
+    pub fn endpoint(&self) -> Endpoint {
+        Endpoint::new(&self.host, self.port)
+    }
+
     /// `endpoints` as the client relation carries it.
     pub fn endpoints(&self) -> String {
-        self.endpoint.clone()
+        self.endpoint().to_string()
     }
 
     /// `read-only-endpoints`: the same address, when there are replicas
     /// (empty, so not set, otherwise: no read-only route pools to the primary).
     pub fn read_only_endpoints(&self) -> String {
         if self.read_only {
-            self.endpoint.clone()
+            self.endpoints()
         } else {
             String::new()
         }
@@ -73,7 +81,7 @@ impl ConnectionInfo {
 
     /// `uris`: `postgresql://<user>:<password>@<host>:<port>/<database>`.
     pub fn uris(&self, user: &str, password: &str, database: &str) -> String {
-        uri(user, password, &self.endpoint, database)
+        uri(user, password, &self.endpoints(), database)
     }
 
     /// `read-only-uris`: one URI, to the database's read-only route, when
@@ -83,7 +91,7 @@ impl ConnectionInfo {
             .ok()
             .and_then(|d| d.read_only_entry());
         match route {
-            Some(route) if self.read_only => uri(user, password, &self.endpoint, &route),
+            Some(route) if self.read_only => uri(user, password, &self.endpoints(), &route),
             _ => String::new(),
         }
     }
@@ -98,7 +106,8 @@ fn uri(user: &str, password: &str, host_port: &str, database: &str) -> String {
 /// What the leader tells every client: `endpoints` = `<service>:<port>`.
 pub fn connection_info(service_hostname: &str, port: u16, read_only: bool) -> ConnectionInfo {
     ConnectionInfo {
-        endpoint: format!("{service_hostname}:{port}"),
+        host: service_hostname.to_string(),
+        port,
         read_only,
     }
 }
@@ -176,7 +185,8 @@ pub(crate) fn grants(
 
 /// Writes what a client reads: endpoints always; once it has a user, the
 /// user, password, URIs, database (and `version` when known) — in a Juju
-/// secret when the client asked for secrets, in the plain databag otherwise.
+/// secret when the client asked for secrets, in the plain databag otherwise
+/// ([`Answer::write`]).
 pub(crate) fn answer(
     model: &Model,
     relation: &Relation,
@@ -184,92 +194,24 @@ pub(crate) fn answer(
     grant: Option<&Grant>,
     version: Option<&str>,
 ) -> Result<(), ModelError> {
-    let bag = model.local_app_data(relation);
-    bag.set(ENDPOINTS, &info.endpoints())?;
-    bag.set(READ_ONLY_ENDPOINTS, &info.read_only_endpoints())?;
-    let Some(grant) = grant else {
-        return Ok(());
-    };
-    let fields = BTreeMap::from([
-        ("username", grant.user.clone()),
-        ("password", grant.password.clone()),
-        (
-            URIS,
-            info.uris(&grant.user, &grant.password, &grant.database),
-        ),
-        (
-            READ_ONLY_URIS,
-            info.read_only_uris(&grant.user, &grant.password, &grant.database),
-        ),
-    ]);
-    bag.set("database", &grant.database)?;
-    if let Some(version) = version {
-        bag.set("version", version)?;
-    }
-    if wants_secrets(model, relation)? {
-        let content: BTreeMap<String, String> = fields
-            .iter()
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect();
-        let uri = put_user_secret(model, relation, content)?;
-        bag.set(SECRET_USER, &uri)?;
-        for key in SECRET_FIELDS {
-            bag.remove(key)?;
-        }
+    let read_only = if info.read_only {
+        vec![info.endpoint()]
     } else {
-        for (key, value) in &fields {
-            bag.set(key, value)?;
-        }
-    }
-    Ok(())
-}
-
-/// Whether the client listed any of our secret fields in `requested-secrets`.
-/// A value that is not a JSON list of strings counts as no request.
-fn wants_secrets(model: &Model, relation: &Relation) -> Result<bool, ModelError> {
-    if relation.app.is_none() {
-        return Ok(false);
-    }
-    let Some(text) = model.remote_app_data(relation)?.get(REQUESTED_SECRETS)? else {
-        return Ok(false);
+        Vec::new()
     };
-    match serde_json::from_str::<Vec<String>>(&text) {
-        Ok(fields) => Ok(fields.iter().any(|f| SECRET_FIELDS.contains(&f.as_str()))),
-        Err(_) => {
-            tracing::warn!(
-                "ignoring {REQUESTED_SECRETS} of {} relation {}: not a JSON list of strings",
-                CLIENT,
-                relation.id.id
-            );
-            Ok(false)
+    let mut answer = Answer::new(vec![info.endpoint()]).with_read_only_endpoints(read_only);
+    if let Some(grant) = grant {
+        let (user, password, database) = (&grant.user, &grant.password, &grant.database);
+        answer = answer.with_database(database).with_credentials(
+            Credentials::new(user, password)
+                .with_uris(info.uris(user, password, database))
+                .with_read_only_uris(info.read_only_uris(user, password, database)),
+        );
+        if let Some(version) = version {
+            answer = answer.with_version(version);
         }
     }
-}
-
-/// Creates (and grants to the relation) or updates in place the user secret.
-fn put_user_secret(
-    model: &Model,
-    relation: &Relation,
-    content: BTreeMap<String, String>,
-) -> Result<String, ModelError> {
-    let existing = model.local_app_data(relation).get(SECRET_USER)?;
-    if let Some(uri) = existing.filter(|u| !u.is_empty()) {
-        let secret = model.get_secret(Some(&uri), None)?;
-        if secret.peek_content()?.into_inner() != content {
-            secret.set_content(content)?;
-        }
-        return Ok(uri);
-    }
-    let secret = model.add_secret(
-        content,
-        SecretOptions::new()
-            .with_label(secret_label(relation.id.id))
-            .with_owner(SecretOwner::Application),
-    )?;
-    secret.grant(relation, None)?;
-    let id = secret.id().map(str::to_string).unwrap_or_default();
-    Ok(id)
+    answer.write(model, relation)
 }
 
 /// Answers the clients [`crate::client::serve_requests`] provisioned, with the server version.

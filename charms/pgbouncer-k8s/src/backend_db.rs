@@ -6,6 +6,7 @@
 
 use ops::model::{ModelError, Relation};
 use ops::{Model, Outcome};
+use postgresql_client::DatabaseRequest;
 
 use crate::auth::{self, AuthFile};
 use crate::backend_info::{
@@ -37,11 +38,14 @@ pub struct Ready {
     pub peers: Relation,
 }
 
-/// Asks the backend for the charm's database (leader, app databag).
+/// Asks the backend for the charm's database (leader: app databag, and
+/// its own unit databag), as data_platform_libs' `DatabaseRequires` asks:
+/// with the library's `requested-secrets`, so that the backend's
+/// credentials and TLS come in Juju secrets ([`postgresql_client`]).
 fn request_database(model: &Model, relation: &Relation) -> Result<(), ModelError> {
-    let bag = model.local_app_data(relation);
-    bag.set("database", DATABASE)?;
-    bag.set("extra-user-roles", EXTRA_USER_ROLES)
+    DatabaseRequest::new(DATABASE)
+        .with_extra_user_roles(EXTRA_USER_ROLES)
+        .write(model, relation)
 }
 
 /// Leader (not leaving): asks the backend for the charm's database, which

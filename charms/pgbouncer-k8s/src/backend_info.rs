@@ -1,11 +1,14 @@
 //! What the `backend-database` relation gives: the backend's connection
-//! data, read from the remote app databag and checked at the edge (every
-//! value is outside input; a refusal names the field, never its text).
+//! data, read from the remote app databag and the secrets it names
+//! (`secret-user`, `secret-tls`) through [`postgresql_client`], and checked
+//! at the edge (every value is outside input; a refusal names the field,
+//! never its text).
 
 use std::fmt;
 
 use ops::Model;
 use ops::model::{ModelError, Relation};
+use postgresql_client::{Answer, Received};
 
 use crate::auth;
 use crate::names::BackendUser;
@@ -20,7 +23,7 @@ pub const DATABASE: &str = "pgbouncer";
 /// The extra roles the charm asks for its backend user.
 pub const EXTRA_USER_ROLES: &str = "SUPERUSER";
 
-/// What the backend's app databag gives, once it is ready.
+/// What the backend gives (its app databag and secrets), once it is ready.
 #[derive(Clone, PartialEq, Eq)]
 pub struct BackendInfo {
     /// `endpoints`: `host:port[,host:port...]`.
@@ -70,67 +73,63 @@ impl BackendInfo {
     }
 }
 
-/// What the backend relation's app databag gives.
+/// What the backend relation gives.
 pub enum BackendState {
     /// Endpoints, username and password, all usable.
     Ready(BackendInfo),
-    /// Something is missing: the backend has not answered yet.
+    /// Something is missing: the backend has not answered yet (or a secret
+    /// it named is not readable yet).
     NotReady,
     /// The backend answered with something the charm must not use (the
     /// reason names the field, never its value).
     Refused(String),
 }
 
-/// The backend's connection data in `relation`, read and checked.
+/// The backend's connection data in `relation`, read and checked: the
+/// interface's checks ([`postgresql_client::Answer::read`]: the credentials
+/// from `secret-user` and TLS from `secret-tls` when the backend put them
+/// there, plainly otherwise), then the charm's own, stricter ones (a user
+/// named as PostgreSQL's charms name them, a database name PgBouncer's
+/// config can hold, a CA that reads as one, an endpoint to connect to).
 pub fn state_in(model: &Model, relation: &Relation) -> Result<BackendState, ModelError> {
-    if relation.app.is_none() {
-        return Ok(BackendState::NotReady);
-    }
-    let bag = model.remote_app_data(relation)?.get_all()?;
-    let field = |key: &str| bag.get(key).filter(|v| !v.is_empty()).cloned();
-    let (Some(endpoints), Some(username), Some(password)) =
-        (field("endpoints"), field("username"), field("password"))
-    else {
+    let answer = match Answer::read(model, relation)? {
+        Received::Ready(answer) => answer,
+        Received::Invalid(e) => {
+            return Ok(BackendState::Refused(format!("the backend's answer: {e}")));
+        }
+        _ => return Ok(BackendState::NotReady),
+    };
+    let Some(credentials) = answer.credentials else {
         return Ok(BackendState::NotReady);
     };
-    let username = match BackendUser::parse(&username) {
+    let username = match BackendUser::parse(&credentials.username) {
         Ok(username) => username,
         Err(e) => return Ok(BackendState::Refused(e.to_string())),
     };
-    if !is_backend_password(&password) {
-        return Ok(BackendState::Refused(format!(
-            "backend password ({} bytes) is empty, too long or has control characters",
-            password.len()
-        )));
-    }
-    let database = field("database").unwrap_or_else(|| DATABASE.to_string());
+    let database = answer.database.unwrap_or_else(|| DATABASE.to_string());
     if !is_backend_database(&database) {
         return Ok(BackendState::Refused(format!(
             "backend database name ({} bytes) must match [A-Za-z0-9_-]{{1,63}}",
             database.len()
         )));
     }
-    let read_only = field("read-only-endpoints").and_then(|ro| {
-        match BackendAccess::new(&ro, username.as_str(), &password) {
-            Ok(access) => Some((access.host, access.port)),
-            Err(e) => {
-                tracing::warn!("ignoring the backend's read-only endpoints: {e}");
-                None
-            }
-        }
-    });
-    let tls_on = field("tls").is_some_and(|t| t.eq_ignore_ascii_case("true"));
-    let tls_ca = match field("tls-ca").filter(|_| tls_on) {
+    let read_only = answer
+        .read_only_endpoints
+        .first()
+        .map(|e| (e.host.clone(), e.port));
+    let tls_on = answer.tls.as_ref().is_some_and(|t| t.enabled);
+    let tls_ca = match answer.tls.and_then(|t| t.ca).filter(|_| tls_on) {
         Some(ca) => match crate::backend_tls::check_ca(&ca) {
             Ok(()) => Some(ca),
             Err(e) => return Ok(BackendState::Refused(e.to_string())),
         },
         None => None,
     };
+    let endpoints: Vec<String> = answer.endpoints.iter().map(ToString::to_string).collect();
     let info = BackendInfo {
-        endpoints,
+        endpoints: endpoints.join(","),
         username,
-        password,
+        password: credentials.password,
         database,
         read_only,
         tls_ca,
@@ -151,11 +150,6 @@ fn is_backend_database(name: &str) -> bool {
         && name
             .bytes()
             .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
-}
-
-/// A password the backend may give: 1 to 1024 bytes, no control characters.
-fn is_backend_password(password: &str) -> bool {
-    !password.is_empty() && password.len() <= 1024 && !password.contains(char::is_control)
 }
 
 /// The backend's connection data in `relation`, if its app databag has all of it

@@ -17,6 +17,7 @@ use std::collections::BTreeSet;
 
 use ops::model::{ModelError, Relation};
 use ops::{Model, Outcome};
+use postgresql_client::{DatabaseRequest, Received};
 
 use crate::answers::{self, Grant, secret_label};
 use crate::auth;
@@ -39,23 +40,25 @@ struct Request {
 
 /// The client's request: `None` until it asked for a database; the reason
 /// (shown in the unit status, never quoting the value) if it is refused.
+/// The interface's checks first ([`DatabaseRequest::read`]: one-line values
+/// of bounded length, a readable `requested-secrets`), then the charm's
+/// stricter ones: a database name PgBouncer's config and SQL can hold
+/// ([`ClientDatabase`]), only roles the charm grants ([`ExtraUserRoles`]).
 fn read_request(
     model: &Model,
     relation: &Relation,
 ) -> Result<Option<Result<Request, String>>, ModelError> {
-    if relation.app.is_none() {
-        return Ok(None);
-    }
-    let bag = model.remote_app_data(relation)?;
-    let Some(database) = bag.get("database")?.filter(|d| !d.is_empty()) else {
-        return Ok(None);
+    let request = match DatabaseRequest::read(model, relation)? {
+        Received::Ready(request) => request,
+        Received::Invalid(e) => return Ok(Some(Err(e.to_string()))),
+        _ => return Ok(None),
     };
-    let database = match ClientDatabase::parse(&database) {
+    let database = match ClientDatabase::parse(&request.database) {
         Ok(database) => database,
         Err(e) => return Ok(Some(Err(e.to_string()))),
     };
-    let extra_roles = match ExtraUserRoles::parse(&bag.get("extra-user-roles")?.unwrap_or_default())
-    {
+    let roles = request.extra_user_roles.unwrap_or_default();
+    let extra_roles = match ExtraUserRoles::parse(&roles) {
         Ok(roles) => roles,
         Err(e) => return Ok(Some(Err(e.to_string()))),
     };

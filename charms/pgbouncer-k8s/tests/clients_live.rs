@@ -18,17 +18,15 @@ fn a_client_that_relates_while_pebble_is_down_is_served_without_a_deferral() {
     h.set_leader(true).unwrap();
     h.set_can_connect("pgbouncer", true).unwrap();
     h.begin_with_initial_hooks().unwrap();
-    h.add_relation_with_app_data(
-        "backend-database",
-        "postgresql",
+    add_backend(
+        &mut h,
         &[
             ("endpoints", &format!("127.0.0.1:{}", pg.port)),
             ("username", BACKEND_USER),
             ("password", BACKEND_PASSWORD),
             ("database", "pgbouncer"),
         ],
-    )
-    .unwrap();
+    );
     assert!(
         !h.notices().iter().any(|n| n.event.starts_with("backend")),
         "{:?}",

@@ -173,16 +173,14 @@ fn leader_relation_created_defers_without_config_then_without_backend() {
     // The backend answers and the auth file is there: the re-emitted
     // relation-created shares the auth file and is done.
     h.hooks_disabled(|h| {
-        h.add_relation_with_app_data(
-            "backend-database",
-            "postgresql",
+        add_backend(
+            h,
             &[
                 ("endpoints", "127.0.0.1:5432"),
                 ("username", "relation_id_3"),
                 ("password", "pw"),
             ],
         )
-        .unwrap()
     });
     let mut auth = pgbouncer_k8s::auth::AuthFile::default();
     auth.set_user("pgbouncer_auth_relation_id_3", "auth-pw")
@@ -202,53 +200,66 @@ fn leader_relation_created_defers_without_config_then_without_backend() {
     assert_eq!(created(&h), 0, "backend ready: done");
 }
 
+/// The backend answers with its credentials in `secret-user` (as
+/// postgresql-k8s does when asked) or, a provider without secrets, plainly:
+/// either way the charm reads them, tries the backend, and waits.
 #[test]
 fn unreachable_backend_waits_and_defers_without_failing_the_hook() {
-    let (mut h, peers) = leader();
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let endpoints = format!("127.0.0.1:{closed}");
-    let backend = h
-        .add_relation_with_app_data(
-            "backend-database",
-            "postgresql",
+    type Relate = fn(&mut Harness<PgbouncerK8sCharm>, &[(&str, &str)]) -> u32;
+    for (how, relate) in [
+        ("in a secret", add_backend as Relate),
+        ("plainly", add_plain_backend as Relate),
+    ] {
+        let (mut h, peers) = leader();
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let endpoints = format!("127.0.0.1:{closed}");
+        let backend = relate(
+            &mut h,
             &[
                 ("endpoints", &endpoints),
                 ("username", "relation_id_3"),
                 ("password", "pw-never-logged"),
             ],
-        )
-        .unwrap();
-    assert_eq!(h.get_relation_data(backend, APP)["database"], "pgbouncer");
-    assert_eq!(
-        h.get_relation_data(backend, APP)["extra-user-roles"],
-        "SUPERUSER"
-    );
-    let status = h.unit_status();
-    assert_eq!(status.name, ops::model::StatusName::Waiting, "{status:?}");
-    assert!(
-        status.message.contains("cannot connect to the backend"),
-        "{status:?}"
-    );
-    assert!(
-        h.notices()
-            .iter()
-            .any(|n| n.event == "backend_database_relation_changed")
-    );
-    assert_eq!(
-        file(&h, pgb_config::AUTH_FILE_PATH),
-        None,
-        "nothing rendered before the backend answers"
-    );
-    assert!(app_secret(&h, peers).is_none_or(|s| !s.contains_key(AUTH_FILE_KEY)));
-    assert!(
-        h.logs()
-            .iter()
-            .all(|l| !l.message.contains("pw-never-logged"))
-    );
+        );
+        let request = h.get_relation_data(backend, APP);
+        assert_eq!(request["database"], "pgbouncer");
+        assert_eq!(request["extra-user-roles"], "SUPERUSER");
+        assert_eq!(
+            request["requested-secrets"],
+            r#"["username", "password", "tls", "tls-ca", "uris", "read-only-uris", "entity-name", "entity-password"]"#,
+            "asked as data_platform_libs' DatabaseRequires asks"
+        );
+        let status = h.unit_status();
+        assert_eq!(
+            status.name,
+            ops::model::StatusName::Waiting,
+            "{how}: {status:?}"
+        );
+        assert!(
+            status.message.contains("cannot connect to the backend"),
+            "{how}: {status:?}"
+        );
+        assert!(
+            h.notices()
+                .iter()
+                .any(|n| n.event == "backend_database_relation_changed")
+        );
+        assert_eq!(
+            file(&h, pgb_config::AUTH_FILE_PATH),
+            None,
+            "nothing rendered before the backend answers"
+        );
+        assert!(app_secret(&h, peers).is_none_or(|s| !s.contains_key(AUTH_FILE_KEY)));
+        assert!(
+            h.logs()
+                .iter()
+                .all(|l| !l.message.contains("pw-never-logged"))
+        );
+    }
 }
 
 #[test]

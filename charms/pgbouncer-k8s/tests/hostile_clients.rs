@@ -28,16 +28,14 @@ fn leader_with_backend() -> (Harness<PgbouncerK8sCharm>, u32) {
         .unwrap()
         .port();
     h.hooks_disabled(|h| {
-        h.add_relation_with_app_data(
-            "backend-database",
-            "postgresql",
+        add_backend(
+            h,
             &[
                 ("endpoints", &format!("127.0.0.1:{closed}")),
                 ("username", "relation_id_3"),
                 ("password", "pw"),
             ],
         )
-        .unwrap()
     });
     (h, peers)
 }
@@ -94,6 +92,28 @@ fn a_database_name_that_injects_a_config_line_is_refused() {
         h.logs().iter().all(|l| !l.message.contains("127.0.0.66")),
         "the remote value is not logged"
     );
+}
+
+#[test]
+fn a_garbled_secret_request_is_refused_not_answered_plainly() {
+    let (mut h, peers) = leader_with_backend();
+    let before = h.get_relation_data(peers, APP)[CFG_FILE].clone();
+    let client = client_asking(
+        &mut h,
+        &[
+            ("database", "appdb"),
+            ("requested-secrets", "username,password"),
+        ],
+    );
+    assert_refused(&h, client, peers, &before);
+    let status = h.unit_status();
+    assert!(
+        status
+            .message
+            .contains("requested-secrets (17 bytes) is not a JSON list of strings"),
+        "names the field: {status:?}"
+    );
+    assert!(!h.get_relation_data(client, APP).contains_key("uris"));
 }
 
 #[test]
@@ -169,16 +189,14 @@ fn a_backend_username_that_would_inject_is_refused() {
     h.set_leader(true).unwrap();
     h.set_can_connect("pgbouncer", true).unwrap();
     h.begin_with_initial_hooks().unwrap();
-    h.add_relation_with_app_data(
-        "backend-database",
-        "postgresql",
+    add_backend(
+        &mut h,
         &[
             ("endpoints", "127.0.0.1:5432"),
             ("username", "relation_id_3\nauth_type = trust"),
             ("password", "pw"),
         ],
-    )
-    .unwrap();
+    );
     let status = h.unit_status();
     assert_eq!(status.name, StatusName::Blocked, "{status:?}");
     assert!(status.message.contains("backend"), "{status:?}");
@@ -204,16 +222,14 @@ fn backend_endpoints_that_would_inject_are_refused() {
         h.set_leader(true).unwrap();
         h.set_can_connect("pgbouncer", true).unwrap();
         h.begin_with_initial_hooks().unwrap();
-        h.add_relation_with_app_data(
-            "backend-database",
-            "postgresql",
+        add_backend(
+            &mut h,
             &[
                 ("endpoints", endpoints),
                 ("username", "relation_id_3"),
                 ("password", "pw"),
             ],
-        )
-        .unwrap();
+        );
         let status = h.unit_status();
         assert_eq!(
             status.name,
@@ -242,23 +258,21 @@ fn a_hostile_backend_database_name_refuses_the_backend_without_echoing_it() {
     h.set_can_connect("pgbouncer", true).unwrap();
     h.begin_with_initial_hooks().unwrap();
     let hostile = "pgbouncer\n\u{1b}[31mrm -rf";
-    h.add_relation_with_app_data(
-        "backend-database",
-        "postgresql",
+    add_backend(
+        &mut h,
         &[
             ("endpoints", "127.0.0.1:5432"),
             ("username", "relation_id_3"),
             ("password", "pw"),
             ("database", hostile),
         ],
-    )
-    .unwrap();
+    );
     let status = h.unit_status();
     assert_eq!(status.name, StatusName::Blocked, "{status:?}");
     assert!(
         status
             .message
-            .starts_with("backend database refused: backend database name"),
+            .starts_with("backend database refused: the backend's answer: database ("),
         "{status:?}"
     );
     assert!(!status.message.contains("rm -rf") && !status.message.contains('\u{1b}'));

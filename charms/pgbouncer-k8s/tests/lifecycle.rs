@@ -116,16 +116,14 @@ fn serving_leader() -> Serving {
     )
     .unwrap();
     let backend = h.hooks_disabled(|h| {
-        h.add_relation_with_app_data(
-            "backend-database",
-            "postgresql",
+        add_backend(
+            h,
             &[
                 ("endpoints", &format!("127.0.0.1:{port}")),
                 ("username", "relation_id_3"),
                 ("password", "backend-password"),
             ],
         )
-        .unwrap()
     });
     Serving {
         h,
@@ -554,16 +552,14 @@ fn a_follower_without_the_leaders_config_waits() {
     h.set_can_connect("pgbouncer", true).unwrap();
     h.begin_with_initial_hooks().unwrap();
     h.hooks_disabled(|h| {
-        h.add_relation_with_app_data(
-            "backend-database",
-            "postgresql",
+        add_backend(
+            h,
             &[
                 ("endpoints", "127.0.0.1:5432"),
                 ("username", "relation_id_3"),
                 ("password", "pw"),
             ],
         )
-        .unwrap()
     });
     h.evaluate_status().unwrap();
     assert_eq!(h.unit_status(), ops::Status::waiting(WAITING_FOR_LEADER));

@@ -3,6 +3,8 @@
 //! databags (the formats of Canonical's libraries), the Loki log target in
 //! the plan while `logging` is related, and the exporter in the plan.
 
+mod support;
+
 use std::collections::BTreeMap;
 
 use ops::pebble::{LogTarget, Service, ServiceStatus};
@@ -16,6 +18,7 @@ use pgbouncer_k8s::observability::{
 use pgbouncer_k8s::peers::PEERS;
 use pgbouncer_k8s::pgb_config::{self, PgbConfig, STATS_USER};
 use pgbouncer_k8s::settings::PoolMode;
+use support::with_backend;
 
 const APP: &str = "pgbouncer-k8s";
 const CONTAINER: &str = "pgbouncer";
@@ -73,14 +76,17 @@ fn running_container() -> Container {
     c.with_layer("pgbouncer", layer)
 }
 
-fn backend_ready() -> Relation {
-    Relation::new("backend-database")
-        .with_remote_app("postgresql")
-        .with_remote_app_data([
+/// `state` with a backend that answers as postgresql-k8s does when asked
+/// for secrets: the credentials in `secret-user`.
+fn backend_ready(state: State) -> State {
+    with_backend(
+        state,
+        &[
             ("endpoints", "127.0.0.1:5432"),
             ("username", BACKEND_USER),
             ("password", "backend-pw-never-logged"),
-        ])
+        ],
+    )
 }
 
 /// The plan's entries of one kind, the upper layers over the lower.
@@ -363,11 +369,12 @@ fn the_exporter_runs_with_the_backend_as_the_stats_user() {
     let mut ctx = ctx();
     let peers = Relation::peer(PEERS);
     let container = running_container();
-    let state = State::default()
-        .with_leader(true)
-        .with_relation(peers.clone())
-        .with_relation(backend_ready())
-        .with_container(container.clone());
+    let state = backend_ready(
+        State::default()
+            .with_leader(true)
+            .with_relation(peers.clone()),
+    )
+    .with_container(container.clone());
     let out = ctx.run(ctx.on.pebble_ready(&container), &state).unwrap();
     let service = plan_service(&out, EXPORTER_SERVICE).expect("the exporter is in the plan");
     assert_eq!(service.startup.as_deref(), Some("enabled"));
@@ -474,9 +481,7 @@ fn a_follower_runs_the_exporter_with_the_password_the_leader_kept() {
         (SECRET_REVISION, "1"),
     ]);
     let container = running_container();
-    let state = State::default()
-        .with_relation(peers)
-        .with_relation(backend_ready())
+    let state = backend_ready(State::default().with_relation(peers))
         .with_secret(secret)
         .with_container(container.clone());
     let out = ctx.run(ctx.on.pebble_ready(&container), &state).unwrap();

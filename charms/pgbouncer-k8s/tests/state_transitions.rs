@@ -3,6 +3,8 @@
 //! only what the flowchart fixes: databag keys, files in the container,
 //! deferred events, and whether PgBouncer was reloaded at all.
 
+mod support;
+
 use std::collections::BTreeMap;
 
 use ops::pebble::{Layer, Service, ServiceStatus};
@@ -16,6 +18,7 @@ use pgbouncer_k8s::credentials::{AUTH_FILE_KEY, SECRET_ID, SECRET_REVISION};
 use pgbouncer_k8s::peers::{CFG_FILE, LEADER_HOSTNAME, PEERS, PRIVATE_ADDRESS, unit_hostname};
 use pgbouncer_k8s::pgb_config::{self, PgbConfig};
 use pgbouncer_k8s::settings::PoolMode;
+use support::with_backend;
 
 const APP: &str = "pgbouncer-k8s";
 const CONTAINER: &str = "pgbouncer";
@@ -108,14 +111,17 @@ fn peers_with(peer: u32) -> Relation {
     Relation::peer(PEERS).with_remote_unit(peer, [(PRIVATE_ADDRESS, host(peer).as_str())])
 }
 
-fn backend_ready() -> Relation {
-    Relation::new("backend-database")
-        .with_remote_app("postgresql")
-        .with_remote_app_data([
+/// `state` with a backend that answers as postgresql-k8s does when asked
+/// for secrets: the credentials in `secret-user`.
+fn backend_ready(state: State) -> State {
+    with_backend(
+        state,
+        &[
             ("endpoints", "127.0.0.1:5432"),
             ("username", BACKEND_USER),
             ("password", "backend-pw-never-logged"),
-        ])
+        ],
+    )
 }
 
 fn deferred(state: &State, event: &str) -> bool {
@@ -251,8 +257,7 @@ fn created_on_a_leader_shares_the_config_and_defers_until_the_backend_is_ready()
         ),
         (
             "no auth file",
-            State::default()
-                .with_relation(backend_ready())
+            backend_ready(State::default())
                 .with_container(running_container(&config_with_auth(), None)),
         ),
     ];
@@ -286,11 +291,12 @@ fn created_on_a_leader_with_the_backend_ready_shares_the_auth_file() {
     let mut ctx = ctx(0);
     let peers = Relation::peer(PEERS);
     let auth = auth_file("pw");
-    let state = State::default()
-        .with_leader(true)
-        .with_relation(peers.clone())
-        .with_relation(backend_ready())
-        .with_container(running_container(&config_with_auth(), Some(&auth)));
+    let state = backend_ready(
+        State::default()
+            .with_leader(true)
+            .with_relation(peers.clone()),
+    )
+    .with_container(running_container(&config_with_auth(), Some(&auth)));
     let out = ctx.run(ctx.on.relation_created(&peers), &state).unwrap();
     let (app, _) = peer_bag(&out, &peers);
     // The auth file as the leader serves it: the auth user's line as it

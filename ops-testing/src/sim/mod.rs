@@ -955,7 +955,13 @@ impl Simulator {
                         })
                         .collect()
                 };
-                j.set_bag(id, &relate.app, fill(&relate.app_data));
+                let mut app_bag = fill(&relate.app_data);
+                for (key, content) in &relate.app_secrets {
+                    let secret = j.add_secret(&relate.app, fill(content), None);
+                    j.grant_secret(&secret, id, None);
+                    app_bag.insert(key.clone(), secret);
+                }
+                j.set_bag(id, &relate.app, app_bag);
                 for (unit, data) in &relate.unit_data {
                     j.set_bag(id, unit, fill(data));
                 }
@@ -976,7 +982,7 @@ impl Simulator {
             for r in &remote_units {
                 self.queue_joined(u, &relation, r, &relate.app);
             }
-            if !relate.app_data.is_empty() {
+            if !relate.app_data.is_empty() || !relate.app_secrets.is_empty() {
                 self.queue.push_back(HookRun::relation(
                     u,
                     "changed",

@@ -148,6 +148,15 @@ pub enum Step {
     /// - relate: {endpoint: backend-database, app: postgresql, remote-endpoint: database,
     ///            app-data: {username: "relation_id_{relation-id}", password: x}}
     /// ```
+    ///
+    /// `app-secrets` gives the simulated application secrets it owns and
+    /// grants over the relation, each URI under its key in its app databag:
+    ///
+    /// ```yaml
+    /// - relate: {endpoint: backend-database, app: postgresql, remote-endpoint: database,
+    ///            app-data: {endpoints: "127.0.0.1:5432"},
+    ///            app-secrets: {secret-user: {username: "relation_id_{relation-id}", password: x}}}
+    /// ```
     Relate(RelateStep),
     /// Change a simulated application's (or unit's) databag.
     SetRemoteData {
@@ -254,6 +263,12 @@ pub struct RelateStep {
     /// Its units' databags; `{relation-id}` in a value becomes the relation's id.
     #[serde(default)]
     pub unit_data: BTreeMap<String, BTreeMap<String, String>>,
+    /// Secrets it owns and grants over the new relation, each named in its
+    /// app databag: `key: {content}` adds a secret with that content
+    /// (`{relation-id}` as in `app-data`) and sets `key` to its URI, as a
+    /// database answers `secret-user` when asked for secrets.
+    #[serde(default)]
+    pub app_secrets: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// One field of a step, for error messages and the docs.
@@ -343,6 +358,11 @@ pub const STEPS: &[StepDoc] = &[
                 "unit-data",
                 false,
                 "its units' databags, unit: {key: string} ({relation-id} as in app-data)",
+            ),
+            field(
+                "app-secrets",
+                false,
+                "secrets it owns, granted over the relation, key: {key: string} (the key gets the secret's URI in its app databag)",
             ),
         ],
     },

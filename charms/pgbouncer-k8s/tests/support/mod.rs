@@ -1,5 +1,6 @@
-//! What the charm's Harness tests share: the harness, the workload's files,
-//! what the fake Pebble saw, and the application's secret.
+//! What the charm's tests share: the harness, the workload's files, what
+//! the fake Pebble saw, the application's secret, and a backend that
+//! answers as postgresql-k8s does.
 //!
 //! Each test file uses part of it.
 #![allow(dead_code)]
@@ -10,9 +11,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use ops_testing::Harness;
+use ops_testing::context::{Relation, Secret, State};
 use ops_testing::fake_pebble::ServiceEvent;
 use pgbouncer_k8s::PgbouncerK8sCharm;
 use pgbouncer_k8s::credentials::SECRET_ID;
+use postgresql_client::SecretGroup;
 
 /// The application's name.
 pub const APP: &str = "pgbouncer-k8s";
@@ -64,4 +67,78 @@ pub fn app_secret(h: &Harness<PgbouncerK8sCharm>, peers: u32) -> Option<BTreeMap
         .values()
         .find(|s| id.ends_with(&s.id) || s.id.ends_with(&id))?;
     secret.revisions.values().next_back().cloned()
+}
+
+/// The backend application the tests relate.
+pub const BACKEND_APP: &str = "postgresql";
+
+/// `answer`'s fields by where postgresql-k8s puts them when the requirer
+/// asks for secrets (as the charm does): the user's (`username`,
+/// `password`, `uris`, ...) and TLS's (`tls`, `tls-ca`) in a secret each,
+/// the others plainly.
+fn split_answer<'a>(
+    answer: &[(&'a str, &'a str)],
+) -> BTreeMap<SecretGroup, Vec<(&'a str, &'a str)>> {
+    let mut groups: BTreeMap<SecretGroup, Vec<(&str, &str)>> = BTreeMap::new();
+    for (key, value) in answer {
+        groups
+            .entry(SecretGroup::of(key))
+            .or_default()
+            .push((key, value));
+    }
+    groups
+}
+
+/// Relates a backend PostgreSQL that answers as postgresql-k8s does when
+/// asked with `requested-secrets`: the credentials in a secret it owns,
+/// granted over the relation and named by `secret-user` (TLS likewise in
+/// `secret-tls`), `endpoints` and the rest plainly. Hooks run as the
+/// Harness runs them (call it inside `hooks_disabled` for none).
+pub fn add_backend(h: &mut Harness<PgbouncerK8sCharm>, answer: &[(&str, &str)]) -> u32 {
+    let id = h.add_relation("backend-database", BACKEND_APP).unwrap();
+    let mut plain: Vec<(String, String)> = Vec::new();
+    for (group, fields) in split_answer(answer) {
+        if group == SecretGroup::Extra {
+            plain.extend(fields.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+            continue;
+        }
+        let secret = h.add_secret(BACKEND_APP, &fields);
+        h.grant_secret(&secret, id, None);
+        plain.push((group.field().to_string(), secret));
+    }
+    let plain: Vec<(&str, &str)> = plain
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    h.update_relation_data(id, BACKEND_APP, &plain).unwrap();
+    id
+}
+
+/// Relates a backend that answers everything plainly (a provider without
+/// secrets, or one the requirer did not ask for them: the fallback the
+/// library keeps).
+pub fn add_plain_backend(h: &mut Harness<PgbouncerK8sCharm>, answer: &[(&str, &str)]) -> u32 {
+    h.add_relation_with_app_data("backend-database", BACKEND_APP, answer)
+        .unwrap()
+}
+
+/// `state` with a backend relation that answers `answer` as
+/// [`add_backend`] does: the secrets it names, granted to this application.
+pub fn with_backend(state: State, answer: &[(&str, &str)]) -> State {
+    let mut relation = Relation::new("backend-database").with_remote_app(BACKEND_APP);
+    let mut secrets = Vec::new();
+    let mut plain: Vec<(String, String)> = Vec::new();
+    for (group, fields) in split_answer(answer) {
+        if group == SecretGroup::Extra {
+            plain.extend(fields.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+            continue;
+        }
+        let secret = Secret::new(fields).observed_from(&relation);
+        plain.push((group.field().to_string(), secret.id.clone()));
+        secrets.push(secret);
+    }
+    relation = relation.with_remote_app_data(plain.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    secrets
+        .into_iter()
+        .fold(state.with_relation(relation), State::with_secret)
 }

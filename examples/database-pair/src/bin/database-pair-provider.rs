@@ -1,0 +1,5 @@
+//! The provider's `dispatch`.
+
+fn main() -> std::process::ExitCode {
+    ops::main::<database_pair::provider::Provider>()
+}
