@@ -3,7 +3,8 @@
 //! credentials (`username`, `password`, `uris`, `read-only-uris`, and
 //! `database`, `version`) — in a Juju secret granted to the relation when
 //! the client asked for secrets (data_platform_libs' `requested-secrets`),
-//! in the plain databag otherwise.
+//! in the plain databag otherwise; and whether PgBouncer serves TLS, with
+//! the CA to verify it (`tls`, `tls-ca`, or `secret-tls`).
 //!
 //! Below the relation handlers: the client and the peer handlers both
 //! answer clients through it.
@@ -147,6 +148,7 @@ pub fn update_connection_info(
     };
     for client in &clients {
         answer(model, client, &info, grants.get(&client.id.id), None)?;
+        write_tls(model, client, memory.client_tls_ca.as_deref())?;
     }
     Ok(())
 }
@@ -226,23 +228,30 @@ pub(crate) fn answer(
 }
 
 /// Whether the client listed any of our secret fields in `requested-secrets`.
-/// A value that is not a JSON list of strings counts as no request.
 fn wants_secrets(model: &Model, relation: &Relation) -> Result<bool, ModelError> {
+    Ok(requested_secrets(model, relation)?
+        .iter()
+        .any(|f| SECRET_FIELDS.contains(&f.as_str())))
+}
+
+/// The fields the client wants in Juju secrets (`requested-secrets`). A
+/// value that is not a JSON list of strings counts as no request.
+fn requested_secrets(model: &Model, relation: &Relation) -> Result<Vec<String>, ModelError> {
     if relation.app.is_none() {
-        return Ok(false);
+        return Ok(Vec::new());
     }
     let Some(text) = model.remote_app_data(relation)?.get(REQUESTED_SECRETS)? else {
-        return Ok(false);
+        return Ok(Vec::new());
     };
     match serde_json::from_str::<Vec<String>>(&text) {
-        Ok(fields) => Ok(fields.iter().any(|f| SECRET_FIELDS.contains(&f.as_str()))),
+        Ok(fields) => Ok(fields),
         Err(_) => {
             tracing::warn!(
                 "ignoring {REQUESTED_SECRETS} of {} relation {}: not a JSON list of strings",
                 CLIENT,
                 relation.id.id
             );
-            Ok(false)
+            Ok(Vec::new())
         }
     }
 }
@@ -253,7 +262,25 @@ fn put_user_secret(
     relation: &Relation,
     content: BTreeMap<String, String>,
 ) -> Result<String, ModelError> {
-    let existing = model.local_app_data(relation).get(SECRET_USER)?;
+    put_secret(
+        model,
+        relation,
+        SECRET_USER,
+        secret_label(relation.id.id),
+        content,
+    )
+}
+
+/// Creates (and grants to the relation) or updates in place the secret
+/// whose URI our app databag keeps under `uri_key`.
+fn put_secret(
+    model: &Model,
+    relation: &Relation,
+    uri_key: &str,
+    label: String,
+    content: BTreeMap<String, String>,
+) -> Result<String, ModelError> {
+    let existing = model.local_app_data(relation).get(uri_key)?;
     if let Some(uri) = existing.filter(|u| !u.is_empty()) {
         let secret = model.get_secret(Some(&uri), None)?;
         if secret.peek_content()?.into_inner() != content {
@@ -264,12 +291,67 @@ fn put_user_secret(
     let secret = model.add_secret(
         content,
         SecretOptions::new()
-            .with_label(secret_label(relation.id.id))
+            .with_label(label)
             .with_owner(SecretOwner::Application),
     )?;
     secret.grant(relation, None)?;
     let id = secret.id().map(str::to_string).unwrap_or_default();
     Ok(id)
+}
+
+/// Our app databag (or the TLS secret): whether PgBouncer serves TLS,
+/// `True` or `False` (as data_platform_libs writes it).
+pub const TLS: &str = "tls";
+/// Our app databag (or the TLS secret): the CA (bundle) that signed
+/// PgBouncer's certificates, PEM; absent without TLS.
+pub const TLS_CA: &str = "tls-ca";
+/// Our app databag: the URI of the secret holding `tls` and `tls-ca`, when
+/// the client asked for them in secrets.
+pub const SECRET_TLS: &str = "secret-tls";
+
+/// The label of client relation `id`'s TLS secret (data_platform_libs':
+/// `<endpoint>.<id>.tls.secret`).
+pub fn tls_secret_label(id: u32) -> String {
+    format!("{CLIENT}.{id}.tls.secret")
+}
+
+/// Tells a client whether PgBouncer serves TLS and the CA to verify it by
+/// (`ca`: the bundle this unit serves with, `None` without TLS): `tls` and
+/// `tls-ca` in the plain databag, or those of them the client listed in
+/// `requested-secrets` in the relation's TLS secret (`secret-tls`).
+pub(crate) fn write_tls(
+    model: &Model,
+    relation: &Relation,
+    ca: Option<&str>,
+) -> Result<(), ModelError> {
+    let requested = requested_secrets(model, relation)?;
+    let bag = model.local_app_data(relation);
+    let fields = [
+        (TLS, if ca.is_some() { "True" } else { "False" }),
+        (TLS_CA, ca.unwrap_or_default()),
+    ];
+    let mut in_secret = BTreeMap::new();
+    for (key, value) in fields {
+        if requested.iter().any(|f| f == key) {
+            bag.remove(key)?;
+            if !value.is_empty() {
+                in_secret.insert(key.to_string(), value.to_string());
+            }
+        } else {
+            // "" deletes: no `tls-ca` without TLS.
+            bag.set(key, value)?;
+        }
+    }
+    if !in_secret.is_empty() {
+        let label = tls_secret_label(relation.id.id);
+        let uri = put_secret(model, relation, SECRET_TLS, label, in_secret)?;
+        bag.set(SECRET_TLS, &uri)?;
+    } else if let Some(uri) = bag.get(SECRET_TLS)?.filter(|u| !u.is_empty()) {
+        // Nothing left to keep in it (a secret cannot be empty).
+        model.get_secret(Some(&uri), None)?.remove_all_revisions()?;
+        bag.remove(SECRET_TLS)?;
+    }
+    Ok(())
 }
 
 /// Answers the clients [`crate::client::serve_requests`] provisioned, with the server version.
@@ -289,6 +371,7 @@ pub fn answer_provisioned(
             grants.get(&relation.id.id),
             Some(version),
         )?;
+        write_tls(model, relation, memory.client_tls_ca.as_deref())?;
     }
     Ok(())
 }
