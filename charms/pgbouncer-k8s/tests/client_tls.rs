@@ -234,8 +234,12 @@ fn a_renewed_certificate_is_taken_by_reload_not_restart() {
     assert_eq!(renewed.len(), 1);
     assert_ne!(renewed[0].pem(), csr.pem());
     // A relation-changed before the provider answers the new CSR.
-    h.update_relation_data(relation, &format!("{PROVIDER}/0"), &[("egress-subnets", "127.0.0.0/8")])
-        .unwrap();
+    h.update_relation_data(
+        relation,
+        &format!("{PROVIDER}/0"),
+        &[("egress-subnets", "127.0.0.0/8")],
+    )
+    .unwrap();
     assert_eq!(file(&h, pgb_config::TLS_CERT_PATH).unwrap(), first);
     assert_eq!(
         instance_config(&h).get(PGBOUNCER, "client_tls_sslmode"),
