@@ -350,6 +350,7 @@ impl Requirer {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
+        // None past the year 9999: such a certificate is never renewed.
         let expire = x509::rfc3339(issued.certificate.renewal_time(now, self.renewal_fraction));
         let content = BTreeMap::from([
             ("certificate".to_string(), certificate.clone()),
@@ -361,19 +362,19 @@ impl Requirer {
             Ok(_) => {
                 secret.set_content(content)?;
                 secret.set_info(SecretInfoUpdate {
-                    expire: Some(expire),
+                    expire,
                     ..SecretInfoUpdate::default()
                 })?;
                 Ok(())
             }
             Err(e) if is_not_found(&e) => {
-                model.add_secret(
-                    content,
-                    SecretOptions::new()
-                        .with_label(label)
-                        .with_expire(expire)
-                        .with_owner(self.owner()),
-                )?;
+                let mut options = SecretOptions::new()
+                    .with_label(label)
+                    .with_owner(self.owner());
+                if let Some(expire) = expire {
+                    options = options.with_expire(expire);
+                }
+                model.add_secret(content, options)?;
                 Ok(())
             }
             Err(e) => Err(e.into()),

@@ -17,7 +17,7 @@ use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
 use rustls_pki_types::{CertificateDer, CertificateSigningRequestDer, PrivatePkcs8KeyDer};
 use x509_cert::attr::{Attribute, AttributeTypeAndValue};
 use x509_cert::der::asn1::{BitString, Ia5String, ObjectIdentifier, OctetString, SetOfVec};
-use x509_cert::der::{Any, Decode, Encode, Tag, Tagged};
+use x509_cert::der::{Any, DateTime, Decode, Encode, Tag, Tagged};
 use x509_cert::ext::Extension;
 use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::{BasicConstraints, SubjectAltName};
@@ -507,26 +507,11 @@ fn uuid_v4() -> Result<String, X509Error> {
 }
 
 /// Seconds since the Unix epoch as RFC 3339 (`2025-01-01T00:00:00Z`), the
-/// form Juju takes for a secret's expiry.
-pub(crate) fn rfc3339(seconds: u64) -> String {
-    let days = (seconds / 86_400) as i64;
-    let rest = seconds % 86_400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
+/// form Juju takes for a secret's expiry (`None` past the year 9999).
+pub(crate) fn rfc3339(seconds: u64) -> Option<String> {
+    DateTime::from_unix_duration(Duration::from_secs(seconds))
+        .ok()
+        .map(|time| time.to_string())
 }
 
 #[cfg(test)]
@@ -536,10 +521,11 @@ mod tests {
 
     #[test]
     fn rfc3339_dates() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(1_735_689_599), "2024-12-31T23:59:59Z");
-        assert_eq!(rfc3339(4_102_444_800), "2100-01-01T00:00:00Z");
+        assert_eq!(rfc3339(0).unwrap(), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400).unwrap(), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_735_689_599).unwrap(), "2024-12-31T23:59:59Z");
+        assert_eq!(rfc3339(4_102_444_800).unwrap(), "2100-01-01T00:00:00Z");
+        assert_eq!(rfc3339(u64::MAX / 2), None);
     }
 
     #[test]
