@@ -14,7 +14,7 @@
 //! | our unit databag (unit mode) or app databag (app mode, leader) | `certificate_signing_requests` | `[{"certificate_signing_request": "<PEM>", "ca": false}]` ([`databag::requirer_value`]) |
 //! | the provider's app databag | `certificates` | `[{"ca": "<PEM>", "certificate_signing_request": "<PEM>", "certificate": "<PEM>", "chain": ["<PEM>", ...], "revoked": false}]` (`chain`, `revoked` optional) |
 //! | a secret this unit owns (the application, in app mode), label `<LIBID>-private-key-<unit number>-<endpoint>` (`<LIBID>-private-key-<endpoint>`) | `private-key` | the private key, PEM |
-//! | a secret labelled `<LIBID>-certificate-<unit number>-<sha256 of the CSR>` (`<LIBID>-certificate-<sha256>`), expiring at 90% of the certificate's validity | `certificate`, `csr` | the certificate and the CSR it answers |
+//! | a secret labelled `<LIBID>-certificate-<unit number>-<sha256 of the CSR>` (`<LIBID>-certificate-<sha256>`), expiring 90% of the way from when it was recorded to the certificate's end (the library's `calculate_relative_datetime`) | `certificate`, `csr` | the certificate and the CSR it answers |
 //!
 //! The private key never leaves its secret but for the charm that asks
 //! ([`Assigned::private_key`], whose `Debug` is redacted): it is in no
