@@ -12,8 +12,8 @@
 
 use ops::events::{
     CollectUnitStatus, ConfigChanged, LeaderElected, PebbleReady, RelationBroken, RelationChanged,
-    RelationCreated, RelationDeparted, RelationJoined, SecretExpired, Start, UpdateStatus,
-    UpgradeCharm,
+    RelationCreated, RelationDeparted, RelationJoined, SecretExpired, SecretRemove, Start,
+    UpdateStatus, UpgradeCharm,
 };
 use ops::model::{Container, ModelError};
 use ops::{
@@ -98,6 +98,7 @@ impl Charm for PgbouncerK8sCharm {
             .observe_relation(meta::CERTIFICATES, Self::on_certificates_changed)?
             .observe_relation(meta::CERTIFICATES, Self::on_certificates_broken)?
             .observe(Self::on_secret_expired)?
+            .observe(Self::on_secret_remove)?
             .observe(Self::on_collect_unit_status)?;
         Ok(Self {
             memory,
@@ -412,6 +413,16 @@ impl PgbouncerK8sCharm {
         Ok(client_tls::on_secret_expired(
             ctx.model(),
             event.label.as_deref(),
+        )?)
+    }
+
+    /// An old revision of a TLS secret is no longer tracked: removed.
+    fn on_secret_remove(&mut self, event: &SecretRemove, ctx: &mut Ctx) -> HandlerResult {
+        Ok(client_tls::on_secret_remove(
+            ctx.model(),
+            &event.id,
+            event.label.as_deref(),
+            event.revision,
         )?)
     }
 

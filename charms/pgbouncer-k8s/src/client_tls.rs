@@ -124,6 +124,24 @@ pub fn on_changed(
     answers::update_connection_info(model, memory, situation)
 }
 
+/// `secret-remove`: an old revision of the key's or a certificate's
+/// secret goes.
+pub fn on_secret_remove(
+    model: &Model,
+    id: &str,
+    label: Option<&str>,
+    revision: Option<u64>,
+) -> Result<(), ModelError> {
+    match requirer(model).remove_revision(model, id, label, revision) {
+        Ok(_) => Ok(()),
+        Err(TlsError::Model(e)) => Err(e),
+        Err(e) => {
+            tracing::warn!("client TLS: {e}");
+            Ok(())
+        }
+    }
+}
+
 /// `secret-expired`: when it is this unit's certificate secret, a new CSR
 /// is sent (the certificate in use stays until the new one comes).
 pub fn on_secret_expired(model: &Model, label: Option<&str>) -> Result<(), ModelError> {

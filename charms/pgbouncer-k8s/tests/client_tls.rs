@@ -339,3 +339,29 @@ fn a_new_pod_gets_its_tls_files_back() {
 fn juju_json(entries: &[juju_topology::json::Value]) -> String {
     juju_topology::json::to_string(&juju_topology::json::Value::from(entries.to_vec()))
 }
+
+#[test]
+fn an_untracked_revision_of_a_tls_secret_is_removed() {
+    let (mut h, relation) = leader_with_certificates();
+    let ca = TestCa::new("test CA");
+    answer(&mut h, relation, &ca);
+    // The provider re-issues for the same CSR: the certificate's secret
+    // gets a second revision.
+    answer(&mut h, relation, &ca);
+    let csr = requested(&h, relation).remove(0);
+    let label = format!("{LIBID}-certificate-0-{}", csr.sha256_hex());
+    let id = {
+        let juju = h.juju();
+        let secret = juju
+            .secrets
+            .values()
+            .find(|s| s.label.as_deref() == Some(label.as_str()))
+            .unwrap();
+        assert_eq!(secret.revisions.len(), 2);
+        secret.id.clone()
+    };
+    h.trigger_secret_removal(&id, 1).unwrap();
+    let juju = h.juju();
+    let secret = juju.secrets.values().find(|s| s.id == id).unwrap();
+    assert_eq!(secret.revisions.keys().copied().collect::<Vec<_>>(), [2]);
+}

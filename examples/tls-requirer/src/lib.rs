@@ -5,7 +5,8 @@
 //! in a Juju secret this unit owns; only the workload's file has it too.
 
 use ops::events::{
-    CollectUnitStatus, PebbleReady, RelationBroken, RelationChanged, RelationCreated, SecretExpired,
+    CollectUnitStatus, PebbleReady, RelationBroken, RelationChanged, RelationCreated,
+    SecretExpired, SecretRemove,
 };
 use ops::pebble::PushOptions;
 use ops::{Charm, Ctx, Framework, HandlerError, HandlerResult, Model, Status};
@@ -35,6 +36,7 @@ impl Charm for TlsRequirer {
             .observe_relation(CERTIFICATES, Self::on_changed)?
             .observe_relation(CERTIFICATES, Self::on_broken)?
             .observe(Self::on_secret_expired)?
+            .observe(Self::on_secret_remove)?
             .observe(Self::on_collect_status)?;
         Ok(Self::default())
     }
@@ -119,6 +121,18 @@ impl TlsRequirer {
     /// The certificate is due for renewal: a new CSR.
     fn on_secret_expired(&mut self, event: &SecretExpired, ctx: &mut Ctx) -> HandlerResult {
         Self::requirer(ctx.model()).renew(ctx.model(), event.label.as_deref())?;
+        Ok(())
+    }
+
+    /// An old revision of the key's or a certificate's secret: removed.
+    fn on_secret_remove(&mut self, event: &SecretRemove, ctx: &mut Ctx) -> HandlerResult {
+        let label = event.label.as_deref();
+        Self::requirer(ctx.model()).remove_revision(
+            ctx.model(),
+            &event.id,
+            label,
+            event.revision,
+        )?;
         Ok(())
     }
 

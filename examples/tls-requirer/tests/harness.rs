@@ -134,3 +134,31 @@ fn the_relation_removed_removes_the_files() {
     assert_eq!(file(&h, KEY_PATH), None);
     assert_eq!(h.unit_status().name, StatusName::Blocked);
 }
+
+#[test]
+fn an_untracked_revision_of_the_certificates_secret_is_removed() {
+    let (mut h, relation) = related();
+    let ca = TestCa::new("test CA");
+    answer(&mut h, relation, &ca);
+    let csr = csrs(&h, relation).remove(0);
+    let label = format!("{LIBID}-certificate-0-{}", csr.sha256_hex());
+    // The provider re-issues for the same CSR: a second revision.
+    answer(&mut h, relation, &ca);
+    let (id, revisions) = {
+        let juju = h.juju();
+        let secret = juju
+            .secrets
+            .values()
+            .find(|s| s.label.as_deref() == Some(label.as_str()))
+            .unwrap();
+        (
+            secret.id.clone(),
+            secret.revisions.keys().copied().collect::<Vec<_>>(),
+        )
+    };
+    assert_eq!(revisions, [1, 2]);
+    h.trigger_secret_removal(&id, 1).unwrap();
+    let juju = h.juju();
+    let secret = juju.secrets.values().find(|s| s.id == id).unwrap();
+    assert_eq!(secret.revisions.keys().copied().collect::<Vec<_>>(), [2]);
+}

@@ -91,7 +91,8 @@ pub struct Assigned {
 /// certificate when there is one for the current CSR. Call
 /// [`renew`](Self::renew) from `secret-expired`: the certificate's secret
 /// expires at [`renewal_fraction`](Self::with_renewal_fraction) of its
-/// validity, and a new CSR is sent then.
+/// validity, and a new CSR is sent then. Call
+/// [`remove_revision`](Self::remove_revision) from `secret-remove`.
 #[derive(Debug, Clone)]
 pub struct Requirer {
     endpoint: String,
@@ -260,6 +261,29 @@ impl Requirer {
         }
         secret.remove_all_revisions()?;
         Ok(true)
+    }
+
+    /// In `secret-remove`: a revision of one of the library's secrets (the
+    /// key's, a certificate's) that nobody tracks any more is removed, as
+    /// the library does (else every new revision stays in Juju); true if it
+    /// was one of them.
+    pub fn remove_revision(
+        &self,
+        model: &Model,
+        id: &str,
+        label: Option<&str>,
+        revision: Option<u64>,
+    ) -> Result<bool, TlsError> {
+        let (Some(label), Some(revision)) = (label, revision) else {
+            return Ok(false);
+        };
+        if !label.starts_with(LIBID) {
+            return Ok(false);
+        }
+        match model.get_secret(Some(id), None)?.remove_revision(revision) {
+            Err(e) if !is_not_found(&e) => Err(e.into()),
+            _ => Ok(true),
+        }
     }
 
     /// The private key from its secret; a new one (kept in a new secret,
