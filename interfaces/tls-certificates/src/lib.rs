@@ -85,4 +85,6 @@ pub const LIBID: &str = "afd8c2bccf834997afce12c2706d2ede";
 pub const PRIVATE_KEY_FIELD: &str = "private-key";
 
 #[cfg(test)]
+mod harness_tests;
+#[cfg(test)]
 mod tests;
