@@ -14,8 +14,8 @@ use ops_testing::Harness;
 use pgbouncer_k8s::PgbouncerK8sCharm;
 use pgbouncer_k8s::pgb_config::{self, PGBOUNCER, PgbConfig};
 use support::*;
-use tls_certificates::databag::{CERTIFICATE_SIGNING_REQUESTS, CERTIFICATES, parse_requirer_value};
-use tls_certificates::testing::TestCa;
+use tls_certificates::databag::{CERTIFICATE_SIGNING_REQUESTS, CERTIFICATES};
+use tls_certificates::testing::{TestCa, requested_csrs};
 use tls_certificates::{Csr, LIBID, PRIVATE_KEY_FIELD};
 
 const PROVIDER: &str = "self-signed-certificates";
@@ -35,12 +35,8 @@ fn leader_with_certificates() -> (Harness<PgbouncerK8sCharm>, u32) {
 
 /// The CSRs this unit lists.
 fn requested(h: &Harness<PgbouncerK8sCharm>, relation: u32) -> Vec<Csr> {
-    let value = h.get_relation_data(relation, UNIT)[CERTIFICATE_SIGNING_REQUESTS].clone();
-    parse_requirer_value(&value)
-        .expect("the library's list")
-        .iter()
-        .map(|entry| Csr::from_pem(&entry.certificate_signing_request).unwrap())
-        .collect()
+    let bag = h.get_relation_data(relation, UNIT);
+    requested_csrs(bag.get(CERTIFICATE_SIGNING_REQUESTS).map(String::as_str))
 }
 
 /// The provider answers every CSR the unit lists.

@@ -1597,8 +1597,8 @@ fn the_charms_sql_reaches_a_backend_that_allows_only_tls() {
 use ops_testing::Harness;
 use pgbouncer_k8s::PgbouncerK8sCharm;
 use pgbouncer_k8s::pgb_config::{TLS_CA_PATH, TLS_CERT_PATH, TLS_KEY_PATH, instance_ini_path};
-use tls_certificates::databag::{CERTIFICATE_SIGNING_REQUESTS, CERTIFICATES, parse_requirer_value};
-use tls_certificates::testing::TestCa;
+use tls_certificates::databag::{CERTIFICATE_SIGNING_REQUESTS, CERTIFICATES};
+use tls_certificates::testing::{TestCa, requested_csrs};
 use tls_certificates::{Csr, LIBID};
 
 const TLS_PROVIDER: &str = "self-signed-certificates";
@@ -1606,13 +1606,8 @@ const TLS_PROVIDER: &str = "self-signed-certificates";
 /// The provider answers the unit's CSRs, signed by `ca`, in the exact v4
 /// shape (`certificates` in its app databag).
 fn sign_unit_csrs(h: &mut Harness<PgbouncerK8sCharm>, relation: u32, ca: &TestCa) -> Vec<Csr> {
-    let listed =
-        h.get_relation_data(relation, "pgbouncer-k8s/0")[CERTIFICATE_SIGNING_REQUESTS].clone();
-    let csrs: Vec<Csr> = parse_requirer_value(&listed)
-        .unwrap()
-        .iter()
-        .map(|entry| Csr::from_pem(&entry.certificate_signing_request).unwrap())
-        .collect();
+    let bag = h.get_relation_data(relation, "pgbouncer-k8s/0");
+    let csrs = requested_csrs(bag.get(CERTIFICATE_SIGNING_REQUESTS).map(String::as_str));
     let value = ca.provider_value(&csrs.iter().collect::<Vec<_>>());
     h.update_relation_data(relation, TLS_PROVIDER, &[(CERTIFICATES, &value)])
         .unwrap();

@@ -6,8 +6,8 @@ use std::os::unix::fs::PermissionsExt;
 
 use ops::model::StatusName;
 use ops_testing::Harness;
-use tls_certificates::databag::{CERTIFICATE_SIGNING_REQUESTS, CERTIFICATES, parse_requirer_value};
-use tls_certificates::testing::TestCa;
+use tls_certificates::databag::{CERTIFICATE_SIGNING_REQUESTS, CERTIFICATES};
+use tls_certificates::testing::{TestCa, requested_csrs};
 use tls_certificates::{Csr, LIBID};
 use tls_requirer::{CA_PATH, CERT_PATH, CONTAINER, KEY_PATH, TlsRequirer};
 
@@ -25,12 +25,8 @@ fn related() -> (Harness<TlsRequirer>, u32) {
 }
 
 fn csrs(h: &Harness<TlsRequirer>, relation: u32) -> Vec<Csr> {
-    let value = h.get_relation_data(relation, UNIT)[CERTIFICATE_SIGNING_REQUESTS].clone();
-    parse_requirer_value(&value)
-        .unwrap()
-        .iter()
-        .map(|e| Csr::from_pem(&e.certificate_signing_request).unwrap())
-        .collect()
+    let bag = h.get_relation_data(relation, UNIT);
+    requested_csrs(bag.get(CERTIFICATE_SIGNING_REQUESTS).map(String::as_str))
 }
 
 fn answer(h: &mut Harness<TlsRequirer>, relation: u32, ca: &TestCa) {

@@ -2,8 +2,8 @@
 //! keeps in unit and app mode, a new CSR when the request or the key
 //! changed, and the provider's answer.
 
-use crate::databag::{CERTIFICATE_SIGNING_REQUESTS, CERTIFICATES, parse_requirer_value};
-use crate::testing::TestCa;
+use crate::databag::{CERTIFICATE_SIGNING_REQUESTS, CERTIFICATES};
+use crate::testing::{TestCa, requested_csrs};
 use crate::{CertificateRequest, Csr, LIBID, Mode, PRIVATE_KEY_FIELD, Requirer, TlsState};
 use ops::events::{ConfigChanged, RelationChanged, RelationCreated};
 use ops::{Charm, Ctx, Framework, HandlerError, HandlerResult, Model};
@@ -83,17 +83,8 @@ fn related<const APP: bool>(leader: bool) -> (Harness<Probe<APP>>, u32) {
 }
 
 fn listed<C: Charm>(h: &Harness<C>, relation: u32, member: &str) -> Vec<Csr> {
-    match h
-        .get_relation_data(relation, member)
-        .get(CERTIFICATE_SIGNING_REQUESTS)
-    {
-        None => Vec::new(),
-        Some(value) => parse_requirer_value(value)
-            .unwrap()
-            .iter()
-            .map(|e| Csr::from_pem(&e.certificate_signing_request).unwrap())
-            .collect(),
-    }
+    let bag = h.get_relation_data(relation, member);
+    requested_csrs(bag.get(CERTIFICATE_SIGNING_REQUESTS).map(String::as_str))
 }
 
 fn secret_by_label<C: Charm>(h: &Harness<C>, label: &str) -> Option<(String, String, String)> {

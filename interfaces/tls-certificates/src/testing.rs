@@ -22,7 +22,24 @@ use rcgen::{
 use x509_cert::der::Decode;
 use x509_cert::spki::SubjectPublicKeyInfoOwned;
 
+use crate::databag::parse_requirer_value;
 use crate::x509::Csr;
+
+/// The CSRs a requirer's `certificate_signing_requests` value lists, in
+/// order; none without a value.
+///
+/// # Panics
+/// If the list or a CSR in it does not read (a test helper).
+pub fn requested_csrs(value: Option<&str>) -> Vec<Csr> {
+    let Some(value) = value else {
+        return Vec::new();
+    };
+    parse_requirer_value(value)
+        .expect("the library's list")
+        .iter()
+        .map(|entry| Csr::from_pem(&entry.certificate_signing_request).expect("a CSR"))
+        .collect()
+}
 
 /// A self-signed CA (ECDSA P-256) that signs CSRs.
 pub struct TestCa {
