@@ -74,7 +74,7 @@ pub fn sync_files(
             let ca = assigned.issued.ca_bundle();
             let files = TlsFiles {
                 key: with_newline(assigned.private_key.to_pem()),
-                certificate: with_newline(assigned.issued.certificate.pem().to_string()),
+                certificate: assigned.issued.certificate_chain_pem(),
                 ca: ca.clone(),
             };
             let pending = workload.write_tls(&files)?;

@@ -38,7 +38,7 @@ pub enum WorkloadError {
 pub struct TlsFiles {
     /// The private key.
     pub key: String,
-    /// The certificate.
+    /// The certificate, then any intermediates.
     pub certificate: String,
     /// The CA (or the chain above the certificate).
     pub ca: String,

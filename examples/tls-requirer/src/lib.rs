@@ -76,7 +76,7 @@ impl TlsRequirer {
                 container.push(KEY_PATH, assigned.private_key.to_pem().as_bytes(), &options)?;
                 container.push(
                     CERT_PATH,
-                    assigned.issued.certificate.pem().as_bytes(),
+                    assigned.issued.certificate_chain_pem().as_bytes(),
                     &options,
                 )?;
                 container.push(CA_PATH, assigned.issued.ca_bundle().as_bytes(), &options)?;

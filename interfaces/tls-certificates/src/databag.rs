@@ -116,6 +116,22 @@ pub struct Issued {
 }
 
 impl Issued {
+    /// What a server presents, PEM: our certificate, then the chain's
+    /// certificates between it and the CA (intermediates), so that a client
+    /// that trusts only the CA can build the path.
+    pub fn certificate_chain_pem(&self) -> String {
+        let mut pems = vec![self.certificate.pem()];
+        pems.extend(
+            self.chain
+                .iter()
+                .map(Certificate::pem)
+                .filter(|pem| *pem != self.certificate.pem() && *pem != self.ca.pem()),
+        );
+        let mut bundle = pems.join("\n");
+        bundle.push('\n');
+        bundle
+    }
+
     /// The certificates a client needs to trust ours, PEM: the chain
     /// without our certificate when there is one, else the CA. (The chain's
     /// order is the provider's.)

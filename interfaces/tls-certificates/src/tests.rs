@@ -75,6 +75,11 @@ fn an_issued_certificate_is_checked_and_carries_its_ca() {
     assert_eq!(issued.ca.pem(), ca.pem());
     // The chain without the leaf: the CA.
     assert_eq!(issued.ca_bundle(), format!("{}\n", ca.pem()));
+    // What the server presents: the leaf alone (no intermediate here).
+    assert_eq!(
+        issued.certificate_chain_pem(),
+        format!("{}\n", issued.certificate.pem())
+    );
     // Without a chain, the CA alone.
     let certificate = ca.sign(&csr);
     let entry = Value::object([
@@ -206,4 +211,37 @@ proptest! {
             Err(_) => prop_assert!(ours),
         }
     }
+}
+
+#[test]
+fn intermediates_go_with_the_certificate_and_to_clients() {
+    let ca = TestCa::new("root CA");
+    let intermediate = TestCa::new("intermediate CA");
+    let (csr, key) = csr_and_key();
+    let certificate = intermediate.sign(&csr);
+    let entry = Value::object([
+        ("ca", Value::from(ca.pem())),
+        ("certificate_signing_request", Value::from(csr.pem())),
+        ("certificate", Value::from(certificate.as_str())),
+        (
+            "chain",
+            Value::from(vec![
+                Value::from(certificate.as_str()),
+                Value::from(intermediate.pem()),
+                Value::from(ca.pem()),
+            ]),
+        ),
+    ]);
+    let entries = parse_provider_value(&json::to_string(&Value::from(vec![entry]))).unwrap();
+    let Answer::Issued(issued) = answer_for(&entries, &csr, &key).unwrap() else {
+        panic!("not issued");
+    };
+    assert_eq!(
+        issued.certificate_chain_pem(),
+        format!("{}\n{}\n", issued.certificate.pem(), intermediate.pem())
+    );
+    assert_eq!(
+        issued.ca_bundle(),
+        format!("{}\n{}\n", intermediate.pem(), ca.pem())
+    );
 }
