@@ -342,7 +342,9 @@ fn ops_sim_prints_no_password_in_any_format() {
                 s.owner == APP
                     && s.label
                         .as_deref()
-                        .is_some_and(|l| l.starts_with("database."))
+                        // The user secret (the client also asked for `tls`
+                        // in a secret: `database.<id>.tls.secret`).
+                        .is_some_and(|l| l.starts_with("database.") && l.ends_with(".user.secret"))
             })
             .unwrap_or_else(|| panic!("no secret for the client after {args:?}: {stdout}"));
         assert!(

@@ -3,7 +3,9 @@
 //! credentials (`username`, `password`, `uris`, `read-only-uris`, and
 //! `database`, `version`) — in a Juju secret granted to the relation when
 //! the client asked for secrets (data_platform_libs' `requested-secrets`),
-//! in the plain databag otherwise. The databags and the secret are the
+//! in the plain databag otherwise; and whether PgBouncer serves TLS, with
+//! the CA to verify it (`tls`, `tls-ca`, or `secret-tls` likewise). The
+//! databags and the secrets are the
 //! interface crate's ([`postgresql_client::Answer`]), as the library's
 //! `DatabaseProvides` writes them.
 //!
@@ -56,6 +58,9 @@ pub struct ConnectionInfo {
     pub port: u16,
     /// Whether the backend offers read-only endpoints (replicas).
     pub read_only: bool,
+    /// The CA of this unit's client certificate while PgBouncer serves TLS
+    /// ([`crate::client_tls`]); `None`: no TLS.
+    pub tls_ca: Option<String>,
 }
 
 impl ConnectionInfo {
@@ -109,6 +114,7 @@ pub fn connection_info(service_hostname: &str, port: u16, read_only: bool) -> Co
         host: service_hostname.to_string(),
         port,
         read_only,
+        tls_ca: None,
     }
 }
 
@@ -120,11 +126,10 @@ pub(crate) fn current_connection_info(
 ) -> Result<ConnectionInfo, ModelError> {
     let port = memory.settings_or_default(model)?.listen_port;
     let read_only = backend_info::info(model)?.is_some_and(|b| b.read_only.is_some());
-    Ok(connection_info(
-        &service::own_hostname(model),
-        port,
-        read_only,
-    ))
+    Ok(ConnectionInfo {
+        tls_ca: memory.client_tls_ca.clone(),
+        ..connection_info(&service::own_hostname(model), port, read_only)
+    })
 }
 
 /// The credentials the leader gave a client relation.
@@ -186,7 +191,8 @@ pub(crate) fn grants(
 /// Writes what a client reads: endpoints always; once it has a user, the
 /// user, password, URIs, database (and `version` when known) — in a Juju
 /// secret when the client asked for secrets, in the plain databag otherwise
-/// ([`Answer::write`]).
+/// ([`Answer::write`]); once the client asked, `tls` and `tls-ca` (or
+/// `secret-tls`).
 pub(crate) fn answer(
     model: &Model,
     relation: &Relation,
@@ -200,6 +206,18 @@ pub(crate) fn answer(
         Vec::new()
     };
     let mut answer = Answer::new(vec![info.endpoint()]).with_read_only_endpoints(read_only);
+    // TLS once the client has asked (its `database`, which the library's
+    // requirer sends with `requested-secrets`): a `tls` written plainly
+    // before that would keep TLS out of `secret-tls` for good (the
+    // library's fallback: a field already in the databag stays there).
+    if relation.app.is_some()
+        && model
+            .remote_app_data(relation)?
+            .get(keys::DATABASE)?
+            .is_some()
+    {
+        answer = answer.with_tls(info.tls_ca.clone());
+    }
     if let Some(grant) = grant {
         let (user, password, database) = (&grant.user, &grant.password, &grant.database);
         answer = answer.with_database(database).with_credentials(

@@ -12,7 +12,8 @@
 
 use ops::events::{
     CollectUnitStatus, ConfigChanged, LeaderElected, PebbleReady, RelationBroken, RelationChanged,
-    RelationCreated, RelationDeparted, RelationJoined, Start, UpdateStatus, UpgradeCharm,
+    RelationCreated, RelationDeparted, RelationJoined, SecretExpired, SecretRemove, Start,
+    UpdateStatus, UpgradeCharm,
 };
 use ops::model::{Container, ModelError};
 use ops::{
@@ -23,6 +24,7 @@ use crate::answers;
 use crate::backend_db::{self, BackendStep};
 use crate::backend_info::{self, BACKEND, BackendState};
 use crate::client::{self, CLIENT};
+use crate::client_tls::{self, CERTIFICATES};
 use crate::credentials::CredentialsError;
 use crate::error::StepError;
 use crate::memory::Memory;
@@ -92,6 +94,11 @@ impl Charm for PgbouncerK8sCharm {
             .observe_relation(meta::LOGGING, Self::on_logging_changed)?
             .observe_relation(meta::LOGGING, Self::on_logging_departed)?
             .observe_relation(meta::LOGGING, Self::on_logging_broken)?
+            .observe_relation(meta::CERTIFICATES, Self::on_certificates_created)?
+            .observe_relation(meta::CERTIFICATES, Self::on_certificates_changed)?
+            .observe_relation(meta::CERTIFICATES, Self::on_certificates_broken)?
+            .observe(Self::on_secret_expired)?
+            .observe(Self::on_secret_remove)?
             .observe(Self::on_collect_unit_status)?;
         Ok(Self {
             memory,
@@ -253,6 +260,14 @@ impl PgbouncerK8sCharm {
             // Every unit: PgBouncer's port on the application's Service.
             service::open_listen_port(model, &mut memory, settings.listen_port)?;
         }
+        if memory.client_tls_ca.is_some() {
+            // A new pod has none of the TLS files this unit served with:
+            // back before the config that turns TLS on is written.
+            if let Err(e) = client_tls::sync_files(model, &mut memory, &workload) {
+                drop(memory);
+                return self.settle(Err(e));
+            }
+        }
         let result = if situation.leader {
             serve::leader(model, &mut memory, &workload).map(|()| Outcome::Done)
         } else {
@@ -346,6 +361,68 @@ impl PgbouncerK8sCharm {
             model,
             &container,
             &mut self.memory.get_mut().loki_targets,
+        )?)
+    }
+
+    fn on_certificates_created(
+        &mut self,
+        _: &RelationCreated,
+        ctx: &mut Ctx,
+    ) -> HandlerResult<Outcome> {
+        self.sync_client_tls(ctx.model())
+    }
+
+    fn on_certificates_changed(
+        &mut self,
+        _: &RelationChanged,
+        ctx: &mut Ctx,
+    ) -> HandlerResult<Outcome> {
+        self.sync_client_tls(ctx.model())
+    }
+
+    fn on_certificates_broken(
+        &mut self,
+        _: &RelationBroken,
+        ctx: &mut Ctx,
+    ) -> HandlerResult<Outcome> {
+        self.sync_client_tls(ctx.model())
+    }
+
+    /// The `certificates` relation's hooks: this unit's TLS files, PgBouncer
+    /// reloaded, clients told (leader).
+    fn sync_client_tls(&mut self, model: &Model) -> HandlerResult<Outcome> {
+        let (container, situation) = self.situation(model)?;
+        if !situation.pebble_up {
+            // The CSR goes out now; the files wait for Pebble.
+            if let Err(tls_certificates::TlsError::Model(e)) =
+                client_tls::requirer(model).sync(model)
+            {
+                return Err(e.into());
+            }
+            tracing::info!("Pebble in {CONTAINER} is not ready: TLS files deferred");
+            return Ok(Outcome::Defer);
+        }
+        let workload = Workload::new(&container, self.instances);
+        let result =
+            client_tls::on_changed(model, &mut self.memory.get_mut(), &situation, &workload);
+        self.settle(result.map(|()| Outcome::Done))
+    }
+
+    /// A certificate's secret expired: a new CSR (renewal).
+    fn on_secret_expired(&mut self, event: &SecretExpired, ctx: &mut Ctx) -> HandlerResult {
+        Ok(client_tls::on_secret_expired(
+            ctx.model(),
+            event.label.as_deref(),
+        )?)
+    }
+
+    /// An old revision of a TLS secret is no longer tracked: removed.
+    fn on_secret_remove(&mut self, event: &SecretRemove, ctx: &mut Ctx) -> HandlerResult {
+        Ok(client_tls::on_secret_remove(
+            ctx.model(),
+            &event.id,
+            event.label.as_deref(),
+            event.revision,
         )?)
     }
 
@@ -601,6 +678,9 @@ impl PgbouncerK8sCharm {
         }
         if let Some(reason) = &memory.unanswered {
             return Ok(Status::blocked(reason.clone()));
+        }
+        if let Some(reason) = &memory.client_tls_problem {
+            return Ok(Status::blocked(format!("{CERTIFICATES}: {reason}")));
         }
         let Some(backend) = model.relation(BACKEND)? else {
             return Ok(Status::blocked(NO_BACKEND));

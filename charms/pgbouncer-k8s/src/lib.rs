@@ -14,6 +14,7 @@ pub mod backend_info;
 pub mod backend_tls;
 pub mod charm;
 pub mod client;
+pub mod client_tls;
 pub mod credentials;
 pub mod error;
 /// The charm's metadata as typed items, generated from `charmcraft.yaml` by

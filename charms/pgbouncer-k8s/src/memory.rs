@@ -53,6 +53,11 @@ pub struct Memory {
     /// The Loki units whose log targets this unit enabled in its plan (to
     /// disable when they go, without reading the plan).
     pub loki_targets: BTreeSet<String>,
+    /// The CA bundle of the certificate this unit serves clients with
+    /// (public; the leader tells clients), while it has one.
+    pub client_tls_ca: Option<String>,
+    /// Why this unit's certificate could not be used, until it could.
+    pub client_tls_problem: Option<String>,
     /// The credentials as read in this dispatch (never persisted).
     #[serde(skip)]
     credentials: Option<(Credentials, Source)>,

@@ -33,6 +33,27 @@ pub enum WorkloadError {
     },
 }
 
+/// This unit's TLS files for clients, PEM each. `Debug` never shows the key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The private key.
+    pub key: String,
+    /// The certificate, then any intermediates.
+    pub certificate: String,
+    /// The CA (or the chain above the certificate).
+    pub ca: String,
+}
+
+impl std::fmt::Debug for TlsFiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsFiles")
+            .field("key", &"<redacted>")
+            .field("certificate", &self.certificate)
+            .field("ca", &self.ca)
+            .finish()
+    }
+}
+
 /// The PgBouncer processes of one unit: `instances` of them, each with its own
 /// per-instance config, sharing the main config and the auth file.
 pub struct Workload<'a> {
@@ -151,10 +172,18 @@ impl<'a> Workload<'a> {
         } else {
             Pending::None
         };
+        // Client TLS is this unit's: on while its certificate is in the
+        // container ([`write_tls`](Self::write_tls)), in the instances'
+        // files only (the main one is the leader's, shared as it is).
+        let tls = self.read_text(pgb_config::TLS_CERT_PATH)?.is_some();
         for n in 0..self.instances {
             let path = pgb_config::instance_ini_path(n);
             let owed = restart || self.restart_owed(n)?;
-            let mut text = config.render_instance(n);
+            let mut text = if tls {
+                config.with_client_tls().render_instance(n)
+            } else {
+                config.render_instance(n)
+            };
             if owed {
                 text.push_str(RESTART_MARKER);
                 pending = Pending::Restart;
@@ -205,6 +234,48 @@ impl<'a> Workload<'a> {
     pub fn write_auth_file(&self, auth: &AuthFile) -> Result<Pending, WorkloadError> {
         let changed = self.write_if_changed(pgb_config::AUTH_FILE_PATH, &auth.render(), 0o400)?;
         Ok(if changed {
+            Pending::Reload
+        } else {
+            Pending::None
+        })
+    }
+
+    /// Writes this unit's TLS key, certificate and CA for clients, each
+    /// readable by PgBouncer's user only; PgBouncer takes new ones on
+    /// reload. The key is written before the certificate, which turns TLS
+    /// on ([`write_config`](Self::write_config)).
+    pub fn write_tls(&self, files: &TlsFiles) -> Result<Pending, WorkloadError> {
+        let mut changed = self.write_if_changed(pgb_config::TLS_KEY_PATH, &files.key, 0o600)?;
+        changed |= self.write_if_changed(pgb_config::TLS_CA_PATH, &files.ca, 0o600)?;
+        changed |= self.write_if_changed(pgb_config::TLS_CERT_PATH, &files.certificate, 0o600)?;
+        Ok(if changed {
+            Pending::Reload
+        } else {
+            Pending::None
+        })
+    }
+
+    /// Removes this unit's TLS files (the certificate first: TLS is off
+    /// from then on); a reload is owed if there were any.
+    pub fn remove_tls(&self) -> Result<Pending, WorkloadError> {
+        let mut removed = false;
+        for path in [
+            pgb_config::TLS_CERT_PATH,
+            pgb_config::TLS_KEY_PATH,
+            pgb_config::TLS_CA_PATH,
+        ] {
+            if self.read_text(path)?.is_none() {
+                continue;
+            }
+            match self.container.remove_path(path, false) {
+                Ok(()) => {}
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e.into()),
+            }
+            self.seen.borrow_mut().insert(path.to_string(), None);
+            removed = true;
+        }
+        Ok(if removed {
             Pending::Reload
         } else {
             Pending::None

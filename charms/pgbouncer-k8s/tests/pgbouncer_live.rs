@@ -1591,3 +1591,248 @@ fn the_charms_sql_reaches_a_backend_that_allows_only_tls() {
     db.ensure_user("relation_id_50", "pw-50", &clients_role_for(&auth_user))
         .unwrap();
 }
+
+// ---- Client TLS (issue 23): the unit's own files, served by the real PgBouncer ----
+
+use ops_testing::Harness;
+use pgbouncer_k8s::PgbouncerK8sCharm;
+use pgbouncer_k8s::pgb_config::{TLS_CA_PATH, TLS_CERT_PATH, TLS_KEY_PATH, instance_ini_path};
+use tls_certificates::databag::{CERTIFICATE_SIGNING_REQUESTS, CERTIFICATES};
+use tls_certificates::testing::{TestCa, requested_csrs};
+use tls_certificates::{Csr, LIBID};
+
+const TLS_PROVIDER: &str = "self-signed-certificates";
+
+/// The provider answers the unit's CSRs, signed by `ca`, in the exact v4
+/// shape (`certificates` in its app databag).
+fn sign_unit_csrs(h: &mut Harness<PgbouncerK8sCharm>, relation: u32, ca: &TestCa) -> Vec<Csr> {
+    let bag = h.get_relation_data(relation, "pgbouncer-k8s/0");
+    let csrs = requested_csrs(bag.get(CERTIFICATE_SIGNING_REQUESTS).map(String::as_str));
+    let value = ca.provider_value(&csrs.iter().collect::<Vec<_>>());
+    h.update_relation_data(relation, TLS_PROVIDER, &[(CERTIFICATES, &value)])
+        .unwrap();
+    csrs
+}
+
+/// The unit's file at `path` in its workload container, if there.
+fn unit_file(h: &Harness<PgbouncerK8sCharm>, path: &str) -> Option<String> {
+    std::fs::read_to_string(h.container_path("pgbouncer", path).unwrap()).ok()
+}
+
+/// Writes `content` at `path`, readable by its owner only, owned by the
+/// user PgBouncer runs as (as Pebble writes the unit's files).
+fn write_private(path: &Path, content: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    open_to_all(path.parent().unwrap(), 0o755);
+    std::fs::write(path, content).unwrap();
+    open_to_all(path, 0o600);
+    if std::fs::metadata("/proc/self").unwrap().uid() == 0 {
+        let (uid, gid) = user_ids("postgres");
+        std::os::unix::fs::chown(path, Some(uid), Some(gid)).unwrap();
+    }
+}
+
+/// Puts what the unit has in its container where the test's PgBouncer
+/// reads it: instance 0's config (paths under `lib` and `log`, listening
+/// on 127.0.0.1:`port`, its peers' sockets here), the auth file and the
+/// TLS files, the latter only while the unit has them.
+fn install_unit_files(
+    h: &Harness<PgbouncerK8sCharm>,
+    lib: &Path,
+    log: &Path,
+    port: u16,
+) -> PathBuf {
+    let lib_text = lib.display().to_string();
+    let config = PgbConfig::parse(&unit_file(h, &instance_ini_path(0)).unwrap()).unwrap();
+    let mut instance = config.with_base_dirs(&lib_text, &log.display().to_string());
+    instance
+        .set("pgbouncer", "listen_addr", "127.0.0.1")
+        .unwrap();
+    instance
+        .set("pgbouncer", "listen_port", &port.to_string())
+        .unwrap();
+    let peers: Vec<String> = instance
+        .options("peers")
+        .map(|(k, _)| k.to_string())
+        .collect();
+    for peer in peers {
+        let n: usize = peer.parse::<usize>().unwrap() - 1;
+        instance
+            .set(
+                "peers",
+                &peer,
+                &format!("host={lib_text}/instance_{n} port={port}"),
+            )
+            .unwrap();
+    }
+    let ini = lib.join("instance_0/pgbouncer.ini");
+    std::fs::write(&ini, instance.render_validated().unwrap()).unwrap();
+    open_to_all(&ini, 0o644);
+    write_private(
+        &lib.join("userlist.txt"),
+        &unit_file(h, AUTH_FILE_PATH).unwrap(),
+    );
+    let tls_dir = lib.join("tls");
+    let _ = std::fs::remove_dir_all(&tls_dir);
+    for path in [TLS_KEY_PATH, TLS_CERT_PATH, TLS_CA_PATH] {
+        if let Some(content) = unit_file(h, path) {
+            let name = Path::new(path).file_name().unwrap();
+            write_private(&tls_dir.join(name), &content);
+        }
+    }
+    ini
+}
+
+/// `psql` through PgBouncer with `sslmode` (and `sslrootcert`, a file
+/// with that CA), the password in the environment; its output or error.
+fn psql(
+    port: u16,
+    user: &str,
+    password: &str,
+    sslmode: &str,
+    ca: Option<&Path>,
+) -> Result<String, String> {
+    let mut conninfo = format!(
+        "host=127.0.0.1 port={port} dbname=appdb user={user} sslmode={sslmode} connect_timeout=5"
+    );
+    if let Some(ca) = ca {
+        conninfo.push_str(&format!(" sslrootcert={}", ca.display()));
+    }
+    let out = Command::new("psql")
+        .arg(&conninfo)
+        .args(["-XtAc", "SELECT current_user"])
+        .env("PGPASSWORD", password)
+        .stdin(Stdio::null())
+        .output()
+        .expect("psql is installed (postgresql-client)");
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).to_string())
+    }
+}
+
+/// PgBouncer took a `SIGHUP` once `check` holds (a reload is asynchronous).
+fn after_reload(running: &Running, check: &dyn Fn() -> Result<(), String>) {
+    let status = Command::new("kill")
+        .args(["-HUP", &running.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match check() {
+            Ok(()) => return,
+            Err(e) if Instant::now() >= deadline => panic!("after a reload: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
+/// Issue 23: a unit's certificate, from a v4 provider through the charm's
+/// handlers, is served by the real PgBouncer from the unit's own files:
+/// `psql sslmode=verify-ca` with the provider's CA connects, through
+/// PgBouncer, to PostgreSQL; TLS comes on, is renewed (a new CA's
+/// certificate) and goes off again, each by a reload.
+#[test]
+fn the_real_pgbouncer_serves_the_units_certificate_to_verify_ca_clients() {
+    let (program, _) = newer_pgbouncer();
+    let pg = Postgres::start();
+    let mut h = Harness::<PgbouncerK8sCharm>::from_charm_dir(env!("CARGO_MANIFEST_DIR")).unwrap();
+    h.set_leader(true).unwrap();
+    h.set_can_connect("pgbouncer", true).unwrap();
+    h.begin_with_initial_hooks().unwrap();
+    h.add_relation_with_app_data(
+        "backend-database",
+        "postgresql",
+        &[
+            ("endpoints", &format!("127.0.0.1:{}", pg.port)),
+            ("username", BACKEND_USER),
+            ("password", BACKEND_PASSWORD),
+            ("database", "pgbouncer"),
+        ],
+    )
+    .unwrap();
+    let client = h.add_relation("database", "client-app").unwrap();
+    h.add_relation_unit(client, "client-app/0").unwrap();
+    h.update_relation_data(client, "client-app", &[("database", "appdb")])
+        .unwrap();
+    let bag = h.get_relation_data(client, "pgbouncer-k8s");
+    let (user, password) = (bag["username"].clone(), bag["password"].clone());
+    assert_eq!(bag["tls"], "False");
+
+    // PgBouncer on the unit's files, before any certificate: no TLS.
+    let (dir, lib, log) = pgbouncer_dirs();
+    let port = free_port();
+    let ini = install_unit_files(&h, &lib, &log, port);
+    let stderr = dir.path().join("stderr");
+    let shown = stderr.clone();
+    let output = move || std::fs::read_to_string(&shown).unwrap_or_default();
+    let mut running = start(&program, &ini, &stderr);
+    wait_until_listening(&mut running, port, &output);
+    assert_eq!(
+        psql(port, &user, &password, "disable", None),
+        Ok(user.clone())
+    );
+    assert!(psql(port, &user, &password, "require", None).is_err());
+
+    // The certificates relation; the provider signs the unit's CSR.
+    let relation = h.add_relation("certificates", TLS_PROVIDER).unwrap();
+    h.add_relation_unit(relation, &format!("{TLS_PROVIDER}/0"))
+        .unwrap();
+    let first_ca = TestCa::new("first test CA");
+    let csrs = sign_unit_csrs(&mut h, relation, &first_ca);
+    let first_ca_file = dir.path().join("first-ca.pem");
+    std::fs::write(
+        &first_ca_file,
+        h.get_relation_data(client, "pgbouncer-k8s")["tls-ca"].clone(),
+    )
+    .unwrap();
+    install_unit_files(&h, &lib, &log, port);
+    after_reload(&running, &|| {
+        psql(port, &user, &password, "verify-ca", Some(&first_ca_file))
+            .map(|who| assert_eq!(who, user))
+    });
+    // Another CA's clients do not trust it.
+    let other_ca = TestCa::new("another CA");
+    let other_ca_file = dir.path().join("other-ca.pem");
+    std::fs::write(&other_ca_file, other_ca.pem()).unwrap();
+    let refused = psql(port, &user, &password, "verify-ca", Some(&other_ca_file)).unwrap_err();
+    assert!(refused.contains("certificate verify failed"), "{refused}");
+
+    // Renewal: the certificate's secret expires, a new CSR goes out and a
+    // new CA signs it; PgBouncer takes the new files on reload.
+    let label = format!("{LIBID}-certificate-0-{}", csrs[0].sha256_hex());
+    let secret = h
+        .juju()
+        .secrets
+        .values()
+        .find(|s| s.label.as_deref() == Some(label.as_str()))
+        .map(|s| s.id.clone())
+        .expect("the certificate's secret");
+    h.trigger_secret_expiration(&secret, 1).unwrap();
+    sign_unit_csrs(&mut h, relation, &other_ca);
+    install_unit_files(&h, &lib, &log, port);
+    after_reload(&running, &|| {
+        psql(port, &user, &password, "verify-ca", Some(&other_ca_file))
+            .map(|who| assert_eq!(who, user))
+    });
+    assert!(psql(port, &user, &password, "verify-ca", Some(&first_ca_file)).is_err());
+
+    // The relation removed: TLS off, by reload; plaintext still served.
+    h.remove_relation(relation).unwrap();
+    assert_eq!(unit_file(&h, TLS_CERT_PATH), None);
+    install_unit_files(&h, &lib, &log, port);
+    after_reload(
+        &running,
+        &|| match psql(port, &user, &password, "require", None) {
+            Ok(_) => Err("TLS still served".to_string()),
+            Err(_) => Ok(()),
+        },
+    );
+    assert_eq!(
+        psql(port, &user, &password, "disable", None),
+        Ok(user.clone())
+    );
+    assert!(running.0.try_wait().unwrap().is_none(), "{}", output());
+}

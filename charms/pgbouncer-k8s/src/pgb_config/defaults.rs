@@ -4,7 +4,10 @@
 //! user.
 
 use super::ini::PgbConfig;
-use super::layout::{AUTH_FILE_PATH, LIB_DIR, LOG_DIR, instance_dir, instance_pidfile};
+use super::layout::{
+    AUTH_FILE_PATH, LIB_DIR, LOG_DIR, TLS_CA_PATH, TLS_CERT_PATH, TLS_KEY_PATH, instance_dir,
+    instance_pidfile,
+};
 use super::rules::{DATABASES, PGBOUNCER, PgbConfigError, check_auth_user};
 use crate::settings::PoolMode;
 
@@ -175,6 +178,20 @@ impl PgbConfig {
         if config.section(PEERS).is_some() {
             config.put(PGBOUNCER, "peer_id", peer_id(n).to_string());
         }
+        config
+    }
+
+    /// The same config with client TLS on, from this unit's files
+    /// ([`TLS_KEY_PATH`], [`TLS_CERT_PATH`], [`TLS_CA_PATH`]): `prefer`, as
+    /// upstream pgbouncer-k8s, so that a client without TLS still connects
+    /// and one that asks (`sslmode=require`, `verify-ca`, `verify-full`)
+    /// gets it. PgBouncer takes all four on reload.
+    pub fn with_client_tls(&self) -> Self {
+        let mut config = self.clone();
+        config.put(PGBOUNCER, "client_tls_sslmode", "prefer".to_string());
+        config.put(PGBOUNCER, "client_tls_key_file", TLS_KEY_PATH.to_string());
+        config.put(PGBOUNCER, "client_tls_cert_file", TLS_CERT_PATH.to_string());
+        config.put(PGBOUNCER, "client_tls_ca_file", TLS_CA_PATH.to_string());
         config
     }
 

@@ -9,6 +9,12 @@ pub const LOG_DIR: &str = "/var/log/pgbouncer";
 pub const INI_PATH: &str = "/var/lib/pgbouncer/pgbouncer.ini";
 /// The auth file.
 pub const AUTH_FILE_PATH: &str = "/var/lib/pgbouncer/userlist.txt";
+/// This unit's TLS private key for clients (from the `certificates` relation).
+pub const TLS_KEY_PATH: &str = "/var/lib/pgbouncer/tls/key.pem";
+/// This unit's TLS certificate for clients.
+pub const TLS_CERT_PATH: &str = "/var/lib/pgbouncer/tls/cert.pem";
+/// The CA (or chain) that signed it.
+pub const TLS_CA_PATH: &str = "/var/lib/pgbouncer/tls/ca.pem";
 
 /// The directory of instance `n`: its config, pid file and Unix socket.
 ///

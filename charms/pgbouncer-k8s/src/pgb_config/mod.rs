@@ -78,8 +78,8 @@ pub use defaults::{
 };
 pub use ini::PgbConfig;
 pub use layout::{
-    AUTH_FILE_PATH, INI_PATH, LIB_DIR, LOG_DIR, available_cpus, instance_count, instance_dir,
-    instance_ini_path, instance_pidfile,
+    AUTH_FILE_PATH, INI_PATH, LIB_DIR, LOG_DIR, TLS_CA_PATH, TLS_CERT_PATH, TLS_KEY_PATH,
+    available_cpus, instance_count, instance_dir, instance_ini_path, instance_pidfile,
 };
 pub use rules::{
     DATABASES, MAX_DATABASE_NAME_LEN, MAX_NAME_LEN, PGBOUNCER, PgbConfigError, USER_LIST_OPTIONS,
