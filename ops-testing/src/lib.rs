@@ -16,6 +16,8 @@ pub mod context;
 pub mod fake_juju;
 pub mod fake_pebble;
 pub mod harness;
+mod memory_store;
+mod scratch;
 pub mod sim;
 
 pub use context::{Context, State};

@@ -328,7 +328,7 @@ impl<C: Charm> Context<C> {
     /// The charm directory the runs use (`JUJU_CHARM_DIR`), made at the first run.
     fn charm_dir(&mut self) -> Result<std::path::PathBuf, RunError> {
         if self.workdir.is_none() {
-            let dir = tempfile::tempdir().map_err(|source| RunError::Setup {
+            let dir = crate::scratch::tempdir().map_err(|source| RunError::Setup {
                 what: "making the charm directory".to_string(),
                 source,
             })?;
@@ -381,7 +381,7 @@ impl<C: Charm> Context<C> {
         // run without one touches no filesystem at all.
         let pebble_up = state.containers.iter().any(|c| c.can_connect);
         let scratch = if pebble_up {
-            Some(tempfile::tempdir().map_err(|source| RunError::Setup {
+            Some(crate::scratch::tempdir().map_err(|source| RunError::Setup {
                 what: "making a scratch directory".to_string(),
                 source,
             })?)
