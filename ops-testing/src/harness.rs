@@ -245,6 +245,14 @@ impl<C: Charm> Harness<C> {
     /// every existing relation; leader-elected or leader-settings-changed;
     /// config-changed; start; pebble-ready for containers that can connect;
     /// relation-joined and -changed for the remote units already there.
+    ///
+    /// Unlike Python ops' `begin_with_initial_hooks`, it does **not** make
+    /// the containers reachable: a container's Pebble answers, and its
+    /// pebble-ready fires here, only if the test called
+    /// [`set_can_connect`](Self::set_can_connect) first. That keeps the
+    /// path where the workload is not up yet (start deferred until
+    /// pebble-ready) testable; call `set_can_connect(name, true)` before
+    /// this for Python's behaviour.
     pub fn begin_with_initial_hooks(&mut self) -> Result<(), HarnessError> {
         self.begin();
         self.fire("install", EventEnv::default())?;
@@ -486,11 +494,7 @@ impl<C: Charm> Harness<C> {
             departing_unit: env.departing_unit.clone(),
         };
         self.juju().begin_hook(&hook);
-        let mut backend = FakeBackend::new(self.juju.clone(), hook);
-        if FakeBackend::is_restricted_hook(path.trim_start_matches("hooks/")) {
-            backend = backend.restricted();
-        }
-        let backend = Arc::new(backend);
+        let backend = Arc::new(FakeBackend::in_dispatch(self.juju.clone(), hook, path));
         let store: Box<dyn StateStore> = match self.state {
             StateLocation::CharmDir if self.charm_dir_used.load(Ordering::SeqCst) => {
                 Box::new(LocalStateFile::in_charm_dir(&charm_dir))

@@ -404,7 +404,7 @@ impl<C: Charm> Context<C> {
             _ => format!("hooks/{}", event.hook),
         };
         let mut env: Vec<(String, String)> = vec![
-            ("JUJU_DISPATCH_PATH".into(), path),
+            ("JUJU_DISPATCH_PATH".into(), path.clone()),
             ("JUJU_UNIT_NAME".into(), unit.clone()),
             ("JUJU_MODEL_NAME".into(), self.model.clone()),
             ("JUJU_MODEL_UUID".into(), MODEL_UUID.into()),
@@ -413,9 +413,10 @@ impl<C: Charm> Context<C> {
         ];
         env.extend(vars);
         let context = JujuContext::from_vars(env)?;
-        let backend = Arc::new(engine::Recording::new(FakeBackend::new(
+        let backend = Arc::new(engine::Recording::new(FakeBackend::in_dispatch(
             juju.clone(),
             hook.clone(),
+            &path,
         )));
         juju.lock()
             .unwrap_or_else(|e| e.into_inner())
