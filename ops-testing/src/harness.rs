@@ -403,14 +403,31 @@ impl<C: Charm> Harness<C> {
     /// it or remove it as Juju's pod churn would.
     ///
     /// ```
-    /// # use ops::{Charm, Framework, HandlerError};
-    /// # struct Demo;
-    /// # impl Charm for Demo { fn new(_: &mut Framework<Self>) -> Result<Self, HandlerError> { Ok(Demo) } }
+    /// use ops::events::Install;
+    /// use ops::{Charm, Ctx, Framework, HandlerError, HandlerResult, Outcome};
+    ///
+    /// struct Demo;
+    /// impl Charm for Demo {
+    ///     fn new(fw: &mut Framework<Self>) -> Result<Self, HandlerError> {
+    ///         fw.observe(Self::on_install)?;
+    ///         Ok(Demo)
+    ///     }
+    /// }
+    /// impl Demo {
+    ///     fn on_install(&mut self, _: &Install, _: &mut Ctx) -> HandlerResult<Outcome> {
+    ///         Ok(Outcome::Defer)
+    ///     }
+    /// }
+    ///
     /// let mut harness = ops_testing::Harness::<Demo>::new("name: demo\n").unwrap();
     /// harness.begin();
     /// harness.fire_hook("install").unwrap();
+    /// // The deferred install, kept in memory so far, is in the file now.
     /// let state_file = harness.charm_dir().join(ops::storage::STATE_FILE_NAME);
-    /// assert!(state_file.is_file());
+    /// assert!(std::fs::read_to_string(&state_file).unwrap().contains("install"));
+    /// std::fs::remove_file(&state_file).unwrap();
+    /// harness.fire_hook("update-status").unwrap();
+    /// assert!(harness.notices().is_empty(), "the state file is what counts now");
     /// ```
     ///
     /// # Panics

@@ -6,7 +6,9 @@
 //! tmpfs on Linux) when there is one: creating, renaming and syncing files
 //! there costs no disk I/O, and on a disk filesystem those calls were most
 //! of an in-process test's time (docs/performance.md, "Unit tests").
-//! Elsewhere, the system's temporary directory.
+//! A `TMPDIR` set by the caller wins (`.ci/run` sets one, so that it can
+//! find what a test left behind); without either, the system's temporary
+//! directory.
 
 use std::io;
 use std::path::Path;
@@ -26,15 +28,17 @@ fn memory_fs_usable() -> bool {
     })
 }
 
-/// A new scratch directory, removed when dropped: on the memory
-/// filesystem if there is one, else in the system's temporary directory.
+/// A new scratch directory, removed when dropped: in `TMPDIR` if it is
+/// set, else on the memory filesystem if there is one, else in the
+/// system's temporary directory.
 pub(crate) fn tempdir() -> io::Result<tempfile::TempDir> {
     let builder = {
         let mut b = tempfile::Builder::new();
         b.prefix("ops-testing");
         b
     };
-    if memory_fs_usable() {
+    let tmpdir_set = std::env::var_os("TMPDIR").is_some_and(|d| !d.is_empty());
+    if !tmpdir_set && memory_fs_usable() {
         builder.tempdir_in(Path::new(MEMORY_FS))
     } else {
         builder.tempdir()
@@ -50,8 +54,10 @@ mod tests {
         let dir = tempdir().unwrap();
         let path = dir.path().to_path_buf();
         assert!(path.is_dir());
-        if memory_fs_usable() {
-            assert!(path.starts_with(MEMORY_FS), "{path:?}");
+        match std::env::var_os("TMPDIR").filter(|d| !d.is_empty()) {
+            Some(tmpdir) => assert!(path.starts_with(tmpdir), "{path:?}"),
+            None if memory_fs_usable() => assert!(path.starts_with(MEMORY_FS), "{path:?}"),
+            None => {}
         }
         drop(dir);
         assert!(!path.exists());
