@@ -4,32 +4,11 @@
 //! (`harness`, `state_transitions`, ...): a test here builds and starts
 //! the charm binary, seconds where those take well under a millisecond.
 
-use ops_testing::context::{Context, State};
-use ops_testing::fake_pebble::ServiceEvent;
-use pgbouncer_k8s::PgbouncerK8sCharm;
+mod support;
+
 use pgbouncer_k8s::peers::{CFG_FILE, PEERS, PRIVATE_ADDRESS, unit_hostname};
 use pgbouncer_k8s::pgb_config;
-
-const CONTAINER: &str = "pgbouncer";
-
-/// Unit `n` of the application, in a context of the charm's own metadata.
-fn ctx(n: u32) -> Context<PgbouncerK8sCharm> {
-    Context::from_charm_dir(env!("CARGO_MANIFEST_DIR"))
-        .unwrap()
-        .with_unit_id(n)
-}
-
-fn file<'a>(state: &'a State, path: &str) -> Option<&'a str> {
-    state.container(CONTAINER).and_then(|c| c.text(path))
-}
-
-/// Whether PgBouncer was restarted, signalled or started again.
-fn reloaded(ctx: &Context<PgbouncerK8sCharm>) -> bool {
-    ctx.service_events(CONTAINER).iter().any(|e| {
-        e.service().starts_with("pgbouncer_")
-            && matches!(e, ServiceEvent::Restart(_) | ServiceEvent::Signal { .. })
-    })
-}
+use support::context::{CONTAINER, ctx, file, reloaded};
 
 /// A State loaded from a unit the simulator ran (the compiled charm, one
 /// process per hook): the follower's databags and files are there, and

@@ -5,10 +5,11 @@
 
 use std::collections::BTreeMap;
 
+mod support;
+
 use ops::pebble::{Layer, Service, ServiceStatus};
 use ops_testing::context::Secret;
 use ops_testing::context::{Container, Context, File, Relation, State};
-use ops_testing::fake_pebble::ServiceEvent;
 use pgbouncer_k8s::PgbouncerK8sCharm;
 use pgbouncer_k8s::answers::{ENDPOINTS, READ_ONLY_ENDPOINTS};
 use pgbouncer_k8s::auth::{AuthFile, auth_user_for};
@@ -16,18 +17,11 @@ use pgbouncer_k8s::credentials::{AUTH_FILE_KEY, SECRET_ID, SECRET_REVISION};
 use pgbouncer_k8s::peers::{CFG_FILE, LEADER_HOSTNAME, PEERS, PRIVATE_ADDRESS, unit_hostname};
 use pgbouncer_k8s::pgb_config::{self, PgbConfig};
 use pgbouncer_k8s::settings::PoolMode;
+use support::context::{CONTAINER, ctx, file, reloaded};
 
 const APP: &str = "pgbouncer-k8s";
-const CONTAINER: &str = "pgbouncer";
 /// The backend user the backend relation gives (what the auth user is named after).
 const BACKEND_USER: &str = "relation_id_7";
-
-/// Unit `n` of the application, in a context of the charm's own metadata.
-fn ctx(n: u32) -> Context<PgbouncerK8sCharm> {
-    Context::from_charm_dir(env!("CARGO_MANIFEST_DIR"))
-        .unwrap()
-        .with_unit_id(n)
-}
 
 fn host(n: u32) -> String {
     unit_hostname(&format!("{APP}/{n}"), "context")
@@ -120,18 +114,6 @@ fn backend_ready() -> Relation {
 
 fn deferred(state: &State, event: &str) -> bool {
     state.deferred_events().contains(&event)
-}
-
-fn file<'a>(state: &'a State, path: &str) -> Option<&'a str> {
-    state.container(CONTAINER).and_then(|c| c.text(path))
-}
-
-/// Whether PgBouncer was restarted, signalled or started again.
-fn reloaded(ctx: &Context<PgbouncerK8sCharm>) -> bool {
-    ctx.service_events(CONTAINER).iter().any(|e| {
-        e.service().starts_with("pgbouncer_")
-            && matches!(e, ServiceEvent::Restart(_) | ServiceEvent::Signal { .. })
-    })
 }
 
 fn peer_bag<'a>(

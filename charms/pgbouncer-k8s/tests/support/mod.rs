@@ -1,9 +1,10 @@
-//! What the charm's Harness tests share: the harness, the workload's files,
+//! What the charm's Harness tests share (its `Context` tests: [`context`]): the harness, the workload's files,
 //! what the fake Pebble saw, and the application's secret.
 //!
 //! Each test file uses part of it.
 #![allow(dead_code)]
 
+pub mod context;
 pub mod live_pg;
 
 use std::collections::BTreeMap;
