@@ -4,14 +4,19 @@
 //! notices are re-emitted first, status is collected, relation data is
 //! flushed and state is committed, exactly as under Juju. The hook tools are
 //! a [`FakeBackend`] over one in-memory [`FakeJuju`], and each workload
-//! container is a [`FakePebble`] on a real unix socket, backed by a directory.
+//! container is a [`FakePebble`] answered in process, its files in a
+//! directory on a memory filesystem where there is one. The charm's
+//! persisted state (`StateLocation::CharmDir`, the default) is kept in
+//! memory until a test asks for the charm directory
+//! ([`Harness::charm_dir`]); from then on it is the directory's state file.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use ops::backend::RelationRef;
-use ops::storage::{JujuStateStore, LocalStateFile, Notice};
+use ops::storage::{JujuStateStore, LocalStateFile, Notice, StateStore};
 use ops::{
     Charm, CharmMeta, DispatchError, DispatchSetup, EmittedEvent, EndpointRole, JujuContext,
     StateLocation, Status,
@@ -19,6 +24,7 @@ use ops::{
 
 use crate::fake_juju::{ActionState, Bag, FakeBackend, FakeJuju, HookContext, LogRecord, app_of};
 use crate::fake_pebble::{FakePebble, NoticeKeyError};
+use crate::memory_store::MemoryStore;
 
 /// What went wrong setting up or driving a Harness.
 #[derive(Debug, thiserror::Error)]
@@ -126,6 +132,12 @@ pub struct Harness<C: Charm> {
     emitted: Vec<EmittedEvent>,
     notices: Vec<Notice>,
     state: StateLocation,
+    /// The charm directory's state while no test has asked for the
+    /// directory (`StateLocation::CharmDir`).
+    memory: MemoryStore,
+    /// Whether a test asked for the charm directory: the state is in its
+    /// file from then on.
+    charm_dir_used: AtomicBool,
 }
 
 /// The extra `JUJU_*` variables and hook context of one event.
@@ -158,7 +170,7 @@ impl<C: Charm> Harness<C> {
         };
         let mut juju = FakeJuju::new("harness");
         let unit = juju.deploy(&app, &meta, 1).remove(0);
-        let workdir = tempfile::tempdir()?;
+        let workdir = crate::scratch::tempdir()?;
         std::fs::create_dir_all(workdir.path().join("charm"))?;
         let mut pebbles = BTreeMap::new();
         for name in meta.containers.keys() {
@@ -185,6 +197,8 @@ impl<C: Charm> Harness<C> {
             emitted: Vec::new(),
             notices: Vec::new(),
             state: StateLocation::CharmDir,
+            memory: MemoryStore::default(),
+            charm_dir_used: AtomicBool::new(false),
         })
     }
 
@@ -231,6 +245,14 @@ impl<C: Charm> Harness<C> {
     /// every existing relation; leader-elected or leader-settings-changed;
     /// config-changed; start; pebble-ready for containers that can connect;
     /// relation-joined and -changed for the remote units already there.
+    ///
+    /// Unlike Python ops' `begin_with_initial_hooks`, it does **not** make
+    /// the containers reachable: a container's Pebble answers, and its
+    /// pebble-ready fires here, only if the test called
+    /// [`set_can_connect`](Self::set_can_connect) first. That keeps the
+    /// path where the workload is not up yet (start deferred until
+    /// pebble-ready) testable; call `set_can_connect(name, true)` before
+    /// this for Python's behaviour.
     pub fn begin_with_initial_hooks(&mut self) -> Result<(), HarnessError> {
         self.begin();
         self.fire("install", EventEnv::default())?;
@@ -374,9 +396,57 @@ impl<C: Charm> Harness<C> {
             .collect()
     }
 
-    /// The directory that plays the charm directory (`.unit-state.json` lives there).
+    /// The directory that plays the charm directory (`.unit-state.json`
+    /// lives there). Until a test first asks for it, the charm's state is
+    /// kept in memory; this call writes it to the state file and later
+    /// dispatches load and save that file, so a test can read it, change
+    /// it or remove it as Juju's pod churn would.
+    ///
+    /// ```
+    /// use ops::events::Install;
+    /// use ops::{Charm, Ctx, Framework, HandlerError, HandlerResult, Outcome};
+    ///
+    /// struct Demo;
+    /// impl Charm for Demo {
+    ///     fn new(fw: &mut Framework<Self>) -> Result<Self, HandlerError> {
+    ///         fw.observe(Self::on_install)?;
+    ///         Ok(Demo)
+    ///     }
+    /// }
+    /// impl Demo {
+    ///     fn on_install(&mut self, _: &Install, _: &mut Ctx) -> HandlerResult<Outcome> {
+    ///         Ok(Outcome::Defer)
+    ///     }
+    /// }
+    ///
+    /// let mut harness = ops_testing::Harness::<Demo>::new("name: demo\n").unwrap();
+    /// harness.begin();
+    /// harness.fire_hook("install").unwrap();
+    /// // The deferred install, kept in memory so far, is in the file now.
+    /// let state_file = harness.charm_dir().join(ops::storage::STATE_FILE_NAME);
+    /// assert!(std::fs::read_to_string(&state_file).unwrap().contains("install"));
+    /// std::fs::remove_file(&state_file).unwrap();
+    /// harness.fire_hook("update-status").unwrap();
+    /// assert!(harness.notices().is_empty(), "the state file is what counts now");
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If the state kept in memory cannot be written to the state file
+    /// (the scratch directory is gone or full).
     pub fn charm_dir(&self) -> PathBuf {
-        self.workdir.path().join("charm")
+        let dir = self.workdir.path().join("charm");
+        if !self.charm_dir_used.swap(true, Ordering::SeqCst)
+            && self.state == StateLocation::CharmDir
+        {
+            let state = self.memory.get();
+            if !state.same_content(&ops::storage::PersistedState::default()) {
+                LocalStateFile::in_charm_dir(&dir)
+                    .save(&state)
+                    .unwrap_or_else(|e| panic!("writing the charm's state to {dir:?}: {e}"));
+            }
+        }
+        dir
     }
 
     fn fire(&mut self, hook: &str, env: EventEnv) -> Result<(), HarnessError> {
@@ -409,7 +479,7 @@ impl<C: Charm> Harness<C> {
         if !self.begun || !self.hooks_enabled {
             return Ok(());
         }
-        let charm_dir = self.charm_dir();
+        let charm_dir = self.workdir.path().join("charm");
         let model_name = self.juju().model_name.clone();
         let mut vars: Vec<(String, String)> = vec![
             ("JUJU_DISPATCH_PATH".into(), path.to_string()),
@@ -441,13 +511,12 @@ impl<C: Charm> Harness<C> {
             departing_unit: env.departing_unit.clone(),
         };
         self.juju().begin_hook(&hook);
-        let mut backend = FakeBackend::new(self.juju.clone(), hook);
-        if FakeBackend::is_restricted_hook(path.trim_start_matches("hooks/")) {
-            backend = backend.restricted();
-        }
-        let backend = Arc::new(backend);
-        let store: Box<dyn ops::storage::StateStore> = match self.state {
-            StateLocation::CharmDir => Box::new(LocalStateFile::in_charm_dir(&charm_dir)),
+        let backend = Arc::new(FakeBackend::in_dispatch(self.juju.clone(), hook, path));
+        let store: Box<dyn StateStore> = match self.state {
+            StateLocation::CharmDir if self.charm_dir_used.load(Ordering::SeqCst) => {
+                Box::new(LocalStateFile::in_charm_dir(&charm_dir))
+            }
+            StateLocation::CharmDir => Box::new(self.memory.clone()),
             StateLocation::Juju => Box::new(JujuStateStore::new(backend.clone())),
         };
         let setup = DispatchSetup {

@@ -16,7 +16,9 @@ pub mod context;
 pub mod fake_juju;
 pub mod fake_pebble;
 pub mod harness;
+mod memory_store;
 pub mod new_charm;
+mod scratch;
 pub mod sim;
 
 pub use context::{Context, State};

@@ -152,6 +152,42 @@ config:
         assert!(harness.notices().is_empty());
     }
 
+    /// A collect-metrics handler that reads config, which Juju refuses
+    /// there (issue #25: it failed under Harness and passed under Context).
+    pub struct ReadsConfigInMetrics;
+
+    impl Charm for ReadsConfigInMetrics {
+        fn new(fw: &mut Framework<Self>) -> Result<Self, HandlerError> {
+            fw.observe(Self::on_collect_metrics)?;
+            Ok(Self)
+        }
+    }
+
+    impl ReadsConfigInMetrics {
+        fn on_collect_metrics(&mut self, _: &CollectMetrics, ctx: &mut Ctx) -> HandlerResult {
+            ctx.model().config()?.get_bool("defer")?;
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn harness_and_context_both_refuse_config_get_in_collect_metrics() {
+        use ops_testing::context::{Context, State};
+        use ops_testing::fake_juju::RESTRICTED_CONTEXT;
+
+        let mut harness = Harness::<ReadsConfigInMetrics>::new(META).unwrap();
+        harness.begin();
+        let err = harness.fire_hook("collect-metrics").unwrap_err();
+        assert!(err.to_string().contains(RESTRICTED_CONTEXT), "{err}");
+
+        let mut ctx = Context::<ReadsConfigInMetrics>::new(META).unwrap();
+        let err = ctx
+            .run(ctx.on.collect_metrics(), &State::default())
+            .map(drop)
+            .unwrap_err();
+        assert!(err.to_string().contains(RESTRICTED_CONTEXT), "{err}");
+    }
+
     #[test]
     fn the_fake_refuses_what_juju_refuses_in_a_restricted_context() {
         use ops::backend::{Backend, StatusInfo, StatusName};

@@ -1004,7 +1004,7 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(512))]
+        #![proptest_config(crate::test_support::proptest_config())]
 
         #[test]
         fn prop_authfile_roundtrip(

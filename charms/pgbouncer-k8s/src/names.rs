@@ -556,7 +556,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(512))]
+        #![proptest_config(crate::test_support::proptest_config())]
 
         #[test]
         fn prop_client_database_accepts_exactly_the_rule(value in "\\PC{0,80}|[A-Za-z0-9_-]{0,70}") {

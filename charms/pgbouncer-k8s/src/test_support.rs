@@ -11,3 +11,20 @@ pub(crate) fn leaked<'a>(input: &'a str, message: &str) -> Option<&'a str> {
             .filter(|w| message.contains(*w))
     })
 }
+
+/// Cases per property test when `PROPTEST_CASES` is not set: enough to
+/// catch a broken parser in every `cargo test`, cheap enough that the
+/// crate's unit tests stay under a millisecond a test. `.ci/run` runs the
+/// `prop_` tests again with `PROPTEST_CASES` set for depth (docs/testing.md,
+/// "Property tests").
+const DEFAULT_PROPTEST_CASES: u32 = 64;
+
+/// The property tests' configuration: `PROPTEST_CASES` cases when it is
+/// set (proptest's own variable), else [`DEFAULT_PROPTEST_CASES`].
+pub(crate) fn proptest_config() -> proptest::prelude::ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(DEFAULT_PROPTEST_CASES);
+    proptest::prelude::ProptestConfig::with_cases(cases)
+}

@@ -3,14 +3,13 @@
 //! only what the flowchart fixes: databag keys, files in the container,
 //! deferred events, and whether PgBouncer was reloaded at all.
 
-mod support;
-
 use std::collections::BTreeMap;
+
+mod support;
 
 use ops::pebble::{Layer, Service, ServiceStatus};
 use ops_testing::context::Secret;
 use ops_testing::context::{Container, Context, File, Relation, State};
-use ops_testing::fake_pebble::ServiceEvent;
 use pgbouncer_k8s::PgbouncerK8sCharm;
 use pgbouncer_k8s::answers::{ENDPOINTS, READ_ONLY_ENDPOINTS};
 use pgbouncer_k8s::auth::{AuthFile, auth_user_for};
@@ -18,19 +17,12 @@ use pgbouncer_k8s::credentials::{AUTH_FILE_KEY, SECRET_ID, SECRET_REVISION};
 use pgbouncer_k8s::peers::{CFG_FILE, LEADER_HOSTNAME, PEERS, PRIVATE_ADDRESS, unit_hostname};
 use pgbouncer_k8s::pgb_config::{self, PgbConfig};
 use pgbouncer_k8s::settings::PoolMode;
+use support::context::{CONTAINER, ctx, file, reloaded};
 use support::with_backend;
 
 const APP: &str = "pgbouncer-k8s";
-const CONTAINER: &str = "pgbouncer";
 /// The backend user the backend relation gives (what the auth user is named after).
 const BACKEND_USER: &str = "relation_id_7";
-
-/// Unit `n` of the application, in a context of the charm's own metadata.
-fn ctx(n: u32) -> Context<PgbouncerK8sCharm> {
-    Context::from_charm_dir(env!("CARGO_MANIFEST_DIR"))
-        .unwrap()
-        .with_unit_id(n)
-}
 
 fn host(n: u32) -> String {
     unit_hostname(&format!("{APP}/{n}"), "context")
@@ -126,18 +118,6 @@ fn backend_ready(state: State) -> State {
 
 fn deferred(state: &State, event: &str) -> bool {
     state.deferred_events().contains(&event)
-}
-
-fn file<'a>(state: &'a State, path: &str) -> Option<&'a str> {
-    state.container(CONTAINER).and_then(|c| c.text(path))
-}
-
-/// Whether PgBouncer was restarted, signalled or started again.
-fn reloaded(ctx: &Context<PgbouncerK8sCharm>) -> bool {
-    ctx.service_events(CONTAINER).iter().any(|e| {
-        e.service().starts_with("pgbouncer_")
-            && matches!(e, ServiceEvent::Restart(_) | ServiceEvent::Signal { .. })
-    })
 }
 
 fn peer_bag<'a>(
@@ -648,65 +628,4 @@ fn docs_testing_md_example() {
     assert_eq!(container.text(pgb_config::INI_PATH), Some(cfg.as_str()));
     assert!(out.deferred.is_empty());
     assert!(!ctx.service_events("pgbouncer").is_empty());
-}
-
-/// A State loaded from a unit the simulator ran (the compiled charm, one
-/// process per hook): the follower's databags and files are there, and
-/// the same peer event run in a Context on it changes nothing.
-#[test]
-fn a_simulated_follower_continues_in_a_context() {
-    use ops_testing::binaries::{cargo_bin, hook_tool};
-    use ops_testing::sim::{Scenario, Simulator};
-
-    let dir = tempfile::tempdir().unwrap();
-    let binary = cargo_bin("pgbouncer-k8s", "pgbouncer-k8s").unwrap();
-    let charm_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut sim = Simulator::new(
-        dir.path(),
-        "pgb",
-        charm_dir,
-        Some(&binary),
-        None,
-        &hook_tool().unwrap(),
-    )
-    .unwrap();
-    let scenario = Scenario::parse(
-        "charm: {dir: .}\nsteps:\n  - deploy: {units: 2}\n",
-        std::path::Path::new("inline.yaml"),
-    )
-    .unwrap();
-    for (i, step) in scenario.steps.iter().enumerate() {
-        sim.step(i + 1, step).unwrap();
-    }
-    let report = sim.report().unwrap();
-    let follower = report
-        .units
-        .iter()
-        .find(|(_, u)| !u.leader)
-        .map(|(name, _)| name.clone())
-        .unwrap();
-    let number: u32 = follower.rsplit_once('/').unwrap().1.parse().unwrap();
-
-    let mut ctx = ctx(number).with_model_name("pgb");
-    let state = ctx.state_from_simulator(&sim, &follower).unwrap();
-    assert!(!state.leader);
-    let peers = state.relation_on(PEERS).expect("the peer relation").clone();
-    let cfg = peers.local_app_data[CFG_FILE].clone();
-    assert_eq!(
-        peers.local_unit_data[PRIVATE_ADDRESS],
-        unit_hostname(&follower, "pgb")
-    );
-    assert_eq!(file(&state, pgb_config::INI_PATH), Some(cfg.as_str()));
-    ctx.check(&ctx.on.relation_changed(&peers), &state).unwrap();
-
-    let leader = *peers.remote_units_data.keys().next().unwrap();
-    let out = ctx
-        .run(
-            ctx.on.relation_changed(&peers).with_remote_unit(leader),
-            &state,
-        )
-        .unwrap();
-    assert_eq!(file(&out, pgb_config::INI_PATH), Some(cfg.as_str()));
-    assert!(!reloaded(&ctx), "{:?}", ctx.service_events(CONTAINER));
-    assert!(out.deferred.is_empty(), "{:?}", out.deferred_events());
 }

@@ -10,14 +10,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use ops::backend::{
     Backend, LogLevel, OpenedPort, RelationRef, Result as BackendResult, SecretAddArgs, SecretInfo,
     SecretSetArgs, StatusInfo, StringMap,
 };
 use ops::pebble::ServiceStatus;
-use ops::storage::{Notice, PersistedState, STATE_FORMAT, StateStore, StorageError};
+use ops::storage::{Notice, PersistedState, STATE_FORMAT};
 use ops::{CharmMeta, Status};
 
 use super::events::{Event, EventKind};
@@ -27,30 +27,7 @@ use crate::fake_juju::{
 };
 use crate::fake_pebble::{ExecArgs, FakePebble, ServiceEvent};
 
-/// Persisted state kept in memory: what `.unit-state.json` would hold.
-#[derive(Clone, Default)]
-pub(crate) struct MemoryStore(Arc<Mutex<PersistedState>>);
-
-impl MemoryStore {
-    pub(crate) fn new(state: PersistedState) -> Self {
-        Self(Arc::new(Mutex::new(state)))
-    }
-
-    pub(crate) fn get(&self) -> PersistedState {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-}
-
-impl StateStore for MemoryStore {
-    fn load(&self) -> Result<PersistedState, StorageError> {
-        Ok(self.get())
-    }
-
-    fn save(&self, state: &PersistedState) -> Result<(), StorageError> {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = state.clone();
-        Ok(())
-    }
-}
+pub(crate) use crate::memory_store::MemoryStore;
 
 /// One status change, as the charm made it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -328,7 +328,7 @@ impl<C: Charm> Context<C> {
     /// The charm directory the runs use (`JUJU_CHARM_DIR`), made at the first run.
     fn charm_dir(&mut self) -> Result<std::path::PathBuf, RunError> {
         if self.workdir.is_none() {
-            let dir = tempfile::tempdir().map_err(|source| RunError::Setup {
+            let dir = crate::scratch::tempdir().map_err(|source| RunError::Setup {
                 what: "making the charm directory".to_string(),
                 source,
             })?;
@@ -381,7 +381,7 @@ impl<C: Charm> Context<C> {
         // run without one touches no filesystem at all.
         let pebble_up = state.containers.iter().any(|c| c.can_connect);
         let scratch = if pebble_up {
-            Some(tempfile::tempdir().map_err(|source| RunError::Setup {
+            Some(crate::scratch::tempdir().map_err(|source| RunError::Setup {
                 what: "making a scratch directory".to_string(),
                 source,
             })?)
@@ -404,7 +404,7 @@ impl<C: Charm> Context<C> {
             _ => format!("hooks/{}", event.hook),
         };
         let mut env: Vec<(String, String)> = vec![
-            ("JUJU_DISPATCH_PATH".into(), path),
+            ("JUJU_DISPATCH_PATH".into(), path.clone()),
             ("JUJU_UNIT_NAME".into(), unit.clone()),
             ("JUJU_MODEL_NAME".into(), self.model.clone()),
             ("JUJU_MODEL_UUID".into(), MODEL_UUID.into()),
@@ -413,9 +413,10 @@ impl<C: Charm> Context<C> {
         ];
         env.extend(vars);
         let context = JujuContext::from_vars(env)?;
-        let backend = Arc::new(engine::Recording::new(FakeBackend::new(
+        let backend = Arc::new(engine::Recording::new(FakeBackend::in_dispatch(
             juju.clone(),
             hook.clone(),
+            &path,
         )));
         juju.lock()
             .unwrap_or_else(|e| e.into_inner())

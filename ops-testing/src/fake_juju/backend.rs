@@ -96,6 +96,35 @@ impl FakeBackend {
         }
     }
 
+    /// The hook tools of `ctx.unit` in the dispatch of `dispatch_path`
+    /// (`JUJU_DISPATCH_PATH`: `hooks/<hook>` or `actions/<action>`):
+    /// [`restricted`](Self::restricted) when Juju runs that hook in its
+    /// restricted context (an action never is). The one place the
+    /// in-process test faces (Harness, Context) decide it, as
+    /// `juju-hook-tool` does for the simulator from `JUJU_HOOK_NAME`.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use ops::backend::Backend;
+    /// use ops_testing::fake_juju::{FakeBackend, FakeJuju, HookContext};
+    ///
+    /// let juju = Arc::new(Mutex::new(FakeJuju::new("m")));
+    /// let unit = || HookContext::unit("a/0");
+    /// let metrics = FakeBackend::in_dispatch(juju.clone(), unit(), "hooks/collect-metrics");
+    /// assert!(metrics.config_get().is_err());
+    /// let action = FakeBackend::in_dispatch(juju.clone(), unit(), "actions/collect-metrics");
+    /// assert!(action.config_get().is_ok());
+    /// let changed = FakeBackend::in_dispatch(juju, unit(), "hooks/config-changed");
+    /// assert!(changed.config_get().is_ok());
+    /// ```
+    pub fn in_dispatch(juju: Arc<Mutex<FakeJuju>>, ctx: HookContext, dispatch_path: &str) -> Self {
+        let backend = Self::new(juju, ctx);
+        match dispatch_path.strip_prefix("hooks/") {
+            Some(hook) if Self::is_restricted_hook(hook) => backend.restricted(),
+            _ => backend,
+        }
+    }
+
     /// The same tools in a restricted hook (`collect-metrics`,
     /// `meter-status-changed`): `is-leader`, `status-set`, `relation-*`,
     /// `config-get` and `state-get` fail with Juju's

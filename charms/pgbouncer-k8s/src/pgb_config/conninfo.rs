@@ -531,7 +531,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(512))]
+        #![proptest_config(crate::test_support::proptest_config())]
 
         #[test]
         fn prop_connparams_roundtrip(pairs in prop::collection::vec((param_key(), prop_oneof!["[ -~]{0,10}", tricky()]), 0..5)) {

@@ -727,7 +727,7 @@ pub(super) mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(512))]
+        #![proptest_config(crate::test_support::proptest_config())]
 
         /// Issue 15 item 3 (and 4 on what parses and validates).
         #[test]

@@ -128,7 +128,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(512))]
+        #![proptest_config(crate::test_support::proptest_config())]
 
         /// Issue 15 item 5: whatever the API is given, either it refuses
         /// (changing nothing, saying nothing of the value) or the rendered

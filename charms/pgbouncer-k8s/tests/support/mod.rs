@@ -1,10 +1,11 @@
-//! What the charm's tests share: the harness, the workload's files, what
-//! the fake Pebble saw, the application's secret, and a backend that
-//! answers as postgresql-k8s does.
+//! What the charm's Harness tests share (its `Context` tests: [`context`]):
+//! the harness, the workload's files, what the fake Pebble saw, the
+//! application's secret, and a backend that answers as postgresql-k8s does.
 //!
 //! Each test file uses part of it.
 #![allow(dead_code)]
 
+pub mod context;
 pub mod live_pg;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,29 @@
+//! What the charm's `Context` tests share: the context, the workload's
+//! files in a State, and whether PgBouncer was reloaded.
+
+use ops_testing::context::{Context, State};
+use ops_testing::fake_pebble::ServiceEvent;
+use pgbouncer_k8s::PgbouncerK8sCharm;
+
+/// The workload container.
+pub const CONTAINER: &str = "pgbouncer";
+
+/// Unit `n` of the application, in a context of the charm's own metadata.
+pub fn ctx(n: u32) -> Context<PgbouncerK8sCharm> {
+    Context::from_charm_dir(env!("CARGO_MANIFEST_DIR"))
+        .unwrap()
+        .with_unit_id(n)
+}
+
+/// A file of the workload container in `state`, if it is there.
+pub fn file<'a>(state: &'a State, path: &str) -> Option<&'a str> {
+    state.container(CONTAINER).and_then(|c| c.text(path))
+}
+
+/// Whether PgBouncer was restarted, signalled or started again.
+pub fn reloaded(ctx: &Context<PgbouncerK8sCharm>) -> bool {
+    ctx.service_events(CONTAINER).iter().any(|e| {
+        e.service().starts_with("pgbouncer_")
+            && matches!(e, ServiceEvent::Restart(_) | ServiceEvent::Signal { .. })
+    })
+}
