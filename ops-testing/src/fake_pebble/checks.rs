@@ -1,6 +1,6 @@
 //! Health checks as Pebble's check manager keeps them
-//! (`internals/overlord/checkstate`) and its API serves them
-//! (`internals/daemon/api_checks.go`), without probes: the fake runs no
+//! (`internals/overlord/checkstate`): operations on the state's check
+//! records and changes (the API, `api::checks`, serves them), without probes: the fake runs no
 //! HTTP, TCP or exec check; tests say how each run went
 //! ([`FakePebble::fail_check`](super::FakePebble::fail_check),
 //! [`pass_check`](super::FakePebble::pass_check)).
@@ -14,16 +14,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use ops::pebble::{Check, CheckInfo, CheckStartup, CheckStatus, Service};
-use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::Shared;
-use super::api::decode;
-use super::http::{HttpRequest, Reply};
-use super::state::State;
-
-/// Failures in a row before a check is down, unless its layer says.
-pub(crate) const DEFAULT_THRESHOLD: u32 = 3;
+use super::http::Reply;
+use super::state::{CheckRecord, DEFAULT_THRESHOLD, State};
 
 const PERFORM: &str = "perform-check";
 const RECOVER: &str = "recover-check";
@@ -39,20 +33,6 @@ pub enum CheckRunError {
     /// started): Pebble does not run it.
     #[error("check {0:?} is not running")]
     NotRunning(String),
-}
-
-/// What the fake knows of one check in the plan.
-#[derive(Debug, Clone)]
-pub(crate) struct CheckRecord {
-    /// The configuration it was (last) started with.
-    config: Check,
-    /// The service its exec check runs in the context of, as it was then.
-    context: Option<Service>,
-    status: CheckStatus,
-    successes: u32,
-    failures: u32,
-    change_id: Option<String>,
-    prev_change_id: Option<String>,
 }
 
 impl CheckRecord {
@@ -79,7 +59,7 @@ impl CheckRecord {
     }
 
     /// The entry of `GET /v1/checks`, with Pebble's `omitempty` fields.
-    fn json(&self, name: &str) -> Value {
+    pub(crate) fn json(&self, name: &str) -> Value {
         let info = self.info(name);
         let mut value = json!({
             "name": info.name,
@@ -194,7 +174,7 @@ impl State {
     /// they became `startup: disabled`: those keep running), removed ones
     /// stopped, and every other check that is not running is started if
     /// its startup is enabled, or recorded inactive if not.
-    pub(super) fn checks_plan_changed(&mut self) {
+    pub(crate) fn checks_plan_changed(&mut self) {
         let plan_checks = self.plan.checks.clone();
         let running: Vec<(String, String)> = self
             .checks
@@ -235,7 +215,7 @@ impl State {
 
     /// Pebble's `CheckManager.Replan`: checks not running whose startup is
     /// enabled are started.
-    pub(super) fn checks_replan(&mut self) {
+    pub(crate) fn checks_replan(&mut self) {
         let idle: Vec<(String, Check)> = self
             .plan
             .checks
@@ -260,7 +240,11 @@ impl State {
     }
 
     /// `POST /v1/checks`: the checks that changed, sorted, or the error reply.
-    fn checks_action(&mut self, action: &str, names: &[String]) -> Result<Vec<String>, Reply> {
+    pub(crate) fn checks_action(
+        &mut self,
+        action: &str,
+        names: &[String],
+    ) -> Result<Vec<String>, Reply> {
         if !matches!(action, "start" | "stop") {
             return Err(Reply::bad_request(format!("invalid action {action:?}")));
         }
@@ -309,14 +293,20 @@ impl State {
         name: &str,
         outcome: Result<(), String>,
     ) -> Result<(), CheckRunError> {
-        let record = self
+        let change = self
             .checks
-            .get_mut(name)
-            .ok_or_else(|| CheckRunError::NotInPlan(name.to_string()))?;
-        let change = record
+            .get(name)
+            .ok_or_else(|| CheckRunError::NotInPlan(name.to_string()))?
             .change_id
             .clone()
             .ok_or_else(|| CheckRunError::NotRunning(name.to_string()))?;
+        if self.change_ready(&change) != Some(false) {
+            // Its change was aborted: Pebble runs the check no more.
+            return Err(CheckRunError::NotRunning(name.to_string()));
+        }
+        let Some(record) = self.checks.get_mut(name) else {
+            return Err(CheckRunError::NotInPlan(name.to_string()));
+        };
         let threshold = record.threshold();
         match (record.status, outcome) {
             (CheckStatus::Down, Ok(())) => {
@@ -377,55 +367,4 @@ impl State {
 /// The `change-update` notice data of a check's changes.
 fn notice_data(check: &str) -> BTreeMap<String, String> {
     BTreeMap::from([("check-name".to_string(), check.to_string())])
-}
-
-/// `GET /v1/checks?level=&names=`.
-pub(super) fn list(shared: &Shared, request: &HttpRequest) -> Reply {
-    let level = request.query("level");
-    if !matches!(level, "" | "alive" | "ready") {
-        return Reply::bad_request("level must be \"alive\" or \"ready\"");
-    }
-    let names: Vec<&str> = request
-        .query_all("names")
-        .into_iter()
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .collect();
-    let state = shared.lock();
-    let infos: Vec<Value> = state
-        .checks
-        .iter()
-        .filter(|(name, record)| {
-            (level.is_empty() || record.config.level.as_deref() == Some(level))
-                && (names.is_empty() || names.contains(&name.as_str()))
-        })
-        .map(|(name, record)| record.json(name))
-        .collect();
-    Reply::sync(Value::Array(infos))
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct ChecksPayload {
-    action: String,
-    checks: Vec<String>,
-}
-
-/// `POST /v1/checks` with action `start` or `stop`.
-pub(super) fn action(shared: &Shared, request: &HttpRequest) -> Reply {
-    let payload: ChecksPayload = match decode(request, "data from request body") {
-        Ok(p) => p,
-        Err(reply) => return reply,
-    };
-    if payload.checks.is_empty() {
-        return Reply::bad_request(format!("must specify checks for {} action", payload.action));
-    }
-    match shared
-        .lock()
-        .checks_action(&payload.action, &payload.checks)
-    {
-        Ok(changed) => Reply::sync(json!({ "changed": changed })),
-        Err(reply) => reply,
-    }
 }

@@ -49,6 +49,25 @@ impl HttpRequest {
             .map(|(_, v)| v.as_str())
             .collect()
     }
+
+    /// Every value of a query parameter, each split at commas, trimmed,
+    /// empty ones dropped (Pebble's `strutil.MultiCommaSeparatedList`).
+    pub fn query_list(&self, key: &str) -> Vec<String> {
+        self.query_all(key)
+            .iter()
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The JSON body, or the 400 reply Pebble gives for one it cannot
+    /// decode (`cannot decode <what>: ...`).
+    pub fn decode_json<T: serde::de::DeserializeOwned>(&self, what: &str) -> Result<T, Reply> {
+        serde_json::from_slice(&self.body)
+            .map_err(|e| Reply::bad_request(format!("cannot decode {what}: {e}")))
+    }
 }
 
 /// Reads one request; `Ok(None)` when the client closed the connection
@@ -261,6 +280,26 @@ impl Reply {
         }
         result.push('}');
         Self::envelope("error", status, None, &result)
+    }
+
+    /// A sync reply with another status than 200 (`/v1/health` answers
+    /// 502 when a check is down, still of type `sync`).
+    pub fn sync_status(status: u16, result: Value) -> Self {
+        Self::envelope("sync", status, None, &result.to_string())
+    }
+
+    /// The answer of a route Pebble serves and the fake does not model:
+    /// Pebble's error shape, 500 as Pebble's own failures, naming the
+    /// route and why, so that a test sees at once what the fake cannot do.
+    pub fn not_modelled(request: &HttpRequest, why: &str) -> Self {
+        Self::error(
+            500,
+            format!(
+                "{} {} is not modelled by the fake Pebble: {why}",
+                request.method, request.path
+            ),
+            None,
+        )
     }
 
     /// A 400 error without a kind (Pebble's `BadRequest`).

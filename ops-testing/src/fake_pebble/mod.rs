@@ -1,11 +1,15 @@
 //! A fake Pebble on a real unix socket, for tests of charm code that talks
 //! to workload containers.
 //!
-//! [`FakePebble`] serves Pebble's HTTP API (the subset charms use: system
-//! info, layers and plan, services and changes, signals, files) with the
-//! same JSON envelopes, field names, status codes, error messages and
+//! [`FakePebble`] answers every route of Pebble's HTTP API with the same
+//! JSON envelopes, field names, status codes, error messages and
 //! multipart bodies as Pebble, so that both `ops::pebble::Client` and
-//! Python ops' Pebble client can talk to it. It does not run processes:
+//! Python ops' Pebble client can talk to it: system info and health,
+//! layers and plan, services, changes (and aborting them), signals,
+//! files, exec, checks, notices and identities. Logs are empty (nothing
+//! runs); metrics and `checks/refresh` answer Pebble's error shape naming
+//! the route (the fake keeps no metrics and runs no probes); pairing is
+//! refused as Pebble refuses it on its unix socket. It does not run processes:
 //! services only change state, and every start, stop, restart and signal
 //! is recorded as a [`ServiceEvent`]; `exec` runs a handler the test
 //! registers ([`FakePebble::handle_exec`]) over the same WebSockets as
@@ -45,6 +49,7 @@ mod exec;
 mod files;
 mod host_exec;
 mod http;
+mod identities;
 mod in_process;
 mod notices;
 mod plan;

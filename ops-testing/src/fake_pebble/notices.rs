@@ -1,27 +1,24 @@
-//! Notices as Pebble's state keeps them (`internals/overlord/state/notices.go`)
-//! and its API serves them (`internals/daemon/api_notices.go`): one notice
-//! per user, type and key, counting its occurrences.
+//! Notices as Pebble's state keeps them (`internals/overlord/state/notices.go`):
+//! one notice per user, type and key, counting its occurrences. A store of
+//! plain data: the state holds it, and the API (`api::notices`) serves it.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use ops::pebble::PebbleNotice;
 use serde_json::{Value, json};
 
-use super::Shared;
-use super::api::decode;
-use super::http::{HttpRequest, Reply};
-use super::util::{format_go_duration, parse_go_duration, parse_rfc3339, rfc3339};
+use super::util::{format_go_duration, rfc3339};
 
 /// Recorded whenever a change is spawned or changes status; keyed by change id.
 pub(crate) const CHANGE_UPDATE: &str = "change-update";
 /// Added by clients (`pebble notify`); the only type clients may add.
 pub(crate) const CUSTOM: &str = "custom";
 /// The types Pebble knows; requests naming others are not errors.
-const TYPES: [&str; 3] = [CHANGE_UPDATE, CUSTOM, "warning"];
+pub(crate) const TYPES: [&str; 3] = [CHANGE_UPDATE, CUSTOM, "warning"];
 
 const MAX_KEY_LENGTH: usize = 256;
-const MAX_DATA_SIZE: usize = 4 * 1024;
+pub(crate) const MAX_DATA_SIZE: usize = 4 * 1024;
 /// How long after its last occurrence Pebble drops a notice.
 const EXPIRE_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
 
@@ -60,7 +57,7 @@ impl Notice {
     }
 
     /// The notice as Pebble marshals it.
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         let mut value = json!({
             "id": self.id.to_string(),
             "user-id": self.user_id,
@@ -104,13 +101,13 @@ impl Notice {
 
 /// Which notices a `GET /v1/notices` wants (Pebble's `NoticeFilter`).
 #[derive(Debug, Default)]
-struct Filter {
+pub(crate) struct Filter {
     /// Only this user's and public ones; `None`: everyone's.
-    user_id: Option<u32>,
-    types: Vec<String>,
-    keys: Vec<String>,
+    pub user_id: Option<u32>,
+    pub types: Vec<String>,
+    pub keys: Vec<String>,
     /// Only those last repeated after this.
-    after: Option<SystemTime>,
+    pub after: Option<SystemTime>,
 }
 
 impl Filter {
@@ -198,8 +195,16 @@ impl Notices {
         now
     }
 
+    /// The notice with this id, unless it expired.
+    pub fn get(&self, id: &str) -> Option<&Notice> {
+        let now = SystemTime::now();
+        self.notices
+            .iter()
+            .find(|n| n.id.to_string() == id && !n.expired(now))
+    }
+
     /// The notices matching `filter`, by last-repeated time.
-    fn matching(&self, filter: &Filter) -> Vec<&Notice> {
+    pub fn matching(&self, filter: &Filter) -> Vec<&Notice> {
         let now = SystemTime::now();
         let mut found: Vec<&Notice> = self
             .notices
@@ -243,175 +248,6 @@ pub(crate) fn check_custom_key(key: &str) -> Result<(), NoticeKeyError> {
         return Err(NoticeKeyError::TooLong);
     }
     Ok(())
-}
-
-/// Pebble's `strutil.MultiCommaSeparatedList`.
-fn comma_list(values: &[&str]) -> Vec<String> {
-    values
-        .iter()
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
-/// `GET /v1/notices`. Every client counts as the user running the fake,
-/// an admin (as the user Pebble runs as is), so `user-id` and `users` are
-/// allowed.
-pub(super) fn list(shared: &Shared, request: &HttpRequest) -> Reply {
-    let mut filter = Filter {
-        user_id: Some(shared.user_id),
-        ..Default::default()
-    };
-    let user_ids = request.query_all("user-id");
-    if !user_ids.is_empty() {
-        match parse_user_id(&user_ids) {
-            Ok(uid) => filter.user_id = Some(uid),
-            Err(e) => return Reply::bad_request(format!("invalid \"user-id\" filter: {e}")),
-        }
-    }
-    let users = request.query_all("users");
-    if !users.is_empty() {
-        if !user_ids.is_empty() {
-            return Reply::bad_request("cannot use both \"users\" and \"user-id\" parameters");
-        }
-        if request.query("users") != "all" {
-            return Reply::bad_request("invalid \"users\" filter: must be \"all\"");
-        }
-        filter.user_id = None;
-    }
-    let requested_types = comma_list(&request.query_all("types"));
-    for type_ in &requested_types {
-        if TYPES.contains(&type_.as_str()) && !filter.types.contains(type_) {
-            filter.types.push(type_.clone());
-        }
-    }
-    if filter.types.is_empty() && !requested_types.is_empty() {
-        // Only unknown types: none match (rather than all).
-        return Reply::sync(json!([]));
-    }
-    filter.keys = comma_list(&request.query_all("keys"));
-    let after = request.query("after");
-    if !after.is_empty() {
-        match parse_rfc3339(after) {
-            Ok(time) => filter.after = Some(time),
-            Err(e) => return Reply::bad_request(format!("invalid \"after\" timestamp: {e}")),
-        }
-    }
-    let timeout = match request.query("timeout") {
-        "" => Duration::ZERO,
-        text => match parse_go_duration(text) {
-            Ok(timeout) => timeout,
-            Err(e) => return Reply::bad_request(format!("invalid timeout: {e}")),
-        },
-    };
-    // With a timeout, wait for a matching notice (Pebble's WaitNotices).
-    let deadline = Instant::now() + timeout;
-    let mut state = shared.lock();
-    loop {
-        let found = state.notices.matching(&filter);
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        if !found.is_empty() || remaining.is_zero() {
-            return Reply::sync(Value::Array(found.into_iter().map(Notice::json).collect()));
-        }
-        state = shared
-            .changed
-            .wait_timeout(state, remaining)
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .0;
-    }
-}
-
-/// Pebble's `sanitizeUserIDFilter`.
-fn parse_user_id(values: &[&str]) -> Result<u32, String> {
-    let ids = comma_list(values);
-    let [id] = ids.as_slice() else {
-        return Err("must only include one \"user-id\"".into());
-    };
-    let number: i64 = id
-        .parse()
-        .map_err(|_| format!("strconv.ParseInt: parsing {id:?}: invalid syntax"))?;
-    u32::try_from(number).map_err(|_| format!("user ID is not a valid uint32: {number}"))
-}
-
-/// `GET /v1/notices/<id>`.
-pub(super) fn one(shared: &Shared, id: &str) -> Reply {
-    let state = shared.lock();
-    let now = SystemTime::now();
-    match state
-        .notices
-        .notices
-        .iter()
-        .find(|n| n.id.to_string() == id && !n.expired(now))
-    {
-        Some(notice) => Reply::sync(notice.json()),
-        None => Reply::error(404, format!("cannot find notice with ID {id:?}"), None),
-    }
-}
-
-#[derive(serde::Deserialize, Default)]
-#[serde(default, rename_all = "kebab-case")]
-struct AddPayload {
-    action: String,
-    #[serde(rename = "type")]
-    type_: String,
-    key: String,
-    repeat_after: String,
-    data: Option<Value>,
-}
-
-/// `POST /v1/notices`: adds a custom notice for the requesting user.
-pub(super) fn add(shared: &Shared, request: &HttpRequest) -> Reply {
-    let payload: AddPayload = match decode(request, "request body") {
-        Ok(p) => p,
-        Err(reply) => return reply,
-    };
-    if payload.action != "add" {
-        return Reply::bad_request(format!("invalid action {:?}", payload.action));
-    }
-    if payload.type_ != CUSTOM {
-        return Reply::bad_request(format!(
-            "invalid type {:?} (can only add \"custom\" notices)",
-            payload.type_
-        ));
-    }
-    if let Err(e) = check_custom_key(&payload.key) {
-        return Reply::bad_request(e.to_string());
-    }
-    let repeat_after = match payload.repeat_after.as_str() {
-        "" => Duration::ZERO,
-        text => match parse_go_duration(text) {
-            Ok(d) => d,
-            Err(e) => return Reply::bad_request(format!("invalid repeat-after: {e}")),
-        },
-    };
-    // Pebble measures the raw JSON; this is its compact form.
-    let data_json = payload
-        .data
-        .as_ref()
-        .map(Value::to_string)
-        .unwrap_or_default();
-    if data_json.len() > MAX_DATA_SIZE {
-        return Reply::bad_request(format!(
-            "total size of data must be {MAX_DATA_SIZE} bytes or less"
-        ));
-    }
-    let data: BTreeMap<String, String> = match payload.data {
-        None | Some(Value::Null) => BTreeMap::new(),
-        Some(value) => match serde_json::from_value(value) {
-            Ok(data) => data,
-            Err(e) => return Reply::bad_request(format!("cannot decode notice data: {e}")),
-        },
-    };
-    let id = shared.lock().notices.add(
-        Some(shared.user_id),
-        CUSTOM,
-        &payload.key,
-        data,
-        repeat_after,
-    );
-    Reply::sync(json!({ "id": id }))
 }
 
 #[cfg(test)]

@@ -1,18 +1,27 @@
 //! The fake Pebble's plan, services and changes, behaving as Pebble's plan
 //! and service managers do (`internals/plan`, `internals/overlord/servstate`).
+//!
+//! The bottom of the fake's layers: the state holds the data (check
+//! records and the notice and identity stores included) and plain
+//! operations on it. `checks` works on it, and `api` drives both (for
+//! example telling the checks when a layer was added, as Pebble's plan
+//! manager does); nothing here calls up into them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::SystemTime;
 
-use ops::pebble::{Layer, Plan, Service, ServiceStatus};
+use ops::pebble::{Check, CheckStatus, Layer, Plan, Service, ServiceStatus};
 use serde_json::{Value, json};
 
-use super::checks::{CheckRecord, DEFAULT_THRESHOLD};
 use super::http::Reply;
+use super::identities::Identities;
 use super::notices::{CHANGE_UPDATE, Notices};
 use super::plan::{combine_layers, order, parse_layer, validate_plan};
 use super::util::rfc3339;
 use super::{FileOwner, ServiceEvent};
+
+/// Failures in a row before a check is down, unless its layer says.
+pub(crate) const DEFAULT_THRESHOLD: u32 = 3;
 
 /// How many log lines a task keeps, as Pebble's `Task.addLog`.
 const TASK_LOG_LINES: usize = 10;
@@ -92,6 +101,20 @@ struct ChangeRecord {
     ready: Option<SystemTime>,
 }
 
+/// What the fake knows of one check in the plan.
+#[derive(Debug, Clone)]
+pub(crate) struct CheckRecord {
+    /// The configuration it was (last) started with.
+    pub config: Check,
+    /// The service its exec check runs in the context of, as it was then.
+    pub context: Option<Service>,
+    pub status: CheckStatus,
+    pub successes: u32,
+    pub failures: u32,
+    pub change_id: Option<String>,
+    pub prev_change_id: Option<String>,
+}
+
 /// Everything the fake Pebble remembers.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct State {
@@ -105,6 +128,7 @@ pub(crate) struct State {
     pub owners: BTreeMap<String, FileOwner>,
     pub checks: BTreeMap<String, CheckRecord>,
     pub notices: Notices,
+    pub identities: Identities,
     /// Every request line served, `<METHOD> <path>` (no query), in order.
     pub requests: Vec<String>,
 }
@@ -112,6 +136,15 @@ pub(crate) struct State {
 enum Step {
     Start(String),
     Stop(String),
+}
+
+/// A services change planned by [`State::plan_services_change`], to run
+/// with [`State::run_services_change`].
+pub(crate) struct ServicesChange {
+    kind: String,
+    summary: String,
+    steps: Vec<Step>,
+    service_names: Vec<String>,
 }
 
 impl State {
@@ -145,7 +178,6 @@ impl State {
         validate_plan(&plan)?;
         self.layers = layers;
         self.plan = plan;
-        self.checks_plan_changed();
         Ok(())
     }
 
@@ -182,12 +214,26 @@ impl State {
         Value::Array(infos)
     }
 
-    /// `POST /v1/services`: runs the change at once; its id, or the error reply.
+    /// `POST /v1/services` in one go (plan, then run), for tests of the
+    /// state alone: the API runs the two halves itself, to let the checks
+    /// replan in between as Pebble does.
+    #[cfg(test)]
     pub fn services_action(
         &mut self,
         action: &str,
-        mut requested: Vec<String>,
+        requested: Vec<String>,
     ) -> Result<String, Reply> {
+        let planned = self.plan_services_change(action, requested)?;
+        Ok(self.run_services_change(planned))
+    }
+
+    /// The first half of `POST /v1/services`: what the change will do, or
+    /// the error reply. A replan records the services' new configuration.
+    pub fn plan_services_change(
+        &mut self,
+        action: &str,
+        mut requested: Vec<String>,
+    ) -> Result<ServicesChange, Reply> {
         match action {
             "replan" | "autostart" if !requested.is_empty() => {
                 return Err(Reply::bad_request(format!(
@@ -254,7 +300,6 @@ impl State {
             }
             "replan" => {
                 let (stops, starts) = self.replan_lists().map_err(cannot)?;
-                self.checks_replan();
                 let replanned: BTreeSet<String> = stops.iter().chain(&starts).cloned().collect();
                 requested = replanned.into_iter().collect();
                 let steps = stops
@@ -276,7 +321,22 @@ impl State {
             (false, 1) => format!("{title} service {first:?}"),
             (false, n) => format!("{title} service {first:?} and {} more", n - 1),
         };
-        Ok(self.run_change(action, summary, steps, requested))
+        Ok(ServicesChange {
+            kind: action.to_string(),
+            summary,
+            steps,
+            service_names: requested,
+        })
+    }
+
+    /// The second half of `POST /v1/services`: runs the change at once; its id.
+    pub fn run_services_change(&mut self, planned: ServicesChange) -> String {
+        self.run_change(
+            &planned.kind,
+            planned.summary,
+            planned.steps,
+            planned.service_names,
+        )
     }
 
     /// What replan stops and starts: services whose configuration changed
@@ -582,6 +642,9 @@ impl State {
         let Some(change) = self.changes.iter_mut().find(|c| c.id == change_id) else {
             return;
         };
+        if change.ready.is_some() {
+            return; // aborted meanwhile: Pebble would have killed the process
+        }
         let now = SystemTime::now();
         if let Some(task) = change.tasks.iter_mut().find(|t| t.id == task_id) {
             task.data = data;
@@ -599,6 +662,32 @@ impl State {
         };
         change.ready = Some(now);
         self.change_update_notice(change_id);
+    }
+
+    /// Aborts a change that is not ready (Pebble's `Change.Abort`): its
+    /// change as Pebble answers the abort (running tasks `Abort`, so the
+    /// change too, not ready), or `None` if it is already ready. The fake
+    /// has no task runner to move on later, so the change is then held at
+    /// once, as Pebble's runner holds a task it cannot undo: a later read
+    /// shows it `Hold` and ready. An aborted exec's handler is not stopped;
+    /// what it reports is dropped ([`finish_task`](Self::finish_task)).
+    pub fn abort_change(&mut self, id: &str) -> Option<Value> {
+        let change = self.changes.iter_mut().find(|c| c.id == id)?;
+        if change.ready.is_some() {
+            return None;
+        }
+        for task in &mut change.tasks {
+            task.status = match task.status {
+                "Doing" => "Abort",
+                "Do" => "Hold",
+                other => other,
+            };
+        }
+        change.status = "Abort";
+        let answer = change_json(change);
+        self.change_update_notice(id); // moved to Abort
+        self.finish_change(id, "Hold");
+        Some(answer)
     }
 
     /// Whether the change with this id is ready (`None`: no such change).

@@ -19,7 +19,9 @@ use super::files::{
 use super::http::{Request, Response, encode_query};
 use super::layer::{Layer, Plan};
 use super::transport::{Transport, UnixSocketTransport};
-use super::types::{Change, CheckInfo, PebbleNotice, ServiceInfo, SystemInfo};
+use super::types::{
+    Change, ChangeState, CheckInfo, Identity, NoticeType, PebbleNotice, ServiceInfo, SystemInfo,
+};
 
 /// Where Juju mounts the workload containers' Pebble sockets in the charm container.
 pub const DEFAULT_CONTAINERS_DIR: &str = "/charm/containers";
@@ -219,6 +221,54 @@ impl Client {
         Ok(change)
     }
 
+    /// The changes in state `select`, only those acting on `service` if
+    /// given (`GET /v1/changes?select=...&for=...`; Python's `get_changes`).
+    /// Pebble lists the changes it still remembers, oldest first.
+    ///
+    /// ```no_run
+    /// use ops::pebble::ChangeState;
+    /// # fn demo(client: &ops::pebble::Client) -> Result<(), ops::pebble::PebbleError> {
+    /// client.start_services(&["web"])?;
+    /// let done = client.get_changes(ChangeState::Ready, Some("web"))?;
+    /// assert_eq!(done[0].kind, "start");
+    /// assert!(client.get_changes(ChangeState::InProgress, None)?.is_empty());
+    /// # Ok(()) }
+    /// ```
+    pub fn get_changes(
+        &self,
+        select: ChangeState,
+        service: Option<&str>,
+    ) -> Result<Vec<Change>, PebbleError> {
+        let mut query = vec![("select", select.as_str())];
+        if let Some(service) = service {
+            query.push(("for", service));
+        }
+        let target = format!("/v1/changes?{}", encode_query(&query));
+        let changes: Option<Vec<Change>> = self.sync(Request::get(target))?;
+        Ok(changes.unwrap_or_default())
+    }
+
+    /// Aborts a change that is not ready yet (`POST /v1/changes/<id>`,
+    /// action `abort`; Python's `abort_change`) and returns it as Pebble
+    /// saw it then: tasks that were running show `Abort`, waiting ones
+    /// `Hold`. Pebble refuses (400) a change that is already ready, and
+    /// answers 404 for an unknown id.
+    ///
+    /// ```no_run
+    /// # fn demo(client: &ops::pebble::Client) -> Result<(), ops::pebble::PebbleError> {
+    /// for change in client.get_changes(ops::pebble::ChangeState::InProgress, Some("web"))? {
+    ///     client.abort_change(&change.id)?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn abort_change(&self, id: &str) -> Result<Change, PebbleError> {
+        let body = json!({"action": "abort"});
+        self.sync(Request::post_json(
+            format!("/v1/changes/{}", encode_segment(id)),
+            &body,
+        ))
+    }
+
     /// The change with this id (`GET /v1/changes/<id>`).
     pub fn get_change(&self, id: &str) -> Result<Change, PebbleError> {
         self.sync(Request::get(format!("/v1/changes/{}", encode_segment(id))))
@@ -335,19 +385,119 @@ impl Client {
     }
 
     /// Records a custom notice (`POST /v1/notices`, `pebble notify`); returns
-    /// its id. `key` is `<domain>/<path>` (`example.com/db-ready`).
+    /// its id. `key` is `<domain>/<path>` (`example.com/db-ready`). The
+    /// short form of [`notify_with`](Self::notify_with) (custom type, no
+    /// `repeat_after`).
     pub fn notify(
         &self,
         key: &str,
         data: &std::collections::BTreeMap<String, String>,
     ) -> Result<String, PebbleError> {
+        self.notify_with(NoticeType::Custom, key, data, None)
+    }
+
+    /// Records an occurrence of a notice (`POST /v1/notices`; Python's
+    /// `notify`); returns its id. Pebble accepts only
+    /// [`NoticeType::Custom`], keyed `<domain>/<path>`
+    /// (`example.com/db-ready`). With `repeat_after`, an occurrence within
+    /// that long of the last repeat is counted but does not move the
+    /// notice up the list (nor wake its watchers).
+    ///
+    /// ```no_run
+    /// use std::collections::BTreeMap;
+    /// use std::time::Duration;
+    /// use ops::pebble::NoticeType;
+    /// # fn demo(client: &ops::pebble::Client) -> Result<(), ops::pebble::PebbleError> {
+    /// let data = BTreeMap::from([("host".to_string(), "db-0".to_string())]);
+    /// let id = client.notify_with(
+    ///     NoticeType::Custom,
+    ///     "example.com/db-ready",
+    ///     &data,
+    ///     Some(Duration::from_secs(3600)),
+    /// )?;
+    /// let notice = client.get_notice(&id)?;
+    /// assert_eq!(notice.repeat_after.as_deref(), Some("1h0m0s"));
+    /// # Ok(()) }
+    /// ```
+    pub fn notify_with(
+        &self,
+        notice_type: NoticeType,
+        key: &str,
+        data: &std::collections::BTreeMap<String, String>,
+        repeat_after: Option<Duration>,
+    ) -> Result<String, PebbleError> {
         #[derive(Deserialize)]
         struct Added {
             id: String,
         }
-        let body = json!({"action": "add", "type": "custom", "key": key, "data": data});
+        let mut body = json!({"action": "add", "type": notice_type.as_str(), "key": key});
+        if !data.is_empty() {
+            body["data"] = json!(data);
+        }
+        if let Some(repeat_after) = repeat_after {
+            body["repeat-after"] = go_duration(repeat_after)?.into();
+        }
         let added: Added = self.sync(Request::post_json("/v1/notices".into(), &body))?;
         Ok(added.id)
+    }
+
+    /// One notice by id (`GET /v1/notices/<id>`; Python's `get_notice`);
+    /// an error with status 404 if there is none.
+    pub fn get_notice(&self, id: &str) -> Result<PebbleNotice, PebbleError> {
+        self.sync(Request::get(format!("/v1/notices/{}", encode_segment(id))))
+    }
+
+    /// Every identity by name (`GET /v1/identities`; Python's
+    /// `get_identities`). Pebble hides secrets: basic passwords and
+    /// certificates read as `*****`.
+    ///
+    /// ```no_run
+    /// use std::collections::BTreeMap;
+    /// use ops::pebble::{Identity, IdentityAccess};
+    /// # fn demo(client: &ops::pebble::Client) -> Result<(), ops::pebble::PebbleError> {
+    /// client.replace_identities(&BTreeMap::from([
+    ///     ("alice".to_string(), Some(Identity::local(IdentityAccess::Admin, 1000))),
+    ///     ("bob".to_string(), Some(Identity::basic(IdentityAccess::Read, "$6$salt$hash"))),
+    /// ]))?;
+    /// let identities = client.get_identities()?;
+    /// assert_eq!(identities["alice"].local.as_ref().map(|l| l.user_id), Some(1000));
+    /// assert_eq!(identities["bob"].basic.as_ref().map(|b| b.password.as_str()), Some("*****"));
+    /// client.remove_identities(&["bob"])?;
+    /// assert_eq!(client.get_identities()?.len(), 1);
+    /// # Ok(()) }
+    /// ```
+    pub fn get_identities(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, Identity>, PebbleError> {
+        let identities: Option<std::collections::BTreeMap<String, Identity>> =
+            self.sync(Request::get("/v1/identities".into()))?;
+        Ok(identities.unwrap_or_default())
+    }
+
+    /// Adds or replaces the named identities, and removes those mapped to
+    /// `None` (`POST /v1/identities`, action `replace`; Python's
+    /// `replace_identities`). Pebble checks them all first and changes
+    /// nothing if one is invalid (a 400 naming it).
+    pub fn replace_identities(
+        &self,
+        identities: &std::collections::BTreeMap<String, Option<Identity>>,
+    ) -> Result<(), PebbleError> {
+        let body = json!({"action": "replace", "identities": identities});
+        let _: Value = self.sync(Request::post_json("/v1/identities".into(), &body))?;
+        Ok(())
+    }
+
+    /// Removes the named identities (`POST /v1/identities`, action
+    /// `remove`; Python's `remove_identities`); Pebble refuses (400) if
+    /// one of them does not exist, and removes none.
+    pub fn remove_identities(&self, names: &[&str]) -> Result<(), PebbleError> {
+        let identities: Map<String, Value> = names
+            .iter()
+            .map(|name| (name.to_string(), Value::Null))
+            .collect();
+        let body = json!({"action": "remove", "identities": identities});
+        let _: Value = self.sync(Request::post_json("/v1/identities".into(), &body))?;
+        Ok(())
     }
 
     /// Runs a command in the container and waits for it to exit (Pebble's
@@ -861,6 +1011,22 @@ fn api_error(response: &Response, body: Option<Value>) -> PebbleError {
     }
 }
 
+/// A duration as Go's `time.ParseDuration` reads it, exactly: whole
+/// seconds as `<n>s`, anything finer in nanoseconds. Go keeps durations in
+/// an `int64` of nanoseconds, so a longer one cannot be sent.
+fn go_duration(duration: Duration) -> Result<String, PebbleError> {
+    if i64::try_from(duration.as_nanos()).is_err() {
+        return Err(PebbleError::InvalidRequest {
+            what: format!("duration {duration:?} is longer than Pebble can take (about 292 years)"),
+        });
+    }
+    Ok(if duration.subsec_nanos() == 0 {
+        format!("{}s", duration.as_secs())
+    } else {
+        format!("{}ns", duration.as_nanos())
+    })
+}
+
 /// A change id as a URL path segment.
 fn encode_segment(id: &str) -> String {
     encode_query(&[("", id)])
@@ -878,6 +1044,19 @@ mod tests {
             socket_path(DEFAULT_CONTAINERS_DIR, "pgbouncer"),
             PathBuf::from("/charm/containers/pgbouncer/pebble.socket")
         );
+    }
+
+    #[test]
+    fn durations_are_sent_as_go_reads_them() {
+        assert_eq!(go_duration(Duration::from_secs(3600)).unwrap(), "3600s");
+        assert_eq!(
+            go_duration(Duration::from_millis(1500)).unwrap(),
+            "1500000000ns"
+        );
+        assert!(matches!(
+            go_duration(Duration::MAX),
+            Err(PebbleError::InvalidRequest { .. })
+        ));
     }
 
     #[test]

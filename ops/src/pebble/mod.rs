@@ -17,6 +17,13 @@
 //! | [`Client::pull`] | `GET /v1/files?action=read` (multipart response) |
 //! | [`Client::list_files`], [`Client::exists`] | `GET /v1/files?action=list` |
 //! | [`Client::make_dir`], [`Client::remove_path`] | `POST /v1/files` (actions `make-dirs`, `remove`) |
+//! | [`Client::get_changes`], [`Client::get_change`], [`Client::wait_change`] | `GET /v1/changes?select=...&for=...`, `GET /v1/changes/<id>`, `GET /v1/changes/<id>/wait` |
+//! | [`Client::abort_change`] | `POST /v1/changes/<id>` (action `abort`) |
+//! | [`Client::get_checks`], [`start_checks`](Client::start_checks), [`stop_checks`](Client::stop_checks) | `GET /v1/checks`, `POST /v1/checks` |
+//! | [`Client::notify`], [`Client::notify_with`] | `POST /v1/notices` (action `add`) |
+//! | [`Client::get_notices`], [`Client::get_notice`] | `GET /v1/notices`, `GET /v1/notices/<id>` |
+//! | [`Client::get_identities`] | `GET /v1/identities` |
+//! | [`Client::replace_identities`], [`remove_identities`](Client::remove_identities) | `POST /v1/identities` (actions `replace`, `remove`) |
 //! | [`Client::exec`] | `POST /v1/exec`, WebSockets `GET /v1/tasks/<task-id>/websocket/{control,stdio,stderr}`, then `GET /v1/changes/<id>/wait` |
 //!
 //! Every response is an envelope `{type, status-code, status, result,
@@ -51,6 +58,7 @@ pub use http::Response as TransportResponse;
 pub use layer::{Check, ExecCheck, HttpCheck, Layer, LogTarget, Plan, Service, TcpCheck};
 pub use transport::{Transport, TransportRequest, UnixSocketTransport};
 pub use types::{
-    Change, CheckInfo, CheckStartup, CheckStatus, PebbleNotice, ServiceInfo, ServiceStartup,
+    BasicIdentity, CertIdentity, Change, ChangeState, CheckInfo, CheckStartup, CheckStatus,
+    Identity, IdentityAccess, LocalIdentity, NoticeType, PebbleNotice, ServiceInfo, ServiceStartup,
     ServiceStatus, SystemInfo, Task, TaskProgress,
 };

@@ -161,6 +161,255 @@ pub struct TaskProgress {
     pub total: u64,
 }
 
+/// Which changes [`Client::get_changes`](super::Client::get_changes) asks
+/// for (Pebble's `select` parameter; Python's `ChangeState`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum ChangeState {
+    /// Every change Pebble still remembers.
+    All,
+    /// Changes not ready yet (Pebble's default).
+    #[default]
+    InProgress,
+    /// Changes that are ready: done, failed, held or undone.
+    Ready,
+}
+
+impl ChangeState {
+    /// Pebble's name for it (`all`, `in-progress`, `ready`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::All => "all",
+            Self::InProgress => "in-progress",
+            Self::Ready => "ready",
+        }
+    }
+}
+
+impl fmt::Display for ChangeState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A notice's type (Python's `NoticeType`), for
+/// [`Client::notify_with`](super::Client::notify_with).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum NoticeType {
+    /// Recorded by a client or `pebble notify`; the only type a client may add.
+    Custom,
+    /// Pebble's own, recorded when a change is spawned or changes status.
+    ChangeUpdate,
+    /// Pebble's warnings.
+    Warning,
+}
+
+impl NoticeType {
+    /// Pebble's name for it (`custom`, `change-update`, `warning`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Custom => "custom",
+            Self::ChangeUpdate => "change-update",
+            Self::Warning => "warning",
+        }
+    }
+}
+
+impl fmt::Display for NoticeType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What an identity may do in Pebble (its `access`; Python's
+/// `IdentityAccess`). Pebble's levels, from most to least: `admin`,
+/// `read`, `metrics`, `untrusted`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+#[non_exhaustive]
+pub enum IdentityAccess {
+    /// Everything, files and exec included.
+    Admin,
+    /// Reads (services, checks, changes, logs), no writes.
+    Read,
+    /// `GET /v1/metrics` only.
+    Metrics,
+    /// What needs no authentication (`/v1/system-info`, `/v1/health`).
+    Untrusted,
+    /// A level this client does not know (from a newer Pebble), kept as
+    /// sent so that a read identity can be written back unchanged.
+    Other(String),
+}
+
+impl IdentityAccess {
+    /// Pebble's name for it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Admin => "admin",
+            Self::Read => "read",
+            Self::Metrics => "metrics",
+            Self::Untrusted => "untrusted",
+            Self::Other(other) => other,
+        }
+    }
+}
+
+impl From<String> for IdentityAccess {
+    fn from(text: String) -> Self {
+        match text.as_str() {
+            "admin" => Self::Admin,
+            "read" => Self::Read,
+            "metrics" => Self::Metrics,
+            "untrusted" => Self::Untrusted,
+            _ => Self::Other(text),
+        }
+    }
+}
+
+impl From<IdentityAccess> for String {
+    fn from(access: IdentityAccess) -> Self {
+        access.as_str().to_string()
+    }
+}
+
+impl fmt::Display for IdentityAccess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A local identity: a client on the unix socket whose user id is this.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub struct LocalIdentity {
+    /// The Unix user id.
+    pub user_id: u32,
+}
+
+impl LocalIdentity {
+    /// The identity of Unix user `user_id`.
+    pub fn new(user_id: u32) -> Self {
+        Self { user_id }
+    }
+}
+
+/// An HTTP basic-authentication identity.
+///
+/// `password` is a sha512-crypt hash (`openssl passwd -6`) when written;
+/// Pebble never gives it back (reads show `*****`). Its `Debug` hides it
+/// all the same: a hash can be attacked offline, so it stays out of logs.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct BasicIdentity {
+    /// The sha512-crypt hash of the password.
+    pub password: String,
+}
+
+impl BasicIdentity {
+    /// An identity with this sha512-crypt password hash.
+    pub fn new(password_hash: impl Into<String>) -> Self {
+        Self {
+            password: password_hash.into(),
+        }
+    }
+}
+
+impl fmt::Debug for BasicIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BasicIdentity")
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// A TLS client-certificate identity (Pebble's `cert` type).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct CertIdentity {
+    /// The PEM-encoded X.509 certificate (Pebble shows `*****` on reads).
+    pub pem: String,
+}
+
+impl CertIdentity {
+    /// An identity for this PEM-encoded certificate.
+    pub fn new(pem: impl Into<String>) -> Self {
+        Self { pem: pem.into() }
+    }
+}
+
+/// One entry of `GET /v1/identities` (Python's `Identity`): an access
+/// level and at least one way to recognise the client.
+///
+/// ```
+/// use ops::pebble::{Identity, IdentityAccess};
+///
+/// let alice = Identity::local(IdentityAccess::Admin, 1000);
+/// let bob = Identity::basic(IdentityAccess::Read, "$6$salt$hash");
+/// assert_eq!(alice.local.as_ref().map(|l| l.user_id), Some(1000));
+/// assert!(!format!("{bob:?}").contains("$6$"), "the hash stays out of Debug");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Identity {
+    /// What it may do.
+    pub access: IdentityAccess,
+    /// Recognised by its Unix user id on the socket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local: Option<LocalIdentity>,
+    /// Recognised by HTTP basic authentication.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basic: Option<BasicIdentity>,
+    /// Recognised by its TLS client certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert: Option<CertIdentity>,
+}
+
+impl Identity {
+    /// A local identity: the Unix user `user_id`.
+    pub fn local(access: IdentityAccess, user_id: u32) -> Self {
+        Self {
+            access,
+            local: Some(LocalIdentity::new(user_id)),
+            basic: None,
+            cert: None,
+        }
+    }
+
+    /// A basic identity with this sha512-crypt password hash.
+    pub fn basic(access: IdentityAccess, password_hash: impl Into<String>) -> Self {
+        Self {
+            access,
+            local: None,
+            basic: Some(BasicIdentity::new(password_hash)),
+            cert: None,
+        }
+    }
+
+    /// A certificate identity for this PEM-encoded certificate.
+    pub fn cert(access: IdentityAccess, pem: impl Into<String>) -> Self {
+        Self {
+            access,
+            local: None,
+            basic: None,
+            cert: Some(CertIdentity::new(pem)),
+        }
+    }
+
+    /// Also recognised by its Unix user id.
+    pub fn with_local(mut self, user_id: u32) -> Self {
+        self.local = Some(LocalIdentity::new(user_id));
+        self
+    }
+
+    /// Also recognised by HTTP basic authentication.
+    pub fn with_basic(mut self, password_hash: impl Into<String>) -> Self {
+        self.basic = Some(BasicIdentity::new(password_hash));
+        self
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,6 +449,32 @@ mod tests {
         assert_eq!(change.err, None);
         assert_eq!(change.tasks[0].progress.total, 1);
         assert!(change.tasks[0].log.is_empty());
+    }
+
+    #[test]
+    fn identities_round_trip_and_hide_the_hash() {
+        let read: std::collections::BTreeMap<String, Identity> = serde_json::from_str(
+            r#"{"alice":{"access":"admin","local":{"user-id":1000}},
+                "bob":{"access":"read","basic":{"password":"*****"}},
+                "eve":{"access":"superuser","local":{"user-id":0}}}"#,
+        )
+        .unwrap();
+        assert_eq!(read["alice"], Identity::local(IdentityAccess::Admin, 1000));
+        assert_eq!(read["bob"].basic.as_ref().unwrap().password, "*****");
+        assert_eq!(
+            read["eve"].access,
+            IdentityAccess::Other("superuser".into())
+        );
+        assert_eq!(
+            serde_json::to_value(&read["eve"]).unwrap(),
+            serde_json::json!({"access": "superuser", "local": {"user-id": 0}})
+        );
+        let secret = Identity::basic(IdentityAccess::Read, "$6$salt$secrethash");
+        assert_eq!(
+            serde_json::to_value(&secret).unwrap(),
+            serde_json::json!({"access": "read", "basic": {"password": "$6$salt$secrethash"}})
+        );
+        assert!(!format!("{secret:?}").contains("secrethash"), "{secret:?}");
     }
 }
 

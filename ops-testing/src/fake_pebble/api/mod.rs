@@ -1,16 +1,25 @@
 //! Routes a request to the fake Pebble's state and filesystem, and shapes
 //! the reply as Pebble's `internals/daemon/api_*.go` do.
+//!
+//! The top of the fake's layers: the handlers here and in the child
+//! modules (one per Pebble `api_*.go`) read requests and drive the state
+//! (`state`, with `checks`, `notices`, `identities` operating on it);
+//! nothing below calls back up here.
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use super::Shared;
 use super::files::{FileError, Fs, MakeDirItem, RemoveItem, WriteItem, result_entry};
 use super::http::{HttpRequest, MultipartWriter, Reply, media_params, parse_multipart, quote};
-use super::util::{format_go_duration, parse_go_duration, random_hex};
-use super::{Shared, checks, notices};
+use super::util::random_hex;
+
+mod changes;
+mod checks;
+mod identities;
+mod notices;
 
 /// The version the fake reports in `/v1/system-info`.
 pub(crate) const VERSION: &str = "1.32.1-ops-testing";
@@ -18,58 +27,110 @@ pub(crate) const VERSION: &str = "1.32.1-ops-testing";
 /// Pebble's smallest accepted multipart boundary.
 const MIN_BOUNDARY: usize = 32;
 
-/// Answers one request.
+/// Answers one request: every route Pebble's `internals/daemon/api.go`
+/// has. A route whose behaviour the fake does not model answers Pebble's
+/// error shape naming it ([`Reply::not_modelled`]); a path Pebble does not have
+/// answers as Pebble's router does (404 `invalid API endpoint requested`),
+/// and a method a route does not take 405.
 pub(crate) fn handle(shared: &Shared, request: &HttpRequest) -> Reply {
     let path = request.path.trim_end_matches('/');
     let segments: Vec<&str> = path.split('/').skip(1).collect();
     let method = request.method.as_str();
-    let not_allowed = || Reply::error(405, format!("method {method:?} not allowed"), None);
     match (segments.as_slice(), method) {
         (["v1", "system-info"], "GET") => {
             Reply::sync(json!({"boot-id": shared.boot_id, "version": VERSION}))
         }
-        (["v1", "plan"], "GET") => plan(shared, request),
-        (["v1", "layers"], "POST") => layers(shared, request),
+        (["v1", "health"], "GET") => health(shared, request),
+        (["v1", "changes"], "GET") => changes::list(shared, request),
+        (["v1", "changes", id], "GET") => changes::get(shared, id, None),
+        (["v1", "changes", id], "POST") => changes::post(shared, id, request),
+        (["v1", "changes", id, "wait"], "GET") => {
+            changes::get(shared, id, Some(request.query("timeout")))
+        }
         (["v1", "services"], "GET") => services(shared, request),
         (["v1", "services"], "POST") => services_action(shared, request),
-        (["v1", "changes"], "GET") => {
-            let state = shared.lock();
-            match state.changes_json(request.query("select"), request.query("for")) {
-                Ok(list) => Reply::sync(list),
-                Err(message) => Reply::bad_request(message),
-            }
-        }
-        (["v1", "changes", id], "GET") => change(shared, id, None),
-        (["v1", "changes", id, "wait"], "GET") => {
-            change(shared, id, Some(request.query("timeout")))
-        }
-        (["v1", "signals"], "POST") => signals(shared, request),
+        // Pebble routes these and answers every call so.
+        (["v1", "services", _], "GET" | "POST") => Reply::bad_request("not implemented"),
+        (["v1", "plan"], "GET") => plan(shared, request),
+        (["v1", "layers"], "POST") => layers(shared, request),
         (["v1", "files"], "GET") => get_files(shared, request),
         (["v1", "files"], "POST") => post_files(shared, request),
+        (["v1", "logs"], "GET") => logs(request),
+        (["v1", "exec"], "POST") => super::exec::post_exec(shared, request),
+        // Served before routing where there is a socket (the connection
+        // becomes the WebSocket); in process there is none to upgrade.
+        (["v1", "tasks", _, "websocket", _], "GET") => {
+            Reply::bad_request("WebSockets are served on the socket only")
+        }
+        (["v1", "signals"], "POST") => signals(shared, request),
         (["v1", "checks"], "GET") => checks::list(shared, request),
         (["v1", "checks"], "POST") => checks::action(shared, request),
+        (["v1", "checks", "refresh"], "POST") => checks::refresh(shared, request),
         (["v1", "notices"], "GET") => notices::list(shared, request),
         (["v1", "notices"], "POST") => notices::add(shared, request),
         (["v1", "notices", id], "GET") => notices::one(shared, id),
-        (["v1", "exec"], "POST") => super::exec::post_exec(shared, request),
+        (["v1", "identities"], "GET") => identities::list(shared),
+        (["v1", "identities"], "POST") => identities::post(shared, request),
+        // Pebble pairs only over HTTPS during a pairing window; on its
+        // unix socket its access check refuses every pairing request.
+        (["v1", "pairing"], "POST") => Reply::error(401, "access denied", Some("login-required")),
+        (["v1", "metrics"], "GET") => Reply::not_modelled(request, "it keeps no metrics"),
         (
             [
                 "v1",
-                "system-info" | "plan" | "layers" | "services" | "changes" | "signals" | "files"
-                | "checks" | "notices" | "exec",
+                "system-info" | "health" | "changes" | "services" | "plan" | "layers" | "files"
+                | "logs" | "exec" | "signals" | "checks" | "notices" | "identities" | "pairing"
+                | "metrics",
             ]
-            | ["v1", "changes" | "notices", _]
-            | ["v1", "changes", _, "wait"],
+            | ["v1", "changes" | "services" | "notices", _]
+            | ["v1", "checks", "refresh"]
+            | ["v1", "changes", _, "wait"]
+            | ["v1", "tasks", _, "websocket", _],
             _,
-        ) => not_allowed(),
+        ) => Reply::error(405, format!("method {method:?} not allowed"), None),
         _ => Reply::error(404, "invalid API endpoint requested", None),
     }
 }
 
-/// Decodes a JSON body, or the 400 reply Pebble gives.
-pub(super) fn decode<T: DeserializeOwned>(request: &HttpRequest, what: &str) -> Result<T, Reply> {
-    serde_json::from_slice(&request.body)
-        .map_err(|e| Reply::bad_request(format!("cannot decode {what}: {e}")))
+/// `GET /v1/health`: unhealthy (502, still a sync response) if a check
+/// of the level asked (`ready` includes `alive`) or of the names asked
+/// is down; inactive checks do not count.
+fn health(shared: &Shared, request: &HttpRequest) -> Reply {
+    let level = request.query("level");
+    if !matches!(level, "" | "alive" | "ready") {
+        return Reply::bad_request("level must be \"alive\" or \"ready\"");
+    }
+    let names = request.query_list("names");
+    let state = shared.lock();
+    let healthy = !state.checks.iter().any(|(name, record)| {
+        let check_level = record.config.level.as_deref().unwrap_or("");
+        let level_match = level.is_empty()
+            || level == check_level
+            || (level == "ready" && check_level == "alive");
+        let name_match = names.is_empty() || names.contains(name);
+        level_match && name_match && record.status == ops::pebble::CheckStatus::Down
+    });
+    let status = if healthy { 200 } else { 502 };
+    Reply::sync_status(status, json!({ "healthy": healthy }))
+}
+
+/// `GET /v1/logs`: the fake runs no processes, so there are no lines; the
+/// parameters are checked as Pebble does, and the stream (JSON Lines) is
+/// empty. With `follow=true` Pebble would keep it open for new lines; the
+/// fake ends it, as none will come.
+fn logs(request: &HttpRequest) -> Reply {
+    if !matches!(request.query("follow"), "" | "true" | "false") {
+        return Reply::bad_request("follow parameter must be \"true\" or \"false\"");
+    }
+    let n = request.query("n");
+    if !n.is_empty() && n.parse::<i64>().map_or(true, |n| n < -1) {
+        return Reply::bad_request("n must be -1, 0, or a positive integer");
+    }
+    Reply {
+        status: 200,
+        content_type: "application/x-ndjson".into(),
+        body: Vec::new(),
+    }
 }
 
 fn plan(shared: &Shared, request: &HttpRequest) -> Reply {
@@ -95,7 +156,7 @@ struct LayersPayload {
 }
 
 fn layers(shared: &Shared, request: &HttpRequest) -> Reply {
-    let payload: LayersPayload = match decode(request, "request body") {
+    let payload: LayersPayload = match request.decode_json("request body") {
         Ok(p) => p,
         Err(reply) => return reply,
     };
@@ -108,24 +169,19 @@ fn layers(shared: &Shared, request: &HttpRequest) -> Reply {
     if payload.format != "yaml" {
         return Reply::bad_request(format!("invalid format {:?}", payload.format));
     }
-    match shared
-        .lock()
-        .add_layer(&payload.label, payload.combine, &payload.layer)
-    {
-        Ok(()) => Reply::sync(Value::Bool(true)),
+    let mut state = shared.lock();
+    match state.add_layer(&payload.label, payload.combine, &payload.layer) {
+        Ok(()) => {
+            // Pebble's check manager hears of every plan change.
+            state.checks_plan_changed();
+            Reply::sync(Value::Bool(true))
+        }
         Err(message) => Reply::bad_request(message),
     }
 }
 
 fn services(shared: &Shared, request: &HttpRequest) -> Reply {
-    let names: Vec<String> = request
-        .query_all("names")
-        .iter()
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .map(str::to_string)
-        .collect();
+    let names = request.query_list("names");
     Reply::sync(shared.lock().service_infos(&names))
 }
 
@@ -137,65 +193,20 @@ struct ServicesPayload {
 }
 
 fn services_action(shared: &Shared, request: &HttpRequest) -> Reply {
-    let payload: ServicesPayload = match decode(request, "data from request body") {
+    let payload: ServicesPayload = match request.decode_json("data from request body") {
         Ok(p) => p,
         Err(reply) => return reply,
     };
-    match shared
-        .lock()
-        .services_action(&payload.action, payload.services)
-    {
-        Ok(id) => Reply::async_change(&id),
-        Err(reply) => reply,
-    }
-}
-
-/// `GET /v1/changes/<id>`, or with `timeout` (`/wait`) once the change is
-/// ready, for at most that long (for ever if it is empty or zero).
-fn change(shared: &Shared, id: &str, timeout: Option<&str>) -> Reply {
     let mut state = shared.lock();
-    if state.change_ready(id).is_none() {
-        return Reply::error(404, format!("cannot find change with id {id:?}"), None);
+    let planned = match state.plan_services_change(&payload.action, payload.services) {
+        Ok(planned) => planned,
+        Err(reply) => return reply,
+    };
+    if payload.action == "replan" {
+        // As Pebble's v1PostServices: checks replan before the change is made.
+        state.checks_replan();
     }
-    if let Some(timeout) = timeout {
-        let limit = match timeout {
-            "" => None,
-            text => match parse_go_duration(text) {
-                Ok(t) if t.is_zero() => None,
-                Ok(t) => Some(t),
-                Err(e) => return Reply::bad_request(format!("invalid timeout: {e}")),
-            },
-        };
-        let deadline = limit.map(|t| std::time::Instant::now() + t);
-        while state.change_ready(id) == Some(false) {
-            state = match deadline {
-                None => shared
-                    .changed
-                    .wait(state)
-                    .unwrap_or_else(|p| p.into_inner()),
-                Some(deadline) => {
-                    let left = deadline.saturating_duration_since(std::time::Instant::now());
-                    if left.is_zero() {
-                        let limit = format_go_duration(limit.unwrap_or_default());
-                        return Reply::error(
-                            504,
-                            format!("timed out waiting for change after {limit}"),
-                            None,
-                        );
-                    }
-                    shared
-                        .changed
-                        .wait_timeout(state, left)
-                        .unwrap_or_else(|p| p.into_inner())
-                        .0
-                }
-            };
-        }
-    }
-    match state.change_json(id) {
-        Some(change) => Reply::sync(change),
-        None => Reply::error(404, format!("cannot find change with id {id:?}"), None),
-    }
+    Reply::async_change(&state.run_services_change(planned))
 }
 
 #[derive(Deserialize, Default)]
@@ -206,7 +217,7 @@ struct SignalsPayload {
 }
 
 fn signals(shared: &Shared, request: &HttpRequest) -> Reply {
-    let payload: SignalsPayload = match decode(request, "request body") {
+    let payload: SignalsPayload = match request.decode_json("request body") {
         Ok(p) => p,
         Err(reply) => return reply,
     };
@@ -360,7 +371,7 @@ fn post_files(shared: &Shared, request: &HttpRequest) -> Reply {
             write_files(&mut fs, &request.body, boundary)
         }
         "application/json" => {
-            let payload: FilesPayload = match decode(request, "request body") {
+            let payload: FilesPayload = match request.decode_json("request body") {
                 Ok(p) => p,
                 Err(reply) => return reply,
             };
