@@ -10,8 +10,9 @@ use ops::backend::{
 };
 use serde_json::json;
 
-use super::secrets::{base64_decode, base64_encode, parse_expire, rfc3339, valid_secret_key};
+use super::secrets::{parse_expire, rfc3339, valid_secret_key};
 use super::*;
+use crate::formats::{base64_decode, base64_encode};
 
 struct World {
     juju: FakeJuju,
@@ -509,6 +510,17 @@ fn add(juju: &mut FakeJuju, unit: &str, owner: SecretOwner, label: Option<&str>)
         },
     )
     .unwrap()
+}
+
+/// Two models count their secrets from the same number; their ids still
+/// differ, as two controllers' would.
+#[test]
+fn two_models_hand_out_different_secret_ids() {
+    let World { juju: mut one, .. } = world();
+    let World { juju: mut two, .. } = world();
+    let a = add(&mut one, "app/0", SecretOwner::Application, None);
+    let b = add(&mut two, "app/0", SecretOwner::Application, None);
+    assert_ne!(a, b);
 }
 
 #[test]
