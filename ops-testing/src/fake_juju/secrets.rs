@@ -20,15 +20,16 @@ use super::{Bag, FakeJuju, SecretGrant, SecretState, app_of};
 
 const XID_ALPHABET: &[u8; 32] = b"0123456789abcdefghijklmnopqrstuv";
 
-/// A secret id in Juju's form, `secret:<xid>`: twelve bytes in xid's
-/// base32hex encoding: a fixed time, five random bytes where xid has its
-/// machine and process ids, and `counter`. The counter keeps one model's
-/// ids apart; the random bytes keep those of two models (in one test, or
-/// sharing a store) apart, as a controller's would be.
+/// A secret id in Juju's form, `secret:<xid>`: twelve bytes (a fixed time,
+/// machine and process part, then `counter`) in xid's base32hex encoding.
+/// Deterministic on purpose: the hook-tool and in-memory fakes must hand
+/// out the same ids for the same state (tests/hook_tool_cli.rs compares
+/// them).
 pub(crate) fn new_secret_id(counter: u64) -> String {
     let mut bytes = [0u8; 12];
     bytes[..4].copy_from_slice(&1_700_000_000u32.to_be_bytes());
-    fastrand::fill(&mut bytes[4..9]);
+    bytes[4..7].copy_from_slice(b"ops");
+    bytes[7..9].copy_from_slice(&1u16.to_be_bytes());
     bytes[9..].copy_from_slice(&counter.to_be_bytes()[5..]);
     // 96 bits, padded with 4 zero bits to 100 = 20 characters of 5 bits.
     let value = u128::from_be_bytes({

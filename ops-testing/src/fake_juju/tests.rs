@@ -512,17 +512,6 @@ fn add(juju: &mut FakeJuju, unit: &str, owner: SecretOwner, label: Option<&str>)
     .unwrap()
 }
 
-/// Two models count their secrets from the same number; their ids still
-/// differ, as two controllers' would.
-#[test]
-fn two_models_hand_out_different_secret_ids() {
-    let World { juju: mut one, .. } = world();
-    let World { juju: mut two, .. } = world();
-    let a = add(&mut one, "app/0", SecretOwner::Application, None);
-    let b = add(&mut two, "app/0", SecretOwner::Application, None);
-    assert_ne!(a, b);
-}
-
 #[test]
 fn secret_ids_are_xids() {
     let World { mut juju, .. } = world();
