@@ -15,6 +15,7 @@ pub mod binaries;
 pub mod context;
 pub mod fake_juju;
 pub mod fake_pebble;
+mod formats;
 pub mod harness;
 mod memory_store;
 pub mod new_charm;

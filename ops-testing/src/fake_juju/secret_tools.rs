@@ -4,10 +4,9 @@ use serde_json::{Value, json};
 
 use super::Bag;
 use super::flags::{self, Answer, Parsed};
-use super::secrets::{
-    base64_decode, base64_encode, check_content, check_rotate, parse_expire, secret_xid,
-};
+use super::secrets::{check_content, check_rotate, parse_expire, secret_xid};
 use super::tools::{Cmd, Fail, Outcome, check_empty};
+use crate::formats::{base64_decode, base64_encode};
 use ops::backend::{SecretAddArgs, SecretOwner, SecretSetArgs};
 
 /// Runs one of the `secret-*` tools.

@@ -8,10 +8,12 @@
 //!   until it reads with `--refresh`; `--peek` shows the latest once.
 //! - Labels: the owner's label, and one label per consumer unit.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use ops::backend::{SecretAddArgs, SecretInfo, SecretOwner, SecretSetArgs};
 use serde_json::{Value, json};
+
+use crate::formats;
 
 use super::hook::{HookContext, HookError, HookErrorKind, HookResult, valid_unit_name};
 use super::{Bag, FakeJuju, SecretGrant, SecretState, app_of};
@@ -20,6 +22,9 @@ const XID_ALPHABET: &[u8; 32] = b"0123456789abcdefghijklmnopqrstuv";
 
 /// A secret id in Juju's form, `secret:<xid>`: twelve bytes (a fixed time,
 /// machine and process part, then `counter`) in xid's base32hex encoding.
+/// Deterministic on purpose: the hook-tool and in-memory fakes must hand
+/// out the same ids for the same state (tests/hook_tool_cli.rs compares
+/// them).
 pub(crate) fn new_secret_id(counter: u64) -> String {
     let mut bytes = [0u8; 12];
     bytes[..4].copy_from_slice(&1_700_000_000u32.to_be_bytes());
@@ -121,28 +126,7 @@ pub(crate) fn check_rotate(policy: &str) -> HookResult<()> {
 
 /// A time as RFC 3339 in UTC, to the second (`2026-01-31T12:00:00Z`).
 pub(crate) fn rfc3339(time: SystemTime) -> String {
-    let secs = time
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let rem = secs % 86_400;
-    // Days since 1970-01-01 to a civil date (proleptic Gregorian calendar).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    formats::format_rfc3339(time, false)
 }
 
 /// Now, as RFC 3339 in UTC.
@@ -150,107 +134,34 @@ pub(crate) fn now_rfc3339() -> String {
     rfc3339(SystemTime::now())
 }
 
-/// Parses a Go duration (`24h`, `1h30m`, `90s`, `1.5h`).
-fn go_duration(text: &str) -> Option<Duration> {
-    let mut total = 0f64;
-    let mut rest = text;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let number_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let number: f64 = rest[..number_len].parse().ok()?;
-        rest = &rest[number_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let seconds = match &rest[..unit_len] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return None,
-        };
-        rest = &rest[unit_len..];
-        total += number * seconds;
-    }
-    Some(Duration::from_secs_f64(total))
-}
-
-/// `--expire`: an RFC 3339 time (with or without zone, UTC assumed) or a Go
-/// duration from now; returns the expiry as RFC 3339.
+/// `--expire`: an RFC 3339 time or a Go duration from now, as Juju's
+/// `secret-add` and `secret-set` read it (`time.Parse(time.RFC3339, ...)`,
+/// else `time.ParseDuration`, which must be positive); returns the expiry
+/// as RFC 3339. A time without a zone is taken as UTC, a leniency Juju
+/// does not have, kept for charms that pass a naive time.
 pub(crate) fn parse_expire(spec: &str) -> HookResult<String> {
-    let b = spec.as_bytes();
-    let is_time = b.len() >= 19
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && b[10] == b'T'
-        && b[13] == b':'
-        && b[16] == b':';
-    if is_time {
-        let has_zone = spec.ends_with('Z') || spec[19..].contains(['+', '-']);
-        return Ok(if has_zone {
-            spec.to_string()
-        } else {
-            format!("{spec}Z")
-        });
+    let zoned = if spec.len() == 19 {
+        format!("{spec}Z")
+    } else {
+        spec.to_string()
+    };
+    if formats::parse_rfc3339(&zoned).is_ok() {
+        return Ok(zoned);
     }
-    match go_duration(spec.strip_prefix('-').unwrap_or(spec)) {
-        Some(d) if spec.starts_with('-') || d.is_zero() => Err(HookError::usage(format!(
+    match formats::parse_go_duration(spec) {
+        Ok(nanos) if nanos <= 0 => Err(HookError::usage(format!(
             "negative expire duration {spec:?} not valid"
         ))),
-        Some(d) => Ok(rfc3339(SystemTime::now() + d)),
-        None => Err(HookError::usage(format!(
+        Ok(nanos) => {
+            let later = SystemTime::now().checked_add(Duration::from_nanos(nanos.unsigned_abs()));
+            later
+                .map(rfc3339)
+                .ok_or_else(|| HookError::usage(format!("expire duration {spec:?} not valid")))
+        }
+        Err(_) => Err(HookError::usage(format!(
             "expire time or duration {spec:?} not valid"
         ))),
     }
-}
-
-const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/// Standard base64 with padding.
-pub(crate) fn base64_encode(data: &[u8]) -> String {
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, b)| acc | u32::from(*b) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(BASE64[(n >> (18 - 6 * i) & 0x3f) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-/// Standard base64, padding optional; `None` if malformed.
-pub(crate) fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let digits: Vec<u32> = text
-        .trim_end_matches('=')
-        .bytes()
-        .map(|c| BASE64.iter().position(|b| *b == c).map(|p| p as u32))
-        .collect::<Option<_>>()?;
-    if digits.len() % 4 == 1 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(digits.len() * 3 / 4);
-    for chunk in digits.chunks(4) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, d)| acc | d << (18 - 6 * i));
-        let bytes = n.to_be_bytes();
-        out.extend_from_slice(&bytes[1..chunk.len()]);
-    }
-    Some(out)
 }
 
 impl FakeJuju {

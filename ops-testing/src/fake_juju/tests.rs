@@ -10,8 +10,9 @@ use ops::backend::{
 };
 use serde_json::json;
 
-use super::secrets::{base64_decode, base64_encode, parse_expire, rfc3339, valid_secret_key};
+use super::secrets::{parse_expire, rfc3339, valid_secret_key};
 use super::*;
+use crate::formats::{base64_decode, base64_encode};
 
 struct World {
     juju: FakeJuju,

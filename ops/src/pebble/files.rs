@@ -1,10 +1,6 @@
 //! Files in the container: what `/v1/files` takes and returns, and the
 //! multipart/form-data bodies Pebble uses to move file content.
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::error::PebbleError;
@@ -240,23 +236,14 @@ pub(crate) fn owner_fields(
     }
 }
 
-/// A boundary of 64 hex digits that does not occur in `content`.
+/// A boundary of 64 random hex digits that does not occur in `content`
+/// (a boundary need not be secret, only absent from the parts: fastrand's
+/// generator serves, and the check makes a clash impossible).
 pub(crate) fn new_boundary(content: &[u8]) -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
     loop {
-        let count = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        let mut boundary = String::with_capacity(64);
-        for round in 0..4u8 {
-            let mut hasher = RandomState::new().build_hasher();
-            hasher.write_u64(count);
-            hasher.write_u128(nanos);
-            hasher.write_u8(round);
-            boundary.push_str(&format!("{:016x}", hasher.finish()));
-        }
+        let boundary: String = (0..64)
+            .map(|_| char::from_digit(fastrand::u32(..16), 16).unwrap_or('0'))
+            .collect();
         if !contains(content, boundary.as_bytes()) {
             return boundary;
         }

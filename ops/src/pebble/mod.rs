@@ -45,6 +45,9 @@ mod http;
 mod layer;
 mod transport;
 mod types;
+// Public only for ops-testing's fake Pebble, which serves the other end
+// with the same frame code; not part of the API, no semver promise.
+#[doc(hidden)]
 pub mod websocket;
 
 #[cfg(test)]

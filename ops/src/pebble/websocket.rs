@@ -8,6 +8,11 @@
 //! ([`Receiver::new`]), checked before anything is allocated, so a peer
 //! cannot make either end hold more than the cap.
 //!
+//! Not part of ops' API (hidden from its documentation, no semver
+//! promise): it is public only so that ops-testing's fake Pebble serves
+//! the other end with this same code, and its tests against an
+//! independent implementation (tungstenite) cover both ends.
+//!
 //! ```
 //! use ops::pebble::websocket::{Message, Receiver, Role, Sender};
 //!
@@ -21,10 +26,7 @@
 //! assert_eq!(server.recv().unwrap(), Message::Text(r#"{"command":"end"}"#.into()));
 //! ```
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
 use std::io::{self, Read, Write};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The GUID RFC 6455 appends to the client's key (section 1.3).
 const ACCEPT_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -412,7 +414,10 @@ impl<W: Write> Sender<W> {
 
     /// Sends one frame as it is (for fragments).
     pub fn send_frame(&mut self, fin: bool, opcode: Opcode, payload: &[u8]) -> io::Result<()> {
-        let mask = (self.role == Role::Client).then(random_mask);
+        let mask = match self.role {
+            Role::Client => Some(random_mask()?),
+            Role::Server => None,
+        };
         write_frame(&mut self.writer, fin, opcode, payload, mask)
     }
 
@@ -426,28 +431,24 @@ fn cut(bytes: &[u8]) -> &[u8] {
     &bytes[..bytes.len().min(MAX_CONTROL as usize)]
 }
 
-/// Unpredictable enough for a mask, whose purpose is to stop proxies
-/// from caching attacker-chosen bytes (RFC 6455 section 10.3), not secrecy.
-fn random_bytes<const N: usize>() -> [u8; N] {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut out = [0u8; N];
-    for (round, chunk) in out.chunks_mut(8).enumerate() {
-        let mut hasher = RandomState::new().build_hasher();
-        hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-        hasher.write_usize(round);
-        let bytes = hasher.finish().to_le_bytes();
-        chunk.copy_from_slice(&bytes[..chunk.len()]);
-    }
-    out
+/// A fresh masking key from the OS's generator: RFC 6455 section 5.3 wants
+/// it unpredictable (so that a sender cannot choose the bytes a proxy
+/// sees), which a seeded generator is not. A failing generator fails the
+/// send rather than masking with something guessable.
+fn random_mask() -> io::Result<[u8; 4]> {
+    let mut mask = [0u8; 4];
+    getrandom::fill(&mut mask)
+        .map_err(|e| io::Error::other(format!("no randomness for a WebSocket mask: {e}")))?;
+    Ok(mask)
 }
 
-fn random_mask() -> [u8; 4] {
-    random_bytes()
-}
-
-/// A fresh `Sec-WebSocket-Key`: 16 random bytes, base64.
+/// A fresh `Sec-WebSocket-Key`: 16 random bytes, base64. The key only
+/// shows that the server understood the handshake (section 4.1), so it
+/// needs to be fresh, not secret: fastrand's generator serves.
 pub fn new_key() -> String {
-    base64(&random_bytes::<16>())
+    let mut key = [0u8; 16];
+    fastrand::fill(&mut key);
+    base64(&key)
 }
 
 /// The `Sec-WebSocket-Accept` a server answers to `key`: base64 of the
@@ -468,7 +469,7 @@ pub fn accept_key(key: &str) -> String {
 
 /// SHA-1 (FIPS 180-4), for the handshake only: it is not used for anything
 /// that needs a secure hash.
-pub fn sha1(data: &[u8]) -> [u8; 20] {
+fn sha1(data: &[u8]) -> [u8; 20] {
     let mut h: [u32; 5] = [
         0x6745_2301,
         0xEFCD_AB89,
@@ -522,6 +523,7 @@ pub fn sha1(data: &[u8]) -> [u8; 20] {
 }
 
 /// Base64 with the standard alphabet and padding (RFC 4648 section 4).
+/// The one encoder of the workspace: ops-testing's formats use it too.
 pub fn base64(data: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
