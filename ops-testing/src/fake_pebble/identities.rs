@@ -122,7 +122,8 @@ pub(crate) fn check_cert_pem(pem: &str) -> Result<(), String> {
         Some(newline) => &end_line[newline + 1..],
         None => "",
     };
-    let Some(der) = base64_decode(&body) else {
+    // Standard base64 with padding, as Go's PEM decoder reads it.
+    let Some(der) = crate::formats::base64_decode(&body) else {
         return Err(MISSING.into());
     };
     if !rest.is_empty() {
@@ -154,29 +155,6 @@ fn is_der_sequence(der: &[u8]) -> bool {
         (length, &rest[count..])
     };
     length == content.len()
-}
-
-/// Standard base64 (padding optional); `None` if malformed. Kept here,
-/// small, until the fake's shared encoding helpers offer a decoder.
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let digits: Vec<u32> = text
-        .trim_end_matches('=')
-        .bytes()
-        .map(|c| ALPHABET.iter().position(|a| *a == c).map(|p| p as u32))
-        .collect::<Option<_>>()?;
-    if digits.len() % 4 == 1 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(digits.len() * 3 / 4);
-    for chunk in digits.chunks(4) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, d)| acc | d << (18 - 6 * i));
-        out.extend_from_slice(&n.to_be_bytes()[1..chunk.len()]);
-    }
-    Some(out)
 }
 
 /// Every identity, by name.
