@@ -16,6 +16,7 @@ pub mod context;
 pub mod fake_juju;
 pub mod fake_pebble;
 pub mod harness;
+pub mod live;
 mod memory_store;
 pub mod new_charm;
 mod scratch;
