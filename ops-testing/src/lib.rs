@@ -17,6 +17,7 @@ pub mod fake_juju;
 pub mod fake_pebble;
 mod formats;
 pub mod harness;
+pub mod live;
 mod memory_store;
 pub mod new_charm;
 mod scratch;

@@ -66,3 +66,59 @@ fn canned_execs_run_and_are_recorded() {
     );
     assert!(ctx.exec_history("db").is_empty());
 }
+
+/// Runs `pg_isready` as the `db` service runs, and says how that went.
+struct AsService;
+
+impl Charm for AsService {
+    fn new(fw: &mut Framework<Self>) -> Result<Self, HandlerError> {
+        fw.observe_container("db", Self::on_pebble_ready)?;
+        Ok(AsService)
+    }
+}
+
+impl AsService {
+    fn on_pebble_ready(&mut self, _: &PebbleReady, ctx: &mut Ctx) -> HandlerResult<Outcome> {
+        let db = ctx.model().container("db")?;
+        let options = ExecOptions::new().with_service_context("db");
+        let status = match db.exec(&["pg_isready"], &options) {
+            Ok(out) => Status::active(out.stdout_text().trim()),
+            Err(e) => Status::blocked(e.to_string()),
+        };
+        ctx.model().set_unit_status(status)?;
+        Ok(Outcome::Done)
+    }
+}
+
+#[test]
+fn a_service_context_is_refused_on_a_juju_whose_pebble_ignores_it() {
+    let db = Container::new("db")
+        .with_can_connect(true)
+        .with_layer(
+            "db",
+            ops::pebble::Layer::from_yaml("services: {db: {override: replace, command: postgres}}")
+                .unwrap(),
+        )
+        .with_exec(&["pg_isready"], ExecResult::stdout("accepting\n"));
+    let state = State::default().with_container(db.clone());
+
+    let mut old = Context::<AsService>::new(META)
+        .unwrap()
+        .with_juju_version("3.1.5");
+    let out = old.run(old.on.pebble_ready(&db), &state).unwrap();
+    assert_eq!(
+        out.unit_status,
+        Status::blocked(
+            "invalid Pebble request: exec with a service context needs Juju 3.1.6 or later; \
+             this is Juju \"3.1.5\""
+        )
+    );
+    assert!(old.exec_history("db").is_empty(), "nothing ran");
+
+    let mut new = Context::<AsService>::new(META)
+        .unwrap()
+        .with_juju_version("3.1.6");
+    let out = new.run(new.on.pebble_ready(&db), &state).unwrap();
+    assert_eq!(out.unit_status, Status::active("accepting"));
+    assert_eq!(new.exec_history("db").len(), 1);
+}

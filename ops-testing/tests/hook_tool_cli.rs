@@ -1170,6 +1170,72 @@ fn restricted_hooks_refuse_the_restricted_tools() {
     }
 }
 
+/// `add-metric` is taken in `collect-metrics` only, as Juju's metrics
+/// context is the only one that records: through the executable (the argv
+/// `ops`' `HookTools` builds) and through the in-process `FakeBackend`.
+#[test]
+fn add_metric_is_taken_in_collect_metrics_only() {
+    use ops::backend::{Backend, HookTools};
+    use ops_testing::fake_juju::{AddedMetrics, FakeBackend, HookContext, METRICS_NOT_ALLOWED};
+    use std::sync::{Arc, Mutex};
+
+    let e = env();
+    let refused = format!("ERROR {METRICS_NOT_ALLOWED}");
+    let metrics = vec![("clients".to_string(), "12".to_string())];
+    let labels = vec![("pool".to_string(), "main".to_string())];
+    let added = AddedMetrics {
+        metrics: metrics.clone(),
+        labels: labels.clone(),
+    };
+    for hook in ["update-status", "meter-status-changed"] {
+        let run = e.run_in(
+            "app/0",
+            "add-metric",
+            &["clients=12"],
+            "",
+            &[("JUJU_HOOK_NAME", hook)],
+        );
+        assert_eq!(run.err(), (1, refused.as_str()), "in {hook}");
+    }
+    assert!(e.juju().units["app/0"].metrics.is_empty());
+
+    let dir = hook_dir(
+        &e,
+        "hook-add-metric",
+        &[
+            ("JUJU_UNIT_NAME", "app/0"),
+            ("JUJU_HOOK_NAME", "collect-metrics"),
+        ],
+    );
+    HookTools::with_tool_dir(&dir)
+        .add_metric(&metrics, &labels)
+        .unwrap();
+    assert_eq!(
+        e.juju().units["app/0"].metrics,
+        std::slice::from_ref(&added)
+    );
+    let bad = e.run_in(
+        "app/0",
+        "add-metric",
+        &["clients=-1"],
+        "",
+        &[("JUJU_HOOK_NAME", "collect-metrics")],
+    );
+    assert_eq!(bad.status, 1, "{bad:?}");
+
+    let juju = Arc::new(Mutex::new(e.juju()));
+    let unit = || HookContext::unit("app/0");
+    let elsewhere = FakeBackend::in_dispatch(juju.clone(), unit(), "hooks/update-status");
+    let err = elsewhere.add_metric(&metrics, &labels).unwrap_err();
+    assert!(err.to_string().contains(METRICS_NOT_ALLOWED), "{err}");
+    let collecting = FakeBackend::in_dispatch(juju.clone(), unit(), "hooks/collect-metrics");
+    collecting.add_metric(&metrics, &labels).unwrap();
+    assert_eq!(
+        juju.lock().unwrap().units["app/0"].metrics,
+        [added.clone(), added]
+    );
+}
+
 /// `ops`' `HookTools` over the executables in a restricted hook and the
 /// restricted `FakeBackend`: the same refusals, the same answers.
 #[test]

@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex};
 
 use ops::events::{ConfigChanged, UpdateStatus};
 use ops::storage::{
-    JUJU_COUNTER_KEY, JUJU_LEGACY_NOTICES_KEY, JUJU_LEGACY_STATE_KEY, JUJU_MAX_KEY_BYTES,
-    JUJU_MAX_VALUE_BYTES, JUJU_NOTICE_PREFIX, JUJU_STATE_FORMAT, JUJU_STORED_PREFIX,
-    JujuStateStore, MAX_NOTICES, Notice, StorageError, decode_unit_state,
+    JUJU_COUNTER_KEY, JUJU_MAX_KEY_BYTES, JUJU_MAX_VALUE_BYTES, JUJU_NOTICE_PREFIX,
+    JUJU_STATE_FORMAT, JUJU_STORED_PREFIX, JujuStateStore, MAX_NOTICES, StorageError,
+    decode_unit_state,
 };
 use ops::{
     Charm, CustomEvent, DispatchError, Dispatched, Framework, FrameworkError, HandlerError,
@@ -187,7 +187,6 @@ fn each_stored_state_has_its_own_key_and_unchanged_keys_are_not_sent() {
     assert!(state.contains_key(JUJU_COUNTER_KEY), "{:?}", state.keys());
     assert!(state[&stored_key("big")].len() > 40_000);
     assert_eq!(state[&stored_key("small")], r#"{"changes":1}"#);
-    assert!(!state.contains_key(JUJU_LEGACY_STATE_KEY));
     assert!(
         !state.keys().any(|k| k.starts_with(JUJU_NOTICE_PREFIX)),
         "no notices, no key"
@@ -245,30 +244,8 @@ fn each_deferred_notice_has_its_own_key() {
         assert_eq!(notice["event"], "work");
         assert_eq!(notice["snapshot"]["n"], i, "{key}");
     }
-    assert!(!state.contains_key(JUJU_LEGACY_NOTICES_KEY));
     let counter: serde_json::Value = serde_json::from_str(&state[JUJU_COUNTER_KEY]).unwrap();
     assert_eq!(counter["format"], JUJU_STATE_FORMAT);
-}
-
-#[test]
-fn the_old_single_key_form_is_read_and_migrated() {
-    let w = World::new();
-    let legacy = serde_json::json!({
-        "format": 1,
-        "event_count": 41,
-        "notices": [],
-        "stored": {"Keeper/StoredState[small]": {"changes": 10}},
-    });
-    w.poke(JUJU_LEGACY_STATE_KEY, &legacy.to_string());
-    let (result, calls) = w.run("update-status");
-    let dispatched = result.unwrap();
-    assert_eq!(dispatched.charm.small.get().changes, 10);
-    assert_eq!(calls, ["state-get", "state-set", "state-delete"]);
-    let state = w.state();
-    assert!(!state.contains_key(JUJU_LEGACY_STATE_KEY));
-    assert_eq!(state[&stored_key("small")], r#"{"changes":10}"#);
-    let counter: serde_json::Value = serde_json::from_str(&state[JUJU_COUNTER_KEY]).unwrap();
-    assert!(counter["event_count"].as_u64().unwrap() > 41, "{counter}");
 }
 
 #[test]
@@ -441,7 +418,6 @@ fn committed_jobs(w: &World) -> Vec<i64> {
             value.len()
         );
     }
-    assert!(!state.contains_key(JUJU_LEGACY_NOTICES_KEY));
     let (persisted, _) = decode_unit_state(&state).unwrap();
     let notice_keys = state
         .keys()
@@ -567,56 +543,6 @@ fn a_unit_at_the_queue_bound_recovers_once_part_of_its_queue_is_handled() {
     assert_eq!(result.unwrap().charm.handled.get().order, [0]);
     let expected: Vec<i64> = (1..=MAX_NOTICES as i64).collect();
     assert_eq!(committed_jobs(&w), expected);
-}
-
-#[test]
-fn the_queue_of_the_single_notices_key_form_is_read_and_migrated() {
-    // As ops-rs before one key per notice left a unit with three deferred jobs.
-    let observer = ops::framework::observer_key(Queue::on_job);
-    let notices: Vec<Notice> = (0..3)
-        .map(|n| Notice {
-            handle: format!("Queue/on/job[{}]", n + 5),
-            observer: observer.clone(),
-            event: "job".into(),
-            snapshot: serde_json::json!({ "n": n, "pad": "" }),
-        })
-        .collect();
-    for below in [0, 1] {
-        let w = queue_world();
-        w.poke(JUJU_COUNTER_KEY, r#"{"format":1,"event_count":9}"#);
-        w.poke(
-            JUJU_LEGACY_NOTICES_KEY,
-            &serde_json::to_string(&notices).unwrap(),
-        );
-        w.poke(
-            &format!("{JUJU_STORED_PREFIX}Queue/StoredState[handled]"),
-            r#"{"order":[]}"#,
-        );
-        w.poke("charm-own", "kept");
-        w.set_config("below", below);
-        let (result, calls) = w.run_as::<Queue>("update-status");
-        let handled = result.unwrap().charm.handled.get().order.clone();
-        assert_eq!(handled, (0..below).collect::<Vec<_>>());
-        // Migrated even when nothing else changed (below = 0).
-        assert_eq!(calls, ["state-get", "state-set", "state-delete"]);
-        let state = w.state();
-        assert!(!state.contains_key(JUJU_LEGACY_NOTICES_KEY));
-        assert_eq!(state["charm-own"], "kept");
-        let counter: serde_json::Value = serde_json::from_str(&state[JUJU_COUNTER_KEY]).unwrap();
-        assert_eq!(counter["format"], JUJU_STATE_FORMAT);
-        assert_eq!(committed_jobs(&w), (below..3).collect::<Vec<_>>());
-        let (persisted, _) = decode_unit_state(&state).unwrap();
-        assert_eq!(persisted.notices, notices[below as usize..]);
-        // The next dispatch finds them where the migration put them.
-        w.set_config("below", 3);
-        let (result, calls) = w.run_as::<Queue>("update-status");
-        assert_eq!(result.unwrap().charm.handled.get().order, [0, 1, 2]);
-        assert_eq!(
-            calls.iter().filter(|c| *c == "state-delete").count(),
-            3 - below as usize
-        );
-        assert!(committed_jobs(&w).is_empty());
-    }
 }
 
 #[test]

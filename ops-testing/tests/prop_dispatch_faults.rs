@@ -188,6 +188,7 @@ impl Backend for Faulty {
         status_set(app: bool, status: &StatusInfo) -> Result<()>;
         status_get(app: bool) -> Result<StatusInfo>;
         application_version_set(version: &str) -> Result<()>;
+        add_metric(metrics: &[(String, String)], labels: &[(String, String)]) -> Result<()>;
         juju_log(level: LogLevel, message: &str) -> Result<()>;
         state_get() -> Result<StringMap>;
         state_delete(key: &str) -> Result<()>;

@@ -179,6 +179,8 @@ fn run<C: Charm>(setup: DispatchSetup) -> Result<Dispatched<C>, DispatchError> {
         unit_name: context.unit_name.clone(),
         model_name: context.model_name.clone(),
         model_uuid: context.model_uuid.clone(),
+        juju_version: context.version.clone(),
+        charm_dir: context.charm_dir.clone(),
         containers_dir,
         hook_relation: context.relation.clone(),
         departing_unit: context.departing_unit.clone(),

@@ -57,6 +57,7 @@ mod context;
 pub mod declared;
 mod dispatch;
 pub mod framework;
+mod juju_version;
 mod log;
 mod meta;
 pub mod model;
@@ -76,6 +77,7 @@ pub use framework::events::CustomEvent;
 pub use framework::{
     Ctx, EmittedEvent, Framework, FrameworkError, HandlerError, HandlerResult, Outcome, StoredState,
 };
+pub use juju_version::{JujuVersion, JujuVersionError};
 pub use log::JujuLogSubscriber;
 pub use meta::{
     ActionMeta, CharmLinks, CharmMeta, CharmUser, ConfigOption, ContainerMeta, Endpoint,

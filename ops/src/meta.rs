@@ -222,6 +222,8 @@ pub struct CharmMeta {
     pub maintainers: Vec<String>,
     /// `terms` a user must accept to deploy it.
     pub terms: Vec<String>,
+    /// `tags` (older metadata): categories for the store.
+    pub tags: Vec<String>,
     /// `links`.
     pub links: CharmLinks,
     /// Relation endpoints by name (peers, requires and provides together).
@@ -265,6 +267,8 @@ struct RawMetadata {
     maintainers: Vec<String>,
     #[serde(default)]
     terms: Vec<String>,
+    #[serde(default)]
+    tags: Vec<String>,
     #[serde(default)]
     links: CharmLinks,
     #[serde(default)]
@@ -384,6 +388,7 @@ impl CharmMeta {
             "charm-user": self.charm_user,
             "maintainers": self.maintainers,
             "terms": self.terms,
+            "tags": self.tags,
             "links": self.links,
             "peers": section(EndpointRole::Peer),
             "requires": section(EndpointRole::Requires),
@@ -430,6 +435,7 @@ impl CharmMeta {
             charm_user: raw.charm_user,
             maintainers: raw.maintainers,
             terms: raw.terms,
+            tags: raw.tags,
             links: raw.links,
             endpoints,
             containers: raw.containers,
@@ -476,7 +482,7 @@ mod tests {
         let meta = CharmMeta::from_yaml(
             "name: old\ndisplay-name: Old Charm\nsummary: s\ndescription: d\n\
              subordinate: true\nmin-juju-version: 2.9.0\nmaintainers: [a <a@localhost>]\n\
-             terms: [t/1]\nextra-bindings: {metrics: , admin: }\ncharm-user: sudoer\n\
+             terms: [t/1]\ntags: [databases, misc]\nextra-bindings: {metrics: , admin: }\ncharm-user: sudoer\n\
              assumes: [juju >= 3.1]\nlinks: {issues: https://localhost/i, website: [w1, w2]}\n",
             None,
             None,
@@ -490,6 +496,7 @@ mod tests {
         assert_eq!(meta.links.issues, ["https://localhost/i"]);
         assert_eq!(meta.links.website, ["w1", "w2"]);
         assert_eq!(meta.terms, ["t/1"]);
+        assert_eq!(meta.tags, ["databases", "misc"]);
         assert_eq!(CharmMeta::from_json(&meta.to_json()).unwrap(), meta);
         // Nothing declared: Juju's defaults.
         let bare = CharmMeta::from_charmcraft_yaml("name: bare\n").unwrap();

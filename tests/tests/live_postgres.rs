@@ -413,11 +413,13 @@ fn run_live(units: usize, serve_from: &str) {
 
 #[test]
 fn one_unit_serves_a_client_through_real_pgbouncer() {
+    ops_testing::require_live!("PgBouncer and PostgreSQL (bash .ci/run installs them)");
     run_live(1, "pgbouncer-k8s/0");
 }
 
 #[test]
 fn three_units_a_follower_serves_with_the_leaders_files() {
+    ops_testing::require_live!("PgBouncer and PostgreSQL (bash .ci/run installs them)");
     run_live(3, "pgbouncer-k8s/2");
 }
 
@@ -460,6 +462,7 @@ fn serves(report: &Report, unit: &str, user: &str, password: &str, step: &str) {
 /// a follower's pod lost, the leader unit removed.
 #[test]
 fn three_units_keep_serving_through_port_change_churn_and_leader_removal() {
+    ops_testing::require_live!("PgBouncer and PostgreSQL (bash .ci/run installs them)");
     let pg = Postgres::start();
     let work = tempfile::tempdir().unwrap();
     let mut sim = simulator(work.path());
@@ -558,6 +561,7 @@ fn relation_bag(report: &Report, app: &str) -> std::collections::BTreeMap<String
 /// what PgBouncer serves and what PostgreSQL grants, not what the charm says.
 #[test]
 fn hostile_clients_are_refused_and_sharing_clients_are_isolated() {
+    ops_testing::require_live!("PgBouncer and PostgreSQL (bash .ci/run installs them)");
     let pg = Postgres::start();
     let work = tempfile::tempdir().unwrap();
     let mut sim = simulator(work.path());
@@ -718,6 +722,7 @@ fn signals_and_restarts(report: &Report, unit: &str) -> (usize, usize) {
 /// listen_port change is a restart.
 #[test]
 fn reloads_keep_client_sessions_and_a_port_change_restarts() {
+    ops_testing::require_live!("PgBouncer and PostgreSQL (bash .ci/run installs them)");
     let pg = Postgres::start();
     let work = tempfile::tempdir().unwrap();
     let mut sim = simulator(work.path());
@@ -806,6 +811,7 @@ fn reloads_keep_client_sessions_and_a_port_change_restarts() {
 /// comes, without a deferred event standing in for it.
 #[test]
 fn a_client_that_asked_first_is_served_when_the_backend_comes() {
+    ops_testing::require_live!("PgBouncer and PostgreSQL (bash .ci/run installs them)");
     let pg = Postgres::start();
     let work = tempfile::tempdir().unwrap();
     let mut sim = simulator(work.path());
@@ -848,6 +854,7 @@ fn one_value(client: &mut postgres::Client, sql: &str) -> Option<String> {
 /// visible, and nothing in the backend changes.
 #[test]
 fn a_client_cannot_take_a_database_this_application_did_not_create() {
+    ops_testing::require_live!("PgBouncer and PostgreSQL (bash .ci/run installs them)");
     let pg = Postgres::start();
     let mut admin = superuser(&pg, "postgres");
     admin
@@ -933,6 +940,7 @@ fn a_client_cannot_take_a_database_this_application_did_not_create() {
 /// removed afterwards is revoked.
 #[test]
 fn re_relating_the_backend_keeps_every_client_served() {
+    ops_testing::require_live!("PgBouncer and PostgreSQL (bash .ci/run installs them)");
     let pg = Postgres::start();
     let work = tempfile::tempdir().unwrap();
     let mut sim = simulator(work.path());

@@ -12,8 +12,21 @@ use std::process::Command;
 use serde_json::Value;
 
 /// Package names on crates.io that belong to other projects: `cargo add ops`
-/// installs an unrelated crate.
-const TAKEN_ON_CRATES_IO: &[&str] = &["ops", "ops-rs"];
+/// installs an unrelated crate, and so would `cargo add prometheus-scrape`
+/// (looked up in crates.io's index on 2026-12-05).
+const TAKEN_ON_CRATES_IO: &[&str] = &["ops", "ops-rs", "prometheus-scrape", "grafana-dashboard"];
+
+/// Every publishable package and the library name a charm `use`s.
+const PUBLISHED: &[(&str, &str)] = &[
+    ("juju-ops", "ops"),
+    ("juju-ops-testing", "ops_testing"),
+    ("juju-topology", "juju_topology"),
+    ("juju-prometheus-scrape", "prometheus_scrape"),
+    ("juju-grafana-dashboard", "grafana_dashboard"),
+    ("juju-loki-push-api", "loki_push_api"),
+    ("juju-postgresql-client", "postgresql_client"),
+    ("juju-tls-certificates", "tls_certificates"),
+];
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -90,14 +103,14 @@ fn lib_name(package: &Value) -> Option<String> {
 }
 
 #[test]
-fn the_framework_crates_are_publishable() {
+fn the_framework_and_interface_crates_are_publishable() {
     let names: Vec<String> = publishable_packages()
         .iter()
         .map(|p| name(p).to_string())
         .collect();
-    for expected in ["juju-ops", "juju-ops-testing"] {
+    for (expected, _) in PUBLISHED {
         assert!(
-            names.iter().any(|n| n == expected),
+            names.iter().any(|n| n == *expected),
             "{expected} is not publishable: {names:?}"
         );
     }
@@ -171,8 +184,13 @@ fn publishable_names_are_free_and_libraries_keep_their_names() {
             .unwrap_or_else(|| panic!("no package {wanted}"));
         lib_name(package)
     };
-    assert_eq!(lib("juju-ops").as_deref(), Some("ops"));
-    assert_eq!(lib("juju-ops-testing").as_deref(), Some("ops_testing"));
+    for (package, library) in PUBLISHED {
+        assert_eq!(
+            lib(package).as_deref(),
+            Some(*library),
+            "{package}'s library"
+        );
+    }
 }
 
 #[test]

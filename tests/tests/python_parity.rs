@@ -87,6 +87,9 @@ fn run(charm_dir: &Path, binary: Option<&Path>) -> Report {
 
 #[test]
 fn python_ops_and_rust_charms_agree_under_the_simulator() {
+    ops_testing::require_live!(
+        "Python 3 with venv, and PyPI for Python ops (bash .ci/run installs them)"
+    );
     let python = python_with_ops();
     // The charm's dispatch names the interpreter that has ops.
     let charm_src = Path::new(env!("CARGO_MANIFEST_DIR")).join("python-hello-peers");
@@ -144,6 +147,9 @@ fn python_ops_and_rust_charms_agree_under_the_simulator() {
 /// error there would only show as a bench whose Python hooks all fail.
 #[test]
 fn the_pgbouncer_python_port_compiles() {
+    ops_testing::require_live!(
+        "Python 3 with venv, and PyPI for Python ops (bash .ci/run installs them)"
+    );
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("python-pgbouncer/src/charm.py");
     // compile() writes no .pyc beside the source, unlike py_compile.
     let out = Command::new("python3")

@@ -317,6 +317,8 @@ fn main() {
                     unit_name: m.unit.clone(),
                     model_name: "bench".to_string(),
                     model_uuid: "bench-uuid".to_string(),
+                    juju_version: "3.6.0".to_string(),
+                    charm_dir: PathBuf::from("/var/lib/juju/agents/unit-app-0/charm"),
                     containers_dir: PathBuf::from(m.dir.path()),
                     hook_relation: None,
                     remote_app: None,

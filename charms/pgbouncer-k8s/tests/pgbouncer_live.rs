@@ -106,6 +106,7 @@ fn pgbouncer_dirs() -> (tempfile::TempDir, PathBuf, PathBuf) {
 
 #[test]
 fn real_pgbouncer_runs_on_the_rendered_instance_config_and_auth_file() {
+    ops_testing::require_live!("PgBouncer and PostgreSQL (bash .ci/run installs them)");
     let program = pgbouncer();
     let (dir, lib, log) = pgbouncer_dirs();
     let port = free_port();
@@ -391,6 +392,7 @@ fn sql(pg: &Postgres, database: &str, statements: &str) {
 
 #[test]
 fn get_auth_answers_for_client_users_only() {
+    ops_testing::require_live!("PgBouncer and PostgreSQL (bash .ci/run installs them)");
     let pg = Postgres::start();
     let auth_password = "auth-pw-1";
     let auth_user = set_up_auth_user(&pg, auth_password, &["pgbouncer"]);
@@ -467,6 +469,7 @@ fn get_auth_answers_for_client_users_only() {
 
 #[test]
 fn a_client_name_taken_by_a_role_not_ours_is_never_taken_over() {
+    ops_testing::require_live!("PgBouncer and PostgreSQL (bash .ci/run installs them)");
     let pg = Postgres::start();
     let auth_user = set_up_auth_user(&pg, "auth-pw-2", &["pgbouncer"]);
     let mut db = pg.backend("pgbouncer");
@@ -508,6 +511,7 @@ fn a_client_name_taken_by_a_role_not_ours_is_never_taken_over() {
 
 #[test]
 fn a_created_database_is_closed_to_everyone_not_granted() {
+    ops_testing::require_live!("PgBouncer and PostgreSQL (bash .ci/run installs them)");
     let pg = Postgres::start();
     let auth_password = "auth-pw-2";
     let auth_user = set_up_auth_user(&pg, auth_password, &["pgbouncer"]);
@@ -599,6 +603,7 @@ fn a_created_database_is_closed_to_everyone_not_granted() {
 
 #[test]
 fn a_shared_database_outlives_the_first_users_release() {
+    ops_testing::require_live!("PgBouncer and PostgreSQL (bash .ci/run installs them)");
     let pg = Postgres::start();
     let auth_user = set_up_auth_user(&pg, "auth-pw-3", &["pgbouncer"]);
     let database = ClientDatabase::parse("shared").unwrap();
@@ -776,6 +781,7 @@ impl Drop for Bouncer {
 
 #[test]
 fn a_client_logs_in_through_pgbouncer_until_deactivated() {
+    ops_testing::require_live!("PgBouncer and PostgreSQL (bash .ci/run installs them)");
     let pg = Postgres::start();
     let auth_password = "auth-pw-4";
     let auth_user = set_up_auth_user(&pg, auth_password, &["pgbouncer"]);
@@ -842,6 +848,7 @@ fn sql_unlogged(pg: &Postgres, database: &str, statements: &str) {
 
 #[test]
 fn a_user_made_under_md5_logs_in_with_scram_once_provisioned_again() {
+    ops_testing::require_live!("PgBouncer and PostgreSQL (bash .ci/run installs them)");
     let pg = Postgres::start();
     let auth_password = "auth-pw-5";
     let auth_user = set_up_auth_user(&pg, auth_password, &["pgbouncer"]);
@@ -938,6 +945,7 @@ fn a_user_made_under_md5_logs_in_with_scram_once_provisioned_again() {
 
 #[test]
 fn no_password_or_verifier_reaches_the_server_log() {
+    ops_testing::require_live!("PgBouncer and PostgreSQL (bash .ci/run installs them)");
     let pg = Postgres::start_logging(true);
     let auth_password = "auth-pw-6-Zq81";
     let auth_user = set_up_auth_user(&pg, auth_password, &["pgbouncer"]);
@@ -1030,6 +1038,7 @@ fn no_password_or_verifier_reaches_the_server_log() {
 
 #[test]
 fn revocation_ends_for_a_user_with_databases_and_tables_of_its_own() {
+    ops_testing::require_live!("PgBouncer and PostgreSQL (bash .ci/run installs them)");
     let pg = Postgres::start();
     let auth_password = "auth-pw-7";
     let auth_user = set_up_auth_user(&pg, auth_password, &["pgbouncer"]);
@@ -1264,6 +1273,7 @@ fn show_column(key: &str) -> &str {
 
 #[test]
 fn pgbouncer_reads_generated_configs_as_we_parse_them() {
+    ops_testing::require_live!("PgBouncer and PostgreSQL (bash .ci/run installs them)");
     let program = pgbouncer();
     let (dir, lib, log) = pgbouncer_dirs();
     let port = free_port();
@@ -1487,6 +1497,7 @@ fn a_client_of_the_backend() -> (Postgres, String) {
 /// reaches the query.
 #[test]
 fn a_cancel_request_reaches_the_instance_that_holds_the_query() {
+    ops_testing::require_live!("PgBouncer and PostgreSQL (bash .ci/run installs them)");
     let (pg, auth_user) = a_client_of_the_backend();
     let (_running, port, _dir) = instances(&pg, &auth_user, "auth-pw-40", 2);
     for round in 0..8 {
@@ -1519,6 +1530,7 @@ fn a_cancel_request_reaches_the_instance_that_holds_the_query() {
 /// `max_prepared_statements`.
 #[test]
 fn prepared_statements_work_across_transactions_under_transaction_pooling() {
+    ops_testing::require_live!("PgBouncer and PostgreSQL (bash .ci/run installs them)");
     let (pg, auth_user) = a_client_of_the_backend();
     let (_running, port, _dir) = instances(&pg, &auth_user, "auth-pw-40", 1);
     let connect = || connect_to(port, "relation_id_40", "pw-40", "clientdb").unwrap();
@@ -1545,6 +1557,7 @@ fn prepared_statements_work_across_transactions_under_transaction_pooling() {
 /// PostgreSQL's production set-up), nothing was ever provisioned.
 #[test]
 fn the_charms_sql_reaches_a_backend_that_allows_only_tls() {
+    ops_testing::require_live!("PgBouncer and PostgreSQL (bash .ci/run installs them)");
     let pg = Postgres::start_with(false, true);
     // No CA from the relation: TLS as libpq's sslmode=prefer.
     let mut db = pg.access().connect("pgbouncer").expect("TLS when offered");
@@ -1736,6 +1749,7 @@ fn after_reload(running: &Running, check: &dyn Fn() -> Result<(), String>) {
 /// certificate) and goes off again, each by a reload.
 #[test]
 fn the_real_pgbouncer_serves_the_units_certificate_to_verify_ca_clients() {
+    ops_testing::require_live!("PgBouncer and PostgreSQL (bash .ci/run installs them)");
     let (program, _) = newer_pgbouncer();
     let pg = Postgres::start();
     let mut h = Harness::<PgbouncerK8sCharm>::from_charm_dir(env!("CARGO_MANIFEST_DIR")).unwrap();

@@ -90,8 +90,12 @@ fn read_upstream(model: &Model, refresh: bool) -> Result<Upstream, ModelError> {
     let Some(id) = model.remote_app_data(&relation)?.get(SECRET_ID_KEY)? else {
         return Ok(Upstream::NoSecretYet);
     };
-    let secret = model.get_secret(Some(&id), None)?;
-    match secret.get_content(refresh) {
+    // get_secret reads the content at once (not found or not granted fails
+    // there); with `refresh`, the latest revision is read and tracked.
+    match model
+        .get_secret(Some(&id), None)
+        .and_then(|secret| secret.get_content(refresh))
+    {
         Ok(content) => Ok(Upstream::Read(content)),
         Err(e)
             if matches!(
@@ -125,19 +129,16 @@ impl Secrets {
         };
         let label = label_for(relation.id.id);
         // A retried hook finds the secret it added before it failed.
-        let existing = model.get_secret(None, Some(&label))?;
-        let secret = match existing.info() {
-            Ok(_) => existing,
-            Err(e) if matches!(e.backend_error(), Some(BackendError::SecretNotFound { .. })) => {
-                model.add_secret(
-                    content(&format!("relation-{}", relation.id.id))?,
-                    SecretOptions::new()
-                        .with_label(label)
-                        .with_description(format!("credentials for relation {}", relation.id))
-                        .with_rotate(Rotation::Daily)
-                        .with_owner(SecretOwner::Application),
-                )?
-            }
+        let secret = match model.get_secret(None, Some(&label)) {
+            Ok(existing) => existing,
+            Err(e) if e.is_secret_not_found() => model.add_secret(
+                content(&format!("relation-{}", relation.id.id))?,
+                SecretOptions::new()
+                    .with_label(label)
+                    .with_description(format!("credentials for relation {}", relation.id))
+                    .with_rotate(Rotation::Daily)
+                    .with_owner(SecretOwner::Application),
+            )?,
             Err(e) => return Err(e.into()),
         };
         secret.grant(&relation, None)?;
@@ -167,13 +168,13 @@ impl Secrets {
         if !model.is_leader()? {
             return Ok(());
         }
-        let secret = model.get_secret(None, Some(&label_for(event.relation.id)))?;
-        match secret.remove_all_revisions() {
+        match model
+            .get_secret(None, Some(&label_for(event.relation.id)))
+            .and_then(|secret| secret.remove_all_revisions())
+        {
             Ok(()) => Ok(()),
             // Already gone (a retried hook): nothing to remove.
-            Err(e) if matches!(e.backend_error(), Some(BackendError::SecretNotFound { .. })) => {
-                Ok(())
-            }
+            Err(e) if e.is_secret_not_found() => Ok(()),
             Err(e) => Err(e.into()),
         }
     }

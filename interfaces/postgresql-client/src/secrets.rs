@@ -147,8 +147,10 @@ pub(crate) fn remote_view(
             return Ok(Received::Invalid(e));
         }
         let label = group.label(relation.name(), relation.id.id);
-        let secret = model.get_secret(Some(&uri), Some(&label))?;
-        let content = match secret.get_content(true) {
+        let content = match model
+            .get_secret(Some(&uri), Some(&label))
+            .and_then(|secret| secret.get_content(true))
+        {
             Ok(content) => content,
             Err(e) if is_absent(&e) => return Ok(Received::NotYet),
             Err(e) => return Err(e),
@@ -230,13 +232,17 @@ fn write_group(
     let bag = model.local_app_data(relation);
     let label = group.label(relation.name(), relation.id.id);
     let uri = bag.get(group.field())?.filter(|u| !u.is_empty());
-    let secret = match &uri {
-        Some(uri) => model.get_secret(Some(uri), None)?,
-        None => model.get_secret(None, Some(&label))?,
-    };
-    let existing = match secret.peek_content() {
-        Ok(content) => Some(content.into_inner()),
-        Err(e) if is_absent(&e) => None,
+    let found = match &uri {
+        Some(uri) => model.get_secret(Some(uri), None),
+        None => model.get_secret(None, Some(&label)),
+    }
+    .and_then(|secret| {
+        let content = secret.peek_content()?;
+        Ok((secret, content.into_inner()))
+    });
+    let (secret, existing) = match found {
+        Ok((secret, content)) => (Some(secret), Some(content)),
+        Err(e) if is_absent(&e) => (None, None),
         Err(e) => return Err(e),
     };
     let mut content = existing.clone().unwrap_or_default();
@@ -247,12 +253,12 @@ fn write_group(
             content.insert(key.to_string(), value.to_string());
         }
     }
-    match existing {
-        Some(_) if content.is_empty() => {
+    match (existing, secret) {
+        (Some(_), Some(secret)) if content.is_empty() => {
             secret.remove_all_revisions()?;
             bag.remove(group.field())?;
         }
-        Some(old) => {
+        (Some(old), Some(secret)) => {
             if old != content {
                 secret.set_content(content)?;
             }
@@ -261,8 +267,8 @@ fn write_group(
                 bag.set(group.field(), &secret.info()?.id)?;
             }
         }
-        None if content.is_empty() => {}
-        None => {
+        (_, _) if content.is_empty() => {}
+        (_, _) => {
             let secret = model.add_secret(
                 content,
                 SecretOptions::new()

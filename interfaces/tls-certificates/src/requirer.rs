@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 
 use ops::Model;
-use ops::backend::BackendError;
 use ops::model::{ModelError, Relation, SecretInfoUpdate, SecretOptions, SecretOwner};
 
 use crate::databag::{self, Answer, Issued, ProviderDataError};
@@ -231,10 +230,13 @@ impl Requirer {
         if !label.starts_with(&ours) {
             return Ok(false);
         }
-        let secret = model.get_secret(None, Some(label))?;
-        let expired_csr = match secret.get_content(true) {
-            Ok(content) => content.get("csr").map(str::to_string),
-            Err(e) if is_not_found(&e) => return Ok(false),
+        let found = model.get_secret(None, Some(label)).and_then(|secret| {
+            let content = secret.get_content(true)?;
+            Ok((secret, content))
+        });
+        let (secret, expired_csr) = match found {
+            Ok((secret, content)) => (secret, content.get("csr").map(str::to_string)),
+            Err(e) if e.is_secret_not_found() => return Ok(false),
             Err(e) => return Err(e.into()),
         };
         if let (Some(relation), Some(expired)) =
@@ -280,8 +282,11 @@ impl Requirer {
         if !label.starts_with(LIBID) {
             return Ok(false);
         }
-        match model.get_secret(Some(id), None)?.remove_revision(revision) {
-            Err(e) if !is_not_found(&e) => Err(e.into()),
+        match model
+            .get_secret(Some(id), None)
+            .and_then(|secret| secret.remove_revision(revision))
+        {
+            Err(e) if !e.is_secret_not_found() => Err(e.into()),
             _ => Ok(true),
         }
     }
@@ -290,18 +295,23 @@ impl Requirer {
     /// or a new revision when the one kept does not read) otherwise.
     fn ensure_key(&self, model: &Model) -> Result<PrivateKey, TlsError> {
         let label = self.private_key_label(model);
-        let secret = model.get_secret(None, Some(&label))?;
-        let kept = match secret.get_content(true) {
-            Ok(content) => Some(content.get(PRIVATE_KEY_FIELD).map(PrivateKey::from_pem)),
-            Err(e) if is_not_found(&e) => None,
+        let secret = match model.get_secret(None, Some(&label)) {
+            Ok(secret) => Some(secret),
+            Err(e) if e.is_secret_not_found() => None,
             Err(e) => return Err(e.into()),
+        };
+        let kept = match secret.as_ref().map(|s| s.get_content(true)) {
+            Some(Ok(content)) => Some(content.get(PRIVATE_KEY_FIELD).map(PrivateKey::from_pem)),
+            Some(Err(e)) if e.is_secret_not_found() => None,
+            Some(Err(e)) => return Err(e.into()),
+            None => None,
         };
         if let Some(Some(Ok(key))) = kept {
             return Ok(key);
         }
         let key = PrivateKey::generate().map_err(|e| self.request_error(e))?;
         let content = BTreeMap::from([(PRIVATE_KEY_FIELD.to_string(), key.to_pem())]);
-        if kept.is_some() {
+        if let (Some(_), Some(secret)) = (&kept, &secret) {
             tracing::warn!(
                 "the private key for {} does not read as an ECDSA P-256 key: replaced",
                 self.endpoint
@@ -380,10 +390,13 @@ impl Requirer {
             ("certificate".to_string(), certificate.clone()),
             ("csr".to_string(), csr.pem().to_string()),
         ]);
-        let secret = model.get_secret(None, Some(&label))?;
-        match secret.get_content(true) {
-            Ok(kept) if kept.get("certificate") == Some(certificate.as_str()) => Ok(()),
-            Ok(_) => {
+        let found = model.get_secret(None, Some(&label)).and_then(|secret| {
+            let content = secret.get_content(true)?;
+            Ok((secret, content))
+        });
+        match found {
+            Ok((_, kept)) if kept.get("certificate") == Some(certificate.as_str()) => Ok(()),
+            Ok((secret, _)) => {
                 secret.set_content(content)?;
                 secret.set_info(SecretInfoUpdate {
                     expire,
@@ -391,7 +404,7 @@ impl Requirer {
                 })?;
                 Ok(())
             }
-            Err(e) if is_not_found(&e) => {
+            Err(e) if e.is_secret_not_found() => {
                 let mut options = SecretOptions::new()
                     .with_label(label)
                     .with_owner(self.owner());
@@ -406,9 +419,11 @@ impl Requirer {
     }
 
     fn forget_certificate(&self, model: &Model, csr: &Csr) -> Result<(), TlsError> {
-        let secret = model.get_secret(None, Some(&self.certificate_label(model, csr)))?;
-        match secret.remove_all_revisions() {
-            Err(e) if !is_not_found(&e) => Err(e.into()),
+        match model
+            .get_secret(None, Some(&self.certificate_label(model, csr)))
+            .and_then(|secret| secret.remove_all_revisions())
+        {
+            Err(e) if !e.is_secret_not_found() => Err(e.into()),
             _ => Ok(()),
         }
     }
@@ -432,8 +447,4 @@ fn unit_number(model: &Model) -> String {
         .rsplit_once('/')
         .map_or("0", |(_, n)| n)
         .to_string()
-}
-
-fn is_not_found(e: &ModelError) -> bool {
-    matches!(e.backend_error(), Some(BackendError::SecretNotFound { .. }))
 }

@@ -415,11 +415,12 @@ pub(crate) struct Checked<'a> {
     pub juju_version: &'a str,
 }
 
-fn version_at_least(version: &str, needed: (u64, u64)) -> Option<bool> {
-    let mut parts = version.split(['.', '-']).map(|p| p.parse::<u64>().ok());
-    let major = parts.next()??;
-    let minor = parts.next().flatten().unwrap_or(0);
-    Some((major, minor) >= needed)
+/// Whether `version` is `needed.0.needed.1.0` or later, ordered as Juju
+/// orders versions (a pre-release before its release); `None` if it is not
+/// a Juju version.
+fn version_at_least(version: &str, needed: (u32, u32)) -> Option<bool> {
+    let version: ops::JujuVersion = version.parse().ok()?;
+    Some(version >= ops::JujuVersion::new(needed.0, needed.1, 0))
 }
 
 /// The kind of relation an endpoint makes.
@@ -479,7 +480,7 @@ pub(crate) fn check(
 
 fn check_event(ctx: &Checked<'_>, event: &Event, state: &State, out: &mut Vec<Inconsistency>) {
     let hook = event.hook.clone();
-    let mut needs_version = |feature: &str, needed: (u64, u64)| {
+    let mut needs_version = |feature: &str, needed: (u32, u32)| {
         if version_at_least(ctx.juju_version, needed) != Some(true) {
             out.push(Inconsistency::JujuVersion {
                 feature: feature.to_string(),

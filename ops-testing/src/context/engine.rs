@@ -110,6 +110,13 @@ impl Backend for Recording {
     fn application_version_set(&self, version: &str) -> BackendResult<()> {
         self.inner.application_version_set(version)
     }
+    fn add_metric(
+        &self,
+        metrics: &[(String, String)],
+        labels: &[(String, String)],
+    ) -> BackendResult<()> {
+        self.inner.add_metric(metrics, labels)
+    }
     fn juju_log(&self, level: LogLevel, message: &str) -> BackendResult<()> {
         self.inner.juju_log(level, message)
     }

@@ -24,11 +24,20 @@ pub struct FakeBackend {
     ctx: HookContext,
     calls: Mutex<Vec<String>>,
     restricted: bool,
+    /// In `collect-metrics`: `add-metric` is taken.
+    metrics: bool,
 }
 
 /// Juju's answer, in `collect-metrics` and `meter-status-changed`, to the
 /// tools those hooks may not use.
 pub const RESTRICTED_CONTEXT: &str = "not implemented for restricted context";
+
+/// Juju's answer to `add-metric` in any hook but `collect-metrics`, whose
+/// context alone records metrics.
+pub const METRICS_NOT_ALLOWED: &str = "metrics not allowed in this context";
+
+/// The one hook whose context takes `add-metric`.
+pub const METRICS_HOOK: &str = "collect-metrics";
 
 /// The hooks Juju runs in a restricted context.
 pub const RESTRICTED_HOOKS: &[&str] = &["collect-metrics", "meter-status-changed"];
@@ -93,6 +102,7 @@ impl FakeBackend {
             ctx,
             calls: Mutex::new(Vec::new()),
             restricted: false,
+            metrics: false,
         }
     }
 
@@ -118,8 +128,10 @@ impl FakeBackend {
     /// assert!(changed.config_get().is_ok());
     /// ```
     pub fn in_dispatch(juju: Arc<Mutex<FakeJuju>>, ctx: HookContext, dispatch_path: &str) -> Self {
-        let backend = Self::new(juju, ctx);
-        match dispatch_path.strip_prefix("hooks/") {
+        let mut backend = Self::new(juju, ctx);
+        let hook = dispatch_path.strip_prefix("hooks/");
+        backend.metrics = hook == Some(METRICS_HOOK);
+        match hook {
             Some(hook) if Self::is_restricted_hook(hook) => backend.restricted(),
             _ => backend,
         }
@@ -300,6 +312,20 @@ impl Backend for FakeBackend {
     fn application_version_set(&self, version: &str) -> Result<()> {
         self.call("application-version-set")?
             .hook_application_version_set(&self.ctx, version);
+        Ok(())
+    }
+
+    fn add_metric(&self, metrics: &[(String, String)], labels: &[(String, String)]) -> Result<()> {
+        let mut juju = self.call("add-metric")?;
+        if !self.metrics {
+            return Err(BackendError::ToolFailed {
+                command: "add-metric".to_string(),
+                args: Vec::new(),
+                status: 1,
+                stderr: format!("ERROR {METRICS_NOT_ALLOWED}"),
+            });
+        }
+        juju.hook_add_metric(&self.ctx, metrics, labels);
         Ok(())
     }
 

@@ -60,6 +60,7 @@ pub const TOOLS: &[&str] = &[
     "secret-remove",
     "secret-ids",
     "application-version-set",
+    "add-metric",
     "open-port",
     "close-port",
     "opened-ports",
@@ -195,6 +196,10 @@ pub fn main_with(
     let hook = std::env::var("JUJU_HOOK_NAME").unwrap_or_default();
     if FakeBackend::is_restricted_hook(&hook) && is_restricted_tool(tool) {
         let _ = writeln!(stderr, "ERROR {}", super::RESTRICTED_CONTEXT);
+        return 1;
+    }
+    if tool == "add-metric" && hook != super::METRICS_HOOK {
+        let _ = writeln!(stderr, "ERROR {}", super::METRICS_NOT_ALLOWED);
         return 1;
     }
     let mut input = Vec::new();

@@ -518,6 +518,23 @@ impl FakeJuju {
         }
     }
 
+    /// `add-metric`: recorded at once. (Whether the hook may add metrics is
+    /// the caller's to check: only `collect-metrics` may, see
+    /// [`METRICS_NOT_ALLOWED`](super::METRICS_NOT_ALLOWED).)
+    pub fn hook_add_metric(
+        &mut self,
+        ctx: &HookContext,
+        metrics: &[(String, String)],
+        labels: &[(String, String)],
+    ) {
+        if let Some(u) = self.units.get_mut(&ctx.unit) {
+            u.metrics.push(super::AddedMetrics {
+                metrics: metrics.to_vec(),
+                labels: labels.to_vec(),
+            });
+        }
+    }
+
     /// `juju-log --log-level <level>`: recorded at once.
     pub fn hook_juju_log(&mut self, ctx: &HookContext, level: LogLevel, message: &str) {
         self.push_log(ctx, level.as_str(), message);

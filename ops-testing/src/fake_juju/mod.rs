@@ -36,15 +36,16 @@ mod tests;
 mod tools;
 
 pub use backend::{
-    FakeBackend, RESTRICTED_CONTEXT, RESTRICTED_HOOKS, RESTRICTED_TOOLS, is_restricted_tool,
+    FakeBackend, METRICS_HOOK, METRICS_NOT_ALLOWED, RESTRICTED_CONTEXT, RESTRICTED_HOOKS,
+    RESTRICTED_TOOLS, is_restricted_tool,
 };
 pub use cli::install_hook_tools;
 pub use hook::{
     HookChanges, HookContext, HookError, HookErrorKind, MAX_STATE_KEY, MAX_STATE_VALUE,
 };
 pub use state::{
-    ActionState, AppState, Bag, EndpointState, LogRecord, Pending, PendingBag, PortRange,
-    RelationState, SecretGrant, SecretState, StorageState, UnitState,
+    ActionState, AddedMetrics, AppState, Bag, EndpointState, LogRecord, Pending, PendingBag,
+    PortRange, RelationState, SecretGrant, SecretState, StorageState, UnitState,
 };
 
 use std::collections::BTreeMap;

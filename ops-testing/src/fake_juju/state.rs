@@ -76,6 +76,18 @@ pub struct UnitState {
     /// Instances asked for with `storage-add`, by storage name.
     #[serde(default)]
     pub storage_requests: BTreeMap<String, u32>,
+    /// What `add-metric` sent, one entry a call, oldest first.
+    #[serde(default)]
+    pub metrics: Vec<AddedMetrics>,
+}
+
+/// One `add-metric` call: its `key=value` pairs and `--labels`, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct AddedMetrics {
+    /// The metrics, as `(key, value)` in the order given.
+    pub metrics: Vec<(String, String)>,
+    /// The labels, as `(name, value)` in the order given.
+    pub labels: Vec<(String, String)>,
 }
 
 /// One attached storage instance.
@@ -98,6 +110,7 @@ impl Default for UnitState {
             reboot_requested: false,
             storage: BTreeMap::new(),
             storage_requests: BTreeMap::new(),
+            metrics: Vec::new(),
         }
     }
 }

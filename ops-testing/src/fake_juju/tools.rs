@@ -126,6 +126,7 @@ fn spec(tool: &str) -> Option<(Vec<FlagDef>, Option<Out>)> {
         "storage-list" => (vec![], Some(SMART)),
         "storage-get" => (vec![value(&["s"])], Some(SMART)),
         "storage-add" => (vec![], None),
+        "add-metric" => (vec![value(&["l", "labels"])], None),
         "application-version-set"
         | "state-delete"
         | "resource-get"
@@ -334,6 +335,40 @@ pub(crate) fn run(
                 .to_string();
             check_empty(c.rest(1))?;
             c.juju.hook_application_version_set(c.ctx, &version);
+            Ok(c.reply(String::new()))
+        }
+        "add-metric" => {
+            let pairs = |text: &str, what: &str| -> Result<(String, String), Fail> {
+                text.split_once('=')
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .ok_or_else(|| Fail::Usage(format!("expected \"key=value\", got {what}")))
+            };
+            if c.rest(0).is_empty() {
+                return Err(Fail::Usage("no metrics specified".to_string()));
+            }
+            let metrics = c
+                .rest(0)
+                .iter()
+                .map(|m| pairs(m, "a metric without \"=\""))
+                .collect::<Result<Vec<_>, _>>()?;
+            let labels = match c.p.get("l") {
+                Some(raw) => raw
+                    .split(',')
+                    .map(|l| pairs(l, "a label without \"=\""))
+                    .collect::<Result<Vec<_>, _>>()?,
+                None => Vec::new(),
+            };
+            for (key, value) in &metrics {
+                if value
+                    .parse::<f64>()
+                    .map_or(true, |v| !v.is_finite() || v < 0.0)
+                {
+                    return Err(Fail::Run(format!(
+                        "invalid value type: metric {key:?} must be a non-negative number"
+                    )));
+                }
+            }
+            c.juju.hook_add_metric(c.ctx, &metrics, &labels);
             Ok(c.reply(String::new()))
         }
         "open-port" | "close-port" => port(&mut c),

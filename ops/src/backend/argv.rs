@@ -305,6 +305,20 @@ pub fn open_port(port: &OpenedPort, endpoints: &[String]) -> Call {
     port_call("open-port", port, endpoints)
 }
 
+/// `add-metric [--labels k=v,k2=v2] key=value...` (collect-metrics only).
+/// The metrics and labels are already checked and formatted.
+pub fn add_metric(metrics: &[(String, String)], labels: &[(String, String)]) -> Call {
+    let mut c = Call::new("add-metric", &[]);
+    if !labels.is_empty() {
+        let joined: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        c.push("--labels").push(joined.join(","));
+    }
+    for (key, value) in metrics {
+        c.push(format!("{key}={value}"));
+    }
+    c
+}
+
 /// `close-port <port>[-<to>]/<protocol> [--endpoints e1,e2]` (`close-port icmp`)
 pub fn close_port(port: &OpenedPort, endpoints: &[String]) -> Call {
     port_call("close-port", port, endpoints)
@@ -507,6 +521,28 @@ mod tests {
             status_set(false, &StatusInfo::new(StatusName::Waiting, "")),
             "status-set",
             &["--application=False", "waiting", "--", ""],
+        );
+    }
+
+    #[test]
+    fn add_metric_argv() {
+        let pairs = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+            list.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert_argv(
+            add_metric(&pairs(&[("clients", "12"), ("waiting", "0.5")]), &[]),
+            "add-metric",
+            &["clients=12", "waiting=0.5"],
+        );
+        assert_argv(
+            add_metric(
+                &pairs(&[("clients", "12")]),
+                &pairs(&[("pool", "main"), ("db", "app")]),
+            ),
+            "add-metric",
+            &["--labels", "pool=main,db=app", "clients=12"],
         );
     }
 

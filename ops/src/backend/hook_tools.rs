@@ -496,6 +496,10 @@ impl Backend for HookTools {
         self.run_plain(argv::application_version_set(version))
     }
 
+    fn add_metric(&self, metrics: &[(String, String)], labels: &[(String, String)]) -> Result<()> {
+        self.run_plain(argv::add_metric(metrics, labels))
+    }
+
     fn juju_log(&self, level: LogLevel, message: &str) -> Result<()> {
         for call in argv::juju_log_chunks(level, message) {
             self.run_plain(call)?;
@@ -899,6 +903,7 @@ mod tests {
         assert_eq!(info.label.as_deref(), Some("db"));
         assert_eq!(info.owner.as_deref(), Some("application"));
         assert_eq!(info.rotation.as_deref(), Some("daily"));
+        assert_eq!(info.rotates.as_deref(), Some("2030-01-01T00:00:00Z"));
         let prefixed = parse_secret_info(&call, r#"{"secret:cs7abc":{"revision":1}}"#).unwrap();
         assert_eq!(prefixed.id, "secret:cs7abc");
         for bad in ["{}", r#"{"a":{},"b":{}}"#, r#"{"a":3}"#] {

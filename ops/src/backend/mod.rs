@@ -62,6 +62,9 @@ pub trait Backend: Send + Sync {
     fn status_get(&self, app: bool) -> Result<StatusInfo>;
     /// `application-version-set -- <version>`.
     fn application_version_set(&self, version: &str) -> Result<()>;
+    /// `add-metric [--labels k=v,...] key=value...`: metrics of this unit,
+    /// in the `collect-metrics` hook only (Juju refuses it elsewhere).
+    fn add_metric(&self, metrics: &[(String, String)], labels: &[(String, String)]) -> Result<()>;
 
     /// `juju-log --log-level <LEVEL> -- <message>`.
     fn juju_log(&self, level: LogLevel, message: &str) -> Result<()>;

@@ -219,6 +219,7 @@ pub struct SecretSetArgs {
 ///     revision: 1,
 ///     rotation: None,
 ///     expiry: None,
+///     rotates: None,
 ///     owner: None,
 /// };
 /// ```
@@ -242,6 +243,9 @@ pub struct SecretInfo {
     /// Its expiry time, if any.
     #[serde(default)]
     pub expiry: Option<String>,
+    /// When it is next due for rotation (RFC 3339), if it rotates.
+    #[serde(default)]
+    pub rotates: Option<String>,
     /// `application` or `unit`.
     #[serde(default)]
     pub owner: Option<String>,
@@ -257,8 +261,24 @@ impl SecretInfo {
             revision: 0,
             rotation: None,
             expiry: None,
+            rotates: None,
             owner: None,
         }
+    }
+
+    /// The UUID of the model the secret belongs to, when its id names one
+    /// (`secret://<model uuid>/<id>`), as Python ops' `SecretInfo.model_uuid`.
+    ///
+    /// ```
+    /// let info = ops::model::SecretInfo::new("secret://0b7d1071-ded2-4bf5-80a3-10a81aeb1386/cd2ku2fmp25c76be1bq0");
+    /// assert_eq!(info.model_uuid(), Some("0b7d1071-ded2-4bf5-80a3-10a81aeb1386"));
+    /// assert_eq!(ops::model::SecretInfo::new("secret:cd2ku2fmp25c76be1bq0").model_uuid(), None);
+    /// ```
+    pub fn model_uuid(&self) -> Option<&str> {
+        let rest = self.id.strip_prefix("secret://")?;
+        rest.split_once('/')
+            .map(|(uuid, _)| uuid)
+            .filter(|u| !u.is_empty())
     }
 }
 

@@ -170,9 +170,6 @@ struct Observer<C> {
     event: String,
     /// `<Charm>::<function>`: what notices are saved under.
     key: String,
-    /// `std::any::type_name` of the function, which older ops-rs saved
-    /// notices under; still matched on load.
-    legacy: String,
     call: Box<ObserverFn<C>>,
 }
 
@@ -487,11 +484,11 @@ impl<C: 'static> Framework<C> {
         if *self.event_types.entry(event.clone()).or_insert(type_id) != type_id {
             return Err(FrameworkError::EventNameClash { event });
         }
-        let legacy = type_name::<F>().to_string();
-        if legacy.contains("{{closure}}") && name.is_none() {
+        let function = type_name::<F>().to_string();
+        if function.contains("{{closure}}") && name.is_none() {
             return Err(FrameworkError::ClosureObserver {
                 event,
-                observer: legacy,
+                observer: function,
             });
         }
         // Stable across compiler versions and module moves: the charm
@@ -500,7 +497,7 @@ impl<C: 'static> Framework<C> {
             "{}::{}",
             self.charm_name,
             name.map(str::to_string)
-                .unwrap_or_else(|| function_name(&legacy))
+                .unwrap_or_else(|| function_name(&function))
         );
         if self
             .observers
@@ -520,7 +517,6 @@ impl<C: 'static> Framework<C> {
         self.observers.push(Rc::new(Observer {
             event,
             key,
-            legacy,
             call: Box::new(call),
         }));
         Ok(self)
@@ -694,10 +690,7 @@ impl<C: 'static> Framework<C> {
             let observer = self
                 .observers
                 .iter()
-                .find(|o| {
-                    (o.key == notice.observer || o.legacy == notice.observer)
-                        && o.event == notice.event
-                })
+                .find(|o| o.key == notice.observer && o.event == notice.event)
                 .cloned();
             let Some(observer) = observer else {
                 tracing::warn!(

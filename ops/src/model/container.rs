@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::{Model, ModelError};
 use crate::declared::ContainerName;
-use crate::pebble::{Client, Transport, socket_path};
+use crate::pebble::{Client, ExecOptions, ExecOutput, PebbleError, Transport, socket_path};
 
 /// A workload container the charm declares: its name and a Pebble client on
 /// its socket (`<containers dir>/<name>/pebble.socket`).
@@ -32,10 +32,17 @@ pub struct Container {
     name: String,
     socket_path: PathBuf,
     client: Client,
+    /// `JUJU_VERSION`, as Juju gave it: what the Pebble it ships supports.
+    juju_version: String,
 }
 
 impl Container {
-    fn new(name: &str, containers_dir: &Path, transport: Option<&Arc<dyn Transport>>) -> Self {
+    fn new(
+        name: &str,
+        containers_dir: &Path,
+        transport: Option<&Arc<dyn Transport>>,
+        juju_version: &str,
+    ) -> Self {
         let socket_path = socket_path(containers_dir, name);
         let client = match transport {
             Some(transport) => Client::with_transport(transport.clone()),
@@ -45,6 +52,7 @@ impl Container {
             name: name.to_string(),
             client,
             socket_path,
+            juju_version: juju_version.to_string(),
         }
     }
 
@@ -61,6 +69,44 @@ impl Container {
     /// The Pebble client.
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// Runs a command in the container, as [`Client::exec`] does, but first
+    /// refuses a service context ([`ExecOptions::with_service_context`]) on
+    /// a Juju older than 3.1.6, whose Pebble would ignore it and run the
+    /// command without the service's environment, user and directory.
+    ///
+    /// ```no_run
+    /// # fn demo(model: &ops::Model) -> Result<(), Box<dyn std::error::Error>> {
+    /// use ops::pebble::ExecOptions;
+    /// let workload = model.container("pgbouncer")?;
+    /// // As the pgbouncer service runs: its user, environment and directory.
+    /// let options = ExecOptions::new().with_service_context("pgbouncer");
+    /// let output = workload.exec(&["pgbouncer", "--version"], &options)?;
+    /// println!("{}", output.stdout_text());
+    /// # Ok(()) }
+    /// ```
+    pub fn exec<S: AsRef<str>>(
+        &self,
+        command: &[S],
+        options: &ExecOptions,
+    ) -> Result<ExecOutput, PebbleError> {
+        if options.service_context.is_some() {
+            let supported = self
+                .juju_version
+                .parse::<crate::JujuVersion>()
+                .is_ok_and(|v| v.supports_exec_service_context());
+            if !supported {
+                return Err(PebbleError::InvalidRequest {
+                    what: format!(
+                        "exec with a service context needs Juju 3.1.6 or later; \
+                         this is Juju {:?}",
+                        self.juju_version
+                    ),
+                });
+            }
+        }
+        self.client.exec(command, options)
     }
 }
 
@@ -87,6 +133,7 @@ impl Model {
             name,
             &self.containers_dir,
             self.pebble_transports.get(name),
+            &self.juju_version,
         ))
     }
 }

@@ -313,12 +313,6 @@ impl<'m> Databag<'m> {
         })
     }
 
-    /// The same as [`Databag::load`], under its earlier name.
-    #[doc(hidden)]
-    pub fn load_as<T: DeserializeOwned>(&self) -> Result<T, ModelError> {
-        self.load()
-    }
-
     /// Writes a typed struct: each field a key; `String` fields raw, other
     /// values as JSON text; `None` fields delete their key. Keys the struct
     /// does not name are left as they are.

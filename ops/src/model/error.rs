@@ -20,6 +20,22 @@ pub enum ModelError {
         #[source]
         source: BackendError,
     },
+    /// A metric or label given to [`Model::add_metrics`](crate::Model::add_metrics)
+    /// does not fit `add-metric`'s rules; nothing was sent.
+    #[error("metric or label {key:?}: {reason}")]
+    InvalidMetric {
+        /// The metric key or label name.
+        key: String,
+        /// The rule it broke.
+        reason: &'static str,
+    },
+    /// `JUJU_VERSION` is missing or not a Juju version.
+    #[error("JUJU_VERSION: {source}")]
+    JujuVersion {
+        /// What did not fit.
+        #[source]
+        source: crate::JujuVersionError,
+    },
     /// The endpoint is not in the charm's metadata.
     #[error("relation endpoint {endpoint:?} is not declared in the charm's metadata")]
     UnknownEndpoint {
@@ -183,6 +199,26 @@ impl ModelError {
             ModelError::Backend { source, .. } => Some(source),
             _ => None,
         }
+    }
+
+    /// Whether Juju said the secret does not exist (Python ops'
+    /// `SecretNotFoundError`): from [`Model::get_secret`](crate::Model::get_secret)
+    /// for a label or id nobody created, or one since removed.
+    ///
+    /// ```no_run
+    /// # fn demo(model: &ops::Model) -> Result<(), ops::ModelError> {
+    /// match model.get_secret(None, Some("tls-key")) {
+    ///     Ok(secret) => { /* use secret.get_content(false)? */ }
+    ///     Err(e) if e.is_secret_not_found() => { /* make it: model.add_secret(..) */ }
+    ///     Err(e) => return Err(e),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn is_secret_not_found(&self) -> bool {
+        matches!(
+            self.backend_error(),
+            Some(BackendError::SecretNotFound { .. })
+        )
     }
 
     /// Wraps a hook tool's error with what the model was doing (for `map_err`).

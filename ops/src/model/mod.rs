@@ -49,7 +49,7 @@ pub use crate::backend::{OpenedPort, PortProtocol, SecretInfo, SecretOwner, Stat
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -78,6 +78,10 @@ pub struct ModelParts {
     /// The Juju model's UUID (`JUJU_MODEL_UUID`; empty if unknown): secret
     /// ids given without `secret:` become `secret://<uuid>/<id>`.
     pub model_uuid: String,
+    /// The Juju version (`JUJU_VERSION`; empty if unknown).
+    pub juju_version: String,
+    /// The charm's directory (`JUJU_CHARM_DIR`): its metadata, its files.
+    pub charm_dir: PathBuf,
     /// Where the workload containers' Pebble sockets are (`/charm/containers`).
     pub containers_dir: PathBuf,
     /// The relation of a relation event.
@@ -157,6 +161,8 @@ pub struct Model {
     app: App,
     name: String,
     uuid: String,
+    juju_version: String,
+    charm_dir: PathBuf,
     containers_dir: PathBuf,
     pebble_transports: BTreeMap<String, Arc<dyn crate::pebble::Transport>>,
     hook_relation: Option<RelationRef>,
@@ -204,6 +210,8 @@ impl Model {
             app: App { name: app },
             name: parts.model_name,
             uuid: parts.model_uuid,
+            juju_version: parts.juju_version,
+            charm_dir: parts.charm_dir,
             containers_dir: parts.containers_dir,
             pebble_transports: BTreeMap::new(),
             hook_relation: parts.hook_relation,
@@ -250,14 +258,34 @@ impl Model {
         &self.name
     }
 
+    /// The Juju model's UUID (`JUJU_MODEL_UUID`).
+    pub fn uuid(&self) -> &str {
+        &self.uuid
+    }
+
+    /// The version of Juju running the charm (`JUJU_VERSION`), to ask what
+    /// it supports ([`JujuVersion::has_secrets`], ...).
+    /// [`ModelError::JujuVersion`] if Juju gave none or not a version.
+    pub fn juju_version(&self) -> Result<crate::JujuVersion, ModelError> {
+        self.juju_version
+            .parse()
+            .map_err(|source| ModelError::JujuVersion { source })
+    }
+
+    /// The charm's directory (`JUJU_CHARM_DIR`): where its metadata and the
+    /// files it was packed with are.
+    pub fn charm_dir(&self) -> &Path {
+        &self.charm_dir
+    }
+
     /// The charm's metadata.
     pub fn meta(&self) -> &CharmMeta {
         &self.meta
     }
 
-    /// The hook tools. Charm code rarely needs them: the model's methods
-    /// check Juju's rules and keep what they read.
-    pub fn backend(&self) -> &dyn Backend {
+    /// The hook tools, for the model's own modules: charm code goes through
+    /// the model's methods, which check Juju's rules and keep what they read.
+    pub(crate) fn backend(&self) -> &dyn Backend {
         self.backend.as_ref()
     }
 
@@ -317,6 +345,66 @@ impl Model {
         self.backend
             .secret_ids()
             .map_err(ModelError::backend("listing the owned secrets"))
+    }
+
+    /// Sends metrics of this unit (`add-metric`), in the `collect-metrics`
+    /// hook (Python ops' `CollectMetricsEvent.add_metrics`); Juju refuses it
+    /// in any other. Each metric is `(key, value)`, each label
+    /// `(name, value)`. Checked first, as Python ops checks them: keys and
+    /// label names start with a letter, then letters, digits, `-` or `_`,
+    /// and end with a letter or digit; values are finite and not negative;
+    /// label values are not empty and hold no `,` or `=` (the tool's
+    /// separators). [`ModelError::InvalidMetric`] names what did not fit.
+    ///
+    /// ```no_run
+    /// # fn demo(model: &ops::Model) -> Result<(), ops::ModelError> {
+    /// model.add_metrics(&[("active-clients", 12.0)], &[("pool", "main")])?;
+    /// # Ok(()) }
+    /// ```
+    pub fn add_metrics(
+        &self,
+        metrics: &[(&str, f64)],
+        labels: &[(&str, &str)],
+    ) -> Result<(), ModelError> {
+        let invalid = |key: &str, reason: &'static str| ModelError::InvalidMetric {
+            key: key.to_string(),
+            reason,
+        };
+        let mut label_args = Vec::with_capacity(labels.len());
+        for (name, value) in labels {
+            if !is_metric_name(name) {
+                return Err(invalid(
+                    name,
+                    "a label name must be a letter, then letters, digits, '-' or '_', ending in a letter or digit",
+                ));
+            }
+            if value.is_empty() || value.contains([',', '=']) {
+                return Err(invalid(
+                    name,
+                    "a label value must not be empty nor hold ',' or '='",
+                ));
+            }
+            label_args.push((name.to_string(), value.to_string()));
+        }
+        let mut metric_args = Vec::with_capacity(metrics.len());
+        for (key, value) in metrics {
+            if !is_metric_name(key) {
+                return Err(invalid(
+                    key,
+                    "a metric key must be a letter, then letters, digits, '-' or '_', ending in a letter or digit",
+                ));
+            }
+            if !value.is_finite() || *value < 0.0 {
+                return Err(invalid(
+                    key,
+                    "a metric value must be a finite number, not negative",
+                ));
+            }
+            metric_args.push((key.to_string(), value.to_string()));
+        }
+        self.backend
+            .add_metric(&metric_args, &label_args)
+            .map_err(ModelError::backend("adding metrics"))
     }
 
     /// Asks Juju to reboot the machine (`juju-reboot`): after the hook, or at
@@ -390,5 +478,21 @@ impl Model {
             .borrow_mut()
             .insert(name.to_string(), path.clone());
         Ok(path)
+    }
+}
+
+/// Python ops' rule for metric keys and label names:
+/// `^[a-zA-Z](?:[a-zA-Z0-9-_]*[a-zA-Z0-9])?$`.
+fn is_metric_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    match (bytes.first(), bytes.last()) {
+        (Some(first), Some(last)) => {
+            first.is_ascii_alphabetic()
+                && last.is_ascii_alphanumeric()
+                && bytes
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
+        }
+        _ => false,
     }
 }

@@ -223,6 +223,39 @@ impl Model {
             .opened_ports()
             .map_err(ModelError::backend("listing the opened ports"))
     }
+
+    /// Makes `ports` exactly the ports this unit has open, on all endpoints
+    /// (Python ops' `Unit.set_ports`): one `opened-ports`, then `close-port`
+    /// for each open port not wanted and `open-port` for each wanted one not
+    /// open, nothing when they already agree. Every port is checked before
+    /// any tool runs, so a bad one changes nothing.
+    ///
+    /// ```no_run
+    /// # fn demo(model: &ops::Model) -> Result<(), ops::ModelError> {
+    /// use ops::backend::OpenedPort;
+    /// // PgBouncer's port, and the exporter's; any other port is closed.
+    /// model.set_ports(&[OpenedPort::tcp(6432), OpenedPort::tcp(9127)])?;
+    /// # Ok(()) }
+    /// ```
+    pub fn set_ports(&self, ports: &[OpenedPort]) -> Result<(), ModelError> {
+        let wanted = ports
+            .iter()
+            .map(|p| check_range(p.protocol, p.port, p.last_port()))
+            .collect::<Result<std::collections::BTreeSet<_>, _>>()?;
+        let open: std::collections::BTreeSet<OpenedPort> =
+            self.opened_ports()?.into_iter().collect();
+        for gone in open.difference(&wanted) {
+            self.backend
+                .close_port(gone, &[])
+                .map_err(ModelError::backend(format!("closing port {gone}")))?;
+        }
+        for new in wanted.difference(&open) {
+            self.backend
+                .open_port(new, &[])
+                .map_err(ModelError::backend(format!("opening port {new}")))?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -229,9 +229,18 @@ fn canonical_id(id: &str, model_uuid: &str) -> String {
     }
 }
 
+/// `id` without its `secret:` or `secret://<model uuid>/` prefix.
+fn unique_identifier(id: &str) -> &str {
+    match id.rsplit_once('/') {
+        Some((_, unique)) => unique,
+        None => id.strip_prefix("secret:").unwrap_or(id),
+    }
+}
+
 /// A secret this unit owns or was granted. Looking one up
-/// ([`Model::get_secret`]) calls no hook tool; the content is fetched on
-/// first use and kept for the dispatch. `Debug` never shows content.
+/// ([`Model::get_secret`]) reads its content once (`secret-get`), as
+/// Python ops does; it is kept for the dispatch, until a `refresh`.
+/// `Debug` never shows content.
 pub struct Secret<'m> {
     model: &'m Model,
     id: Option<String>,
@@ -263,6 +272,13 @@ impl<'m> Secret<'m> {
     /// alone learns it from [`Secret::info`]).
     pub fn id(&self) -> Option<&str> {
         self.id.as_deref()
+    }
+
+    /// The secret's unique identifier: its id without the `secret:` or
+    /// `secret://<model uuid>/` prefix (Python ops' `unique_identifier`),
+    /// the same for every form of the id; `None` if the id is not known.
+    pub fn unique_identifier(&self) -> Option<&str> {
+        self.id.as_deref().map(unique_identifier)
     }
 
     /// The label it was created or looked up with, if any.
@@ -455,9 +471,12 @@ impl Model {
     }
 
     /// A secret by id, by label, or by both (which also sets the label on a
-    /// secret this unit observes). No hook tool runs until the secret is
-    /// used: a secret that does not exist fails then, with
-    /// [`BackendError::SecretNotFound`](crate::backend::BackendError::SecretNotFound).
+    /// secret this unit observes). Its content is read at once, as Python
+    /// ops does (`secret-get`, with `--label` when both are given, which is
+    /// when Juju attaches the label): a secret that does not exist, or that
+    /// this unit may not read, fails here, with
+    /// [`BackendError::SecretNotFound`](crate::backend::BackendError::SecretNotFound)
+    /// or Juju's refusal; [`Secret::get_content`] then needs no other call.
     pub fn get_secret(
         &self,
         id: Option<&str>,
@@ -466,11 +485,13 @@ impl Model {
         if id.is_none() && label.is_none() {
             return Err(ModelError::SecretWithoutId);
         }
-        Ok(Secret::new(
+        let secret = Secret::new(
             self,
             id.map(|id| canonical_id(id, &self.uuid)),
             label.map(str::to_string),
-        ))
+        );
+        secret.get_content(false)?;
+        Ok(secret)
     }
 }
 
@@ -480,6 +501,17 @@ mod tests {
 
     fn one(key: &str, value: &str) -> BTreeMap<String, String> {
         BTreeMap::from([(key.to_string(), value.to_string())])
+    }
+
+    #[test]
+    fn the_unique_identifier_is_the_same_for_every_form_of_the_id() {
+        for id in [
+            "cd2ku2fmp25c76be1bq0",
+            "secret:cd2ku2fmp25c76be1bq0",
+            "secret://0b7d1071-ded2-4bf5-80a3-10a81aeb1386/cd2ku2fmp25c76be1bq0",
+        ] {
+            assert_eq!(unique_identifier(id), "cd2ku2fmp25c76be1bq0", "{id}");
+        }
     }
 
     #[test]

@@ -18,12 +18,10 @@
 //! one key at a time). A dispatch that defers the whole queue again and one
 //! event more sends that one key (and the counter), nothing else.
 //!
-//! Older forms are read, and replaced by the per-item keys at the next
-//! commit: [`LEGACY_NOTICES_KEY`], the whole queue as one JSON list (counter
-//! format 1), and [`LEGACY_STATE_KEY`], everything under one key. ops-rs
-//! that knows only format 1 refuses the counter of format 2 (the state is
-//! "newer than this charm understands") rather than miss the per-notice
-//! keys and lose the queue.
+//! A counter of a format newer than [`FORMAT`] is refused (the state is
+//! "newer than this charm understands"): a charm refreshed back to an older
+//! ops-rs stops there rather than miss keys it does not know and lose the
+//! queue.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -34,15 +32,8 @@ use serde::{Deserialize, Serialize};
 use super::{Notice, PersistedState, StateStore, StorageError};
 use crate::backend::{Backend, StringMap};
 
-/// The single key older ops-rs kept everything under; migrated on load.
-pub const LEGACY_STATE_KEY: &str = "ops-rs-state";
-
 /// The key of the format version and the event counter.
 pub const COUNTER_KEY: &str = "ops-rs/counter";
-
-/// The key older ops-rs kept the whole deferred-notice queue under, as one
-/// JSON list; read, and migrated to [`NOTICE_PREFIX`] keys at the next commit.
-pub const LEGACY_NOTICES_KEY: &str = "ops-rs/notices";
 
 /// The prefix of each deferred notice's key (`ops-rs/notice/17`).
 pub const NOTICE_PREFIX: &str = "ops-rs/notice/";
@@ -56,8 +47,7 @@ pub const MAX_VALUE_BYTES: usize = 64 * 1024;
 /// The longest unit-state key Juju accepts, in bytes.
 pub const MAX_KEY_BYTES: usize = 256;
 
-/// The format of the keys, in the counter: 2 is one key per notice; 1 had
-/// the queue under [`LEGACY_NOTICES_KEY`].
+/// The format of the keys, in the counter. (2: 1 was never released.)
 pub const FORMAT: u32 = 2;
 
 #[derive(Serialize, Deserialize)]
@@ -100,16 +90,15 @@ struct Loaded {
     state: PersistedState,
     /// Our keys and their text.
     keys: StringMap,
-    /// The key number of each of `state.notices`; `None` for one read from
-    /// an older form, which has no key of its own yet.
-    seqs: Vec<Option<u64>>,
+    /// The key number of each of `state.notices`.
+    seqs: Vec<u64>,
 }
 
 /// The state in the controller's keys, and which keys were ours.
 struct Decoded {
     state: PersistedState,
     ours: StringMap,
-    seqs: Vec<Option<u64>>,
+    seqs: Vec<u64>,
 }
 
 fn location(key: &str) -> String {
@@ -155,8 +144,8 @@ fn notice_seq(key: &str) -> Option<Result<u64, StorageError>> {
 /// key is not rewritten); any other takes a number above every one given so
 /// far. The numbers increase along the queue, which is how the queue's
 /// order is kept.
-fn assign_seqs(before: &[Notice], before_seqs: &[Option<u64>], notices: &[Notice]) -> Vec<u64> {
-    let mut next = match before_seqs.iter().flatten().max() {
+fn assign_seqs(before: &[Notice], before_seqs: &[u64], notices: &[Notice]) -> Vec<u64> {
+    let mut next = match before_seqs.iter().max() {
         None => 0,
         Some(&max) if max < u64::MAX / 2 => max + 1,
         // Numbers this high were not written by ops-rs: renumber the queue.
@@ -167,11 +156,10 @@ fn assign_seqs(before: &[Notice], before_seqs: &[Option<u64>], notices: &[Notice
     let mut cursor = 0;
     let mut seqs = Vec::with_capacity(notices.len());
     for notice in notices {
-        let reused = (cursor..before.len())
-            .find(|&i| before_seqs.get(i).copied().flatten().is_some() && &before[i] == notice);
+        let reused = (cursor..before.len().min(before_seqs.len())).find(|&i| &before[i] == notice);
         match reused {
             Some(i) => {
-                seqs.push(before_seqs[i].unwrap_or_default());
+                seqs.push(before_seqs[i]);
                 cursor = i + 1;
             }
             None => {
@@ -251,8 +239,8 @@ fn same_value(old: &str, new: &str) -> bool {
 }
 
 /// The framework's state in a unit's Juju state (what `state-get` gives),
-/// and the keys of it that are ops-rs': the per-item keys, or those of the
-/// older forms. Other keys (a charm's own) are left out.
+/// and the keys of it that are ops-rs'. Other keys (a charm's own) are left
+/// out.
 ///
 /// ```
 /// use std::collections::BTreeMap;
@@ -273,10 +261,6 @@ pub fn decode_unit_state(all: &StringMap) -> Result<(PersistedState, StringMap),
 fn decode(all: &StringMap) -> Result<Decoded, StorageError> {
     let mut ours = StringMap::new();
     let mut state = PersistedState::default();
-    if let Some(text) = all.get(LEGACY_STATE_KEY) {
-        state = PersistedState::from_json(text, &location(LEGACY_STATE_KEY))?;
-        ours.insert(LEGACY_STATE_KEY.to_string(), text.clone());
-    }
     if let Some(text) = all.get(COUNTER_KEY) {
         let counter: Counter = serde_json::from_str(text).map_err(|e| corrupt(COUNTER_KEY, e))?;
         if counter.format > FORMAT {
@@ -291,15 +275,7 @@ fn decode(all: &StringMap) -> Result<Decoded, StorageError> {
         state.event_count = state.event_count.max(counter.event_count);
         ours.insert(COUNTER_KEY.to_string(), text.clone());
     }
-    if let Some(text) = all.get(LEGACY_NOTICES_KEY) {
-        let notices: Vec<Notice> =
-            serde_json::from_str(text).map_err(|e| corrupt(LEGACY_NOTICES_KEY, e))?;
-        state.notices = notices;
-        ours.insert(LEGACY_NOTICES_KEY.to_string(), text.clone());
-    }
-    // Notices of an older form have no number and come first: nothing
-    // writes both forms, and those are the older.
-    let mut seqs = vec![None; state.notices.len()];
+    let mut seqs = Vec::new();
     let mut numbered = Vec::new();
     for (key, text) in all {
         if let Some(seq) = notice_seq(key) {
@@ -315,7 +291,7 @@ fn decode(all: &StringMap) -> Result<Decoded, StorageError> {
     numbered.sort_by_key(|(seq, _)| *seq);
     for (seq, notice) in numbered {
         state.notices.push(notice);
-        seqs.push(Some(seq));
+        seqs.push(seq);
     }
     Ok(Decoded { state, ours, seqs })
 }
@@ -357,9 +333,7 @@ impl StateStore for JujuStateStore {
         let Some(loaded) = loaded.as_mut() else {
             return Ok(());
         };
-        let older_form = loaded.keys.contains_key(LEGACY_STATE_KEY)
-            || loaded.keys.contains_key(LEGACY_NOTICES_KEY);
-        if !older_form && state.same_content(&loaded.state) {
+        if state.same_content(&loaded.state) {
             return Ok(());
         }
         let seqs = assign_seqs(&loaded.state.notices, &loaded.seqs, &state.notices);
@@ -382,7 +356,7 @@ impl StateStore for JujuStateStore {
         }
         loaded.keys.retain(|k, _| keys.contains_key(k));
         loaded.state = state.clone();
-        loaded.seqs = seqs.into_iter().map(Some).collect();
+        loaded.seqs = seqs;
         Ok(())
     }
 }
@@ -403,7 +377,7 @@ mod tests {
     #[test]
     fn a_notice_deferred_again_keeps_its_number_and_new_ones_come_after() {
         let before: Vec<Notice> = (0..4).map(notice).collect();
-        let seqs = [Some(3), Some(4), Some(7), Some(9)];
+        let seqs = [3, 4, 7, 9];
         // 1 handled, 0, 2 and 3 deferred again, 10 and 11 new.
         let after = [notice(0), notice(2), notice(3), notice(10), notice(11)];
         assert_eq!(assign_seqs(&before, &seqs, &after), [3, 7, 9, 10, 11]);
@@ -412,7 +386,7 @@ mod tests {
     #[test]
     fn a_notice_out_of_its_old_order_is_renumbered_not_misplaced() {
         let before: Vec<Notice> = (0..3).map(notice).collect();
-        let seqs = [Some(0), Some(1), Some(2)];
+        let seqs = [0, 1, 2];
         // A queue whose order differs: the numbers still increase along it.
         let after = [notice(2), notice(0), notice(1)];
         assert_eq!(assign_seqs(&before, &seqs, &after), [2, 3, 4]);
@@ -422,20 +396,14 @@ mod tests {
     }
 
     #[test]
-    fn notices_of_the_older_form_are_numbered_after_the_rest() {
-        let before: Vec<Notice> = (0..2).map(notice).collect();
-        assert_eq!(
-            assign_seqs(&before, &[None, None], &before),
-            [0, 1],
-            "numbered from 0"
-        );
-        assert_eq!(assign_seqs(&[], &[], &[notice(5)]), [0]);
+    fn the_first_notices_are_numbered_from_zero() {
+        assert_eq!(assign_seqs(&[], &[], &[notice(5), notice(6)]), [0, 1]);
     }
 
     #[test]
     fn numbers_near_the_top_of_u64_renumber_the_queue() {
         let before: Vec<Notice> = (0..2).map(notice).collect();
-        let seqs = [Some(1), Some(u64::MAX)];
+        let seqs = [1, u64::MAX];
         assert_eq!(assign_seqs(&before, &seqs, &[notice(1), notice(2)]), [0, 1]);
     }
 
@@ -491,9 +459,7 @@ mod prop_tests {
     fn unit_state() -> impl Strategy<Value = StringMap> {
         proptest::collection::btree_map(
             prop_oneof![
-                Just(LEGACY_STATE_KEY.to_string()),
                 Just(COUNTER_KEY.to_string()),
-                Just(LEGACY_NOTICES_KEY.to_string()),
                 "[0-9+-]{0,22}".prop_map(|k| format!("{NOTICE_PREFIX}{k}")),
                 "\\PC{0,12}".prop_map(|k| format!("{STORED_PREFIX}{k}")),
                 "\\PC{0,12}",
@@ -574,7 +540,7 @@ mod prop_tests {
             let first_keys = encode(&state(&first), &first_seqs).map_err(|e| TestCaseError::fail(e.to_string()))?;
             let decoded = decode(&first_keys).map_err(|e| TestCaseError::fail(e.to_string()))?;
             prop_assert!(decoded.state.notices == first, "{:?}", decoded.state.notices);
-            prop_assert_eq!(&decoded.seqs, &first_seqs.iter().copied().map(Some).collect::<Vec<_>>());
+            prop_assert_eq!(&decoded.seqs, &first_seqs);
 
             let second_seqs = assign_seqs(&decoded.state.notices, &decoded.seqs, &second);
             prop_assert!(second_seqs.windows(2).all(|w| w[0] < w[1]), "{:?}", second_seqs);

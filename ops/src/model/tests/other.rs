@@ -165,17 +165,22 @@ fn secrets_are_added_read_and_changed() {
     );
     assert_eq!(backend.count("secret-get"), 0);
 
-    // Looked up again (by id without the prefix): fetched once, then kept.
+    // Looked up again (by id without the prefix): read at once, as Python
+    // ops does, then kept.
     let bare = id.strip_prefix("secret:").unwrap();
     let found = model.get_secret(Some(bare), None).unwrap();
     assert_eq!(found.id(), Some(id.as_str()));
-    assert_eq!(backend.count("secret-get"), 0, "looking up calls nothing");
+    assert_eq!(
+        backend.count("secret-get"),
+        1,
+        "looking up reads the content"
+    );
     assert_eq!(
         found.get_content(false).unwrap().get("password"),
         Some("hunter22")
     );
     assert_eq!(found.get_content(false).unwrap().len(), 1);
-    assert_eq!(backend.count("secret-get"), 1);
+    assert_eq!(backend.count("secret-get"), 1, "then kept");
     found.get_content(true).unwrap();
     found.peek_content().unwrap();
     assert_eq!(
@@ -224,6 +229,11 @@ fn a_secret_by_label_learns_its_id_for_owner_operations() {
     let (model, backend) = model_for(w, "app/0", Hook::default());
     let secret = model.get_secret(None, Some("api")).unwrap();
     assert_eq!(secret.id(), None);
+    // The lookup ran secret-get with the label: where Juju attaches it.
+    assert_eq!(
+        backend.calls_of("secret-get"),
+        [["", "api", "false", "false"]]
+    );
     let rel = model.relation("db").unwrap().unwrap();
     secret.grant(&rel, None).unwrap();
     secret.revoke(&rel, Some("postgresql/1")).unwrap();
@@ -295,14 +305,13 @@ fn bad_secret_content_and_non_leaders_are_refused_before_secret_add() {
 }
 
 #[test]
-fn a_missing_secret_fails_when_used() {
+fn a_missing_secret_fails_when_looked_up() {
     let (model, _) = model_for(world(true), "app/0", Hook::default());
     assert!(matches!(
         model.get_secret(None, None),
         Err(ModelError::SecretWithoutId)
     ));
-    let missing = model.get_secret(Some("secret:nope"), None).unwrap();
-    let err = missing.get_content(false).unwrap_err();
+    let err = model.get_secret(Some("secret:nope"), None).unwrap_err();
     assert!(
         matches!(
             err.backend_error(),
@@ -310,6 +319,9 @@ fn a_missing_secret_fails_when_used() {
         ),
         "{err:?}"
     );
+    assert!(err.is_secret_not_found());
+    let err = model.get_secret(None, Some("no-such-label")).unwrap_err();
+    assert!(err.is_secret_not_found(), "{err:?}");
 }
 
 #[test]
@@ -425,6 +437,84 @@ fn port_ranges_and_endpoints_are_kept() {
     let parsed: OpenedPort = "8000-8010/tcp".parse().unwrap();
     assert_eq!(parsed.last_port(), Some(8010));
     assert!("8010-8000/tcp".parse::<OpenedPort>().is_err());
+}
+
+#[test]
+fn set_ports_closes_what_is_not_wanted_and_opens_only_what_is_missing() {
+    use crate::backend::OpenedPort;
+    let (model, backend) = model_for(world(true), "app/0", Hook::default());
+    model.open_port(PortProtocol::Tcp, Some(80)).unwrap();
+    model.open_port(PortProtocol::Tcp, Some(6432)).unwrap();
+    model
+        .set_ports(&[OpenedPort::tcp(6432), OpenedPort::udp(53)])
+        .unwrap();
+    assert_eq!(backend.calls_of("close-port"), [["80/tcp", ""]]);
+    assert_eq!(
+        backend.calls_of("open-port"),
+        [["80/tcp", ""], ["6432/tcp", ""], ["53/udp", ""]]
+    );
+    let mut open = model.opened_ports().unwrap();
+    open.sort();
+    let mut wanted = vec![OpenedPort::tcp(6432), OpenedPort::udp(53)];
+    wanted.sort();
+    assert_eq!(open, wanted);
+    // Already so: no tool but opened-ports runs.
+    model
+        .set_ports(&[OpenedPort::udp(53), OpenedPort::tcp(6432)])
+        .unwrap();
+    assert_eq!(backend.calls_of("open-port").len(), 3);
+    assert_eq!(backend.calls_of("close-port").len(), 1);
+    // A bad port changes nothing.
+    assert!(matches!(
+        model.set_ports(&[OpenedPort::range(PortProtocol::Tcp, 90, 80)]),
+        Err(ModelError::InvalidPort { .. })
+    ));
+    assert_eq!(backend.calls_of("close-port").len(), 1);
+}
+
+#[test]
+fn add_metrics_sends_checked_metrics_and_labels_in_order() {
+    let (model, backend) = model_for(world(true), "app/0", Hook::default());
+    model
+        .add_metrics(
+            &[("clients", 12.0), ("wait-ratio", 0.25)],
+            &[("pool", "main")],
+        )
+        .unwrap();
+    assert_eq!(
+        backend.calls_of("add-metric"),
+        [["clients=12,wait-ratio=0.25", "pool=main"]]
+    );
+    type Metrics<'a> = &'a [(&'a str, f64)];
+    type Labels<'a> = &'a [(&'a str, &'a str)];
+    let refused: [(Metrics, Labels); 7] = [
+        (&[("1clients", 1.0)], &[]),
+        (&[("clients-", 1.0)], &[]),
+        (&[("cli ents", 1.0)], &[]),
+        (&[("clients", -1.0)], &[]),
+        (&[("clients", f64::NAN)], &[]),
+        (&[("clients", 1.0)], &[("pool", "a,b")]),
+        (&[("clients", 1.0)], &[("pool", "")]),
+    ];
+    for (metrics, labels) in refused {
+        let err = model.add_metrics(metrics, labels).unwrap_err();
+        assert!(matches!(err, ModelError::InvalidMetric { .. }), "{err}");
+    }
+    assert_eq!(backend.calls_of("add-metric").len(), 1, "nothing more sent");
+}
+
+#[test]
+fn the_model_knows_its_uuid_juju_version_and_charm_dir() {
+    let (model, _) = model_for(world(true), "app/0", Hook::default());
+    assert_eq!(
+        model.juju_version().unwrap(),
+        crate::JujuVersion::new(3, 6, 0)
+    );
+    assert_eq!(
+        model.charm_dir(),
+        std::path::Path::new("/var/lib/juju/agents/unit-app-0/charm")
+    );
+    assert_eq!(model.uuid(), "");
 }
 
 #[test]

@@ -299,6 +299,17 @@ impl Backend for Recording {
         Ok(())
     }
 
+    fn add_metric(&self, metrics: &[(String, String)], labels: &[(String, String)]) -> Result<()> {
+        let pairs = |list: &[(String, String)]| {
+            list.iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        self.record("add-metric", &[&pairs(metrics), &pairs(labels)]);
+        Ok(())
+    }
+
     fn juju_log(&self, level: LogLevel, message: &str) -> Result<()> {
         self.record("juju-log", &[&level.as_str(), &message]);
         Ok(())
@@ -381,6 +392,7 @@ impl Backend for Recording {
             revision: secret.revision,
             rotation: None,
             expiry: None,
+            rotates: None,
             owner: Some("application".to_string()),
         })
     }
@@ -568,6 +580,8 @@ pub fn model_for(world: World, unit: &str, hook: Hook) -> (Model, Arc<Recording>
         unit_name: unit.to_string(),
         model_name: "test-model".to_string(),
         model_uuid: String::new(),
+        juju_version: "3.6.0".to_string(),
+        charm_dir: PathBuf::from("/var/lib/juju/agents/unit-app-0/charm"),
         containers_dir: PathBuf::from("/charm/containers"),
         broken_relation: hook.relation.clone().filter(|_| hook.broken),
         hook_relation: hook.relation,
