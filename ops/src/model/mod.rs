@@ -264,7 +264,7 @@ impl Model {
     }
 
     /// The version of Juju running the charm (`JUJU_VERSION`), to ask what
-    /// it supports ([`JujuVersion::has_secrets`], ...).
+    /// it supports ([`JujuVersion::has_secrets`](crate::JujuVersion::has_secrets), ...).
     /// [`ModelError::JujuVersion`] if Juju gave none or not a version.
     pub fn juju_version(&self) -> Result<crate::JujuVersion, ModelError> {
         self.juju_version
