@@ -28,9 +28,7 @@ use std::path::Path;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use hmac::{Hmac, KeyInit, Mac};
 use md5::{Digest, Md5};
-use sha2::Sha256;
 
 use crate::names::BackendUser;
 
@@ -81,6 +79,10 @@ pub enum AuthFileProblem {
     /// A clear password that would read back as a verifier.
     #[error("a clear password that has the form of a verifier")]
     PasswordLooksLikeVerifier,
+    /// A verifier could not be made: the operating system gave no random
+    /// bytes for its salt.
+    #[error("no random bytes for a SCRAM salt")]
+    NoRandomSalt,
 }
 
 /// What a line of the auth file holds for its user.
@@ -160,11 +162,32 @@ pub fn secret_kind(secret: &str) -> Result<SecretKind, AuthFileProblem> {
     }
 }
 
+/// PostgreSQL's iteration count for the verifiers it makes (its
+/// `scram_iterations` default), used for every verifier this charm makes.
+pub const SCRAM_ITERATIONS: u32 = 4096;
+
 /// A new SCRAM-SHA-256 verifier of `password`, as PostgreSQL makes it: a
-/// random 16-byte salt, 4096 iterations, SASLprep'd password
-/// (`postgres_protocol::password::scram_sha_256`).
-pub fn scram_verifier(password: &str) -> String {
-    postgres_protocol::password::scram_sha_256(password.as_bytes())
+/// random 16-byte salt, [`SCRAM_ITERATIONS`] iterations, SASLprep'd
+/// password. [`PasswordError::Salt`] if the operating system gives no
+/// random bytes for the salt.
+pub fn scram_verifier(password: &str) -> Result<String, PasswordError> {
+    let mut salt = [0u8; 16];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut salt)
+        .map_err(|_| PasswordError::Salt)?;
+    Ok(scram_verifier_with_salt(password, &salt))
+}
+
+/// The verifier of `password` with a given salt (for tests that compare
+/// with another implementation).
+fn scram_verifier_with_salt(password: &str, salt: &[u8]) -> String {
+    let iterations = std::num::NonZeroU32::new(SCRAM_ITERATIONS).expect("4096 is not zero");
+    let keys = scram_keys(&sasl_prepared(password), salt, iterations);
+    format!(
+        "{SCRAM_PREFIX}{SCRAM_ITERATIONS}:{}${}:{}",
+        BASE64.encode(salt),
+        BASE64.encode(keys.stored_key),
+        BASE64.encode(keys.server_key)
+    )
 }
 
 /// The password as SCRAM hashes it: SASLprep'd (RFC 4013) when it is valid
@@ -176,27 +199,39 @@ fn sasl_prepared(password: &str) -> Vec<u8> {
     }
 }
 
-type HmacSha256 = Hmac<Sha256>;
-
-fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
-    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes keys of any length");
-    mac.update(message);
-    mac.finalize().into_bytes().to_vec()
+/// The two keys a SCRAM-SHA-256 verifier stores (RFC 5802, section 3).
+struct ScramKeys {
+    stored_key: [u8; 32],
+    server_key: [u8; 32],
 }
 
-/// PBKDF2-HMAC-SHA-256 with one output block: SCRAM's `Hi()` (RFC 5802).
-fn salted_password(password: &[u8], salt: &[u8], iterations: u32) -> Vec<u8> {
-    let mut first = salt.to_vec();
-    first.extend_from_slice(&1u32.to_be_bytes());
-    let mut previous = hmac_sha256(password, &first);
-    let mut result = previous.clone();
-    for _ in 1..iterations {
-        previous = hmac_sha256(password, &previous);
-        for (r, p) in result.iter_mut().zip(&previous) {
-            *r ^= p;
-        }
-    }
-    result
+/// `SaltedPassword := Hi(password, salt, i)` (PBKDF2-HMAC-SHA-256 with one
+/// output block), then `StoredKey := H(HMAC(SaltedPassword, "Client Key"))`
+/// and `ServerKey := HMAC(SaltedPassword, "Server Key")`. PBKDF2, HMAC and
+/// SHA-256 are ring's: it keys the HMAC once for all iterations (half the
+/// SHA-256 blocks of re-keying it each round) and uses the CPU's SHA
+/// instructions where there are some.
+fn scram_keys(password: &[u8], salt: &[u8], iterations: std::num::NonZeroU32) -> ScramKeys {
+    use ring::{digest, hmac, pbkdf2};
+    let mut salted = [0u8; 32];
+    pbkdf2::derive(
+        pbkdf2::PBKDF2_HMAC_SHA256,
+        iterations,
+        salt,
+        password,
+        &mut salted,
+    );
+    let key = hmac::Key::new(hmac::HMAC_SHA256, &salted);
+    let client_key = hmac::sign(&key, b"Client Key");
+    let server_key = hmac::sign(&key, b"Server Key");
+    let mut keys = ScramKeys {
+        stored_key: [0; 32],
+        server_key: [0; 32],
+    };
+    keys.stored_key
+        .copy_from_slice(digest::digest(&digest::SHA256, client_key.as_ref()).as_ref());
+    keys.server_key.copy_from_slice(server_key.as_ref());
+    keys
 }
 
 /// Equality that takes as long whatever the first difference.
@@ -216,11 +251,12 @@ pub fn scram_matches(verifier: &str, password: &str) -> bool {
     if scram.iterations > MAX_VERIFY_ITERATIONS {
         return false;
     }
-    let salted = salted_password(&sasl_prepared(password), &scram.salt, scram.iterations);
-    let client_key = hmac_sha256(&salted, b"Client Key");
-    let stored_key = Sha256::digest(&client_key);
-    let server_key = hmac_sha256(&salted, b"Server Key");
-    same_bytes(&stored_key, &scram.stored_key) && same_bytes(&server_key, &scram.server_key)
+    let Some(iterations) = std::num::NonZeroU32::new(scram.iterations) else {
+        return false;
+    };
+    let keys = scram_keys(&sasl_prepared(password), &scram.salt, iterations);
+    same_bytes(&keys.stored_key, &scram.stored_key)
+        && same_bytes(&keys.server_key, &scram.server_key)
 }
 
 /// What is wrong with a user name or secret, if anything (a secret that
@@ -266,6 +302,9 @@ pub enum PasswordError {
         /// Why.
         source: std::io::Error,
     },
+    /// The operating system gave no random bytes for a SCRAM salt.
+    #[error("the operating system gave no random bytes for a SCRAM salt")]
+    Salt,
 }
 
 /// The auth file: each user's secret (a verifier, or the auth user's
@@ -472,8 +511,8 @@ impl AuthFile {
         if let Some(problem) = field_problem(user, "") {
             return Err(problem);
         }
-        self.users
-            .insert(user.to_string(), scram_verifier(password));
+        let verifier = scram_verifier(password).map_err(|_| AuthFileProblem::NoRandomSalt)?;
+        self.users.insert(user.to_string(), verifier);
         Ok(())
     }
 
@@ -661,9 +700,32 @@ mod tests {
     }
 
     #[test]
+    fn verifiers_are_postgresqls() {
+        // postgres-protocol is another implementation of PostgreSQL's
+        // verifier: what it makes, ours checks, for a plain, a SASLprep'd
+        // and an unprepareable password; and ours, with the salt of the
+        // independently computed KNOWN_SCRAM, is that text.
+        for password in [
+            "auth-pw-s3cr3t",
+            "pa\u{00AD}ss\u{2003}w\u{00F6}rd",
+            "\u{0007}bell",
+            "",
+        ] {
+            let theirs = postgres_protocol::password::scram_sha_256(password.as_bytes());
+            assert!(scram_matches(&theirs, password), "{password:?}");
+            assert!(!scram_matches(&theirs, "other"), "{password:?}");
+        }
+        let salt: Vec<u8> = (0..16).collect();
+        assert_eq!(
+            scram_verifier_with_salt("auth-pw-s3cr3t", &salt),
+            KNOWN_SCRAM
+        );
+    }
+
+    #[test]
     fn new_verifiers_are_salted_and_check() {
-        let one = scram_verifier("pässwörd");
-        let two = scram_verifier("pässwörd");
+        let one = scram_verifier("pässwörd").unwrap();
+        let two = scram_verifier("pässwörd").unwrap();
         assert_ne!(one, two, "a new salt each time");
         for verifier in [&one, &two] {
             assert!(verifier.starts_with("SCRAM-SHA-256$4096:"), "{verifier}");
@@ -969,7 +1031,9 @@ mod tests {
     fn an_unreadable_random_source_is_an_error() {
         for source in ["/dev/null", "/nonexistent/random"] {
             let err = generate_password_from(Path::new(source)).unwrap_err();
-            let PasswordError::RandomSource { path, .. } = &err;
+            let PasswordError::RandomSource { path, .. } = &err else {
+                panic!("{err:?}");
+            };
             assert_eq!(path, source);
             assert!(
                 err.to_string()

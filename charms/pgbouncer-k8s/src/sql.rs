@@ -55,6 +55,9 @@ pub enum SqlError {
         /// The name's length in bytes.
         len: usize,
     },
+    /// A role's password verifier could not be made.
+    #[error(transparent)]
+    Password(crate::auth::PasswordError),
     /// TLS to the backend could not be set up.
     #[error(transparent)]
     Tls(#[from] crate::backend_tls::TlsError),
@@ -445,6 +448,7 @@ impl Backend {
     ) -> Result<(), SqlError> {
         let role = check_role(role)?;
         let what = format!("setting up role {role}");
+        let verifier = || scram_verifier(password).map_err(SqlError::Password);
         let Some((stored, attributes_ok)) = self.login_state(role)? else {
             let in_role = group.map(|g| format!(" IN ROLE {}", ident(g)));
             return self.run_quietly(
@@ -453,7 +457,7 @@ impl Backend {
                     "CREATE ROLE {} WITH {LOGIN_ATTRIBUTES} PASSWORD {} \
                      VALID UNTIL 'infinity'{}",
                     ident(role),
-                    literal(&scram_verifier(password)),
+                    literal(&verifier()?),
                     in_role.unwrap_or_default()
                 ),
             );
@@ -475,7 +479,7 @@ impl Backend {
             &format!(
                 "ALTER ROLE {} WITH {LOGIN_ATTRIBUTES} PASSWORD {} VALID UNTIL 'infinity'",
                 ident(role),
-                literal(&scram_verifier(password))
+                literal(&verifier()?)
             ),
         )
     }

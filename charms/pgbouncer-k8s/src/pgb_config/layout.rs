@@ -44,10 +44,17 @@ pub fn instance_count(cpus: usize) -> usize {
 }
 
 /// The CPU count of this machine (1 if it cannot be read).
+///
+/// Read once per process: the standard library reads the cgroup's CPU
+/// quota from `/proc` and `/sys` on every call (five files), and the charm
+/// asks at every dispatch; a hook is one dispatch, a test process hundreds.
 pub fn available_cpus() -> usize {
-    std::thread::available_parallelism()
-        .map(usize::from)
-        .unwrap_or(1)
+    static CPUS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CPUS.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map(usize::from)
+            .unwrap_or(1)
+    })
 }
 
 #[cfg(test)]
