@@ -596,6 +596,19 @@ fn a_host_command_past_its_timeout_is_killed() {
     );
 }
 
+#[test]
+fn a_command_without_a_timeout_may_outlast_the_change_timeout() {
+    // Python ops waits for such a command however long it runs; the
+    // client's change timeout (here 100 ms) is not the command's.
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("pebble.socket");
+    let pebble = FakePebble::start(&socket, dir.path().join("root")).unwrap();
+    pebble.run_on_host(&["sleep"]);
+    let client = Client::new(&socket).with_change_timeout(Duration::from_millis(100));
+    let output = client.exec(&["sleep", "0.5"], &ExecOptions::new());
+    assert!(output.is_ok(), "{output:?}");
+}
+
 /// Pebble fails an exec whose I/O WebSockets are not connected within 5 s
 /// (this test waits that long).
 #[test]

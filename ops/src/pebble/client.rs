@@ -541,7 +541,7 @@ impl Client {
                 what: "exec needs a command; an empty one was given".into(),
             });
         };
-        let deadline = exec_deadline(options, self.change_timeout);
+        let deadline = exec_deadline(options);
         let request = Request::post_json("/v1/exec".into(), &exec_body(&command, options));
         let (change_id, result) = self.async_change_with_result(request)?;
         let task_id = result

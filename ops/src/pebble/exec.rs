@@ -71,8 +71,9 @@ pub struct ExecOptions {
     /// The working directory (it must exist).
     pub working_dir: Option<String>,
     /// Kill the command after this long; the call then fails with
-    /// [`PebbleError::Change`]. Without it the command may run as long as
-    /// the client's change timeout ([`Client::with_change_timeout`](super::Client::with_change_timeout)).
+    /// [`PebbleError::Change`]. Without it the call waits for the command
+    /// however long it runs, as Python ops' `exec(...).wait()` does (the
+    /// client's change timeout is for changes, not for a command's run).
     pub timeout: Option<Duration>,
     /// The user id to run as.
     pub user_id: Option<u32>,
@@ -267,12 +268,14 @@ pub(crate) fn exec_body(command: &[String], options: &ExecOptions) -> Value {
     Value::Object(body)
 }
 
-/// How long the exec's streams and its change wait may take in all.
-pub(crate) fn exec_deadline(options: &ExecOptions, change_timeout: Duration) -> Instant {
+/// How long the exec's streams and its change wait may take in all: the
+/// command's timeout and some slack for Pebble to report it, or no limit
+/// (a day, which no hook outlives) when it has none.
+pub(crate) fn exec_deadline(options: &ExecOptions) -> Instant {
     http::deadline_in(
         options
             .timeout
-            .map_or(change_timeout, |t| t.saturating_add(TIMEOUT_SLACK)),
+            .map_or(Duration::MAX, |t| t.saturating_add(TIMEOUT_SLACK)),
     )
 }
 
