@@ -75,7 +75,8 @@ pub use dispatch::{
 pub use framework::events;
 pub use framework::events::CustomEvent;
 pub use framework::{
-    Ctx, EmittedEvent, Framework, FrameworkError, HandlerError, HandlerResult, Outcome, StoredState,
+    AnyEvent, Ctx, EmittedEvent, Framework, FrameworkError, HandlerError, HandlerResult, Outcome,
+    StoredState,
 };
 pub use juju_version::{JujuVersion, JujuVersionError};
 pub use log::JujuLogSubscriber;

@@ -5,11 +5,13 @@
 //! emits the Juju event, collects status and commits (see
 //! [`dispatch`](crate::dispatch())).
 
+mod any_event;
 pub mod events;
 mod outcome;
 pub(crate) mod resolve;
 mod stored;
 
+pub use any_event::AnyEvent;
 pub use outcome::{HandlerError, HandlerOutcome, HandlerResult, Outcome, ReturnedValue};
 pub use stored::StoredState;
 
@@ -164,13 +166,23 @@ pub(crate) enum CallError {
 /// another, whose observers may emit another, ... this many levels.
 pub const MAX_EMIT_DEPTH: usize = 32;
 
-type ObserverFn<C> = dyn Fn(&mut C, &Value, &mut Ctx<'_>) -> Result<Returned, CallError>;
+type ObserverFn<C> = dyn Fn(&mut C, &str, &Value, &mut Ctx<'_>) -> Result<Returned, CallError>;
+
+/// What [`Observer::event`] holds for an observer of every event.
+const EVERY_EVENT: &str = "*";
 
 struct Observer<C> {
+    /// The event's name, or [`EVERY_EVENT`].
     event: String,
     /// `<Charm>::<function>`: what notices are saved under.
     key: String,
     call: Box<ObserverFn<C>>,
+}
+
+impl<C> Observer<C> {
+    fn observes(&self, event: &str) -> bool {
+        self.event == event || (self.event == EVERY_EVENT && AnyEvent::observes(event))
+    }
 }
 
 struct StoredSlot {
@@ -469,6 +481,86 @@ impl<C: 'static> Framework<C> {
         self.register(events::event_key::<E>(), Some(name), handler)
     }
 
+    /// The observer's key, `<Charm>::<function>` (or the name given):
+    /// stable across compiler versions and module moves. Refuses a closure
+    /// without a name and a second observer of the event under one key.
+    fn observer_key<F>(&self, event: &str, name: Option<&str>) -> Result<String, FrameworkError> {
+        let function = type_name::<F>().to_string();
+        if function.contains("{{closure}}") && name.is_none() {
+            return Err(FrameworkError::ClosureObserver {
+                event: event.to_string(),
+                observer: function,
+            });
+        }
+        let key = format!(
+            "{}::{}",
+            self.charm_name,
+            name.map(str::to_string)
+                .unwrap_or_else(|| function_name(&function))
+        );
+        if self
+            .observers
+            .iter()
+            .any(|o| o.event == event && o.key == key)
+        {
+            return Err(FrameworkError::DuplicateObserver {
+                event: event.to_string(),
+                observer: key,
+            });
+        }
+        Ok(key)
+    }
+
+    /// Observes every event with one handler (called in registration order
+    /// with the event's own observers: register it last to run after them):
+    /// the reconcile pattern, where a charm works out what its
+    /// workload should be from the model each time anything happens rather
+    /// than reacting to each event. Every Juju event and custom event
+    /// reaches it except collect-status (status comes from its own
+    /// observers), actions, and the framework's `pre_commit` and `commit`
+    /// (as in Python ops, where they are not the charm's events). It cannot defer, nor set status: it runs
+    /// again at the next event anyway.
+    ///
+    /// ```
+    /// use ops::AnyEvent;
+    /// use ops::{Charm, Ctx, Framework, HandlerError, HandlerResult};
+    ///
+    /// struct Reconciling;
+    /// impl Charm for Reconciling {
+    ///     fn new(fw: &mut Framework<Self>) -> Result<Self, HandlerError> {
+    ///         fw.observe_every(Self::reconcile)?;
+    ///         Ok(Reconciling)
+    ///     }
+    /// }
+    /// impl Reconciling {
+    ///     fn reconcile(&mut self, event: &AnyEvent, ctx: &mut Ctx) -> HandlerResult {
+    ///         tracing::debug!("reconciling after {}", event.name());
+    ///         let _config = ctx.model().config()?;
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    pub fn observe_every<F>(&mut self, handler: F) -> Result<&mut Self, FrameworkError>
+    where
+        F: Fn(&mut C, &AnyEvent, &mut Ctx<'_>) -> HandlerResult + 'static,
+    {
+        let key = self.observer_key::<F>(EVERY_EVENT, None)?;
+        let call = move |charm: &mut C, event: &str, snapshot: &Value, ctx: &mut Ctx<'_>| {
+            let event = AnyEvent::new(event, snapshot.clone());
+            handler(charm, &event, ctx).map_err(CallError::Handler)?;
+            Ok(Returned {
+                defer: false,
+                statuses: Vec::new(),
+            })
+        };
+        self.observers.push(Rc::new(Observer {
+            event: EVERY_EVENT.to_string(),
+            key,
+            call: Box::new(call),
+        }));
+        Ok(self)
+    }
+
     fn register<E, R, F>(
         &mut self,
         event: String,
@@ -484,32 +576,8 @@ impl<C: 'static> Framework<C> {
         if *self.event_types.entry(event.clone()).or_insert(type_id) != type_id {
             return Err(FrameworkError::EventNameClash { event });
         }
-        let function = type_name::<F>().to_string();
-        if function.contains("{{closure}}") && name.is_none() {
-            return Err(FrameworkError::ClosureObserver {
-                event,
-                observer: function,
-            });
-        }
-        // Stable across compiler versions and module moves: the charm
-        // type's name and the function's own name (or the name given).
-        let key = format!(
-            "{}::{}",
-            self.charm_name,
-            name.map(str::to_string)
-                .unwrap_or_else(|| function_name(&function))
-        );
-        if self
-            .observers
-            .iter()
-            .any(|o| o.event == event && o.key == key)
-        {
-            return Err(FrameworkError::DuplicateObserver {
-                event,
-                observer: key,
-            });
-        }
-        let call = move |charm: &mut C, snapshot: &Value, ctx: &mut Ctx<'_>| {
+        let key = self.observer_key::<F>(&event, name)?;
+        let call = move |charm: &mut C, _: &str, snapshot: &Value, ctx: &mut Ctx<'_>| {
             let event = E::deserialize(snapshot).map_err(CallError::Snapshot)?;
             let returned = handler(charm, &event, ctx).map_err(CallError::Handler)?;
             Ok(returned.into_returned().0)
@@ -523,7 +591,7 @@ impl<C: 'static> Framework<C> {
     }
 
     pub(crate) fn has_observers(&self, event: &str) -> bool {
-        self.observers.iter().any(|o| o.event == event)
+        self.observers.iter().any(|o| o.observes(event))
     }
 
     fn next_handle(&mut self, event: &str) -> String {
@@ -535,12 +603,13 @@ impl<C: 'static> Framework<C> {
         &mut self,
         charm: &mut C,
         observer: &Observer<C>,
+        event: &str,
         handle: &str,
         snapshot: &Value,
         reemitted: bool,
     ) -> Result<Returned, DispatchError> {
         let mut ctx = Ctx::new(&self.model, handle);
-        let result = (observer.call)(charm, snapshot, &mut ctx);
+        let result = (observer.call)(charm, event, snapshot, &mut ctx);
         let emitted = std::mem::take(&mut ctx.emitted);
         let returned = match result {
             Ok(returned) => returned,
@@ -578,7 +647,7 @@ impl<C: 'static> Framework<C> {
         };
         self.emitted.push(EmittedEvent {
             handle: handle.to_string(),
-            event: observer.event.clone(),
+            event: event.to_string(),
             observer: observer.key.clone(),
             reemitted,
             deferred: returned.defer,
@@ -614,7 +683,7 @@ impl<C: 'static> Framework<C> {
         let observers: Vec<_> = self
             .observers
             .iter()
-            .filter(|o| o.event == event)
+            .filter(|o| o.observes(event))
             .cloned()
             .collect();
         if observers.is_empty() {
@@ -641,7 +710,7 @@ impl<C: 'static> Framework<C> {
                 );
                 continue;
             }
-            let returned = self.call(charm, &observer, &handle, &snapshot, false)?;
+            let returned = self.call(charm, &observer, event, &handle, &snapshot, false)?;
             statuses.extend(returned.statuses);
             if returned.defer {
                 self.queue(Notice {
@@ -700,7 +769,14 @@ impl<C: 'static> Framework<C> {
                 );
                 continue;
             };
-            let returned = self.call(charm, &observer, &notice.handle, &notice.snapshot, true)?;
+            let returned = self.call(
+                charm,
+                &observer,
+                &notice.event,
+                &notice.handle,
+                &notice.snapshot,
+                true,
+            )?;
             if returned.defer {
                 // A notice saved under the old form is kept under the new.
                 notice.observer = observer.key.clone();
