@@ -44,7 +44,7 @@ impl Pgb {
             return Ok(Outcome::Defer);
         };
         if model.is_leader()? {
-            let port = model.config()?.get_int("listen_port")?.unwrap_or(6432);
+            let port = model.config()?.get::<i64>("listen_port")?.unwrap_or(6432);
             model
                 .local_app_data(&peers)
                 .set("cfg_file", &rendered(port))?;

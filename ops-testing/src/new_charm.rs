@@ -270,7 +270,8 @@ impl Charm for __TYPE__ {
 impl __TYPE__ {
     fn on_collect_status(&mut self, _: &CollectUnitStatus, ctx: &mut Ctx) -> HandlerResult<Status> {
         let config = ctx.model().config()?;
-        Ok(match config.get_str("motd")?.map(str::trim) {
+        let motd = config.get::<String>("motd")?;
+        Ok(match motd.as_deref().map(str::trim) {
             None | Some("") => Status::blocked("set the motd config option"),
             Some(motd) => Status::active(motd),
         })

@@ -84,7 +84,7 @@ impl Demo {
         let Some(peers) = model.relation("replicas")? else {
             return Ok(Outcome::Defer);
         };
-        let port = model.config()?.get_int("port")?.unwrap_or_default();
+        let port = model.config()?.get::<i64>("port")?.unwrap_or_default();
         model
             .local_unit_data(&peers)
             .set("port", &port.to_string())?;

@@ -64,7 +64,7 @@ impl Charm for Probe {
 }
 
 fn flag(ctx: &Ctx, key: &str) -> Result<bool, HandlerError> {
-    Ok(ctx.model().config()?.get_bool(key)?.unwrap_or(false))
+    Ok(ctx.model().config()?.get::<bool>(key)?.unwrap_or(false))
 }
 
 impl Probe {
@@ -153,9 +153,8 @@ impl Probe {
         let wanted = ctx
             .model()
             .config()?
-            .get_str("status")?
-            .unwrap_or("active")
-            .to_string();
+            .get::<String>("status")?
+            .unwrap_or_else(|| "active".to_string());
         Ok(match wanted.as_str() {
             "blocked" => vec![
                 Status::active("fine"),

@@ -65,10 +65,10 @@ impl Charm for Keeper {
 impl Keeper {
     fn on_config_changed(&mut self, _: &ConfigChanged, ctx: &mut ops::Ctx) -> HandlerResult {
         let config = ctx.model().config()?;
-        let size = config.get_int("size")?.unwrap_or(0) as usize;
+        let size = config.get::<i64>("size")?.unwrap_or(0) as usize;
         self.big.get_mut().text = "x".repeat(size);
         self.small.get_mut().changes += 1;
-        for n in 0..config.get_int("defer")?.unwrap_or(0) {
+        for n in 0..config.get::<i64>("defer")?.unwrap_or(0) {
             ctx.emit(Work { n })?;
         }
         Ok(())
@@ -374,8 +374,8 @@ impl Charm for Queue {
 impl Queue {
     fn on_config_changed(&mut self, _: &ConfigChanged, ctx: &mut ops::Ctx) -> HandlerResult {
         let config = ctx.model().config()?;
-        let from = config.get_int("from")?.unwrap_or(0);
-        let to = config.get_int("to")?.unwrap_or(0);
+        let from = config.get::<i64>("from")?.unwrap_or(0);
+        let to = config.get::<i64>("to")?.unwrap_or(0);
         for n in from..to {
             ctx.emit(Job {
                 n,
@@ -391,8 +391,8 @@ impl Queue {
 
     fn on_job(&mut self, job: &Job, ctx: &mut ops::Ctx) -> HandlerResult<Outcome> {
         let config = ctx.model().config()?;
-        let below = config.get_int("below")?.unwrap_or(0);
-        let every = config.get_int("every")?.unwrap_or(0);
+        let below = config.get::<i64>("below")?.unwrap_or(0);
+        let every = config.get::<i64>("every")?.unwrap_or(0);
         if job.n < below || (every > 0 && job.n % every == 0) {
             self.handled.get_mut().order.push(job.n);
             return Ok(Outcome::Done);

@@ -35,7 +35,7 @@ impl Charm for Wedge {
 impl Wedge {
     fn on_config_changed(&mut self, _: &ConfigChanged, ctx: &mut Ctx) -> HandlerResult {
         self.counter.get_mut().changes += 1;
-        if ctx.model().config()?.get_bool("panic")?.unwrap_or(false) {
+        if ctx.model().config()?.get::<bool>("panic")?.unwrap_or(false) {
             panic!("index out of range in on_config_changed");
         }
         Ok(())
@@ -112,7 +112,7 @@ config:
             ctx: &mut Ctx,
         ) -> HandlerResult<Outcome> {
             // config-get: refused in a restricted hook.
-            let defer = ctx.model().config()?.get_bool("defer")?.unwrap_or(true);
+            let defer = ctx.model().config()?.get::<bool>("defer")?.unwrap_or(true);
             Ok(if defer { Outcome::Defer } else { Outcome::Done })
         }
 
@@ -165,7 +165,7 @@ config:
 
     impl ReadsConfigInMetrics {
         fn on_collect_metrics(&mut self, _: &CollectMetrics, ctx: &mut Ctx) -> HandlerResult {
-            ctx.model().config()?.get_bool("defer")?;
+            ctx.model().config()?.get::<bool>("defer")?;
             Ok(())
         }
     }

@@ -83,7 +83,7 @@ impl Charm for Worker {
 impl Worker {
     /// Hands out `emit` new pieces of work.
     fn on_config_changed(&mut self, _: &ConfigChanged, ctx: &mut ops::Ctx) -> HandlerResult {
-        let emit = ctx.model().config()?.get_int("emit")?.unwrap_or(0);
+        let emit = ctx.model().config()?.get::<i64>("emit")?.unwrap_or(0);
         for _ in 0..emit {
             let id = self.progress.get().next_id;
             self.progress.get_mut().next_id += 1;
@@ -100,10 +100,10 @@ impl Worker {
     /// unit's peer databag), or defers it while blocked.
     fn on_work(&mut self, work: &Work, ctx: &mut ops::Ctx) -> HandlerResult<Outcome> {
         let config = ctx.model().config()?;
-        if config.get_bool("block")?.unwrap_or(false) {
+        if config.get::<bool>("block")?.unwrap_or(false) {
             return Ok(Outcome::Defer);
         }
-        if config.get_int("panic-after")?.unwrap_or(-1) == self.done_now {
+        if config.get::<i64>("panic-after")?.unwrap_or(-1) == self.done_now {
             PANICKED.store(true, Ordering::SeqCst);
             panic!("{CRASH}");
         }

@@ -21,7 +21,7 @@ use crate::framework::{Framework, HandlerError};
 /// impl Demo {
 ///     fn on_config_changed(&mut self, _: &ConfigChanged, ctx: &mut Ctx) -> HandlerResult<Outcome> {
 ///         let config = ctx.model().config()?;
-///         if config.get("port").is_none() {
+///         if config.get::<i64>("port")?.is_none() {
 ///             return Ok(Outcome::Defer);
 ///         }
 ///         Ok(Outcome::Done)

@@ -625,9 +625,7 @@ fn render_config(out: &mut String, meta: &CharmMeta, file: &str) -> Result<(), C
     let _ = writeln!(
         out,
         "#[doc = {:?}]\npub mod options {{\n{options}}}\n",
-        format!(
-            "The charm's config options (`config.options` in {file}), for `ops::Config::value`."
-        )
+        format!("The charm's config options (`config.options` in {file}), for `ops::Config::get`.")
     );
     render_struct(
         out,

@@ -10,7 +10,8 @@
 //! [`StorageName`], [`ResourceName`], [`ActionName`], [`OptionName`]): a
 //! generated item, or a `&str` / `String` for names known only at run time.
 //! A misspelt generated item does not compile; a misspelt string is still
-//! refused at run time, as before.
+//! refused at run time, as before. [`Config::get`](crate::Config::get)
+//! takes an [`OptionKey`]: an option's name and the type its value reads as.
 //!
 //! ```
 //! use ops::EndpointRole;
@@ -283,7 +284,8 @@ impl<P> ActionName for DeclaredAction<P> {
 }
 
 /// A Rust type a config option's value reads as: `i64` (`int`), `f64`
-/// (`float`), `bool` (`boolean`), `String` (`string`, `secret`).
+/// (`float`, which also takes an integer), `bool` (`boolean`), `String`
+/// (`string`, `secret`), or [`serde_json::Value`] (any value, as raw JSON).
 pub trait OptionValue: Sized {
     /// What the option should hold, for errors (`an integer`).
     const EXPECTED: &'static str;
@@ -324,8 +326,59 @@ impl OptionValue for String {
     }
 }
 
+/// Any value, as the JSON `config-get` gave (`config.get::<Value>("x")`).
+impl OptionValue for Value {
+    const EXPECTED: &'static str = "any value";
+
+    fn from_json(value: &Value) -> Option<Self> {
+        Some(value.clone())
+    }
+}
+
+/// What [`Config::get`](crate::Config::get) takes to name an option read
+/// as a `T`: a generated [`DeclaredOption<T>`] (for its own `T` only, so
+/// that `config.get(meta::options::LISTEN_PORT)?` is an `Option<i64>` with
+/// no annotation), or a string, for any [`OptionValue`] `T`
+/// (`config.get::<i64>("listen_port")?`).
+///
+/// ```
+/// use ops::declared::DeclaredOption;
+///
+/// const LISTEN_PORT: DeclaredOption<i64> = DeclaredOption::new("listen_port");
+/// let config = ops::Config::new(
+///     serde_json::json!({"listen_port": 6432}).as_object().unwrap().clone(),
+/// );
+/// let port = config.get(LISTEN_PORT)?; // an Option<i64>
+/// assert_eq!(port, Some(6432));
+/// let port: Option<i64> = config.get("listen_port")?;
+/// assert_eq!(port, Some(6432));
+/// assert_eq!(config.get::<f64>(String::from("listen_port"))?, Some(6432.0));
+/// # Ok::<(), ops::ModelError>(())
+/// ```
+///
+/// A declared option reads only as its declared type:
+///
+/// ```compile_fail
+/// # use ops::declared::DeclaredOption;
+/// const LISTEN_PORT: DeclaredOption<i64> = DeclaredOption::new("listen_port");
+/// let config = ops::Config::default();
+/// let port: Option<String> = config.get(LISTEN_PORT)?; // error: i64 is declared
+/// # Ok::<(), ops::ModelError>(())
+/// ```
+pub trait OptionKey<T>: OptionName {}
+
+impl<T: OptionValue> OptionKey<T> for DeclaredOption<T> {}
+
+impl<T: OptionValue> OptionKey<T> for str {}
+
+impl<T: OptionValue> OptionKey<T> for String {}
+
+impl<T: OptionValue> OptionKey<T> for Cow<'_, str> {}
+
+impl<T, K: OptionKey<T> + ?Sized> OptionKey<T> for &K {}
+
 /// A config option the charm declares, and the type of its value
-/// ([`Config::value`](crate::Config::value) reads it as that type).
+/// ([`Config::get`](crate::Config::get) reads it as that type).
 pub struct DeclaredOption<T> {
     name: &'static str,
     value: PhantomData<fn() -> T>,

@@ -129,21 +129,25 @@ fn a_config_value_of_the_wrong_type_names_the_option() {
 #[test]
 fn typed_option_reads_its_declared_type() {
     let c = config(json!({"listen-port": 9000, "greeting": "hi", "debug": "yes"}));
-    assert_eq!(c.value(meta::options::LISTEN_PORT).unwrap(), Some(9000_i64));
+    assert_eq!(c.get(meta::options::LISTEN_PORT).unwrap(), Some(9000_i64));
     assert_eq!(
-        c.value(meta::options::GREETING).unwrap().as_deref(),
+        c.get(meta::options::GREETING).unwrap().as_deref(),
         Some("hi")
     );
-    assert_eq!(c.value(meta::options::RATIO).unwrap(), None);
+    assert_eq!(c.get(meta::options::RATIO).unwrap(), None);
     assert_eq!(meta::options::TYPE.option_name(), "type");
-    let err = c.value(meta::options::DEBUG).unwrap_err();
+    let err = c.get(meta::options::DEBUG).unwrap_err();
     assert!(
         matches!(&err, ops::ModelError::ConfigType { key, expected, .. } if key == "debug" && *expected == "a boolean"),
         "{err}"
     );
-    // The string forms take the typed items too.
-    assert_eq!(c.get_int(meta::options::LISTEN_PORT).unwrap(), Some(9000));
-    assert_eq!(c.get(meta::options::GREETING), Some(&json!("hi")));
+    // The string form reads the same option, typed by the caller.
+    assert_eq!(c.get::<i64>("listen-port").unwrap(), Some(9000));
+    assert_eq!(
+        c.get::<serde_json::Value>(meta::options::GREETING.name())
+            .unwrap(),
+        Some(json!("hi"))
+    );
 }
 
 #[test]

@@ -21,7 +21,7 @@ pub mod error;
 /// `build.rs` (`ops::codegen`): endpoints (`meta::PGB_PEERS`, with their role
 /// and interface), `meta::containers`, `meta::resources`, `meta::actions`,
 /// `meta::options` and the typed [`meta::Config`]. `Framework::observe_relation`,
-/// `Model::relation`, `Model::container`, `Config::get`/`value` and the
+/// `Model::relation`, `Model::container`, `Config::get` and the
 /// action observers take them, so a misspelt name is a build error:
 ///
 /// ```

@@ -94,14 +94,20 @@ impl Settings {
         model: &Model,
     ) -> Result<Result<Self, InvalidOption>, ops::model::ModelError> {
         let config = model.config()?;
+        // Raw JSON, so that a value out of range or of the wrong type is the
+        // inner `InvalidOption` naming the option, not the outer error.
+        let raw = |name: &str| config.get::<serde_json::Value>(name);
+        let listen_port = raw(meta::options::LISTEN_PORT.name())?;
+        let pool_mode = raw(meta::options::POOL_MODE.name())?;
+        let max_db_connections = raw(meta::options::MAX_DB_CONNECTIONS.name())?;
+        let max_prepared_statements = raw(meta::options::MAX_PREPARED_STATEMENTS.name())?;
         Ok(Self::from_values(
-            config.get(meta::options::LISTEN_PORT),
-            config.get(meta::options::POOL_MODE),
-            config.get(meta::options::MAX_DB_CONNECTIONS),
+            listen_port.as_ref(),
+            pool_mode.as_ref(),
+            max_db_connections.as_ref(),
         )
         .and_then(|settings| {
-            settings
-                .with_max_prepared_statements(config.get(meta::options::MAX_PREPARED_STATEMENTS))
+            settings.with_max_prepared_statements(max_prepared_statements.as_ref())
         }))
     }
 

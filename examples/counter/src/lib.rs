@@ -37,7 +37,11 @@ impl Charm for Counter {
 }
 
 fn paused(ctx: &Ctx) -> Result<bool, HandlerError> {
-    Ok(ctx.model().config()?.get_bool("paused")?.unwrap_or(false))
+    Ok(ctx
+        .model()
+        .config()?
+        .get::<bool>("paused")?
+        .unwrap_or(false))
 }
 
 impl Counter {

@@ -44,14 +44,16 @@ fn answer(model: &Model, relation: &Relation) -> Result<(), HandlerError> {
         return Ok(()); // nothing to answer; the status says why
     };
     let config = model.config()?;
-    let Ok(port) = u16::try_from(config.get_int("port")?.unwrap_or(5432)) else {
+    let Ok(port) = u16::try_from(config.get::<i64>("port")?.unwrap_or(5432)) else {
         return Ok(()); // blocked on the config; the status says why
     };
-    let host = config.get_str("host")?.unwrap_or("127.0.0.1").to_string();
-    let ca = config.get_str("tls-ca")?.filter(|c| !c.is_empty());
+    let host = config
+        .get::<String>("host")?
+        .unwrap_or_else(|| "127.0.0.1".to_string());
+    let ca = config.get::<String>("tls-ca")?.filter(|c| !c.is_empty());
     let mut answer = Answer::new(vec![Endpoint::new(&host, port)])
         .with_database(&request.database)
-        .with_tls(ca.map(str::to_string));
+        .with_tls(ca);
     let ours = model.local_app_data(relation);
     let answered = ours.get(keys::SECRET_USER)?.is_some() || ours.get(keys::USERNAME)?.is_some();
     if !answered {
@@ -86,7 +88,7 @@ impl Provider {
 
     fn on_collect_status(&mut self, _: &CollectUnitStatus, ctx: &mut Ctx) -> HandlerResult<Status> {
         let model = ctx.model();
-        let port = model.config()?.get_int("port")?.unwrap_or(5432);
+        let port = model.config()?.get::<i64>("port")?.unwrap_or(5432);
         if u16::try_from(port).is_err() {
             return Ok(Status::blocked("config port is not a port"));
         }

@@ -26,9 +26,8 @@ fn ask(model: &Model) -> HandlerResult {
     };
     let database = model
         .config()?
-        .get_str("database")?
-        .unwrap_or("app")
-        .to_string();
+        .get::<String>("database")?
+        .unwrap_or_else(|| "app".to_string());
     DatabaseRequest::new(database).write(model, &relation)?;
     Ok(())
 }

@@ -72,9 +72,8 @@ impl HelloPeers {
         };
         let greeting = model
             .config()?
-            .get_str("greeting")?
-            .unwrap_or("hello")
-            .to_string();
+            .get::<String>("greeting")?
+            .unwrap_or_else(|| "hello".to_string());
         model.local_app_data(&peers).set("greeting", &greeting)?;
         self.memory.get_mut().last_greeting = Some(greeting);
         Ok(Outcome::Done)

@@ -18,7 +18,8 @@ impl Hello {
     /// Runs at the end of every dispatch, whatever the event.
     fn on_collect_status(&mut self, _: &CollectUnitStatus, ctx: &mut Ctx) -> HandlerResult<Status> {
         let config = ctx.model().config()?;
-        Ok(match config.get_str("greeting")?.map(str::trim) {
+        let greeting = config.get::<String>("greeting")?;
+        Ok(match greeting.as_deref().map(str::trim) {
             Some(greeting) if !greeting.is_empty() => Status::active(greeting),
             _ => Status::blocked("set the greeting config option"),
         })

@@ -45,7 +45,7 @@ impl Charm for PebbleWorkload {
 
 /// The configured port, if it is one.
 fn port(model: &Model) -> Result<Option<u16>, HandlerError> {
-    let port = model.config()?.get_int("port")?.unwrap_or(8080);
+    let port = model.config()?.get::<i64>("port")?.unwrap_or(8080);
     Ok(u16::try_from(port).ok().filter(|p| *p > 0))
 }
 
@@ -95,7 +95,12 @@ fn reconcile(model: &Model, container: &Container) -> Result<(), HandlerError> {
         return Ok(()); // blocked; the status says why
     };
     let config = model.config()?;
-    let index = render_index(config.get_str("message")?.unwrap_or("hello"));
+    let index = render_index(
+        config
+            .get::<String>("message")?
+            .as_deref()
+            .unwrap_or("hello"),
+    );
     let current = match container.pull(INDEX) {
         Ok(bytes) => Some(bytes),
         Err(e) if e.is_not_found() => None,

@@ -27,12 +27,14 @@ fn answer(model: &Model, relation: &Relation) -> Result<(), HandlerError> {
         return Ok(()); // nothing to answer; the status says why
     };
     let config = model.config()?;
-    let Ok(port) = u16::try_from(config.get_int("port")?.unwrap_or(5432)) else {
+    let Ok(port) = u16::try_from(config.get::<i64>("port")?.unwrap_or(5432)) else {
         return Ok(()); // blocked on the config; the status says why
     };
     let grant = Grant {
         database: request.database,
-        host: config.get_str("host")?.unwrap_or("127.0.0.1").to_string(),
+        host: config
+            .get::<String>("host")?
+            .unwrap_or_else(|| "127.0.0.1".to_string()),
         port,
         read_only: request.read_only,
     };
@@ -59,7 +61,7 @@ impl Provider {
 
     fn on_collect_status(&mut self, _: &CollectUnitStatus, ctx: &mut Ctx) -> HandlerResult<Status> {
         let model = ctx.model();
-        let port = model.config()?.get_int("port")?.unwrap_or(5432);
+        let port = model.config()?.get::<i64>("port")?.unwrap_or(5432);
         if u16::try_from(port).is_err() {
             return Ok(Status::blocked(format!("port {port} is not a port")));
         }

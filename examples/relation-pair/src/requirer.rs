@@ -22,8 +22,10 @@ impl Charm for Requirer {
 fn request(model: &Model) -> Result<Request, HandlerError> {
     let config = model.config()?;
     Ok(Request {
-        database: config.get_str("database")?.unwrap_or("app").to_string(),
-        read_only: config.get_bool("read-only")?.unwrap_or(false),
+        database: config
+            .get::<String>("database")?
+            .unwrap_or_else(|| "app".to_string()),
+        read_only: config.get::<bool>("read-only")?.unwrap_or(false),
     })
 }
 

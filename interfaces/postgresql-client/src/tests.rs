@@ -102,7 +102,7 @@ impl Provider {
         let config = model.config()?;
         let user = format!("relation_id_{}", relation.id.id);
         let mut credentials = Credentials::new(&user, "pw");
-        if config.get_bool("uris")?.unwrap_or(true) {
+        if config.get::<bool>("uris")?.unwrap_or(true) {
             credentials = credentials.with_uris(format!(
                 "postgresql://{user}:pw@127.0.0.1:5432/{}",
                 request.database
@@ -113,12 +113,12 @@ impl Provider {
             .with_database(&request.database)
             .with_version("16.4")
             .with_credentials(credentials);
-        if config.get_bool("tls")?.unwrap_or(true) {
+        if config.get::<bool>("tls")?.unwrap_or(true) {
             let ca = config
-                .get_str("ca")?
+                .get::<String>("ca")?
                 .filter(|c| !c.is_empty())
-                .unwrap_or("CA");
-            answer = answer.with_tls(Some(ca.to_string()));
+                .unwrap_or_else(|| "CA".to_string());
+            answer = answer.with_tls(Some(ca));
         } else {
             answer = answer.with_tls(None);
         }

@@ -47,7 +47,7 @@ impl<const APP: bool> Probe<APP> {
         let mut request = CertificateRequest::new("probe-0").with_sans_dns(["probe.example"]);
         if let Some(extra) = model
             .config()?
-            .get_str("extra-san")?
+            .get::<String>("extra-san")?
             .filter(|s| !s.is_empty())
         {
             request = request.with_sans_dns([extra]);

@@ -28,7 +28,7 @@
 //!         let Some(peers) = ctx.model().relation("peers")? else {
 //!             return Ok(Outcome::Defer);
 //!         };
-//!         let port = ctx.model().config()?.get_int("port")?.unwrap_or(0);
+//!         let port = ctx.model().config()?.get::<i64>("port")?.unwrap_or(0);
 //!         ctx.model().local_unit_data(&peers).set("port", &port.to_string())?;
 //!         Ok(Outcome::Done)
 //!     }

@@ -147,7 +147,7 @@ impl App {
 ///         // Only the leader may write the application's bag.
 ///         model.local_app_data(&db).set("extra-user-roles", "SUPERUSER")?;
 ///     }
-///     let port = model.config()?.get_int("listen_port")?.unwrap_or(6432);
+///     let port = model.config()?.get::<i64>("listen_port")?.unwrap_or(6432);
 ///     model.set_unit_status(match endpoints {
 ///         Some(e) => Status::active(format!("{e} on :{port}")),
 ///         None => Status::waiting("waiting for the database"),

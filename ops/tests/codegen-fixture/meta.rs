@@ -111,7 +111,7 @@ pub mod actions {
 
 }
 
-#[doc = "The charm's config options (`config.options` in charmcraft.yaml), for `ops::Config::value`."]
+#[doc = "The charm's config options (`config.options` in charmcraft.yaml), for `ops::Config::get`."]
 pub mod options {
     #[doc = "Config option `admin-password` (secret, `config.options` in charmcraft.yaml): A secret's URI."]
     pub const ADMIN_PASSWORD: ::ops::declared::DeclaredOption<::std::string::String> = ::ops::declared::DeclaredOption::new("admin-password");

@@ -30,14 +30,14 @@ fn config_is_read_once_and_typed() {
     };
     let (model, backend) = model_for(w, "app/0", Hook::default());
     assert_eq!(
-        model.config().unwrap().get_int("listen_port").unwrap(),
+        model.config().unwrap().get::<i64>("listen_port").unwrap(),
         Some(6432)
     );
     assert_eq!(
-        model.config().unwrap().get_bool("tls").unwrap(),
+        model.config().unwrap().get::<bool>("tls").unwrap(),
         Some(false)
     );
-    match model.config().unwrap().get_int("pool_mode") {
+    match model.config().unwrap().get::<i64>("pool_mode") {
         Err(ModelError::ConfigType {
             key,
             expected,
