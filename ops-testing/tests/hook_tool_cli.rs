@@ -1210,6 +1210,11 @@ fn add_metric_is_taken_in_collect_metrics_only() {
     HookTools::with_tool_dir(&dir)
         .add_metric(&metrics, &labels)
         .unwrap();
+    assert!(
+        e.juju().units["app/0"].metrics.is_empty(),
+        "recorded when the hook succeeds, as Juju sends them"
+    );
+    e.end_hook("app/0");
     assert_eq!(
         e.juju().units["app/0"].metrics,
         std::slice::from_ref(&added)
@@ -1230,6 +1235,7 @@ fn add_metric_is_taken_in_collect_metrics_only() {
     assert!(err.to_string().contains(METRICS_NOT_ALLOWED), "{err}");
     let collecting = FakeBackend::in_dispatch(juju.clone(), unit(), "hooks/collect-metrics");
     collecting.add_metric(&metrics, &labels).unwrap();
+    juju.lock().unwrap().end_hook("app/0", true);
     assert_eq!(
         juju.lock().unwrap().units["app/0"].metrics,
         [added.clone(), added]

@@ -7,7 +7,7 @@ use ops::backend::{LogLevel, RelationRef, StatusInfo, StatusName};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{Bag, FakeJuju, LogRecord, PendingBag, PortRange, RelationState, app_of};
+use super::{Bag, FakeJuju, LogRecord, Pending, PendingBag, PortRange, RelationState, app_of};
 
 /// Who is running a hook, and about what: the part of Juju's hook
 /// environment the tools depend on.
@@ -176,26 +176,36 @@ pub(crate) fn valid_unit_name(name: &str) -> bool {
 }
 
 impl FakeJuju {
-    /// Starts a hook of `ctx.unit`: forgets writes left by an earlier hook of
-    /// that unit that never ended.
+    /// Starts a hook of `ctx.unit`: undoes what an earlier hook of that unit
+    /// that never ended left pending (as for a failed hook).
     pub fn begin_hook(&mut self, ctx: &HookContext) {
-        self.pending.remove(&ctx.unit);
+        if let Some(pending) = self.pending.remove(&ctx.unit) {
+            self.discard(pending);
+        }
     }
 
     /// Ends the running hook of `unit`: if it succeeded, applies its pending
-    /// relation, state and port changes, as Juju commits them; otherwise drops
-    /// them. Either way the unit's action (if any) stops running. Returns what
-    /// changed.
+    /// relation, state and port changes, storage requests and metrics, as
+    /// Juju commits them; otherwise drops them and undoes its secret
+    /// changes. Either way the unit's action (if any) stops running.
+    /// Returns what changed.
     pub fn end_hook(&mut self, unit: &str, success: bool) -> HookChanges {
         if let Some(action) = self.units.get_mut(unit).and_then(|u| u.action.as_mut()) {
             action.running = false;
         }
         let mut changes = HookChanges::default();
-        let Some(pending) = self.pending.remove(unit) else {
+        let Some(mut pending) = self.pending.remove(unit) else {
             return changes;
         };
         if !success {
+            self.discard(pending);
             return changes;
+        }
+        if let Some(state) = self.units.get_mut(unit) {
+            for (name, count) in std::mem::take(&mut pending.storage_requests) {
+                *state.storage_requests.entry(name).or_default() += count;
+            }
+            state.metrics.append(&mut pending.metrics);
         }
         for bag in pending.bags {
             let Some(relation) = self.relations.get_mut(&bag.relation) else {
@@ -222,6 +232,24 @@ impl FakeJuju {
             changes.ports_changed = state.ports != before.1;
         }
         changes
+    }
+
+    /// Drops a failed hook's pending changes: its secret changes were made
+    /// in place, so the secrets as they were before are put back.
+    fn discard(&mut self, pending: Pending) {
+        if let Some(secrets) = pending.secrets_before {
+            self.secrets = secrets;
+        }
+    }
+
+    /// Called before every `secret-*` tool: keeps the secrets as they were
+    /// before the hook's first one, for [`end_hook`](Self::end_hook) to put
+    /// back should the hook fail.
+    pub(crate) fn keep_secrets_for_rollback(&mut self, ctx: &HookContext) {
+        let pending = self.pending.entry(ctx.unit.clone()).or_default();
+        if pending.secrets_before.is_none() {
+            pending.secrets_before = Some(self.secrets.clone());
+        }
     }
 
     pub(crate) fn is_leader_unit(&self, unit: &str) -> bool {
@@ -518,7 +546,7 @@ impl FakeJuju {
         }
     }
 
-    /// `add-metric`: recorded at once. (Whether the hook may add metrics is
+    /// `add-metric`: recorded when the hook succeeds. (Whether the hook may add metrics is
     /// the caller's to check: only `collect-metrics` may, see
     /// [`METRICS_NOT_ALLOWED`](super::METRICS_NOT_ALLOWED).)
     pub fn hook_add_metric(
@@ -527,8 +555,9 @@ impl FakeJuju {
         metrics: &[(String, String)],
         labels: &[(String, String)],
     ) {
-        if let Some(u) = self.units.get_mut(&ctx.unit) {
-            u.metrics.push(super::AddedMetrics {
+        if self.units.contains_key(&ctx.unit) {
+            let pending = self.pending.entry(ctx.unit.clone()).or_default();
+            pending.metrics.push(super::AddedMetrics {
                 metrics: metrics.to_vec(),
                 labels: labels.to_vec(),
             });

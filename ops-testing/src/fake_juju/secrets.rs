@@ -251,6 +251,7 @@ impl FakeJuju {
         ctx: &HookContext,
         args: &SecretAddArgs,
     ) -> HookResult<String> {
+        self.keep_secrets_for_rollback(ctx);
         if args.content.is_empty() {
             return Err(HookError::usage("missing secret value or filename"));
         }
@@ -290,6 +291,7 @@ impl FakeJuju {
         refresh: bool,
         peek: bool,
     ) -> HookResult<Bag> {
+        self.keep_secrets_for_rollback(ctx);
         if refresh && peek {
             return Err(HookError::usage(
                 "specify one of --peek or --refresh but not both",
@@ -433,6 +435,7 @@ impl FakeJuju {
         id: &str,
         args: &SecretSetArgs,
     ) -> HookResult<()> {
+        self.keep_secrets_for_rollback(ctx);
         if let Some(content) = &args.content {
             check_content(content)?;
         }
@@ -475,6 +478,7 @@ impl FakeJuju {
         relation: u32,
         unit: Option<&str>,
     ) -> HookResult<()> {
+        self.keep_secrets_for_rollback(ctx);
         let remote_app = self
             .relations
             .get(&relation)
@@ -513,6 +517,7 @@ impl FakeJuju {
         app: Option<&str>,
         unit: Option<&str>,
     ) -> HookResult<()> {
+        self.keep_secrets_for_rollback(ctx);
         if app.is_some() && unit.is_some() {
             return Err(HookError::usage("specify only one of application or unit"));
         }
@@ -549,6 +554,7 @@ impl FakeJuju {
         id: &str,
         revision: Option<u64>,
     ) -> HookResult<()> {
+        self.keep_secrets_for_rollback(ctx);
         let s = self.owned_secret(ctx, id)?;
         match revision.filter(|r| *r > 0) {
             Some(rev) => {

@@ -63,7 +63,8 @@ impl FakeJuju {
         }
     }
 
-    /// `storage-add <name>[=<count>]`: recorded on the unit for the test to
+    /// `storage-add <name>[=<count>]`: recorded on the unit, when the hook
+    /// succeeds, for the test to
     /// look at (Juju adds the instances after the hook).
     pub fn hook_storage_add(
         &mut self,
@@ -76,8 +77,12 @@ impl FakeJuju {
                 "invalid storage constraints {name:?}={count}"
             )));
         }
-        if let Some(u) = self.units.get_mut(&ctx.unit) {
-            *u.storage_requests.entry(name.to_string()).or_default() += count;
+        if self.units.contains_key(&ctx.unit) {
+            let pending = self.pending.entry(ctx.unit.clone()).or_default();
+            *pending
+                .storage_requests
+                .entry(name.to_string())
+                .or_default() += count;
         }
         Ok(())
     }

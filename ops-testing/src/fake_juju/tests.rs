@@ -950,3 +950,95 @@ fn the_backend_reads_and_writes_through_the_hook_rules() {
     assert_eq!(leader.opened_ports().unwrap(), [port]);
     assert_eq!(leader.context().unit, "app/0");
 }
+
+#[test]
+fn a_failed_hooks_secret_changes_are_undone_and_a_successful_ones_kept() {
+    let World { mut juju, .. } = world();
+    let a0 = ctx("app/0");
+    let add = |juju: &mut FakeJuju, password: &str| {
+        juju.hook_secret_add(
+            &a0,
+            &SecretAddArgs {
+                content: bag(&[("password", password)]),
+                owner: SecretOwner::Application,
+                ..Default::default()
+            },
+        )
+        .unwrap()
+    };
+    juju.begin_hook(&a0);
+    let kept = add(&mut juju, "one");
+    juju.end_hook("app/0", true);
+
+    juju.begin_hook(&a0);
+    let lost = add(&mut juju, "lost");
+    juju.hook_secret_set(
+        &a0,
+        &kept,
+        &SecretSetArgs {
+            content: Some(bag(&[("password", "two")])),
+            label: Some("renamed".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    // Within the hook, its own changes are seen, as Juju's hook context
+    // answers its pending ones.
+    let seen = juju
+        .hook_secret_get(&a0, Some(&kept), None, false, false)
+        .unwrap();
+    assert_eq!(seen["password"], "two");
+    juju.end_hook("app/0", false);
+
+    assert!(
+        juju.hook_secret_get(&a0, Some(&lost), None, false, false)
+            .is_err(),
+        "a secret added by a failed hook does not exist"
+    );
+    let content = juju
+        .hook_secret_get(&a0, Some(&kept), None, false, false)
+        .unwrap();
+    assert_eq!(
+        content["password"], "one",
+        "a failed hook's new revision is gone"
+    );
+    assert!(
+        juju.hook_secret_get(&a0, None, Some("renamed"), false, false)
+            .is_err(),
+        "and so is its label"
+    );
+    juju.end_hook("app/0", true);
+
+    // A hook that never ended is undone when the unit's next hook begins.
+    juju.begin_hook(&a0);
+    juju.hook_secret_remove(&a0, &kept, None).unwrap();
+    juju.begin_hook(&a0);
+    assert!(
+        juju.hook_secret_get(&a0, Some(&kept), None, false, false)
+            .is_ok()
+    );
+    juju.end_hook("app/0", true);
+}
+
+#[test]
+fn storage_requests_and_metrics_count_only_when_the_hook_succeeds() {
+    let World { mut juju, .. } = world();
+    let a0 = ctx("app/0");
+    let metric = [("requests".to_string(), "3".to_string())];
+    for success in [false, true] {
+        juju.begin_hook(&a0);
+        juju.hook_storage_add(&a0, "data", 2).unwrap();
+        juju.hook_add_metric(&a0, &metric, &[]);
+        let unit = &juju.units["app/0"];
+        assert!(unit.storage_requests.is_empty(), "not before the hook ends");
+        assert!(unit.metrics.is_empty(), "not before the hook ends");
+        juju.end_hook("app/0", success);
+    }
+    let unit = &juju.units["app/0"];
+    assert_eq!(
+        unit.storage_requests,
+        BTreeMap::from([("data".to_string(), 2)])
+    );
+    assert_eq!(unit.metrics.len(), 1);
+    assert_eq!(unit.metrics[0].metrics, metric);
+}
