@@ -53,6 +53,7 @@ mod identities;
 mod in_process;
 mod notices;
 mod plan;
+pub(crate) use self::plan::plan_of;
 mod state;
 mod util;
 

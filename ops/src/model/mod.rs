@@ -94,6 +94,15 @@ pub struct ModelParts {
     pub broken_relation: Option<RelationRef>,
 }
 
+/// Where the unit runs: what `JUJU_MACHINE_ID`, `JUJU_AVAILABILITY_ZONE`
+/// and `JUJU_PRINCIPAL_UNIT` said.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Placement {
+    pub machine_id: Option<String>,
+    pub availability_zone: Option<String>,
+    pub principal_unit: Option<String>,
+}
+
 /// This unit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unit {
@@ -165,6 +174,7 @@ pub struct Model {
     charm_dir: PathBuf,
     containers_dir: PathBuf,
     pebble_transports: BTreeMap<String, Arc<dyn crate::pebble::Transport>>,
+    placement: Placement,
     hook_relation: Option<RelationRef>,
     departing_unit: Option<String>,
     remote_app: Option<String>,
@@ -214,6 +224,7 @@ impl Model {
             charm_dir: parts.charm_dir,
             containers_dir: parts.containers_dir,
             pebble_transports: BTreeMap::new(),
+            placement: Placement::default(),
             hook_relation: parts.hook_relation,
             departing_unit: parts.departing_unit,
             remote_app: parts.remote_app,
@@ -241,6 +252,30 @@ impl Model {
     ) -> Self {
         self.pebble_transports = transports;
         self
+    }
+
+    /// Where the unit runs, as Juju said in the environment.
+    pub(crate) fn with_placement(mut self, placement: Placement) -> Self {
+        self.placement = placement;
+        self
+    }
+
+    /// The machine this unit is on (`JUJU_MACHINE_ID`), on a machine
+    /// model; `None` where Juju does not say (Kubernetes).
+    pub fn machine_id(&self) -> Option<&str> {
+        self.placement.machine_id.as_deref()
+    }
+
+    /// The availability zone this unit is in (`JUJU_AVAILABILITY_ZONE`),
+    /// if the cloud has zones.
+    pub fn availability_zone(&self) -> Option<&str> {
+        self.placement.availability_zone.as_deref()
+    }
+
+    /// The principal unit of this subordinate unit (`JUJU_PRINCIPAL_UNIT`),
+    /// such as `mysql/0`; `None` for a principal.
+    pub fn principal_unit(&self) -> Option<&str> {
+        self.placement.principal_unit.as_deref()
     }
 
     /// This unit.
