@@ -129,6 +129,8 @@ pub(crate) struct State {
     pub checks: BTreeMap<String, CheckRecord>,
     pub notices: Notices,
     pub identities: Identities,
+    /// Warnings, oldest first.
+    pub warnings: Vec<super::api::warnings::WarningRecord>,
     /// Every request line served, `<METHOD> <path>` (no query), in order.
     pub requests: Vec<String>,
 }

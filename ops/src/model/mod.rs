@@ -28,6 +28,7 @@ mod databag;
 mod error;
 mod network;
 mod relation;
+pub(crate) mod rfc3339;
 mod secret;
 mod status;
 pub(crate) mod typed;
@@ -41,7 +42,9 @@ pub use databag::{Databag, Member};
 pub use error::ModelError;
 pub use network::{InterfaceAddress, Network, NetworkInterface};
 pub use relation::Relation;
-pub use secret::{Secret, SecretContent, SecretInfoUpdate, SecretOptions, SecretRotate};
+pub use secret::{
+    Secret, SecretContent, SecretInfoError, SecretInfoUpdate, SecretOptions, SecretRotate,
+};
 pub use status::Status;
 
 pub use crate::backend::{OpenedPort, PortProtocol, SecretInfo, SecretOwner, StatusName};
