@@ -26,13 +26,10 @@ impl Charm for Watcher {
 impl Watcher {
     /// Reads the notice's data from Pebble and answers with one of its own.
     fn on_notice(&mut self, event: &PebbleCustomNotice, ctx: &mut Ctx) -> HandlerResult {
+        let notice = event.notice(ctx.model())?;
+        assert_eq!(notice.key, event.notice_key);
+        let host = notice.last_data.get("host").cloned().unwrap_or_default();
         let db = ctx.model().container("db")?;
-        let notices = db.get_notices(&["custom"], &[&event.notice_key])?;
-        let host = notices
-            .first()
-            .and_then(|n| n.last_data.get("host"))
-            .cloned()
-            .unwrap_or_default();
         db.notify(
             "example.com/seen",
             &BTreeMap::from([("host".into(), host.clone())]),
@@ -43,14 +40,13 @@ impl Watcher {
     }
 
     fn on_check_failed(&mut self, event: &PebbleCheckFailed, ctx: &mut Ctx) -> HandlerResult {
-        let db = ctx.model().container("db")?;
-        let checks = db.get_checks(None, &[&event.check])?;
-        let status = match checks.first() {
-            Some(c) if c.status == CheckStatus::Down => {
-                Status::blocked(format!("{} down after {} failures", c.name, c.failures))
-            }
-            Some(c) => Status::active(format!("{} {:?}", c.name, c.status)),
-            None => Status::blocked("no such check"),
+        let c = event.info(ctx.model())?;
+        assert_eq!(c.threshold, 3);
+        assert_eq!(c.level, "alive");
+        let status = if c.status == CheckStatus::Down {
+            Status::blocked(format!("{} down after {} failures", c.name, c.failures))
+        } else {
+            Status::active(format!("{} {:?}", c.name, c.status))
         };
         ctx.model().set_unit_status(status)?;
         Ok(())
@@ -129,4 +125,28 @@ fn a_failing_check_that_no_layer_declares_is_a_setup_error() {
         .run(ctx.on.pebble_check_failed(&db, "nowhere"), &state)
         .unwrap_err();
     assert!(err.to_string().contains("nowhere"), "{err}");
+}
+
+#[test]
+fn an_event_whose_notice_or_check_pebble_lacks_fails_the_handler() {
+    let mut ctx = Context::<Watcher>::new(META)
+        .unwrap()
+        .without_consistency_checks();
+    let db = Container::new("db")
+        .with_can_connect(true)
+        .with_layer("base", layer_with_check());
+    let state = State::default().with_container(db.clone());
+    let err = ctx
+        .run(ctx.on.pebble_check_failed(&db, "gone"), &state)
+        .unwrap_err();
+    let text = format!("{err:?}");
+    assert!(text.contains("CheckGone"), "{text}");
+    let err = ctx
+        .run(
+            ctx.on.pebble_custom_notice(&db, "999", "example.com/none"),
+            &state,
+        )
+        .unwrap_err();
+    let text = format!("{err:?}");
+    assert!(text.contains("Pebble") && text.contains("404"), "{text}");
 }

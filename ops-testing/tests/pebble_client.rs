@@ -801,3 +801,145 @@ fn push_path_and_pull_path_copy_trees_both_ways() {
         Err(PebbleError::LocalPath { .. })
     ));
 }
+
+#[test]
+fn is_dir_is_false_for_files_and_missing_paths() {
+    let s = setup();
+    s.client
+        .make_dir(
+            "/srv/data",
+            &MakeDirOptions {
+                make_parents: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    s.client
+        .push("/srv/data/f.txt", b"x", &PushOptions::default())
+        .unwrap();
+    assert!(s.client.is_dir("/srv/data").unwrap());
+    assert!(!s.client.is_dir("/srv/data/f.txt").unwrap());
+    assert!(!s.client.is_dir("/srv/nothing").unwrap());
+    // A relative path is Pebble's 400, not "no".
+    assert!(s.client.is_dir("srv").is_err());
+}
+
+#[test]
+fn warnings_are_listed_until_acknowledged() {
+    use ops::pebble::WarningState;
+    use std::time::{Duration, SystemTime};
+    let s = setup();
+    assert!(s.client.get_warnings(WarningState::All).unwrap().is_empty());
+    s.pebble.warn("disk nearly full");
+    let pending = s.client.get_warnings(WarningState::Pending).unwrap();
+    assert_eq!(pending.len(), 1);
+    let w = &pending[0];
+    assert_eq!(w.message, "disk nearly full");
+    assert_eq!(w.last_shown, None);
+    assert_eq!(w.expire_after, "672h0m0s");
+    // Acknowledged up to before it was raised: nothing.
+    let before = w.first_added - Duration::from_secs(60);
+    assert_eq!(s.client.ack_warnings(before).unwrap(), 0);
+    assert_eq!(
+        s.client.get_warnings(WarningState::Pending).unwrap().len(),
+        1
+    );
+    let now = SystemTime::now() + Duration::from_millis(1);
+    assert_eq!(s.client.ack_warnings(now).unwrap(), 1);
+    assert!(
+        s.client
+            .get_warnings(WarningState::Pending)
+            .unwrap()
+            .is_empty()
+    );
+    let all = s.client.get_warnings(WarningState::All).unwrap();
+    assert_eq!(all.len(), 1);
+    assert!(all[0].last_shown.is_some());
+    // Raised again: pending again, the same warning.
+    std::thread::sleep(Duration::from_millis(5));
+    s.pebble.warn("disk nearly full");
+    assert_eq!(
+        s.client.get_warnings(WarningState::Pending).unwrap().len(),
+        1
+    );
+    assert_eq!(s.client.get_warnings(WarningState::All).unwrap().len(), 1);
+}
+
+#[test]
+fn warnings_routes_refuse_what_pebble_refuses() {
+    let s = setup();
+    for (method, target, body) in [
+        ("GET", "/v1/warnings?select=some", ""),
+        (
+            "POST",
+            "/v1/warnings",
+            r#"{"action":"shown","timestamp":"2025-01-31T12:00:00Z"}"#,
+        ),
+        (
+            "POST",
+            "/v1/warnings",
+            r#"{"action":"okay","timestamp":"yesterday"}"#,
+        ),
+    ] {
+        let request = format!(
+            "{method} {target} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let reply = raw(&s.pebble, request.as_bytes());
+        assert!(
+            reply.starts_with("HTTP/1.1 400"),
+            "{method} {target} {body}: {reply}"
+        );
+    }
+}
+
+#[test]
+fn notices_of_other_users_need_the_users_filter() {
+    use ops::pebble::{NoticeQuery, NoticeUsers};
+    use std::collections::BTreeMap;
+    let s = setup();
+    s.pebble
+        .notify("example.com/mine", &BTreeMap::new())
+        .unwrap();
+    s.pebble
+        .notify_as(1000, "example.com/theirs", &BTreeMap::new())
+        .unwrap();
+    s.pebble
+        .notify_as(1001, "example.com/others", &BTreeMap::new())
+        .unwrap();
+    let keys = |q: NoticeQuery| -> Vec<String> {
+        let mut keys: Vec<String> = s
+            .client
+            .get_notices_with(&q.with_types(["custom"]))
+            .unwrap()
+            .into_iter()
+            .map(|n| n.key)
+            .collect();
+        keys.sort();
+        keys
+    };
+    assert_eq!(keys(NoticeQuery::new()), ["example.com/mine"]);
+    assert_eq!(
+        keys(NoticeQuery::new().with_users(NoticeUsers::All)),
+        [
+            "example.com/mine",
+            "example.com/others",
+            "example.com/theirs"
+        ]
+    );
+    assert_eq!(
+        keys(NoticeQuery::new().with_users(NoticeUsers::Id(1000))),
+        ["example.com/theirs"]
+    );
+    assert_eq!(
+        keys(
+            NoticeQuery::new()
+                .with_users(NoticeUsers::All)
+                .with_keys(["example.com/others"])
+        ),
+        ["example.com/others"]
+    );
+    // The short form is the caller's.
+    let mine = s.client.get_notices(&["custom"], &[]).unwrap();
+    assert_eq!(mine.len(), 1);
+}

@@ -80,6 +80,12 @@ pub struct JujuContext {
     pub secret_revision: Option<u64>,
     /// `JUJU_STORAGE_ID`, e.g. `data/0`.
     pub storage_id: Option<String>,
+    /// `JUJU_MACHINE_ID`: the machine the unit is on (machine models).
+    pub machine_id: Option<String>,
+    /// `JUJU_AVAILABILITY_ZONE`: the zone the unit is in, if the cloud has zones.
+    pub availability_zone: Option<String>,
+    /// `JUJU_PRINCIPAL_UNIT`: the principal unit of a subordinate unit.
+    pub principal_unit: Option<String>,
     /// `OPERATOR_DISPATCH` holds this dispatch's path, as ops sets it for the
     /// processes it starts: this process was started by the charm itself.
     /// Any other value (set by something else) is not a re-entry.
@@ -189,6 +195,9 @@ impl JujuContext {
             secret_label: get("JUJU_SECRET_LABEL"),
             secret_revision,
             storage_id: get("JUJU_STORAGE_ID"),
+            machine_id: get("JUJU_MACHINE_ID"),
+            availability_zone: get("JUJU_AVAILABILITY_ZONE"),
+            principal_unit: get("JUJU_PRINCIPAL_UNIT"),
             reentrant,
         })
     }
@@ -299,6 +308,25 @@ mod tests {
         let ctx = JujuContext::from_vars(vars).unwrap();
         assert_eq!(ctx.event_name(), "get_password_action");
         assert!(ctx.is_action());
+    }
+
+    #[test]
+    fn placement_from_machine_zone_and_principal_vars() {
+        let ctx = JujuContext::from_vars(base()).unwrap();
+        assert_eq!(
+            (ctx.machine_id, ctx.availability_zone, ctx.principal_unit),
+            (None, None, None)
+        );
+        let mut vars = base();
+        vars.extend([
+            ("JUJU_MACHINE_ID", "3/lxd/1"),
+            ("JUJU_AVAILABILITY_ZONE", "us-east-1a"),
+            ("JUJU_PRINCIPAL_UNIT", "mysql/0"),
+        ]);
+        let ctx = JujuContext::from_vars(vars).unwrap();
+        assert_eq!(ctx.machine_id.as_deref(), Some("3/lxd/1"));
+        assert_eq!(ctx.availability_zone.as_deref(), Some("us-east-1a"));
+        assert_eq!(ctx.principal_unit.as_deref(), Some("mysql/0"));
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::framework::resolve::{ResolveError, resolve};
 use crate::framework::{EmittedEvent, Framework, FrameworkError, HandlerError};
 use crate::log::JujuLogSubscriber;
 use crate::meta::{CharmMeta, MetaError};
-use crate::model::{Model, ModelError, ModelParts, Status};
+use crate::model::{Model, ModelError, ModelParts, Placement, Status};
 use crate::pebble::{DEFAULT_CONTAINERS_DIR, Transport};
 use crate::storage::{
     JujuStateStore, LocalStateFile, Notice, PersistedState, StateStore, StorageError,
@@ -187,7 +187,12 @@ fn run<C: Charm>(setup: DispatchSetup) -> Result<Dispatched<C>, DispatchError> {
         remote_app: context.remote_app.clone(),
         broken_relation,
     })
-    .with_pebble_transports(pebble_transports);
+    .with_pebble_transports(pebble_transports)
+    .with_placement(Placement {
+        machine_id: context.machine_id.clone(),
+        availability_zone: context.availability_zone.clone(),
+        principal_unit: context.principal_unit.clone(),
+    });
     // In a restricted hook (collect-metrics, meter-status-changed) Juju
     // refuses state-get, status-set and is-leader: the state store is not
     // touched (stored state reads as its default and nothing is committed),

@@ -81,8 +81,8 @@ pub use framework::{
 pub use juju_version::{JujuVersion, JujuVersionError};
 pub use log::JujuLogSubscriber;
 pub use meta::{
-    ActionMeta, CharmLinks, CharmMeta, CharmUser, ConfigOption, ContainerMeta, Endpoint,
-    EndpointRole, MetaError,
+    ActionMeta, Assumes, AssumesCondition, AssumesGroup, CharmLinks, CharmMeta, CharmUser,
+    ConfigOption, ContainerMeta, Endpoint, EndpointRole, MetaError, ResourceMeta, StorageMeta,
 };
 pub use model::{
     Config, Container, Databag, Member, Model, ModelError, Relation, Secret, SecretContent,

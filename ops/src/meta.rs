@@ -45,12 +45,166 @@ pub enum MetaError {
         #[source]
         source: serde_json::Error,
     },
+    /// A storage, resource or `assumes` entry is not of the shape Juju
+    /// takes (see [`CharmMeta::storages`], [`CharmMeta::resource_metas`],
+    /// [`CharmMeta::assumes_tree`]).
+    #[error("invalid {what}: {reason}")]
+    Declaration {
+        /// What (`storage "data"`, `assumes`).
+        what: String,
+        /// Why.
+        reason: String,
+    },
     /// An endpoint name is declared twice.
     #[error("endpoint {name:?} is declared more than once")]
     DuplicateEndpoint {
         /// The endpoint name.
         name: String,
     },
+}
+
+/// A storage declaration ([`CharmMeta::storages`]).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub struct StorageMeta {
+    /// Its name.
+    #[serde(skip)]
+    pub storage_name: String,
+    /// `filesystem` or `block`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// What it is for.
+    #[serde(default)]
+    pub description: String,
+    /// Whether all units share it.
+    #[serde(default)]
+    pub shared: bool,
+    /// Whether it is mounted read-only.
+    #[serde(default)]
+    pub read_only: bool,
+    /// The smallest size it may have (`1G`).
+    #[serde(default)]
+    pub minimum_size: Option<String>,
+    /// Where a filesystem is mounted.
+    #[serde(default)]
+    pub location: Option<String>,
+    /// How many instances a unit may have, from `multiple.range`: at least
+    /// the first, at most the second (`None`: no upper bound); `None` if
+    /// the storage is single.
+    #[serde(skip)]
+    pub multiple_range: Option<(u32, Option<u32>)>,
+    /// Further characteristics (`transient`).
+    #[serde(default)]
+    pub properties: Vec<String>,
+}
+
+/// A resource declaration ([`CharmMeta::resource_metas`]).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub struct ResourceMeta {
+    /// Its name.
+    #[serde(skip)]
+    pub resource_name: String,
+    /// `file` or `oci-image`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The file's name, for a file resource.
+    #[serde(default)]
+    pub filename: Option<String>,
+    /// What it is for.
+    #[serde(default)]
+    pub description: String,
+}
+
+/// How an [`AssumesGroup`]'s features combine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AssumesCondition {
+    /// Every one must hold (`all-of`, and the top level).
+    AllOf,
+    /// One must hold (`any-of`).
+    AnyOf,
+}
+
+/// One entry of `assumes`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Assumes {
+    /// A feature or a version condition (`k8s-api`, `juju >= 3.6`).
+    Feature(String),
+    /// A nested `all-of` or `any-of` group.
+    Group(AssumesGroup),
+}
+
+/// `assumes` entries under one condition ([`CharmMeta::assumes_tree`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AssumesGroup {
+    /// All of them, or any.
+    pub condition: AssumesCondition,
+    /// The entries.
+    pub features: Vec<Assumes>,
+}
+
+fn assumes_group(
+    condition: AssumesCondition,
+    entries: &[serde_json::Value],
+) -> Result<AssumesGroup, MetaError> {
+    let features = entries
+        .iter()
+        .map(|entry| match entry {
+            serde_json::Value::String(s) => Ok(Assumes::Feature(s.clone())),
+            serde_json::Value::Object(map) if map.len() == 1 => {
+                let (key, value) = map.iter().next().expect("one key");
+                let condition = match key.as_str() {
+                    "all-of" => AssumesCondition::AllOf,
+                    "any-of" => AssumesCondition::AnyOf,
+                    _ => return Err(invalid_assumes(entry)),
+                };
+                let list = value.as_array().ok_or_else(|| invalid_assumes(entry))?;
+                Ok(Assumes::Group(assumes_group(condition, list)?))
+            }
+            _ => Err(invalid_assumes(entry)),
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(AssumesGroup {
+        condition,
+        features,
+    })
+}
+
+fn invalid_assumes(entry: &serde_json::Value) -> MetaError {
+    MetaError::Declaration {
+        what: "assumes".to_string(),
+        reason: format!("{entry} is not a feature or an all-of/any-of list"),
+    }
+}
+
+/// `multiple.range`: `n`, `n-m`, `n-` or `n+` (YAML may give `n` as a number).
+fn parse_range(range: &serde_json::Value) -> Option<(u32, Option<u32>)> {
+    if let Some(n) = range.as_u64() {
+        let n = u32::try_from(n).ok()?;
+        return Some((n, Some(n)));
+    }
+    let text = range.as_str()?;
+    let number = |s: &str| {
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse::<u32>().ok())
+            .flatten()
+    };
+    if let Some(low) = text.strip_suffix('+') {
+        return Some((number(low)?, None));
+    }
+    match text.split_once('-') {
+        None => number(text).map(|n| (n, Some(n))),
+        Some((low, "")) => Some((number(low)?, None)),
+        Some((low, high)) => {
+            let (low, high) = (number(low)?, number(high)?);
+            (low <= high).then_some((low, Some(high)))
+        }
+    }
 }
 
 /// The role of a relation endpoint.
@@ -446,6 +600,100 @@ impl CharmMeta {
         })
     }
 
+    /// The storage declarations, typed: Python's `CharmMeta.storages`.
+    ///
+    /// ```
+    /// let meta = ops::CharmMeta::from_charmcraft_yaml(
+    ///     "name: db\nstorage:\n  data: {type: filesystem, location: /var/lib/db, multiple: {range: 1-3}}\n  logs: {type: block, shared: true}\n",
+    /// )?;
+    /// let storages = meta.storages()?;
+    /// assert_eq!(storages["data"].kind, "filesystem");
+    /// assert_eq!(storages["data"].location.as_deref(), Some("/var/lib/db"));
+    /// assert_eq!(storages["data"].multiple_range, Some((1, Some(3))));
+    /// assert!(storages["logs"].shared && storages["logs"].multiple_range.is_none());
+    /// # Ok::<(), ops::MetaError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`MetaError::Declaration`] if one is not of the shape Juju takes
+    /// (no `type`, a `multiple.range` that is not `n`, `n-m`, `n-` or `n+`).
+    pub fn storages(&self) -> Result<BTreeMap<String, StorageMeta>, MetaError> {
+        self.storage
+            .iter()
+            .map(|(name, raw)| {
+                let invalid = |reason: String| MetaError::Declaration {
+                    what: format!("storage {name:?}"),
+                    reason,
+                };
+                let mut meta: StorageMeta =
+                    serde_json::from_value(raw.clone()).map_err(|e| invalid(e.to_string()))?;
+                meta.storage_name = name.clone();
+                meta.multiple_range = match raw.get("multiple").and_then(|m| m.get("range")) {
+                    None => None,
+                    Some(range) => Some(parse_range(range).ok_or_else(|| {
+                        invalid(format!("multiple.range {range} is not n, n-m, n- or n+"))
+                    })?),
+                };
+                Ok((name.clone(), meta))
+            })
+            .collect()
+    }
+
+    /// The resource declarations, typed: Python's `CharmMeta.resources`.
+    ///
+    /// ```
+    /// let meta = ops::CharmMeta::from_charmcraft_yaml(
+    ///     "name: app\nresources:\n  image: {type: oci-image, description: the workload}\n  plugin: {type: file, filename: plugin.tar}\n",
+    /// )?;
+    /// let resources = meta.resource_metas()?;
+    /// assert_eq!(resources["image"].kind, "oci-image");
+    /// assert_eq!(resources["plugin"].filename.as_deref(), Some("plugin.tar"));
+    /// assert_eq!(resources["plugin"].resource_name, "plugin");
+    /// # Ok::<(), ops::MetaError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`MetaError::Declaration`] if one has no `type`.
+    pub fn resource_metas(&self) -> Result<BTreeMap<String, ResourceMeta>, MetaError> {
+        self.resources
+            .iter()
+            .map(|(name, raw)| {
+                let mut meta: ResourceMeta =
+                    serde_json::from_value(raw.clone()).map_err(|e| MetaError::Declaration {
+                        what: format!("resource {name:?}"),
+                        reason: e.to_string(),
+                    })?;
+                meta.resource_name = name.clone();
+                Ok((name.clone(), meta))
+            })
+            .collect()
+    }
+
+    /// `assumes` as a tree: Python's `CharmMeta.assumes` (`JujuAssumes`).
+    /// The top level is an all-of group.
+    ///
+    /// ```
+    /// use ops::{Assumes, AssumesCondition};
+    ///
+    /// let meta = ops::CharmMeta::from_charmcraft_yaml(
+    ///     "name: app\nassumes:\n  - k8s-api\n  - any-of:\n      - juju >= 3.6\n      - all-of: [juju >= 3.4, juju < 3.5]\n",
+    /// )?;
+    /// let tree = meta.assumes_tree()?;
+    /// assert_eq!(tree.condition, AssumesCondition::AllOf);
+    /// assert_eq!(tree.features[0], Assumes::Feature("k8s-api".into()));
+    /// let Assumes::Group(any) = &tree.features[1] else { panic!() };
+    /// assert_eq!(any.condition, AssumesCondition::AnyOf);
+    /// assert_eq!(any.features.len(), 2);
+    /// # Ok::<(), ops::MetaError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`MetaError::Declaration`] for an entry that is not a string or a
+    /// one-key `all-of`/`any-of` map of a list.
+    pub fn assumes_tree(&self) -> Result<AssumesGroup, MetaError> {
+        assumes_group(AssumesCondition::AllOf, &self.assumes)
+    }
+
     /// The endpoint of that name, if declared.
     pub fn endpoint(&self, name: &str) -> Option<&Endpoint> {
         self.endpoints.get(name)
@@ -625,5 +873,69 @@ actions:
         )
         .unwrap_err();
         assert!(matches!(err, MetaError::DuplicateEndpoint { name } if name == "a"));
+    }
+
+    #[test]
+    fn storages_are_typed_with_their_ranges() {
+        let meta = CharmMeta::from_charmcraft_yaml(
+            "name: x\nstorage:\n  a: {type: filesystem, multiple: {range: 2}}\n  b: {type: block, multiple: {range: 0-}}\n  c: {type: filesystem, multiple: {range: 1+}, read-only: true, minimum-size: 1G, properties: [transient], description: scratch}\n  d: {type: filesystem, multiple: {range: '3'}}\n  e: {type: filesystem}\n",
+        )
+        .unwrap();
+        let s = meta.storages().unwrap();
+        assert_eq!(s["a"].multiple_range, Some((2, Some(2))));
+        assert_eq!(s["b"].multiple_range, Some((0, None)));
+        assert_eq!(s["c"].multiple_range, Some((1, None)));
+        assert_eq!(s["d"].multiple_range, Some((3, Some(3))));
+        assert_eq!(s["e"].multiple_range, None);
+        assert_eq!(s["e"].storage_name, "e");
+        let c = &s["c"];
+        assert!(c.read_only && !c.shared);
+        assert_eq!(c.minimum_size.as_deref(), Some("1G"));
+        assert_eq!(c.properties, ["transient"]);
+        assert_eq!(c.description, "scratch");
+    }
+
+    #[test]
+    fn malformed_storage_resources_and_assumes_are_refused() {
+        for storage in [
+            "{location: /x}",
+            "{type: filesystem, multiple: {range: x}}",
+            "{type: filesystem, multiple: {range: 3-1}}",
+            "{type: filesystem, multiple: {range: -3}}",
+            "{type: filesystem, multiple: {range: 1-2-3}}",
+            "{type: filesystem, multiple: {range: ' 1'}}",
+        ] {
+            let meta =
+                CharmMeta::from_charmcraft_yaml(&format!("name: x\nstorage: {{s: {storage}}}\n"))
+                    .unwrap();
+            let err = meta.storages().unwrap_err();
+            assert!(
+                matches!(&err, MetaError::Declaration { what, .. } if what == "storage \"s\""),
+                "{storage}: {err}"
+            );
+        }
+        let meta =
+            CharmMeta::from_charmcraft_yaml("name: x\nresources: {r: {filename: f}}\n").unwrap();
+        assert!(matches!(
+            meta.resource_metas(),
+            Err(MetaError::Declaration { what, .. }) if what == "resource \"r\""
+        ));
+        for assumes in [
+            "[3]",
+            "[{some-of: [a]}]",
+            "[{any-of: a}]",
+            "[{any-of: [a], all-of: [b]}]",
+            "[{all-of: [[a]]}]",
+        ] {
+            let meta =
+                CharmMeta::from_charmcraft_yaml(&format!("name: x\nassumes: {assumes}\n")).unwrap();
+            assert!(
+                matches!(meta.assumes_tree(), Err(MetaError::Declaration { what, .. }) if what == "assumes"),
+                "{assumes}"
+            );
+        }
+        let meta = CharmMeta::from_charmcraft_yaml("name: x\n").unwrap();
+        assert!(meta.storages().unwrap().is_empty() && meta.resource_metas().unwrap().is_empty());
+        assert_eq!(meta.assumes_tree().unwrap().features, []);
     }
 }

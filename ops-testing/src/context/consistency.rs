@@ -231,6 +231,12 @@ pub enum Inconsistency {
         /// At least this many are there.
         needed: usize,
     },
+    /// A network for a binding the charm does not have (not an endpoint,
+    /// an extra binding or `juju-info`).
+    UnknownBinding {
+        /// The binding.
+        binding: String,
+    },
     /// The unit's address is not an IP address.
     InvalidAddress {
         /// The address.
@@ -332,6 +338,10 @@ impl fmt::Display for Inconsistency {
                 f,
                 "relation {relation} on {endpoint:?} is {given:?}, but the endpoint makes it {declared:?}"
             ),
+            UnknownBinding { binding } => write!(
+                f,
+                "a network for binding {binding:?}, which is not an endpoint or extra binding"
+            ),
             DuplicateRelationId { relation } => {
                 write!(f, "two relations have id {relation}")
             }
@@ -413,6 +423,9 @@ pub(crate) struct Checked<'a> {
     pub meta: &'a CharmMeta,
     pub unit_id: u32,
     pub juju_version: &'a str,
+    pub model_type: super::ModelType,
+    /// Whether the context sets a cloud spec.
+    pub cloud_spec: bool,
 }
 
 /// Whether `version` is `needed.0.needed.1.0` or later, ordered as Juju
@@ -672,12 +685,15 @@ fn check_relations(ctx: &Checked<'_>, state: &State, out: &mut Vec<Inconsistency
         }
     }
     for (name, endpoint) in &ctx.meta.endpoints {
-        let count = state
-            .relations
-            .iter()
-            .filter(|r| r.endpoint == *name)
-            .count();
-        if let Some(limit) = endpoint.limit
+        let on_endpoint = state.relations_on(name);
+        let count = on_endpoint.len();
+        // The tightest of the metadata's limit and the relations' own.
+        let limit = endpoint
+            .limit
+            .into_iter()
+            .chain(on_endpoint.iter().filter_map(|r| r.limit))
+            .min();
+        if let Some(limit) = limit
             && count > limit as usize
         {
             out.push(Inconsistency::EndpointLimit {
@@ -777,6 +793,27 @@ fn check_other(ctx: &Checked<'_>, state: &State, out: &mut Vec<Inconsistency>) {
         if planned < needed {
             out.push(Inconsistency::PlannedUnits { planned, needed });
         }
+    }
+    for binding in state.networks.keys() {
+        let known = binding == "juju-info"
+            || ctx.meta.endpoints.contains_key(binding)
+            || ctx.meta.extra_bindings.contains(binding);
+        if !known {
+            out.push(Inconsistency::UnknownBinding {
+                binding: binding.clone(),
+            });
+        }
+    }
+    let spec_on_k8s = ctx
+        .juju_version
+        .parse::<ops::JujuVersion>()
+        .is_ok_and(|v| v >= ops::JujuVersion::new(3, 6, 10));
+    if ctx.cloud_spec && ctx.model_type == super::ModelType::Kubernetes && !spec_on_k8s {
+        out.push(Inconsistency::JujuVersion {
+            feature: "a cloud spec on a Kubernetes model".to_string(),
+            needed: "3.6.10".to_string(),
+            version: ctx.juju_version.to_string(),
+        });
     }
     if state.address.parse::<std::net::IpAddr>().is_err() {
         out.push(Inconsistency::InvalidAddress {

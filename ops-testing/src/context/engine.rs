@@ -38,23 +38,58 @@ pub struct StatusChange {
     pub status: Status,
 }
 
-/// The fake backend, recording every status change in order (the model
-/// keeps only the last).
+/// The fake backend, recording every status change, workload version and
+/// storage request in order (the model keeps only the last), and
+/// answering `network-get` and `relation-model-get` from the state where
+/// it says more than the model holds.
 pub(crate) struct Recording {
     inner: FakeBackend,
     statuses: Mutex<Vec<StatusChange>>,
+    /// The workload version before each `application-version-set`
+    /// (unset ones left out).
+    versions: Mutex<(String, Vec<String>)>,
+    storage_requests: Mutex<BTreeMap<String, u32>>,
+    networks: BTreeMap<String, serde_json::Value>,
+    remote_models: BTreeMap<u32, String>,
 }
 
 impl Recording {
-    pub(crate) fn new(inner: FakeBackend) -> Self {
+    pub(crate) fn new(inner: FakeBackend, state: &State) -> Self {
         Self {
             inner,
             statuses: Mutex::new(Vec::new()),
+            versions: Mutex::new((state.workload_version.clone(), Vec::new())),
+            storage_requests: Mutex::new(BTreeMap::new()),
+            networks: state
+                .networks
+                .iter()
+                .map(|(binding, n)| (binding.clone(), n.to_json()))
+                .collect(),
+            remote_models: state
+                .relations
+                .iter()
+                .filter_map(|r| Some((r.id, r.remote_model_uuid.clone()?)))
+                .collect(),
         }
     }
 
     pub(crate) fn statuses(&self) -> Vec<StatusChange> {
         self.statuses
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub(crate) fn version_history(&self) -> Vec<String> {
+        self.versions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .1
+            .clone()
+    }
+
+    pub(crate) fn storage_requests(&self) -> BTreeMap<String, u32> {
+        self.storage_requests
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
@@ -108,7 +143,13 @@ impl Backend for Recording {
         self.inner.status_get(app)
     }
     fn application_version_set(&self, version: &str) -> BackendResult<()> {
-        self.inner.application_version_set(version)
+        self.inner.application_version_set(version)?;
+        let mut versions = self.versions.lock().unwrap_or_else(|e| e.into_inner());
+        let previous = std::mem::replace(&mut versions.0, version.to_string());
+        if !previous.is_empty() {
+            versions.1.push(previous);
+        }
+        Ok(())
     }
     fn add_metric(
         &self,
@@ -170,7 +211,9 @@ impl Backend for Recording {
         binding: &str,
         relation_id: Option<u32>,
     ) -> BackendResult<serde_json::Value> {
-        self.inner.network_get(binding, relation_id)
+        // The model's answer first: it refuses unknown bindings and relations.
+        let answer = self.inner.network_get(binding, relation_id)?;
+        Ok(self.networks.get(binding).cloned().unwrap_or(answer))
     }
     fn credential_get(&self) -> BackendResult<serde_json::Value> {
         self.inner.credential_get()
@@ -182,7 +225,12 @@ impl Backend for Recording {
         self.inner.juju_reboot(now)
     }
     fn relation_model_get(&self, relation: &RelationRef) -> BackendResult<String> {
-        self.inner.relation_model_get(relation)
+        let local = self.inner.relation_model_get(relation)?;
+        Ok(self
+            .remote_models
+            .get(&relation.id)
+            .cloned()
+            .unwrap_or(local))
     }
     fn storage_list(&self, name: Option<&str>) -> BackendResult<Vec<String>> {
         self.inner.storage_list(name)
@@ -191,7 +239,14 @@ impl Backend for Recording {
         self.inner.storage_get_location(id)
     }
     fn storage_add(&self, name: &str, count: u32) -> BackendResult<()> {
-        self.inner.storage_add(name, count)
+        self.inner.storage_add(name, count)?;
+        *self
+            .storage_requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(name.to_string())
+            .or_default() += count;
+        Ok(())
     }
     fn goal_state(&self) -> BackendResult<serde_json::Value> {
         self.inner.goal_state()

@@ -60,8 +60,9 @@ pub use engine::StatusChange;
 pub use events::{Event, EventKind, On};
 pub use from_model::FromModelError;
 pub use state::{
-    Bag, Container, DEFAULT_ADDRESS, File, Grant, PortRange, Relation, RelationKind, Secret,
-    SecretOwner, State, Storage, StoredState, default_unit_data,
+    Address, Bag, BindAddress, Container, DEFAULT_ADDRESS, File, Grant, Network, PlanError,
+    PortRange, Relation, RelationKind, Secret, SecretOwner, State, Storage, StoredState,
+    default_unit_data,
 };
 
 use std::any::type_name;
@@ -75,6 +76,17 @@ use ops::{Charm, CharmMeta, DispatchError, DispatchSetup, EmittedEvent, JujuCont
 
 use crate::fake_juju::{FakeBackend, LogRecord, MODEL_UUID};
 use crate::fake_pebble::{ExecArgs, ServiceEvent};
+
+/// The kind of model a [`Context`] runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ModelType {
+    /// A Kubernetes model (sidecar charms): the default.
+    #[default]
+    Kubernetes,
+    /// A machine model (LXD, a cloud's VMs).
+    Lxd,
+}
 
 /// What went wrong running an event.
 #[derive(Debug, thiserror::Error)]
@@ -125,6 +137,8 @@ pub struct ActionOutput {
 #[derive(Debug, Default)]
 struct SideEffects {
     statuses: Vec<StatusChange>,
+    versions: Vec<String>,
+    storage_requests: BTreeMap<String, u32>,
     logs: Vec<LogRecord>,
     emitted: Vec<EmittedEvent>,
     service_events: BTreeMap<String, Vec<ServiceEvent>>,
@@ -167,6 +181,13 @@ pub struct Context<C: Charm> {
     app: String,
     unit_id: u32,
     model: String,
+    model_uuid: String,
+    model_type: ModelType,
+    cloud_spec: Option<serde_json::Value>,
+    app_trusted: bool,
+    machine_id: Option<String>,
+    availability_zone: Option<String>,
+    principal_unit: Option<String>,
     juju_version: String,
     check_consistency: bool,
     effects: SideEffects,
@@ -213,6 +234,13 @@ impl<C: Charm> Context<C> {
             app,
             unit_id: 0,
             model: "context".to_string(),
+            model_uuid: MODEL_UUID.to_string(),
+            model_type: ModelType::Kubernetes,
+            cloud_spec: None,
+            app_trusted: false,
+            machine_id: None,
+            availability_zone: None,
+            principal_unit: None,
             juju_version: "3.6.0".to_string(),
             check_consistency: true,
             effects: SideEffects::default(),
@@ -243,6 +271,67 @@ impl<C: Charm> Context<C> {
     /// Runs in a model of another name.
     pub fn with_model_name(mut self, model: &str) -> Self {
         self.model = model.to_string();
+        self
+    }
+
+    /// Runs in a model with this uuid (`JUJU_MODEL_UUID`, and what
+    /// `relation-model-get` answers for a relation within the model).
+    pub fn with_model_uuid(mut self, uuid: &str) -> Self {
+        self.model_uuid = uuid.to_string();
+        self
+    }
+
+    /// Runs in a model of this type (Kubernetes unless told): the
+    /// consistency checker holds a cloud spec on a Kubernetes model to
+    /// Juju 3.6.10 or later, which is when Juju gave one there.
+    pub fn with_model_type(mut self, model_type: ModelType) -> Self {
+        self.model_type = model_type;
+        self
+    }
+
+    /// What `credential-get` answers (`Model::cloud_spec`), once the
+    /// application is trusted ([`with_app_trusted`](Self::with_app_trusted)).
+    ///
+    /// ```
+    /// use ops_testing::context::{Context, ModelType};
+    /// # struct C;
+    /// # impl ops::Charm for C {
+    /// #     fn new(_: &mut ops::Framework<Self>) -> Result<Self, ops::HandlerError> { Ok(C) }
+    /// # }
+    /// let ctx = Context::<C>::new("name: c\n").unwrap()
+    ///     .with_model_type(ModelType::Lxd)
+    ///     .with_cloud_spec(serde_json::json!({"type": "lxd", "endpoint": "https://10.0.0.1:8443"}))
+    ///     .with_app_trusted(true);
+    /// ```
+    pub fn with_cloud_spec(mut self, spec: serde_json::Value) -> Self {
+        self.cloud_spec = Some(spec);
+        self
+    }
+
+    /// Whether the application is trusted (`juju trust`): only then does
+    /// `credential-get` answer.
+    pub fn with_app_trusted(mut self, trusted: bool) -> Self {
+        self.app_trusted = trusted;
+        self
+    }
+
+    /// The machine the unit is on (`JUJU_MACHINE_ID`, `Model::machine_id`).
+    pub fn with_machine_id(mut self, id: &str) -> Self {
+        self.machine_id = Some(id.to_string());
+        self
+    }
+
+    /// The availability zone the unit is in (`JUJU_AVAILABILITY_ZONE`,
+    /// `Model::availability_zone`).
+    pub fn with_availability_zone(mut self, zone: &str) -> Self {
+        self.availability_zone = Some(zone.to_string());
+        self
+    }
+
+    /// The principal unit of this subordinate unit (`JUJU_PRINCIPAL_UNIT`,
+    /// `Model::principal_unit`).
+    pub fn with_principal_unit(mut self, unit: &str) -> Self {
+        self.principal_unit = Some(unit.to_string());
         self
     }
 
@@ -288,6 +377,8 @@ impl<C: Charm> Context<C> {
                 meta: &self.meta,
                 unit_id: self.unit_id,
                 juju_version: &self.juju_version,
+                model_type: self.model_type,
+                cloud_spec: self.cloud_spec.is_some(),
             },
             event,
             state,
@@ -368,6 +459,9 @@ impl<C: Charm> Context<C> {
         };
         let unit = who.unit();
         let mut juju = engine::model_from(state, &who);
+        juju.model_uuid = self.model_uuid.clone();
+        juju.cloud_spec = self.cloud_spec.clone();
+        juju.set_trusted(&self.app, self.app_trusted);
         if let EventKind::Action { name, params, .. } = &event.kind {
             juju.start_action(&unit, name, params.clone());
         }
@@ -407,17 +501,25 @@ impl<C: Charm> Context<C> {
             ("JUJU_DISPATCH_PATH".into(), path.clone()),
             ("JUJU_UNIT_NAME".into(), unit.clone()),
             ("JUJU_MODEL_NAME".into(), self.model.clone()),
-            ("JUJU_MODEL_UUID".into(), MODEL_UUID.into()),
+            ("JUJU_MODEL_UUID".into(), self.model_uuid.clone()),
             ("JUJU_CHARM_DIR".into(), charm_dir.display().to_string()),
             ("JUJU_VERSION".into(), self.juju_version.clone()),
         ];
+        for (var, value) in [
+            ("JUJU_MACHINE_ID", &self.machine_id),
+            ("JUJU_AVAILABILITY_ZONE", &self.availability_zone),
+            ("JUJU_PRINCIPAL_UNIT", &self.principal_unit),
+        ] {
+            if let Some(value) = value {
+                env.push((var.into(), value.clone()));
+            }
+        }
         env.extend(vars);
         let context = JujuContext::from_vars(env)?;
-        let backend = Arc::new(engine::Recording::new(FakeBackend::in_dispatch(
-            juju.clone(),
-            hook.clone(),
-            &path,
-        )));
+        let backend = Arc::new(engine::Recording::new(
+            FakeBackend::in_dispatch(juju.clone(), hook.clone(), &path),
+            state,
+        ));
         juju.lock()
             .unwrap_or_else(|e| e.into_inner())
             .begin_hook(&hook);
@@ -440,6 +542,8 @@ impl<C: Charm> Context<C> {
         let model = lock(&juju);
         self.effects = SideEffects {
             statuses: backend.statuses(),
+            versions: backend.version_history(),
+            storage_requests: backend.storage_requests(),
             logs: model.logs_of(&unit).into_iter().cloned().collect(),
             emitted: Vec::new(),
             service_events: engine::service_events(&live),
@@ -493,6 +597,20 @@ impl<C: Charm> Context<C> {
         }
         seen.pop();
         seen
+    }
+
+    /// The workload versions before the last one the last run set, oldest
+    /// first, as Python ops' `workload_version_history`: the input
+    /// state's version (if set), then each version the run set but for
+    /// the last. The last is in the output [`State::workload_version`].
+    pub fn workload_version_history(&self) -> &[String] {
+        &self.effects.versions
+    }
+
+    /// The storage the last run asked Juju to add (`storage-add`), as
+    /// instance counts by storage name (requests for one name add up).
+    pub fn requested_storages(&self) -> &BTreeMap<String, u32> {
+        &self.effects.storage_requests
     }
 
     /// The `juju-log` lines of the last run, in order.

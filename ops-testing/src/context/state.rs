@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use ops::Status;
-use ops::pebble::{Layer, ServiceStatus};
+use ops::pebble::{Layer, Plan, ServiceStatus};
 use ops::storage::Notice;
 
 use crate::fake_pebble::ExecResult;
@@ -96,6 +96,13 @@ pub struct Relation {
     /// The remote units' databags by unit number (for peers: the other
     /// units of this application).
     pub remote_units_data: BTreeMap<u32, Bag>,
+    /// At most this many relations on this endpoint, if the test says so
+    /// (checked with the metadata's `limit` before a run); `None` leaves
+    /// the metadata's alone.
+    pub limit: Option<u32>,
+    /// The uuid of the model the remote application is in, for a
+    /// cross-model relation (`relation-model-get`); `None` is this model.
+    pub remote_model_uuid: Option<String>,
 }
 
 /// A databag as `Debug` shows it: keys and value lengths, never values
@@ -130,6 +137,8 @@ impl fmt::Debug for Relation {
             .field("local_unit_data", &Redacted(&self.local_unit_data))
             .field("remote_app_data", &Redacted(&self.remote_app_data))
             .field("remote_units_data", &units)
+            .field("limit", &self.limit)
+            .field("remote_model_uuid", &self.remote_model_uuid)
             .finish()
     }
 }
@@ -149,6 +158,8 @@ impl Relation {
             local_unit_data: default_unit_data(DEFAULT_ADDRESS),
             remote_app_data: Bag::new(),
             remote_units_data: BTreeMap::new(),
+            limit: None,
+            remote_model_uuid: None,
         }
     }
 
@@ -185,6 +196,34 @@ impl Relation {
     /// The remote application's name.
     pub fn with_remote_app(mut self, app: &str) -> Self {
         self.remote_app = app.to_string();
+        self
+    }
+
+    /// At most `limit` relations on this endpoint: a state with more is
+    /// inconsistent (as with the metadata's `limit`).
+    ///
+    /// ```
+    /// use ops_testing::context::Relation;
+    ///
+    /// let db = Relation::new("db").with_limit(2);
+    /// assert_eq!(db.limit, Some(2));
+    /// ```
+    pub fn with_limit(mut self, limit: u32) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// The remote application is in the model with this uuid: what
+    /// `relation-model-get` answers for this relation.
+    ///
+    /// ```
+    /// use ops_testing::context::Relation;
+    ///
+    /// let db = Relation::new("db").with_remote_model_uuid("5f0b5d2c-1c57-4b1e-9a43-1e2d3c4b5a69");
+    /// assert!(db.remote_model_uuid.is_some());
+    /// ```
+    pub fn with_remote_model_uuid(mut self, uuid: &str) -> Self {
+        self.remote_model_uuid = Some(uuid.to_string());
         self
     }
 
@@ -468,12 +507,226 @@ impl Container {
                 .any(|p| p.starts_with(&prefix))
     }
 
+    /// The plan Pebble makes of [`layers`](Self::layers): each service,
+    /// check and log target merged or replaced layer by layer, as its
+    /// `override` says, with Pebble's default check threshold filled in.
+    /// Assert on this rather than on the layers the charm added.
+    ///
+    /// ```
+    /// use ops::pebble::Layer;
+    /// use ops_testing::context::Container;
+    ///
+    /// let base = Layer::from_yaml(
+    ///     "services: {app: {override: replace, command: app, environment: {A: '1'}}}",
+    /// ).unwrap();
+    /// let top = Layer::from_yaml(
+    ///     "services: {app: {override: merge, environment: {B: '2'}}}",
+    /// ).unwrap();
+    /// let c = Container::new("workload").with_layer("base", base).with_layer("top", top);
+    /// let plan = c.plan().unwrap();
+    /// let app = &plan.services["app"];
+    /// assert_eq!(app.command.as_deref(), Some("app"));
+    /// assert_eq!(app.environment.len(), 2);
+    /// ```
+    ///
+    /// # Errors
+    /// [`PlanError`] if a layer does not combine (an `override` missing or
+    /// not `merge`/`replace`) or the result is not a valid plan, with
+    /// Pebble's message.
+    pub fn plan(&self) -> Result<Plan, PlanError> {
+        crate::fake_pebble::plan_of(&self.layers).map_err(PlanError)
+    }
+
     /// The combined plan's services' names.
     pub fn services(&self) -> BTreeSet<String> {
         self.layers
             .iter()
             .flat_map(|(_, l)| l.services.keys().cloned())
             .collect()
+    }
+}
+
+/// The layers of a [`Container`] do not make a plan: Pebble's message
+/// (layer labels, service and check names; no values).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the layers do not make a plan: {0}")]
+pub struct PlanError(pub String);
+
+/// One address on a network interface, as `network-get` reports it.
+///
+/// ```
+/// use ops_testing::context::Address;
+///
+/// let a = Address::new("10.1.2.3");
+/// assert_eq!(a.cidr, "10.1.2.0/24");
+/// let b = Address::new("10.1.2.3").with_cidr("10.1.0.0/16").with_hostname("db-0");
+/// assert_eq!((b.cidr.as_str(), b.hostname.as_str()), ("10.1.0.0/16", "db-0"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Address {
+    /// The IP address.
+    pub value: String,
+    /// A host name that resolves to it (empty if none).
+    pub hostname: String,
+    /// The subnet it is in.
+    pub cidr: String,
+}
+
+impl Address {
+    /// `value` in its `/24` (IPv4) or as a `/128` (anything else), without
+    /// a host name: what the fake Juju gives a unit's address.
+    pub fn new(value: &str) -> Self {
+        let cidr = match value.rsplit_once('.') {
+            Some((net, _)) if value.parse::<std::net::Ipv4Addr>().is_ok() => format!("{net}.0/24"),
+            _ => format!("{value}/128"),
+        };
+        Self {
+            value: value.to_string(),
+            hostname: String::new(),
+            cidr,
+        }
+    }
+
+    /// The same address in another subnet.
+    pub fn with_cidr(mut self, cidr: &str) -> Self {
+        self.cidr = cidr.to_string();
+        self
+    }
+
+    /// The same address with a host name.
+    pub fn with_hostname(mut self, hostname: &str) -> Self {
+        self.hostname = hostname.to_string();
+        self
+    }
+}
+
+/// A network interface and the addresses bound to it.
+///
+/// ```
+/// use ops_testing::context::{Address, BindAddress};
+///
+/// let eth1 = BindAddress::new("eth1", [Address::new("10.1.2.3")]).with_mac_address("00:16:3e:00:00:01");
+/// assert_eq!(eth1.addresses[0].value, "10.1.2.3");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BindAddress {
+    /// The interface's name (`eth0`).
+    pub interface_name: String,
+    /// Its MAC address (empty if unknown).
+    pub mac_address: String,
+    /// The addresses on it.
+    pub addresses: Vec<Address>,
+}
+
+impl BindAddress {
+    /// `addresses` on interface `interface_name`, no MAC address.
+    pub fn new(interface_name: &str, addresses: impl IntoIterator<Item = Address>) -> Self {
+        Self {
+            interface_name: interface_name.to_string(),
+            mac_address: String::new(),
+            addresses: addresses.into_iter().collect(),
+        }
+    }
+
+    /// The same interface with a MAC address.
+    pub fn with_mac_address(mut self, mac: &str) -> Self {
+        self.mac_address = mac.to_string();
+        self
+    }
+}
+
+/// What `network-get` answers for one binding (a relation endpoint or an
+/// extra binding): Python's `ops.testing.Network`. A binding without one
+/// in [`State::networks`] is answered from [`State::address`].
+///
+/// ```
+/// use ops_testing::context::{Address, BindAddress, Network, State};
+///
+/// let db = Network::new("db", "10.1.2.3")
+///     .with_bind_address(BindAddress::new("eth1", [Address::new("192.0.2.7")]))
+///     .with_ingress_addresses(["db.example.com"])
+///     .with_egress_subnets(["10.1.0.0/16"]);
+/// let state = State::default().with_network(db);
+/// let db = state.network("db").unwrap();
+/// assert_eq!(db.bind_addresses.len(), 2);
+/// assert_eq!(db.ingress_addresses, ["db.example.com"]);
+/// assert_eq!(db.to_json()["egress-subnets"][0], "10.1.0.0/16");
+/// assert!(state.network("metrics").is_none());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Network {
+    /// The binding: an endpoint, an extra binding or `juju-info`.
+    pub binding_name: String,
+    /// The interfaces and their addresses the unit binds to.
+    pub bind_addresses: Vec<BindAddress>,
+    /// The addresses other units reach this one at.
+    pub ingress_addresses: Vec<String>,
+    /// The subnets this unit's traffic comes from.
+    pub egress_subnets: Vec<String>,
+}
+
+impl Network {
+    /// Binding `binding_name` on `address`, as the fake Juju answers for a
+    /// unit's address: interface `eth0` with the [`Address::new`] of it,
+    /// ingress at it, egress from `<address>/32`.
+    pub fn new(binding_name: &str, address: &str) -> Self {
+        Self {
+            binding_name: binding_name.to_string(),
+            bind_addresses: vec![BindAddress::new("eth0", [Address::new(address)])],
+            ingress_addresses: vec![address.to_string()],
+            egress_subnets: vec![format!("{address}/32")],
+        }
+    }
+
+    /// Adds an interface.
+    pub fn with_bind_address(mut self, bind: BindAddress) -> Self {
+        self.bind_addresses.push(bind);
+        self
+    }
+
+    /// Replaces the ingress addresses.
+    pub fn with_ingress_addresses<'a>(
+        mut self,
+        addresses: impl IntoIterator<Item = &'a str>,
+    ) -> Self {
+        self.ingress_addresses = addresses.into_iter().map(str::to_string).collect();
+        self
+    }
+
+    /// Replaces the egress subnets.
+    pub fn with_egress_subnets<'a>(mut self, subnets: impl IntoIterator<Item = &'a str>) -> Self {
+        self.egress_subnets = subnets.into_iter().map(str::to_string).collect();
+        self
+    }
+
+    /// The answer of `network-get <binding> --format=json`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let binds: Vec<serde_json::Value> = self
+            .bind_addresses
+            .iter()
+            .map(|b| {
+                let addresses: Vec<serde_json::Value> = b
+                    .addresses
+                    .iter()
+                    .map(|a| {
+                        serde_json::json!({"hostname": a.hostname, "value": a.value, "cidr": a.cidr})
+                    })
+                    .collect();
+                serde_json::json!({
+                    "mac-address": b.mac_address,
+                    "interface-name": b.interface_name,
+                    "addresses": addresses,
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "bind-addresses": binds,
+            "egress-subnets": self.egress_subnets,
+            "ingress-addresses": self.ingress_addresses,
+        })
     }
 }
 
@@ -740,8 +993,11 @@ pub struct State {
     pub config: serde_json::Map<String, serde_json::Value>,
     /// The relations this unit is in.
     pub relations: Vec<Relation>,
-    /// The unit's address (`network-get` answers it for every binding).
+    /// The unit's address (`network-get` answers it for every binding
+    /// without a [`Network`] in [`networks`](Self::networks)).
     pub address: String,
+    /// What `network-get` answers, by binding name.
+    pub networks: BTreeMap<String, Network>,
     /// Workload containers (a declared container not here cannot connect).
     pub containers: Vec<Container>,
     /// Secrets this unit owns or observes.
@@ -777,6 +1033,7 @@ impl Default for State {
             config: Default::default(),
             relations: Vec::new(),
             address: DEFAULT_ADDRESS.to_string(),
+            networks: BTreeMap::new(),
             containers: Vec::new(),
             secrets: Vec::new(),
             stored_states: Vec::new(),
@@ -820,6 +1077,12 @@ impl State {
     /// The unit's address.
     pub fn with_address(mut self, address: &str) -> Self {
         self.address = address.to_string();
+        self
+    }
+
+    /// Sets what `network-get` answers for the network's binding.
+    pub fn with_network(mut self, network: Network) -> Self {
+        self.networks.insert(network.binding_name.clone(), network);
         self
     }
 
@@ -906,6 +1169,48 @@ impl State {
     /// The first relation on `endpoint`.
     pub fn relation_on(&self, endpoint: &str) -> Option<&Relation> {
         self.relations.iter().find(|r| r.endpoint == endpoint)
+    }
+
+    /// Every relation on `endpoint`, in state order.
+    ///
+    /// ```
+    /// use ops_testing::context::{Relation, State};
+    ///
+    /// let state = State::default()
+    ///     .with_relation(Relation::new("db").with_remote_app("a"))
+    ///     .with_relation(Relation::new("cache"))
+    ///     .with_relation(Relation::new("db").with_remote_app("b"));
+    /// let apps: Vec<&str> = state.relations_on("db").iter().map(|r| r.remote_app.as_str()).collect();
+    /// assert_eq!(apps, ["a", "b"]);
+    /// assert!(state.relations_on("nope").is_empty());
+    /// ```
+    pub fn relations_on(&self, endpoint: &str) -> Vec<&Relation> {
+        self.relations
+            .iter()
+            .filter(|r| r.endpoint == endpoint)
+            .collect()
+    }
+
+    /// The network set for `binding` (see [`with_network`](Self::with_network)).
+    pub fn network(&self, binding: &str) -> Option<&Network> {
+        self.networks.get(binding)
+    }
+
+    /// Storage instance `<name>/<index>`, if attached.
+    ///
+    /// ```
+    /// use ops_testing::context::{State, Storage};
+    ///
+    /// let data = Storage::new("data");
+    /// let state = State::default().with_storage(data.clone());
+    /// assert_eq!(state.storage("data", data.index), Some(&data));
+    /// assert_eq!(state.storage("data", data.index + 1), None);
+    /// assert_eq!(state.storage("logs", data.index), None);
+    /// ```
+    pub fn storage(&self, name: &str, index: u32) -> Option<&Storage> {
+        self.storages
+            .iter()
+            .find(|s| s.name == name && s.index == index)
     }
 
     /// The container of that name.

@@ -674,10 +674,9 @@ impl FakeJuju {
     /// loopback range 127.0.2.0/24: a test never reaches outside the machine), in Juju's JSON form.
     pub fn hook_network_get(&self, ctx: &HookContext, binding: &str) -> HookResult<Value> {
         let known = binding == "juju-info"
-            || self
-                .apps
-                .get(ctx.app())
-                .is_some_and(|a| a.endpoints.contains_key(binding));
+            || self.apps.get(ctx.app()).is_some_and(|a| {
+                a.endpoints.contains_key(binding) || a.extra_bindings.contains(binding)
+            });
         let address = self
             .units
             .get(&ctx.unit)

@@ -57,6 +57,7 @@ impl FakeJuju {
                 resources: BTreeMap::new(),
                 leader_settings: Bag::new(),
                 trusted: false,
+                extra_bindings: meta.extra_bindings.iter().cloned().collect(),
             },
         );
         (0..units).map(|_| self.add_unit(app)).collect()

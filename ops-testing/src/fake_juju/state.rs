@@ -51,6 +51,9 @@ pub struct AppState {
     /// Whether the application is trusted (`juju trust`): `credential-get` works.
     #[serde(default)]
     pub trusted: bool,
+    /// Its extra bindings (`network-get` answers them as it does endpoints).
+    #[serde(default)]
+    pub extra_bindings: BTreeSet<String>,
 }
 
 /// One unit.

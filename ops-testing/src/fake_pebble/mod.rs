@@ -53,6 +53,7 @@ mod identities;
 mod in_process;
 mod notices;
 mod plan;
+pub(crate) use self::plan::plan_of;
 mod state;
 mod util;
 
@@ -395,6 +396,35 @@ impl FakePebble {
             .update(|state| (0..times).try_for_each(|_| state.run_check(name, Ok(()))))
     }
 
+    /// Raises a warning (`GET /v1/warnings` lists it until a client
+    /// acknowledges it); one with the same message is raised again.
+    ///
+    /// ```
+    /// # use ops_testing::fake_pebble::FakePebble;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let pebble = FakePebble::in_process(dir.path().join("pebble.socket"), dir.path().join("root")).unwrap();
+    /// pebble.warn("disk nearly full");
+    /// let client = pebble.client();
+    /// let pending = client.get_warnings(ops::pebble::WarningState::Pending).unwrap();
+    /// assert_eq!(pending[0].message, "disk nearly full");
+    /// assert_eq!(client.ack_warnings(std::time::SystemTime::now()).unwrap(), 1);
+    /// assert!(client.get_warnings(ops::pebble::WarningState::Pending).unwrap().is_empty());
+    /// ```
+    pub fn warn(&self, message: &str) {
+        let now = std::time::SystemTime::now();
+        self.shared.update(|state| {
+            match state.warnings.iter_mut().find(|w| w.message == message) {
+                Some(w) => w.last_added = now,
+                None => state.warnings.push(api::warnings::WarningRecord {
+                    message: message.to_string(),
+                    first_added: now,
+                    last_added: now,
+                    last_shown: None,
+                }),
+            }
+        });
+    }
+
     /// Every notice, of every user, ordered by last-repeated time:
     /// custom ones and Pebble's own `change-update` ones.
     pub fn notices(&self) -> Vec<PebbleNotice> {
@@ -414,6 +444,27 @@ impl FakePebble {
         Ok(self.shared.update(|state| {
             state.notices.add(
                 Some(user),
+                notices::CUSTOM,
+                key,
+                data.clone(),
+                Duration::ZERO,
+            )
+        }))
+    }
+
+    /// Records a custom notice as user `uid` would with `pebble notify`:
+    /// one that only that user and admins see (an admin lists it with
+    /// `users=all` or `user-id=<uid>`).
+    pub fn notify_as(
+        &self,
+        uid: u32,
+        key: &str,
+        data: &std::collections::BTreeMap<String, String>,
+    ) -> Result<String, NoticeKeyError> {
+        notices::check_custom_key(key)?;
+        Ok(self.shared.update(|state| {
+            state.notices.add(
+                Some(uid),
                 notices::CUSTOM,
                 key,
                 data.clone(),

@@ -126,6 +126,25 @@ pub(crate) fn combine_layers(layers: &[(String, Layer)]) -> Result<Layer, String
     Ok(combined)
 }
 
+/// The plan `layers` (lowest first) make, as Pebble shows it: combined,
+/// with each check's default threshold filled in, and validated.
+pub(crate) fn plan_of(layers: &[(String, Layer)]) -> Result<Plan, String> {
+    let mut combined = combine_layers(layers)?;
+    for check in combined.checks.values_mut() {
+        // Pebble's CombineLayers default, shown in the plan.
+        if check.threshold.unwrap_or(0) == 0 {
+            check.threshold = Some(super::state::DEFAULT_THRESHOLD);
+        }
+    }
+    let plan = Plan {
+        services: combined.services,
+        checks: combined.checks,
+        log_targets: combined.log_targets,
+    };
+    validate_plan(&plan)?;
+    Ok(plan)
+}
+
 /// Overwrites `old` with `new` if `new` is set and not empty.
 fn set<T: Clone + PartialEq + Default>(old: &mut Option<T>, new: &Option<T>) {
     if let Some(value) = new

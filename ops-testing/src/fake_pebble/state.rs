@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use super::http::Reply;
 use super::identities::Identities;
 use super::notices::{CHANGE_UPDATE, Notices};
-use super::plan::{combine_layers, order, parse_layer, validate_plan};
+use super::plan::{combine_layers, order, parse_layer, plan_of};
 use super::util::rfc3339;
 use super::{FileOwner, ServiceEvent};
 
@@ -129,6 +129,8 @@ pub(crate) struct State {
     pub checks: BTreeMap<String, CheckRecord>,
     pub notices: Notices,
     pub identities: Identities,
+    /// Warnings, oldest first.
+    pub warnings: Vec<super::api::warnings::WarningRecord>,
     /// Every request line served, `<METHOD> <path>` (no query), in order.
     pub requests: Vec<String>,
 }
@@ -163,19 +165,7 @@ impl State {
             }
             None => layers.push((label.to_string(), layer)),
         }
-        let mut combined = combine_layers(&layers)?;
-        for check in combined.checks.values_mut() {
-            // Pebble's CombineLayers default, shown in the plan.
-            if check.threshold.unwrap_or(0) == 0 {
-                check.threshold = Some(DEFAULT_THRESHOLD);
-            }
-        }
-        let plan = Plan {
-            services: combined.services,
-            checks: combined.checks,
-            log_targets: combined.log_targets,
-        };
-        validate_plan(&plan)?;
+        let plan = plan_of(&layers)?;
         self.layers = layers;
         self.plan = plan;
         Ok(())

@@ -320,6 +320,53 @@ impl Event for PebbleCustomNotice {
     const SCOPE: EventScope = EventScope::Container;
 }
 impl ContainerEvent for PebbleCustomNotice {}
+
+impl PebbleCustomNotice {
+    /// The notice as the container's Pebble holds it now (`GET
+    /// /v1/notices/<id>`): its last data, occurrences, times. Python's
+    /// `event.notice`, fetched when asked for.
+    ///
+    /// ```no_run
+    /// # use ops::events::PebbleCustomNotice;
+    /// # fn on_notice(event: &PebbleCustomNotice, ctx: &mut ops::Ctx) -> ops::HandlerResult {
+    /// let notice = event.notice(ctx.model())?;
+    /// let host = notice.last_data.get("host").cloned().unwrap_or_default();
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`WorkloadLookupError`]: the container is not declared, or Pebble
+    /// could not be reached or no longer has the notice.
+    pub fn notice(
+        &self,
+        model: &crate::Model,
+    ) -> Result<crate::pebble::PebbleNotice, WorkloadLookupError> {
+        Ok(model
+            .container(self.container.as_str())?
+            .get_notice(&self.notice_id)?)
+    }
+}
+
+/// Why [`PebbleCustomNotice::notice`] or [`CheckEventData::info`] could
+/// not fetch what the event is about from the container's Pebble.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WorkloadLookupError {
+    /// The container is not in the metadata.
+    #[error(transparent)]
+    Model(#[from] crate::ModelError),
+    /// Pebble could not be reached, or refused.
+    #[error(transparent)]
+    Pebble(#[from] crate::pebble::PebbleError),
+    /// The check is no longer in the container's plan.
+    #[error("check {check:?} is not in container {container:?}'s plan")]
+    CheckGone {
+        /// The container.
+        container: String,
+        /// The check.
+        check: String,
+    },
+}
 impl Deferrable for PebbleCustomNotice {}
 
 /// What the Pebble check events carry.
@@ -329,6 +376,41 @@ pub struct CheckEventData {
     pub container: String,
     /// `JUJU_PEBBLE_CHECK_NAME`
     pub check: String,
+}
+
+impl CheckEventData {
+    /// The check's status as the container's Pebble reports it now (`GET
+    /// /v1/checks?names=<check>`): level, status, failures, threshold.
+    /// Python's `event.info`, fetched when asked for.
+    ///
+    /// ```no_run
+    /// # use ops::events::PebbleCheckFailed;
+    /// # fn on_failed(event: &PebbleCheckFailed, ctx: &mut ops::Ctx) -> ops::HandlerResult {
+    /// let info = event.info(ctx.model())?;
+    /// if info.failures >= info.threshold {
+    ///     ctx.model().set_unit_status(ops::Status::blocked(format!("{} is down", info.name)))?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`WorkloadLookupError`]: the container is not declared, Pebble could
+    /// not be reached, or the check is no longer in its plan
+    /// ([`WorkloadLookupError::CheckGone`]).
+    pub fn info(
+        &self,
+        model: &crate::Model,
+    ) -> Result<crate::pebble::CheckInfo, WorkloadLookupError> {
+        let container = model.container(self.container.as_str())?;
+        container
+            .get_checks(None, &[&self.check])?
+            .into_iter()
+            .find(|c| c.name == self.check)
+            .ok_or_else(|| WorkloadLookupError::CheckGone {
+                container: self.container.clone(),
+                check: self.check.clone(),
+            })
+    }
 }
 
 /// `<container>_pebble_check_failed`

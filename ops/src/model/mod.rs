@@ -28,6 +28,7 @@ mod databag;
 mod error;
 mod network;
 mod relation;
+pub(crate) mod rfc3339;
 mod secret;
 mod status;
 pub(crate) mod typed;
@@ -41,7 +42,9 @@ pub use databag::{Databag, Member};
 pub use error::ModelError;
 pub use network::{InterfaceAddress, Network, NetworkInterface};
 pub use relation::Relation;
-pub use secret::{Secret, SecretContent, SecretInfoUpdate, SecretOptions, SecretRotate};
+pub use secret::{
+    Secret, SecretContent, SecretInfoError, SecretInfoUpdate, SecretOptions, SecretRotate,
+};
 pub use status::Status;
 
 pub use crate::backend::{OpenedPort, PortProtocol, SecretInfo, SecretOwner, StatusName};
@@ -92,6 +95,15 @@ pub struct ModelParts {
     pub departing_unit: Option<String>,
     /// The relation being broken, in relation-broken: not in [`Model::relations`].
     pub broken_relation: Option<RelationRef>,
+}
+
+/// Where the unit runs: what `JUJU_MACHINE_ID`, `JUJU_AVAILABILITY_ZONE`
+/// and `JUJU_PRINCIPAL_UNIT` said.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Placement {
+    pub machine_id: Option<String>,
+    pub availability_zone: Option<String>,
+    pub principal_unit: Option<String>,
 }
 
 /// This unit.
@@ -165,6 +177,7 @@ pub struct Model {
     charm_dir: PathBuf,
     containers_dir: PathBuf,
     pebble_transports: BTreeMap<String, Arc<dyn crate::pebble::Transport>>,
+    placement: Placement,
     hook_relation: Option<RelationRef>,
     departing_unit: Option<String>,
     remote_app: Option<String>,
@@ -214,6 +227,7 @@ impl Model {
             charm_dir: parts.charm_dir,
             containers_dir: parts.containers_dir,
             pebble_transports: BTreeMap::new(),
+            placement: Placement::default(),
             hook_relation: parts.hook_relation,
             departing_unit: parts.departing_unit,
             remote_app: parts.remote_app,
@@ -241,6 +255,30 @@ impl Model {
     ) -> Self {
         self.pebble_transports = transports;
         self
+    }
+
+    /// Where the unit runs, as Juju said in the environment.
+    pub(crate) fn with_placement(mut self, placement: Placement) -> Self {
+        self.placement = placement;
+        self
+    }
+
+    /// The machine this unit is on (`JUJU_MACHINE_ID`), on a machine
+    /// model; `None` where Juju does not say (Kubernetes).
+    pub fn machine_id(&self) -> Option<&str> {
+        self.placement.machine_id.as_deref()
+    }
+
+    /// The availability zone this unit is in (`JUJU_AVAILABILITY_ZONE`),
+    /// if the cloud has zones.
+    pub fn availability_zone(&self) -> Option<&str> {
+        self.placement.availability_zone.as_deref()
+    }
+
+    /// The principal unit of this subordinate unit (`JUJU_PRINCIPAL_UNIT`),
+    /// such as `mysql/0`; `None` for a principal.
+    pub fn principal_unit(&self) -> Option<&str> {
+        self.placement.principal_unit.as_deref()
     }
 
     /// This unit.

@@ -93,6 +93,87 @@ impl SecretRotate {
     }
 }
 
+impl std::str::FromStr for SecretRotate {
+    type Err = SecretInfoError;
+
+    /// The policy from Juju's name for it (`never`, `hourly`, ...).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            SecretRotate::Never,
+            SecretRotate::Hourly,
+            SecretRotate::Daily,
+            SecretRotate::Weekly,
+            SecretRotate::Monthly,
+            SecretRotate::Quarterly,
+            SecretRotate::Yearly,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == s)
+        .ok_or_else(|| SecretInfoError::Rotation(s.to_string()))
+    }
+}
+
+/// A field of a [`SecretInfo`] that Juju gave in a form ops does not know.
+/// Holds the field's text (a time or a policy name), never secret content.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SecretInfoError {
+    /// The expiry is not an RFC 3339 time (or is before 1970).
+    #[error("secret expiry {0:?} is not an RFC 3339 time")]
+    Expiry(String),
+    /// The rotation policy is not one of Juju's.
+    #[error("unknown secret rotation policy {0:?}")]
+    Rotation(String),
+}
+
+impl SecretInfo {
+    /// When the secret expires, as a time; `None` if it does not. The
+    /// text Juju gave is [`expiry`](Self::expiry).
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use ops::model::SecretInfo;
+    ///
+    /// let mut info = SecretInfo::new("secret:cu0iqfhq1hvs7bb20l2g");
+    /// assert_eq!(info.expires(), Ok(None));
+    /// info.expiry = Some("2025-01-31T14:00:00+02:00".into());
+    /// assert_eq!(info.expires(), Ok(Some(UNIX_EPOCH + Duration::from_secs(1_738_324_800))));
+    /// info.expiry = Some("next tuesday".into());
+    /// assert!(info.expires().is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// [`SecretInfoError::Expiry`] if the text is not an RFC 3339 time.
+    pub fn expires(&self) -> Result<Option<std::time::SystemTime>, SecretInfoError> {
+        self.expiry
+            .as_deref()
+            .map(|text| {
+                super::rfc3339::parse(text).ok_or_else(|| SecretInfoError::Expiry(text.to_string()))
+            })
+            .transpose()
+    }
+
+    /// The rotation policy, as a [`SecretRotate`]; `None` if Juju gave
+    /// none. The text Juju gave is [`rotation`](Self::rotation).
+    ///
+    /// ```
+    /// use ops::model::{SecretInfo, SecretRotate};
+    ///
+    /// let mut info = SecretInfo::new("secret:cu0iqfhq1hvs7bb20l2g");
+    /// assert_eq!(info.rotation_policy(), Ok(None));
+    /// info.rotation = Some("monthly".into());
+    /// assert_eq!(info.rotation_policy(), Ok(Some(SecretRotate::Monthly)));
+    /// info.rotation = Some("fortnightly".into());
+    /// assert!(info.rotation_policy().is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// [`SecretInfoError::Rotation`] if the policy is not one of Juju's.
+    pub fn rotation_policy(&self) -> Result<Option<SecretRotate>, SecretInfoError> {
+        self.rotation.as_deref().map(str::parse).transpose()
+    }
+}
+
 /// How to create a secret ([`Model::add_secret`]).
 ///
 /// Juju may give secrets more settings: build it with [`SecretOptions::new`]

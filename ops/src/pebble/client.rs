@@ -20,7 +20,8 @@ use super::http::{Request, Response, encode_query};
 use super::layer::{Layer, Plan};
 use super::transport::{Transport, UnixSocketTransport};
 use super::types::{
-    Change, ChangeState, CheckInfo, Identity, NoticeType, PebbleNotice, ServiceInfo, SystemInfo,
+    Change, ChangeState, CheckInfo, Identity, NoticeQuery, NoticeType, NoticeUsers, PebbleNotice,
+    ServiceInfo, SystemInfo, Warning, WarningState,
 };
 
 /// Where Juju mounts the workload containers' Pebble sockets in the charm container.
@@ -361,14 +362,44 @@ impl Client {
     }
 
     /// Notices (`GET /v1/notices`), of some types (`custom`) and keys only
-    /// when given.
+    /// when given: the caller's and public ones. See
+    /// [`get_notices_with`](Self::get_notices_with) for other users'.
     pub fn get_notices(
         &self,
         types: &[&str],
         keys: &[&str],
     ) -> Result<Vec<PebbleNotice>, PebbleError> {
-        let (types, keys) = (types.join(","), keys.join(","));
-        let mut query = Vec::new();
+        self.get_notices_with(
+            &NoticeQuery::new()
+                .with_types(types.iter().copied())
+                .with_keys(keys.iter().copied()),
+        )
+    }
+
+    /// Notices (`GET /v1/notices`) as `query` says: of some types and keys,
+    /// and of every user ([`NoticeUsers::All`]) or one
+    /// ([`NoticeUsers::Id`]), which Pebble allows an admin (the charm's
+    /// user, root, is one).
+    ///
+    /// ```no_run
+    /// # fn demo(client: &ops::pebble::Client) -> Result<(), ops::pebble::PebbleError> {
+    /// use ops::pebble::{NoticeQuery, NoticeUsers};
+    /// let theirs = client.get_notices_with(&NoticeQuery::new().with_users(NoticeUsers::Id(1000)))?;
+    /// # Ok(()) }
+    /// ```
+    pub fn get_notices_with(&self, query: &NoticeQuery) -> Result<Vec<PebbleNotice>, PebbleError> {
+        let (types, keys) = (query.types.join(","), query.keys.join(","));
+        let user_id;
+        let mut query_args = Vec::new();
+        match query.users {
+            NoticeUsers::Caller => {}
+            NoticeUsers::All => query_args.push(("users", "all")),
+            NoticeUsers::Id(id) => {
+                user_id = id.to_string();
+                query_args.push(("user-id", user_id.as_str()));
+            }
+        }
+        let mut query = query_args;
         if !types.is_empty() {
             query.push(("types", types.as_str()));
         }
@@ -868,6 +899,54 @@ impl Client {
             info.insert("recursive".into(), true.into());
         }
         self.files_action(json!({"action": "remove", "paths": [info]}), path)
+    }
+
+    /// Whether `path` is a directory: `false` if it is anything else or
+    /// nothing is there.
+    ///
+    /// ```no_run
+    /// # fn demo(client: &ops::pebble::Client) -> Result<(), ops::pebble::PebbleError> {
+    /// if !client.is_dir("/var/lib/app")? {
+    ///     client.make_dir("/var/lib/app", &ops::pebble::MakeDirOptions::default())?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn is_dir(&self, path: &str) -> Result<bool, PebbleError> {
+        match self.list_files(path, None, true) {
+            Ok(infos) => Ok(infos.first().is_some_and(FileInfo::is_dir)),
+            Err(e @ PebbleError::Api { .. }) if e.is_not_found() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Warnings Pebble raised (`GET /v1/warnings`): those pending (not
+    /// acknowledged since last raised) or all.
+    ///
+    /// ```no_run
+    /// # fn demo(client: &ops::pebble::Client) -> Result<(), ops::pebble::PebbleError> {
+    /// for w in client.get_warnings(ops::pebble::WarningState::Pending)? {
+    ///     tracing::warn!("pebble: {}", w.message);
+    /// }
+    /// client.ack_warnings(std::time::SystemTime::now())?;
+    /// # Ok(()) }
+    /// ```
+    pub fn get_warnings(&self, select: WarningState) -> Result<Vec<Warning>, PebbleError> {
+        let target = format!(
+            "/v1/warnings?{}",
+            encode_query(&[("select", select.as_str())])
+        );
+        let warnings: Option<Vec<Warning>> = self.sync(Request::get(target))?;
+        Ok(warnings.unwrap_or_default())
+    }
+
+    /// Acknowledges every warning raised up to `timestamp` (`POST
+    /// /v1/warnings`, action `okay`); returns how many.
+    pub fn ack_warnings(&self, timestamp: std::time::SystemTime) -> Result<u64, PebbleError> {
+        let body = json!({
+            "action": "okay",
+            "timestamp": crate::model::rfc3339::format(timestamp),
+        });
+        self.sync(Request::post_json("/v1/warnings".into(), &body))
     }
 
     /// Whether anything exists at `path`.

@@ -62,6 +62,7 @@ pub use layer::{Check, ExecCheck, HttpCheck, Layer, LogTarget, Plan, Service, Tc
 pub use transport::{Transport, TransportRequest, UnixSocketTransport};
 pub use types::{
     BasicIdentity, CertIdentity, Change, ChangeState, CheckInfo, CheckStartup, CheckStatus,
-    Identity, IdentityAccess, LocalIdentity, NoticeType, PebbleNotice, ServiceInfo, ServiceStartup,
-    ServiceStatus, SystemInfo, Task, TaskProgress,
+    Identity, IdentityAccess, LocalIdentity, NoticeQuery, NoticeType, NoticeUsers, PebbleNotice,
+    ServiceInfo, ServiceStartup, ServiceStatus, SystemInfo, Task, TaskProgress, Warning,
+    WarningState,
 };

@@ -638,3 +638,134 @@ impl fmt::Debug for PebbleNotice {
             .finish()
     }
 }
+
+/// Which warnings [`Client::get_warnings`](super::Client::get_warnings) lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum WarningState {
+    /// Those not acknowledged since they were last raised.
+    #[default]
+    Pending,
+    /// Every warning Pebble holds.
+    All,
+}
+
+impl WarningState {
+    /// The `select` value Pebble takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WarningState::Pending => "pending",
+            WarningState::All => "all",
+        }
+    }
+}
+
+/// A warning Pebble raised (`GET /v1/warnings`).
+///
+/// ```
+/// let json = r#"{"message": "disk nearly full", "first-added": "2025-01-31T12:00:00Z",
+///     "last-added": "2025-01-31T13:00:00.5Z", "expire-after": "672h0m0s", "repeat-after": "24h0m0s"}"#;
+/// let w: ops::pebble::Warning = serde_json::from_str(json).unwrap();
+/// assert_eq!(w.message, "disk nearly full");
+/// assert!(w.last_added > w.first_added);
+/// assert_eq!(w.last_shown, None);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub struct Warning {
+    /// What is wrong.
+    pub message: String,
+    /// When it was first raised.
+    #[serde(deserialize_with = "time")]
+    pub first_added: std::time::SystemTime,
+    /// When it was last raised.
+    #[serde(deserialize_with = "time")]
+    pub last_added: std::time::SystemTime,
+    /// When it was last acknowledged, if it was.
+    #[serde(default, deserialize_with = "optional_time")]
+    pub last_shown: Option<std::time::SystemTime>,
+    /// How long after it was last raised it is dropped (a Go duration).
+    #[serde(default)]
+    pub expire_after: String,
+    /// How long after it is acknowledged it is pending again if raised
+    /// again (a Go duration).
+    #[serde(default)]
+    pub repeat_after: String,
+}
+
+fn time<'de, D: serde::Deserializer<'de>>(d: D) -> Result<std::time::SystemTime, D::Error> {
+    let text = String::deserialize(d)?;
+    crate::model::rfc3339::parse(&text)
+        .ok_or_else(|| serde::de::Error::custom(format!("not an RFC 3339 time: {text:?}")))
+}
+
+fn optional_time<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<std::time::SystemTime>, D::Error> {
+    match Option::<String>::deserialize(d)? {
+        None => Ok(None),
+        Some(text) if text.is_empty() => Ok(None),
+        Some(text) => crate::model::rfc3339::parse(&text)
+            .map(Some)
+            .ok_or_else(|| serde::de::Error::custom(format!("not an RFC 3339 time: {text:?}"))),
+    }
+}
+
+/// Whose notices [`NoticeQuery`] asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum NoticeUsers {
+    /// The caller's own and public ones (Pebble's default).
+    #[default]
+    Caller,
+    /// Every user's (an admin's request).
+    All,
+    /// One user's, by id, and public ones (an admin's request).
+    Id(u32),
+}
+
+/// What [`Client::get_notices_with`](super::Client::get_notices_with)
+/// asks for: types, keys, and whose notices.
+///
+/// ```
+/// use ops::pebble::{NoticeQuery, NoticeUsers};
+///
+/// let q = NoticeQuery::new().with_types(["custom"]).with_keys(["example.com/a"]).with_users(NoticeUsers::All);
+/// assert_eq!(q.users, NoticeUsers::All);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct NoticeQuery {
+    /// Only these types (`custom`, `change-update`, ...); all if empty.
+    pub types: Vec<String>,
+    /// Only these keys; all if empty.
+    pub keys: Vec<String>,
+    /// Whose.
+    pub users: NoticeUsers,
+}
+
+impl NoticeQuery {
+    /// Every notice the caller may see.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Only these types.
+    pub fn with_types<'a>(mut self, types: impl IntoIterator<Item = &'a str>) -> Self {
+        self.types = types.into_iter().map(str::to_string).collect();
+        self
+    }
+
+    /// Only these keys.
+    pub fn with_keys<'a>(mut self, keys: impl IntoIterator<Item = &'a str>) -> Self {
+        self.keys = keys.into_iter().map(str::to_string).collect();
+        self
+    }
+
+    /// Whose notices.
+    pub fn with_users(mut self, users: NoticeUsers) -> Self {
+        self.users = users;
+        self
+    }
+}

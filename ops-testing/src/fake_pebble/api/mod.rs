@@ -20,6 +20,7 @@ mod changes;
 mod checks;
 mod identities;
 mod notices;
+pub(crate) mod warnings;
 
 /// The version the fake reports in `/v1/system-info`.
 pub(crate) const VERSION: &str = "1.32.1-ops-testing";
@@ -69,6 +70,8 @@ pub(crate) fn handle(shared: &Shared, request: &HttpRequest) -> Reply {
         (["v1", "notices"], "GET") => notices::list(shared, request),
         (["v1", "notices"], "POST") => notices::add(shared, request),
         (["v1", "notices", id], "GET") => notices::one(shared, id),
+        (["v1", "warnings"], "GET") => warnings::list(shared, request),
+        (["v1", "warnings"], "POST") => warnings::ack(shared, request),
         (["v1", "identities"], "GET") => identities::list(shared),
         (["v1", "identities"], "POST") => identities::post(shared, request),
         // Pebble pairs only over HTTPS during a pairing window; on its
@@ -80,7 +83,7 @@ pub(crate) fn handle(shared: &Shared, request: &HttpRequest) -> Reply {
                 "v1",
                 "system-info" | "health" | "changes" | "services" | "plan" | "layers" | "files"
                 | "logs" | "exec" | "signals" | "checks" | "notices" | "identities" | "pairing"
-                | "metrics",
+                | "metrics" | "warnings",
             ]
             | ["v1", "changes" | "services" | "notices", _]
             | ["v1", "checks", "refresh"]
