@@ -17,7 +17,8 @@ use ops::pebble::{Check, CheckInfo, CheckStartup, CheckStatus, Service};
 use serde_json::{Value, json};
 
 use super::http::Reply;
-use super::state::{CheckRecord, DEFAULT_THRESHOLD, State};
+use super::plan::DEFAULT_THRESHOLD;
+use super::state::{CheckRecord, State};
 
 const PERFORM: &str = "perform-check";
 const RECOVER: &str = "recover-check";

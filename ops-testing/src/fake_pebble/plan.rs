@@ -126,6 +126,9 @@ pub(crate) fn combine_layers(layers: &[(String, Layer)]) -> Result<Layer, String
     Ok(combined)
 }
 
+/// Failures in a row before a check is down, unless its layer says.
+pub(crate) const DEFAULT_THRESHOLD: u32 = 3;
+
 /// The plan `layers` (lowest first) make, as Pebble shows it: combined,
 /// with each check's default threshold filled in, and validated.
 pub(crate) fn plan_of(layers: &[(String, Layer)]) -> Result<Plan, String> {
@@ -133,7 +136,7 @@ pub(crate) fn plan_of(layers: &[(String, Layer)]) -> Result<Plan, String> {
     for check in combined.checks.values_mut() {
         // Pebble's CombineLayers default, shown in the plan.
         if check.threshold.unwrap_or(0) == 0 {
-            check.threshold = Some(super::state::DEFAULT_THRESHOLD);
+            check.threshold = Some(DEFAULT_THRESHOLD);
         }
     }
     let plan = Plan {

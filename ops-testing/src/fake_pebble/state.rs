@@ -20,9 +20,6 @@ use super::plan::{combine_layers, order, parse_layer, plan_of};
 use super::util::rfc3339;
 use super::{FileOwner, ServiceEvent};
 
-/// Failures in a row before a check is down, unless its layer says.
-pub(crate) const DEFAULT_THRESHOLD: u32 = 3;
-
 /// How many log lines a task keeps, as Pebble's `Task.addLog`.
 const TASK_LOG_LINES: usize = 10;
 
