@@ -63,6 +63,8 @@ mod meta;
 pub mod model;
 pub mod pebble;
 pub mod redact;
+#[doc(hidden)]
+pub mod rfc3339;
 pub mod storage;
 mod yaml;
 

@@ -28,7 +28,6 @@ mod databag;
 mod error;
 mod network;
 mod relation;
-pub(crate) mod rfc3339;
 mod secret;
 mod status;
 pub(crate) mod typed;

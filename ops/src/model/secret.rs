@@ -148,7 +148,7 @@ impl SecretInfo {
         self.expiry
             .as_deref()
             .map(|text| {
-                super::rfc3339::parse(text).ok_or_else(|| SecretInfoError::Expiry(text.to_string()))
+                crate::rfc3339::parse(text).map_err(|_| SecretInfoError::Expiry(text.to_string()))
             })
             .transpose()
     }

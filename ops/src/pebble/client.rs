@@ -944,7 +944,7 @@ impl Client {
     pub fn ack_warnings(&self, timestamp: std::time::SystemTime) -> Result<u64, PebbleError> {
         let body = json!({
             "action": "okay",
-            "timestamp": crate::model::rfc3339::format(timestamp),
+            "timestamp": crate::rfc3339::format(timestamp, true),
         });
         self.sync(Request::post_json("/v1/warnings".into(), &body))
     }

@@ -696,8 +696,7 @@ pub struct Warning {
 
 fn time<'de, D: serde::Deserializer<'de>>(d: D) -> Result<std::time::SystemTime, D::Error> {
     let text = String::deserialize(d)?;
-    crate::model::rfc3339::parse(&text)
-        .ok_or_else(|| serde::de::Error::custom(format!("not an RFC 3339 time: {text:?}")))
+    crate::rfc3339::parse(&text).map_err(serde::de::Error::custom)
 }
 
 fn optional_time<'de, D: serde::Deserializer<'de>>(
@@ -706,9 +705,9 @@ fn optional_time<'de, D: serde::Deserializer<'de>>(
     match Option::<String>::deserialize(d)? {
         None => Ok(None),
         Some(text) if text.is_empty() => Ok(None),
-        Some(text) => crate::model::rfc3339::parse(&text)
+        Some(text) => crate::rfc3339::parse(&text)
             .map(Some)
-            .ok_or_else(|| serde::de::Error::custom(format!("not an RFC 3339 time: {text:?}"))),
+            .map_err(serde::de::Error::custom),
     }
 }
 
