@@ -7,7 +7,9 @@ use ops::backend::{LogLevel, RelationRef, StatusInfo, StatusName};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{Bag, FakeJuju, LogRecord, Pending, PendingBag, PortRange, RelationState, app_of};
+use super::{
+    Bag, FakeJuju, LogRecord, Pending, PendingBag, PortRange, RelationState, SecretState, app_of,
+};
 
 /// Who is running a hook, and about what: the part of Juju's hook
 /// environment the tools depend on.
@@ -235,21 +237,38 @@ impl FakeJuju {
     }
 
     /// Drops a failed hook's pending changes: its secret changes were made
-    /// in place, so the secrets as they were before are put back.
+    /// in place, so each secret it changed is put back as it was (one it
+    /// created is removed).
     fn discard(&mut self, pending: Pending) {
-        if let Some(secrets) = pending.secrets_before {
-            self.secrets = secrets;
+        for (id, before) in pending.secrets_before {
+            match before {
+                Some(secret) => self.secrets.insert(id, secret),
+                None => self.secrets.remove(&id),
+            };
         }
     }
 
-    /// Called before every `secret-*` tool: keeps the secrets as they were
-    /// before the hook's first one, for [`end_hook`](Self::end_hook) to put
+    /// Called before a `secret-*` tool changes the secret `id` (the key of
+    /// [`secrets`](FakeJuju::secrets)): keeps it as it was before the
+    /// hook's first change to it, for [`end_hook`](Self::end_hook) to put
     /// back should the hook fail.
-    pub(crate) fn keep_secrets_for_rollback(&mut self, ctx: &HookContext) {
-        let pending = self.pending.entry(ctx.unit.clone()).or_default();
-        if pending.secrets_before.is_none() {
-            pending.secrets_before = Some(self.secrets.clone());
-        }
+    pub(crate) fn keep_secret_for_rollback(&mut self, ctx: &HookContext, id: &str) {
+        let before = self.secrets.get(id).cloned();
+        self.remember_secret(ctx, id, before);
+    }
+
+    /// Called when `secret-add` made the secret `id`: a failed hook removes it.
+    pub(crate) fn keep_created_secret_for_rollback(&mut self, ctx: &HookContext, id: &str) {
+        self.remember_secret(ctx, id, None);
+    }
+
+    fn remember_secret(&mut self, ctx: &HookContext, id: &str, before: Option<SecretState>) {
+        self.pending
+            .entry(ctx.unit.clone())
+            .or_default()
+            .secrets_before
+            .entry(id.to_string())
+            .or_insert(before);
     }
 
     pub(crate) fn is_leader_unit(&self, unit: &str) -> bool {

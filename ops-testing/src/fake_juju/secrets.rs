@@ -251,7 +251,6 @@ impl FakeJuju {
         ctx: &HookContext,
         args: &SecretAddArgs,
     ) -> HookResult<String> {
-        self.keep_secrets_for_rollback(ctx);
         if args.content.is_empty() {
             return Err(HookError::usage("missing secret value or filename"));
         }
@@ -272,6 +271,7 @@ impl FakeJuju {
             self.check_label_free(&owner, label, None)?;
         }
         let id = self.add_secret(&owner, args.content.clone(), args.label.as_deref());
+        self.keep_created_secret_for_rollback(ctx, &id);
         if let Some(s) = self.secrets.get_mut(&id) {
             s.description = args.description.clone();
             s.expire = args.expire.clone();
@@ -291,7 +291,6 @@ impl FakeJuju {
         refresh: bool,
         peek: bool,
     ) -> HookResult<Bag> {
-        self.keep_secrets_for_rollback(ctx);
         if refresh && peek {
             return Err(HookError::usage(
                 "specify one of --peek or --refresh but not both",
@@ -304,6 +303,8 @@ impl FakeJuju {
         if !owner && !self.granted(ctx, s) {
             return Err(HookError::permission_denied());
         }
+        // Labels and tracked revisions change with the hook, too.
+        self.keep_secret_for_rollback(ctx, &found);
         let Some(s) = self.secrets.get_mut(&found) else {
             return Err(not_found(&found));
         };
@@ -435,7 +436,6 @@ impl FakeJuju {
         id: &str,
         args: &SecretSetArgs,
     ) -> HookResult<()> {
-        self.keep_secrets_for_rollback(ctx);
         if let Some(content) = &args.content {
             check_content(content)?;
         }
@@ -449,6 +449,7 @@ impl FakeJuju {
         if let Some(label) = &args.label {
             self.check_label_free(&owner, label, Some(&full_id))?;
         }
+        self.keep_secret_for_rollback(ctx, &full_id);
         let s = self.owned_secret(ctx, id)?;
         if let Some(content) = &args.content {
             let latest = s.latest();
@@ -478,7 +479,6 @@ impl FakeJuju {
         relation: u32,
         unit: Option<&str>,
     ) -> HookResult<()> {
-        self.keep_secrets_for_rollback(ctx);
         let remote_app = self
             .relations
             .get(&relation)
@@ -500,6 +500,8 @@ impl FakeJuju {
             app: remote_app,
             unit: unit.map(str::to_string),
         };
+        let full_id = self.owned_secret(ctx, id)?.id.clone();
+        self.keep_secret_for_rollback(ctx, &full_id);
         let s = self.owned_secret(ctx, id)?;
         if !s.grants.contains(&grant) {
             s.grants.push(grant);
@@ -517,7 +519,6 @@ impl FakeJuju {
         app: Option<&str>,
         unit: Option<&str>,
     ) -> HookResult<()> {
-        self.keep_secrets_for_rollback(ctx);
         if app.is_some() && unit.is_some() {
             return Err(HookError::usage("specify only one of application or unit"));
         }
@@ -539,6 +540,8 @@ impl FakeJuju {
         if app.is_none() && unit.is_none() {
             return Err(HookError::usage("missing relation or application or unit"));
         }
+        let full_id = self.owned_secret(ctx, id)?.id.clone();
+        self.keep_secret_for_rollback(ctx, &full_id);
         let s = self.owned_secret(ctx, id)?;
         s.grants.retain(|g| match unit {
             Some(unit) => g.unit.as_deref() != Some(unit),
@@ -554,7 +557,8 @@ impl FakeJuju {
         id: &str,
         revision: Option<u64>,
     ) -> HookResult<()> {
-        self.keep_secrets_for_rollback(ctx);
+        let full_id = self.owned_secret(ctx, id)?.id.clone();
+        self.keep_secret_for_rollback(ctx, &full_id);
         let s = self.owned_secret(ctx, id)?;
         match revision.filter(|r| *r > 0) {
             Some(rev) => {

@@ -258,13 +258,14 @@ pub struct Pending {
     /// `open-port` (`true`) and `close-port` (`false`) requests, in order.
     #[serde(default)]
     pub ports: Vec<(PortRange, bool)>,
-    /// Every secret as it was before the hook's first `secret-*` tool:
-    /// Juju keeps a hook's secret changes (creates, updates, grants,
-    /// revokes, removals, labels, tracked revisions) in the hook context
-    /// and sends them only when the hook succeeds, so a failed hook's are
-    /// undone by putting this back.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secrets_before: Option<BTreeMap<String, SecretState>>,
+    /// Each secret this hook changed, as it was before its first change
+    /// (`None`: the hook created it). Juju keeps a hook's secret changes
+    /// (creates, updates, grants, revokes, removals, labels, tracked
+    /// revisions) in the hook context and sends them only when the hook
+    /// succeeds, so a failed hook's are undone by putting these back; the
+    /// secrets other units' hooks changed meanwhile are left as they are.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secrets_before: BTreeMap<String, Option<SecretState>>,
     /// `storage-add` requests, by storage name: sent when the hook succeeds.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub storage_requests: BTreeMap<String, u32>,

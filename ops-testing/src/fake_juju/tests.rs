@@ -1042,3 +1042,36 @@ fn storage_requests_and_metrics_count_only_when_the_hook_succeeds() {
     assert_eq!(unit.metrics.len(), 1);
     assert_eq!(unit.metrics[0].metrics, metric);
 }
+
+#[test]
+fn a_failed_hook_undoes_only_its_own_secret_changes() {
+    // Juju runs the hooks of different units at once: what another unit's
+    // hook committed while this one ran stays when this one fails.
+    let World { mut juju, .. } = world();
+    let (a0, a1) = (ctx("app/0"), ctx("app/1"));
+    let unit_secret = |juju: &mut FakeJuju, unit: &HookContext, password: &str| {
+        juju.hook_secret_add(
+            unit,
+            &SecretAddArgs {
+                content: bag(&[("password", password)]),
+                owner: SecretOwner::Unit,
+                ..Default::default()
+            },
+        )
+        .unwrap()
+    };
+    juju.begin_hook(&a0);
+    let mine = unit_secret(&mut juju, &a0, "mine");
+    juju.begin_hook(&a1);
+    let theirs = unit_secret(&mut juju, &a1, "theirs");
+    juju.end_hook("app/1", true);
+    juju.end_hook("app/0", false);
+    assert!(
+        juju.hook_secret_get(&a0, Some(&mine), None, false, false)
+            .is_err()
+    );
+    let content = juju
+        .hook_secret_get(&a1, Some(&theirs), None, false, false)
+        .unwrap();
+    assert_eq!(content["password"], "theirs");
+}
