@@ -320,6 +320,7 @@ impl Event for PebbleCustomNotice {
     const SCOPE: EventScope = EventScope::Container;
 }
 impl ContainerEvent for PebbleCustomNotice {}
+impl Deferrable for PebbleCustomNotice {}
 
 impl PebbleCustomNotice {
     /// The notice as the container's Pebble holds it now (`GET
@@ -367,7 +368,6 @@ pub enum WorkloadLookupError {
         check: String,
     },
 }
-impl Deferrable for PebbleCustomNotice {}
 
 /// What the Pebble check events carry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
