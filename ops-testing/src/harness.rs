@@ -60,8 +60,8 @@ pub enum HarnessError {
     ConfigType {
         /// The option.
         key: String,
-        /// Its declared type (`string`, `int`, `float`, `boolean`, `secret`).
-        declared: String,
+        /// Its declared type.
+        declared: ops::OptionKind,
         /// The kind of value given (`a string`, `a number`, ...), never the value.
         given: &'static str,
     },
@@ -801,19 +801,11 @@ impl<C: Charm> Harness<C> {
                 .config
                 .get(key)
                 .ok_or_else(|| HarnessError::UnknownConfigOption(key.clone()))?;
-            let fits = match (option.kind.as_str(), value) {
-                (_, serde_json::Value::Null) => true,
-                ("string" | "secret", v) => v.is_string(),
-                ("int", v) => v.is_i64() || v.is_u64(),
-                ("float", v) => v.is_number(),
-                ("boolean", v) => v.is_boolean(),
-                _ => false,
-            };
-            if !fits {
+            if !value.is_null() && !option.kind.accepts(value) {
                 return Err(HarnessError::ConfigType {
                     key: key.clone(),
-                    declared: option.kind.clone(),
-                    given: json_kind(value),
+                    declared: option.kind,
+                    given: ops::redact::json_kind(value),
                 });
             }
         }
@@ -1065,17 +1057,5 @@ impl<C: Charm> Harness<C> {
             .cloned()
             .map(Status::from)
             .unwrap_or_else(Status::unknown)
-    }
-}
-
-/// What kind of JSON value `value` is, for errors that must not show it.
-fn json_kind(value: &serde_json::Value) -> &'static str {
-    match value {
-        serde_json::Value::Null => "null",
-        serde_json::Value::Bool(_) => "a boolean",
-        serde_json::Value::Number(_) => "a number",
-        serde_json::Value::String(_) => "a string",
-        serde_json::Value::Array(_) => "a list",
-        serde_json::Value::Object(_) => "a map",
     }
 }

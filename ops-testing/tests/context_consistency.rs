@@ -2,7 +2,7 @@
 //! error; a consistent state passes; the switch turns it off.
 
 use ops::pebble::{Layer, Service, ServiceStatus};
-use ops::{Charm, Framework, HandlerError};
+use ops::{Charm, Framework, HandlerError, OptionKind};
 use ops_testing::context::{
     Container, Context, Event, File, Inconsistency, Relation, RelationKind, RunError, Secret,
     State, Storage,
@@ -247,18 +247,18 @@ fn config_keys_and_types_must_match_the_options() {
         }
     );
     for (key, value, expected) in [
-        ("port", json!("80"), "int"),
-        ("port", json!(1.5), "int"),
-        ("name", json!(3), "string"),
-        ("ratio", json!("x"), "float"),
-        ("debug", json!("yes"), "boolean"),
+        ("port", json!("80"), OptionKind::Int),
+        ("port", json!(1.5), OptionKind::Int),
+        ("name", json!(3), OptionKind::String),
+        ("ratio", json!("x"), OptionKind::Float),
+        ("debug", json!("yes"), OptionKind::Boolean),
     ] {
         let state = State::default().with_config([(key, value)]);
         assert_eq!(
             one(ctx().on.config_changed(), &state),
             Inconsistency::ConfigType {
                 key: key.into(),
-                expected: expected.into()
+                expected,
             }
         );
     }

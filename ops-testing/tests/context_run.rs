@@ -493,7 +493,7 @@ fn context_options_name_the_unit_app_and_model() {
         None,
     )
     .unwrap();
-    assert_eq!(packed.meta().config["port"].kind, "int");
+    assert_eq!(packed.meta().config["port"].kind, ops::OptionKind::Int);
 }
 
 #[test]

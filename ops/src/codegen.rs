@@ -53,7 +53,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::meta::{CharmMeta, EndpointRole, MetaError};
+use crate::meta::{CharmMeta, EndpointRole, MetaError, OptionKind};
 
 /// The file [`build_script`] writes in `OUT_DIR`.
 pub const OUT_FILE: &str = "meta.rs";
@@ -90,18 +90,6 @@ pub enum CodegenError {
         second: String,
         /// The identifier both give.
         ident: String,
-    },
-    /// A config option of a type Juju does not know.
-    #[error(
-        "{file}: config option {option:?} has type {kind:?}; Juju knows string, int, float, boolean and secret"
-    )]
-    UnknownOptionType {
-        /// The YAML file.
-        file: String,
-        /// The option.
-        option: String,
-        /// The type given.
-        kind: String,
     },
     /// A default that does not fit its option's or parameter's type.
     #[error("{file}: the default of {what} is not {expected}")]
@@ -575,18 +563,11 @@ fn render_config(out: &mut String, meta: &CharmMeta, file: &str) -> Result<(), C
     for (name, option) in &meta.config {
         let ident = idents.add(name, snake_ident(name))?;
         let konst = consts.add(name, upper_ident(name))?;
-        let kind = match option.kind.as_str() {
-            "string" | "secret" => Kind::Str,
-            "int" => Kind::Int,
-            "float" => Kind::Float,
-            "boolean" => Kind::Bool,
-            other => {
-                return Err(CodegenError::UnknownOptionType {
-                    file: file.to_string(),
-                    option: name.clone(),
-                    kind: other.to_string(),
-                });
-            }
+        let kind = match option.kind {
+            OptionKind::String | OptionKind::Secret => Kind::Str,
+            OptionKind::Int => Kind::Int,
+            OptionKind::Float => Kind::Float,
+            OptionKind::Boolean => Kind::Bool,
         };
         let default = match &option.default {
             None | Some(Value::Null) => None,
@@ -962,11 +943,12 @@ mod tests {
 
     #[test]
     fn unknown_types_and_bad_defaults_are_errors() {
-        let err = render_yaml("name: x\nconfig: {options: {a: {type: integer}}}\n").unwrap_err();
-        assert!(
-            matches!(&err, CodegenError::UnknownOptionType { option, kind, .. } if option == "a" && kind == "integer"),
-            "{err}"
-        );
+        // A type Juju does not know fails with the metadata, naming where.
+        let err =
+            CharmMeta::from_charmcraft_yaml("name: x\nconfig: {options: {a: {type: integer}}}\n")
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("integer") && err.contains("options"), "{err}");
         let err = render_yaml("name: x\nconfig: {options: {a: {type: int, default: six}}}\n")
             .unwrap_err();
         assert!(
@@ -1020,7 +1002,11 @@ mod tests {
         )
         .unwrap();
         let err = generate(dir.path(), &out).unwrap_err();
-        assert!(err.to_string().starts_with("config.yaml: "), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("invalid config.yaml: options.a.type"),
+            "{err}"
+        );
         std::fs::write(dir.path().join("config.yaml"), "options: {}\n").unwrap();
         let read = generate(dir.path(), &out).unwrap();
         assert_eq!(

@@ -84,7 +84,8 @@ pub use juju_version::{JujuVersion, JujuVersionError};
 pub use log::JujuLogSubscriber;
 pub use meta::{
     ActionMeta, Assumes, AssumesCondition, AssumesGroup, CharmLinks, CharmMeta, CharmUser,
-    ConfigOption, ContainerMeta, Endpoint, EndpointRole, MetaError, ResourceMeta, StorageMeta,
+    ConfigOption, ContainerMeta, Endpoint, EndpointRole, MetaError, OptionKind, ResourceMeta,
+    StorageMeta,
 };
 pub use model::{
     Config, Container, Databag, Member, Model, ModelError, Relation, Secret, SecretContent,

@@ -255,9 +255,9 @@ pub struct ContainerMeta {
 /// One config option.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct ConfigOption {
-    /// `string`, `int`, `float`, `boolean` or `secret`.
-    #[serde(rename = "type", default = "default_option_type")]
-    pub kind: String,
+    /// Its declared type (`type:`; `string` when not given).
+    #[serde(rename = "type", default)]
+    pub kind: OptionKind,
     /// The default value, if any.
     #[serde(default)]
     pub default: Option<serde_json::Value>,
@@ -266,8 +266,72 @@ pub struct ConfigOption {
     pub description: Option<String>,
 }
 
-fn default_option_type() -> String {
-    "string".to_string()
+/// A config option's declared type, as `config.yaml` or `charmcraft.yaml`
+/// spells it. Juju refuses a charm that declares any other, so metadata
+/// naming another fails to parse ([`MetaError`]).
+///
+/// It decides which values the option takes ([`accepts`](Self::accepts)):
+/// the Harness, `ops.testing`-style `State` checks and the simulator all
+/// ask it, as `juju config` checks a value against the same declaration.
+///
+/// ```
+/// use ops::OptionKind;
+/// use serde_json::json;
+/// assert!(OptionKind::Float.accepts(&json!(3)));
+/// assert!(!OptionKind::Int.accepts(&json!(3.5)));
+/// assert!(OptionKind::Secret.accepts(&json!("secret:cu0iqfhq1hvs7bb20l2g")));
+/// assert!(!OptionKind::Secret.accepts(&json!("hunter2")));
+/// assert_eq!(OptionKind::Boolean.to_string(), "boolean");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum OptionKind {
+    /// `string`: any text (the default when no type is given).
+    #[default]
+    String,
+    /// `int`: a whole number.
+    Int,
+    /// `float`: any number (a whole one included).
+    Float,
+    /// `boolean`: `true` or `false`.
+    Boolean,
+    /// `secret` (Juju 3.3+): the URI of a user secret, `secret:<id>`,
+    /// `secret://<model-uuid>/<id>`, or the bare id.
+    Secret,
+}
+
+impl OptionKind {
+    /// As `config.yaml` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::String => "string",
+            Self::Int => "int",
+            Self::Float => "float",
+            Self::Boolean => "boolean",
+            Self::Secret => "secret",
+        }
+    }
+
+    /// Whether an option of this kind takes `value` (JSON, as `config-get`
+    /// gives it). Null is not a value of any kind: it means "unset".
+    pub fn accepts(self, value: &serde_json::Value) -> bool {
+        match self {
+            Self::String => value.is_string(),
+            Self::Int => value.is_i64() || value.is_u64(),
+            Self::Float => value.is_number(),
+            Self::Boolean => value.is_boolean(),
+            Self::Secret => value
+                .as_str()
+                .is_some_and(|uri| crate::model::secret_id_of(uri).is_some()),
+        }
+    }
+}
+
+impl std::fmt::Display for OptionKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// One action.
@@ -724,6 +788,7 @@ fn parse_yaml<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn descriptive_fields_are_read_and_survive_the_compiled_form() {
@@ -825,7 +890,7 @@ actions:
         assert_eq!(meta.endpoints["replicas"].role, EndpointRole::Peer);
         assert_eq!(meta.endpoints["metrics"].role, EndpointRole::Provides);
         assert_eq!(meta.endpoints["db"].scope.as_deref(), Some("container"));
-        assert_eq!(meta.config["ratio"].kind, "float");
+        assert_eq!(meta.config["ratio"].kind, OptionKind::Float);
         assert!(matches!(
             CharmMeta::from_json("{\"peers\": 3}"),
             Err(MetaError::ParseJson { .. })
@@ -848,7 +913,57 @@ actions:
         .unwrap();
         let meta = CharmMeta::from_charm_dir(dir.path()).unwrap();
         assert_eq!(meta.name, "right");
-        assert_eq!(meta.config["a"].kind, "boolean");
+        assert_eq!(meta.config["a"].kind, OptionKind::Boolean);
+    }
+
+    #[test]
+    fn option_kinds_are_juju_types_and_decide_the_values_taken() {
+        let meta = CharmMeta::from_charmcraft_yaml(
+            "name: x\nconfig:\n  options:\n    s: {}\n    i: {type: int}\n    f: {type: float}\n    \
+             b: {type: boolean}\n    k: {type: secret}\n",
+        )
+        .unwrap();
+        let kind = |name: &str| meta.config[name].kind;
+        assert_eq!(
+            ["s", "i", "f", "b", "k"].map(kind),
+            [
+                OptionKind::String,
+                OptionKind::Int,
+                OptionKind::Float,
+                OptionKind::Boolean,
+                OptionKind::Secret
+            ]
+        );
+        let values = [
+            json!("text"),
+            json!(3),
+            json!(3.5),
+            json!(true),
+            json!("secret:cu0iqfhq1hvs7bb20l2g"),
+            json!("cu0iqfhq1hvs7bb20l2g"),
+            json!(null),
+            json!([1]),
+        ];
+        let taken = |kind: OptionKind| values.iter().map(|v| kind.accepts(v)).collect::<Vec<_>>();
+        let (t, f) = (true, false);
+        assert_eq!(taken(OptionKind::String), [t, f, f, f, t, t, f, f]);
+        assert_eq!(taken(OptionKind::Int), [f, t, f, f, f, f, f, f]);
+        assert_eq!(taken(OptionKind::Float), [f, t, t, f, f, f, f, f]);
+        assert_eq!(taken(OptionKind::Boolean), [f, f, f, t, f, f, f, f]);
+        assert_eq!(taken(OptionKind::Secret), [f, f, f, f, t, t, f, f]);
+        for kind in ["s", "i", "f", "b", "k"].map(kind) {
+            let yaml = format!("name: x\nconfig: {{options: {{o: {{type: {kind}}}}}}}\n");
+            assert_eq!(
+                CharmMeta::from_charmcraft_yaml(&yaml).unwrap().config["o"].kind,
+                kind,
+                "{yaml}"
+            );
+        }
+        let err =
+            CharmMeta::from_charmcraft_yaml("name: x\nconfig: {options: {a: {type: list}}}\n")
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("list") && err.contains("options.a"), "{err}");
     }
 
     #[test]

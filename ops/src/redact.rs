@@ -55,11 +55,19 @@ pub(crate) fn serde_reason(message: &str) -> String {
 }
 
 /// What kind of JSON value `value` is, for errors that must not show it.
-pub(crate) fn json_kind(value: &serde_json::Value) -> &'static str {
+///
+/// ```
+/// use serde_json::json;
+/// assert_eq!(ops::redact::json_kind(&json!(6432)), "an integer");
+/// assert_eq!(ops::redact::json_kind(&json!(0.5)), "a float");
+/// assert_eq!(ops::redact::json_kind(&json!("hunter2")), "a string");
+/// ```
+pub fn json_kind(value: &serde_json::Value) -> &'static str {
     match value {
         serde_json::Value::Null => "null",
         serde_json::Value::Bool(_) => "a boolean",
-        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::Number(n) if n.is_i64() || n.is_u64() => "an integer",
+        serde_json::Value::Number(_) => "a float",
         serde_json::Value::String(_) => "a string",
         serde_json::Value::Array(_) => "a list",
         serde_json::Value::Object(_) => "a map",

@@ -110,7 +110,7 @@ pub enum Inconsistency {
         /// The key.
         key: String,
         /// The option's type.
-        expected: String,
+        expected: ops::OptionKind,
     },
     /// A relation on an endpoint the charm does not declare.
     UnknownEndpoint {
@@ -461,16 +461,6 @@ fn json_type_matches(schema_type: &str, value: &Value) -> bool {
     }
 }
 
-fn config_type_matches(kind: &str, value: &Value) -> bool {
-    match kind {
-        "string" | "secret" => value.is_string(),
-        "int" => value.is_i64() || value.is_u64(),
-        "float" => value.is_number(),
-        "boolean" => value.is_boolean(),
-        _ => true,
-    }
-}
-
 /// Checks `event` in `state` against the charm; every problem found.
 pub(crate) fn check(
     ctx: &Checked<'_>,
@@ -630,11 +620,12 @@ fn check_config(meta: &CharmMeta, state: &State, out: &mut Vec<Inconsistency>) {
     for (key, value) in &state.config {
         match meta.config.get(key) {
             None => out.push(Inconsistency::UnknownConfigOption { key: key.clone() }),
-            Some(option) if !value.is_null() && !config_type_matches(&option.kind, value) => out
-                .push(Inconsistency::ConfigType {
+            Some(option) if !value.is_null() && !option.kind.accepts(value) => {
+                out.push(Inconsistency::ConfigType {
                     key: key.clone(),
-                    expected: option.kind.clone(),
-                }),
+                    expected: option.kind,
+                })
+            }
             Some(_) => {}
         }
     }

@@ -44,27 +44,9 @@ pub(crate) fn new_secret_id(counter: u64) -> String {
     format!("secret:{xid}")
 }
 
-/// The bare id a secret reference names: `secret:<id>`,
-/// `secret://<model-uuid>/<id>`, or a bare `<id>` of twenty lowercase
-/// letters and digits (as Juju's `ParseURI` wants; after `secret:` any id
-/// is taken, and one Juju does not know is simply not found).
-pub(crate) fn secret_xid(reference: &str) -> Option<&str> {
-    let s = reference.trim();
-    let id = if let Some(rest) = s.strip_prefix("secret://") {
-        rest.rsplit('/').next().unwrap_or_default()
-    } else if let Some(rest) = s.strip_prefix("secret:") {
-        rest
-    } else {
-        let xid_like = s.len() == 20
-            && s.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-        if !xid_like {
-            return None;
-        }
-        s
-    };
-    (!id.is_empty() && !id.contains([':', '/', ' '])).then_some(id)
-}
+/// The bare id a secret reference names: `ops`' reading of Juju's
+/// `ParseURI`, so that the charm's side and the fake read references alike.
+pub(crate) use ops::model::secret_id_of as secret_xid;
 
 fn invalid_uri(reference: &str) -> HookError {
     HookError::usage(format!("secret URI {reference:?} not valid"))

@@ -705,28 +705,13 @@ impl Simulator {
                 checked.insert(key.clone(), default);
                 continue;
             }
-            let fits = match option.kind.as_str() {
-                "string" => value.is_string(),
-                "int" => value.is_i64() || value.is_u64(),
-                "float" => value.is_number(),
-                "boolean" => value.is_boolean(),
-                "secret" => value.as_str().is_some_and(|s| s.starts_with("secret:")),
-                _ => true,
-            };
-            if !fits {
-                let given = match value {
-                    serde_json::Value::Bool(_) => "a boolean",
-                    serde_json::Value::Number(n) if n.is_f64() => "a float",
-                    serde_json::Value::Number(_) => "an int",
-                    serde_json::Value::String(_) => "a string",
-                    serde_json::Value::Array(_) => "a list",
-                    _ => "a map",
-                };
+            if !option.kind.accepts(value) {
                 return Err(Self::step_error(
                     number,
                     format!(
-                        "config: option {key:?} expected {}, got {given}",
-                        option.kind
+                        "config: option {key:?} expected {}, got {}",
+                        option.kind,
+                        ops::redact::json_kind(value)
                     ),
                 ));
             }

@@ -275,19 +275,19 @@ mod tests {
                 c.get::<String>("port").unwrap_err(),
                 "port",
                 "a string",
-                "a number",
+                "an integer",
             ),
             (
                 c.get::<bool>("ratio").unwrap_err(),
                 "ratio",
                 "a boolean",
-                "a number",
+                "a float",
             ),
             (
                 c.get::<i64>("ratio").unwrap_err(),
                 "ratio",
                 "an integer",
-                "a number",
+                "a float",
             ),
             (
                 c.get::<f64>("on").unwrap_err(),

@@ -41,6 +41,8 @@ pub use databag::{Databag, Member};
 pub use error::ModelError;
 pub use network::{InterfaceAddress, Network, NetworkInterface};
 pub use relation::Relation;
+#[doc(hidden)]
+pub use secret::secret_id_of;
 pub use secret::{
     Secret, SecretContent, SecretInfoError, SecretInfoUpdate, SecretOptions, SecretRotate,
 };
