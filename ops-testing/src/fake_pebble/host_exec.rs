@@ -36,15 +36,32 @@ fn run(root: &Path, args: &ExecArgs) -> ExecResult {
         return ExecResult::exit(127);
     };
     let clean = files::clean(&args.working_dir).unwrap_or_else(|| "/".to_string());
-    let spawned = Command::new(program)
+    let mut command = Command::new(program);
+    command
         .args(rest)
         .env_clear()
         .envs(&args.environment)
         .current_dir(files::host_path(root, &clean))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
+        .stdin(Stdio::piped());
+    // Combined, both go to one pipe, as Pebble does: the command's own
+    // order is kept, which two pipes read apart would lose.
+    let combined = if args.combine_stderr {
+        match std::io::pipe().and_then(|(reader, writer)| Ok((reader, writer.try_clone()?, writer)))
+        {
+            Ok((reader, out, err)) => {
+                command.stdout(out).stderr(err);
+                Some(reader)
+            }
+            Err(e) => return ExecResult::exit(127).with_stderr(format!("{program}: {e}\n")),
+        }
+    } else {
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        None
+    };
+    let spawned = command.spawn();
+    // The command's copies of the combined pipe's writing end: the output
+    // ends once the process (and any child holding it) has let it go.
+    drop(command);
     let mut child = match spawned {
         Ok(child) => child,
         Err(e) => return ExecResult::exit(127).with_stderr(format!("{program}: {e}\n")),
@@ -65,7 +82,10 @@ fn run(root: &Path, args: &ExecArgs) -> ExecResult {
             });
     }
     let output = args.output();
-    let stdout = pump(child.stdout.take(), false, output.clone());
+    let stdout = match combined {
+        Some(reader) => pump(Some(reader), false, output.clone()),
+        None => pump(child.stdout.take(), false, output.clone()),
+    };
     let stderr = pump(child.stderr.take(), true, output);
     let Some(status) = wait(&mut child, args) else {
         // Killed by its timeout. Its output is not waited for: a child it
