@@ -67,21 +67,28 @@ fn canned_execs_run_and_are_recorded() {
     assert!(ctx.exec_history("db").is_empty());
 }
 
-/// Runs `pg_isready` as the `db` service runs, and says how that went.
-struct AsService;
+/// Runs `pg_isready` as the `db` service runs, and says how that went:
+/// through `Container::exec`, or `Container::exec_process` if `STREAMED`.
+struct AsService<const STREAMED: bool>;
 
-impl Charm for AsService {
+impl<const STREAMED: bool> Charm for AsService<STREAMED> {
     fn new(fw: &mut Framework<Self>) -> Result<Self, HandlerError> {
         fw.observe_container("db", Self::on_pebble_ready)?;
         Ok(AsService)
     }
 }
 
-impl AsService {
+impl<const STREAMED: bool> AsService<STREAMED> {
     fn on_pebble_ready(&mut self, _: &PebbleReady, ctx: &mut Ctx) -> HandlerResult<Outcome> {
         let db = ctx.model().container("db")?;
         let options = ExecOptions::new().with_service_context("db");
-        let status = match db.exec(&["pg_isready"], &options) {
+        let output = if STREAMED {
+            db.exec_process(&["pg_isready"], &options)
+                .and_then(|process| process.wait_output())
+        } else {
+            db.exec(&["pg_isready"], &options)
+        };
+        let status = match output {
             Ok(out) => Status::active(out.stdout_text().trim()),
             Err(e) => Status::blocked(e.to_string()),
         };
@@ -90,8 +97,9 @@ impl AsService {
     }
 }
 
-#[test]
-fn a_service_context_is_refused_on_a_juju_whose_pebble_ignores_it() {
+/// Juju 3.1.5 refuses the service context before anything runs; 3.1.6
+/// runs the command.
+fn service_context_needs_juju_3_1_6<const STREAMED: bool>() {
     let db = Container::new("db")
         .with_can_connect(true)
         .with_layer(
@@ -102,7 +110,7 @@ fn a_service_context_is_refused_on_a_juju_whose_pebble_ignores_it() {
         .with_exec(&["pg_isready"], ExecResult::stdout("accepting\n"));
     let state = State::default().with_container(db.clone());
 
-    let mut old = Context::<AsService>::new(META)
+    let mut old = Context::<AsService<STREAMED>>::new(META)
         .unwrap()
         .with_juju_version("3.1.5");
     let out = old.run(old.on.pebble_ready(&db), &state).unwrap();
@@ -115,10 +123,20 @@ fn a_service_context_is_refused_on_a_juju_whose_pebble_ignores_it() {
     );
     assert!(old.exec_history("db").is_empty(), "nothing ran");
 
-    let mut new = Context::<AsService>::new(META)
+    let mut new = Context::<AsService<STREAMED>>::new(META)
         .unwrap()
         .with_juju_version("3.1.6");
     let out = new.run(new.on.pebble_ready(&db), &state).unwrap();
     assert_eq!(out.unit_status, Status::active("accepting"));
     assert_eq!(new.exec_history("db").len(), 1);
+}
+
+#[test]
+fn a_service_context_is_refused_on_a_juju_whose_pebble_ignores_it() {
+    service_context_needs_juju_3_1_6::<false>();
+}
+
+#[test]
+fn exec_process_refuses_a_service_context_as_exec_does() {
+    service_context_needs_juju_3_1_6::<true>();
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{BufReader, Write};
 use std::os::unix::net::UnixStream;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
 use ops::pebble::websocket::{Message, Receiver, Role, Sender, accept_key};
@@ -30,10 +30,13 @@ const OUTPUT_CHUNK: usize = 128 * 1024;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The most standard input (or one message of it) the fake takes.
 const MAX_STDIN: u64 = 64 * 1024 * 1024;
+/// The largest control message the fake takes (commands are a few bytes).
+const MAX_CONTROL: u64 = 64 * 1024;
 
 /// One exec as the process would have seen it: Pebble's merged
-/// environment and working directory, the ids it resolved, and standard
-/// input ([`stdin`](Self::stdin)).
+/// environment and working directory, the ids it resolved, standard input
+/// ([`stdin`](Self::stdin)) and the signals sent to it
+/// ([`signals`](Self::signals)).
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct ExecArgs {
     /// The command and its arguments.
@@ -58,6 +61,8 @@ pub struct ExecArgs {
     /// Whether stderr is sent into stdout.
     pub combine_stderr: bool,
     stdin: Stdin,
+    signals: Signals,
+    output: Outputs,
 }
 
 impl ExecArgs {
@@ -70,80 +75,265 @@ impl ExecArgs {
     /// read (empty if it read nothing).
     pub fn stdin(&self) -> &[u8] {
         self.stdin.read.get_or_init(|| {
-            let source = self
-                .stdin
-                .source
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .take();
-            source.map(read_stdin).unwrap_or_default()
+            let stream = self.stdin.stream();
+            while stream.next().is_some() {}
+            stream.so_far()
         })
+    }
+
+    /// The signals the client sent to the process over the control
+    /// WebSocket, by name (`"SIGTERM"`), in order: only those Pebble
+    /// accepts (it ignores unknown names). A control connection dropped
+    /// without a close frame is a `"SIGKILL"`, as Pebble kills the process
+    /// then. In [`FakePebble::execs`](super::FakePebble::execs), those that
+    /// arrived while the handler ran.
+    ///
+    /// ```
+    /// use ops_testing::fake_pebble::{ExecArgs, ExecResult};
+    /// // A command that runs until it is signalled, and dies of it.
+    /// fn daemon(args: &ExecArgs) -> ExecResult {
+    ///     let signals = args.wait_for_signals(1, std::time::Duration::from_secs(60));
+    ///     match signals.first() {
+    ///         Some(signal) => ExecResult::killed_by(signal),
+    ///         None => ExecResult::exit(0),
+    ///     }
+    /// }
+    /// assert!(ExecArgs::default().signals().is_empty());
+    /// ```
+    pub fn signals(&self) -> Vec<String> {
+        lock(&self.signals.inner.0).clone()
+    }
+
+    /// Waits until at least `count` signals have arrived, or `timeout` has
+    /// passed, and returns those that have ([`signals`](Self::signals)).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let args = ops_testing::fake_pebble::ExecArgs::default();
+    /// assert!(args.wait_for_signals(1, Duration::from_millis(1)).is_empty());
+    /// ```
+    pub fn wait_for_signals(&self, count: usize, timeout: Duration) -> Vec<String> {
+        let (list, arrived) = &*self.signals.inner;
+        let guard = lock(list);
+        let (guard, _) = arrived
+            .wait_timeout_while(guard, timeout, |signals| signals.len() < count)
+            .unwrap_or_else(|p| p.into_inner());
+        guard.clone()
+    }
+
+    /// Standard input as it comes, for a handler that streams it.
+    pub(crate) fn stdin_stream(&self) -> StdinStream {
+        self.stdin.stream()
+    }
+
+    /// Where output goes as it is written, for a handler that streams it;
+    /// `None` in a record.
+    pub(crate) fn output(&self) -> Option<Arc<Streams>> {
+        self.output.0.clone()
     }
 }
 
-/// Standard input: read once, from the stdio WebSocket, when asked for.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Standard input: read from the stdio WebSocket when asked for, all at
+/// once ([`ExecArgs::stdin`]) or as it comes ([`StdinStream`]).
 #[derive(Default)]
 struct Stdin {
     read: OnceLock<Vec<u8>>,
-    source: Mutex<Option<StdinSource>>,
+    inner: Arc<StdinInner>,
 }
 
-/// The stdio WebSocket's reading side, and a handle to answer pings on.
+#[derive(Default)]
+struct StdinInner {
+    /// Held while a message is awaited.
+    source: Mutex<Option<StdinSource>>,
+    /// Everything read so far (apart from `source`, so that a record can be
+    /// taken while a reader waits).
+    so_far: Mutex<Vec<u8>>,
+}
+
+impl Stdin {
+    fn stream(&self) -> StdinStream {
+        StdinStream(Arc::clone(&self.inner))
+    }
+}
+
+/// A handle on an exec's standard input that another thread may own.
+pub(crate) struct StdinStream(Arc<StdinInner>);
+
+impl StdinStream {
+    /// The next piece of input, as the client sent it; `None` once the
+    /// client ended it (or closed, or sent more than the fake takes).
+    pub(crate) fn next(&self) -> Option<Vec<u8>> {
+        let mut source = lock(&self.0.source);
+        let bytes = read_stdin(source.as_mut()?);
+        if bytes.is_none() {
+            *source = None;
+        }
+        let bytes = bytes?;
+        let mut so_far = lock(&self.0.so_far);
+        if so_far.len() as u64 + bytes.len() as u64 > MAX_STDIN {
+            *source = None;
+            return None;
+        }
+        so_far.extend_from_slice(&bytes);
+        Some(bytes)
+    }
+
+    fn so_far(&self) -> Vec<u8> {
+        lock(&self.0.so_far).clone()
+    }
+}
+
+/// The stdio WebSocket's reading side, and where its pings are answered.
 struct StdinSource {
     receiver: Receiver<BufReader<UnixStream>>,
-    pong: Sender<UnixStream>,
+    pong: Arc<Streams>,
 }
 
 /// A copy keeps what was read, not the stream.
 impl Clone for Stdin {
     fn clone(&self) -> Self {
-        let read = OnceLock::new();
-        if let Some(bytes) = self.read.get() {
-            let _ = read.set(bytes.clone());
-        }
+        let read = match self.read.get() {
+            Some(all) => all.clone(),
+            None => lock(&self.inner.so_far).clone(),
+        };
         Self {
-            read,
-            source: Mutex::new(None),
+            read: OnceLock::from(read),
+            inner: Arc::default(),
         }
     }
 }
 
 impl PartialEq for Stdin {
     fn eq(&self, other: &Self) -> bool {
-        self.read.get().map_or(&[][..], Vec::as_slice)
-            == other.read.get().map_or(&[][..], Vec::as_slice)
+        *lock(&self.inner.so_far) == *lock(&other.inner.so_far)
+            && self.read.get() == other.read.get()
     }
 }
 
 impl Eq for Stdin {}
 
-/// Reads binary messages until the `end` command (or a close).
-fn read_stdin(mut source: StdinSource) -> Vec<u8> {
-    let mut stdin = Vec::new();
+/// The next binary message, until the `end` command (or a close).
+fn read_stdin(source: &mut StdinSource) -> Option<Vec<u8>> {
     loop {
         match source.receiver.recv() {
-            Ok(Message::Binary(bytes)) => {
-                if stdin.len() as u64 + bytes.len() as u64 > MAX_STDIN {
-                    break;
-                }
-                stdin.extend_from_slice(&bytes);
-            }
+            Ok(Message::Binary(bytes)) => return Some(bytes),
             Ok(Message::Text(text)) => {
                 let command = serde_json::from_str::<Value>(&text)
                     .ok()
                     .and_then(|v| v.get("command")?.as_str().map(str::to_string));
                 if command.as_deref() == Some("end") {
-                    break;
+                    return None;
                 }
             }
-            Ok(Message::Ping(payload)) => {
-                let _ = source.pong.send(&Message::Pong(payload));
-            }
+            Ok(Message::Ping(payload)) => source.pong.pong(payload),
             Ok(Message::Pong(_)) => {}
-            Ok(Message::Close(..)) | Err(_) => break,
+            Ok(Message::Close(..)) | Err(_) => return None,
         }
     }
-    stdin
+}
+
+/// The signals an exec received, and a wake-up for those waiting for one.
+#[derive(Default)]
+struct Signals {
+    inner: Arc<(Mutex<Vec<String>>, Condvar)>,
+}
+
+impl Signals {
+    fn push(&self, name: &str) {
+        lock(&self.inner.0).push(name.to_string());
+        self.inner.1.notify_all();
+    }
+}
+
+/// A copy keeps those received so far.
+impl Clone for Signals {
+    fn clone(&self) -> Self {
+        let list = lock(&self.inner.0).clone();
+        Self {
+            inner: Arc::new((Mutex::new(list), Condvar::new())),
+        }
+    }
+}
+
+impl PartialEq for Signals {
+    fn eq(&self, other: &Self) -> bool {
+        *lock(&self.inner.0) == *lock(&other.inner.0)
+    }
+}
+
+impl Eq for Signals {}
+
+/// The exec's output WebSockets while it runs; none in a record.
+#[derive(Default)]
+struct Outputs(Option<Arc<Streams>>);
+
+impl Clone for Outputs {
+    fn clone(&self) -> Self {
+        Self(None)
+    }
+}
+
+impl PartialEq for Outputs {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Outputs {}
+
+/// The writing sides of `stdio` and `stderr`, each shared by whoever
+/// writes output and by the stdin reader answering pings (one frame at a
+/// time on a connection).
+pub(crate) struct Streams {
+    stdio: Mutex<Sink>,
+    stderr: Option<Mutex<Sink>>,
+}
+
+struct Sink {
+    sender: Sender<UnixStream>,
+    /// Whether the end marker went: output written after it (by a command
+    /// whose output was not waited for) is dropped.
+    ended: bool,
+}
+
+impl Streams {
+    /// Sends `bytes` as output on stdout, or on stderr (stdout when
+    /// combined), in messages of Pebble's size; an error if the client is
+    /// gone.
+    pub(crate) fn write(&self, to_stderr: bool, bytes: &[u8]) -> std::io::Result<()> {
+        let sink = match (&self.stderr, to_stderr) {
+            (Some(stderr), true) => stderr,
+            _ => &self.stdio,
+        };
+        let mut sink = lock(sink);
+        if sink.ended {
+            return Ok(());
+        }
+        for chunk in bytes.chunks(OUTPUT_CHUNK) {
+            sink.sender.send(&Message::Binary(chunk.to_vec()))?;
+        }
+        Ok(())
+    }
+
+    /// Sends the end markers (stderr's first, as Pebble's streams end).
+    fn end(&self) {
+        let end = Message::Text(r#"{"command":"end"}"#.into());
+        for sink in self.stderr.iter().chain([&self.stdio]) {
+            let mut sink = lock(sink);
+            if !sink.ended {
+                sink.ended = true;
+                let _ = sink.sender.send(&end);
+            }
+        }
+    }
+
+    fn pong(&self, payload: Vec<u8>) {
+        let _ = lock(&self.stdio).sender.send(&Message::Pong(payload));
+    }
 }
 
 /// Shows the environment's names, not values, and stdin's length: tests
@@ -159,6 +349,7 @@ impl fmt::Debug for ExecArgs {
             .field("user_id", &self.user_id)
             .field("group_id", &self.group_id)
             .field("stdin_len", &self.stdin.read.get().map(Vec::len))
+            .field("signals", &self.signals())
             .finish()
     }
 }
@@ -207,6 +398,19 @@ impl ExecResult {
         }
     }
 
+    /// Dies of `signal` (a name such as `"SIGTERM"`): exit code 128 plus
+    /// its number, as Pebble reports a process killed by a signal (143 for
+    /// `SIGTERM`); -1 for a name Pebble does not know.
+    ///
+    /// ```
+    /// use ops_testing::fake_pebble::ExecResult;
+    /// assert_eq!(ExecResult::killed_by("SIGTERM").exit_code, 143);
+    /// assert_eq!(ExecResult::killed_by("SIGKILL").exit_code, 137);
+    /// ```
+    pub fn killed_by(signal: &str) -> Self {
+        Self::exit(ops::pebble::signal_number(signal).map_or(-1, |n| 128 + n))
+    }
+
     /// Runs past its timeout.
     pub fn timed_out() -> Self {
         Self {
@@ -245,7 +449,7 @@ struct Pending {
     change_id: String,
     args: ExecArgs,
     handler: ExecHandler,
-    control: Option<UnixStream>,
+    control: Option<(BufReader<UnixStream>, UnixStream)>,
     stdio: Option<(BufReader<UnixStream>, UnixStream)>,
     stderr: Option<UnixStream>,
 }
@@ -423,6 +627,8 @@ pub(crate) fn post_exec(shared: &Shared, request: &HttpRequest) -> Reply {
         service_context: payload.service_context.filter(|s| !s.is_empty()),
         combine_stderr: !payload.split_stderr,
         stdin: Stdin::default(),
+        signals: Signals::default(),
+        output: Outputs::default(),
     };
     execs.pending.insert(
         task_id.clone(),
@@ -654,7 +860,7 @@ pub(crate) fn connect_websocket(
     // Frames have no idle timeout: the exec decides when they end.
     let _ = writer.set_read_timeout(None);
     match id {
-        "control" => pending.control = Some(writer),
+        "control" => pending.control = Some((reader, writer)),
         "stdio" => pending.stdio = Some((reader, writer)),
         _ => pending.stderr = Some(writer),
     }
@@ -671,24 +877,35 @@ pub(crate) fn connect_websocket(
 }
 
 /// Runs the exec on this thread: calls the handler (which reads stdin if
-/// it asks), sends the output and its end markers, closes the control
-/// WebSocket and finishes the change with the exit code.
+/// it asks, and may stream output), sends the rest of the output and its
+/// end markers, closes the control WebSocket and finishes the change with
+/// the exit code. Signals on the control WebSocket reach the handler
+/// meanwhile.
 fn run(shared: &Shared, task: &str, mut pending: Pending) {
     let Some((reader, stdio_writer)) = pending.stdio.take() else {
         return;
     };
-    if let Ok(pong) = stdio_writer.try_clone() {
-        *pending
-            .args
-            .stdin
-            .source
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = Some(StdinSource {
-            receiver: Receiver::new(reader, Role::Server, MAX_STDIN),
-            pong: Sender::new(pong, Role::Server),
-        });
-    }
-    let mut stdio_out = Sender::new(stdio_writer, Role::Server);
+    let streams = Arc::new(Streams {
+        stdio: Mutex::new(Sink {
+            sender: Sender::new(stdio_writer, Role::Server),
+            ended: false,
+        }),
+        stderr: pending.stderr.take().map(|s| {
+            Mutex::new(Sink {
+                sender: Sender::new(s, Role::Server),
+                ended: false,
+            })
+        }),
+    });
+    *lock(&pending.args.stdin.inner.source) = Some(StdinSource {
+        receiver: Receiver::new(reader, Role::Server, MAX_STDIN),
+        pong: Arc::clone(&streams),
+    });
+    pending.args.output = Outputs(Some(Arc::clone(&streams)));
+    let control = pending
+        .control
+        .take()
+        .map(|(reader, writer)| Control::start(reader, writer, &pending.args.signals));
     // A handler that panics fails the change (a test's own bug should not
     // leave the charm waiting for its change timeout).
     let handler = Arc::clone(&pending.handler);
@@ -697,32 +914,17 @@ fn run(shared: &Shared, task: &str, mut pending: Pending) {
     let panicked = outcome.is_err();
     let result = outcome.unwrap_or_else(|_| ExecResult::exit(-1));
     let timeout = pending.args.timeout;
+    let _ = streams.write(false, &result.stdout);
+    let _ = streams.write(true, &result.stderr);
+    streams.end();
+    // The process is gone: Pebble closes the control connection, and
+    // signals no longer reach anything.
+    if let Some(control) = control {
+        control.stop();
+    }
     // Unread input stays unread (the stream goes with the exec).
     let record = pending.args.clone();
     shared.lock_execs().records.push(record);
-    let mut stderr_out = pending.stderr.take().map(|s| Sender::new(s, Role::Server));
-    let end = Message::Text(r#"{"command":"end"}"#.into());
-    let send_all = |sender: &mut Sender<UnixStream>, bytes: &[u8]| {
-        for chunk in bytes.chunks(OUTPUT_CHUNK) {
-            sender.send(&Message::Binary(chunk.to_vec()))?;
-        }
-        Ok::<(), std::io::Error>(())
-    };
-    let _ = send_all(&mut stdio_out, &result.stdout);
-    match stderr_out.as_mut() {
-        Some(stderr) => {
-            let _ = send_all(stderr, &result.stderr);
-            let _ = stderr.send(&end);
-        }
-        None => {
-            let _ = send_all(&mut stdio_out, &result.stderr);
-        }
-    }
-    let _ = stdio_out.send(&end);
-    if let Some(control) = pending.control.take() {
-        let mut control = Sender::new(control, Role::Server);
-        let _ = control.send(&Message::Close(Some(1000), String::new()));
-    }
     let (exit_code, error) = if panicked {
         (
             -1,
@@ -746,4 +948,151 @@ fn run(shared: &Shared, task: &str, mut pending: Pending) {
         error.as_deref(),
     );
     shared.changed.notify_all();
+}
+
+/// The control WebSocket while the process runs: a thread taking its
+/// commands, as Pebble's `controlLoop` does.
+struct Control {
+    stream: UnixStream,
+    /// Set once the process is gone, so that the connection's end is not
+    /// taken for the client's.
+    stopped: Arc<std::sync::atomic::AtomicBool>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Control {
+    fn start(reading: BufReader<UnixStream>, stream: UnixStream, signals: &Signals) -> Self {
+        let stopped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let reader = match stream.try_clone() {
+            Ok(writing) => {
+                let signals = Signals {
+                    inner: Arc::clone(&signals.inner),
+                };
+                let stopped = Arc::clone(&stopped);
+                std::thread::Builder::new()
+                    .name("fake-pebble-exec-control".into())
+                    .spawn(move || control_loop(reading, writing, &signals, &stopped))
+                    .map_err(|e| tracing::warn!("fake Pebble cannot read an exec's control: {e}"))
+                    .ok()
+            }
+            Err(e) => {
+                tracing::warn!("fake Pebble cannot read an exec's control: {e}");
+                None
+            }
+        };
+        Self {
+            stream,
+            stopped,
+            reader,
+        }
+    }
+
+    /// Closes the connection (with a close frame) and ends the reader.
+    fn stop(mut self) {
+        self.stopped
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Ok(writer) = self.stream.try_clone() {
+            let _ =
+                Sender::new(writer, Role::Server).send(&Message::Close(Some(1000), String::new()));
+        }
+        let _ = self.stream.shutdown(std::net::Shutdown::Both);
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+    }
+}
+
+/// A control command: `{"command":"signal","signal":{"name":"SIGTERM"}}`
+/// or `{"command":"resize","resize":{"width":80,"height":25}}`.
+#[derive(Deserialize)]
+struct ControlCommand {
+    command: String,
+    signal: Option<SignalArgs>,
+}
+
+#[derive(Deserialize)]
+struct SignalArgs {
+    name: String,
+}
+
+/// The signal a control message asks for, if Pebble would send it: a
+/// `signal` command with a name it knows. Anything else it logs and
+/// ignores (`resize` included: the fake has no terminals).
+fn signal_asked(text: &str) -> Option<String> {
+    let command: ControlCommand = match serde_json::from_str(text) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::debug!("fake Pebble: cannot decode control websocket command: {e}");
+            return None;
+        }
+    };
+    if command.command != "signal" {
+        tracing::debug!("fake Pebble: control command {:?} ignored", command.command);
+        return None;
+    }
+    let Some(SignalArgs { name }) = command.signal else {
+        tracing::debug!(r#"fake Pebble: control command "signal" requires signal name"#);
+        return None;
+    };
+    if ops::pebble::signal_number(&name).is_none() {
+        tracing::debug!("fake Pebble: invalid signal name {name:?}");
+        return None;
+    }
+    Some(name)
+}
+
+/// Records the signals asked for until the connection ends; one that ends
+/// without a close frame (the client gone) is a `SIGKILL`, as Pebble kills
+/// the process then.
+fn control_loop(
+    reading: BufReader<UnixStream>,
+    writing: UnixStream,
+    signals: &Signals,
+    stopped: &std::sync::atomic::AtomicBool,
+) {
+    let mut receiver = Receiver::new(reading, Role::Server, MAX_CONTROL);
+    let mut pong = Sender::new(writing, Role::Server);
+    loop {
+        match receiver.recv() {
+            Ok(Message::Text(text)) => {
+                if let Some(name) = signal_asked(&text) {
+                    signals.push(&name);
+                }
+            }
+            Ok(Message::Ping(payload)) => {
+                let _ = pong.send(&Message::Pong(payload));
+            }
+            Ok(Message::Binary(_) | Message::Pong(_)) => {}
+            Ok(Message::Close(..)) => return,
+            Err(_) => {
+                if !stopped.load(std::sync::atomic::Ordering::SeqCst) {
+                    signals.push("SIGKILL");
+                }
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_signal_commands_with_known_names_are_taken() {
+        assert_eq!(
+            signal_asked(r#"{"command":"signal","signal":{"name":"SIGTERM"}}"#).as_deref(),
+            Some("SIGTERM")
+        );
+        for ignored in [
+            r#"{"command":"signal","signal":{"name":"SIGBOGUS"}}"#,
+            r#"{"command":"signal","signal":{"name":"sigterm"}}"#,
+            r#"{"command":"signal"}"#,
+            r#"{"command":"resize","resize":{"width":80,"height":25}}"#,
+            r#"{"command":"kill"}"#,
+            "not json",
+        ] {
+            assert_eq!(signal_asked(ignored), None, "{ignored}");
+        }
+    }
 }

@@ -522,11 +522,14 @@ impl FakePebble {
 
     /// Makes commands starting with `command_prefix` run for real on the
     /// host: with exactly the exec's environment, in its working directory
-    /// mapped under [`root`](Self::root) (`/srv` is `<root>/srv`), with its
-    /// standard input, and killed after its timeout (then failing as
-    /// Pebble's do). Paths in the arguments are not mapped, and the user
-    /// and group are not applied. A command that cannot be started exits
-    /// 127, its reason on stderr.
+    /// mapped under [`root`](Self::root) (`/srv` is `<root>/srv`), its
+    /// standard input passed on and its output sent back as they come (a
+    /// client may stream both, as with `exec_process`), the signals sent
+    /// over the exec's control WebSocket delivered to it (one killed by a
+    /// signal exits 128 plus its number, as Pebble reports it), and killed
+    /// after its timeout (then failing as Pebble's do). Paths in the
+    /// arguments are not mapped, and the user and group are not applied. A
+    /// command that cannot be started exits 127, its reason on stderr.
     ///
     /// ```
     /// use ops_testing::fake_pebble::FakePebble;

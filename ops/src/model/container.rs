@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use super::{Model, ModelError};
 use crate::declared::ContainerName;
-use crate::pebble::{Client, ExecOptions, ExecOutput, PebbleError, Transport, socket_path};
+use crate::pebble::{
+    Client, ExecOptions, ExecOutput, ExecProcess, PebbleError, Transport, socket_path,
+};
 
 /// A workload container the charm declares: its name and a Pebble client on
 /// its socket (`<containers dir>/<name>/pebble.socket`).
@@ -91,22 +93,55 @@ impl Container {
         command: &[S],
         options: &ExecOptions,
     ) -> Result<ExecOutput, PebbleError> {
-        if options.service_context.is_some() {
-            let supported = self
-                .juju_version
-                .parse::<crate::JujuVersion>()
-                .is_ok_and(|v| v.supports_exec_service_context());
-            if !supported {
-                return Err(PebbleError::InvalidRequest {
-                    what: format!(
-                        "exec with a service context needs Juju 3.1.6 or later; \
-                         this is Juju {:?}",
-                        self.juju_version
-                    ),
-                });
-            }
-        }
+        self.check_exec_options(options)?;
         self.client.exec(command, options)
+    }
+
+    /// Starts a command in the container, its streams open, as
+    /// [`Client::exec_process`] does, with the same refusal of a service
+    /// context on a Juju older than 3.1.6 as [`exec`](Self::exec).
+    ///
+    /// ```no_run
+    /// # fn demo(model: &ops::Model) -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::io::{BufRead, BufReader};
+    /// use ops::pebble::ExecOptions;
+    /// let workload = model.container("pgbouncer")?;
+    /// let options = ExecOptions::new().with_service_context("pgbouncer");
+    /// let mut process = workload.exec_process(&["tail", "-n", "20", "/var/log/pgbouncer.log"], &options)?;
+    /// for line in BufReader::new(process.stdout.take().unwrap()).lines() {
+    ///     println!("{}", line?);
+    /// }
+    /// process.wait()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn exec_process<S: AsRef<str>>(
+        &self,
+        command: &[S],
+        options: &ExecOptions,
+    ) -> Result<ExecProcess, PebbleError> {
+        self.check_exec_options(options)?;
+        self.client.exec_process(command, options)
+    }
+
+    /// Refuses a service context on a Juju whose Pebble would ignore it.
+    fn check_exec_options(&self, options: &ExecOptions) -> Result<(), PebbleError> {
+        if options.service_context.is_none() {
+            return Ok(());
+        }
+        let supported = self
+            .juju_version
+            .parse::<crate::JujuVersion>()
+            .is_ok_and(|v| v.supports_exec_service_context());
+        if supported {
+            return Ok(());
+        }
+        Err(PebbleError::InvalidRequest {
+            what: format!(
+                "exec with a service context needs Juju 3.1.6 or later; \
+                 this is Juju {:?}",
+                self.juju_version
+            ),
+        })
     }
 }
 

@@ -9,9 +9,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use super::error::PebbleError;
-use super::exec::{
-    self as exec, ExecError, ExecOptions, ExecOutput, OpenError, exec_body, exec_deadline,
-};
+use super::exec::{self as exec, ExecOptions, ExecOutput, OpenError, exec_body, exec_deadline};
+use super::exec_process::{ExecProcess, Sockets};
 use super::files::{
     FileInfo, FileResult, FileType, MakeDirOptions, PushOptions, check_file_results, encode_write,
     header_params, new_boundary, owner_fields, parse_multipart,
@@ -532,7 +531,9 @@ impl Client {
     }
 
     /// Runs a command in the container and waits for it to exit (Pebble's
-    /// `exec`; Python ops' `Client.exec(...).wait_output()`).
+    /// `exec`; Python ops' `Client.exec(...).wait_output()`): all of
+    /// [`ExecOptions::stdin`] in (none is an empty one), all of the output
+    /// out. [`exec_process`](Self::exec_process) streams them instead.
     ///
     /// Exit code 0 gives the command's output; any other code is
     /// [`PebbleError::Exec`], which carries the code and the output. A
@@ -541,9 +542,9 @@ impl Client {
     /// [`PebbleError::Change`] (`timed out after ...`).
     ///
     /// The whole call (streams and the wait for the change) ends by the
-    /// command's timeout plus a few seconds, or by the client's change
-    /// timeout if the command has none; if the client gives up first, it
-    /// drops the connections, and Pebble kills the command.
+    /// command's timeout plus a few seconds; without one it waits however
+    /// long the command runs. If the client gives up first, it drops the
+    /// connections, and Pebble kills the command.
     ///
     /// ```no_run
     /// use ops::pebble::{Client, ExecOptions, PebbleError};
@@ -566,6 +567,37 @@ impl Client {
         command: &[S],
         options: &ExecOptions,
     ) -> Result<ExecOutput, PebbleError> {
+        self.exec_process(command, options)?.wait_output()
+    }
+
+    /// Starts a command in the container and returns it running, its
+    /// streams open (Pebble's `exec`; Python ops' `Client.exec`): write its
+    /// standard input and read its output as it runs, send it signals, then
+    /// [`wait`](ExecProcess::wait) for it. See [`ExecProcess`].
+    ///
+    /// With [`ExecOptions::stdin`], the process sends that input itself and
+    /// has no [`stdin`](ExecProcess::stdin) stream. A command that Pebble
+    /// cannot find is [`PebbleError::Api`] here; its exit code, a
+    /// timeout's failure, and the output are the wait's.
+    ///
+    /// ```no_run
+    /// use std::io::{BufRead, BufReader};
+    /// use ops::pebble::{Client, ExecOptions, PebbleError};
+    /// # fn demo(client: &Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// let options = ExecOptions::new().with_stdin(b"SELECT 1;\n".to_vec());
+    /// let mut process = client.exec_process(&["psql", "-qAt"], &options)?;
+    /// assert!(process.stdin.is_none()); // the options' input is sent for us
+    /// for line in BufReader::new(process.stdout.take().unwrap()).lines() {
+    ///     println!("{}", line?);
+    /// }
+    /// process.wait()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn exec_process<S: AsRef<str>>(
+        &self,
+        command: &[S],
+        options: &ExecOptions,
+    ) -> Result<ExecProcess, PebbleError> {
         let command: Vec<String> = command.iter().map(|s| s.as_ref().to_string()).collect();
         let Some(executable) = command.first().cloned() else {
             return Err(PebbleError::InvalidRequest {
@@ -596,9 +628,13 @@ impl Client {
             } else {
                 Some(open("stderr")?)
             };
-            Ok((control, stdio, stderr))
+            Ok(Sockets {
+                control,
+                stdio,
+                stderr,
+            })
         })();
-        let (mut control, mut stdio, mut stderr) = match opened {
+        let sockets = match opened {
             Ok(sockets) => sockets,
             Err(OpenError::Refused(e)) => {
                 // The task may have failed already; its error says why.
@@ -612,35 +648,14 @@ impl Client {
             }
             Err(OpenError::Other(e)) => return Err(e),
         };
-        let stdin = options.stdin.as_deref().unwrap_or_default();
-        let (stdout, stderr_bytes) = exec::run_streams(socket, &mut stdio, stderr.as_mut(), stdin)?;
-        exec::close(&mut control);
-        exec::close(&mut stdio);
-        if let Some(stderr) = stderr.as_mut() {
-            exec::close(stderr);
-        }
-        let left = deadline
-            .saturating_duration_since(Instant::now())
-            .max(Duration::from_millis(1));
-        let change = self.wait_change(&change_id, left)?;
-        change_failed(&change_id, &change)?;
-        let exit_code = change
-            .tasks
-            .first()
-            .and_then(|task| task.data.as_ref()?.get("exit-code")?.as_i64())
-            .unwrap_or(-1);
-        if exit_code != 0 {
-            return Err(PebbleError::Exec(Box::new(ExecError {
-                command: executable,
-                exit_code,
-                stdout,
-                stderr: stderr_bytes,
-            })));
-        }
-        Ok(ExecOutput {
-            stdout,
-            stderr: stderr_bytes,
-        })
+        ExecProcess::start(
+            self.clone(),
+            change_id,
+            executable,
+            deadline,
+            sockets,
+            options.stdin.as_deref(),
+        )
     }
 
     /// Sends a signal (such as `SIGHUP`) to running services.
@@ -1008,7 +1023,7 @@ impl Client {
 }
 
 /// A ready change that failed, as [`PebbleError::Change`].
-fn change_failed(id: &str, change: &Change) -> Result<(), PebbleError> {
+pub(super) fn change_failed(id: &str, change: &Change) -> Result<(), PebbleError> {
     match change.err.as_deref() {
         Some(err) if !err.is_empty() => Err(PebbleError::Change {
             id: id.to_string(),

@@ -26,15 +26,12 @@ use super::websocket::{Message, Receiver, Role, Sender, WebSocketError, new_key}
 const MAX_MESSAGE: u64 = 16 * 1024 * 1024;
 /// The most output kept per stream: as much as a response body may be.
 pub(crate) const MAX_OUTPUT: u64 = http::MAX_BODY;
-/// Standard input is sent in messages of this size.
-const STDIN_CHUNK: usize = 64 * 1024;
-/// The end of a stream, in both directions.
-const END: &str = r#"{"command":"end"}"#;
 /// How much longer than the command's own timeout the client waits, so
 /// that Pebble's timeout (and its error) comes first.
 const TIMEOUT_SLACK: Duration = Duration::from_secs(5);
 
-/// How to run a command with [`Client::exec`](super::Client::exec).
+/// How to run a command with [`Client::exec`](super::Client::exec) or
+/// [`Client::exec_process`](super::Client::exec_process).
 ///
 /// Pebble's defaults: its own environment (plus `PATH`, `HOME`, `USER`,
 /// `LANG` when unset), the user's home directory as working directory,
@@ -83,7 +80,9 @@ pub struct ExecOptions {
     pub group_id: Option<u32>,
     /// The group name to run as.
     pub group: Option<String>,
-    /// Standard input; none is an empty one.
+    /// Standard input, all of it. Without it, [`Client::exec`](super::Client::exec)
+    /// sends an empty one, and [`Client::exec_process`](super::Client::exec_process)
+    /// gives a stream to write ([`ExecProcess::stdin`](super::ExecProcess::stdin)).
     pub stdin: Option<Vec<u8>>,
     /// Send stderr into stdout (one stream, as a terminal shows it), rather
     /// than apart.
@@ -281,8 +280,8 @@ pub(crate) fn exec_deadline(options: &ExecOptions) -> Instant {
 
 /// One open WebSocket of the exec task.
 pub(crate) struct Socket {
-    receiver: Receiver<BufReader<Deadlined>>,
-    sender: Sender<Deadlined>,
+    pub receiver: Receiver<BufReader<Deadlined>>,
+    pub sender: Sender<Deadlined>,
 }
 
 /// Why a WebSocket could not be opened.
@@ -339,7 +338,7 @@ fn encode_task(task: &str) -> String {
 }
 
 /// Turns a WebSocket failure on stream `what` into the client's error.
-fn ws_error(socket: &std::path::Path, what: &str, e: WebSocketError) -> PebbleError {
+pub(crate) fn ws_error(socket: &std::path::Path, what: &str, e: WebSocketError) -> PebbleError {
     match e {
         WebSocketError::Io(source) => PebbleError::Io {
             socket: socket.to_path_buf(),
@@ -350,108 +349,18 @@ fn ws_error(socket: &std::path::Path, what: &str, e: WebSocketError) -> PebbleEr
     }
 }
 
-/// Sends standard input (in chunks) and the end marker up `stdio`.
-fn send_stdin(
-    sender: &std::sync::Mutex<&mut Sender<Deadlined>>,
-    stdin: &[u8],
-) -> std::io::Result<()> {
-    for chunk in stdin.chunks(STDIN_CHUNK) {
-        lock(sender).send(&Message::Binary(chunk.to_vec()))?;
-    }
-    lock(sender).send(&Message::Text(END.into()))
-}
-
-fn lock<'a, T>(mutex: &'a std::sync::Mutex<T>) -> std::sync::MutexGuard<'a, T> {
+/// A lock whose holder panicked is still taken: what it guards is a
+/// connection, whose next write fails if the panic broke it.
+pub(crate) fn lock<'a, T>(mutex: &'a std::sync::Mutex<T>) -> std::sync::MutexGuard<'a, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Reads one output stream until its end marker (or close), answering
-/// pings on `sender`.
-fn read_output(
-    receiver: &mut Receiver<BufReader<Deadlined>>,
-    sender: &std::sync::Mutex<&mut Sender<Deadlined>>,
-) -> Result<Vec<u8>, WebSocketError> {
-    let mut out = Vec::new();
-    loop {
-        match receiver.recv()? {
-            Message::Binary(bytes) => {
-                if out.len() as u64 + bytes.len() as u64 > MAX_OUTPUT {
-                    return Err(WebSocketError::TooLarge { limit: MAX_OUTPUT });
-                }
-                out.extend_from_slice(&bytes);
-            }
-            Message::Text(text) => {
-                // Pebble ignores commands it does not know; so does this.
-                let command: Option<String> = serde_json::from_str::<Value>(&text)
-                    .ok()
-                    .and_then(|v| v.get("command")?.as_str().map(str::to_string));
-                if command.as_deref() == Some("end") {
-                    return Ok(out);
-                }
-            }
-            Message::Ping(payload) => lock(sender).send(&Message::Pong(payload))?,
-            Message::Pong(_) => {}
-            Message::Close(..) => return Ok(out),
-        }
-    }
-}
-
-/// Moves stdin and output over the open sockets; `Ok((stdout, stderr))`.
-pub(crate) fn run_streams(
-    socket_path: &std::path::Path,
-    stdio: &mut Socket,
-    stderr: Option<&mut Socket>,
-    stdin: &[u8],
-) -> Result<(Vec<u8>, Vec<u8>), PebbleError> {
-    let stdio_sender = std::sync::Mutex::new(&mut stdio.sender);
-    let stdio_receiver = &mut stdio.receiver;
-    std::thread::scope(|scope| {
-        let input = scope.spawn(|| send_stdin(&stdio_sender, stdin));
-        let errors = stderr.map(|s| {
-            scope.spawn(move || {
-                let sender = std::sync::Mutex::new(&mut s.sender);
-                read_output(&mut s.receiver, &sender)
-            })
-        });
-        let stdout = read_output(stdio_receiver, &stdio_sender);
-        if stdout.is_err() {
-            // Unblock the other threads: their streams will fail at once.
-            stdio_receiver.get_ref().get_ref().shutdown();
-        }
-        let stderr = match errors {
-            Some(handle) => handle.join().unwrap_or_else(|_| {
-                Err(WebSocketError::Protocol(
-                    "the stderr reader panicked".into(),
-                ))
-            }),
-            None => Ok(Vec::new()),
-        };
-        // The output is all in, so the command is done; if it never read
-        // its input, the writer may be blocked on a full socket: end it, as
-        // a pipe whose reader exited does (EPIPE).
-        stdio_receiver.get_ref().get_ref().shutdown();
-        let sent = input
-            .join()
-            .unwrap_or_else(|_| Err(std::io::Error::other("the stdin writer panicked")));
-        let stdout = stdout.map_err(|e| ws_error(socket_path, "stdio", e))?;
-        let stderr = stderr.map_err(|e| ws_error(socket_path, "stderr", e))?;
-        // The output is all in; the process may exit before reading its
-        // input, which then cannot be sent: not an error, as with a pipe.
-        if let Err(e) = sent {
-            tracing::debug!("exec stdin not fully sent: {e}");
-        }
-        Ok((stdout, stderr))
-    })
 }
 
 /// Ends a WebSocket politely (a close frame), without waiting for the
 /// answer: Pebble ends its side when the process exits.
-pub(crate) fn close(socket: &mut Socket) {
-    let _ = socket
-        .sender
-        .send(&Message::Close(Some(1000), String::new()));
-    let _ = socket.sender.get_mut().flush();
-    socket.sender.get_mut().shutdown();
+pub(crate) fn close_sender(sender: &mut Sender<Deadlined>) {
+    let _ = sender.send(&Message::Close(Some(1000), String::new()));
+    let _ = sender.get_mut().flush();
+    sender.get_mut().shutdown();
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@
 //! | [`Client::get_notices`], [`Client::get_notice`] | `GET /v1/notices`, `GET /v1/notices/<id>` |
 //! | [`Client::get_identities`] | `GET /v1/identities` |
 //! | [`Client::replace_identities`], [`remove_identities`](Client::remove_identities) | `POST /v1/identities` (actions `replace`, `remove`) |
-//! | [`Client::exec`] | `POST /v1/exec`, WebSockets `GET /v1/tasks/<task-id>/websocket/{control,stdio,stderr}`, then `GET /v1/changes/<id>/wait` |
+//! | [`Client::exec`], [`Client::exec_process`] | `POST /v1/exec`, WebSockets `GET /v1/tasks/<task-id>/websocket/{control,stdio,stderr}`, then `GET /v1/changes/<id>/wait` |
 //!
 //! Every response is an envelope `{type, status-code, status, result,
 //! change}`; errors carry `result.message` and `result.kind` and become
@@ -40,6 +40,7 @@
 mod client;
 mod error;
 mod exec;
+mod exec_process;
 mod files;
 mod http;
 mod layer;
@@ -56,6 +57,7 @@ mod scripted_tests;
 pub use client::{Client, DEFAULT_CONTAINERS_DIR, socket_path};
 pub use error::PebbleError;
 pub use exec::{ExecError, ExecOptions, ExecOutput};
+pub use exec_process::{ExecProcess, ExecStderr, ExecStdin, ExecStdout, signal_number};
 pub use files::{FileInfo, FileType, MakeDirOptions, PushOptions};
 pub use http::Response as TransportResponse;
 pub use layer::{Check, ExecCheck, HttpCheck, Layer, LogTarget, Plan, Service, TcpCheck};
