@@ -43,6 +43,7 @@ mod exec;
 mod files;
 mod http;
 mod layer;
+mod layer_values;
 mod transport;
 mod types;
 // Public only for ops-testing's fake Pebble, which serves the other end
@@ -59,10 +60,10 @@ pub use exec::{ExecError, ExecOptions, ExecOutput};
 pub use files::{FileInfo, FileType, MakeDirOptions, PushOptions};
 pub use http::Response as TransportResponse;
 pub use layer::{Check, ExecCheck, HttpCheck, Layer, LogTarget, Plan, Service, TcpCheck};
+pub use layer_values::{CheckLevel, CheckStartup, Override, ServiceAction, ServiceStartup};
 pub use transport::{Transport, TransportRequest, UnixSocketTransport};
 pub use types::{
-    BasicIdentity, CertIdentity, Change, ChangeState, CheckInfo, CheckStartup, CheckStatus,
-    Identity, IdentityAccess, LocalIdentity, NoticeQuery, NoticeType, NoticeUsers, PebbleNotice,
-    ServiceInfo, ServiceStartup, ServiceStatus, SystemInfo, Task, TaskProgress, Warning,
-    WarningState,
+    BasicIdentity, CertIdentity, Change, ChangeState, CheckInfo, CheckStatus, Identity,
+    IdentityAccess, LocalIdentity, NoticeQuery, NoticeType, NoticeUsers, PebbleNotice, ServiceInfo,
+    ServiceStatus, SystemInfo, Task, TaskProgress, Warning, WarningState,
 };
