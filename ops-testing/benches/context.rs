@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use ops::events::{RelationChanged, Start};
-use ops::pebble::{Layer, PushOptions, Service, ServiceStatus};
+use ops::pebble::{Layer, Override, PushOptions, Service, ServiceStartup, ServiceStatus};
 use ops::{Charm, Ctx, Framework, HandlerError, HandlerResult, Outcome};
 use ops_testing::Harness;
 use ops_testing::context::{Container, Context, File, Relation, State};
@@ -98,9 +98,9 @@ fn layer() -> Layer {
         layer.services.insert(
             name.into(),
             Service {
-                override_: Some("replace".into()),
+                override_: Some(Override::Replace),
                 command: Some(format!("pgbouncer /var/lib/pgbouncer/{name}.ini")),
-                startup: Some("enabled".into()),
+                startup: Some(ServiceStartup::Enabled),
                 ..Default::default()
             },
         );

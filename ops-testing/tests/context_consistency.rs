@@ -1,7 +1,7 @@
 //! The consistency checker: each inconsistency it knows, named in the
 //! error; a consistent state passes; the switch turns it off.
 
-use ops::pebble::{Layer, Service, ServiceStatus};
+use ops::pebble::{Layer, Override, Service, ServiceStatus};
 use ops::{Charm, Framework, HandlerError, OptionKind};
 use ops_testing::context::{
     Container, Context, Event, File, Inconsistency, Relation, RelationKind, RunError, Secret,
@@ -64,7 +64,7 @@ fn layer(service: &str) -> Layer {
     layer.services.insert(
         service.into(),
         Service {
-            override_: Some("replace".into()),
+            override_: Some(Override::Replace),
             command: Some("x".into()),
             ..Default::default()
         },

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use ops::events::{PebbleCheckFailed, PebbleCustomNotice};
-use ops::pebble::{Check, CheckStatus, ExecCheck, Layer};
+use ops::pebble::{Check, CheckLevel, CheckStatus, ExecCheck, Layer, Override};
 use ops::{Charm, Ctx, Framework, HandlerError, HandlerResult, Status};
 use ops_testing::context::{Container, Context, State};
 
@@ -42,7 +42,7 @@ impl Watcher {
     fn on_check_failed(&mut self, event: &PebbleCheckFailed, ctx: &mut Ctx) -> HandlerResult {
         let c = event.info(ctx.model())?;
         assert_eq!(c.threshold, 3);
-        assert_eq!(c.level, "alive");
+        assert_eq!(c.level, Some(CheckLevel::Alive));
         let status = if c.status == CheckStatus::Down {
             Status::blocked(format!("{} down after {} failures", c.name, c.failures))
         } else {
@@ -58,8 +58,8 @@ fn layer_with_check() -> Layer {
     layer.checks.insert(
         "up".into(),
         Check {
-            override_: Some("replace".into()),
-            level: Some("alive".into()),
+            override_: Some(Override::Replace),
+            level: Some(CheckLevel::Alive),
             threshold: Some(3),
             exec: Some(ExecCheck {
                 command: Some("pg_isready".into()),

@@ -10,7 +10,7 @@ use ops::events::{
     SecretRemove, Start, StorageAttached, UpdateStatus,
 };
 use ops::model::SecretOptions;
-use ops::pebble::{Layer, PushOptions, Service, ServiceStatus};
+use ops::pebble::{Layer, Override, PushOptions, Service, ServiceStartup, ServiceStatus};
 use ops::{Charm, Ctx, Framework, HandlerError, HandlerResult, Outcome, Status, StoredState};
 use ops_testing::context::{
     Container, Context, File, Relation, RunError, Secret, SecretOwner, State, Storage,
@@ -162,9 +162,9 @@ impl Demo {
         layer.services.insert(
             "demo".into(),
             Service {
-                override_: Some("replace".into()),
+                override_: Some(Override::Replace),
                 command: Some("demo".into()),
-                startup: Some("enabled".into()),
+                startup: Some(ServiceStartup::Enabled),
                 ..Default::default()
             },
         );

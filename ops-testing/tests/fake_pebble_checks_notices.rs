@@ -7,7 +7,9 @@ use std::io::{Read, Write};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixStream;
 
-use ops::pebble::{CheckStartup, CheckStatus, Client, Layer, PebbleError, PebbleNotice};
+use ops::pebble::{
+    CheckLevel, CheckStartup, CheckStatus, Client, Layer, PebbleError, PebbleNotice,
+};
 use ops_testing::fake_pebble::{CheckRunError, FakePebble, NoticeKeyError, ServiceEvent};
 use serde_json::{Value, json};
 
@@ -112,7 +114,7 @@ fn checks_start_with_their_layer_unless_disabled() {
     let (db, up) = (&checks[0], &checks[1]);
     assert_eq!(db.status, CheckStatus::Inactive);
     assert_eq!(db.startup, CheckStartup::Disabled);
-    assert_eq!(db.level, "ready");
+    assert_eq!(db.level, Some(CheckLevel::Ready));
     assert_eq!(db.threshold, 3, "Pebble's default threshold");
     assert_eq!(db.change_id, None);
     assert_eq!(up.status, CheckStatus::Up);
@@ -130,7 +132,7 @@ fn checks_start_with_their_layer_unless_disabled() {
 
     // Filters: a level, names (comma-separated or repeated), both.
     assert_eq!(
-        names(&s.client.get_checks(Some("alive"), &[]).unwrap()),
+        names(&s.client.get_checks(Some(CheckLevel::Alive), &[]).unwrap()),
         ["up"]
     );
     assert_eq!(names(&s.client.get_checks(None, &["db"]).unwrap()), ["db"]);
@@ -140,14 +142,14 @@ fn checks_start_with_their_layer_unless_disabled() {
     );
     assert!(
         s.client
-            .get_checks(Some("ready"), &["up"])
+            .get_checks(Some(CheckLevel::Ready), &["up"])
             .unwrap()
             .is_empty()
     );
     let (_, reply) = raw(&s.pebble, "GET", "/v1/checks?names=up&names=db", None);
     assert_eq!(reply["result"].as_array().unwrap().len(), 2);
     assert_eq!(
-        api_error(s.client.get_checks(Some("dead"), &[])),
+        api_error(s.client.get_checks(Some(CheckLevel::from("dead")), &[])),
         (400, "level must be \"alive\" or \"ready\"".into())
     );
 

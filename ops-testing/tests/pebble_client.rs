@@ -5,8 +5,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 
 use ops::pebble::{
-    Client, FileType, Layer, MakeDirOptions, PebbleError, PushOptions, Service, ServiceStartup,
-    ServiceStatus,
+    Client, FileType, Layer, MakeDirOptions, Override, PebbleError, PushOptions, Service,
+    ServiceStartup, ServiceStatus,
 };
 use ops_testing::fake_pebble::{FakePebble, FileOwner, ServiceEvent};
 
@@ -28,11 +28,11 @@ fn setup() -> Setup {
     }
 }
 
-fn service(command: &str, startup: Option<&str>) -> Service {
+fn service(command: &str, startup: Option<ServiceStartup>) -> Service {
     Service {
-        override_: Some("replace".into()),
+        override_: Some(Override::Replace),
         command: Some(command.into()),
-        startup: startup.map(str::to_string),
+        startup,
         ..Default::default()
     }
 }
@@ -124,7 +124,7 @@ fn a_socket_nobody_serves_is_a_connection_error_naming_the_path() {
 #[test]
 fn layers_add_combine_and_override() {
     let s = setup();
-    let mut base = service("web --port 80", Some("enabled"));
+    let mut base = service("web --port 80", Some(ServiceStartup::Enabled));
     base.environment.insert("A".into(), "1".into());
     s.client
         .add_layer(
@@ -142,7 +142,7 @@ fn layers_add_combine_and_override() {
 
     // Combine with merge: environment merged, command kept.
     let mut merge = Service {
-        override_: Some("merge".into()),
+        override_: Some(Override::Merge),
         ..Default::default()
     };
     merge.environment.insert("B".into(), "2".into());
@@ -169,7 +169,7 @@ fn layers_add_combine_and_override() {
         Some("web --port 8080")
     );
     assert!(plan.services["web"].environment.is_empty());
-    assert_eq!(plan.services["web"].override_.as_deref(), Some("replace"));
+    assert_eq!(plan.services["web"].override_, Some(Override::Replace));
     assert_eq!(plan, s.pebble.plan());
     assert_eq!(
         s.pebble
@@ -196,7 +196,7 @@ fn layers_add_combine_and_override() {
         "layer \"bad\" must define \"override\" for service \"x\""
     );
     let no_command = Service {
-        override_: Some("replace".into()),
+        override_: Some(Override::Replace),
         ..Default::default()
     };
     let (_, message, _) = api_error(
@@ -204,6 +204,20 @@ fn layers_add_combine_and_override() {
             .add_layer("bad", &layer(&[("x", no_command)]), false),
     );
     assert_eq!(message, "plan must define \"command\" for service \"x\"");
+    // A word Pebble does not know goes over the wire as it is, and gets
+    // Pebble's own error back.
+    let unknown = Service {
+        override_: Some(Override::from("overlay")),
+        ..service("x", None)
+    };
+    let (code, message, _) = api_error(s.client.add_layer("bad", &layer(&[("x", unknown)]), false));
+    assert_eq!(
+        (code, message.as_str()),
+        (
+            400,
+            "layer \"bad\" has invalid \"override\" value for service \"x\""
+        )
+    );
     assert_eq!(s.pebble.layers().len(), 2, "rejected layers are not added");
 }
 
@@ -214,7 +228,7 @@ fn start_stop_restart_wait_for_their_changes() {
         .add_layer(
             "l",
             &layer(&[
-                ("a", service("a", Some("enabled"))),
+                ("a", service("a", Some(ServiceStartup::Enabled))),
                 ("b", service("b", None)),
             ]),
             false,
@@ -291,7 +305,7 @@ fn replan_starts_enabled_services_and_restarts_changed_ones() {
         .add_layer(
             "l",
             &layer(&[
-                ("a", service("a --v1", Some("enabled"))),
+                ("a", service("a --v1", Some(ServiceStartup::Enabled))),
                 ("b", service("b", None)),
             ]),
             true,
@@ -312,7 +326,7 @@ fn replan_starts_enabled_services_and_restarts_changed_ones() {
     s.client
         .add_layer(
             "l",
-            &layer(&[("a", service("a --v2", Some("enabled")))]),
+            &layer(&[("a", service("a --v2", Some(ServiceStartup::Enabled)))]),
             true,
         )
         .unwrap();

@@ -7,7 +7,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ops::pebble::{Client, ExecOptions, Layer, PebbleError, Service};
+use ops::pebble::{Client, ExecOptions, Layer, Override, PebbleError, Service};
 use ops_testing::fake_pebble::{ExecArgs, ExecResult, FakePebble};
 use serde_json::{Value, json};
 
@@ -129,7 +129,7 @@ fn the_service_context_is_merged_under_the_request() {
     layer.services.insert(
         "db".into(),
         Service {
-            override_: Some("replace".into()),
+            override_: Some(Override::Replace),
             command: Some("db".into()),
             environment: BTreeMap::from([
                 ("A".into(), "service".into()),
@@ -465,7 +465,7 @@ fn task_websockets_are_refused_as_pebble_refuses_them() {
     layer.services.insert(
         "a".into(),
         Service {
-            override_: Some("replace".into()),
+            override_: Some(Override::Replace),
             command: Some("a".into()),
             ..Default::default()
         },

@@ -12,7 +12,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use ops::pebble::{Layer, PushOptions, Service};
+use ops::pebble::{Layer, Override, PushOptions, Service, ServiceStartup};
 use ops_testing::binaries::{cargo_bin, hook_tool};
 use ops_testing::fake_juju::cli::{load_state, with_state};
 use ops_testing::sim::{HookRecord, POD_REPLACED, PebbleAccess, Scenario, SimError, Simulator};
@@ -169,9 +169,9 @@ fn churn_loses_the_pod_but_keeps_juju_state_and_relation_data() {
     layer.services.insert(
         "web".into(),
         Service {
-            override_: Some("replace".into()),
+            override_: Some(Override::Replace),
             command: Some("web".into()),
-            startup: Some("enabled".into()),
+            startup: Some(ServiceStartup::Enabled),
             ..Default::default()
         },
     );
@@ -696,9 +696,9 @@ fn signals_show_per_service_beside_restarts() {
     layer.services.insert(
         "web".into(),
         Service {
-            override_: Some("replace".into()),
+            override_: Some(Override::Replace),
             command: Some("web".into()),
-            startup: Some("enabled".into()),
+            startup: Some(ServiceStartup::Enabled),
             ..Default::default()
         },
     );

@@ -18,6 +18,15 @@ impl YamlError {
         self.location
     }
 
+    /// A document that parsed but holds what its reader does not allow
+    /// (such as a word a layer field does not take); no location.
+    pub(crate) fn invalid(message: String) -> Self {
+        Self {
+            message,
+            location: None,
+        }
+    }
+
     fn new(error: serde_norway::Error) -> Self {
         Self {
             message: error.to_string(),

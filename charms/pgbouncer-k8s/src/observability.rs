@@ -33,7 +33,7 @@ use grafana_dashboard::{Dashboard, GrafanaDashboardProvider};
 use juju_topology::Topology;
 use ops::Model;
 use ops::model::{Container, ModelError};
-use ops::pebble::{Layer, PebbleError, Service};
+use ops::pebble::{Layer, Override, PebbleError, Service, ServiceStartup};
 use prometheus_scrape::{AlertRules, MetricsEndpointProvider, ScrapeJob};
 
 use crate::pgb_config;
@@ -104,10 +104,14 @@ pub fn exporter_service(
         None => BTreeMap::new(),
     };
     Service {
-        override_: Some("replace".to_string()),
+        override_: Some(Override::Replace),
         summary: Some("pgbouncer_exporter: PgBouncer's metrics for Prometheus".to_string()),
         command: Some(exporter_command()),
-        startup: Some(if run { "enabled" } else { "disabled" }.to_string()),
+        startup: Some(if run {
+            ServiceStartup::Enabled
+        } else {
+            ServiceStartup::Disabled
+        }),
         after: (0..instances).map(|n| format!("pgbouncer_{n}")).collect(),
         user: Some(WORKLOAD_USER.to_string()),
         group: Some(WORKLOAD_USER.to_string()),
@@ -129,7 +133,7 @@ pub fn apply_exporter(container: &Container, service: &Service) -> Result<(), Pe
         ..Default::default()
     };
     container.add_layer(EXPORTER_LAYER, &layer, true)?;
-    if service.startup.as_deref() == Some("enabled") {
+    if service.startup == Some(ServiceStartup::Enabled) {
         container.replan_services()?;
     } else if container
         .get_services(&[EXPORTER_SERVICE])?
@@ -244,7 +248,7 @@ mod tests {
     #[test]
     fn the_password_is_in_the_environment_only_and_encoded() {
         let service = exporter_service(2, 6432, Some("p@ss/w:rd"), true);
-        assert_eq!(service.startup.as_deref(), Some("enabled"));
+        assert_eq!(service.startup, Some(ServiceStartup::Enabled));
         assert_eq!(
             service.environment[CONNECTION_STRING_ENV],
             "postgresql://juju_stats:p%40ss%2Fw%3Ard@127.0.0.1:6432/pgbouncer?sslmode=disable"
@@ -262,7 +266,7 @@ mod tests {
             exporter_service(1, 6432, None, true),
             exporter_service(1, 6432, Some("pw"), false),
         ] {
-            assert_eq!(service.startup.as_deref(), Some("disabled"));
+            assert_eq!(service.startup, Some(ServiceStartup::Disabled));
             assert!(service.environment.is_empty());
         }
     }

@@ -4,7 +4,9 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use ops::model::Container;
-use ops::pebble::{ExecOptions, Layer, PebbleError, PushOptions, Service};
+use ops::pebble::{
+    ExecOptions, Layer, Override, PebbleError, PushOptions, Service, ServiceStartup,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::AuthFile;
@@ -287,10 +289,10 @@ impl<'a> Workload<'a> {
         let services = (0..self.instances)
             .map(|n| {
                 let service = Service {
-                    override_: Some("replace".to_string()),
+                    override_: Some(Override::Replace),
                     summary: Some(format!("pgbouncer instance {n}")),
                     command: Some(format!("pgbouncer {}", pgb_config::instance_ini_path(n))),
-                    startup: Some("enabled".to_string()),
+                    startup: Some(ServiceStartup::Enabled),
                     user: Some(WORKLOAD_USER.to_string()),
                     group: Some(WORKLOAD_USER.to_string()),
                     ..Default::default()

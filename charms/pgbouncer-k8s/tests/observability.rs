@@ -7,7 +7,7 @@ mod support;
 
 use std::collections::BTreeMap;
 
-use ops::pebble::{LogTarget, Service, ServiceStatus};
+use ops::pebble::{LogTarget, Override, Service, ServiceStartup, ServiceStatus};
 use ops_testing::context::{Container, Context, File, Relation, State};
 use pgbouncer_k8s::PgbouncerK8sCharm;
 use pgbouncer_k8s::auth::{AuthFile, SecretKind, auth_user_for};
@@ -60,9 +60,9 @@ fn running_container() -> Container {
         layer.services.insert(
             format!("pgbouncer_{n}"),
             Service {
-                override_: Some("replace".into()),
+                override_: Some(Override::Replace),
                 command: Some(format!("pgbouncer {}", pgb_config::instance_ini_path(n))),
-                startup: Some("enabled".into()),
+                startup: Some(ServiceStartup::Enabled),
                 ..Default::default()
             },
         );
@@ -315,7 +315,7 @@ fn logging_adds_a_loki_target_while_related_and_disables_it_when_broken() {
     assert_eq!(target.type_.as_deref(), Some("loki"));
     assert_eq!(target.location.as_deref(), Some(LOKI_URL));
     assert_eq!(target.services, ["all"]);
-    assert_eq!(target.override_.as_deref(), Some("replace"));
+    assert_eq!(target.override_, Some(Override::Replace));
     assert_eq!(target.labels["juju_unit"], "pgbouncer-k8s/0");
     assert_eq!(target.labels["product"], "Juju");
     let r = out.relation(relation.id).unwrap();
@@ -377,7 +377,7 @@ fn the_exporter_runs_with_the_backend_as_the_stats_user() {
     .with_container(container.clone());
     let out = ctx.run(ctx.on.pebble_ready(&container), &state).unwrap();
     let service = plan_service(&out, EXPORTER_SERVICE).expect("the exporter is in the plan");
-    assert_eq!(service.startup.as_deref(), Some("enabled"));
+    assert_eq!(service.startup, Some(ServiceStartup::Enabled));
     let command = service.command.as_deref().unwrap();
     assert!(command.starts_with("pgbouncer_exporter "), "{command}");
     assert!(command.contains(":9127"), "{command}");
@@ -450,7 +450,7 @@ fn without_a_backend_the_exporter_is_in_the_plan_but_stopped() {
         .with_container(container.clone());
     let out = ctx.run(ctx.on.pebble_ready(&container), &state).unwrap();
     let service = plan_service(&out, EXPORTER_SERVICE).expect("the exporter is in the plan");
-    assert_eq!(service.startup.as_deref(), Some("disabled"));
+    assert_eq!(service.startup, Some(ServiceStartup::Disabled));
     assert!(service.environment.is_empty());
     assert_ne!(
         out.container(CONTAINER)
@@ -486,7 +486,7 @@ fn a_follower_runs_the_exporter_with_the_password_the_leader_kept() {
         .with_container(container.clone());
     let out = ctx.run(ctx.on.pebble_ready(&container), &state).unwrap();
     let service = plan_service(&out, EXPORTER_SERVICE).expect("the exporter is in the plan");
-    assert_eq!(service.startup.as_deref(), Some("enabled"));
+    assert_eq!(service.startup, Some(ServiceStartup::Enabled));
     assert_eq!(
         service.environment[CONNECTION_STRING_ENV],
         connection_string(6432, "stats-pw-of-the-leader")

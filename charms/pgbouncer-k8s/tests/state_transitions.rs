@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 mod support;
 
-use ops::pebble::{Layer, Service, ServiceStatus};
+use ops::pebble::{Layer, Override, Service, ServiceStartup, ServiceStatus};
 use ops_testing::context::Secret;
 use ops_testing::context::{Container, Context, File, Relation, State};
 use pgbouncer_k8s::PgbouncerK8sCharm;
@@ -60,9 +60,9 @@ fn layer() -> Layer {
         layer.services.insert(
             format!("pgbouncer_{n}"),
             Service {
-                override_: Some("replace".into()),
+                override_: Some(Override::Replace),
                 command: Some(format!("pgbouncer {}", pgb_config::instance_ini_path(n))),
-                startup: Some("enabled".into()),
+                startup: Some(ServiceStartup::Enabled),
                 ..Default::default()
             },
         );

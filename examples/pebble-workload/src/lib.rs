@@ -21,7 +21,10 @@
 use std::collections::BTreeMap;
 
 use ops::events::{CollectUnitStatus, ConfigChanged, PebbleReady};
-use ops::pebble::{Check, HttpCheck, Layer, PushOptions, Service};
+use ops::pebble::{
+    Check, CheckLevel, HttpCheck, Layer, Override, PushOptions, Service, ServiceAction,
+    ServiceStartup,
+};
 use ops::{Charm, Container, Ctx, Framework, HandlerError, HandlerResult, Model, Outcome, Status};
 
 /// The workload container.
@@ -61,18 +64,18 @@ pub fn render_index(message: &str) -> String {
 /// The layer for a port: the service and its health check.
 pub fn layer(port: u16) -> Layer {
     let service = Service {
-        override_: Some("replace".into()),
+        override_: Some(Override::Replace),
         summary: Some("a small web server".into()),
         command: Some(format!(
             "python3 -m http.server {port} --bind 127.0.0.1 --directory /srv/site"
         )),
-        startup: Some("enabled".into()),
-        on_check_failure: BTreeMap::from([("up".to_string(), "restart".to_string())]),
+        startup: Some(ServiceStartup::Enabled),
+        on_check_failure: BTreeMap::from([("up".to_string(), ServiceAction::Restart)]),
         ..Default::default()
     };
     let check = Check {
-        override_: Some("replace".into()),
-        level: Some("alive".into()),
+        override_: Some(Override::Replace),
+        level: Some(CheckLevel::Alive),
         period: Some("10s".into()),
         threshold: Some(3),
         http: Some(HttpCheck {

@@ -2,6 +2,7 @@
 //! unix socket: the layer, the pushed file, and restarts only on change.
 
 use ops::Status;
+use ops::pebble::{CheckLevel, ServiceAction, ServiceStartup};
 use ops_testing::Harness;
 use ops_testing::fake_pebble::ServiceEvent;
 use pebble_workload::{CONTAINER, INDEX, PebbleWorkload, SERVICE, render_index};
@@ -48,10 +49,10 @@ fn the_layer_has_the_service_and_its_check() {
         web.command.as_deref(),
         Some("python3 -m http.server 8080 --bind 127.0.0.1 --directory /srv/site")
     );
-    assert_eq!(web.startup.as_deref(), Some("enabled"));
-    assert_eq!(web.on_check_failure["up"], "restart");
+    assert_eq!(web.startup, Some(ServiceStartup::Enabled));
+    assert_eq!(web.on_check_failure["up"], ServiceAction::Restart);
     let up = &plan.checks["up"];
-    assert_eq!(up.level.as_deref(), Some("alive"));
+    assert_eq!(up.level, Some(CheckLevel::Alive));
     assert_eq!(
         up.http.as_ref().and_then(|h| h.url.as_deref()),
         Some("http://127.0.0.1:8080/")

@@ -61,7 +61,7 @@ use juju_topology::Topology;
 use juju_topology::json::{self, Value};
 use ops::Model;
 use ops::model::{Container, ModelError};
-use ops::pebble::{Layer, LogTarget, PebbleError, Plan};
+use ops::pebble::{Layer, LogTarget, Override, PebbleError, Plan};
 
 /// The endpoint name the library defaults to.
 pub const DEFAULT_ENDPOINT: &str = "logging";
@@ -247,7 +247,7 @@ pub fn log_target(url: &PushUrl, topology: &Topology) -> LogTarget {
         type_: Some("loki".to_string()),
         location: Some(url.as_str().to_string()),
         services: vec!["all".to_string()],
-        override_: Some("replace".to_string()),
+        override_: Some(Override::Replace),
         labels,
     }
 }
@@ -258,7 +258,7 @@ pub fn disabled_target() -> LogTarget {
         type_: Some("loki".to_string()),
         location: Some(REMOVED_LOCATION.to_string()),
         services: vec!["-all".to_string()],
-        override_: Some("replace".to_string()),
+        override_: Some(Override::Replace),
         labels: BTreeMap::new(),
     }
 }

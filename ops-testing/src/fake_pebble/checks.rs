@@ -44,12 +44,9 @@ impl CheckRecord {
     fn info(&self, name: &str) -> CheckInfo {
         CheckInfo {
             name: name.to_string(),
-            level: self.config.level.clone().unwrap_or_default(),
-            startup: if self.config.startup.as_deref() == Some("disabled") {
-                CheckStartup::Disabled
-            } else {
-                CheckStartup::Enabled
-            },
+            level: self.config.level.clone(),
+            // Pebble's check manager reports an unset startup as enabled.
+            startup: self.config.startup.clone().unwrap_or(CheckStartup::Enabled),
             status: self.status,
             successes: Some(self.successes),
             failures: self.failures,
@@ -64,13 +61,13 @@ impl CheckRecord {
         let info = self.info(name);
         let mut value = json!({
             "name": info.name,
-            "startup": if info.startup == CheckStartup::Disabled { "disabled" } else { "enabled" },
+            "startup": info.startup.as_str(),
             "status": info.status.as_str(),
             "successes": self.successes,
             "threshold": info.threshold,
         });
-        if !info.level.is_empty() {
-            value["level"] = info.level.into();
+        if let Some(level) = &info.level {
+            value["level"] = level.as_str().into();
         }
         if self.failures > 0 {
             value["failures"] = self.failures.into();
@@ -124,7 +121,7 @@ fn failure_message(check: &Check) -> String {
 
 /// Whether a check starts when its layer is added and on replan.
 fn starts_by_default(check: &Check) -> bool {
-    matches!(check.startup.as_deref(), None | Some("" | "enabled"))
+    matches!(check.startup, None | Some(CheckStartup::Enabled))
 }
 
 impl State {
@@ -189,7 +186,8 @@ impl State {
                 if record.config == *new && record.context == self.context_of(new) {
                     continue;
                 }
-                if new.startup.as_deref() == Some("disabled") && starts_by_default(&record.config) {
+                if new.startup == Some(CheckStartup::Disabled) && starts_by_default(&record.config)
+                {
                     continue;
                 }
                 start.insert(name.clone());

@@ -24,7 +24,7 @@
 //!
 //! ```
 //! use ops_testing::fake_pebble::{FakePebble, ServiceEvent};
-//! use ops::pebble::{Layer, PushOptions, Service};
+//! use ops::pebble::{Layer, Override, PushOptions, Service, ServiceStartup};
 //!
 //! let dir = tempfile::tempdir().unwrap();
 //! let pebble = FakePebble::start(dir.path().join("pebble.socket"), dir.path().join("root")).unwrap();
@@ -33,9 +33,9 @@
 //! assert!(dir.path().join("root/etc/app.conf").exists());
 //! let mut layer = Layer::default();
 //! layer.services.insert("app".into(), Service {
-//!     override_: Some("replace".into()),
+//!     override_: Some(Override::Replace),
 //!     command: Some("app --config /etc/app.conf".into()),
-//!     startup: Some("enabled".into()),
+//!     startup: Some(ServiceStartup::Enabled),
 //!     ..Default::default()
 //! });
 //! client.add_layer("app", &layer, true).unwrap();

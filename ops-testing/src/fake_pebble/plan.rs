@@ -4,7 +4,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ops::pebble::{Check, Layer, LogTarget, Plan, Service};
+use ops::pebble::{
+    Check, CheckLevel, CheckStartup, Layer, LogTarget, Override, Plan, Service, ServiceAction,
+};
 
 /// Top-level layer keys Pebble knows (`workloads` is an extension section).
 const SECTIONS: [&str; 6] = [
@@ -34,12 +36,15 @@ pub(crate) fn parse_layer(label: &str, yaml: &str) -> Result<Layer, String> {
         }
         _ => return Err(format!("cannot parse layer {label:?}: not a mapping")),
     }
+    // Leniently, as Pebble does: a word the enums do not know is their
+    // `Other`, refused below (or by `combine_layers`, for `override`) with
+    // Pebble's message.
     let layer: Layer = serde_norway::from_value(value)
         .map_err(|e| format!("cannot parse layer {label:?}: {e}"))?;
     if label.starts_with("pebble-") {
         return Err("cannot use reserved label prefix \"pebble-\"".into());
     }
-    for name in layer.services.keys() {
+    for (name, service) in &layer.services {
         if name.is_empty() {
             return Err("cannot use empty string as service name".into());
         }
@@ -51,19 +56,53 @@ pub(crate) fn parse_layer(label: &str, yaml: &str) -> Result<Layer, String> {
                 "cannot use service name {name:?}: starting with \"-\" not allowed"
             ));
         }
+        // Pebble does not check a service's `startup`: any other word is
+        // kept, and the service is not started by replan.
+        let actions = [
+            (
+                "on-success",
+                service.on_success.as_ref(),
+                ServiceAction::FailureShutdown,
+            ),
+            (
+                "on-failure",
+                service.on_failure.as_ref(),
+                ServiceAction::SuccessShutdown,
+            ),
+        ];
+        let check_actions = service.on_check_failure.values().map(|action| {
+            (
+                "on-check-failure",
+                Some(action),
+                ServiceAction::SuccessShutdown,
+            )
+        });
+        for (field, action, also) in actions.into_iter().chain(check_actions) {
+            if let Some(action) = action
+                && !valid_action(action, &also)
+            {
+                return Err(format!(
+                    "plan service {name:?} {field} action {:?} invalid",
+                    action.as_str()
+                ));
+            }
+        }
     }
     for (name, check) in &layer.checks {
         if name.is_empty() {
             return Err("cannot use empty string as check name".into());
         }
-        if !matches!(check.level.as_deref(), None | Some("" | "alive" | "ready")) {
+        if !matches!(
+            check.level,
+            None | Some(CheckLevel::Alive | CheckLevel::Ready)
+        ) {
             return Err(format!(
                 "plan check {name:?} level must be \"alive\" or \"ready\""
             ));
         }
         if !matches!(
-            check.startup.as_deref(),
-            None | Some("" | "enabled" | "disabled")
+            check.startup,
+            None | Some(CheckStartup::Enabled | CheckStartup::Disabled)
         ) {
             return Err(format!(
                 "plan check {name:?} startup must be \"enabled\" or \"disabled\""
@@ -73,15 +112,32 @@ pub(crate) fn parse_layer(label: &str, yaml: &str) -> Result<Layer, String> {
     Ok(layer)
 }
 
+/// Pebble's `validServiceAction`: the actions every field takes, and the
+/// one only this field does (`also`). An empty word is unset, which is
+/// valid; only `on-check-failure`'s map can still hold one.
+fn valid_action(action: &ServiceAction, also: &ServiceAction) -> bool {
+    action == also
+        || match action {
+            ServiceAction::Restart | ServiceAction::Shutdown | ServiceAction::Ignore => true,
+            ServiceAction::Other(word) => word.is_empty(),
+            _ => false,
+        }
+}
+
 /// Which of merge and replace an item asks for.
-fn override_of(label: &str, what: &str, name: &str, value: Option<&str>) -> Result<bool, String> {
-    match value.unwrap_or("") {
-        "merge" => Ok(true),
-        "replace" => Ok(false),
-        "" => Err(format!(
+fn override_of(
+    label: &str,
+    what: &str,
+    name: &str,
+    value: Option<&Override>,
+) -> Result<bool, String> {
+    match value {
+        Some(Override::Merge) => Ok(true),
+        Some(Override::Replace) => Ok(false),
+        None => Err(format!(
             "layer {label:?} must define \"override\" for {what} {name:?}"
         )),
-        _ => Err(format!(
+        Some(_) => Err(format!(
             "layer {label:?} has invalid \"override\" value for {what} {name:?}"
         )),
     }
@@ -96,7 +152,7 @@ pub(crate) fn combine_layers(layers: &[(String, Layer)]) -> Result<Layer, String
     }
     for (label, layer) in layers {
         for (name, service) in &layer.services {
-            let merge = override_of(label, "service", name, service.override_.as_deref())?;
+            let merge = override_of(label, "service", name, service.override_.as_ref())?;
             match combined.services.get_mut(name) {
                 Some(old) if merge => merge_service(old, service),
                 _ => {
@@ -105,7 +161,7 @@ pub(crate) fn combine_layers(layers: &[(String, Layer)]) -> Result<Layer, String
             }
         }
         for (name, check) in &layer.checks {
-            let merge = override_of(label, "check", name, check.override_.as_deref())?;
+            let merge = override_of(label, "check", name, check.override_.as_ref())?;
             match combined.checks.get_mut(name) {
                 Some(old) if merge => merge_check(old, check),
                 _ => {
@@ -114,7 +170,7 @@ pub(crate) fn combine_layers(layers: &[(String, Layer)]) -> Result<Layer, String
             }
         }
         for (name, target) in &layer.log_targets {
-            let merge = override_of(label, "log target", name, target.override_.as_deref())?;
+            let merge = override_of(label, "log target", name, target.override_.as_ref())?;
             match combined.log_targets.get_mut(name) {
                 Some(old) if merge => merge_log_target(old, target),
                 _ => {
@@ -157,10 +213,18 @@ fn set<T: Clone + PartialEq + Default>(old: &mut Option<T>, new: &Option<T>) {
     }
 }
 
+/// Overwrites `old` with `new` if `new` is set: for the enums, where an
+/// empty word already reads as unset.
+fn set_word<T: Clone>(old: &mut Option<T>, new: &Option<T>) {
+    if new.is_some() {
+        old.clone_from(new);
+    }
+}
+
 fn merge_service(old: &mut Service, new: &Service) {
     set(&mut old.summary, &new.summary);
     set(&mut old.description, &new.description);
-    set(&mut old.startup, &new.startup);
+    set_word(&mut old.startup, &new.startup);
     set(&mut old.command, &new.command);
     set(&mut old.kill_delay, &new.kill_delay);
     if new.user_id.is_some() {
@@ -177,8 +241,8 @@ fn merge_service(old: &mut Service, new: &Service) {
     old.requires.extend(new.requires.iter().cloned());
     set(&mut old.workload, &new.workload);
     old.environment.extend(new.environment.clone());
-    set(&mut old.on_success, &new.on_success);
-    set(&mut old.on_failure, &new.on_failure);
+    set_word(&mut old.on_success, &new.on_success);
+    set_word(&mut old.on_failure, &new.on_failure);
     old.on_check_failure.extend(new.on_check_failure.clone());
     set(&mut old.backoff_delay, &new.backoff_delay);
     if new.backoff_factor.is_some() {
@@ -188,8 +252,8 @@ fn merge_service(old: &mut Service, new: &Service) {
 }
 
 fn merge_check(old: &mut Check, new: &Check) {
-    set(&mut old.level, &new.level);
-    set(&mut old.startup, &new.startup);
+    set_word(&mut old.level, &new.level);
+    set_word(&mut old.startup, &new.startup);
     set(&mut old.period, &new.period);
     set(&mut old.timeout, &new.timeout);
     set(&mut old.threshold, &new.threshold);
@@ -366,7 +430,7 @@ mod tests {
         );
         let combined = combine_layers(&[("base".into(), base), ("top".into(), top)]).unwrap();
         let up = &combined.checks["up"];
-        assert_eq!(up.level.as_deref(), Some("alive"));
+        assert_eq!(up.level, Some(CheckLevel::Alive));
         assert_eq!(up.period.as_deref(), Some("5s"));
         let http = up.http.as_ref().unwrap();
         assert_eq!(http.url.as_deref(), Some("http://localhost/"));

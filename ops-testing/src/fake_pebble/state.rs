@@ -10,7 +10,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::SystemTime;
 
-use ops::pebble::{Check, CheckStatus, Layer, Plan, Service, ServiceStatus};
+use ops::pebble::{
+    Check, CheckStatus, Layer, Plan, Service, ServiceAction, ServiceStartup, ServiceStatus,
+};
 use serde_json::{Value, json};
 
 use super::http::Reply;
@@ -186,10 +188,15 @@ impl State {
             .iter()
             .filter(|(name, _)| names.is_empty() || names.contains(name))
             .map(|(name, service)| {
-                let startup = if service.startup.as_deref() == Some("enabled") { "enabled" } else { "disabled" };
+                // Pebble's service manager: anything but enabled is disabled.
+                let startup = if is_enabled(service) {
+                    ServiceStartup::Enabled
+                } else {
+                    ServiceStartup::Disabled
+                };
                 let mut info = json!({
                     "name": name,
-                    "startup": startup,
+                    "startup": startup.as_str(),
                     "current": self.service_status(name).unwrap_or(ServiceStatus::Inactive).as_str(),
                 });
                 if let Some(record) = self.services.get(name) {
@@ -232,7 +239,7 @@ impl State {
                     .plan
                     .services
                     .iter()
-                    .filter(|(_, s)| s.startup.as_deref() == Some("enabled"))
+                    .filter(|(_, s)| is_enabled(s))
                     .map(|(n, _)| n.clone())
                     .collect();
                 requested =
@@ -348,7 +355,7 @@ impl State {
             .plan
             .services
             .iter()
-            .filter(|(n, s)| changed.contains(*n) || s.startup.as_deref() == Some("enabled"))
+            .filter(|(n, s)| changed.contains(*n) || is_enabled(s))
             .map(|(n, _)| n.clone())
             .collect();
         let stops = order(&self.plan, &changed_in_plan, true)?;
@@ -583,7 +590,7 @@ impl State {
             .plan
             .services
             .iter()
-            .filter(|(_, s)| s.on_check_failure.get(check).map(String::as_str) == Some("restart"))
+            .filter(|(_, s)| s.on_check_failure.get(check) == Some(&ServiceAction::Restart))
             .map(|(n, _)| n.clone())
             .collect();
         for name in restart {
@@ -742,6 +749,12 @@ impl State {
 }
 
 /// Pebble's `err` of a change whose tasks failed: one line per failed task.
+/// Whether replan and autostart start `service`: Pebble's service manager
+/// starts only `startup: enabled` ones (unset or any other word: not).
+fn is_enabled(service: &Service) -> bool {
+    service.startup == Some(ServiceStartup::Enabled)
+}
+
 fn change_err(tasks: &[TaskRecord]) -> Option<String> {
     let failures: Vec<String> = tasks
         .iter()
@@ -841,8 +854,8 @@ mod tests {
         let a = &state.plan.services["a"];
         assert_eq!(a.command.as_deref(), Some("a --x"));
         assert_eq!(a.environment.len(), 2);
-        assert_eq!(a.startup.as_deref(), Some("enabled"));
-        assert_eq!(a.override_.as_deref(), Some("replace"));
+        assert_eq!(a.startup, Some(ServiceStartup::Enabled));
+        assert_eq!(a.override_, Some(ops::pebble::Override::Replace));
         assert_eq!(state.plan.services["b"].command.as_deref(), Some("b2"));
         assert_eq!(
             order(&state.plan, &["a".into(), "b".into()], false).unwrap(),
@@ -852,6 +865,26 @@ mod tests {
             order(&state.plan, &["a".into(), "b".into()], true).unwrap(),
             vec!["a", "b"]
         );
+    }
+
+    /// Pebble does not check a service's `startup`: another word is kept
+    /// in the plan and the service is reported, and treated, as disabled.
+    /// An empty `on-check-failure` action is unset, which Pebble takes.
+    #[test]
+    fn a_service_startup_pebble_does_not_know_is_kept_and_means_disabled() {
+        let mut state = State::default();
+        state
+            .add_layer(
+                "x",
+                false,
+                "services:\n  a:\n    override: replace\n    command: a\n    startup: later\n    \
+                 on-check-failure: {up: ''}\n",
+            )
+            .unwrap();
+        let a = &state.plan.services["a"];
+        assert_eq!(a.startup, Some(ServiceStartup::Other("later".into())));
+        assert_eq!(state.service_infos(&[])[0]["startup"], "disabled");
+        assert!(!is_enabled(a));
     }
 
     #[test]
@@ -867,6 +900,46 @@ mod tests {
                 "x",
                 "services:\n  a:\n    override: replace\n",
                 "plan must define \"command\" for service \"a\"",
+            ),
+            (
+                "x",
+                "services:\n  a:\n    override: overlay\n    command: a\n",
+                "layer \"x\" has invalid \"override\" value for service \"a\"",
+            ),
+            (
+                "x",
+                "checks:\n  c:\n    override: Merge\n    tcp: {port: 80}\n",
+                "layer \"x\" has invalid \"override\" value for check \"c\"",
+            ),
+            (
+                "x",
+                "log-targets:\n  t:\n    override: foo\n    type: loki\n    location: http://l\n",
+                "layer \"x\" has invalid \"override\" value for log target \"t\"",
+            ),
+            (
+                "x",
+                "checks:\n  c:\n    override: replace\n    level: critical\n    tcp: {port: 80}\n",
+                "cannot parse layer YAML: plan check \"c\" level must be \"alive\" or \"ready\"",
+            ),
+            (
+                "x",
+                "checks:\n  c:\n    override: replace\n    startup: later\n    tcp: {port: 80}\n",
+                "cannot parse layer YAML: plan check \"c\" startup must be \"enabled\" or \"disabled\"",
+            ),
+            (
+                "x",
+                "services:\n  a:\n    override: replace\n    command: a\n    on-success: success-shutdown\n",
+                "cannot parse layer YAML: plan service \"a\" on-success action \"success-shutdown\" invalid",
+            ),
+            (
+                "x",
+                "services:\n  a:\n    override: replace\n    command: a\n    on-failure: failure-shutdown\n",
+                "cannot parse layer YAML: plan service \"a\" on-failure action \"failure-shutdown\" invalid",
+            ),
+            (
+                "x",
+                "services:\n  a:\n    override: replace\n    command: a\n    on-check-failure: {up: reboot}\n",
+                "cannot parse layer YAML: plan service \"a\" on-check-failure action \"reboot\" invalid",
             ),
             (
                 "x",

@@ -17,6 +17,7 @@ use super::files::{
 };
 use super::http::{Request, Response, encode_query};
 use super::layer::{Layer, Plan};
+use super::layer_values::CheckLevel;
 use super::transport::{Transport, UnixSocketTransport};
 use super::types::{
     Change, ChangeState, CheckInfo, Identity, NoticeQuery, NoticeType, NoticeUsers, PebbleNotice,
@@ -48,7 +49,8 @@ const DEFAULT_CHANGE_TIMEOUT: Duration = Duration::from_secs(30);
 /// change is done, and fail with [`PebbleError::Change`] if it failed.
 ///
 /// ```no_run
-/// use ops::pebble::{Client, Layer, PushOptions, Service, socket_path, DEFAULT_CONTAINERS_DIR};
+/// use ops::pebble::{Client, Layer, Override, PushOptions, Service, ServiceStartup};
+/// use ops::pebble::{socket_path, DEFAULT_CONTAINERS_DIR};
 ///
 /// let client = Client::new(socket_path(DEFAULT_CONTAINERS_DIR, "web"));
 /// if !client.can_connect() {
@@ -63,9 +65,9 @@ const DEFAULT_CHANGE_TIMEOUT: Duration = Duration::from_secs(30);
 /// layer.services.insert(
 ///     "web".to_string(),
 ///     Service {
-///         override_: Some("replace".to_string()),
+///         override_: Some(Override::Replace),
 ///         command: Some("/usr/bin/web --config /etc/web/config.ini".to_string()),
-///         startup: Some("enabled".to_string()),
+///         startup: Some(ServiceStartup::Enabled),
 ///         ..Default::default()
 ///     },
 /// );
@@ -314,16 +316,16 @@ impl Client {
     }
 
     /// The status of the named checks, or of all if `names` is empty
-    /// (`GET /v1/checks`), optionally of one level (`alive`, `ready`).
+    /// (`GET /v1/checks`), optionally of one level.
     pub fn get_checks(
         &self,
-        level: Option<&str>,
+        level: Option<CheckLevel>,
         names: &[&str],
     ) -> Result<Vec<CheckInfo>, PebbleError> {
         let mut query = Vec::new();
         let joined = names.join(",");
-        if let Some(level) = level {
-            query.push(("level", level));
+        if let Some(level) = &level {
+            query.push(("level", level.as_str()));
         }
         if !names.is_empty() {
             query.push(("names", joined.as_str()));

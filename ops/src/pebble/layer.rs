@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::layer_values::{LayerWord, unset_if_empty};
+use super::{CheckLevel, CheckStartup, Override, ServiceAction, ServiceStartup};
 use crate::YamlError;
 
 /// A configuration layer: what [`Client::add_layer`](super::Client::add_layer) sends.
@@ -41,11 +43,72 @@ impl Layer {
     }
 
     /// Parses a layer from YAML. An empty document is an empty layer.
+    ///
+    /// This is for layers a charm gives (a file it ships, say), so a word
+    /// Pebble does not know in `startup`, `override`, `level` or an action
+    /// is an error that names the item and the field (and not the word),
+    /// rather than an `Other` that Pebble would refuse or, for a service's
+    /// `startup`, silently take as disabled. An empty word is unset, as in
+    /// Pebble. What Pebble sends back ([`Plan::from_yaml`]) keeps such
+    /// words instead, as the enums' `Other`.
+    ///
+    /// ```
+    /// use ops::pebble::{Layer, ServiceStartup};
+    ///
+    /// let layer = Layer::from_yaml("services:\n  web: {override: replace, command: web, startup: enabled}\n").unwrap();
+    /// assert_eq!(layer.services["web"].startup, Some(ServiceStartup::Enabled));
+    /// let err = Layer::from_yaml("services:\n  web: {override: replace, startup: enable}\n").unwrap_err();
+    /// assert_eq!(err.to_string(), "service \"web\": unknown startup value (Pebble takes enabled, disabled)");
+    /// ```
     pub fn from_yaml(text: &str) -> Result<Self, YamlError> {
         if text.trim().is_empty() {
             return Ok(Self::default());
         }
-        crate::yaml::from_str(text)
+        let layer: Self = crate::yaml::from_str(text)?;
+        layer.check_words()?;
+        Ok(layer)
+    }
+
+    /// The error for the first field holding a word Pebble does not know.
+    fn check_words(&self) -> Result<(), YamlError> {
+        for (name, service) in &self.services {
+            let item = || format!("service {name:?}");
+            known(item, "startup", service.startup.as_ref())?;
+            known(item, "override", service.override_.as_ref())?;
+            known(item, "on-success", service.on_success.as_ref())?;
+            known(item, "on-failure", service.on_failure.as_ref())?;
+            for action in service.on_check_failure.values() {
+                known(item, "on-check-failure", Some(action))?;
+            }
+        }
+        for (name, check) in &self.checks {
+            let item = || format!("check {name:?}");
+            known(item, "override", check.override_.as_ref())?;
+            known(item, "level", check.level.as_ref())?;
+            known(item, "startup", check.startup.as_ref())?;
+        }
+        for (name, target) in &self.log_targets {
+            let item = || format!("log target {name:?}");
+            known(item, "override", target.override_.as_ref())?;
+        }
+        Ok(())
+    }
+}
+
+/// An error if `value` is a word its enum does not know: named by the item
+/// and the field, with the words Pebble takes, but not the word itself.
+fn known<T: LayerWord>(
+    item: impl Fn() -> String,
+    field: &str,
+    value: Option<&T>,
+) -> Result<(), YamlError> {
+    match value {
+        Some(value) if value.is_other() => Err(YamlError::invalid(format!(
+            "{}: unknown {field} value (Pebble takes {})",
+            item(),
+            T::WORDS.join(", ")
+        ))),
+        _ => Ok(()),
     }
 }
 
@@ -71,6 +134,11 @@ impl Plan {
     }
 
     /// Parses Pebble's plan YAML. An empty document is an empty plan.
+    ///
+    /// A word this client does not know in `startup`, `override`, `level`
+    /// or an action (from a newer Pebble) is kept as the enum's `Other`,
+    /// not an error: the rest of the plan stays readable, and a service
+    /// read from it can be written back in a layer unchanged.
     pub fn from_yaml(text: &str) -> Result<Self, YamlError> {
         if text.trim().is_empty() {
             return Ok(Self::default());
@@ -89,12 +157,21 @@ pub struct Service {
     /// A longer description.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// `enabled` (started by replan and autostart) or `disabled`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub startup: Option<String>,
-    /// `merge` or `replace`: how this combines with lower layers (required in a layer).
-    #[serde(rename = "override", default, skip_serializing_if = "Option::is_none")]
-    pub override_: Option<String>,
+    /// Whether replan and autostart start it (unset: they do not).
+    #[serde(
+        default,
+        deserialize_with = "unset_if_empty",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub startup: Option<ServiceStartup>,
+    /// How this combines with lower layers (required in a layer).
+    #[serde(
+        rename = "override",
+        default,
+        deserialize_with = "unset_if_empty",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub override_: Option<Override>,
     /// The command line; `[ ... ]` holds default arguments.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<String>,
@@ -128,15 +205,25 @@ pub struct Service {
     /// The working directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub working_dir: Option<String>,
-    /// `restart`, `shutdown`, `failure-shutdown` or `ignore` when it exits 0.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub on_success: Option<String>,
-    /// `restart`, `shutdown`, `success-shutdown` or `ignore` when it fails.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub on_failure: Option<String>,
-    /// The action per failing check name.
+    /// What to do when it exits 0 (unset: restart; not `success-shutdown`).
+    #[serde(
+        default,
+        deserialize_with = "unset_if_empty",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub on_success: Option<ServiceAction>,
+    /// What to do when it exits otherwise (unset: restart; not
+    /// `failure-shutdown`).
+    #[serde(
+        default,
+        deserialize_with = "unset_if_empty",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub on_failure: Option<ServiceAction>,
+    /// What to do when a check fails, by check name (a check not named:
+    /// ignore; not `failure-shutdown`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub on_check_failure: BTreeMap<String, String>,
+    pub on_check_failure: BTreeMap<String, ServiceAction>,
     /// The first restart delay (a Go duration such as `500ms`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backoff_delay: Option<String>,
@@ -156,15 +243,28 @@ pub struct Service {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct Check {
-    /// `merge` or `replace` (required in a layer).
-    #[serde(rename = "override", default, skip_serializing_if = "Option::is_none")]
-    pub override_: Option<String>,
-    /// `alive` or `ready`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub level: Option<String>,
-    /// `enabled` or `disabled`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub startup: Option<String>,
+    /// How this combines with lower layers (required in a layer).
+    #[serde(
+        rename = "override",
+        default,
+        deserialize_with = "unset_if_empty",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub override_: Option<Override>,
+    /// What its failure means (unset: neither alive nor ready).
+    #[serde(
+        default,
+        deserialize_with = "unset_if_empty",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub level: Option<CheckLevel>,
+    /// Whether it runs from when it is added (unset: it does).
+    #[serde(
+        default,
+        deserialize_with = "unset_if_empty",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub startup: Option<CheckStartup>,
     /// How often the check runs (a Go duration; Pebble's default is `10s`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub period: Option<String>,
@@ -252,9 +352,14 @@ pub struct LogTarget {
     /// Service names (`all`, `-name` to exclude).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub services: Vec<String>,
-    /// `merge` or `replace` (required in a layer).
-    #[serde(rename = "override", default, skip_serializing_if = "Option::is_none")]
-    pub override_: Option<String>,
+    /// How this combines with lower layers (required in a layer).
+    #[serde(
+        rename = "override",
+        default,
+        deserialize_with = "unset_if_empty",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub override_: Option<Override>,
     /// Labels added to each log line.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
@@ -273,9 +378,9 @@ mod tests {
         layer.services.insert(
             "srv".into(),
             Service {
-                override_: Some("replace".into()),
+                override_: Some(Override::Replace),
                 command: Some("/bin/srv --port 80".into()),
-                startup: Some("enabled".into()),
+                startup: Some(ServiceStartup::Enabled),
                 working_dir: Some("/srv".into()),
                 user_id: Some(0),
                 environment: [("A".to_string(), "1".to_string())].into(),
@@ -285,8 +390,8 @@ mod tests {
         layer.checks.insert(
             "up".into(),
             Check {
-                override_: Some("merge".into()),
-                level: Some("alive".into()),
+                override_: Some(Override::Merge),
+                level: Some(CheckLevel::Alive),
                 tcp: Some(TcpCheck {
                     port: Some(80),
                     host: None,
@@ -319,7 +424,7 @@ mod tests {
         let plan = Plan::from_yaml(text).unwrap();
         let db = &plan.services["db"];
         assert_eq!(db.command.as_deref(), Some("postgres -D /data"));
-        assert_eq!(db.on_check_failure["up"], "restart");
+        assert_eq!(db.on_check_failure["up"], ServiceAction::Restart);
         assert_eq!(db.backoff_factor, Some(1.5));
         let exec = plan.checks["up"].exec.as_ref().unwrap();
         assert_eq!(exec.service_context.as_deref(), Some("db"));

@@ -44,6 +44,7 @@ mod exec_process;
 mod files;
 mod http;
 mod layer;
+mod layer_values;
 mod transport;
 mod types;
 // Public only for ops-testing's fake Pebble, which serves the other end
@@ -61,10 +62,10 @@ pub use exec_process::{ExecProcess, ExecStderr, ExecStdin, ExecStdout, signal_nu
 pub use files::{FileInfo, FileType, MakeDirOptions, PushOptions};
 pub use http::Response as TransportResponse;
 pub use layer::{Check, ExecCheck, HttpCheck, Layer, LogTarget, Plan, Service, TcpCheck};
+pub use layer_values::{CheckLevel, CheckStartup, Override, ServiceAction, ServiceStartup};
 pub use transport::{Transport, TransportRequest, UnixSocketTransport};
 pub use types::{
-    BasicIdentity, CertIdentity, Change, ChangeState, CheckInfo, CheckStartup, CheckStatus,
-    Identity, IdentityAccess, LocalIdentity, NoticeQuery, NoticeType, NoticeUsers, PebbleNotice,
-    ServiceInfo, ServiceStartup, ServiceStatus, SystemInfo, Task, TaskProgress, Warning,
-    WarningState,
+    BasicIdentity, CertIdentity, Change, ChangeState, CheckInfo, CheckStatus, Identity,
+    IdentityAccess, LocalIdentity, NoticeQuery, NoticeType, NoticeUsers, PebbleNotice, ServiceInfo,
+    ServiceStatus, SystemInfo, Task, TaskProgress, Warning, WarningState,
 };

@@ -298,7 +298,7 @@ fn add_layer_sends_yaml_with_label_and_combine() {
     layer.services.insert(
         "web".into(),
         Service {
-            override_: Some("merge".into()),
+            override_: Some(Override::Merge),
             command: Some("web --port 80".into()),
             ..Default::default()
         },
@@ -543,6 +543,65 @@ fn an_endless_change_timeout_does_not_panic() {
     assert!(client.wait_change("1", std::time::Duration::MAX).is_err());
 }
 
+/// A newer Pebble may send words this client does not know: the plan,
+/// services and checks still read, the word kept, and a service read from
+/// the plan goes back into a layer as it came.
+#[test]
+fn words_from_a_newer_pebble_are_kept_not_refused() {
+    let plan = "services:\n  web:\n    override: replace\n    command: web\n    startup: later\n    \
+                on-failure: restart-all\n    on-check-failure:\n      up: page\n\
+                checks:\n  up:\n    override: overlay\n    level: critical\n    startup: paused\n    \
+                tcp:\n      port: 80\n";
+    let server = Scripted::new(vec![
+        json_response(
+            "200 OK",
+            &serde_json::json!({"type": "sync", "status-code": 200, "status": "OK", "result": plan})
+                .to_string(),
+        ),
+        json_response(
+            "200 OK",
+            r#"{"type":"sync","status-code":200,"status":"OK","result":[{"name":"web","startup":"later","current":"active"}]}"#,
+        ),
+        json_response(
+            "200 OK",
+            r#"{"type":"sync","status-code":200,"status":"OK","result":[{"name":"up","level":"critical","startup":"paused","status":"up","threshold":3}]}"#,
+        ),
+    ]);
+    let client = server.client();
+    let plan = client.get_plan().unwrap();
+    let web = &plan.services["web"];
+    assert_eq!(web.startup, Some(ServiceStartup::Other("later".into())));
+    assert_eq!(web.override_, Some(Override::Replace));
+    assert_eq!(
+        web.on_failure,
+        Some(ServiceAction::Other("restart-all".into()))
+    );
+    assert_eq!(
+        web.on_check_failure["up"],
+        ServiceAction::Other("page".into())
+    );
+    let up = &plan.checks["up"];
+    assert_eq!(up.override_, Some(Override::Other("overlay".into())));
+    assert_eq!(up.level, Some(CheckLevel::Other("critical".into())));
+    assert_eq!(up.startup, Some(CheckStartup::Other("paused".into())));
+    let layer = Layer {
+        services: [("web".to_string(), web.clone())].into(),
+        ..Default::default()
+    };
+    let yaml = layer.to_yaml().unwrap();
+    assert!(
+        yaml.contains("startup: later") && yaml.contains("on-failure: restart-all"),
+        "{yaml}"
+    );
+    let services = client.get_services(&["web"]).unwrap();
+    assert_eq!(services[0].startup, ServiceStartup::Other("later".into()));
+    assert!(services[0].is_running());
+    let checks = client.get_checks(None, &[]).unwrap();
+    assert_eq!(checks[0].level, Some(CheckLevel::Other("critical".into())));
+    assert_eq!(checks[0].startup, CheckStartup::Other("paused".into()));
+    assert!(checks[0].is_up());
+}
+
 #[test]
 fn checks_are_listed_started_and_stopped() {
     let list = r#"{"type":"sync","status-code":200,"status":"OK","result":[
@@ -555,8 +614,12 @@ fn checks_are_listed_started_and_stopped() {
         json_response("200 OK", changed),
     ]);
     let client = server.client();
-    let checks = client.get_checks(Some("alive"), &["alive", "db"]).unwrap();
+    let checks = client
+        .get_checks(Some(CheckLevel::Alive), &["alive", "db"])
+        .unwrap();
     assert_eq!(checks.len(), 2);
+    assert_eq!(checks[0].level, Some(CheckLevel::Alive));
+    assert_eq!(checks[1].level, None, "Pebble leaves an unset level out");
     assert!(checks[0].is_up());
     assert_eq!(checks[0].change_id.as_deref(), Some("7"));
     assert!(!checks[1].is_up());

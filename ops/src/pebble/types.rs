@@ -4,6 +4,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::{CheckLevel, CheckStartup, ServiceStartup};
+
 /// `GET /v1/system-info`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -16,19 +18,6 @@ pub struct SystemInfo {
     /// The HTTP address, if Pebble also listens on TCP.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http_address: Option<String>,
-}
-
-/// Whether a service starts on replan and autostart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ServiceStartup {
-    /// `enabled`.
-    Enabled,
-    /// `disabled` (also what Pebble reports when the layer leaves it unset).
-    Disabled,
-    /// A value this client does not know.
-    #[serde(other)]
-    Unknown,
 }
 
 /// A service's current state.
@@ -73,7 +62,9 @@ impl fmt::Display for ServiceStatus {
 pub struct ServiceInfo {
     /// The service name.
     pub name: String,
-    /// Its startup setting.
+    /// Its startup setting: Pebble reports an unset one as `disabled`, and
+    /// a word this client does not know (from a newer Pebble) as
+    /// [`ServiceStartup::Other`], so that the other services still read.
     pub startup: ServiceStartup,
     /// Its current state.
     pub current: ServiceStatus,
@@ -426,7 +417,7 @@ mod tests {
             infos[0].current_since.as_deref(),
             Some("2024-01-01T00:00:00Z")
         );
-        assert_eq!(infos[1].startup, ServiceStartup::Unknown);
+        assert_eq!(infos[1].startup, ServiceStartup::Other("weird".into()));
         assert_eq!(infos[1].current, ServiceStatus::Unknown);
         assert!(!infos[1].is_running());
         assert_eq!(ServiceStatus::Inactive.to_string(), "inactive");
@@ -476,19 +467,6 @@ mod tests {
         );
         assert!(!format!("{secret:?}").contains("secrethash"), "{secret:?}");
     }
-}
-
-/// Whether a check is started on replan and when its layer is added.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CheckStartup {
-    /// `enabled` (also what Pebble reports when the layer leaves it unset).
-    Enabled,
-    /// `disabled`: inactive until started with [`Client::start_checks`](super::Client::start_checks).
-    Disabled,
-    /// A value this client does not know.
-    #[serde(other)]
-    Unknown,
 }
 
 /// A check's state.
@@ -543,10 +521,17 @@ fn enabled() -> CheckStartup {
 pub struct CheckInfo {
     /// The check's name.
     pub name: String,
-    /// `alive`, `ready` or empty (Pebble leaves it out when unset).
-    #[serde(default)]
-    pub level: String,
-    /// Its startup setting (Pebble before 1.14 did not send it: `enabled`).
+    /// Its level; `None` when its layer leaves it unset (Pebble leaves it
+    /// out then). A word this client does not know is
+    /// [`CheckLevel::Other`], not an error.
+    #[serde(
+        default,
+        deserialize_with = "super::layer_values::unset_if_empty",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub level: Option<CheckLevel>,
+    /// Its startup setting: Pebble reports an unset one as `enabled`, and
+    /// before 1.14 did not send it (`enabled` then too).
     #[serde(default = "enabled")]
     pub startup: CheckStartup,
     /// Up, down or inactive.

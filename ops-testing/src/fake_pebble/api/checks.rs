@@ -1,24 +1,37 @@
 //! `/v1/checks`, as Pebble's `internals/daemon/api_checks.go` serves it.
 
+use ops::pebble::CheckLevel;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::fake_pebble::Shared;
 use crate::fake_pebble::http::{HttpRequest, Reply};
 
+/// The `level` parameter of `/v1/checks` and `/v1/health`: none, or a
+/// level Pebble knows.
+pub(super) fn level_query(request: &HttpRequest) -> Result<Option<CheckLevel>, Reply> {
+    match request.query("level") {
+        "" => Ok(None),
+        word => match CheckLevel::from(word) {
+            CheckLevel::Other(_) => Err(Reply::bad_request("level must be \"alive\" or \"ready\"")),
+            level => Ok(Some(level)),
+        },
+    }
+}
+
 /// `GET /v1/checks?level=&names=`.
 pub(crate) fn list(shared: &Shared, request: &HttpRequest) -> Reply {
-    let level = request.query("level");
-    if !matches!(level, "" | "alive" | "ready") {
-        return Reply::bad_request("level must be \"alive\" or \"ready\"");
-    }
+    let level = match level_query(request) {
+        Ok(level) => level,
+        Err(reply) => return reply,
+    };
     let names = request.query_list("names");
     let state = shared.lock();
     let infos: Vec<Value> = state
         .checks
         .iter()
         .filter(|(name, record)| {
-            (level.is_empty() || record.config.level.as_deref() == Some(level))
+            (level.is_none() || record.config.level == level)
                 && (names.is_empty() || names.contains(name))
         })
         .map(|(name, record)| record.json(name))

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use ops::pebble::CheckLevel;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -99,17 +100,21 @@ pub(crate) fn handle(shared: &Shared, request: &HttpRequest) -> Reply {
 /// of the level asked (`ready` includes `alive`) or of the names asked
 /// is down; inactive checks do not count.
 fn health(shared: &Shared, request: &HttpRequest) -> Reply {
-    let level = request.query("level");
-    if !matches!(level, "" | "alive" | "ready") {
-        return Reply::bad_request("level must be \"alive\" or \"ready\"");
-    }
+    let level = match checks::level_query(request) {
+        Ok(level) => level,
+        Err(reply) => return reply,
+    };
     let names = request.query_list("names");
     let state = shared.lock();
     let healthy = !state.checks.iter().any(|(name, record)| {
-        let check_level = record.config.level.as_deref().unwrap_or("");
-        let level_match = level.is_empty()
-            || level == check_level
-            || (level == "ready" && check_level == "alive");
+        let check_level = record.config.level.as_ref();
+        let level_match = match &level {
+            None => true,
+            Some(CheckLevel::Ready) => {
+                matches!(check_level, Some(CheckLevel::Ready | CheckLevel::Alive))
+            }
+            Some(level) => check_level == Some(level),
+        };
         let name_match = names.is_empty() || names.contains(name);
         level_match && name_match && record.status == ops::pebble::CheckStatus::Down
     });
