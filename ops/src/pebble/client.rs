@@ -9,8 +9,6 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use super::error::PebbleError;
-use super::exec::{self as exec, ExecOptions, ExecOutput, OpenError, exec_body, exec_deadline};
-use super::exec_process::{ExecProcess, Sockets};
 use super::files::{
     FileInfo, FileResult, FileType, MakeDirOptions, PushOptions, check_file_results, encode_write,
     header_params, new_boundary, owner_fields, parse_multipart,
@@ -78,7 +76,7 @@ const DEFAULT_CHANGE_TIMEOUT: Duration = Duration::from_secs(30);
 /// ```
 #[derive(Debug, Clone)]
 pub struct Client {
-    transport: Arc<dyn Transport>,
+    pub(super) transport: Arc<dyn Transport>,
     timeout: Duration,
     change_timeout: Duration,
 }
@@ -532,134 +530,6 @@ impl Client {
         Ok(())
     }
 
-    /// Runs a command in the container and waits for it to exit (Pebble's
-    /// `exec`; Python ops' `Client.exec(...).wait_output()`): all of
-    /// [`ExecOptions::stdin`] in (none is an empty one), all of the output
-    /// out. [`exec_process`](Self::exec_process) streams them instead.
-    ///
-    /// Exit code 0 gives the command's output; any other code is
-    /// [`PebbleError::Exec`], which carries the code and the output. A
-    /// command that Pebble cannot find is [`PebbleError::Api`] (`cannot find
-    /// executable "..."`); one killed by [`ExecOptions::timeout`] is
-    /// [`PebbleError::Change`] (`timed out after ...`).
-    ///
-    /// The whole call (streams and the wait for the change) ends by the
-    /// command's timeout plus a few seconds; without one it waits however
-    /// long the command runs. If the client gives up first, it drops the
-    /// connections, and Pebble kills the command.
-    ///
-    /// ```no_run
-    /// use ops::pebble::{Client, ExecOptions, PebbleError};
-    /// # fn demo(client: &Client) -> Result<(), PebbleError> {
-    /// let output = client.exec(
-    ///     &["psql", "--version"],
-    ///     &ExecOptions::new().with_timeout(std::time::Duration::from_secs(10)),
-    /// )?;
-    /// println!("{}", output.stdout_text());
-    ///
-    /// match client.exec(&["pg_isready"], &ExecOptions::default()) {
-    ///     Ok(_) => {}
-    ///     Err(PebbleError::Exec(e)) if e.exit_code == 2 => { /* not accepting connections */ }
-    ///     Err(e) => return Err(e),
-    /// }
-    /// # Ok(()) }
-    /// ```
-    pub fn exec<S: AsRef<str>>(
-        &self,
-        command: &[S],
-        options: &ExecOptions,
-    ) -> Result<ExecOutput, PebbleError> {
-        self.exec_process(command, options)?.wait_output()
-    }
-
-    /// Starts a command in the container and returns it running, its
-    /// streams open (Pebble's `exec`; Python ops' `Client.exec`): write its
-    /// standard input and read its output as it runs, send it signals, then
-    /// [`wait`](ExecProcess::wait) for it. See [`ExecProcess`].
-    ///
-    /// With [`ExecOptions::stdin`], the process sends that input itself and
-    /// has no [`stdin`](ExecProcess::stdin) stream. A command that Pebble
-    /// cannot find is [`PebbleError::Api`] here; its exit code, a
-    /// timeout's failure, and the output are the wait's.
-    ///
-    /// ```no_run
-    /// use std::io::{BufRead, BufReader};
-    /// use ops::pebble::{Client, ExecOptions, PebbleError};
-    /// # fn demo(client: &Client) -> Result<(), Box<dyn std::error::Error>> {
-    /// let options = ExecOptions::new().with_stdin(b"SELECT 1;\n".to_vec());
-    /// let mut process = client.exec_process(&["psql", "-qAt"], &options)?;
-    /// assert!(process.stdin.is_none()); // the options' input is sent for us
-    /// for line in BufReader::new(process.stdout.take().unwrap()).lines() {
-    ///     println!("{}", line?);
-    /// }
-    /// process.wait()?;
-    /// # Ok(()) }
-    /// ```
-    pub fn exec_process<S: AsRef<str>>(
-        &self,
-        command: &[S],
-        options: &ExecOptions,
-    ) -> Result<ExecProcess, PebbleError> {
-        let command: Vec<String> = command.iter().map(|s| s.as_ref().to_string()).collect();
-        let Some(executable) = command.first().cloned() else {
-            return Err(PebbleError::InvalidRequest {
-                what: "exec needs a command; an empty one was given".into(),
-            });
-        };
-        let deadline = exec_deadline(options);
-        let request = Request::post_json("/v1/exec".into(), &exec_body(&command, options));
-        let (change_id, result) = self.async_change_with_result(request)?;
-        let task_id = result
-            .get("task-id")
-            .and_then(Value::as_str)
-            .filter(|id| !id.is_empty())
-            .ok_or_else(|| PebbleError::malformed("POST /v1/exec: no task-id in the result"))?
-            .to_string();
-        self.transport.prepare_upgrade()?;
-        let socket = self.transport.socket();
-        let open = |id: &str| {
-            exec::open(socket, deadline, &task_id, id, |response| {
-                api_error(response, serde_json::from_slice(&response.body).ok())
-            })
-        };
-        let opened = (|| {
-            let control = open("control")?;
-            let stdio = open("stdio")?;
-            let stderr = if options.combine_stderr {
-                None
-            } else {
-                Some(open("stderr")?)
-            };
-            Ok(Sockets {
-                control,
-                stdio,
-                stderr,
-            })
-        })();
-        let sockets = match opened {
-            Ok(sockets) => sockets,
-            Err(OpenError::Refused(e)) => {
-                // The task may have failed already; its error says why.
-                let left = deadline.saturating_duration_since(Instant::now());
-                if let Ok(change) = self.wait_change(&change_id, left)
-                    && let Err(failed) = change_failed(&change_id, &change)
-                {
-                    return Err(failed);
-                }
-                return Err(e);
-            }
-            Err(OpenError::Other(e)) => return Err(e),
-        };
-        ExecProcess::start(
-            self.clone(),
-            change_id,
-            executable,
-            deadline,
-            sockets,
-            options.stdin.as_deref(),
-        )
-    }
-
     /// Sends a signal (such as `SIGHUP`) to running services.
     pub fn send_signal(&self, signal: &str, services: &[&str]) -> Result<(), PebbleError> {
         let body = json!({"signal": signal, "services": services});
@@ -1011,7 +881,10 @@ impl Client {
     }
 
     /// Sends a request that Pebble answers with a change id and a result.
-    fn async_change_with_result(&self, request: Request) -> Result<(String, Value), PebbleError> {
+    pub(super) fn async_change_with_result(
+        &self,
+        request: Request,
+    ) -> Result<(String, Value), PebbleError> {
         let response = self.round_trip(&request)?;
         let envelope = decode_envelope(&request, &response)?;
         match (envelope.type_.as_str(), envelope.change) {
@@ -1072,7 +945,7 @@ fn decode_envelope(request: &Request, response: &Response) -> Result<Envelope, P
     }
 }
 
-fn api_error(response: &Response, body: Option<Value>) -> PebbleError {
+pub(super) fn api_error(response: &Response, body: Option<Value>) -> PebbleError {
     let body = body.unwrap_or(Value::Null);
     let status_code = body
         .get("status-code")

@@ -17,10 +17,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::client::{Client, change_failed};
+use super::client::{Client, api_error, change_failed};
 use super::error::PebbleError;
-use super::exec::{ExecError, ExecOutput, MAX_OUTPUT, Socket, close_sender, lock, ws_error};
-use super::http::Deadlined;
+use super::exec::{
+    self, ExecError, ExecOptions, ExecOutput, MAX_OUTPUT, OpenError, Socket, close_sender,
+    exec_body, exec_deadline, lock, ws_error,
+};
+use super::http::{Deadlined, Request};
 use super::websocket::{Message, Receiver, Sender, WebSocketError};
 
 /// Standard input is sent in messages of at most this size.
@@ -151,6 +154,138 @@ pub struct ExecProcess {
     /// the caller, so that a command writing before it reads cannot block
     /// on a caller blocked writing.
     feeder: Option<JoinHandle<io::Result<()>>>,
+}
+
+// The client's exec methods stand here, beside the process they start:
+// the process waits through the client, so the import runs one way only.
+impl Client {
+    /// Runs a command in the container and waits for it to exit (Pebble's
+    /// `exec`; Python ops' `Client.exec(...).wait_output()`): all of
+    /// [`ExecOptions::stdin`] in (none is an empty one), all of the output
+    /// out. [`exec_process`](Self::exec_process) streams them instead.
+    ///
+    /// Exit code 0 gives the command's output; any other code is
+    /// [`PebbleError::Exec`], which carries the code and the output. A
+    /// command that Pebble cannot find is [`PebbleError::Api`] (`cannot find
+    /// executable "..."`); one killed by [`ExecOptions::timeout`] is
+    /// [`PebbleError::Change`] (`timed out after ...`).
+    ///
+    /// The whole call (streams and the wait for the change) ends by the
+    /// command's timeout plus a few seconds; without one it waits however
+    /// long the command runs. If the client gives up first, it drops the
+    /// connections, and Pebble kills the command.
+    ///
+    /// ```no_run
+    /// use ops::pebble::{Client, ExecOptions, PebbleError};
+    /// # fn demo(client: &Client) -> Result<(), PebbleError> {
+    /// let output = client.exec(
+    ///     &["psql", "--version"],
+    ///     &ExecOptions::new().with_timeout(std::time::Duration::from_secs(10)),
+    /// )?;
+    /// println!("{}", output.stdout_text());
+    ///
+    /// match client.exec(&["pg_isready"], &ExecOptions::default()) {
+    ///     Ok(_) => {}
+    ///     Err(PebbleError::Exec(e)) if e.exit_code == 2 => { /* not accepting connections */ }
+    ///     Err(e) => return Err(e),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn exec<S: AsRef<str>>(
+        &self,
+        command: &[S],
+        options: &ExecOptions,
+    ) -> Result<ExecOutput, PebbleError> {
+        self.exec_process(command, options)?.wait_output()
+    }
+
+    /// Starts a command in the container and returns it running, its
+    /// streams open (Pebble's `exec`; Python ops' `Client.exec`): write its
+    /// standard input and read its output as it runs, send it signals, then
+    /// [`wait`](ExecProcess::wait) for it. See [`ExecProcess`].
+    ///
+    /// With [`ExecOptions::stdin`], the process sends that input itself and
+    /// has no [`stdin`](ExecProcess::stdin) stream. A command that Pebble
+    /// cannot find is [`PebbleError::Api`] here; its exit code, a
+    /// timeout's failure, and the output are the wait's.
+    ///
+    /// ```no_run
+    /// use std::io::{BufRead, BufReader};
+    /// use ops::pebble::{Client, ExecOptions, PebbleError};
+    /// # fn demo(client: &Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// let options = ExecOptions::new().with_stdin(b"SELECT 1;\n".to_vec());
+    /// let mut process = client.exec_process(&["psql", "-qAt"], &options)?;
+    /// assert!(process.stdin.is_none()); // the options' input is sent for us
+    /// for line in BufReader::new(process.stdout.take().unwrap()).lines() {
+    ///     println!("{}", line?);
+    /// }
+    /// process.wait()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn exec_process<S: AsRef<str>>(
+        &self,
+        command: &[S],
+        options: &ExecOptions,
+    ) -> Result<ExecProcess, PebbleError> {
+        let command: Vec<String> = command.iter().map(|s| s.as_ref().to_string()).collect();
+        let Some(executable) = command.first().cloned() else {
+            return Err(PebbleError::InvalidRequest {
+                what: "exec needs a command; an empty one was given".into(),
+            });
+        };
+        let deadline = exec_deadline(options);
+        let request = Request::post_json("/v1/exec".into(), &exec_body(&command, options));
+        let (change_id, result) = self.async_change_with_result(request)?;
+        let task_id = result
+            .get("task-id")
+            .and_then(Value::as_str)
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| PebbleError::malformed("POST /v1/exec: no task-id in the result"))?
+            .to_string();
+        self.transport.prepare_upgrade()?;
+        let socket = self.transport.socket();
+        let open = |id: &str| {
+            exec::open(socket, deadline, &task_id, id, |response| {
+                api_error(response, serde_json::from_slice(&response.body).ok())
+            })
+        };
+        let opened = (|| {
+            let control = open("control")?;
+            let stdio = open("stdio")?;
+            let stderr = if options.combine_stderr {
+                None
+            } else {
+                Some(open("stderr")?)
+            };
+            Ok(Sockets {
+                control,
+                stdio,
+                stderr,
+            })
+        })();
+        let sockets = match opened {
+            Ok(sockets) => sockets,
+            Err(OpenError::Refused(e)) => {
+                // The task may have failed already; its error says why.
+                let left = deadline.saturating_duration_since(Instant::now());
+                if let Ok(change) = self.wait_change(&change_id, left)
+                    && let Err(failed) = change_failed(&change_id, &change)
+                {
+                    return Err(failed);
+                }
+                return Err(e);
+            }
+            Err(OpenError::Other(e)) => return Err(e),
+        };
+        ExecProcess::start(
+            self.clone(),
+            change_id,
+            executable,
+            deadline,
+            sockets,
+            options.stdin.as_deref(),
+        )
+    }
 }
 
 /// The opened WebSockets of an exec task.
