@@ -8,27 +8,12 @@ use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
-use ops::pebble::{ChangeState, Client, Identity, IdentityAccess, Layer, NoticeType, PebbleError};
+use ops::pebble::{ChangeState, Identity, IdentityAccess, Layer, NoticeType, PebbleError};
 use ops_testing::fake_pebble::{CheckRunError, FakePebble};
 use serde_json::{Value, json};
 
-struct Setup {
-    _dir: tempfile::TempDir,
-    pebble: FakePebble,
-    client: Client,
-}
-
-fn setup() -> Setup {
-    let dir = tempfile::tempdir().unwrap();
-    let pebble =
-        FakePebble::start(dir.path().join("pebble.socket"), dir.path().join("root")).unwrap();
-    let client = pebble.client();
-    Setup {
-        _dir: dir,
-        pebble,
-        client,
-    }
-}
+mod common;
+use common::{PebbleSetup, setup};
 
 /// `web` and `db` services; `up`, a check whose `perform-check` change
 /// stays in progress while it runs.
@@ -48,7 +33,7 @@ checks:
       url: http://127.0.0.1:8080/
 ";
 
-fn add_layer(s: &Setup) {
+fn add_layer(s: &PebbleSetup) {
     s.client
         .add_layer("base", &Layer::from_yaml(LAYER).unwrap(), false)
         .unwrap();

@@ -4,35 +4,14 @@
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixStream;
 
-use ops::pebble::{
-    CheckLevel, CheckStartup, CheckStatus, Client, Layer, PebbleError, PebbleNotice,
-};
+use ops::pebble::{CheckLevel, CheckStartup, CheckStatus, Layer, PebbleError, PebbleNotice};
 use ops_testing::fake_pebble::{CheckRunError, FakePebble, NoticeKeyError, ServiceEvent};
 use serde_json::{Value, json};
 
-struct Setup {
-    _dir: tempfile::TempDir,
-    pebble: FakePebble,
-    client: Client,
-    uid: u32,
-}
-
-fn setup() -> Setup {
-    let dir = tempfile::tempdir().unwrap();
-    let pebble =
-        FakePebble::start(dir.path().join("pebble.socket"), dir.path().join("root")).unwrap();
-    let client = pebble.client();
-    let uid = std::fs::metadata(dir.path()).unwrap().uid();
-    Setup {
-        _dir: dir,
-        pebble,
-        client,
-        uid,
-    }
-}
+mod common;
+use common::{PebbleSetup, setup};
 
 /// `up`: an alive HTTP check (threshold 2); `db`: a ready TCP check,
 /// `startup: disabled`; `web`: a service restarted when `up` fails.
@@ -59,7 +38,7 @@ checks:
       port: 5432
 ";
 
-fn add(s: &Setup, label: &str, yaml: &str) {
+fn add(s: &PebbleSetup, label: &str, yaml: &str) {
     s.client
         .add_layer(label, &Layer::from_yaml(yaml).unwrap(), true)
         .unwrap();
@@ -395,7 +374,7 @@ fn custom_notices_count_repeats_and_filter() {
         (n.id.as_str(), n.type_.as_str(), n.occurrences),
         (ready.as_str(), "custom", 2)
     );
-    assert_eq!(n.user_id, Some(s.uid));
+    assert_eq!(n.user_id, Some(s.uid()));
     assert_eq!(n.last_data, data("second"));
     assert_ne!(n.first_occurred, n.last_occurred);
     assert_eq!(n.last_repeated, n.last_occurred);
@@ -438,7 +417,7 @@ fn custom_notices_count_repeats_and_filter() {
     );
 
     // `user-id`: that user's and public ones; `users=all`: everyone's.
-    let other = s.uid.wrapping_add(1);
+    let other = s.uid().wrapping_add(1);
     let (_, reply) = raw(
         &s.pebble,
         "GET",
@@ -449,7 +428,7 @@ fn custom_notices_count_repeats_and_filter() {
     let (_, reply) = raw(
         &s.pebble,
         "GET",
-        &format!("/v1/notices?user-id={}", s.uid),
+        &format!("/v1/notices?user-id={}", s.uid()),
         None,
     );
     assert_eq!(reply["result"].as_array().unwrap().len(), 2);
@@ -490,7 +469,7 @@ fn custom_notices_count_repeats_and_filter() {
     assert_eq!(status, 200);
     let one = &reply["result"];
     assert_eq!(one["id"], json!(ready));
-    assert_eq!(one["user-id"], json!(s.uid));
+    assert_eq!(one["user-id"], json!(s.uid()));
     assert_eq!(one["last-data"], json!({"reason": "second"}));
     assert_eq!(one["occurrences"], json!(2));
     assert!(one.get("repeat-after").is_none());
@@ -627,7 +606,7 @@ fn changes_record_change_update_notices() {
         "GET",
         &format!(
             "/v1/notices?types=change-update&user-id={}",
-            s.uid.wrapping_add(1)
+            s.uid().wrapping_add(1)
         ),
         None,
     );

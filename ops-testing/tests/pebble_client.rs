@@ -10,23 +10,8 @@ use ops::pebble::{
 };
 use ops_testing::fake_pebble::{FakePebble, FileOwner, ServiceEvent};
 
-struct Setup {
-    dir: tempfile::TempDir,
-    pebble: FakePebble,
-    client: Client,
-}
-
-fn setup() -> Setup {
-    let dir = tempfile::tempdir().unwrap();
-    let socket = ops::pebble::socket_path(dir.path().join("containers"), "app");
-    let pebble = FakePebble::start(&socket, dir.path().join("root")).unwrap();
-    let client = Client::new(&socket);
-    Setup {
-        dir,
-        pebble,
-        client,
-    }
-}
+mod common;
+use common::setup;
 
 fn service(command: &str, startup: Option<ServiceStartup>) -> Service {
     Service {

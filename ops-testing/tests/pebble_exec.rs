@@ -11,23 +11,8 @@ use ops::pebble::{Client, ExecOptions, Layer, Override, PebbleError, Service};
 use ops_testing::fake_pebble::{ExecArgs, ExecResult, FakePebble};
 use serde_json::{Value, json};
 
-struct Setup {
-    _dir: tempfile::TempDir,
-    pebble: FakePebble,
-    client: Client,
-}
-
-fn setup() -> Setup {
-    let dir = tempfile::tempdir().unwrap();
-    let socket = dir.path().join("pebble.socket");
-    let pebble = FakePebble::start(&socket, dir.path().join("root")).unwrap();
-    let client = Client::new(&socket);
-    Setup {
-        _dir: dir,
-        pebble,
-        client,
-    }
-}
+mod common;
+use common::setup;
 
 /// One raw HTTP exchange: status and the JSON body (or the text).
 fn raw(pebble: &FakePebble, request: &str) -> (u16, String) {

@@ -11,32 +11,22 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use ops::pebble::{Client, ExecOptions, ExecProcess, PebbleError};
-use ops_testing::fake_pebble::{ExecResult, FakePebble};
+use ops::pebble::{ExecOptions, ExecProcess, PebbleError};
+use ops_testing::fake_pebble::ExecResult;
 
-struct Setup {
-    _dir: tempfile::TempDir,
-    pebble: FakePebble,
-    client: Client,
-}
+mod common;
+use common::{PebbleSetup, setup};
 
-fn setup() -> Setup {
-    let dir = tempfile::tempdir().unwrap();
-    let socket = dir.path().join("pebble.socket");
-    let pebble = FakePebble::start(&socket, dir.path().join("root")).unwrap();
-    std::fs::create_dir_all(dir.path().join("root")).unwrap();
-    let client = Client::new(&socket);
-    Setup {
-        _dir: dir,
-        pebble,
-        client,
-    }
+/// A fake Pebble that runs `executable` on the host.
+fn running_on_host(executable: &str) -> PebbleSetup {
+    let s = setup();
+    s.pebble.run_on_host(&[executable]);
+    s
 }
 
 /// A fake Pebble running `command` on the host, and the command started.
-fn start_on_host(command: &[&str], options: &ExecOptions) -> (Setup, ExecProcess) {
-    let s = setup();
-    s.pebble.run_on_host(&command[..1]);
+fn start_on_host(command: &[&str], options: &ExecOptions) -> (PebbleSetup, ExecProcess) {
+    let s = running_on_host(command[0]);
     let process = s.client.exec_process(command, options).unwrap();
     (s, process)
 }
@@ -114,8 +104,7 @@ fn dropping_stdin_ends_the_input() {
 #[test]
 fn stderr_is_a_stream_of_its_own_unless_combined() {
     within(LIMIT, || {
-        let s = setup();
-        s.pebble.run_on_host(&["sh"]);
+        let s = running_on_host("sh");
         let script = ["sh", "-c", "echo out; echo err >&2"];
         for (combine, stdout, stderr) in
             [(false, "out\n", Some("err\n")), (true, "out\nerr\n", None)]
@@ -135,8 +124,7 @@ fn stderr_is_a_stream_of_its_own_unless_combined() {
 #[test]
 fn wait_drains_output_nobody_reads() {
     within(LIMIT, || {
-        let s = setup();
-        s.pebble.run_on_host(&["sh"]);
+        let s = running_on_host("sh");
         // Far more than a socket's buffer on each stream: the command
         // blocks writing until the output is read, so wait must read it.
         let script = [
@@ -159,8 +147,7 @@ fn wait_drains_output_nobody_reads() {
 #[test]
 fn a_non_zero_exit_is_an_exec_error_from_either_wait() {
     within(LIMIT, || {
-        let s = setup();
-        s.pebble.run_on_host(&["sh"]);
+        let s = running_on_host("sh");
         let script = ["sh", "-c", "echo partial; echo oops >&2; exit 3"];
 
         let process = s.client.exec_process(&script, &ExecOptions::new()).unwrap();
@@ -243,8 +230,7 @@ fn a_signal_name_pebble_would_ignore_is_refused_and_not_sent() {
 #[test]
 fn stdin_given_in_the_options_is_sent_by_the_process() {
     within(LIMIT, || {
-        let s = setup();
-        s.pebble.run_on_host(&["cat"]);
+        let s = running_on_host("cat");
         // More than a socket's buffer, so it is sent while output is read.
         let stdin: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
         let options = ExecOptions::new().with_stdin(stdin.clone());
@@ -274,8 +260,7 @@ fn dropping_the_process_unwaited_kills_the_command_as_pebble_does() {
 #[test]
 fn debug_shows_no_stream_content() {
     within(LIMIT, || {
-        let s = setup();
-        s.pebble.run_on_host(&["sh"]);
+        let s = running_on_host("sh");
         let options = ExecOptions::new().with_env("PASSWORD", "hunter2");
         let mut process = s
             .client
