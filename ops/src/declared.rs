@@ -31,11 +31,9 @@ use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::meta::EndpointRole;
-use crate::model::{Model, ModelError};
 
 /// serde, for the `Deserialize` derives of generated code
 /// (`#[serde(crate = "ops::declared::__serde")]`), so that a charm need
@@ -240,15 +238,6 @@ impl<P> DeclaredAction<P> {
     /// Its name (`get-password`).
     pub const fn name(&self) -> &'static str {
         self.name
-    }
-}
-
-impl<P: DeserializeOwned> DeclaredAction<P> {
-    /// The running action's parameters as `P`
-    /// ([`Model::action_params_as`]); [`ModelError::ActionParams`] names
-    /// the parameter that did not fit.
-    pub fn params(&self, model: &Model) -> Result<P, ModelError> {
-        model.action_params_as::<P>()
     }
 }
 

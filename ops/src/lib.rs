@@ -65,6 +65,7 @@ pub mod pebble;
 pub mod redact;
 #[doc(hidden)]
 pub mod rfc3339;
+mod secret_uri;
 pub mod storage;
 mod yaml;
 

@@ -323,7 +323,7 @@ impl OptionKind {
             Self::Boolean => value.is_boolean(),
             Self::Secret => value
                 .as_str()
-                .is_some_and(|uri| crate::model::secret_id_of(uri).is_some()),
+                .is_some_and(|uri| crate::secret_uri::secret_id_of(uri).is_some()),
         }
     }
 }

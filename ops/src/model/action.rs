@@ -5,7 +5,19 @@ use serde_json::{Map, Value};
 
 use super::{Model, ModelError, typed};
 use crate::backend::StringMap;
+use crate::declared::DeclaredAction;
 use crate::redact::{MAX_TEXT, bounded_text};
+
+// Declared beside the model's action methods, so that `declared` (below
+// the model) need not know the model.
+impl<P: DeserializeOwned> DeclaredAction<P> {
+    /// The running action's parameters as `P`
+    /// ([`Model::action_params_as`]); [`ModelError::ActionParams`] names
+    /// the parameter that did not fit.
+    pub fn params(&self, model: &Model) -> Result<P, ModelError> {
+        model.action_params_as::<P>()
+    }
+}
 
 /// Keys Juju keeps for itself in action results.
 const RESERVED_KEYS: [&str; 4] = ["stdout", "stderr", "stdout-encoding", "stderr-encoding"];

@@ -35,14 +35,14 @@ pub(crate) mod typed;
 #[cfg(test)]
 mod tests;
 
+#[doc(hidden)]
+pub use crate::secret_uri::secret_id_of;
 pub use config::Config;
 pub use container::Container;
 pub use databag::{Databag, Member};
 pub use error::ModelError;
 pub use network::{InterfaceAddress, Network, NetworkInterface};
 pub use relation::Relation;
-#[doc(hidden)]
-pub use secret::secret_id_of;
 pub use secret::{
     Secret, SecretContent, SecretInfoError, SecretInfoUpdate, SecretOptions, SecretRotate,
 };
