@@ -3,8 +3,6 @@
 use std::io;
 use std::path::PathBuf;
 
-use super::exec::ExecError;
-
 /// Why a Pebble call failed.
 ///
 /// The variants follow where the failure happened: reaching the socket
@@ -203,5 +201,32 @@ mod tests {
             e.to_string()
                 .contains("/charm/containers/app/pebble.socket")
         );
+    }
+}
+
+/// A command ran and exited with a code other than 0 (Python ops'
+/// `ExecError`). It names the executable only, not its arguments, and its
+/// `Debug` shows the output's lengths, not its content.
+#[derive(Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{command:?} returned exit code {exit_code}")]
+pub struct ExecError {
+    /// The executable (the command's first item).
+    pub command: String,
+    /// The exit code; -1 if Pebble gave none.
+    pub exit_code: i64,
+    /// What it wrote to stdout (with stderr, if combined).
+    pub stdout: Vec<u8>,
+    /// What it wrote to stderr; empty if combined into stdout.
+    pub stderr: Vec<u8>,
+}
+
+impl std::fmt::Debug for ExecError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExecError")
+            .field("command", &self.command)
+            .field("exit_code", &self.exit_code)
+            .field("stdout_len", &self.stdout.len())
+            .field("stderr_len", &self.stderr.len())
+            .finish()
     }
 }

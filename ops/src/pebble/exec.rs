@@ -205,33 +205,6 @@ impl std::fmt::Debug for ExecOutput {
     }
 }
 
-/// A command ran and exited with a code other than 0 (Python ops'
-/// `ExecError`). It names the executable only, not its arguments, and its
-/// `Debug` shows the output's lengths, not its content.
-#[derive(Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{command:?} returned exit code {exit_code}")]
-pub struct ExecError {
-    /// The executable (the command's first item).
-    pub command: String,
-    /// The exit code; -1 if Pebble gave none.
-    pub exit_code: i64,
-    /// What it wrote to stdout (with stderr, if combined).
-    pub stdout: Vec<u8>,
-    /// What it wrote to stderr; empty if combined into stdout.
-    pub stderr: Vec<u8>,
-}
-
-impl std::fmt::Debug for ExecError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ExecError")
-            .field("command", &self.command)
-            .field("exit_code", &self.exit_code)
-            .field("stdout_len", &self.stdout.len())
-            .field("stderr_len", &self.stderr.len())
-            .finish()
-    }
-}
-
 /// The `POST /v1/exec` body.
 pub(crate) fn exec_body(command: &[String], options: &ExecOptions) -> Value {
     let mut body = Map::new();
@@ -366,6 +339,7 @@ pub(crate) fn close_sender(sender: &mut Sender<Deadlined>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pebble::ExecError;
 
     #[test]
     fn body_has_pebbles_field_names() {

@@ -18,10 +18,10 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::client::{Client, api_error, change_failed};
-use super::error::PebbleError;
+use super::error::{ExecError, PebbleError};
 use super::exec::{
-    self, ExecError, ExecOptions, ExecOutput, MAX_OUTPUT, OpenError, Socket, close_sender,
-    exec_body, exec_deadline, lock, ws_error,
+    self, ExecOptions, ExecOutput, MAX_OUTPUT, OpenError, Socket, close_sender, exec_body,
+    exec_deadline, lock, ws_error,
 };
 use super::http::{Deadlined, Request};
 use super::websocket::{Message, Receiver, Sender, WebSocketError};

@@ -56,14 +56,15 @@ pub mod websocket;
 mod scripted_tests;
 
 pub use client::{Client, DEFAULT_CONTAINERS_DIR, socket_path};
-pub use error::PebbleError;
-pub use exec::{ExecError, ExecOptions, ExecOutput};
+pub use error::{ExecError, PebbleError};
+pub use exec::{ExecOptions, ExecOutput};
 pub use exec_process::{ExecProcess, ExecStderr, ExecStdin, ExecStdout, signal_number};
 pub use files::{FileInfo, FileType, MakeDirOptions, PushOptions};
 pub use http::Response as TransportResponse;
+pub use http::TransportRequest;
 pub use layer::{Check, ExecCheck, HttpCheck, Layer, LogTarget, Plan, Service, TcpCheck};
 pub use layer_values::{CheckLevel, CheckStartup, Override, ServiceAction, ServiceStartup};
-pub use transport::{Transport, TransportRequest, UnixSocketTransport};
+pub use transport::{Transport, UnixSocketTransport};
 pub use types::{
     BasicIdentity, CertIdentity, Change, ChangeState, CheckInfo, CheckStatus, Identity,
     IdentityAccess, LocalIdentity, NoticeQuery, NoticeType, NoticeUsers, PebbleNotice, ServiceInfo,

@@ -7,59 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::error::PebbleError;
-use super::http::{self, Response};
-
-/// One request to Pebble, as a [`Transport`] gets it.
-///
-/// Its `Debug` shows header names and the body's length, never content
-/// (a pushed file may hold a secret).
-#[derive(Clone, Copy)]
-pub struct TransportRequest<'a> {
-    /// `GET` or `POST`.
-    pub method: &'a str,
-    /// The path, such as `/v1/services`.
-    pub path: &'a str,
-    /// The query string without `?`, percent-encoded; empty if none.
-    pub query: &'a str,
-    /// Headers besides `Host`, `Content-Length` and `Connection`.
-    pub headers: &'a [(&'static str, String)],
-    /// The body, if the request has one.
-    pub body: Option<&'a [u8]>,
-}
-
-impl TransportRequest<'_> {
-    /// `path?query`, or the path alone when there is no query.
-    pub fn target(&self) -> String {
-        if self.query.is_empty() {
-            self.path.to_string()
-        } else {
-            format!("{}?{}", self.path, self.query)
-        }
-    }
-
-    /// The first header with this name (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-impl fmt::Debug for TransportRequest<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TransportRequest")
-            .field("method", &self.method)
-            .field("path", &self.path)
-            .field("query", &self.query)
-            .field(
-                "headers",
-                &self.headers.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
-            )
-            .field("body_len", &self.body.map(<[u8]>::len))
-            .finish()
-    }
-}
+use super::http::{self, Response, TransportRequest};
 
 /// The exchange under a [`Client`](super::Client): one request in, one
 /// whole response out.
