@@ -726,7 +726,7 @@ impl FakeJuju {
     /// `goal-state`: the application's units and, per endpoint, the related
     /// applications and units, with their status.
     pub fn hook_goal_state(&self, ctx: &HookContext) -> Value {
-        let since = super::secrets::now_rfc3339();
+        let since = crate::formats::format_rfc3339(std::time::SystemTime::now(), false);
         let goal = |status: &str| json!({"status": status, "since": since});
         let mut units = serde_json::Map::new();
         if let Some(a) = self.apps.get(ctx.app()) {

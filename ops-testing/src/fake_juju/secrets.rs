@@ -111,11 +111,6 @@ pub(crate) fn rfc3339(time: SystemTime) -> String {
     formats::format_rfc3339(time, false)
 }
 
-/// Now, as RFC 3339 in UTC.
-pub(crate) fn now_rfc3339() -> String {
-    rfc3339(SystemTime::now())
-}
-
 /// `--expire`: an RFC 3339 time or a Go duration from now, as Juju's
 /// `secret-add` and `secret-set` read it (`time.Parse(time.RFC3339, ...)`,
 /// else `time.ParseDuration`, which must be positive); returns the expiry
