@@ -27,8 +27,9 @@ use std::path::{Path, PathBuf};
 
 use ops::backend::RelationRef;
 
+use super::cmd::Fail;
 pub use super::store::{create_state, load_state, lock_path, save_state, with_state};
-use super::tools::{self, Fail};
+use super::tools;
 use super::{FakeBackend, FakeJuju, HookContext, app_of, is_restricted_tool};
 #[cfg(doc)]
 use super::{RESTRICTED_CONTEXT, RESTRICTED_HOOKS, RESTRICTED_TOOLS};

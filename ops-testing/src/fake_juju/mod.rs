@@ -23,6 +23,7 @@
 
 mod backend;
 pub mod cli;
+mod cmd;
 mod flags;
 mod hook;
 mod model;

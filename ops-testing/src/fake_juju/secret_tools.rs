@@ -3,9 +3,9 @@
 use serde_json::{Value, json};
 
 use super::Bag;
+use super::cmd::{Cmd, Fail, Outcome, check_empty};
 use super::flags::{self, Answer, Parsed};
 use super::secrets::{check_content, check_rotate, parse_expire, secret_xid};
-use super::tools::{Cmd, Fail, Outcome, check_empty};
 use crate::formats::{base64_decode, base64_encode};
 use ops::backend::{SecretAddArgs, SecretOwner, SecretSetArgs};
 
