@@ -1,6 +1,7 @@
 //! A readable account of a run: per step, the hooks each unit ran, what
 //! they wrote to which databag, what happened to the services, and the
-//! statuses at the end.
+//! statuses at the end; and the final model as YAML or JSON
+//! ([`model_text`]). Both show the run through one [`Redactor`].
 //!
 //! Databag values are shortened at a character boundary, `…` marking what
 //! was left out; status messages and stderr lines are shown whole. A value
@@ -808,6 +809,61 @@ fn group_relation_hooks(labels: &[String]) -> Vec<String> {
     items
 }
 
+/// How [`model_text`] prints the final model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelFormat {
+    /// YAML.
+    Yaml,
+    /// JSON, pretty-printed, ending with a newline.
+    Json,
+}
+
+/// Why the final model could not be printed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ModelTextError {
+    /// The report as a YAML tree, or that tree as YAML text.
+    #[error("cannot print the report as YAML: {0}")]
+    Yaml(#[from] serde_norway::Error),
+    /// The tree as JSON text.
+    #[error("cannot print the report as JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// The final model of a run of `scenario` (what `ops-sim --format yaml`
+/// or `json` prints), every hook run too if `hooks`, with every secret
+/// hidden: each string of it goes through the run's
+/// [`Redactor`] (learnt from the whole report,
+/// hooks included), and a string under a secret-looking key is `***`.
+///
+/// ```no_run
+/// # fn demo(scenario: &ops_testing::sim::Scenario, report: &ops_testing::sim::Report) {
+/// use ops_testing::sim::{ModelFormat, model_text};
+/// let yaml = model_text(scenario, report, false, ModelFormat::Yaml).unwrap();
+/// assert!(yaml.starts_with("model: "));
+/// # }
+/// ```
+pub fn model_text(
+    scenario: &Scenario,
+    report: &Report,
+    hooks: bool,
+    format: ModelFormat,
+) -> Result<String, ModelTextError> {
+    let redactor = Redactor::for_run(scenario, report);
+    let mut value = if hooks {
+        serde_norway::to_value(report)?
+    } else {
+        let mut model = report.clone();
+        model.hooks.clear();
+        serde_norway::to_value(&model)?
+    };
+    redactor.scrub_value(&mut value);
+    Ok(match format {
+        ModelFormat::Yaml => serde_norway::to_string(&value)?,
+        ModelFormat::Json => serde_json::to_string_pretty(&value)? + "\n",
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -864,8 +920,7 @@ mod tests {
     }
 
     use crate::sim::report::{
-        ContainerReport, ModelFormat, RelationReport, SecretReport, SecretWrite, UnitReport,
-        model_text,
+        ContainerReport, RelationReport, SecretReport, SecretWrite, UnitReport,
     };
 
     /// Every secret value of [`synthetic_run`], with what it stands for.

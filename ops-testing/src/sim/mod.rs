@@ -25,9 +25,10 @@ pub mod mermaid;
 mod report;
 pub mod scenario;
 
+pub use account::{ModelFormat, ModelTextError, model_text};
 pub use report::{
-    BagWrite, ContainerReport, HookRecord, ModelFormat, ModelTextError, POD_REPLACED,
-    RelationReport, Report, SecretReport, SecretWrite, ServiceReport, UnitReport, model_text,
+    BagWrite, ContainerReport, HookRecord, POD_REPLACED, RelationReport, Report, SecretReport,
+    SecretWrite, ServiceReport, UnitReport,
 };
 pub use scenario::{
     FieldDoc, RELATION_ID_PLACEHOLDER, STEPS, Scenario, ScenarioError, Step, StepDoc, StepProblem,
