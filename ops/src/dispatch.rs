@@ -11,67 +11,21 @@ use std::sync::Arc;
 
 use crate::backend::{Backend, HookTools};
 use crate::charm::Charm;
-use crate::context::{ContextError, JujuContext};
-use crate::framework::resolve::{ResolveError, resolve};
-use crate::framework::{EmittedEvent, Framework, FrameworkError, HandlerError};
+use crate::context::JujuContext;
+pub use crate::framework::dispatch_error::DispatchError;
+use crate::framework::resolve::resolve;
+use crate::framework::{EmittedEvent, Framework};
 use crate::log::JujuLogSubscriber;
-use crate::meta::{CharmMeta, MetaError};
-use crate::model::{Model, ModelError, ModelParts, Placement, Status};
+use crate::meta::CharmMeta;
+use crate::model::{Model, ModelParts, Placement, Status};
 use crate::pebble::{DEFAULT_CONTAINERS_DIR, Transport};
-use crate::storage::{
-    JujuStateStore, LocalStateFile, Notice, PersistedState, StateStore, StorageError,
-};
+use crate::storage::{JujuStateStore, LocalStateFile, Notice, PersistedState, StateStore};
 
 /// Overrides where the Pebble sockets are (`<dir>/<container>/pebble.socket`).
 ///
 /// Juju never sets it; the unit simulator does, so that several simulated
 /// units each have their own sockets.
 pub const CONTAINERS_DIR_VAR: &str = "OPS_CONTAINERS_DIR";
-
-/// Why a dispatch failed. Nothing was committed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum DispatchError {
-    /// The `JUJU_*` environment is missing or malformed.
-    #[error(transparent)]
-    Context(#[from] ContextError),
-    /// The charm's metadata cannot be read.
-    #[error(transparent)]
-    Meta(#[from] MetaError),
-    /// Persisted state cannot be loaded or saved.
-    #[error(transparent)]
-    Storage(#[from] StorageError),
-    /// The event lacks data Juju should have given.
-    #[error(transparent)]
-    Resolve(#[from] ResolveError),
-    /// Observer or stored-state registration went wrong.
-    #[error(transparent)]
-    Framework(#[from] FrameworkError),
-    /// `Charm::new` failed.
-    #[error("building the charm failed: {0}")]
-    Construct(#[source] HandlerError),
-    /// A handler returned an error.
-    #[error("handler {observer} failed on {handle}: {source}")]
-    Handler {
-        /// The event's handle path.
-        handle: String,
-        /// The observer.
-        observer: String,
-        /// The handler's error.
-        #[source]
-        source: HandlerError,
-    },
-    /// Setting status or flushing relation data failed.
-    #[error(transparent)]
-    Model(#[from] ModelError),
-    /// The charm panicked (in `Charm::new` or a handler). The message was
-    /// logged at ERROR through `juju-log`; nothing was committed.
-    #[error("the charm panicked: {message}")]
-    Panicked {
-        /// The panic's message (`<non-string panic payload>` if it had none).
-        message: String,
-    },
-}
 
 /// Everything a dispatch needs from outside: what differs between Juju, the
 /// Harness and the simulator.

@@ -6,6 +6,7 @@
 //! [`dispatch`](crate::dispatch())).
 
 mod any_event;
+pub(crate) mod dispatch_error;
 pub mod events;
 mod outcome;
 pub(crate) mod resolve;
@@ -24,10 +25,10 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::declared::{ActionName, ContainerName, EndpointName, StorageName};
-use crate::dispatch::DispatchError;
 use crate::meta::CharmMeta;
 use crate::model::{Model, Status};
 use crate::storage::{MAX_NOTICES, Notice, PersistedState};
+use dispatch_error::DispatchError;
 use events::{
     ActionEvent, CharmEvent, ContainerEvent, CustomEvent, Event, RelationEvent, StorageEvent,
 };
