@@ -5,6 +5,7 @@
 //! (workload versions, storage requests, the containers' plans).
 
 use ops::events::ActionEvent;
+use ops::model::{CloudCredential, CloudSpec};
 use ops::pebble::Layer;
 use ops::{Charm, Ctx, Framework, HandlerError, HandlerResult};
 use ops_testing::context::{
@@ -77,7 +78,18 @@ impl Faces {
         put(
             "cloud",
             match model.cloud_spec() {
-                Ok(spec) => spec["type"].as_str().unwrap_or("?").to_string(),
+                Ok(spec) => {
+                    let credential = spec.credential.as_ref();
+                    format!(
+                        "{} {} {} {}",
+                        spec.type_,
+                        spec.endpoint.as_deref().unwrap_or("-"),
+                        credential.map_or("-", |c| c.auth_type.as_str()),
+                        credential
+                            .and_then(|c| c.attributes.get("client-key"))
+                            .map_or("-", String::as_str),
+                    )
+                }
                 Err(_) => "refused".to_string(),
             },
         );
@@ -195,14 +207,20 @@ fn model_uuid_placement_and_remote_models_reach_the_charm() {
 
 #[test]
 fn the_cloud_spec_needs_trust_and_on_kubernetes_juju_3_6_10() {
-    let spec = json!({"type": "lxd", "endpoint": "https://10.0.0.1:8443"});
+    let spec = CloudSpec::new("lxd", "localhost")
+        .with_endpoint("https://127.0.0.1:8443")
+        .with_credential(CloudCredential::new(
+            "certificate",
+            [("client-key".to_string(), "key-pem".to_string())],
+        ));
+    let seen = "lxd https://127.0.0.1:8443 certificate key-pem";
     let mut untrusted = Context::<Faces>::new(META)
         .unwrap()
         .with_model_type(ModelType::Lxd)
         .with_cloud_spec(spec.clone());
     assert_eq!(probe(&mut untrusted, &State::default())["cloud"], "refused");
     let mut trusted = untrusted.with_app_trusted(true);
-    assert_eq!(probe(&mut trusted, &State::default())["cloud"], "lxd");
+    assert_eq!(probe(&mut trusted, &State::default())["cloud"], seen);
 
     // Kubernetes (the default type) before 3.6.10: inconsistent.
     let mut k8s = Context::<Faces>::new(META)
@@ -218,7 +236,7 @@ fn the_cloud_spec_needs_trust_and_on_kubernetes_juju_3_6_10() {
         "{err}"
     );
     let mut k8s = k8s.with_juju_version("3.6.10");
-    assert_eq!(probe(&mut k8s, &State::default())["cloud"], "lxd");
+    assert_eq!(probe(&mut k8s, &State::default())["cloud"], seen);
 }
 
 #[test]

@@ -209,7 +209,7 @@ impl Backend for Faulty {
         action_set(results: &StringMap) -> Result<()>;
         action_fail(message: &str) -> Result<()>;
         action_log(message: &str) -> Result<()>;
-        credential_get() -> Result<serde_json::Value>;
+        credential_get() -> Result<ops::backend::CloudSpec>;
         secret_ids() -> Result<Vec<String>>;
         juju_reboot(now: bool) -> Result<()>;
         relation_model_get(relation: &RelationRef) -> Result<String>;

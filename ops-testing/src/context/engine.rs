@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use ops::backend::{
-    Backend, LogLevel, OpenedPort, RelationRef, Result as BackendResult, SecretAddArgs, SecretInfo,
-    SecretSetArgs, StatusInfo, StringMap,
+    Backend, CloudSpec, LogLevel, OpenedPort, RelationRef, Result as BackendResult, SecretAddArgs,
+    SecretInfo, SecretSetArgs, StatusInfo, StringMap,
 };
 use ops::pebble::ServiceStatus;
 use ops::storage::{Notice, PersistedState, STATE_FORMAT};
@@ -215,7 +215,7 @@ impl Backend for Recording {
         let answer = self.inner.network_get(binding, relation_id)?;
         Ok(self.networks.get(binding).cloned().unwrap_or(answer))
     }
-    fn credential_get(&self) -> BackendResult<serde_json::Value> {
+    fn credential_get(&self) -> BackendResult<CloudSpec> {
         self.inner.credential_get()
     }
     fn secret_ids(&self) -> BackendResult<Vec<String>> {

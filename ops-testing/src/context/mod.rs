@@ -71,6 +71,7 @@ use std::marker::PhantomData;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use ops::model::CloudSpec;
 use ops::storage::Notice;
 use ops::{Charm, CharmMeta, DispatchError, DispatchSetup, EmittedEvent, JujuContext};
 
@@ -183,7 +184,7 @@ pub struct Context<C: Charm> {
     model: String,
     model_uuid: String,
     model_type: ModelType,
-    cloud_spec: Option<serde_json::Value>,
+    cloud_spec: Option<CloudSpec>,
     app_trusted: bool,
     machine_id: Option<String>,
     availability_zone: Option<String>,
@@ -290,20 +291,27 @@ impl<C: Charm> Context<C> {
     }
 
     /// What `credential-get` answers (`Model::cloud_spec`), once the
-    /// application is trusted ([`with_app_trusted`](Self::with_app_trusted)).
+    /// application is trusted ([`with_app_trusted`](Self::with_app_trusted)):
+    /// Python `ops.testing`'s `Model(cloud_spec=CloudSpec(...))`.
     ///
     /// ```
+    /// use ops::model::{CloudCredential, CloudSpec};
     /// use ops_testing::context::{Context, ModelType};
     /// # struct C;
     /// # impl ops::Charm for C {
     /// #     fn new(_: &mut ops::Framework<Self>) -> Result<Self, ops::HandlerError> { Ok(C) }
     /// # }
+    /// let credential = CloudCredential::new("certificate", [("client-key".into(), "k".into())]);
     /// let ctx = Context::<C>::new("name: c\n").unwrap()
     ///     .with_model_type(ModelType::Lxd)
-    ///     .with_cloud_spec(serde_json::json!({"type": "lxd", "endpoint": "https://10.0.0.1:8443"}))
+    ///     .with_cloud_spec(
+    ///         CloudSpec::new("lxd", "localhost")
+    ///             .with_endpoint("https://127.0.0.1:8443")
+    ///             .with_credential(credential),
+    ///     )
     ///     .with_app_trusted(true);
     /// ```
-    pub fn with_cloud_spec(mut self, spec: serde_json::Value) -> Self {
+    pub fn with_cloud_spec(mut self, spec: CloudSpec) -> Self {
         self.cloud_spec = Some(spec);
         self
     }
@@ -460,7 +468,12 @@ impl<C: Charm> Context<C> {
         let unit = who.unit();
         let mut juju = engine::model_from(state, &who);
         juju.model_uuid = self.model_uuid.clone();
-        juju.cloud_spec = self.cloud_spec.clone();
+        // What Juju would print: the spec in credential-get's JSON shape
+        // (serialising strings, flags and string maps cannot fail).
+        juju.cloud_spec = self
+            .cloud_spec
+            .as_ref()
+            .and_then(|spec| serde_json::to_value(spec).ok());
         juju.set_trusted(&self.app, self.app_trusted);
         if let EventKind::Action { name, params, .. } = &event.kind {
             juju.start_action(&unit, name, params.clone());

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use ops::backend::{
-    Backend, BackendError, LogLevel, OpenedPort, RelationRef, Result, SecretAddArgs, SecretInfo,
-    SecretSetArgs, StatusInfo, StringMap,
+    Backend, BackendError, CloudSpec, LogLevel, OpenedPort, RelationRef, Result, SecretAddArgs,
+    SecretInfo, SecretSetArgs, StatusInfo, StringMap,
 };
 
 use super::{FakeJuju, HookContext, HookError, HookErrorKind, PortRange};
@@ -486,10 +486,18 @@ impl Backend for FakeBackend {
             .map_err(|e| to_backend_error("action-log", strings(&["--", message]), e))
     }
 
-    fn credential_get(&self) -> Result<serde_json::Value> {
-        self.call("credential-get")?
+    fn credential_get(&self) -> Result<CloudSpec> {
+        let spec = self
+            .call("credential-get")?
             .hook_credential_get(&self.ctx)
-            .map_err(|e| to_backend_error("credential-get", strings(&["--format=json"]), e))
+            .map_err(|e| to_backend_error("credential-get", strings(&["--format=json"]), e))?;
+        // As ops' HookTools reads it: the output holds a credential, so
+        // neither it nor serde's reason (which may quote it) is kept.
+        serde_json::from_value(spec).map_err(|_| BackendError::MalformedOutput {
+            command: "credential-get".to_string(),
+            reason: "not a cloud spec".to_string(),
+            output: "<secret content withheld>".to_string(),
+        })
     }
 
     fn secret_ids(&self) -> Result<Vec<String>> {

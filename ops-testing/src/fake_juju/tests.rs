@@ -499,6 +499,34 @@ fn network_goal_state_resources_and_credentials() {
     assert_eq!(juju.hook_credential_get(&a1).unwrap()["type"], "lxd");
 }
 
+#[test]
+fn the_backend_reads_the_cloud_spec_as_hook_tools_do() {
+    let World { mut juju, .. } = world();
+    juju.set_trusted("app", true);
+    juju.cloud_spec = Some(json!({
+        "type": "lxd",
+        "name": "localhost",
+        "credential": {"auth-type": "certificate", "attrs": {"client-key": "hunter2"}}
+    }));
+    let juju = Arc::new(Mutex::new(juju));
+    let backend = FakeBackend::new(juju.clone(), ctx("app/0"));
+    let spec = backend.credential_get().unwrap();
+    assert_eq!(spec.type_, "lxd");
+    assert_eq!(spec.credential.unwrap().attributes["client-key"], "hunter2");
+    // A spec Juju would not print (no type) is refused without showing it.
+    juju.lock().unwrap().cloud_spec = Some(json!({
+        "name": "localhost",
+        "credential": {"auth-type": "certificate", "attrs": {"client-key": "hunter2"}}
+    }));
+    let err = backend.credential_get().unwrap_err();
+    let shown = format!("{err} {err:?}");
+    assert!(
+        matches!(err, BackendError::MalformedOutput { .. }),
+        "{shown}"
+    );
+    assert!(!shown.contains("hunter2"), "{shown}");
+}
+
 fn add(juju: &mut FakeJuju, unit: &str, owner: SecretOwner, label: Option<&str>) -> String {
     juju.hook_secret_add(
         &ctx(unit),

@@ -16,8 +16,8 @@ use serde_json::Value;
 use super::argv::{self, Call};
 use super::child_io::{self, Exchange, ExchangeError};
 use super::{
-    Backend, BackendError, LogLevel, OpenedPort, RelationRef, Result, SecretAddArgs, SecretInfo,
-    SecretSetArgs, StatusInfo, StatusName, StringMap,
+    Backend, BackendError, CloudSpec, LogLevel, OpenedPort, RelationRef, Result, SecretAddArgs,
+    SecretInfo, SecretSetArgs, StatusInfo, StatusName, StringMap,
 };
 use crate::redact::{json_kind, serde_reason};
 
@@ -160,10 +160,12 @@ fn malformed(call: &Call, reason: impl Into<String>, output: &str) -> BackendErr
 /// [`malformed`] with a reason ops wrote itself, which quotes no value.
 fn malformed_because(call: &Call, reason: String, output: &str) -> BackendError {
     let (reason, output) = if call.output_is_secret() {
-        (
-            "not a JSON map of strings".to_string(),
-            WITHHELD.to_string(),
-        )
+        // Serde's reason would quote the secret; say only what was expected.
+        let expected = match call.tool {
+            "credential-get" => "not a cloud spec",
+            _ => "not a JSON map of strings",
+        };
+        (expected.to_string(), WITHHELD.to_string())
     } else if call.output_has_values() {
         (reason, VALUES_WITHHELD.to_string())
     } else {
@@ -603,7 +605,7 @@ impl Backend for HookTools {
         self.run_plain(argv::action_log(message))
     }
 
-    fn credential_get(&self) -> Result<Value> {
+    fn credential_get(&self) -> Result<CloudSpec> {
         self.run_json(argv::credential_get())
     }
 
@@ -853,6 +855,68 @@ mod tests {
             let err = parse_string_map(&call, out).unwrap_err();
             let shown = format!("{err} {err:?}");
             assert!(!shown.contains("hunter2"), "{shown}");
+            assert!(shown.contains(WITHHELD), "{shown}");
+        }
+    }
+
+    /// What Juju's `credential-get --format=json` prints (`params.CloudSpec`,
+    /// omitempty fields left out) on an LXD model.
+    const LXD_SPEC: &str = r#"{"type":"lxd","name":"localhost","region":"default","endpoint":"https://127.0.0.1:8443","credential":{"auth-type":"certificate","attrs":{"client-cert":"cert-pem","client-key":"key-pem","server-cert":"server-pem"}},"is-controller-cloud":true}"#;
+
+    #[test]
+    fn credential_get_reads_jujus_cloud_spec() {
+        let spec: CloudSpec = parse_json(&argv::credential_get(), LXD_SPEC).unwrap();
+        assert_eq!(
+            (spec.type_.as_str(), spec.name.as_str()),
+            ("lxd", "localhost")
+        );
+        assert_eq!(spec.region.as_deref(), Some("default"));
+        assert_eq!(spec.endpoint.as_deref(), Some("https://127.0.0.1:8443"));
+        assert_eq!(spec.identity_endpoint, None);
+        assert_eq!(spec.storage_endpoint, None);
+        assert!(spec.ca_certificates.is_empty() && !spec.skip_tls_verify);
+        assert!(spec.is_controller_cloud);
+        let credential = spec.credential.as_ref().unwrap();
+        assert_eq!(credential.auth_type, "certificate");
+        assert_eq!(credential.attributes["client-key"], "key-pem");
+        assert_eq!(credential.attributes.len(), 3);
+        let shown = format!("{spec:?}");
+        assert!(
+            shown.contains("client-key") && !shown.contains("key-pem"),
+            "{shown}"
+        );
+        // Written back in the same shape (what the test kit hands its fake Juju).
+        let again: CloudSpec =
+            serde_json::from_value(serde_json::to_value(&spec).unwrap()).unwrap();
+        assert_eq!(again, spec);
+        let full = r#"{"type":"openstack","name":"os","identity-endpoint":"https://127.0.0.1:5000","storage-endpoint":"https://127.0.0.1:8080","cacertificates":["ca-pem"],"skip-tls-verify":true,"credential":{"auth-type":"userpass","redacted":["password"]}}"#;
+        let spec: CloudSpec = parse_json(&argv::credential_get(), full).unwrap();
+        assert_eq!(
+            spec.identity_endpoint.as_deref(),
+            Some("https://127.0.0.1:5000")
+        );
+        assert_eq!(
+            spec.storage_endpoint.as_deref(),
+            Some("https://127.0.0.1:8080")
+        );
+        assert_eq!(spec.ca_certificates, ["ca-pem"]);
+        assert!(spec.skip_tls_verify && !spec.is_controller_cloud);
+        assert_eq!(spec.credential.unwrap().redacted, ["password"]);
+    }
+
+    #[test]
+    fn a_malformed_cloud_spec_is_refused_without_showing_it() {
+        let call = argv::credential_get();
+        for out in [
+            // No type; a credential attribute that is not a string; not a map.
+            r#"{"name":"localhost","credential":{"auth-type":"x","attrs":{"k":"hunter2"}}}"#,
+            r#"{"type":"lxd","name":"l","credential":{"auth-type":"x","attrs":{"k":["hunter2"]}}}"#,
+            r#""hunter2""#,
+        ] {
+            let err = parse_json::<CloudSpec>(&call, out).unwrap_err();
+            let shown = format!("{err} {err:?}");
+            assert!(!shown.contains("hunter2"), "{shown}");
+            assert!(shown.contains("not a cloud spec"), "{shown}");
             assert!(shown.contains(WITHHELD), "{shown}");
         }
     }

@@ -16,8 +16,8 @@ mod types;
 pub use error::BackendError;
 pub use hook_tools::{DEFAULT_TOOL_DEADLINE, HookTools};
 pub use types::{
-    LogLevel, OpenedPort, PortProtocol, RelationRef, SecretAddArgs, SecretInfo, SecretOwner,
-    SecretSetArgs, StatusInfo, StatusName,
+    CloudCredential, CloudSpec, LogLevel, OpenedPort, PortProtocol, RelationRef, SecretAddArgs,
+    SecretInfo, SecretOwner, SecretSetArgs, StatusInfo, StatusName,
 };
 
 use std::collections::BTreeMap;
@@ -126,7 +126,7 @@ pub trait Backend: Send + Sync {
 
     /// `credential-get --format=json`: the cloud spec (trusted applications
     /// only). It holds credentials: never log it.
-    fn credential_get(&self) -> Result<serde_json::Value>;
+    fn credential_get(&self) -> Result<CloudSpec>;
     /// `secret-ids --format=json`: the ids of the secrets this unit (or its
     /// application) owns.
     fn secret_ids(&self) -> Result<Vec<String>>;

@@ -282,6 +282,143 @@ impl SecretInfo {
     }
 }
 
+/// The cloud the model runs on, with the credential Juju holds for it:
+/// what `credential-get --format=json` prints for a trusted application
+/// (Juju's `params.CloudSpec`; Python ops' `CloudSpec`).
+///
+/// It holds a credential: never log it. Its `Debug` shows the credential's
+/// attribute names, never their values.
+///
+/// ```
+/// let spec: ops::model::CloudSpec = serde_json::from_str(r#"{
+///     "type": "lxd", "name": "localhost", "region": "default",
+///     "endpoint": "https://127.0.0.1:8443",
+///     "credential": {"auth-type": "certificate", "attrs": {"client-key": "k"}},
+///     "cacertificates": ["-----BEGIN CERTIFICATE-----..."],
+///     "is-controller-cloud": true
+/// }"#).unwrap();
+/// assert_eq!(spec.type_, "lxd");
+/// assert_eq!(spec.credential.as_ref().unwrap().auth_type, "certificate");
+/// assert!(spec.is_controller_cloud && !spec.skip_tls_verify);
+/// assert!(!format!("{spec:?}").contains("\"k\""));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub struct CloudSpec {
+    /// The cloud's type (`lxd`, `kubernetes`, `openstack`, `ec2`, ...).
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// The cloud's name.
+    pub name: String,
+    /// The region, if the cloud has regions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// The cloud's API endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// The identity service's endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_endpoint: Option<String>,
+    /// The storage service's endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_endpoint: Option<String>,
+    /// The credential, if Juju has one for the model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<CloudCredential>,
+    /// CA certificates (PEM) to trust when reaching the cloud.
+    #[serde(
+        rename = "cacertificates",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub ca_certificates: Vec<String>,
+    /// Whether the cloud's certificates are not to be verified.
+    #[serde(default)]
+    pub skip_tls_verify: bool,
+    /// Whether the controller runs on this cloud.
+    #[serde(default)]
+    pub is_controller_cloud: bool,
+}
+
+impl CloudSpec {
+    /// A spec of cloud `name` of type `type_`, nothing else known (for tests:
+    /// `ops_testing::Context::with_cloud_spec`).
+    ///
+    /// ```
+    /// let spec = ops::model::CloudSpec::new("lxd", "localhost")
+    ///     .with_endpoint("https://127.0.0.1:8443");
+    /// assert_eq!(spec.endpoint.as_deref(), Some("https://127.0.0.1:8443"));
+    /// ```
+    pub fn new(type_: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            type_: type_.into(),
+            name: name.into(),
+            ..Self::default()
+        }
+    }
+
+    /// With this API endpoint.
+    pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// With this region.
+    pub fn with_region(mut self, region: impl Into<String>) -> Self {
+        self.region = Some(region.into());
+        self
+    }
+
+    /// With this credential.
+    pub fn with_credential(mut self, credential: CloudCredential) -> Self {
+        self.credential = Some(credential);
+        self
+    }
+}
+
+/// The credential in a [`CloudSpec`] (Juju's `params.CloudCredential`;
+/// Python ops' `CloudCredential`): how it authenticates and its
+/// attributes. Its `Debug` shows the attributes' names only.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub struct CloudCredential {
+    /// The authentication type (`certificate`, `userpass`, `access-key`,
+    /// `oauth2`, ...).
+    pub auth_type: String,
+    /// The credential's attributes (keys, passwords, tokens).
+    #[serde(rename = "attrs", default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, String>,
+    /// The names of the attributes Juju left out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redacted: Vec<String>,
+}
+
+impl CloudCredential {
+    /// A credential of `auth_type` with these attributes.
+    pub fn new(
+        auth_type: impl Into<String>,
+        attributes: impl IntoIterator<Item = (String, String)>,
+    ) -> Self {
+        Self {
+            auth_type: auth_type.into(),
+            attributes: attributes.into_iter().collect(),
+            redacted: Vec::new(),
+        }
+    }
+}
+
+impl fmt::Debug for CloudCredential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CloudCredential")
+            .field("auth_type", &self.auth_type)
+            .field("attributes", &self.attributes.keys().collect::<Vec<_>>())
+            .field("redacted", &self.redacted)
+            .finish()
+    }
+}
+
 /// A port protocol for `open-port`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -48,7 +48,9 @@ pub use secret::{
 };
 pub use status::Status;
 
-pub use crate::backend::{OpenedPort, PortProtocol, SecretInfo, SecretOwner, StatusName};
+pub use crate::backend::{
+    CloudCredential, CloudSpec, OpenedPort, PortProtocol, SecretInfo, SecretOwner, StatusName,
+};
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
@@ -372,8 +374,9 @@ impl Model {
     }
 
     /// The cloud spec, credentials included (`credential-get`; the
-    /// application must be trusted: `juju trust`). Never log it.
-    pub fn cloud_spec(&self) -> Result<serde_json::Value, ModelError> {
+    /// application must be trusted: `juju trust`), as Python ops'
+    /// `Model.get_cloud_spec`. Never log its credential.
+    pub fn cloud_spec(&self) -> Result<CloudSpec, ModelError> {
         self.backend
             .credential_get()
             .map_err(ModelError::backend("reading the cloud credentials"))

@@ -740,7 +740,7 @@ fn leadership_is_asked_again_once_the_lease_period_is_over() {
 #[test]
 fn credentials_secret_ids_reboot_and_relation_model() {
     let (model, backend) = model_for(world(true), "app/0", Hook::default());
-    assert_eq!(model.cloud_spec().unwrap()["type"], "test");
+    assert_eq!(model.cloud_spec().unwrap().type_, "test");
     assert!(model.secret_ids().unwrap().is_empty());
     model.request_reboot(false).unwrap();
     let db = model.relation("db").unwrap().unwrap();

@@ -506,9 +506,9 @@ impl Backend for Recording {
         Ok(())
     }
 
-    fn credential_get(&self) -> Result<Value> {
+    fn credential_get(&self) -> Result<crate::backend::CloudSpec> {
         self.record("credential-get", &[]);
-        Ok(serde_json::json!({"type": "test"}))
+        Ok(crate::backend::CloudSpec::new("test", "test-cloud"))
     }
 
     fn secret_ids(&self) -> Result<Vec<String>> {
