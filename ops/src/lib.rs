@@ -85,8 +85,8 @@ pub use juju_version::{JujuVersion, JujuVersionError};
 pub use log::JujuLogSubscriber;
 pub use meta::{
     ActionMeta, Assumes, AssumesCondition, AssumesGroup, CharmLinks, CharmMeta, CharmUser,
-    ConfigOption, ContainerMeta, Endpoint, EndpointRole, MetaError, OptionKind, ResourceMeta,
-    StorageMeta,
+    ConfigOption, ContainerBase, ContainerMeta, ContainerMount, Endpoint, EndpointRole, MetaError,
+    OptionKind, ResourceMeta, StorageMeta,
 };
 pub use model::{
     Config, Container, Databag, Member, Model, ModelError, Relation, Secret, SecretContent,

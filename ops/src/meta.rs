@@ -241,15 +241,78 @@ fn default_role() -> EndpointRole {
     EndpointRole::Requires
 }
 
-/// A workload container (Kubernetes sidecar charms).
+/// A workload container (Kubernetes sidecar charms), as `containers:`
+/// declares it.
+///
+/// ```
+/// let meta = ops::CharmMeta::from_charmcraft_yaml(
+///     "name: app\n\
+///      storage: {data: {type: filesystem}}\n\
+///      containers:\n  \
+///        app:\n    \
+///          resource: app-image\n    \
+///          mounts: [{storage: data, location: /data}, {storage: data, location: /backup}]\n  \
+///        tools:\n    \
+///          bases: [{name: ubuntu, channel: '22.04/stable', architectures: [amd64]}]\n",
+/// )
+/// .unwrap();
+/// let app = &meta.containers["app"];
+/// assert_eq!(app.mounts[0].location, "/data");
+/// assert_eq!(app.mount_locations()["data"], ["/data", "/backup"]);
+/// assert_eq!(meta.containers["tools"].bases[0].channel, "22.04/stable");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 pub struct ContainerMeta {
     /// The OCI image resource it runs.
     #[serde(default)]
     pub resource: Option<String>,
-    /// Storage mounts, as declared.
+    /// The bases its image may be, when it runs no resource.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bases: Vec<ContainerBase>,
+    /// Storage mounts, in the order declared.
     #[serde(default)]
-    pub mounts: Vec<serde_json::Value>,
+    pub mounts: Vec<ContainerMount>,
+}
+
+impl ContainerMeta {
+    /// Where each storage is mounted, by storage name (Python ops'
+    /// `ContainerMeta.mounts`, whose `locations` these are): a storage
+    /// mounted twice (Kubernetes sub-paths) has two locations; a mount
+    /// without a location is left out, as Python ops leaves it.
+    pub fn mount_locations(&self) -> BTreeMap<&str, Vec<&str>> {
+        let mut by_storage: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for mount in self.mounts.iter().filter(|m| !m.location.is_empty()) {
+            by_storage
+                .entry(mount.storage.as_str())
+                .or_default()
+                .push(mount.location.as_str());
+        }
+        by_storage
+    }
+}
+
+/// One storage mount of a container (`mounts: [{storage, location}]`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
+pub struct ContainerMount {
+    /// The storage mounted: a key of the charm's `storage:`.
+    #[serde(default)]
+    pub storage: String,
+    /// Where in the container it is mounted.
+    #[serde(default)]
+    pub location: String,
+}
+
+/// A base a container's image may be (`bases: [{name, channel,
+/// architectures}]`), for containers that run no resource.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
+pub struct ContainerBase {
+    /// The operating system (`ubuntu`).
+    pub name: String,
+    /// Its channel (`22.04/stable`).
+    pub channel: String,
+    /// The architectures, if restricted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub architectures: Vec<String>,
 }
 
 /// One config option.
@@ -865,6 +928,9 @@ actions:
 name: rich
 containers:
   app: {resource: app-image, mounts: [{storage: data, location: /data}]}
+  tools:
+    bases: [{name: ubuntu, channel: "22.04/stable", architectures: [amd64, arm64]}]
+    mounts: [{storage: data, location: /a}, {storage: data, location: /b}, {storage: data}]
 peers: {replicas: {interface: rich_replicas}}
 requires:
   db: {interface: postgresql_client, limit: 1, optional: true, scope: container}
@@ -891,6 +957,28 @@ actions:
         assert_eq!(meta.endpoints["metrics"].role, EndpointRole::Provides);
         assert_eq!(meta.endpoints["db"].scope.as_deref(), Some("container"));
         assert_eq!(meta.config["ratio"].kind, OptionKind::Float);
+        let tools = &meta.containers["tools"];
+        assert_eq!(tools.resource, None);
+        assert_eq!(
+            tools.bases,
+            [ContainerBase {
+                name: "ubuntu".into(),
+                channel: "22.04/stable".into(),
+                architectures: vec!["amd64".into(), "arm64".into()],
+            }]
+        );
+        assert_eq!(tools.mounts.len(), 3);
+        assert_eq!(
+            tools.mount_locations(),
+            BTreeMap::from([("data", vec!["/a", "/b"])])
+        );
+        assert_eq!(
+            meta.containers["app"].mounts,
+            [ContainerMount {
+                storage: "data".into(),
+                location: "/data".into(),
+            }]
+        );
         assert!(matches!(
             CharmMeta::from_json("{\"peers\": 3}"),
             Err(MetaError::ParseJson { .. })

@@ -1,5 +1,6 @@
 //! Workload containers, reached through their Pebble.
 
+use std::collections::BTreeMap;
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -164,11 +165,37 @@ impl Model {
                 name: name.to_string(),
             });
         }
-        Ok(Container::new(
+        Ok(self.declared_container(name))
+    }
+
+    /// Every workload container the metadata declares, by name (Python
+    /// ops' `Unit.containers`). Making them asks nothing of Pebble; each
+    /// says with [`can_connect`](Client::can_connect) whether it answers.
+    ///
+    /// ```no_run
+    /// # fn demo(model: &ops::Model) {
+    /// for (name, container) in model.containers() {
+    ///     if !container.can_connect() {
+    ///         tracing::info!(container = %name, "workload not up yet");
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn containers(&self) -> BTreeMap<String, Container> {
+        self.meta
+            .containers
+            .keys()
+            .map(|name| (name.clone(), self.declared_container(name)))
+            .collect()
+    }
+
+    /// The container `name`, which the metadata declares.
+    fn declared_container(&self, name: &str) -> Container {
+        Container::new(
             name,
             &self.containers_dir,
             self.pebble_transports.get(name),
             &self.juju_version,
-        ))
+        )
     }
 }

@@ -619,6 +619,14 @@ fn a_container_with_a_transport_reaches_its_pebble_through_it() {
     let model = model.with_pebble_transports(BTreeMap::from([("workload".to_string(), transport)]));
     let workload = model.container("workload").unwrap();
     assert_eq!(workload.system_info().unwrap().version, "9.9");
+    // Every container the metadata declares; the transported one uses it.
+    let all = model.containers();
+    assert_eq!(all.keys().collect::<Vec<_>>(), ["sidecar", "workload"]);
+    assert_eq!(all["workload"].system_info().unwrap().version, "9.9");
+    assert_eq!(
+        all["sidecar"].client().socket(),
+        Path::new("/charm/containers/sidecar/pebble.socket")
+    );
     assert_eq!(
         workload.client().socket(),
         Path::new("/in-process/pebble.socket")

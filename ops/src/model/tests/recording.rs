@@ -555,6 +555,7 @@ provides:
   website: {interface: http}
 containers:
   workload: {resource: image}
+  sidecar: {resource: image}
 resources:
   image: {type: oci-image}
 storage:
