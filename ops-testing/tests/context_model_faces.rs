@@ -10,7 +10,7 @@ use ops::pebble::Layer;
 use ops::{Charm, Ctx, Framework, HandlerError, HandlerResult};
 use ops_testing::context::{
     Address, BindAddress, Container, Context, Inconsistency, ModelType, Network, Relation,
-    RunError, State, Storage,
+    RelationKind, RunError, State, Storage,
 };
 use serde_json::json;
 
@@ -334,4 +334,108 @@ fn a_containers_plan_merges_its_layers() {
     let err = c.with_layer("bad", bad).plan().unwrap_err();
     assert!(err.to_string().contains("override"), "{err}");
     assert!(Container::new("empty").plan().unwrap().services.is_empty());
+}
+
+/// Every kind of endpoint, containers, storage and options with and
+/// without defaults.
+const DECLARES_ALL: &str = r#"
+name: whole
+peers: {replicas: {interface: whole_replicas}}
+requires:
+  db: {interface: pg}
+  logging: {interface: logs, scope: container}
+provides: {metrics: {interface: prometheus_scrape}}
+containers: {app: {}, tools: {}}
+storage: {data: {type: filesystem}}
+config:
+  options:
+    port: {type: int, default: 80}
+    name: {type: string, default: whole}
+    token: {type: string}
+actions: {probe: {}, versions: {}, grow: {}}
+"#;
+
+#[test]
+fn a_state_from_the_context_holds_what_the_metadata_declares() {
+    let mut ctx = Context::<Faces>::new(DECLARES_ALL).unwrap();
+    let state = State::from_context(&ctx, State::default());
+    let mut relations: Vec<(&str, RelationKind, Option<&str>, &str)> = state
+        .relations
+        .iter()
+        .map(|r| {
+            (
+                r.endpoint.as_str(),
+                r.kind,
+                r.interface.as_deref(),
+                r.remote_app.as_str(),
+            )
+        })
+        .collect();
+    relations.sort_by_key(|r| r.0);
+    assert_eq!(
+        relations,
+        [
+            ("db", RelationKind::Regular, Some("pg"), "remote"),
+            ("logging", RelationKind::Subordinate, Some("logs"), "remote"),
+            (
+                "metrics",
+                RelationKind::Regular,
+                Some("prometheus_scrape"),
+                "remote"
+            ),
+            ("replicas", RelationKind::Peer, Some("whole_replicas"), ""),
+        ]
+    );
+    let logging = state.relations.iter().find(|r| r.endpoint == "logging");
+    assert_eq!(
+        logging
+            .unwrap()
+            .remote_units_data
+            .keys()
+            .collect::<Vec<_>>(),
+        [&0]
+    );
+    let containers: Vec<(&str, bool)> = state
+        .containers
+        .iter()
+        .map(|c| (c.name.as_str(), c.can_connect))
+        .collect();
+    assert_eq!(containers, [("app", true), ("tools", true)]);
+    assert_eq!(state.storages.len(), 1);
+    assert_eq!(state.storages[0].name, "data");
+    assert_eq!(
+        state.config,
+        *json!({"port": 80, "name": "whole"}).as_object().unwrap()
+    );
+    // Juju would run a hook in it: consistent, and a run goes through.
+    ctx.check(&ctx.on.update_status(), &state).unwrap();
+    ctx.run(ctx.on.update_status(), &state).unwrap();
+}
+
+#[test]
+fn what_the_test_gives_wins_over_the_metadata() {
+    let ctx = Context::<Faces>::new(DECLARES_ALL).unwrap();
+    let db = Relation::new("db")
+        .with_remote_app("postgresql")
+        .with_remote_app_data([("endpoints", "127.0.0.1:5432")]);
+    let given = State::default()
+        .with_leader(true)
+        .with_relation(db.clone())
+        .with_container(Container::new("app"))
+        .with_config([("port", json!(6432))]);
+    let state = State::from_context(&ctx, given);
+    assert!(state.leader);
+    let dbs: Vec<&Relation> = state
+        .relations
+        .iter()
+        .filter(|r| r.endpoint == "db")
+        .collect();
+    assert_eq!(dbs.len(), 1, "the given db relation, not a second one");
+    assert_eq!(dbs[0].id, db.id);
+    assert_eq!(dbs[0].remote_app, "postgresql");
+    assert_eq!(state.relations.len(), 4);
+    let app = state.containers.iter().find(|c| c.name == "app").unwrap();
+    assert!(!app.can_connect, "the given container, Pebble not up");
+    assert_eq!(state.config["port"], 6432);
+    assert_eq!(state.config["name"], "whole");
 }

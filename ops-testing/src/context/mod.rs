@@ -52,6 +52,7 @@
 mod consistency;
 mod engine;
 mod events;
+mod from_meta;
 mod from_model;
 mod state;
 
