@@ -122,23 +122,23 @@ fn probe(ctx: &mut Context<Faces>, state: &State) -> ops_testing::context::Bag {
 #[test]
 fn a_binding_with_a_network_answers_it_the_others_the_address() {
     let mut ctx = Context::<Faces>::new(META).unwrap();
-    let state = State::default().with_address("10.0.0.5").with_network(
-        Network::new("db", "192.0.2.10")
+    let state = State::default().with_address("127.0.0.5").with_network(
+        Network::new("db", "127.0.2.10")
             .with_bind_address(
-                BindAddress::new("eth1", [Address::new("198.51.100.4")])
+                BindAddress::new("eth1", [Address::new("127.51.100.4")])
                     .with_mac_address("00:16:3e:00:00:01"),
             )
             .with_ingress_addresses(["db.example.com"])
-            .with_egress_subnets(["192.0.2.0/24"]),
+            .with_egress_subnets(["127.0.2.0/24"]),
     );
     let results = probe(&mut ctx, &state);
     assert_eq!(results["db-ingress"], "db.example.com");
-    assert_eq!(results["db-egress"], "192.0.2.0/24");
-    assert_eq!(results["db-bind"], "eth0=192.0.2.10,eth1=198.51.100.4");
+    assert_eq!(results["db-egress"], "127.0.2.0/24");
+    assert_eq!(results["db-bind"], "eth0=127.0.2.10,eth1=127.51.100.4");
     // Another binding: the state's address, as before.
-    assert_eq!(results["metrics-ingress"], "10.0.0.5");
-    assert_eq!(results["metrics-egress"], "10.0.0.5/32");
-    assert_eq!(results["metrics-bind"], "eth0=10.0.0.5");
+    assert_eq!(results["metrics-ingress"], "127.0.0.5");
+    assert_eq!(results["metrics-egress"], "127.0.0.5/32");
+    assert_eq!(results["metrics-bind"], "eth0=127.0.0.5");
     // The network goes through the run unchanged.
     let out = ctx
         .run_action(ctx.on.action("probe", []), &state)
@@ -151,7 +151,7 @@ fn a_binding_with_a_network_answers_it_the_others_the_address() {
 #[test]
 fn a_network_for_an_unknown_binding_is_inconsistent() {
     let mut ctx = Context::<Faces>::new(META).unwrap();
-    let state = State::default().with_network(Network::new("nope", "192.0.2.1"));
+    let state = State::default().with_network(Network::new("nope", "127.0.2.1"));
     let err = ctx
         .run_action(ctx.on.action("probe", []), &state)
         .unwrap_err();
@@ -163,8 +163,8 @@ fn a_network_for_an_unknown_binding_is_inconsistent() {
     }));
     // juju-info and extra bindings are bindings.
     let ok = State::default()
-        .with_network(Network::new("juju-info", "192.0.2.1"))
-        .with_network(Network::new("metrics", "192.0.2.2"));
+        .with_network(Network::new("juju-info", "127.0.2.1"))
+        .with_network(Network::new("metrics", "127.0.2.2"));
     assert!(ctx.check(&ctx.on.action("probe", []), &ok).is_ok());
 }
 

@@ -557,10 +557,10 @@ pub struct PlanError(pub String);
 /// ```
 /// use ops_testing::context::Address;
 ///
-/// let a = Address::new("10.1.2.3");
-/// assert_eq!(a.cidr, "10.1.2.0/24");
-/// let b = Address::new("10.1.2.3").with_cidr("10.1.0.0/16").with_hostname("db-0");
-/// assert_eq!((b.cidr.as_str(), b.hostname.as_str()), ("10.1.0.0/16", "db-0"));
+/// let a = Address::new("127.1.2.3");
+/// assert_eq!(a.cidr, "127.1.2.0/24");
+/// let b = Address::new("127.1.2.3").with_cidr("127.1.0.0/16").with_hostname("db-0");
+/// assert_eq!((b.cidr.as_str(), b.hostname.as_str()), ("127.1.0.0/16", "db-0"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -606,8 +606,8 @@ impl Address {
 /// ```
 /// use ops_testing::context::{Address, BindAddress};
 ///
-/// let eth1 = BindAddress::new("eth1", [Address::new("10.1.2.3")]).with_mac_address("00:16:3e:00:00:01");
-/// assert_eq!(eth1.addresses[0].value, "10.1.2.3");
+/// let eth1 = BindAddress::new("eth1", [Address::new("127.1.2.3")]).with_mac_address("00:16:3e:00:00:01");
+/// assert_eq!(eth1.addresses[0].value, "127.1.2.3");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -644,15 +644,15 @@ impl BindAddress {
 /// ```
 /// use ops_testing::context::{Address, BindAddress, Network, State};
 ///
-/// let db = Network::new("db", "10.1.2.3")
-///     .with_bind_address(BindAddress::new("eth1", [Address::new("192.0.2.7")]))
+/// let db = Network::new("db", "127.1.2.3")
+///     .with_bind_address(BindAddress::new("eth1", [Address::new("127.0.2.7")]))
 ///     .with_ingress_addresses(["db.example.com"])
-///     .with_egress_subnets(["10.1.0.0/16"]);
+///     .with_egress_subnets(["127.1.0.0/16"]);
 /// let state = State::default().with_network(db);
 /// let db = state.network("db").unwrap();
 /// assert_eq!(db.bind_addresses.len(), 2);
 /// assert_eq!(db.ingress_addresses, ["db.example.com"]);
-/// assert_eq!(db.to_json()["egress-subnets"][0], "10.1.0.0/16");
+/// assert_eq!(db.to_json()["egress-subnets"][0], "127.1.0.0/16");
 /// assert!(state.network("metrics").is_none());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
