@@ -580,3 +580,61 @@ fn only_the_juju_event_is_logged_as_emitted() {
     assert_eq!(emitting[0].0, "DEBUG");
     assert!(emitting[0].1.contains("update_status"), "{emitting:?}");
 }
+
+/// A charm whose status is a file it ships (`motd`), read from its
+/// charm directory.
+struct Shipped;
+
+impl Charm for Shipped {
+    fn new(fw: &mut Framework<Self>) -> Result<Self, HandlerError> {
+        fw.observe(Self::on_collect_unit_status)?;
+        Ok(Shipped)
+    }
+}
+
+impl Shipped {
+    fn on_collect_unit_status(
+        &mut self,
+        _: &ops::events::CollectUnitStatus,
+        ctx: &mut Ctx,
+    ) -> HandlerResult<Status> {
+        let motd = ctx.model().charm_dir().join("motd");
+        Ok(match std::fs::read_to_string(&motd) {
+            Ok(text) => Status::active(text.trim()),
+            Err(_) => Status::blocked("no motd shipped"),
+        })
+    }
+}
+
+/// Python's `Context(charm_root=...)`: the runs' `JUJU_CHARM_DIR` is the
+/// charm's own directory, with what it ships, and the runs add nothing to it.
+#[test]
+fn a_charm_root_is_the_charm_directory_of_the_runs() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("charmcraft.yaml"), "name: shipped\n").unwrap();
+    std::fs::write(root.path().join("motd"), "shipped with the charm\n").unwrap();
+    let listing = |dir: &std::path::Path| {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let before = listing(root.path());
+
+    let mut ctx = Context::<Shipped>::from_charm_dir(root.path()).unwrap();
+    let out = ctx.run(ctx.on.update_status(), &State::default()).unwrap();
+    assert_eq!(out.unit_status, Status::active("shipped with the charm"));
+    let mut ctx = Context::<Shipped>::new("name: shipped\n")
+        .unwrap()
+        .with_charm_root(root.path());
+    let out = ctx.run(ctx.on.update_status(), &State::default()).unwrap();
+    assert_eq!(out.unit_status, Status::active("shipped with the charm"));
+    assert_eq!(listing(root.path()), before, "the runs wrote into it");
+
+    // Without one, the charm directory is an empty scratch one.
+    let mut ctx = Context::<Shipped>::new("name: shipped\n").unwrap();
+    let out = ctx.run(ctx.on.update_status(), &State::default()).unwrap();
+    assert_eq!(out.unit_status, Status::blocked("no motd shipped"));
+}

@@ -194,6 +194,9 @@ pub struct Context<C: Charm> {
     check_consistency: bool,
     effects: SideEffects,
     charm: Option<C>,
+    /// The charm directory the runs use, when the test names one.
+    charm_root: Option<std::path::PathBuf>,
+    /// Otherwise a scratch one, made at the first run.
     workdir: Option<tempfile::TempDir>,
     _charm: PhantomData<fn() -> C>,
 }
@@ -218,9 +221,38 @@ impl<C: Charm> Context<C> {
         )?))
     }
 
-    /// A context for the charm in a directory (packed metadata or `charmcraft.yaml`).
+    /// A context for the charm in a directory (packed metadata or
+    /// `charmcraft.yaml`), which is also the runs' charm directory
+    /// (`JUJU_CHARM_DIR`, [`Model::charm_dir`](ops::Model::charm_dir)), as
+    /// Python's `Context(charm_root=...)`: the charm reads its files there.
     pub fn from_charm_dir(dir: impl AsRef<Path>) -> Result<Self, RunError> {
-        Ok(Self::from_meta(CharmMeta::from_charm_dir(dir.as_ref())?))
+        let dir = dir.as_ref();
+        Ok(Self::from_meta(CharmMeta::from_charm_dir(dir)?).with_charm_root(dir))
+    }
+
+    /// Runs with `dir` as the charm directory (`JUJU_CHARM_DIR`), Python's
+    /// `charm_root`, instead of an empty scratch directory: for a charm that
+    /// reads files it ships (templates, dashboards). The metadata stays the
+    /// context's own. The runs write nothing there (the charm's state is kept
+    /// in memory); what the charm itself writes stays.
+    ///
+    /// ```
+    /// use ops_testing::context::{Context, State};
+    /// # struct C;
+    /// # impl ops::Charm for C {
+    /// #     fn new(_: &mut ops::Framework<Self>) -> Result<Self, ops::HandlerError> { Ok(C) }
+    /// # }
+    /// let root = tempfile::tempdir().unwrap();
+    /// std::fs::write(root.path().join("dashboard.json"), "{}").unwrap();
+    /// let mut ctx = Context::<C>::new("name: c\n").unwrap().with_charm_root(root.path());
+    /// ctx.run(ctx.on.install(), &State::default()).unwrap();
+    /// ```
+    pub fn with_charm_root(mut self, dir: impl AsRef<Path>) -> Self {
+        let dir = dir.as_ref();
+        // Juju gives an absolute JUJU_CHARM_DIR.
+        let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+        self.charm_root = Some(absolute);
+        self
     }
 
     /// A context from parsed metadata.
@@ -247,6 +279,7 @@ impl<C: Charm> Context<C> {
             check_consistency: true,
             effects: SideEffects::default(),
             charm: None,
+            charm_root: None,
             workdir: None,
             _charm: PhantomData,
         }
@@ -425,8 +458,12 @@ impl<C: Charm> Context<C> {
         })
     }
 
-    /// The charm directory the runs use (`JUJU_CHARM_DIR`), made at the first run.
+    /// The charm directory the runs use (`JUJU_CHARM_DIR`): the test's, or
+    /// a scratch one made at the first run.
     fn charm_dir(&mut self) -> Result<std::path::PathBuf, RunError> {
+        if let Some(root) = &self.charm_root {
+            return Ok(root.clone());
+        }
         if self.workdir.is_none() {
             let dir = crate::scratch::tempdir().map_err(|source| RunError::Setup {
                 what: "making the charm directory".to_string(),
