@@ -6,7 +6,7 @@
 
 use ops::events::ActionEvent;
 use ops::model::{CloudCredential, CloudSpec};
-use ops::pebble::Layer;
+use ops::pebble::{Layer, ServiceStartup, ServiceStatus};
 use ops::{Charm, Ctx, Framework, HandlerError, HandlerResult};
 use ops_testing::context::{
     Address, BindAddress, Container, Context, Inconsistency, ModelType, Network, Relation,
@@ -319,6 +319,17 @@ fn a_containers_plan_merges_its_layers() {
     assert_eq!(plan.services["app"].environment["MODE"], "fast");
     assert!(plan.services.contains_key("side"));
     assert_eq!(plan.checks["up"].threshold, Some(3));
+    // Python's Container.services: the plan's, with startup and status.
+    let services = c
+        .clone()
+        .with_service_status("app", ServiceStatus::Active)
+        .services()
+        .unwrap();
+    assert_eq!(services.keys().collect::<Vec<_>>(), ["app", "side"]);
+    assert_eq!(services["app"].startup, ServiceStartup::Enabled);
+    assert_eq!(services["app"].current, ServiceStatus::Active);
+    assert_eq!(services["side"].startup, ServiceStartup::Disabled);
+    assert_eq!(services["side"].current, ServiceStatus::Inactive);
 
     // The same as the container's Pebble makes of them.
     let mut ctx = Context::<Faces>::new(META).unwrap();
@@ -331,8 +342,10 @@ fn a_containers_plan_merges_its_layers() {
 
     // A layer without an override does not combine.
     let bad = Layer::from_yaml("services:\n  app: {command: other}\n").unwrap();
-    let err = c.with_layer("bad", bad).plan().unwrap_err();
+    let c = c.with_layer("bad", bad);
+    let err = c.plan().unwrap_err();
     assert!(err.to_string().contains("override"), "{err}");
+    assert_eq!(c.services().unwrap_err(), err);
     assert!(Container::new("empty").plan().unwrap().services.is_empty());
 }
 

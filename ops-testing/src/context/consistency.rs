@@ -709,7 +709,7 @@ fn check_containers(meta: &CharmMeta, state: &State, out: &mut Vec<Inconsistency
                 container: c.name.clone(),
             });
         }
-        let services = c.services();
+        let services = c.service_names();
         for (service, status) in &c.service_statuses {
             let reason = if !services.contains(service) {
                 "no layer of the container defines it".to_string()

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use ops::Status;
-use ops::pebble::{Layer, Plan, ServiceStatus};
+use ops::pebble::{Layer, Plan, ServiceInfo, ServiceStartup, ServiceStatus};
 use ops::storage::Notice;
 
 use crate::fake_pebble::ExecResult;
@@ -537,8 +537,53 @@ impl Container {
         crate::fake_pebble::plan_of(&self.layers).map_err(PlanError)
     }
 
-    /// The combined plan's services' names.
-    pub fn services(&self) -> BTreeSet<String> {
+    /// The plan's services as the container's Pebble reports them (Python's
+    /// `Container.services`): startup from the plan (`disabled` where no
+    /// layer sets it), status from [`service_statuses`](Self::service_statuses)
+    /// (`inactive` where the test gives none). An error if the layers do not
+    /// make a plan.
+    ///
+    /// ```
+    /// use ops::pebble::{Layer, ServiceStartup, ServiceStatus};
+    /// use ops_testing::context::Container;
+    ///
+    /// let layer = Layer::from_yaml(
+    ///     "services:\n  web: {override: replace, command: web, startup: enabled}\n  \
+    ///      cron: {override: replace, command: cron}\n",
+    /// )
+    /// .unwrap();
+    /// let container = Container::new("app")
+    ///     .with_layer("base", layer)
+    ///     .with_service_status("web", ServiceStatus::Active);
+    /// let services = container.services().unwrap();
+    /// assert_eq!(services["web"].startup, ServiceStartup::Enabled);
+    /// assert!(services["web"].is_running());
+    /// assert_eq!(services["cron"].startup, ServiceStartup::Disabled);
+    /// assert_eq!(services["cron"].current, ServiceStatus::Inactive);
+    /// ```
+    pub fn services(&self) -> Result<BTreeMap<String, ServiceInfo>, PlanError> {
+        let plan = self.plan()?;
+        Ok(plan
+            .services
+            .iter()
+            .map(|(name, service)| {
+                let info = ServiceInfo {
+                    name: name.clone(),
+                    startup: service.startup.clone().unwrap_or(ServiceStartup::Disabled),
+                    current: self
+                        .service_statuses
+                        .get(name)
+                        .cloned()
+                        .unwrap_or(ServiceStatus::Inactive),
+                    current_since: None,
+                };
+                (name.clone(), info)
+            })
+            .collect())
+    }
+
+    /// The names of the services any layer defines, plan or not.
+    pub(crate) fn service_names(&self) -> BTreeSet<String> {
         self.layers
             .iter()
             .flat_map(|(_, l)| l.services.keys().cloned())
