@@ -212,7 +212,9 @@ impl Demo {
 
     fn on_make_secret(&mut self, _: &ActionEvent, ctx: &mut Ctx) -> HandlerResult {
         let content = BTreeMap::from([("token".to_string(), "t0k3n".to_string())]);
-        let options = SecretOptions::new().with_label("made");
+        let options = SecretOptions::new()
+            .with_label("made")
+            .with_expire(std::time::Duration::from_secs(3600));
         ctx.model().add_secret(content, options)?;
         Ok(())
     }
@@ -437,12 +439,24 @@ fn actions_give_results_logs_and_failure() {
 fn an_action_adding_a_secret_leaves_it_in_the_state() {
     let mut ctx = ctx();
     let state = State::default().with_leader(true);
+    let before = std::time::SystemTime::now();
     let out = ctx
         .run_action(ctx.on.action("make-secret", []), &state)
         .unwrap();
+    let after = std::time::SystemTime::now();
     let made = out.state.secret_by_label("made").expect("a new secret");
     assert_eq!(made.owner, SecretOwner::App);
     assert_eq!(made.latest_content().unwrap()["token"], "t0k3n");
+    // An hour from when secret-add ran (to the second), as Juju reads a
+    // duration.
+    let expire = made.expire.as_deref().expect("an expiry");
+    let at = ops::rfc3339::parse(expire).unwrap();
+    let hour = std::time::Duration::from_secs(3600);
+    let second = std::time::Duration::from_secs(1);
+    assert!(
+        at + second >= before + hour && at <= after + hour,
+        "{expire}"
+    );
 }
 
 #[test]

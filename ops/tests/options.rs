@@ -2,9 +2,9 @@
 //! outside ops they are built with `new()` and the `with_*` methods, which
 //! these tests use from outside the crate, as a charm does.
 
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
-use ops::model::{SecretInfo, SecretOptions, SecretOwner, SecretRotate};
+use ops::model::{SecretExpiry, SecretInfo, SecretOptions, SecretOwner, SecretRotate};
 use ops::pebble::{ExecOptions, PushOptions};
 use ops::{MainOptions, StateLocation};
 
@@ -16,7 +16,7 @@ fn secret_options_set_every_field() {
     let options = SecretOptions::new()
         .with_label("db")
         .with_description("the database's password")
-        .with_expire("2030-01-01T00:00:00Z")
+        .with_expire(UNIX_EPOCH + Duration::from_secs(1_893_456_000))
         .with_rotate(SecretRotate::Weekly)
         .with_owner(SecretOwner::Application);
     assert_eq!(options.label.as_deref(), Some("db"));
@@ -24,7 +24,16 @@ fn secret_options_set_every_field() {
         options.description.as_deref(),
         Some("the database's password")
     );
-    assert_eq!(options.expire.as_deref(), Some("2030-01-01T00:00:00Z"));
+    assert_eq!(
+        options.expire.map(SecretExpiry::to_juju).as_deref(),
+        Some("2030-01-01T00:00:00Z")
+    );
+    let after = SecretOptions::new().with_expire(Duration::from_millis(1_500));
+    assert_eq!(
+        after.expire,
+        Some(SecretExpiry::After(Duration::from_millis(1_500)))
+    );
+    assert_eq!(after.expire.unwrap().to_juju(), "1500ms");
     assert_eq!(options.rotate, Some(SecretRotate::Weekly));
     assert_eq!(options.owner, SecretOwner::Application);
 }

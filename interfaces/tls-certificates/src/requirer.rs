@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 
 use ops::Model;
-use ops::model::{ModelError, Relation, SecretInfoUpdate, SecretOptions, SecretOwner};
+use ops::model::{
+    ModelError, Relation, SecretExpiry, SecretInfoUpdate, SecretOptions, SecretOwner,
+};
 
 use crate::databag::{self, Answer, Issued, ProviderDataError};
 use crate::x509::{self, CertificateRequest, Csr, PrivateKey, X509Error};
@@ -384,8 +386,11 @@ impl Requirer {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        // None past the year 9999: such a certificate is never renewed.
-        let expire = x509::rfc3339(issued.certificate.renewal_time(now, self.renewal_fraction));
+        let renew_at = issued.certificate.renewal_time(now, self.renewal_fraction);
+        // None past the year 9999 (beyond RFC 3339): such a certificate is
+        // never renewed.
+        let expire = x509::rfc3339(renew_at)
+            .map(|_| std::time::UNIX_EPOCH + std::time::Duration::from_secs(renew_at));
         let content = BTreeMap::from([
             ("certificate".to_string(), certificate.clone()),
             ("csr".to_string(), csr.pem().to_string()),
@@ -399,7 +404,7 @@ impl Requirer {
             Ok((secret, _)) => {
                 secret.set_content(content)?;
                 secret.set_info(SecretInfoUpdate {
-                    expire,
+                    expire: expire.map(SecretExpiry::At),
                     ..SecretInfoUpdate::default()
                 })?;
                 Ok(())

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use super::Bag;
 use super::cmd::{Cmd, Fail, Outcome, check_empty};
 use super::flags::{self, Answer, Parsed};
-use super::secrets::{check_content, check_rotate, parse_expire, secret_xid};
+use super::secrets::{check_content, check_rotate, secret_xid};
 use crate::formats::{base64_decode, base64_encode};
 use ops::backend::{SecretAddArgs, SecretOwner, SecretSetArgs};
 
@@ -222,7 +222,9 @@ type SecretOptions = (
 
 fn options(p: &Parsed) -> Result<SecretOptions, Fail> {
     let nonempty = |name: &str| p.get(name).filter(|v| !v.is_empty()).map(str::to_string);
-    let expire = nonempty("expire").map(|e| parse_expire(&e)).transpose()?;
+    // The expiry is read where the model takes it (`hook_secret_add`,
+    // `hook_secret_set`), for the in-process backend too.
+    let expire = nonempty("expire");
     let rotate = nonempty("rotate");
     if let Some(r) = &rotate {
         check_rotate(r)?;

@@ -232,6 +232,8 @@ impl FakeJuju {
             return Err(HookError::usage("missing secret value or filename"));
         }
         check_content(&args.content)?;
+        // A time or a duration from now, kept as the time Juju computes.
+        let expire = args.expire.as_deref().map(parse_expire).transpose()?;
         if let Some(rotate) = &args.rotate {
             check_rotate(rotate)?;
         }
@@ -251,7 +253,7 @@ impl FakeJuju {
         self.keep_created_secret_for_rollback(ctx, &id);
         if let Some(s) = self.secrets.get_mut(&id) {
             s.description = args.description.clone();
-            s.expire = args.expire.clone();
+            s.expire = expire;
             s.rotate = args.rotate.clone();
         }
         Ok(id)
@@ -419,6 +421,7 @@ impl FakeJuju {
         if let Some(rotate) = &args.rotate {
             check_rotate(rotate)?;
         }
+        let expire = args.expire.as_deref().map(parse_expire).transpose()?;
         let (owner, full_id) = {
             let s = self.owned_secret(ctx, id)?;
             (s.owner.clone(), s.id.clone())
@@ -437,7 +440,7 @@ impl FakeJuju {
         for (field, value) in [
             (&mut s.label, &args.label),
             (&mut s.description, &args.description),
-            (&mut s.expire, &args.expire),
+            (&mut s.expire, &expire),
             (&mut s.rotate, &args.rotate),
         ] {
             if value.is_some() {

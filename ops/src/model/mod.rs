@@ -44,7 +44,8 @@ pub use error::ModelError;
 pub use network::{InterfaceAddress, Network, NetworkInterface};
 pub use relation::Relation;
 pub use secret::{
-    Secret, SecretContent, SecretInfoError, SecretInfoUpdate, SecretOptions, SecretRotate,
+    Secret, SecretContent, SecretExpiry, SecretInfoError, SecretInfoUpdate, SecretOptions,
+    SecretRotate,
 };
 pub use status::Status;
 

@@ -5,6 +5,7 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::time::{Duration, SystemTime};
 
 use super::{Model, ModelError, Relation};
 use crate::backend::{SecretAddArgs, SecretInfo, SecretOwner, SecretSetArgs};
@@ -200,8 +201,8 @@ pub struct SecretOptions {
     pub label: Option<String>,
     /// A description.
     pub description: Option<String>,
-    /// When it expires, RFC 3339 (`2025-01-01T00:00:00Z`).
-    pub expire: Option<String>,
+    /// When it expires.
+    pub expire: Option<SecretExpiry>,
     /// How often to rotate it.
     pub rotate: Option<SecretRotate>,
     /// Owned by the application (the leader creates and changes it) or by this unit.
@@ -226,8 +227,20 @@ impl SecretOptions {
         self
     }
 
-    /// Expiring at this time, RFC 3339 (`2025-01-01T00:00:00Z`).
-    pub fn with_expire(mut self, expire: impl Into<String>) -> Self {
+    /// Expiring at a time or after a while (a [`SystemTime`] or a
+    /// [`Duration`], as Python's `expire` takes a `datetime` or a
+    /// `timedelta`).
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use ops::model::{SecretExpiry, SecretOptions};
+    ///
+    /// let in_a_day = SecretOptions::new().with_expire(Duration::from_secs(86_400));
+    /// assert_eq!(in_a_day.expire, Some(SecretExpiry::After(Duration::from_secs(86_400))));
+    /// let at = SecretOptions::new().with_expire(SystemTime::UNIX_EPOCH);
+    /// assert_eq!(at.expire.unwrap().to_juju(), "1970-01-01T00:00:00Z");
+    /// ```
+    pub fn with_expire(mut self, expire: impl Into<SecretExpiry>) -> Self {
         self.expire = Some(expire.into());
         self
     }
@@ -245,6 +258,40 @@ impl SecretOptions {
     }
 }
 
+/// When a secret expires: at a time, or after a while from when Juju is
+/// told. Juju's `--expire` takes either (an RFC 3339 time or a Go
+/// duration, which must be positive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretExpiry {
+    /// At this time.
+    At(SystemTime),
+    /// This long after the hook tool runs.
+    After(Duration),
+}
+
+impl SecretExpiry {
+    /// As `--expire` takes it: `2030-01-01T00:00:00Z` (to the second, UTC)
+    /// or a Go duration in milliseconds (`86400000ms`).
+    pub fn to_juju(self) -> String {
+        match self {
+            SecretExpiry::At(time) => crate::rfc3339::format(time, false),
+            SecretExpiry::After(after) => format!("{}ms", after.as_millis()),
+        }
+    }
+}
+
+impl From<SystemTime> for SecretExpiry {
+    fn from(time: SystemTime) -> Self {
+        SecretExpiry::At(time)
+    }
+}
+
+impl From<Duration> for SecretExpiry {
+    fn from(after: Duration) -> Self {
+        SecretExpiry::After(after)
+    }
+}
+
 /// What [`Secret::set_info`] changes: only the fields that are `Some`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SecretInfoUpdate {
@@ -252,8 +299,8 @@ pub struct SecretInfoUpdate {
     pub label: Option<String>,
     /// A new description.
     pub description: Option<String>,
-    /// A new expiry, RFC 3339.
-    pub expire: Option<String>,
+    /// A new expiry.
+    pub expire: Option<SecretExpiry>,
     /// A new rotation policy.
     pub rotate: Option<SecretRotate>,
 }
@@ -452,7 +499,7 @@ impl<'m> Secret<'m> {
                     content: None,
                     label: update.label,
                     description: update.description,
-                    expire: update.expire,
+                    expire: update.expire.map(SecretExpiry::to_juju),
                     rotate: update.rotate.map(|r| r.as_str().to_string()),
                 },
             )
@@ -541,7 +588,7 @@ impl Model {
                 content: content.clone(),
                 label: options.label.clone(),
                 description: options.description,
-                expire: options.expire,
+                expire: options.expire.map(SecretExpiry::to_juju),
                 rotate: options.rotate.map(|r| r.as_str().to_string()),
                 owner: options.owner,
             })
