@@ -652,3 +652,56 @@ fn a_charm_root_is_the_charm_directory_of_the_runs() {
     let out = ctx.run(ctx.on.update_status(), &State::default()).unwrap();
     assert_eq!(out.unit_status, Status::blocked("no motd shipped"));
 }
+
+/// A charm that copies `/etc/app/in.conf` to `/etc/app/out.conf`, adding
+/// a line, in its `workload` container.
+struct Copier;
+
+impl Charm for Copier {
+    fn new(fw: &mut Framework<Self>) -> Result<Self, HandlerError> {
+        fw.observe(Self::on_update_status)?;
+        Ok(Copier)
+    }
+}
+
+impl Copier {
+    fn on_update_status(&mut self, _: &UpdateStatus, ctx: &mut Ctx) -> HandlerResult {
+        let container = ctx.model().container("workload")?;
+        let mut text = container.pull("/etc/app/in.conf")?;
+        text.extend_from_slice(b"copied = true\n");
+        container.push("/etc/app/out.conf", text, &PushOptions::new())?;
+        Ok(())
+    }
+}
+
+/// Python's `Container(mounts=...)`: the charm reads and writes a host
+/// directory the test set up, and what is there stays out of the State.
+#[test]
+fn a_mounted_host_directory_is_what_the_charm_reads_and_writes() {
+    let host = tempfile::tempdir().unwrap();
+    std::fs::write(host.path().join("in.conf"), "port = 80\n").unwrap();
+    let mut ctx = Context::<Copier>::new(META).unwrap();
+    let container = Container::new("workload")
+        .with_can_connect(true)
+        .with_mount("/etc/app", host.path())
+        .with_file("/etc/other.conf", File::new("kept\n"));
+    let state = State::default().with_container(container);
+    let out = ctx.run(ctx.on.update_status(), &state).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(host.path().join("out.conf")).unwrap(),
+        "port = 80\ncopied = true\n"
+    );
+    let after = out.container("workload").unwrap();
+    assert_eq!(after.files.keys().collect::<Vec<_>>(), ["/etc/other.conf"]);
+    assert_eq!(after.mounts["/etc/app"], host.path());
+
+    // A mount over the container's root is refused, naming the problem.
+    let over_root = State::default().with_container(
+        Container::new("workload")
+            .with_can_connect(true)
+            .with_mount("/", host.path()),
+    );
+    let err = ctx.run(ctx.on.update_status(), &over_root).unwrap_err();
+    assert!(matches!(err, RunError::Setup { .. }), "{err}");
+    assert!(err.to_string().contains("mount"), "{err}");
+}

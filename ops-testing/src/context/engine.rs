@@ -617,6 +617,30 @@ fn read_files(
     Ok(())
 }
 
+/// Links each of the container's mounts into its Pebble's root, so that
+/// what the charm reads and writes there is the host directory's (and the
+/// read-back of the root, which skips links, leaves it out of the State).
+fn mount(container: &Container, pebble: &FakePebble) -> io::Result<()> {
+    for (location, source) in &container.mounts {
+        let link = pebble.host_path(location);
+        if !location.starts_with('/') || link == pebble.root() {
+            return Err(io::Error::other(format!(
+                "{location:?}: a mount location is an absolute path other than /"
+            )));
+        }
+        if let Some(parent) = link.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::os::unix::fs::symlink(source, &link).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("{} at {location:?}: {e}", source.display()),
+            )
+        })?;
+    }
+    Ok(())
+}
+
 /// Starts a fake Pebble for each container that can connect, with its
 /// files, layers and running services.
 pub(crate) fn start_containers(
@@ -639,6 +663,7 @@ pub(crate) fn start_containers(
         let socket = ops::pebble::socket_path(dir.join("containers"), name);
         let pebble =
             FakePebble::in_process(socket, root).map_err(setup("starting a fake Pebble"))?;
+        mount(container, &pebble).map_err(setup("mounting a host directory"))?;
         let client = pebble.client();
         let pebble_err = |what: &str| {
             let what = format!("container {name}: {what}");
@@ -764,11 +789,14 @@ pub(crate) fn state_after(
     }
     for c in &mut after.containers {
         if let Some(live) = containers.get(&c.name) {
+            // What the test set up that Pebble does not report back.
             let errors = std::mem::take(&mut c.service_start_errors);
             let execs = std::mem::take(&mut c.execs);
+            let mounts = std::mem::take(&mut c.mounts);
             *c = live.clone();
             c.service_start_errors = errors;
             c.execs = execs;
+            c.mounts = mounts;
         }
     }
     // Secrets: those of the state as they are now (gone if removed), then

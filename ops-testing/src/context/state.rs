@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use ops::Status;
@@ -390,6 +390,11 @@ pub struct Container {
     /// threshold is `down`); after it, each check's failures as Pebble
     /// counts them. Python's `Container(check_infos=...)`, by failure count.
     pub check_failures: BTreeMap<String, u32>,
+    /// Host directories mounted in the container, by container location
+    /// (Python's `Container(mounts={...: Mount(location, source)})`): what
+    /// the charm reads and writes there is the host directory's, and stays
+    /// out of [`files`](Self::files).
+    pub mounts: BTreeMap<String, PathBuf>,
 }
 
 impl Container {
@@ -488,6 +493,25 @@ impl Container {
     /// ```
     pub fn with_check_failures(mut self, name: &str, failures: u32) -> Self {
         self.check_failures.insert(name.to_string(), failures);
+        self
+    }
+
+    /// Mounts the host directory `source` at `location` in the container
+    /// (Python's `Mount(location=..., source=...)`): the charm's reads and
+    /// writes there go to `source`, where the test reads them.
+    ///
+    /// ```
+    /// use ops_testing::context::Container;
+    ///
+    /// let config = tempfile::tempdir().unwrap();
+    /// let c = Container::new("workload").with_mount("/etc/app", config.path());
+    /// assert_eq!(c.mounts["/etc/app"], config.path());
+    /// ```
+    pub fn with_mount(mut self, location: &str, source: impl AsRef<Path>) -> Self {
+        let source = source.as_ref();
+        // The container's Pebble resolves it from another directory.
+        let source = std::path::absolute(source).unwrap_or_else(|_| source.to_path_buf());
+        self.mounts.insert(location.to_string(), source);
         self
     }
 
