@@ -3,7 +3,7 @@
 //! Every event a Harness fires is a full dispatch (`ops::dispatch`): deferred
 //! notices are re-emitted first, status is collected, relation data is
 //! flushed and state is committed, exactly as under Juju. The hook tools are
-//! a [`FakeBackend`] over one in-memory [`FakeJuju`], and each workload
+//! [`FakeTools`] (`ops`' `HookTools` over the fake's tool table) over one in-memory [`FakeJuju`], and each workload
 //! container is a [`FakePebble`] answered in process, its files in a
 //! directory on a memory filesystem where there is one. The charm's
 //! persisted state (`StateLocation::CharmDir`, the default) is kept in
@@ -22,7 +22,7 @@ use ops::{
     StateLocation, Status,
 };
 
-use crate::fake_juju::{ActionState, Bag, FakeBackend, FakeJuju, HookContext, LogRecord, app_of};
+use crate::fake_juju::{ActionState, Bag, FakeJuju, FakeTools, HookContext, LogRecord, app_of};
 use crate::fake_pebble::{FakePebble, NoticeKeyError};
 use crate::memory_store::MemoryStore;
 
@@ -511,7 +511,8 @@ impl<C: Charm> Harness<C> {
             departing_unit: env.departing_unit.clone(),
         };
         self.juju().begin_hook(&hook);
-        let backend = Arc::new(FakeBackend::in_dispatch(self.juju.clone(), hook, path));
+        // The charm's tool calls go through ops' HookTools, as under Juju.
+        let backend = Arc::new(FakeTools::in_dispatch(self.juju.clone(), hook, path).hook_tools());
         let store: Box<dyn StateStore> = match self.state {
             StateLocation::CharmDir if self.charm_dir_used.load(Ordering::SeqCst) => {
                 Box::new(LocalStateFile::in_charm_dir(&charm_dir))

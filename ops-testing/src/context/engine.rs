@@ -1,7 +1,7 @@
 //! From a [`State`] to a fake model and fake Pebbles, one real
 //! `ops::dispatch` over them, and back to a [`State`].
 //!
-//! The pieces are the Harness's: a [`FakeJuju`] behind a [`FakeBackend`],
+//! The pieces are the Harness's: a [`FakeJuju`] behind [`FakeTools`](crate::fake_juju::FakeTools),
 //! one [`FakePebble`] per container that can connect, on a real unix socket
 //! over a directory. Persisted state (stored state, deferred notices) is
 //! kept in memory instead of `.unit-state.json`.
@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use ops::backend::{
-    Backend, CloudSpec, LogLevel, OpenedPort, RelationRef, Result as BackendResult, SecretAddArgs,
-    SecretInfo, SecretSetArgs, StatusInfo, StringMap,
+    Backend, CloudSpec, HookTools, LogLevel, OpenedPort, RelationRef, Result as BackendResult,
+    SecretAddArgs, SecretInfo, SecretSetArgs, StatusInfo, StringMap,
 };
 use ops::pebble::ServiceStatus;
 use ops::storage::{Notice, PersistedState, STATE_FORMAT};
@@ -22,9 +22,7 @@ use ops::{CharmMeta, Status};
 
 use super::events::{Event, EventKind};
 use super::state::{Container, File, Grant, RelationKind, Secret, SecretOwner, State, StoredState};
-use crate::fake_juju::{
-    FakeBackend, FakeJuju, HookContext, RelationState, SecretGrant, SecretState, UnitState,
-};
+use crate::fake_juju::{FakeJuju, HookContext, RelationState, SecretGrant, SecretState, UnitState};
 use crate::fake_pebble::{ExecArgs, FakePebble, ServiceEvent};
 
 pub(crate) use crate::memory_store::MemoryStore;
@@ -43,7 +41,7 @@ pub struct StatusChange {
 /// answering `network-get` and `relation-model-get` from the state where
 /// it says more than the model holds.
 pub(crate) struct Recording {
-    inner: FakeBackend,
+    inner: HookTools,
     statuses: Mutex<Vec<StatusChange>>,
     /// The workload version before each `application-version-set`
     /// (unset ones left out).
@@ -54,7 +52,7 @@ pub(crate) struct Recording {
 }
 
 impl Recording {
-    pub(crate) fn new(inner: FakeBackend, state: &State) -> Self {
+    pub(crate) fn new(inner: HookTools, state: &State) -> Self {
         Self {
             inner,
             statuses: Mutex::new(Vec::new()),

@@ -76,7 +76,7 @@ use ops::model::CloudSpec;
 use ops::storage::Notice;
 use ops::{Charm, CharmMeta, DispatchError, DispatchSetup, EmittedEvent, JujuContext};
 
-use crate::fake_juju::{FakeBackend, LogRecord, MODEL_UUID};
+use crate::fake_juju::{FakeTools, LogRecord, MODEL_UUID};
 use crate::fake_pebble::{ExecArgs, ServiceEvent};
 
 /// The kind of model a [`Context`] runs in.
@@ -568,7 +568,8 @@ impl<C: Charm> Context<C> {
         env.extend(vars);
         let context = JujuContext::from_vars(env)?;
         let backend = Arc::new(engine::Recording::new(
-            FakeBackend::in_dispatch(juju.clone(), hook.clone(), &path),
+            // The charm's tool calls go through ops' HookTools, as under Juju.
+            FakeTools::in_dispatch(juju.clone(), hook.clone(), &path).hook_tools(),
             state,
         ));
         juju.lock()

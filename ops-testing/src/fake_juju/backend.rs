@@ -94,6 +94,19 @@ pub fn is_restricted_tool(tool: &str) -> bool {
     RESTRICTED_TOOLS.contains(&tool)
 }
 
+/// What Juju answers `tool` in `hook` (empty in an action) when its
+/// context refuses it: the restricted context's tools, and `add-metric`
+/// outside `collect-metrics`. `None` when the tool runs.
+pub(crate) fn refusal(hook: &str, tool: &str) -> Option<&'static str> {
+    if FakeBackend::is_restricted_hook(hook) && is_restricted_tool(tool) {
+        Some(RESTRICTED_CONTEXT)
+    } else if tool == "add-metric" && hook != METRICS_HOOK {
+        Some(METRICS_NOT_ALLOWED)
+    } else {
+        None
+    }
+}
+
 impl FakeBackend {
     /// The hook tools of `ctx.unit`, in the hook `ctx` describes.
     pub fn new(juju: Arc<Mutex<FakeJuju>>, ctx: HookContext) -> Self {

@@ -27,10 +27,11 @@ use std::path::{Path, PathBuf};
 
 use ops::backend::RelationRef;
 
+use super::backend::refusal;
 use super::cmd::Fail;
 pub use super::store::{create_state, load_state, lock_path, save_state, with_state};
 use super::tools;
-use super::{FakeBackend, FakeJuju, HookContext, app_of, is_restricted_tool};
+use super::{FakeJuju, HookContext, app_of};
 #[cfg(doc)]
 use super::{RESTRICTED_CONTEXT, RESTRICTED_HOOKS, RESTRICTED_TOOLS};
 
@@ -195,12 +196,8 @@ pub fn main_with(
     };
     let state = PathBuf::from(state);
     let hook = std::env::var("JUJU_HOOK_NAME").unwrap_or_default();
-    if FakeBackend::is_restricted_hook(&hook) && is_restricted_tool(tool) {
-        let _ = writeln!(stderr, "ERROR {}", super::RESTRICTED_CONTEXT);
-        return 1;
-    }
-    if tool == "add-metric" && hook != super::METRICS_HOOK {
-        let _ = writeln!(stderr, "ERROR {}", super::METRICS_NOT_ALLOWED);
+    if let Some(message) = refusal(&hook, tool) {
+        let _ = writeln!(stderr, "ERROR {message}");
         return 1;
     }
     let mut input = Vec::new();

@@ -14,8 +14,11 @@
 //!   `close-port` stay pending until [`FakeJuju::end_hook`] says the hook
 //!   succeeded; `status-set`, `juju-log`, `application-version-set`,
 //!   `leader-set` and the secret tools apply at once, as in Juju.
+//! - [`FakeTools`] runs the tools' command lines in process under `ops`'
+//!   own [`HookTools`](ops::backend::HookTools), for the Harness and
+//!   Context: argv and output as under Juju, no process.
 //! - [`FakeBackend`] is `ops`' [`Backend`](ops::backend::Backend) over a
-//!   shared `FakeJuju`, for in-process tests.
+//!   shared `FakeJuju`, calling the hook operations directly.
 //! - [`cli`] is the same model behind the `juju-hook-tool` executable, which
 //!   acts as the tool its name says (`relation-get`, `status-set`, ...) and
 //!   keeps the model in the JSON file named by `$OPS_FAKE_JUJU_STATE`;
@@ -27,6 +30,7 @@ mod cmd;
 mod flags;
 mod hook;
 mod model;
+mod runner;
 mod secret_tools;
 mod secrets;
 mod state;
@@ -44,6 +48,7 @@ pub use cli::install_hook_tools;
 pub use hook::{
     HookChanges, HookContext, HookError, HookErrorKind, MAX_STATE_KEY, MAX_STATE_VALUE,
 };
+pub use runner::FakeTools;
 pub use state::{
     ActionState, AddedMetrics, AppState, Bag, EndpointState, LogRecord, Pending, PendingBag,
     PortRange, RelationState, SecretGrant, SecretState, StorageState, UnitState,

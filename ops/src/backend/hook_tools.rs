@@ -9,6 +9,7 @@ use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -44,6 +45,72 @@ pub struct HookTools {
     dir: Option<PathBuf>,
     operator_dispatch: Option<String>,
     deadline: std::time::Duration,
+    /// Runs the tools instead of processes, when set.
+    runner: Option<Arc<dyn ToolRunner>>,
+}
+
+/// What runs a hook tool for [`HookTools`] in place of a process: a test
+/// kit's in-memory tool table (`ops_testing`'s fake Juju), so that an
+/// in-process test builds the same argv and reads the same output as a
+/// charm under Juju does. Production runs processes and needs none.
+///
+/// ```
+/// use std::sync::Arc;
+/// use ops::backend::{Backend, HookTools, ToolOutput, ToolRunner};
+///
+/// /// Every unit leads.
+/// #[derive(Debug)]
+/// struct AlwaysLeader;
+///
+/// impl ToolRunner for AlwaysLeader {
+///     fn run(&self, tool: &str, args: &[String], _stdin: Option<&[u8]>) -> std::io::Result<ToolOutput> {
+///         assert_eq!((tool, args), ("is-leader", &["--format=json".to_string()][..]));
+///         Ok(ToolOutput::success("true"))
+///     }
+/// }
+///
+/// let tools = HookTools::with_runner(Arc::new(AlwaysLeader));
+/// assert!(tools.is_leader().unwrap());
+/// ```
+pub trait ToolRunner: std::fmt::Debug + Send + Sync {
+    /// Runs `tool` with `args`, given `stdin` if any: its exit status and
+    /// output, as the process would have given them. An `Err` is a tool
+    /// that could not be run at all.
+    fn run(&self, tool: &str, args: &[String], stdin: Option<&[u8]>)
+    -> std::io::Result<ToolOutput>;
+}
+
+/// What a hook tool gave back. Its `Debug` shows the lengths of the
+/// output, which may hold secret content.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct ToolOutput {
+    /// The exit status: 0 for success.
+    pub status: i32,
+    /// What it printed on stdout.
+    pub stdout: Vec<u8>,
+    /// What it printed on stderr.
+    pub stderr: Vec<u8>,
+}
+
+impl ToolOutput {
+    /// Exit status 0 and this on stdout.
+    pub fn success(stdout: impl Into<Vec<u8>>) -> Self {
+        Self {
+            status: 0,
+            stdout: stdout.into(),
+            stderr: Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for ToolOutput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ToolOutput")
+            .field("status", &self.status)
+            .field("stdout_len", &self.stdout.len())
+            .field("stderr_len", &self.stderr.len())
+            .finish()
+    }
 }
 
 /// How long one hook-tool call may take by default, all of it.
@@ -55,6 +122,7 @@ impl Default for HookTools {
             dir: None,
             operator_dispatch: None,
             deadline: DEFAULT_TOOL_DEADLINE,
+            runner: None,
         }
     }
 }
@@ -176,6 +244,28 @@ fn malformed_because(call: &Call, reason: String, output: &str) -> BackendError 
         reason,
         output,
     }
+}
+
+/// A tool's stdout, or the error its exit status and stderr make.
+fn answer(
+    call: &Call,
+    status: i32,
+    stdout: Vec<u8>,
+    stderr: &[u8],
+    traced: bool,
+) -> Result<String> {
+    if status != 0 {
+        if traced {
+            tracing::debug!(tool = call.tool, status, "hook tool failed");
+        }
+        return Err(classify_failure(
+            call,
+            status,
+            &String::from_utf8_lossy(stderr),
+        ));
+    }
+    String::from_utf8(stdout)
+        .map_err(|e| malformed(call, "not UTF-8", &String::from_utf8_lossy(e.as_bytes())))
 }
 
 /// Parses JSON output. Empty output or `null` (what Juju prints for an empty
@@ -316,6 +406,15 @@ impl HookTools {
         }
     }
 
+    /// The tools `runner` runs, with the argv and output of the real ones:
+    /// for test kits (see [`ToolRunner`]).
+    pub fn with_runner(runner: Arc<dyn ToolRunner>) -> Self {
+        Self {
+            runner: Some(runner),
+            ..Self::default()
+        }
+    }
+
     fn program(&self, tool: &str) -> PathBuf {
         match &self.dir {
             Some(dir) => dir.join(tool),
@@ -343,6 +442,10 @@ impl HookTools {
             command: call.tool.to_string(),
             source,
         };
+        if let Some(runner) = &self.runner {
+            let out = runner.run(call.tool, &call.args, stdin).map_err(io)?;
+            return answer(call, out.status, out.stdout, &out.stderr, traced);
+        }
         let deadline = std::time::Instant::now() + self.deadline;
         let mut command = Command::new(self.program(call.tool));
         if let Some(path) = &self.operator_dispatch {
@@ -388,22 +491,17 @@ impl HookTools {
             }
         };
         let status = child.wait().map_err(io)?;
-        if !status.success() {
-            let code = status.code().unwrap_or(-1);
-            if traced {
-                tracing::debug!(tool = call.tool, status = code, "hook tool failed");
-            }
-            return Err(classify_failure(
-                call,
-                code,
-                &String::from_utf8_lossy(&stderr),
-            ));
-        }
-        if let Some(e) = input_error {
+        let code = if status.success() {
+            0
+        } else {
+            status.code().unwrap_or(-1)
+        };
+        if code == 0
+            && let Some(e) = input_error
+        {
             return Err(io(e));
         }
-        String::from_utf8(stdout)
-            .map_err(|e| malformed(call, "not UTF-8", &String::from_utf8_lossy(e.as_bytes())))
+        answer(call, code, stdout, &stderr, traced)
     }
 
     fn run_json<T: DeserializeOwned + Default>(&self, call: Call) -> Result<T> {

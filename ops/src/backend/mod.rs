@@ -14,7 +14,7 @@ mod hook_tools;
 mod types;
 
 pub use error::BackendError;
-pub use hook_tools::{DEFAULT_TOOL_DEADLINE, HookTools};
+pub use hook_tools::{DEFAULT_TOOL_DEADLINE, HookTools, ToolOutput, ToolRunner};
 pub use types::{
     CloudCredential, CloudSpec, LogLevel, OpenedPort, PortProtocol, RelationRef, SecretAddArgs,
     SecretInfo, SecretOwner, SecretSetArgs, StatusInfo, StatusName,
