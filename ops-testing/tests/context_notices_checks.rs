@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use ops::events::{PebbleCheckFailed, PebbleCustomNotice};
-use ops::pebble::{Check, CheckLevel, CheckStatus, ExecCheck, Layer, Override};
+use ops::pebble::{Check, CheckLevel, CheckStartup, CheckStatus, ExecCheck, Layer, Override};
 use ops::{Charm, Ctx, Framework, HandlerError, HandlerResult, Status};
 use ops_testing::context::{Container, Context, State};
 
@@ -103,7 +103,16 @@ fn check_failures_in_the_state_put_the_check_down_and_come_back() {
         .run(ctx.on.pebble_check_failed(&db, "up"), &state)
         .unwrap();
     assert_eq!(out.unit_status, Status::blocked("up down after 3 failures"));
-    assert_eq!(out.container("db").unwrap().check_failures["up"], 3);
+    let after = out.container("db").unwrap();
+    assert_eq!(after.check_failures["up"], 3);
+    // Python's check_infos / get_check_info: the check as Pebble reports it.
+    let up = &after.check_infos["up"];
+    assert_eq!(
+        (up.status, up.level.clone(), up.failures, up.threshold),
+        (CheckStatus::Down, Some(CheckLevel::Alive), 3, 3)
+    );
+    assert_eq!(up.startup, CheckStartup::Enabled);
+    assert!(up.change_id.is_some(), "a recover-check change runs it");
 
     // Below the threshold the check is still up.
     let db = db.with_check_failures("up", 2);
@@ -112,6 +121,8 @@ fn check_failures_in_the_state_put_the_check_down_and_come_back() {
         .run(ctx.on.pebble_check_failed(&db, "up"), &state)
         .unwrap();
     assert_eq!(out.unit_status, Status::active("up Up"));
+    let up = &out.container("db").unwrap().check_infos["up"];
+    assert_eq!((up.status, up.failures), (CheckStatus::Up, 2));
 }
 
 #[test]

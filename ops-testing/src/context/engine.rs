@@ -734,10 +734,13 @@ pub(crate) fn read_container(
         .map(|n| (n.key, n.last_data))
         .collect();
     for check in pebble.plan().checks.keys() {
-        if let Some(info) = pebble.check_info(check).filter(|i| i.failures > 0) {
-            container
-                .check_failures
-                .insert(check.clone(), info.failures);
+        if let Some(info) = pebble.check_info(check) {
+            if info.failures > 0 {
+                container
+                    .check_failures
+                    .insert(check.clone(), info.failures);
+            }
+            container.check_infos.insert(check.clone(), info);
         }
     }
     for service in pebble.plan().services.keys() {

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use ops::Status;
-use ops::pebble::{Layer, Plan, ServiceInfo, ServiceStartup, ServiceStatus};
+use ops::pebble::{CheckInfo, Layer, Plan, ServiceInfo, ServiceStartup, ServiceStatus};
 use ops::storage::Notice;
 
 use crate::fake_pebble::ExecResult;
@@ -390,6 +390,13 @@ pub struct Container {
     /// threshold is `down`); after it, each check's failures as Pebble
     /// counts them. Python's `Container(check_infos=...)`, by failure count.
     pub check_failures: BTreeMap<String, u32>,
+    /// After a run, every health check as the container's Pebble reports it
+    /// (`GET /v1/checks`: level, startup, status, failures, threshold, the
+    /// change running it), by name: Python's `Container.check_infos` and
+    /// `get_check_info(name)` (`check_infos.get(name)`). Not read before a
+    /// run: what a test sets goes in through the layers and
+    /// [`check_failures`](Self::check_failures).
+    pub check_infos: BTreeMap<String, CheckInfo>,
     /// Host directories mounted in the container, by container location
     /// (Python's `Container(mounts={...: Mount(location, source)})`): what
     /// the charm reads and writes there is the host directory's, and stays
