@@ -246,6 +246,41 @@ fn malformed_because(call: &Call, reason: String, output: &str) -> BackendError 
     }
 }
 
+/// `data` as JSON that Juju's YAML reader reads as JSON does. JSON is
+/// YAML, but some characters JSON writes raw YAML refuses ("control
+/// characters are not allowed": DEL, the C1 controls, U+FFFE, U+FFFF) or
+/// reads as a line break folded into a space (NEL, U+2028, U+2029); those
+/// are written as `\uXXXX` escapes, which both read as the character.
+/// (JSON already escapes the C0 controls.)
+fn yaml_readable_json(data: &StringMap) -> serde_json::Result<String> {
+    let json = serde_json::to_string(data)?;
+    if json.chars().all(yaml_readable) {
+        return Ok(json);
+    }
+    let mut escaped = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if yaml_readable(c) {
+            escaped.push(c);
+        } else {
+            // Every refused character is below U+10000: one escape each.
+            escaped.push_str(&format!("\\u{:04x}", u32::from(c)));
+        }
+    }
+    Ok(escaped)
+}
+
+/// Whether YAML's reader (libyaml's, Go's) reads `c` raw in JSON text as
+/// JSON does: in YAML 1.1's printable set and not one of its line breaks
+/// that JSON does not escape (NEL, U+2028, U+2029). Shared with the test
+/// kit's fake Juju, which reads `--file` as Juju does.
+#[doc(hidden)]
+pub fn yaml_readable(c: char) -> bool {
+    matches!(
+        u32::from(c),
+        0x09 | 0x0A | 0x0D | 0x20..=0x7E | 0xA0..=0x2027 | 0x202A..=0xD7FF | 0xE000..=0xFFFD | 0x10000..
+    )
+}
+
 /// A tool's stdout, or the error its exit status and stderr make.
 fn answer(
     call: &Call,
@@ -517,11 +552,11 @@ impl HookTools {
     /// Runs a `--file -` tool with `data` as a JSON map on its stdin (Juju
     /// reads the file as YAML, of which JSON is a subset).
     fn run_with_map(&self, call: Call, data: &StringMap) -> Result<()> {
-        let json = serde_json::to_vec(data).map_err(|e| BackendError::Io {
+        let json = yaml_readable_json(data).map_err(|e| BackendError::Io {
             command: call.tool.to_string(),
             source: std::io::Error::other(e),
         })?;
-        self.run(&call, Some(&json)).map(drop)
+        self.run(&call, Some(json.as_bytes())).map(drop)
     }
 
     fn run_plain(&self, call: Call) -> Result<()> {
@@ -1302,5 +1337,62 @@ mod prop_tests {
                 prop_assert!(err.to_string().contains(call.tool));
             }
         }
+
+        /// Whatever a databag holds, what relation-set and state-set send
+        /// on stdin reads back the same through a YAML reader (Juju reads
+        /// `--file` as YAML), and holds no character that reader refuses.
+        #[test]
+        fn prop_settings_sent_read_back_as_yaml(
+            data in proptest::collection::btree_map(".{0,8}", any::<String>(), 0..5),
+        ) {
+            let sent = yaml_readable_json(&data).unwrap();
+            prop_assert!(sent.chars().all(yaml_readable), "{sent:?}");
+            let read: StringMap = serde_norway::from_str(&sent).unwrap();
+            prop_assert_eq!(read, data);
+        }
+
+        /// The same with the characters YAML treats apart, often.
+        #[test]
+        fn prop_settings_with_yaml_special_characters_read_back(
+            value in proptest::collection::vec(
+                prop_oneof![
+                    Just('\u{7f}'), Just('\u{85}'), Just('\u{9f}'), Just('\u{2028}'),
+                    Just('\u{2029}'), Just('\u{feff}'), Just('\u{fffe}'), Just('\u{ffff}'),
+                    Just('"'), Just('\\'), Just('\n'), Just('\t'), any::<char>(),
+                ],
+                0..16,
+            ).prop_map(|chars| chars.into_iter().collect::<String>()),
+        ) {
+            let data = StringMap::from([("k".to_string(), value)]);
+            let read: StringMap = serde_norway::from_str(&yaml_readable_json(&data).unwrap()).unwrap();
+            prop_assert_eq!(read, data);
+        }
+    }
+
+    #[test]
+    fn settings_with_characters_yaml_refuses_raw_are_escaped() {
+        let data = StringMap::from([(
+            "k".to_string(),
+            "del\u{7f} c1\u{80}\u{9f} nel\u{85} ls\u{2028} nbsp\u{a0} \u{fffe}\u{ffff} \u{1f600}"
+                .to_string(),
+        )]);
+        let sent = yaml_readable_json(&data).unwrap();
+        assert!(
+            sent.contains("\\u007f") && sent.contains("\\u0080") && sent.contains("\\uffff"),
+            "{sent}"
+        );
+        assert!(
+            sent.contains("\\u0085") && sent.contains("\\u2028"),
+            "{sent}"
+        );
+        assert!(
+            sent.contains('\u{a0}') && sent.contains('\u{1f600}'),
+            "{sent}"
+        );
+        let read: StringMap = serde_norway::from_str(&sent).unwrap();
+        assert_eq!(read, data);
+        // Raw, YAML refuses it, as Juju would.
+        let raw = serde_json::to_string(&data).unwrap();
+        assert!(serde_norway::from_str::<StringMap>(&raw).is_err());
     }
 }

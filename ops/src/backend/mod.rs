@@ -14,6 +14,8 @@ mod hook_tools;
 mod types;
 
 pub use error::BackendError;
+#[doc(hidden)]
+pub use hook_tools::yaml_readable;
 pub use hook_tools::{DEFAULT_TOOL_DEADLINE, HookTools, ToolOutput, ToolRunner};
 pub use types::{
     CloudCredential, CloudSpec, LogLevel, OpenedPort, PortProtocol, RelationRef, SecretAddArgs,
