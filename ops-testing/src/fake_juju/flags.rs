@@ -287,6 +287,9 @@ pub(crate) fn settings_from_yaml(text: &[u8]) -> Result<BTreeMap<String, String>
     if text.trim().is_empty() {
         return Ok(BTreeMap::new());
     }
+    if let Some(settings) = string_map_from_json(&text) {
+        return Ok(settings);
+    }
     let value: serde_norway::Value =
         serde_norway::from_str(&text).map_err(|e| format!("yaml: {e}"))?;
     let scalar = |v: serde_norway::Value| -> Result<String, String> {
@@ -320,6 +323,51 @@ pub(crate) fn settings_from_yaml(text: &[u8]) -> Result<BTreeMap<String, String>
             Err("yaml: unmarshal errors: cannot unmarshal !!str into map[string]string".to_string())
         }
     }
+}
+
+/// A JSON object of strings, each key once: what `ops`' `HookTools` sends,
+/// read at JSON's speed (JSON is YAML, and such a map reads the same either
+/// way). `None` for anything else, left to the YAML reader: other values,
+/// a key given twice (YAML refuses it), and characters YAML refuses or
+/// reads otherwise raw (DEL, C1 controls, NEL, ...).
+fn string_map_from_json(text: &str) -> Option<BTreeMap<String, String>> {
+    if !text.chars().all(ops::backend::yaml_readable) {
+        return None;
+    }
+    /// The object's members in order, duplicates kept.
+    struct Members(Vec<(String, String)>);
+
+    impl<'de> serde::Deserialize<'de> for Members {
+        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            struct Visit;
+            impl<'de> serde::de::Visitor<'de> for Visit {
+                type Value = Members;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("an object of strings")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut map: A,
+                ) -> Result<Members, A::Error> {
+                    let mut members = Vec::new();
+                    while let Some(member) = map.next_entry::<String, String>()? {
+                        members.push(member);
+                    }
+                    Ok(Members(members))
+                }
+            }
+            deserializer.deserialize_map(Visit)
+        }
+    }
+
+    let Members(members) = serde_json::from_str(text).ok()?;
+    let mut settings = BTreeMap::new();
+    for (key, value) in members {
+        if settings.insert(key, value).is_some() {
+            return None;
+        }
+    }
+    Some(settings)
 }
 
 #[cfg(test)]
@@ -458,5 +506,67 @@ mod tests {
                 .contains("!!seq")
         );
         assert!(settings_from_yaml(b"").unwrap().is_empty());
+    }
+
+    /// The JSON reading takes only what reads the same as YAML; the rest
+    /// (a key twice, values that are not strings, not an object) goes to
+    /// the YAML reader, which answers as Juju's does.
+    #[test]
+    fn json_settings_read_as_yaml_reads_them() {
+        let json = r#"{"b": "two words", "a": "1", "c": "", "d": "line\nbreak \u00e9"}"#;
+        let fast = string_map_from_json(json).unwrap();
+        let yaml = serde_norway::from_str::<BTreeMap<String, String>>(json).unwrap();
+        assert_eq!(fast, yaml);
+        assert_eq!(settings_from_yaml(json.as_bytes()).unwrap(), yaml);
+        for other in [
+            r#"{"a": "1", "a": "2"}"#,
+            r#"{"a": 1}"#,
+            r#"{"a": null}"#,
+            r#"{"a": ["x"]}"#,
+            r#"["a"]"#,
+            "a: b",
+        ] {
+            assert_eq!(string_map_from_json(other), None, "{other}");
+        }
+        assert!(settings_from_yaml(br#"{"a": "1", "a": "2"}"#).is_err());
+        assert_eq!(settings_from_yaml(br#"{"a": 1}"#).unwrap()["a"], "1");
+    }
+
+    /// Text for settings values, often with the characters YAML treats
+    /// apart (refused raw, or read as a line break).
+    fn setting_text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        proptest::collection::vec(
+            prop_oneof![
+                Just('\u{7f}'),
+                Just('\u{85}'),
+                Just('\u{9f}'),
+                Just('\u{2028}'),
+                Just('\u{fffe}'),
+                Just('"'),
+                Just('\n'),
+                any::<char>(),
+            ],
+            0..12,
+        )
+        .prop_map(|chars| chars.into_iter().collect())
+    }
+
+    proptest::proptest! {
+        /// Where the JSON reading answers, it answers as the YAML reader
+        /// (Juju's) does; and the settings read are the YAML reader's,
+        /// whatever the text.
+        #[test]
+        fn prop_json_settings_agree_with_yaml(
+            map in proptest::collection::btree_map(setting_text(), setting_text(), 0..5)
+        ) {
+            let json = serde_json::to_string(&map).unwrap();
+            let yaml = serde_norway::from_str::<BTreeMap<String, String>>(&json).ok();
+            if let Some(fast) = string_map_from_json(&json) {
+                proptest::prop_assert_eq!(Some(&fast), yaml.as_ref());
+                proptest::prop_assert_eq!(&fast, &map);
+            }
+            proptest::prop_assert_eq!(settings_from_yaml(json.as_bytes()).ok(), yaml);
+        }
     }
 }
