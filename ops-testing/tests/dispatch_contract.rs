@@ -521,7 +521,7 @@ fn log_lines_reach_juju_log_with_mapped_levels() {
 #[test]
 fn juju_state_store_keeps_state_in_the_controller() {
     use ops::storage::{JujuStateStore, StateStore};
-    use ops_testing::fake_juju::{FakeBackend, FakeJuju, HookContext};
+    use ops_testing::fake_juju::{FakeJuju, FakeTools, HookContext};
     use std::sync::{Arc, Mutex};
 
     let meta = ops::CharmMeta::from_charmcraft_yaml(META).unwrap();
@@ -531,7 +531,7 @@ fn juju_state_store_keeps_state_in_the_controller() {
     let run = |hook: &str| {
         let ctx = HookContext::unit("probe/0");
         juju.lock().unwrap().begin_hook(&ctx);
-        let backend = Arc::new(FakeBackend::new(juju.clone(), ctx));
+        let backend = Arc::new(FakeTools::new(juju.clone(), ctx).hook_tools());
         let context = ops::JujuContext::from_vars([
             ("JUJU_DISPATCH_PATH", format!("hooks/{hook}")),
             ("JUJU_UNIT_NAME", "probe/0".to_string()),
@@ -581,10 +581,9 @@ fn juju_state_store_keeps_state_in_the_controller() {
         .insert(journal_key, "{oops".into());
     let err = run("update-status").unwrap_err();
     assert!(err.to_string().contains("corrupt"), "{err}");
-    let store = JujuStateStore::new(Arc::new(FakeBackend::new(
-        juju.clone(),
-        HookContext::unit("probe/0"),
-    )));
+    let store = JujuStateStore::new(Arc::new(
+        FakeTools::new(juju.clone(), HookContext::unit("probe/0")).hook_tools(),
+    ));
     assert!(store.load().is_err());
 }
 

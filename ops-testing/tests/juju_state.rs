@@ -16,7 +16,7 @@ use ops::{
     Charm, CustomEvent, DispatchError, Dispatched, Framework, FrameworkError, HandlerError,
     HandlerResult, Outcome, StoredState,
 };
-use ops_testing::fake_juju::{Bag, FakeBackend, FakeJuju, HookContext};
+use ops_testing::fake_juju::{Bag, FakeJuju, FakeTools, HookContext};
 use serde::{Deserialize, Serialize};
 
 const META: &str = r#"
@@ -143,7 +143,8 @@ impl World {
     fn run_as<C: Charm>(&self, hook: &str) -> (Result<Dispatched<C>, DispatchError>, Vec<String>) {
         let ctx = HookContext::unit(&self.unit);
         self.juju.lock().unwrap().begin_hook(&ctx);
-        let backend = Arc::new(FakeBackend::new(self.juju.clone(), ctx));
+        let tools = FakeTools::new(self.juju.clone(), ctx);
+        let backend = Arc::new(tools.clone().hook_tools());
         let context = ops::JujuContext::from_vars([
             ("JUJU_DISPATCH_PATH", format!("hooks/{hook}")),
             ("JUJU_UNIT_NAME", self.unit.clone()),
@@ -163,7 +164,7 @@ impl World {
             .lock()
             .unwrap()
             .end_hook(&self.unit, result.is_ok());
-        let calls = backend
+        let calls = tools
             .calls()
             .into_iter()
             .filter(|c| c.starts_with("state-"))
@@ -273,7 +274,7 @@ fn the_fake_state_set_refuses_a_value_over_64_kib_as_juju_does() {
     let w = World::new();
     let ctx = HookContext::unit(&w.unit);
     w.juju.lock().unwrap().begin_hook(&ctx);
-    let backend = FakeBackend::new(w.juju.clone(), ctx);
+    let backend = FakeTools::new(w.juju.clone(), ctx).hook_tools();
     let ok = Bag::from([("k".to_string(), "x".repeat(64 * 1024))]);
     backend.state_set(&ok).unwrap();
     let big = Bag::from([("k2".to_string(), "x".repeat(64 * 1024 + 1))]);
@@ -659,7 +660,7 @@ fn the_fake_state_set_refuses_a_key_over_256_bytes_as_juju_does() {
     let w = World::new();
     let ctx = HookContext::unit(&w.unit);
     w.juju.lock().unwrap().begin_hook(&ctx);
-    let backend = FakeBackend::new(w.juju.clone(), ctx);
+    let backend = FakeTools::new(w.juju.clone(), ctx).hook_tools();
     let longest = "k".repeat(256);
     backend
         .state_set(&Bag::from([(longest.clone(), "v".to_string())]))
@@ -799,17 +800,17 @@ mod props {
             for state in [&first, &second] {
                 let ctx = HookContext::unit("keeper/0");
                 w.juju.lock().unwrap().begin_hook(&ctx);
-                let backend = Arc::new(FakeBackend::new(w.juju.clone(), ctx));
-                let store = JujuStateStore::new(backend.clone());
+                let tools = FakeTools::new(w.juju.clone(), ctx);
+                let store = JujuStateStore::new(Arc::new(tools.clone().hook_tools()));
                 store.load().unwrap();
                 store.save(state).unwrap();
                 // Saving what was just saved sends nothing more.
-                let before = backend.calls().len();
+                let before = tools.calls().len();
                 store.save(state).unwrap();
-                prop_assert_eq!(backend.calls().len(), before);
+                prop_assert_eq!(tools.calls().len(), before);
                 w.juju.lock().unwrap().end_hook("keeper/0", true);
                 let ctx = HookContext::unit("keeper/0");
-                let reader = JujuStateStore::new(Arc::new(FakeBackend::new(w.juju.clone(), ctx)));
+                let reader = JujuStateStore::new(Arc::new(FakeTools::new(w.juju.clone(), ctx).hook_tools()));
                 let loaded = reader.load().unwrap();
                 prop_assert_eq!(&loaded.stored, &state.stored);
                 prop_assert_eq!(&loaded.notices, &state.notices);

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use ops::backend::RelationRef;
 use ops::model::{ModelError, ModelParts};
 use ops::{CharmMeta, Model};
-use ops_testing::fake_juju::{FakeBackend, FakeJuju, HookContext};
+use ops_testing::fake_juju::{FakeJuju, FakeTools, HookContext};
 use serde::{Deserialize, Serialize};
 
 const META: &str =
@@ -55,7 +55,9 @@ fn world() -> World {
     }
 }
 
-fn model_for(w: &World, unit: &str, relation: Option<RelationRef>) -> (Model, Arc<FakeBackend>) {
+/// The model of `unit` in one hook, over ops' HookTools running the fake's
+/// tools; the tools, for the calls made.
+fn model_for(w: &World, unit: &str, relation: Option<RelationRef>) -> (Model, FakeTools) {
     let ctx = HookContext {
         unit: unit.to_string(),
         relation: relation.clone(),
@@ -64,9 +66,9 @@ fn model_for(w: &World, unit: &str, relation: Option<RelationRef>) -> (Model, Ar
         departing_unit: None,
     };
     w.juju.lock().unwrap().begin_hook(&ctx);
-    let backend = Arc::new(FakeBackend::new(w.juju.clone(), ctx));
+    let tools = FakeTools::new(w.juju.clone(), ctx);
     let model = Model::new(ModelParts {
-        backend: backend.clone(),
+        backend: Arc::new(tools.clone().hook_tools()),
         meta: w.meta.clone(),
         unit_name: unit.to_string(),
         model_name: "test".to_string(),
@@ -79,7 +81,7 @@ fn model_for(w: &World, unit: &str, relation: Option<RelationRef>) -> (Model, Ar
         remote_app: None,
         broken_relation: None,
     });
-    (model, backend)
+    (model, tools)
 }
 
 #[test]
@@ -347,7 +349,8 @@ fn secrets_flow_and_never_show_content_in_debug() {
 fn network_get_from_a_relation_this_unit_is_not_in_is_relation_not_found() {
     use ops::backend::Backend;
     let w = world();
-    let (_, backend) = model_for(&w, "app/0", None);
+    let (_, tools) = model_for(&w, "app/0", None);
+    let backend = tools.hook_tools();
     assert!(backend.network_get("db", Some(w.db)).is_ok());
     assert!(matches!(
         backend.network_get("db", Some(999)),

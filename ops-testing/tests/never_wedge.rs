@@ -191,13 +191,17 @@ config:
     #[test]
     fn the_fake_refuses_what_juju_refuses_in_a_restricted_context() {
         use ops::backend::{Backend, StatusInfo, StatusName};
-        use ops_testing::fake_juju::{FakeBackend, FakeJuju, HookContext, RESTRICTED_CONTEXT};
+        use ops_testing::fake_juju::{FakeJuju, FakeTools, HookContext, RESTRICTED_CONTEXT};
         use std::sync::{Arc, Mutex};
         let meta = ops::CharmMeta::from_charmcraft_yaml(META).unwrap();
         let mut juju = FakeJuju::new("m");
         juju.deploy("metered", &meta, 1);
-        let backend = FakeBackend::new(Arc::new(Mutex::new(juju)), HookContext::unit("metered/0"))
-            .restricted();
+        let backend = FakeTools::in_dispatch(
+            Arc::new(Mutex::new(juju)),
+            HookContext::unit("metered/0"),
+            "hooks/collect-metrics",
+        )
+        .hook_tools();
         let errors = [
             backend.is_leader().map(drop).unwrap_err(),
             backend.config_get().map(drop).unwrap_err(),

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use ops::backend::HookTools;
 use ops::backend::{
     Backend, BackendError, LogLevel, OpenedPort, RelationRef, Result, SecretAddArgs, SecretInfo,
     SecretSetArgs, StatusInfo, StringMap,
@@ -20,7 +21,7 @@ use ops::storage::decode_unit_state;
 use ops::{
     Charm, CustomEvent, DispatchError, Framework, HandlerError, HandlerResult, Outcome, StoredState,
 };
-use ops_testing::fake_juju::{FakeBackend, FakeJuju, HookContext};
+use ops_testing::fake_juju::{FakeJuju, FakeTools, HookContext};
 use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -137,9 +138,9 @@ enum Fault {
     Panic(i64),
 }
 
-/// The fake Juju's backend, failing on demand.
+/// ops' hook tools over the fake Juju's, failing on demand.
 struct Faulty {
-    inner: FakeBackend,
+    inner: HookTools,
     fail_state_set: bool,
     fail_relation_set: bool,
     state_sets: AtomicUsize,
@@ -299,7 +300,7 @@ impl Unit {
         let ctx = HookContext::unit(UNIT);
         self.juju.lock().unwrap().begin_hook(&ctx);
         let backend = Arc::new(Faulty {
-            inner: FakeBackend::new(self.juju.clone(), ctx),
+            inner: FakeTools::new(self.juju.clone(), ctx).hook_tools(),
             fail_state_set: fault == Fault::StateSet,
             fail_relation_set: fault == Fault::RelationSet,
             state_sets: AtomicUsize::new(0),

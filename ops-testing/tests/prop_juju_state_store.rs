@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use ops::storage::{JujuStateStore, Notice, PersistedState, STATE_FORMAT, StateStore};
-use ops_testing::fake_juju::{FakeBackend, FakeJuju, HookContext};
+use ops_testing::fake_juju::{FakeJuju, FakeTools, HookContext};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -26,7 +26,7 @@ fn juju() -> Arc<Mutex<FakeJuju>> {
 fn hook(juju: &Arc<Mutex<FakeJuju>>, save: Option<&PersistedState>) -> PersistedState {
     let ctx = HookContext::unit(UNIT);
     juju.lock().unwrap().begin_hook(&ctx);
-    let store = JujuStateStore::new(Arc::new(FakeBackend::new(juju.clone(), ctx)));
+    let store = JujuStateStore::new(Arc::new(FakeTools::new(juju.clone(), ctx).hook_tools()));
     let loaded = store.load().expect("load");
     if let Some(state) = save {
         store.save(state).expect("save");

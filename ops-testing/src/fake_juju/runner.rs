@@ -41,6 +41,12 @@ pub struct FakeTools {
 }
 
 impl FakeTools {
+    /// The tools of `ctx.unit` in an ordinary hook (none refused but
+    /// `add-metric`, which only `collect-metrics` takes).
+    pub fn new(juju: Arc<Mutex<FakeJuju>>, ctx: HookContext) -> Self {
+        Self::in_dispatch(juju, ctx, "")
+    }
+
     /// The tools of `ctx.unit` in the dispatch of `dispatch_path`
     /// (`hooks/<hook>` or `actions/<action>`), refused in Juju's
     /// restricted hooks as `juju-hook-tool` refuses them.
@@ -64,6 +70,11 @@ impl FakeTools {
     /// The tools called so far, by name, in order.
     pub fn calls(&self) -> Vec<String> {
         self.calls.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// How many times `tool` was called.
+    pub fn count(&self, tool: &str) -> usize {
+        self.calls().iter().filter(|c| *c == tool).count()
     }
 }
 
