@@ -866,16 +866,18 @@ fn outcome<T: std::fmt::Debug>(r: ops::backend::Result<T>) -> String {
     }
 }
 
-/// `ops`' real `HookTools` over the executables and `FakeBackend` over the
-/// same model in memory: the same answers, the same failures (variant and
-/// Juju's message), and in the end the same model.
+/// `ops`' real `HookTools` over the executables (a process per call, the
+/// model in a state file, the hook from the environment) and over
+/// `FakeTools` (the same tool table in process, the model in memory): the
+/// same answers, the same failures (variant and Juju's message), and in
+/// the end the same model.
 #[test]
-fn hook_tools_and_fake_backend_agree() {
+fn hook_tools_over_the_executables_and_in_process_agree() {
     use ops::backend::{
         Backend, HookTools, LogLevel, OpenedPort, PortProtocol, RelationRef, SecretAddArgs,
         SecretOwner, SecretSetArgs, StatusInfo, StatusName,
     };
-    use ops_testing::fake_juju::{FakeBackend, HookContext};
+    use ops_testing::fake_juju::{FakeTools, HookContext};
     use std::collections::BTreeMap;
     use std::sync::{Arc, Mutex};
 
@@ -913,9 +915,9 @@ fn hook_tools_and_fake_backend_agree() {
     for (ctx, dir) in hooks {
         let unit = ctx.unit.clone();
         let real = HookTools::with_tool_dir(&dir);
-        let fake = FakeBackend::new(memory.clone(), ctx);
-        memory.lock().unwrap().begin_hook(fake.context());
-        with_state(&e.state, |j| j.begin_hook(fake.context())).unwrap();
+        memory.lock().unwrap().begin_hook(&ctx);
+        with_state(&e.state, |j| j.begin_hook(&ctx)).unwrap();
+        let fake = FakeTools::new(memory.clone(), ctx).hook_tools();
         // Each call runs through both; a spawn that hit a script another
         // test thread's fork briefly held open (ETXTBSY) is retried.
         let mut same = |what: &str, f: &dyn Fn(&dyn Backend) -> String| -> String {
@@ -1172,11 +1174,11 @@ fn restricted_hooks_refuse_the_restricted_tools() {
 
 /// `add-metric` is taken in `collect-metrics` only, as Juju's metrics
 /// context is the only one that records: through the executable (the argv
-/// `ops`' `HookTools` builds) and through the in-process `FakeBackend`.
+/// `ops`' `HookTools` builds) and through the in-process `FakeTools`.
 #[test]
 fn add_metric_is_taken_in_collect_metrics_only() {
     use ops::backend::{Backend, HookTools};
-    use ops_testing::fake_juju::{AddedMetrics, FakeBackend, HookContext, METRICS_NOT_ALLOWED};
+    use ops_testing::fake_juju::{AddedMetrics, FakeTools, HookContext, METRICS_NOT_ALLOWED};
     use std::sync::{Arc, Mutex};
 
     let e = env();
@@ -1230,10 +1232,12 @@ fn add_metric_is_taken_in_collect_metrics_only() {
 
     let juju = Arc::new(Mutex::new(e.juju()));
     let unit = || HookContext::unit("app/0");
-    let elsewhere = FakeBackend::in_dispatch(juju.clone(), unit(), "hooks/update-status");
+    let elsewhere =
+        FakeTools::in_dispatch(juju.clone(), unit(), "hooks/update-status").hook_tools();
     let err = elsewhere.add_metric(&metrics, &labels).unwrap_err();
     assert!(err.to_string().contains(METRICS_NOT_ALLOWED), "{err}");
-    let collecting = FakeBackend::in_dispatch(juju.clone(), unit(), "hooks/collect-metrics");
+    let collecting =
+        FakeTools::in_dispatch(juju.clone(), unit(), "hooks/collect-metrics").hook_tools();
     collecting.add_metric(&metrics, &labels).unwrap();
     juju.lock().unwrap().end_hook("app/0", true);
     assert_eq!(
@@ -1242,12 +1246,12 @@ fn add_metric_is_taken_in_collect_metrics_only() {
     );
 }
 
-/// `ops`' `HookTools` over the executables in a restricted hook and the
-/// restricted `FakeBackend`: the same refusals, the same answers.
+/// `ops`' `HookTools` over the executables in a restricted hook and over
+/// `FakeTools` in the same hook: the same refusals, the same answers.
 #[test]
-fn restricted_hook_tools_and_fake_backend_agree() {
+fn restricted_hook_tools_over_the_executables_and_in_process_agree() {
     use ops::backend::{Backend, HookTools, LogLevel, RelationRef, StatusInfo, StatusName};
-    use ops_testing::fake_juju::{FakeBackend, HookContext};
+    use ops_testing::fake_juju::{FakeTools, HookContext};
     use std::sync::{Arc, Mutex};
 
     let e = env();
@@ -1261,8 +1265,12 @@ fn restricted_hook_tools_and_fake_backend_agree() {
         ],
     );
     let real = HookTools::with_tool_dir(&dir);
-    let fake =
-        FakeBackend::new(Arc::new(Mutex::new(e.juju())), HookContext::unit("app/0")).restricted();
+    let fake = FakeTools::in_dispatch(
+        Arc::new(Mutex::new(e.juju())),
+        HookContext::unit("app/0"),
+        "hooks/collect-metrics",
+    )
+    .hook_tools();
     type Call<'a> = Box<dyn Fn(&dyn Backend) -> String + 'a>;
     let calls: Vec<(&str, Call)> = vec![
         ("config-get", Box::new(|b| outcome(b.config_get()))),

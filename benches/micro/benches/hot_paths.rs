@@ -27,7 +27,7 @@ use ops::{
     Model, StoredState,
 };
 use ops_micro_benches::{measure, report};
-use ops_testing::fake_juju::{Bag, FakeBackend, FakeJuju, HookContext};
+use ops_testing::fake_juju::{Bag, FakeJuju, FakeTools, HookContext};
 use pgbouncer_k8s::pgb_config::PgbConfig;
 use pgbouncer_k8s::settings::PoolMode;
 
@@ -157,7 +157,7 @@ fn dispatch<C: Charm>(m: &Model1, store: Box<dyn StateStore>) {
     m.juju.lock().expect("fake juju").begin_hook(&hook);
     let setup = DispatchSetup {
         context,
-        backend: Arc::new(FakeBackend::new(m.juju.clone(), hook)),
+        backend: Arc::new(FakeTools::new(m.juju.clone(), hook).hook_tools()),
         store,
         meta: m.meta.clone(),
         containers_dir: PathBuf::from(m.dir.path()),
@@ -312,7 +312,7 @@ fn main() {
                 let hook = HookContext::unit(&m.unit);
                 m.juju.lock().expect("fake juju").begin_hook(&hook);
                 let model = Model::new(ModelParts {
-                    backend: Arc::new(FakeBackend::new(m.juju.clone(), hook)),
+                    backend: Arc::new(FakeTools::new(m.juju.clone(), hook).hook_tools()),
                     meta: m.meta.clone(),
                     unit_name: m.unit.clone(),
                     model_name: "bench".to_string(),

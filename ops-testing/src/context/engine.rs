@@ -36,7 +36,7 @@ pub struct StatusChange {
     pub status: Status,
 }
 
-/// The fake backend, recording every status change, workload version and
+/// The charm's hook tools (`ops`' `HookTools` over the fake's), recording every status change, workload version and
 /// storage request in order (the model keeps only the last), and
 /// answering `network-get` and `relation-model-get` from the state where
 /// it says more than the model holds.

@@ -27,8 +27,8 @@ use std::path::{Path, PathBuf};
 
 use ops::backend::RelationRef;
 
-use super::backend::refusal;
 use super::cmd::Fail;
+use super::restricted::refusal;
 pub use super::store::{create_state, load_state, lock_path, save_state, with_state};
 use super::tools;
 use super::{FakeJuju, HookContext, app_of};

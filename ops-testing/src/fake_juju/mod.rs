@@ -15,21 +15,20 @@
 //!   succeeded; `status-set`, `juju-log`, `application-version-set`,
 //!   `leader-set` and the secret tools apply at once, as in Juju.
 //! - [`FakeTools`] runs the tools' command lines in process under `ops`'
-//!   own [`HookTools`](ops::backend::HookTools), for the Harness and
-//!   Context: argv and output as under Juju, no process.
-//! - [`FakeBackend`] is `ops`' [`Backend`](ops::backend::Backend) over a
-//!   shared `FakeJuju`, calling the hook operations directly.
+//!   own [`HookTools`](ops::backend::HookTools): the Harness, Context and
+//!   every in-process test reach the model through the argv and output a
+//!   charm has under Juju, with no process.
 //! - [`cli`] is the same model behind the `juju-hook-tool` executable, which
 //!   acts as the tool its name says (`relation-get`, `status-set`, ...) and
 //!   keeps the model in the JSON file named by `$OPS_FAKE_JUJU_STATE`;
 //!   [`install_hook_tools`] puts the tool names on a directory for `PATH`.
 
-mod backend;
 pub mod cli;
 mod cmd;
 mod flags;
 mod hook;
 mod model;
+mod restricted;
 mod runner;
 mod secret_tools;
 mod secrets;
@@ -40,13 +39,13 @@ mod store;
 mod tests;
 mod tools;
 
-pub use backend::{
-    FakeBackend, METRICS_HOOK, METRICS_NOT_ALLOWED, RESTRICTED_CONTEXT, RESTRICTED_HOOKS,
-    RESTRICTED_TOOLS, is_restricted_tool,
-};
 pub use cli::install_hook_tools;
 pub use hook::{
     HookChanges, HookContext, HookError, HookErrorKind, MAX_STATE_KEY, MAX_STATE_VALUE,
+};
+pub use restricted::{
+    METRICS_HOOK, METRICS_NOT_ALLOWED, RESTRICTED_CONTEXT, RESTRICTED_HOOKS, RESTRICTED_TOOLS,
+    is_restricted_hook, is_restricted_tool,
 };
 pub use runner::FakeTools;
 pub use state::{

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 
 use ops::backend::{HookTools, ToolOutput, ToolRunner};
 
-use super::backend::refusal;
 use super::cli::run_tool;
+use super::restricted::refusal;
 use super::{FakeJuju, HookContext};
 
 /// The hook tools of one unit in one dispatch, run in process.

@@ -509,7 +509,7 @@ fn the_backend_reads_the_cloud_spec_as_hook_tools_do() {
         "credential": {"auth-type": "certificate", "attrs": {"client-key": "hunter2"}}
     }));
     let juju = Arc::new(Mutex::new(juju));
-    let backend = FakeBackend::new(juju.clone(), ctx("app/0"));
+    let backend = FakeTools::new(juju.clone(), ctx("app/0")).hook_tools();
     let spec = backend.credential_get().unwrap();
     assert_eq!(spec.type_, "lxd");
     assert_eq!(spec.credential.unwrap().attributes["client-key"], "hunter2");
@@ -850,7 +850,8 @@ fn the_backend_fails_as_hook_tools_would() {
     } = world();
     let secret = add(&mut juju, "pg/0", SecretOwner::Application, None);
     let juju = Arc::new(Mutex::new(juju));
-    let follower = FakeBackend::new(juju.clone(), ctx("app/1"));
+    let follower_tools = FakeTools::new(juju.clone(), ctx("app/1"));
+    let follower = follower_tools.clone().hook_tools();
     let one = BTreeMap::from([("k".to_string(), "v".to_string())]);
     let failures: Vec<(&str, BackendError)> = vec![
         (
@@ -938,17 +939,18 @@ fn the_backend_fails_as_hook_tools_would() {
         &failures[3].1,
         BackendError::ToolFailed { status: 2, .. }
     ));
-    assert_eq!(follower.count("relation-get"), 3);
+    assert_eq!(follower_tools.count("relation-get"), 3);
 }
 
 #[test]
 fn the_backend_reads_and_writes_through_the_hook_rules() {
     let World { juju, peers, db } = world();
     let juju = Arc::new(Mutex::new(juju));
-    let leader = FakeBackend::new(
+    let leader = FakeTools::new(
         juju.clone(),
         HookContext::in_relation("app/0", r("db", db), Some("pg/0"), "pg"),
-    );
+    )
+    .hook_tools();
     assert_eq!(leader.relation_ids("db").unwrap(), [r("db", db)]);
     assert_eq!(leader.relation_list(&r("db", db)).unwrap(), ["pg/0"]);
     assert_eq!(
@@ -976,7 +978,6 @@ fn the_backend_reads_and_writes_through_the_hook_rules() {
     let changes = juju.lock().unwrap().end_hook("app/0", true);
     assert_eq!(changes.changed_bags, [(peers, "app".to_string())]);
     assert_eq!(leader.opened_ports().unwrap(), [port]);
-    assert_eq!(leader.context().unit, "app/0");
 }
 
 #[test]
