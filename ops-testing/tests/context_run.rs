@@ -344,6 +344,23 @@ fn a_follower_writing_the_app_bag_fails_the_run_and_nothing_is_kept() {
     );
 }
 
+/// A value with characters YAML refuses raw or folds (DEL, C1 controls,
+/// NEL, U+2028) reaches the bag as it was: the charm's relation-set goes
+/// through `ops`' HookTools and the fake's YAML reading of `--file`, as
+/// under Juju, which refused such a value until ops escaped it.
+#[test]
+fn a_databag_value_with_characters_yaml_treats_apart_round_trips() {
+    let mut ctx = ctx();
+    let hostile = "127.0.0.1:5432\u{7f}\u{80}\u{85}\u{2028}\u{9f} \u{fffe}";
+    let db = Relation::new("db")
+        .with_remote_app("postgresql")
+        .with_remote_app_data([("endpoints", hostile)])
+        .with_remote_unit(0, []);
+    let state = State::default().with_relation(db.clone()).with_leader(true);
+    let out = ctx.run(ctx.on.relation_changed(&db), &state).unwrap();
+    assert_eq!(out.relation(db.id).unwrap().local_app_data["ack"], hostile);
+}
+
 #[test]
 fn relation_departed_names_the_departing_unit() {
     let mut ctx = ctx();
