@@ -11,55 +11,11 @@
 //! directory.
 
 use std::io;
-use std::path::Path;
-use std::sync::OnceLock;
-
-/// The memory filesystem Linux mounts for every process.
-const MEMORY_FS: &str = "/dev/shm";
-
-/// Whether `MEMORY_FS` takes new directories, found out once per process.
-fn memory_fs_usable() -> bool {
-    static USABLE: OnceLock<bool> = OnceLock::new();
-    *USABLE.get_or_init(|| {
-        tempfile::Builder::new()
-            .prefix("ops-testing-probe")
-            .tempdir_in(MEMORY_FS)
-            .is_ok()
-    })
-}
 
 /// A new scratch directory, removed when dropped: in `TMPDIR` if it is
 /// set, else on the memory filesystem if there is one, else in the
-/// system's temporary directory.
+/// system's temporary directory (`ops`' rule, which its secret files
+/// follow too).
 pub(crate) fn tempdir() -> io::Result<tempfile::TempDir> {
-    let builder = {
-        let mut b = tempfile::Builder::new();
-        b.prefix("ops-testing");
-        b
-    };
-    let tmpdir_set = std::env::var_os("TMPDIR").is_some_and(|d| !d.is_empty());
-    if !tmpdir_set && memory_fs_usable() {
-        builder.tempdir_in(Path::new(MEMORY_FS))
-    } else {
-        builder.tempdir()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scratch_directories_are_made_and_removed() {
-        let dir = tempdir().unwrap();
-        let path = dir.path().to_path_buf();
-        assert!(path.is_dir());
-        match std::env::var_os("TMPDIR").filter(|d| !d.is_empty()) {
-            Some(tmpdir) => assert!(path.starts_with(tmpdir), "{path:?}"),
-            None if memory_fs_usable() => assert!(path.starts_with(MEMORY_FS), "{path:?}"),
-            None => {}
-        }
-        drop(dir);
-        assert!(!path.exists());
-    }
+    ops::scratch::tempdir("ops-testing")
 }

@@ -65,6 +65,8 @@ pub mod pebble;
 pub mod redact;
 #[doc(hidden)]
 pub mod rfc3339;
+#[doc(hidden)]
+pub mod scratch;
 mod secret_uri;
 pub mod storage;
 mod yaml;

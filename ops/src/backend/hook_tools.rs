@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -388,11 +388,9 @@ impl SecretFiles {
             command: tool.to_string(),
             source,
         };
-        let dir = tempfile::Builder::new()
-            .prefix("ops-secret-")
-            .tempdir()
-            .map_err(io)?;
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).map_err(io)?;
+        // On a memory filesystem where there is one: a secret's values
+        // never reach a disk.
+        let dir = crate::scratch::tempdir("ops-secret-").map_err(io)?;
         let mut args = Vec::with_capacity(content.len());
         // Files are numbered, not named after keys: a key never becomes a path.
         for (i, (key, value)) in content.iter().enumerate() {
@@ -795,6 +793,8 @@ impl Backend for HookTools {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
     use super::*;
 
     fn rel() -> RelationRef {
