@@ -54,6 +54,16 @@ impl Call {
         matches!(self.tool, "secret-get" | "credential-get")
     }
 
+    /// What the tool's JSON output is, in words, for an error that may not
+    /// quote it (see [`output_is_secret`](Self::output_is_secret)).
+    pub fn output_shape(&self) -> &'static str {
+        match self.tool {
+            "credential-get" => "a cloud spec",
+            "secret-get" => "a JSON map of strings",
+            _ => "the expected JSON",
+        }
+    }
+
     /// Whether what the tool prints holds values (databags, unit state,
     /// config, action parameters, secret content) that must not be quoted
     /// in an error message.
@@ -823,6 +833,11 @@ mod tests {
     fn credential_secret_ids_reboot_and_relation_model_argv() {
         assert_argv(credential_get(), "credential-get", &["--format=json"]);
         assert!(credential_get().output_is_secret());
+        assert_eq!(credential_get().output_shape(), "a cloud spec");
+        assert_eq!(
+            secret_get(Some("secret:1"), None, false, false).output_shape(),
+            "a JSON map of strings"
+        );
         assert_argv(secret_ids(), "secret-ids", &["--format=json"]);
         assert_argv(juju_reboot(false), "juju-reboot", &[]);
         assert_argv(juju_reboot(true), "juju-reboot", &["--now"]);

@@ -229,11 +229,7 @@ fn malformed(call: &Call, reason: impl Into<String>, output: &str) -> BackendErr
 fn malformed_because(call: &Call, reason: String, output: &str) -> BackendError {
     let (reason, output) = if call.output_is_secret() {
         // Serde's reason would quote the secret; say only what was expected.
-        let expected = match call.tool {
-            "credential-get" => "not a cloud spec",
-            _ => "not a JSON map of strings",
-        };
-        (expected.to_string(), WITHHELD.to_string())
+        (format!("not {}", call.output_shape()), WITHHELD.to_string())
     } else if call.output_has_values() {
         (reason, VALUES_WITHHELD.to_string())
     } else {
