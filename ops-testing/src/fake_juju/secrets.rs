@@ -106,11 +106,6 @@ pub(crate) fn check_rotate(policy: &str) -> HookResult<()> {
     }
 }
 
-/// A time as RFC 3339 in UTC, to the second (`2026-01-31T12:00:00Z`).
-pub(crate) fn rfc3339(time: SystemTime) -> String {
-    formats::format_rfc3339(time, false)
-}
-
 /// `--expire`: an RFC 3339 time or a Go duration from now, as Juju's
 /// `secret-add` and `secret-set` read it (`time.Parse(time.RFC3339, ...)`,
 /// else `time.ParseDuration`, which must be positive); returns the expiry
@@ -132,7 +127,7 @@ pub(crate) fn parse_expire(spec: &str) -> HookResult<String> {
         Ok(nanos) => {
             let later = SystemTime::now().checked_add(Duration::from_nanos(nanos.unsigned_abs()));
             later
-                .map(rfc3339)
+                .map(|time| formats::format_rfc3339(time, false))
                 .ok_or_else(|| HookError::usage(format!("expire duration {spec:?} not valid")))
         }
         Err(_) => Err(HookError::usage(format!(

@@ -10,9 +10,14 @@ use ops::backend::{
 };
 use serde_json::json;
 
-use super::secrets::{parse_expire, rfc3339, valid_secret_key};
+use super::secrets::{parse_expire, valid_secret_key};
 use super::*;
 use crate::formats::{base64_decode, base64_encode};
+
+/// A time as the fake Juju writes one: RFC 3339 in UTC, to the second.
+fn rfc3339(time: std::time::SystemTime) -> String {
+    crate::formats::format_rfc3339(time, false)
+}
 
 struct World {
     juju: FakeJuju,
