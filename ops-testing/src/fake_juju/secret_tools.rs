@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use super::Bag;
 use super::cmd::{Cmd, Fail, Outcome, check_empty};
 use super::flags::{self, Answer, Parsed};
-use super::secrets::{check_content, check_rotate, secret_xid};
+use super::secrets::{check_content, secret_xid};
 use crate::formats::{base64_decode, base64_encode};
 use ops::backend::{SecretAddArgs, SecretOwner, SecretSetArgs};
 
@@ -212,7 +212,8 @@ fn decode_base64_keys(data: Bag) -> Result<Bag, Fail> {
         .collect()
 }
 
-/// The label, description, expiry and rotation options, checked as `Init` does.
+/// The label, description, expiry and rotation options, as given (empty
+/// ones left out).
 type SecretOptions = (
     Option<String>,
     Option<String>,
@@ -220,20 +221,20 @@ type SecretOptions = (
     Option<String>,
 );
 
-fn options(p: &Parsed) -> Result<SecretOptions, Fail> {
+fn options(p: &Parsed) -> SecretOptions {
     let nonempty = |name: &str| p.get(name).filter(|v| !v.is_empty()).map(str::to_string);
-    // The expiry is read where the model takes it (`hook_secret_add`,
-    // `hook_secret_set`), for the in-process backend too.
-    let expire = nonempty("expire");
-    let rotate = nonempty("rotate");
-    if let Some(r) = &rotate {
-        check_rotate(r)?;
-    }
-    Ok((nonempty("label"), nonempty("description"), expire, rotate))
+    // The expiry and rotation policy are checked where the model takes
+    // them (`hook_secret_add`, `hook_secret_set`), once for every caller.
+    (
+        nonempty("label"),
+        nonempty("description"),
+        nonempty("expire"),
+        nonempty("rotate"),
+    )
 }
 
 fn add_args(p: &Parsed, content: Bag) -> Result<SecretAddArgs, Fail> {
-    let (label, description, expire, rotate) = options(p)?;
+    let (label, description, expire, rotate) = options(p);
     let owner = match p.get("owner").unwrap_or("application") {
         "application" => SecretOwner::Application,
         "unit" => SecretOwner::Unit,
@@ -250,7 +251,7 @@ fn add_args(p: &Parsed, content: Bag) -> Result<SecretAddArgs, Fail> {
 }
 
 fn set_args(p: &Parsed, content: Bag) -> Result<SecretSetArgs, Fail> {
-    let (label, description, expire, rotate) = options(p)?;
+    let (label, description, expire, rotate) = options(p);
     Ok(SecretSetArgs {
         content: (!content.is_empty()).then_some(content),
         label,
