@@ -11,21 +11,9 @@
 use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::sync::OnceLock;
 
 /// The memory filesystem Linux mounts for every process.
 const MEMORY_FS: &str = "/dev/shm";
-
-/// Whether `MEMORY_FS` takes new directories, found out once per process.
-fn memory_fs_usable() -> bool {
-    static USABLE: OnceLock<bool> = OnceLock::new();
-    *USABLE.get_or_init(|| {
-        tempfile::Builder::new()
-            .prefix("ops-probe")
-            .tempdir_in(MEMORY_FS)
-            .is_ok()
-    })
-}
 
 /// A new directory named `<prefix><random>`, only its owner's (`0700`),
 /// removed when dropped.
@@ -36,11 +24,11 @@ pub fn tempdir(prefix: &str) -> io::Result<tempfile::TempDir> {
         .prefix(prefix)
         .permissions(std::fs::Permissions::from_mode(0o700));
     let tmpdir_set = std::env::var_os("TMPDIR").is_some_and(|d| !d.is_empty());
-    if !tmpdir_set && memory_fs_usable() {
-        builder.tempdir_in(Path::new(MEMORY_FS))
-    } else {
-        builder.tempdir()
+    if !tmpdir_set && let Ok(dir) = builder.tempdir_in(Path::new(MEMORY_FS)) {
+        return Ok(dir);
     }
+    // No memory filesystem we may write: the system's temporary directory.
+    builder.tempdir()
 }
 
 #[cfg(test)]
@@ -56,7 +44,9 @@ mod tests {
         assert_eq!(mode, 0o700);
         match std::env::var_os("TMPDIR").filter(|d| !d.is_empty()) {
             Some(tmpdir) => assert!(path.starts_with(tmpdir), "{path:?}"),
-            None if memory_fs_usable() => assert!(path.starts_with(MEMORY_FS), "{path:?}"),
+            None if tempfile::tempdir_in(MEMORY_FS).is_ok() => {
+                assert!(path.starts_with(MEMORY_FS), "{path:?}")
+            }
             None => {}
         }
         drop(dir);
