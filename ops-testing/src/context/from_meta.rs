@@ -8,7 +8,8 @@ use super::Context;
 use super::consistency::declared_kind;
 use super::state::{Container, Relation, RelationKind, State, Storage};
 
-/// The remote application of a relation the metadata alone describes.
+/// The remote application of a subordinate relation the metadata alone
+/// describes (`Relation::new` gives a regular one the same name).
 const REMOTE_APP: &str = "remote";
 
 impl State {
@@ -65,9 +66,7 @@ impl State {
             let relation = match declared_kind(meta, endpoint) {
                 Some(RelationKind::Peer) => Relation::peer(endpoint),
                 Some(RelationKind::Subordinate) => Relation::subordinate(endpoint, REMOTE_APP, 0),
-                Some(RelationKind::Regular) | None => {
-                    Relation::new(endpoint).with_remote_app(REMOTE_APP)
-                }
+                Some(RelationKind::Regular) | None => Relation::new(endpoint),
             };
             state
                 .relations
