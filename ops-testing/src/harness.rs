@@ -153,12 +153,12 @@ struct EventEnv {
 impl<C: Charm> Harness<C> {
     /// A Harness for a charm described by its `charmcraft.yaml` text.
     pub fn new(charmcraft_yaml: &str) -> Result<Self, HarnessError> {
-        Self::from_meta(CharmMeta::from_charmcraft_yaml(charmcraft_yaml)?)
+        Self::from_meta(crate::memo::charmcraft_yaml(charmcraft_yaml)?)
     }
 
     /// A Harness for the charm in a directory (`charmcraft.yaml` or packed metadata).
     pub fn from_charm_dir(dir: impl AsRef<Path>) -> Result<Self, HarnessError> {
-        Self::from_meta(CharmMeta::from_charm_dir(dir.as_ref())?)
+        Self::from_meta(crate::memo::charm_dir(dir.as_ref())?)
     }
 
     /// A Harness from parsed metadata: unit 0 of the application, not the leader.

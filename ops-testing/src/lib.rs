@@ -18,6 +18,7 @@ pub mod fake_pebble;
 mod formats;
 pub mod harness;
 pub mod live;
+mod memo;
 mod memory_store;
 pub mod new_charm;
 mod scratch;

@@ -204,7 +204,7 @@ pub struct Context<C: Charm> {
 impl<C: Charm> Context<C> {
     /// A context for a charm described by its `charmcraft.yaml` text.
     pub fn new(charmcraft_yaml: &str) -> Result<Self, RunError> {
-        Ok(Self::from_meta(CharmMeta::from_charmcraft_yaml(
+        Ok(Self::from_meta(crate::memo::charmcraft_yaml(
             charmcraft_yaml,
         )?))
     }
@@ -227,7 +227,7 @@ impl<C: Charm> Context<C> {
     /// Python's `Context(charm_root=...)`: the charm reads its files there.
     pub fn from_charm_dir(dir: impl AsRef<Path>) -> Result<Self, RunError> {
         let dir = dir.as_ref();
-        Ok(Self::from_meta(CharmMeta::from_charm_dir(dir)?).with_charm_root(dir))
+        Ok(Self::from_meta(crate::memo::charm_dir(dir)?).with_charm_root(dir))
     }
 
     /// Runs with `dir` as the charm directory (`JUJU_CHARM_DIR`), Python's

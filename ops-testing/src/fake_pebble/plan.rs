@@ -4,6 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::memo::Memo;
+
 use ops::pebble::{
     Check, CheckLevel, CheckStartup, Layer, LogTarget, Override, Plan, Service, ServiceAction,
 };
@@ -17,6 +19,14 @@ const SECTIONS: [&str; 6] = [
     "log-targets",
     "workloads",
 ];
+
+static LAYERS: Memo<Layer> = Memo::new();
+
+/// [`parse_layer`], once per label and text: a charm adds the same layer
+/// at every hook, and its tests run the same hooks again and again.
+pub(crate) fn parse_layer_once(label: &str, yaml: &str) -> Result<Layer, String> {
+    LAYERS.get_or_try(format!("{label}\0{yaml}"), || parse_layer(label, yaml))
+}
 
 /// Parses and validates one layer as Pebble's `plan.ParseLayer` does.
 pub(crate) fn parse_layer(label: &str, yaml: &str) -> Result<Layer, String> {

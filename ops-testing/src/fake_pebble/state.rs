@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use super::http::Reply;
 use super::identities::Identities;
 use super::notices::{CHANGE_UPDATE, Notices};
-use super::plan::{combine_layers, order, parse_layer, plan_of};
+use super::plan::{combine_layers, order, parse_layer_once, plan_of};
 use super::util::rfc3339;
 use super::{FileOwner, ServiceEvent};
 
@@ -152,7 +152,7 @@ impl State {
     /// `POST /v1/layers` with action `add`: the 400 message on failure.
     pub fn add_layer(&mut self, label: &str, combine: bool, yaml: &str) -> Result<(), String> {
         let layer =
-            parse_layer(label, yaml).map_err(|e| format!("cannot parse layer YAML: {e}"))?;
+            parse_layer_once(label, yaml).map_err(|e| format!("cannot parse layer YAML: {e}"))?;
         let existing = self.layers.iter().position(|(l, _)| l == label);
         let mut layers = self.layers.clone();
         match existing {
