@@ -24,7 +24,7 @@ mod support;
 use std::hint::black_box;
 use std::time::Instant;
 
-use ops::pebble::{Layer, Override, Service, ServiceStartup, ServiceStatus};
+use ops::pebble::ServiceStatus;
 use ops_testing::Harness;
 use ops_testing::context::{Container, File, Relation, State};
 use pgbouncer_k8s::PgbouncerK8sCharm;
@@ -33,7 +33,7 @@ use pgbouncer_k8s::credentials::{AUTH_FILE_KEY, SECRET_ID, SECRET_REVISION};
 use pgbouncer_k8s::peers::{CFG_FILE, LEADER_HOSTNAME, PEERS, PRIVATE_ADDRESS, unit_hostname};
 use pgbouncer_k8s::pgb_config::{self, PgbConfig};
 use pgbouncer_k8s::settings::PoolMode;
-use support::context::{CONTAINER, ctx, file, reloaded};
+use support::context::{CONTAINER, ctx, file, pgbouncer_layer, reloaded};
 
 const APP: &str = "pgbouncer-k8s";
 
@@ -70,22 +70,6 @@ fn host(n: u32, model: &str) -> String {
     unit_hostname(&format!("{APP}/{n}"), model)
 }
 
-fn layer(instances: usize) -> Layer {
-    let mut layer = Layer::default();
-    for n in 0..instances {
-        layer.services.insert(
-            format!("pgbouncer_{n}"),
-            Service {
-                override_: Some(Override::Replace),
-                command: Some(format!("pgbouncer {}", pgb_config::instance_ini_path(n))),
-                startup: Some(ServiceStartup::Enabled),
-                ..Default::default()
-            },
-        );
-    }
-    layer
-}
-
 /// The container with `config` rendered, the auth file, PgBouncer running.
 fn running(f: &Fixtures, config: &PgbConfig) -> Container {
     let mut c = Container::new(CONTAINER)
@@ -95,7 +79,7 @@ fn running(f: &Fixtures, config: &PgbConfig) -> Container {
             pgb_config::AUTH_FILE_PATH,
             File::new(f.auth.render()).with_mode(0o400),
         )
-        .with_layer("pgbouncer", layer(f.instances()));
+        .with_layer("pgbouncer", pgbouncer_layer(f.instances()));
     for n in 0..f.instances() {
         c = c
             .with_file(
@@ -184,7 +168,7 @@ fn put_files(h: &Harness<PgbouncerK8sCharm>, f: &Fixtures, config: &PgbConfig) {
     // PgBouncer running, as the charm's layer runs it.
     let pebble = h.container_pebble(CONTAINER).unwrap().client();
     pebble
-        .add_layer("pgbouncer", &layer(f.instances()), true)
+        .add_layer("pgbouncer", &pgbouncer_layer(f.instances()), true)
         .unwrap();
     pebble.replan_services().unwrap();
 }

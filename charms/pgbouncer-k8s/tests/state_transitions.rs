@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 mod support;
 
-use ops::pebble::{Layer, Override, Service, ServiceStartup, ServiceStatus};
+use ops::pebble::ServiceStatus;
 use ops_testing::context::Secret;
 use ops_testing::context::{Container, Context, File, Relation, State};
 use pgbouncer_k8s::PgbouncerK8sCharm;
@@ -17,7 +17,7 @@ use pgbouncer_k8s::credentials::{AUTH_FILE_KEY, SECRET_ID, SECRET_REVISION};
 use pgbouncer_k8s::peers::{CFG_FILE, LEADER_HOSTNAME, PEERS, PRIVATE_ADDRESS, unit_hostname};
 use pgbouncer_k8s::pgb_config::{self, PgbConfig};
 use pgbouncer_k8s::settings::PoolMode;
-use support::context::{CONTAINER, ctx, file, reloaded};
+use support::context::{CONTAINER, ctx, file, pgbouncer_layer, reloaded};
 use support::with_backend;
 
 const APP: &str = "pgbouncer-k8s";
@@ -53,23 +53,6 @@ fn auth_file(password: &str) -> AuthFile {
     auth
 }
 
-/// The layer the charm runs PgBouncer with: one service per instance.
-fn layer() -> Layer {
-    let mut layer = Layer::default();
-    for n in 0..instances() {
-        layer.services.insert(
-            format!("pgbouncer_{n}"),
-            Service {
-                override_: Some(Override::Replace),
-                command: Some(format!("pgbouncer {}", pgb_config::instance_ini_path(n))),
-                startup: Some(ServiceStartup::Enabled),
-                ..Default::default()
-            },
-        );
-    }
-    layer
-}
-
 /// The container, Pebble up, with nothing in it.
 fn empty_container() -> Container {
     Container::new(CONTAINER).with_can_connect(true)
@@ -80,7 +63,7 @@ fn empty_container() -> Container {
 fn running_container(config: &PgbConfig, auth: Option<&AuthFile>) -> Container {
     let mut c = empty_container()
         .with_file(pgb_config::INI_PATH, File::new(config.render()))
-        .with_layer("pgbouncer", layer());
+        .with_layer("pgbouncer", pgbouncer_layer(instances()));
     for n in 0..instances() {
         c = c
             .with_file(

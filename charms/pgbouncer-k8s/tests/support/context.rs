@@ -27,3 +27,24 @@ pub fn reloaded(ctx: &Context<PgbouncerK8sCharm>) -> bool {
             && matches!(e, ServiceEvent::Restart(_) | ServiceEvent::Signal { .. })
     })
 }
+
+/// The layer the charm runs PgBouncer with: one service per instance.
+pub fn pgbouncer_layer(instances: usize) -> ops::pebble::Layer {
+    use ops::pebble::{Override, Service, ServiceStartup};
+    let mut layer = ops::pebble::Layer::default();
+    for n in 0..instances {
+        layer.services.insert(
+            format!("pgbouncer_{n}"),
+            Service {
+                override_: Some(Override::Replace),
+                command: Some(format!(
+                    "pgbouncer {}",
+                    pgbouncer_k8s::pgb_config::instance_ini_path(n)
+                )),
+                startup: Some(ServiceStartup::Enabled),
+                ..Default::default()
+            },
+        );
+    }
+    layer
+}
