@@ -175,12 +175,8 @@ impl<C: Charm> Harness<C> {
         let mut pebbles = BTreeMap::new();
         for name in meta.containers.keys() {
             let socket = ops::pebble::socket_path(workdir.path().join("containers"), name);
-            if let Some(parent) = socket.parent() {
-                std::fs::create_dir_all(parent)?;
-            }
             let root = workdir.path().join("roots").join(name);
-            std::fs::create_dir_all(&root)?;
-            let pebble = FakePebble::in_process(socket, root)?;
+            let pebble = FakePebble::in_memory(socket, root)?;
             pebble.set_can_connect(false);
             pebbles.insert(name.clone(), pebble);
         }
@@ -898,7 +894,7 @@ impl<C: Charm> Harness<C> {
 
     /// The directory that holds the container's filesystem.
     pub fn container_root(&self, container: &str) -> Result<PathBuf, HarnessError> {
-        Ok(self.pebble(container)?.root().to_path_buf())
+        Ok(self.pebble(container)?.files_on_host()?.to_path_buf())
     }
 
     /// Where a path of the container's filesystem (`/etc/pgbouncer/pgbouncer.ini`)

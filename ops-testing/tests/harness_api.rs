@@ -203,10 +203,30 @@ fn containers_have_a_filesystem_the_test_can_read() {
     let mut h = Harness::<Kit>::new(META).unwrap();
     h.begin();
     h.container_pebble_ready("web").unwrap();
+    // In memory until the test asks for the host directory.
+    let pebble = h.container_pebble("web").unwrap();
+    assert!(pebble.files_in_memory());
+    assert_eq!(pebble.read_file("/etc/web/index.html").unwrap(), b"hello");
+    let missing = pebble.read_file("/etc/web/missing").unwrap_err();
+    assert_eq!(missing.kind(), std::io::ErrorKind::NotFound);
+    assert_eq!(
+        missing.to_string(),
+        "stat /etc/web/missing: no such file or directory"
+    );
     let root = h.container_root("web").unwrap();
+    assert!(!h.container_pebble("web").unwrap().files_in_memory());
     assert_eq!(
         std::fs::read_to_string(root.join("etc/web/index.html")).unwrap(),
         "hello"
+    );
+    // From then on the host directory is the container's filesystem.
+    std::fs::write(root.join("etc/web/index.html"), "changed").unwrap();
+    assert_eq!(
+        h.container_pebble("web")
+            .unwrap()
+            .read_file("/etc/web/index.html")
+            .unwrap(),
+        b"changed"
     );
     assert!(h.set_can_connect("nope", true).is_err());
 }

@@ -24,7 +24,7 @@ mod support;
 use std::hint::black_box;
 use std::time::Instant;
 
-use ops::pebble::ServiceStatus;
+use ops::pebble::{PushOptions, ServiceStatus};
 use ops_testing::Harness;
 use ops_testing::context::{Container, File, Relation, State};
 use pgbouncer_k8s::PgbouncerK8sCharm;
@@ -160,13 +160,13 @@ fn put_files(h: &Harness<PgbouncerK8sCharm>, f: &Fixtures, config: &PgbConfig) {
     for n in 0..f.instances() {
         files.push((pgb_config::instance_ini_path(n), config.render_instance(n)));
     }
+    let pebble = h.container_pebble(CONTAINER).unwrap().client();
     for (path, text) in files {
-        let host = support::host_path(h, &path);
-        std::fs::create_dir_all(host.parent().unwrap()).unwrap();
-        std::fs::write(host, text).unwrap();
+        pebble
+            .push(&path, text, &PushOptions::new().with_make_dirs(true))
+            .unwrap();
     }
     // PgBouncer running, as the charm's layer runs it.
-    let pebble = h.container_pebble(CONTAINER).unwrap().client();
     pebble
         .add_layer("pgbouncer", &pgbouncer_layer(f.instances()), true)
         .unwrap();

@@ -137,8 +137,9 @@ fn serving_leader() -> Serving {
 
 /// The workload container as a new pod has it: no files.
 fn lose_the_pod(h: &Harness<PgbouncerK8sCharm>) {
+    let pebble = h.container_pebble("pgbouncer").unwrap().client();
     for dir in [pgb_config::LIB_DIR, pgb_config::LOG_DIR] {
-        let _ = std::fs::remove_dir_all(host_path(h, dir));
+        pebble.remove_path(dir, true).unwrap();
     }
     assert_eq!(file(h, pgb_config::INI_PATH), None);
 }

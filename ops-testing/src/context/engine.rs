@@ -8,7 +8,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -564,53 +563,27 @@ pub(crate) fn environment(
     (vars, hook)
 }
 
-/// Writes a container's files and directories under `root`.
-fn write_files(container: &Container, root: &Path) -> io::Result<()> {
+/// Puts a container's files and directories in its Pebble.
+fn write_files(container: &Container, pebble: &FakePebble) -> io::Result<()> {
     for dir in &container.dirs {
-        std::fs::create_dir_all(root.join(dir.trim_start_matches('/')))?;
+        pebble.put_dir(dir)?;
     }
     for (path, file) in &container.files {
-        let host = root.join(path.trim_start_matches('/'));
-        if let Some(parent) = host.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        std::fs::write(&host, &file.content)?;
-        std::fs::set_permissions(&host, std::fs::Permissions::from_mode(file.mode))?;
+        pebble.put_file(path, &file.content, file.mode)?;
     }
     Ok(())
 }
 
-/// The files and the empty directories under `root`, by container path.
+/// The files and the empty directories of a container's Pebble.
 fn read_files(
-    root: &Path,
+    pebble: &FakePebble,
     files: &mut BTreeMap<String, File>,
     dirs: &mut BTreeSet<String>,
 ) -> io::Result<()> {
-    let mut pending = vec![root.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir)? {
-            let entry = entry?;
-            let path = entry.path();
-            let relative = path.strip_prefix(root).unwrap_or(&path);
-            let name = format!("/{}", relative.display());
-            let meta = std::fs::symlink_metadata(&path)?;
-            if meta.is_dir() {
-                // Only leaves: a directory with something in it is implied.
-                if std::fs::read_dir(&path)?.next().is_none() {
-                    dirs.insert(name);
-                }
-                pending.push(path);
-            } else if meta.is_file() {
-                // Mode first: the charm may have made a file unreadable to
-                // its owner (0o000), which the test still wants to see.
-                let mode = meta.permissions().mode() & 0o7777;
-                if mode & 0o400 == 0 {
-                    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode | 0o400))?;
-                }
-                let content = std::fs::read(&path)?;
-                files.insert(name, File { content, mode });
-            }
-        }
+    let contents = pebble.contents()?;
+    dirs.extend(contents.empty_dirs);
+    for (path, content, mode) in contents.files {
+        files.insert(path, File { content, mode });
     }
     Ok(())
 }
@@ -620,12 +593,13 @@ fn read_files(
 /// read-back of the root, which skips links, leaves it out of the State).
 fn mount(container: &Container, pebble: &FakePebble) -> io::Result<()> {
     for (location, source) in &container.mounts {
-        let link = pebble.host_path(location);
-        if !location.starts_with('/') || link == pebble.root() {
+        if !location.starts_with('/') || location.split('/').all(|p| p.is_empty() || p == ".") {
             return Err(io::Error::other(format!(
                 "{location:?}: a mount location is an absolute path other than /"
             )));
         }
+        // A mount needs the files on the host: the link is made there.
+        let link = pebble.host_path(location);
         if let Some(parent) = link.parent() {
             std::fs::create_dir_all(parent)?;
         }
@@ -656,11 +630,10 @@ pub(crate) fn start_containers(
             move |source: io::Error| super::RunError::Setup { what, source }
         };
         let root = dir.join("roots").join(name);
-        std::fs::create_dir_all(&root).map_err(setup("making its root"))?;
-        write_files(container, &root).map_err(setup("writing its files"))?;
         let socket = ops::pebble::socket_path(dir.join("containers"), name);
         let pebble =
-            FakePebble::in_process(socket, root).map_err(setup("starting a fake Pebble"))?;
+            FakePebble::in_memory(socket, root).map_err(setup("starting a fake Pebble"))?;
+        write_files(container, &pebble).map_err(setup("writing its files"))?;
         mount(container, &pebble).map_err(setup("mounting a host directory"))?;
         let client = pebble.client();
         let pebble_err = |what: &str| {
@@ -748,7 +721,7 @@ pub(crate) fn read_container(
             container.service_statuses.insert(service.clone(), status);
         }
     }
-    read_files(pebble.root(), &mut container.files, &mut container.dirs).map_err(|source| {
+    read_files(pebble, &mut container.files, &mut container.dirs).map_err(|source| {
         super::RunError::Setup {
             what: format!("container {name}: reading its files back"),
             source,

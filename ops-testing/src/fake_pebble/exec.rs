@@ -600,7 +600,7 @@ pub(crate) fn post_exec(shared: &Shared, request: &HttpRequest) -> Reply {
         .entry("LANG".into())
         .or_insert_with(|| "C.UTF-8".into());
     let working_dir = match working_dir {
-        Some(dir) => match check_dir(shared, &dir, "working directory") {
+        Some(dir) => match check_dir(&shared.root, &mut state, &dir, "working directory") {
             Ok(()) => dir,
             Err(message) => return Reply::error(500, format!("cannot call exec: {message}"), None),
         },
@@ -608,7 +608,7 @@ pub(crate) fn post_exec(shared: &Shared, request: &HttpRequest) -> Reply {
         // is often bare, so it falls back to `/`.
         None => environment
             .get("HOME")
-            .filter(|home| check_dir(shared, home, "home directory").is_ok())
+            .filter(|home| check_dir(&shared.root, &mut state, home, "home directory").is_ok())
             .cloned()
             .unwrap_or_else(|| "/".into()),
     };
@@ -734,10 +734,15 @@ fn normalize_ids(
 }
 
 /// Pebble's check that a working (or home) directory exists.
-fn check_dir(shared: &Shared, dir: &str, what: &str) -> Result<(), String> {
+fn check_dir(
+    root: &std::path::Path,
+    state: &mut super::state::State,
+    dir: &str,
+    what: &str,
+) -> Result<(), String> {
     let clean = files::clean(dir).unwrap_or_else(|| dir.to_string());
-    match std::fs::metadata(files::host_path(&shared.root, &clean)) {
-        Ok(meta) if meta.is_dir() => Ok(()),
+    match files::Fs::of(root, state).disk.stat(&clean) {
+        Ok(stat) if stat.kind == super::disk::Kind::Dir => Ok(()),
         Ok(_) => Err(format!("{what} {dir:?} not a directory")),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             Err(format!("{what} {dir:?} does not exist"))

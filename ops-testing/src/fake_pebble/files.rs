@@ -1,17 +1,18 @@
-//! The fake Pebble's filesystem: container paths map into a host
-//! directory (`/etc/x` → `<root>/etc/x`); results and errors are shaped as
+//! The fake Pebble's file API over the container's filesystem (a host
+//! directory or memory: [`super::disk`]); results and errors are shaped as
 //! Pebble's `internals/daemon/api_files.go` makes them.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::io;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::FileOwner;
+use super::disk::{Disk, Kind, Stat};
+use super::state::State;
 use super::util::{random_hex, rfc3339};
 
 /// A failed file operation: Pebble's `kind` and `message`.
@@ -113,11 +114,6 @@ fn not_absolute(path: &str) -> FileError {
     FileError::generic(format!("paths must be absolute, got {path:?}"))
 }
 
-/// The host path of a (cleaned) container path.
-pub(crate) fn host_path(root: &Path, clean_path: &str) -> PathBuf {
-    root.join(clean_path.trim_start_matches('/'))
-}
-
 /// The owner fields of a write or mkdir request.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, rename_all = "kebab-case")]
@@ -191,24 +187,44 @@ pub(crate) struct RemoveItem {
     pub recursive: bool,
 }
 
-/// The directory-backed filesystem with its recorded owners.
+/// The container's filesystem (on a host directory or in memory) with
+/// its recorded owners.
 pub(crate) struct Fs<'a> {
-    pub root: &'a Path,
+    pub disk: Disk<'a>,
     pub owners: &'a mut BTreeMap<String, FileOwner>,
+}
+
+impl<'a> Fs<'a> {
+    /// The filesystem of a fake Pebble whose host directory is `root`:
+    /// its memory tree while it has one, `root` otherwise.
+    pub fn of(root: &'a Path, state: &'a mut State) -> Self {
+        let disk = match &mut state.memory {
+            Some(tree) => Disk::Memory(tree),
+            None => Disk::Host(root),
+        };
+        Self {
+            disk,
+            owners: &mut state.owners,
+        }
+    }
 }
 
 impl Fs<'_> {
     /// Reads a regular file.
     pub fn read(&self, path: &str) -> Result<Vec<u8>, FileError> {
         let clean_path = clean(path).ok_or_else(|| not_absolute(path))?;
-        let host = host_path(self.root, &clean_path);
-        let meta = fs::metadata(&host).map_err(|e| os_error("stat", path, &e))?;
-        if !meta.is_file() {
+        let stat = self
+            .disk
+            .stat(&clean_path)
+            .map_err(|e| os_error("stat", path, &e))?;
+        if stat.kind != Kind::File {
             return Err(FileError::generic(format!(
                 "can only read a regular file: {path:?}"
             )));
         }
-        fs::read(&host).map_err(|e| os_error("open", path, &e))
+        self.disk
+            .read(&clean_path)
+            .map_err(|e| os_error("open", path, &e))
     }
 
     /// Writes a file atomically (a temporary file renamed over the target).
@@ -224,18 +240,21 @@ impl Fs<'_> {
         }
         let mode = item.owner.mode(0o644)?;
         let temp_name = format!("{}.{}~", base(&clean_path), random_hex(9));
-        let temp_container = format!("{}/{temp_name}", parent(&clean_path).trim_end_matches('/'));
-        let temp_host = host_path(self.root, &temp_container);
-        fs::write(&temp_host, content).map_err(|e| os_error("open", &temp_container, &e))?;
-        let target = host_path(self.root, &clean_path);
-        let finish = fs::set_permissions(&temp_host, fs::Permissions::from_mode(mode))
-            .map_err(|e| os_error("chmod", &temp_container, &e))
+        let temp = format!("{}/{temp_name}", parent(&clean_path).trim_end_matches('/'));
+        self.disk
+            .write(&temp, content)
+            .map_err(|e| os_error("open", &temp, &e))?;
+        let finish = self
+            .disk
+            .set_mode(&temp, mode)
+            .map_err(|e| os_error("chmod", &temp, &e))
             .and_then(|()| {
-                fs::rename(&temp_host, &target)
-                    .map_err(|e| os_error("rename", &format!("{temp_container} {clean_path}"), &e))
+                self.disk
+                    .rename(&temp, &clean_path)
+                    .map_err(|e| os_error("rename", &format!("{temp} {clean_path}"), &e))
             });
         if finish.is_err() {
-            let _ = fs::remove_file(&temp_host);
+            let _ = self.disk.remove_file(&temp);
         }
         finish?;
         match owner {
@@ -253,8 +272,8 @@ impl Fs<'_> {
         if item.make_parents {
             return self.mkdir_all(&clean_path, mode, owner.as_ref());
         }
-        match fs::metadata(host_path(self.root, &clean_path)) {
-            Ok(meta) if meta.is_dir() => Err(FileError::generic(format!(
+        match self.disk.stat(&clean_path) {
+            Ok(stat) if stat.kind == Kind::Dir => Err(FileError::generic(format!(
                 "mkdir {clean_path}: file exists"
             ))),
             Ok(_) => Err(FileError::generic(format!(
@@ -271,8 +290,8 @@ impl Fs<'_> {
         mode: u32,
         owner: Option<&FileOwner>,
     ) -> Result<(), FileError> {
-        if let Ok(meta) = fs::metadata(host_path(self.root, clean_path)) {
-            return if meta.is_dir() {
+        if let Ok(stat) = self.disk.stat(clean_path) {
+            return if stat.kind == Kind::Dir {
                 Ok(())
             } else {
                 Err(FileError::generic(format!(
@@ -293,11 +312,9 @@ impl Fs<'_> {
         mode: u32,
         owner: Option<&FileOwner>,
     ) -> Result<(), FileError> {
-        let host = host_path(self.root, clean_path);
-        fs::create_dir(&host)
+        self.disk
+            .create_dir(clean_path, mode)
             .map_err(|e| os_error("mkdir", &format!("{clean_path}.mkdir-new"), &e))?;
-        fs::set_permissions(&host, fs::Permissions::from_mode(mode))
-            .map_err(|e| os_error("chmod", clean_path, &e))?;
         if let Some(owner) = owner {
             self.owners.insert(clean_path.to_string(), owner.clone());
         }
@@ -307,18 +324,21 @@ impl Fs<'_> {
     /// `remove` for one path.
     pub fn remove(&mut self, item: &RemoveItem) -> Result<(), FileError> {
         let clean_path = clean(&item.path).ok_or_else(|| not_absolute(&item.path))?;
-        let host = host_path(self.root, &clean_path);
-        let meta = fs::symlink_metadata(&host);
-        let outcome = match meta {
+        let outcome = match self.disk.lstat(&clean_path) {
             Err(e) if item.recursive && e.kind() == io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(os_error("remove", &item.path, &e)),
-            Ok(meta) if meta.is_dir() && item.recursive => {
-                fs::remove_dir_all(&host).map_err(|e| os_error("unlinkat", &item.path, &e))
-            }
-            Ok(meta) if meta.is_dir() => {
-                fs::remove_dir(&host).map_err(|e| os_error("remove", &item.path, &e))
-            }
-            Ok(_) => fs::remove_file(&host).map_err(|e| os_error("remove", &item.path, &e)),
+            Ok(stat) if stat.kind == Kind::Dir && item.recursive => self
+                .disk
+                .remove_dir_all(&clean_path)
+                .map_err(|e| os_error("unlinkat", &item.path, &e)),
+            Ok(stat) if stat.kind == Kind::Dir => self
+                .disk
+                .remove_dir(&clean_path)
+                .map_err(|e| os_error("remove", &item.path, &e)),
+            Ok(_) => self
+                .disk
+                .remove_file(&clean_path)
+                .map_err(|e| os_error("remove", &item.path, &e)),
         };
         if outcome.is_ok() {
             let prefix = format!("{}/", clean_path.trim_end_matches('/'));
@@ -334,49 +354,43 @@ impl Fs<'_> {
         if !pattern.is_empty() && !valid_pattern(pattern) {
             return Err(FileError::generic("syntax error in pattern"));
         }
-        let host = host_path(self.root, &clean_path);
-        let meta = fs::metadata(&host).map_err(|e| os_error("stat", path, &e))?;
-        let mut entries: Vec<(String, fs::Metadata)> = Vec::new();
-        if !meta.is_dir() || itself {
-            entries.push((clean_path.clone(), meta));
+        let stat = self
+            .disk
+            .stat(&clean_path)
+            .map_err(|e| os_error("stat", path, &e))?;
+        let mut entries: Vec<(String, Stat)> = Vec::new();
+        if stat.kind != Kind::Dir || itself {
+            entries.push((clean_path.clone(), stat));
         } else {
-            let mut names: Vec<String> = fs::read_dir(&host)
-                .map_err(|e| os_error("open", path, &e))?
-                .filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect();
-            names.sort();
+            let names = self
+                .disk
+                .read_dir(&clean_path)
+                .map_err(|e| os_error("open", path, &e))?;
             for name in names {
                 let full = format!("{}/{name}", clean_path.trim_end_matches('/'));
-                let meta = fs::symlink_metadata(host.join(&name))
+                let stat = self
+                    .disk
+                    .lstat(&full)
                     .map_err(|e| os_error("lstat", &full, &e))?;
-                entries.push((full, meta));
+                entries.push((full, stat));
             }
         }
         Ok(entries
             .into_iter()
             .filter(|(full, _)| pattern.is_empty() || glob_match(pattern, base(full)))
-            .map(|(full, meta)| self.info(&full, &meta))
+            .map(|(full, stat)| self.info(&full, &stat))
             .collect())
     }
 
-    fn info(&self, full: &str, meta: &fs::Metadata) -> Value {
-        let kind = meta.file_type();
-        use std::os::unix::fs::FileTypeExt;
-        let type_ = if kind.is_file() {
-            "file"
-        } else if kind.is_dir() {
-            "directory"
-        } else if kind.is_symlink() {
-            "symlink"
-        } else if kind.is_socket() {
-            "socket"
-        } else if kind.is_fifo() {
-            "named-pipe"
-        } else if kind.is_block_device() || kind.is_char_device() {
-            "device"
-        } else {
-            "unknown"
+    fn info(&self, full: &str, stat: &Stat) -> Value {
+        let type_ = match stat.kind {
+            Kind::File => "file",
+            Kind::Dir => "directory",
+            Kind::Symlink => "symlink",
+            Kind::Socket => "socket",
+            Kind::Fifo => "named-pipe",
+            Kind::Device => "device",
+            Kind::Unknown => "unknown",
         };
         let owner = self.owners.get(full);
         let user = owner.and_then(|o| o.user.clone());
@@ -385,59 +399,62 @@ impl Fs<'_> {
             .and_then(|o| o.user_id)
             .or_else(|| {
                 user.as_deref()
-                    .and_then(|u| lookup(self.root, "passwd", |f| f[0] == u, 2)?.parse().ok())
+                    .and_then(|u| self.lookup("passwd", |f| f[0] == u, 2)?.parse().ok())
             })
-            .unwrap_or(meta.uid());
+            .unwrap_or(stat.uid);
         let group_id = owner
             .and_then(|o| o.group_id)
             .or_else(|| {
                 group
                     .as_deref()
-                    .and_then(|g| lookup(self.root, "group", |f| f[0] == g, 2)?.parse().ok())
+                    .and_then(|g| self.lookup("group", |f| f[0] == g, 2)?.parse().ok())
             })
-            .unwrap_or(meta.gid());
+            .unwrap_or(stat.gid);
         let user = user.unwrap_or_else(|| {
-            lookup(self.root, "passwd", |f| f[2] == user_id.to_string(), 0).unwrap_or_default()
+            self.lookup("passwd", |f| f[2] == user_id.to_string(), 0)
+                .unwrap_or_default()
         });
         let group = group.unwrap_or_else(|| {
-            lookup(self.root, "group", |f| f[2] == group_id.to_string(), 0).unwrap_or_default()
+            self.lookup("group", |f| f[2] == group_id.to_string(), 0)
+                .unwrap_or_default()
         });
-        let modified = meta.modified().unwrap_or(std::time::UNIX_EPOCH);
         let mut info = json!({
             "path": full,
             "name": base(full),
             "type": type_,
-            "permissions": format!("{:03o}", meta.mode() & 0o777),
-            "last-modified": rfc3339(modified, false),
+            "permissions": format!("{:03o}", stat.mode & 0o777),
+            "last-modified": rfc3339(stat.modified, false),
             "user-id": user_id,
             "user": user,
             "group-id": group_id,
             "group": group,
         });
-        if kind.is_file() {
-            info["size"] = meta.len().into();
+        if stat.kind == Kind::File {
+            info["size"] = stat.len.into();
         }
         info
     }
-}
 
-/// A field of the first `/etc/<file>` line (the container's, then the
-/// host's) whose fields satisfy `matches`.
-fn lookup(
-    root: &Path,
-    file: &str,
-    matches: impl Fn(&[&str]) -> bool,
-    field: usize,
-) -> Option<String> {
-    [root.join("etc").join(file), Path::new("/etc").join(file)]
-        .iter()
-        .filter_map(|p| fs::read_to_string(p).ok())
-        .find_map(|text| {
-            text.lines().find_map(|line| {
-                let fields: Vec<&str> = line.split(':').collect();
-                (fields.len() > 2 && matches(&fields)).then(|| fields[field].to_string())
+    /// A field of the first `/etc/<file>` line (the container's, then the
+    /// host's) whose fields satisfy `matches`.
+    fn lookup(
+        &self,
+        file: &str,
+        matches: impl Fn(&[&str]) -> bool,
+        field: usize,
+    ) -> Option<String> {
+        let in_container = self.disk.read(&format!("/etc/{file}")).ok();
+        let on_host = fs::read(Path::new("/etc").join(file)).ok();
+        [in_container, on_host]
+            .into_iter()
+            .flatten()
+            .find_map(|bytes| {
+                String::from_utf8_lossy(&bytes).lines().find_map(|line| {
+                    let fields: Vec<&str> = line.split(':').collect();
+                    (fields.len() > 2 && matches(&fields)).then(|| fields[field].to_string())
+                })
             })
-        })
+    }
 }
 
 /// Whether a Go `path.Match` pattern is well formed.

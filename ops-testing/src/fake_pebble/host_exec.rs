@@ -41,7 +41,7 @@ fn run(root: &Path, args: &ExecArgs) -> ExecResult {
         .args(rest)
         .env_clear()
         .envs(&args.environment)
-        .current_dir(files::host_path(root, &clean))
+        .current_dir(super::disk::host_path(root, &clean))
         .stdin(Stdio::piped());
     // Combined, both go to one pipe, as Pebble does: the command's own
     // order is kept, which two pipes read apart would lose.

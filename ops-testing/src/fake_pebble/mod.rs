@@ -19,8 +19,10 @@
 //! [`FakePebble::pass_check`]). Notices (`/v1/notices`) are kept as Pebble
 //! keeps them: custom ones clients add, and a `change-update` one per
 //! change. Files live under a root directory on
-//! the host (`/etc/x` in the container is `<root>/etc/x`); modes are
-//! applied to the real files, owners are recorded (files are not chowned).
+//! the host (`/etc/x` in the container is `<root>/etc/x`), or, for a fake
+//! made [`in_memory`](FakePebble::in_memory), in memory until a test asks
+//! for them on the host; modes are applied, owners are recorded (files
+//! are not chowned).
 //!
 //! ```
 //! use ops_testing::fake_pebble::{FakePebble, ServiceEvent};
@@ -45,6 +47,7 @@
 
 mod api;
 mod checks;
+mod disk;
 mod exec;
 mod files;
 mod host_exec;
@@ -252,18 +255,58 @@ impl FakePebble {
         Ok(pebble)
     }
 
+    /// A fake Pebble that answers in process, as [`in_process`](Self::in_process),
+    /// with the container's files in memory: nothing is made on the host
+    /// until a test asks for the files there ([`root`](Self::root),
+    /// [`host_path`](Self::host_path), [`run_on_host`](Self::run_on_host)).
+    /// Then they are written under `root_dir`, which holds them from there
+    /// on. The Harness and `Context` start their containers this way.
+    ///
+    /// ```
+    /// use ops_testing::fake_pebble::FakePebble;
+    /// use ops::pebble::PushOptions;
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let root = dir.path().join("root");
+    /// let pebble = FakePebble::in_memory(dir.path().join("pebble.socket"), &root).unwrap();
+    /// pebble.client().push("/etc/app.conf", "x = 1\n", &PushOptions::new().with_make_dirs(true)).unwrap();
+    /// assert_eq!(pebble.read_file("/etc/app.conf").unwrap(), b"x = 1\n");
+    /// assert!(!root.exists(), "nothing on the host yet");
+    /// assert_eq!(std::fs::read_to_string(pebble.host_path("/etc/app.conf")).unwrap(), "x = 1\n");
+    /// ```
+    pub fn in_memory(
+        socket_path: impl Into<PathBuf>,
+        root_dir: impl Into<PathBuf>,
+    ) -> io::Result<Self> {
+        let mut state = State::default();
+        state.memory = Some(disk::MemoryTree::default());
+        let pebble = Self::with_state(socket_path.into(), root_dir.into(), true, state)?;
+        pebble.shared.online.store(true, Ordering::SeqCst);
+        Ok(pebble)
+    }
+
     fn new(socket: PathBuf, root: PathBuf, in_process: bool) -> io::Result<Self> {
         std::fs::create_dir_all(&root)?;
         if let Some(parent) = socket.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        let user_id = std::fs::metadata(&root)?.uid();
+        Self::with_state(socket, root, in_process, State::default())
+    }
+
+    fn with_state(
+        socket: PathBuf,
+        root: PathBuf,
+        in_process: bool,
+        state: State,
+    ) -> io::Result<Self> {
+        // Every client counts as the user running the fake.
+        let user_id = rustix::process::getuid().as_raw();
         let shared = Arc::new_cyclic(|me| Shared {
             me: me.clone(),
             root,
             socket,
             boot_id: util::random_hex(32),
-            state: Mutex::new(State::default()),
+            state: Mutex::new(state),
             changed: Condvar::new(),
             user_id,
             execs: Mutex::new(exec::Execs::default()),
@@ -291,15 +334,97 @@ impl FakePebble {
         &self.shared.socket
     }
 
-    /// The host directory that is the container's `/`.
+    /// The host directory that is the container's `/`. The files of a fake
+    /// made [`in_memory`](Self::in_memory) are written there first, and
+    /// stay there from then on.
+    ///
+    /// # Panics
+    ///
+    /// If they cannot be written (the disk is full, the directory is not
+    /// writable); [`files_on_host`](Self::files_on_host) says so instead.
     pub fn root(&self) -> &Path {
-        &self.shared.root
+        match self.files_on_host() {
+            Ok(root) => root,
+            Err(e) => panic!(
+                "the fake Pebble's files could not be written under {}: {e}",
+                self.shared.root.display()
+            ),
+        }
     }
 
-    /// Where a container path is on the host.
+    /// The host directory that is the container's `/`, the files written
+    /// there first if they were in memory.
+    pub fn files_on_host(&self) -> io::Result<&Path> {
+        let mut state = self.shared.lock();
+        if let Some(tree) = &state.memory {
+            tree.write_out(&self.shared.root)?;
+            state.memory = None;
+        }
+        Ok(&self.shared.root)
+    }
+
+    /// Where a container path is on the host (under [`root`](Self::root),
+    /// with what that does).
     pub fn host_path(&self, container_path: &str) -> PathBuf {
         let clean = files::clean(container_path).unwrap_or_else(|| format!("/{container_path}"));
-        files::host_path(&self.shared.root, &clean)
+        disk::host_path(self.root(), &clean)
+    }
+
+    /// Whether the container's files are in memory (a fake made
+    /// [`in_memory`](Self::in_memory) whose files no one asked for on the
+    /// host yet).
+    pub fn files_in_memory(&self) -> bool {
+        self.shared.lock().memory.is_some()
+    }
+
+    /// The content of a file in the container, wherever the files are
+    /// (nothing is written to the host). Errors are Pebble's: a missing
+    /// file is [`io::ErrorKind::NotFound`], the message as Pebble gives it.
+    pub fn read_file(&self, container_path: &str) -> io::Result<Vec<u8>> {
+        let mut state = self.shared.lock();
+        files::Fs::of(&self.shared.root, &mut state)
+            .read(container_path)
+            .map_err(|e| {
+                let kind = match e.kind {
+                    "not-found" => io::ErrorKind::NotFound,
+                    "permission-denied" => io::ErrorKind::PermissionDenied,
+                    _ => io::ErrorKind::Other,
+                };
+                io::Error::new(kind, e.message)
+            })
+    }
+
+    /// Puts a file (and its missing parent directories) in the container
+    /// as a test sets it up: no owner recorded, no Pebble request.
+    pub(crate) fn put_file(
+        &self,
+        container_path: &str,
+        content: &[u8],
+        mode: u32,
+    ) -> io::Result<()> {
+        let mut state = self.shared.lock();
+        let mut fs = files::Fs::of(&self.shared.root, &mut state);
+        let clean = files::clean(container_path)
+            .ok_or_else(|| io::Error::other(format!("{container_path:?} is not absolute")))?;
+        fs.disk.create_dir_all(disk::parent_of(&clean))?;
+        fs.disk.write(&clean, content)?;
+        fs.disk.set_mode(&clean, mode)
+    }
+
+    /// Puts a directory (and its missing parents) in the container.
+    pub(crate) fn put_dir(&self, container_path: &str) -> io::Result<()> {
+        let mut state = self.shared.lock();
+        let mut fs = files::Fs::of(&self.shared.root, &mut state);
+        let clean = files::clean(container_path)
+            .ok_or_else(|| io::Error::other(format!("{container_path:?} is not absolute")))?;
+        fs.disk.create_dir_all(&clean)
+    }
+
+    /// Every file in the container (path, content, mode) and every empty
+    /// directory, wherever they are; links (mounts) are left out.
+    pub(crate) fn contents(&self) -> io::Result<disk::Contents> {
+        let mut state = self.shared.lock();
+        files::Fs::of(&self.shared.root, &mut state).disk.contents()
     }
 
     /// An `ops` client for this Pebble (over [`transport`](Self::transport)).
@@ -543,7 +668,7 @@ impl FakePebble {
     /// assert_eq!(output.stdout_text(), "QUIET\n");
     /// ```
     pub fn run_on_host(&self, command_prefix: &[&str]) {
-        let handler = host_exec::handler(self.shared.root.clone());
+        let handler = host_exec::handler(self.root().to_path_buf());
         self.shared.lock_execs().handle(command_prefix, handler);
     }
 
@@ -618,6 +743,10 @@ impl Drop for FakePebble {
 }
 
 fn listen(shared: &Arc<Shared>) -> io::Result<Listener> {
+    // A fake made in memory has not made the socket's directory yet.
+    if let Some(parent) = shared.socket.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
     if std::fs::symlink_metadata(&shared.socket).is_ok() {
         std::fs::remove_file(&shared.socket)?;
     }

@@ -125,6 +125,9 @@ pub(crate) struct State {
     pub events: Vec<ServiceEvent>,
     pub start_errors: BTreeMap<String, String>,
     pub owners: BTreeMap<String, FileOwner>,
+    /// The container's files while they are in memory; `None` once they
+    /// are in the host directory (and for a fake that starts there).
+    pub memory: Option<super::disk::MemoryTree>,
     pub checks: BTreeMap<String, CheckRecord>,
     pub notices: Notices,
     pub identities: Identities,

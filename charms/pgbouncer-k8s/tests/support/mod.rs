@@ -33,9 +33,15 @@ pub fn host_path(h: &Harness<PgbouncerK8sCharm>, path: &str) -> PathBuf {
         .join(path.trim_start_matches('/'))
 }
 
-/// A file of the workload container, if it is there.
+/// A file of the workload container, if it is there (read from the fake
+/// Pebble's files where they are: nothing written to the host).
 pub fn file(h: &Harness<PgbouncerK8sCharm>, path: &str) -> Option<String> {
-    std::fs::read_to_string(host_path(h, path)).ok()
+    let bytes = h
+        .container_pebble("pgbouncer")
+        .unwrap()
+        .read_file(path)
+        .ok()?;
+    String::from_utf8(bytes).ok()
 }
 
 /// Restarts of PgBouncer instances, as the fake Pebble saw them.

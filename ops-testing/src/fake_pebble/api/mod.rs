@@ -250,10 +250,7 @@ fn get_files(shared: &Shared, request: &HttpRequest) -> Reply {
                 return Reply::bad_request("must accept multipart/form-data");
             }
             let mut state = shared.lock();
-            let fs = Fs {
-                root: &shared.root,
-                owners: &mut state.owners,
-            };
+            let fs = Fs::of(&shared.root, &mut state);
             read_files(&fs, &paths)
         }
         "list" => {
@@ -269,10 +266,7 @@ fn get_files(shared: &Shared, request: &HttpRequest) -> Reply {
                 return Reply::bad_request(format!("path must be absolute, got {path:?}"));
             }
             let mut state = shared.lock();
-            let fs = Fs {
-                root: &shared.root,
-                owners: &mut state.owners,
-            };
+            let fs = Fs::of(&shared.root, &mut state);
             match fs.list(path, request.query("pattern"), itself == "true") {
                 Ok(entries) => Reply::sync(Value::Array(entries)),
                 Err(e) => Reply::error(e.status(), e.message, Some(e.kind)),
@@ -362,10 +356,7 @@ fn post_files(shared: &Shared, request: &HttpRequest) -> Reply {
         return Reply::bad_request(format!("invalid Content-Type {content_type:?}"));
     }
     let mut state = shared.lock();
-    let mut fs = Fs {
-        root: &shared.root,
-        owners: &mut state.owners,
-    };
+    let mut fs = Fs::of(&shared.root, &mut state);
     match media.as_str() {
         "multipart/form-data" => {
             let boundary = params
