@@ -214,7 +214,22 @@ impl MemoryTree {
     /// `rename(2)`: a file over a file, or a directory (and everything
     /// under it) over an empty directory or nothing.
     fn rename(&mut self, from: &str, to: &str) -> io::Result<()> {
+        // The kernel resolves both parents before it looks at either entry.
+        self.parent_is_dir(from)?;
+        self.parent_is_dir(to)?;
         let moving_dir = self.node(from)?.content.is_none();
+        if from == to {
+            // rename(2) of a path onto itself does nothing.
+            return Ok(());
+        }
+        if moving_dir && to.starts_with(&children_prefix(from)) {
+            // Into itself: refused before the target is looked at.
+            return Err(ErrorKind::InvalidInput.into());
+        }
+        if from.starts_with(&children_prefix(to)) {
+            // Onto a directory above it, which holds it: not empty.
+            return Err(ErrorKind::DirectoryNotEmpty.into());
+        }
         match self.node(to) {
             Ok(target) => match (moving_dir, target.content.is_none()) {
                 (false, true) => return Err(ErrorKind::IsADirectory.into()),
@@ -226,12 +241,6 @@ impl MemoryTree {
             },
             Err(e) if e.kind() == ErrorKind::NotFound => self.parent_is_dir(to)?,
             Err(e) => return Err(e),
-        }
-        if from == to {
-            return Ok(());
-        }
-        if moving_dir && to.starts_with(&children_prefix(from)) {
-            return Err(ErrorKind::InvalidInput.into());
         }
         let prefix = children_prefix(from);
         let moved: Vec<String> = self
@@ -621,6 +630,83 @@ mod tests {
                 outcome(disk.read_dir("/")),
             ]
         });
+    }
+
+    /// One system call of a random script.
+    #[derive(Debug, Clone)]
+    enum Call {
+        Stat(&'static str),
+        Read(&'static str),
+        Write(&'static str, Vec<u8>),
+        SetMode(&'static str, u32),
+        Rename(&'static str, &'static str),
+        CreateDir(&'static str),
+        CreateDirAll(&'static str),
+        RemoveFile(&'static str),
+        RemoveDir(&'static str),
+        RemoveDirAll(&'static str),
+        ReadDir(&'static str),
+    }
+
+    fn call() -> impl proptest::strategy::Strategy<Value = Call> {
+        use proptest::prelude::*;
+        let path = proptest::sample::select(vec![
+            "/a", "/a/b", "/a/b/c", "/a/c", "/b", "/b/a", "/b/a/b", "/c",
+        ]);
+        // Modes that keep the owner's rwx: a user other than root could
+        // not look into a directory without them, in memory it could.
+        let mode = proptest::sample::select(vec![0o700, 0o755, 0o750, 0o777]);
+        prop_oneof![
+            path.clone().prop_map(Call::Stat),
+            path.clone().prop_map(Call::Read),
+            (path.clone(), proptest::collection::vec(any::<u8>(), 0..4))
+                .prop_map(|(p, c)| Call::Write(p, c)),
+            (path.clone(), mode).prop_map(|(p, m)| Call::SetMode(p, m)),
+            (path.clone(), path.clone()).prop_map(|(a, b)| Call::Rename(a, b)),
+            path.clone().prop_map(Call::CreateDir),
+            path.clone().prop_map(Call::CreateDirAll),
+            path.clone().prop_map(Call::RemoveFile),
+            path.clone().prop_map(Call::RemoveDir),
+            path.clone().prop_map(Call::RemoveDirAll),
+            path.prop_map(Call::ReadDir),
+        ]
+    }
+
+    fn run(disk: &mut Disk<'_>, calls: &[Call]) -> Vec<String> {
+        let mut answers: Vec<String> = calls
+            .iter()
+            .map(|call| match call {
+                // The owner's bits only: a new file's others are the umask's.
+                Call::Stat(p) => outcome(disk.stat(p).map(|s| (s.kind, s.mode & 0o700, s.len))),
+                Call::Read(p) => outcome(disk.read(p)),
+                Call::Write(p, c) => outcome(disk.write(p, c)),
+                Call::SetMode(p, m) => outcome(disk.set_mode(p, *m)),
+                Call::Rename(a, b) => outcome(disk.rename(a, b)),
+                Call::CreateDir(p) => outcome(disk.create_dir(p, 0o755)),
+                Call::CreateDirAll(p) => outcome(disk.create_dir_all(p)),
+                Call::RemoveFile(p) => outcome(disk.remove_file(p)),
+                Call::RemoveDir(p) => outcome(disk.remove_dir(p)),
+                Call::RemoveDirAll(p) => outcome(disk.remove_dir_all(p)),
+                Call::ReadDir(p) => outcome(disk.read_dir(p)),
+            })
+            .collect();
+        answers.push(format!("{:?}", disk.contents()));
+        answers
+    }
+
+    proptest::proptest! {
+        /// Any script of calls answers the same, call by call, on a host
+        /// directory and in memory, and leaves the same files.
+        #[test]
+        fn prop_memory_agrees_with_a_host_directory(
+            calls in proptest::collection::vec(call(), 1..24)
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let on_host = run(&mut Disk::Host(dir.path()), &calls);
+            let mut tree = MemoryTree::default();
+            let in_memory = run(&mut Disk::Memory(&mut tree), &calls);
+            proptest::prop_assert_eq!(in_memory, on_host);
+        }
     }
 
     #[test]
