@@ -61,10 +61,22 @@ pub struct PgbouncerK8sCharm {
 /// Pebble's answers in this dispatch, taken by collect-status.
 #[derive(Debug, Default)]
 struct Seen {
-    /// Whether Pebble answered.
+    /// Whether Pebble answered (asked once a dispatch, by the first
+    /// handler that needs to know).
     pebble_up: Option<bool>,
     /// The instances that were not running.
     stopped: Option<Vec<String>>,
+}
+
+impl Seen {
+    /// Whether Pebble in `container` answers, asked once a dispatch: each
+    /// ask is a request to Pebble, and a dispatch's handlers (the deferred
+    /// ones re-emitted, then the hook's) run within moments of each other.
+    fn pebble_up(&mut self, container: &Container) -> bool {
+        *self
+            .pebble_up
+            .get_or_insert_with(|| container.can_connect())
+    }
 }
 
 impl Charm for PgbouncerK8sCharm {
@@ -119,7 +131,13 @@ impl PgbouncerK8sCharm {
         let container = Situation::container(model)?;
         // A new container has a new plan (no log target) and maybe a new
         // address.
-        observability::update_logging(model, &container, &mut self.memory.get_mut().loki_targets)?;
+        let pebble_up = self.seen.pebble_up(&container);
+        observability::update_logging(
+            model,
+            &container,
+            pebble_up,
+            &mut self.memory.get_mut().loki_targets,
+        )?;
         observability::publish_metrics(model)?;
         match Workload::new(&container, self.instances).version() {
             Ok(version) if self.memory.get().workload_version.as_ref() != Some(&version) => {
@@ -162,7 +180,8 @@ impl PgbouncerK8sCharm {
     /// The workload container and this handler's situation, asked once.
     fn situation(&mut self, model: &Model) -> Result<(Container, Situation), ModelError> {
         let container = Situation::container(model)?;
-        let situation = Situation::of(model, &mut self.memory.get_mut(), &container)?;
+        let pebble_up = self.seen.pebble_up(&container);
+        let situation = Situation::of(model, &mut self.memory.get_mut(), pebble_up)?;
         Ok((container, situation))
     }
 
@@ -171,9 +190,7 @@ impl PgbouncerK8sCharm {
     fn on_update_status(&mut self, _: &UpdateStatus, ctx: &mut Ctx) -> HandlerResult {
         let model = ctx.model();
         let container = model.container(CONTAINER)?;
-        let pebble_up = container.can_connect();
-        self.seen.pebble_up = Some(pebble_up);
-        if !pebble_up {
+        if !self.seen.pebble_up(&container) {
             return Ok(());
         }
         let workload = Workload::new(&container, self.instances);
@@ -295,7 +312,7 @@ impl PgbouncerK8sCharm {
     /// password, while the backend is ready; stopped otherwise. A Pebble
     /// failure is logged (the next hook that serves tries again).
     fn ensure_exporter(&mut self, model: &Model, container: &Container) -> HandlerResult {
-        if !container.can_connect() {
+        if !self.seen.pebble_up(container) {
             return Ok(());
         }
         let listen_port = self
@@ -357,9 +374,11 @@ impl PgbouncerK8sCharm {
 
     fn update_logging(&mut self, model: &Model) -> HandlerResult {
         let container = Situation::container(model)?;
+        let pebble_up = self.seen.pebble_up(&container);
         Ok(observability::update_logging(
             model,
             &container,
+            pebble_up,
             &mut self.memory.get_mut().loki_targets,
         )?)
     }
@@ -436,7 +455,13 @@ impl PgbouncerK8sCharm {
         // The new leader speaks for the application.
         observability::publish_metrics(model)?;
         observability::publish_dashboard(model)?;
-        observability::update_logging(model, &container, &mut self.memory.get_mut().loki_targets)?;
+        let pebble_up = self.seen.pebble_up(&container);
+        observability::update_logging(
+            model,
+            &container,
+            pebble_up,
+            &mut self.memory.get_mut().loki_targets,
+        )?;
         self.settle(answered.map(|()| outcome))
     }
 
@@ -445,7 +470,7 @@ impl PgbouncerK8sCharm {
         let container = Situation::container(model)?;
         let workload = Workload::new(&container, self.instances);
         let mut memory = self.memory.get_mut();
-        let situation = Situation::of(model, &mut memory, &container)?;
+        let situation = Situation::of(model, &mut memory, self.seen.pebble_up(&container))?;
         let result = peer_relation::on_created(model, &mut memory, &situation, &workload);
         drop(memory);
         self.settle(result)
@@ -464,7 +489,7 @@ impl PgbouncerK8sCharm {
         let container = Situation::container(model)?;
         let workload = Workload::new(&container, self.instances);
         let mut memory = self.memory.get_mut();
-        let situation = Situation::of(model, &mut memory, &container)?;
+        let situation = Situation::of(model, &mut memory, self.seen.pebble_up(&container))?;
         let result = peer_relation::on_joined_or_changed(model, &mut memory, &situation, &workload);
         drop(memory);
         let outcome = self.settle(result)?;
@@ -493,7 +518,7 @@ impl PgbouncerK8sCharm {
         }
         let container = Situation::container(model)?;
         let mut memory = self.memory.get_mut();
-        let situation = Situation::of(model, &mut memory, &container)?;
+        let situation = Situation::of(model, &mut memory, self.seen.pebble_up(&container))?;
         let departed = event.departing_unit.as_deref().or(event.unit.as_deref());
         let result = peer_relation::on_departed(model, &mut memory, &situation, departed);
         drop(memory);

@@ -210,10 +210,12 @@ pub fn publish_dashboard(model: &Model) -> Result<(), ModelError> {
 /// stop forwarding to those in `enabled` (the ones this unit enabled
 /// before) that went; `enabled` is then the units forwarded to. The leader
 /// also publishes its topology. Loki units whose endpoint is refused are
-/// logged (by name, never their URL).
+/// logged (by name, never their URL). Pebble is left alone unless
+/// `pebble_up` (what it answered in this dispatch).
 pub fn update_logging(
     model: &Model,
     container: &Container,
+    pebble_up: bool,
     enabled: &mut BTreeSet<String>,
 ) -> Result<(), ModelError> {
     let endpoints = loki_push_api::endpoints(model, LOGGING)?;
@@ -221,7 +223,7 @@ pub fn update_logging(
         tracing::warn!("ignoring the Loki endpoint of {unit}: {e}");
     }
     let topology = topology(model);
-    if container.can_connect() {
+    if pebble_up {
         let layer = loki_push_api::forwarding_layer_since(
             &endpoints,
             enabled.iter().map(String::as_str),

@@ -23,16 +23,13 @@ pub struct Situation {
 }
 
 impl Situation {
-    /// Asks Juju and Pebble, once.
-    pub fn of(
-        model: &Model,
-        memory: &mut Memory,
-        container: &Container,
-    ) -> Result<Self, ModelError> {
+    /// Asks Juju, once; `pebble_up` is what Pebble answered in this
+    /// dispatch (each ask is a request to it).
+    pub fn of(model: &Model, memory: &mut Memory, pebble_up: bool) -> Result<Self, ModelError> {
         Ok(Self {
             leader: model.is_leader()?,
             settings: memory.settings_in_force(model)?,
-            pebble_up: container.can_connect(),
+            pebble_up,
             peers: peers::relation(model)?,
         })
     }

@@ -337,6 +337,34 @@ fn follower_writes_the_leaders_files_and_restarts_only_on_change() {
     assert!(reloads(&h) > after_config, "a new auth file: reload");
 }
 
+/// Each "is Pebble up?" is a request to Pebble (`GET /v1/system-info`):
+/// a hook that writes the leader's files, reloads and sees to the exporter
+/// asks it once, however many steps need the answer.
+#[test]
+fn a_hook_asks_whether_pebble_is_up_once() {
+    let (mut h, peers) = follower();
+    h.container_pebble("pgbouncer").unwrap().clear_requests();
+    h.update_relation_data(
+        peers,
+        APP,
+        &[
+            (CFG_FILE, &rendered_default()),
+            (LEADER_HOSTNAME, &hostname("pgbouncer-k8s/1")),
+        ],
+    )
+    .unwrap();
+    let requests = h.container_pebble("pgbouncer").unwrap().requests();
+    assert!(
+        requests.iter().any(|r| r == "POST /v1/layers"),
+        "the hook configured the workload: {requests:?}"
+    );
+    let asked = requests
+        .iter()
+        .filter(|r| *r == "GET /v1/system-info")
+        .count();
+    assert_eq!(asked, 1, "{requests:?}");
+}
+
 #[test]
 fn invalid_shared_files_are_ignored_and_the_hook_succeeds() {
     let (mut h, peers) = follower();
