@@ -37,7 +37,7 @@ use crate::probe;
 use crate::serve;
 use crate::service;
 use crate::situation::Situation;
-use crate::workload::{CONTAINER, Pending, Workload};
+use crate::workload::{CONTAINER, Pending, SeenFiles, Workload};
 
 /// The status a follower shows once it saw the leader's unit go.
 pub const LEADER_REMOVED: &str = "Leader unit removed - waiting for leader_elected event";
@@ -66,6 +66,8 @@ struct Seen {
     pebble_up: Option<bool>,
     /// The instances that were not running.
     stopped: Option<Vec<String>>,
+    /// The workload's files as this dispatch read or wrote them.
+    files: SeenFiles,
 }
 
 impl Seen {
@@ -139,7 +141,7 @@ impl PgbouncerK8sCharm {
             &mut self.memory.get_mut().loki_targets,
         )?;
         observability::publish_metrics(model)?;
-        match Workload::new(&container, self.instances).version() {
+        match self.workload(&container).version() {
             Ok(version) if self.memory.get().workload_version.as_ref() != Some(&version) => {
                 model.set_workload_version(&version)?;
                 self.memory.get_mut().workload_version = Some(version);
@@ -177,6 +179,12 @@ impl PgbouncerK8sCharm {
         self.settle(answered.map(|()| outcome))
     }
 
+    /// The workload in `container`, sharing what this dispatch's handlers
+    /// already read from it.
+    fn workload<'c>(&self, container: &'c Container) -> Workload<'c> {
+        Workload::sharing(container, self.instances, self.seen.files.clone())
+    }
+
     /// The workload container and this handler's situation, asked once.
     fn situation(&mut self, model: &Model) -> Result<(Container, Situation), ModelError> {
         let container = Situation::container(model)?;
@@ -193,7 +201,7 @@ impl PgbouncerK8sCharm {
         if !self.seen.pebble_up(&container) {
             return Ok(());
         }
-        let workload = Workload::new(&container, self.instances);
+        let workload = self.workload(&container);
         let settled = {
             let memory = self.memory.get();
             memory.pending == Pending::None && memory.reload_failure.is_none()
@@ -271,7 +279,7 @@ impl PgbouncerK8sCharm {
             tracing::info!("Pebble in {CONTAINER} is not ready; deferring");
             return Ok(Outcome::Defer);
         }
-        let workload = Workload::new(container, self.instances);
+        let workload = self.workload(container);
         let mut memory = self.memory.get_mut();
         if let Some(settings) = &situation.settings.settings {
             // Every unit: PgBouncer's port on the application's Service.
@@ -421,7 +429,7 @@ impl PgbouncerK8sCharm {
             tracing::info!("Pebble in {CONTAINER} is not ready: TLS files deferred");
             return Ok(Outcome::Defer);
         }
-        let workload = Workload::new(&container, self.instances);
+        let workload = self.workload(&container);
         let result =
             client_tls::on_changed(model, &mut self.memory.get_mut(), &situation, &workload);
         self.settle(result.map(|()| Outcome::Done))
@@ -468,7 +476,7 @@ impl PgbouncerK8sCharm {
     fn on_peers_created(&mut self, _: &RelationCreated, ctx: &mut Ctx) -> HandlerResult<Outcome> {
         let model = ctx.model();
         let container = Situation::container(model)?;
-        let workload = Workload::new(&container, self.instances);
+        let workload = self.workload(&container);
         let mut memory = self.memory.get_mut();
         let situation = Situation::of(model, &mut memory, self.seen.pebble_up(&container))?;
         let result = peer_relation::on_created(model, &mut memory, &situation, &workload);
@@ -487,7 +495,7 @@ impl PgbouncerK8sCharm {
     /// relation-joined and relation-changed of pgb-peers.
     fn sync_peers(&mut self, model: &Model) -> HandlerResult<Outcome> {
         let container = Situation::container(model)?;
-        let workload = Workload::new(&container, self.instances);
+        let workload = self.workload(&container);
         let mut memory = self.memory.get_mut();
         let situation = Situation::of(model, &mut memory, self.seen.pebble_up(&container))?;
         let result = peer_relation::on_joined_or_changed(model, &mut memory, &situation, &workload);
@@ -531,7 +539,7 @@ impl PgbouncerK8sCharm {
         let model = ctx.model();
         self.note_departing(model, event.departing_unit.as_deref());
         let (container, situation) = self.situation(model)?;
-        let workload = Workload::new(&container, self.instances);
+        let workload = self.workload(&container);
         let result = backend_db::on_departed(
             model,
             &mut self.memory.get_mut(),
@@ -580,7 +588,7 @@ impl PgbouncerK8sCharm {
             backend_db::ask(model, &self.memory.get(), &situation)?;
             return Ok(Outcome::Defer);
         }
-        let workload = Workload::new(&container, self.instances);
+        let workload = self.workload(&container);
         let mut memory = self.memory.get_mut();
         let result = match backend_db::on_changed(model, &mut memory, &situation, &workload) {
             Ok(BackendStep::Done(outcome)) => Ok(outcome),
@@ -606,7 +614,7 @@ impl PgbouncerK8sCharm {
     ) -> HandlerResult<Outcome> {
         let model = ctx.model();
         let (container, situation) = self.situation(model)?;
-        let workload = Workload::new(&container, self.instances);
+        let workload = self.workload(&container);
         let result = backend_db::on_broken(
             model,
             &mut self.memory.get_mut(),
@@ -628,7 +636,7 @@ impl PgbouncerK8sCharm {
     ) -> HandlerResult<Outcome> {
         let model = ctx.model();
         let (container, situation) = self.situation(model)?;
-        let workload = Workload::new(&container, self.instances);
+        let workload = self.workload(&container);
         let result = client::on_changed(
             model,
             &mut self.memory.get_mut(),
@@ -646,7 +654,7 @@ impl PgbouncerK8sCharm {
     ) -> HandlerResult<Outcome> {
         let model = ctx.model();
         let (container, situation) = self.situation(model)?;
-        let workload = Workload::new(&container, self.instances);
+        let workload = self.workload(&container);
         let result = client::on_broken(
             model,
             &mut self.memory.get_mut(),
@@ -686,7 +694,7 @@ impl PgbouncerK8sCharm {
                 "PgBouncer did not take its files: {reason}"
             )));
         }
-        let workload = Workload::new(&container, self.instances);
+        let workload = self.workload(&container);
         let stopped = match seen.stopped {
             Some(stopped) => Ok(stopped),
             None => workload.stopped_services(),

@@ -2,6 +2,7 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use ops::model::Container;
 use ops::pebble::{
@@ -61,19 +62,38 @@ impl std::fmt::Debug for TlsFiles {
 pub struct Workload<'a> {
     container: &'a Container,
     instances: usize,
-    /// What this handler already read or wrote, by path (`None`: no such
-    /// file): a file is pulled from Pebble at most once per handler, however
-    /// many steps look at it (render, compare, write).
-    seen: RefCell<BTreeMap<String, Option<String>>>,
+    seen: SeenFiles,
+}
+
+/// What the charm already read from or wrote to the container, by path
+/// (`None`: no such file): a file is pulled from Pebble at most once,
+/// however many steps look at it (render, compare, write) and however many
+/// handlers of one dispatch share it ([`Workload::sharing`]). Only the
+/// charm writes these files, so what it wrote is what is there. `Debug`
+/// shows the paths only (the auth file is among them).
+#[derive(Clone, Default)]
+pub struct SeenFiles(Rc<RefCell<BTreeMap<String, Option<String>>>>);
+
+impl std::fmt::Debug for SeenFiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.borrow().keys()).finish()
+    }
 }
 
 impl<'a> Workload<'a> {
     /// The workload in `container`, with `instances` PgBouncer processes.
     pub fn new(container: &'a Container, instances: usize) -> Self {
+        Self::sharing(container, instances, SeenFiles::default())
+    }
+
+    /// As [`new`](Self::new), knowing the files `seen` knows (and telling
+    /// it what this one reads and writes): one dispatch's handlers share
+    /// one.
+    pub fn sharing(container: &'a Container, instances: usize, seen: SeenFiles) -> Self {
         Self {
             container,
             instances,
-            seen: RefCell::new(BTreeMap::new()),
+            seen,
         }
     }
 
@@ -85,7 +105,7 @@ impl<'a> Workload<'a> {
     }
 
     fn read_text(&self, path: &str) -> Result<Option<String>, WorkloadError> {
-        if let Some(known) = self.seen.borrow().get(path) {
+        if let Some(known) = self.seen.0.borrow().get(path) {
             return Ok(known.clone());
         }
         let text = match self.container.pull(path) {
@@ -101,6 +121,7 @@ impl<'a> Workload<'a> {
             Err(e) => return Err(e.into()),
         };
         self.seen
+            .0
             .borrow_mut()
             .insert(path.to_string(), text.clone());
         Ok(text)
@@ -128,6 +149,7 @@ impl<'a> Workload<'a> {
             .with_make_dirs(true);
         self.container.push(path, content.as_bytes(), &options)?;
         self.seen
+            .0
             .borrow_mut()
             .insert(path.to_string(), Some(content.to_string()));
         Ok(())
@@ -274,7 +296,7 @@ impl<'a> Workload<'a> {
                 Err(e) if e.is_not_found() => {}
                 Err(e) => return Err(e.into()),
             }
-            self.seen.borrow_mut().insert(path.to_string(), None);
+            self.seen.0.borrow_mut().insert(path.to_string(), None);
             removed = true;
         }
         Ok(if removed {

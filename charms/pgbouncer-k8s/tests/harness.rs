@@ -337,11 +337,13 @@ fn follower_writes_the_leaders_files_and_restarts_only_on_change() {
     assert!(reloads(&h) > after_config, "a new auth file: reload");
 }
 
-/// Each "is Pebble up?" is a request to Pebble (`GET /v1/system-info`):
-/// a hook that writes the leader's files, reloads and sees to the exporter
-/// asks it once, however many steps need the answer.
+/// Each "is Pebble up?" is a request to Pebble (`GET /v1/system-info`),
+/// and so is each file read: a dispatch that writes the leader's files,
+/// reloads and sees to the exporter (its deferred handlers re-emitted
+/// first) asks the one once and reads each file once, however many steps
+/// and handlers need them.
 #[test]
-fn a_hook_asks_whether_pebble_is_up_once() {
+fn a_dispatch_asks_pebble_each_thing_once() {
     let (mut h, peers) = follower();
     h.container_pebble("pgbouncer").unwrap().clear_requests();
     h.update_relation_data(
@@ -363,6 +365,10 @@ fn a_hook_asks_whether_pebble_is_up_once() {
         .filter(|r| *r == "GET /v1/system-info")
         .count();
     assert_eq!(asked, 1, "{requests:?}");
+    // pgbouncer.ini, the TLS certificate (is TLS on?) and each instance's file.
+    let instances = pgb_config::instance_count(pgb_config::available_cpus());
+    let reads = requests.iter().filter(|r| *r == "GET /v1/files").count();
+    assert_eq!(reads, 2 + instances, "{requests:?}");
 }
 
 #[test]
