@@ -37,7 +37,7 @@ use crate::probe;
 use crate::serve;
 use crate::service;
 use crate::situation::Situation;
-use crate::workload::{CONTAINER, Pending, SeenFiles, Workload};
+use crate::workload::{CONTAINER, Pending, SeenContainer, Workload};
 
 /// The status a follower shows once it saw the leader's unit go.
 pub const LEADER_REMOVED: &str = "Leader unit removed - waiting for leader_elected event";
@@ -59,15 +59,29 @@ pub struct PgbouncerK8sCharm {
 }
 
 /// Pebble's answers in this dispatch, taken by collect-status.
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct Seen {
     /// Whether Pebble answered (asked once a dispatch, by the first
     /// handler that needs to know).
     pebble_up: Option<bool>,
     /// The instances that were not running.
     stopped: Option<Vec<String>>,
-    /// The workload's files as this dispatch read or wrote them.
-    files: SeenFiles,
+    /// The workload container as this dispatch read or changed it.
+    files: SeenContainer,
+    /// The exporter's service as this dispatch put it in the plan (it
+    /// holds the stats user's password: never in `Debug`).
+    exporter: Option<ops::pebble::Service>,
+}
+
+impl std::fmt::Debug for Seen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Seen")
+            .field("pebble_up", &self.pebble_up)
+            .field("stopped", &self.stopped)
+            .field("files", &self.files)
+            .field("exporter_applied", &self.exporter.is_some())
+            .finish()
+    }
 }
 
 impl Seen {
@@ -346,8 +360,13 @@ impl PgbouncerK8sCharm {
             password.as_deref(),
             ready,
         );
-        if let Err(e) = observability::apply_exporter(container, &service) {
-            tracing::warn!("the exporter's service was not updated: {e}");
+        if self.seen.exporter.as_ref() == Some(&service) {
+            // Put there, and started or stopped, earlier in this dispatch.
+            return Ok(());
+        }
+        match observability::apply_exporter(container, &service) {
+            Ok(()) => self.seen.exporter = Some(service),
+            Err(e) => tracing::warn!("the exporter's service was not updated: {e}"),
         }
         Ok(())
     }

@@ -62,34 +62,45 @@ impl std::fmt::Debug for TlsFiles {
 pub struct Workload<'a> {
     container: &'a Container,
     instances: usize,
-    seen: SeenFiles,
+    seen: SeenContainer,
 }
 
-/// What the charm already read from or wrote to the container, by path
-/// (`None`: no such file): a file is pulled from Pebble at most once,
-/// however many steps look at it (render, compare, write) and however many
-/// handlers of one dispatch share it ([`Workload::sharing`]). Only the
-/// charm writes these files, so what it wrote is what is there. `Debug`
-/// shows the paths only (the auth file is among them).
+/// What this dispatch already read from or did to the container, shared by
+/// its handlers ([`Workload::sharing`]): each file read or written, by
+/// path (`None`: no such file), so that a file is pulled from Pebble at
+/// most once however many steps and handlers look at it (only the charm
+/// writes these files, and it records what it writes); and whether the
+/// layer was added (it is the same layer all dispatch long). `Debug` shows
+/// the paths only (the auth file is among them).
 #[derive(Clone, Default)]
-pub struct SeenFiles(Rc<RefCell<BTreeMap<String, Option<String>>>>);
+pub struct SeenContainer(Rc<RefCell<Seen>>);
 
-impl std::fmt::Debug for SeenFiles {
+#[derive(Default)]
+struct Seen {
+    files: BTreeMap<String, Option<String>>,
+    layer_added: bool,
+}
+
+impl std::fmt::Debug for SeenContainer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.0.borrow().keys()).finish()
+        let seen = self.0.borrow();
+        f.debug_struct("SeenContainer")
+            .field("files", &seen.files.keys().collect::<Vec<_>>())
+            .field("layer_added", &seen.layer_added)
+            .finish()
     }
 }
 
 impl<'a> Workload<'a> {
     /// The workload in `container`, with `instances` PgBouncer processes.
     pub fn new(container: &'a Container, instances: usize) -> Self {
-        Self::sharing(container, instances, SeenFiles::default())
+        Self::sharing(container, instances, SeenContainer::default())
     }
 
     /// As [`new`](Self::new), knowing the files `seen` knows (and telling
     /// it what this one reads and writes): one dispatch's handlers share
     /// one.
-    pub fn sharing(container: &'a Container, instances: usize, seen: SeenFiles) -> Self {
+    pub fn sharing(container: &'a Container, instances: usize, seen: SeenContainer) -> Self {
         Self {
             container,
             instances,
@@ -105,7 +116,7 @@ impl<'a> Workload<'a> {
     }
 
     fn read_text(&self, path: &str) -> Result<Option<String>, WorkloadError> {
-        if let Some(known) = self.seen.0.borrow().get(path) {
+        if let Some(known) = self.seen.0.borrow().files.get(path) {
             return Ok(known.clone());
         }
         let text = match self.container.pull(path) {
@@ -123,6 +134,7 @@ impl<'a> Workload<'a> {
         self.seen
             .0
             .borrow_mut()
+            .files
             .insert(path.to_string(), text.clone());
         Ok(text)
     }
@@ -151,6 +163,7 @@ impl<'a> Workload<'a> {
         self.seen
             .0
             .borrow_mut()
+            .files
             .insert(path.to_string(), Some(content.to_string()));
         Ok(())
     }
@@ -296,7 +309,11 @@ impl<'a> Workload<'a> {
                 Err(e) if e.is_not_found() => {}
                 Err(e) => return Err(e.into()),
             }
-            self.seen.0.borrow_mut().insert(path.to_string(), None);
+            self.seen
+                .0
+                .borrow_mut()
+                .files
+                .insert(path.to_string(), None);
             removed = true;
         }
         Ok(if removed {
@@ -335,7 +352,10 @@ impl<'a> Workload<'a> {
     /// or restarts them one at a time when a restart is (the others keep
     /// serving on the shared port, `so_reuseport`); starts the ones not running.
     pub fn apply(&self, pending: Pending) -> Result<(), WorkloadError> {
-        self.container.add_layer(LAYER_LABEL, &self.layer(), true)?;
+        if !self.seen.0.borrow().layer_added {
+            self.container.add_layer(LAYER_LABEL, &self.layer(), true)?;
+            self.seen.0.borrow_mut().layer_added = true;
+        }
         let names = self.service_names();
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         let running: Vec<String> = self

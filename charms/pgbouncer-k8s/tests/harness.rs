@@ -341,7 +341,7 @@ fn follower_writes_the_leaders_files_and_restarts_only_on_change() {
 /// and so is each file read: a dispatch that writes the leader's files,
 /// reloads and sees to the exporter (its deferred handlers re-emitted
 /// first) asks the one once and reads each file once, however many steps
-/// and handlers need them.
+/// and handlers need them; the same layer is added once.
 #[test]
 fn a_dispatch_asks_pebble_each_thing_once() {
     let (mut h, peers) = follower();
@@ -369,6 +369,9 @@ fn a_dispatch_asks_pebble_each_thing_once() {
     let instances = pgb_config::instance_count(pgb_config::available_cpus());
     let reads = requests.iter().filter(|r| *r == "GET /v1/files").count();
     assert_eq!(reads, 2 + instances, "{requests:?}");
+    // PgBouncer's layer and the exporter's, each added once.
+    let layers = requests.iter().filter(|r| *r == "POST /v1/layers").count();
+    assert_eq!(layers, 2, "{requests:?}");
 }
 
 #[test]
