@@ -147,13 +147,7 @@ impl PgbouncerK8sCharm {
         let container = Situation::container(model)?;
         // A new container has a new plan (no log target) and maybe a new
         // address.
-        let pebble_up = self.seen.pebble_up(&container);
-        observability::update_logging(
-            model,
-            &container,
-            pebble_up,
-            &mut self.memory.get_mut().loki_targets,
-        )?;
+        self.forward_logs(model, &container)?;
         observability::publish_metrics(model)?;
         match self.workload(&container).version() {
             Ok(version) if self.memory.get().workload_version.as_ref() != Some(&version) => {
@@ -401,13 +395,19 @@ impl PgbouncerK8sCharm {
 
     fn update_logging(&mut self, model: &Model) -> HandlerResult {
         let container = Situation::container(model)?;
-        let pebble_up = self.seen.pebble_up(&container);
-        Ok(observability::update_logging(
+        Ok(self.forward_logs(model, &container)?)
+    }
+
+    /// [`observability::update_logging`] with what this dispatch knows of
+    /// Pebble and the targets it forwarded to before.
+    fn forward_logs(&mut self, model: &Model, container: &Container) -> Result<(), ModelError> {
+        let pebble_up = self.seen.pebble_up(container);
+        observability::update_logging(
             model,
-            &container,
+            container,
             pebble_up,
             &mut self.memory.get_mut().loki_targets,
-        )?)
+        )
     }
 
     fn on_certificates_created(
@@ -482,13 +482,7 @@ impl PgbouncerK8sCharm {
         // The new leader speaks for the application.
         observability::publish_metrics(model)?;
         observability::publish_dashboard(model)?;
-        let pebble_up = self.seen.pebble_up(&container);
-        observability::update_logging(
-            model,
-            &container,
-            pebble_up,
-            &mut self.memory.get_mut().loki_targets,
-        )?;
+        self.forward_logs(model, &container)?;
         self.settle(answered.map(|()| outcome))
     }
 

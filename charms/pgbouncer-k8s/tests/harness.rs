@@ -55,6 +55,20 @@ fn leader() -> (Harness<PgbouncerK8sCharm>, u32) {
     (h, peers)
 }
 
+/// The leader (`pgbouncer-k8s/1`) shares the default config and its
+/// hostname in the peer app databag.
+fn share_default_config(h: &mut Harness<PgbouncerK8sCharm>, peers: u32) {
+    h.update_relation_data(
+        peers,
+        APP,
+        &[
+            (CFG_FILE, &rendered_default()),
+            (LEADER_HOSTNAME, &hostname("pgbouncer-k8s/1")),
+        ],
+    )
+    .unwrap();
+}
+
 /// A follower (unit 1 of a pair) with Pebble up.
 fn follower() -> (Harness<PgbouncerK8sCharm>, u32) {
     let mut h = harness();
@@ -346,15 +360,7 @@ fn follower_writes_the_leaders_files_and_restarts_only_on_change() {
 fn a_dispatch_asks_pebble_each_thing_once() {
     let (mut h, peers) = follower();
     h.container_pebble("pgbouncer").unwrap().clear_requests();
-    h.update_relation_data(
-        peers,
-        APP,
-        &[
-            (CFG_FILE, &rendered_default()),
-            (LEADER_HOSTNAME, &hostname("pgbouncer-k8s/1")),
-        ],
-    )
-    .unwrap();
+    share_default_config(&mut h, peers);
     let requests = h.container_pebble("pgbouncer").unwrap().requests();
     assert!(
         requests.iter().any(|r| r == "POST /v1/layers"),
@@ -427,15 +433,7 @@ fn leader_sets_its_hostname_on_joined_and_changed() {
 fn follower_seeing_the_leader_depart_waits_for_a_new_leader() {
     let (mut h, peers) = follower();
     h.add_relation_unit(peers, "pgbouncer-k8s/1").unwrap();
-    h.update_relation_data(
-        peers,
-        APP,
-        &[
-            (CFG_FILE, &rendered_default()),
-            (LEADER_HOSTNAME, &hostname("pgbouncer-k8s/1")),
-        ],
-    )
-    .unwrap();
+    share_default_config(&mut h, peers);
     h.remove_relation_unit(peers, "pgbouncer-k8s/1").unwrap();
     assert_eq!(h.unit_status(), Status::maintenance(LEADER_REMOVED));
     h.set_leader(true).unwrap();
