@@ -24,6 +24,7 @@ use ops::{
 
 use crate::fake_juju::{ActionState, Bag, FakeJuju, FakeTools, HookContext, LogRecord, app_of};
 use crate::fake_pebble::{FakePebble, NoticeKeyError};
+use crate::invocation::{Invocation, JUJU_VERSION};
 use crate::memory_store::MemoryStore;
 
 /// What went wrong setting up or driving a Harness.
@@ -475,37 +476,32 @@ impl<C: Charm> Harness<C> {
         if !self.begun || !self.hooks_enabled {
             return Ok(());
         }
-        let charm_dir = self.workdir.path().join("charm");
-        let model_name = self.juju().model_name.clone();
-        let mut vars: Vec<(String, String)> = vec![
-            ("JUJU_DISPATCH_PATH".into(), path.to_string()),
-            ("JUJU_UNIT_NAME".into(), self.unit.clone()),
-            ("JUJU_MODEL_NAME".into(), model_name),
-            ("JUJU_CHARM_DIR".into(), charm_dir.display().to_string()),
-            ("JUJU_VERSION".into(), "3.6.0".into()),
-        ];
-        if let Some(r) = &env.relation {
-            vars.push(("JUJU_RELATION".into(), r.name.clone()));
-            vars.push(("JUJU_RELATION_ID".into(), r.to_string()));
-        }
-        for (key, value) in [
-            ("JUJU_REMOTE_UNIT", &env.remote_unit),
-            ("JUJU_REMOTE_APP", &env.remote_app),
-            ("JUJU_DEPARTING_UNIT", &env.departing_unit),
-        ] {
-            if let Some(v) = value {
-                vars.push((key.into(), v.clone()));
-            }
-        }
-        vars.extend(env.extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
-        let context = JujuContext::from_vars(vars)?;
-        let hook = HookContext {
-            unit: self.unit.clone(),
-            relation: env.relation.clone(),
-            remote_unit: env.remote_unit.clone(),
-            remote_app: env.remote_app.clone(),
-            departing_unit: env.departing_unit.clone(),
+        let (model_name, model_uuid) = {
+            let juju = self.juju();
+            (juju.model_name.clone(), juju.model_uuid.clone())
         };
+        let invocation = Invocation {
+            dispatch_path: path.to_string(),
+            context: HookContext {
+                unit: self.unit.clone(),
+                relation: env.relation,
+                remote_unit: env.remote_unit,
+                remote_app: env.remote_app,
+                departing_unit: env.departing_unit,
+            },
+            model_name,
+            model_uuid,
+            charm_dir: self.workdir.path().join("charm"),
+            juju_version: JUJU_VERSION.to_string(),
+            event_vars: env
+                .extra
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+        };
+        let context = JujuContext::from_vars(invocation.env())?;
+        let hook = invocation.context;
+        let charm_dir = invocation.charm_dir;
         self.juju().begin_hook(&hook);
         // The charm's tool calls go through ops' HookTools, as under Juju.
         let backend = Arc::new(FakeTools::in_dispatch(self.juju.clone(), hook, path).hook_tools());

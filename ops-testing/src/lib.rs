@@ -17,6 +17,7 @@ pub mod fake_juju;
 pub mod fake_pebble;
 mod formats;
 pub mod harness;
+mod invocation;
 pub mod live;
 mod memo;
 mod memory_store;

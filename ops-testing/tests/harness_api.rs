@@ -384,3 +384,33 @@ fn the_charms_pebble_is_answered_in_process() {
         "{err:?}"
     );
 }
+
+/// A charm that says which model it runs in.
+struct WhichModel;
+
+impl Charm for WhichModel {
+    fn new(fw: &mut Framework<Self>) -> Result<Self, HandlerError> {
+        fw.observe(Self::on_status)?;
+        Ok(Self)
+    }
+}
+
+impl WhichModel {
+    fn on_status(&mut self, _: &CollectUnitStatus, ctx: &mut Ctx) -> HandlerResult<Status> {
+        Ok(Status::active(format!("model {}", ctx.model().uuid())))
+    }
+}
+
+/// The Harness tells the charm its model's uuid (`JUJU_MODEL_UUID`), as
+/// Juju, `Context` and the simulator do: one description of a dispatch
+/// gives all three their environment.
+#[test]
+fn the_charm_is_told_its_models_uuid() {
+    let mut h = Harness::<WhichModel>::new("name: which\n").unwrap();
+    h.begin();
+    h.evaluate_status().unwrap();
+    assert_eq!(
+        h.unit_status(),
+        Status::active(format!("model {}", ops_testing::fake_juju::MODEL_UUID))
+    );
+}

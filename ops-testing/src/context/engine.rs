@@ -477,7 +477,9 @@ fn secret_state(s: &Secret, state: &State, who: &Identity<'_>) -> SecretState {
     }
 }
 
-/// The `JUJU_*` environment and hook context of `event`.
+/// The hook context of `event` (its unit, relation and units) and its own
+/// `JUJU_*` variables (workload, notice, secret, storage, action): what
+/// [`Invocation`](crate::invocation::Invocation) takes.
 pub(crate) fn environment(
     event: &Event,
     state: &State,
@@ -503,10 +505,7 @@ pub(crate) fn environment(
                 .rsplit_once("-relation-")
                 .map_or(event.hook.as_str(), |(e, _)| e)
                 .to_string();
-            let rel = RelationRef::new(endpoint.clone(), *relation);
-            push("JUJU_RELATION", endpoint);
-            push("JUJU_RELATION_ID", rel.to_string());
-            push("JUJU_REMOTE_APP", remote_app.clone());
+            let rel = RelationRef::new(endpoint, *relation);
             let remote = remote_unit.map(|n| format!("{remote_app}/{n}"));
             // The departing unit is a remote one, or this unit itself.
             let departing = departing_unit.map(|n| {
@@ -516,12 +515,6 @@ pub(crate) fn environment(
                     format!("{}/{n}", who.app)
                 }
             });
-            if let Some(r) = &remote {
-                push("JUJU_REMOTE_UNIT", r.clone());
-            }
-            if let Some(d) = &departing {
-                push("JUJU_DEPARTING_UNIT", d.clone());
-            }
             hook = HookContext {
                 unit: unit.clone(),
                 relation: Some(rel),

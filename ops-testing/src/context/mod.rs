@@ -78,6 +78,7 @@ use ops::{Charm, CharmMeta, DispatchError, DispatchSetup, EmittedEvent, JujuCont
 
 use crate::fake_juju::{FakeTools, LogRecord, MODEL_UUID};
 use crate::fake_pebble::{ExecArgs, ServiceEvent};
+use crate::invocation::{Invocation, JUJU_VERSION};
 
 /// The kind of model a [`Context`] runs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -275,7 +276,7 @@ impl<C: Charm> Context<C> {
             machine_id: None,
             availability_zone: None,
             principal_unit: None,
-            juju_version: "3.6.0".to_string(),
+            juju_version: JUJU_VERSION.to_string(),
             check_consistency: true,
             effects: SideEffects::default(),
             charm: None,
@@ -543,30 +544,31 @@ impl<C: Charm> Context<C> {
         };
         let store = engine::MemoryStore::new(engine::persisted_from(state, &charm_name));
 
-        let (vars, hook) = engine::environment(event, state, &who);
+        let (event_vars, hook) = engine::environment(event, state, &who);
         let path = match &event.kind {
             EventKind::Action { name, .. } => format!("actions/{name}"),
             _ => format!("hooks/{}", event.hook),
         };
-        let mut env: Vec<(String, String)> = vec![
-            ("JUJU_DISPATCH_PATH".into(), path.clone()),
-            ("JUJU_UNIT_NAME".into(), unit.clone()),
-            ("JUJU_MODEL_NAME".into(), self.model.clone()),
-            ("JUJU_MODEL_UUID".into(), self.model_uuid.clone()),
-            ("JUJU_CHARM_DIR".into(), charm_dir.display().to_string()),
-            ("JUJU_VERSION".into(), self.juju_version.clone()),
-        ];
+        let mut invocation = Invocation {
+            dispatch_path: path.clone(),
+            context: hook,
+            model_name: self.model.clone(),
+            model_uuid: self.model_uuid.clone(),
+            charm_dir,
+            juju_version: self.juju_version.clone(),
+            event_vars,
+        };
         for (var, value) in [
             ("JUJU_MACHINE_ID", &self.machine_id),
             ("JUJU_AVAILABILITY_ZONE", &self.availability_zone),
             ("JUJU_PRINCIPAL_UNIT", &self.principal_unit),
         ] {
             if let Some(value) = value {
-                env.push((var.into(), value.clone()));
+                invocation.event_vars.push((var.into(), value.clone()));
             }
         }
-        env.extend(vars);
-        let context = JujuContext::from_vars(env)?;
+        let context = JujuContext::from_vars(invocation.env())?;
+        let hook = invocation.context;
         let backend = Arc::new(engine::Recording::new(
             // The charm's tool calls go through ops' HookTools, as under Juju.
             FakeTools::in_dispatch(juju.clone(), hook.clone(), &path).hook_tools(),

@@ -46,6 +46,7 @@ use ops::{CharmMeta, EndpointRole};
 use crate::fake_juju::cli::{create_state, with_state};
 use crate::fake_juju::{FakeJuju, HookContext, app_of, install_hook_tools};
 use crate::fake_pebble::{FakePebble, ServiceEvent};
+use crate::invocation::{Invocation, JUJU_VERSION};
 
 /// Set (to anything but empty or `0`) to make the simulator give hooks
 /// their Pebble sockets through `OPS_CONTAINERS_DIR` instead of a mount
@@ -1177,8 +1178,12 @@ impl Simulator {
                 j.depart_from_view(*relation, &ctx.unit, gone);
             }
             j.begin_hook(&ctx);
-            (j.model_name.clone(), j.secrets.clone())
+            (
+                (j.model_name.clone(), j.model_uuid.clone()),
+                j.secrets.clone(),
+            )
         })?;
+        let (model_name, model_uuid) = model_name;
         let charm = self.unit_dir(&run.unit).join("charm");
         let path = std::env::var("PATH").unwrap_or_default();
         let dispatch_path = if run.hook.starts_with("actions/") {
@@ -1200,24 +1205,8 @@ impl Simulator {
                 command
             }
         };
-        command
-            .current_dir(&charm)
-            .env_remove("OPERATOR_DISPATCH")
-            .env("PATH", format!("{}:{path}", self.tools.display()))
-            .env(crate::fake_juju::cli::STATE_VAR, &self.state)
-            .env("JUJU_DISPATCH_PATH", &dispatch_path)
-            .env("JUJU_UNIT_NAME", &run.unit)
-            .env("JUJU_MODEL_NAME", &model_name)
-            .env("JUJU_MODEL_UUID", "00000000-0000-4000-8000-000000000000")
-            .env("JUJU_CHARM_DIR", &charm)
-            .env("JUJU_VERSION", "3.6.0")
-            .env(
-                "JUJU_HOOK_NAME",
-                run.hook.rsplit('/').next().unwrap_or(&run.hook),
-            )
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        // What the process inherits is not Juju's: every variable Juju sets
+        // for some dispatch is taken out, then this dispatch's are set.
         for var in [
             "JUJU_RELATION",
             "JUJU_RELATION_ID",
@@ -1233,31 +1222,40 @@ impl Simulator {
         ] {
             command.env_remove(var);
         }
+        let mut event_vars: Vec<(String, String)> = Vec::new();
+        if let Some(workload) = &run.workload {
+            event_vars.push(("JUJU_WORKLOAD_NAME".into(), workload.clone()));
+        }
         if let Some((id, key)) = &run.notice {
-            command
-                .env("JUJU_NOTICE_ID", id)
-                .env("JUJU_NOTICE_TYPE", "custom")
-                .env("JUJU_NOTICE_KEY", key);
+            event_vars.push(("JUJU_NOTICE_ID".into(), id.clone()));
+            event_vars.push(("JUJU_NOTICE_TYPE".into(), "custom".into()));
+            event_vars.push(("JUJU_NOTICE_KEY".into(), key.clone()));
         }
-        if let Some(r) = &run.relation {
-            command
-                .env("JUJU_RELATION", &r.name)
-                .env("JUJU_RELATION_ID", r.to_string());
+        if let Some(action) = &run.action {
+            event_vars.push(("JUJU_ACTION_NAME".into(), action.clone()));
+            event_vars.push((
+                "JUJU_ACTION_UUID".into(),
+                format!("{}", self.records.len() + 1),
+            ));
         }
-        for (var, value) in [
-            ("JUJU_REMOTE_UNIT", &run.remote_unit),
-            ("JUJU_REMOTE_APP", &run.remote_app),
-            ("JUJU_DEPARTING_UNIT", &run.departing_unit),
-            ("JUJU_WORKLOAD_NAME", &run.workload),
-            ("JUJU_ACTION_NAME", &run.action),
-        ] {
-            if let Some(v) = value {
-                command.env(var, v);
-            }
-        }
-        if run.action.is_some() {
-            command.env("JUJU_ACTION_UUID", format!("{}", self.records.len() + 1));
-        }
+        let invocation = Invocation {
+            dispatch_path,
+            context: ctx.clone(),
+            model_name,
+            model_uuid,
+            charm_dir: charm.clone(),
+            juju_version: JUJU_VERSION.to_string(),
+            event_vars,
+        };
+        command
+            .current_dir(&charm)
+            .env_remove("OPERATOR_DISPATCH")
+            .env("PATH", format!("{}:{path}", self.tools.display()))
+            .env(crate::fake_juju::cli::STATE_VAR, &self.state)
+            .envs(invocation.env())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let pebbles: Vec<(&String, &FakePebble)> = self
             .pebbles
             .iter()

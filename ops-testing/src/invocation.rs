@@ -1,0 +1,136 @@
+//! One hook or action as Juju invokes it, and the environment Juju gives
+//! the charm for it (the uniter's `HookVars`): the one description that the
+//! Harness, `Context` and the simulator each turn into a dispatch, so that
+//! the three tell a charm the same things in the same variables.
+
+use std::path::PathBuf;
+
+use crate::fake_juju::HookContext;
+
+/// The Juju version the test faces and the simulator report by default.
+pub const JUJU_VERSION: &str = "3.6.0";
+
+/// One dispatch of a charm: which hook or action, for which unit, in which
+/// model, with which relation and units, and the event's own variables.
+#[derive(Debug, Clone)]
+pub(crate) struct Invocation {
+    /// `hooks/<name>` or `actions/<name>` (`JUJU_DISPATCH_PATH`).
+    pub dispatch_path: String,
+    /// The unit and, for a relation hook, the relation and units: what the
+    /// hook tools default to.
+    pub context: HookContext,
+    pub model_name: String,
+    pub model_uuid: String,
+    pub charm_dir: PathBuf,
+    pub juju_version: String,
+    /// The event's own variables (`JUJU_WORKLOAD_NAME`, `JUJU_NOTICE_*`,
+    /// `JUJU_SECRET_*`, `JUJU_ACTION_*`, ...) and the unit's placement
+    /// (`JUJU_MACHINE_ID`, `JUJU_AVAILABILITY_ZONE`, ...), as given.
+    pub event_vars: Vec<(String, String)>,
+}
+
+impl Invocation {
+    /// The hook's name, as `JUJU_HOOK_NAME` gives it: empty for an action.
+    pub fn hook_name(&self) -> &str {
+        self.dispatch_path.strip_prefix("hooks/").unwrap_or("")
+    }
+
+    /// The `JUJU_*` variables Juju sets for this dispatch.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let mut vars: Vec<(String, String)> = [
+            ("JUJU_DISPATCH_PATH", self.dispatch_path.clone()),
+            ("JUJU_HOOK_NAME", self.hook_name().to_string()),
+            ("JUJU_UNIT_NAME", self.context.unit.clone()),
+            ("JUJU_MODEL_NAME", self.model_name.clone()),
+            ("JUJU_MODEL_UUID", self.model_uuid.clone()),
+            ("JUJU_CHARM_DIR", self.charm_dir.display().to_string()),
+            ("JUJU_VERSION", self.juju_version.clone()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        if let Some(relation) = &self.context.relation {
+            vars.push(("JUJU_RELATION".into(), relation.name.clone()));
+            vars.push(("JUJU_RELATION_ID".into(), relation.to_string()));
+        }
+        for (var, value) in [
+            ("JUJU_REMOTE_UNIT", &self.context.remote_unit),
+            ("JUJU_REMOTE_APP", &self.context.remote_app),
+            ("JUJU_DEPARTING_UNIT", &self.context.departing_unit),
+        ] {
+            if let Some(value) = value {
+                vars.push((var.to_string(), value.clone()));
+            }
+        }
+        vars.extend(self.event_vars.iter().cloned());
+        vars
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ops::backend::RelationRef;
+
+    fn value<'a>(vars: &'a [(String, String)], name: &str) -> Option<&'a str> {
+        vars.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn a_relation_hook_names_its_relation_and_units() {
+        let invocation = Invocation {
+            dispatch_path: "hooks/db-relation-departed".into(),
+            context: HookContext {
+                unit: "app/0".into(),
+                relation: Some(RelationRef::new("db", 7)),
+                remote_unit: Some("pg/1".into()),
+                remote_app: Some("pg".into()),
+                departing_unit: Some("pg/1".into()),
+            },
+            model_name: "m".into(),
+            model_uuid: "00000000-0000-4000-8000-000000000001".into(),
+            charm_dir: PathBuf::from("/charm"),
+            juju_version: JUJU_VERSION.into(),
+            event_vars: vec![("JUJU_MACHINE_ID".into(), "3".into())],
+        };
+        let vars = invocation.env();
+        for (name, expected) in [
+            ("JUJU_DISPATCH_PATH", "hooks/db-relation-departed"),
+            ("JUJU_HOOK_NAME", "db-relation-departed"),
+            ("JUJU_UNIT_NAME", "app/0"),
+            ("JUJU_MODEL_NAME", "m"),
+            ("JUJU_MODEL_UUID", "00000000-0000-4000-8000-000000000001"),
+            ("JUJU_CHARM_DIR", "/charm"),
+            ("JUJU_VERSION", "3.6.0"),
+            ("JUJU_RELATION", "db"),
+            ("JUJU_RELATION_ID", "db:7"),
+            ("JUJU_REMOTE_UNIT", "pg/1"),
+            ("JUJU_REMOTE_APP", "pg"),
+            ("JUJU_DEPARTING_UNIT", "pg/1"),
+            ("JUJU_MACHINE_ID", "3"),
+        ] {
+            assert_eq!(value(&vars, name), Some(expected), "{name}");
+        }
+    }
+
+    #[test]
+    fn an_action_has_no_hook_name_and_a_charm_hook_no_relation() {
+        let mut invocation = Invocation {
+            dispatch_path: "actions/backup".into(),
+            context: HookContext::unit("app/0"),
+            model_name: "m".into(),
+            model_uuid: "u".into(),
+            charm_dir: PathBuf::from("/charm"),
+            juju_version: JUJU_VERSION.into(),
+            event_vars: Vec::new(),
+        };
+        assert_eq!(value(&invocation.env(), "JUJU_HOOK_NAME"), Some(""));
+        invocation.dispatch_path = "hooks/start".into();
+        let vars = invocation.env();
+        assert_eq!(value(&vars, "JUJU_HOOK_NAME"), Some("start"));
+        assert_eq!(value(&vars, "JUJU_RELATION_ID"), None);
+        assert_eq!(value(&vars, "JUJU_REMOTE_APP"), None);
+    }
+}
