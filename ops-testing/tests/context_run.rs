@@ -722,3 +722,42 @@ fn a_mounted_host_directory_is_what_the_charm_reads_and_writes() {
     assert!(matches!(err, RunError::Setup { .. }), "{err}");
     assert!(err.to_string().contains("mount"), "{err}");
 }
+
+/// With `StateLocation::Juju` the run keeps the charm's state where a charm
+/// built with it keeps it under Juju: the stored state and deferred events
+/// of the State go into the unit's Juju state (`state-set`), the charm
+/// reads and writes them through the hook tools, and the output is what
+/// it left there.
+#[test]
+fn state_kept_in_juju_goes_through_the_units_juju_state() {
+    let mut ctx = ctx().with_state_location(ops::StateLocation::Juju);
+    let state =
+        State::default().with_stored_state(StoredStateData::new("memory", json!({"starts": 4})));
+    let out = ctx.run(ctx.on.start(), &state).unwrap();
+    assert_eq!(out.stored_state("memory").unwrap().content["starts"], 5);
+    let out = ctx.run(ctx.on.config_changed(), &out).unwrap();
+    assert_eq!(out.deferred_events(), vec!["config_changed"]);
+    let next = out
+        .with_relation(Relation::peer("replicas"))
+        .with_leader(true);
+    let out = ctx.run(ctx.on.update_status(), &next).unwrap();
+    assert!(out.deferred.is_empty(), "{:?}", out.deferred_events());
+    assert!(ctx.emitted_events()[0].reemitted);
+    assert_eq!(out.stored_state("memory").unwrap().content["starts"], 5);
+}
+
+/// Juju's quota on a unit-state value holds under `StateLocation::Juju`
+/// (the charm directory has none).
+#[test]
+fn state_over_jujus_quota_is_refused_only_when_kept_in_juju() {
+    let big = "x".repeat(ops_testing::fake_juju::MAX_STATE_VALUE + 1);
+    let state = State::default().with_stored_state(StoredStateData::new(
+        "memory",
+        json!({"starts": 0, "storage": big}),
+    ));
+    let mut in_charm_dir = ctx();
+    assert!(in_charm_dir.run(in_charm_dir.on.start(), &state).is_ok());
+    let mut in_juju = ctx().with_state_location(ops::StateLocation::Juju);
+    let err = in_juju.run(in_juju.on.start(), &state).unwrap_err();
+    assert!(err.to_string().contains("Juju's unit state"), "{err}");
+}

@@ -73,10 +73,12 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use ops::model::CloudSpec;
-use ops::storage::Notice;
-use ops::{Charm, CharmMeta, DispatchError, DispatchSetup, EmittedEvent, JujuContext};
+use ops::storage::{JujuStateStore, Notice, StateStore};
+use ops::{
+    Charm, CharmMeta, DispatchError, DispatchSetup, EmittedEvent, JujuContext, StateLocation,
+};
 
-use crate::fake_juju::{FakeTools, LogRecord, MODEL_UUID};
+use crate::fake_juju::{FakeTools, HookContext, LogRecord, MODEL_UUID};
 use crate::fake_pebble::{ExecArgs, ServiceEvent};
 use crate::invocation::{Invocation, JUJU_VERSION};
 
@@ -185,6 +187,8 @@ pub struct Context<C: Charm> {
     unit_id: u32,
     model: String,
     model_uuid: String,
+    /// Where the charm keeps its state (`StateLocation`).
+    state_location: StateLocation,
     model_type: ModelType,
     cloud_spec: Option<CloudSpec>,
     app_trusted: bool,
@@ -270,6 +274,7 @@ impl<C: Charm> Context<C> {
             unit_id: 0,
             model: "context".to_string(),
             model_uuid: MODEL_UUID.to_string(),
+            state_location: StateLocation::CharmDir,
             model_type: ModelType::Kubernetes,
             cloud_spec: None,
             app_trusted: false,
@@ -307,6 +312,32 @@ impl<C: Charm> Context<C> {
     /// Runs in a model of another name.
     pub fn with_model_name(mut self, model: &str) -> Self {
         self.model = model.to_string();
+        self
+    }
+
+    /// Where the charm keeps its state, as its `main` says
+    /// (`MainOptions::with_state`): in the charm directory (the default,
+    /// kept in memory here), or in Juju's unit state
+    /// ([`StateLocation::Juju`]), which a run then reads and writes through
+    /// `state-get`, `state-set` and `state-delete` as under Juju, Juju's
+    /// quotas included. Either way the State's stored states and deferred
+    /// events are what the charm finds and what it left.
+    ///
+    /// ```
+    /// # use ops::{Charm, Framework, HandlerError, StateLocation};
+    /// # struct MyCharm;
+    /// # impl Charm for MyCharm {
+    /// #     fn new(_: &mut Framework<Self>) -> Result<Self, HandlerError> { Ok(MyCharm) }
+    /// # }
+    /// use ops_testing::context::{Context, State};
+    /// let mut ctx = Context::<MyCharm>::new("name: my-charm\n")
+    ///     .unwrap()
+    ///     .with_state_location(StateLocation::Juju);
+    /// let out = ctx.run(ctx.on.start(), &State::default()).unwrap();
+    /// assert!(out.deferred.is_empty());
+    /// ```
+    pub fn with_state_location(mut self, state: StateLocation) -> Self {
+        self.state_location = state;
         self
     }
 
@@ -542,7 +573,32 @@ impl<C: Charm> Context<C> {
             Some(dir) => engine::start_containers(state, &self.meta, dir.path())?,
             None => BTreeMap::new(),
         };
-        let store = engine::MemoryStore::new(engine::persisted_from(state, &charm_name));
+        let persisted = engine::persisted_from(state, &charm_name);
+        let memory = engine::MemoryStore::new(persisted.clone());
+        // Juju's unit state, read and written through the hook tools.
+        let unit_state = |juju: &Arc<Mutex<crate::fake_juju::FakeJuju>>| {
+            let tools = FakeTools::in_dispatch(juju.clone(), HookContext::unit(&unit), "");
+            JujuStateStore::new(Arc::new(tools.hook_tools()))
+        };
+        let unit_state_error = |what: &str, e: ops::storage::StorageError| RunError::Setup {
+            what: format!("{what} Juju's unit state"),
+            source: std::io::Error::other(e.to_string()),
+        };
+        if self.state_location == StateLocation::Juju {
+            // As an earlier hook left it: written in a hook of its own,
+            // which Juju commits when it succeeds.
+            let seed = HookContext::unit(&unit);
+            juju.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .begin_hook(&seed);
+            let written = unit_state(&juju).save(&persisted);
+            juju.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .end_hook(&unit, written.is_ok());
+            written.map_err(|e| {
+                unit_state_error("writing the State's stored state and deferred events to", e)
+            })?;
+        }
 
         let (event_vars, hook) = engine::environment(event, state, &who);
         let path = match &event.kind {
@@ -580,7 +636,10 @@ impl<C: Charm> Context<C> {
         let setup = DispatchSetup {
             context,
             backend: backend.clone(),
-            store: Box::new(store.clone()),
+            store: match self.state_location {
+                StateLocation::CharmDir => Box::new(memory.clone()),
+                StateLocation::Juju => Box::new(JujuStateStore::new(backend.clone())),
+            },
             meta: self.meta.clone(),
             containers_dir,
             pebble_transports: live
@@ -613,7 +672,13 @@ impl<C: Charm> Context<C> {
         for (name, c) in &live {
             containers.insert(name.clone(), engine::read_container(name, c)?);
         }
-        let after = engine::state_after(state, &model, &store.get(), containers, &who);
+        let persisted_after = match self.state_location {
+            StateLocation::CharmDir => memory.get(),
+            StateLocation::Juju => unit_state(&juju)
+                .load()
+                .map_err(|e| unit_state_error("reading back", e))?,
+        };
+        let after = engine::state_after(state, &model, &persisted_after, containers, &who);
         Ok((after, model.action(&unit).cloned()))
     }
 

@@ -13,6 +13,8 @@ pub fn ctx(n: u32) -> Context<PgbouncerK8sCharm> {
     Context::from_charm_dir(env!("CARGO_MANIFEST_DIR"))
         .unwrap()
         .with_unit_id(n)
+        // Where main.rs keeps it: through state-get and state-set.
+        .with_state_location(ops::StateLocation::Juju)
 }
 
 /// A file of the workload container in `state`, if it is there.

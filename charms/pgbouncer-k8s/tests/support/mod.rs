@@ -23,7 +23,10 @@ pub const APP: &str = "pgbouncer-k8s";
 
 /// A Harness of the charm, from its own directory.
 pub fn harness() -> Harness<PgbouncerK8sCharm> {
-    Harness::from_charm_dir(env!("CARGO_MANIFEST_DIR")).unwrap()
+    Harness::from_charm_dir(env!("CARGO_MANIFEST_DIR"))
+        .unwrap()
+        // Where main.rs keeps it: through state-get and state-set.
+        .with_state_location(ops::StateLocation::Juju)
 }
 
 /// Where `path` of the workload container is on the host.
