@@ -219,3 +219,52 @@ config:
             .unwrap();
     }
 }
+
+/// A charm that reads its config in collect-metrics, which Juju runs in a
+/// restricted context: `config-get` is refused there.
+struct ReadsConfigInMetrics;
+
+impl Charm for ReadsConfigInMetrics {
+    fn new(fw: &mut Framework<Self>) -> Result<Self, HandlerError> {
+        fw.observe(Self::on_collect_metrics)?;
+        Ok(Self)
+    }
+}
+
+impl ReadsConfigInMetrics {
+    fn on_collect_metrics(
+        &mut self,
+        _: &ops::events::CollectMetrics,
+        ctx: &mut Ctx,
+    ) -> HandlerResult {
+        ctx.model().config()?;
+        Ok(())
+    }
+}
+
+/// The Harness and Context decide the restricted context the same way
+/// (the dispatch's hook, through the same hook tools): a handler that
+/// would fail under Juju fails under both.
+#[test]
+fn a_restricted_hook_refuses_config_get_under_the_harness_and_context() {
+    let mut harness = Harness::<ReadsConfigInMetrics>::new(META).unwrap();
+    harness.begin();
+    let err = harness.fire_hook("collect-metrics").unwrap_err();
+    assert!(
+        err.to_string()
+            .contains(ops_testing::fake_juju::RESTRICTED_CONTEXT),
+        "{err}"
+    );
+    let mut ctx = ops_testing::context::Context::<ReadsConfigInMetrics>::new(META).unwrap();
+    let err = ctx
+        .run(
+            ctx.on.collect_metrics(),
+            &ops_testing::context::State::default(),
+        )
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains(ops_testing::fake_juju::RESTRICTED_CONTEXT),
+        "{err}"
+    );
+}
