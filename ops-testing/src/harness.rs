@@ -16,15 +16,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use ops::backend::RelationRef;
-use ops::storage::{JujuStateStore, LocalStateFile, Notice, StateStore};
+use ops::storage::{LocalStateFile, Notice, StateStore};
 use ops::{
-    Charm, CharmMeta, DispatchError, DispatchSetup, EmittedEvent, EndpointRole, JujuContext,
-    StateLocation, Status,
+    Charm, CharmMeta, DispatchError, DispatchSetup, EmittedEvent, EndpointRole, StateLocation,
+    Status,
 };
 
-use crate::fake_juju::{ActionState, Bag, FakeJuju, FakeTools, HookContext, LogRecord, app_of};
+use crate::fake_juju::{ActionState, Bag, FakeJuju, HookContext, LogRecord, app_of};
 use crate::fake_pebble::{FakePebble, NoticeKeyError};
-use crate::invocation::{Invocation, JUJU_VERSION};
+use crate::invocation::{Begun, Invocation, JUJU_VERSION, state_store};
 use crate::memory_store::MemoryStore;
 
 /// What went wrong setting up or driving a Harness.
@@ -499,19 +499,15 @@ impl<C: Charm> Harness<C> {
                 .map(|(k, v)| (k.to_string(), v))
                 .collect(),
         };
-        let context = JujuContext::from_vars(invocation.env())?;
-        let hook = invocation.context;
-        let charm_dir = invocation.charm_dir;
-        self.juju().begin_hook(&hook);
-        // The charm's tool calls go through ops' HookTools, as under Juju.
-        let backend = Arc::new(FakeTools::in_dispatch(self.juju.clone(), hook, path).hook_tools());
-        let store: Box<dyn StateStore> = match self.state {
-            StateLocation::CharmDir if self.charm_dir_used.load(Ordering::SeqCst) => {
-                Box::new(LocalStateFile::in_charm_dir(&charm_dir))
-            }
-            StateLocation::CharmDir => Box::new(self.memory.clone()),
-            StateLocation::Juju => Box::new(JujuStateStore::new(backend.clone())),
+        let Begun { context, tools } = invocation.begin(&self.juju)?;
+        let backend = Arc::new(tools);
+        // The charm directory's state file once the test has looked at it.
+        let in_charm_dir: Box<dyn StateStore> = if self.charm_dir_used.load(Ordering::SeqCst) {
+            Box::new(LocalStateFile::in_charm_dir(&invocation.charm_dir))
+        } else {
+            Box::new(self.memory.clone())
         };
+        let store = state_store(self.state, backend.clone(), in_charm_dir);
         let setup = DispatchSetup {
             context,
             backend,

@@ -4,8 +4,13 @@
 //! the three tell a charm the same things in the same variables.
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
-use crate::fake_juju::HookContext;
+use ops::backend::{Backend, HookTools};
+use ops::storage::{JujuStateStore, StateStore};
+use ops::{ContextError, JujuContext, StateLocation};
+
+use crate::fake_juju::{FakeJuju, FakeTools, HookContext};
 
 /// The Juju version the test faces and the simulator report by default.
 pub const JUJU_VERSION: &str = "3.6.0";
@@ -33,6 +38,19 @@ impl Invocation {
     /// The hook's name, as `JUJU_HOOK_NAME` gives it: empty for an action.
     pub fn hook_name(&self) -> &str {
         self.dispatch_path.strip_prefix("hooks/").unwrap_or("")
+    }
+
+    /// Begins this dispatch in `juju` (its writes pending until the fake's
+    /// `end_hook`): what the charm is told, and the hook tools it calls,
+    /// `ops`' own `HookTools` over the fake's tool table, as under Juju.
+    pub fn begin(&self, juju: &Arc<Mutex<FakeJuju>>) -> Result<Begun, ContextError> {
+        let context = JujuContext::from_vars(self.env())?;
+        juju.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .begin_hook(&self.context);
+        let tools = FakeTools::in_dispatch(juju.clone(), self.context.clone(), &self.dispatch_path)
+            .hook_tools();
+        Ok(Begun { context, tools })
     }
 
     /// The `JUJU_*` variables Juju sets for this dispatch.
@@ -64,6 +82,28 @@ impl Invocation {
         }
         vars.extend(self.event_vars.iter().cloned());
         vars
+    }
+}
+
+/// A dispatch begun in the fake Juju ([`Invocation::begin`]).
+pub(crate) struct Begun {
+    /// What the charm is told about its hook.
+    pub context: JujuContext,
+    /// The hook tools the charm calls.
+    pub tools: HookTools,
+}
+
+/// The store a charm keeps its state in, by where its `main` says: Juju's
+/// unit state through `tools`, or `in_charm_dir`, the face's stand-in for
+/// the charm directory's state file.
+pub(crate) fn state_store(
+    location: StateLocation,
+    tools: Arc<dyn Backend>,
+    in_charm_dir: Box<dyn StateStore>,
+) -> Box<dyn StateStore> {
+    match location {
+        StateLocation::CharmDir => in_charm_dir,
+        StateLocation::Juju => Box::new(JujuStateStore::new(tools)),
     }
 }
 

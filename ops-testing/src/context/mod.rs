@@ -74,13 +74,11 @@ use std::sync::{Arc, Mutex};
 
 use ops::model::CloudSpec;
 use ops::storage::{JujuStateStore, Notice, StateStore};
-use ops::{
-    Charm, CharmMeta, DispatchError, DispatchSetup, EmittedEvent, JujuContext, StateLocation,
-};
+use ops::{Charm, CharmMeta, DispatchError, DispatchSetup, EmittedEvent, StateLocation};
 
 use crate::fake_juju::{FakeTools, HookContext, LogRecord, MODEL_UUID};
 use crate::fake_pebble::{ExecArgs, ServiceEvent};
-use crate::invocation::{Invocation, JUJU_VERSION};
+use crate::invocation::{Begun, Invocation, JUJU_VERSION, state_store};
 
 /// The kind of model a [`Context`] runs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -623,23 +621,16 @@ impl<C: Charm> Context<C> {
                 invocation.event_vars.push((var.into(), value.clone()));
             }
         }
-        let context = JujuContext::from_vars(invocation.env())?;
-        let hook = invocation.context;
-        let backend = Arc::new(engine::Recording::new(
-            // The charm's tool calls go through ops' HookTools, as under Juju.
-            FakeTools::in_dispatch(juju.clone(), hook.clone(), &path).hook_tools(),
-            state,
-        ));
-        juju.lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .begin_hook(&hook);
+        let Begun { context, tools } = invocation.begin(&juju)?;
+        let backend = Arc::new(engine::Recording::new(tools, state));
         let setup = DispatchSetup {
             context,
             backend: backend.clone(),
-            store: match self.state_location {
-                StateLocation::CharmDir => Box::new(memory.clone()),
-                StateLocation::Juju => Box::new(JujuStateStore::new(backend.clone())),
-            },
+            store: state_store(
+                self.state_location,
+                backend.clone(),
+                Box::new(memory.clone()),
+            ),
             meta: self.meta.clone(),
             containers_dir,
             pebble_transports: live
