@@ -592,6 +592,7 @@ fn mount(container: &Container, pebble: &FakePebble) -> io::Result<()> {
             )));
         }
         // A mount needs the files on the host: the link is made there.
+        pebble.files_on_host()?;
         let link = pebble.host_path(location);
         if let Some(parent) = link.parent() {
             std::fs::create_dir_all(parent)?;
