@@ -3,7 +3,7 @@
 //! Every event a Harness fires is a full dispatch (`ops::dispatch`): deferred
 //! notices are re-emitted first, status is collected, relation data is
 //! flushed and state is committed, exactly as under Juju. The hook tools are
-//! [`FakeTools`] (`ops`' `HookTools` over the fake's tool table) over one in-memory [`FakeJuju`], and each workload
+//! [`FakeTools`](crate::fake_juju::FakeTools) (`ops`' `HookTools` over the fake's tool table) over one in-memory [`FakeJuju`], and each workload
 //! container is a [`FakePebble`] answered in process, its files in a
 //! directory on a memory filesystem where there is one. The charm's
 //! persisted state (`StateLocation::CharmDir`, the default) is kept in
