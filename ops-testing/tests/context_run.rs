@@ -761,3 +761,32 @@ fn state_over_jujus_quota_is_refused_only_when_kept_in_juju() {
     let err = in_juju.run(in_juju.on.start(), &state).unwrap_err();
     assert!(err.to_string().contains("Juju's unit state"), "{err}");
 }
+
+/// An action runs as it does with the state in the charm directory when
+/// the state is kept in Juju: writing the State into the unit's Juju state
+/// does not end the action before the charm runs it, and the unit state
+/// the output shows is the charm's own keys, not ops' encoding of the
+/// stored state (that is in `stored_states`).
+#[test]
+fn an_action_with_state_kept_in_juju_gives_its_results() {
+    let mut ctx = ctx().with_state_location(ops::StateLocation::Juju);
+    let state =
+        State::default().with_stored_state(StoredStateData::new("memory", json!({"starts": 4})));
+    let out = ctx
+        .run_action(ctx.on.action("greet", [("who", json!("bob"))]), &state)
+        .unwrap();
+    assert_eq!(out.results["greeting"], "hello bob");
+    assert_eq!(out.failure, None);
+    assert_eq!(
+        out.state.stored_state("memory").unwrap().content["starts"],
+        4
+    );
+    assert!(
+        out.state
+            .unit_state
+            .keys()
+            .all(|k| !k.starts_with("ops-rs/")),
+        "{:?}",
+        out.state.unit_state.keys().collect::<Vec<_>>()
+    );
+}

@@ -9,19 +9,21 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use ops::backend::{
     Backend, CloudSpec, HookTools, LogLevel, OpenedPort, RelationRef, Result as BackendResult,
     SecretAddArgs, SecretInfo, SecretSetArgs, StatusInfo, StringMap,
 };
 use ops::pebble::ServiceStatus;
-use ops::storage::{Notice, PersistedState, STATE_FORMAT};
+use ops::storage::{JujuStateStore, Notice, PersistedState, STATE_FORMAT, StateStore};
 use ops::{CharmMeta, Status};
 
 use super::events::{Event, EventKind};
 use super::state::{Container, File, Grant, RelationKind, Secret, SecretOwner, State, StoredState};
-use crate::fake_juju::{FakeJuju, HookContext, RelationState, SecretGrant, SecretState, UnitState};
+use crate::fake_juju::{
+    Bag, FakeJuju, FakeTools, HookContext, RelationState, SecretGrant, SecretState, UnitState,
+};
 use crate::fake_pebble::{ExecArgs, FakePebble, ServiceEvent};
 
 pub(crate) use crate::memory_store::MemoryStore;
@@ -475,6 +477,51 @@ fn secret_state(s: &Secret, state: &State, who: &Identity<'_>) -> SecretState {
         tracked,
         consumer_labels,
     }
+}
+
+/// Puts `persisted` (a State's stored state and deferred events) in
+/// `unit`'s Juju state as ops' `JujuStateStore` writes it, in a hook of its
+/// own that the fake commits: as an earlier hook left it. Done before an
+/// action starts, so that this hook's end does not end the action.
+pub(crate) fn seed_unit_state(
+    juju: &Arc<Mutex<FakeJuju>>,
+    unit: &str,
+    persisted: &PersistedState,
+) -> Result<(), super::RunError> {
+    let lock = || juju.lock().unwrap_or_else(|e| e.into_inner());
+    let earlier = HookContext::unit(unit);
+    lock().begin_hook(&earlier);
+    let tools = FakeTools::in_dispatch(juju.clone(), earlier, "").hook_tools();
+    let written = JujuStateStore::new(Arc::new(tools)).save(persisted);
+    lock().end_hook(unit, written.is_ok());
+    written.map_err(|e| super::RunError::Setup {
+        what: "writing the State's stored state and deferred events to Juju's unit state"
+            .to_string(),
+        source: io::Error::other(e.to_string()),
+    })
+}
+
+/// `unit`'s Juju state after a run, split as ops reads it: the stored
+/// state and deferred events (ops' keys), and the charm's own keys.
+pub(crate) fn split_unit_state(
+    model: &FakeJuju,
+    unit: &str,
+) -> Result<(PersistedState, Bag), super::RunError> {
+    let all = model
+        .units
+        .get(unit)
+        .map(|u| u.state.clone())
+        .unwrap_or_default();
+    let (persisted, ours) =
+        ops::storage::decode_unit_state(&all).map_err(|e| super::RunError::Setup {
+            what: "reading the charm's state back from Juju's unit state".to_string(),
+            source: io::Error::other(e.to_string()),
+        })?;
+    let charms = all
+        .into_iter()
+        .filter(|(key, _)| !ours.contains_key(key))
+        .collect();
+    Ok((persisted, charms))
 }
 
 /// The hook context of `event` (its unit, relation and units) and its own

@@ -73,10 +73,10 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use ops::model::CloudSpec;
-use ops::storage::{JujuStateStore, Notice, StateStore};
+use ops::storage::Notice;
 use ops::{Charm, CharmMeta, DispatchError, DispatchSetup, EmittedEvent, StateLocation};
 
-use crate::fake_juju::{FakeTools, HookContext, LogRecord, MODEL_UUID};
+use crate::fake_juju::{LogRecord, MODEL_UUID};
 use crate::fake_pebble::{ExecArgs, ServiceEvent};
 use crate::invocation::{Begun, Invocation, JUJU_VERSION, state_store};
 
@@ -543,10 +543,18 @@ impl<C: Charm> Context<C> {
             .as_ref()
             .and_then(|spec| serde_json::to_value(spec).ok());
         juju.set_trusted(&self.app, self.app_trusted);
-        if let EventKind::Action { name, params, .. } = &event.kind {
-            juju.start_action(&unit, name, params.clone());
-        }
         let juju = Arc::new(Mutex::new(juju));
+        let persisted = engine::persisted_from(state, &charm_name);
+        if self.state_location == StateLocation::Juju {
+            engine::seed_unit_state(&juju, &unit, &persisted)?;
+        }
+        if let EventKind::Action { name, params, .. } = &event.kind {
+            juju.lock().unwrap_or_else(|e| e.into_inner()).start_action(
+                &unit,
+                name,
+                params.clone(),
+            );
+        }
         let lock = |j: &Arc<Mutex<crate::fake_juju::FakeJuju>>| {
             j.lock().unwrap_or_else(|e| e.into_inner()).clone()
         };
@@ -571,32 +579,7 @@ impl<C: Charm> Context<C> {
             Some(dir) => engine::start_containers(state, &self.meta, dir.path())?,
             None => BTreeMap::new(),
         };
-        let persisted = engine::persisted_from(state, &charm_name);
-        let memory = engine::MemoryStore::new(persisted.clone());
-        // Juju's unit state, read and written through the hook tools.
-        let unit_state = |juju: &Arc<Mutex<crate::fake_juju::FakeJuju>>| {
-            let tools = FakeTools::in_dispatch(juju.clone(), HookContext::unit(&unit), "");
-            JujuStateStore::new(Arc::new(tools.hook_tools()))
-        };
-        let unit_state_error = |what: &str, e: ops::storage::StorageError| RunError::Setup {
-            what: format!("{what} Juju's unit state"),
-            source: std::io::Error::other(e.to_string()),
-        };
-        if self.state_location == StateLocation::Juju {
-            // As an earlier hook left it: written in a hook of its own,
-            // which Juju commits when it succeeds.
-            let seed = HookContext::unit(&unit);
-            juju.lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .begin_hook(&seed);
-            let written = unit_state(&juju).save(&persisted);
-            juju.lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .end_hook(&unit, written.is_ok());
-            written.map_err(|e| {
-                unit_state_error("writing the State's stored state and deferred events to", e)
-            })?;
-        }
+        let memory = engine::MemoryStore::new(persisted);
 
         let (event_vars, hook) = engine::environment(event, state, &who);
         let path = match &event.kind {
@@ -663,13 +646,18 @@ impl<C: Charm> Context<C> {
         for (name, c) in &live {
             containers.insert(name.clone(), engine::read_container(name, c)?);
         }
-        let persisted_after = match self.state_location {
-            StateLocation::CharmDir => memory.get(),
-            StateLocation::Juju => unit_state(&juju)
-                .load()
-                .map_err(|e| unit_state_error("reading back", e))?,
+        let after = match self.state_location {
+            StateLocation::CharmDir => {
+                engine::state_after(state, &model, &memory.get(), containers, &who)
+            }
+            StateLocation::Juju => {
+                let (persisted, charms_keys) = engine::split_unit_state(&model, &unit)?;
+                let mut after = engine::state_after(state, &model, &persisted, containers, &who);
+                // ops' keys are the output's stored state and deferred events.
+                after.unit_state = charms_keys;
+                after
+            }
         };
-        let after = engine::state_after(state, &model, &persisted_after, containers, &who);
         Ok((after, model.action(&unit).cloned()))
     }
 
