@@ -1205,22 +1205,12 @@ impl Simulator {
                 command
             }
         };
-        // What the process inherits is not Juju's: every variable Juju sets
-        // for some dispatch is taken out, then this dispatch's are set.
-        for var in [
-            "JUJU_RELATION",
-            "JUJU_RELATION_ID",
-            "JUJU_REMOTE_UNIT",
-            "JUJU_REMOTE_APP",
-            "JUJU_DEPARTING_UNIT",
-            "JUJU_WORKLOAD_NAME",
-            "JUJU_ACTION_NAME",
-            "JUJU_ACTION_UUID",
-            "JUJU_NOTICE_ID",
-            "JUJU_NOTICE_TYPE",
-            "JUJU_NOTICE_KEY",
-        ] {
-            command.env_remove(var);
+        // What the process inherits is not Juju's: no JUJU_* variable of
+        // the caller's reaches the hook, only this dispatch's.
+        for (var, _) in std::env::vars_os() {
+            if var.to_string_lossy().starts_with("JUJU_") {
+                command.env_remove(var);
+            }
         }
         let mut event_vars: Vec<(String, String)> = Vec::new();
         if let Some(workload) = &run.workload {
