@@ -40,6 +40,19 @@ impl FileError {
     }
 }
 
+/// Pebble's error as an `io::Error` for the fake's own API: a missing path
+/// is [`io::ErrorKind::NotFound`], the message Pebble's.
+impl From<FileError> for io::Error {
+    fn from(e: FileError) -> Self {
+        let kind = match e.kind {
+            "not-found" => io::ErrorKind::NotFound,
+            "permission-denied" => io::ErrorKind::PermissionDenied,
+            _ => io::ErrorKind::Other,
+        };
+        io::Error::new(kind, e.message)
+    }
+}
+
 /// An OS error as Go prints it: `<op> <path>: <strerror>`.
 fn os_error(op: &str, path: &str, error: &io::Error) -> FileError {
     let kind = match error.kind() {

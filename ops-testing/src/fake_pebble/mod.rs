@@ -382,42 +382,37 @@ impl FakePebble {
     /// file is [`io::ErrorKind::NotFound`], the message as Pebble gives it.
     pub fn read_file(&self, container_path: &str) -> io::Result<Vec<u8>> {
         let mut state = self.shared.lock();
-        files::Fs::of(&self.shared.root, &mut state)
-            .read(container_path)
-            .map_err(|e| {
-                let kind = match e.kind {
-                    "not-found" => io::ErrorKind::NotFound,
-                    "permission-denied" => io::ErrorKind::PermissionDenied,
-                    _ => io::ErrorKind::Other,
-                };
-                io::Error::new(kind, e.message)
-            })
+        Ok(files::Fs::of(&self.shared.root, &mut state).read(container_path)?)
     }
 
-    /// Puts a file (and its missing parent directories) in the container
-    /// as a test sets it up: no owner recorded, no Pebble request.
+    /// Puts a file (and its missing parent directories, as `make-dirs`
+    /// makes them) in the container as a test sets it up: no owner
+    /// recorded, no Pebble request.
     pub(crate) fn put_file(
         &self,
         container_path: &str,
         content: &[u8],
         mode: u32,
     ) -> io::Result<()> {
-        let mut state = self.shared.lock();
-        let mut fs = files::Fs::of(&self.shared.root, &mut state);
         let clean = files::clean(container_path)
             .ok_or_else(|| io::Error::other(format!("{container_path:?} is not absolute")))?;
-        fs.disk.create_dir_all(disk::parent_of(&clean))?;
+        self.put_dir(disk::parent_of(&clean))?;
+        let mut state = self.shared.lock();
+        let mut fs = files::Fs::of(&self.shared.root, &mut state);
         fs.disk.write(&clean, content)?;
         fs.disk.set_mode(&clean, mode)
     }
 
-    /// Puts a directory (and its missing parents) in the container.
+    /// Puts a directory (and its missing parents) in the container, as
+    /// `make-dirs` with `make-parents` makes them.
     pub(crate) fn put_dir(&self, container_path: &str) -> io::Result<()> {
         let mut state = self.shared.lock();
-        let mut fs = files::Fs::of(&self.shared.root, &mut state);
-        let clean = files::clean(container_path)
-            .ok_or_else(|| io::Error::other(format!("{container_path:?} is not absolute")))?;
-        fs.disk.create_dir_all(&clean)
+        let item = files::MakeDirItem {
+            path: container_path.to_string(),
+            make_parents: true,
+            ..Default::default()
+        };
+        Ok(files::Fs::of(&self.shared.root, &mut state).make_dir(&item)?)
     }
 
     /// Every file in the container (path, content, mode) and every empty
