@@ -59,7 +59,7 @@ pub struct PgbouncerK8sCharm {
 }
 
 /// Pebble's answers in this dispatch, taken by collect-status.
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct Seen {
     /// Whether Pebble answered (asked once a dispatch, by the first
     /// handler that needs to know).
@@ -67,21 +67,7 @@ struct Seen {
     /// The instances that were not running.
     stopped: Option<Vec<String>>,
     /// The workload container as this dispatch read or changed it.
-    files: SeenContainer,
-    /// The exporter's service as this dispatch put it in the plan (it
-    /// holds the stats user's password: never in `Debug`).
-    exporter: Option<ops::pebble::Service>,
-}
-
-impl std::fmt::Debug for Seen {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Seen")
-            .field("pebble_up", &self.pebble_up)
-            .field("stopped", &self.stopped)
-            .field("files", &self.files)
-            .field("exporter_applied", &self.exporter.is_some())
-            .finish()
-    }
+    container: SeenContainer,
 }
 
 impl Seen {
@@ -190,7 +176,7 @@ impl PgbouncerK8sCharm {
     /// The workload in `container`, sharing what this dispatch's handlers
     /// already read from it.
     fn workload<'c>(&self, container: &'c Container) -> Workload<'c> {
-        Workload::sharing(container, self.instances, self.seen.files.clone())
+        Workload::sharing(container, self.instances, self.seen.container.clone())
     }
 
     /// The workload container and this handler's situation, asked once.
@@ -354,13 +340,8 @@ impl PgbouncerK8sCharm {
             password.as_deref(),
             ready,
         );
-        if self.seen.exporter.as_ref() == Some(&service) {
-            // Put there, and started or stopped, earlier in this dispatch.
-            return Ok(());
-        }
-        match observability::apply_exporter(container, &service) {
-            Ok(()) => self.seen.exporter = Some(service),
-            Err(e) => tracing::warn!("the exporter's service was not updated: {e}"),
+        if let Err(e) = observability::apply_exporter(container, &self.seen.container, &service) {
+            tracing::warn!("the exporter's service was not updated: {e}");
         }
         Ok(())
     }

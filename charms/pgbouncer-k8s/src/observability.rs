@@ -37,7 +37,7 @@ use ops::pebble::{Layer, Override, PebbleError, Service, ServiceStartup};
 use prometheus_scrape::{AlertRules, MetricsEndpointProvider, ScrapeJob};
 
 use crate::pgb_config;
-use crate::workload::WORKLOAD_USER;
+use crate::workload::{SeenContainer, WORKLOAD_USER};
 
 /// The exporter's port (the exporter's default, upstream's too).
 pub const METRICS_PORT: u16 = 9127;
@@ -125,13 +125,22 @@ pub fn exporter_service(
 /// a replan starts it, or restarts it if its definition changed, and
 /// leaves it alone otherwise. The plan is not read (its YAML parser would
 /// cost the binary 160 kB). Pebble errors are returned, for the caller to
-/// log (never the service: it holds the password).
-pub fn apply_exporter(container: &Container, service: &Service) -> Result<(), PebbleError> {
+/// log (never the service: it holds the password). Done once a dispatch
+/// for the same service (`seen`).
+pub fn apply_exporter(
+    container: &Container,
+    seen: &SeenContainer,
+    service: &Service,
+) -> Result<(), PebbleError> {
     let layer = Layer {
         summary: Some("pgbouncer exporter".to_string()),
         services: BTreeMap::from([(EXPORTER_SERVICE.to_string(), service.clone())]),
         ..Default::default()
     };
+    if seen.has_layer(EXPORTER_LAYER, &layer) {
+        // Put there, and started or stopped, earlier in this dispatch.
+        return Ok(());
+    }
     container.add_layer(EXPORTER_LAYER, &layer, true)?;
     if service.startup == Some(ServiceStartup::Enabled) {
         container.replan_services()?;
@@ -142,6 +151,7 @@ pub fn apply_exporter(container: &Container, service: &Service) -> Result<(), Pe
     {
         container.stop_services(&[EXPORTER_SERVICE])?;
     }
+    seen.record_layer(EXPORTER_LAYER, &layer);
     Ok(())
 }
 

@@ -69,16 +69,32 @@ pub struct Workload<'a> {
 /// its handlers ([`Workload::sharing`]): each file read or written, by
 /// path (`None`: no such file), so that a file is pulled from Pebble at
 /// most once however many steps and handlers look at it (only the charm
-/// writes these files, and it records what it writes); and whether the
-/// layer was added (it is the same layer all dispatch long). `Debug` shows
-/// the paths only (the auth file is among them).
+/// writes these files, and it records what it writes); and each layer put
+/// in the plan, by label, so that the same layer is not added again.
+/// `Debug` shows paths and labels only (the auth file and the exporter's
+/// layer hold secrets).
 #[derive(Clone, Default)]
 pub struct SeenContainer(Rc<RefCell<Seen>>);
 
 #[derive(Default)]
 struct Seen {
     files: BTreeMap<String, Option<String>>,
-    layer_added: bool,
+    layers: BTreeMap<String, Layer>,
+}
+
+impl SeenContainer {
+    /// Whether this dispatch already put `layer` in the plan as `label`.
+    pub fn has_layer(&self, label: &str, layer: &Layer) -> bool {
+        self.0.borrow().layers.get(label) == Some(layer)
+    }
+
+    /// Records that this dispatch put `layer` in the plan as `label`.
+    pub fn record_layer(&self, label: &str, layer: &Layer) {
+        self.0
+            .borrow_mut()
+            .layers
+            .insert(label.to_string(), layer.clone());
+    }
 }
 
 impl std::fmt::Debug for SeenContainer {
@@ -86,7 +102,7 @@ impl std::fmt::Debug for SeenContainer {
         let seen = self.0.borrow();
         f.debug_struct("SeenContainer")
             .field("files", &seen.files.keys().collect::<Vec<_>>())
-            .field("layer_added", &seen.layer_added)
+            .field("layers", &seen.layers.keys().collect::<Vec<_>>())
             .finish()
     }
 }
@@ -352,9 +368,10 @@ impl<'a> Workload<'a> {
     /// or restarts them one at a time when a restart is (the others keep
     /// serving on the shared port, `so_reuseport`); starts the ones not running.
     pub fn apply(&self, pending: Pending) -> Result<(), WorkloadError> {
-        if !self.seen.0.borrow().layer_added {
-            self.container.add_layer(LAYER_LABEL, &self.layer(), true)?;
-            self.seen.0.borrow_mut().layer_added = true;
+        let layer = self.layer();
+        if !self.seen.has_layer(LAYER_LABEL, &layer) {
+            self.container.add_layer(LAYER_LABEL, &layer, true)?;
+            self.seen.record_layer(LAYER_LABEL, &layer);
         }
         let names = self.service_names();
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
