@@ -286,10 +286,8 @@ impl FakePebble {
     }
 
     fn new(socket: PathBuf, root: PathBuf, in_process: bool) -> io::Result<Self> {
+        // The socket's directory is made when it is served (`listen`).
         std::fs::create_dir_all(&root)?;
-        if let Some(parent) = socket.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
         Self::with_state(socket, root, in_process, State::default())
     }
 
@@ -738,7 +736,6 @@ impl Drop for FakePebble {
 }
 
 fn listen(shared: &Arc<Shared>) -> io::Result<Listener> {
-    // A fake made in memory has not made the socket's directory yet.
     if let Some(parent) = shared.socket.parent() {
         std::fs::create_dir_all(parent)?;
     }
