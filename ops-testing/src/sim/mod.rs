@@ -1173,17 +1173,17 @@ impl Simulator {
             departing_unit: run.departing_unit.clone(),
         };
         let hide = run.hide.clone();
-        let (model_name, secrets_before) = self.juju(|j| {
+        let (model_name, model_uuid, secrets_before) = self.juju(|j| {
             if let Some((relation, gone)) = &hide {
                 j.depart_from_view(*relation, &ctx.unit, gone);
             }
             j.begin_hook(&ctx);
             (
-                (j.model_name.clone(), j.model_uuid.clone()),
+                j.model_name.clone(),
+                j.model_uuid.clone(),
                 j.secrets.clone(),
             )
         })?;
-        let (model_name, model_uuid) = model_name;
         let charm = self.unit_dir(&run.unit).join("charm");
         let path = std::env::var("PATH").unwrap_or_default();
         let dispatch_path = if run.hook.starts_with("actions/") {
