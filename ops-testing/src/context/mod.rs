@@ -582,12 +582,11 @@ impl<C: Charm> Context<C> {
         let memory = engine::MemoryStore::new(persisted);
 
         let (event_vars, hook) = engine::environment(event, state, &who);
-        let path = match &event.kind {
-            EventKind::Action { name, .. } => format!("actions/{name}"),
-            _ => format!("hooks/{}", event.hook),
-        };
         let mut invocation = Invocation {
-            dispatch_path: path.clone(),
+            dispatch_path: match &event.kind {
+                EventKind::Action { name, .. } => format!("actions/{name}"),
+                _ => format!("hooks/{}", event.hook),
+            },
             context: hook,
             model_name: self.model.clone(),
             model_uuid: self.model_uuid.clone(),
