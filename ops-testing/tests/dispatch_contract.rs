@@ -486,6 +486,37 @@ fn closures_cannot_observe() {
     h.fire_hook("install").unwrap();
 }
 
+/// One handler registered twice for an event: refused when the charm
+/// registers it, naming the observer.
+struct Twice;
+
+impl Charm for Twice {
+    fn new(fw: &mut Framework<Self>) -> Result<Self, HandlerError> {
+        fw.observe(Self::on_install)?;
+        match fw.observe(Self::on_install) {
+            Err(FrameworkError::DuplicateObserver { event, observer })
+                if event == "install" && observer == "Twice::on_install" =>
+            {
+                Ok(Twice)
+            }
+            other => Err(format!("on_install twice: {:?}", other.err()).into()),
+        }
+    }
+}
+
+impl Twice {
+    fn on_install(&mut self, _: &Install, _: &mut Ctx) -> HandlerResult {
+        Ok(())
+    }
+}
+
+#[test]
+fn one_handler_observes_an_event_once() {
+    let mut h = Harness::<Twice>::new(META).unwrap();
+    h.begin();
+    h.fire_hook("install").unwrap();
+}
+
 #[test]
 fn log_lines_reach_juju_log_with_mapped_levels() {
     struct Chatty;

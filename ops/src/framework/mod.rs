@@ -17,6 +17,7 @@ pub use outcome::{HandlerError, HandlerOutcome, HandlerResult, Outcome, Returned
 pub use stored::StoredState;
 
 use std::any::type_name;
+use std::borrow::Cow;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -177,6 +178,9 @@ struct Observer<C> {
     event: String,
     /// `<Charm>::<function>`: what notices are saved under.
     key: String,
+    /// The Rust type the event's name stands for (none for an observer
+    /// of every event): one name, one type.
+    event_type: Option<std::any::TypeId>,
     call: Box<ObserverFn<C>>,
 }
 
@@ -248,7 +252,6 @@ impl<'a> Ctx<'a> {
 /// [`Charm::new`](crate::Charm::new).
 pub struct Framework<C> {
     charm_name: String,
-    event_types: std::collections::HashMap<String, std::any::TypeId>,
     depth: usize,
     model: Model,
     meta: Arc<CharmMeta>,
@@ -263,7 +266,6 @@ impl<C: 'static> Framework<C> {
         let charm_name = charm_type_name::<C>();
         Self {
             charm_name,
-            event_types: Default::default(),
             depth: 0,
             model,
             meta,
@@ -486,19 +488,19 @@ impl<C: 'static> Framework<C> {
     /// stable across compiler versions and module moves. Refuses a closure
     /// without a name and a second observer of the event under one key.
     fn observer_key<F>(&self, event: &str, name: Option<&str>) -> Result<String, FrameworkError> {
-        let function = type_name::<F>().to_string();
-        if function.contains("{{closure}}") && name.is_none() {
+        // Every observer of a charm is keyed at every dispatch (the charm is
+        // built anew in each hook process): no allocation but the key's own.
+        let function = type_name::<F>();
+        if name.is_none() && function.contains("{{closure}}") {
             return Err(FrameworkError::ClosureObserver {
                 event: event.to_string(),
-                observer: function,
+                observer: function.to_string(),
             });
         }
-        let key = format!(
-            "{}::{}",
-            self.charm_name,
-            name.map(str::to_string)
-                .unwrap_or_else(|| function_name(&function))
-        );
+        let key = match name {
+            Some(name) => join_key(&self.charm_name, name),
+            None => join_key(&self.charm_name, &function_name(function)),
+        };
         if self
             .observers
             .iter()
@@ -557,6 +559,7 @@ impl<C: 'static> Framework<C> {
         self.observers.push(Rc::new(Observer {
             event: EVERY_EVENT.to_string(),
             key,
+            event_type: None,
             call: Box::new(call),
         }));
         Ok(self)
@@ -574,7 +577,11 @@ impl<C: 'static> Framework<C> {
         F: Fn(&mut C, &E, &mut Ctx<'_>) -> HandlerResult<R> + 'static,
     {
         let type_id = std::any::TypeId::of::<E>();
-        if *self.event_types.entry(event.clone()).or_insert(type_id) != type_id {
+        if self
+            .observers
+            .iter()
+            .any(|o| o.event == event && o.event_type.is_some_and(|t| t != type_id))
+        {
             return Err(FrameworkError::EventNameClash { event });
         }
         let key = self.observer_key::<F>(&event, name)?;
@@ -586,6 +593,7 @@ impl<C: 'static> Framework<C> {
         self.observers.push(Rc::new(Observer {
             event,
             key,
+            event_type: Some(type_id),
             call: Box::new(call),
         }));
         Ok(self)
@@ -866,16 +874,25 @@ pub fn observer_key<C: 'static, E, R, F>(_handler: F) -> String
 where
     F: Fn(&mut C, &E, &mut Ctx<'_>) -> HandlerResult<R>,
 {
-    format!(
-        "{}::{}",
-        charm_type_name::<C>(),
-        function_name(type_name::<F>())
-    )
+    join_key(&charm_type_name::<C>(), &function_name(type_name::<F>()))
+}
+
+/// `<Charm>::<function>`.
+fn join_key(charm: &str, function: &str) -> String {
+    let mut key = String::with_capacity(charm.len() + 2 + function.len());
+    key.push_str(charm);
+    key.push_str("::");
+    key.push_str(function);
+    key
 }
 
 /// The function's own name from its `type_name` (`my_charm::MyCharm::on_start`
 /// → `on_start`; generic arguments dropped).
-fn function_name(type_name: &str) -> String {
+fn function_name(type_name: &str) -> Cow<'_, str> {
+    if !type_name.contains('<') {
+        // A plain path, as a method or function item's name is.
+        return Cow::Borrowed(type_name.rsplit("::").next().unwrap_or(type_name));
+    }
     let mut depth = 0usize;
     let mut plain = String::with_capacity(type_name.len());
     for c in type_name.chars() {
@@ -886,9 +903,42 @@ fn function_name(type_name: &str) -> String {
             _ => {}
         }
     }
-    plain.rsplit("::").next().unwrap_or(&plain).to_string()
+    Cow::Owned(plain.rsplit("::").next().unwrap_or(&plain).to_string())
 }
 
 fn scoped_name(scope: &str, kind: &str) -> String {
-    format!("{}_{kind}", scope.replace('-', "_"))
+    let mut name = String::with_capacity(scope.len() + 1 + kind.len());
+    name.extend(scope.chars().map(|c| if c == '-' { '_' } else { c }));
+    name.push('_');
+    name.push_str(kind);
+    name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn function_names_drop_the_path_and_generic_arguments() {
+        assert_eq!(function_name("my_charm::MyCharm::on_start"), "on_start");
+        assert_eq!(function_name("on_start"), "on_start");
+        assert_eq!(
+            function_name("my_charm::MyCharm<u8>::on_db_changed<my_charm::Db>"),
+            "on_db_changed"
+        );
+        assert_eq!(
+            function_name("<my_charm::MyCharm as my_charm::Reconcile>::reconcile"),
+            "reconcile"
+        );
+    }
+
+    #[test]
+    fn scoped_names_are_identifiers() {
+        assert_eq!(
+            scoped_name("pgb-peers", "relation_changed"),
+            "pgb_peers_relation_changed"
+        );
+        assert_eq!(scoped_name("db", "relation_broken"), "db_relation_broken");
+        assert_eq!(join_key("MyCharm", "on_start"), "MyCharm::on_start");
+    }
 }
