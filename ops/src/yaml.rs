@@ -45,6 +45,43 @@ pub(crate) fn to_string<T: serde::Serialize>(value: &T) -> Result<String, YamlEr
     serde_norway::to_string(value).map_err(YamlError::new)
 }
 
+/// `value` as JSON that a YAML reader (libyaml's; Go's yaml.v3, with
+/// which Juju reads a tool's `--file` and Pebble a layer) reads as JSON
+/// does. JSON is YAML, and much cheaper to write than block YAML, but some
+/// characters JSON writes raw YAML refuses ("control characters are not
+/// allowed": DEL, the C1 controls, U+FFFE, U+FFFF) or reads as a line
+/// break folded into a space (NEL, U+2028, U+2029); those are written as
+/// `\uXXXX` escapes, which both read as the character. (JSON already
+/// escapes the C0 controls.)
+pub(crate) fn json_readable_as_yaml<T: serde::Serialize>(value: &T) -> serde_json::Result<String> {
+    let json = serde_json::to_string(value)?;
+    if json.chars().all(yaml_readable) {
+        return Ok(json);
+    }
+    let mut escaped = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if yaml_readable(c) {
+            escaped.push(c);
+        } else {
+            // Every refused character is below U+10000: one escape each.
+            escaped.push_str(&format!("\\u{:04x}", u32::from(c)));
+        }
+    }
+    Ok(escaped)
+}
+
+/// Whether YAML's reader (libyaml's, Go's) reads `c` raw in JSON text as
+/// JSON does: in YAML 1.1's printable set and not one of its line breaks
+/// that JSON does not escape (NEL, U+2028, U+2029). Shared with the test
+/// kit's fake Juju, which reads `--file` as Juju does.
+#[doc(hidden)]
+pub fn yaml_readable(c: char) -> bool {
+    matches!(
+        u32::from(c),
+        0x09 | 0x0A | 0x0D | 0x20..=0x7E | 0xA0..=0x2027 | 0x202A..=0xD7FF | 0xE000..=0xFFFD | 0x10000..
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,5 +105,61 @@ mod tests {
         let value: serde_json::Value = from_str("a: [1, two]\n").unwrap();
         assert_eq!(value, serde_json::json!({"a": [1, "two"]}));
         assert_eq!(to_string(&value).unwrap(), "a:\n- 1\n- two\n");
+    }
+
+    /// A layer as Pebble is sent it (JSON for YAML) reads back as the same
+    /// layer through a YAML reader, whatever its strings hold.
+    mod layers_as_json {
+        use super::*;
+        use crate::pebble::{Layer, Service, ServiceStartup};
+        use proptest::prelude::*;
+
+        fn any_text() -> impl Strategy<Value = String> {
+            proptest::collection::vec(
+                prop_oneof![
+                    Just('\u{7f}'),
+                    Just('\u{85}'),
+                    Just('\u{9f}'),
+                    Just('\u{2028}'),
+                    Just('\u{2029}'),
+                    Just('\u{feff}'),
+                    Just('\u{fffe}'),
+                    Just(':'),
+                    Just('"'),
+                    Just('\\'),
+                    Just('\n'),
+                    Just('#'),
+                    Just('-'),
+                    any::<char>(),
+                ],
+                0..24,
+            )
+            .prop_map(|chars| chars.into_iter().collect())
+        }
+
+        proptest! {
+            #[test]
+            fn prop_a_layer_written_as_json_reads_back_as_yaml(
+                summary in any_text(),
+                command in any_text(),
+                environment in proptest::collection::btree_map(any_text(), any_text(), 0..4),
+                user_id in proptest::option::of(any::<u32>()),
+            ) {
+                let mut layer = Layer { summary: Some(summary), ..Default::default() };
+                layer.services.insert(
+                    "svc".to_string(),
+                    Service {
+                        command: Some(command),
+                        startup: Some(ServiceStartup::Enabled),
+                        environment,
+                        user_id,
+                        ..Default::default()
+                    },
+                );
+                let sent = json_readable_as_yaml(&layer).unwrap();
+                prop_assert!(sent.chars().all(yaml_readable), "{sent:?}");
+                prop_assert_eq!(Layer::from_yaml(&sent).unwrap(), layer);
+            }
+        }
     }
 }

@@ -21,6 +21,7 @@ use super::{
     SecretInfo, SecretSetArgs, StatusInfo, StatusName, StringMap,
 };
 use crate::redact::{json_kind, serde_reason};
+use crate::yaml::json_readable_as_yaml;
 
 /// The Juju hook tools, run as processes.
 ///
@@ -240,41 +241,6 @@ fn malformed_because(call: &Call, reason: String, output: &str) -> BackendError 
         reason,
         output,
     }
-}
-
-/// `data` as JSON that Juju's YAML reader reads as JSON does. JSON is
-/// YAML, but some characters JSON writes raw YAML refuses ("control
-/// characters are not allowed": DEL, the C1 controls, U+FFFE, U+FFFF) or
-/// reads as a line break folded into a space (NEL, U+2028, U+2029); those
-/// are written as `\uXXXX` escapes, which both read as the character.
-/// (JSON already escapes the C0 controls.)
-fn yaml_readable_json(data: &StringMap) -> serde_json::Result<String> {
-    let json = serde_json::to_string(data)?;
-    if json.chars().all(yaml_readable) {
-        return Ok(json);
-    }
-    let mut escaped = String::with_capacity(json.len() + 16);
-    for c in json.chars() {
-        if yaml_readable(c) {
-            escaped.push(c);
-        } else {
-            // Every refused character is below U+10000: one escape each.
-            escaped.push_str(&format!("\\u{:04x}", u32::from(c)));
-        }
-    }
-    Ok(escaped)
-}
-
-/// Whether YAML's reader (libyaml's, Go's) reads `c` raw in JSON text as
-/// JSON does: in YAML 1.1's printable set and not one of its line breaks
-/// that JSON does not escape (NEL, U+2028, U+2029). Shared with the test
-/// kit's fake Juju, which reads `--file` as Juju does.
-#[doc(hidden)]
-pub fn yaml_readable(c: char) -> bool {
-    matches!(
-        u32::from(c),
-        0x09 | 0x0A | 0x0D | 0x20..=0x7E | 0xA0..=0x2027 | 0x202A..=0xD7FF | 0xE000..=0xFFFD | 0x10000..
-    )
 }
 
 /// A tool's stdout, or the error its exit status and stderr make.
@@ -546,7 +512,7 @@ impl HookTools {
     /// Runs a `--file -` tool with `data` as a JSON map on its stdin (Juju
     /// reads the file as YAML, of which JSON is a subset).
     fn run_with_map(&self, call: Call, data: &StringMap) -> Result<()> {
-        let json = yaml_readable_json(data).map_err(|e| BackendError::Io {
+        let json = json_readable_as_yaml(data).map_err(|e| BackendError::Io {
             command: call.tool.to_string(),
             source: std::io::Error::other(e),
         })?;
@@ -1144,6 +1110,7 @@ mod prop_tests {
     //! Properties of the parsers of hook-tool output, over arbitrary output.
 
     use super::*;
+    use crate::yaml::yaml_readable;
     use proptest::prelude::*;
 
     /// Every call whose output ops parses, with the parser `HookTools` uses
@@ -1341,7 +1308,7 @@ mod prop_tests {
         fn prop_settings_sent_read_back_as_yaml(
             data in proptest::collection::btree_map(".{0,8}", any::<String>(), 0..5),
         ) {
-            let sent = yaml_readable_json(&data).unwrap();
+            let sent = json_readable_as_yaml(&data).unwrap();
             prop_assert!(sent.chars().all(yaml_readable), "{sent:?}");
             let read: StringMap = serde_norway::from_str(&sent).unwrap();
             prop_assert_eq!(read, data);
@@ -1360,7 +1327,7 @@ mod prop_tests {
             ).prop_map(|chars| chars.into_iter().collect::<String>()),
         ) {
             let data = StringMap::from([("k".to_string(), value)]);
-            let read: StringMap = serde_norway::from_str(&yaml_readable_json(&data).unwrap()).unwrap();
+            let read: StringMap = serde_norway::from_str(&json_readable_as_yaml(&data).unwrap()).unwrap();
             prop_assert_eq!(read, data);
         }
     }
@@ -1372,7 +1339,7 @@ mod prop_tests {
             "del\u{7f} c1\u{80}\u{9f} nel\u{85} ls\u{2028} nbsp\u{a0} \u{fffe}\u{ffff} \u{1f600}"
                 .to_string(),
         )]);
-        let sent = yaml_readable_json(&data).unwrap();
+        let sent = json_readable_as_yaml(&data).unwrap();
         assert!(
             sent.contains("\\u007f") && sent.contains("\\u0080") && sent.contains("\\uffff"),
             "{sent}"

@@ -13,9 +13,9 @@ mod error;
 mod hook_tools;
 mod types;
 
-pub use error::BackendError;
 #[doc(hidden)]
-pub use hook_tools::yaml_readable;
+pub use crate::yaml::yaml_readable;
+pub use error::BackendError;
 pub use hook_tools::{DEFAULT_TOOL_DEADLINE, HookTools, ToolOutput, ToolRunner};
 pub use types::{
     CloudCredential, CloudSpec, LogLevel, OpenedPort, PortProtocol, RelationRef, SecretAddArgs,

@@ -151,9 +151,13 @@ impl Client {
     /// (each service's `override` decides how); without it, an existing
     /// label is an error.
     pub fn add_layer(&self, label: &str, layer: &Layer, combine: bool) -> Result<(), PebbleError> {
-        let yaml = layer.to_yaml().map_err(|e| PebbleError::InvalidRequest {
-            what: format!("layer {label:?} cannot be rendered as YAML: {e}"),
-        })?;
+        // Pebble reads the layer as YAML (yaml.v3), of which JSON is a
+        // subset, and JSON is far cheaper to write than block YAML; a charm
+        // adds its layers at most hooks.
+        let yaml =
+            crate::yaml::json_readable_as_yaml(layer).map_err(|e| PebbleError::InvalidRequest {
+                what: format!("layer {label:?} cannot be rendered: {e}"),
+            })?;
         let body = json!({
             "action": "add",
             "combine": combine,
