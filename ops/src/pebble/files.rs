@@ -258,10 +258,7 @@ fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
     if needle.is_empty() || from > haystack.len() {
         return None;
     }
-    haystack[from..]
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|i| i + from)
+    memchr::memmem::find(&haystack[from..], needle).map(|i| i + from)
 }
 
 /// The multipart body of a write: the `request` JSON part, then one
