@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use super::error::PebbleError;
@@ -81,15 +82,23 @@ pub struct Client {
     change_timeout: Duration,
 }
 
-/// Pebble's response envelope.
+/// Pebble's response envelope, its result left as JSON text (borrowed from
+/// the body) to be read straight into the type the call expects.
 #[derive(Debug, Deserialize)]
-struct Envelope {
+struct Envelope<'a> {
     #[serde(rename = "type")]
     type_: String,
-    #[serde(default)]
-    result: Value,
+    #[serde(default, borrow)]
+    result: Option<&'a RawValue>,
     #[serde(default)]
     change: Option<String>,
+}
+
+impl Envelope<'_> {
+    /// The result as `T` (a missing result reads as `null`).
+    fn result<T: DeserializeOwned>(&self) -> serde_json::Result<T> {
+        serde_json::from_str(self.result.map_or("null", RawValue::get))
+    }
 }
 
 impl Client {
@@ -625,12 +634,11 @@ impl Client {
                 "the \"response\" part is not a Pebble response: {e}"
             ))
         })?;
-        let results: Option<Vec<FileResult>> =
-            serde_json::from_value(envelope.result).map_err(|e| {
-                PebbleError::malformed(format!(
-                    "the \"response\" part has an unexpected result: {e}"
-                ))
-            })?;
+        let results: Option<Vec<FileResult>> = envelope.result().map_err(|e| {
+            PebbleError::malformed(format!(
+                "the \"response\" part has an unexpected result: {e}"
+            ))
+        })?;
         check_file_results(&results.unwrap_or_default(), path)?;
         let mut files = parts.into_iter().filter(|p| p.name == "files");
         let file = files
@@ -871,7 +879,7 @@ impl Client {
                 request.method, request.target, envelope.type_
             )));
         }
-        serde_json::from_value(envelope.result).map_err(|e| {
+        envelope.result().map_err(|e| {
             PebbleError::malformed(format!(
                 "{} {}: unexpected result: {e}",
                 request.method, request.target
@@ -891,8 +899,16 @@ impl Client {
     ) -> Result<(String, Value), PebbleError> {
         let response = self.round_trip(&request)?;
         let envelope = decode_envelope(&request, &response)?;
-        match (envelope.type_.as_str(), envelope.change) {
-            ("async", Some(id)) if !id.is_empty() => Ok((id, envelope.result)),
+        match (envelope.type_.as_str(), &envelope.change) {
+            ("async", Some(id)) if !id.is_empty() => {
+                let result = envelope.result().map_err(|e| {
+                    PebbleError::malformed(format!(
+                        "{} {}: unexpected result: {e}",
+                        request.method, request.target
+                    ))
+                })?;
+                Ok((id.clone(), result))
+            }
             (kind, _) => Err(PebbleError::malformed(format!(
                 "{} {}: expected an async response with a change id, got type {kind:?}",
                 request.method, request.target
@@ -920,31 +936,43 @@ pub(super) fn change_failed(id: &str, change: &Change) -> Result<(), PebbleError
 }
 
 /// Checks the response is a JSON envelope and turns error responses into
-/// [`PebbleError::Api`].
-fn decode_envelope(request: &Request, response: &Response) -> Result<Envelope, PebbleError> {
-    let what = format!("{} {}", request.method, request.target);
-    let parsed: Result<Value, _> = serde_json::from_slice(&response.body);
+/// [`PebbleError::Api`]. The body is read once, into the envelope; only a
+/// body that is not one is read again, as any JSON, to say what it is.
+fn decode_envelope<'a>(
+    request: &Request,
+    response: &'a Response,
+) -> Result<Envelope<'a>, PebbleError> {
+    let what = || format!("{} {}", request.method, request.target);
+    let envelope = serde_json::from_slice::<Envelope>(&response.body);
+    let as_value = || serde_json::from_slice::<Value>(&response.body);
     let is_error = response.status >= 400
-        || parsed
-            .as_ref()
-            .is_ok_and(|v| v.get("type").and_then(Value::as_str) == Some("error"));
+        || match &envelope {
+            Ok(envelope) => envelope.type_ == "error",
+            Err(_) => {
+                as_value().is_ok_and(|v| v.get("type").and_then(Value::as_str) == Some("error"))
+            }
+        };
     if is_error {
-        return Err(api_error(response, parsed.ok()));
+        return Err(api_error(response, as_value().ok()));
     }
     if response.media_type() != "application/json" {
         return Err(PebbleError::malformed(format!(
-            "{what}: expected Content-Type application/json, got {:?}",
+            "{}: expected Content-Type application/json, got {:?}",
+            what(),
             response.header("content-type").unwrap_or("")
         )));
     }
-    let value =
-        parsed.map_err(|e| PebbleError::malformed(format!("{what}: the body is not JSON: {e}")))?;
-    let envelope: Envelope = serde_json::from_value(value)
-        .map_err(|e| PebbleError::malformed(format!("{what}: not a Pebble response: {e}")))?;
+    let envelope = envelope.map_err(|e| match as_value() {
+        Err(not_json) => {
+            PebbleError::malformed(format!("{}: the body is not JSON: {not_json}", what()))
+        }
+        Ok(_) => PebbleError::malformed(format!("{}: not a Pebble response: {e}", what())),
+    })?;
     match envelope.type_.as_str() {
         "sync" | "async" => Ok(envelope),
         other => Err(PebbleError::malformed(format!(
-            "{what}: unknown response type {other:?}"
+            "{}: unknown response type {other:?}",
+            what()
         ))),
     }
 }

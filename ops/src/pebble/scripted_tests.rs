@@ -188,6 +188,40 @@ fn api_errors_carry_status_message_and_kind() {
     );
 }
 
+/// An error envelope is an error whatever the HTTP status says, and even
+/// when the rest of it is not what an envelope holds.
+#[test]
+fn an_error_envelope_under_a_200_is_an_api_error() {
+    let server = Scripted::new(vec![
+        json_response(
+            "200 OK",
+            r#"{"type":"error","status-code":409,"status":"Conflict","result":{"message":"busy"}}"#,
+        ),
+        json_response(
+            "200 OK",
+            r#"{"type":"error","status-code":400,"change":5,"result":{"message":"odd","kind":"k"}}"#,
+        ),
+    ]);
+    let client = server.client();
+    for (expected_code, expected_message, expected_kind) in
+        [(409, "busy", None), (400, "odd", Some("k"))]
+    {
+        match client.system_info() {
+            Err(PebbleError::Api {
+                status_code,
+                message,
+                kind,
+                ..
+            }) => {
+                assert_eq!(status_code, expected_code);
+                assert_eq!(message, expected_message);
+                assert_eq!(kind.as_deref(), expected_kind);
+            }
+            other => panic!("expected an API error, got {other:?}"),
+        }
+    }
+}
+
 #[test]
 fn malformed_responses_say_what_was_wrong() {
     let server = Scripted::new(vec![
