@@ -1317,14 +1317,7 @@ mod prop_tests {
         /// The same with the characters YAML treats apart, often.
         #[test]
         fn prop_settings_with_yaml_special_characters_read_back(
-            value in proptest::collection::vec(
-                prop_oneof![
-                    Just('\u{7f}'), Just('\u{85}'), Just('\u{9f}'), Just('\u{2028}'),
-                    Just('\u{2029}'), Just('\u{feff}'), Just('\u{fffe}'), Just('\u{ffff}'),
-                    Just('"'), Just('\\'), Just('\n'), Just('\t'), any::<char>(),
-                ],
-                0..16,
-            ).prop_map(|chars| chars.into_iter().collect::<String>()),
+            value in crate::yaml::yaml_special_text(),
         ) {
             let data = StringMap::from([("k".to_string(), value)]);
             let read: StringMap = serde_norway::from_str(&json_readable_as_yaml(&data).unwrap()).unwrap();
