@@ -47,15 +47,24 @@ pub fn target_dir() -> Result<PathBuf, BinaryError> {
 pub fn cargo_bin(package: &str, bin: &str) -> Result<PathBuf, BinaryError> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let target = target_dir()?.join("bins");
-    let output = Command::new(cargo)
+    let mut build = Command::new(cargo);
+    build
         .args(["build", "--quiet", "-p", package, "--bin", bin])
-        .env("CARGO_TARGET_DIR", &target)
-        .output()
-        .map_err(|e| BinaryError::Build {
-            package: package.to_string(),
-            bin: bin.to_string(),
-            message: e.to_string(),
-        })?;
+        .env("CARGO_TARGET_DIR", &target);
+    // The variables cargo sets for the test that calls this name that test's
+    // package; build scripts that watch one (ring's watches
+    // CARGO_MANIFEST_DIR) would rebuild everything above them whenever
+    // another package's tests called this, 25 s each time.
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(set_by_cargo_for_a_crate) {
+            build.env_remove(name);
+        }
+    }
+    let output = build.output().map_err(|e| BinaryError::Build {
+        package: package.to_string(),
+        bin: bin.to_string(),
+        message: e.to_string(),
+    })?;
     if !output.status.success() {
         return Err(BinaryError::Build {
             package: package.to_string(),
@@ -66,7 +75,61 @@ pub fn cargo_bin(package: &str, bin: &str) -> Result<PathBuf, BinaryError> {
     Ok(target.join("debug").join(bin))
 }
 
+/// Whether `name` is one of the variables cargo sets for the crate it
+/// builds or the test it runs (`CARGO_MANIFEST_DIR`, `CARGO_PKG_NAME`, ...),
+/// as opposed to those that configure cargo itself (`CARGO_HOME`,
+/// `CARGO_TARGET_DIR`, `CARGO_PROFILE_*`) or say which cargo it is
+/// (`CARGO`).
+fn set_by_cargo_for_a_crate(name: &str) -> bool {
+    matches!(
+        name,
+        "CARGO_MANIFEST_DIR"
+            | "CARGO_MANIFEST_PATH"
+            | "CARGO_CRATE_NAME"
+            | "CARGO_BIN_NAME"
+            | "CARGO_PRIMARY_PACKAGE"
+            | "CARGO_TARGET_TMPDIR"
+            | "CARGO_RUSTC_CURRENT_DIR"
+            | "OUT_DIR"
+    ) || name.starts_with("CARGO_PKG_")
+        || name.starts_with("CARGO_BIN_EXE_")
+}
+
 /// The `juju-hook-tool` executable, built if needed.
 pub fn hook_tool() -> Result<PathBuf, BinaryError> {
     cargo_bin("juju-ops-testing", "juju-hook-tool")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_nested_build_drops_what_names_the_calling_package_and_keeps_cargos_own() {
+        for name in [
+            "CARGO_MANIFEST_DIR",
+            "CARGO_MANIFEST_PATH",
+            "CARGO_PKG_NAME",
+            "CARGO_PKG_VERSION_MAJOR",
+            "CARGO_CRATE_NAME",
+            "CARGO_BIN_EXE_pgbouncer-k8s",
+            "CARGO_PRIMARY_PACKAGE",
+            "CARGO_TARGET_TMPDIR",
+            "OUT_DIR",
+        ] {
+            assert!(set_by_cargo_for_a_crate(name), "{name}");
+        }
+        for name in [
+            "CARGO",
+            "CARGO_HOME",
+            "CARGO_TARGET_DIR",
+            "CARGO_PROFILE_DEV_OPT_LEVEL",
+            "CARGO_BUILD_JOBS",
+            "CARGO_REGISTRIES_CRATES_IO_PROTOCOL",
+            "RUSTFLAGS",
+            "PATH",
+        ] {
+            assert!(!set_by_cargo_for_a_crate(name), "{name}");
+        }
+    }
 }
