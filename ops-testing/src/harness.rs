@@ -24,7 +24,7 @@ use ops::{
 
 use crate::fake_juju::{ActionState, Bag, FakeJuju, HookContext, LogRecord, app_of};
 use crate::fake_pebble::{FakePebble, NoticeKeyError};
-use crate::invocation::{Begun, Invocation, JUJU_VERSION, state_store};
+use crate::invocation::{Begun, Invocation, JUJU_VERSION, event_vars, state_store};
 use crate::memory_store::MemoryStore;
 
 /// What went wrong setting up or driving a Harness.
@@ -148,7 +148,7 @@ struct EventEnv {
     remote_unit: Option<String>,
     remote_app: Option<String>,
     departing_unit: Option<String>,
-    extra: Vec<(&'static str, String)>,
+    extra: Vec<(String, String)>,
 }
 
 impl<C: Charm> Harness<C> {
@@ -493,11 +493,7 @@ impl<C: Charm> Harness<C> {
             model_uuid,
             charm_dir: self.workdir.path().join("charm"),
             juju_version: JUJU_VERSION.to_string(),
-            event_vars: env
-                .extra
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
-                .collect(),
+            event_vars: env.extra,
         };
         let Begun { context, tools } = invocation.begin(&self.juju)?;
         let backend = Arc::new(tools);
@@ -822,7 +818,7 @@ impl<C: Charm> Harness<C> {
 
     fn fire_pebble_ready(&mut self, container: &str) -> Result<(), HarnessError> {
         let env = EventEnv {
-            extra: vec![("JUJU_WORKLOAD_NAME", container.to_string())],
+            extra: event_vars::workload(container, None, None),
             ..Default::default()
         };
         self.fire(&format!("{container}-pebble-ready"), env)
@@ -867,12 +863,7 @@ impl<C: Charm> Harness<C> {
         }
         let id = pebble.notify(key, data)?;
         let env = EventEnv {
-            extra: vec![
-                ("JUJU_WORKLOAD_NAME", container.to_string()),
-                ("JUJU_NOTICE_ID", id.clone()),
-                ("JUJU_NOTICE_TYPE", "custom".to_string()),
-                ("JUJU_NOTICE_KEY", key.to_string()),
-            ],
+            extra: event_vars::workload(container, Some((&id, "custom", key)), None),
             ..Default::default()
         };
         self.fire(&format!("{container}-pebble-custom-notice"), env)?;
@@ -962,17 +953,10 @@ impl<C: Charm> Harness<C> {
             .secrets
             .get(secret)
             .and_then(|s| s.label.clone());
-        let mut extra = vec![("JUJU_SECRET_ID", secret.to_string())];
-        if let Some(label) = label {
-            extra.push(("JUJU_SECRET_LABEL", label));
-        }
-        if let Some(revision) = revision {
-            extra.push(("JUJU_SECRET_REVISION", revision.to_string()));
-        }
         self.fire(
             hook,
             EventEnv {
-                extra,
+                extra: event_vars::secret(secret, label.as_deref(), revision),
                 ..Default::default()
             },
         )
@@ -1010,10 +994,7 @@ impl<C: Charm> Harness<C> {
         let unit = self.unit.clone();
         self.juju().start_action(&unit, action, params);
         let env = EventEnv {
-            extra: vec![
-                ("JUJU_ACTION_NAME", action.to_string()),
-                ("JUJU_ACTION_UUID", "1".to_string()),
-            ],
+            extra: event_vars::action(action, "1"),
             ..Default::default()
         };
         self.dispatch_path(&format!("actions/{action}"), env)?;

@@ -85,6 +85,55 @@ impl Invocation {
     }
 }
 
+/// An event's own variables ([`Invocation::event_vars`]), named once here
+/// for the Harness, `Context` and the simulator alike.
+pub(crate) mod event_vars {
+    fn var(name: &str, value: &str) -> (String, String) {
+        (name.to_string(), value.to_string())
+    }
+
+    /// A workload event: its container, and the custom notice (id, type,
+    /// key) or the check that fired it.
+    pub(crate) fn workload(
+        container: &str,
+        notice: Option<(&str, &str, &str)>,
+        check: Option<&str>,
+    ) -> Vec<(String, String)> {
+        let mut vars = vec![var("JUJU_WORKLOAD_NAME", container)];
+        if let Some((id, kind, key)) = notice {
+            vars.push(var("JUJU_NOTICE_ID", id));
+            vars.push(var("JUJU_NOTICE_TYPE", kind));
+            vars.push(var("JUJU_NOTICE_KEY", key));
+        }
+        if let Some(check) = check {
+            vars.push(var("JUJU_PEBBLE_CHECK_NAME", check));
+        }
+        vars
+    }
+
+    /// A secret event: the secret's id, its label if it has one here, and
+    /// the revision (secret-expired, secret-remove).
+    pub(crate) fn secret(
+        id: &str,
+        label: Option<&str>,
+        revision: Option<u64>,
+    ) -> Vec<(String, String)> {
+        let mut vars = vec![var("JUJU_SECRET_ID", id)];
+        if let Some(label) = label {
+            vars.push(var("JUJU_SECRET_LABEL", label));
+        }
+        if let Some(revision) = revision {
+            vars.push(var("JUJU_SECRET_REVISION", &revision.to_string()));
+        }
+        vars
+    }
+
+    /// An action: its name and the id of this run of it.
+    pub(crate) fn action(name: &str, uuid: &str) -> Vec<(String, String)> {
+        vec![var("JUJU_ACTION_NAME", name), var("JUJU_ACTION_UUID", uuid)]
+    }
+}
+
 /// A dispatch begun in the fake Juju ([`Invocation::begin`]).
 pub(crate) struct Begun {
     /// What the charm is told about its hook.
@@ -172,5 +221,30 @@ mod tests {
         assert_eq!(value(&vars, "JUJU_HOOK_NAME"), Some("start"));
         assert_eq!(value(&vars, "JUJU_RELATION_ID"), None);
         assert_eq!(value(&vars, "JUJU_REMOTE_APP"), None);
+    }
+
+    #[test]
+    fn an_events_own_variables_are_named_as_juju_names_them() {
+        let vars = event_vars::workload("db", Some(("7", "custom", "example.com/up")), None);
+        for (name, expected) in [
+            ("JUJU_WORKLOAD_NAME", "db"),
+            ("JUJU_NOTICE_ID", "7"),
+            ("JUJU_NOTICE_TYPE", "custom"),
+            ("JUJU_NOTICE_KEY", "example.com/up"),
+        ] {
+            assert_eq!(value(&vars, name), Some(expected), "{name}");
+        }
+        let vars = event_vars::workload("db", None, Some("ready"));
+        assert_eq!(value(&vars, "JUJU_PEBBLE_CHECK_NAME"), Some("ready"));
+        assert_eq!(value(&vars, "JUJU_NOTICE_ID"), None);
+        let vars = event_vars::secret("secret:abc", Some("creds"), Some(3));
+        assert_eq!(value(&vars, "JUJU_SECRET_ID"), Some("secret:abc"));
+        assert_eq!(value(&vars, "JUJU_SECRET_LABEL"), Some("creds"));
+        assert_eq!(value(&vars, "JUJU_SECRET_REVISION"), Some("3"));
+        let vars = event_vars::secret("secret:abc", None, None);
+        assert_eq!(vars.len(), 1);
+        let vars = event_vars::action("backup", "9");
+        assert_eq!(value(&vars, "JUJU_ACTION_NAME"), Some("backup"));
+        assert_eq!(value(&vars, "JUJU_ACTION_UUID"), Some("9"));
     }
 }

@@ -25,6 +25,7 @@ use crate::fake_juju::{
     Bag, FakeJuju, FakeTools, HookContext, RelationState, SecretGrant, SecretState, UnitState,
 };
 use crate::fake_pebble::{ExecArgs, FakePebble, ServiceEvent};
+use crate::invocation::event_vars;
 
 pub(crate) use crate::memory_store::MemoryStore;
 
@@ -535,7 +536,6 @@ pub(crate) fn environment(
     let unit = who.unit();
     let mut vars: Vec<(String, String)> = Vec::new();
     let mut hook = HookContext::unit(&unit);
-    let mut push = |k: &str, v: String| vars.push((k.to_string(), v));
     match &event.kind {
         EventKind::Charm => {}
         EventKind::Relation {
@@ -575,30 +575,19 @@ pub(crate) fn environment(
             notice,
             check,
         } => {
-            push("JUJU_WORKLOAD_NAME", container.clone());
-            if let Some((id, kind, key)) = notice {
-                push("JUJU_NOTICE_ID", id.clone());
-                push("JUJU_NOTICE_TYPE", kind.clone());
-                push("JUJU_NOTICE_KEY", key.clone());
-            }
-            if let Some(check) = check {
-                push("JUJU_PEBBLE_CHECK_NAME", check.clone());
-            }
+            let notice = notice
+                .as_ref()
+                .map(|(id, kind, key)| (id.as_str(), kind.as_str(), key.as_str()));
+            vars = event_vars::workload(container, notice, check.as_deref());
         }
         EventKind::Secret { secret, revision } => {
-            push("JUJU_SECRET_ID", secret.clone());
-            if let Some(label) = state.secret(secret).and_then(|s| s.label.clone()) {
-                push("JUJU_SECRET_LABEL", label);
-            }
-            if let Some(revision) = revision {
-                push("JUJU_SECRET_REVISION", revision.to_string());
-            }
+            let label = state.secret(secret).and_then(|s| s.label.as_deref());
+            vars = event_vars::secret(secret, label, *revision);
         }
-        EventKind::Storage { name, index } => push("JUJU_STORAGE_ID", format!("{name}/{index}")),
-        EventKind::Action { name, id, .. } => {
-            push("JUJU_ACTION_NAME", name.clone());
-            push("JUJU_ACTION_UUID", id.clone());
+        EventKind::Storage { name, index } => {
+            vars.push(("JUJU_STORAGE_ID".to_string(), format!("{name}/{index}")));
         }
+        EventKind::Action { name, id, .. } => vars = event_vars::action(name, id),
     }
     (vars, hook)
 }

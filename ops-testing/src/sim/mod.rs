@@ -46,7 +46,7 @@ use ops::{CharmMeta, EndpointRole};
 use crate::fake_juju::cli::{create_state, with_state};
 use crate::fake_juju::{FakeJuju, HookContext, app_of, install_hook_tools};
 use crate::fake_pebble::{FakePebble, ServiceEvent};
-use crate::invocation::{Invocation, JUJU_VERSION};
+use crate::invocation::{self, Invocation, JUJU_VERSION};
 
 /// Set (to anything but empty or `0`) to make the simulator give hooks
 /// their Pebble sockets through `OPS_CONTAINERS_DIR` instead of a mount
@@ -1212,21 +1212,17 @@ impl Simulator {
                 command.env_remove(var);
             }
         }
-        let mut event_vars: Vec<(String, String)> = Vec::new();
+        let mut event_vars = Vec::new();
         if let Some(workload) = &run.workload {
-            event_vars.push(("JUJU_WORKLOAD_NAME".into(), workload.clone()));
-        }
-        if let Some((id, key)) = &run.notice {
-            event_vars.push(("JUJU_NOTICE_ID".into(), id.clone()));
-            event_vars.push(("JUJU_NOTICE_TYPE".into(), "custom".into()));
-            event_vars.push(("JUJU_NOTICE_KEY".into(), key.clone()));
+            let notice = run
+                .notice
+                .as_ref()
+                .map(|(id, key)| (id.as_str(), "custom", key.as_str()));
+            event_vars.extend(invocation::event_vars::workload(workload, notice, None));
         }
         if let Some(action) = &run.action {
-            event_vars.push(("JUJU_ACTION_NAME".into(), action.clone()));
-            event_vars.push((
-                "JUJU_ACTION_UUID".into(),
-                format!("{}", self.records.len() + 1),
-            ));
+            let uuid = (self.records.len() + 1).to_string();
+            event_vars.extend(invocation::event_vars::action(action, &uuid));
         }
         let invocation = Invocation {
             dispatch_path,
