@@ -176,7 +176,7 @@ impl PgbouncerK8sCharm {
     /// The workload in `container`, sharing what this dispatch's handlers
     /// already read from it.
     fn workload<'c>(&self, container: &'c Container) -> Workload<'c> {
-        Workload::sharing(container, self.instances, self.seen.container.clone())
+        Workload::new(container, self.instances, self.seen.container.clone())
     }
 
     /// The workload container and this handler's situation, asked once.

@@ -66,7 +66,7 @@ pub struct Workload<'a> {
 }
 
 /// What this dispatch already read from or did to the container, shared by
-/// its handlers ([`Workload::sharing`]): each file read or written, by
+/// its handlers ([`Workload::new`]): each file read or written, by
 /// path (`None`: no such file), so that a file is pulled from Pebble at
 /// most once however many steps and handlers look at it (only the charm
 /// writes these files, and it records what it writes); and each layer put
@@ -83,6 +83,17 @@ struct Seen {
 }
 
 impl SeenContainer {
+    /// What this dispatch knows of the file at `path`: `None` if it has not
+    /// read or written it, `Some(None)` if there is no such file.
+    fn file(&self, path: &str) -> Option<Option<String>> {
+        self.0.borrow().files.get(path).cloned()
+    }
+
+    /// Records what the file at `path` now holds (`None`: it is gone).
+    fn record_file(&self, path: &str, text: Option<String>) {
+        self.0.borrow_mut().files.insert(path.to_string(), text);
+    }
+
     /// Whether this dispatch already put `layer` in the plan as `label`.
     pub fn has_layer(&self, label: &str, layer: &Layer) -> bool {
         self.0.borrow().layers.get(label) == Some(layer)
@@ -108,15 +119,10 @@ impl std::fmt::Debug for SeenContainer {
 }
 
 impl<'a> Workload<'a> {
-    /// The workload in `container`, with `instances` PgBouncer processes.
-    pub fn new(container: &'a Container, instances: usize) -> Self {
-        Self::sharing(container, instances, SeenContainer::default())
-    }
-
-    /// As [`new`](Self::new), knowing the files `seen` knows (and telling
-    /// it what this one reads and writes): one dispatch's handlers share
-    /// one.
-    pub fn sharing(container: &'a Container, instances: usize, seen: SeenContainer) -> Self {
+    /// The workload in `container`, with `instances` PgBouncer processes,
+    /// knowing what `seen` knows of the container (and telling it what
+    /// this one reads and writes): one dispatch's handlers share one.
+    pub fn new(container: &'a Container, instances: usize, seen: SeenContainer) -> Self {
         Self {
             container,
             instances,
@@ -132,8 +138,8 @@ impl<'a> Workload<'a> {
     }
 
     fn read_text(&self, path: &str) -> Result<Option<String>, WorkloadError> {
-        if let Some(known) = self.seen.0.borrow().files.get(path) {
-            return Ok(known.clone());
+        if let Some(known) = self.seen.file(path) {
+            return Ok(known);
         }
         let text = match self.container.pull(path) {
             Ok(bytes) => {
@@ -147,11 +153,7 @@ impl<'a> Workload<'a> {
             Err(e) if e.is_not_found() => None,
             Err(e) => return Err(e.into()),
         };
-        self.seen
-            .0
-            .borrow_mut()
-            .files
-            .insert(path.to_string(), text.clone());
+        self.seen.record_file(path, text.clone());
         Ok(text)
     }
 
@@ -176,11 +178,7 @@ impl<'a> Workload<'a> {
             .with_group(WORKLOAD_USER.to_string())
             .with_make_dirs(true);
         self.container.push(path, content.as_bytes(), &options)?;
-        self.seen
-            .0
-            .borrow_mut()
-            .files
-            .insert(path.to_string(), Some(content.to_string()));
+        self.seen.record_file(path, Some(content.to_string()));
         Ok(())
     }
 
@@ -325,11 +323,7 @@ impl<'a> Workload<'a> {
                 Err(e) if e.is_not_found() => {}
                 Err(e) => return Err(e.into()),
             }
-            self.seen
-                .0
-                .borrow_mut()
-                .files
-                .insert(path.to_string(), None);
+            self.seen.record_file(path, None);
             removed = true;
         }
         Ok(if removed {
