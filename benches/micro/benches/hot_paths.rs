@@ -6,7 +6,9 @@
 //! - `pgbouncer.ini` with 1,000 databases: parse, render, validate, and
 //!   one instance's file;
 //! - databag diff: ops' buffered writes to a 1,000-key bag (one key changed)
-//!   flushed, and the fake Juju's end-of-hook comparison of that bag.
+//!   flushed, and the fake Juju's end-of-hook comparison of that bag;
+//! - a SCRAM-SHA-256 verifier, made as pgbouncer-k8s makes one for each
+//!   console user (4096 PBKDF2 rounds), and checked.
 //!
 //! Timings are printed, never asserted (see docs/performance.md). Pass a
 //! word to run only the benchmarks whose name contains it.
@@ -28,6 +30,7 @@ use ops::{
 };
 use ops_micro_benches::{measure, report};
 use ops_testing::fake_juju::{Bag, FakeJuju, FakeTools, HookContext};
+use pgbouncer_k8s::auth::{scram_matches, scram_verifier};
 use pgbouncer_k8s::pgb_config::PgbConfig;
 use pgbouncer_k8s::settings::PoolMode;
 
@@ -254,6 +257,26 @@ fn main() {
         report(
             name,
             measure(MIN_RUNS, MIN_TIME, || store.load().expect("loaded")),
+        );
+    }
+
+    let name = "SCRAM-SHA-256 verifier: make one (4096 rounds, a new salt)";
+    if wanted(name) {
+        report(
+            name,
+            measure(MIN_RUNS, MIN_TIME, || {
+                drop(scram_verifier("a-bench-password").expect("a random salt"))
+            }),
+        );
+    }
+    let name = "SCRAM-SHA-256 verifier: check a password against one";
+    if wanted(name) {
+        let verifier = scram_verifier("a-bench-password").expect("a random salt");
+        report(
+            name,
+            measure(MIN_RUNS, MIN_TIME, || {
+                assert!(scram_matches(&verifier, "a-bench-password"))
+            }),
         );
     }
 
