@@ -597,10 +597,48 @@ impl Client {
 
     /// Reads a whole file (`GET /v1/files?action=read`, a multipart response).
     pub fn pull(&self, path: &str) -> Result<Vec<u8>, PebbleError> {
-        let target = format!(
-            "/v1/files?{}",
-            encode_query(&[("action", "read"), ("path", path)])
-        );
+        self.pull_many(&[path])?.pop().unwrap_or_else(|| {
+            Err(PebbleError::malformed(
+                "no result for the one file asked for",
+            ))
+        })
+    }
+
+    /// Reads several whole files in one request: Pebble reads every `path`
+    /// of one `GET /v1/files?action=read`, which saves a round trip per
+    /// file. The results are in the order of `paths`, each a file's content
+    /// or its own [`PebbleError::Path`] (`not-found`, `permission-denied`,
+    /// ...), so that one missing file does not hide the others. A path given
+    /// twice is asked for once. The outer error is the request's: Pebble
+    /// unreachable, an error response, a body that is not what Pebble sends.
+    ///
+    /// ```no_run
+    /// # fn demo(client: &ops::pebble::Client) -> Result<(), ops::pebble::PebbleError> {
+    /// let [config, cert] = client
+    ///     .pull_many(&["/etc/app/app.conf", "/etc/app/tls.pem"])?
+    ///     .try_into()
+    ///     .expect("one result per path");
+    /// let config = config?;
+    /// let tls_on = match cert {
+    ///     Ok(_) => true,
+    ///     Err(e) if e.is_not_found() => false,
+    ///     Err(e) => return Err(e),
+    /// };
+    /// # let _ = (config, tls_on); Ok(()) }
+    /// ```
+    pub fn pull_many(
+        &self,
+        paths: &[&str],
+    ) -> Result<Vec<Result<Vec<u8>, PebbleError>>, PebbleError> {
+        let mut asked: Vec<&str> = Vec::with_capacity(paths.len());
+        for path in paths {
+            if !asked.contains(path) {
+                asked.push(path);
+            }
+        }
+        let mut query = vec![("action", "read")];
+        query.extend(asked.iter().map(|path| ("path", *path)));
+        let target = format!("/v1/files?{}", encode_query(&query));
         let request = Request {
             method: "GET",
             target,
@@ -634,28 +672,52 @@ impl Client {
                 "the \"response\" part is not a Pebble response: {e}"
             ))
         })?;
-        let results: Option<Vec<FileResult>> = envelope.result().map_err(|e| {
-            PebbleError::malformed(format!(
-                "the \"response\" part has an unexpected result: {e}"
-            ))
-        })?;
-        check_file_results(&results.unwrap_or_default(), path)?;
-        let mut files = parts.into_iter().filter(|p| p.name == "files");
-        let file = files
-            .next()
-            .ok_or_else(|| PebbleError::malformed("no file content in the multipart response"))?;
-        if files.next().is_some() {
-            return Err(PebbleError::malformed(
-                "one file asked for, several returned",
-            ));
+        let results: Vec<FileResult> = envelope
+            .result::<Option<Vec<FileResult>>>()
+            .map_err(|e| {
+                PebbleError::malformed(format!(
+                    "the \"response\" part has an unexpected result: {e}"
+                ))
+            })?
+            .unwrap_or_default();
+        // Each file part is one of the paths asked for, and only once.
+        let mut contents: Vec<(String, Vec<u8>)> = Vec::with_capacity(asked.len());
+        for part in parts.into_iter().filter(|p| p.name == "files") {
+            let Some(name) = part.filename.filter(|f| asked.contains(&f.as_str())) else {
+                return Err(PebbleError::malformed(
+                    "a file that was not asked for in the multipart response",
+                ));
+            };
+            if contents.iter().any(|(seen, _)| *seen == name) {
+                return Err(PebbleError::malformed(format!(
+                    "{name:?}: several contents in the multipart response"
+                )));
+            }
+            contents.push((name, part.body));
         }
-        if file.filename.as_deref() != Some(path) {
-            return Err(PebbleError::malformed(format!(
-                "asked for {path:?}, got {:?}",
-                file.filename
-            )));
-        }
-        Ok(file.body)
+        let mut contents: Vec<(String, Option<Vec<u8>>)> = contents
+            .into_iter()
+            .map(|(name, body)| (name, Some(body)))
+            .collect();
+        let mut read = |path: &str| -> Result<Vec<u8>, PebbleError> {
+            check_file_results(&results, path)?;
+            let missing = || {
+                PebbleError::malformed(format!(
+                    "{path:?}: no file content in the multipart response"
+                ))
+            };
+            let slot = contents
+                .iter_mut()
+                .find(|(name, _)| name == path)
+                .ok_or_else(missing)?;
+            // A path given twice keeps its content for the second.
+            if paths.iter().filter(|p| **p == path).count() > 1 {
+                slot.1.clone().ok_or_else(missing)
+            } else {
+                slot.1.take().ok_or_else(missing)
+            }
+        };
+        Ok(paths.iter().map(|path| read(path)).collect())
     }
 
     /// Lists a directory's entries, or describes `path` itself if it is not

@@ -407,6 +407,52 @@ fn push_sends_request_then_files_parts_and_reports_path_errors() {
 }
 
 #[test]
+fn pull_many_reads_every_path_in_one_request_each_with_its_own_outcome() {
+    // As Pebble answers two paths of which the second is missing: one
+    // file part, and a result per path.
+    let two = b"--BBB\r\nContent-Disposition: form-data; name=\"files\"; filename=\"/a\"\r\n\r\nA\r\n--BBB\r\nContent-Disposition: form-data; name=\"response\"\r\n\r\n{\"type\":\"sync\",\"status-code\":200,\"status\":\"OK\",\"result\":[{\"path\":\"/a\"},{\"path\":\"/b\",\"error\":{\"message\":\"stat /b: no such file or directory\",\"kind\":\"not-found\"}}]}\r\n--BBB--\r\n";
+    let twice = b"--BBB\r\nContent-Disposition: form-data; name=\"files\"; filename=\"/a\"\r\n\r\nA\r\n--BBB\r\nContent-Disposition: form-data; name=\"files\"; filename=\"/a\"\r\n\r\nA\r\n--BBB\r\nContent-Disposition: form-data; name=\"response\"\r\n\r\n{\"type\":\"sync\",\"result\":[{\"path\":\"/a\"}]}\r\n--BBB--\r\n";
+    let no_content = b"--BBB\r\nContent-Disposition: form-data; name=\"response\"\r\n\r\n{\"type\":\"sync\",\"result\":[{\"path\":\"/a\"},{\"path\":\"/b\"}]}\r\n--BBB--\r\n";
+    let server = Scripted::new(vec![
+        multipart_response("BBB", two),
+        multipart_response("BBB", two),
+        multipart_response("BBB", twice),
+        multipart_response("BBB", no_content),
+    ]);
+    let client = server.client();
+    let results = client.pull_many(&["/b", "/a"]).unwrap();
+    assert_eq!(results.len(), 2);
+    assert!(
+        results[0].as_ref().unwrap_err().is_not_found(),
+        "{results:?}"
+    );
+    assert_eq!(results[1].as_deref().unwrap(), b"A");
+    // A path given twice is asked for once and answered for both.
+    let results = client.pull_many(&["/a", "/b", "/a"]).unwrap();
+    assert_eq!(results[0].as_deref().unwrap(), b"A");
+    assert!(results[1].as_ref().unwrap_err().is_not_found());
+    assert_eq!(results[2].as_deref().unwrap(), b"A");
+    // Two contents for one path: not what Pebble sends.
+    assert!(
+        matches!(client.pull_many(&["/a"]), Err(PebbleError::Malformed { what }) if what.contains("several contents"))
+    );
+    // A path without an error and without content is that path's problem.
+    let results = client.pull_many(&["/a", "/b"]).unwrap();
+    assert!(
+        matches!(&results[0], Err(PebbleError::Malformed { what }) if what.contains("no file content"))
+    );
+    let seen = server.requests();
+    assert_eq!(
+        seen[0].request_line(),
+        "GET /v1/files?action=read&path=/b&path=/a HTTP/1.1"
+    );
+    assert_eq!(
+        seen[1].request_line(),
+        "GET /v1/files?action=read&path=/a&path=/b HTTP/1.1"
+    );
+}
+
+#[test]
 fn pull_reads_the_multipart_response() {
     let ok = b"--BBB\r\nContent-Disposition: form-data; name=\"files\"; filename=\"/f\"\r\nContent-Type: application/octet-stream\r\n\r\nline\r\n--B\r\n\r\n--BBB\r\nContent-Disposition: form-data; name=\"response\"\r\nContent-Type: application/json\r\n\r\n{\"type\":\"sync\",\"status-code\":200,\"status\":\"OK\",\"result\":[{\"path\":\"/f\"}]}\n\r\n--BBB--\r\n";
     let missing = b"--BBB\r\nContent-Disposition: form-data; name=\"response\"\r\n\r\n{\"type\":\"sync\",\"status-code\":200,\"status\":\"OK\",\"result\":[{\"path\":\"/f\",\"error\":{\"message\":\"stat /f: no such file or directory\",\"kind\":\"not-found\"}}]}\r\n--BBB--\r\n";
@@ -438,7 +484,7 @@ fn pull_reads_the_multipart_response() {
         matches!(client.pull("/f"), Err(PebbleError::Malformed { what }) if what.contains("\"response\" part"))
     );
     assert!(
-        matches!(client.pull("/f"), Err(PebbleError::Malformed { what }) if what.contains("asked for \"/f\""))
+        matches!(client.pull("/f"), Err(PebbleError::Malformed { what }) if what.contains("not asked for"))
     );
     assert!(matches!(
         client.pull("/f"),
