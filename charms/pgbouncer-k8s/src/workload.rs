@@ -89,6 +89,11 @@ impl SeenContainer {
         self.0.borrow().files.get(path).cloned()
     }
 
+    /// Whether this dispatch has read or written the file at `path`.
+    fn knows(&self, path: &str) -> bool {
+        self.0.borrow().files.contains_key(path)
+    }
+
     /// Records what the file at `path` now holds (`None`: it is gone).
     fn record_file(&self, path: &str, text: Option<String>) {
         self.0.borrow_mut().files.insert(path.to_string(), text);
@@ -137,12 +142,43 @@ impl<'a> Workload<'a> {
             .collect()
     }
 
+    /// The files the charm keeps in the container: the config, each
+    /// instance's, the auth file and the TLS files.
+    fn own_files(&self) -> Vec<String> {
+        let mut paths: Vec<String> = [
+            pgb_config::INI_PATH,
+            pgb_config::AUTH_FILE_PATH,
+            pgb_config::TLS_CERT_PATH,
+            pgb_config::TLS_KEY_PATH,
+            pgb_config::TLS_CA_PATH,
+        ]
+        .map(str::to_string)
+        .into();
+        paths.extend((0..self.instances).map(pgb_config::instance_ini_path));
+        paths
+    }
+
+    /// The file at `path` (`None`: there is none), pulled at most once a
+    /// dispatch. The first file a dispatch reads brings the charm's other
+    /// files not yet seen with it, in the same request (Pebble reads
+    /// several paths at once): most dispatches read several of them, and
+    /// each request is a round trip to Pebble. Only `path`'s own error
+    /// is returned; another file that could not be read, or is not UTF-8,
+    /// is left to be pulled (and its error seen) when it is asked for.
     fn read_text(&self, path: &str) -> Result<Option<String>, WorkloadError> {
         if let Some(known) = self.seen.file(path) {
             return Ok(known);
         }
-        let text = match self.container.pull(path) {
-            Ok(bytes) => {
+        let mut paths = vec![path.to_string()];
+        paths.extend(
+            self.own_files()
+                .into_iter()
+                .filter(|p| p != path && !self.seen.knows(p)),
+        );
+        let asked: Vec<&str> = paths.iter().map(String::as_str).collect();
+        let mut results = self.container.pull_many(&asked)?.into_iter();
+        let text = match results.next() {
+            Some(Ok(bytes)) => {
                 Some(
                     String::from_utf8(bytes).map_err(|_| WorkloadError::InvalidFile {
                         path: path.to_string(),
@@ -150,10 +186,27 @@ impl<'a> Workload<'a> {
                     })?,
                 )
             }
-            Err(e) if e.is_not_found() => None,
-            Err(e) => return Err(e.into()),
+            Some(Err(e)) if e.is_not_found() => None,
+            Some(Err(e)) => return Err(e.into()),
+            None => {
+                return Err(WorkloadError::InvalidFile {
+                    path: path.to_string(),
+                    reason: "Pebble gave no result for it".to_string(),
+                });
+            }
         };
         self.seen.record_file(path, text.clone());
+        for (other, result) in paths.iter().skip(1).zip(results) {
+            match result {
+                Ok(bytes) => {
+                    if let Ok(text) = String::from_utf8(bytes) {
+                        self.seen.record_file(other, Some(text));
+                    }
+                }
+                Err(e) if e.is_not_found() => self.seen.record_file(other, None),
+                Err(_) => {}
+            }
+        }
         Ok(text)
     }
 

@@ -354,8 +354,8 @@ fn follower_writes_the_leaders_files_and_restarts_only_on_change() {
 /// Each "is Pebble up?" is a request to Pebble (`GET /v1/system-info`),
 /// and so is each file read: a dispatch that writes the leader's files,
 /// reloads and sees to the exporter (its deferred handlers re-emitted
-/// first) asks the one once and reads each file once, however many steps
-/// and handlers need them; the same layer is added once.
+/// first) asks the one once and reads the charm's files in one request,
+/// however many steps and handlers need them; the same layer is added once.
 #[test]
 fn a_dispatch_asks_pebble_each_thing_once() {
     let (mut h, peers) = follower();
@@ -371,13 +371,39 @@ fn a_dispatch_asks_pebble_each_thing_once() {
         .filter(|r| *r == "GET /v1/system-info")
         .count();
     assert_eq!(asked, 1, "{requests:?}");
-    // pgbouncer.ini, the TLS certificate (is TLS on?) and each instance's file.
-    let instances = pgb_config::instance_count(pgb_config::available_cpus());
+    // pgbouncer.ini, the TLS certificate (is TLS on?) and each instance's
+    // file: the first read brings the charm's other files with it.
     let reads = requests.iter().filter(|r| *r == "GET /v1/files").count();
-    assert_eq!(reads, 2 + instances, "{requests:?}");
+    assert_eq!(reads, 1, "{requests:?}");
     // PgBouncer's layer and the exporter's, each added once.
     let layers = requests.iter().filter(|r| *r == "POST /v1/layers").count();
     assert_eq!(layers, 2, "{requests:?}");
+}
+
+/// The first file a dispatch reads brings the charm's other files with it;
+/// one of those that cannot be used (here the clients' CA, not UTF-8)
+/// fails nothing while no step needs it.
+#[test]
+fn an_unusable_file_read_alongside_fails_no_step_that_does_not_need_it() {
+    let (mut h, peers) = follower();
+    let pebble = h.container_pebble("pgbouncer").unwrap();
+    pebble
+        .client()
+        .push(
+            pgb_config::TLS_CA_PATH,
+            [0xff, 0xfe, 0x00],
+            &ops::pebble::PushOptions::new().with_make_dirs(true),
+        )
+        .unwrap();
+    pebble.clear_requests();
+    share_default_config(&mut h, peers);
+    let requests = h.container_pebble("pgbouncer").unwrap().requests();
+    let reads = requests.iter().filter(|r| *r == "GET /v1/files").count();
+    assert_eq!(reads, 1, "the dispatch read its files: {requests:?}");
+    assert_eq!(
+        file(&h, pgb_config::INI_PATH).as_deref(),
+        Some(rendered_default().as_str())
+    );
 }
 
 #[test]
