@@ -610,6 +610,40 @@ impl Model {
         id: Option<&str>,
         label: Option<&str>,
     ) -> Result<Secret<'_>, ModelError> {
+        self.look_up_secret(id, label, false)
+    }
+
+    /// [`get_secret`](Self::get_secret) then [`Secret::get_content`]`(true)`
+    /// in one hook tool call (`secret-get --refresh`): the secret is looked
+    /// up, failing as `get_secret` does; this unit tracks its latest
+    /// revision from now on; and that content is kept for the dispatch
+    /// (`get_content(false)` reads it without another call). For what a
+    /// library does with a secret another application shares with it, as
+    /// data-platform-libs' requirers do: always the latest revision. Under
+    /// Juju each hook tool call is a process.
+    ///
+    /// ```no_run
+    /// # fn demo(model: &ops::Model) -> Result<(), ops::model::ModelError> {
+    /// let secret = model.get_secret_refreshed(Some("secret:cd2ku2fmp25c76be1bq0"), Some("db-user"))?;
+    /// let password = secret.get_content(false)?.get("password").map(str::to_string);
+    /// # let _ = password; Ok(()) }
+    /// ```
+    pub fn get_secret_refreshed(
+        &self,
+        id: Option<&str>,
+        label: Option<&str>,
+    ) -> Result<Secret<'_>, ModelError> {
+        self.look_up_secret(id, label, true)
+    }
+
+    /// A secret by id and/or label, its content read at once (the latest
+    /// revision, then tracked, with `refresh`).
+    fn look_up_secret(
+        &self,
+        id: Option<&str>,
+        label: Option<&str>,
+        refresh: bool,
+    ) -> Result<Secret<'_>, ModelError> {
         if id.is_none() && label.is_none() {
             return Err(ModelError::SecretWithoutId);
         }
@@ -618,7 +652,7 @@ impl Model {
             id.map(|id| canonical_id(id, &self.uuid)),
             label.map(str::to_string),
         );
-        secret.get_content(false)?;
+        secret.get_content(refresh)?;
         Ok(secret)
     }
 }

@@ -325,6 +325,42 @@ fn a_missing_secret_fails_when_looked_up() {
 }
 
 #[test]
+fn a_secret_looked_up_refreshed_is_one_secret_get() {
+    let mut w = world(true);
+    w.secrets.insert(
+        "secret:abc".into(),
+        StoredSecret {
+            content: content(&[("password", "s3cr3t")]),
+            label: None,
+            revision: 2,
+        },
+    );
+    let (model, backend) = model_for(w, "app/0", Hook::default());
+    let secret = model
+        .get_secret_refreshed(Some("secret:abc"), Some("db-user"))
+        .unwrap();
+    // Looked up with its label, tracking the latest revision, in one call.
+    assert_eq!(
+        backend.calls_of("secret-get"),
+        [["secret:abc", "db-user", "true", "false"]]
+    );
+    assert_eq!(
+        secret.get_content(false).unwrap().get("password"),
+        Some("s3cr3t")
+    );
+    assert_eq!(backend.count("secret-get"), 1, "the content is kept");
+    // It fails as get_secret does.
+    assert!(matches!(
+        model.get_secret_refreshed(None, None),
+        Err(ModelError::SecretWithoutId)
+    ));
+    let err = model
+        .get_secret_refreshed(Some("secret:nope"), Some("x"))
+        .unwrap_err();
+    assert!(err.is_secret_not_found(), "{err:?}");
+}
+
+#[test]
 fn action_params_are_read_once_and_typed() {
     let w = World {
         action_params: json!({"user": "admin", "count": 3})
