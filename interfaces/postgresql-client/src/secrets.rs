@@ -147,9 +147,10 @@ pub(crate) fn remote_view(
             return Ok(Received::Invalid(e));
         }
         let label = group.label(relation.name(), relation.id.id);
+        // The latest revision, tracked from now on: one `secret-get --refresh`.
         let content = match model
-            .get_secret(Some(&uri), Some(&label))
-            .and_then(|secret| secret.get_content(true))
+            .get_secret_refreshed(Some(&uri), Some(&label))
+            .and_then(|secret| secret.get_content(false))
         {
             Ok(content) => content,
             Err(e) if is_absent(&e) => return Ok(Received::NotYet),
