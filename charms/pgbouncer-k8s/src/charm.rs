@@ -688,7 +688,8 @@ impl PgbouncerK8sCharm {
                 "PgBouncer did not take its files: {reason}"
             )));
         }
-        let workload = self.workload(&container);
+        // What this dispatch saw of the container, taken out of `self` above.
+        let workload = Workload::new(&container, self.instances, seen.container.clone());
         let stopped = match seen.stopped {
             Some(stopped) => Ok(stopped),
             None => workload.stopped_services(),

@@ -69,8 +69,10 @@ pub struct Workload<'a> {
 /// its handlers ([`Workload::new`]): each file read or written, by
 /// path (`None`: no such file), so that a file is pulled from Pebble at
 /// most once however many steps and handlers look at it (only the charm
-/// writes these files, and it records what it writes); and each layer put
-/// in the plan, by label, so that the same layer is not added again.
+/// writes these files, and it records what it writes); each layer put
+/// in the plan, by label, so that the same layer is not added again; and
+/// whether it made every instance run, so that the next handler and the
+/// status do not ask Pebble again.
 /// `Debug` shows paths and labels only (the auth file and the exporter's
 /// layer hold secrets).
 #[derive(Clone, Default)]
@@ -80,6 +82,10 @@ pub struct SeenContainer(Rc<RefCell<Seen>>);
 struct Seen {
     files: BTreeMap<String, Option<String>>,
     layers: BTreeMap<String, Layer>,
+    /// Every PgBouncer instance ran when this dispatch last made them run
+    /// ([`Workload::apply`] succeeded: Pebble started the ones that were
+    /// not running, and a restart or a reload leaves one running).
+    all_running: bool,
 }
 
 impl SeenContainer {
@@ -97,6 +103,16 @@ impl SeenContainer {
     /// Records what the file at `path` now holds (`None`: it is gone).
     fn record_file(&self, path: &str, text: Option<String>) {
         self.0.borrow_mut().files.insert(path.to_string(), text);
+    }
+
+    /// Whether this dispatch made every instance run ([`Workload::apply`]).
+    fn all_running(&self) -> bool {
+        self.0.borrow().all_running
+    }
+
+    /// Records that every instance runs now (a successful [`Workload::apply`]).
+    fn record_all_running(&self) {
+        self.0.borrow_mut().all_running = true;
     }
 
     /// Whether this dispatch already put `layer` in the plan as `label`.
@@ -422,13 +438,18 @@ impl<'a> Workload<'a> {
         }
         let names = self.service_names();
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        let running: Vec<String> = self
-            .container
-            .get_services(&names)?
-            .into_iter()
-            .filter(|s| s.is_running())
-            .map(|s| s.name)
-            .collect();
+        // A second handler of the dispatch need not ask what the first
+        // made so.
+        let running: Vec<String> = if self.seen.all_running() {
+            self.service_names()
+        } else {
+            self.container
+                .get_services(&names)?
+                .into_iter()
+                .filter(|s| s.is_running())
+                .map(|s| s.name)
+                .collect()
+        };
         let running: Vec<&str> = running.iter().map(String::as_str).collect();
         // What each instance owes: a restart recorded in its file counts
         // even when this hook wrote nothing (an earlier one died half-way).
@@ -461,12 +482,17 @@ impl<'a> Workload<'a> {
                 }
             }
         }
+        self.seen.record_all_running();
         Ok(())
     }
 
     /// The instances in Pebble's plan that are not running (none before the
-    /// layer was added: nothing was meant to run yet).
+    /// layer was added: nothing was meant to run yet; none once this
+    /// dispatch made them all run).
     pub fn stopped_services(&self) -> Result<Vec<String>, WorkloadError> {
+        if self.seen.all_running() {
+            return Ok(Vec::new());
+        }
         let names = self.service_names();
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         Ok(self

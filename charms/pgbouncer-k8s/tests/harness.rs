@@ -378,6 +378,10 @@ fn a_dispatch_asks_pebble_each_thing_once() {
     // PgBouncer's layer and the exporter's, each added once.
     let layers = requests.iter().filter(|r| *r == "POST /v1/layers").count();
     assert_eq!(layers, 2, "{requests:?}");
+    // PgBouncer's services asked about once (then made to run), the
+    // exporter's once: not again by a later handler or the status.
+    let services = requests.iter().filter(|r| *r == "GET /v1/services").count();
+    assert_eq!(services, 2, "{requests:?}");
 }
 
 /// The first file a dispatch reads brings the charm's other files with it;
@@ -403,6 +407,31 @@ fn an_unusable_file_read_alongside_fails_no_step_that_does_not_need_it() {
     assert_eq!(
         file(&h, pgb_config::INI_PATH).as_deref(),
         Some(rendered_default().as_str())
+    );
+}
+
+/// A dispatch that made PgBouncer run knows it runs; one that did not asks
+/// Pebble, and names an instance that stopped in between.
+#[test]
+fn a_stopped_instance_is_named_by_the_next_dispatch() {
+    let (mut h, peers) = follower();
+    share_default_config(&mut h, peers);
+    assert!(
+        !h.unit_status().message.contains("not running"),
+        "{:?}",
+        h.unit_status()
+    );
+    h.container_pebble("pgbouncer")
+        .unwrap()
+        .client()
+        .stop_services(&["pgbouncer_0"])
+        .unwrap();
+    h.fire_hook("update-status").unwrap();
+    let status = h.unit_status();
+    assert_eq!(status.name, ops::model::StatusName::Blocked, "{status:?}");
+    assert!(
+        status.message.contains("pgbouncer_0 not running"),
+        "{status:?}"
     );
 }
 
