@@ -665,7 +665,7 @@ impl PgbouncerK8sCharm {
         ctx: &mut Ctx,
     ) -> HandlerResult<Status> {
         let model = ctx.model();
-        let seen = std::mem::take(&mut self.seen);
+        let stopped = self.seen.stopped.take();
         let in_force = self.memory.get_mut().settings_in_force(model)?;
         let memory = self.memory.get();
         if let Some(invalid) = in_force.invalid {
@@ -675,7 +675,7 @@ impl PgbouncerK8sCharm {
             return Ok(Status::maintenance(LEADER_REMOVED));
         }
         let container = model.container(CONTAINER)?;
-        if !seen.pebble_up.unwrap_or_else(|| container.can_connect()) {
+        if !self.seen.pebble_up(&container) {
             return Ok(Status::waiting(format!(
                 "waiting for Pebble in the {CONTAINER} container"
             )));
@@ -688,9 +688,8 @@ impl PgbouncerK8sCharm {
                 "PgBouncer did not take its files: {reason}"
             )));
         }
-        // What this dispatch saw of the container, taken out of `self` above.
-        let workload = Workload::new(&container, self.instances, seen.container.clone());
-        let stopped = match seen.stopped {
+        let workload = self.workload(&container);
+        let stopped = match stopped {
             Some(stopped) => Ok(stopped),
             None => workload.stopped_services(),
         };

@@ -139,6 +139,24 @@ impl std::fmt::Debug for SeenContainer {
     }
 }
 
+/// A pulled file as the charm reads its files: its text, or `None` if
+/// there is no such file.
+fn as_text(
+    path: &str,
+    pulled: Result<Vec<u8>, PebbleError>,
+) -> Result<Option<String>, WorkloadError> {
+    match pulled {
+        Ok(bytes) => String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| WorkloadError::InvalidFile {
+                path: path.to_string(),
+                reason: "not UTF-8".to_string(),
+            }),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 impl<'a> Workload<'a> {
     /// The workload in `container`, with `instances` PgBouncer processes,
     /// knowing what `seen` knows of the container (and telling it what
@@ -192,38 +210,22 @@ impl<'a> Workload<'a> {
                 .filter(|p| p != path && !self.seen.knows(p)),
         );
         let asked: Vec<&str> = paths.iter().map(String::as_str).collect();
-        let mut results = self.container.pull_many(&asked)?.into_iter();
-        let text = match results.next() {
-            Some(Ok(bytes)) => {
-                Some(
-                    String::from_utf8(bytes).map_err(|_| WorkloadError::InvalidFile {
-                        path: path.to_string(),
-                        reason: "not UTF-8".to_string(),
-                    })?,
-                )
-            }
-            Some(Err(e)) if e.is_not_found() => None,
-            Some(Err(e)) => return Err(e.into()),
-            None => {
-                return Err(WorkloadError::InvalidFile {
-                    path: path.to_string(),
-                    reason: "Pebble gave no result for it".to_string(),
-                });
-            }
-        };
-        self.seen.record_file(path, text.clone());
-        for (other, result) in paths.iter().skip(1).zip(results) {
-            match result {
-                Ok(bytes) => {
-                    if let Ok(text) = String::from_utf8(bytes) {
-                        self.seen.record_file(other, Some(text));
-                    }
-                }
-                Err(e) if e.is_not_found() => self.seen.record_file(other, None),
+        let results = self.container.pull_many(&asked)?;
+        for (file, result) in paths.iter().zip(results) {
+            match as_text(file, result) {
+                Ok(text) => self.seen.record_file(file, text),
+                // Only the asked file's problem is this read's; another's
+                // is seen by the step that asks for that file.
+                Err(e) if file == path => return Err(e),
                 Err(_) => {}
             }
         }
-        Ok(text)
+        self.seen
+            .file(path)
+            .ok_or_else(|| WorkloadError::InvalidFile {
+                path: path.to_string(),
+                reason: "Pebble gave no result for it".to_string(),
+            })
     }
 
     /// Writes `content` at `path` unless it is already there; true if written.
@@ -441,7 +443,7 @@ impl<'a> Workload<'a> {
         // A second handler of the dispatch need not ask what the first
         // made so.
         let running: Vec<String> = if self.seen.all_running() {
-            self.service_names()
+            names.iter().map(ToString::to_string).collect()
         } else {
             self.container
                 .get_services(&names)?
