@@ -680,8 +680,9 @@ impl Client {
                 ))
             })?
             .unwrap_or_default();
-        // Each file part is one of the paths asked for, and only once.
-        let mut contents: Vec<(String, Vec<u8>)> = Vec::with_capacity(asked.len());
+        // Each file part is one of the paths asked for, and only once; its
+        // content is taken out for the (first) path it answers.
+        let mut contents: Vec<(String, Option<Vec<u8>>)> = Vec::with_capacity(asked.len());
         for part in parts.into_iter().filter(|p| p.name == "files") {
             let Some(name) = part.filename.filter(|f| asked.contains(&f.as_str())) else {
                 return Err(PebbleError::malformed(
@@ -693,12 +694,8 @@ impl Client {
                     "{name:?}: several contents in the multipart response"
                 )));
             }
-            contents.push((name, part.body));
+            contents.push((name, Some(part.body)));
         }
-        let mut contents: Vec<(String, Option<Vec<u8>>)> = contents
-            .into_iter()
-            .map(|(name, body)| (name, Some(body)))
-            .collect();
         let mut read = |path: &str| -> Result<Vec<u8>, PebbleError> {
             check_file_results(&results, path)?;
             let missing = || {
