@@ -258,7 +258,7 @@ impl<'a> Workload<'a> {
         let Some(text) = self.read_text(pgb_config::INI_PATH)? else {
             return Ok(None);
         };
-        let config = PgbConfig::parse(&text).map_err(|e| WorkloadError::InvalidFile {
+        let config = PgbConfig::parse_cached(&text).map_err(|e| WorkloadError::InvalidFile {
             path: pgb_config::INI_PATH.to_string(),
             reason: e.to_string(),
         })?;
@@ -286,7 +286,7 @@ impl<'a> Workload<'a> {
         let changed = previous.as_deref() != Some(rendered.as_str());
         let restart = changed
             && !matches!(
-                previous.as_deref().map(PgbConfig::parse),
+                previous.as_deref().map(PgbConfig::parse_cached),
                 Some(Ok(old)) if !needs_restart(&old, config)
             );
         let mut pending = if changed {

@@ -1,6 +1,8 @@
 //! The `pgbouncer.ini` document, [`PgbConfig`]: sections of options in
 //! order, parsed, validated against the [rules](super) and rendered.
 
+use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::fmt;
 
 use super::conninfo::ConnParams;
@@ -9,6 +11,17 @@ use super::rules::{
     check_database_name, check_option_name, check_option_value, check_section_name,
     is_section_name,
 };
+
+/// How many texts [`PgbConfig::parse_cached`] remembers: a dispatch parses
+/// the main config before and after it writes it, and the shared one.
+const REMEMBERED_TEXTS: usize = 4;
+
+thread_local! {
+    /// The texts [`PgbConfig::parse_cached`] parsed last on this thread,
+    /// newest first, with their configs.
+    static RECENTLY_PARSED: RefCell<VecDeque<(String, PgbConfig)>> =
+        const { RefCell::new(VecDeque::new()) };
+}
 
 /// One `[name]` section: its options, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,6 +150,45 @@ impl PgbConfig {
         Self {
             sections: Vec::new(),
         }
+    }
+
+    /// [`parse`](Self::parse), remembering the last few texts this thread
+    /// parsed and their configs, so that the same text is parsed once.
+    ///
+    /// A dispatch reads the same config many times: each of its handlers
+    /// reads the container's `pgbouncer.ini` and the config the leader
+    /// shares (on a leader, the same text again), and parsing them was a
+    /// seventh of a leader's dispatch. Parsing is a pure function of the
+    /// text, so a remembered config is the one `parse` would give; a text
+    /// that does not parse is not remembered (its error comes again).
+    ///
+    /// ```
+    /// use pgbouncer_k8s::pgb_config::PgbConfig;
+    ///
+    /// let text = "[databases]\n[pgbouncer]\nlisten_port = 6432\n";
+    /// let first = PgbConfig::parse_cached(text).unwrap();
+    /// assert_eq!(PgbConfig::parse_cached(text).unwrap(), first);
+    /// assert_eq!(first, PgbConfig::parse(text).unwrap());
+    /// assert!(PgbConfig::parse_cached("[pgbouncer\n").is_err());
+    /// ```
+    pub fn parse_cached(text: &str) -> Result<Self, PgbConfigError> {
+        let remembered = RECENTLY_PARSED.with_borrow(|recent| {
+            recent
+                .iter()
+                .find(|(seen, _)| seen == text)
+                .map(|(_, config)| config.clone())
+        });
+        if let Some(config) = remembered {
+            return Ok(config);
+        }
+        let config = Self::parse(text)?;
+        RECENTLY_PARSED.with_borrow_mut(|recent| {
+            if recent.len() == REMEMBERED_TEXTS {
+                recent.pop_back();
+            }
+            recent.push_front((text.to_string(), config.clone()));
+        });
+        Ok(config)
     }
 
     /// Parses a config. Lines starting with `;` or `#` are comments (dropped);
@@ -705,6 +757,26 @@ pub(super) mod tests {
         assert_eq!(config.options("nowhere").count(), 0);
     }
 
+    #[test]
+    fn parse_cached_gives_each_text_its_own_config() {
+        let text = |port: usize| format!("[databases]\n[pgbouncer]\nlisten_port = {port}\n");
+        let port = |config: &PgbConfig| config.get(PGBOUNCER, "listen_port").map(str::to_string);
+        // More texts than are remembered, then each again, newest first.
+        let texts: Vec<String> = (0..REMEMBERED_TEXTS + 2).map(|n| text(6000 + n)).collect();
+        for text in texts.iter().chain(texts.iter().rev()) {
+            let config = PgbConfig::parse_cached(text).unwrap();
+            assert_eq!(config, PgbConfig::parse(text).unwrap());
+            assert!(text.contains(&port(&config).unwrap()));
+        }
+        // A text that does not parse is refused each time, even right after
+        // one that did.
+        let broken = "[pgbouncer]\nlisten_port\n";
+        for _ in 0..2 {
+            PgbConfig::parse_cached(&texts[0]).unwrap();
+            assert!(PgbConfig::parse_cached(broken).is_err());
+        }
+    }
+
     /// Config-like text: section headers, options, database lines, comments.
     fn config_text() -> impl Strategy<Value = String> {
         let line = prop_oneof![
@@ -754,6 +826,20 @@ pub(super) mod tests {
             let again = PgbConfig::parse(&rendered).unwrap();
             prop_assert_eq!(&again, &config);
             prop_assert_eq!(again.render(), rendered);
+        }
+
+        /// Whatever texts came before, a remembered config is the one
+        /// `parse` gives for this text, and an error is given again.
+        #[test]
+        fn prop_parse_cached_is_parse(texts in prop::collection::vec(config_text(), 1..8), picks in prop::collection::vec(0usize..8, 1..16)) {
+            for pick in picks {
+                let text = &texts[pick % texts.len()];
+                match (PgbConfig::parse_cached(text), PgbConfig::parse(text)) {
+                    (Ok(cached), Ok(parsed)) => prop_assert_eq!(cached, parsed),
+                    (Err(cached), Err(parsed)) => prop_assert_eq!(cached.to_string(), parsed.to_string()),
+                    (cached, parsed) => prop_assert!(false, "{:?} against {:?}", cached.is_ok(), parsed.is_ok()),
+                }
+            }
         }
 
         #[test]
