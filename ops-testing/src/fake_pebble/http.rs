@@ -416,6 +416,12 @@ pub(crate) struct Part {
     pub body: Vec<u8>,
 }
 
+/// Whether `needle` occurs in `haystack`: a boundary must not occur in any
+/// part's body.
+pub(super) fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    find(haystack, needle, 0).is_some()
+}
+
 fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
     if needle.is_empty() || from > haystack.len() {
         return None;
@@ -530,6 +536,17 @@ mod tests {
     fn request(raw: &[u8]) -> Result<Option<HttpRequest>, String> {
         let mut sink = Vec::new();
         read_request(&mut &raw[..], &mut sink)
+    }
+
+    #[test]
+    fn contains_finds_a_boundary_anywhere_in_a_body() {
+        let boundary = b"0123abcd";
+        assert!(contains(b"0123abcd", boundary));
+        assert!(contains(b"xx0123abcdyy", boundary));
+        assert!(contains(b"00123abc0123abcd", boundary));
+        assert!(!contains(b"0123abc", boundary));
+        assert!(!contains(b"0123abce 123abcd", boundary));
+        assert!(!contains(b"", boundary));
     }
 
     #[test]

@@ -14,7 +14,9 @@ use serde_json::{Value, json};
 
 use super::Shared;
 use super::files::{FileError, Fs, MakeDirItem, RemoveItem, WriteItem, result_entry};
-use super::http::{HttpRequest, MultipartWriter, Reply, media_params, parse_multipart, quote};
+use super::http::{
+    HttpRequest, MultipartWriter, Reply, contains, media_params, parse_multipart, quote,
+};
 use super::util::random_hex;
 
 mod changes;
@@ -284,11 +286,8 @@ fn read_files(fs: &Fs<'_>, paths: &[&str]) -> Reply {
     let boundary = loop {
         let candidate = random_hex(60);
         let clash = outcomes.iter().any(|(_, o)| {
-            o.as_ref().is_ok_and(|bytes| {
-                bytes
-                    .windows(candidate.len())
-                    .any(|w| w == candidate.as_bytes())
-            })
+            o.as_ref()
+                .is_ok_and(|bytes| contains(bytes, candidate.as_bytes()))
         });
         if !clash {
             break candidate;
