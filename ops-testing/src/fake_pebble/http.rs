@@ -248,6 +248,14 @@ fn hex_value(byte: u8) -> Option<u8> {
     (byte as char).to_digit(16).map(|d| d as u8)
 }
 
+/// `value` as JSON, written straight into bytes: `Value`'s `Display`
+/// (`to_string`) goes through `fmt` a piece at a time and checks that each
+/// piece is UTF-8.
+pub(crate) fn json(value: &Value) -> Vec<u8> {
+    // Serializing a `Value` cannot fail: its map keys are strings.
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
 /// A reply: status, content type, body.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Reply {
@@ -259,17 +267,17 @@ pub(crate) struct Reply {
 impl Reply {
     /// `{"type":"sync","status-code":200,"status":"OK","result":...}`.
     pub fn sync(result: Value) -> Self {
-        Self::envelope("sync", 200, None, &result.to_string())
+        Self::envelope("sync", 200, None, &json(&result))
     }
 
     /// `{"type":"async","status-code":202,"status":"Accepted","change":"<id>","result":null}`.
     pub fn async_change(change: &str) -> Self {
-        Self::envelope("async", 202, Some(change), "null")
+        Self::envelope("async", 202, Some(change), b"null")
     }
 
     /// An async reply that carries a result too (exec's `task-id`).
     pub fn async_result(change: &str, result: Value) -> Self {
-        Self::envelope("async", 202, Some(change), &result.to_string())
+        Self::envelope("async", 202, Some(change), &json(&result))
     }
 
     /// `{"type":"error","status-code":N,"status":...,"result":{"message":...,"kind":...}}`.
@@ -279,13 +287,13 @@ impl Reply {
             result.push_str(&format!(",\"kind\":{}", Value::String(kind.into())));
         }
         result.push('}');
-        Self::envelope("error", status, None, &result)
+        Self::envelope("error", status, None, result.as_bytes())
     }
 
     /// A sync reply with another status than 200 (`/v1/health` answers
     /// 502 when a check is down, still of type `sync`).
     pub fn sync_status(status: u16, result: Value) -> Self {
-        Self::envelope("sync", status, None, &result.to_string())
+        Self::envelope("sync", status, None, &json(&result))
     }
 
     /// The answer of a route Pebble serves and the fake does not model:
@@ -308,19 +316,23 @@ impl Reply {
     }
 
     /// Pebble's envelope, fields in Pebble's order.
-    fn envelope(kind: &str, status: u16, change: Option<&str>, result: &str) -> Self {
-        let mut text = format!(
+    fn envelope(kind: &str, status: u16, change: Option<&str>, result: &[u8]) -> Self {
+        let mut body = format!(
             "{{\"type\":\"{kind}\",\"status-code\":{status},\"status\":{}",
             Value::String(status_text(status).into())
-        );
+        )
+        .into_bytes();
         if let Some(change) = change {
-            text.push_str(&format!(",\"change\":{}", Value::String(change.into())));
+            body.extend_from_slice(b",\"change\":");
+            body.extend_from_slice(&json(&Value::String(change.into())));
         }
-        text.push_str(&format!(",\"result\":{result}}}"));
+        body.extend_from_slice(b",\"result\":");
+        body.extend_from_slice(result);
+        body.push(b'}');
         Self {
             status,
             content_type: "application/json".into(),
-            body: text.into_bytes(),
+            body,
         }
     }
 

@@ -166,7 +166,9 @@ impl Request {
                 ("Accept", "application/json".to_string()),
                 ("Content-Type", "application/json".to_string()),
             ],
-            body: Some(body.to_string().into_bytes()),
+            // Written straight into bytes (`Value`'s `Display` goes through
+            // `fmt` a piece at a time); serializing a `Value` cannot fail.
+            body: Some(serde_json::to_vec(body).unwrap_or_default()),
         }
     }
 
