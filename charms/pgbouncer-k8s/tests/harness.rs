@@ -196,9 +196,7 @@ fn leader_relation_created_defers_without_config_then_without_backend() {
             ],
         )
     });
-    let mut auth = pgbouncer_k8s::auth::AuthFile::default();
-    auth.set_user("pgbouncer_auth_relation_id_3", "auth-pw")
-        .unwrap();
+    let auth = auth_file(&[("pgbouncer_auth_relation_id_3", "auth-pw")]);
     std::fs::write(
         root.join(pgb_config::AUTH_FILE_PATH.trim_start_matches('/')),
         auth.render(),
@@ -336,8 +334,7 @@ fn follower_writes_the_leaders_files_and_restarts_only_on_change() {
         .unwrap();
     assert!(restarts(&h) > restarts_before, "listen_port: restart");
     // A valid shared auth file: written, owner-only, and PgBouncer reloaded.
-    let mut auth = pgbouncer_k8s::auth::AuthFile::default();
-    auth.set_user("pgbouncer_auth_relation_id_3", "pw").unwrap();
+    let auth = auth_file(&[("pgbouncer_auth_relation_id_3", "pw")]);
     share_auth_file(&mut h, peers, &auth.render());
     assert_eq!(file(&h, pgb_config::AUTH_FILE_PATH), Some(auth.render()));
     let path = h

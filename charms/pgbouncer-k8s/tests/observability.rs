@@ -46,8 +46,7 @@ fn config_with_auth() -> PgbConfig {
 /// PgBouncer running with its files, and an auth file holding the auth user.
 fn running_container() -> Container {
     let config = config_with_auth();
-    let mut auth = AuthFile::default();
-    auth.set_user(&auth_user(), "pw").unwrap();
+    let auth = support::auth_file(&[(&auth_user(), "pw")]);
     let mut layer = ops::pebble::Layer::default();
     let mut c = Container::new(CONTAINER)
         .with_can_connect(true)
@@ -468,9 +467,7 @@ fn a_follower_runs_the_exporter_with_the_password_the_leader_kept() {
     use pgbouncer_k8s::peers::CFG_FILE;
 
     let mut ctx = ctx().with_unit_id(1);
-    let mut auth = AuthFile::default();
-    auth.set_user(&auth_user(), "pw").unwrap();
-    auth.set_user(STATS_USER, "stats-pw-of-the-leader").unwrap();
+    let auth = support::auth_file(&[(&auth_user(), "pw"), (STATS_USER, "stats-pw-of-the-leader")]);
     let secret = Secret::new([
         (AUTH_FILE_KEY, auth.render().as_str()),
         (STATS_PASSWORD_KEY, "stats-pw-of-the-leader"),

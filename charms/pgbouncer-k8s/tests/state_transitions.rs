@@ -48,9 +48,7 @@ fn config_with_auth() -> PgbConfig {
 }
 
 fn auth_file(password: &str) -> AuthFile {
-    let mut auth = AuthFile::default();
-    auth.set_user(&auth_user(), password).unwrap();
-    auth
+    support::auth_file(&[(&auth_user(), password)])
 }
 
 /// The container, Pebble up, with nothing in it.
