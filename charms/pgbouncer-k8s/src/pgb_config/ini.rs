@@ -8,7 +8,7 @@ use std::fmt;
 use super::conninfo::ConnParams;
 use super::rules::{
     DATABASES, PGBOUNCER, PgbConfigError, USER_LIST_OPTIONS, check_auth_user, check_database_entry,
-    check_database_name, check_option_name, check_option_value, check_section_name,
+    check_database_name, check_option_name, check_option_value, check_section_name, has_control,
     is_section_name,
 };
 
@@ -415,7 +415,7 @@ impl PgbConfig {
             return Ok(());
         }
         check_option_name(section, key)?;
-        if value.contains(char::is_control) {
+        if has_control(value) {
             return Err(PgbConfigError::InvalidValue {
                 section: section.to_string(),
                 key: key.to_string(),
