@@ -197,6 +197,7 @@ pub struct Model {
     networks: RefCell<HashMap<String, Network>>,
     resources: RefCell<HashMap<String, PathBuf>>,
     action_params: RefCell<Option<Map<String, Value>>>,
+    secret_reads: RefCell<HashMap<secret::SecretLookup, secret::SecretRead>>,
 }
 
 impl fmt::Debug for Model {
@@ -247,6 +248,7 @@ impl Model {
             networks: RefCell::default(),
             resources: RefCell::default(),
             action_params: RefCell::default(),
+            secret_reads: RefCell::default(),
         }
     }
 

@@ -365,6 +365,22 @@ fn unique_identifier(id: &str) -> &str {
     }
 }
 
+/// The id and label a secret was looked up with.
+pub(super) type SecretLookup = (Option<String>, Option<String>);
+
+/// A secret's content as a lookup read it in this dispatch
+/// ([`Model::get_secret`]), and whether it was read with `--refresh`.
+/// Within a hook Juju gives a unit the same revision until it refreshes,
+/// and the latest one (what a refresh gave) until a new one is published,
+/// which the unit then hears of in `secret-changed`. So a lookup repeated
+/// in the same dispatch is answered from the first, until this unit
+/// writes a secret. Under Juju each `secret-get` is a process, and with
+/// `--refresh` a call to the controller.
+pub(super) struct SecretRead {
+    content: SecretContent,
+    refreshed: bool,
+}
+
 /// A secret this unit owns or was granted. Looking one up
 /// ([`Model::get_secret`]) reads its content once (`secret-get`), as
 /// Python ops does; it is kept for the dispatch, until a `refresh`.
@@ -434,6 +450,8 @@ impl<'m> Secret<'m> {
                 .secret_get(self.id.as_deref(), self.label.as_deref(), refresh, false)
                 .map_err(ModelError::backend(format!("reading {}", self.describe())))?,
         );
+        self.model
+            .remember_secret_read(self.lookup_key(), &content, refresh);
         *self.content.borrow_mut() = Some(content.clone());
         Ok(content)
     }
@@ -479,6 +497,7 @@ impl<'m> Secret<'m> {
                 "setting the content of {}",
                 self.describe()
             )))?;
+        self.model.forget_secret_reads();
         // The tracked revision is not the new one: fetch again when asked.
         *self.content.borrow_mut() = None;
         Ok(())
@@ -491,6 +510,7 @@ impl<'m> Secret<'m> {
             return Ok(());
         }
         let id = self.require_id()?;
+        self.model.forget_secret_reads();
         self.model
             .backend
             .secret_set(
@@ -512,6 +532,7 @@ impl<'m> Secret<'m> {
     /// Lets the remote application of a relation (or only one of its units) read the secret.
     pub fn grant(&self, relation: &Relation, unit: Option<&str>) -> Result<(), ModelError> {
         let id = self.require_id()?;
+        self.model.forget_secret_reads();
         self.model
             .backend
             .secret_grant(&id, relation.id.id, unit)
@@ -525,6 +546,7 @@ impl<'m> Secret<'m> {
     /// Takes a grant back.
     pub fn revoke(&self, relation: &Relation, unit: Option<&str>) -> Result<(), ModelError> {
         let id = self.require_id()?;
+        self.model.forget_secret_reads();
         self.model
             .backend
             .secret_revoke(&id, relation.id.id, unit)
@@ -538,6 +560,7 @@ impl<'m> Secret<'m> {
     /// Removes one revision (owner only; typically in `secret-remove`).
     pub fn remove_revision(&self, revision: u64) -> Result<(), ModelError> {
         let id = self.require_id()?;
+        self.model.forget_secret_reads();
         self.model
             .backend
             .secret_remove(&id, Some(revision))
@@ -550,10 +573,17 @@ impl<'m> Secret<'m> {
     /// Removes the secret, every revision of it (owner only).
     pub fn remove_all_revisions(&self) -> Result<(), ModelError> {
         let id = self.require_id()?;
+        self.model.forget_secret_reads();
         self.model
             .backend
             .secret_remove(&id, None)
             .map_err(ModelError::backend(format!("removing {}", self.describe())))
+    }
+
+    /// The id and label this secret was looked up with: what
+    /// [`Model`] remembers a read under.
+    fn lookup_key(&self) -> SecretLookup {
+        (self.id.clone(), self.label.clone())
     }
 
     fn describe(&self) -> String {
@@ -593,6 +623,7 @@ impl Model {
                 owner: options.owner,
             })
             .map_err(ModelError::backend("adding a secret"))?;
+        self.forget_secret_reads();
         let secret = Secret::new(self, Some(id), options.label);
         *secret.content.borrow_mut() = Some(SecretContent(content));
         Ok(secret)
@@ -605,6 +636,9 @@ impl Model {
     /// this unit may not read, fails here, with
     /// [`BackendError::SecretNotFound`](crate::backend::BackendError::SecretNotFound)
     /// or Juju's refusal; [`Secret::get_content`] then needs no other call.
+    /// Looked up again in the same dispatch with the same id and label, it
+    /// is not read again until this unit writes a secret: Juju gives a
+    /// unit the same revision within a hook until it refreshes.
     pub fn get_secret(
         &self,
         id: Option<&str>,
@@ -617,7 +651,10 @@ impl Model {
     /// in one hook tool call (`secret-get --refresh`): the secret is looked
     /// up, failing as `get_secret` does; this unit tracks its latest
     /// revision from now on; and that content is kept for the dispatch
-    /// (`get_content(false)` reads it without another call). For what a
+    /// (`get_content(false)` reads it without another call, and so does
+    /// this lookup repeated with the same id and label, until this unit
+    /// writes a secret; a newer revision published meanwhile comes with
+    /// `secret-changed`). For what a
     /// library does with a secret another application shares with it, as
     /// data-platform-libs' requirers do: always the latest revision. Under
     /// Juju each hook tool call is a process.
@@ -652,8 +689,41 @@ impl Model {
             id.map(|id| canonical_id(id, &self.uuid)),
             label.map(str::to_string),
         );
+        if let Some(content) = self.remembered_secret_read(&secret.lookup_key(), refresh) {
+            *secret.content.borrow_mut() = Some(content);
+            return Ok(secret);
+        }
         secret.get_content(refresh)?;
         Ok(secret)
+    }
+
+    /// What a lookup with this id and label read earlier in the dispatch,
+    /// if it may stand for a new read: any read for a lookup without
+    /// `refresh`, one with `--refresh` for a lookup with it.
+    fn remembered_secret_read(&self, key: &SecretLookup, refresh: bool) -> Option<SecretContent> {
+        let reads = self.secret_reads.borrow();
+        let read = reads.get(key)?;
+        (read.refreshed || !refresh).then(|| read.content.clone())
+    }
+
+    /// Keeps what `secret-get` gave for this id and label (with
+    /// `--refresh` or not) for the rest of the dispatch.
+    fn remember_secret_read(&self, key: SecretLookup, content: &SecretContent, refreshed: bool) {
+        let mut reads = self.secret_reads.borrow_mut();
+        let refreshed = refreshed || reads.get(&key).is_some_and(|read| read.refreshed);
+        reads.insert(
+            key,
+            SecretRead {
+                content: content.clone(),
+                refreshed,
+            },
+        );
+    }
+
+    /// Forgets every secret read of the dispatch: this unit changed a
+    /// secret (any of them: a label and an id may name the same one).
+    fn forget_secret_reads(&self) {
+        self.secret_reads.borrow_mut().clear();
     }
 }
 

@@ -10,7 +10,7 @@ use serde_json::json;
 use super::recording::{Hook, StoredSecret, World, model_for};
 use super::world;
 use crate::backend::{BackendError, PortProtocol, SecretOwner, StatusInfo, StatusName};
-use crate::model::{ModelError, SecretInfoUpdate, SecretOptions, SecretRotate, Status};
+use crate::model::{ModelError, Secret, SecretInfoUpdate, SecretOptions, SecretRotate, Status};
 
 fn content(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs
@@ -324,8 +324,8 @@ fn a_missing_secret_fails_when_looked_up() {
     assert!(err.is_secret_not_found(), "{err:?}");
 }
 
-#[test]
-fn a_secret_looked_up_refreshed_is_one_secret_get() {
+/// A leader's world with `secret:abc` (a password, revision 2) in it.
+fn world_with_secret_abc() -> World {
     let mut w = world(true);
     w.secrets.insert(
         "secret:abc".into(),
@@ -335,7 +335,12 @@ fn a_secret_looked_up_refreshed_is_one_secret_get() {
             revision: 2,
         },
     );
-    let (model, backend) = model_for(w, "app/0", Hook::default());
+    w
+}
+
+#[test]
+fn a_secret_looked_up_refreshed_is_one_secret_get() {
+    let (model, backend) = model_for(world_with_secret_abc(), "app/0", Hook::default());
     let secret = model
         .get_secret_refreshed(Some("secret:abc"), Some("db-user"))
         .unwrap();
@@ -358,6 +363,67 @@ fn a_secret_looked_up_refreshed_is_one_secret_get() {
         .get_secret_refreshed(Some("secret:nope"), Some("x"))
         .unwrap_err();
     assert!(err.is_secret_not_found(), "{err:?}");
+}
+
+#[test]
+fn a_secret_looked_up_again_is_read_again_only_after_a_secret_is_written() {
+    let (model, backend) = model_for(world_with_secret_abc(), "app/0", Hook::default());
+    let password = |secret: &Secret<'_>| {
+        secret
+            .get_content(false)
+            .unwrap()
+            .get("password")
+            .map(str::to_string)
+    };
+    // The same lookup twice: one read, the same content.
+    let first = model.get_secret(Some("secret:abc"), None).unwrap();
+    let again = model.get_secret(Some("abc"), None).unwrap();
+    assert_eq!(password(&again).as_deref(), Some("s3cr3t"));
+    assert_eq!(backend.count("secret-get"), 1);
+    // A plain read does not stand for a refresh; a refresh stands for both.
+    model
+        .get_secret_refreshed(Some("secret:abc"), None)
+        .unwrap();
+    assert_eq!(backend.count("secret-get"), 2);
+    model
+        .get_secret_refreshed(Some("secret:abc"), None)
+        .unwrap();
+    model.get_secret(Some("secret:abc"), None).unwrap();
+    assert_eq!(backend.count("secret-get"), 2);
+    // Another label is another lookup (Juju attaches the label).
+    model.get_secret(Some("secret:abc"), Some("db")).unwrap();
+    assert_eq!(
+        backend.calls_of("secret-get")[2],
+        ["secret:abc", "db", "false", "false"]
+    );
+    // Once this unit writes a secret, a lookup reads again, and sees it.
+    first
+        .set_content(content(&[("password", "n3w-one")]))
+        .unwrap();
+    let after = model.get_secret(Some("secret:abc"), None).unwrap();
+    assert_eq!(backend.count("secret-get"), 4);
+    assert_eq!(password(&after).as_deref(), Some("n3w-one"));
+    // So does every other kind of write, a new secret included.
+    model.get_secret(Some("secret:abc"), None).unwrap();
+    model
+        .add_secret(content(&[("token", "t0k3n")]), Default::default())
+        .unwrap();
+    model.get_secret(Some("secret:abc"), None).unwrap();
+    assert_eq!(backend.count("secret-get"), 5);
+    let rel = model.relation("db").unwrap().unwrap();
+    after.grant(&rel, None).unwrap();
+    model.get_secret(Some("secret:abc"), None).unwrap();
+    assert_eq!(backend.count("secret-get"), 6);
+    // A lookup that failed is not remembered.
+    for _ in 0..2 {
+        assert!(
+            model
+                .get_secret(Some("secret:nope"), None)
+                .unwrap_err()
+                .is_secret_not_found()
+        );
+    }
+    assert_eq!(backend.count("secret-get"), 8);
 }
 
 #[test]
