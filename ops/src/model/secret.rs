@@ -484,6 +484,7 @@ impl<'m> Secret<'m> {
     pub fn set_content(&self, content: BTreeMap<String, String>) -> Result<(), ModelError> {
         check_content(&content)?;
         let id = self.require_id()?;
+        self.model.forget_secret_reads();
         self.model
             .backend
             .secret_set(
@@ -497,7 +498,6 @@ impl<'m> Secret<'m> {
                 "setting the content of {}",
                 self.describe()
             )))?;
-        self.model.forget_secret_reads();
         // The tracked revision is not the new one: fetch again when asked.
         *self.content.borrow_mut() = None;
         Ok(())
@@ -612,6 +612,7 @@ impl Model {
                 operation: "create an application-owned secret".to_string(),
             });
         }
+        self.forget_secret_reads();
         let id = self
             .backend
             .secret_add(&SecretAddArgs {
@@ -623,7 +624,6 @@ impl Model {
                 owner: options.owner,
             })
             .map_err(ModelError::backend("adding a secret"))?;
-        self.forget_secret_reads();
         let secret = Secret::new(self, Some(id), options.label);
         *secret.content.borrow_mut() = Some(SecretContent(content));
         Ok(secret)
@@ -709,9 +709,7 @@ impl Model {
     /// Keeps what `secret-get` gave for this id and label (with
     /// `--refresh` or not) for the rest of the dispatch.
     fn remember_secret_read(&self, key: SecretLookup, content: &SecretContent, refreshed: bool) {
-        let mut reads = self.secret_reads.borrow_mut();
-        let refreshed = refreshed || reads.get(&key).is_some_and(|read| read.refreshed);
-        reads.insert(
+        self.secret_reads.borrow_mut().insert(
             key,
             SecretRead {
                 content: content.clone(),
@@ -720,8 +718,9 @@ impl Model {
         );
     }
 
-    /// Forgets every secret read of the dispatch: this unit changed a
-    /// secret (any of them: a label and an id may name the same one).
+    /// Forgets every secret read of the dispatch: this unit is about to
+    /// change a secret (any of them: a label and an id may name the same
+    /// one).
     fn forget_secret_reads(&self) {
         self.secret_reads.borrow_mut().clear();
     }
