@@ -251,7 +251,7 @@ fn hex_value(byte: u8) -> Option<u8> {
 /// `value` as JSON, written straight into bytes: `Value`'s `Display`
 /// (`to_string`) goes through `fmt` a piece at a time and checks that each
 /// piece is UTF-8.
-pub(crate) fn json(value: &Value) -> Vec<u8> {
+fn json(value: &Value) -> Vec<u8> {
     // Serializing a `Value` cannot fail: its map keys are strings.
     serde_json::to_vec(value).unwrap_or_default()
 }
