@@ -16,7 +16,7 @@ use ops_testing::Harness;
 use ops_testing::context::{Relation, Secret, State};
 use ops_testing::fake_pebble::ServiceEvent;
 use pgbouncer_k8s::PgbouncerK8sCharm;
-use pgbouncer_k8s::auth::{AuthFile, scram_verifier};
+use pgbouncer_k8s::auth::AuthFile;
 use pgbouncer_k8s::credentials::SECRET_ID;
 use postgresql_client::SecretGroup;
 
@@ -34,24 +34,27 @@ pub const APP: &str = "pgbouncer-k8s";
 
 /// An auth file with a SCRAM-SHA-256 verifier of each `(user, password)`,
 /// as the charm writes one. A verifier is 4096 PBKDF2 rounds (0.4 ms, a
-/// tenth of some test files' time): each password's is made once per test
-/// binary and kept, which a fixture may do, since any verifier of a
+/// tenth of some test files' time): each user's line is made once per
+/// test binary and kept, which a fixture may do, since any verifier of a
 /// password is one that PgBouncer and [`AuthFile::verify`] take. (The
 /// charm itself makes a new one, with a new salt, for each password it
 /// sets.)
 pub fn auth_file(users: &[(&str, &str)]) -> AuthFile {
-    static VERIFIERS: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
-    let mut text = String::new();
-    for (user, password) in users {
-        assert!(!user.contains('"'), "a fixture's user name has no quote");
-        let verifier = VERIFIERS
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(password.to_string())
-            .or_insert_with(|| scram_verifier(password).unwrap())
-            .clone();
-        text.push_str(&format!("\"{user}\" \"{verifier}\"\n"));
-    }
+    static LINES: Mutex<BTreeMap<(String, String), String>> = Mutex::new(BTreeMap::new());
+    let mut lines = LINES.lock().unwrap_or_else(PoisonError::into_inner);
+    let text: String = users
+        .iter()
+        .map(|(user, password)| {
+            lines
+                .entry((user.to_string(), password.to_string()))
+                .or_insert_with(|| {
+                    let mut one = AuthFile::default();
+                    one.set_user(user, password).unwrap();
+                    one.render()
+                })
+                .clone()
+        })
+        .collect();
     AuthFile::parse(&text).unwrap()
 }
 
