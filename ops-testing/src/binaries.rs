@@ -52,12 +52,13 @@ pub const BIN_DIR_VAR: &str = "OPS_RS_BIN_DIR";
 /// When [`BIN_DIR_VAR`] (`OPS_RS_BIN_DIR`) names a directory that holds
 /// `bin`, that file is returned and nothing is built. Setting it is a
 /// promise that the binaries there are current: `cargo test --workspace`
-/// builds every workspace package's binaries into `<target>/debug` before
-/// it runs a test, so `.ci/run` sets it to that directory for that
-/// command, and its tests do not build the dependencies a second time into
-/// `<target>/bins` (3 to 4 minutes from a clean clone). A plain `cargo
-/// test -p <package>` does not build other packages' binaries, so it is
-/// not set by default.
+/// builds the binaries of every workspace package that has integration
+/// tests into `<target>/debug` before it runs a test (each package whose
+/// binary this workspace's tests ask for has some), so `.ci/run` sets it
+/// to that directory for that command, and its tests do not build the
+/// dependencies a second time into `<target>/bins` (3 to 4 minutes from a
+/// clean clone). A plain `cargo test -p <package>` does not build other
+/// packages' binaries, so it is not set by default.
 ///
 /// ```no_run
 /// let charm = ops_testing::binaries::cargo_bin("my-charm", "my-charm").unwrap();
