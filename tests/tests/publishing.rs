@@ -1,7 +1,9 @@
 //! What a user outside this repository sees of the crates: a licence in each
 //! package, names free on crates.io with the short library names kept,
 //! docs.rs metadata, no archived YAML crate, and the publishable crates
-//! packaging together.
+//! packaging together. Also what the workspace's own checks rely on: the
+//! Python dependencies pinned, and the binaries the simulator tests ask
+//! for built by `cargo test --workspace`.
 //!
 //! The manifests are read through `cargo metadata --no-deps` (no TOML parser
 //! here, no network).
@@ -398,5 +400,65 @@ fn the_publishable_crates_package_together() {
                 "{name}'s package lacks {wanted}:\n{files}"
             );
         }
+    }
+}
+
+/// `.ci/run` has the simulator tests take their binaries from what `cargo
+/// test --workspace` built (`OPS_RS_BIN_DIR`, read by
+/// `ops_testing::binaries::cargo_bin`). cargo builds a package's binaries
+/// for a test run only when the package has integration tests: a binary
+/// of any other package could be an old one. So every package an
+/// integration test asks `cargo_bin` for (and `juju-ops-testing`, whose
+/// hook tool `hook_tool()` gives) has integration tests.
+#[test]
+fn every_binary_the_tests_ask_for_is_built_by_cargo_test() {
+    let mut asked = std::collections::BTreeSet::new();
+    let call = "cargo_bin(\"";
+    let top_dirs = std::fs::read_dir(root())
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.is_dir())
+        .filter(|path| !path.ends_with("target") && !path.ends_with(".git"));
+    for file in top_dirs.flat_map(|dir| rust_files(&dir)) {
+        let in_tests = file
+            .strip_prefix(root())
+            .unwrap()
+            .components()
+            .any(|c| c.as_os_str() == "tests");
+        if !in_tests {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (at, _) in text.match_indices(call) {
+            let package = text[at + call.len()..].split('"').next().unwrap();
+            asked.insert(package.to_string());
+        }
+        if text.contains("hook_tool()") {
+            asked.insert("juju-ops-testing".to_string());
+        }
+    }
+    for expected in ["pgbouncer-k8s", "juju-ops-testing", "hello-peers"] {
+        assert!(
+            asked.contains(expected),
+            "no test asks for {expected}: {asked:?}"
+        );
+    }
+    let packages = packages();
+    for package in &asked {
+        let found = packages
+            .iter()
+            .find(|p| name(p) == package)
+            .unwrap_or_else(|| panic!("a test asks cargo_bin for {package}, not in the workspace"));
+        let has_integration_tests = found["targets"].as_array().unwrap().iter().any(|target| {
+            target["kind"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|kind| kind == "test")
+        });
+        assert!(
+            has_integration_tests,
+            "{package} has no integration tests: cargo test does not build its binaries"
+        );
     }
 }
