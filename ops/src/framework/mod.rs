@@ -491,7 +491,11 @@ impl<C: 'static> Framework<C> {
         // Every observer of a charm is keyed at every dispatch (the charm is
         // built anew in each hook process): no allocation but the key's own.
         let function = type_name::<F>();
-        if name.is_none() && function.contains("{{closure}}") {
+        // A closure's type name holds `{{closure}}`; a method's or a function
+        // item's holds no brace at all, which a byte search tells at once
+        // (a search for the whole word set up at each of a charm's observers
+        // was a tenth of keying them).
+        if name.is_none() && function.contains('{') && function.contains("{{closure}}") {
             return Err(FrameworkError::ClosureObserver {
                 event: event.to_string(),
                 observer: function.to_string(),
@@ -891,7 +895,7 @@ fn join_key(charm: &str, function: &str) -> String {
 fn function_name(type_name: &str) -> Cow<'_, str> {
     if !type_name.contains('<') {
         // A plain path, as a method or function item's name is.
-        return Cow::Borrowed(type_name.rsplit("::").next().unwrap_or(type_name));
+        return Cow::Borrowed(last_segment(type_name));
     }
     let mut depth = 0usize;
     let mut plain = String::with_capacity(type_name.len());
@@ -903,12 +907,26 @@ fn function_name(type_name: &str) -> Cow<'_, str> {
             _ => {}
         }
     }
-    Cow::Owned(plain.rsplit("::").next().unwrap_or(&plain).to_string())
+    Cow::Owned(last_segment(&plain).to_string())
+}
+
+/// What follows a path's last `::` (all of it when there is none). A path
+/// has colons only in its separators, so the last colon ends the last one,
+/// and a byte search finds it.
+fn last_segment(path: &str) -> &str {
+    path.rfind(':').map_or(path, |at| &path[at + 1..])
 }
 
 fn scoped_name(scope: &str, kind: &str) -> String {
     let mut name = String::with_capacity(scope.len() + 1 + kind.len());
-    name.extend(scope.chars().map(|c| if c == '-' { '_' } else { c }));
+    // Whole runs between dashes, not a character at a time: every relation
+    // observer of a charm is named at every dispatch.
+    for (i, part) in scope.split('-').enumerate() {
+        if i > 0 {
+            name.push('_');
+        }
+        name.push_str(part);
+    }
     name.push('_');
     name.push_str(kind);
     name
@@ -933,10 +951,21 @@ mod tests {
     }
 
     #[test]
+    fn last_segments_follow_the_last_separator() {
+        assert_eq!(last_segment("a::b::on_start"), "on_start");
+        assert_eq!(last_segment("on_start"), "on_start");
+        assert_eq!(last_segment("a::"), "");
+    }
+
+    #[test]
     fn scoped_names_are_identifiers() {
         assert_eq!(
             scoped_name("pgb-peers", "relation_changed"),
             "pgb_peers_relation_changed"
+        );
+        assert_eq!(
+            scoped_name("-a--b-", "relation_joined"),
+            "_a__b__relation_joined"
         );
         assert_eq!(scoped_name("db", "relation_broken"), "db_relation_broken");
         assert_eq!(join_key("MyCharm", "on_start"), "MyCharm::on_start");
