@@ -55,7 +55,7 @@ pub(crate) fn to_string<T: serde::Serialize>(value: &T) -> Result<String, YamlEr
 /// escapes the C0 controls.)
 pub(crate) fn json_readable_as_yaml<T: serde::Serialize>(value: &T) -> serde_json::Result<String> {
     let json = serde_json::to_string(value)?;
-    if json.chars().all(yaml_readable) {
+    if yaml_readable_text(&json) {
         return Ok(json);
     }
     let mut escaped = String::with_capacity(json.len() + 16);
@@ -80,6 +80,20 @@ pub fn yaml_readable(c: char) -> bool {
         u32::from(c),
         0x09 | 0x0A | 0x0D | 0x20..=0x7E | 0xA0..=0x2027 | 0x202A..=0xD7FF | 0xE000..=0xFFFD | 0x10000..
     )
+}
+
+/// Whether every character of `text` is [`yaml_readable`]. Printable ASCII,
+/// tab, newline and carriage return are checked a byte at a time, the
+/// usual case for state and layers sent as JSON (tens of kilobytes a
+/// dispatch); decoding starts at the first other byte, which begins a
+/// character since all before it are ASCII.
+#[doc(hidden)]
+pub fn yaml_readable_text(text: &str) -> bool {
+    let ascii_readable = |b: u8| matches!(b, 0x20..=0x7E | b'\t' | b'\n' | b'\r');
+    match text.bytes().position(|b| !ascii_readable(b)) {
+        None => true,
+        Some(at) => text[at..].chars().all(yaml_readable),
+    }
 }
 
 /// Text for property tests of what is written for a YAML reader: often
@@ -128,6 +142,26 @@ mod tests {
     fn a_type_error_names_what_was_expected() {
         let err = from_str::<std::collections::BTreeMap<String, u16>>("port: many\n").unwrap_err();
         assert!(err.to_string().contains("u16"), "{err}");
+    }
+
+    #[test]
+    fn readable_text_is_checked_past_its_ascii() {
+        assert!(yaml_readable_text(""));
+        assert!(yaml_readable_text("a: 1\n\tb\r\n"));
+        assert!(yaml_readable_text("caf\u{e9} \u{1f600}"));
+        assert!(!yaml_readable_text("a\u{7f}"));
+        assert!(!yaml_readable_text("\u{1}"));
+        assert!(!yaml_readable_text("caf\u{e9}\u{85}"));
+        assert!(!yaml_readable_text("\u{e9}abc\u{2028}"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn prop_readable_text_is_every_character_readable(
+            text in proptest::prop_oneof![yaml_special_text(), ".{0,40}"],
+        ) {
+            proptest::prop_assert_eq!(yaml_readable_text(&text), text.chars().all(yaml_readable));
+        }
     }
 
     #[test]

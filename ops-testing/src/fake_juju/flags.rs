@@ -344,7 +344,7 @@ pub(crate) fn settings_from_yaml(text: &[u8]) -> Result<BTreeMap<String, String>
 /// a key given twice (YAML refuses it), and characters YAML refuses or
 /// reads otherwise raw (DEL, C1 controls, NEL, ...).
 fn string_map_from_json(text: &str) -> Option<BTreeMap<String, String>> {
-    if !text.chars().all(ops::backend::yaml_readable) {
+    if !ops::backend::yaml_readable_text(text) {
         return None;
     }
     /// The object's members in order, duplicates kept.

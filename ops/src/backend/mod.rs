@@ -14,7 +14,7 @@ mod hook_tools;
 mod types;
 
 #[doc(hidden)]
-pub use crate::yaml::yaml_readable;
+pub use crate::yaml::{yaml_readable, yaml_readable_text};
 pub use error::BackendError;
 pub use hook_tools::{DEFAULT_TOOL_DEADLINE, HookTools, ToolOutput, ToolRunner};
 pub use types::{
