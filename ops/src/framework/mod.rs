@@ -8,6 +8,7 @@
 mod any_event;
 pub(crate) mod dispatch_error;
 pub mod events;
+mod key;
 mod outcome;
 pub(crate) mod resolve;
 mod stored;
@@ -33,6 +34,7 @@ use dispatch_error::DispatchError;
 use events::{
     ActionEvent, CharmEvent, ContainerEvent, CustomEvent, Event, RelationEvent, StorageEvent,
 };
+use key::ObserverKey;
 use outcome::Returned;
 
 /// A mistake in registering observers or stored state, found in `Charm::new`.
@@ -177,7 +179,7 @@ struct Observer<C> {
     /// The event's name, or [`EVERY_EVENT`].
     event: String,
     /// `<Charm>::<function>`: what notices are saved under.
-    key: String,
+    key: ObserverKey,
     /// The Rust type the event's name stands for (none for an observer
     /// of every event): one name, one type.
     event_type: Option<std::any::TypeId>,
@@ -251,7 +253,7 @@ impl<'a> Ctx<'a> {
 /// Where a charm registers its observers and stored state; handed to
 /// [`Charm::new`](crate::Charm::new).
 pub struct Framework<C> {
-    charm_name: String,
+    charm_name: Rc<str>,
     depth: usize,
     model: Model,
     meta: Arc<CharmMeta>,
@@ -263,7 +265,7 @@ pub struct Framework<C> {
 
 impl<C: 'static> Framework<C> {
     pub(crate) fn new(model: Model, meta: Arc<CharmMeta>, state: PersistedState) -> Self {
-        let charm_name = charm_type_name::<C>();
+        let charm_name = charm_type_name::<C>().into();
         Self {
             charm_name,
             depth: 0,
@@ -487,9 +489,11 @@ impl<C: 'static> Framework<C> {
     /// The observer's key, `<Charm>::<function>` (or the name given):
     /// stable across compiler versions and module moves. Refuses a closure
     /// without a name and a second observer of the event under one key.
-    fn observer_key<F>(&self, event: &str, name: Option<&str>) -> Result<String, FrameworkError> {
-        // Every observer of a charm is keyed at every dispatch (the charm is
-        // built anew in each hook process): no allocation but the key's own.
+    fn observer_key<F>(
+        &self,
+        event: &str,
+        name: Option<&str>,
+    ) -> Result<ObserverKey, FrameworkError> {
         let function = type_name::<F>();
         // A closure's type name holds `{{closure}}`; a method's or a function
         // item's holds no brace at all, which a byte search tells at once
@@ -502,17 +506,19 @@ impl<C: 'static> Framework<C> {
             });
         }
         let key = match name {
-            Some(name) => join_key(&self.charm_name, name),
-            None => join_key(&self.charm_name, &function_name(function)),
+            Some(name) => ObserverKey::named(self.charm_name.clone(), name),
+            None => ObserverKey::of_function(self.charm_name.clone(), function),
         };
+        // Only observers of the same event can clash, so only their keys
+        // (and this one's) are spelled out here.
         if self
             .observers
             .iter()
-            .any(|o| o.event == event && o.key == key)
+            .any(|o| o.event == event && o.key.get() == key.get())
         {
             return Err(FrameworkError::DuplicateObserver {
                 event: event.to_string(),
-                observer: key,
+                observer: key.get().to_string(),
             });
         }
         Ok(key)
@@ -630,7 +636,7 @@ impl<C: 'static> Framework<C> {
                 tracing::warn!(
                     "deferred {} for {} cannot be restored ({}); kept in the queue",
                     handle,
-                    observer.key,
+                    observer.key.get(),
                     crate::redact::serde_reason(&source.to_string())
                 );
                 return Ok(Returned {
@@ -646,14 +652,14 @@ impl<C: 'static> Framework<C> {
                 );
                 return Err(DispatchError::Handler {
                     handle: handle.to_string(),
-                    observer: observer.key.clone(),
+                    observer: observer.key.get().to_string(),
                     source: reason.into(),
                 });
             }
             Err(CallError::Handler(source)) => {
                 return Err(DispatchError::Handler {
                     handle: handle.to_string(),
-                    observer: observer.key.clone(),
+                    observer: observer.key.get().to_string(),
                     source,
                 });
             }
@@ -661,7 +667,7 @@ impl<C: 'static> Framework<C> {
         self.emitted.push(EmittedEvent {
             handle: handle.to_string(),
             event: event.to_string(),
-            observer: observer.key.clone(),
+            observer: observer.key.get().to_string(),
             reemitted,
             deferred: returned.defer,
         });
@@ -713,13 +719,13 @@ impl<C: 'static> Framework<C> {
         }
         let mut statuses = Vec::new();
         for observer in observers {
-            if self.is_deferred(&observer.key, event, &snapshot) {
+            if self.is_deferred(observer.key.get(), event, &snapshot) {
                 // Python ops' `_event_is_in_storage`: an identical event is
                 // already waiting for this observer (and was re-emitted to it
                 // in this dispatch); it is not called twice.
                 tracing::debug!(
                     "skipping {handle} for {}: an identical event is already deferred",
-                    observer.key
+                    observer.key.get()
                 );
                 continue;
             }
@@ -728,7 +734,7 @@ impl<C: 'static> Framework<C> {
             if returned.defer {
                 self.queue(Notice {
                     handle: handle.clone(),
-                    observer: observer.key.clone(),
+                    observer: observer.key.get().to_string(),
                     event: event.to_string(),
                     snapshot: snapshot.clone(),
                 })?;
@@ -772,7 +778,7 @@ impl<C: 'static> Framework<C> {
             let observer = self
                 .observers
                 .iter()
-                .find(|o| o.key == notice.observer && o.event == notice.event)
+                .find(|o| o.event == notice.event && o.key.get() == notice.observer)
                 .cloned();
             let Some(observer) = observer else {
                 tracing::warn!(
@@ -792,7 +798,7 @@ impl<C: 'static> Framework<C> {
             )?;
             if returned.defer {
                 // A notice saved under the old form is kept under the new.
-                notice.observer = observer.key.clone();
+                notice.observer = observer.key.get().to_string();
                 kept.push(notice);
             }
         }
