@@ -18,7 +18,6 @@ pub use outcome::{HandlerError, HandlerOutcome, HandlerResult, Outcome, Returned
 pub use stored::StoredState;
 
 use std::any::type_name;
-use std::borrow::Cow;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -495,11 +494,7 @@ impl<C: 'static> Framework<C> {
         name: Option<&str>,
     ) -> Result<ObserverKey, FrameworkError> {
         let function = type_name::<F>();
-        // A closure's type name holds `{{closure}}`; a method's or a function
-        // item's holds no brace at all, which a byte search tells at once
-        // (a search for the whole word set up at each of a charm's observers
-        // was a tenth of keying them).
-        if name.is_none() && function.contains('{') && function.contains("{{closure}}") {
+        if name.is_none() && key::names_a_closure(function) {
             return Err(FrameworkError::ClosureObserver {
                 event: event.to_string(),
                 observer: function.to_string(),
@@ -858,13 +853,7 @@ fn merge_over(base: &mut Value, saved: &Value) {
 /// root of handle paths and of observer keys.
 fn charm_type_name<C>() -> String {
     let full = type_name::<C>();
-    full.split('<')
-        .next()
-        .unwrap_or(full)
-        .rsplit("::")
-        .next()
-        .unwrap_or(full)
-        .to_string()
+    key::last_segment(full.split('<').next().unwrap_or(full)).to_string()
 }
 
 /// The key `handler` observes under when it is registered without a name
@@ -884,43 +873,9 @@ pub fn observer_key<C: 'static, E, R, F>(_handler: F) -> String
 where
     F: Fn(&mut C, &E, &mut Ctx<'_>) -> HandlerResult<R>,
 {
-    join_key(&charm_type_name::<C>(), &function_name(type_name::<F>()))
-}
-
-/// `<Charm>::<function>`.
-fn join_key(charm: &str, function: &str) -> String {
-    let mut key = String::with_capacity(charm.len() + 2 + function.len());
-    key.push_str(charm);
-    key.push_str("::");
-    key.push_str(function);
-    key
-}
-
-/// The function's own name from its `type_name` (`my_charm::MyCharm::on_start`
-/// → `on_start`; generic arguments dropped).
-fn function_name(type_name: &str) -> Cow<'_, str> {
-    if !type_name.contains('<') {
-        // A plain path, as a method or function item's name is.
-        return Cow::Borrowed(last_segment(type_name));
-    }
-    let mut depth = 0usize;
-    let mut plain = String::with_capacity(type_name.len());
-    for c in type_name.chars() {
-        match c {
-            '<' => depth += 1,
-            '>' => depth = depth.saturating_sub(1),
-            _ if depth == 0 => plain.push(c),
-            _ => {}
-        }
-    }
-    Cow::Owned(last_segment(&plain).to_string())
-}
-
-/// What follows a path's last `::` (all of it when there is none). A path
-/// has colons only in its separators, so the last colon ends the last one,
-/// and a byte search finds it.
-fn last_segment(path: &str) -> &str {
-    path.rfind(':').map_or(path, |at| &path[at + 1..])
+    ObserverKey::of_function(charm_type_name::<C>().into(), type_name::<F>())
+        .get()
+        .to_string()
 }
 
 fn scoped_name(scope: &str, kind: &str) -> String {
@@ -943,27 +898,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn function_names_drop_the_path_and_generic_arguments() {
-        assert_eq!(function_name("my_charm::MyCharm::on_start"), "on_start");
-        assert_eq!(function_name("on_start"), "on_start");
-        assert_eq!(
-            function_name("my_charm::MyCharm<u8>::on_db_changed<my_charm::Db>"),
-            "on_db_changed"
-        );
-        assert_eq!(
-            function_name("<my_charm::MyCharm as my_charm::Reconcile>::reconcile"),
-            "reconcile"
-        );
-    }
-
-    #[test]
-    fn last_segments_follow_the_last_separator() {
-        assert_eq!(last_segment("a::b::on_start"), "on_start");
-        assert_eq!(last_segment("on_start"), "on_start");
-        assert_eq!(last_segment("a::"), "");
-    }
-
-    #[test]
     fn scoped_names_are_identifiers() {
         assert_eq!(
             scoped_name("pgb-peers", "relation_changed"),
@@ -974,6 +908,5 @@ mod tests {
             "_a__b__relation_joined"
         );
         assert_eq!(scoped_name("db", "relation_broken"), "db_relation_broken");
-        assert_eq!(join_key("MyCharm", "on_start"), "MyCharm::on_start");
     }
 }
