@@ -95,15 +95,21 @@ pub fn cargo_bin(package: &str, bin: &str) -> Result<PathBuf, BinaryError> {
             message: String::from_utf8_lossy(&output.stderr).into_owned(),
         });
     }
-    Ok(target.join("debug").join(bin))
+    Ok(executable(&target.join("debug"), bin))
 }
 
 /// `bin` in `dir` when `dir` is given, not empty, and holds a file of
 /// that name (with the platform's executable suffix).
 fn prebuilt(dir: Option<&std::ffi::OsStr>, bin: &str) -> Option<PathBuf> {
     let dir = dir.filter(|d| !d.is_empty())?;
-    let path = std::path::Path::new(dir).join(format!("{bin}{}", std::env::consts::EXE_SUFFIX));
+    let path = executable(std::path::Path::new(dir), bin);
     path.is_file().then_some(path)
+}
+
+/// Where cargo puts binary `bin` in `dir` (with the platform's executable
+/// suffix).
+fn executable(dir: &std::path::Path, bin: &str) -> PathBuf {
+    dir.join(format!("{bin}{}", std::env::consts::EXE_SUFFIX))
 }
 
 /// Whether `name` is one of the variables cargo sets for the crate it
