@@ -3,7 +3,9 @@
 //! JSON envelope, and multipart/form-data bodies.
 
 use std::io::{self, BufRead, Read, Write};
+use std::sync::LazyLock;
 
+use memchr::memmem;
 use serde_json::Value;
 
 /// The longest request line or header line accepted.
@@ -431,25 +433,31 @@ pub(crate) struct Part {
 /// Whether `needle` occurs in `haystack`: a boundary must not occur in any
 /// part's body.
 pub(super) fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    find(haystack, needle, 0).is_some()
+    !needle.is_empty() && memmem::find(haystack, needle).is_some()
 }
 
-fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    if needle.is_empty() || from > haystack.len() {
-        return None;
-    }
-    memchr::memmem::find(&haystack[from..], needle).map(|i| i + from)
+/// Where `needle`'s next occurrence in `haystack` starts, at or after
+/// `from`. Each searcher is made once per body: making one costs more
+/// than a search through a request of a few small files.
+fn find_from(needle: &memmem::Finder<'_>, haystack: &[u8], from: usize) -> Option<usize> {
+    let found = needle.find(haystack.get(from..)?)?;
+    Some(from + found)
 }
+
+/// The blank line that ends a part's headers.
+static HEADERS_END: LazyLock<memmem::Finder<'static>> =
+    LazyLock::new(|| memmem::Finder::new(b"\r\n\r\n"));
 
 /// Splits a multipart body (a preamble before the first boundary is
 /// skipped, as Go's `multipart.Reader` does).
 pub(crate) fn parse_multipart(body: &[u8], boundary: &str) -> Result<Vec<Part>, String> {
     let opening = format!("--{boundary}");
-    let delimiter = format!("\r\n--{boundary}");
+    let delimiter_text = format!("\r\n--{boundary}");
+    let delimiter = memmem::Finder::new(&delimiter_text);
     let mut pos = if body.starts_with(opening.as_bytes()) {
         opening.len()
     } else {
-        find(body, delimiter.as_bytes(), 0).ok_or("multipart: NextPart: EOF")? + delimiter.len()
+        find_from(&delimiter, body, 0).ok_or("multipart: NextPart: EOF")? + delimiter_text.len()
     };
     let mut parts = Vec::new();
     loop {
@@ -466,12 +474,13 @@ pub(crate) fn parse_multipart(body: &[u8], boundary: &str) -> Result<Vec<Part>, 
         let (head, start) = if body[pos..].starts_with(b"\r\n") {
             ("", pos + 2)
         } else {
-            let end = find(body, b"\r\n\r\n", pos).ok_or("multipart: part headers never end")?;
+            let end =
+                find_from(&HEADERS_END, body, pos).ok_or("multipart: part headers never end")?;
             let head = std::str::from_utf8(&body[pos..end])
                 .map_err(|_| "multipart: headers are not UTF-8")?;
             (head, end + 4)
         };
-        let end = find(body, delimiter.as_bytes(), start).ok_or("multipart: unexpected EOF")?;
+        let end = find_from(&delimiter, body, start).ok_or("multipart: unexpected EOF")?;
         let mut part = Part {
             name: String::new(),
             filename: None,
@@ -493,7 +502,7 @@ pub(crate) fn parse_multipart(body: &[u8], boundary: &str) -> Result<Vec<Part>, 
             }
         }
         parts.push(part);
-        pos = end + delimiter.len();
+        pos = end + delimiter_text.len();
     }
 }
 

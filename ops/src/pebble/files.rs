@@ -1,6 +1,9 @@
 //! Files in the container: what `/v1/files` takes and returns, and the
 //! multipart/form-data bodies Pebble uses to move file content.
 
+use std::sync::LazyLock;
+
+use memchr::memmem;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::error::PebbleError;
@@ -251,15 +254,20 @@ pub(crate) fn new_boundary(content: &[u8]) -> String {
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    find(haystack, needle, 0).is_some()
+    !needle.is_empty() && memmem::find(haystack, needle).is_some()
 }
 
-fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    if needle.is_empty() || from > haystack.len() {
-        return None;
-    }
-    memchr::memmem::find(&haystack[from..], needle).map(|i| i + from)
+/// Where `needle`'s next occurrence in `haystack` starts, at or after
+/// `from`. A searcher is made once per needle and body, not per search:
+/// making one costs more than running it over a body of a few files.
+fn find_from(needle: &memmem::Finder<'_>, haystack: &[u8], from: usize) -> Option<usize> {
+    let found = needle.find(haystack.get(from..)?)?;
+    Some(from + found)
 }
+
+/// The blank line that ends a part's headers.
+static HEADERS_END: LazyLock<memmem::Finder<'static>> =
+    LazyLock::new(|| memmem::Finder::new(b"\r\n\r\n"));
 
 /// The multipart body of a write: the `request` JSON part, then one
 /// `files` part whose filename is the path.
@@ -299,11 +307,12 @@ pub(crate) struct Part {
 /// Splits a multipart body into its parts.
 pub(crate) fn parse_multipart(body: &[u8], boundary: &str) -> Result<Vec<Part>, String> {
     let dash = format!("--{boundary}").into_bytes();
-    let delimiter = format!("\r\n--{boundary}").into_bytes();
+    let delimiter_text = format!("\r\n--{boundary}").into_bytes();
+    let delimiter = memmem::Finder::new(&delimiter_text);
     let mut pos = if body.starts_with(&dash) {
         0
     } else {
-        find(body, &delimiter, 0).ok_or("no opening boundary")? + 2
+        find_from(&delimiter, body, 0).ok_or("no opening boundary")? + 2
     };
     let mut parts = Vec::new();
     loop {
@@ -323,12 +332,12 @@ pub(crate) fn parse_multipart(body: &[u8], boundary: &str) -> Result<Vec<Part>, 
         let (header_text, content_start) = if body[pos..].starts_with(b"\r\n") {
             (String::new(), pos + 2)
         } else {
-            let end = find(body, b"\r\n\r\n", pos).ok_or("part headers never end")?;
+            let end = find_from(&HEADERS_END, body, pos).ok_or("part headers never end")?;
             let text =
                 std::str::from_utf8(&body[pos..end]).map_err(|_| "part headers are not UTF-8")?;
             (text.to_string(), end + 4)
         };
-        let end = find(body, &delimiter, content_start).ok_or("no closing boundary")?;
+        let end = find_from(&delimiter, body, content_start).ok_or("no closing boundary")?;
         let mut name = None;
         let mut filename = None;
         for line in header_text.split("\r\n") {
