@@ -668,7 +668,7 @@ fn fail_if_not_connected(shared: &Shared, task: &str, timeout: Duration) {
             shared
                 .lock()
                 .finish_task(&pending.change_id, &task, None, Some(&error));
-            shared.changed.notify_all();
+            shared.changed.notify();
         });
     if let Err(e) = spawned {
         tracing::warn!("fake Pebble cannot start an exec's connect timer: {e}");
@@ -952,7 +952,7 @@ fn run(shared: &Shared, task: &str, mut pending: Pending) {
         Some(json!({"exit-code": exit_code})),
         error.as_deref(),
     );
-    shared.changed.notify_all();
+    shared.changed.notify();
 }
 
 /// The control WebSocket while the process runs: a thread taking its

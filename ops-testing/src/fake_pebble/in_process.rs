@@ -78,7 +78,7 @@ impl Transport for InProcess {
             .requests
             .push(format!("{} {}", request.method, request.path));
         let answer = api::handle(&shared, &request);
-        shared.changed.notify_all();
+        shared.changed.notify();
         Ok(reply(answer))
     }
 

@@ -59,6 +59,7 @@ mod plan;
 pub(crate) use self::plan::plan_of;
 mod state;
 mod util;
+mod wakeup;
 
 use std::fmt;
 use std::io::{self, BufReader, Write};
@@ -66,7 +67,7 @@ use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -146,7 +147,7 @@ pub(crate) struct Shared {
     /// Woken (with `state`) after every change to the state: a `GET
     /// /v1/notices` with a timeout waits on it for a matching notice, a
     /// change's `/wait` for the change to be ready.
-    changed: Condvar,
+    changed: wakeup::Wakeup,
     /// The user every client counts as: the one running the fake.
     user_id: u32,
     /// Exec handlers, users and execs; locked before `state` when both are.
@@ -172,7 +173,7 @@ impl Shared {
     /// Runs `f` on the state, then wakes whoever waits for a change.
     fn update<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
         let result = f(&mut self.lock());
-        self.changed.notify_all();
+        self.changed.notify();
         result
     }
 
@@ -305,7 +306,7 @@ impl FakePebble {
             socket,
             boot_id: util::random_hex(32),
             state: Mutex::new(state),
-            changed: Condvar::new(),
+            changed: wakeup::Wakeup::default(),
             user_id,
             execs: Mutex::new(exec::Execs::default()),
             online: AtomicBool::new(false),
@@ -845,7 +846,7 @@ fn serve(shared: &Shared, stream: UnixStream) {
             return;
         }
         let reply = api::handle(shared, &request);
-        shared.changed.notify_all();
+        shared.changed.notify();
         if writer.write_all(&reply.encode(request.close)).is_err() || request.close {
             return;
         }

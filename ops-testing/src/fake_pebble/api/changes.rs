@@ -37,10 +37,7 @@ pub(crate) fn get(shared: &Shared, id: &str, timeout: Option<&str>) -> Reply {
         let deadline = limit.map(|t| Instant::now() + t);
         while state.change_ready(id) == Some(false) {
             state = match deadline {
-                None => shared
-                    .changed
-                    .wait(state)
-                    .unwrap_or_else(|p| p.into_inner()),
+                None => shared.changed.wait(state),
                 Some(deadline) => {
                     let left = deadline.saturating_duration_since(Instant::now());
                     if left.is_zero() {
@@ -51,11 +48,7 @@ pub(crate) fn get(shared: &Shared, id: &str, timeout: Option<&str>) -> Reply {
                             None,
                         );
                     }
-                    shared
-                        .changed
-                        .wait_timeout(state, left)
-                        .unwrap_or_else(|p| p.into_inner())
-                        .0
+                    shared.changed.wait_timeout(state, left)
                 }
             };
         }

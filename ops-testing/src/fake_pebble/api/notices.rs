@@ -70,11 +70,7 @@ pub(crate) fn list(shared: &Shared, request: &HttpRequest) -> Reply {
         if !found.is_empty() || remaining.is_zero() {
             return Reply::sync(Value::Array(found.into_iter().map(Notice::json).collect()));
         }
-        state = shared
-            .changed
-            .wait_timeout(state, remaining)
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .0;
+        state = shared.changed.wait_timeout(state, remaining);
     }
 }
 
