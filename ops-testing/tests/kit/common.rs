@@ -1,9 +1,6 @@
 //! The set-up the fake-Pebble test files share: a fake Pebble serving on a
 //! real unix socket in a scratch directory, and a client of it.
 
-// Each test file is a crate of its own and uses part of this module only.
-#![allow(dead_code)]
-
 use std::os::unix::fs::MetadataExt;
 
 use ops::pebble::Client;

@@ -10,7 +10,7 @@ use ops::pebble::{
 };
 use ops_testing::fake_pebble::{FakePebble, FileOwner, ServiceEvent};
 
-mod common;
+use crate::common;
 use common::setup;
 
 fn service(command: &str, startup: Option<ServiceStartup>) -> Service {

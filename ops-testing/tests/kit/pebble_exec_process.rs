@@ -14,7 +14,7 @@ use std::time::Duration;
 use ops::pebble::{ExecOptions, ExecProcess, PebbleError};
 use ops_testing::fake_pebble::ExecResult;
 
-mod common;
+use crate::common;
 use common::{PebbleSetup, setup};
 
 /// A fake Pebble that runs `executable` on the host.

@@ -10,7 +10,7 @@ use ops::pebble::{CheckLevel, CheckStartup, CheckStatus, Layer, PebbleError, Peb
 use ops_testing::fake_pebble::{CheckRunError, FakePebble, NoticeKeyError, ServiceEvent};
 use serde_json::{Value, json};
 
-mod common;
+use crate::common;
 use common::{PebbleSetup, setup};
 
 /// `up`: an alive HTTP check (threshold 2); `db`: a ready TCP check,

@@ -11,7 +11,7 @@ use ops::pebble::{Client, ExecOptions, Layer, Override, PebbleError, Service};
 use ops_testing::fake_pebble::{ExecArgs, ExecResult, FakePebble};
 use serde_json::{Value, json};
 
-mod common;
+use crate::common;
 use common::setup;
 
 /// One raw HTTP exchange: status and the JSON body (or the text).

@@ -12,7 +12,7 @@ use ops::pebble::{ChangeState, Identity, IdentityAccess, Layer, NoticeType, Pebb
 use ops_testing::fake_pebble::{CheckRunError, FakePebble};
 use serde_json::{Value, json};
 
-mod common;
+use crate::common;
 use common::{PebbleSetup, setup};
 
 /// `web` and `db` services; `up`, a check whose `perform-check` change
