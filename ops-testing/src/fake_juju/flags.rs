@@ -2,6 +2,7 @@
 //! flags allowed after positionals), and output written as `juju/cmd`
 //! writes it (`--format smart|yaml|json`).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -205,10 +206,12 @@ pub(crate) enum Answer {
 }
 
 impl Answer {
-    fn to_value(&self) -> Value {
+    /// The answer as a JSON value: borrowed when it is one already (a
+    /// unit's state or a databag, printed at every call, is kilobytes).
+    fn to_value(&self) -> Cow<'_, Value> {
         match self {
-            Answer::Value(v) => v.clone(),
-            Answer::Lines(lines) => Value::from(lines.clone()),
+            Answer::Value(v) => Cow::Borrowed(v),
+            Answer::Lines(lines) => Cow::Owned(Value::from(lines.clone())),
         }
     }
 }
@@ -221,7 +224,10 @@ pub(crate) fn go_json_line(value: &Value) -> String {
     let mut text = serde_json::to_string(value).unwrap_or_default();
     // These characters only occur inside strings in JSON text.
     let go_escapes = |c: char| matches!(c, '<' | '>' | '&' | '\u{2028}' | '\u{2029}');
-    if text.contains(go_escapes) {
+    // Looked for byte by byte first: U+2028 and U+2029 both start with
+    // 0xE2, which no ASCII text has.
+    let may_need_escapes = text.bytes().any(|b| matches!(b, b'<' | b'>' | b'&' | 0xE2));
+    if may_need_escapes && text.contains(go_escapes) {
         let mut escaped = String::with_capacity(text.len() + 32);
         for c in text.chars() {
             if go_escapes(c) {
