@@ -1,10 +1,14 @@
-//! The set-up the fake-Pebble test files share: a fake Pebble serving on a
-//! real unix socket in a scratch directory, and a client of it.
+//! What the test files share: a fake Pebble serving on a real unix socket
+//! in a scratch directory and a client of it, raw requests to it, and the
+//! metadata of the shell charms the simulator tests run.
 
+use std::io::{Read, Write};
 use std::os::unix::fs::MetadataExt;
+use std::os::unix::net::UnixStream;
 
 use ops::pebble::Client;
 use ops_testing::fake_pebble::FakePebble;
+use serde_json::Value;
 
 /// A served fake Pebble and a client of it.
 pub struct PebbleSetup {
@@ -36,3 +40,57 @@ pub fn setup() -> PebbleSetup {
         dir,
     }
 }
+
+/// One raw request on its own connection: the status, the Content-Type
+/// and the body.
+pub fn raw(
+    pebble: &FakePebble,
+    method: &str,
+    target: &str,
+    body: Option<&str>,
+) -> (u16, String, String) {
+    let mut stream = UnixStream::connect(pebble.socket_path()).unwrap();
+    let body = body.unwrap_or("");
+    write!(
+        stream,
+        "{method} {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    let (head, body) = reply.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let content_type = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Type: "))
+        .unwrap_or("")
+        .to_string();
+    (status, content_type, body.to_string())
+}
+
+/// [`raw`], its body read as JSON.
+pub fn raw_json(
+    pebble: &FakePebble,
+    method: &str,
+    target: &str,
+    body: Option<&str>,
+) -> (u16, Value) {
+    let (status, _, body) = raw(pebble, method, target, body);
+    (status, serde_json::from_str(&body).unwrap())
+}
+
+/// The metadata of the shell charms the simulator tests run (their
+/// `dispatch` is a script of each test file's own).
+pub const SHELL_META: &str = "\
+name: shell
+type: charm
+peers:
+  replicas: {interface: shell_replicas}
+requires:
+  database: {interface: pgsql}
+containers:
+  web: {resource: web-image}
+resources:
+  web-image: {type: oci-image}
+";

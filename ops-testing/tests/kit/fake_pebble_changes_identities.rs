@@ -13,7 +13,7 @@ use ops_testing::fake_pebble::{CheckRunError, FakePebble};
 use serde_json::{Value, json};
 
 use crate::common;
-use common::{PebbleSetup, setup};
+use common::{PebbleSetup, raw, raw_json, setup};
 
 /// `web` and `db` services; `up`, a check whose `perform-check` change
 /// stays in progress while it runs.
@@ -48,39 +48,6 @@ fn api_error(result: Result<impl std::fmt::Debug, PebbleError>) -> (u16, String)
         }) => (status_code, message),
         other => panic!("expected an API error, got {other:?}"),
     }
-}
-
-/// One raw request on its own connection: the status, the Content-Type
-/// and the body.
-fn raw(
-    pebble: &FakePebble,
-    method: &str,
-    target: &str,
-    body: Option<&str>,
-) -> (u16, String, String) {
-    let mut stream = UnixStream::connect(pebble.socket_path()).unwrap();
-    let body = body.unwrap_or("");
-    write!(
-        stream,
-        "{method} {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).unwrap();
-    let (head, body) = reply.split_once("\r\n\r\n").unwrap();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    let content_type = head
-        .lines()
-        .find_map(|l| l.strip_prefix("Content-Type: "))
-        .unwrap_or("")
-        .to_string();
-    (status, content_type, body.to_string())
-}
-
-fn raw_json(pebble: &FakePebble, method: &str, target: &str, body: Option<&str>) -> (u16, Value) {
-    let (status, _, body) = raw(pebble, method, target, body);
-    (status, serde_json::from_str(&body).unwrap())
 }
 
 /// Asserts `reply` is Pebble's error envelope with this status and message.

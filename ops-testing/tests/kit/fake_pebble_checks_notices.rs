@@ -11,7 +11,7 @@ use ops_testing::fake_pebble::{CheckRunError, FakePebble, NoticeKeyError, Servic
 use serde_json::{Value, json};
 
 use crate::common;
-use common::{PebbleSetup, setup};
+use common::{PebbleSetup, raw_json, setup};
 
 /// `up`: an alive HTTP check (threshold 2); `db`: a ready TCP check,
 /// `startup: disabled`; `web`: a service restarted when `up` fails.
@@ -55,26 +55,9 @@ fn api_error(result: Result<impl std::fmt::Debug, PebbleError>) -> (u16, String)
     }
 }
 
-/// One raw request on its own connection: the status and the JSON body.
-fn raw(pebble: &FakePebble, method: &str, target: &str, body: Option<&str>) -> (u16, Value) {
-    let mut stream = UnixStream::connect(pebble.socket_path()).unwrap();
-    let body = body.unwrap_or("");
-    write!(
-        stream,
-        "{method} {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).unwrap();
-    let (head, body) = reply.split_once("\r\n\r\n").unwrap();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, serde_json::from_str(body).unwrap())
-}
-
 /// A raw request's 400 message.
 fn bad_request(pebble: &FakePebble, method: &str, target: &str, body: Option<&str>) -> String {
-    let (status, reply) = raw(pebble, method, target, body);
+    let (status, reply) = raw_json(pebble, method, target, body);
     assert_eq!(status, 400, "{reply}");
     reply["result"]["message"].as_str().unwrap().to_string()
 }
@@ -125,7 +108,7 @@ fn checks_start_with_their_layer_unless_disabled() {
             .unwrap()
             .is_empty()
     );
-    let (_, reply) = raw(&s.pebble, "GET", "/v1/checks?names=up&names=db", None);
+    let (_, reply) = raw_json(&s.pebble, "GET", "/v1/checks?names=up&names=db", None);
     assert_eq!(reply["result"].as_array().unwrap().len(), 2);
     assert_eq!(
         api_error(s.client.get_checks(Some(CheckLevel::from("dead")), &[])),
@@ -133,7 +116,7 @@ fn checks_start_with_their_layer_unless_disabled() {
     );
 
     // The wire form: `successes` always, `failures` and `level` only if set.
-    let (status, reply) = raw(&s.pebble, "GET", "/v1/checks?names=db", None);
+    let (status, reply) = raw_json(&s.pebble, "GET", "/v1/checks?names=db", None);
     assert_eq!(status, 200);
     assert_eq!(
         reply["result"],
@@ -398,7 +381,7 @@ fn custom_notices_count_repeats_and_filter() {
 
     // `after`: only those last repeated after the time given.
     let after = notices[0].last_repeated.replace(':', "%3A");
-    let (_, reply) = raw(
+    let (_, reply) = raw_json(
         &s.pebble,
         "GET",
         &format!("/v1/notices?after={after}"),
@@ -418,21 +401,21 @@ fn custom_notices_count_repeats_and_filter() {
 
     // `user-id`: that user's and public ones; `users=all`: everyone's.
     let other = s.uid().wrapping_add(1);
-    let (_, reply) = raw(
+    let (_, reply) = raw_json(
         &s.pebble,
         "GET",
         &format!("/v1/notices?user-id={other}"),
         None,
     );
     assert_eq!(reply["result"], json!([]));
-    let (_, reply) = raw(
+    let (_, reply) = raw_json(
         &s.pebble,
         "GET",
         &format!("/v1/notices?user-id={}", s.uid()),
         None,
     );
     assert_eq!(reply["result"].as_array().unwrap().len(), 2);
-    let (_, reply) = raw(&s.pebble, "GET", "/v1/notices?users=all", None);
+    let (_, reply) = raw_json(&s.pebble, "GET", "/v1/notices?users=all", None);
     assert_eq!(reply["result"].as_array().unwrap().len(), 2);
     for (query, message) in [
         (
@@ -465,7 +448,7 @@ fn custom_notices_count_repeats_and_filter() {
     }
 
     // One notice by id: Pebble's fields, ids as strings.
-    let (status, reply) = raw(&s.pebble, "GET", &format!("/v1/notices/{ready}"), None);
+    let (status, reply) = raw_json(&s.pebble, "GET", &format!("/v1/notices/{ready}"), None);
     assert_eq!(status, 200);
     let one = &reply["result"];
     assert_eq!(one["id"], json!(ready));
@@ -475,7 +458,7 @@ fn custom_notices_count_repeats_and_filter() {
     assert!(one.get("repeat-after").is_none());
     let parsed: PebbleNotice = serde_json::from_value(one.clone()).unwrap();
     assert_eq!(parsed, notices[1]);
-    let (status, reply) = raw(&s.pebble, "GET", "/v1/notices/999", None);
+    let (status, reply) = raw_json(&s.pebble, "GET", "/v1/notices/999", None);
     assert_eq!(status, 404);
     assert_eq!(
         reply["result"]["message"],
@@ -489,7 +472,7 @@ fn a_repeat_within_repeat_after_counts_but_does_not_move_the_notice() {
     let add = |key: &str, repeat_after: &str| {
         let body =
             json!({"action": "add", "type": "custom", "key": key, "repeat-after": repeat_after});
-        let (status, reply) = raw(&s.pebble, "POST", "/v1/notices", Some(&body.to_string()));
+        let (status, reply) = raw_json(&s.pebble, "POST", "/v1/notices", Some(&body.to_string()));
         assert_eq!(status, 200, "{reply}");
         reply["result"]["id"].as_str().unwrap().to_string()
     };
@@ -601,7 +584,7 @@ fn changes_record_change_update_notices() {
         .unwrap();
     assert_eq!(failed[0].occurrences, 3, "and failed");
     // Public notices are seen whatever user-id asks.
-    let (_, reply) = raw(
+    let (_, reply) = raw_json(
         &s.pebble,
         "GET",
         &format!(
@@ -617,11 +600,11 @@ fn changes_record_change_update_notices() {
 fn a_timeout_waits_for_a_matching_notice() {
     let s = setup();
     // Nothing matches: an empty list once the timeout is over.
-    let (_, reply) = raw(&s.pebble, "GET", "/v1/notices?timeout=1ms", None);
+    let (_, reply) = raw_json(&s.pebble, "GET", "/v1/notices?timeout=1ms", None);
     assert_eq!(reply["result"], json!([]));
     std::thread::scope(|scope| {
         let waiting = scope.spawn(|| {
-            raw(
+            raw_json(
                 &s.pebble,
                 "GET",
                 "/v1/notices?keys=example.com/late&timeout=60s",

@@ -14,21 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+use crate::common;
 use ops_testing::binaries::hook_tool;
 use ops_testing::sim::{Report, Scenario, Simulator, account, mermaid};
-
-const META: &str = "\
-name: shell
-type: charm
-peers:
-  replicas: {interface: shell_replicas}
-requires:
-  database: {interface: pgsql}
-containers:
-  web: {resource: web-image}
-resources:
-  web-image: {type: oci-image}
-";
 
 const DISPATCH: &str = r#"#!/bin/sh
 set -e
@@ -93,7 +81,7 @@ fn write_charm(dir: &Path, scenario_text: &str) -> PathBuf {
 fn write_charm_with(dir: &Path, dispatch_text: &str, scenario_text: &str) -> PathBuf {
     let charm = dir.join("shell");
     std::fs::create_dir_all(&charm).unwrap();
-    std::fs::write(charm.join("charmcraft.yaml"), META).unwrap();
+    std::fs::write(charm.join("charmcraft.yaml"), common::SHELL_META).unwrap();
     let dispatch = charm.join("dispatch");
     std::fs::write(&dispatch, dispatch_text).unwrap();
     std::fs::set_permissions(&dispatch, std::fs::Permissions::from_mode(0o755)).unwrap();

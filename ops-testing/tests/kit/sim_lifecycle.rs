@@ -12,6 +12,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::common;
 use ops::pebble::{Layer, Override, PushOptions, Service, ServiceStartup};
 use ops_testing::binaries::{cargo_bin, hook_tool};
 use ops_testing::fake_juju::cli::{load_state, with_state};
@@ -55,19 +56,6 @@ fn hello_sim(dir: &Path, container: bool) -> Simulator {
     .unwrap()
 }
 
-const SHELL_META: &str = "\
-name: shell
-type: charm
-peers:
-  replicas: {interface: shell_replicas}
-requires:
-  database: {interface: pgsql}
-containers:
-  web: {resource: web-image}
-resources:
-  web-image: {type: oci-image}
-";
-
 /// Logs `<hook> leader=<bool>` (and in relation hooks `remote=`,
 /// `departing=`, `list=<json>`); in pebble-ready records the inode of the
 /// socket it finds at Juju's path, and whether OPS_CONTAINERS_DIR is set;
@@ -94,7 +82,7 @@ esac
 fn shell_sim(dir: &Path) -> Simulator {
     let charm = dir.join("shell");
     std::fs::create_dir_all(&charm).unwrap();
-    std::fs::write(charm.join("charmcraft.yaml"), SHELL_META).unwrap();
+    std::fs::write(charm.join("charmcraft.yaml"), common::SHELL_META).unwrap();
     let dispatch = charm.join("dispatch");
     std::fs::write(&dispatch, SHELL_DISPATCH).unwrap();
     std::fs::set_permissions(&dispatch, std::fs::Permissions::from_mode(0o755)).unwrap();
