@@ -4,12 +4,10 @@
 //! `api_changes.go`, `api_identities.go`, `identities.go` and `daemon.go`.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
 use ops::pebble::{ChangeState, Identity, IdentityAccess, Layer, NoticeType, PebbleError};
-use ops_testing::fake_pebble::{CheckRunError, FakePebble};
+use ops_testing::fake_pebble::CheckRunError;
 use serde_json::{Value, json};
 
 use crate::common;

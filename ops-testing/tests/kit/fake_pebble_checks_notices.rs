@@ -3,8 +3,6 @@
 //! `api_checks.go`, `api_notices.go`, `checkstate` and `state/notices.go`.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
 
 use ops::pebble::{CheckLevel, CheckStartup, CheckStatus, Layer, PebbleError, PebbleNotice};
 use ops_testing::fake_pebble::{CheckRunError, FakePebble, NoticeKeyError, ServiceEvent};
