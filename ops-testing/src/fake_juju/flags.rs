@@ -224,10 +224,10 @@ pub(crate) fn go_json_line(value: &Value) -> String {
     let mut text = serde_json::to_string(value).unwrap_or_default();
     // These characters only occur inside strings in JSON text.
     let go_escapes = |c: char| matches!(c, '<' | '>' | '&' | '\u{2028}' | '\u{2029}');
-    // Looked for byte by byte first: U+2028 and U+2029 both start with
-    // 0xE2, which no ASCII text has.
-    let may_need_escapes = text.bytes().any(|b| matches!(b, b'<' | b'>' | b'&' | 0xE2));
-    if may_need_escapes && text.contains(go_escapes) {
+    // Looked for byte by byte: U+2028 and U+2029 both start with 0xE2,
+    // which no ASCII text has (other characters that do, such as `€`, are
+    // copied through unchanged).
+    if text.bytes().any(|b| matches!(b, b'<' | b'>' | b'&' | 0xE2)) {
         let mut escaped = String::with_capacity(text.len() + 32);
         for c in text.chars() {
             if go_escapes(c) {
