@@ -27,6 +27,9 @@ use crate::fake_pebble::{FakePebble, NoticeKeyError};
 use crate::invocation::{Begun, Invocation, JUJU_VERSION, event_vars, state_store};
 use crate::memory_store::MemoryStore;
 
+mod snapshot;
+pub use snapshot::HarnessSnapshot;
+
 /// What went wrong setting up or driving a Harness.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -26,4 +26,4 @@ mod scratch;
 pub mod sim;
 
 pub use context::{Context, State};
-pub use harness::{ActionOutput, Harness, HarnessError};
+pub use harness::{ActionOutput, Harness, HarnessError, HarnessSnapshot};

@@ -11,6 +11,7 @@
 //! directory.
 
 use std::io;
+use std::path::Path;
 
 /// A new scratch directory, removed when dropped: in `TMPDIR` if it is
 /// set, else on the memory filesystem if there is one, else in the
@@ -18,4 +19,25 @@ use std::io;
 /// follow too).
 pub(crate) fn tempdir() -> io::Result<tempfile::TempDir> {
     ops::scratch::tempdir("ops-testing")
+}
+
+/// Copies the directory tree at `from` to `to` (made, with its parents):
+/// directories, files with their permission bits, and symlinks as links.
+/// A directory gets its permissions last, so a read-only one is filled
+/// first.
+pub(crate) fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let (source, target) = (entry.path(), to.join(entry.file_name()));
+        let kind = entry.file_type()?;
+        if kind.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&source)?, &target)?;
+        } else if kind.is_dir() {
+            copy_tree(&source, &target)?;
+        } else {
+            std::fs::copy(&source, &target)?;
+        }
+    }
+    std::fs::set_permissions(to, std::fs::metadata(from)?.permissions())
 }

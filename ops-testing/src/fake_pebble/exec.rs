@@ -468,6 +468,17 @@ pub(crate) struct Execs {
 }
 
 impl Execs {
+    /// The handlers, users and records of these execs, without the ones
+    /// under way (their streams belong to the clients that started them).
+    pub fn fork(&self) -> Self {
+        Self {
+            handlers: self.handlers.clone(),
+            pending: BTreeMap::new(),
+            records: self.records.clone(),
+            users: self.users.clone(),
+        }
+    }
+
     /// Registers `handler` for commands starting with `prefix` (an empty
     /// prefix matches every command); a later one for the same prefix
     /// replaces the earlier.

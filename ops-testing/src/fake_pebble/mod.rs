@@ -281,15 +281,56 @@ impl FakePebble {
     ) -> io::Result<Self> {
         let mut state = State::default();
         state.memory = Some(disk::MemoryTree::default());
-        let pebble = Self::with_state(socket_path.into(), root_dir.into(), true, state)?;
+        let pebble = Self::with_state(
+            socket_path.into(),
+            root_dir.into(),
+            true,
+            state,
+            util::random_hex(32),
+        )?;
         pebble.shared.online.store(true, Ordering::SeqCst);
         Ok(pebble)
+    }
+
+    /// A copy of this in-process fake that serves under `socket_path`, with
+    /// its container's `/` at `root_dir` on the host: the plan, services,
+    /// checks, notices, exec handlers and records, and the files (copied
+    /// under `root_dir` if this fake's are on the host already). The two
+    /// share nothing from then on. Execs under way are not copied.
+    ///
+    /// A fake serving on a socket cannot be copied (its clients are other
+    /// processes): that is an [`io::ErrorKind::Unsupported`] error.
+    pub(crate) fn fork(&self, socket_path: PathBuf, root_dir: PathBuf) -> io::Result<Self> {
+        if !self.shared.in_process {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "only an in-process fake Pebble can be copied",
+            ));
+        }
+        let state = self.shared.lock().clone();
+        if state.memory.is_none() {
+            crate::scratch::copy_tree(&self.shared.root, &root_dir)?;
+        }
+        // The same container, so the same node's boot id.
+        let boot_id = self.shared.boot_id.clone();
+        let copy = Self::with_state(socket_path, root_dir, true, state, boot_id)?;
+        *copy.shared.lock_execs() = self.shared.lock_execs().fork();
+        copy.shared
+            .online
+            .store(self.can_connect(), Ordering::SeqCst);
+        Ok(copy)
     }
 
     fn new(socket: PathBuf, root: PathBuf, in_process: bool) -> io::Result<Self> {
         // The socket's directory is made when it is served (`listen`).
         std::fs::create_dir_all(&root)?;
-        Self::with_state(socket, root, in_process, State::default())
+        Self::with_state(
+            socket,
+            root,
+            in_process,
+            State::default(),
+            util::random_hex(32),
+        )
     }
 
     fn with_state(
@@ -297,6 +338,7 @@ impl FakePebble {
         root: PathBuf,
         in_process: bool,
         state: State,
+        boot_id: String,
     ) -> io::Result<Self> {
         // Every client counts as the user running the fake.
         let user_id = rustix::process::getuid().as_raw();
@@ -304,7 +346,7 @@ impl FakePebble {
             me: me.clone(),
             root,
             socket,
-            boot_id: util::random_hex(32),
+            boot_id,
             state: Mutex::new(state),
             changed: wakeup::Wakeup::default(),
             user_id,

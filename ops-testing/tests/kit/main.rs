@@ -20,6 +20,7 @@ mod fake_pebble_checks_notices;
 mod fake_pebble_in_process;
 mod fake_pebble_server;
 mod harness_api;
+mod harness_snapshot;
 mod hook_tool_cli;
 mod juju_state;
 mod model_rules;
