@@ -23,10 +23,7 @@ const UNIT: &str = "pgbouncer-k8s/0";
 
 /// A leader with Pebble up, its files rendered, and a certificates relation.
 fn leader_with_certificates() -> (Harness<PgbouncerK8sCharm>, u32) {
-    let mut h = harness();
-    h.set_leader(true).unwrap();
-    h.set_can_connect("pgbouncer", true).unwrap();
-    h.begin_with_initial_hooks().unwrap();
+    let mut h = started(true);
     let relation = h.add_relation("certificates", PROVIDER).unwrap();
     h.add_relation_unit(relation, &format!("{PROVIDER}/0"))
         .unwrap();

@@ -47,10 +47,7 @@ fn share_auth_file(h: &mut Harness<PgbouncerK8sCharm>, peers: u32, text: &str) {
 
 /// A leader with Pebble up and the peer relation in place.
 fn leader() -> (Harness<PgbouncerK8sCharm>, u32) {
-    let mut h = harness();
-    h.set_leader(true).unwrap();
-    h.set_can_connect("pgbouncer", true).unwrap();
-    h.begin_with_initial_hooks().unwrap();
+    let h = started(true);
     let peers = h.juju().relations_of(APP, PEERS)[0];
     (h, peers)
 }
@@ -71,9 +68,7 @@ fn share_default_config(h: &mut Harness<PgbouncerK8sCharm>, peers: u32) {
 
 /// A follower (unit 1 of a pair) with Pebble up.
 fn follower() -> (Harness<PgbouncerK8sCharm>, u32) {
-    let mut h = harness();
-    h.set_can_connect("pgbouncer", true).unwrap();
-    h.begin_with_initial_hooks().unwrap();
+    let h = started(false);
     let peers = h.juju().relations_of(APP, PEERS)[0];
     (h, peers)
 }

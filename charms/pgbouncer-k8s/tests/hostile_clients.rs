@@ -17,10 +17,7 @@ use pgbouncer_k8s::pgb_config;
 /// A leader with a backend relation on a closed loopback port (so any
 /// attempt to reach it would show as a deferral).
 fn leader_with_backend() -> (Harness<PgbouncerK8sCharm>, u32) {
-    let mut h = harness();
-    h.set_leader(true).unwrap();
-    h.set_can_connect("pgbouncer", true).unwrap();
-    h.begin_with_initial_hooks().unwrap();
+    let mut h = started(true);
     let peers = h.juju().relations_of(APP, PEERS)[0];
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -185,10 +182,7 @@ fn a_refused_relation_leaving_clears_the_block() {
 
 #[test]
 fn a_backend_username_that_would_inject_is_refused() {
-    let mut h = harness();
-    h.set_leader(true).unwrap();
-    h.set_can_connect("pgbouncer", true).unwrap();
-    h.begin_with_initial_hooks().unwrap();
+    let mut h = started(true);
     add_backend(
         &mut h,
         &[
@@ -218,10 +212,7 @@ fn backend_endpoints_that_would_inject_are_refused() {
         "127.0.0.1;x:5432",
         "'127.0.0.1':5432",
     ] {
-        let mut h = harness();
-        h.set_leader(true).unwrap();
-        h.set_can_connect("pgbouncer", true).unwrap();
-        h.begin_with_initial_hooks().unwrap();
+        let mut h = started(true);
         add_backend(
             &mut h,
             &[
@@ -253,10 +244,7 @@ fn backend_endpoints_that_would_inject_are_refused() {
 
 #[test]
 fn a_hostile_backend_database_name_refuses_the_backend_without_echoing_it() {
-    let mut h = harness();
-    h.set_leader(true).unwrap();
-    h.set_can_connect("pgbouncer", true).unwrap();
-    h.begin_with_initial_hooks().unwrap();
+    let mut h = started(true);
     let hostile = "pgbouncer\n\u{1b}[31mrm -rf";
     add_backend(
         &mut h,

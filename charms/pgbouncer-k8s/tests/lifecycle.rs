@@ -9,7 +9,7 @@ mod support;
 use support::*;
 
 use ops::model::StatusName;
-use ops_testing::Harness;
+use ops_testing::{Harness, HarnessSnapshot};
 use pgbouncer_k8s::PgbouncerK8sCharm;
 use pgbouncer_k8s::auth::AuthFile;
 use pgbouncer_k8s::charm::{BACKEND_NOT_READY, LEADER_REMOVED, WAITING_FOR_LEADER};
@@ -23,6 +23,7 @@ use pgbouncer_k8s::peers::{
 use pgbouncer_k8s::pgb_config::{self, PgbConfig};
 use pgbouncer_k8s::settings::PoolMode;
 use serde_json::json;
+use std::sync::OnceLock;
 
 const AUTH_USER: &str = "pgbouncer_auth_relation_id_3";
 
@@ -80,11 +81,26 @@ struct Serving {
     auth: AuthFile,
 }
 
+/// Set up once per test binary and copied for each test
+/// ([`set_up_once`]).
 fn serving_leader() -> Serving {
-    let mut h = harness();
-    h.set_leader(true).unwrap();
-    h.set_can_connect("pgbouncer", true).unwrap();
-    h.begin_with_initial_hooks().unwrap();
+    static SET_UP: OnceLock<(HarnessSnapshot, (u32, u32, u32, u16))> = OnceLock::new();
+    let (h, (peers, backend, client, port)) = set_up_once(&SET_UP, set_up_serving_leader);
+    let (config, auth) = served_files(port);
+    Serving {
+        h,
+        peers,
+        backend,
+        client,
+        config,
+        auth,
+    }
+}
+
+/// [`serving_leader`]'s set-up, with its relation ids (peers, backend,
+/// client) and the backend's port.
+fn set_up_serving_leader() -> (Harness<PgbouncerK8sCharm>, (u32, u32, u32, u16)) {
+    let mut h = started(true);
     let peers = h.juju().relations_of(APP, PEERS)[0];
     h.add_relation_unit(peers, "pgbouncer-k8s/1").unwrap();
     h.update_relation_data(
@@ -125,14 +141,7 @@ fn serving_leader() -> Serving {
             ],
         )
     });
-    Serving {
-        h,
-        peers,
-        backend,
-        client,
-        config,
-        auth,
-    }
+    (h, (peers, backend, client, port))
 }
 
 /// The workload container as a new pod has it: no files.
@@ -188,10 +197,7 @@ fn a_leader_without_files_restores_them_from_the_peer_databag() {
 
 #[test]
 fn the_default_config_is_rendered_only_when_the_application_never_had_one() {
-    let mut h = harness();
-    h.set_leader(true).unwrap();
-    h.set_can_connect("pgbouncer", true).unwrap();
-    h.begin_with_initial_hooks().unwrap();
+    let h = started(true);
     let peers = h.juju().relations_of(APP, PEERS)[0];
     let shared = h.get_relation_data(peers, APP)[CFG_FILE].clone();
     let config = PgbConfig::parse(&shared).unwrap();
@@ -201,9 +207,7 @@ fn the_default_config_is_rendered_only_when_the_application_never_had_one() {
 
 #[test]
 fn a_follower_without_files_takes_them_back_from_the_leader() {
-    let mut h = harness();
-    h.set_can_connect("pgbouncer", true).unwrap();
-    h.begin_with_initial_hooks().unwrap();
+    let mut h = started(false);
     let peers = h.juju().relations_of(APP, PEERS)[0];
     let (config, auth) = served_files(5432);
     let secret = h.add_secret(APP, &[(AUTH_FILE_KEY, &auth.render())]);
@@ -282,9 +286,7 @@ fn the_leader_leaving_tears_nothing_down() {
 /// elected itself, it takes over.
 #[test]
 fn a_follower_waits_through_the_leaderless_gap_then_takes_over() {
-    let mut h = harness();
-    h.set_can_connect("pgbouncer", true).unwrap();
-    h.begin_with_initial_hooks().unwrap();
+    let mut h = started(false);
     let leader = "pgbouncer-k8s/1";
     h.juju().set_leader(APP, Some(leader));
     let peers = h.juju().relations_of(APP, PEERS)[0];
@@ -534,10 +536,7 @@ fn a_failed_restart_is_retried_until_it_succeeds() {
 
 #[test]
 fn status_names_a_backend_relation_without_credentials() {
-    let mut h = harness();
-    h.set_leader(true).unwrap();
-    h.set_can_connect("pgbouncer", true).unwrap();
-    h.begin_with_initial_hooks().unwrap();
+    let mut h = started(true);
     h.add_relation("backend-database", "postgresql").unwrap();
     assert_eq!(
         h.unit_status(),
@@ -549,9 +548,7 @@ fn status_names_a_backend_relation_without_credentials() {
 
 #[test]
 fn a_follower_without_the_leaders_config_waits() {
-    let mut h = harness();
-    h.set_can_connect("pgbouncer", true).unwrap();
-    h.begin_with_initial_hooks().unwrap();
+    let mut h = started(false);
     h.hooks_disabled(|h| {
         add_backend(
             h,
@@ -865,9 +862,7 @@ fn upgrading_moves_every_credential_from_the_databag_into_the_secret() {
 
 #[test]
 fn a_follower_that_cannot_read_the_secret_says_so() {
-    let mut h = harness();
-    h.set_can_connect("pgbouncer", true).unwrap();
-    h.begin_with_initial_hooks().unwrap();
+    let mut h = started(false);
     let peers = h.juju().relations_of(APP, PEERS)[0];
     let (config, _) = served_files(5432);
     h.update_relation_data(

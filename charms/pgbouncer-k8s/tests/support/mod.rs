@@ -10,11 +10,11 @@ pub mod live_pg;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
-use ops_testing::Harness;
 use ops_testing::context::{Relation, Secret, State};
 use ops_testing::fake_pebble::ServiceEvent;
+use ops_testing::{Harness, HarnessSnapshot};
 use pgbouncer_k8s::PgbouncerK8sCharm;
 use pgbouncer_k8s::auth::AuthFile;
 use pgbouncer_k8s::credentials::SECRET_ID;
@@ -64,6 +64,40 @@ pub fn harness() -> Harness<PgbouncerK8sCharm> {
         .unwrap()
         // Where main.rs keeps it: through state-get and state-set.
         .with_state_location(ops::StateLocation::Juju)
+}
+
+/// The Harness `build` sets up, built once per test binary and copied for
+/// each test that asks (`HarnessSnapshot`), with what `build` returned
+/// beside it (relation ids, ports). A set-up is a dozen dispatches (the
+/// initial hooks, relations added) before the one a test is about; each
+/// copy is a world of its own, so a test sees what a fresh set-up would.
+pub fn set_up_once<T: Clone + Send + Sync + 'static>(
+    slot: &'static OnceLock<(HarnessSnapshot, T)>,
+    build: impl FnOnce() -> (Harness<PgbouncerK8sCharm>, T),
+) -> (Harness<PgbouncerK8sCharm>, T) {
+    let (snapshot, extra) = slot.get_or_init(|| {
+        let (h, extra) = build();
+        (h.snapshot().unwrap(), extra)
+    });
+    (Harness::from_snapshot(snapshot).unwrap(), extra.clone())
+}
+
+/// Unit 0 after its initial hooks with Pebble up, leader or not (set up
+/// once per test binary: [`set_up_once`]).
+pub fn started(leader: bool) -> Harness<PgbouncerK8sCharm> {
+    static LEADER: OnceLock<(HarnessSnapshot, ())> = OnceLock::new();
+    static FOLLOWER: OnceLock<(HarnessSnapshot, ())> = OnceLock::new();
+    let slot = if leader { &LEADER } else { &FOLLOWER };
+    set_up_once(slot, || {
+        let mut h = harness();
+        if leader {
+            h.set_leader(true).unwrap();
+        }
+        h.set_can_connect("pgbouncer", true).unwrap();
+        h.begin_with_initial_hooks().unwrap();
+        (h, ())
+    })
+    .0
 }
 
 /// Where `path` of the workload container is on the host.
