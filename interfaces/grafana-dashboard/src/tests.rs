@@ -83,6 +83,62 @@ fn pythons_encoding_decodes_to_the_same_dashboard() {
     );
 }
 
+/// `provider()`'s data with the content of `file:small` replaced.
+fn data_with_content(content: &str) -> String {
+    let mut data = json::from_str(&provider().app_data().unwrap()).unwrap();
+    let template = data
+        .get_mut("templates")
+        .and_then(|t| t.get_mut("file:small"))
+        .unwrap();
+    template.insert("content", Value::from(content));
+    json::to_string(&data)
+}
+
+#[test]
+fn what_a_bag_holds_is_compared_without_compressing() {
+    let provider = provider();
+    assert!(
+        provider
+            .holds_templates(&provider.app_data().unwrap())
+            .unwrap()
+    );
+    // Another compressor's stream of the same text is the same dashboard
+    // (Python's: the Harness' path, so the same text as an absolute one).
+    let absolute = Dashboard::from_file(
+        "small",
+        "/tmp/wt-cos-py/fake2/src/grafana_dashboards/small.json",
+        SMALL,
+    )
+    .unwrap();
+    let python = GrafanaDashboardProvider::new(topology(), vec![absolute]);
+    let written = data_with_content(SMALL_PYTHON);
+    assert!(python.holds_templates(&written).unwrap());
+    assert!(!provider.holds_templates(&written).unwrap(), "another uid");
+    // Content that is another dashboard, or not a stream at all.
+    let other = compress(&SMALL_SENT.replace("my_up", "their_up")).unwrap();
+    assert!(
+        !provider
+            .holds_templates(&data_with_content(&other))
+            .unwrap()
+    );
+    assert!(
+        !provider
+            .holds_templates(&data_with_content("junk"))
+            .unwrap()
+    );
+    // Another unit's topology, no templates, not JSON.
+    let mut moved = topology();
+    moved.unit = "pgbouncer-k8s/1".into();
+    let elsewhere = GrafanaDashboardProvider::new(moved, provider.dashboards.clone());
+    assert!(
+        !elsewhere
+            .holds_templates(&provider.app_data().unwrap())
+            .unwrap()
+    );
+    assert!(!provider.holds_templates(r#"{"uuid": "x"}"#).unwrap());
+    assert!(!provider.holds_templates("{").unwrap());
+}
+
 #[test]
 fn the_uuid_follows_the_templates() {
     let a = json::from_str(&provider().app_data().unwrap()).unwrap();
