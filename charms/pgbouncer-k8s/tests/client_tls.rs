@@ -7,10 +7,11 @@
 mod support;
 
 use std::os::unix::fs::PermissionsExt;
+use std::sync::OnceLock;
 
 use ops::Status;
 use ops::model::StatusName;
-use ops_testing::Harness;
+use ops_testing::{Harness, HarnessSnapshot};
 use pgbouncer_k8s::PgbouncerK8sCharm;
 use pgbouncer_k8s::pgb_config::{self, PGBOUNCER, PgbConfig};
 use support::*;
@@ -22,12 +23,17 @@ const PROVIDER: &str = "self-signed-certificates";
 const UNIT: &str = "pgbouncer-k8s/0";
 
 /// A leader with Pebble up, its files rendered, and a certificates relation.
+/// Set up once per test binary and copied for each test
+/// ([`set_up_once`]).
 fn leader_with_certificates() -> (Harness<PgbouncerK8sCharm>, u32) {
-    let mut h = started(true);
-    let relation = h.add_relation("certificates", PROVIDER).unwrap();
-    h.add_relation_unit(relation, &format!("{PROVIDER}/0"))
-        .unwrap();
-    (h, relation)
+    static SET_UP: OnceLock<(HarnessSnapshot, u32)> = OnceLock::new();
+    set_up_once(&SET_UP, || {
+        let mut h = started(true);
+        let relation = h.add_relation("certificates", PROVIDER).unwrap();
+        h.add_relation_unit(relation, &format!("{PROVIDER}/0"))
+            .unwrap();
+        (h, relation)
+    })
 }
 
 /// The CSRs this unit lists.
