@@ -24,7 +24,9 @@ pub(crate) fn tempdir() -> io::Result<tempfile::TempDir> {
 /// Copies the directory tree at `from` to `to` (made, with its parents):
 /// directories, files with their permission bits, and symlinks as links.
 /// A directory gets its permissions last, so a read-only one is filled
-/// first.
+/// first. Anything else (a FIFO, a socket, a device a test made) is an
+/// [`io::ErrorKind::Unsupported`] error naming it: copying a FIFO would
+/// wait for a writer for ever.
 pub(crate) fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
     std::fs::create_dir_all(to)?;
     for entry in std::fs::read_dir(from)? {
@@ -35,9 +37,58 @@ pub(crate) fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
             std::os::unix::fs::symlink(std::fs::read_link(&source)?, &target)?;
         } else if kind.is_dir() {
             copy_tree(&source, &target)?;
-        } else {
+        } else if kind.is_file() {
             std::fs::copy(&source, &target)?;
+        } else {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                format!("{} is not a file, directory or symlink", source.display()),
+            ));
         }
     }
     std::fs::set_permissions(to, std::fs::metadata(from)?.permissions())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::copy_tree;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn copy_tree_copies_files_modes_links_and_refuses_a_fifo() {
+        let from = tempfile::tempdir().unwrap();
+        let dir = from.path().join("etc/app");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("a.conf"), "x = 1\n").unwrap();
+        std::fs::set_permissions(dir.join("a.conf"), std::fs::Permissions::from_mode(0o600))
+            .unwrap();
+        std::os::unix::fs::symlink("a.conf", dir.join("link")).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).unwrap();
+        let to = tempfile::tempdir().unwrap();
+        let copy = to.path().join("copy");
+        copy_tree(from.path(), &copy).unwrap();
+        let copied = copy.join("etc/app");
+        assert_eq!(
+            std::fs::read_to_string(copied.join("a.conf")).unwrap(),
+            "x = 1\n"
+        );
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&copied.join("a.conf")), 0o600);
+        assert_eq!(mode(&copied), 0o555);
+        assert_eq!(
+            std::fs::read_link(copied.join("link")).unwrap(),
+            std::path::Path::new("a.conf")
+        );
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(&copied, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+        let made = std::process::Command::new("mkfifo")
+            .arg(dir.join("fifo"))
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let err = copy_tree(from.path(), &to.path().join("again")).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::Unsupported);
+        assert!(err.to_string().contains("fifo"), "{err}");
+    }
 }
