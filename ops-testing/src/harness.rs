@@ -175,11 +175,10 @@ impl<C: Charm> Harness<C> {
         let mut juju = FakeJuju::new("harness");
         let unit = juju.deploy(&app, &meta, 1).remove(0);
         let workdir = crate::scratch::tempdir()?;
-        std::fs::create_dir_all(workdir.path().join("charm"))?;
+        std::fs::create_dir_all(crate::scratch::charm_dir(workdir.path()))?;
         let mut pebbles = BTreeMap::new();
         for name in meta.containers.keys() {
-            let socket = ops::pebble::socket_path(workdir.path().join("containers"), name);
-            let root = workdir.path().join("roots").join(name);
+            let (socket, root) = crate::scratch::pebble_paths(workdir.path(), name);
             let pebble = FakePebble::in_memory(socket, root)?;
             pebble.set_can_connect(false);
             pebbles.insert(name.clone(), pebble);
@@ -435,7 +434,7 @@ impl<C: Charm> Harness<C> {
     /// If the state kept in memory cannot be written to the state file
     /// (the scratch directory is gone or full).
     pub fn charm_dir(&self) -> PathBuf {
-        let dir = self.workdir.path().join("charm");
+        let dir = crate::scratch::charm_dir(self.workdir.path());
         if !self.charm_dir_used.swap(true, Ordering::SeqCst)
             && self.state == StateLocation::CharmDir
         {
@@ -494,7 +493,7 @@ impl<C: Charm> Harness<C> {
             },
             model_name,
             model_uuid,
-            charm_dir: self.workdir.path().join("charm"),
+            charm_dir: crate::scratch::charm_dir(self.workdir.path()),
             juju_version: JUJU_VERSION.to_string(),
             event_vars: env.extra,
         };
@@ -512,7 +511,7 @@ impl<C: Charm> Harness<C> {
             backend,
             store,
             meta: self.meta.clone(),
-            containers_dir: self.workdir.path().join("containers"),
+            containers_dir: crate::scratch::containers_dir(self.workdir.path()),
             pebble_transports: self
                 .pebbles
                 .iter()

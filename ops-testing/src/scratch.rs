@@ -11,7 +11,7 @@
 //! directory.
 
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// A new scratch directory, removed when dropped: in `TMPDIR` if it is
 /// set, else on the memory filesystem if there is one, else in the
@@ -19,6 +19,30 @@ use std::path::Path;
 /// follow too).
 pub(crate) fn tempdir() -> io::Result<tempfile::TempDir> {
     ops::scratch::tempdir("ops-testing")
+}
+
+// The layout of a test face's scratch directory, and of a simulated
+// unit's directory: the charm directory, the Pebble sockets, and each
+// container's `/` on the host.
+
+/// The charm directory under a scratch directory.
+pub(crate) fn charm_dir(scratch: &Path) -> PathBuf {
+    scratch.join("charm")
+}
+
+/// Where the containers' Pebble sockets are under a scratch directory
+/// (`DispatchSetup::containers_dir`).
+pub(crate) fn containers_dir(scratch: &Path) -> PathBuf {
+    scratch.join("containers")
+}
+
+/// Container `name`'s fake Pebble under a scratch directory: its socket,
+/// and the host directory that is the container's `/`.
+pub(crate) fn pebble_paths(scratch: &Path, name: &str) -> (PathBuf, PathBuf) {
+    (
+        ops::pebble::socket_path(containers_dir(scratch), name),
+        scratch.join("roots").join(name),
+    )
 }
 
 /// Copies the directory tree at `from` to `to` (made, with its parents):

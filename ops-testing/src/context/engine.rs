@@ -659,8 +659,7 @@ pub(crate) fn start_containers(
             let what = format!("container {name}: {what}");
             move |source: io::Error| super::RunError::Setup { what, source }
         };
-        let root = dir.join("roots").join(name);
-        let socket = ops::pebble::socket_path(dir.join("containers"), name);
+        let (socket, root) = crate::scratch::pebble_paths(dir, name);
         let pebble =
             FakePebble::in_memory(socket, root).map_err(setup("starting a fake Pebble"))?;
         write_files(container, &pebble).map_err(setup("writing its files"))?;

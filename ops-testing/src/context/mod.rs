@@ -499,7 +499,7 @@ impl<C: Charm> Context<C> {
                 what: "making the charm directory".to_string(),
                 source,
             })?;
-            std::fs::create_dir_all(dir.path().join("charm")).map_err(|source| {
+            std::fs::create_dir_all(crate::scratch::charm_dir(dir.path())).map_err(|source| {
                 RunError::Setup {
                     what: "making the charm directory".to_string(),
                     source,
@@ -510,7 +510,7 @@ impl<C: Charm> Context<C> {
         Ok(self
             .workdir
             .as_ref()
-            .map(|d| d.path().join("charm"))
+            .map(|d| crate::scratch::charm_dir(d.path()))
             .unwrap_or_default())
     }
 
@@ -572,7 +572,7 @@ impl<C: Charm> Context<C> {
             None
         };
         let containers_dir = match &scratch {
-            Some(dir) => dir.path().join("containers"),
+            Some(dir) => crate::scratch::containers_dir(dir.path()),
             None => charm_dir.join("no-containers"),
         };
         let live = match &scratch {

@@ -97,16 +97,15 @@ fn copy_world(
     charm_dir_used: bool,
 ) -> Result<(tempfile::TempDir, BTreeMap<String, FakePebble>), HarnessError> {
     let copy = crate::scratch::tempdir()?;
-    let charm_dir = copy.path().join("charm");
+    let charm_dir = crate::scratch::charm_dir(copy.path());
     if charm_dir_used {
-        crate::scratch::copy_tree(&workdir.join("charm"), &charm_dir)?;
+        crate::scratch::copy_tree(&crate::scratch::charm_dir(workdir), &charm_dir)?;
     } else {
         std::fs::create_dir_all(&charm_dir)?;
     }
     let mut forks = BTreeMap::new();
     for (name, pebble) in pebbles {
-        let socket = ops::pebble::socket_path(copy.path().join("containers"), name);
-        let root = copy.path().join("roots").join(name);
+        let (socket, root) = crate::scratch::pebble_paths(copy.path(), name);
         forks.insert(name.clone(), pebble.fork(socket, root)?);
     }
     Ok((copy, forks))

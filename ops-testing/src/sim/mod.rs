@@ -418,7 +418,7 @@ impl Simulator {
 
     /// Makes the unit's charm directory (metadata, `dispatch`) and its Pebbles.
     fn provision(&mut self, unit: &str) -> Result<(), SimError> {
-        let charm = self.unit_dir(unit).join("charm");
+        let charm = crate::scratch::charm_dir(&self.unit_dir(unit));
         std::fs::create_dir_all(&charm).map_err(io(format!("creating {}", charm.display())))?;
         let entries = std::fs::read_dir(&self.charm_dir)
             .map_err(io(format!("reading {}", self.charm_dir.display())))?;
@@ -447,15 +447,14 @@ impl Simulator {
             }
         }
         // What hooks see as /charm/containers, containers or none.
-        let containers = self.unit_dir(unit).join("containers");
+        let containers = crate::scratch::containers_dir(&self.unit_dir(unit));
         std::fs::create_dir_all(&containers).map_err(io("creating the containers directory"))?;
         for container in self.meta.containers.keys().cloned().collect::<Vec<_>>() {
-            let socket = ops::pebble::socket_path(&containers, &container);
+            let (socket, root) = crate::scratch::pebble_paths(&self.unit_dir(unit), &container);
             if let Some(parent) = socket.parent() {
                 std::fs::create_dir_all(parent)
                     .map_err(io("creating the Pebble socket directory"))?;
             }
-            let root = self.unit_dir(unit).join("roots").join(&container);
             std::fs::create_dir_all(&root).map_err(io("creating the container root"))?;
             let pebble = FakePebble::start(socket, root).map_err(io("starting a fake Pebble"))?;
             self.pebbles.insert((unit.to_string(), container), pebble);
@@ -1184,14 +1183,14 @@ impl Simulator {
                 j.secrets.clone(),
             )
         })?;
-        let charm = self.unit_dir(&run.unit).join("charm");
+        let charm = crate::scratch::charm_dir(&self.unit_dir(&run.unit));
         let path = std::env::var("PATH").unwrap_or_default();
         let dispatch_path = if run.hook.starts_with("actions/") {
             run.hook.clone()
         } else {
             format!("hooks/{}", run.hook)
         };
-        let containers = self.unit_dir(&run.unit).join("containers");
+        let containers = crate::scratch::containers_dir(&self.unit_dir(&run.unit));
         let dispatch = charm.join("dispatch");
         let mut command = match self.pebble_access {
             PebbleAccess::MountNamespace => {
