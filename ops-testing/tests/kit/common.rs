@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixStream;
 
-use ops::pebble::Client;
+use ops::pebble::{Client, PebbleError};
 use ops_testing::fake_pebble::FakePebble;
 use serde_json::Value;
 
@@ -94,3 +94,25 @@ containers:
 resources:
   web-image: {type: oci-image}
 ";
+
+/// The status, message and kind of the Pebble API error `result` holds;
+/// anything else fails the test.
+pub fn api_error_kind(
+    result: Result<impl std::fmt::Debug, PebbleError>,
+) -> (u16, String, Option<String>) {
+    match result {
+        Err(PebbleError::Api {
+            status_code,
+            message,
+            kind,
+            ..
+        }) => (status_code, message, kind),
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}
+
+/// [`api_error_kind`] without the kind.
+pub fn api_error(result: Result<impl std::fmt::Debug, PebbleError>) -> (u16, String) {
+    let (status, message, _) = api_error_kind(result);
+    (status, message)
+}

@@ -6,12 +6,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use ops::pebble::{ChangeState, Identity, IdentityAccess, Layer, NoticeType, PebbleError};
+use ops::pebble::{ChangeState, Identity, IdentityAccess, Layer, NoticeType};
 use ops_testing::fake_pebble::CheckRunError;
 use serde_json::{Value, json};
 
 use crate::common;
-use common::{PebbleSetup, raw, raw_json, setup};
+use common::{PebbleSetup, api_error, raw, raw_json, setup};
 
 /// `web` and `db` services; `up`, a check whose `perform-check` change
 /// stays in progress while it runs.
@@ -35,17 +35,6 @@ fn add_layer(s: &PebbleSetup) {
     s.client
         .add_layer("base", &Layer::from_yaml(LAYER).unwrap(), false)
         .unwrap();
-}
-
-fn api_error(result: Result<impl std::fmt::Debug, PebbleError>) -> (u16, String) {
-    match result {
-        Err(PebbleError::Api {
-            status_code,
-            message,
-            ..
-        }) => (status_code, message),
-        other => panic!("expected an API error, got {other:?}"),
-    }
 }
 
 /// Asserts `reply` is Pebble's error envelope with this status and message.

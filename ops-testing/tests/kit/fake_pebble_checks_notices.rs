@@ -4,12 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use ops::pebble::{CheckLevel, CheckStartup, CheckStatus, Layer, PebbleError, PebbleNotice};
+use ops::pebble::{CheckLevel, CheckStartup, CheckStatus, Layer, PebbleNotice};
 use ops_testing::fake_pebble::{CheckRunError, FakePebble, NoticeKeyError, ServiceEvent};
 use serde_json::{Value, json};
 
 use crate::common;
-use common::{PebbleSetup, raw_json, setup};
+use common::{PebbleSetup, api_error, raw_json, setup};
 
 /// `up`: an alive HTTP check (threshold 2); `db`: a ready TCP check,
 /// `startup: disabled`; `web`: a service restarted when `up` fails.
@@ -40,17 +40,6 @@ fn add(s: &PebbleSetup, label: &str, yaml: &str) {
     s.client
         .add_layer(label, &Layer::from_yaml(yaml).unwrap(), true)
         .unwrap();
-}
-
-fn api_error(result: Result<impl std::fmt::Debug, PebbleError>) -> (u16, String) {
-    match result {
-        Err(PebbleError::Api {
-            status_code,
-            message,
-            ..
-        }) => (status_code, message),
-        other => panic!("expected an API error, got {other:?}"),
-    }
 }
 
 /// A raw request's 400 message.

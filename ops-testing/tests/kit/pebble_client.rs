@@ -11,7 +11,7 @@ use ops::pebble::{
 use ops_testing::fake_pebble::{FakePebble, FileOwner, ServiceEvent};
 
 use crate::common;
-use common::setup;
+use common::{api_error_kind as api_error, setup};
 
 fn service(command: &str, startup: Option<ServiceStartup>) -> Service {
     Service {
@@ -30,18 +30,6 @@ fn layer(services: &[(&str, Service)]) -> Layer {
             .map(|(n, s)| (n.to_string(), s.clone()))
             .collect(),
         ..Default::default()
-    }
-}
-
-fn api_error(result: Result<impl std::fmt::Debug, PebbleError>) -> (u16, String, Option<String>) {
-    match result {
-        Err(PebbleError::Api {
-            status_code,
-            message,
-            kind,
-            ..
-        }) => (status_code, message, kind),
-        other => panic!("expected an API error, got {other:?}"),
     }
 }
 
