@@ -81,11 +81,40 @@ struct Serving {
     auth: AuthFile,
 }
 
+/// The serving leader after its first hook with the backend (a
+/// config-changed): it ran the pgb-peers relation-created it had deferred,
+/// served its files with the backend, moved the older revision's
+/// credentials into the application's secret and made the console users.
 /// Set up once per test binary and copied for each test
-/// ([`set_up_once`]).
+/// ([`set_up_once`]), so that those steps, SCRAM verifiers included, are
+/// paid once and not in each test.
 fn serving_leader() -> Serving {
     static SET_UP: OnceLock<(HarnessSnapshot, (u32, u32, u32, u16))> = OnceLock::new();
-    let (h, (peers, backend, client, port)) = set_up_once(&SET_UP, set_up_serving_leader);
+    serving(set_up_once(&SET_UP, || {
+        let (mut h, ids) = as_an_older_revision_left_it();
+        h.fire_hook("config-changed").unwrap();
+        (h, ids)
+    }))
+}
+
+/// The serving leader before any hook since an older revision left the
+/// peer databag (the shared files and the client's password in plain keys):
+/// for the tests of that first hook. Set up once per test binary and
+/// copied for each test ([`set_up_once`]).
+fn serving_leader_as_an_older_revision_left_it() -> Serving {
+    serving(as_an_older_revision_left_it())
+}
+
+/// A copy of [`set_up_serving_leader`]'s leader, set up once.
+fn as_an_older_revision_left_it() -> (Harness<PgbouncerK8sCharm>, (u32, u32, u32, u16)) {
+    static SET_UP: OnceLock<(HarnessSnapshot, (u32, u32, u32, u16))> = OnceLock::new();
+    set_up_once(&SET_UP, set_up_serving_leader)
+}
+
+/// A copy of a serving leader's set-up, with the files it serves.
+fn serving(
+    (h, (peers, backend, client, port)): (Harness<PgbouncerK8sCharm>, (u32, u32, u32, u16)),
+) -> Serving {
     let (config, auth) = served_files(port);
     Serving {
         h,
@@ -97,7 +126,7 @@ fn serving_leader() -> Serving {
     }
 }
 
-/// [`serving_leader`]'s set-up, with its relation ids (peers, backend,
+/// The serving leaders' set-up, with its relation ids (peers, backend,
 /// client) and the backend's port.
 fn set_up_serving_leader() -> (Harness<PgbouncerK8sCharm>, (u32, u32, u32, u16)) {
     let mut h = started(true);
@@ -161,7 +190,7 @@ fn a_leader_without_files_restores_them_from_the_peer_databag() {
         config,
         auth,
         ..
-    } = serving_leader();
+    } = serving_leader_as_an_older_revision_left_it();
     lose_the_pod(&h);
     for hook in ["stop", "upgrade-charm", "config-changed", "start"] {
         h.fire_hook(hook).unwrap();
@@ -452,7 +481,7 @@ fn listen_port_reaches_every_client_with_ports_and_uris() {
 
 #[test]
 fn a_client_that_requests_secrets_gets_its_credentials_in_one() {
-    let Serving { mut h, client, .. } = serving_leader();
+    let Serving { mut h, client, .. } = serving_leader_as_an_older_revision_left_it();
     h.update_relation_data(
         client,
         "client-app",
@@ -766,7 +795,7 @@ fn all_databag_values(h: &Harness<PgbouncerK8sCharm>) -> Vec<(String, String)> {
 
 #[test]
 fn upgrading_moves_every_credential_from_the_databag_into_the_secret() {
-    // serving_leader's peer databag is as an older revision left it: the
+    // The peer databag is as an older revision left it: the
     // auth file and the client's password in plain keys.
     let Serving {
         mut h,
@@ -774,7 +803,7 @@ fn upgrading_moves_every_credential_from_the_databag_into_the_secret() {
         client,
         auth,
         ..
-    } = serving_leader();
+    } = serving_leader_as_an_older_revision_left_it();
     // The older revision's admin console line, md5 as it made them.
     let mut old_auth = AuthFile::parse(&format!(
         "\"{}\" \"{}\"\n",
