@@ -253,6 +253,12 @@ impl<'a> Workload<'a> {
         Ok(())
     }
 
+    /// The main config's text as the workload has it, unparsed (`None`
+    /// when there is none).
+    pub fn config_text(&self) -> Result<Option<String>, WorkloadError> {
+        self.read_text(pgb_config::INI_PATH)
+    }
+
     /// The main `pgbouncer.ini`, if there is one.
     pub fn read_config(&self) -> Result<Option<PgbConfig>, WorkloadError> {
         let Some(text) = self.read_text(pgb_config::INI_PATH)? else {

@@ -207,6 +207,34 @@ fn leader_relation_created_defers_without_config_then_without_backend() {
     assert_eq!(created(&h), 0, "backend ready: done");
 }
 
+/// While the backend is not ready, every hook re-emits the leader's
+/// deferred relation-created first. Its config is in the app databag
+/// already: the re-run finds it there and changes nothing, in Pebble or in
+/// the databag, before deferring again.
+#[test]
+fn a_re_emitted_relation_created_finds_the_config_shared_and_writes_nothing() {
+    let (mut h, peers) = leader();
+    let deferred = |h: &Harness<PgbouncerK8sCharm>| {
+        h.notices()
+            .iter()
+            .any(|n| n.event == "pgb_peers_relation_created")
+    };
+    assert!(deferred(&h), "no backend: deferred");
+    let shared = h.get_relation_data(peers, APP)[CFG_FILE].clone();
+    assert_eq!(file(&h, pgb_config::INI_PATH), Some(shared.clone()));
+    h.container_pebble("pgbouncer").unwrap().clear_requests();
+    h.fire_hook("update-status").unwrap();
+    let requests = h.container_pebble("pgbouncer").unwrap().requests();
+    for write in ["POST /v1/files", "POST /v1/layers", "POST /v1/services"] {
+        assert!(
+            !requests.iter().any(|r| r == write),
+            "{write}: {requests:?}"
+        );
+    }
+    assert_eq!(h.get_relation_data(peers, APP)[CFG_FILE], shared);
+    assert!(deferred(&h), "backend still not ready: deferred again");
+}
+
 /// The backend answers with its credentials in `secret-user` (as
 /// postgresql-k8s does when asked) or, a provider without secrets, plainly:
 /// either way the charm reads them, tries the backend, and waits.
