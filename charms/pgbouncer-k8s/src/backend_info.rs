@@ -176,7 +176,9 @@ pub fn is_ready(
     config: &PgbConfig,
     workload: &Workload,
 ) -> Result<bool, ModelError> {
-    if info(model)?.is_none() || !config.has_auth_query() {
+    // The config first: it is at hand, where the backend's answer is read
+    // and checked (its databag and its secret).
+    if !config.has_auth_query() || info(model)?.is_none() {
         return Ok(false);
     }
     Ok(matches!(workload.read_auth_file(), Ok(Some(_))))
