@@ -86,6 +86,7 @@ impl Charm for PgbouncerK8sCharm {
         let memory = fw.stored_state("memory")?;
         // Typed items from charmcraft.yaml (build.rs): a misspelt name does not compile.
         fw.observe_container(meta::containers::PGBOUNCER, Self::on_pebble_ready)?
+            .observe_container(meta::containers::PGBOUNCER, Self::on_pebble_ready_configure)?
             .observe(Self::on_start)?
             .observe(Self::on_upgrade_charm)?
             .observe(Self::on_config_changed)?
@@ -123,13 +124,15 @@ impl Charm for PgbouncerK8sCharm {
 }
 
 impl PgbouncerK8sCharm {
-    /// A new or restarted workload container: configure it, and set the
-    /// workload version from its PgBouncer (asked here, once per container
-    /// start: a refresh with a new image comes with a pebble-ready).
-    fn on_pebble_ready(&mut self, _: &PebbleReady, ctx: &mut Ctx) -> HandlerResult<Outcome> {
+    /// A new or restarted workload container: its plan's log targets, its
+    /// metrics address, and the workload version from its PgBouncer (asked
+    /// here, once per container start: a refresh with a new image comes
+    /// with a pebble-ready). Never deferred, so that a pebble-ready Juju
+    /// re-emits (a follower waiting for the leader's files) runs
+    /// [`on_pebble_ready_configure`](Self::on_pebble_ready_configure)
+    /// alone and does not ask PgBouncer again in every hook.
+    fn on_pebble_ready(&mut self, _: &PebbleReady, ctx: &mut Ctx) -> HandlerResult<()> {
         let model = ctx.model();
-        // First: the files are written for this PgBouncer (settings an
-        // older one refuses are left out).
         let container = Situation::container(model)?;
         // A new container has a new plan (no log target) and maybe a new
         // address.
@@ -143,7 +146,19 @@ impl PgbouncerK8sCharm {
             Ok(_) => {}
             Err(e) => tracing::debug!("no PgBouncer version yet: {e}"),
         }
-        self.configure_workload(model)
+        Ok(())
+    }
+
+    /// Then the container is configured: observed after
+    /// [`on_pebble_ready`](Self::on_pebble_ready), so that the files are
+    /// written for this PgBouncer (settings an older one refuses are left
+    /// out). Deferred while they cannot be.
+    fn on_pebble_ready_configure(
+        &mut self,
+        _: &PebbleReady,
+        ctx: &mut Ctx,
+    ) -> HandlerResult<Outcome> {
+        self.configure_workload(ctx.model())
     }
 
     fn on_start(&mut self, _: &Start, ctx: &mut Ctx) -> HandlerResult<Outcome> {

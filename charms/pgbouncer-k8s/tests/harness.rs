@@ -648,6 +648,38 @@ fn the_workload_version_is_pgbouncers_asked_at_pebble_ready() {
     assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
 
+/// A follower's pebble-ready waits for the leader's files (deferred, and
+/// re-emitted by every hook until then); PgBouncer's version is still
+/// asked once, at the container's start, not by each re-emission.
+#[test]
+fn a_waiting_follower_asks_pgbouncers_version_once_per_container_start() {
+    let (mut h, peers) = follower();
+    let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = asked.clone();
+    h.container_pebble("pgbouncer")
+        .unwrap()
+        .handle_exec(&["pgbouncer", "--version"], move |_| {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            ops_testing::fake_pebble::ExecResult::stdout("PgBouncer 1.21.0\n")
+        });
+    h.container_pebble_ready("pgbouncer").unwrap();
+    let waiting = |h: &Harness<PgbouncerK8sCharm>| {
+        h.notices()
+            .iter()
+            .any(|n| n.event == "pgbouncer_pebble_ready")
+    };
+    assert!(waiting(&h), "nothing shared yet: deferred");
+    h.fire_hook("update-status").unwrap();
+    h.fire_hook("update-status").unwrap();
+    assert!(waiting(&h), "still nothing shared");
+    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(h.juju().apps[APP].workload_version, "1.21.0");
+    // The leader shares: the re-emitted pebble-ready configures the unit.
+    share_default_config(&mut h, peers);
+    assert!(!waiting(&h), "{:?}", h.notices());
+    assert_eq!(file(&h, pgb_config::INI_PATH), Some(rendered_default()));
+}
+
 #[test]
 fn prepared_statements_are_tracked_where_pgbouncer_knows_how() {
     let (mut h, _) = leader();
