@@ -149,7 +149,8 @@ fn put_config_into_app_databag(
 }
 
 /// Whether the app databag's `cfg_file` is, to the byte, the config this
-/// unit's PgBouncer runs with.
+/// unit's PgBouncer runs with, and a valid one: a config that does not
+/// validate is replaced by the serve, never kept for being in both places.
 fn config_already_shared(
     model: &Model,
     peers: &Relation,
@@ -158,7 +159,10 @@ fn config_already_shared(
     let Some(shared) = model.local_app_data(peers).get(CFG_FILE)? else {
         return Ok(false);
     };
-    Ok(workload.config_text()?.as_deref() == Some(shared.as_str()))
+    if workload.config_text()?.as_deref() != Some(shared.as_str()) {
+        return Ok(false);
+    }
+    Ok(peers::shared_config(model, peers)?.is_some())
 }
 
 /// "if the backend database is not ready": the relation's credentials,

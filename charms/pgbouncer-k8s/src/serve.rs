@@ -60,7 +60,14 @@ pub fn leader_files(
         Some(peers) => memory.credentials(model, peers)?.auth(),
         None => None,
     };
-    let local_config = readable(workload.read_config());
+    let local_config = readable(workload.read_config().and_then(|config| {
+        // One that reads but does not validate is no source either: as
+        // the base of the render it would fail every write of it.
+        config
+            .map(|c| c.validate().map(|()| c))
+            .transpose()
+            .map_err(invalid)
+    }));
     let instances = workload.instances();
     let mut config = match local_config.or(shared_config) {
         Some(config) => config,

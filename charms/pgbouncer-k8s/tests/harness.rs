@@ -235,6 +235,27 @@ fn a_re_emitted_relation_created_finds_the_config_shared_and_writes_nothing() {
     assert!(deferred(&h), "backend still not ready: deferred again");
 }
 
+/// The same config in the container and in the databag is not enough to
+/// keep it: one that does not validate (here without `pidfile`) is
+/// replaced by the re-emitted relation-created, in both places.
+#[test]
+fn a_re_emitted_relation_created_replaces_an_invalid_config_found_in_both_places() {
+    let (mut h, peers) = leader();
+    let invalid = "[databases]\n\n[pgbouncer]\nlisten_port = 6432\nlogfile = /var/log/pgbouncer/pgbouncer.log\n";
+    assert!(PgbConfig::parse(invalid).unwrap().validate().is_err());
+    let ini = host_path(&h, pgb_config::INI_PATH);
+    std::fs::write(&ini, invalid).unwrap();
+    h.hooks_disabled(|h| {
+        h.update_relation_data(peers, APP, &[(CFG_FILE, invalid)])
+            .unwrap()
+    });
+    h.fire_hook("update-status").unwrap();
+    let local = file(&h, pgb_config::INI_PATH).unwrap();
+    assert_ne!(local, invalid, "the local file is replaced");
+    PgbConfig::parse(&local).unwrap().validate().unwrap();
+    assert_eq!(h.get_relation_data(peers, APP)[CFG_FILE], local);
+}
+
 /// The backend answers with its credentials in `secret-user` (as
 /// postgresql-k8s does when asked) or, a provider without secrets, plainly:
 /// either way the charm reads them, tries the backend, and waits.
