@@ -18,7 +18,6 @@ use ops::Model;
 use ops::model::{ModelError, Relation};
 use postgresql_client::{Answer, Credentials, Endpoint, SecretGroup, keys};
 
-use crate::backend_info;
 use crate::error::StepError;
 use crate::memory::Memory;
 use crate::names::ClientDatabase;
@@ -125,7 +124,9 @@ pub(crate) fn current_connection_info(
     memory: &mut Memory,
 ) -> Result<ConnectionInfo, ModelError> {
     let port = memory.settings_or_default(model)?.listen_port;
-    let read_only = backend_info::info(model)?.is_some_and(|b| b.read_only.is_some());
+    let read_only = memory
+        .backend_info(model)?
+        .is_some_and(|b| b.read_only.is_some());
     Ok(ConnectionInfo {
         tls_ca: memory.client_tls_ca.clone(),
         ..connection_info(&service::own_hostname(model), port, read_only)

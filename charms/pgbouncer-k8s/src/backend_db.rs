@@ -9,9 +9,7 @@ use ops::{Model, Outcome};
 use postgresql_client::DatabaseRequest;
 
 use crate::auth::{self, AuthFile};
-use crate::backend_info::{
-    BACKEND, BackendInfo, BackendState, DATABASE, EXTRA_USER_ROLES, info_in, state_in,
-};
+use crate::backend_info::{BACKEND, BackendInfo, BackendState, DATABASE, EXTRA_USER_ROLES};
 use crate::error::StepError;
 use crate::memory::Memory;
 use crate::peers;
@@ -81,7 +79,7 @@ pub fn on_changed(
     };
     request_database(model, &relation)?;
     memory.auth_user_cleanup = None;
-    let backend = match state_in(model, &relation)? {
+    let backend = match memory.backend_state(model, &relation)? {
         BackendState::Ready(backend) => backend,
         BackendState::NotReady => return done(Outcome::Done),
         BackendState::Refused(reason) => {
@@ -153,7 +151,7 @@ pub fn on_broken(
         return Ok(Outcome::Defer);
     }
     let backend = match model.relation_by_id(BACKEND, relation_id)? {
-        Some(relation) => info_in(model, &relation)?,
+        Some(relation) => memory.backend_info_in(model, &relation)?,
         None => None,
     };
     // Done at relation-departed when the backend still answered; tried
@@ -196,7 +194,7 @@ pub fn on_departed(
     if !relation.units.is_empty() {
         return Ok(());
     }
-    let Some(backend) = info_in(model, &relation)? else {
+    let Some(backend) = memory.backend_info_in(model, &relation)? else {
         return Ok(());
     };
     let config = if situation.pebble_up {

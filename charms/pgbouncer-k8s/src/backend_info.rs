@@ -12,9 +12,7 @@ use postgresql_client::{Answer, Received};
 
 use crate::auth;
 use crate::names::BackendUser;
-use crate::pgb_config::PgbConfig;
 use crate::sql::{BackendAccess, SqlError};
-use crate::workload::Workload;
 
 /// The backend relation's endpoint ([`meta::BACKEND_DATABASE`](crate::meta::BACKEND_DATABASE)).
 pub const BACKEND: &str = crate::meta::BACKEND_DATABASE.name();
@@ -74,6 +72,7 @@ impl BackendInfo {
 }
 
 /// What the backend relation gives.
+#[derive(Debug, Clone)]
 pub enum BackendState {
     /// Endpoints, username and password, all usable.
     Ready(BackendInfo),
@@ -152,34 +151,12 @@ fn is_backend_database(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
 }
 
-/// The backend's connection data in `relation`, if its app databag has all of it
-/// and it is usable.
-pub fn info_in(model: &Model, relation: &Relation) -> Result<Option<BackendInfo>, ModelError> {
-    match state_in(model, relation)? {
-        BackendState::Ready(info) => Ok(Some(info)),
-        _ => Ok(None),
+impl BackendState {
+    /// The connection data, if the backend is ready.
+    pub fn info(self) -> Option<BackendInfo> {
+        match self {
+            BackendState::Ready(info) => Some(info),
+            _ => None,
+        }
     }
-}
-
-/// The backend's connection data, if the relation exists and is complete.
-pub fn info(model: &Model) -> Result<Option<BackendInfo>, ModelError> {
-    match model.relation(BACKEND)? {
-        Some(relation) => info_in(model, &relation),
-        None => Ok(None),
-    }
-}
-
-/// "Backend ready": the relation gives endpoints, username and password, the
-/// config has `auth_query`, and the auth file exists.
-pub fn is_ready(
-    model: &Model,
-    config: &PgbConfig,
-    workload: &Workload,
-) -> Result<bool, ModelError> {
-    // The config first: it is at hand, where the backend's answer is read
-    // and checked (its databag and its secret).
-    if !config.has_auth_query() || info(model)?.is_none() {
-        return Ok(false);
-    }
-    Ok(matches!(workload.read_auth_file(), Ok(Some(_))))
 }

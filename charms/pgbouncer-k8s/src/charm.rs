@@ -22,7 +22,7 @@ use ops::{
 
 use crate::answers;
 use crate::backend_db::{self, BackendStep};
-use crate::backend_info::{self, BACKEND, BackendState};
+use crate::backend_info::{BACKEND, BackendState};
 use crate::client::{self, CLIENT};
 use crate::client_tls::{self, CERTIFICATES};
 use crate::credentials::CredentialsError;
@@ -223,7 +223,7 @@ impl PgbouncerK8sCharm {
                 self.ensure_exporter(model, &container)?;
             }
         }
-        let serving = backend_info::info(model)?.is_some() && {
+        let serving = self.memory.get_mut().backend_info(model)?.is_some() && {
             let stopped = workload.stopped_services();
             let none_stopped = matches!(&stopped, Ok(stopped) if stopped.is_empty());
             self.seen.stopped = stopped.ok();
@@ -250,7 +250,7 @@ impl PgbouncerK8sCharm {
         if memory.unrevoked.is_empty() || memory.departing || !model.is_leader()? {
             return Ok(());
         }
-        let (Some(backend), Some(peers)) = (backend_info::info(model)?, peers::relation(model)?)
+        let (Some(backend), Some(peers)) = (memory.backend_info(model)?, peers::relation(model)?)
         else {
             return Ok(());
         };
@@ -348,7 +348,7 @@ impl PgbouncerK8sCharm {
             },
             None => None,
         };
-        let ready = backend_info::info(model)?.is_some();
+        let ready = self.memory.get_mut().backend_info(model)?.is_some();
         let service = observability::exporter_service(
             self.instances,
             listen_port,
@@ -727,7 +727,10 @@ impl PgbouncerK8sCharm {
         let Some(backend) = model.relation(BACKEND)? else {
             return Ok(Status::blocked(NO_BACKEND));
         };
-        match backend_info::state_in(model, &backend)? {
+        drop(memory);
+        let backend = self.memory.get_mut().backend_state(model, &backend)?;
+        let memory = self.memory.get();
+        match backend {
             BackendState::Ready(_) => {}
             BackendState::NotReady => return Ok(Status::blocked(BACKEND_NOT_READY)),
             BackendState::Refused(reason) => {

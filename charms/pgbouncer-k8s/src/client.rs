@@ -21,7 +21,7 @@ use postgresql_client::{DatabaseRequest, Received};
 
 use crate::answers::{self, Grant, secret_label};
 use crate::auth;
-use crate::backend_info::{self, BackendInfo};
+use crate::backend_info::BackendInfo;
 use crate::error::StepError;
 use crate::memory::Memory;
 use crate::names::{ClientDatabase, ExtraUserRoles};
@@ -90,7 +90,8 @@ pub fn on_changed(
     let Some(relation) = model.relation_by_id(CLIENT, relation_id)? else {
         return Ok(Outcome::Done);
     };
-    let (Some(backend), Some(peers)) = (backend_info::info(model)?, situation.peers.clone()) else {
+    let (Some(backend), Some(peers)) = (memory.backend_info(model)?, situation.peers.clone())
+    else {
         tracing::info!(
             "{CLIENT} relation {relation_id} is served once the backend database is ready"
         );
@@ -397,7 +398,7 @@ pub fn on_broken(
         .filter(|(id, db)| **id != relation_id && Some(*db) == database.as_ref())
         .map(|(id, _)| peers::client_user(*id))
         .collect();
-    match backend_info::info(model)? {
+    match memory.backend_info(model)? {
         Some(backend) => revoke_departed(model, memory, &peers, &backend)?,
         None => {
             // Kept: the user is revoked when a backend is related again.

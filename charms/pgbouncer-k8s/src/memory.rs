@@ -1,6 +1,7 @@
 //! What the charm remembers: between dispatches (in Juju's unit state, so it
 //! survives pod churn), and within one dispatch (the application's
-//! credentials, read from their secret at most once).
+//! credentials, read from their secret at most once; the backend's answer,
+//! read and checked at most once).
 //!
 //! Every handler module takes a `&mut Memory`; this module imports no
 //! handler module, so the relation modules call down into it, never
@@ -12,6 +13,7 @@ use ops::Model;
 use ops::model::{ModelError, Relation};
 use serde::{Deserialize, Serialize};
 
+use crate::backend_info::{self, BACKEND, BackendInfo, BackendState};
 use crate::credentials::{Credentials, CredentialsError, Source};
 use crate::settings::{InvalidOption, Settings};
 use crate::workload::Pending;
@@ -61,6 +63,10 @@ pub struct Memory {
     /// The credentials as read in this dispatch (never persisted).
     #[serde(skip)]
     credentials: Option<(Credentials, Source)>,
+    /// The backend's state as read in this dispatch, with its relation's
+    /// id (never persisted).
+    #[serde(skip)]
+    backend: Option<(u32, BackendState)>,
 }
 
 /// The settings in force, and the option that is bad if one is.
@@ -125,6 +131,45 @@ impl Memory {
             },
         };
         Ok(&mut self.credentials.insert(loaded).0)
+    }
+
+    /// The backend's state in `relation`, read and checked
+    /// ([`backend_info::state_in`]) the first time in this dispatch. A
+    /// hook sees the remote application's databag and secrets as they were
+    /// when it began, whatever it writes itself, so each step that asks
+    /// gets the same answer (and paid for reading it).
+    pub fn backend_state(
+        &mut self,
+        model: &Model,
+        relation: &Relation,
+    ) -> Result<BackendState, ModelError> {
+        if let Some((id, state)) = &self.backend
+            && *id == relation.id.id
+        {
+            return Ok(state.clone());
+        }
+        let state = backend_info::state_in(model, relation)?;
+        self.backend = Some((relation.id.id, state.clone()));
+        Ok(state)
+    }
+
+    /// The backend's connection data in `relation`, if it is ready
+    /// ([`backend_state`](Self::backend_state)).
+    pub fn backend_info_in(
+        &mut self,
+        model: &Model,
+        relation: &Relation,
+    ) -> Result<Option<BackendInfo>, ModelError> {
+        Ok(self.backend_state(model, relation)?.info())
+    }
+
+    /// The backend's connection data, if the relation exists and the
+    /// backend is ready ([`backend_state`](Self::backend_state)).
+    pub fn backend_info(&mut self, model: &Model) -> Result<Option<BackendInfo>, ModelError> {
+        match model.relation(BACKEND)? {
+            Some(relation) => self.backend_info_in(model, &relation),
+            None => Ok(None),
+        }
     }
 
     /// Leader: keeps the credentials changed in this dispatch (a new

@@ -24,7 +24,6 @@ use ops::model::Relation;
 use ops::{Model, Outcome};
 
 use crate::answers;
-use crate::backend_info;
 use crate::error::StepError;
 use crate::memory::Memory;
 use crate::peers::{self, CFG_FILE};
@@ -50,7 +49,7 @@ pub fn on_created(
         return Ok(Outcome::Defer);
     }
     put_config_into_app_databag(model, memory, peers, workload)?;
-    if !backend_database_is_ready(model, workload)? {
+    if !backend_database_is_ready(model, memory, workload)? {
         return Ok(Outcome::Defer);
     }
     put_auth_file_into_secret_store(model, memory, peers, workload)?;
@@ -165,13 +164,22 @@ fn config_already_shared(
     Ok(peers::shared_config(model, peers)?.is_some())
 }
 
-/// "if the backend database is not ready": the relation's credentials,
-/// `auth_query` in the config, and the auth file.
-fn backend_database_is_ready(model: &Model, workload: &Workload) -> Result<bool, StepError> {
+/// "if the backend database is not ready": ready is the relation giving
+/// endpoints, username and password, `auth_query` in the config, and the
+/// auth file. The config first: it is at hand, where the backend's answer
+/// is read and checked (its databag and its secret).
+fn backend_database_is_ready(
+    model: &Model,
+    memory: &mut Memory,
+    workload: &Workload,
+) -> Result<bool, StepError> {
     let Some(config) = workload.read_config()? else {
         return Ok(false);
     };
-    Ok(backend_info::is_ready(model, &config, workload)?)
+    if !config.has_auth_query() || memory.backend_info(model)?.is_none() {
+        return Ok(false);
+    }
+    Ok(matches!(workload.read_auth_file(), Ok(Some(_))))
 }
 
 /// "put the auth file into the secret store": the share of the step before

@@ -124,7 +124,7 @@ pub fn shared_config(model: &Model, peers: &Relation) -> Result<Option<PgbConfig
     let Some(text) = model.local_app_data(peers).get(CFG_FILE)? else {
         return Ok(None);
     };
-    match PgbConfig::parse_cached(&text).and_then(|c| c.validate().map(|()| c)) {
+    match PgbConfig::parse_valid_cached(&text) {
         Ok(config) => Ok(Some(config)),
         Err(e) => {
             tracing::warn!("ignoring invalid {CFG_FILE} in the {PEERS} app databag: {e}");

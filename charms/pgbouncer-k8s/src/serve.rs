@@ -16,7 +16,6 @@ use ops::Model;
 use ops::model::Relation;
 
 use crate::auth::{self, AuthFile};
-use crate::backend_info;
 use crate::credentials::Credentials;
 use crate::error::StepError;
 use crate::memory::Memory;
@@ -60,13 +59,11 @@ pub fn leader_files(
         Some(peers) => memory.credentials(model, peers)?.auth(),
         None => None,
     };
-    let local_config = readable(workload.read_config().and_then(|config| {
-        // One that reads but does not validate is no source either: as
-        // the base of the render it would fail every write of it.
-        config
-            .map(|c| c.validate().map(|()| c))
+    // One that reads but does not validate is no source either: as the
+    // base of the render it would fail every write of it.
+    let local_config = readable(workload.config_text().and_then(|text| {
+        text.map(|t| PgbConfig::parse_valid_cached(&t).map_err(invalid))
             .transpose()
-            .map_err(invalid)
     }));
     let instances = workload.instances();
     let mut config = match local_config.or(shared_config) {
@@ -103,7 +100,7 @@ pub fn leader_files(
         ensure_stats_user(model, memory, peers, auth)?;
     }
     add_stats_user(&mut config)?;
-    let backend = backend_info::info(model)?;
+    let backend = memory.backend_info(model)?;
     let backend_ready = backend.is_some();
     if let Some(backend) = backend {
         let auth_user = backend.auth_user();

@@ -18,9 +18,17 @@ const REMEMBERED_TEXTS: usize = 4;
 
 thread_local! {
     /// The texts [`PgbConfig::parse_cached`] parsed last on this thread,
-    /// newest first, with their configs.
-    static RECENTLY_PARSED: RefCell<VecDeque<(String, PgbConfig)>> =
+    /// newest first.
+    static RECENTLY_PARSED: RefCell<VecDeque<Parsed>> =
         const { RefCell::new(VecDeque::new()) };
+}
+
+/// A text [`PgbConfig::parse_cached`] remembers.
+struct Parsed {
+    text: String,
+    config: PgbConfig,
+    /// [`PgbConfig::validate`] passed on it.
+    valid: bool,
 }
 
 /// One `[name]` section: its options, in order.
@@ -172,23 +180,62 @@ impl PgbConfig {
     /// assert!(PgbConfig::parse_cached("[pgbouncer\n").is_err());
     /// ```
     pub fn parse_cached(text: &str) -> Result<Self, PgbConfigError> {
+        Ok(Self::remembered(text)?.0)
+    }
+
+    /// [`parse_cached`](Self::parse_cached), then [`validate`](Self::validate);
+    /// a remembered text that validated is not checked again (a leader's
+    /// serve checks its own file and the shared one, often the same text).
+    ///
+    /// ```
+    /// use pgbouncer_k8s::pgb_config::PgbConfig;
+    ///
+    /// let valid = "[databases]\n[pgbouncer]\nlogfile = /l\npidfile = /p\n";
+    /// assert_eq!(PgbConfig::parse_valid_cached(valid).unwrap(), PgbConfig::parse(valid).unwrap());
+    /// assert_eq!(PgbConfig::parse_valid_cached(valid).unwrap(), PgbConfig::parse(valid).unwrap());
+    /// // Parsed and remembered, but not valid (no pidfile): refused each time.
+    /// let invalid = "[databases]\n[pgbouncer]\nlogfile = /l\n";
+    /// assert!(PgbConfig::parse_cached(invalid).is_ok());
+    /// assert!(PgbConfig::parse_valid_cached(invalid).is_err());
+    /// assert!(PgbConfig::parse_valid_cached(invalid).is_err());
+    /// ```
+    pub fn parse_valid_cached(text: &str) -> Result<Self, PgbConfigError> {
+        let (config, valid) = Self::remembered(text)?;
+        if !valid {
+            config.validate()?;
+            RECENTLY_PARSED.with_borrow_mut(|recent| {
+                if let Some(parsed) = recent.iter_mut().find(|p| p.text == text) {
+                    parsed.valid = true;
+                }
+            });
+        }
+        Ok(config)
+    }
+
+    /// The config of `text` and whether it validated, from the texts
+    /// remembered (parsed, and remembered, if it is not one of them).
+    fn remembered(text: &str) -> Result<(Self, bool), PgbConfigError> {
         let remembered = RECENTLY_PARSED.with_borrow(|recent| {
             recent
                 .iter()
-                .find(|(seen, _)| seen == text)
-                .map(|(_, config)| config.clone())
+                .find(|p| p.text == text)
+                .map(|p| (p.config.clone(), p.valid))
         });
-        if let Some(config) = remembered {
-            return Ok(config);
+        if let Some(remembered) = remembered {
+            return Ok(remembered);
         }
         let config = Self::parse(text)?;
         RECENTLY_PARSED.with_borrow_mut(|recent| {
             if recent.len() == REMEMBERED_TEXTS {
                 recent.pop_back();
             }
-            recent.push_front((text.to_string(), config.clone()));
+            recent.push_front(Parsed {
+                text: text.to_string(),
+                config: config.clone(),
+                valid: false,
+            });
         });
-        Ok(config)
+        Ok((config, false))
     }
 
     /// Parses a config. Lines starting with `;` or `#` are comments (dropped);
