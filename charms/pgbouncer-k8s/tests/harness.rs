@@ -648,19 +648,27 @@ fn compiled_in_metadata_is_the_charm_directorys() {
     );
 }
 
-#[test]
-fn the_workload_version_is_pgbouncers_asked_at_pebble_ready() {
-    let (mut h, _) = leader();
+/// Answers `pgbouncer --version` in the container with `stdout`; the
+/// counter says how many times it was asked.
+fn answer_version(
+    h: &Harness<PgbouncerK8sCharm>,
+    stdout: &'static str,
+) -> std::sync::Arc<std::sync::atomic::AtomicUsize> {
     let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counter = asked.clone();
     h.container_pebble("pgbouncer")
         .unwrap()
         .handle_exec(&["pgbouncer", "--version"], move |_| {
             counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            ops_testing::fake_pebble::ExecResult::stdout(
-                "PgBouncer 1.21.0\nlibevent 2.1.12-stable\n",
-            )
+            ops_testing::fake_pebble::ExecResult::stdout(stdout)
         });
+    asked
+}
+
+#[test]
+fn the_workload_version_is_pgbouncers_asked_at_pebble_ready() {
+    let (mut h, _) = leader();
+    let asked = answer_version(&h, "PgBouncer 1.21.0\nlibevent 2.1.12-stable\n");
     h.container_pebble_ready("pgbouncer").unwrap();
     assert_eq!(h.juju().apps[APP].workload_version, "1.21.0");
     // Asked at pebble-ready only, not at every hook.
@@ -675,14 +683,7 @@ fn the_workload_version_is_pgbouncers_asked_at_pebble_ready() {
 #[test]
 fn a_waiting_follower_asks_pgbouncers_version_once_per_container_start() {
     let (mut h, peers) = follower();
-    let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counter = asked.clone();
-    h.container_pebble("pgbouncer")
-        .unwrap()
-        .handle_exec(&["pgbouncer", "--version"], move |_| {
-            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            ops_testing::fake_pebble::ExecResult::stdout("PgBouncer 1.21.0\n")
-        });
+    let asked = answer_version(&h, "PgBouncer 1.21.0\n");
     h.container_pebble_ready("pgbouncer").unwrap();
     let waiting = |h: &Harness<PgbouncerK8sCharm>| {
         h.notices()
