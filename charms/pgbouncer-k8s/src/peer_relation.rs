@@ -27,6 +27,7 @@ use crate::answers;
 use crate::error::StepError;
 use crate::memory::Memory;
 use crate::peers::{self, CFG_FILE};
+use crate::pgb_config::PgbConfig;
 use crate::serve;
 use crate::situation::Situation;
 use crate::workload::{CONTAINER, Workload};
@@ -158,10 +159,8 @@ fn config_already_shared(
     let Some(shared) = model.local_app_data(peers).get(CFG_FILE)? else {
         return Ok(false);
     };
-    if workload.config_text()?.as_deref() != Some(shared.as_str()) {
-        return Ok(false);
-    }
-    Ok(peers::shared_config(model, peers)?.is_some())
+    Ok(workload.config_text()?.as_deref() == Some(shared.as_str())
+        && PgbConfig::parse_valid_cached(&shared).is_ok())
 }
 
 /// "if the backend database is not ready": ready is the relation giving

@@ -61,10 +61,7 @@ pub fn leader_files(
     };
     // One that reads but does not validate is no source either: as the
     // base of the render it would fail every write of it.
-    let local_config = readable(workload.config_text().and_then(|text| {
-        text.map(|t| PgbConfig::parse_valid_cached(&t).map_err(invalid))
-            .transpose()
-    }));
+    let local_config = readable(workload.read_valid_config());
     let instances = workload.instances();
     let mut config = match local_config.or(shared_config) {
         Some(config) => config,

@@ -261,10 +261,24 @@ impl<'a> Workload<'a> {
 
     /// The main `pgbouncer.ini`, if there is one.
     pub fn read_config(&self) -> Result<Option<PgbConfig>, WorkloadError> {
-        let Some(text) = self.read_text(pgb_config::INI_PATH)? else {
+        self.config_as(PgbConfig::parse_cached)
+    }
+
+    /// The main `pgbouncer.ini`, if there is one, checked as a config
+    /// PgBouncer can be given ([`PgbConfig::validate`]): one that reads but
+    /// does not validate is an [`WorkloadError::InvalidFile`] too.
+    pub fn read_valid_config(&self) -> Result<Option<PgbConfig>, WorkloadError> {
+        self.config_as(PgbConfig::parse_valid_cached)
+    }
+
+    fn config_as(
+        &self,
+        parse: fn(&str) -> Result<PgbConfig, pgb_config::PgbConfigError>,
+    ) -> Result<Option<PgbConfig>, WorkloadError> {
+        let Some(text) = self.config_text()? else {
             return Ok(None);
         };
-        let config = PgbConfig::parse_cached(&text).map_err(|e| WorkloadError::InvalidFile {
+        let config = parse(&text).map_err(|e| WorkloadError::InvalidFile {
             path: pgb_config::INI_PATH.to_string(),
             reason: e.to_string(),
         })?;
