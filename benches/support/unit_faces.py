@@ -19,7 +19,7 @@ Faces:
   ops[testing] brings in as ops-scenario).
 
 Scenarios, each one whole test (set-up, one event, assertions, tear-down),
-after the Rust tests in charms/pgbouncer-k8s/tests/state_transitions.rs:
+after the Rust tests in charms/pgbouncer-k8s/tests/in_process/state_transitions.rs:
 - leader_defers_without_config: the leader, alone in pgb-peers, Pebble up
   and nothing in the container; pgb-peers-relation-created is deferred and
   nothing is shared (created_on_a_leader_without_local_config_defers).

@@ -1,7 +1,7 @@
 //! pgbouncer-k8s run compiled, under the simulator (`ops-sim`'s engine:
 //! one process per hook, hook-tool executables, a fake Pebble on a
-//! socket), and carried on in process. Apart from the in-process targets
-//! (`harness`, `state_transitions`, ...): a test here builds and starts
+//! socket), and carried on in process. Apart from the in-process target
+//! (`in_process`: `harness`, `state_transitions`, ...): a test here builds and starts
 //! the charm binary, seconds where those take well under a millisecond.
 
 mod support;

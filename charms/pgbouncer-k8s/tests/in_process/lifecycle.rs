@@ -4,9 +4,7 @@
 //! change, a restart that fails. The peer app databag is the application's
 //! memory; these tests check nothing is lost from it, or from the workload.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 use ops::model::StatusName;
 use ops_testing::{Harness, HarnessSnapshot};

@@ -4,17 +4,15 @@
 //! files and config that follow, what clients are told, renewal by reload,
 //! the relation removed, and a provider that sends garbage.
 
-mod support;
-
 use std::os::unix::fs::PermissionsExt;
 use std::sync::OnceLock;
 
+use crate::support::*;
 use ops::Status;
 use ops::model::StatusName;
 use ops_testing::{Harness, HarnessSnapshot};
 use pgbouncer_k8s::PgbouncerK8sCharm;
 use pgbouncer_k8s::pgb_config::{self, PGBOUNCER, PgbConfig};
-use support::*;
 use tls_certificates::databag::{CERTIFICATE_SIGNING_REQUESTS, CERTIFICATES};
 use tls_certificates::testing::{TestCa, requested_csrs};
 use tls_certificates::{Csr, LIBID, PRIVATE_KEY_FIELD};

@@ -4,9 +4,7 @@
 //! deferred for ever, the config is untouched, and other tenants are served
 //! as before.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 use ops::model::StatusName;
 use ops_testing::Harness;

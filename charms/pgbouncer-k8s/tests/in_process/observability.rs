@@ -3,10 +3,9 @@
 //! databags (the formats of Canonical's libraries), the Loki log target in
 //! the plan while `logging` is related, and the exporter in the plan.
 
-mod support;
-
 use std::collections::BTreeMap;
 
+use crate::support::with_backend;
 use ops::pebble::{LogTarget, Override, Service, ServiceStartup, ServiceStatus};
 use ops_testing::context::{Container, Context, File, Relation, State};
 use pgbouncer_k8s::PgbouncerK8sCharm;
@@ -18,7 +17,6 @@ use pgbouncer_k8s::observability::{
 use pgbouncer_k8s::peers::PEERS;
 use pgbouncer_k8s::pgb_config::{self, PgbConfig, STATS_USER};
 use pgbouncer_k8s::settings::PoolMode;
-use support::with_backend;
 
 const APP: &str = "pgbouncer-k8s";
 const CONTAINER: &str = "pgbouncer";
@@ -46,7 +44,7 @@ fn config_with_auth() -> PgbConfig {
 /// PgBouncer running with its files, and an auth file holding the auth user.
 fn running_container() -> Container {
     let config = config_with_auth();
-    let auth = support::auth_file(&[(&auth_user(), "pw")]);
+    let auth = crate::support::auth_file(&[(&auth_user(), "pw")]);
     let mut layer = ops::pebble::Layer::default();
     let mut c = Container::new(CONTAINER)
         .with_can_connect(true)
@@ -467,7 +465,8 @@ fn a_follower_runs_the_exporter_with_the_password_the_leader_kept() {
     use pgbouncer_k8s::peers::CFG_FILE;
 
     let mut ctx = ctx().with_unit_id(1);
-    let auth = support::auth_file(&[(&auth_user(), "pw"), (STATS_USER, "stats-pw-of-the-leader")]);
+    let auth =
+        crate::support::auth_file(&[(&auth_user(), "pw"), (STATS_USER, "stats-pw-of-the-leader")]);
     let secret = Secret::new([
         (AUTH_FILE_KEY, auth.render().as_str()),
         (STATS_PASSWORD_KEY, "stats-pw-of-the-leader"),

@@ -1,8 +1,6 @@
 //! pgbouncer-k8s through the Harness: each branch of the pgb-peers flowcharts.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 use ops::Status;
 use ops_testing::Harness;

@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
-mod support;
-
+use crate::support::context::{CONTAINER, ctx, file, pgbouncer_layer, reloaded};
+use crate::support::with_backend;
 use ops::pebble::ServiceStatus;
 use ops_testing::context::Secret;
 use ops_testing::context::{Container, Context, File, Relation, State};
@@ -17,8 +17,6 @@ use pgbouncer_k8s::credentials::{AUTH_FILE_KEY, SECRET_ID, SECRET_REVISION};
 use pgbouncer_k8s::peers::{CFG_FILE, LEADER_HOSTNAME, PEERS, PRIVATE_ADDRESS, unit_hostname};
 use pgbouncer_k8s::pgb_config::{self, PgbConfig};
 use pgbouncer_k8s::settings::PoolMode;
-use support::context::{CONTAINER, ctx, file, pgbouncer_layer, reloaded};
-use support::with_backend;
 
 const APP: &str = "pgbouncer-k8s";
 /// The backend user the backend relation gives (what the auth user is named after).
@@ -48,7 +46,7 @@ fn config_with_auth() -> PgbConfig {
 }
 
 fn auth_file(password: &str) -> AuthFile {
-    support::auth_file(&[(&auth_user(), password)])
+    crate::support::auth_file(&[(&auth_user(), password)])
 }
 
 /// The container, Pebble up, with nothing in it.
