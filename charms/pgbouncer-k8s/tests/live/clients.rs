@@ -1,9 +1,7 @@
 //! The client relation against a real PostgreSQL, through the Harness.
 
-mod support;
-
-use support::live_pg::{BACKEND_PASSWORD, BACKEND_USER, Postgres};
-use support::*;
+use crate::support::live_pg::{BACKEND_PASSWORD, BACKEND_USER, Postgres};
+use crate::support::*;
 
 use pgbouncer_k8s::pgb_config::{self, PgbConfig};
 
