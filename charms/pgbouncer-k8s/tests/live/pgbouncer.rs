@@ -228,120 +228,13 @@ fn real_pgbouncer_runs_on_the_rendered_instance_config_and_auth_file() {
 
 // ---- Least privilege against a real PostgreSQL (issue 10) ----
 //
-// A throwaway PostgreSQL on loopback (`scripts/local-postgres`, which
-// `.ci/run` can run: it installs Debian's postgresql), with a SUPERUSER
-// backend user as postgresql-k8s gives the charm, SCRAM-SHA-256 in pg_hba
-// and `password_encryption`.
+// A throwaway PostgreSQL on loopback (`support::live_pg`).
 
 use pgbouncer_k8s::auth::{auth_user_for, md5_password, scram_matches};
 use pgbouncer_k8s::names::{BackendUser, ClientDatabase, ExtraUserRoles};
-use pgbouncer_k8s::sql::{Backend, BackendAccess, SqlError, clients_role_for};
+use pgbouncer_k8s::sql::{SqlError, clients_role_for};
 
-const BACKEND_USER: &str = "relation_id_3";
-const BACKEND_PASSWORD: &str = "backend-pw-5c1d";
-
-fn local_postgres_script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/local-postgres")
-}
-
-/// A PostgreSQL cluster for one test, stopped when it ends.
-struct Postgres {
-    dir: tempfile::TempDir,
-    port: u16,
-}
-
-impl Postgres {
-    fn start() -> Self {
-        Self::start_logging(false)
-    }
-
-    /// With `log_all`, the server logs every statement and its duration
-    /// (`log_statement = all`, `log_min_duration_statement = 0`) to
-    /// [`log`](Self::log).
-    fn start_logging(log_all: bool) -> Self {
-        Self::start_with(log_all, false)
-    }
-
-    /// With `tls`, the server takes TCP connections over TLS only
-    /// (`hostssl`), its certificate signed by [`ca`](Self::ca).
-    fn start_with(log_all: bool, tls: bool) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let out = Command::new(local_postgres_script())
-            .arg("start")
-            .arg(dir.path().join("pg"))
-            .args([BACKEND_USER, BACKEND_PASSWORD])
-            .env("LOCAL_POSTGRES_AUTH", "scram-sha-256")
-            .env("LOCAL_POSTGRES_LOG_ALL", if log_all { "1" } else { "0" })
-            .env("LOCAL_POSTGRES_TLS", if tls { "1" } else { "0" })
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "cannot start PostgreSQL (.ci/run installs it): {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let port = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
-        Self { dir, port }
-    }
-
-    fn access(&self) -> BackendAccess {
-        BackendAccess::new(
-            &format!("127.0.0.1:{}", self.port),
-            BACKEND_USER,
-            BACKEND_PASSWORD,
-        )
-        .unwrap()
-    }
-
-    /// The CA of a server started with TLS (PEM).
-    fn ca(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("pg/ca.pem")).unwrap()
-    }
-
-    /// The server's log so far.
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("pg/postgres.log")).unwrap()
-    }
-
-    /// The charm's own connection, to `database`.
-    fn backend(&self, database: &str) -> Backend {
-        self.access().connect(database).unwrap()
-    }
-
-    fn connect(
-        &self,
-        user: &str,
-        password: &str,
-        database: &str,
-    ) -> Result<postgres::Client, postgres::Error> {
-        connect_to(self.port, user, password, database)
-    }
-}
-
-impl Drop for Postgres {
-    fn drop(&mut self) {
-        let _ = Command::new(local_postgres_script())
-            .arg("stop")
-            .arg(self.dir.path().join("pg"))
-            .status();
-    }
-}
-
-fn connect_to(
-    port: u16,
-    user: &str,
-    password: &str,
-    database: &str,
-) -> Result<postgres::Client, postgres::Error> {
-    postgres::Config::new()
-        .host("127.0.0.1")
-        .port(port)
-        .user(user)
-        .password(password)
-        .dbname(database)
-        .connect_timeout(Duration::from_secs(5))
-        .connect(postgres::NoTls)
-}
+use crate::support::live_pg::{BACKEND_PASSWORD, BACKEND_USER, Postgres, connect_to};
 
 fn the_auth_user() -> String {
     auth_user_for(&BackendUser::parse(BACKEND_USER).unwrap())
