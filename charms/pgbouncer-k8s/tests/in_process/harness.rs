@@ -575,20 +575,8 @@ fn max_db_connections_sets_pool_sizes() {
 #[test]
 fn client_relation_gets_the_services_address_whatever_the_units() {
     let (mut h, peers) = leader();
-    h.add_relation_unit(peers, "pgbouncer-k8s/2").unwrap();
-    h.update_relation_data(
-        peers,
-        "pgbouncer-k8s/2",
-        &[(PRIVATE_ADDRESS, &hostname("pgbouncer-k8s/2"))],
-    )
-    .unwrap();
-    h.add_relation_unit(peers, "pgbouncer-k8s/1").unwrap();
-    h.update_relation_data(
-        peers,
-        "pgbouncer-k8s/1",
-        &[(PRIVATE_ADDRESS, &hostname("pgbouncer-k8s/1"))],
-    )
-    .unwrap();
+    add_peer_unit(&mut h, peers, "pgbouncer-k8s/2");
+    add_peer_unit(&mut h, peers, "pgbouncer-k8s/1");
     let client = h.add_relation("database", "client-app").unwrap();
     h.add_relation_unit(client, "client-app/0").unwrap();
     let bag = h.get_relation_data(client, APP);

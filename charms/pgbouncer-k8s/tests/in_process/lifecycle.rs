@@ -15,8 +15,7 @@ use pgbouncer_k8s::credentials::{
     ADMIN_PASSWORD_KEY, AUTH_FILE_KEY, SECRET_ID, SECRET_REVISION, client_key, legacy,
 };
 use pgbouncer_k8s::peers::{
-    CFG_FILE, LEADER_HOSTNAME, PEERS, PRIVATE_ADDRESS, client_database_key, client_user,
-    unit_hostname,
+    CFG_FILE, LEADER_HOSTNAME, PEERS, client_database_key, client_user, unit_hostname,
 };
 use pgbouncer_k8s::pgb_config::{self, PgbConfig};
 use pgbouncer_k8s::settings::PoolMode;
@@ -129,13 +128,7 @@ fn serving(
 fn set_up_serving_leader() -> (Harness<PgbouncerK8sCharm>, (u32, u32, u32, u16)) {
     let mut h = started(true);
     let peers = h.juju().relations_of(APP, PEERS)[0];
-    h.add_relation_unit(peers, "pgbouncer-k8s/1").unwrap();
-    h.update_relation_data(
-        peers,
-        "pgbouncer-k8s/1",
-        &[(PRIVATE_ADDRESS, &hostname("pgbouncer-k8s/1"))],
-    )
-    .unwrap();
+    add_peer_unit(&mut h, peers, "pgbouncer-k8s/1");
     let port = closed_port();
     let (config, auth) = served_files(port);
     let client = h.hooks_disabled(|h| {

@@ -5,11 +5,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::support::with_backend;
+use crate::support::context::{auth_user, backend_ready};
 use ops::pebble::{LogTarget, Override, Service, ServiceStartup, ServiceStatus};
 use ops_testing::context::{Container, Context, File, Relation, State};
 use pgbouncer_k8s::PgbouncerK8sCharm;
-use pgbouncer_k8s::auth::{AuthFile, SecretKind, auth_user_for};
+use pgbouncer_k8s::auth::{AuthFile, SecretKind};
 use pgbouncer_k8s::credentials::{SECRET_ID, STATS_PASSWORD_KEY};
 use pgbouncer_k8s::observability::{
     CONNECTION_STRING_ENV, EXPORTER_SERVICE, METRICS_PORT, connection_string,
@@ -20,7 +20,6 @@ use pgbouncer_k8s::settings::PoolMode;
 
 const APP: &str = "pgbouncer-k8s";
 const CONTAINER: &str = "pgbouncer";
-const BACKEND_USER: &str = "relation_id_7";
 const LOKI_URL: &str = "http://127.0.0.9:3100/loki/api/v1/push";
 
 fn ctx() -> Context<PgbouncerK8sCharm> {
@@ -29,10 +28,6 @@ fn ctx() -> Context<PgbouncerK8sCharm> {
 
 fn instances() -> usize {
     pgb_config::instance_count(pgb_config::available_cpus())
-}
-
-fn auth_user() -> String {
-    auth_user_for(&pgbouncer_k8s::names::BackendUser::parse(BACKEND_USER).unwrap())
 }
 
 fn config_with_auth() -> PgbConfig {
@@ -71,19 +66,6 @@ fn running_container() -> Container {
             .with_service_status(&format!("pgbouncer_{n}"), ServiceStatus::Active);
     }
     c.with_layer("pgbouncer", layer)
-}
-
-/// `state` with a backend that answers as postgresql-k8s does when asked
-/// for secrets: the credentials in `secret-user`.
-fn backend_ready(state: State) -> State {
-    with_backend(
-        state,
-        &[
-            ("endpoints", "127.0.0.1:5432"),
-            ("username", BACKEND_USER),
-            ("password", "backend-pw-never-logged"),
-        ],
-    )
 }
 
 /// The plan's entries of one kind, the upper layers over the lower.

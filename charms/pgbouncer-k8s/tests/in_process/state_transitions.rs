@@ -5,22 +5,21 @@
 
 use std::collections::BTreeMap;
 
-use crate::support::context::{CONTAINER, ctx, file, pgbouncer_layer, reloaded};
-use crate::support::with_backend;
+use crate::support::context::{
+    CONTAINER, auth_user, backend_ready, ctx, file, pgbouncer_layer, reloaded,
+};
 use ops::pebble::ServiceStatus;
 use ops_testing::context::Secret;
 use ops_testing::context::{Container, Context, File, Relation, State};
 use pgbouncer_k8s::PgbouncerK8sCharm;
 use pgbouncer_k8s::answers::{ENDPOINTS, READ_ONLY_ENDPOINTS};
-use pgbouncer_k8s::auth::{AuthFile, auth_user_for};
+use pgbouncer_k8s::auth::AuthFile;
 use pgbouncer_k8s::credentials::{AUTH_FILE_KEY, SECRET_ID, SECRET_REVISION};
 use pgbouncer_k8s::peers::{CFG_FILE, LEADER_HOSTNAME, PEERS, PRIVATE_ADDRESS, unit_hostname};
 use pgbouncer_k8s::pgb_config::{self, PgbConfig};
 use pgbouncer_k8s::settings::PoolMode;
 
 const APP: &str = "pgbouncer-k8s";
-/// The backend user the backend relation gives (what the auth user is named after).
-const BACKEND_USER: &str = "relation_id_7";
 
 fn host(n: u32) -> String {
     unit_hostname(&format!("{APP}/{n}"), "context")
@@ -32,10 +31,6 @@ fn instances() -> usize {
 
 fn config(max_db_connections: u64) -> PgbConfig {
     PgbConfig::default_for(instances(), max_db_connections, 6432, PoolMode::Session).unwrap()
-}
-
-fn auth_user() -> String {
-    auth_user_for(&pgbouncer_k8s::names::BackendUser::parse(BACKEND_USER).unwrap())
 }
 
 /// A config with `auth_query` pointed at the backend's auth user.
@@ -80,19 +75,6 @@ fn running_container(config: &PgbConfig, auth: Option<&AuthFile>) -> Container {
 /// The peer relation seen from unit `own`, with the other unit `peer`.
 fn peers_with(peer: u32) -> Relation {
     Relation::peer(PEERS).with_remote_unit(peer, [(PRIVATE_ADDRESS, host(peer).as_str())])
-}
-
-/// `state` with a backend that answers as postgresql-k8s does when asked
-/// for secrets: the credentials in `secret-user`.
-fn backend_ready(state: State) -> State {
-    with_backend(
-        state,
-        &[
-            ("endpoints", "127.0.0.1:5432"),
-            ("username", BACKEND_USER),
-            ("password", "backend-pw-never-logged"),
-        ],
-    )
 }
 
 fn deferred(state: &State, event: &str) -> bool {

@@ -4,6 +4,8 @@
 use ops_testing::context::{Context, State};
 use ops_testing::fake_pebble::ServiceEvent;
 use pgbouncer_k8s::PgbouncerK8sCharm;
+use pgbouncer_k8s::auth::auth_user_for;
+use pgbouncer_k8s::names::BackendUser;
 
 /// The workload container.
 pub const CONTAINER: &str = "pgbouncer";
@@ -15,6 +17,28 @@ pub fn ctx(n: u32) -> Context<PgbouncerK8sCharm> {
         .with_unit_id(n)
         // Where main.rs keeps it: through state-get and state-set.
         .with_state_location(ops::StateLocation::Juju)
+}
+
+/// The backend user the backend relation gives (what the auth user is
+/// named after).
+pub const BACKEND_USER: &str = "relation_id_7";
+
+/// The auth user the charm makes on the backend for [`BACKEND_USER`].
+pub fn auth_user() -> String {
+    auth_user_for(&BackendUser::parse(BACKEND_USER).unwrap())
+}
+
+/// `state` with a backend that answers as postgresql-k8s does when asked
+/// for secrets: the credentials in `secret-user`.
+pub fn backend_ready(state: State) -> State {
+    super::with_backend(
+        state,
+        &[
+            ("endpoints", "127.0.0.1:5432"),
+            ("username", BACKEND_USER),
+            ("password", "backend-pw-never-logged"),
+        ],
+    )
 }
 
 /// A file of the workload container in `state`, if it is there.

@@ -18,6 +18,7 @@ use ops_testing::{Harness, HarnessSnapshot};
 use pgbouncer_k8s::PgbouncerK8sCharm;
 use pgbouncer_k8s::auth::AuthFile;
 use pgbouncer_k8s::credentials::SECRET_ID;
+use pgbouncer_k8s::peers::{PRIVATE_ADDRESS, unit_hostname};
 use postgresql_client::SecretGroup;
 
 /// Every test binary that includes this module allocates with mimalloc.
@@ -98,6 +99,15 @@ pub fn started(leader: bool) -> Harness<PgbouncerK8sCharm> {
         (h, ())
     })
     .0
+}
+
+/// Peer unit `unit` joins pgb-peers and publishes its hostname there, as
+/// every unit does.
+pub fn add_peer_unit(h: &mut Harness<PgbouncerK8sCharm>, peers: u32, unit: &str) {
+    h.add_relation_unit(peers, unit).unwrap();
+    let hostname = unit_hostname(unit, "harness");
+    h.update_relation_data(peers, unit, &[(PRIVATE_ADDRESS, &hostname)])
+        .unwrap();
 }
 
 /// Where `path` of the workload container is on the host.
