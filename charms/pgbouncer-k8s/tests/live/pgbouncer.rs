@@ -675,17 +675,8 @@ impl Drop for Bouncer {
 #[test]
 fn a_client_logs_in_through_pgbouncer_until_deactivated() {
     ops_testing::require_live!("PgBouncer and PostgreSQL (bash .ci/run installs them)");
-    let pg = Postgres::start();
     let auth_password = "auth-pw-4";
-    let auth_user = set_up_auth_user(&pg, auth_password, &["pgbouncer"]);
-    let database = ClientDatabase::parse("clientdb").unwrap();
-    let mut db = pg.backend("pgbouncer");
-    db.ensure_user("relation_id_12", "pw-12", &clients_role_for(&auth_user))
-        .unwrap();
-    db.ensure_database(&database, "relation_id_12").unwrap();
-    pg.backend("clientdb")
-        .install_get_auth(&auth_user, &clients_role_for(&auth_user))
-        .unwrap();
+    let (pg, auth_user) = a_client_of_the_backend(12, auth_password);
     // The backend superuser's own database entry: PgBouncer must not let
     // it in by its verifier.
     let bouncer = Bouncer::start(
@@ -1369,15 +1360,18 @@ fn instances(
     (running, port, dir)
 }
 
-fn a_client_of_the_backend() -> (Postgres, String) {
+/// A backend with the auth user (password `auth_password`) and a client,
+/// `relation_id_<n>` with password `pw-<n>`, owning `clientdb`, where
+/// `get_auth` is installed; and the auth user's name.
+fn a_client_of_the_backend(n: u32, auth_password: &str) -> (Postgres, String) {
     let pg = Postgres::start();
-    let auth_password = "auth-pw-40";
     let auth_user = set_up_auth_user(&pg, auth_password, &["pgbouncer"]);
     let database = ClientDatabase::parse("clientdb").unwrap();
+    let user = format!("relation_id_{n}");
     let mut db = pg.backend("pgbouncer");
-    db.ensure_user("relation_id_40", "pw-40", &clients_role_for(&auth_user))
+    db.ensure_user(&user, &format!("pw-{n}"), &clients_role_for(&auth_user))
         .unwrap();
-    db.ensure_database(&database, "relation_id_40").unwrap();
+    db.ensure_database(&database, &user).unwrap();
     pg.backend("clientdb")
         .install_get_auth(&auth_user, &clients_role_for(&auth_user))
         .unwrap();
@@ -1391,7 +1385,7 @@ fn a_client_of_the_backend() -> (Postgres, String) {
 #[test]
 fn a_cancel_request_reaches_the_instance_that_holds_the_query() {
     ops_testing::require_live!("PgBouncer and PostgreSQL (bash .ci/run installs them)");
-    let (pg, auth_user) = a_client_of_the_backend();
+    let (pg, auth_user) = a_client_of_the_backend(40, "auth-pw-40");
     let (_running, port, _dir) = instances(&pg, &auth_user, "auth-pw-40", 2);
     for round in 0..8 {
         let mut client = connect_to(port, "relation_id_40", "pw-40", "clientdb").unwrap();
@@ -1424,7 +1418,7 @@ fn a_cancel_request_reaches_the_instance_that_holds_the_query() {
 #[test]
 fn prepared_statements_work_across_transactions_under_transaction_pooling() {
     ops_testing::require_live!("PgBouncer and PostgreSQL (bash .ci/run installs them)");
-    let (pg, auth_user) = a_client_of_the_backend();
+    let (pg, auth_user) = a_client_of_the_backend(40, "auth-pw-40");
     let (_running, port, _dir) = instances(&pg, &auth_user, "auth-pw-40", 1);
     let connect = || connect_to(port, "relation_id_40", "pw-40", "clientdb").unwrap();
     let mut client = connect();
