@@ -164,6 +164,12 @@ fn set_up_serving_leader() -> (Harness<PgbouncerK8sCharm>, (u32, u32, u32, u16))
     (h, (peers, backend, client, port))
 }
 
+/// The password of client relation `client`'s user in the application's
+/// secret, if the secret is there and keeps one.
+fn kept_client_password(h: &Harness<PgbouncerK8sCharm>, peers: u32, client: u32) -> Option<String> {
+    app_secret(h, peers)?.get(&client_key(client)).cloned()
+}
+
 /// The workload container as a new pod has it: no files.
 fn lose_the_pod(h: &Harness<PgbouncerK8sCharm>) {
     let pebble = h.container_pebble("pgbouncer").unwrap().client();
@@ -262,10 +268,7 @@ fn the_leader_leaving_tears_nothing_down() {
     h.remove_this_unit().unwrap();
     let app = h.get_relation_data(peers, APP);
     assert_eq!(
-        app_secret(&h, peers)
-            .unwrap()
-            .get(&client_key(client))
-            .map(String::as_str),
+        kept_client_password(&h, peers, client).as_deref(),
         Some("client-password-0"),
         "the client's user is kept"
     );
@@ -349,10 +352,7 @@ fn a_follower_waits_through_the_leaderless_gap_then_takes_over() {
     let app = h.get_relation_data(peers, APP);
     assert_eq!(app[LEADER_HOSTNAME], hostname("pgbouncer-k8s/0"));
     assert_eq!(
-        app_secret(&h, peers)
-            .unwrap()
-            .get(&client_key(7))
-            .map(String::as_str),
+        kept_client_password(&h, peers, 7).as_deref(),
         Some("client-password-7"),
         "the client's record is kept"
     );
@@ -378,10 +378,7 @@ fn a_client_leaving_while_there_is_no_backend_is_revoked_later() {
     );
     let app = h.get_relation_data(peers, APP);
     assert_eq!(
-        app_secret(&h, peers)
-            .unwrap()
-            .get(&client_key(client))
-            .map(String::as_str),
+        kept_client_password(&h, peers, client).as_deref(),
         Some("client-password-0"),
         "kept until a backend can revoke it"
     );
@@ -411,10 +408,7 @@ fn a_revocation_that_fails_keeps_the_record_and_retries() {
     );
     let app = h.get_relation_data(peers, APP);
     assert_eq!(
-        app_secret(&h, peers)
-            .unwrap()
-            .get(&client_key(client))
-            .map(String::as_str),
+        kept_client_password(&h, peers, client).as_deref(),
         Some("client-password-0"),
         "a user that may still log in is never forgotten"
     );
