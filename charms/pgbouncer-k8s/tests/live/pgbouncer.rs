@@ -187,15 +187,7 @@ fn real_pgbouncer_runs_on_the_rendered_instance_config_and_auth_file() {
     };
     let mut admin = connect(ADMIN_PASSWORD)
         .unwrap_or_else(|e| panic!("the admin user cannot log in: {e}; {}", output()));
-    let rows: Vec<postgres::SimpleQueryRow> = admin
-        .simple_query("SHOW DATABASES")
-        .unwrap()
-        .into_iter()
-        .filter_map(|m| match m {
-            postgres::SimpleQueryMessage::Row(row) => Some(row),
-            _ => None,
-        })
-        .collect();
+    let rows = show_databases(&mut admin);
     let appdb = rows
         .iter()
         .find(|row| row.get("name") == Some("appdb"))
@@ -235,6 +227,19 @@ use pgbouncer_k8s::names::{BackendUser, ClientDatabase, ExtraUserRoles};
 use pgbouncer_k8s::sql::{SqlError, clients_role_for};
 
 use crate::support::live_pg::{BACKEND_PASSWORD, BACKEND_USER, Postgres, connect_to};
+
+/// PgBouncer's `SHOW DATABASES`, a row per database, on its admin console.
+fn show_databases(admin: &mut postgres::Client) -> Vec<postgres::SimpleQueryRow> {
+    admin
+        .simple_query("SHOW DATABASES")
+        .unwrap()
+        .into_iter()
+        .filter_map(|m| match m {
+            postgres::SimpleQueryMessage::Row(row) => Some(row),
+            _ => None,
+        })
+        .collect()
+}
 
 fn the_auth_user() -> String {
     auth_user_for(&BackendUser::parse(BACKEND_USER).unwrap())
@@ -1221,15 +1226,7 @@ fn pgbouncer_reads_generated_configs_as_we_parse_them() {
                 )
             }
         };
-        let rows: Vec<postgres::SimpleQueryRow> = admin
-            .simple_query("SHOW DATABASES")
-            .unwrap()
-            .into_iter()
-            .filter_map(|m| match m {
-                postgres::SimpleQueryMessage::Row(row) => Some(row),
-                _ => None,
-            })
-            .collect();
+        let rows = show_databases(admin);
         // No entry we did not write (nothing injected).
         for row in &rows {
             let name = row.get("name").unwrap_or_default();
