@@ -7,14 +7,10 @@ use ops_testing::Harness;
 use pgbouncer_k8s::PgbouncerK8sCharm;
 use pgbouncer_k8s::charm::LEADER_REMOVED;
 use pgbouncer_k8s::credentials::{AUTH_FILE_KEY, SECRET_ID, SECRET_REVISION};
-use pgbouncer_k8s::peers::{CFG_FILE, LEADER_HOSTNAME, PEERS, PRIVATE_ADDRESS, unit_hostname};
+use pgbouncer_k8s::peers::{CFG_FILE, LEADER_HOSTNAME, PEERS, PRIVATE_ADDRESS};
 use pgbouncer_k8s::pgb_config::{self, PgbConfig};
 use pgbouncer_k8s::settings::PoolMode;
 use serde_json::json;
-
-fn hostname(unit: &str) -> String {
-    unit_hostname(unit, "harness")
-}
 
 /// As the leader shares an auth file: in the application's secret, with
 /// the revision counter moved on in the peer app databag.
@@ -265,11 +261,7 @@ fn unreachable_backend_waits_and_defers_without_failing_the_hook() {
         ("plainly", add_plain_backend as Relate),
     ] {
         let (mut h, peers) = leader();
-        let closed = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let closed = closed_port();
         let endpoints = format!("127.0.0.1:{closed}");
         let backend = relate(
             &mut h,

@@ -17,11 +17,7 @@ use pgbouncer_k8s::pgb_config;
 fn leader_with_backend() -> (Harness<PgbouncerK8sCharm>, u32) {
     let mut h = started(true);
     let peers = h.juju().relations_of(APP, PEERS)[0];
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let closed = closed_port();
     h.hooks_disabled(|h| {
         add_backend(
             h,

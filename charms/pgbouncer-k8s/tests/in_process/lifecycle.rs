@@ -14,28 +14,13 @@ use pgbouncer_k8s::charm::{BACKEND_NOT_READY, LEADER_REMOVED, WAITING_FOR_LEADER
 use pgbouncer_k8s::credentials::{
     ADMIN_PASSWORD_KEY, AUTH_FILE_KEY, SECRET_ID, SECRET_REVISION, client_key, legacy,
 };
-use pgbouncer_k8s::peers::{
-    CFG_FILE, LEADER_HOSTNAME, PEERS, client_database_key, client_user, unit_hostname,
-};
+use pgbouncer_k8s::peers::{CFG_FILE, LEADER_HOSTNAME, PEERS, client_database_key, client_user};
 use pgbouncer_k8s::pgb_config::{self, PgbConfig};
 use pgbouncer_k8s::settings::PoolMode;
 use serde_json::json;
 use std::sync::OnceLock;
 
 const AUTH_USER: &str = "pgbouncer_auth_relation_id_3";
-
-fn hostname(unit: &str) -> String {
-    unit_hostname(unit, "harness")
-}
-
-/// A port nothing listens on: a backend there never answers.
-fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// What a leader of a serving application has shared: a config with a
 /// client's database and the auth query, and the auth file.

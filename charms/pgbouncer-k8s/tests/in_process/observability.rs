@@ -5,7 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::support::context::{auth_user, backend_ready};
+use crate::support::APP;
+use crate::support::context::{CONTAINER, auth_user, backend_ready, ctx};
 use ops::pebble::{LogTarget, Override, Service, ServiceStartup, ServiceStatus};
 use ops_testing::context::{Container, Context, File, Relation, State};
 use pgbouncer_k8s::PgbouncerK8sCharm;
@@ -18,13 +19,7 @@ use pgbouncer_k8s::peers::PEERS;
 use pgbouncer_k8s::pgb_config::{self, PgbConfig, STATS_USER};
 use pgbouncer_k8s::settings::PoolMode;
 
-const APP: &str = "pgbouncer-k8s";
-const CONTAINER: &str = "pgbouncer";
 const LOKI_URL: &str = "http://127.0.0.9:3100/loki/api/v1/push";
-
-fn ctx() -> Context<PgbouncerK8sCharm> {
-    Context::from_charm_dir(env!("CARGO_MANIFEST_DIR")).unwrap()
-}
 
 fn instances() -> usize {
     pgb_config::instance_count(pgb_config::available_cpus())
@@ -103,7 +98,7 @@ fn metrics() -> Relation {
 
 #[test]
 fn metrics_endpoint_gets_the_librarys_scrape_job_metadata_rules_and_address() {
-    let mut ctx = ctx();
+    let mut ctx = ctx(0);
     let relation = metrics();
     let mut state = State::default()
         .with_leader(true)
@@ -174,7 +169,7 @@ fn metrics_endpoint_gets_the_librarys_scrape_job_metadata_rules_and_address() {
 
 #[test]
 fn a_follower_publishes_only_its_address() {
-    let mut ctx = ctx();
+    let mut ctx = ctx(0);
     let relation = metrics();
     let state = State::default().with_relation(relation.clone());
     let out = ctx.run(ctx.on.relation_changed(&relation), &state).unwrap();
@@ -206,7 +201,7 @@ fn decode_as_the_library(content: &str) -> String {
 
 #[test]
 fn grafana_dashboard_gets_the_dashboard_as_the_library_encodes_it() {
-    let mut ctx = ctx();
+    let mut ctx = ctx(0);
     let relation = grafana();
     let state = State::default()
         .with_leader(true)
@@ -251,7 +246,7 @@ fn grafana_dashboard_gets_the_dashboard_as_the_library_encodes_it() {
 
 #[test]
 fn the_dashboard_is_sent_once_and_only_by_the_leader() {
-    let mut ctx = ctx();
+    let mut ctx = ctx(0);
     let relation = grafana();
     let follower = State::default().with_relation(relation.clone());
     let out = ctx
@@ -282,7 +277,7 @@ fn loki(url: &str) -> Relation {
 
 #[test]
 fn logging_adds_a_loki_target_while_related_and_disables_it_when_broken() {
-    let mut ctx = ctx();
+    let mut ctx = ctx(0);
     let relation = loki(LOKI_URL);
     let state = State::default()
         .with_leader(true)
@@ -310,7 +305,7 @@ fn logging_adds_a_loki_target_while_related_and_disables_it_when_broken() {
 
 #[test]
 fn a_new_container_gets_its_target_back_at_pebble_ready() {
-    let mut ctx = ctx();
+    let mut ctx = ctx(0);
     let relation = loki(LOKI_URL);
     let container = running_container();
     let state = State::default()
@@ -323,7 +318,7 @@ fn a_new_container_gets_its_target_back_at_pebble_ready() {
 #[test]
 fn a_hostile_loki_url_is_refused_without_being_logged() {
     for url in ["file:///etc/shadow", "http://127.0.0.9/\\u000ainjected: x"] {
-        let mut ctx = ctx();
+        let mut ctx = ctx(0);
         let relation = loki(url);
         let state = State::default()
             .with_relation(relation.clone())
@@ -345,7 +340,7 @@ fn a_hostile_loki_url_is_refused_without_being_logged() {
 
 #[test]
 fn the_exporter_runs_with_the_backend_as_the_stats_user() {
-    let mut ctx = ctx();
+    let mut ctx = ctx(0);
     let peers = Relation::peer(PEERS);
     let container = running_container();
     let state = backend_ready(
@@ -420,7 +415,7 @@ fn the_exporter_runs_with_the_backend_as_the_stats_user() {
 
 #[test]
 fn without_a_backend_the_exporter_is_in_the_plan_but_stopped() {
-    let mut ctx = ctx();
+    let mut ctx = ctx(0);
     let peers = Relation::peer(PEERS);
     let container = running_container();
     let state = State::default()
@@ -446,7 +441,7 @@ fn a_follower_runs_the_exporter_with_the_password_the_leader_kept() {
     use pgbouncer_k8s::credentials::{AUTH_FILE_KEY, SECRET_REVISION};
     use pgbouncer_k8s::peers::CFG_FILE;
 
-    let mut ctx = ctx().with_unit_id(1);
+    let mut ctx = ctx(1);
     let auth =
         crate::support::auth_file(&[(&auth_user(), "pw"), (STATS_USER, "stats-pw-of-the-leader")]);
     let secret = Secret::new([

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::support::APP;
 use crate::support::context::{
     CONTAINER, auth_user, backend_ready, ctx, file, pgbouncer_layer, reloaded,
 };
@@ -18,8 +19,6 @@ use pgbouncer_k8s::credentials::{AUTH_FILE_KEY, SECRET_ID, SECRET_REVISION};
 use pgbouncer_k8s::peers::{CFG_FILE, LEADER_HOSTNAME, PEERS, PRIVATE_ADDRESS, unit_hostname};
 use pgbouncer_k8s::pgb_config::{self, PgbConfig};
 use pgbouncer_k8s::settings::PoolMode;
-
-const APP: &str = "pgbouncer-k8s";
 
 fn host(n: u32) -> String {
     unit_hostname(&format!("{APP}/{n}"), "context")

@@ -9,7 +9,7 @@
 //! `postgres` user (setuid in the child, so that killing the child kills
 //! PgBouncer itself; `runuser` would leave it running).
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -17,6 +17,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use pgbouncer_k8s::auth::AuthFile;
+
+use crate::support::closed_port;
 use pgbouncer_k8s::pgb_config::{ADMIN_USER, AUTH_FILE_PATH, PgbConfig};
 use pgbouncer_k8s::settings::PoolMode;
 
@@ -34,14 +36,6 @@ fn pgbouncer() -> PathBuf {
                  `.ci/run` installs it; by hand: apt-get install -y pgbouncer"
             )
         })
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The uid and gid of `user`, from /etc/passwd.
@@ -109,7 +103,7 @@ fn real_pgbouncer_runs_on_the_rendered_instance_config_and_auth_file() {
     ops_testing::require_live!("PgBouncer and PostgreSQL (bash .ci/run installs them)");
     let program = pgbouncer();
     let (dir, lib, log) = pgbouncer_dirs();
-    let port = free_port();
+    let port = closed_port();
 
     let mut config = PgbConfig::default_for(2, 44, port, PoolMode::Session).unwrap();
     config.set("pgbouncer", "listen_addr", "127.0.0.1").unwrap();
@@ -577,7 +571,7 @@ impl Bouncer {
     ) -> Self {
         let program = pgbouncer();
         let (dir, lib, log) = pgbouncer_dirs();
-        let port = free_port();
+        let port = closed_port();
         let mut config = PgbConfig::default_for(2, 10, port, PoolMode::Session).unwrap();
         config.set("pgbouncer", "listen_addr", "127.0.0.1").unwrap();
         config
@@ -1165,7 +1159,7 @@ fn pgbouncer_reads_generated_configs_as_we_parse_them() {
     ops_testing::require_live!("PgBouncer and PostgreSQL (bash .ci/run installs them)");
     let program = pgbouncer();
     let (dir, lib, log) = pgbouncer_dirs();
-    let port = free_port();
+    let port = closed_port();
     let ini = lib.join("instance_0/pgbouncer.ini");
     let mut auth = AuthFile::default();
     auth.set_user(ADMIN_USER, ADMIN_PASSWORD).unwrap();
@@ -1302,7 +1296,7 @@ fn instances(
             open_to_all(&d, 0o777);
         }
     }
-    let port = free_port();
+    let port = closed_port();
     let mut config = PgbConfig::default_for(count, 0, port, PoolMode::Transaction).unwrap();
     config.set("pgbouncer", "listen_addr", "127.0.0.1").unwrap();
     config
@@ -1661,7 +1655,7 @@ fn the_real_pgbouncer_serves_the_units_certificate_to_verify_ca_clients() {
 
     // PgBouncer on the unit's files, before any certificate: no TLS.
     let (dir, lib, log) = pgbouncer_dirs();
-    let port = free_port();
+    let port = closed_port();
     let ini = install_unit_files(&h, &lib, &log, port);
     let stderr = dir.path().join("stderr");
     let shown = stderr.clone();

@@ -101,13 +101,27 @@ pub fn started(leader: bool) -> Harness<PgbouncerK8sCharm> {
     .0
 }
 
+/// `unit`'s hostname in the Harness' model (named `harness`).
+pub fn hostname(unit: &str) -> String {
+    unit_hostname(unit, "harness")
+}
+
 /// Peer unit `unit` joins pgb-peers and publishes its hostname there, as
 /// every unit does.
 pub fn add_peer_unit(h: &mut Harness<PgbouncerK8sCharm>, peers: u32, unit: &str) {
     h.add_relation_unit(peers, unit).unwrap();
-    let hostname = unit_hostname(unit, "harness");
-    h.update_relation_data(peers, unit, &[(PRIVATE_ADDRESS, &hostname)])
+    h.update_relation_data(peers, unit, &[(PRIVATE_ADDRESS, &hostname(unit))])
         .unwrap();
+}
+
+/// A loopback port nothing listens on now (the OS gave it, and it was let
+/// go): a backend there does not answer, and a server can be started on it.
+pub fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Where `path` of the workload container is on the host.
