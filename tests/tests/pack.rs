@@ -144,7 +144,10 @@ fn assert_dispatch_is_an_ops_charm(unpacked: &Path, unit: &str) {
 }
 
 /// The files git knows under `dir` of the checkout (tracked, as they are in
-/// the work tree, and untracked ones not ignored), copied to `to`.
+/// the work tree, and untracked ones not ignored), copied to `to`, each
+/// with its own modification time: `scripts/pack` keeps those in its copy,
+/// and cargo judges by them whether the last pack's build of a crate is
+/// still good.
 fn copy_known_files(dir: &str, to: &Path) {
     let root = workspace();
     let files = Command::new("git")
@@ -179,7 +182,44 @@ fn copy_known_files(dir: &str, to: &Path) {
         let dest = to.join(relative);
         std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
         std::fs::copy(&from, &dest).unwrap();
+        same_modified_time(&from, &dest);
     }
+}
+
+/// Gives `to` the modification time of `from`.
+fn same_modified_time(from: &Path, to: &Path) {
+    let modified = std::fs::metadata(from).unwrap().modified().unwrap();
+    std::fs::File::open(to)
+        .unwrap()
+        .set_modified(modified)
+        .unwrap();
+}
+
+/// Where the standalone test makes its ops-rs repository, and the lock
+/// that keeps it while the test uses it (`None`: a temp dir of the test's).
+///
+/// When the packs keep their cargo target dir (`OPS_RS_PACK_CARGO_TARGET`),
+/// the repository is made at one path beside it, with the same author and
+/// date each time (`git`), so that the same files make the same commit:
+/// cargo knows a git dependency by its URL and commit, so it then finds
+/// the ops the last pack built, and keeps one checkout of it under
+/// `~/.cargo/git`. A new temp repository each run made cargo build ops
+/// and link the charm again in every run (48 s of `.ci/run`), and left
+/// another checkout of the whole repository there each time.
+fn upstream_dir(tmp: &Path) -> (PathBuf, Option<std::fs::File>) {
+    let Some(kept) = std::env::var_os("OPS_RS_PACK_CARGO_TARGET") else {
+        return (tmp.join("ops-rs"), None);
+    };
+    let base = Path::new(&kept).join("standalone-upstream");
+    std::fs::create_dir_all(&base).unwrap();
+    // One test run at a time makes and uses it.
+    let lock = std::fs::File::create(base.join("lock")).unwrap();
+    lock.lock().unwrap();
+    let dir = base.join("ops-rs");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+    (dir, Some(lock))
 }
 
 fn git(dir: &Path, args: &[&str]) {
@@ -191,7 +231,13 @@ fn git(dir: &Path, args: &[&str]) {
             "user.email=pack-test@localhost",
             "-c",
             "init.defaultBranch=main",
+            "-c",
+            "commit.gpgSign=false",
         ])
+        // A commit's id is its tree, author, committer, dates and message:
+        // the same files commit to the same id (`upstream_dir`).
+        .env("GIT_AUTHOR_DATE", "2000-01-01T00:00:00+0000")
+        .env("GIT_COMMITTER_DATE", "2000-01-01T00:00:00+0000")
         .args(args)
         .current_dir(dir)
         .output()
@@ -308,7 +354,7 @@ fn standalone_charm_packs_from_a_repository_of_its_own() {
     );
     let tmp = tempfile::tempdir().unwrap();
     // ops-rs as a git repository (this checkout's files, committed) ...
-    let upstream = tmp.path().join("ops-rs");
+    let (upstream, _upstream_lock) = upstream_dir(tmp.path());
     copy_known_files(".", &upstream);
     git(&upstream, &["init", "-q"]);
     git(&upstream, &["add", "-A"]);
@@ -334,6 +380,12 @@ fn standalone_charm_packs_from_a_repository_of_its_own() {
         "both path dependencies switched to git:\n{by_git}"
     );
     std::fs::write(repo.join("Cargo.toml"), by_git).unwrap();
+    // The same text from one run to the next (the URL is, with a kept
+    // target dir): not a change to build again for.
+    same_modified_time(
+        &workspace().join("examples/standalone/Cargo.toml"),
+        &repo.join("Cargo.toml"),
+    );
     // The lock file follows the new source (`cargo fetch` re-resolves only
     // what changed), as it would once in a real repository.
     let fetch = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
