@@ -92,4 +92,12 @@ pub mod workload;
 #[cfg(test)]
 mod test_support;
 
+/// The crate's unit tests allocate as its in-process tests do (their
+/// property tests above all: strings and collections for every value
+/// generated), and take the same allocator (`tests/support/mod.rs` says
+/// why). The charm's binary keeps the system's.
+#[cfg(test)]
+#[global_allocator]
+static TEST_ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub use charm::PgbouncerK8sCharm;

@@ -424,6 +424,7 @@ impl fmt::Display for ExtraUserRoles {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::matching;
     use proptest::prelude::*;
 
     #[test]
@@ -559,7 +560,7 @@ mod tests {
         #![proptest_config(crate::test_support::proptest_config())]
 
         #[test]
-        fn prop_client_database_accepts_exactly_the_rule(value in "\\PC{0,80}|[A-Za-z0-9_-]{0,70}") {
+        fn prop_client_database_accepts_exactly_the_rule(value in matching("\\PC{0,80}|[A-Za-z0-9_-]{0,70}")) {
             let want = !value.is_empty()
                 && value.len() <= 63
                 && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
@@ -579,7 +580,7 @@ mod tests {
         }
 
         #[test]
-        fn prop_backend_user_accepts_exactly_the_rule(value in "\\PC{0,60}|[a-z0-9_]{0,45}") {
+        fn prop_backend_user_accepts_exactly_the_rule(value in matching("\\PC{0,60}|[a-z0-9_]{0,45}")) {
             let want = !value.is_empty()
                 && value.len() <= 40
                 && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
@@ -596,7 +597,7 @@ mod tests {
         }
 
         #[test]
-        fn prop_extra_user_roles_only_createdb(value in "((?i:createdb|superuser|createrole|x)[ ,]{0,2}){0,4}|\\PC{0,40}") {
+        fn prop_extra_user_roles_only_createdb(value in matching("((?i:createdb|superuser|createrole|x)[ ,]{0,2}){0,4}|\\PC{0,40}")) {
             match ExtraUserRoles::parse(&value) {
                 Ok(roles) => {
                     for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {

@@ -514,6 +514,7 @@ impl Default for PgbConfig {
 pub(super) mod tests {
     use super::super::conninfo::strategies::{leaked, param_key, tricky};
     use super::*;
+    use crate::test_support::matching;
     use proptest::prelude::*;
 
     fn parse_error_line(text: &str) -> (usize, String) {
@@ -830,7 +831,7 @@ pub(super) mod tests {
             2 => prop::sample::select(vec!["databases", "pgbouncer", "users", "x-y"])
                 .prop_map(|s| format!("[{s}]")),
             1 => tricky().prop_map(|s| format!("[{s}]")),
-            4 => ("[A-Za-z0-9_-]{1,8}|[a-z_.*]{1,6}", prop::collection::vec((param_key(), "[ -~]{0,6}"), 0..3))
+            4 => (matching("[A-Za-z0-9_-]{1,8}|[a-z_.*]{1,6}"), prop::collection::vec((param_key(), matching("[ -~]{0,6}")), 0..3))
                 .prop_map(|(name, pairs)| {
                     let params: Vec<String> = pairs
                         .iter()
@@ -838,7 +839,7 @@ pub(super) mod tests {
                         .collect();
                     format!("{name} = {}", params.join(" "))
                 }),
-            2 => ("[a-z_]{1,8}", "[ -~]{0,12}").prop_map(|(k, v)| format!("{k} = {v}")),
+            2 => (matching("[a-z_]{1,8}"), matching("[ -~]{0,12}")).prop_map(|(k, v)| format!("{k} = {v}")),
             1 => tricky(),
             1 => Just("logfile = /l\npidfile = /p".to_string()),
         ];
@@ -850,7 +851,7 @@ pub(super) mod tests {
 
         /// Issue 15 item 3 (and 4 on what parses and validates).
         #[test]
-        fn prop_pgbconfig_parse_never_panics(text in "\\PC{0,200}|[\\[\\]=;#\"' a-z\n\r\t%]{0,200}") {
+        fn prop_pgbconfig_parse_never_panics(text in matching("\\PC{0,200}|[\\[\\]=;#\"' a-z\n\r\t%]{0,200}")) {
             if let Ok(config) = PgbConfig::parse(&text)
                 && config.validate().is_ok()
             {
@@ -890,7 +891,7 @@ pub(super) mod tests {
         }
 
         #[test]
-        fn prop_connparams_errors_never_hold_the_input(text in "\\PC{0,80}|[a-z_=' \t\n]{0,80}|(password='[ -~]{8,16}' ?){1,3}") {
+        fn prop_connparams_errors_never_hold_the_input(text in matching("\\PC{0,80}|[a-z_=' \t\n]{0,80}|(password='[ -~]{8,16}' ?){1,3}")) {
             match ConnParams::parse(&text) {
                 Ok(params) => {
                     if let Err(e) = params.validate() {

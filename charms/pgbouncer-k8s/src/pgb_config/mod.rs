@@ -91,6 +91,7 @@ mod tests {
     use super::conninfo::strategies::{leaked, param_key, tricky};
     use super::ini::tests::valid_base;
     use super::*;
+    use crate::test_support::matching;
     use proptest::prelude::*;
 
     /// Every entry of every section, counted.
@@ -113,8 +114,8 @@ mod tests {
             1 => Just("users".to_string()),
             1 => tricky(),
         ];
-        let name = prop_oneof![3 => "[A-Za-z0-9_-]{1,8}", 2 => tricky()];
-        let value = prop_oneof![2 => "[ -~]{0,10}", 2 => tricky()];
+        let name = prop_oneof![3 => matching("[A-Za-z0-9_-]{1,8}"), 2 => tricky()];
+        let value = prop_oneof![2 => matching("[ -~]{0,10}"), 2 => tricky()];
         prop_oneof![
             (section, name.clone(), value.clone()).prop_map(|(s, k, v)| Op::Set(s, k, v)),
             (
@@ -122,7 +123,7 @@ mod tests {
                 prop::collection::vec((param_key(), value), 0..4)
             )
                 .prop_map(|(n, p)| Op::AddDatabase(n, p)),
-            prop_oneof!["[a-z0-9_]{1,10}", tricky()].prop_map(Op::SetAuth),
+            prop_oneof![matching("[a-z0-9_]{1,10}"), tricky()].prop_map(Op::SetAuth),
             name.prop_map(Op::Remove),
         ]
     }
