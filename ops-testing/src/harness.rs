@@ -127,7 +127,7 @@ pub struct Harness<C: Charm> {
     juju: Arc<Mutex<FakeJuju>>,
     meta: Arc<CharmMeta>,
     unit: String,
-    workdir: tempfile::TempDir,
+    workdir: crate::scratch::ScratchDir,
     pebbles: BTreeMap<String, FakePebble>,
     connectable: BTreeMap<String, bool>,
     charm: Option<C>,
@@ -174,7 +174,7 @@ impl<C: Charm> Harness<C> {
         };
         let mut juju = FakeJuju::new("harness");
         let unit = juju.deploy(&app, &meta, 1).remove(0);
-        let workdir = crate::scratch::tempdir()?;
+        let workdir = crate::scratch::ScratchDir::new()?;
         std::fs::create_dir_all(crate::scratch::charm_dir(workdir.path()))?;
         let mut pebbles = BTreeMap::new();
         for name in meta.containers.keys() {

@@ -13,12 +13,47 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// A new scratch directory, removed when dropped: in `TMPDIR` if it is
-/// set, else on the memory filesystem if there is one, else in the
+/// A test face's scratch directory, removed when dropped: in `TMPDIR` if
+/// it is set, else on the memory filesystem if there is one, else in the
 /// system's temporary directory (`ops`' rule, which its secret files
 /// follow too).
-pub(crate) fn tempdir() -> io::Result<tempfile::TempDir> {
-    ops::scratch::tempdir("ops-testing")
+///
+/// Most are dropped as they were made: empty, or holding an empty charm
+/// directory. `tempfile`'s removal walks the tree (each directory opened,
+/// read and closed before it is removed: 14 system calls for that one),
+/// which was 2.7% of the charm's in-process tests' CPU (`perf record`),
+/// most of what dropping a Harness cost. Removing the empty charm
+/// directory and then the scratch directory is two calls; the walk comes
+/// only when something is left in them.
+#[derive(Debug)]
+pub(crate) struct ScratchDir {
+    path: PathBuf,
+}
+
+impl ScratchDir {
+    /// A new, empty scratch directory, private to this user (0700).
+    pub(crate) fn new() -> io::Result<Self> {
+        let dir = ops::scratch::tempdir("ops-testing")?;
+        Ok(Self { path: dir.keep() })
+    }
+
+    /// Where it is.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        // Fails, changing nothing, when there is no charm directory or
+        // something is in it; the walk below then removes what is left.
+        let _ = std::fs::remove_dir(charm_dir(&self.path));
+        if std::fs::remove_dir(&self.path).is_err() {
+            // As `tempfile`'s own drop: a scratch directory that cannot be
+            // removed is left, not a panic in a destructor.
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
 }
 
 // The layout of a test face's scratch directory, and of a simulated
@@ -75,8 +110,31 @@ pub(crate) fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::copy_tree;
+    use super::{ScratchDir, charm_dir, copy_tree, pebble_paths};
     use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_scratch_directory_is_private_and_removed_whatever_it_holds() {
+        // As made; with an empty charm directory; with files in the charm
+        // directory and a container's root beside it.
+        for fill in 0..3 {
+            let dir = ScratchDir::new().unwrap();
+            let path = dir.path().to_path_buf();
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o700);
+            if fill >= 1 {
+                std::fs::create_dir(charm_dir(&path)).unwrap();
+            }
+            if fill >= 2 {
+                std::fs::write(charm_dir(&path).join(".unit-state.json"), "{}").unwrap();
+                let (_, root) = pebble_paths(&path, "workload");
+                std::fs::create_dir_all(root.join("etc")).unwrap();
+                std::fs::write(root.join("etc/app.conf"), "x = 1\n").unwrap();
+            }
+            drop(dir);
+            assert!(!path.exists(), "{path:?} left behind (fill {fill})");
+        }
+    }
 
     #[test]
     fn copy_tree_copies_files_modes_links_and_refuses_a_fifo() {

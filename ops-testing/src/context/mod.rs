@@ -200,7 +200,7 @@ pub struct Context<C: Charm> {
     /// The charm directory the runs use, when the test names one.
     charm_root: Option<std::path::PathBuf>,
     /// Otherwise a scratch one, made at the first run.
-    workdir: Option<tempfile::TempDir>,
+    workdir: Option<crate::scratch::ScratchDir>,
     _charm: PhantomData<fn() -> C>,
 }
 
@@ -495,7 +495,7 @@ impl<C: Charm> Context<C> {
             return Ok(root.clone());
         }
         if self.workdir.is_none() {
-            let dir = crate::scratch::tempdir().map_err(|source| RunError::Setup {
+            let dir = crate::scratch::ScratchDir::new().map_err(|source| RunError::Setup {
                 what: "making the charm directory".to_string(),
                 source,
             })?;
@@ -564,10 +564,12 @@ impl<C: Charm> Context<C> {
         // run without one touches no filesystem at all.
         let pebble_up = state.containers.iter().any(|c| c.can_connect);
         let scratch = if pebble_up {
-            Some(crate::scratch::tempdir().map_err(|source| RunError::Setup {
-                what: "making a scratch directory".to_string(),
-                source,
-            })?)
+            Some(
+                crate::scratch::ScratchDir::new().map_err(|source| RunError::Setup {
+                    what: "making a scratch directory".to_string(),
+                    source,
+                })?,
+            )
         } else {
             None
         };

@@ -65,8 +65,12 @@ pub struct HarnessSnapshot {
     meta: Arc<CharmMeta>,
     unit: String,
     /// The charm directory (if a test used it) and the containers' files
-    /// that were on the host, copied here.
-    workdir: tempfile::TempDir,
+    /// that were on the host, copied here; `None` when there were none.
+    /// A snapshot is often kept in a `static` for a whole test binary, and
+    /// a static is never dropped: a directory of its own was left behind
+    /// on the memory filesystem at every run (five a run of the charm's
+    /// in-process tests, thousands on this machine).
+    workdir: Option<crate::scratch::ScratchDir>,
     pebbles: BTreeMap<String, FakePebble>,
     connectable: BTreeMap<String, bool>,
     begun: bool,
@@ -88,27 +92,32 @@ impl std::fmt::Debug for HarnessSnapshot {
     }
 }
 
-/// A fresh scratch directory holding a copy of `workdir`'s charm
-/// directory (when it is in use) and a copy of each fake Pebble, serving
-/// from it.
+/// A copy of each fake Pebble serving from under `to`, and of the charm
+/// directory `charm_dir` (when a test used one) there.
 fn copy_world(
-    workdir: &Path,
+    charm_dir: Option<&Path>,
     pebbles: &BTreeMap<String, FakePebble>,
-    charm_dir_used: bool,
-) -> Result<(tempfile::TempDir, BTreeMap<String, FakePebble>), HarnessError> {
-    let copy = crate::scratch::tempdir()?;
-    let charm_dir = crate::scratch::charm_dir(copy.path());
-    if charm_dir_used {
-        crate::scratch::copy_tree(&crate::scratch::charm_dir(workdir), &charm_dir)?;
-    } else {
-        std::fs::create_dir_all(&charm_dir)?;
+    to: &Path,
+) -> Result<BTreeMap<String, FakePebble>, HarnessError> {
+    let copy = crate::scratch::charm_dir(to);
+    match charm_dir {
+        Some(charm_dir) => crate::scratch::copy_tree(charm_dir, &copy)?,
+        None => std::fs::create_dir_all(&copy)?,
     }
+    fork_all(pebbles, to)
+}
+
+/// A copy of each fake Pebble, serving (if ever served) from under `under`.
+fn fork_all(
+    pebbles: &BTreeMap<String, FakePebble>,
+    under: &Path,
+) -> Result<BTreeMap<String, FakePebble>, HarnessError> {
     let mut forks = BTreeMap::new();
     for (name, pebble) in pebbles {
-        let (socket, root) = crate::scratch::pebble_paths(copy.path(), name);
+        let (socket, root) = crate::scratch::pebble_paths(under, name);
         forks.insert(name.clone(), pebble.fork(socket, root)?);
     }
-    Ok((copy, forks))
+    Ok(forks)
 }
 
 impl<C: Charm> Harness<C> {
@@ -123,7 +132,22 @@ impl<C: Charm> Harness<C> {
     /// made or the files on the host cannot be copied into it.
     pub fn snapshot(&self) -> Result<HarnessSnapshot, HarnessError> {
         let charm_dir_used = self.charm_dir_used.load(Ordering::SeqCst);
-        let (workdir, pebbles) = copy_world(self.workdir.path(), &self.pebbles, charm_dir_used)?;
+        let on_host = charm_dir_used || self.pebbles.values().any(|p| !p.files_in_memory());
+        let (workdir, pebbles) = if on_host {
+            let workdir = crate::scratch::ScratchDir::new()?;
+            let charm_dir = crate::scratch::charm_dir(self.workdir.path());
+            let pebbles = copy_world(
+                charm_dir_used.then_some(charm_dir.as_path()),
+                &self.pebbles,
+                workdir.path(),
+            )?;
+            (Some(workdir), pebbles)
+        } else {
+            // Nothing on the host: the copies keep their files in memory,
+            // and the paths they are given here are never used (a snapshot
+            // serves no one; each Harness made from it gets its own).
+            (None, fork_all(&self.pebbles, self.workdir.path())?)
+        };
         Ok(HarnessSnapshot {
             juju: self.juju().clone(),
             meta: Arc::clone(&self.meta),
@@ -150,11 +174,13 @@ impl<C: Charm> Harness<C> {
     /// [`HarnessError::Io`] if its scratch directory cannot be made or the
     /// snapshot's files on the host cannot be copied into it.
     pub fn from_snapshot(snapshot: &HarnessSnapshot) -> Result<Self, HarnessError> {
-        let (workdir, pebbles) = copy_world(
-            snapshot.workdir.path(),
-            &snapshot.pebbles,
-            snapshot.charm_dir_used,
-        )?;
+        let workdir = crate::scratch::ScratchDir::new()?;
+        let charm_dir = snapshot
+            .workdir
+            .as_ref()
+            .filter(|_| snapshot.charm_dir_used)
+            .map(|dir| crate::scratch::charm_dir(dir.path()));
+        let pebbles = copy_world(charm_dir.as_deref(), &snapshot.pebbles, workdir.path())?;
         Ok(Self {
             juju: Arc::new(Mutex::new(snapshot.juju.clone())),
             meta: Arc::clone(&snapshot.meta),
@@ -171,5 +197,46 @@ impl<C: Charm> Harness<C> {
             memory: MemoryStore::new(snapshot.persisted.clone()),
             charm_dir_used: AtomicBool::new(snapshot.charm_dir_used),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ops::{Framework, HandlerError};
+
+    struct Quiet;
+
+    impl Charm for Quiet {
+        fn new(_: &mut Framework<Self>) -> Result<Self, HandlerError> {
+            Ok(Quiet)
+        }
+    }
+
+    const META: &str = "name: quiet\ncontainers:\n  web: {}\n";
+
+    /// A snapshot kept in a `static` is never dropped: it holds a
+    /// directory only while something of its world is on the host, and
+    /// that directory goes with it.
+    #[test]
+    fn a_snapshot_has_a_directory_only_for_what_is_on_the_host() {
+        let h = Harness::<Quiet>::new(META).unwrap();
+        assert!(h.snapshot().unwrap().workdir.is_none());
+
+        let files = Harness::<Quiet>::new(META).unwrap();
+        files.container_pebble("web").unwrap().root();
+        assert!(
+            files.snapshot().unwrap().workdir.is_some(),
+            "a root on the host"
+        );
+
+        let charm_dir = Harness::<Quiet>::new(META).unwrap();
+        charm_dir.charm_dir();
+        let kept = charm_dir.snapshot().unwrap();
+        let dir = kept.workdir.as_ref().map(|d| d.path().to_path_buf());
+        let dir = dir.expect("the charm directory is on the host");
+        assert!(dir.is_dir());
+        drop(kept);
+        assert!(!dir.exists(), "{dir:?} left behind");
     }
 }
