@@ -1028,7 +1028,15 @@ mod prop_tests {
     /// a `TestRunner` made here does not.)
     #[test]
     fn prop_endless_responses_stop_at_a_cap() {
-        let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(24));
+        // What `proptest!` sets besides the count: where a failing seed is
+        // saved (`ops/proptest-regressions/pebble/http.txt`) and under what name.
+        let mut config = ProptestConfig::with_cases(24);
+        config.source_file = Some(file!());
+        config.test_name = Some(concat!(
+            module_path!(),
+            "::prop_endless_responses_stop_at_a_cap"
+        ));
+        let mut runner = proptest::test_runner::TestRunner::new(config);
         let result = runner.run(&endless(), |(prefix, pattern)| {
             let budget =
                 prefix.len() as u64 + MAX_BODY + MAX_HEADERS as u64 * MAX_LINE + 4 * MAX_LINE;
