@@ -60,6 +60,10 @@ pub struct Memory {
     pub client_tls_ca: Option<String>,
     /// Why this unit's certificate could not be used, until it could.
     pub client_tls_problem: Option<String>,
+    /// A digest of the PgBouncer layer this unit last put in Pebble's plan
+    /// ([`Workload::apply`](crate::workload::Workload::apply) adds it again
+    /// only when it changed or the plan lost it).
+    pub planned_layer: Option<String>,
     /// The credentials as read in this dispatch (never persisted).
     #[serde(skip)]
     credentials: Option<(Credentials, Source)>,

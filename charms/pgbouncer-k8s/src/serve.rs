@@ -297,7 +297,7 @@ pub fn write(memory: &mut Memory, workload: &Workload, files: &Files) -> Result<
 /// work is retried at the next hook that serves, `update-status` at the
 /// latest, and never forgotten because the files are already written.
 pub fn take(memory: &mut Memory, workload: &Workload) -> Result<(), WorkloadError> {
-    match workload.apply(memory.pending) {
+    match workload.apply(memory.pending, &mut memory.planned_layer) {
         Ok(()) => {
             memory.pending = Pending::None;
             memory.reload_failure = None;

@@ -452,25 +452,48 @@ impl<'a> Workload<'a> {
     /// reload is pending (PgBouncer re-reads its files and keeps its clients)
     /// or restarts them one at a time when a restart is (the others keep
     /// serving on the shared port, `so_reuseport`); starts the ones not running.
-    pub fn apply(&self, pending: Pending) -> Result<(), WorkloadError> {
+    ///
+    /// The layer is added only when the plan may lack it: Pebble keeps a
+    /// plan until its container restarts, which empties it, so a layer
+    /// this unit put there (`planned`: its digest, kept in unit state) whose
+    /// services Pebble still lists is there as it was.
+    pub fn apply(
+        &self,
+        pending: Pending,
+        planned: &mut Option<String>,
+    ) -> Result<(), WorkloadError> {
         let layer = self.layer();
-        if !self.seen.has_layer(LAYER_LABEL, &layer) {
-            self.container.add_layer(LAYER_LABEL, &layer, true)?;
-            self.seen.record_layer(LAYER_LABEL, &layer);
-        }
         let names = self.service_names();
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         // A second handler of the dispatch need not ask what the first
         // made so.
-        let running: Vec<String> = if self.seen.all_running() {
-            names.iter().map(ToString::to_string).collect()
+        let listed = if self.seen.all_running() {
+            None
         } else {
-            self.container
-                .get_services(&names)?
+            Some(self.container.get_services(&names)?)
+        };
+        if !self.seen.has_layer(LAYER_LABEL, &layer) {
+            let digest = layer_digest(&layer);
+            let in_plan = listed.as_ref().is_some_and(|listed| {
+                names
+                    .iter()
+                    .all(|name| listed.iter().any(|s| s.name == *name))
+            });
+            if !in_plan || digest.is_none() || *planned != digest {
+                self.container.add_layer(LAYER_LABEL, &layer, true)?;
+                *planned = digest;
+            }
+            self.seen.record_layer(LAYER_LABEL, &layer);
+        }
+        // Adding a layer starts and stops nothing: what Pebble listed
+        // before it still holds.
+        let running: Vec<String> = match listed {
+            None => names.iter().map(ToString::to_string).collect(),
+            Some(listed) => listed
                 .into_iter()
                 .filter(|s| s.is_running())
                 .map(|s| s.name)
-                .collect()
+                .collect(),
         };
         let running: Vec<&str> = running.iter().map(String::as_str).collect();
         // What each instance owes: a restart recorded in its file counts
@@ -544,6 +567,22 @@ impl<'a> Workload<'a> {
     pub fn instances(&self) -> usize {
         self.instances
     }
+}
+
+/// A digest of `layer`: what unit state keeps of the layer put in the plan
+/// (the layer holds no secret). Taken over its JSON, as ops sends it to
+/// Pebble (block YAML costs ten times as much to write). `None` for a
+/// layer that cannot be written: it is always sent, and `add_layer`
+/// reports what is wrong.
+fn layer_digest(layer: &Layer) -> Option<String> {
+    use md5::{Digest, Md5};
+    let json = serde_json::to_vec(layer).ok()?;
+    Some(
+        Md5::digest(&json)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+    )
 }
 
 /// The version in `pgbouncer --version`'s output (`PgBouncer 1.21.0`).

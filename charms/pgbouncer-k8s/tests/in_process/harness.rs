@@ -415,6 +415,37 @@ fn a_dispatch_asks_pebble_each_thing_once() {
     assert_eq!(services, 2, "{requests:?}");
 }
 
+/// Pebble keeps its plan until the container restarts: PgBouncer's layer
+/// is put there by the first hook that serves, not again by each later one
+/// that makes PgBouncer take new files (unit state keeps its digest).
+#[test]
+fn a_layer_already_in_the_plan_is_not_added_again() {
+    let (mut h, peers) = follower();
+    share_default_config(&mut h, peers);
+    let pebble = h.container_pebble("pgbouncer").unwrap();
+    assert!(
+        pebble
+            .layers()
+            .iter()
+            .any(|(label, _)| label == "pgbouncer")
+    );
+    pebble.clear_requests();
+    let reloads_before = reloads(&h);
+    let mut changed = PgbConfig::parse(&rendered_default()).unwrap();
+    changed
+        .apply_settings(2, 44, 6432, PoolMode::Transaction)
+        .unwrap();
+    h.update_relation_data(peers, APP, &[(CFG_FILE, &changed.render())])
+        .unwrap();
+    assert_eq!(file(&h, pgb_config::INI_PATH), Some(changed.render()));
+    assert!(reloads(&h) > reloads_before, "changed files: reload");
+    let requests = h.container_pebble("pgbouncer").unwrap().requests();
+    // The one layer added is the exporter's: it carries the stats user's
+    // password, so unit state keeps nothing of it.
+    let layers = requests.iter().filter(|r| *r == "POST /v1/layers").count();
+    assert_eq!(layers, 1, "{requests:?}");
+}
+
 /// The first file a dispatch reads brings the charm's other files with it;
 /// one of those that cannot be used (here the clients' CA, not UTF-8)
 /// fails nothing while no step needs it.

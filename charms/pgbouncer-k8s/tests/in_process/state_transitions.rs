@@ -567,6 +567,49 @@ fn followers_log_and_defer_on_pebble_errors() {
     }
 }
 
+/// A new pod's Pebble starts with an empty plan, while unit state still
+/// holds the digest of the layer the unit put in the old one: the layer is
+/// put back and PgBouncer started, not taken for being there.
+#[test]
+fn a_new_pods_empty_plan_gets_the_layer_back() {
+    let shared_config = config(44).render();
+    let peers = peers_with(0).with_local_app_data([(CFG_FILE, shared_config.as_str())]);
+    let state = State::default()
+        .with_relation(peers.clone())
+        .with_container(running_container(&config(100), None));
+    let on = ops_testing::context::On;
+    let out = ctx(1)
+        .run(on.relation_changed(&peers).with_remote_unit(0), &state)
+        .unwrap();
+    assert_eq!(
+        file(&out, pgb_config::INI_PATH),
+        Some(shared_config.as_str())
+    );
+    // The pod is replaced: no files, no plan; the databags and unit state stay.
+    let new_pod = out.clone().with_container(empty_container());
+    let out = ctx(1)
+        .run(on.relation_changed(&peers).with_remote_unit(0), &new_pod)
+        .unwrap();
+    let container = out.container(CONTAINER).unwrap();
+    assert!(
+        container
+            .layers
+            .iter()
+            .any(|(label, _)| label == "pgbouncer"),
+        "{:?}",
+        container.layers
+    );
+    let services = container.services().unwrap();
+    for n in 0..instances() {
+        let name = format!("pgbouncer_{n}");
+        assert_eq!(
+            services.get(&name).map(|s| s.current),
+            Some(ServiceStatus::Active),
+            "{name}: {services:?}"
+        );
+    }
+}
+
 /// The example at the top of docs/testing.md, kept honest.
 #[test]
 fn docs_testing_md_example() {
