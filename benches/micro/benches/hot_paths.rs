@@ -8,7 +8,11 @@
 //! - databag diff: ops' buffered writes to a 1,000-key bag (one key changed)
 //!   flushed, and the fake Juju's end-of-hook comparison of that bag;
 //! - a SCRAM-SHA-256 verifier, made as pgbouncer-k8s makes one for each
-//!   console user (4096 PBKDF2 rounds), and checked.
+//!   console user (4096 PBKDF2 rounds), and checked;
+//! - one Pebble request of each kind a dispatch makes, through ops' client
+//!   to the fake Pebble in process, and one hook-tool call of each common
+//!   kind through `HookTools` and the fake Juju: what an in-process test
+//!   pays per request and per call.
 //!
 //! Timings are printed, never asserted (see docs/performance.md). Pass a
 //! word to run only the benchmarks whose name contains it.
@@ -20,9 +24,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ops::backend::RelationRef;
+use ops::backend::{Backend, RelationRef};
 use ops::events::UpdateStatus;
 use ops::model::ModelParts;
+use ops::pebble::{Layer, Override, PushOptions, Service, ServiceStartup};
 use ops::storage::{LocalStateFile, PersistedState, StateStore, StorageError};
 use ops::{
     Charm, CharmMeta, Ctx, DispatchSetup, Framework, HandlerError, HandlerResult, JujuContext,
@@ -30,6 +35,7 @@ use ops::{
 };
 use ops_micro_benches::{measure, report};
 use ops_testing::fake_juju::{Bag, FakeJuju, FakeTools, HookContext};
+use ops_testing::fake_pebble::FakePebble;
 use pgbouncer_k8s::auth::{scram_matches, scram_verifier};
 use pgbouncer_k8s::pgb_config::PgbConfig;
 use pgbouncer_k8s::settings::PoolMode;
@@ -207,6 +213,111 @@ fn pgbouncer_ini(databases: usize) -> PgbConfig {
     config
 }
 
+/// One request of each kind a pgbouncer-k8s dispatch makes, from ops'
+/// client to the fake Pebble the Harness and `Context` serve in process
+/// (files in memory): encoded, answered and decoded as on the wire, with
+/// no socket. What each costs an in-process test.
+fn pebble_requests(wanted: &dyn Fn(&str) -> bool) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let pebble = FakePebble::in_memory(dir.path().join("pebble.socket"), dir.path().join("root"))
+        .expect("a fake Pebble");
+    let client = pebble.client();
+    let ini = format!("[pgbouncer]\n{}", "listen_port = 6432\n".repeat(50));
+    let push = PushOptions::new().with_make_dirs(true);
+    client
+        .push("/var/lib/pgbouncer/pgbouncer.ini", ini.as_bytes(), &push)
+        .expect("pushed");
+    let layer = Layer {
+        summary: Some("pgbouncer layer".to_string()),
+        services: (0..2)
+            .map(|n| {
+                let service = Service {
+                    override_: Some(Override::Replace),
+                    command: Some(format!(
+                        "pgbouncer /var/lib/pgbouncer/instance_{n}/pgbouncer.ini"
+                    )),
+                    startup: Some(ServiceStartup::Enabled),
+                    ..Default::default()
+                };
+                (format!("pgbouncer_{n}"), service)
+            })
+            .collect(),
+        ..Default::default()
+    };
+    client.add_layer("pgbouncer", &layer, true).expect("added");
+    let requests: [(&str, &dyn Fn()); 5] = [
+        ("system-info (can_connect)", &|| {
+            drop(client.system_info().expect("answered"))
+        }),
+        ("services, two named", &|| {
+            drop(
+                client
+                    .get_services(&["pgbouncer_0", "pgbouncer_1"])
+                    .expect("answered"),
+            )
+        }),
+        ("pull a 1 KB file", &|| {
+            drop(
+                client
+                    .pull("/var/lib/pgbouncer/pgbouncer.ini")
+                    .expect("pulled"),
+            )
+        }),
+        ("push a 1 KB file", &|| {
+            client
+                .push("/var/lib/pgbouncer/pgbouncer.ini", ini.as_bytes(), &push)
+                .expect("pushed")
+        }),
+        ("add a layer of two services", &|| {
+            client.add_layer("pgbouncer", &layer, true).expect("added")
+        }),
+    ];
+    for (what, run) in requests {
+        let name = format!("Pebble request in process (fake Pebble, files in memory): {what}");
+        if wanted(&name) {
+            report(
+                &name,
+                measure(MIN_RUNS, MIN_TIME, || {
+                    run();
+                    // The fake keeps every request for the test to read.
+                    pebble.clear_requests();
+                }),
+            );
+        }
+    }
+}
+
+/// One call of each kind through ops' `HookTools` (argv built, output
+/// parsed) over the fake Juju's tools, as every in-process test runs them.
+fn hook_tool_calls(wanted: &dyn Fn(&str) -> bool) {
+    let m = model();
+    let hook = HookContext::unit(&m.unit);
+    m.juju.lock().expect("fake juju").begin_hook(&hook);
+    let tools = FakeTools::new(m.juju.clone(), hook).hook_tools();
+    let peers = RelationRef::new("replicas", m.peers);
+    let calls: [(&str, &dyn Fn()); 5] = [
+        ("is-leader", &|| {
+            assert!(tools.is_leader().expect("answered"))
+        }),
+        ("config-get", &|| {
+            drop(tools.config_get().expect("answered"))
+        }),
+        ("relation-ids", &|| {
+            drop(tools.relation_ids("replicas").expect("answered"))
+        }),
+        ("relation-get of the app bag", &|| {
+            drop(tools.relation_get(&peers, "bench", true).expect("answered"))
+        }),
+        ("state-get", &|| drop(tools.state_get().expect("answered"))),
+    ];
+    for (what, run) in calls {
+        let name = format!("hook tool through HookTools and the fake Juju: {what}");
+        if wanted(&name) {
+            report(&name, measure(MIN_RUNS, MIN_TIME, run));
+        }
+    }
+}
+
 fn main() {
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let wanted = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
@@ -259,6 +370,9 @@ fn main() {
             measure(MIN_RUNS, MIN_TIME, || store.load().expect("loaded")),
         );
     }
+
+    pebble_requests(&wanted);
+    hook_tool_calls(&wanted);
 
     let name = "SCRAM-SHA-256 verifier: make one (4096 rounds, a new salt)";
     if wanted(name) {
