@@ -762,6 +762,31 @@ impl FakePebble {
         }
     }
 
+    /// Pebble starts again as in a new container: Juju on Kubernetes
+    /// replaces the pod (churn, `juju refresh`) or the container restarts,
+    /// and Pebble comes up with no layers (those added over the API are
+    /// not kept), so no plan, services or checks, and none of its changes,
+    /// notices or identities. The container's files are left as they are:
+    /// a test of pod churn removes them too. An exec under way finishes
+    /// into nothing.
+    ///
+    /// ```
+    /// use ops_testing::fake_pebble::FakePebble;
+    /// use ops::pebble::Layer;
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let pebble = FakePebble::in_memory(dir.path().join("pebble.socket"), dir.path().join("root")).unwrap();
+    /// let layer = Layer::from_yaml("services: {app: {override: replace, command: app}}").unwrap();
+    /// pebble.client().add_layer("base", &layer, true).unwrap();
+    /// pebble.start_afresh();
+    /// assert!(pebble.layers().is_empty());
+    /// assert!(pebble.client().get_services(&[]).unwrap().is_empty());
+    /// ```
+    pub fn start_afresh(&self) {
+        self.shared.lock().start_afresh();
+        self.shared.changed.notify();
+    }
+
     /// Shuts the server down and removes the socket.
     pub fn stop(self) {
         drop(self);

@@ -152,6 +152,22 @@ pub(crate) struct ServicesChange {
 }
 
 impl State {
+    /// Pebble as a new container starts it (pod churn, `juju refresh`, a
+    /// restarted workload container): no layers, so no plan, services or
+    /// checks, and none of the old Pebble's changes, notices, identities or
+    /// warnings. The files stay, and so do what the test set up and the
+    /// records it reads (service events, start errors, requests).
+    pub fn start_afresh(&mut self) {
+        *self = State {
+            events: std::mem::take(&mut self.events),
+            start_errors: std::mem::take(&mut self.start_errors),
+            owners: std::mem::take(&mut self.owners),
+            memory: self.memory.take(),
+            requests: std::mem::take(&mut self.requests),
+            ..State::default()
+        };
+    }
+
     /// `POST /v1/layers` with action `add`: the 400 message on failure.
     pub fn add_layer(&mut self, label: &str, combine: bool, yaml: &str) -> Result<(), String> {
         let layer =

@@ -327,9 +327,9 @@ fn a_new_pod_gets_its_tls_files_back() {
     let ca = TestCa::new("test CA");
     answer(&mut h, relation, &ca);
     let certificate = file(&h, pgb_config::TLS_CERT_PATH).unwrap();
-    // Pod churn: the workload container's files are gone.
-    std::fs::remove_dir_all(host_path(&h, pgb_config::LIB_DIR)).unwrap();
+    lose_the_pod(&h);
     h.container_pebble_ready("pgbouncer").unwrap();
+    assert_every_instance_runs(&h);
     assert_eq!(file(&h, pgb_config::TLS_CERT_PATH).unwrap(), certificate);
     assert_eq!(
         instance_config(&h).get(PGBOUNCER, "client_tls_sslmode"),

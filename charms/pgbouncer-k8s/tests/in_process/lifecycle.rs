@@ -155,15 +155,6 @@ fn kept_client_password(h: &Harness<PgbouncerK8sCharm>, peers: u32, client: u32)
     app_secret(h, peers)?.get(&client_key(client)).cloned()
 }
 
-/// The workload container as a new pod has it: no files.
-fn lose_the_pod(h: &Harness<PgbouncerK8sCharm>) {
-    let pebble = h.container_pebble("pgbouncer").unwrap().client();
-    for dir in [pgb_config::LIB_DIR, pgb_config::LOG_DIR] {
-        pebble.remove_path(dir, true).unwrap();
-    }
-    assert_eq!(file(h, pgb_config::INI_PATH), None);
-}
-
 #[test]
 fn a_leader_without_files_restores_them_from_the_peer_databag() {
     let Serving {
@@ -178,6 +169,7 @@ fn a_leader_without_files_restores_them_from_the_peer_databag() {
         h.fire_hook(hook).unwrap();
     }
     h.container_pebble_ready("pgbouncer").unwrap();
+    assert_every_instance_runs(&h);
     let local =
         PgbConfig::parse(&file(&h, pgb_config::INI_PATH).expect("config restored")).unwrap();
     assert_eq!(local.database("appdb"), config.database("appdb"));
@@ -238,6 +230,7 @@ fn a_follower_without_files_takes_them_back_from_the_leader() {
     }
     assert_eq!(file(&h, pgb_config::INI_PATH), Some(config.render()));
     assert_eq!(file(&h, pgb_config::AUTH_FILE_PATH), Some(auth.render()));
+    assert_every_instance_runs(&h);
 }
 
 #[test]

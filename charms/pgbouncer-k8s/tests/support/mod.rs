@@ -247,3 +247,34 @@ pub fn with_backend(state: State, answer: &[(&str, &str)]) -> State {
         .into_iter()
         .fold(state.with_relation(relation), State::with_secret)
 }
+
+/// The workload container as a new pod has it (churn, `juju refresh`):
+/// none of the charm's files, and a Pebble with no layers, so no plan and
+/// no services.
+pub fn lose_the_pod(h: &Harness<PgbouncerK8sCharm>) {
+    let pebble = h.container_pebble("pgbouncer").unwrap();
+    for dir in [
+        pgbouncer_k8s::pgb_config::LIB_DIR,
+        pgbouncer_k8s::pgb_config::LOG_DIR,
+    ] {
+        pebble.client().remove_path(dir, true).unwrap();
+    }
+    pebble.start_afresh();
+    assert_eq!(file(h, pgbouncer_k8s::pgb_config::INI_PATH), None);
+    assert!(pebble.plan().services.is_empty());
+}
+
+/// Asserts that Pebble runs every PgBouncer instance of the unit.
+pub fn assert_every_instance_runs(h: &Harness<PgbouncerK8sCharm>) {
+    let pebble = h.container_pebble("pgbouncer").unwrap();
+    let instances =
+        pgbouncer_k8s::pgb_config::instance_count(pgbouncer_k8s::pgb_config::available_cpus());
+    for n in 0..instances {
+        let name = format!("pgbouncer_{n}");
+        assert_eq!(
+            pebble.service_status(&name),
+            Some(ops::pebble::ServiceStatus::Active),
+            "{name}"
+        );
+    }
+}
