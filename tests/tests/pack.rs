@@ -143,18 +143,13 @@ fn assert_dispatch_is_an_ops_charm(unpacked: &Path, unit: &str) {
     );
 }
 
-/// The files git knows under `dir` of the checkout (tracked, as they are in
-/// the work tree, and untracked ones not ignored), copied to `to`, each
-/// with its own modification time: `scripts/pack` keeps those in its copy,
-/// and cargo judges by them whether the last pack's build of a crate is
-/// still good.
-fn copy_known_files(dir: &str, to: &Path) {
-    copy_known(&[dir], dir, to);
-}
-
-/// The files git knows under each of `paths` (as [`copy_known_files`]),
-/// copied to `to` under their names less `strip`.
-fn copy_known(paths: &[&str], strip: &str, to: &Path) {
+/// The files git knows under each of `paths` of the checkout (tracked, as
+/// they are in the work tree, and untracked ones not ignored), copied to
+/// `to` under their names less `strip` (`"."`: as they are), each with its
+/// own modification time: `scripts/pack` keeps those in its copy, and
+/// cargo judges by them whether the last pack's build of a crate is still
+/// good.
+fn copy_known_files(paths: &[&str], strip: &str, to: &Path) {
     let root = workspace();
     let files = Command::new("git")
         .args([
@@ -367,16 +362,17 @@ fn standalone_charm_packs_from_a_repository_of_its_own() {
         "charmcraft and the network (bash .ci/run installs charmcraft in a venv)"
     );
     let tmp = tempfile::tempdir().unwrap();
-    // ops-rs as a git repository (this checkout's files, committed) ...
+    // ops-rs as a git repository (what of this checkout a git dependency
+    // is built from, committed) ...
     let (upstream, _upstream_lock) = upstream_dir(tmp.path());
-    copy_known(&UPSTREAM_PARTS, ".", &upstream);
+    copy_known_files(&UPSTREAM_PARTS, ".", &upstream);
     git(&upstream, &["init", "-q"]);
     git(&upstream, &["add", "-A"]);
     git(&upstream, &["commit", "-q", "-m", "ops-rs"]);
     // ... and examples/standalone as its own repository, depending on it
     // by git as its README says.
     let repo = tmp.path().join("standalone-charm");
-    copy_known_files("examples/standalone", &repo);
+    copy_known_files(&["examples/standalone"], "examples/standalone", &repo);
     let manifest = std::fs::read_to_string(repo.join("Cargo.toml")).unwrap();
     let url = format!("file://{}", upstream.display());
     let by_git = manifest

@@ -236,18 +236,23 @@ impl fmt::Debug for AuthFile {
 /// );
 /// ```
 pub fn md5_password(user: &str, password: &str) -> String {
+    format!("md5{}", md5_hex(&[password.as_bytes(), user.as_bytes()]))
+}
+
+/// The MD5 digest of `parts`, one after the other, in lowercase hex.
+pub(crate) fn md5_hex(parts: &[&[u8]]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut hasher = Md5::new();
-    hasher.update(password.as_bytes());
-    hasher.update(user.as_bytes());
-    let digest = hasher.finalize();
-    let mut hash = String::with_capacity(35);
-    hash.push_str("md5");
-    for byte in digest.iter() {
-        hash.push(char::from(HEX[usize::from(byte >> 4)]));
-        hash.push(char::from(HEX[usize::from(byte & 0xf)]));
+    for part in parts {
+        hasher.update(part);
     }
-    hash
+    let digest = hasher.finalize();
+    let mut hex = String::with_capacity(2 * digest.len());
+    for byte in digest.iter() {
+        hex.push(char::from(HEX[usize::from(byte >> 4)]));
+        hex.push(char::from(HEX[usize::from(byte & 0xf)]));
+    }
+    hex
 }
 
 /// The auth user for a (validated) backend user: `pgbouncer_auth_<user>`,

@@ -575,14 +575,8 @@ impl<'a> Workload<'a> {
 /// layer that cannot be written: it is always sent, and `add_layer`
 /// reports what is wrong.
 fn layer_digest(layer: &Layer) -> Option<String> {
-    use md5::{Digest, Md5};
     let json = serde_json::to_vec(layer).ok()?;
-    Some(
-        Md5::digest(&json)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect(),
-    )
+    Some(crate::auth::md5_hex(&[&json]))
 }
 
 /// The version in `pgbouncer --version`'s output (`PgBouncer 1.21.0`).
