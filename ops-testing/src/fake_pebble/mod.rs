@@ -762,13 +762,14 @@ impl FakePebble {
         }
     }
 
-    /// Pebble starts again as in a new container: Juju on Kubernetes
-    /// replaces the pod (churn, `juju refresh`) or the container restarts,
-    /// and Pebble comes up with no layers (those added over the API are
-    /// not kept), so no plan, services or checks, and none of its changes,
-    /// notices or identities. The container's files are left as they are:
-    /// a test of pod churn removes them too. An exec under way finishes
-    /// into nothing.
+    /// Pebble starts again as in a new pod: Juju on Kubernetes replaces it
+    /// (churn, `juju refresh`), and Pebble comes up with no layers (those
+    /// added over the API live in its memory only), so no plan, services
+    /// or checks, and none of its changes, notices or identities. (A
+    /// workload container that restarts in the same pod also comes back
+    /// with an empty plan.) The container's files are left as they are: a
+    /// test of pod churn removes them too. An exec under way finishes into
+    /// nothing.
     ///
     /// ```
     /// use ops_testing::fake_pebble::FakePebble;

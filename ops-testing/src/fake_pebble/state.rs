@@ -152,10 +152,9 @@ pub(crate) struct ServicesChange {
 }
 
 impl State {
-    /// Pebble as a new container starts it (pod churn, `juju refresh`, a
-    /// restarted workload container): no layers, so no plan, services or
-    /// checks, and none of the old Pebble's changes, notices, identities or
-    /// warnings. The files stay, and so do what the test set up and the
+    /// Pebble as a new pod starts it (churn, `juju refresh`): no layers, so
+    /// no plan, services or checks, and none of the old Pebble's changes,
+    /// notices, identities or warnings. The files stay, and so do what the test set up and the
     /// records it reads (service events, start errors, requests).
     pub fn start_afresh(&mut self) {
         *self = State {
