@@ -84,9 +84,12 @@ FINAL = {}
 
 
 def masked(report):
-    """The final model without what is random in each run (passwords and their md5 hashes)."""
+    """The final model without what is random in each run (passwords, their md5 hashes and
+    their SCRAM verifiers, whose salts are random)."""
     text = json.dumps({k: report[k] for k in ("units", "relations", "app_status")}, sort_keys=True)
     text = re.sub(r"md5[0-9a-f]{32}", "md5…", text)
+    text = re.sub(r"SCRAM-SHA-256\$\d+:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+",
+                  "SCRAM-SHA-256$…", text)
     text = re.sub(r'((?:password|relation_id_\d+)\\?": \\?")[A-Za-z0-9]{24}', r"\1…", text)
     text = re.sub(r":[A-Za-z0-9]{24}@", ":…@", text)
     return text

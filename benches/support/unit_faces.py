@@ -27,13 +27,21 @@ after the Rust tests in charms/pgbouncer-k8s/tests/in_process/state_transitions.
   PgBouncer running, a stale config shared; pgb-peers-relation-changed from
   unit 1 shares the local config and the leader's hostname, defers nothing,
   leaves the local files alone and does not reload
-  (joined_and_changed_on_a_leader_share_the_local_config_and_return).
+  (joined_and_changed_on_a_leader_share_the_local_config_and_return). As in
+  the Rust charm, the leader makes the admin and stats users' passwords and
+  SCRAM-SHA-256 verifiers and keeps them in the application's secret, which
+  it creates.
 - follower_writes_config: a follower running the old config while the
   leader shares one with another max_db_connections; pgb-peers-relation-
-  changed from the leader writes it (main and per-instance files) and
-  signals PgBouncer to reload, which is what the port does for a change
-  that needs no restart (followers_reload_pgbouncer_only_when_a_file_changed,
-  case "changed cfg_file").
+  changed from the leader writes it (main and per-instance files) and the
+  auth file of the application's secret, and signals PgBouncer to reload,
+  which is what the port does for a change that needs no restart
+  (followers_reload_pgbouncer_only_when_a_file_changed, case "changed
+  cfg_file").
+
+The auth files the scenarios start from are made once, as the Rust bench's
+fixtures are: a SCRAM verifier costs more than a test, and is the test's data,
+not what is measured.
 
 Every run checks its outcome and raises if it is wrong, so each timing is of
 a test that passed. For each (face, scenario) a few untimed warm-up runs come
@@ -133,10 +141,16 @@ def config(max_db_connections):
     return port.PgbConfig.default_for(INSTANCES, max_db_connections, 6432, "session")
 
 
+_AUTH_FILES = {}
+
+
 def auth_file(password):
-    auth = port.AuthFile()
-    auth.set_user(AUTH_USER, password)
-    return auth
+    """An auth file with the auth user's verifier of `password`, made once per password."""
+    if password not in _AUTH_FILES:
+        auth = port.AuthFile()
+        auth.set_user(AUTH_USER, password)
+        _AUTH_FILES[password] = auth.render()
+    return port.AuthFile.parse(_AUTH_FILES[password])
 
 
 def host(n):
@@ -227,7 +241,7 @@ def harness_leader_defers_without_config():
         check("pgb_peers_relation_created" in deferred, f"relation-created not deferred: {deferred}")
         bag = harness.get_relation_data(rel_id, APP)
         check(port.CFG_FILE not in bag, "cfg_file shared without a local config")
-        check(port.AUTH_FILE not in bag, "auth_file shared without a local config")
+        check(port.SECRET_ID not in bag, "the secret shared without a local config")
     finally:
         harness.cleanup()
 
@@ -241,7 +255,6 @@ def harness_leader_shares_config():
         harness.set_leader(True)
         rel_id = harness.add_relation(PEERS, APP, app_data={
             port.CFG_FILE: config(44).render(),
-            port.AUTH_FILE: auth_file("stale").render(),
             port.LEADER_HOSTNAME: "gone",
         })
         harness.add_relation_unit(rel_id, f"{APP}/1")
@@ -256,6 +269,7 @@ def harness_leader_shares_config():
         bag = harness.get_relation_data(rel_id, APP)
         check(bag.get(port.CFG_FILE) == local.render(), "cfg_file is not the local config")
         check(bag.get(port.LEADER_HOSTNAME) == host(0), f"leader_hostname: {bag.get(port.LEADER_HOSTNAME)}")
+        check(bag.get(port.SECRET_ID), "the application's secret not made")
         deferred = harness_deferred(harness)
         check(not deferred, f"deferred: {deferred}")
         for path, (text, _) in files.items():
@@ -274,9 +288,11 @@ def harness_follower_writes_config():
     try:
         harness.set_model_name(MODEL)
         harness.set_leader(False)
+        secret_id = harness.add_model_secret(APP, {port.AUTH_FILE_KEY: shared_auth})
         rel_id = harness.add_relation(PEERS, APP, app_data={
             port.CFG_FILE: shared_cfg,
-            port.AUTH_FILE: shared_auth,
+            port.SECRET_ID: secret_id,
+            port.SECRET_REVISION: "1",
             port.LEADER_HOSTNAME: host(1),
         })
         harness.add_relation_unit(rel_id, f"{APP}/1")
@@ -347,7 +363,7 @@ def context_leader_defers_without_config():
         check("pgb_peers_relation_created" in deferred, f"relation-created not deferred: {deferred}")
         bag = out.get_relation(peers.id).local_app_data
         check(port.CFG_FILE not in bag, "cfg_file shared without a local config")
-        check(port.AUTH_FILE not in bag, "auth_file shared without a local config")
+        check(port.SECRET_ID not in bag, "the secret shared without a local config")
 
 
 def context_leader_shares_config():
@@ -359,7 +375,6 @@ def context_leader_shares_config():
             PEERS,
             local_app_data={
                 port.CFG_FILE: config(44).render(),
-                port.AUTH_FILE: auth_file("stale").render(),
                 port.LEADER_HOSTNAME: "gone",
             },
             peers_data={1: {port.PRIVATE_ADDRESS: host(1)}},
@@ -376,6 +391,7 @@ def context_leader_shares_config():
         bag = out.get_relation(peers.id).local_app_data
         check(bag.get(port.CFG_FILE) == local.render(), "cfg_file is not the local config")
         check(bag.get(port.LEADER_HOSTNAME) == host(0), f"leader_hostname: {bag.get(port.LEADER_HOSTNAME)}")
+        check(bag.get(port.SECRET_ID), "the application's secret not made")
         deferred = context_deferred(out)
         check(not deferred, f"deferred: {deferred}")
         for path, (text, _) in files.items():
@@ -388,11 +404,13 @@ def context_follower_writes_config():
     shared_cfg, shared_auth = new.render(), old_auth.render()
     with testing.Context(port.PgbouncerK8sCharm, unit_id=1) as ctx, \
             tempfile.TemporaryDirectory(prefix="unit-faces-") as source:
+        secret = testing.Secret({port.AUTH_FILE_KEY: shared_auth}, owner="app")
         peers = testing.PeerRelation(
             PEERS,
             local_app_data={
                 port.CFG_FILE: shared_cfg,
-                port.AUTH_FILE: shared_auth,
+                port.SECRET_ID: secret.id,
+                port.SECRET_REVISION: "1",
                 port.LEADER_HOSTNAME: host(0),
             },
             peers_data={0: {port.PRIVATE_ADDRESS: host(0)}},
@@ -401,6 +419,7 @@ def context_follower_writes_config():
             leader=False,
             model=testing.Model(name=MODEL),
             relations={peers},
+            secrets={secret},
             containers={context_running_container(source, workload_files(old, old_auth))},
         )
         with pebble_actions() as actions:
@@ -428,6 +447,25 @@ TESTS = {
     ("context", "leader_shares_config"): context_leader_shares_config,
     ("context", "follower_writes_config"): context_follower_writes_config,
 }
+
+
+# --- the port's SCRAM -----------------------------------------------------------
+
+# PostgreSQL's verifier of "auth-pw-s3cr3t" (salt 0x00..0x0f, 4096 rounds), the
+# one charms/pgbouncer-k8s/src/auth.rs tests against.
+KNOWN_SCRAM = ("SCRAM-SHA-256$4096:AAECAwQFBgcICQoLDA0ODw==$"
+               "OhGmorJxQO+isX1yNGiEs4d4MZ1o/dOmzDvzeDh4MZI=:NPL8iJUIisla75JW4jYriGKDE9yQWVFKfPUNjY+YK84=")
+
+
+def check_scram():
+    """The port pays for SCRAM what the Rust charm pays only if it computes the same
+    thing: it must accept PostgreSQL's verifier, refuse another password, and check
+    the verifiers it makes."""
+    check(port.scram_matches(KNOWN_SCRAM, "auth-pw-s3cr3t"), "refuses PostgreSQL's verifier")
+    check(not port.scram_matches(KNOWN_SCRAM, "auth-pw-s3cr3u"), "accepts another password")
+    made = port.scram_verifier("pässwörd")
+    check(made.startswith("SCRAM-SHA-256$4096:") and port.scram_matches(made, "pässwörd"),
+          "does not check its own verifier")
 
 
 # --- timing -------------------------------------------------------------------
@@ -481,6 +519,10 @@ def main():
         parser.error("--runs must be at least 1 and --warmup not negative")
 
     print(f"note: temporary directories under {choose_scratch_root()}", file=sys.stderr)
+    try:
+        check_scram()
+    except Failed as e:
+        sys.exit(f"the port's SCRAM: FAILED: {e}")
     for scenario in (args.only,) if args.only else SCENARIOS:
         for face in FACES:
             key = (face, scenario)

@@ -122,6 +122,10 @@ fn context_leader_shares_config(f: &Fixtures) {
     let bag = &out.relation(peers.id).unwrap().local_app_data;
     assert_eq!(bag[CFG_FILE], f.config.render());
     assert_eq!(bag[LEADER_HOSTNAME], host(0, "context"));
+    assert!(
+        bag.contains_key(SECRET_ID),
+        "the application's secret not made"
+    );
     assert!(out.deferred.is_empty(), "{:?}", out.deferred_events());
 }
 
@@ -203,6 +207,10 @@ fn harness_leader_shares_config(f: &Fixtures) {
     let bag = h.get_relation_data(peers, APP);
     assert_eq!(bag[CFG_FILE], f.config.render());
     assert_eq!(bag[LEADER_HOSTNAME], host(0, "harness"));
+    assert!(
+        bag.contains_key(SECRET_ID),
+        "the application's secret not made"
+    );
 }
 
 fn harness_follower_writes_config(f: &Fixtures) {

@@ -5,10 +5,13 @@
 simulator scenario, fake hook tools, fake Pebble and throwaway PostgreSQL.
 It does what the Rust charm does on each hook (see charms/pgbouncer-k8s/src
 and docs/pgbouncer-k8s.md): the leader renders from its local files, restores
-them from the pgb-peers app databag when they are gone, keeps the admin
-console user (juju_admin, its password in the app databag) in the auth file,
-writes and shares them with its hostname (the auth file only once the backend
-is ready); followers write what the leader shares, only when it changed; a
+them from the pgb-peers app databag when they are gone, keeps the admin and
+stats console users (juju_admin, juju_stats) in the auth file as SCRAM-SHA-256
+verifiers, writes and shares the config with its hostname; the auth file and
+every password live in one application-owned Juju secret (its id and a
+revision counter in the app databag, the auth file in it only once the backend
+is ready; older revisions' databag keys are moved into it); followers write
+what the leader shares, only when it changed; a
 changed file is taken by SIGHUP, a start-only setting by a restart of each
 instance in turn; instances log to stderr; a file is pulled from Pebble at
 most once per handler; the backend's SQL (auth user, get_auth, client users
@@ -17,11 +20,21 @@ relation-changed serves every client that asked; clients get endpoints,
 credentials and URIs; update-status checks that PgBouncer answers on
 127.0.0.1:<listen_port>, and the collect-status of the same dispatch takes
 what it asked Pebble. Stored state lives in Juju's unit state, as the Rust
-charm's does. Synced with the Rust charm as of commit 0c458eb.
+charm's does. Synced with the Rust charm as of commit 0c458eb, and its
+credentials (the secret, SCRAM verifiers for the console users and client
+roles, the auth user's password in plain for PgBouncer's own login) as of
+3964a7e. Not ported, so its final model differs from the Rust charm's there
+(benches/pgbouncer-vs-python lists the differences): client and backend TLS
+(the `tls` field, mTLS secrets), the exporter and the COS relations, one
+address for all units (the Kubernetes Service), read-only routing, the
+clients' marker role record, and the client interface's newer
+requested/provided secrets.
 """
 
+import base64
 import errno
 import hashlib
+import hmac
 import json
 import logging
 import os
@@ -46,13 +59,24 @@ LOG_DIR = "/var/log/pgbouncer"
 INI_PATH = f"{LIB_DIR}/pgbouncer.ini"
 AUTH_FILE_PATH = f"{LIB_DIR}/userlist.txt"
 ADMIN_USER = "juju_admin"
+STATS_USER = "juju_stats"
 DATABASES = "databases"
 PGBOUNCER = "pgbouncer"
 USER_LIST_OPTIONS = ("admin_users", "stats_users")
 POOL_MODES = ("session", "transaction", "statement")
 CFG_FILE = "cfg_file"
-AUTH_FILE = "auth_file"
 LEADER_HOSTNAME = "leader_hostname"
+# The application's secret (credentials.rs): its id and revision counter in
+# the peer app databag, its label, and its content keys.
+SECRET_ID = "secret_id"
+SECRET_REVISION = "secret_revision"
+SECRET_LABEL = "pgb-peers.app"
+AUTH_FILE_KEY = "auth-file"
+ADMIN_PASSWORD_KEY = "admin-password"
+STATS_PASSWORD_KEY = "stats-password"
+CLIENT_KEY_PREFIX = "client-"
+# Older revisions' peer app databag keys, moved into the secret.
+AUTH_FILE = "auth_file"
 ADMIN_PASSWORD = "admin_password"
 PRIVATE_ADDRESS = "private-address"
 CLIENT_DB_PREFIX = "client_db_"
@@ -280,7 +304,8 @@ class PgbConfig:
         for key, value in (
             ("listen_addr", "*"), ("listen_port", str(listen_port)),
             ("logfile", f"{LOG_DIR}/pgbouncer.log"), ("pidfile", f"{LIB_DIR}/pgbouncer.pid"),
-            ("admin_users", ADMIN_USER), ("stats_users", ADMIN_USER), ("auth_type", "md5"),
+            ("admin_users", ADMIN_USER), ("stats_users", f"{ADMIN_USER},{STATS_USER}"),
+            ("auth_type", "scram-sha-256"),
             ("user", "postgres"), ("max_client_conn", "10000"),
             ("ignore_startup_parameters", "extra_float_digits,options"),
             ("server_tls_sslmode", "prefer"), ("so_reuseport", "1"),
@@ -300,6 +325,14 @@ class PgbConfig:
             ("min_pool_size", minimum), ("reserve_pool_size", reserve),
         ):
             self.put(PGBOUNCER, key, str(value))
+        # An older revision's md5 moves to SCRAM, as the auth file's lines do.
+        self.put(PGBOUNCER, "auth_type", "scram-sha-256")
+
+    def add_stats_user(self):
+        """STATS_USER in stats_users, keeping whoever else is there."""
+        users = [u.strip() for u in (self.get(PGBOUNCER, "stats_users") or "").split(",") if u.strip()]
+        if STATS_USER not in users:
+            self.put(PGBOUNCER, "stats_users", ",".join(users + [STATS_USER]))
 
     def render_instance(self, n):
         config = self.copy()
@@ -332,8 +365,50 @@ def needs_restart(old, new):
 # --- the auth file ---------------------------------------------------------
 
 
-def md5_password(user, password):
-    return "md5" + hashlib.md5((password + user).encode()).hexdigest()
+SCRAM_PREFIX = "SCRAM-SHA-256$"
+SCRAM_ITERATIONS = 4096
+# A verifier asking for more is refused unchecked (postgres-scram's bound).
+SCRAM_MAX_CHECKED_ITERATIONS = 1_000_000
+MD5_RE = re.compile(r"^md5[0-9a-f]{32}$")
+
+
+def _scram_keys(password, salt, iterations):
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    client_key = hmac.new(salted, b"Client Key", "sha256").digest()
+    server_key = hmac.new(salted, b"Server Key", "sha256").digest()
+    return hashlib.sha256(client_key).digest(), server_key
+
+
+def scram_verifier(password):
+    """PostgreSQL's SCRAM-SHA-256 verifier of `password`, with a new random salt."""
+    salt = secrets.token_bytes(16)
+    stored_key, server_key = _scram_keys(password, salt, SCRAM_ITERATIONS)
+    b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
+    return f"{SCRAM_PREFIX}{SCRAM_ITERATIONS}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
+
+
+def scram_matches(verifier, password):
+    """Whether `verifier` is a SCRAM-SHA-256 verifier of `password`."""
+    if not verifier.startswith(SCRAM_PREFIX):
+        return False
+    try:
+        head, keys = verifier[len(SCRAM_PREFIX):].split("$")
+        iterations, salt = head.split(":")
+        stored, server = keys.split(":")
+        iterations = int(iterations)
+        if not 0 < iterations <= SCRAM_MAX_CHECKED_ITERATIONS:
+            return False
+        salt, stored, server = (base64.b64decode(x, validate=True) for x in (salt, stored, server))
+    except ValueError:
+        return False
+    stored_key, server_key = _scram_keys(password, salt, iterations)
+    return hmac.compare_digest(stored_key, stored) and hmac.compare_digest(server_key, server)
+
+
+def secret_kind(value):
+    if value.startswith(SCRAM_PREFIX):
+        return "scram"
+    return "md5" if MD5_RE.match(value) else "plain"
 
 
 def generate_password():
@@ -382,10 +457,28 @@ class AuthFile:
         q = lambda f: '"' + f.replace('"', '""') + '"'  # noqa: E731
         return "".join(f"{q(u)} {q(h)}\n" for u, h in sorted(self.users.items()))
 
-    def set_user(self, user, password):
+    @staticmethod
+    def _check_user(user):
         if not user or '"' in user or any(ord(c) < 32 for c in user):
             raise Invalid("a bad auth file user")
-        self.users[user] = md5_password(user, password)
+
+    def set_user(self, user, password):
+        """`user` with a SCRAM-SHA-256 verifier of `password` (clients log in with it)."""
+        self._check_user(user)
+        self.users[user] = scram_verifier(password)
+
+    def set_plain(self, user, password):
+        """`user` with `password` itself: the auth user, which PgBouncer logs in to the
+        backend as, and can only with the password."""
+        self._check_user(user)
+        self.users[user] = password
+
+    def kind_of(self, user):
+        value = self.users.get(user)
+        return None if value is None else secret_kind(value)
+
+    def plain_password(self, user):
+        return self.users[user] if self.kind_of(user) == "plain" else None
 
 
 # --- the workload ----------------------------------------------------------
@@ -525,8 +618,86 @@ def client_records(app_bag):
     return dict(ids_with_prefix(app_bag, CLIENT_DB_PREFIX))
 
 
-def password_records(app_bag):
-    return [rel_id for rel_id, _ in ids_with_prefix(app_bag, RELATION_PASSWORD_PREFIX)]
+class Credentials:
+    """The application's credentials (credentials.rs): one application-owned Juju secret
+    holding the auth file, the console users' passwords and each client relation's, found
+    through SECRET_ID in the peer app databag; SECRET_REVISION moves on with every new
+    revision, which is a relation-changed on every follower (units of the owning application
+    get no secret-changed). What older revisions left in the databag is taken when the
+    secret lacks it, and deleted by the leader's next save."""
+
+    KEYS = {AUTH_FILE_KEY: "auth_file", ADMIN_PASSWORD_KEY: "admin_password",
+            STATS_PASSWORD_KEY: "stats_password"}
+
+    def __init__(self, model, peers):
+        bag = peers.data[model.app]
+        self.auth_file = self.admin_password = self.stats_password = None
+        self.client_passwords = {}
+        self.secret_id = bag.get(SECRET_ID) or None
+        if self.secret_id is not None:
+            content = model.get_secret(id=self.secret_id).peek_content()
+            for key, value in content.items():
+                if key in self.KEYS:
+                    setattr(self, self.KEYS[key], value)
+                elif key.startswith(CLIENT_KEY_PREFIX) and key[len(CLIENT_KEY_PREFIX):].isdigit():
+                    self.client_passwords[int(key[len(CLIENT_KEY_PREFIX):])] = value
+        self.read = self.snapshot()
+        self.legacy_keys = []
+        if AUTH_FILE in bag:
+            self.auth_file = self.auth_file if self.auth_file is not None else bag[AUTH_FILE]
+            self.legacy_keys.append(AUTH_FILE)
+        if ADMIN_PASSWORD in bag:
+            if self.admin_password is None:
+                self.admin_password = bag[ADMIN_PASSWORD]
+            self.legacy_keys.append(ADMIN_PASSWORD)
+        for rel_id, password in ids_with_prefix(bag, RELATION_PASSWORD_PREFIX):
+            self.client_passwords.setdefault(rel_id, password)
+            self.legacy_keys.append(relation_password_key(rel_id))
+
+    def snapshot(self):
+        return (self.auth_file, self.admin_password, self.stats_password,
+                tuple(sorted(self.client_passwords.items())))
+
+    def content(self):
+        content = {key: getattr(self, field) for key, field in self.KEYS.items()
+                   if getattr(self, field)}
+        for rel_id, password in self.client_passwords.items():
+            content[f"{CLIENT_KEY_PREFIX}{rel_id}"] = password
+        return content
+
+    def auth(self):
+        """The auth file, if there is one and it reads as one (else logged, never its content)."""
+        if self.auth_file is None:
+            return None
+        try:
+            return AuthFile.parse(self.auth_file)
+        except Invalid as e:
+            logger.warning("ignoring the auth file in the application secret (%d bytes): %s",
+                           len(self.auth_file), e)
+            return None
+
+    def save(self, model, peers):
+        """Leader: a new revision (or the secret, the first time) when the content changed,
+        the counter moved on, older revisions' databag keys deleted."""
+        bag = peers.data[model.app]
+        for key in self.legacy_keys:
+            bag.pop(key, None)
+        self.legacy_keys = []
+        if self.snapshot() == self.read and self.secret_id is not None:
+            return
+        content = self.content()
+        if not content:
+            return
+        if self.secret_id is not None:
+            model.get_secret(id=self.secret_id).set_content(content)
+        else:
+            secret = model.app.add_secret(
+                content, label=SECRET_LABEL,
+                description="pgbouncer-k8s: the auth file and the users' passwords")
+            self.secret_id = bag[SECRET_ID] = secret.id or ""
+        revision = bag.get(SECRET_REVISION, "0")
+        bag[SECRET_REVISION] = str((int(revision) if revision.isdigit() else 0) + 1)
+        self.read = self.snapshot()
 
 
 def parse_client_database(value):
@@ -588,11 +759,36 @@ class Backend:
         return self.run("looking up a role",
                         "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = %s", (role,)) is not None
 
-    def ensure_login_role(self, role, md5_hash):
-        verb = "ALTER" if self.role_exists(check_role(role)) else "CREATE"
+    def login_state(self, role):
+        """(stored password, attributes as this charm sets them) of `role`, or None."""
+        return self.run(
+            f"reading the login state of {role}",
+            "SELECT rolpassword, rolcanlogin AND NOT rolsuper AND NOT rolcreaterole "
+            "AND NOT rolreplication AND NOT rolbypassrls "
+            "AND rolvaliduntil IS NOT DISTINCT FROM 'infinity' "
+            "FROM pg_catalog.pg_authid WHERE rolname = %s", (role,))
+
+    def ensure_login_role(self, role, password, group=None):
+        """A login role with a SCRAM-SHA-256 verifier of `password` (made here: the password
+        is never sent); an existing role whose stored verifier is of `password` keeps it."""
+        check_role(role)
+        state = self.login_state(role)
+        attributes = "LOGIN NOSUPERUSER NOCREATEROLE NOREPLICATION NOBYPASSRLS"
+        if state is None:
+            in_role = f" IN ROLE {ident(group)}" if group else ""
+            self.run(f"setting up role {role}",
+                     f"CREATE ROLE {ident(role)} WITH {attributes} PASSWORD "
+                     f"{literal(scram_verifier(password))} VALID UNTIL 'infinity'{in_role}")
+            return
+        stored, attributes_ok = state
+        if stored is not None and scram_matches(stored, password):
+            if not attributes_ok:
+                self.run(f"setting up role {role}",
+                         f"ALTER ROLE {ident(role)} WITH {attributes} VALID UNTIL 'infinity'")
+            return
         self.run(f"setting up role {role}",
-                 f"{verb} ROLE {ident(role)} WITH LOGIN NOSUPERUSER NOCREATEROLE NOREPLICATION "
-                 f"NOBYPASSRLS PASSWORD {literal(md5_hash)} VALID UNTIL 'infinity'")
+                 f"ALTER ROLE {ident(role)} WITH {attributes} PASSWORD "
+                 f"{literal(scram_verifier(password))} VALID UNTIL 'infinity'")
 
     def ensure_clients_role(self, auth_user):
         marker = check_role(f"{check_role(auth_user)}_clients")
@@ -613,15 +809,9 @@ class Backend:
     def ensure_user(self, user, password, auth_user):
         check_role(user)
         marker = self.ensure_clients_role(auth_user)
-        hash_ = md5_password(user, password)
-        if self.role_exists(user):
-            if not self.is_member(user, marker):
-                raise ForeignRole(f"role {user} is not this charm's")
-            return self.ensure_login_role(user, hash_)
-        self.run(f"creating role {user}",
-                 f"CREATE ROLE {ident(user)} WITH LOGIN NOSUPERUSER NOCREATEROLE NOREPLICATION "
-                 f"NOBYPASSRLS PASSWORD {literal(hash_)} VALID UNTIL 'infinity' "
-                 f"IN ROLE {ident(marker)}")
+        if self.role_exists(user) and not self.is_member(user, marker):
+            raise ForeignRole(f"role {user} is not this charm's")
+        self.ensure_login_role(user, password, group=marker)
 
     def is_client_user(self, user, auth_user):
         return self.is_member(check_role(user), f"{check_role(auth_user)}_clients")
@@ -811,6 +1001,8 @@ class PgbouncerK8sCharm(ops.CharmBase):
         # What update-status just asked Pebble ("pebble_up", "stopped"), for the
         # collect-status of the same dispatch, which takes it (never across dispatches).
         self._seen = {}
+        # The application's credentials, read from its secret once a dispatch.
+        self._credentials = None
         on = self.on
         observe = framework.observe
         observe(on[CONTAINER].pebble_ready, self._configure_event)
@@ -892,15 +1084,23 @@ class PgbouncerK8sCharm(ops.CharmBase):
             logger.warning("ignoring invalid %s in the %s app databag: %s", CFG_FILE, PEERS, e)
             return None
 
-    def shared_auth_file(self, peers):
-        text = peers.data[self.app].get(AUTH_FILE)
-        if not text:
-            return None
-        try:
-            return AuthFile.parse(text)
-        except Invalid:
-            logger.warning("ignoring invalid %s (%d bytes)", AUTH_FILE, len(text))
-            return None
+    def credentials(self, peers):
+        """The application's credentials (Credentials), read once a dispatch; a secret that
+        cannot be read is an Invalid (Waiting, and the event deferred)."""
+        if self._credentials is None:
+            try:
+                self._credentials = Credentials(self.model, peers)
+            except (ops.SecretNotFoundError, ops.ModelError) as e:
+                raise Invalid(f"cannot read the application secret "
+                              f"{peers.data[self.app].get(SECRET_ID)}: {e}") from None
+        return self._credentials
+
+    def save_credentials(self, peers):
+        self.credentials(peers).save(self.model, peers)
+
+    def leader_shared_anything(self, peers):
+        bag = peers.data[self.app]
+        return any(bag.get(key) is not None for key in (CFG_FILE, SECRET_ID, AUTH_FILE))
 
     def publish_hostname(self, peers):
         peers.data[self.unit][PRIVATE_ADDRESS] = self.own_hostname()
@@ -920,16 +1120,19 @@ class PgbouncerK8sCharm(ops.CharmBase):
         port, mode, max_db = settings
         peers = self.peers
         shared_config = self.shared_config(peers) if peers else None
-        shared_auth = self.shared_auth_file(peers) if peers else None
+        shared_auth = self.credentials(peers).auth() if peers else None
         local_config = self._readable(workload.read_config)
-        local_auth = self._readable(workload.read_auth_file)
         config = local_config if local_config is not None else shared_config
         if config is None:
             config = PgbConfig.default_for(self.instances, max_db, port, mode)
         config.apply_settings(self.instances, max_db, port, mode)
-        auth = local_auth if local_auth is not None else shared_auth
+        # The secret is the application's auth file; the local one only stands in where
+        # there is no peer relation to keep a secret for.
+        auth = shared_auth if shared_auth is not None else self._readable(workload.read_auth_file)
         if auth is not None and peers is not None:
-            self.ensure_admin_user(peers, auth)
+            self.ensure_console_user(peers, auth, ADMIN_USER, "admin_password")
+            self.ensure_console_user(peers, auth, STATS_USER, "stats_password")
+        config.add_stats_user()
         backend = self.backend_info()
         if backend is not None:
             if auth is not None and backend["auth_user"] in auth.users:
@@ -946,15 +1149,19 @@ class PgbouncerK8sCharm(ops.CharmBase):
                                                        ("dbname", database)])
         return Files(config, auth, backend is not None)
 
-    def ensure_admin_user(self, peers, auth):
-        """The admin console user in the auth file, its password kept in the peer app
-        databag (made the first time)."""
-        bag = peers.data[self.app]
-        password = bag.get(ADMIN_PASSWORD)
-        if password is None:
-            password = bag[ADMIN_PASSWORD] = generate_password()
-        if auth.users.get(ADMIN_USER) != md5_password(ADMIN_USER, password):
-            auth.set_user(ADMIN_USER, password)
+    def ensure_console_user(self, peers, auth, user, field):
+        """A console user (admin, stats) in the auth file with a SCRAM verifier of the
+        password kept in the application's secret (made the first time). The auth file and
+        the password come from the same secret, so the verifier is not checked again; an
+        older revision's md5 line is replaced."""
+        credentials = self.credentials(peers)
+        password = getattr(credentials, field)
+        made = password is None
+        if made:
+            password = generate_password()
+            setattr(credentials, field, password)
+        if made or auth.kind_of(user) != "scram":
+            auth.set_user(user, password)
 
     @staticmethod
     def _readable(read):
@@ -1014,7 +1221,8 @@ class PgbouncerK8sCharm(ops.CharmBase):
         bag = peers.data[self.app]
         bag[CFG_FILE] = files.config.render()
         if files.auth is not None and files.backend_ready and files.config.has_auth_query():
-            bag[AUTH_FILE] = files.auth.render()
+            self.credentials(peers).auth_file = files.auth.render()
+        self.save_credentials(peers)
         bag[LEADER_HOSTNAME] = self.own_hostname()
 
     def drop_database(self, workload, database):
@@ -1032,13 +1240,13 @@ class PgbouncerK8sCharm(ops.CharmBase):
         self.write_files(workload, files)
         peers = self.peers
         if peers is not None and not self._stored.departing:
+            files.backend_ready = False
             self.share_in(peers, files)
-            peers.data[self.app].pop(AUTH_FILE, None)
         self.take(workload)
 
     def serve_follower(self, peers, workload):
         config = self.shared_config(peers)
-        auth = self.shared_auth_file(peers)
+        auth = self.credentials(peers).auth()
         if config is None:
             if auth is not None:
                 self.pending = max(self.pending, workload.write_auth_file(auth))
@@ -1188,8 +1396,7 @@ class PgbouncerK8sCharm(ops.CharmBase):
         departed = self._stored.departed_leader
         if departed and leader and leader != departed:
             self._set("departed_leader", None)
-        bag = peers.data[self.app]
-        if bag.get(CFG_FILE) is None and bag.get(AUTH_FILE) is None:
+        if not self.leader_shared_anything(peers):
             return
         if not self.container.can_connect():
             logger.info("Pebble in %s is not ready; deferring", CONTAINER)
@@ -1261,19 +1468,24 @@ class PgbouncerK8sCharm(ops.CharmBase):
         workload = self.workload()
         auth = self.leader_files(workload, self.settings_or_default()).auth
         auth_user = backend["auth_user"]
-        if auth is None or auth_user not in auth.users:
+        # The auth user's password in plain: PgBouncer logs in to the backend with it.
+        if auth is None or auth.plain_password(auth_user) is None:
             auth = AuthFile()
-            auth.set_user(auth_user, generate_password())
+            auth.set_plain(auth_user, generate_password())
         db = Backend(access(backend), backend["database"])
-        db.ensure_login_role(auth_user, auth.users[auth_user])
-        db.ensure_clients_role(auth_user)
-        db.install_get_auth(auth_user)
-        # The auth file must be in place before the files are rendered.
-        self.pending = max(self.pending, workload.write_auth_file(auth))
+        db.ensure_login_role(auth_user, auth.plain_password(auth_user))
         peers = self.peers
         if peers is None:
+            # Nowhere to keep the application's secret: the files only.
+            self.pending = max(self.pending, workload.write_auth_file(auth))
             self.serve_leader(workload)
             return "done"
+        db.ensure_clients_role(auth_user)
+        db.install_get_auth(auth_user)
+        # The auth file is the application's (its secret) before the files are rendered,
+        # which point auth_query at the auth user only once the auth file has it.
+        self.credentials(peers).auth_file = auth.render()
+        self.pending = max(self.pending, workload.write_auth_file(auth))
         self.revoke_departed(peers, backend)
         provisioned = self.serve_requests(peers, backend)
         self.serve_leader(workload)
@@ -1323,10 +1535,10 @@ class PgbouncerK8sCharm(ops.CharmBase):
         return {i: db for i, db in client_records(peers.data[self.app]).items() if i in live}
 
     def grants(self, peers):
-        bag = peers.data[self.app]
+        passwords = self.credentials(peers).client_passwords
         out = {}
         for rel_id, database in self.live_records(peers).items():
-            password = bag.get(relation_password_key(rel_id))
+            password = passwords.get(rel_id)
             if password:
                 out[rel_id] = (relation_password_key(rel_id), password, database)
         return out
@@ -1457,15 +1669,18 @@ class PgbouncerK8sCharm(ops.CharmBase):
                            CLIENT, rel_id)
             return None
         user = relation_password_key(rel_id)
-        password = bag.get(user)
+        credentials = self.credentials(peers)
+        password = credentials.client_passwords.get(rel_id)
         if password is None:
-            password = bag[user] = generate_password()
+            password = credentials.client_passwords[rel_id] = generate_password()
+            self.save_credentials(peers)
         grant = (user, password, database)
         try:
             version = self.provision(backend, grant, extra_roles)
         except ForeignRole as e:
             logger.warning("refusing %s relation %d: %s", CLIENT, rel_id, e)
-            bag.pop(user, None)
+            credentials.client_passwords.pop(rel_id, None)
+            self.save_credentials(peers)
             self._stored.refused_clients[str(rel_id)] = str(e)
             return None
         bag[client_database_key(rel_id)] = database
@@ -1508,12 +1723,14 @@ class PgbouncerK8sCharm(ops.CharmBase):
         live = {r.id for r in self.model.relations[CLIENT]}
         bag = peers.data[self.app]
         records = client_records(bag)
-        for rel_id in password_records(bag):
+        credentials = self.credentials(peers)
+        for rel_id in sorted(credentials.client_passwords):
             if rel_id in live:
                 continue
             user = relation_password_key(rel_id)
             self.revoke(backend, user, records.get(rel_id), None)
-            bag.pop(user, None)
+            credentials.client_passwords.pop(rel_id, None)
+            self.save_credentials(peers)
             bag.pop(client_database_key(rel_id), None)
             logger.info("revoked the user of the departed %s relation %d", CLIENT, rel_id)
 
@@ -1532,7 +1749,8 @@ class PgbouncerK8sCharm(ops.CharmBase):
             return "done"
         user = relation_password_key(rel_id)
         bag = peers.data[self.app]
-        if bag.get(user) is None:
+        credentials = self.credentials(peers)
+        if rel_id not in credentials.client_passwords:
             return "done"
         records = client_records(bag)
         database = records.get(rel_id)
@@ -1551,7 +1769,8 @@ class PgbouncerK8sCharm(ops.CharmBase):
             # As in Rust: an error, which settle defers and shows as Waiting.
             raise
         bag.pop(client_database_key(rel_id), None)
-        bag.pop(user, None)
+        credentials.client_passwords.pop(rel_id, None)
+        self.save_credentials(peers)
         try:
             self.model.get_secret(label=f"{CLIENT}.{rel_id}.user.secret").remove_all_revisions()
         except (ops.SecretNotFoundError, ops.ModelError):
