@@ -145,12 +145,12 @@ _AUTH_FILES = {}
 
 
 def auth_file(password):
-    """An auth file with the auth user's verifier of `password`, made once per password."""
+    """An auth file with the auth user's verifier of `password`, made once per password
+    (the tests only render it)."""
     if password not in _AUTH_FILES:
-        auth = port.AuthFile()
-        auth.set_user(AUTH_USER, password)
-        _AUTH_FILES[password] = auth.render()
-    return port.AuthFile.parse(_AUTH_FILES[password])
+        _AUTH_FILES[password] = port.AuthFile()
+        _AUTH_FILES[password].set_user(AUTH_USER, password)
+    return _AUTH_FILES[password]
 
 
 def host(n):

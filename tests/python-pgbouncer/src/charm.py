@@ -643,13 +643,11 @@ class Credentials:
                     self.client_passwords[int(key[len(CLIENT_KEY_PREFIX):])] = value
         self.read = self.snapshot()
         self.legacy_keys = []
-        if AUTH_FILE in bag:
-            self.auth_file = self.auth_file if self.auth_file is not None else bag[AUTH_FILE]
-            self.legacy_keys.append(AUTH_FILE)
-        if ADMIN_PASSWORD in bag:
-            if self.admin_password is None:
-                self.admin_password = bag[ADMIN_PASSWORD]
-            self.legacy_keys.append(ADMIN_PASSWORD)
+        for key, field in ((AUTH_FILE, "auth_file"), (ADMIN_PASSWORD, "admin_password")):
+            if key in bag:
+                if getattr(self, field) is None:
+                    setattr(self, field, bag[key])
+                self.legacy_keys.append(key)
         for rel_id, password in ids_with_prefix(bag, RELATION_PASSWORD_PREFIX):
             self.client_passwords.setdefault(rel_id, password)
             self.legacy_keys.append(relation_password_key(rel_id))
